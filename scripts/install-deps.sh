@@ -1,0 +1,17 @@
+#!/bin/sh
+# install-deps.sh - installs the Debian packages OpenTSE needs to build, test
+# and run, when any is missing. Used by `make`; safe to run again.
+set -e
+PKGS="gcc make meson ninja-build pkg-config openssl sqlite3 \
+libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
+libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpq-dev postgresql curl"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,118 @@
+/*
+ * store.h - durable, append-only storage of one TSE's log messages and state.
+ *
+ * The engine talks to storage only through this interface; it never sees SQL.
+ * A store holds one TSE: its log messages (append-only, keyed by signature
+ * counter), a small key/value table of TSE state, the registered clients and
+ * the open transactions.
+ *
+ * Every change goes through store_commit(): one optional log message plus any
+ * number of state changes, applied atomically. Concurrent callers share one
+ * flush (group commit); store_commit() returns only after the batch is durable
+ * (fsync'd). Logs must arrive in counter order: a log whose counter is not the
+ * last stored counter + 1 is refused, and after a failed flush every batch
+ * queued behind it fails too, so no counter is ever stored out of order.
+ *
+ * Functions return 0 or a negative tse_err code (STORAGE_FAILURE for I/O
+ * errors, STORE_IN_USE when another owner holds the store) and write a
+ * message into `err` (CSP_ERRLEN-sized, may be NULL).
+ */
+#ifndef OPENTSE_STORE_H
+#define OPENTSE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ERRLEN 256
+
+typedef struct store store;
+
+enum { STORE_CREATE = 1 };  /* create a new store; refused if one exists */
+
+/* Opens (or with STORE_CREATE creates) the store at `path`. One owner at a
+ * time: a second open, from this or another process, gets STORE_IN_USE. */
+int store_open(const char *path, int flags, store **out, char *err);
+/* Waits for queued commits, then closes. */
+void store_close(store *s);
+
+/* A log message to append. */
+typedef struct store_log {
+    uint64_t counter;
+    int kind;                   /* logmsg_kind */
+    int64_t log_time;
+    uint64_t transaction_number;   /* 0 for system/audit logs */
+    const char *client_id;      /* NULL for system/audit logs */
+    const char *operation;      /* StartTransaction, ..., or system operation */
+    const uint8_t *data;        /* the complete DER message */
+    size_t len;
+} store_log;
+
+/* An open transaction as the store keeps it. */
+typedef struct store_tx {
+    uint64_t number;
+    char client_id[65];
+    uint64_t start_counter;
+    int64_t start_time;
+    int64_t last_update;
+    const uint8_t *pending;     /* unsigned-update data waiting for the next signed log */
+    size_t pending_len;
+} store_tx;
+
+typedef enum store_change_kind {
+    STORE_PUT_META = 1,   /* key, value, value_len */
+    STORE_DEL_META,       /* key */
+    STORE_PUT_CLIENT,     /* key = client id, time */
+    STORE_DEL_CLIENT,     /* key = client id */
+    STORE_PUT_TX,         /* tx (insert or replace) */
+    STORE_DEL_TX,         /* tx->number */
+} store_change_kind;
+
+typedef struct store_change {
+    store_change_kind kind;
+    const char *key;
+    const void *value;
+    size_t value_len;
+    int64_t time;
+    const store_tx *tx;
+} store_change;
+
+typedef struct store_batch {
+    const store_log *log;          /* NULL: state changes only */
+    const store_change *changes;
+    size_t n_changes;
+} store_batch;
+
+/* Applies the batch atomically and returns once it is durable. */
+int store_commit(store *s, const store_batch *b, char *err);
+
+/* State. `*value` is malloc'd (caller frees); NOT_FOUND if absent. */
+int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err);
+/* Last stored counter (0 if none) and, if msg != NULL, its message (malloc'd). */
+int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, char *err);
+/* One log by counter; NO_LOG_MESSAGE if absent. */
+int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, char *err);
+/* Highest transaction number in any stored transaction log (0 if none). */
+int store_last_transaction_number(store *s, uint64_t *out, char *err);
+
+/* Iteration: the callback returns 0 to go on, non-zero to stop (that value is
+ * returned). Pointers passed to callbacks are valid only during the call. */
+typedef int (*store_client_cb)(void *ctx, const char *client_id, int64_t registered);
+int store_foreach_client(store *s, store_client_cb cb, void *ctx, char *err);
+typedef int (*store_tx_cb)(void *ctx, const store_tx *tx);
+int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, char *err);
+
+/* Logs with counter in [from, to] (to == 0: no upper bound) in counter order,
+ * streamed (constant memory). */
+typedef int (*store_log_cb)(void *ctx, const store_log *log);
+int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, char *err);
+
+/* Statistics of group commit since open. */
+typedef struct store_stats {
+    uint64_t commits;      /* batches committed */
+    uint64_t flushes;      /* transactions flushed to disk */
+    uint64_t max_batch;    /* largest number of batches in one flush */
+} store_stats;
+void store_get_stats(store *s, store_stats *out);
+
+#endif

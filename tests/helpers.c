@@ -1,0 +1,155 @@
+/* helpers.c - implementation of the shared test helpers (see helpers.h). */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "csp/csp.h"
+
+static char tmpdir[512];
+
+const char *th_tmpdir(void)
+{
+    if (tmpdir[0])
+        return tmpdir;
+    const char *base = getenv("OPENTSE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0700);
+    snprintf(tmpdir, sizeof tmpdir, "%s/opentse-test-XXXXXX", base);
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return tmpdir;
+}
+
+char *th_path(const char *name)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", th_tmpdir(), name) < 0)
+        abort();
+    return p;
+}
+
+char *th_fixture(const char *rel)
+{
+    const char *base = getenv("OPENTSE_FIXTURES");
+    char *p = NULL;
+    if (!base || asprintf(&p, "%s/%s", base, rel) < 0)
+        abort();
+    return p;
+}
+
+int th_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+uint8_t *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap + 1);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = 0;
+        *len = n;
+    }
+    return buf;
+}
+
+const char *th_master_key(void)
+{
+    static char *path;
+    if (path)
+        return path;
+    path = th_path("master.key");
+    if (access(path, F_OK) != 0 && csp_master_key_create(path, NULL) != 0)
+        abort();
+    return path;
+}
+
+static const char *hash_flag(tse_curve c, tse_hash h)
+{
+    if (h == TSE_HASH_DEFAULT)
+        h = csp_default_hash(c);
+    return h == TSE_HASH_SHA256 ? "-sha256" : h == TSE_HASH_SHA384 ? "-sha384" : "-sha512";
+}
+
+int th_openssl_verify(tse_curve curve, tse_hash hash, const uint8_t *point, size_t point_len,
+                      const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len)
+{
+    static int seq;
+    char *pub_path = NULL, *sig_path = NULL, *msg_path = NULL, *cmd = NULL;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    int rc = -1, n = __atomic_fetch_add(&seq, 1, __ATOMIC_SEQ_CST);
+    EVP_PKEY *pk = csp_pubkey_from_point(curve, point, point_len);
+    if (!pk)
+        return -1;
+    if (asprintf(&pub_path, "%s/ossl-%d-pub.pem", th_tmpdir(), n) < 0 ||
+        asprintf(&sig_path, "%s/ossl-%d-sig.der", th_tmpdir(), n) < 0 ||
+        asprintf(&msg_path, "%s/ossl-%d-msg.bin", th_tmpdir(), n) < 0)
+        goto out;
+    FILE *f = fopen(pub_path, "w");
+    if (!f || !PEM_write_PUBKEY(f, pk)) {
+        if (f)
+            fclose(f);
+        goto out;
+    }
+    fclose(f);
+    if (csp_plain_to_der(sig, sig_len, &der, &der_len) != 0 ||
+        th_write_file(sig_path, der, der_len) != 0 || th_write_file(msg_path, msg, msg_len) != 0)
+        goto out;
+    if (asprintf(&cmd, "openssl dgst %s -verify %s -signature %s %s 2>&1", hash_flag(curve, hash),
+                 pub_path, sig_path, msg_path) < 0)
+        goto out;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        goto out;
+    char line[256] = "";
+    int ok = 0;
+    while (fgets(line, sizeof line, p))
+        if (strncmp(line, "Verified OK", 11) == 0)
+            ok = 1;
+    int st = pclose(p);
+    rc = (ok && st == 0) ? 0 : 1;
+out:
+    EVP_PKEY_free(pk);
+    free(der);
+    if (pub_path) unlink(pub_path);
+    if (sig_path) unlink(sig_path);
+    if (msg_path) unlink(msg_path);
+    free(pub_path);
+    free(sig_path);
+    free(msg_path);
+    free(cmd);
+    return rc;
+}

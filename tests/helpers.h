@@ -1,0 +1,33 @@
+/*
+ * helpers.h - shared test helpers: temporary directories, files, and
+ * verification of our signatures by the `openssl` command line (an
+ * implementation we did not write).
+ */
+#ifndef OPENTSE_TEST_HELPERS_H
+#define OPENTSE_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opentse/opentse.h"
+
+/* A new empty directory for this test process (under $OPENTSE_TEST_TMP or /tmp). */
+const char *th_tmpdir(void);
+/* th_tmpdir()/name into a malloc'd string. */
+char *th_path(const char *name);
+int th_write_file(const char *path, const void *data, size_t len);
+/* malloc'd contents (NUL-terminated beyond len), NULL on error. */
+uint8_t *th_read_file(const char *path, size_t *len);
+/* Creates a master key file with mode 0600 in the temp dir; returns its path (static per process). */
+const char *th_master_key(void);
+/* Fixture path: $OPENTSE_FIXTURES/rel into a malloc'd string. */
+char *th_fixture(const char *rel);
+
+/* Verifies an ecdsa-plain signature (r||s) over `msg` with the `openssl`
+ * command line: converts the point to a PEM public key and r||s to DER, then
+ * runs `openssl dgst -<hash> -verify`. Returns 0 when openssl prints
+ * "Verified OK", 1 when it rejects, -1 on a setup error. */
+int th_openssl_verify(tse_curve curve, tse_hash hash, const uint8_t *point, size_t point_len,
+                      const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len);
+
+#endif
