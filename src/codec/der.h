@@ -67,6 +67,10 @@ typedef struct der_tlv {
     size_t total_len;
 } der_tlv;
 
+/* Deepest nesting of constructed values the reader follows (indefinite
+ * lengths, segmented OCTET STRINGs). */
+#define DER_MAX_DEPTH 16
+
 typedef struct der_r {
     const uint8_t *p;
     size_t len;
