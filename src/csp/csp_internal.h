@@ -1,0 +1,25 @@
+/*
+ * csp_internal.h - what the files of csp/ share and nothing else may see: the
+ * layout of a private key in memory and the error helper.
+ */
+#ifndef OPENTSE_CSP_INTERNAL_H
+#define OPENTSE_CSP_INTERNAL_H
+
+#include "csp/csp.h"
+
+struct csp_key {
+    tse_curve curve;
+    EVP_PKEY *pkey;   /* holds the private scalar; freed with EVP_PKEY_free */
+};
+
+/* Writes the formatted message (plus the reason of the newest OpenSSL error,
+ * if any) into err, clears OpenSSL's error queue and returns code. */
+int csp_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The message digest of a resolved hash (not TSE_HASH_DEFAULT), or NULL. */
+const EVP_MD *csp_md(tse_hash h);
+
+/* true if c is one of the six supported curves. */
+bool csp_curve_valid(tse_curve c);
+
+#endif
