@@ -1,1 +1,780 @@
-/* placeholder */
+/*
+ * engine.c - the TSE handle: create, open, close, state loading, time, the
+ * path every log takes (build -> sign -> queue -> durable), self-test and
+ * status. Users, administration and transactions live in their own files.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------ meta keys */
+
+#define META_VERSION "format_version"
+#define META_CURVE "curve"
+#define META_HASH "hash"
+#define META_TIME_FORMAT "time_format"
+#define META_MAX_CLIENTS "max_clients"
+#define META_MAX_TX "max_open_transactions"
+#define META_TRUST_CLOCK "trust_system_clock"
+#define META_SESSION_TIMEOUT "session_timeout"
+#define META_MANUFACTURER_DESC "manufacturer_description"
+#define META_KEY "key"
+#define META_POINT "public_key"
+#define META_CERT "certificate"
+#define META_STATE "state"
+#define META_DESCRIPTION "description"
+#define META_TIME_CREATION "time_creation"
+#define META_TIME_INIT "time_init"
+#define META_TIME_DISABLE "time_disable"
+#define META_PUK "puk"
+
+/* ------------------------------------------------------------ time */
+
+int64_t engine_host_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int64_t mono_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+int64_t engine_now(tse *t)
+{
+    int64_t now;
+    if (t->time_set && !t->trust_clock)
+        now = t->time_base + (mono_time() - t->mono_base);
+    else if (t->time_set)
+        now = engine_host_time() + t->time_base; /* time_base is an offset here */
+    else
+        now = engine_host_time();
+    return now < t->last_log_time ? t->last_log_time : now;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+bool engine_valid_text(const char *s, size_t max, bool allow_empty)
+{
+    if (!s)
+        return false;
+    size_t n = strnlen(s, max + 1);
+    if (n > max || (!allow_empty && n == 0))
+        return false;
+    return logmsg_printable(s, n);
+}
+
+void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24])
+{
+    snprintf(buf, 24, "%lld", (long long)v);
+    *c = (store_change){.kind = STORE_PUT_META, .key = key, .value = buf, .value_len = strlen(buf)};
+}
+
+static tse_err meta_get(tse *t, const char *key, uint8_t **val, size_t *len)
+{
+    char err[STORE_ERRLEN] = "";
+    int rc = store_get_meta(t->st, key, val, len, err);
+    if (rc != 0 && rc != TSE_ERR_NOT_FOUND)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading %s: %s", key, err);
+    return rc;
+}
+
+static int64_t meta_int(tse *t, const char *key, int64_t dflt)
+{
+    uint8_t *v = NULL;
+    size_t n = 0;
+    if (meta_get(t, key, &v, &n) != 0)
+        return dflt;
+    char buf[32];
+    size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    memcpy(buf, v, k);
+    buf[k] = 0;
+    free(v);
+    return strtoll(buf, NULL, 10);
+}
+
+static void meta_text(tse *t, const char *key, char *out, size_t cap)
+{
+    uint8_t *v = NULL;
+    size_t n = 0;
+    out[0] = 0;
+    if (meta_get(t, key, &v, &n) != 0)
+        return;
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(out, v, k);
+    out[k] = 0;
+    free(v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool engine_has_client(tse *t, const char *id)
+{
+    return t->n_clients && bsearch(&id, t->clients, t->n_clients, sizeof(char *), cmp_str);
+}
+
+static int cmp_tx(const void *a, const void *b)
+{
+    uint64_t x = ((const engine_tx *)a)->number, y = ((const engine_tx *)b)->number;
+    return x < y ? -1 : x > y;
+}
+
+engine_tx *engine_find_tx(tse *t, uint64_t number)
+{
+    engine_tx key = {.number = number};
+    return t->n_txs ? bsearch(&key, t->txs, t->n_txs, sizeof(engine_tx), cmp_tx) : NULL;
+}
+
+static void free_lists(tse *t)
+{
+    for (size_t i = 0; i < t->n_clients; i++)
+        free(t->clients[i]);
+    free(t->clients);
+    t->clients = NULL;
+    t->n_clients = t->cap_clients = 0;
+    for (size_t i = 0; i < t->n_txs; i++)
+        free(t->txs[i].pending);
+    free(t->txs);
+    t->txs = NULL;
+    t->n_txs = t->cap_txs = 0;
+}
+
+static int load_client(void *ctx, const char *id, int64_t registered)
+{
+    tse *t = ctx;
+    (void)registered;
+    if (t->n_clients == t->cap_clients) {
+        size_t cap = t->cap_clients ? t->cap_clients * 2 : 64;
+        char **n = realloc(t->clients, cap * sizeof *n);
+        if (!n)
+            return TSE_ERR_NO_MEMORY;
+        t->clients = n;
+        t->cap_clients = cap;
+    }
+    if (!(t->clients[t->n_clients] = strdup(id)))
+        return TSE_ERR_NO_MEMORY;
+    t->n_clients++;
+    return 0;
+}
+
+static int load_tx(void *ctx, const store_tx *s)
+{
+    tse *t = ctx;
+    if (t->n_txs == t->cap_txs) {
+        size_t cap = t->cap_txs ? t->cap_txs * 2 : 64;
+        engine_tx *n = realloc(t->txs, cap * sizeof *n);
+        if (!n)
+            return TSE_ERR_NO_MEMORY;
+        t->txs = n;
+        t->cap_txs = cap;
+    }
+    engine_tx *x = &t->txs[t->n_txs];
+    memset(x, 0, sizeof *x);
+    x->number = s->number;
+    snprintf(x->client_id, sizeof x->client_id, "%s", s->client_id);
+    x->start_counter = s->start_counter;
+    x->start_time = s->start_time;
+    x->last_update = s->last_update;
+    if (s->pending_len) {
+        if (!(x->pending = malloc(s->pending_len)))
+            return TSE_ERR_NO_MEMORY;
+        memcpy(x->pending, s->pending, s->pending_len);
+        x->pending_len = s->pending_len;
+    }
+    t->n_txs++;
+    return 0;
+}
+
+static void load_user(tse *t, int u, const char *id)
+{
+    char key[48];
+    uint8_t *v = NULL;
+    size_t n = 0;
+    engine_user *usr = &t->users[u];
+    int64_t auth_until = usr->auth_until;
+    memset(usr, 0, sizeof *usr);
+    usr->id = id;
+    usr->auth_until = auth_until;
+    snprintf(key, sizeof key, "pin.%s", id);
+    if (meta_get(t, key, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN) {
+        memcpy(usr->pin_rec, v, n);
+        usr->has_pin = true;
+    }
+    free(v);
+    snprintf(key, sizeof key, "retries.%s", id);
+    usr->retries_left = (int)meta_int(t, key, ENGINE_MAX_RETRIES);
+}
+
+tse_err engine_reload(tse *t)
+{
+    char err[STORE_ERRLEN] = "";
+    int rc;
+    free_lists(t);
+    t->state = (tse_state)meta_int(t, META_STATE, TSE_STATE_CREATED);
+    meta_text(t, META_DESCRIPTION, t->description, sizeof t->description);
+    t->time_creation = meta_int(t, META_TIME_CREATION, 0);
+    t->time_init = meta_int(t, META_TIME_INIT, 0);
+    t->time_disable = meta_int(t, META_TIME_DISABLE, 0);
+    load_user(t, USER_ADMIN, TSE_USER_ADMIN);
+    load_user(t, USER_TIME_ADMIN, TSE_USER_TIME_ADMIN);
+
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    if ((rc = store_last_log(t->st, &t->counter, &msg, &len, err)) != 0)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the last log: %s", err);
+    t->last_log_time = 0;
+    if (msg) {
+        logmsg m;
+        char perr[128];
+        if (logmsg_parse(msg, len, &m, perr, sizeof perr))
+            t->last_log_time = m.log_time;
+        free(msg);
+    }
+    if ((rc = store_last_transaction_number(t->st, &t->tx_counter, err)) != 0)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the transaction counter: %s", err);
+    if ((rc = store_foreach_client(t->st, load_client, t, err)) != 0)
+        return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
+                           "reading clients: %s", err);
+    qsort(t->clients, t->n_clients, sizeof(char *), cmp_str);
+    if ((rc = store_foreach_open_tx(t->st, load_tx, t, err)) != 0)
+        return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
+                           "reading open transactions: %s", err);
+    qsort(t->txs, t->n_txs, sizeof(engine_tx), cmp_tx);
+    if (t->n_txs && t->txs[t->n_txs - 1].number > t->tx_counter)
+        t->tx_counter = t->txs[t->n_txs - 1].number;
+    return TSE_OK;
+}
+
+/* ------------------------------------------------------------ the log path */
+
+static tse_err commit_error(int rc, const char *err)
+{
+    if (rc == TSE_ERR_NO_MEMORY)
+        return engine_fail(rc, "%s", err);
+    return engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err);
+}
+
+tse_err engine_submit_log(tse *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
+                          tse_result *res, store_ticket **ticket)
+{
+    char err[STORE_ERRLEN] = "";
+    if (!t->key)
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+    f->serial_number = t->serial;
+    f->signature_algorithm_oid = csp_sigalg_oid(t->hash);
+    f->signature_counter = t->counter + 1;
+    f->time_format = (logmsg_time_format)t->time_format;
+    if (!f->log_time)
+        f->log_time = engine_now(t);
+
+    der_w w = der_w_init(NULL, 0);
+    if (!logmsg_encode_tbs(&w, f))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the log message fields are not encodable");
+    size_t tbs_cap = w.len, sig_len = 0;
+    size_t order = csp_curve_order_len(t->curve);
+    size_t msg_cap = tbs_cap + 2 * order + 16;
+    uint8_t *buf = malloc(tbs_cap + msg_cap);
+    if (!buf)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a log of %zu bytes", tbs_cap);
+    uint8_t *tbs = buf, *msg = buf + tbs_cap;
+    w = der_w_init(tbs, tbs_cap);
+    logmsg_encode_tbs(&w, f);
+    uint8_t sig[TSE_MAX_SIGNATURE_LEN];
+    int rc = csp_sign(t->key, t->hash, tbs, tbs_cap, sig, sizeof sig, &sig_len, err);
+    if (rc != 0) {
+        free(buf);
+        return engine_fail(TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, "signing failed: %s", err);
+    }
+    der_w mw = der_w_init(msg, msg_cap);
+    logmsg_encode(&mw, tbs, tbs_cap, sig, sig_len);
+    if (!der_w_ok(&mw)) {
+        free(buf);
+        return engine_fail(TSE_ERR_INTERNAL, "log message buffer too small");
+    }
+
+    store_log log = {
+        .counter = f->signature_counter,
+        .kind = f->kind,
+        .log_time = f->log_time,
+        .transaction_number = f->kind == LOGMSG_TRANSACTION ? f->transaction_number : 0,
+        .client_id = f->kind == LOGMSG_TRANSACTION ? f->client_id : NULL,
+        .operation = f->operation,
+        .data = msg,
+        .len = mw.len,
+    };
+    store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch};
+    rc = store_submit(t->st, &b, ticket, err);
+    free(buf);
+    if (rc != 0)
+        return commit_error(rc, err);
+
+    t->counter = f->signature_counter;
+    t->last_log_time = f->log_time;
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->transaction_number = f->kind == LOGMSG_TRANSACTION ? f->transaction_number : 0;
+        res->signature_counter = f->signature_counter;
+        res->log_time = f->log_time;
+        memcpy(res->serial_number, t->serial, TSE_SERIAL_LEN);
+        memcpy(res->signature, sig, sig_len);
+        res->signature_len = sig_len;
+    }
+    return TSE_OK;
+}
+
+tse_err engine_submit_state(tse *t, const store_change *ch, size_t n_ch, store_ticket **ticket)
+{
+    char err[STORE_ERRLEN] = "";
+    store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
+    int rc = store_submit(t->st, &b, ticket, err);
+    return rc ? commit_error(rc, err) : TSE_OK;
+}
+
+tse_err engine_finish_commit(tse *t, store_ticket *ticket)
+{
+    char err[STORE_ERRLEN] = "";
+    if (!ticket)
+        return TSE_OK;
+    int rc = store_wait(t->st, ticket, err);
+    if (rc == 0)
+        return TSE_OK;
+    /* Nothing of the failed batch is stored; batches queued behind it fail
+     * too. Drain the queue and take the true state from the store. */
+    pthread_mutex_lock(&t->mu);
+    store_batch empty = {0};
+    char e2[STORE_ERRLEN];
+    store_commit(t->st, &empty, e2);
+    engine_reload(t);
+    pthread_mutex_unlock(&t->mu);
+    return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err);
+}
+
+void engine_put_time(tse *t, der_w *w, uint8_t tag, int64_t when)
+{
+    char text[20];
+    if (t->time_format == TSE_TIME_UNIX) {
+        der_put_int(w, tag, when);
+        return;
+    }
+    if (!logmsg_time_to_text((logmsg_time_format)t->time_format, when, text, sizeof text))
+        text[0] = 0;
+    der_put_tlv(w, tag, text, strlen(text));
+}
+
+tse_err engine_system_log(tse *t, const char *operation, const uint8_t *data, size_t len,
+                          const store_change *ch, size_t n_ch, store_ticket **ticket)
+{
+    logmsg_fields f = {
+        .kind = LOGMSG_SYSTEM,
+        .operation = operation,
+        .system_operation_data = {data, len},
+    };
+    return engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
+}
+
+tse_err engine_require_signing(tse *t)
+{
+    if (t->state == TSE_STATE_DISABLED)
+        return engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    if (t->state != TSE_STATE_INITIALIZED)
+        return engine_fail(TSE_ERR_SE_API_NOT_INITIALIZED, "the TSE is not initialized");
+    if (!t->key)
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+    if (!t->self_test_ok)
+        return engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", t->self_test_error);
+    return TSE_OK;
+}
+
+/* ------------------------------------------------------------ create */
+
+static tse_err create_fail(tse_err code, char *err)
+{
+    return engine_fail(code, "%s", err);
+}
+
+tse_err tse_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
+{
+    char err[CSP_ERRLEN] = "";
+    if (!path || !*path || !o || !o->master_key_path || !puk_out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
+    if (!strncmp(path, "file:", 5))
+        path += 5;
+    if ((unsigned)o->curve > TSE_CURVE_BRAINPOOL_P512R1 || (unsigned)o->hash > TSE_HASH_SHA512 ||
+        (unsigned)o->time_format > TSE_TIME_GENERALIZED)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unknown curve, hash or time format");
+    const char *mdesc = o->manufacturer_description;
+    if (mdesc && !engine_valid_text(mdesc, TSE_MAX_DESCRIPTION_LEN, false))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "manufacturer description must be 1..%d printable characters",
+                           TSE_MAX_DESCRIPTION_LEN);
+    tse_hash hash = o->hash ? o->hash : csp_default_hash(o->curve);
+
+    uint8_t mk[CSP_MASTER_KEY_LEN];
+    int rc = csp_master_key_load(o->master_key_path, mk, err);
+    if (rc != 0)
+        return create_fail(rc, err);
+
+    csp_key *key = NULL;
+    uint8_t *blob = NULL, point[ENGINE_MAX_POINT], serial[32];
+    size_t blob_len = 0, point_len = 0;
+    char *pem = NULL, serial_hex[65];
+    uint8_t puk_rec[CSP_SECRET_HASH_LEN];
+    char puk[TSE_PUK_LEN + 1];
+    store *st = NULL;
+    tse_err res = TSE_OK;
+
+    if ((rc = csp_key_generate(o->curve, &key, err)) != 0 ||
+        (rc = csp_key_public(key, point, sizeof point, &point_len, err)) != 0) {
+        res = create_fail(rc, err);
+        goto out;
+    }
+    csp_serial(point, point_len, serial);
+    tse_hex(serial, 32, serial_hex);
+    int64_t validity = o->cert_validity_seconds ? o->cert_validity_seconds
+                       : (int64_t)(o->cert_validity_days ? o->cert_validity_days : 3650) * 86400;
+    if ((rc = csp_key_seal(key, mk, serial, 32, &blob, &blob_len, err)) != 0 ||
+        (rc = csp_ca_issue(key, serial_hex, validity, &pem, err)) != 0 ||
+        (rc = csp_random_digits(puk, TSE_PUK_LEN)) != 0 ||
+        (rc = csp_secret_hash(puk, puk_rec, err)) != 0) {
+        res = create_fail(rc, err);
+        goto out;
+    }
+    if ((rc = store_open(path, STORE_CREATE, &st, err)) != 0) {
+        res = create_fail(rc, err);
+        goto out;
+    }
+
+    char b_curve[24], b_hash[24], b_tf[24], b_mc[24], b_mt[24], b_tc[24], b_st[24], b_now[24], b_state[24],
+        b_ver[24];
+    store_change ch[16];
+    size_t n = 0;
+    engine_meta_int(&ch[n++], META_VERSION, 1, b_ver);
+    engine_meta_int(&ch[n++], META_CURVE, o->curve, b_curve);
+    engine_meta_int(&ch[n++], META_HASH, hash, b_hash);
+    engine_meta_int(&ch[n++], META_TIME_FORMAT, o->time_format, b_tf);
+    engine_meta_int(&ch[n++], META_MAX_CLIENTS, o->max_clients ? o->max_clients : 10000, b_mc);
+    engine_meta_int(&ch[n++], META_MAX_TX, o->max_open_transactions ? o->max_open_transactions : 10000, b_mt);
+    engine_meta_int(&ch[n++], META_TRUST_CLOCK, o->trust_system_clock ? 1 : 0, b_tc);
+    engine_meta_int(&ch[n++], META_SESSION_TIMEOUT, o->session_timeout_seconds ? o->session_timeout_seconds : 900,
+                    b_st);
+    engine_meta_int(&ch[n++], META_TIME_CREATION, engine_host_time(), b_now);
+    engine_meta_int(&ch[n++], META_STATE, TSE_STATE_CREATED, b_state);
+    ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_KEY, .value = blob, .value_len = blob_len};
+    ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_POINT, .value = point, .value_len = point_len};
+    ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_CERT, .value = pem, .value_len = strlen(pem)};
+    ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_PUK, .value = puk_rec, .value_len = sizeof puk_rec};
+    if (mdesc)
+        ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_MANUFACTURER_DESC, .value = mdesc,
+                                 .value_len = strlen(mdesc)};
+    store_batch b = {.changes = ch, .n_changes = n};
+    if ((rc = store_commit(st, &b, err)) != 0) {
+        res = create_fail(TSE_ERR_STORAGE_FAILURE, err);
+        store_close(st);
+        unlink(path);
+        goto out;
+    }
+    store_close(st);
+    memcpy(puk_out, puk, sizeof puk);
+out:
+    OPENSSL_cleanse(mk, sizeof mk);
+    OPENSSL_cleanse(puk, sizeof puk);
+    csp_key_free(key);
+    free(blob);
+    free(pem);
+    return res;
+}
+
+/* ------------------------------------------------------------ open */
+
+static tse_err load_config(tse *t)
+{
+    uint8_t *v = NULL;
+    size_t n = 0;
+    t->curve = (tse_curve)meta_int(t, META_CURVE, -1);
+    t->hash = (tse_hash)meta_int(t, META_HASH, 0);
+    t->time_format = (tse_time_format)meta_int(t, META_TIME_FORMAT, 0);
+    t->max_clients = (uint32_t)meta_int(t, META_MAX_CLIENTS, 10000);
+    t->max_open_tx = (uint32_t)meta_int(t, META_MAX_TX, 10000);
+    t->trust_clock = meta_int(t, META_TRUST_CLOCK, 0) != 0;
+    t->session_timeout = (uint32_t)meta_int(t, META_SESSION_TIMEOUT, 900);
+    meta_text(t, META_MANUFACTURER_DESC, t->manufacturer_description, sizeof t->manufacturer_description);
+    if ((unsigned)t->curve > TSE_CURVE_BRAINPOOL_P512R1 || !csp_sigalg_oid(t->hash))
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds no valid TSE configuration");
+    if (meta_get(t, META_POINT, &v, &n) != 0 || n > sizeof t->point) {
+        free(v);
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds no public key");
+    }
+    memcpy(t->point, v, n);
+    t->point_len = n;
+    free(v);
+    csp_serial(t->point, t->point_len, t->serial);
+    if (meta_get(t, META_CERT, &v, &n) != 0)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds no certificate");
+    t->cert_pem = malloc(n + 1);
+    if (!t->cert_pem) {
+        free(v);
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the certificate");
+    }
+    memcpy(t->cert_pem, v, n);
+    t->cert_pem[n] = 0;
+    free(v);
+    char err[CSP_ERRLEN] = "";
+    if (csp_chain_not_after(t->cert_pem, &t->cert_not_after, err) != 0)
+        t->cert_not_after = 0;
+    if (meta_get(t, META_PUK, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN)
+        memcpy(t->puk_rec, v, n);
+    free(v);
+    return TSE_OK;
+}
+
+static void load_key(tse *t, const char *master_key_path)
+{
+    uint8_t mk[CSP_MASTER_KEY_LEN], *blob = NULL;
+    size_t blob_len = 0;
+    char err[CSP_ERRLEN] = "";
+    if (!master_key_path) {
+        snprintf(t->key_error, sizeof t->key_error, "no master key file was given: the private key cannot be used");
+        return;
+    }
+    if (csp_master_key_load(master_key_path, mk, err) != 0) {
+        snprintf(t->key_error, sizeof t->key_error, "%s", err);
+        return;
+    }
+    if (meta_get(t, META_KEY, &blob, &blob_len) != 0)
+        snprintf(t->key_error, sizeof t->key_error, "the store holds no private key");
+    else if (csp_key_unseal(blob, blob_len, mk, t->serial, 32, &t->key, err) != 0)
+        snprintf(t->key_error, sizeof t->key_error, "%s", err);
+    OPENSSL_cleanse(mk, sizeof mk);
+    free(blob);
+}
+
+/* Sign/verify round trip, last stored log against the counter, certificate
+ * against the key. Under mu. Fills self_test_ok / self_test_error. */
+static void run_self_test(tse *t)
+{
+    char err[CSP_ERRLEN] = "";
+    uint8_t probe[32], sig[TSE_MAX_SIGNATURE_LEN], *msg = NULL;
+    size_t sig_len = 0, len = 0;
+    uint64_t last = 0;
+    EVP_PKEY *pub = NULL;
+    t->self_test_ok = false;
+    t->self_test_time = engine_host_time();
+    if (!t->key) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "private key unavailable: %s", t->key_error);
+        return;
+    }
+    pub = csp_pubkey_from_point(t->curve, t->point, t->point_len);
+    if (!pub || csp_random_bytes(probe, sizeof probe) != 0 ||
+        csp_sign(t->key, t->hash, probe, sizeof probe, sig, sizeof sig, &sig_len, err) != 0 ||
+        csp_verify(pub, t->hash, probe, sizeof probe, sig, sig_len, err) != 0) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "sign/verify round trip failed: %s", err);
+        goto out;
+    }
+    if (csp_chain_check(t->cert_pem, t->point, t->point_len, err) != 0) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "certificate check failed: %s", err);
+        goto out;
+    }
+    if (store_last_log(t->st, &last, &msg, &len, err) != 0 || last != t->counter) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "last stored log does not match the counter %llu",
+                 (unsigned long long)t->counter);
+        goto out;
+    }
+    if (msg) {
+        logmsg m;
+        char perr[128] = "";
+        tse_hash h = t->hash;
+        if (!logmsg_parse(msg, len, &m, perr, sizeof perr) || m.signature_counter != last ||
+            m.serial_number.n != 32 || memcmp(m.serial_number.p, t->serial, 32) != 0 ||
+            csp_verify(pub, h, m.signed_bytes.p, m.signed_bytes.n, m.signature.p, m.signature.n, err) != 0) {
+            snprintf(t->self_test_error, sizeof t->self_test_error,
+                     "the last stored log (counter %llu) does not verify: %s%s", (unsigned long long)last, perr, err);
+            goto out;
+        }
+    }
+    t->self_test_ok = true;
+    t->self_test_error[0] = 0;
+out:
+    free(msg);
+    EVP_PKEY_free(pub);
+}
+
+/* Writes the selfTest system log: [1] BOOLEAN result, [2] reason if failed. */
+static tse_err log_self_test(tse *t, store_ticket **ticket)
+{
+    uint8_t buf[CSP_ERRLEN + 16];
+    der_w w = der_w_init(buf, sizeof buf);
+    der_put_bool(&w, 0x81, t->self_test_ok);
+    if (!t->self_test_ok) {
+        char reason[CSP_ERRLEN];
+        size_t k = 0;
+        for (const char *p = t->self_test_error; *p && k < 200; p++)
+            reason[k++] = logmsg_printable(p, 1) ? *p : ' ';
+        der_put_tlv(&w, 0x82, reason, k);
+    }
+    return engine_system_log(t, "selfTest", buf, w.len, NULL, 0, ticket);
+}
+
+tse_err tse_self_test(tse *t)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    store_ticket *ticket = NULL;
+    pthread_mutex_lock(&t->mu);
+    run_self_test(t);
+    tse_err rc = t->key ? log_self_test(t, &ticket) : TSE_OK;
+    bool ok = t->self_test_ok;
+    char why[sizeof t->self_test_error];
+    snprintf(why, sizeof why, "%s", t->self_test_error);
+    pthread_mutex_unlock(&t->mu);
+    if (rc == TSE_OK)
+        rc = engine_finish_commit(t, ticket);
+    if (rc == TSE_OK && !ok)
+        rc = engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", why);
+    return rc;
+}
+
+tse_err tse_open(const char *url, const tse_open_options *o, tse **out)
+{
+    char err[STORE_ERRLEN] = "";
+    if (!url || !*url || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "url and out are required");
+    *out = NULL;
+    const char *path = url;
+    if (!strncmp(url, "file:", 5))
+        path = url + 5;
+    else if (strstr(url, "://"))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", url);
+    tse *t = calloc(1, sizeof *t);
+    if (!t)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a TSE handle");
+    pthread_mutex_init(&t->mu, NULL);
+    int rc = store_open(path, 0, &t->st, err);
+    if (rc != 0) {
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+        return engine_fail(rc, "%s", err);
+    }
+    tse_err res = load_config(t);
+    if (res == TSE_OK)
+        res = engine_reload(t);
+    if (res == TSE_OK) {
+        load_key(t, o ? o->master_key_path : NULL);
+        t->time_set = t->trust_clock;
+        t->time_base = 0;
+        res = tse_self_test(t);
+        /* A failed self-test is reported by status and refuses signing; opening still succeeds
+         * so that the logs can be read and exported. */
+        if (res == TSE_ERR_SELF_TEST_FAILED)
+            res = TSE_OK;
+    }
+    if (res != TSE_OK) {
+        tse_close(t); /* keeps this thread's error message */
+        return res;
+    }
+    *out = t;
+    return TSE_OK;
+}
+
+void tse_close(tse *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    store_close(t->st);
+    t->st = NULL;
+    csp_key_free(t->key);
+    free(t->cert_pem);
+    free_lists(t);
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_destroy(&t->mu);
+    OPENSSL_cleanse(t, sizeof *t);
+    free(t);
+}
+
+/* ------------------------------------------------------------ status */
+
+static int32_t days_left(int64_t not_after, int64_t now)
+{
+    int64_t d = not_after - now;
+    return (int32_t)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
+}
+
+tse_err tse_get_info(tse *t, tse_info *out)
+{
+    if (!t || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&t->mu);
+    out->state = t->state;
+    out->curve = t->curve;
+    out->hash = t->hash;
+    out->time_format = t->time_format;
+    memcpy(out->serial_number, t->serial, TSE_SERIAL_LEN);
+    snprintf(out->signature_algorithm, sizeof out->signature_algorithm, "%s", csp_sigalg_name(t->hash));
+    snprintf(out->signature_algorithm_oid, sizeof out->signature_algorithm_oid, "%s", csp_sigalg_oid(t->hash));
+    out->signature_counter = t->counter;
+    out->transaction_counter = t->tx_counter;
+    out->max_clients = t->max_clients;
+    out->current_clients = (uint32_t)t->n_clients;
+    out->max_open_transactions = t->max_open_tx;
+    out->current_open_transactions = (uint32_t)t->n_txs;
+    int64_t now = engine_now(t);
+    for (size_t i = 0; i < t->n_txs; i++)
+        if (now - t->txs[i].last_update > TSE_MAX_UPDATE_DELAY_SECONDS)
+            out->overdue_open_transactions++;
+    out->time_set = t->time_set;
+    out->time_now = t->time_set ? now : 0;
+    out->cert_not_after = t->cert_not_after;
+    out->cert_days_left = days_left(t->cert_not_after, engine_host_time());
+    out->self_test_time = t->self_test_time;
+    out->self_test_ok = t->self_test_ok;
+    out->time_creation = t->time_creation;
+    out->time_init = t->time_init;
+    out->time_disable = t->time_disable;
+    snprintf(out->description, sizeof out->description, "%s", t->description);
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
+
+tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days)
+{
+    if (!t || (!not_after && !days))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and an output are required");
+    pthread_mutex_lock(&t->mu);
+    if (not_after)
+        *not_after = t->cert_not_after;
+    if (days)
+        *days = days_left(t->cert_not_after, engine_host_time());
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
+
+void tse_hex(const uint8_t *bytes, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+const char *tse_curve_name(tse_curve c)
+{
+    return csp_curve_group(c);
+}

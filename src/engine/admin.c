@@ -1,0 +1,412 @@
+/*
+ * admin.c - administration of a TSE: initialize, updateTime,
+ * disableSecureElement, client registration, certificates, and the
+ * read-only SE API functions (readLogMessage, exportSerialNumbers, the
+ * getMax/Current counts, supported update variants).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define ROLE_ADMIN_ONLY (1u << USER_ADMIN)
+#define ROLE_ANY_TIME (1u << USER_ADMIN | 1u << USER_TIME_ADMIN)
+
+/* Lowest and highest time we accept: 2000-01-01 .. 9999-12-31. */
+#define TIME_MIN 946684800LL
+#define TIME_MAX 253402300799LL
+
+static tse_err not_disabled(tse *t)
+{
+    return t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
+                                          : TSE_OK;
+}
+
+/* Common shape of an admin operation: lock, check, write one system log with
+ * state changes, unlock, wait. */
+typedef struct admin_op {
+    store_ticket *timeout_ticket;
+    store_ticket *ticket;
+} admin_op;
+
+static tse_err admin_end(tse *t, admin_op *op, tse_err rc)
+{
+    pthread_mutex_unlock(&t->mu);
+    engine_finish_commit(t, op->timeout_ticket);
+    if (rc == TSE_OK)
+        rc = engine_finish_commit(t, op->ticket);
+    return rc;
+}
+
+tse_err tse_initialize(tse *t, const char *description)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    if (description && !engine_valid_text(description, TSE_MAX_DESCRIPTION_LEN, false))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT,
+                           "the description must be 1..%d PrintableString characters (A-Z a-z 0-9 space '()+,-./:=?)",
+                           TSE_MAX_DESCRIPTION_LEN);
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = not_disabled(t);
+    if (!rc && t->state == TSE_STATE_CREATED)
+        rc = engine_fail(TSE_ERR_WRONG_STATE, "set the admin PIN with the PUK first");
+    if (!rc && t->state == TSE_STATE_INITIALIZED)
+        rc = engine_fail(TSE_ERR_WRONG_STATE, "the TSE is initialized already");
+    if (!rc && description && t->manufacturer_description[0])
+        rc = engine_fail(TSE_ERR_DESCRIPTION_SET_BY_MANUFACTURER, "the manufacturer set the description \"%s\"",
+                         t->manufacturer_description);
+    if (!rc && !description && !t->manufacturer_description[0])
+        rc = engine_fail(TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER, "a description is required");
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc) {
+        const char *desc = description ? description : t->manufacturer_description;
+        int64_t now = engine_now(t);
+        char b_state[24], b_time[24];
+        store_change ch[3];
+        engine_meta_int(&ch[0], "state", TSE_STATE_INITIALIZED, b_state);
+        engine_meta_int(&ch[1], "time_init", now, b_time);
+        ch[2] = (store_change){.kind = STORE_PUT_META, .key = "description", .value = desc, .value_len = strlen(desc)};
+        uint8_t buf[TSE_MAX_DESCRIPTION_LEN + 8];
+        der_w w = der_w_init(buf, sizeof buf);
+        der_put_tlv(&w, 0x81, desc, strlen(desc));
+        rc = engine_system_log(t, "initialize", buf, w.len, ch, 3, &op.ticket);
+        if (!rc) {
+            t->state = TSE_STATE_INITIALIZED;
+            t->time_init = now;
+            snprintf(t->description, sizeof t->description, "%s", desc);
+        }
+    }
+    return admin_end(t, &op, rc);
+}
+
+tse_err tse_update_time(tse *t, int64_t unix_time)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    if (unix_time < TIME_MIN || unix_time > TIME_MAX)
+        return engine_fail(TSE_ERR_INVALID_TIME, "time %lld is outside 2000-01-01..9999-12-31",
+                           (long long)unix_time);
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = not_disabled(t);
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ANY_TIME, &op.timeout_ticket);
+    if (!rc) {
+        /* Before: the TSE's time, or when unset the last time it secured (TR-03151 6.2). */
+        int64_t before = t->time_set ? engine_now(t) : t->last_log_time;
+        bool saved_set = t->time_set;
+        int64_t saved_base = t->time_base, saved_mono = t->mono_base;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t->time_set = true;
+        if (t->trust_clock)
+            t->time_base = unix_time - engine_host_time();
+        else {
+            t->time_base = unix_time;
+            t->mono_base = (int64_t)ts.tv_sec;
+        }
+        uint8_t buf[64];
+        der_w w = der_w_init(buf, sizeof buf);
+        engine_put_time(t, &w, 0x81, before);
+        engine_put_time(t, &w, 0x82, unix_time);
+        rc = engine_system_log(t, "updateTime", buf, w.len, NULL, 0, &op.ticket);
+        if (rc) {
+            t->time_set = saved_set;
+            t->time_base = saved_base;
+            t->mono_base = saved_mono;
+        }
+    }
+    return admin_end(t, &op, rc);
+}
+
+tse_err tse_disable_secure_element(tse *t)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = not_disabled(t);
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc) {
+        int64_t now = engine_now(t);
+        char b_state[24], b_time[24];
+        store_change ch[2];
+        engine_meta_int(&ch[0], "state", TSE_STATE_DISABLED, b_state);
+        engine_meta_int(&ch[1], "time_disable", now, b_time);
+        uint8_t buf[32];
+        der_w w = der_w_init(buf, sizeof buf);
+        engine_put_time(t, &w, 0x81, now);
+        rc = engine_system_log(t, "disableSecureElement", buf, w.len, ch, 2, &op.ticket);
+        if (!rc) {
+            t->state = TSE_STATE_DISABLED;
+            t->time_disable = now;
+            for (int u = 0; u < USER_COUNT; u++)
+                t->users[u].auth_until = 0;
+        }
+    }
+    return admin_end(t, &op, rc);
+}
+
+static tse_err check_client_id(const char *id)
+{
+    if (!id)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "client_id is required");
+    if (strnlen(id, TSE_MAX_CLIENT_ID_LEN + 1) > TSE_MAX_CLIENT_ID_LEN)
+        return engine_fail(TSE_ERR_TOO_LARGE, "client_id longer than %d characters", TSE_MAX_CLIENT_ID_LEN);
+    if (!engine_valid_text(id, TSE_MAX_CLIENT_ID_LEN, false))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT,
+                           "client_id must be PrintableString characters (A-Z a-z 0-9 space '()+,-./:=?)");
+    return TSE_OK;
+}
+
+static tse_err client_op(tse *t, const char *id, bool add)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    tse_err rc = check_client_id(id);
+    if (rc)
+        return rc;
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    rc = engine_require_signing(t);
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc && add && engine_has_client(t, id))
+        rc = engine_fail(TSE_ERR_ALREADY_EXISTS, "client \"%s\" is registered already", id);
+    if (!rc && add && t->n_clients >= t->max_clients)
+        rc = engine_fail(TSE_ERR_TOO_MANY_CLIENTS, "%u clients are registered, the maximum", t->max_clients);
+    if (!rc && !add && !engine_has_client(t, id))
+        rc = engine_fail(TSE_ERR_ID_NOT_FOUND, "client \"%s\" is not registered", id);
+    if (!rc && !add)
+        for (size_t i = 0; i < t->n_txs; i++)
+            if (!strcmp(t->txs[i].client_id, id)) {
+                rc = engine_fail(TSE_ERR_WRONG_STATE, "client \"%s\" has open transactions (e.g. %llu); finish them first",
+                                 id, (unsigned long long)t->txs[i].number);
+                break;
+            }
+    char *copy = NULL;
+    if (!rc && add && (!(copy = strdup(id)) ||
+                       (t->n_clients == t->cap_clients &&
+                        !(t->clients = realloc(t->clients, (t->cap_clients = t->cap_clients * 2 + 16) * sizeof(char *))))))
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory for a client");
+    if (!rc) {
+        store_change ch = {.kind = add ? STORE_PUT_CLIENT : STORE_DEL_CLIENT, .key = id, .time = engine_now(t)};
+        uint8_t buf[TSE_MAX_CLIENT_ID_LEN + 8];
+        der_w w = der_w_init(buf, sizeof buf);
+        der_put_tlv(&w, 0x81, id, strlen(id));
+        rc = engine_system_log(t, add ? "registerClient" : "deregisterClient", buf, w.len, &ch, 1, &op.ticket);
+    }
+    if (!rc) {
+        /* keep the array sorted */
+        size_t i = 0;
+        while (i < t->n_clients && strcmp(t->clients[i], id) < 0)
+            i++;
+        if (add) {
+            memmove(&t->clients[i + 1], &t->clients[i], (t->n_clients - i) * sizeof(char *));
+            t->clients[i] = copy;
+            t->n_clients++;
+            copy = NULL;
+        } else {
+            free(t->clients[i]);
+            memmove(&t->clients[i], &t->clients[i + 1], (t->n_clients - i - 1) * sizeof(char *));
+            t->n_clients--;
+        }
+    }
+    free(copy);
+    return admin_end(t, &op, rc);
+}
+
+tse_err tse_register_client(tse *t, const char *client_id)
+{
+    return client_op(t, client_id, true);
+}
+
+tse_err tse_deregister_client(tse *t, const char *client_id)
+{
+    return client_op(t, client_id, false);
+}
+
+tse_err tse_list_clients(tse *t, char ***ids, size_t *count)
+{
+    if (!t || !ids || !count)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, ids and count are required");
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->n_clients;
+    char **out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(t->clients[i]))) {
+            tse_free_strings(out, i);
+            out = NULL;
+        }
+    pthread_mutex_unlock(&t->mu);
+    if (!out)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the client list");
+    *ids = out;
+    *count = n;
+    return TSE_OK;
+}
+
+/* ------------------------------------------------------------ counts */
+
+static tse_err get_u32(tse *t, uint32_t *out, int what)
+{
+    if (!t || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    pthread_mutex_lock(&t->mu);
+    *out = what == 0 ? t->max_clients : what == 1 ? (uint32_t)t->n_clients
+         : what == 2 ? t->max_open_tx : (uint32_t)t->n_txs;
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
+
+tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out) { return get_u32(t, out, 0); }
+tse_err tse_get_current_number_of_clients(tse *t, uint32_t *out) { return get_u32(t, out, 1); }
+tse_err tse_get_max_number_of_transactions(tse *t, uint32_t *out) { return get_u32(t, out, 2); }
+tse_err tse_get_current_number_of_transactions(tse *t, uint32_t *out) { return get_u32(t, out, 3); }
+
+tse_err tse_get_supported_transaction_update_variants(tse *t, tse_update_variant *out)
+{
+    if (!t || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    *out = TSE_UPDATE_SIGNED_AND_UNSIGNED;
+    return TSE_OK;
+}
+
+/* ------------------------------------------------------------ logs */
+
+tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len)
+{
+    if (!t || !msg || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
+    char err[STORE_ERRLEN] = "";
+    uint64_t counter = 0;
+    *msg = NULL;
+    int rc = store_last_log(t->st, &counter, msg, len, err);
+    if (rc != 0)
+        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err);
+    if (!*msg)
+        return engine_fail(TSE_ERR_NO_LOG_MESSAGE, "no log message has been written yet");
+    return TSE_OK;
+}
+
+tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t *len)
+{
+    if (!t || !msg || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
+    char err[STORE_ERRLEN] = "";
+    int rc = store_get_log(t->st, counter, msg, len, err);
+    if (rc == TSE_ERR_NO_LOG_MESSAGE)
+        return engine_fail(rc, "no log message with signature counter %llu", (unsigned long long)counter);
+    if (rc != 0)
+        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err);
+    return TSE_OK;
+}
+
+tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len)
+{
+    if (!t || !der || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, der and len are required");
+    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { [0] BOOL, [1] BOOL, [2] BOOL } } */
+    uint8_t types[16], rec[64], *out = malloc(80);
+    if (!out)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    der_w tw = der_w_init(types, sizeof types);
+    der_put_bool(&tw, 0x80, true);
+    der_put_bool(&tw, 0x81, true);
+    der_put_bool(&tw, 0x82, true);
+    der_w rw = der_w_init(rec, sizeof rec);
+    der_put_tlv(&rw, DER_OCTET_STRING, t->serial, TSE_SERIAL_LEN);
+    der_put_tlv(&rw, DER_SEQUENCE, types, tw.len);
+    der_w ow = der_w_init(NULL, 0);
+    der_put_header(&ow, DER_SEQUENCE, der_header_len(rw.len) + rw.len);
+    size_t outer_hdr = ow.len;
+    ow = der_w_init(out, 80);
+    der_put_header(&ow, DER_SEQUENCE, der_header_len(rw.len) + rw.len);
+    der_put_tlv(&ow, DER_SEQUENCE, rec, rw.len);
+    (void)outer_hdr;
+    if (!der_w_ok(&ow)) {
+        free(out);
+        return engine_fail(TSE_ERR_EXPORT_SERIAL_NUMBERS_FAILED, "encoding failed");
+    }
+    *der = out;
+    *len = ow.len;
+    return TSE_OK;
+}
+
+/* ------------------------------------------------------------ certificates */
+
+tse_err tse_export_certificates(tse *t, char **pem)
+{
+    if (!t || !pem)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem are required");
+    pthread_mutex_lock(&t->mu);
+    *pem = t->cert_pem ? strdup(t->cert_pem) : NULL;
+    pthread_mutex_unlock(&t->mu);
+    return *pem ? TSE_OK : engine_fail(TSE_ERR_EXPORT_CERT_FAILED, "no certificate available");
+}
+
+tse_err tse_public_key(tse *t, uint8_t **point, size_t *len)
+{
+    if (!t || !point || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, point and len are required");
+    if (!(*point = malloc(t->point_len)))
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    memcpy(*point, t->point, t->point_len);
+    *len = t->point_len;
+    return TSE_OK;
+}
+
+tse_err tse_export_csr(tse *t, char **pem)
+{
+    if (!t || !pem)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem are required");
+    char err[CSP_ERRLEN] = "", cn[65];
+    tse_hex(t->serial, 32, cn);
+    pthread_mutex_lock(&t->mu);
+    int rc = t->key ? csp_csr(t->key, cn, pem, err) : TSE_ERR_KEY_UNAVAILABLE;
+    if (!t->key)
+        snprintf(err, sizeof err, "%s", t->key_error);
+    pthread_mutex_unlock(&t->mu);
+    return rc ? engine_fail(rc, "%s", err) : TSE_OK;
+}
+
+tse_err tse_import_certificate(tse *t, const char *pem_chain)
+{
+    if (!t || !pem_chain)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem_chain are required");
+    size_t n = strnlen(pem_chain, 1u << 20);
+    if (n >= 1u << 20)
+        return engine_fail(TSE_ERR_TOO_LARGE, "certificate chain larger than 1 MiB");
+    char err[CSP_ERRLEN] = "";
+    int64_t not_after = 0;
+    int rc = csp_chain_check(pem_chain, t->point, t->point_len, err);
+    if (!rc)
+        rc = csp_chain_not_after(pem_chain, &not_after, err);
+    if (rc)
+        return engine_fail(TSE_ERR_CERTIFICATE_INVALID, "%s", err);
+    char *copy = strdup(pem_chain);
+    if (!copy)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err r = not_disabled(t);
+    if (!r)
+        r = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!r) {
+        store_change ch = {.kind = STORE_PUT_META, .key = "certificate", .value = copy, .value_len = n};
+        r = engine_submit_state(t, &ch, 1, &op.ticket);
+    }
+    if (!r) {
+        free(t->cert_pem);
+        t->cert_pem = copy;
+        t->cert_not_after = not_after;
+        copy = NULL;
+    }
+    free(copy);
+    return admin_end(t, &op, r);
+}

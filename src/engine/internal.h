@@ -1,0 +1,132 @@
+/*
+ * internal.h - the engine's private state and the helpers its files share.
+ *
+ * One `struct tse` per open TSE. `mu` guards everything in it; signing and
+ * queueing a log happen under `mu` so that counters reach the store in order,
+ * waiting for durability happens outside it (group commit). The slow PIN/PUK
+ * KDF also runs outside `mu`.
+ */
+#ifndef OPENTSE_ENGINE_INTERNAL_H
+#define OPENTSE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/logmsg.h"
+#include "csp/csp.h"
+#include "opentse/opentse.h"
+#include "store/store.h"
+
+#define ENGINE_MAX_RETRIES 3
+#define ENGINE_MAX_POINT 133
+
+enum { USER_ADMIN = 0, USER_TIME_ADMIN = 1, USER_COUNT = 2 };
+
+typedef struct engine_user {
+    const char *id;
+    bool has_pin;
+    uint8_t pin_rec[CSP_SECRET_HASH_LEN];
+    int retries_left;
+    int64_t auth_until;       /* 0: not authenticated */
+} engine_user;
+
+typedef struct engine_tx {
+    uint64_t number;
+    char client_id[TSE_MAX_CLIENT_ID_LEN + 1];
+    uint64_t start_counter;
+    int64_t start_time;
+    int64_t last_update;
+    uint8_t *pending;         /* unsigned-update data */
+    size_t pending_len;
+} engine_tx;
+
+struct tse {
+    pthread_mutex_t mu;
+    store *st;
+
+    /* configuration, fixed at creation */
+    tse_curve curve;
+    tse_hash hash;
+    tse_time_format time_format;
+    uint32_t max_clients, max_open_tx;
+    bool trust_clock;
+    uint32_t session_timeout;
+    char manufacturer_description[TSE_MAX_DESCRIPTION_LEN + 1];
+
+    /* key and certificate */
+    csp_key *key;             /* NULL when the master key is unavailable */
+    char key_error[CSP_ERRLEN];
+    uint8_t point[ENGINE_MAX_POINT];
+    size_t point_len;
+    uint8_t serial[TSE_SERIAL_LEN];
+    char *cert_pem;
+    int64_t cert_not_after;
+
+    /* lifecycle */
+    tse_state state;
+    char description[TSE_MAX_DESCRIPTION_LEN + 1];
+    int64_t time_creation, time_init, time_disable;
+    engine_user users[USER_COUNT];
+    uint8_t puk_rec[CSP_SECRET_HASH_LEN];
+
+    /* counters: last used values */
+    uint64_t counter;
+    uint64_t tx_counter;
+    int64_t last_log_time;
+
+    /* time: TSE time = time_base + (monotonic now - mono_base) */
+    bool time_set;
+    int64_t time_base;
+    int64_t mono_base;
+
+    /* clients (sorted) and open transactions (sorted by number) */
+    char **clients;
+    size_t n_clients, cap_clients;
+    engine_tx *txs;
+    size_t n_txs, cap_txs;
+
+    /* self-test */
+    bool self_test_ok;
+    int64_t self_test_time;
+    char self_test_error[640];
+};
+
+/* errors.c: per-thread message for tse_last_error_message(). Returns code. */
+tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* engine.c */
+int64_t engine_host_time(void);
+int64_t engine_now(tse *t);            /* TSE time, or host time when not set; never below the last log */
+tse_err engine_reload(tse *t);         /* (re)reads all state from the store; under mu */
+/* Builds, signs and queues a log (under mu) with the state changes `ch`.
+ * Fills f->signature_counter/log_time/serial/alg and `res`. On success the
+ * counter is consumed and *ticket must be passed to engine_finish_commit()
+ * after releasing mu. */
+tse_err engine_submit_log(tse *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
+                          tse_result *res, store_ticket **ticket);
+/* Queues state changes without a log (under mu). */
+tse_err engine_submit_state(tse *t, const store_change *ch, size_t n_ch, store_ticket **ticket);
+/* Waits for durability (without mu). On failure re-syncs the engine from the
+ * store and returns STORAGE_FAILURE. */
+tse_err engine_finish_commit(tse *t, store_ticket *ticket);
+/* Writes one system log with the given systemOperationData (under mu). */
+tse_err engine_system_log(tse *t, const char *operation, const uint8_t *data, size_t len,
+                          const store_change *ch, size_t n_ch, store_ticket **ticket);
+/* Encodes a time as systemOperationData field in the TSE's time format. */
+void engine_put_time(tse *t, der_w *w, uint8_t tag, int64_t when);
+/* Session check for an operation that needs one of the roles (bit mask of
+ * 1 << USER_*). Logs a timeout logOut when a session expired. Under mu. */
+tse_err engine_require_role(tse *t, unsigned roles, store_ticket **timeout_ticket);
+/* State checks common to signing operations. */
+tse_err engine_require_signing(tse *t);
+
+/* string helpers */
+bool engine_valid_text(const char *s, size_t max, bool allow_empty);
+void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24]);
+
+/* clients and transactions (engine.c) */
+bool engine_has_client(tse *t, const char *id);
+engine_tx *engine_find_tx(tse *t, uint64_t number);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * users.c - TR-03151 user management: authenticateUser, logOut, unblockUser,
+ * the admin PIN set with the PUK, the time admin's PIN, and the role checks
+ * with session timeout. Every attempt is a system log; a wrong PIN consumes a
+ * retry durably before the caller learns the result, three block the user.
+ * The slow KDF runs outside the TSE lock.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+enum { ROLE_ADMIN = 0, ROLE_TIME_ADMIN = 1 };           /* authenticateUser role ENUM */
+enum { LOGOUT_USER = 0, LOGOUT_TIMEOUT = 1 };           /* logOutCause */
+enum { UNBLOCK_OK = 0, UNBLOCK_FAILED = 1 };            /* unblockResult */
+
+static int64_t session_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int user_index(const char *id)
+{
+    if (!id)
+        return -1;
+    if (!strcmp(id, TSE_USER_ADMIN))
+        return USER_ADMIN;
+    if (!strcmp(id, TSE_USER_TIME_ADMIN))
+        return USER_TIME_ADMIN;
+    return -1;
+}
+
+static bool valid_pin(const char *pin)
+{
+    if (!pin)
+        return false;
+    size_t n = strnlen(pin, TSE_MAX_PIN_LEN + 1);
+    if (n < TSE_MIN_PIN_LEN || n > TSE_MAX_PIN_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (pin[i] < 0x21 || pin[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static tse_err log_logout(tse *t, int u, int cause, store_ticket **ticket)
+{
+    uint8_t buf[64];
+    der_w w = der_w_init(buf, sizeof buf);
+    der_put_tlv(&w, 0x81, t->users[u].id, strlen(t->users[u].id));
+    der_put_uint(&w, 0x82, (uint64_t)cause);
+    t->users[u].auth_until = 0;
+    return engine_system_log(t, "logOut", buf, w.len, NULL, 0, ticket);
+}
+
+tse_err engine_require_role(tse *t, unsigned roles, store_ticket **timeout_ticket)
+{
+    int64_t now = session_clock();
+    bool any_other = false;
+    for (int u = 0; u < USER_COUNT; u++) {
+        engine_user *usr = &t->users[u];
+        if (!usr->auth_until)
+            continue;
+        if (now > usr->auth_until) {
+            if (t->key && !*timeout_ticket)
+                log_logout(t, u, LOGOUT_TIMEOUT, timeout_ticket);
+            usr->auth_until = 0;
+            continue;
+        }
+        if (roles & (1u << u))
+            return TSE_OK;
+        any_other = true;
+    }
+    if (any_other)
+        return engine_fail(TSE_ERR_USER_NOT_AUTHORIZED, "the logged-in user's role does not allow this operation");
+    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", (roles & 1u) ? "admin" : "timeadmin");
+}
+
+/* Retries are stored as text under "retries.<user>". */
+static void retries_change(store_change *c, char key[48], char val[24], const engine_user *usr)
+{
+    snprintf(key, 48, "retries.%s", usr->id);
+    engine_meta_int(c, key, usr->retries_left, val);
+}
+
+tse_err tse_authenticate_user(tse *t, const char *user_id, const char *pin, tse_auth_result *result,
+                              int *remaining)
+{
+    tse_auth_result dummy_r;
+    int dummy_n;
+    if (!result)
+        result = &dummy_r;
+    if (!remaining)
+        remaining = &dummy_n;
+    *result = TSE_AUTH_FAILED;
+    *remaining = 0;
+    if (!t || !user_id || !pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, user_id and pin are required");
+    int u = user_index(user_id);
+    if (u < 0) {
+        *result = TSE_AUTH_UNKNOWN_USER_ID;
+        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id (use \"admin\" or \"timeadmin\")");
+    }
+    if (strnlen(pin, TSE_MAX_PIN_LEN + 1) > TSE_MAX_PIN_LEN)
+        return engine_fail(TSE_ERR_TOO_LARGE, "PIN longer than %d characters", TSE_MAX_PIN_LEN);
+
+    uint8_t rec[CSP_SECRET_HASH_LEN];
+    pthread_mutex_lock(&t->mu);
+    engine_user *usr = &t->users[u];
+    tse_err rc = TSE_OK;
+    if (t->state == TSE_STATE_DISABLED)
+        rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    else if (!usr->has_pin)
+        rc = engine_fail(TSE_ERR_WRONG_STATE, "no PIN is set for %s", usr->id);
+    else if (usr->retries_left <= 0) {
+        *result = TSE_AUTH_PIN_BLOCKED;
+        rc = engine_fail(TSE_ERR_PIN_BLOCKED, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
+    } else if (!t->key)
+        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+    memcpy(rec, usr->pin_rec, sizeof rec);
+    pthread_mutex_unlock(&t->mu);
+    if (rc)
+        return rc;
+
+    bool ok = csp_secret_check(pin, rec);
+
+    store_ticket *ticket = NULL;
+    char key[48], val[24];
+    uint8_t buf[64];
+    pthread_mutex_lock(&t->mu);
+    if (usr->retries_left <= 0) {
+        pthread_mutex_unlock(&t->mu);
+        *result = TSE_AUTH_PIN_BLOCKED;
+        return engine_fail(TSE_ERR_PIN_BLOCKED, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
+    }
+    int before = usr->retries_left;
+    usr->retries_left = ok ? ENGINE_MAX_RETRIES : before - 1;
+    store_change ch;
+    retries_change(&ch, key, val, usr);
+    der_w w = der_w_init(buf, sizeof buf);
+    der_put_tlv(&w, 0x81, usr->id, strlen(usr->id));
+    der_put_uint(&w, 0x82, u == USER_ADMIN ? ROLE_ADMIN : ROLE_TIME_ADMIN);
+    der_put_bool(&w, 0x83, ok);
+    rc = engine_system_log(t, "authenticateUser", buf, w.len, &ch, 1, &ticket);
+    if (rc == TSE_OK && ok)
+        usr->auth_until = session_clock() + t->session_timeout;
+    if (rc != TSE_OK)
+        usr->retries_left = before;
+    int left = usr->retries_left;
+    pthread_mutex_unlock(&t->mu);
+    if (rc == TSE_OK)
+        rc = engine_finish_commit(t, ticket);
+    if (rc != TSE_OK) {
+        pthread_mutex_lock(&t->mu);
+        usr->auth_until = 0;
+        pthread_mutex_unlock(&t->mu);
+        return rc;
+    }
+    *remaining = left;
+    if (ok) {
+        *result = TSE_AUTH_OK;
+        return TSE_OK;
+    }
+    if (left <= 0) {
+        *result = TSE_AUTH_PIN_BLOCKED;
+        return engine_fail(TSE_ERR_PIN_BLOCKED, "wrong PIN; the PIN of %s is now blocked", usr->id);
+    }
+    return engine_fail(TSE_ERR_AUTHENTICATION_FAILED, "wrong PIN for %s, %d retries left", usr->id, left);
+}
+
+tse_err tse_logout(tse *t, const char *user_id)
+{
+    if (!t || !user_id)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and user_id are required");
+    int u = user_index(user_id);
+    if (u < 0)
+        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id");
+    store_ticket *ticket = NULL;
+    tse_err rc;
+    pthread_mutex_lock(&t->mu);
+    if (!t->users[u].auth_until || session_clock() > t->users[u].auth_until) {
+        t->users[u].auth_until = 0;
+        rc = engine_fail(TSE_ERR_USER_ID_NOT_AUTHENTICATED, "%s is not logged in", user_id);
+    } else {
+        rc = log_logout(t, u, LOGOUT_USER, &ticket);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc ? rc : engine_finish_commit(t, ticket);
+}
+
+tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk, const char *new_pin)
+{
+    if (!t || !user_id || !puk || !new_pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, user_id, puk and new_pin are required");
+    int u = user_index(user_id);
+    if (u < 0)
+        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id (use \"admin\" or \"timeadmin\")");
+    if (!valid_pin(new_pin))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the new PIN must be %d..%d printable characters without spaces",
+                           TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
+    if (strnlen(puk, 64) > 63)
+        return engine_fail(TSE_ERR_TOO_LARGE, "PUK too long");
+
+    uint8_t puk_rec[CSP_SECRET_HASH_LEN], new_rec[CSP_SECRET_HASH_LEN];
+    char err[CSP_ERRLEN] = "";
+    tse_err rc = TSE_OK;
+    pthread_mutex_lock(&t->mu);
+    if (t->state == TSE_STATE_DISABLED)
+        rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    else if (!t->key)
+        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+    memcpy(puk_rec, t->puk_rec, sizeof puk_rec);
+    pthread_mutex_unlock(&t->mu);
+    if (rc)
+        return rc;
+
+    bool ok = csp_secret_check(puk, puk_rec);
+    if (ok && csp_secret_hash(new_pin, new_rec, err) != 0)
+        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
+
+    store_ticket *ticket = NULL;
+    char pin_key[48], ret_key[48], ret_val[24], st_val[24];
+    uint8_t buf[64];
+    store_change ch[3];
+    size_t n = 0;
+    pthread_mutex_lock(&t->mu);
+    engine_user *usr = &t->users[u];
+    engine_user saved = *usr;
+    tse_state saved_state = t->state;
+    if (ok) {
+        memcpy(usr->pin_rec, new_rec, sizeof new_rec);
+        usr->has_pin = true;
+        usr->retries_left = ENGINE_MAX_RETRIES;
+        usr->auth_until = 0;
+        snprintf(pin_key, sizeof pin_key, "pin.%s", usr->id);
+        ch[n++] = (store_change){.kind = STORE_PUT_META, .key = pin_key, .value = new_rec, .value_len = sizeof new_rec};
+        retries_change(&ch[n++], ret_key, ret_val, usr);
+        if (u == USER_ADMIN && t->state == TSE_STATE_CREATED) {
+            t->state = TSE_STATE_UNINITIALIZED;
+            engine_meta_int(&ch[n++], "state", t->state, st_val);
+        }
+    }
+    der_w w = der_w_init(buf, sizeof buf);
+    der_put_tlv(&w, 0x81, usr->id, strlen(usr->id));
+    der_put_uint(&w, 0x82, ok ? UNBLOCK_OK : UNBLOCK_FAILED);
+    rc = engine_system_log(t, "unblockUser", buf, w.len, ch, n, &ticket);
+    if (rc != TSE_OK) {
+        *usr = saved;
+        t->state = saved_state;
+    }
+    pthread_mutex_unlock(&t->mu);
+    OPENSSL_cleanse(new_rec, sizeof new_rec);
+    if (rc == TSE_OK)
+        rc = engine_finish_commit(t, ticket);
+    if (rc != TSE_OK)
+        return rc;
+    return ok ? TSE_OK : engine_fail(TSE_ERR_UNBLOCK_FAILED, "the PUK is wrong");
+}
+
+tse_err tse_set_admin_pin(tse *t, const char *puk, const char *new_pin)
+{
+    return tse_unblock_user(t, TSE_USER_ADMIN, puk, new_pin);
+}
+
+tse_err tse_set_time_admin_pin(tse *t, const char *new_pin)
+{
+    if (!t || !new_pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and new_pin are required");
+    if (!valid_pin(new_pin))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the PIN must be %d..%d printable characters without spaces",
+                           TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
+    uint8_t rec[CSP_SECRET_HASH_LEN];
+    char err[CSP_ERRLEN] = "";
+    if (csp_secret_hash(new_pin, rec, err) != 0)
+        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
+    store_ticket *tt = NULL, *ticket = NULL;
+    char ret_key[48], ret_val[24];
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = t->state == TSE_STATE_DISABLED
+                     ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
+                     : engine_require_role(t, 1u << USER_ADMIN, &tt);
+    if (rc == TSE_OK) {
+        engine_user *usr = &t->users[USER_TIME_ADMIN];
+        engine_user saved = *usr;
+        usr->has_pin = true;
+        usr->retries_left = ENGINE_MAX_RETRIES;
+        usr->auth_until = 0;
+        memcpy(usr->pin_rec, rec, sizeof rec);
+        store_change ch[2] = {{.kind = STORE_PUT_META, .key = "pin." TSE_USER_TIME_ADMIN, .value = rec,
+                               .value_len = sizeof rec}};
+        retries_change(&ch[1], ret_key, ret_val, usr);
+        rc = engine_submit_state(t, ch, 2, &ticket);
+        if (rc != TSE_OK)
+            *usr = saved;
+    }
+    pthread_mutex_unlock(&t->mu);
+    engine_finish_commit(t, tt);
+    return rc ? rc : engine_finish_commit(t, ticket);
+}
