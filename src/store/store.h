@@ -10,12 +10,16 @@
  * number of state changes, applied atomically. Concurrent callers share one
  * flush (group commit); store_commit() returns only after the batch is durable
  * (fsync'd). Logs must arrive in counter order: a log whose counter is not the
- * last stored counter + 1 is refused, and after a failed flush every batch
- * queued behind it fails too, so no counter is ever stored out of order.
+ * last stored counter + 1 is refused (INVALID_ARGUMENT) and nothing of its
+ * batch is applied. When a flush fails (disk full, I/O error) every batch of
+ * that flush fails with STORAGE_FAILURE and nothing of it is stored; batches
+ * queued behind it are checked against the true stored state, so their logs
+ * (whose counters now leave a gap) are refused too and no counter is ever
+ * stored out of order. The engine resyncs its counter from store_last_log().
  *
  * Functions return 0 or a negative tse_err code (STORAGE_FAILURE for I/O
  * errors, STORE_IN_USE when another owner holds the store) and write a
- * message into `err` (CSP_ERRLEN-sized, may be NULL).
+ * message into `err` (STORE_ERRLEN-sized, may be NULL).
  */
 #ifndef OPENTSE_STORE_H
 #define OPENTSE_STORE_H
@@ -83,8 +87,21 @@ typedef struct store_batch {
     size_t n_changes;
 } store_batch;
 
-/* Applies the batch atomically and returns once it is durable. */
+/* Applies the batch atomically and returns once it is durable.
+ * Same as store_submit() followed by store_wait(). */
 int store_commit(store *s, const store_batch *b, char *err);
+
+/* Two-phase commit for callers that allocate counters under their own lock:
+ * store_submit() copies the batch (the caller may free or reuse everything it
+ * points to on return), queues it and returns at once; batches are applied in
+ * the order of store_submit() calls, so call it in counter order (under the
+ * lock that hands out the counters). store_wait() blocks until the batch is
+ * durable or has failed, frees the ticket and returns the batch's result.
+ * Every ticket must be waited for exactly once, before store_close(). On
+ * failure store_submit() queues nothing and sets *t to NULL. */
+typedef struct store_ticket store_ticket;
+int store_submit(store *s, const store_batch *b, store_ticket **t, char *err);
+int store_wait(store *s, store_ticket *t, char *err);
 
 /* State. `*value` is malloc'd (caller frees); NOT_FOUND if absent. */
 int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err);
@@ -114,5 +131,10 @@ typedef struct store_stats {
     uint64_t max_batch;    /* largest number of batches in one flush */
 } store_stats;
 void store_get_stats(store *s, store_stats *out);
+
+/* Tests only: limits the database to `max_pages` pages (PRAGMA
+ * max_page_count) so that commits fail as on a full disk; 0 lifts the limit.
+ * Waits for the writer to be idle. */
+int store_debug_set_max_pages(store *s, int max_pages);
 
 #endif
