@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <openssl/pem.h>
 
 #include "csp/csp.h"
@@ -152,4 +154,72 @@ out:
     free(msg_path);
     free(cmd);
     return rc;
+}
+
+static int tar_append(th_tar_entry **entries, size_t *count, struct archive *a,
+                      struct archive_entry *e)
+{
+    la_int64_t size = archive_entry_size(e);
+    const char *name = archive_entry_pathname(e);
+    if (size < 0 || !name)
+        return -1;
+    th_tar_entry *grown = realloc(*entries, (*count + 1) * sizeof **entries);
+    if (!grown)
+        return -1;
+    *entries = grown;
+    th_tar_entry *t = &grown[*count];
+    t->name = strdup(name);
+    t->data = malloc((size_t)size + 1);
+    t->len = (size_t)size;
+    if (!t->name || !t->data ||
+        (size > 0 && archive_read_data(a, t->data, (size_t)size) != (la_ssize_t)size)) {
+        free(t->name);
+        free(t->data);
+        return -1;
+    }
+    t->data[size] = 0;
+    (*count)++;
+    return 0;
+}
+
+int th_tar_read(const char *path, th_tar_entry **entries, size_t *count)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    int rc = 0, r;
+    *entries = NULL;
+    *count = 0;
+    if (!a)
+        return -1;
+    archive_read_support_format_tar(a);
+    if (archive_read_open_filename(a, path, 10240) != ARCHIVE_OK) {
+        archive_read_free(a);
+        return -1;
+    }
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        if (archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        if (tar_append(entries, count, a, e) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (r != ARCHIVE_EOF && r != ARCHIVE_OK)
+        rc = -1;
+    archive_read_free(a);
+    if (rc != 0) {
+        th_tar_free(*entries, *count);
+        *entries = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+void th_tar_free(th_tar_entry *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(entries[i].name);
+        free(entries[i].data);
+    }
+    free(entries);
 }

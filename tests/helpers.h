@@ -30,4 +30,16 @@ char *th_fixture(const char *rel);
 int th_openssl_verify(tse_curve curve, tse_hash hash, const uint8_t *point, size_t point_len,
                       const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len);
 
+/* One regular file of a tar archive, read into memory. */
+typedef struct th_tar_entry {
+    char *name;
+    uint8_t *data;
+    size_t len;
+} th_tar_entry;
+
+/* Reads every regular file of a tar archive (libarchive), in archive order.
+ * Returns 0, or -1 on error. Free with th_tar_free(). */
+int th_tar_read(const char *path, th_tar_entry **entries, size_t *count);
+void th_tar_free(th_tar_entry *entries, size_t count);
+
 #endif

@@ -299,7 +299,7 @@ bool der_get_uint(const der_tlv *t, uint64_t *out)
         return false;
     const uint8_t *c = t->content;
     size_t n = t->content_len;
-    if (n == 9) {
+    if (n == 9 && c[0] == 0x00) {
         c++;                                /* the 00 before a top-bit value */
         n--;
     }
