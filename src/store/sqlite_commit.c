@@ -1,0 +1,489 @@
+/*
+ * sqlite_commit.c - group commit for the SQLite store.
+ *
+ * store_submit() copies a batch into a ticket and appends it to a FIFO queue.
+ * store_wait() sleeps until its ticket is done; when no flush is running the
+ * waiter becomes the leader: it takes every queued ticket, applies them in
+ * order in one BEGIN IMMEDIATE ... COMMIT (each batch inside its own
+ * SAVEPOINT so a refused batch is dropped alone), and wakes everyone. COMMIT
+ * under synchronous=FULL fsyncs the WAL, so nobody returns before their batch
+ * is on disk.
+ *
+ * Counter rule: a batch's log counter must be the last committed counter (or
+ * the last one applied earlier in the same flush) + 1. If the flush cannot be
+ * committed, every batch in it fails with STORAGE_FAILURE and the committed
+ * counter stays where it was, so later batches are checked against the truth.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opentse/opentse.h"
+#include "store/sqlite_internal.h"
+
+static const char *const wsql[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVEPOINT] = "SAVEPOINT batch",
+    [W_RELEASE] = "RELEASE batch",
+    [W_ROLLBACK_TO] = "ROLLBACK TO batch",
+    [W_LOG] = "INSERT INTO logs(counter, kind, log_time, tx_number, client_id, operation, data)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [W_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+    [W_DEL_META] = "DELETE FROM meta WHERE key = ?",
+    [W_PUT_CLIENT] = "INSERT OR REPLACE INTO clients(client_id, registered) VALUES (?, ?)",
+    [W_DEL_CLIENT] = "DELETE FROM clients WHERE client_id = ?",
+    [W_PUT_TX] = "INSERT OR REPLACE INTO open_tx(number, client_id, start_counter, start_time,"
+                 " last_update, pending) VALUES (?, ?, ?, ?, ?, ?)",
+    [W_DEL_TX] = "DELETE FROM open_tx WHERE number = ?",
+};
+
+int store_writer_prepare(store *s, char *err)
+{
+    for (int i = 0; i < W_COUNT; i++)
+        if (sqlite3_prepare_v3(s->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i], NULL) !=
+            SQLITE_OK)
+            return store_sqlfail(err, s->wdb, wsql[i]);
+    return 0;
+}
+
+void store_writer_finalize(store *s)
+{
+    for (int i = 0; i < W_COUNT; i++) {
+        sqlite3_finalize(s->w[i]);
+        s->w[i] = NULL;
+    }
+}
+
+/* ---- copying a batch into a ticket ----
+ * Every copy function runs twice: first with a NULL arena base to measure,
+ * then for real, so the size and the copy can never disagree. */
+
+typedef struct arena {
+    uint8_t *base;
+    size_t used;
+} arena;
+
+static void *arena_dup(arena *a, const void *src, size_t len, size_t align)
+{
+    a->used = (a->used + align - 1) / align * align;
+    uint8_t *dst = a->base ? a->base + a->used : NULL;
+    a->used += len;
+    if (dst && src && len)
+        memcpy(dst, src, len);
+    return dst;
+}
+
+static const char *arena_str(arena *a, const char *s)
+{
+    return s ? arena_dup(a, s, strlen(s) + 1, 1) : NULL;
+}
+
+static const store_log *copy_log(arena *a, const store_log *src)
+{
+    store_log l = *src;
+    l.client_id = arena_str(a, src->client_id);
+    l.operation = arena_str(a, src->operation);
+    l.data = arena_dup(a, src->data, src->len, 1);
+    return arena_dup(a, &l, sizeof l, alignof(store_log));
+}
+
+static const store_tx *copy_tx(arena *a, const store_tx *src)
+{
+    store_tx tx = *src;
+    tx.pending = src->pending_len ? arena_dup(a, src->pending, src->pending_len, 1) : NULL;
+    return arena_dup(a, &tx, sizeof tx, alignof(store_tx));
+}
+
+static store_change copy_change(arena *a, const store_change *src)
+{
+    store_change c = *src;
+    c.key = arena_str(a, src->key);
+    c.value = src->value_len ? arena_dup(a, src->value, src->value_len, 1) : NULL;
+    c.tx = src->tx ? copy_tx(a, src->tx) : NULL;
+    return c;
+}
+
+static store_batch copy_batch(arena *a, const store_batch *src)
+{
+    store_batch b = {.n_changes = src->n_changes};
+    b.log = src->log ? copy_log(a, src->log) : NULL;
+    store_change *ch = arena_dup(a, NULL, src->n_changes * sizeof *ch, alignof(store_change));
+    for (size_t i = 0; i < src->n_changes; i++) {
+        store_change c = copy_change(a, &src->changes[i]);
+        if (ch)
+            ch[i] = c;
+    }
+    b.changes = ch;
+    return b;
+}
+
+static store_ticket *ticket_new(const store_batch *b)
+{
+    arena a = {0};
+    copy_batch(&a, b);
+    store_ticket *t = calloc(1, sizeof *t + a.used);
+    if (!t)
+        return NULL;
+    a = (arena){.base = t->arena};
+    t->batch = copy_batch(&a, b);
+    return t;
+}
+
+/* ---- checks at submit time ---- */
+
+static bool id_ok(uint64_t v)
+{
+    return v <= (uint64_t)INT64_MAX;
+}
+
+static int check_change(const store_change *c, char *err)
+{
+    switch (c->kind) {
+    case STORE_PUT_META:
+        if (c->key && (c->value || !c->value_len))
+            return 0;
+        break;
+    case STORE_DEL_META:
+    case STORE_PUT_CLIENT:
+    case STORE_DEL_CLIENT:
+        if (c->key)
+            return 0;
+        break;
+    case STORE_PUT_TX:
+        if (c->tx && id_ok(c->tx->number) && id_ok(c->tx->start_counter) &&
+            (c->tx->pending || !c->tx->pending_len))
+            return 0;
+        break;
+    case STORE_DEL_TX:
+        if (c->tx && id_ok(c->tx->number))
+            return 0;
+        break;
+    }
+    return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store change of kind %d is malformed",
+                      (int)c->kind);
+}
+
+static int check_batch(const store_batch *b, char *err)
+{
+    const store_log *l = b->log;
+    if (l && (!l->data || !l->len || !l->counter || !id_ok(l->counter) ||
+              !id_ok(l->transaction_number)))
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "log message %llu is malformed",
+                          (unsigned long long)l->counter);
+    if (b->n_changes && !b->changes)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "batch without its changes");
+    for (size_t i = 0; i < b->n_changes; i++) {
+        int ret = check_change(&b->changes[i], err);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
+int store_submit(store *s, const store_batch *b, store_ticket **t, char *err)
+{
+    if (t)
+        *t = NULL;
+    if (!s || !b || !t)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_submit: bad argument");
+    int ret = check_batch(b, err);
+    if (ret)
+        return ret;
+    store_ticket *nt = ticket_new(b);
+    if (!nt)
+        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory queueing a batch");
+    pthread_mutex_lock(&s->qmu);
+    if (s->tail)
+        s->tail->next = nt;
+    else
+        s->head = nt;
+    s->tail = nt;
+    pthread_mutex_unlock(&s->qmu);
+    *t = nt;
+    return 0;
+}
+
+/* ---- applying a batch (writer role) ---- */
+
+/* Steps a fully bound statement once and resets it. */
+static int run(store *s, int which, char *err)
+{
+    sqlite3_stmt *st = s->w[which];
+    int rc = sqlite3_step(st);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sqlfail(err, s->wdb, wsql[which]);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
+{
+    return len ? sqlite3_bind_blob64(st, i, p, len, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
+}
+
+static int bind_fail(store *s, int which, char *err)
+{
+    int ret = store_sqlfail(err, s->wdb, wsql[which]);
+    sqlite3_clear_bindings(s->w[which]);
+    return ret;
+}
+
+static int apply_log(store *s, const store_log *l, char *err)
+{
+    sqlite3_stmt *st = s->w[W_LOG];
+    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, l->kind) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, l->log_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, (int64_t)l->transaction_number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 5, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
+        bind_blob(st, 7, l->data, l->len) != SQLITE_OK)
+        return bind_fail(s, W_LOG, err);
+    return run(s, W_LOG, err);
+}
+
+static int apply_meta(store *s, const store_change *c, char *err)
+{
+    int which = c->kind == STORE_PUT_META ? W_PUT_META : W_DEL_META;
+    sqlite3_stmt *st = s->w[which];
+    if (sqlite3_bind_text(st, 1, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (which == W_PUT_META && bind_blob(st, 2, c->value, c->value_len) != SQLITE_OK))
+        return bind_fail(s, which, err);
+    return run(s, which, err);
+}
+
+static int apply_client(store *s, const store_change *c, char *err)
+{
+    int which = c->kind == STORE_PUT_CLIENT ? W_PUT_CLIENT : W_DEL_CLIENT;
+    sqlite3_stmt *st = s->w[which];
+    if (sqlite3_bind_text(st, 1, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (which == W_PUT_CLIENT && sqlite3_bind_int64(st, 2, c->time) != SQLITE_OK))
+        return bind_fail(s, which, err);
+    return run(s, which, err);
+}
+
+static int apply_put_tx(store *s, const store_tx *tx, char *err)
+{
+    sqlite3_stmt *st = s->w[W_PUT_TX];
+    size_t id_len = strnlen(tx->client_id, sizeof tx->client_id);
+    if (sqlite3_bind_int64(st, 1, (int64_t)tx->number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, tx->client_id, (int)id_len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, (int64_t)tx->start_counter) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, tx->start_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, tx->last_update) != SQLITE_OK ||
+        bind_blob(st, 6, tx->pending, tx->pending_len) != SQLITE_OK)
+        return bind_fail(s, W_PUT_TX, err);
+    return run(s, W_PUT_TX, err);
+}
+
+static int apply_del_tx(store *s, const store_tx *tx, char *err)
+{
+    if (sqlite3_bind_int64(s->w[W_DEL_TX], 1, (int64_t)tx->number) != SQLITE_OK)
+        return bind_fail(s, W_DEL_TX, err);
+    return run(s, W_DEL_TX, err);
+}
+
+static int apply_change(store *s, const store_change *c, char *err)
+{
+    switch (c->kind) {
+    case STORE_PUT_META:
+    case STORE_DEL_META:
+        return apply_meta(s, c, err);
+    case STORE_PUT_CLIENT:
+    case STORE_DEL_CLIENT:
+        return apply_client(s, c, err);
+    case STORE_PUT_TX:
+        return apply_put_tx(s, c->tx, err);
+    case STORE_DEL_TX:
+        return apply_del_tx(s, c->tx, err);
+    }
+    return store_fail(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
+}
+
+static int apply_batch(store *s, const store_batch *b, char *err)
+{
+    int ret = b->log ? apply_log(s, b->log, err) : 0;
+    for (size_t i = 0; !ret && i < b->n_changes; i++)
+        ret = apply_change(s, &b->changes[i], err);
+    return ret;
+}
+
+/* Applies one ticket inside its own savepoint; *counter follows the logs
+ * applied so far in this flush. A failure leaves nothing of the batch. */
+static void apply_ticket(store *s, store_ticket *t, uint64_t *counter)
+{
+    const store_log *l = t->batch.log;
+    if (l && l->counter != *counter + 1) {
+        t->result = store_fail(t->err, TSE_ERR_INVALID_ARGUMENT,
+                               "log counter %llu refused: the next counter is %llu",
+                               (unsigned long long)l->counter, (unsigned long long)*counter + 1);
+        return;
+    }
+    t->result = run(s, W_SAVEPOINT, t->err);
+    if (t->result)
+        return;
+    t->result = apply_batch(s, &t->batch, t->err);
+    if (sqlite3_get_autocommit(s->wdb))
+        return;   /* SQLite dropped the whole transaction; flush() fails it all */
+    if (t->result)
+        run(s, W_ROLLBACK_TO, NULL);
+    int released = run(s, W_RELEASE, t->result ? NULL : t->err);
+    if (!t->result)
+        t->result = released;
+    if (!t->result && l)
+        *counter = l->counter;
+}
+
+/* The whole flush is lost: every batch fails with the flush's message. */
+static void fail_flush(store_ticket *list, const char *msg)
+{
+    for (store_ticket *t = list; t; t = t->next) {
+        if (t->result != TSE_ERR_INVALID_ARGUMENT) {   /* a refused counter stays refused */
+            t->result = TSE_ERR_STORAGE_FAILURE;
+            snprintf(t->err, sizeof t->err, "%s", msg);
+        }
+    }
+}
+
+static void rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->wdb))
+        run(s, W_ROLLBACK, NULL);
+}
+
+/* Applies and commits a list of tickets; sets every ticket's result. */
+static void flush(store *s, store_ticket *list)
+{
+    char msg[STORE_ERRLEN];
+    if (run(s, W_BEGIN, msg) != 0) {
+        fail_flush(list, msg);
+        return;
+    }
+    uint64_t counter = s->last_counter;
+    for (store_ticket *t = list; t; t = t->next) {
+        apply_ticket(s, t, &counter);
+        if (sqlite3_get_autocommit(s->wdb)) {   /* SQLite rolled back the whole transaction */
+            snprintf(msg, sizeof msg, "flush rolled back: %.200s", t->err);
+            fail_flush(list, msg);
+            return;
+        }
+    }
+    if (run(s, W_COMMIT, msg) != 0) {
+        rollback(s);
+        fail_flush(list, msg);
+        return;
+    }
+    s->last_counter = counter;
+}
+
+/* ---- leader / follower ---- */
+
+/* Under qmu: marks a flushed list done, counts it, wakes the waiters. */
+static void finish_flush(store *s, store_ticket *list)
+{
+    uint64_t n = 0, ok = 0;
+    for (store_ticket *t = list, *next; t; t = next) {
+        next = t->next;
+        n++;
+        ok += t->result == 0;
+        t->next = NULL;
+        t->done = true;   /* from here on the waiter may free t */
+    }
+    s->stats.commits += ok;
+    s->stats.flushes += ok > 0;
+    if (n > s->stats.max_batch)
+        s->stats.max_batch = n;
+    pthread_cond_broadcast(&s->qcv);
+}
+
+/* Under qmu, with the writer idle and the queue non-empty: takes the queue,
+ * flushes it without the lock, and hands the writer back. */
+static void lead_one_flush(store *s)
+{
+    store_ticket *list = s->head;
+    s->head = s->tail = NULL;
+    s->writer_busy = true;
+    pthread_mutex_unlock(&s->qmu);
+    flush(s, list);
+    pthread_mutex_lock(&s->qmu);
+    s->writer_busy = false;
+    finish_flush(s, list);
+}
+
+int store_wait(store *s, store_ticket *t, char *err)
+{
+    if (!s || !t)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
+    pthread_mutex_lock(&s->qmu);
+    while (!t->done) {
+        if (s->writer_busy)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        else
+            lead_one_flush(s);   /* t is still queued, so the queue is not empty */
+    }
+    pthread_mutex_unlock(&s->qmu);
+    int ret = t->result;
+    if (ret && err)
+        snprintf(err, STORE_ERRLEN, "%s", t->err);
+    free(t);
+    return ret;
+}
+
+int store_commit(store *s, const store_batch *b, char *err)
+{
+    store_ticket *t = NULL;
+    int ret = store_submit(s, b, &t, err);
+    return ret ? ret : store_wait(s, t, err);
+}
+
+void store_drain(store *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    while (s->head || s->writer_busy) {
+        if (s->writer_busy)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        else
+            lead_one_flush(s);
+    }
+    pthread_mutex_unlock(&s->qmu);
+}
+
+void store_get_stats(store *s, store_stats *out)
+{
+    pthread_mutex_lock(&s->qmu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->qmu);
+}
+
+/* Takes the writer role outside a flush (waits for a running one). */
+static void writer_acquire(store *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    while (s->writer_busy)
+        pthread_cond_wait(&s->qcv, &s->qmu);
+    s->writer_busy = true;
+    pthread_mutex_unlock(&s->qmu);
+}
+
+static void writer_release(store *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->writer_busy = false;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+}
+
+int store_debug_set_max_pages(store *s, int max_pages)
+{
+    if (!s || max_pages < 0)
+        return TSE_ERR_INVALID_ARGUMENT;
+    char sql[64];
+    /* 0: back to SQLite's default limit */
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%d", max_pages ? max_pages : 1073741823);
+    writer_acquire(s);
+    int rc = sqlite3_exec(s->wdb, sql, NULL, NULL, NULL);
+    writer_release(s);
+    return rc == SQLITE_OK ? 0 : TSE_ERR_STORAGE_FAILURE;
+}

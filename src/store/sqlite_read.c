@@ -1,0 +1,313 @@
+/*
+ * sqlite_read.c - the read side of the SQLite store.
+ *
+ * Readers never touch the writer connection. Each call borrows a connection
+ * from a pool (opening a new one when all are busy) and returns it when done,
+ * so reads run concurrently with commits and with each other (WAL gives every
+ * statement a consistent snapshot of committed data), and a callback may call
+ * back into the store. Statements are prepared per call and always finalized;
+ * iteration steps one prepared statement, so memory stays constant.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "opentse/opentse.h"
+#include "store/sqlite_internal.h"
+
+static int pool_get(store *s, sqlite3 **db, char *err)
+{
+    pthread_mutex_lock(&s->pmu);
+    store_rconn *rc = s->pool;
+    if (rc)
+        s->pool = rc->next;
+    pthread_mutex_unlock(&s->pmu);
+    if (rc) {
+        *db = rc->db;
+        free(rc);
+        return 0;
+    }
+    int ret = store_connect(s->path, SQLITE_OPEN_READWRITE, db, err);
+    if (!ret && sqlite3_exec(*db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
+        ret = store_sqlfail(err, *db, "cannot open a read connection");
+        sqlite3_close(*db);
+    }
+    return ret;
+}
+
+static void pool_put(store *s, sqlite3 *db)
+{
+    store_rconn *rc = malloc(sizeof *rc);
+    if (!rc) {
+        sqlite3_close(db);
+        return;
+    }
+    rc->db = db;
+    pthread_mutex_lock(&s->pmu);
+    rc->next = s->pool;
+    s->pool = rc;
+    pthread_mutex_unlock(&s->pmu);
+}
+
+void store_pool_close(store *s)
+{
+    while (s->pool) {
+        store_rconn *rc = s->pool;
+        s->pool = rc->next;
+        sqlite3_close(rc->db);
+        free(rc);
+    }
+}
+
+/* One read query: a borrowed connection and a statement on it. */
+typedef struct query {
+    store *s;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+} query;
+
+static int query_begin(store *s, const char *sql, query *q, char *err)
+{
+    *q = (query){.s = s};
+    if (!s)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "no store");
+    int ret = pool_get(s, &q->db, err);
+    if (ret)
+        return ret;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL) != SQLITE_OK) {
+        ret = store_sqlfail(err, q->db, sql);
+        pool_put(s, q->db);
+    }
+    return ret;
+}
+
+static void query_end(query *q)
+{
+    sqlite3_finalize(q->st);
+    pool_put(q->s, q->db);
+}
+
+/* SQLITE_ROW, SQLITE_DONE, or a negative tse_err with err set. */
+static int query_step(query *q, char *err)
+{
+    int rc = sqlite3_step(q->st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return rc;
+    return store_sqlfail(err, q->db, "cannot read the store");
+}
+
+static int64_t clamp_id(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* Copies column i (a blob) into a new malloc'd buffer. */
+static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, char *err)
+{
+    const void *p = sqlite3_column_blob(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+    if (n)
+        memcpy(copy, p, n);
+    *out = copy;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err)
+{
+    if (!key || !value)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
+    query q;
+    int ret = query_begin(s, "SELECT value FROM meta WHERE key = ?", &q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_text(q.st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        ret = store_sqlfail(err, q.db, "cannot bind the meta key");
+    int rc = ret ? ret : query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        ret = dup_blob(q.st, 0, value, len, err);
+    else if (rc == SQLITE_DONE)
+        ret = store_fail(err, TSE_ERR_NOT_FOUND, "no state value \"%s\" in the store", key);
+    else
+        ret = rc;
+    query_end(&q);
+    return ret;
+}
+
+int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, char *err)
+{
+    if (!counter)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
+    query q;
+    int ret = query_begin(s, "SELECT counter, data FROM logs ORDER BY counter DESC LIMIT 1", &q, err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    *counter = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
+    if (msg)
+        *msg = NULL;
+    if (len)
+        *len = 0;
+    if (rc == SQLITE_ROW && msg)
+        ret = dup_blob(q.st, 1, msg, len, err);
+    else if (rc < 0)
+        ret = rc;
+    query_end(&q);
+    return ret;
+}
+
+int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, char *err)
+{
+    if (!msg)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
+    query q;
+    int ret = query_begin(s, "SELECT data FROM logs WHERE counter = ?", &q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_int64(q.st, 1, clamp_id(counter)) != SQLITE_OK)
+        ret = store_sqlfail(err, q.db, "cannot bind the counter");
+    int rc = ret ? ret : query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        ret = dup_blob(q.st, 0, msg, len, err);
+    else if (rc == SQLITE_DONE)
+        ret = store_fail(err, TSE_ERR_NO_LOG_MESSAGE, "no log message with counter %llu",
+                         (unsigned long long)counter);
+    else
+        ret = rc;
+    query_end(&q);
+    return ret;
+}
+
+int store_last_transaction_number(store *s, uint64_t *out, char *err)
+{
+    if (!out)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
+    query q;
+    int ret = query_begin(s, "SELECT COALESCE(MAX(tx_number), 0) FROM logs", &q, err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(q.st, 0);
+    else
+        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MAX(tx_number)");
+    query_end(&q);
+    return ret;
+}
+
+/* Steps q to the end, handing every row to row(); stops early on non-zero. */
+typedef int (*row_fn)(sqlite3_stmt *st, void *cb, void *ctx);
+
+static int query_each(query *q, row_fn row, void *cb, void *ctx, char *err)
+{
+    for (;;) {
+        int rc = query_step(q, err);
+        if (rc == SQLITE_DONE)
+            return 0;
+        if (rc != SQLITE_ROW)
+            return rc;
+        int stop = row(q->st, cb, ctx);
+        if (stop)
+            return stop;
+    }
+}
+
+/* Wraps a callback pointer so it can travel through void * without casts
+ * between function and object pointers. */
+typedef struct cb_box {
+    store_client_cb client;
+    store_tx_cb tx;
+    store_log_cb log;
+} cb_box;
+
+static int client_row(sqlite3_stmt *st, void *cb, void *ctx)
+{
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    return ((cb_box *)cb)->client(ctx, id ? id : "", sqlite3_column_int64(st, 1));
+}
+
+int store_foreach_client(store *s, store_client_cb cb, void *ctx, char *err)
+{
+    if (!cb)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
+    query q;
+    int ret = query_begin(s, "SELECT client_id, registered FROM clients ORDER BY client_id", &q, err);
+    if (ret)
+        return ret;
+    cb_box box = {.client = cb};
+    ret = query_each(&q, client_row, &box, ctx, err);
+    query_end(&q);
+    return ret;
+}
+
+static int tx_row(sqlite3_stmt *st, void *cb, void *ctx)
+{
+    store_tx tx = {.number = (uint64_t)sqlite3_column_int64(st, 0)};
+    const char *id = (const char *)sqlite3_column_text(st, 1);
+    if (id)
+        strncpy(tx.client_id, id, sizeof tx.client_id - 1);
+    tx.start_counter = (uint64_t)sqlite3_column_int64(st, 2);
+    tx.start_time = sqlite3_column_int64(st, 3);
+    tx.last_update = sqlite3_column_int64(st, 4);
+    tx.pending = sqlite3_column_blob(st, 5);
+    tx.pending_len = (size_t)sqlite3_column_bytes(st, 5);
+    if (!tx.pending_len)
+        tx.pending = NULL;
+    return ((cb_box *)cb)->tx(ctx, &tx);
+}
+
+int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, char *err)
+{
+    if (!cb)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_open_tx: no callback");
+    query q;
+    int ret = query_begin(s,
+                          "SELECT number, client_id, start_counter, start_time, last_update, pending"
+                          " FROM open_tx ORDER BY number",
+                          &q, err);
+    if (ret)
+        return ret;
+    cb_box box = {.tx = cb};
+    ret = query_each(&q, tx_row, &box, ctx, err);
+    query_end(&q);
+    return ret;
+}
+
+static int log_row(sqlite3_stmt *st, void *cb, void *ctx)
+{
+    store_log l = {
+        .counter = (uint64_t)sqlite3_column_int64(st, 0),
+        .kind = sqlite3_column_int(st, 1),
+        .log_time = sqlite3_column_int64(st, 2),
+        .transaction_number = (uint64_t)sqlite3_column_int64(st, 3),
+        .client_id = (const char *)sqlite3_column_text(st, 4),
+        .operation = (const char *)sqlite3_column_text(st, 5),
+    };
+    l.data = sqlite3_column_blob(st, 6);
+    l.len = (size_t)sqlite3_column_bytes(st, 6);
+    return ((cb_box *)cb)->log(ctx, &l);
+}
+
+int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, char *err)
+{
+    if (!cb)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log: no callback");
+    query q;
+    int ret = query_begin(s,
+                          "SELECT counter, kind, log_time, tx_number, client_id, operation, data"
+                          " FROM logs WHERE counter BETWEEN ? AND ? ORDER BY counter",
+                          &q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_int64(q.st, 1, clamp_id(from)) != SQLITE_OK ||
+        sqlite3_bind_int64(q.st, 2, to ? clamp_id(to) : INT64_MAX) != SQLITE_OK)
+        ret = store_sqlfail(err, q.db, "cannot bind the counter range");
+    cb_box box = {.log = cb};
+    if (!ret)
+        ret = query_each(&q, log_row, &box, ctx, err);
+    query_end(&q);
+    return ret;
+}
