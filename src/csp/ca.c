@@ -134,11 +134,11 @@ int csp_ca_issue(const csp_key *k, const char *subject_cn, int64_t validity_seco
     X509 *root = NULL, *cert = NULL;
     BIO *b = NULL;
     if (!(root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"))) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot generate the CA key");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot generate the CA key");
         goto out;
     }
     if (!(root_name = make_name(CA_ROOT_CN, CA_ORG))) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot build the CA name");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot build the CA name");
         goto out;
     }
     if (!(tse_name = make_name(subject_cn, NULL))) {
@@ -148,11 +148,11 @@ int csp_ca_issue(const csp_key *k, const char *subject_cn, int64_t validity_seco
     }
     if (!(root = make_cert(root_key, root_name, NULL, root_key, not_before,
                            not_after + CA_ROOT_EXTRA, 1))) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot create the CA certificate");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot create the CA certificate");
         goto out;
     }
     if (!(cert = make_cert(k->pkey, tse_name, root, root_key, not_before, not_after, 0))) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot create the TSE certificate");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot create the TSE certificate");
         goto out;
     }
     if (!(b = BIO_new(BIO_s_mem())) || PEM_write_bio_X509(b, cert) != 1 ||
@@ -193,7 +193,7 @@ int csp_csr(const csp_key *k, const char *subject_cn, char **pem, char *err)
     if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
         X509_REQ_set_subject_name(req, name) != 1 || X509_REQ_set_pubkey(req, k->pkey) != 1 ||
         X509_REQ_sign(req, k->pkey, md) <= 0) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot create the certificate request");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot create the certificate request");
         goto out;
     }
     if (!(b = BIO_new(BIO_s_mem())) || PEM_write_bio_X509_REQ(b, req) != 1 ||
@@ -223,6 +223,7 @@ static int chain_parse(const char *pem, X509 **certs, size_t *count, char *err)
     *count = 0;
     if (!pem)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no certificate chain");
+    ERR_clear_error();   /* the end of the text is told from a damaged certificate by the queue */
     size_t len = strlen(pem);
     if (len > 1u << 24)
         return csp_fail(err, TSE_ERR_TOO_LARGE, "certificate chain of %zu bytes is too large",
@@ -247,7 +248,7 @@ static int chain_parse(const char *pem, X509 **certs, size_t *count, char *err)
         /* the loop ends at the end of the text or at a damaged certificate */
         unsigned long e = ERR_peek_last_error();
         if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
-            rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu cannot be read",
+            rc = csp_fail_ssl(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu cannot be read",
                           n + 1);
         else if (n == 0)
             rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "no certificate in the PEM text");

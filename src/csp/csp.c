@@ -53,20 +53,35 @@
 
 /* ------------------------------------------------------------ helpers */
 
-int csp_fail(char *err, int code, const char *fmt, ...)
+static int fail_v(char *err, int code, bool with_reason, const char *fmt, va_list ap)
 {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = with_reason ? ERR_peek_last_error() : 0;
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         int n = vsnprintf(err, CSP_ERRLEN, fmt, ap);
-        va_end(ap);
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
         if (reason && n >= 0 && (size_t)n < CSP_ERRLEN - 4)
             snprintf(err + n, CSP_ERRLEN - (size_t)n, " (%s)", reason);
     }
     ERR_clear_error();
     return code;
+}
+
+int csp_fail(char *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = fail_v(err, code, false, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int csp_fail_ssl(char *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = fail_v(err, code, true, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 bool csp_curve_valid(tse_curve c)
@@ -268,7 +283,7 @@ int csp_master_key_create(const char *path, char *err)
     char hex[2 * CSP_MASTER_KEY_LEN + 1];
     static const char digits[] = "0123456789abcdef";
     if (csp_random_bytes(key, sizeof key) != 0)
-        return csp_fail(err, TSE_ERR_INTERNAL, "no random bytes for a master key");
+        return csp_fail_ssl(err, TSE_ERR_INTERNAL, "no random bytes for a master key");
     for (size_t i = 0; i < sizeof key; i++) {
         hex[2 * i] = digits[key[i] >> 4];
         hex[2 * i + 1] = digits[key[i] & 15];
@@ -398,7 +413,7 @@ int csp_key_generate(tse_curve c, csp_key **out, char *err)
     k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", csp_curve_group(c));
     if (!k->pkey) {
         free(k);
-        return csp_fail(err, TSE_ERR_INTERNAL, "cannot generate a key on %s",
+        return csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot generate a key on %s",
                         csp_curve_group(c));
     }
     *out = k;
@@ -509,7 +524,7 @@ int csp_key_seal(const csp_key *k, const uint8_t mk[CSP_MASTER_KEY_LEN], const u
         return csp_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
     if (key_scalar(k, pt, ol) != 0 || csp_pubkey_point(k->pkey, pt + ol, pl, &got) != 0 ||
         got != pl) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot read the key to seal it");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot read the key to seal it");
         goto out;
     }
     memcpy(b, SEAL_MAGIC, 4);
@@ -517,14 +532,14 @@ int csp_key_seal(const csp_key *k, const uint8_t mk[CSP_MASTER_KEY_LEN], const u
     b[5] = (uint8_t)k->curve;
     uint8_t *nonce = b + SEAL_HDR_LEN, *ct = nonce + SEAL_NONCE_LEN, *tag = ct + ptlen;
     if (csp_random_bytes(nonce, SEAL_NONCE_LEN) != 0) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "no random bytes for the nonce");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "no random bytes for the nonce");
         goto out;
     }
     if (!(ctx = EVP_CIPHER_CTX_new()) || !gcm_init(ctx, 1, mk, nonce) ||
         !gcm_aad(ctx, b, aad, aad_len) || EVP_EncryptUpdate(ctx, ct, &n, pt, (int)ptlen) != 1 ||
         EVP_EncryptFinal_ex(ctx, ct + n, &fin) != 1 || (size_t)(n + fin) != ptlen ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG_LEN, tag) != 1) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot encrypt the private key");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot encrypt the private key");
         goto out;
     }
     *blob = b;
@@ -569,7 +584,7 @@ int csp_key_unseal(const uint8_t *blob, size_t blob_len, const uint8_t mk[CSP_MA
     if (!ctx || !gcm_init(ctx, 0, mk, nonce) || !gcm_aad(ctx, blob, aad, aad_len) ||
         EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ptlen) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SEAL_TAG_LEN, tagbuf) != 1) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot set up decryption of the key");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot set up decryption of the key");
         goto out;
     }
     if (EVP_DecryptFinal_ex(ctx, pt + n, &fin) != 1 || (size_t)(n + fin) != ptlen) {
@@ -623,7 +638,7 @@ int csp_sign(const csp_key *k, tse_hash h, const uint8_t *msg, size_t msg_len, u
     if (!mctx || EVP_DigestSignInit(mctx, NULL, md, NULL, k->pkey) != 1 ||
         EVP_DigestSignUpdate(mctx, msg ? msg : empty, msg_len) != 1 ||
         EVP_DigestSignFinal(mctx, der, &der_len) != 1) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "signing failed");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "signing failed");
         goto out;
     }
     const uint8_t *p = der;
@@ -631,7 +646,7 @@ int csp_sign(const csp_key *k, tse_hash h, const uint8_t *msg, size_t msg_len, u
     if (!(es = d2i_ECDSA_SIG(NULL, &p, (long)der_len)) ||
         (ECDSA_SIG_get0(es, &r, &s), !r || !s) || BN_bn2binpad(r, sig, (int)ol) != (int)ol ||
         BN_bn2binpad(s, sig + ol, (int)ol) != (int)ol) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot convert the signature to plain format");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot convert the signature to plain format");
         goto out;
     }
     *sig_len = 2 * ol;
@@ -733,7 +748,7 @@ int csp_verify(EVP_PKEY *pub, tse_hash h, const uint8_t *msg, size_t msg_len, co
     }
     if (!(mctx = EVP_MD_CTX_new()) || EVP_DigestVerifyInit(mctx, NULL, md, NULL, pub) != 1 ||
         EVP_DigestVerifyUpdate(mctx, msg ? msg : empty, msg_len) != 1) {
-        rc = csp_fail(err, TSE_ERR_INTERNAL, "cannot set up signature verification");
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "cannot set up signature verification");
         goto out;
     }
     if (EVP_DigestVerifyFinal(mctx, der, der_len) != 1) {
@@ -770,10 +785,10 @@ int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], char *
     out[2] = SECRET_R;
     out[3] = SECRET_P;
     if (csp_random_bytes(out + 4, SECRET_SALT_LEN) != 0)
-        return csp_fail(err, TSE_ERR_INTERNAL, "no random bytes for the salt");
+        return csp_fail_ssl(err, TSE_ERR_INTERNAL, "no random bytes for the salt");
     if (scrypt(secret, out + 4, SECRET_LOG2N, SECRET_R, SECRET_P, out + 4 + SECRET_SALT_LEN)) {
         OPENSSL_cleanse(out, CSP_SECRET_HASH_LEN);
-        return csp_fail(err, TSE_ERR_INTERNAL, "scrypt failed");
+        return csp_fail_ssl(err, TSE_ERR_INTERNAL, "scrypt failed");
     }
     return 0;
 }

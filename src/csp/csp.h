@@ -34,7 +34,8 @@ const char *csp_curve_group(tse_curve c);
 size_t csp_curve_order_len(tse_curve c);
 /* TSE_HASH_DEFAULT resolved for a curve. */
 tse_hash csp_default_hash(tse_curve c);
-/* OID and name of ecdsa-plain-<hash>. */
+/* OID and name of ecdsa-plain-<hash>; NULL for TSE_HASH_DEFAULT or an unknown
+ * hash (resolve the default with csp_default_hash first). */
 const char *csp_sigalg_oid(tse_hash h);
 const char *csp_sigalg_name(tse_hash h);
 
