@@ -100,10 +100,10 @@ static tse_err common_checks(tse *t, const char *client_id)
     tse_err rc = engine_require_signing(t);
     if (rc)
         return rc;
-    if (!t->time_set)
-        return engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
     if (!engine_has_client(t, client_id))
         return engine_fail(TSE_ERR_CLIENT_NOT_REGISTERED, "client \"%s\" is not registered", client_id);
+    if (!t->time_set)
+        return engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
     return TSE_OK;
 }
 

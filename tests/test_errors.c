@@ -1,0 +1,379 @@
+/*
+ * test_errors.c - every error code the engine returns, each provoked the way
+ * a caller would meet it, and each checked to change nothing (no counter
+ * consumed, no transaction, no client) unless TR-03151 says the attempt
+ * itself is logged (wrong PIN, wrong PUK) or the log is still stored
+ * (CERTIFICATE_EXPIRED, tested in test_engine.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "ready_tse.h"
+
+typedef struct snapshot {
+    uint64_t counter, tx;
+    uint32_t clients, open;
+    tse_state state;
+} snapshot;
+
+static snapshot snap(tse *t)
+{
+    tse_info i;
+    assert_int_equal(tse_get_info(t, &i), TSE_OK);
+    return (snapshot){i.signature_counter, i.transaction_counter, i.current_clients, i.current_open_transactions,
+                      i.state};
+}
+
+static void same(snapshot a, snapshot b)
+{
+    assert_int_equal(a.counter, b.counter);
+    assert_int_equal(a.tx, b.tx);
+    assert_int_equal(a.clients, b.clients);
+    assert_int_equal(a.open, b.open);
+    assert_int_equal(a.state, b.state);
+}
+
+/* Runs `call`, expects `code`, a non-empty message naming it, and no change. */
+#define EXPECT_ERR(t, code, call)                                                    \
+    do {                                                                             \
+        snapshot before_ = snap(t);                                                  \
+        assert_int_equal((call), (code));                                            \
+        assert_non_null(strstr(tse_last_error_message(), tse_errname(code)));        \
+        same(before_, snap(t));                                                      \
+    } while (0)
+
+static void test_argument_errors(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("args", NULL, NULL);
+    tse_result r;
+    char big_id[TSE_MAX_CLIENT_ID_LEN + 2];
+    memset(big_id, 'A', sizeof big_id - 1);
+    big_id[sizeof big_id - 1] = 0;
+    uint8_t *big = calloc(1, TSE_MAX_PROCESS_DATA_LEN + 1);
+    assert_non_null(big);
+
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_start_transaction(t, NULL, NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, NULL));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_start_transaction(t, READY_CLIENT, NULL, 5, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_start_transaction(t, "bad_id*", NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_start_transaction(t, "", NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT,
+               tse_start_transaction(t, READY_CLIENT, NULL, 0, "type\n", NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_TOO_LARGE, tse_start_transaction(t, big_id, NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_TOO_LARGE,
+               tse_start_transaction(t, READY_CLIENT, big, TSE_MAX_PROCESS_DATA_LEN + 1, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT,
+               tse_update_transaction(t, READY_CLIENT, 1, NULL, 0, NULL, (tse_update_variant)7, &r));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_register_client(t, NULL));
+    EXPECT_ERR(t, TSE_ERR_TOO_LARGE, tse_register_client(t, big_id));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_initialize(t, "tab\there"));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_get_info(NULL, NULL));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_unblock_user(t, TSE_USER_ADMIN, "1", "123"));
+    EXPECT_ERR(t, TSE_ERR_CERTIFICATE_INVALID, tse_import_certificate(t, "not a certificate"));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_open("http://example.invalid/", NULL, &(tse *){NULL}));
+    EXPECT_ERR(t, TSE_ERR_INVALID_ARGUMENT, tse_open(NULL, NULL, &(tse *){NULL}));
+    EXPECT_ERR(t, TSE_ERR_INVALID_TIME, tse_update_time(t, 12345));
+    EXPECT_ERR(t, TSE_ERR_INVALID_TIME, tse_update_time(t, 253402300800LL));
+    assert_string_equal(tse_errname(TSE_ERR_TIME_NOT_SET), "TIME_NOT_SET");
+    assert_non_null(strstr(tse_strerror(-9999), "-9999"));
+    free(big);
+    tse_close(t);
+}
+
+static void test_state_errors(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1];
+    tse_result r;
+    tse *t = ready_created("state", NULL, puk, NULL);
+    EXPECT_ERR(t, TSE_ERR_WRONG_STATE, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL));
+    EXPECT_ERR(t, TSE_ERR_WRONG_STATE, tse_initialize(t, "x"));
+    EXPECT_ERR(t, TSE_ERR_SE_API_NOT_INITIALIZED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_USER_NOT_AUTHENTICATED, tse_initialize(t, "x"));
+    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_authenticate_user(t, "root", READY_PIN, NULL, NULL));
+    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_AUTHENTICATED, tse_logout(t, TSE_USER_ADMIN));
+    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_logout(t, "root"));
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER, tse_initialize(t, NULL));
+    EXPECT_ERR(t, TSE_ERR_SE_API_NOT_INITIALIZED, tse_register_client(t, READY_CLIENT));
+    assert_int_equal(tse_initialize(t, "x"), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_WRONG_STATE, tse_initialize(t, "x"));
+    EXPECT_ERR(t, TSE_ERR_CLIENT_NOT_REGISTERED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_ALREADY_EXISTS, tse_register_client(t, READY_CLIENT));
+    EXPECT_ERR(t, TSE_ERR_ID_NOT_FOUND, tse_deregister_client(t, "KASSE-99"));
+    EXPECT_ERR(t, TSE_ERR_TIME_NOT_SET, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_NO_TRANSACTION,
+               tse_finish_transaction(t, READY_CLIENT, 42, NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    uint64_t n = r.transaction_number;
+    assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_NO_TRANSACTION, tse_finish_transaction(t, "KASSE-02", n, NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_WRONG_STATE, tse_deregister_client(t, READY_CLIENT));
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, n, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_NO_TRANSACTION, tse_finish_transaction(t, READY_CLIENT, n, NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_NO_LOG_MESSAGE, tse_read_log_by_counter(t, 9999, &(uint8_t *){NULL}, &(size_t){0}));
+    assert_int_equal(tse_deregister_client(t, "KASSE-02"), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_CLIENT_NOT_REGISTERED, tse_start_transaction(t, "KASSE-02", NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_disable_secure_element(t), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_SECURE_ELEMENT_DISABLED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    EXPECT_ERR(t, TSE_ERR_SECURE_ELEMENT_DISABLED, tse_update_time(t, (int64_t)time(NULL)));
+    EXPECT_ERR(t, TSE_ERR_SECURE_ELEMENT_DISABLED, tse_disable_secure_element(t));
+    EXPECT_ERR(t, TSE_ERR_SECURE_ELEMENT_DISABLED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL));
+    ready_check_all_logs(t);
+    tse_close(t);
+
+    /* a manufacturer's description may not be overridden */
+    tse_create_options o = {.manufacturer_description = "Maker TSE"};
+    t = ready_created("maker", &o, puk, NULL);
+    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_DESCRIPTION_SET_BY_MANUFACTURER, tse_initialize(t, "mine"));
+    assert_int_equal(tse_initialize(t, NULL), TSE_OK);
+    tse_close(t);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    tse_create_options o = {.max_clients = 2, .max_open_transactions = 2};
+    tse *t = ready_tse("limits", &o, NULL);
+    tse_result r;
+    assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_TOO_MANY_CLIENTS, tse_register_client(t, "KASSE-03"));
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_TOO_MANY_TRANSACTIONS, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    tse_close(t);
+}
+
+static void test_pin_retries_block_and_unblock(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1], *path = NULL;
+    tse *t = ready_created("pin", NULL, puk, &path);
+    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
+    tse_auth_result res;
+    int left = -1;
+    for (int i = 1; i <= 3; i++) {
+        snapshot before = snap(t);
+        tse_err rc = tse_authenticate_user(t, TSE_USER_ADMIN, "999999", &res, &left);
+        assert_int_equal(rc, i < 3 ? TSE_ERR_AUTHENTICATION_FAILED : TSE_ERR_PIN_BLOCKED);
+        assert_int_equal(left, 3 - i);
+        assert_int_equal(res, i < 3 ? TSE_AUTH_FAILED : TSE_AUTH_PIN_BLOCKED);
+        assert_int_equal(snap(t).counter, before.counter + 1); /* each attempt is logged */
+    }
+    /* blocked: even the right PIN is refused, without a log */
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
+    assert_int_equal(res, TSE_AUTH_PIN_BLOCKED);
+    /* the block survives reopening */
+    tse_close(t);
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
+    snapshot before = snap(t);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "1111111111", "777777"), TSE_ERR_UNBLOCK_FAILED);
+    assert_int_equal(snap(t).counter, before.counter + 1);
+    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_unblock_user(t, "root", puk, "777777"));
+    assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left), TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(left, 2);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "777777", &res, &left), TSE_OK);
+    assert_int_equal(res, TSE_AUTH_OK);
+    assert_int_equal(left, 3);
+    assert_int_equal(tse_set_time_admin_pin(t, "222222"), TSE_OK);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "222222", &res, &left), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_USER_NOT_AUTHORIZED, tse_initialize(t, "x"));
+    EXPECT_ERR(t, TSE_ERR_USER_NOT_AUTHORIZED, tse_set_time_admin_pin(t, "333333"));
+    ready_check_all_logs(t);
+    free(path);
+    tse_close(t);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1], *path = NULL;
+    tse *t = ready_created("open", NULL, puk, &path);
+    tse *t2 = NULL;
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(path, &oo, &t2), TSE_ERR_STORE_IN_USE);
+    assert_null(t2);
+    assert_non_null(strstr(tse_last_error_message(), "STORE_IN_USE"));
+    tse_create_options co = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_create(path, &co, puk), TSE_ERR_ALREADY_EXISTS);
+    tse_close(t);
+    char *missing = th_path("missing.db");
+    assert_int_equal(tse_open(missing, &oo, &t2), TSE_ERR_NOT_FOUND);
+    assert_int_equal(access(missing, F_OK), -1);
+
+    /* a master key readable by others is refused */
+    char *loose = th_path("loose.key");
+    size_t klen = 0;
+    uint8_t *key = th_read_file(th_master_key(), &klen);
+    assert_int_equal(th_write_file(loose, key, klen), 0);
+    chmod(loose, 0644);
+    co.master_key_path = loose;
+    assert_int_equal(tse_create(missing, &co, puk), TSE_ERR_KEY_UNAVAILABLE);
+    assert_int_equal(access(missing, F_OK), -1);
+
+    /* without its master key the TSE opens for reading, fails its self-test and refuses to sign */
+    assert_int_equal(tse_open(path, NULL, &t), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_false(info.self_test_ok);
+    uint64_t counter = info.signature_counter;
+    EXPECT_ERR(t, TSE_ERR_KEY_UNAVAILABLE, tse_set_admin_pin(t, puk, READY_PIN));
+    EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_self_test(t));
+    assert_int_equal(tse_read_log_by_counter(t, counter, &(uint8_t *){NULL}, &(size_t){0}), TSE_OK);
+    tse_close(t);
+
+    /* the wrong master key cannot unseal the private key */
+    char *other = th_path("other.key");
+    unlink(other);
+    assert_int_equal(csp_master_key_create(other, NULL), 0);
+    tse_open_options wrong = {.master_key_path = other};
+    assert_int_equal(tse_open(path, &wrong, &t), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_KEY_UNAVAILABLE, tse_set_admin_pin(t, puk, READY_PIN));
+    tse_close(t);
+    free(other);
+    free(key);
+    free(loose);
+    free(missing);
+    free(path);
+}
+
+/* Someone with file access alters a stored log: the next open's self-test
+ * fails and the TSE refuses to sign. */
+static void test_tampered_store_fails_self_test(void **state)
+{
+    (void)state;
+    char *path = NULL;
+    tse *t = ready_tse("tamper", NULL, &path);
+    tse_result r;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    tse_close(t);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT name FROM sqlite_master WHERE type='trigger'");
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    char drops[1024] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        strcat(drops, "DROP TRIGGER ");
+        strcat(drops, (const char *)sqlite3_column_text(st, 0));
+        strcat(drops, ";");
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, drops, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "UPDATE logs SET data = substr(data,1,20) || x'EE' || substr(data,22) WHERE counter = %llu",
+             (unsigned long long)r.signature_counter);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_false(info.self_test_ok);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    tse_close(t);
+    free(path);
+}
+
+/* A full disk: the failed operation changes nothing, and once space is back
+ * the counter continues without a gap. */
+static void test_full_disk(void **state)
+{
+    (void)state;
+    char *dir = th_path("fulldisk");
+    mkdir(dir, 0700);
+    assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=2m"), 0);
+    char *db = NULL, *filler = NULL;
+    assert_true(asprintf(&db, "%s/tse.db", dir) > 0);
+    assert_true(asprintf(&filler, "%s/filler", dir) > 0);
+    tse_create_options co = {.master_key_path = th_master_key()};
+    char puk[TSE_PUK_LEN + 1];
+    assert_int_equal(tse_create(db, &co, puk), TSE_OK);
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    tse *t = NULL;
+    assert_int_equal(tse_open(db, &oo, &t), TSE_OK);
+    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_initialize(t, "full disk"), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
+
+    /* fill the file system */
+    FILE *f = fopen(filler, "w");
+    assert_non_null(f);
+    static char chunk[4096];
+    while (fwrite(chunk, 1, sizeof chunk, f) == sizeof chunk)
+        ;
+    fclose(f);
+    tse_result r;
+    static uint8_t pd[64 * 1024];
+    int failures = 0;
+    snapshot before = snap(t);
+    for (int i = 0; i < 64; i++) {
+        snapshot b = snap(t);
+        tse_err rc = tse_start_transaction(t, READY_CLIENT, pd, sizeof pd, NULL, NULL, 0, &r);
+        if (rc == TSE_ERR_STORAGE_FAILURE) {
+            failures++;
+            same(b, snap(t));
+            break;
+        }
+        assert_int_equal(rc, TSE_OK);
+    }
+    assert_int_equal(failures, 1);
+    assert_true(snap(t).counter >= before.counter);
+    unlink(filler);
+    snapshot b = snap(t);
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    assert_int_equal(r.signature_counter, b.counter + 1);
+    assert_int_equal(r.transaction_number, b.tx + 1);
+    assert_int_equal(ready_check_all_logs(t), r.signature_counter);
+    tse_close(t);
+    assert_int_equal(umount(dir), 0);
+    free(db);
+    free(filler);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_argument_errors),
+        cmocka_unit_test(test_state_errors),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_pin_retries_block_and_unblock),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_tampered_store_fails_self_test),
+        cmocka_unit_test(test_full_disk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
