@@ -38,7 +38,8 @@ typedef struct logmsg_bytes {
 } logmsg_bytes;
 
 /* Input for building. Strings are NUL-terminated PrintableStrings; byte
- * fields with p == NULL are absent (processData absent is written empty). */
+ * fields with p == NULL are absent (processData and systemOperationData,
+ * which are mandatory, are then written empty: 82 00 / 81 00). */
 typedef struct logmsg_fields {
     logmsg_kind kind;
     /* transaction log */
@@ -62,7 +63,9 @@ typedef struct logmsg_fields {
 } logmsg_fields;
 
 /* Writes the signed bytes. Returns false for invalid fields (missing required
- * values, characters outside PrintableString, bad OID, time out of range). */
+ * values, characters outside PrintableString, a transaction operation other
+ * than Start/Update/FinishTransaction, a signature algorithm not known to
+ * logmsg_sigalg_name(), time out of range); nothing is written then. */
 bool logmsg_encode_tbs(der_w *w, const logmsg_fields *f);
 /* Writes SEQUENCE { tbs, OCTET STRING signature }. */
 void logmsg_encode(der_w *w, const uint8_t *tbs, size_t tbs_len,
@@ -99,7 +102,11 @@ typedef struct logmsg {
 } logmsg;
 
 /* Parses one complete message (trailing bytes are an error). On failure writes
- * a message naming the problem into err. */
+ * a message naming the problem into err (may be NULL). String fields are not
+ * checked against the PrintableString alphabet (deployed TSEs stray from it);
+ * everything else is: version 2, known certifiedDataType, transaction
+ * operations Start/Update/FinishTransaction, minimal DER except for BER
+ * indefinite-length processData, a 32-byte serialNumber. */
 bool logmsg_parse(const uint8_t *buf, size_t len, logmsg *out, char *err, size_t errlen);
 
 /* Signature algorithm OID <-> name ("ecdsa-plain-SHA256"); NULL if unknown. */
@@ -111,13 +118,17 @@ int logmsg_sigalg_hash_bits(const char *oid, bool *sha3);
 
 /* Export file name (TSE-FORMATS.md section 4) without any _Fc-n suffix, e.g.
  * "Unixt_1632729177_Sig-26_Log-Tra_No-1_Start_Client-abc.log". Returns false if
- * it does not fit. `fc` > 0 inserts "_Fc-<fc>" before ".log". */
+ * it does not fit, or if the clientId / system operation is empty or holds a
+ * path separator ('/' '\\') or a control character. `fc` > 0 inserts
+ * "_Fc-<fc>" before ".log". A parsed UTCTime/GeneralizedTime is used as written. */
 bool logmsg_filename(const logmsg *m, unsigned fc, char *out, size_t cap);
 /* Same, from build fields. */
 bool logmsg_filename_fields(const logmsg_fields *f, unsigned fc, char *out, size_t cap);
 
-/* Time text: UTCTime "YYMMDDhhmmssZ" / GeneralizedTime "YYYYMMDDhhmmssZ".
- * Return false if out of range. */
+/* Time text: UTCTime "YYMMDDhhmmssZ" (years 1950..2049) / GeneralizedTime
+ * "YYYYMMDDhhmmssZ" (years 0000..9999; reading also accepts fractional
+ * seconds, which are dropped); LOGMSG_TIME_UNIX is decimal seconds.
+ * Return false if malformed, out of range, or `out` is too small. */
 bool logmsg_time_to_text(logmsg_time_format fmt, int64_t t, char *out, size_t cap);
 bool logmsg_time_from_text(logmsg_time_format fmt, const uint8_t *s, size_t n, int64_t *t);
 
