@@ -27,7 +27,9 @@
 /*
  * Schema version 1.
  *
- * logs is append-only: triggers abort every UPDATE and DELETE. The later
+ * logs is append-only: triggers abort every UPDATE and DELETE, and every
+ * INSERT of an existing counter (INSERT OR REPLACE deletes the old row
+ * without firing delete triggers). The later
  * deleteStoredData feature will need a controlled way around the delete
  * trigger (for example a WHEN clause that lets through only counters at or
  * below an "exported up to" mark kept in meta, set in the same transaction);
@@ -48,6 +50,9 @@ static const char schema_sql[] =
     "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: update refused'); END;"
     "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
     "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END;"
+    "CREATE TRIGGER logs_no_replace BEFORE INSERT ON logs"
+    "  WHEN EXISTS (SELECT 1 FROM logs WHERE counter = NEW.counter)"
+    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: replace refused'); END;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
     "CREATE TABLE clients(client_id TEXT PRIMARY KEY, registered INTEGER);"
     "CREATE TABLE open_tx("
