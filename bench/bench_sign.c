@@ -1,2 +1,140 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * bench_sign.c - signed logs per second in-process, and the disk's own
+ * fsync rate for comparison.
+ *
+ *   bench_sign WORKDIR CURVE THREADS TSES SECONDS   -> "logs_per_s N"
+ *   bench_sign WORKDIR fsync SECONDS                -> "fsyncs_per_s N"
+ *
+ * CURVE is p256 or bp384. THREADS threads share TSES TSEs (thread i uses TSE
+ * i % TSES); each records start+finish pairs (two signed logs) until the time
+ * is up. Every log is durable (group commit) before it is counted.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "opentse/opentse.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct job {
+    tse *t;
+    double until;
+    unsigned long logs;
+} job;
+
+static void *work(void *arg)
+{
+    job *j = arg;
+    const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
+    while (now_s() < j->until) {
+        tse_result r;
+        if (tse_start_transaction(j->t, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK ||
+            tse_finish_transaction(j->t, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
+                                   "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK) {
+            fprintf(stderr, "bench: %s\n", tse_last_error_message());
+            exit(1);
+        }
+        j->logs += 2;
+    }
+    return NULL;
+}
+
+static tse *ready(const char *dir, const char *key, tse_curve curve, int i)
+{
+    char path[4096], puk[TSE_PUK_LEN + 1];
+    snprintf(path, sizeof path, "%s/bench-%d-%d-%ld.db", dir, (int)curve, i, (long)getpid());
+    tse_create_options co = {.master_key_path = key, .curve = curve, .trust_system_clock = 1};
+    tse_open_options oo = {.master_key_path = key};
+    tse *t = NULL;
+    if (tse_create(path, &co, puk) || tse_open(path, &oo, &t) || tse_set_admin_pin(t, puk, "123456") ||
+        tse_authenticate_user(t, TSE_USER_ADMIN, "123456", NULL, NULL) || tse_initialize(t, "bench") ||
+        tse_register_client(t, "BENCH")) {
+        fprintf(stderr, "bench setup: %s\n", tse_last_error_message());
+        exit(1);
+    }
+    return t;
+}
+
+static int fsync_rate(const char *dir, double seconds)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fsync-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return 1;
+    char buf[256] = {0};
+    unsigned long n = 0;
+    double start = now_s(), end = start + seconds;
+    while (now_s() < end) {
+        if (write(fd, buf, sizeof buf) != sizeof buf || fsync(fd) != 0)
+            return 1;
+        n++;
+    }
+    close(fd);
+    unlink(path);
+    printf("fsyncs_per_s %.0f\n", (double)n / (now_s() - start));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && !strcmp(argv[2], "fsync"))
+        return fsync_rate(argv[1], atof(argv[3]));
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS\n       %s WORKDIR fsync SECONDS\n",
+                argv[0], argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    tse_curve curve = !strcmp(argv[2], "bp384") ? TSE_CURVE_BRAINPOOL_P384R1 : TSE_CURVE_P256;
+    int threads = atoi(argv[3]), tses = atoi(argv[4]);
+    double seconds = atof(argv[5]);
+    if (threads < 1 || threads > 256 || tses < 1 || tses > threads) {
+        fprintf(stderr, "bench: need 1 <= TSES <= THREADS <= 256\n");
+        return 2;
+    }
+    char key[4096];
+    snprintf(key, sizeof key, "%s/bench-master.key", dir);
+    if (access(key, F_OK) != 0) {
+        FILE *f = fopen(key, "w");
+        if (!f)
+            return 1;
+        fprintf(f, "%064x\n", 0x5eed);
+        fclose(f);
+        chmod(key, 0600);
+    }
+    tse **t = calloc((size_t)tses, sizeof *t);
+    job *jobs = calloc((size_t)threads, sizeof *jobs);
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    for (int i = 0; i < tses; i++)
+        t[i] = ready(dir, key, curve, i);
+    double start = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
+        pthread_create(&th[i], NULL, work, &jobs[i]);
+    }
+    unsigned long total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].logs;
+    }
+    double elapsed = now_s() - start;
+    printf("logs_per_s %.0f\n", (double)total / elapsed);
+    for (int i = 0; i < tses; i++)
+        tse_close(t[i]);
+    free(t);
+    free(jobs);
+    free(th);
+    return 0;
+}
