@@ -243,7 +243,10 @@ static void test_open_errors(void **state)
     uint64_t counter = info.signature_counter;
     EXPECT_ERR(t, TSE_ERR_KEY_UNAVAILABLE, tse_set_admin_pin(t, puk, READY_PIN));
     EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_self_test(t));
-    assert_int_equal(tse_read_log_by_counter(t, counter, &(uint8_t *){NULL}, &(size_t){0}), TSE_OK);
+    uint8_t *msg = NULL;
+    size_t msg_len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &msg_len), TSE_OK);
+    tse_free(msg);
     tse_close(t);
 
     /* the wrong master key cannot unseal the private key */

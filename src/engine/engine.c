@@ -251,11 +251,13 @@ tse_err engine_reload(tse *t)
     if ((rc = store_foreach_client(t->st, load_client, t, err)) != 0)
         return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
                            "reading clients: %s", err);
-    qsort(t->clients, t->n_clients, sizeof(char *), cmp_str);
+    if (t->n_clients)
+        qsort(t->clients, t->n_clients, sizeof(char *), cmp_str);
     if ((rc = store_foreach_open_tx(t->st, load_tx, t, err)) != 0)
         return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
                            "reading open transactions: %s", err);
-    qsort(t->txs, t->n_txs, sizeof(engine_tx), cmp_tx);
+    if (t->n_txs)
+        qsort(t->txs, t->n_txs, sizeof(engine_tx), cmp_tx);
     if (t->n_txs && t->txs[t->n_txs - 1].number > t->tx_counter)
         t->tx_counter = t->txs[t->n_txs - 1].number;
     return TSE_OK;
