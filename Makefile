@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 DEMO_DIR ?= demo-data
 
-.PHONY: all deps build run test bench install clean
+.PHONY: all deps build run test test-sanitize bench install clean
 
 all: build
 
@@ -22,6 +22,11 @@ run: build
 test: build
 	meson test -C $(BUILD) --print-errorlogs
 
+# The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	[ -f $(BUILD)-sanitize/build.ninja ] || meson setup $(BUILD)-sanitize -Db_sanitize=address,undefined -Db_lundef=false
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C $(BUILD)-sanitize --print-errorlogs
+
 bench: build
 	bench/run.sh $(BUILD)
 
@@ -29,4 +34,4 @@ install: build
 	meson install -C $(BUILD) --destdir "$(DESTDIR)"
 
 clean:
-	rm -rf $(BUILD) $(DEMO_DIR)
+	rm -rf $(BUILD) $(BUILD)-sanitize $(DEMO_DIR)
