@@ -232,7 +232,12 @@ static int check_schema(store *s, char *err)
 static int load_last_counter(store *s, char *err)
 {
     int64_t last = 0;
-    int ret = query_int(s->wdb, "SELECT COALESCE(MAX(counter), 0) FROM logs", &last, err);
+    /* deleteStoredData keeps its own log, but never go below a deleted counter */
+    int ret = query_int(s->wdb,
+                        "SELECT MAX(COALESCE((SELECT MAX(counter) FROM logs), 0),"
+                        " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+                        " WHERE key = '" STORE_META_DELETED_THROUGH "'), 0))",
+                        &last, err);
     if (!ret)
         s->last_counter = (uint64_t)last;
     return ret;

@@ -160,6 +160,10 @@ static int check_change(const store_change *c, char *err)
         if (c->tx && id_ok(c->tx->number))
             return 0;
         break;
+    case STORE_DELETE_LOGS:
+        if (id_ok(c->counter))
+            return 0;
+        break;
     }
     return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store change of kind %d is malformed",
                       (int)c->kind);
@@ -178,6 +182,10 @@ static int check_batch(const store_batch *b, char *err)
         int ret = check_change(&b->changes[i], err);
         if (ret)
             return ret;
+        /* a deletion always comes with the log that records it */
+        if (b->changes[i].kind == STORE_DELETE_LOGS && (!l || l->counter <= b->changes[i].counter))
+            return store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                              "deleting logs needs a log with a higher counter in the same batch");
     }
     return 0;
 }
@@ -298,6 +306,8 @@ static int apply_change(store *s, const store_change *c, char *err)
         return apply_put_tx(s, c->tx, err);
     case STORE_DEL_TX:
         return apply_del_tx(s, c->tx, err);
+    case STORE_DELETE_LOGS:
+        return store_apply_delete_logs(s, c->counter, err);
     }
     return store_fail(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
 }
@@ -473,6 +483,17 @@ static void writer_release(store *s)
     s->writer_busy = false;
     pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
+}
+
+void store_writer_take(store *s)
+{
+    store_drain(s);
+    writer_acquire(s);
+}
+
+void store_writer_give(store *s)
+{
+    writer_release(s);
 }
 
 int store_debug_set_max_pages(store *s, int max_pages)

@@ -81,6 +81,16 @@ void store_writer_finalize(store *s);
 /* Flushes whatever is still queued; returns once the writer is idle. */
 void store_drain(store *s);
 
+/* Drains the queue and takes the writer role outside a flush; give it back
+ * with store_writer_give(). */
+void store_writer_take(store *s);
+void store_writer_give(store *s);
+
+/* sqlite_bulk.c: STORE_DELETE_LOGS inside the running flush. */
+int store_apply_delete_logs(store *s, uint64_t through, char *err);
+#define STORE_META_DELETED_THROUGH "store.deleted_through"
+#define STORE_META_DELETED_TX "store.deleted_tx_number"
+
 /* sqlite_read.c */
 void store_pool_close(store *s);
 

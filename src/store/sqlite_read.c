@@ -8,6 +8,7 @@
  * back into the store. Statements are prepared per call and always finalized;
  * iteration steps one prepared statement, so memory stays constant.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,12 @@ int store_last_transaction_number(store *s, uint64_t *out, char *err)
     if (!out)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
     query q;
-    int ret = query_begin(s, "SELECT COALESCE(MAX(tx_number), 0) FROM logs", &q, err);
+    /* transaction numbers of deleted logs stay used */
+    int ret = query_begin(s,
+                          "SELECT MAX(COALESCE((SELECT MAX(tx_number) FROM logs), 0),"
+                          " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+                          " WHERE key = '" STORE_META_DELETED_TX "'), 0))",
+                          &q, err);
     if (ret)
         return ret;
     int rc = query_step(&q, err);
@@ -308,6 +314,145 @@ int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, voi
     cb_box box = {.log = cb};
     if (!ret)
         ret = query_each(&q, log_row, &box, ctx, err);
+    query_end(&q);
+    return ret;
+}
+
+/* ---- selections for export ---- */
+
+/* The WHERE clause of a filter, with its parameters bound in this order:
+ * from, to, [time_from, time_to], [tx_from, tx_to], [client_id]. */
+static void filter_where(const store_log_filter *f, char *out, size_t cap)
+{
+    snprintf(out, cap, "counter BETWEEN ?1 AND ?2%s%s%s",
+             f->by_time ? " AND log_time BETWEEN ?3 AND ?4" : "",
+             !f->tx_from ? ""
+             : f->tx_and_others ? " AND (tx_number BETWEEN ?5 AND ?6 OR tx_number = 0)"
+                                : " AND tx_number BETWEEN ?5 AND ?6",
+             f->client_id ? " AND (tx_number = 0 OR client_id = ?7)" : "");
+}
+
+static int filter_bind(query *q, const store_log_filter *f, char *err)
+{
+    sqlite3_stmt *st = q->st;
+    bool ok = sqlite3_bind_int64(st, 1, clamp_id(f->from)) == SQLITE_OK &&
+              sqlite3_bind_int64(st, 2, f->to ? clamp_id(f->to) : INT64_MAX) == SQLITE_OK;
+    if (ok && f->by_time)
+        ok = sqlite3_bind_int64(st, 3, f->time_from) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 4, f->time_to) == SQLITE_OK;
+    if (ok && f->tx_from)
+        ok = sqlite3_bind_int64(st, 5, clamp_id(f->tx_from)) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 6, clamp_id(f->tx_to)) == SQLITE_OK;
+    if (ok && f->client_id)
+        ok = sqlite3_bind_text(st, 7, f->client_id, -1, SQLITE_STATIC) == SQLITE_OK;
+    return ok ? 0 : store_sqlfail(err, q->db, "cannot bind the log filter");
+}
+
+/* Starts `select ... where <filter> tail` as a query. */
+static int filter_query(store *s, const store_log_filter *f, const char *select, const char *tail, query *q,
+                        char *err)
+{
+    if (!f)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "no log filter");
+    char where[256], sql[640];
+    filter_where(f, where, sizeof where);
+    snprintf(sql, sizeof sql, "%s WHERE %s%s", select, where, tail);
+    int ret = query_begin(s, sql, q, err);
+    if (!ret && (ret = filter_bind(q, f, err)) != 0)
+        query_end(q);
+    return ret;
+}
+
+int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, char *err)
+{
+    if (!count)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
+    char tail[48] = "";
+    if (limit)
+        snprintf(tail, sizeof tail, " LIMIT %llu)", (unsigned long long)(limit < INT64_MAX ? limit + 1 : limit));
+    query q;
+    int ret = filter_query(s, f, limit ? "SELECT COUNT(*) FROM (SELECT 1 FROM logs" : "SELECT COUNT(*) FROM logs",
+                           limit ? tail : "", &q, err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        *count = (uint64_t)sqlite3_column_int64(q.st, 0);
+    else
+        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
+    query_end(&q);
+    return ret;
+}
+
+int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, char *err)
+{
+    if (!lo || !hi)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_log_span: bad argument");
+    query q;
+    int ret = filter_query(s, f, "SELECT COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs", "", &q,
+                           err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    if (rc == SQLITE_ROW) {
+        *lo = (uint64_t)sqlite3_column_int64(q.st, 0);
+        *hi = (uint64_t)sqlite3_column_int64(q.st, 1);
+    } else
+        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN/MAX");
+    query_end(&q);
+    return ret;
+}
+
+int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, char *err)
+{
+    if (!cb)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log_filtered: no callback");
+    query q;
+    int ret = filter_query(s, f, "SELECT counter, kind, log_time, tx_number, client_id, operation, data FROM logs",
+                           " ORDER BY counter", &q, err);
+    if (ret)
+        return ret;
+    cb_box box = {.log = cb};
+    ret = query_each(&q, log_row, &box, ctx, err);
+    query_end(&q);
+    return ret;
+}
+
+int store_client_known(store *s, const char *client_id, bool *known, char *err)
+{
+    if (!client_id || !known)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
+    query q;
+    int ret = query_begin(s,
+                          "SELECT EXISTS(SELECT 1 FROM clients WHERE client_id = ?1)"
+                          " OR EXISTS(SELECT 1 FROM logs WHERE tx_number <> 0 AND client_id = ?1)",
+                          &q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_text(q.st, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        ret = store_sqlfail(err, q.db, "cannot bind the client id");
+    int rc = ret ? ret : query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        *known = sqlite3_column_int(q.st, 0) != 0;
+    else if (!ret)
+        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for the client check");
+    query_end(&q);
+    return ret;
+}
+
+int store_first_counter(store *s, uint64_t *out, char *err)
+{
+    if (!out)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
+    query q;
+    int ret = query_begin(s, "SELECT COALESCE(MIN(counter), 0) FROM logs", &q, err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(q.st, 0);
+    else
+        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN(counter)");
     query_end(&q);
     return ret;
 }

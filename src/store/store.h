@@ -70,6 +70,7 @@ typedef enum store_change_kind {
     STORE_DEL_CLIENT,     /* key = client id */
     STORE_PUT_TX,         /* tx (insert or replace) */
     STORE_DEL_TX,         /* tx->number */
+    STORE_DELETE_LOGS,    /* deleteStoredData: every log with counter <= counter */
 } store_change_kind;
 
 typedef struct store_change {
@@ -79,6 +80,7 @@ typedef struct store_change {
     size_t value_len;
     int64_t time;
     const store_tx *tx;
+    uint64_t counter;     /* STORE_DELETE_LOGS */
 } store_change;
 
 typedef struct store_batch {
@@ -136,5 +138,54 @@ void store_get_stats(store *s, store_stats *out);
  * max_page_count) so that commits fail as on a full disk; 0 lifts the limit.
  * Waits for the writer to be idle. */
 int store_debug_set_max_pages(store *s, int max_pages);
+
+/* ---------------------------------------------------------------- export
+ *
+ * Selections of logs for exportData, deletion after export and restore.
+ *
+ * STORE_DELETE_LOGS (a change in a batch, usually with the deleteStoredData
+ * system log) deletes every log with counter <= change.counter inside the
+ * batch's transaction; it is the only way around the append-only rule. The
+ * store remembers the highest deleted counter and transaction number, so
+ * store_last_transaction_number() and the counter rule never go back.
+ */
+
+/* Which logs: every condition that is set must hold. A transaction log is one
+ * with transaction_number != 0. */
+typedef struct store_log_filter {
+    uint64_t from, to;          /* counter range, inclusive; to == 0: open */
+    bool by_time;
+    int64_t time_from, time_to; /* log_time range, inclusive (with by_time) */
+    uint64_t tx_from, tx_to;    /* tx_from != 0: transaction logs with a number in
+                                   [tx_from, tx_to], plus (with tx_and_others) every
+                                   system and audit log */
+    bool tx_and_others;
+    const char *client_id;      /* non-NULL: transaction logs of other clients are left out */
+} store_log_filter;
+
+/* Number of matching logs; counting stops at `limit` + 1 when limit != 0. */
+int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, char *err);
+/* Lowest and highest counter of the matching logs; both 0 when none match. */
+int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, char *err);
+/* Matching logs in counter order, streamed (constant memory); callback as
+ * for store_foreach_log(). */
+int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, char *err);
+/* Whether the client is registered or has a transaction log in the store. */
+int store_client_known(store *s, const char *client_id, bool *known, char *err);
+/* Lowest stored counter (0 if the store holds no log). */
+int store_first_counter(store *s, uint64_t *out, char *err);
+
+/* Bulk insert of logs that were signed before (restoreFromBackup, test
+ * fixtures): store_bulk_begin() waits for queued commits, takes the writer
+ * and opens one transaction; store_bulk_put() inserts a log whose counter is
+ * not stored yet, or checks that a stored one has the same bytes
+ * (INVALID_ARGUMENT if not); store_bulk_end(commit = true) commits only if the
+ * stored counters then form one run without gaps (INVALID_ARGUMENT if not:
+ * nothing is stored), commit = false rolls everything back. Every begin needs
+ * its end; group commit waits meanwhile. `*added` counts inserted logs. */
+typedef struct store_bulk store_bulk;
+int store_bulk_begin(store *s, store_bulk **out, char *err);
+int store_bulk_put(store_bulk *b, const store_log *l, char *err);
+int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, char *err);
 
 #endif

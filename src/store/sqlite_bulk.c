@@ -1,0 +1,215 @@
+/*
+ * sqlite_bulk.c - the two controlled ways around the append-only log table:
+ * deleteStoredData (STORE_DELETE_LOGS, applied inside a group-commit flush
+ * together with the log that records it) and the bulk insert of logs signed
+ * before (restoreFromBackup), which checks that the stored counters still
+ * form one run without gaps before it commits.
+ *
+ * The delete trigger is dropped and created again inside the same
+ * transaction, so outside that transaction no log can ever be deleted and a
+ * failed flush leaves the trigger in place.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opentse/opentse.h"
+#include "store/sqlite_internal.h"
+
+static int exec(sqlite3 *db, const char *sql, char *err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
+    return 0;
+}
+
+/* Runs a statement with one integer parameter to its end. */
+static int exec_int(sqlite3 *db, const char *sql, int64_t v, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
+    int ret = 0;
+    if (sqlite3_bind_int64(st, 1, v) != SQLITE_OK)
+        ret = store_sqlfail(err, db, sql);
+    while (!ret) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW)
+            ret = store_sqlfail(err, db, sql);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_apply_delete_logs(store *s, uint64_t through, char *err)
+{
+    int64_t n = (int64_t)through;
+    /* remember what is deleted first: the highest counter and transaction number */
+    int ret = exec_int(s->wdb,
+                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_TX "',"
+                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" STORE_META_DELETED_TX
+                       "'), 0), COALESCE((SELECT MAX(tx_number) FROM logs WHERE counter <= ?1), 0))",
+                       n, err);
+    if (!ret)
+        ret = exec_int(s->wdb,
+                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_THROUGH "',"
+                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
+                       STORE_META_DELETED_THROUGH "'), 0), ?1)",
+                       n, err);
+    if (!ret)
+        ret = exec(s->wdb, "DROP TRIGGER logs_no_delete", err);
+    if (!ret)
+        ret = exec_int(s->wdb, "DELETE FROM logs WHERE counter <= ?1", n, err);
+    if (!ret)
+        ret = exec(s->wdb,
+                   "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
+                   "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END",
+                   err);
+    return ret;
+}
+
+/* ---- bulk insert ---- */
+
+struct store_bulk {
+    store *s;
+    sqlite3_stmt *get;   /* SELECT data FROM logs WHERE counter = ? */
+    uint64_t added;
+};
+
+int store_bulk_begin(store *s, store_bulk **out, char *err)
+{
+    if (!s || !out)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_begin: bad argument");
+    *out = NULL;
+    store_bulk *b = calloc(1, sizeof *b);
+    if (!b)
+        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+    b->s = s;
+    store_writer_take(s);
+    int ret = exec(s->wdb, "BEGIN IMMEDIATE", err);
+    if (!ret && sqlite3_prepare_v2(s->wdb, "SELECT data FROM logs WHERE counter = ?", -1, &b->get, NULL) != SQLITE_OK)
+        ret = store_sqlfail(err, s->wdb, "cannot prepare the bulk lookup");
+    if (ret) {
+        if (!sqlite3_get_autocommit(s->wdb))
+            sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_finalize(b->get);
+        store_writer_give(s);
+        free(b);
+        return ret;
+    }
+    *out = b;
+    return 0;
+}
+
+/* 1 if counter is stored with the same bytes, 0 if absent, <0 on error or a difference. */
+static int bulk_lookup(store_bulk *b, const store_log *l, char *err)
+{
+    sqlite3_stmt *st = b->get;
+    int ret = 0;
+    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK)
+        ret = store_sqlfail(err, b->s->wdb, "cannot bind the counter");
+    int rc = ret ? SQLITE_DONE : sqlite3_step(st);
+    if (!ret && rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        const void *p = sqlite3_column_blob(st, 0);
+        ret = (n == l->len && p && memcmp(p, l->data, n) == 0)
+                  ? 1
+                  : store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                               "log %llu differs from the stored log with that counter",
+                               (unsigned long long)l->counter);
+    } else if (!ret && rc != SQLITE_DONE)
+        ret = store_sqlfail(err, b->s->wdb, "cannot look up a log");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+int store_bulk_put(store_bulk *b, const store_log *l, char *err)
+{
+    if (!b || !l || !l->data || !l->len || !l->counter || l->counter > (uint64_t)INT64_MAX ||
+        l->transaction_number > (uint64_t)INT64_MAX)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_put: bad argument");
+    int ret = bulk_lookup(b, l, err);
+    if (ret)
+        return ret < 0 ? ret : 0;
+    store *s = b->s;
+    sqlite3_stmt *st = s->w[W_LOG];
+    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK || sqlite3_bind_int(st, 2, l->kind) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, l->log_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, (int64_t)l->transaction_number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 5, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob64(st, 7, l->data, l->len, SQLITE_STATIC) != SQLITE_OK)
+        ret = store_sqlfail(err, s->wdb, "cannot bind a log");
+    else if (sqlite3_step(st) != SQLITE_DONE)
+        ret = store_sqlfail(err, s->wdb, "cannot insert a log");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (!ret)
+        b->added++;
+    return ret;
+}
+
+/* The stored counters must form one run: count == max - min + 1. */
+static int check_run(store *s, uint64_t *max_out, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT COUNT(*), COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs";
+    if (sqlite3_prepare_v2(s->wdb, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, s->wdb, sql);
+    int ret = 0;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        ret = store_sqlfail(err, s->wdb, sql);
+    else {
+        uint64_t n = (uint64_t)sqlite3_column_int64(st, 0), lo = (uint64_t)sqlite3_column_int64(st, 1),
+                 hi = (uint64_t)sqlite3_column_int64(st, 2);
+        if (n && n != hi - lo + 1)
+            ret = store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                             "the logs would leave a gap: %llu logs between counters %llu and %llu",
+                             (unsigned long long)n, (unsigned long long)lo, (unsigned long long)hi);
+        else if (n && lo > 1) {
+            /* below the first stored log there may only be deleted logs */
+            sqlite3_stmt *m = NULL;
+            int64_t deleted = 0;
+            if (sqlite3_prepare_v2(s->wdb,
+                                   "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
+                                   STORE_META_DELETED_THROUGH "'), 0)",
+                                   -1, &m, NULL) != SQLITE_OK ||
+                sqlite3_step(m) != SQLITE_ROW)
+                ret = store_sqlfail(err, s->wdb, "cannot read the deletion mark");
+            else
+                deleted = sqlite3_column_int64(m, 0);
+            sqlite3_finalize(m);
+            if (!ret && (uint64_t)deleted < lo - 1)
+                ret = store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                                 "logs %llu..%llu are missing below the first stored log",
+                                 (unsigned long long)deleted + 1, (unsigned long long)lo - 1);
+        }
+        *max_out = hi > s->last_counter ? hi : s->last_counter;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, char *err)
+{
+    if (!b)
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");
+    store *s = b->s;
+    uint64_t last = s->last_counter;
+    int ret = commit ? check_run(s, &last, err) : 0;
+    if (commit && !ret)
+        ret = exec(s->wdb, "COMMIT", err);
+    if ((!commit || ret) && !sqlite3_get_autocommit(s->wdb))
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    if (commit && !ret)
+        s->last_counter = last;
+    if (added)
+        *added = commit && !ret ? b->added : 0;
+    sqlite3_finalize(b->get);
+    store_writer_give(s);
+    free(b);
+    return ret;
+}
