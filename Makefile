@@ -31,6 +31,7 @@ bench: build
 	bench/run.sh $(BUILD)
 
 install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD) --destdir "$(DESTDIR)"
 
 clean:
