@@ -18,7 +18,7 @@
 #define TIME_MIN 946684800LL
 #define TIME_MAX 253402300799LL
 
-static tse_err not_disabled(tse *t)
+static tse_err not_disabled(engine *t)
 {
     return t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                                           : TSE_OK;
@@ -31,7 +31,7 @@ typedef struct admin_op {
     store_ticket *ticket;
 } admin_op;
 
-static tse_err admin_end(tse *t, admin_op *op, tse_err rc)
+static tse_err admin_end(engine *t, admin_op *op, tse_err rc)
 {
     pthread_mutex_unlock(&t->mu);
     engine_finish_commit(t, op->timeout_ticket);
@@ -40,7 +40,7 @@ static tse_err admin_end(tse *t, admin_op *op, tse_err rc)
     return rc;
 }
 
-tse_err tse_initialize(tse *t, const char *description)
+tse_err engine_initialize(engine *t, const char *description)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
@@ -83,7 +83,7 @@ tse_err tse_initialize(tse *t, const char *description)
     return admin_end(t, &op, rc);
 }
 
-tse_err tse_update_time(tse *t, int64_t unix_time)
+tse_err engine_update_time(engine *t, int64_t unix_time)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
@@ -123,7 +123,7 @@ tse_err tse_update_time(tse *t, int64_t unix_time)
     return admin_end(t, &op, rc);
 }
 
-tse_err tse_disable_secure_element(tse *t)
+tse_err engine_disable_secure_element(engine *t)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
@@ -164,7 +164,7 @@ static tse_err check_client_id(const char *id)
     return TSE_OK;
 }
 
-static tse_err client_op(tse *t, const char *id, bool add)
+static tse_err client_op(engine *t, const char *id, bool add)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
@@ -221,17 +221,17 @@ static tse_err client_op(tse *t, const char *id, bool add)
     return admin_end(t, &op, rc);
 }
 
-tse_err tse_register_client(tse *t, const char *client_id)
+tse_err engine_register_client(engine *t, const char *client_id)
 {
     return client_op(t, client_id, true);
 }
 
-tse_err tse_deregister_client(tse *t, const char *client_id)
+tse_err engine_deregister_client(engine *t, const char *client_id)
 {
     return client_op(t, client_id, false);
 }
 
-tse_err tse_list_clients(tse *t, char ***ids, size_t *count)
+tse_err engine_list_clients(engine *t, char ***ids, size_t *count)
 {
     if (!t || !ids || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, ids and count are required");
@@ -253,7 +253,7 @@ tse_err tse_list_clients(tse *t, char ***ids, size_t *count)
 
 /* ------------------------------------------------------------ counts */
 
-static tse_err get_u32(tse *t, uint32_t *out, int what)
+static tse_err get_u32(engine *t, uint32_t *out, int what)
 {
     if (!t || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
@@ -264,12 +264,12 @@ static tse_err get_u32(tse *t, uint32_t *out, int what)
     return TSE_OK;
 }
 
-tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out) { return get_u32(t, out, 0); }
-tse_err tse_get_current_number_of_clients(tse *t, uint32_t *out) { return get_u32(t, out, 1); }
-tse_err tse_get_max_number_of_transactions(tse *t, uint32_t *out) { return get_u32(t, out, 2); }
-tse_err tse_get_current_number_of_transactions(tse *t, uint32_t *out) { return get_u32(t, out, 3); }
+tse_err engine_get_max_number_of_clients(engine *t, uint32_t *out) { return get_u32(t, out, 0); }
+tse_err engine_get_current_number_of_clients(engine *t, uint32_t *out) { return get_u32(t, out, 1); }
+tse_err engine_get_max_number_of_transactions(engine *t, uint32_t *out) { return get_u32(t, out, 2); }
+tse_err engine_get_current_number_of_transactions(engine *t, uint32_t *out) { return get_u32(t, out, 3); }
 
-tse_err tse_get_supported_transaction_update_variants(tse *t, tse_update_variant *out)
+tse_err engine_get_supported_transaction_update_variants(engine *t, tse_update_variant *out)
 {
     if (!t || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
@@ -279,7 +279,7 @@ tse_err tse_get_supported_transaction_update_variants(tse *t, tse_update_variant
 
 /* ------------------------------------------------------------ logs */
 
-tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len)
+tse_err engine_read_log_message(engine *t, uint8_t **msg, size_t *len)
 {
     if (!t || !msg || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
@@ -294,7 +294,7 @@ tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len)
     return TSE_OK;
 }
 
-tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t *len)
+tse_err engine_read_log_by_counter(engine *t, uint64_t counter, uint8_t **msg, size_t *len)
 {
     if (!t || !msg || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
@@ -307,7 +307,7 @@ tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t 
     return TSE_OK;
 }
 
-tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len)
+tse_err engine_export_serial_numbers(engine *t, uint8_t **der, size_t *len)
 {
     if (!t || !der || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, der and len are required");
@@ -340,7 +340,7 @@ tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len)
 
 /* ------------------------------------------------------------ certificates */
 
-tse_err tse_export_certificates(tse *t, char **pem)
+tse_err engine_export_certificates(engine *t, char **pem)
 {
     if (!t || !pem)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem are required");
@@ -350,7 +350,7 @@ tse_err tse_export_certificates(tse *t, char **pem)
     return *pem ? TSE_OK : engine_fail(TSE_ERR_EXPORT_CERT_FAILED, "no certificate available");
 }
 
-tse_err tse_public_key(tse *t, uint8_t **point, size_t *len)
+tse_err engine_public_key(engine *t, uint8_t **point, size_t *len)
 {
     if (!t || !point || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, point and len are required");
@@ -361,7 +361,7 @@ tse_err tse_public_key(tse *t, uint8_t **point, size_t *len)
     return TSE_OK;
 }
 
-tse_err tse_export_csr(tse *t, char **pem)
+tse_err engine_export_csr(engine *t, char **pem)
 {
     if (!t || !pem)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem are required");
@@ -375,7 +375,7 @@ tse_err tse_export_csr(tse *t, char **pem)
     return rc ? engine_fail(rc, "%s", err) : TSE_OK;
 }
 
-tse_err tse_import_certificate(tse *t, const char *pem_chain)
+tse_err engine_import_certificate(engine *t, const char *pem_chain)
 {
     if (!t || !pem_chain)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem_chain are required");

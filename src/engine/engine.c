@@ -53,7 +53,7 @@ static int64_t mono_time(void)
     return (int64_t)ts.tv_sec;
 }
 
-int64_t engine_now(tse *t)
+int64_t engine_now(engine *t)
 {
     int64_t now;
     if (t->time_set && !t->trust_clock)
@@ -83,7 +83,7 @@ void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24])
     *c = (store_change){.kind = STORE_PUT_META, .key = key, .value = buf, .value_len = strlen(buf)};
 }
 
-static tse_err meta_get(tse *t, const char *key, uint8_t **val, size_t *len)
+static tse_err meta_get(engine *t, const char *key, uint8_t **val, size_t *len)
 {
     char err[STORE_ERRLEN] = "";
     int rc = store_get_meta(t->st, key, val, len, err);
@@ -92,7 +92,7 @@ static tse_err meta_get(tse *t, const char *key, uint8_t **val, size_t *len)
     return rc;
 }
 
-static int64_t meta_int(tse *t, const char *key, int64_t dflt)
+static int64_t meta_int(engine *t, const char *key, int64_t dflt)
 {
     uint8_t *v = NULL;
     size_t n = 0;
@@ -106,7 +106,7 @@ static int64_t meta_int(tse *t, const char *key, int64_t dflt)
     return strtoll(buf, NULL, 10);
 }
 
-static void meta_text(tse *t, const char *key, char *out, size_t cap)
+static void meta_text(engine *t, const char *key, char *out, size_t cap)
 {
     uint8_t *v = NULL;
     size_t n = 0;
@@ -124,7 +124,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-bool engine_has_client(tse *t, const char *id)
+bool engine_has_client(engine *t, const char *id)
 {
     return t->n_clients && bsearch(&id, t->clients, t->n_clients, sizeof(char *), cmp_str);
 }
@@ -135,13 +135,13 @@ static int cmp_tx(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-engine_tx *engine_find_tx(tse *t, uint64_t number)
+engine_tx *engine_find_tx(engine *t, uint64_t number)
 {
     engine_tx key = {.number = number};
     return t->n_txs ? bsearch(&key, t->txs, t->n_txs, sizeof(engine_tx), cmp_tx) : NULL;
 }
 
-static void free_lists(tse *t)
+static void free_lists(engine *t)
 {
     for (size_t i = 0; i < t->n_clients; i++)
         free(t->clients[i]);
@@ -157,7 +157,7 @@ static void free_lists(tse *t)
 
 static int load_client(void *ctx, const char *id, int64_t registered)
 {
-    tse *t = ctx;
+    engine *t = ctx;
     (void)registered;
     if (t->n_clients == t->cap_clients) {
         size_t cap = t->cap_clients ? t->cap_clients * 2 : 64;
@@ -175,7 +175,7 @@ static int load_client(void *ctx, const char *id, int64_t registered)
 
 static int load_tx(void *ctx, const store_tx *s)
 {
-    tse *t = ctx;
+    engine *t = ctx;
     if (t->n_txs == t->cap_txs) {
         size_t cap = t->cap_txs ? t->cap_txs * 2 : 64;
         engine_tx *n = realloc(t->txs, cap * sizeof *n);
@@ -201,7 +201,7 @@ static int load_tx(void *ctx, const store_tx *s)
     return 0;
 }
 
-static void load_user(tse *t, int u, const char *id)
+static void load_user(engine *t, int u, const char *id)
 {
     char key[48];
     uint8_t *v = NULL;
@@ -221,7 +221,7 @@ static void load_user(tse *t, int u, const char *id)
     usr->retries_left = (int)meta_int(t, key, ENGINE_MAX_RETRIES);
 }
 
-tse_err engine_reload(tse *t)
+tse_err engine_reload(engine *t)
 {
     char err[STORE_ERRLEN] = "";
     int rc;
@@ -272,7 +272,7 @@ static tse_err commit_error(int rc, const char *err)
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err);
 }
 
-tse_err engine_submit_log(tse *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
+tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
                           tse_result *res, store_ticket **ticket)
 {
     char err[STORE_ERRLEN] = "";
@@ -340,7 +340,7 @@ tse_err engine_submit_log(tse *t, logmsg_fields *f, const store_change *ch, size
     return TSE_OK;
 }
 
-tse_err engine_submit_state(tse *t, const store_change *ch, size_t n_ch, store_ticket **ticket)
+tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, store_ticket **ticket)
 {
     char err[STORE_ERRLEN] = "";
     store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
@@ -348,7 +348,7 @@ tse_err engine_submit_state(tse *t, const store_change *ch, size_t n_ch, store_t
     return rc ? commit_error(rc, err) : TSE_OK;
 }
 
-tse_err engine_finish_commit(tse *t, store_ticket *ticket)
+tse_err engine_finish_commit(engine *t, store_ticket *ticket)
 {
     char err[STORE_ERRLEN] = "";
     if (!ticket)
@@ -367,7 +367,7 @@ tse_err engine_finish_commit(tse *t, store_ticket *ticket)
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err);
 }
 
-void engine_put_time(tse *t, der_w *w, uint8_t tag, int64_t when)
+void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when)
 {
     char text[20];
     if (t->time_format == TSE_TIME_UNIX) {
@@ -379,7 +379,7 @@ void engine_put_time(tse *t, der_w *w, uint8_t tag, int64_t when)
     der_put_tlv(w, tag, text, strlen(text));
 }
 
-tse_err engine_system_log(tse *t, const char *operation, const uint8_t *data, size_t len,
+tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
                           const store_change *ch, size_t n_ch, store_ticket **ticket)
 {
     logmsg_fields f = {
@@ -390,7 +390,7 @@ tse_err engine_system_log(tse *t, const char *operation, const uint8_t *data, si
     return engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
 }
 
-tse_err engine_require_signing(tse *t)
+tse_err engine_require_signing(engine *t)
 {
     if (t->state == TSE_STATE_DISABLED)
         return engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
@@ -410,7 +410,7 @@ static tse_err create_fail(tse_err code, char *err)
     return engine_fail(code, "%s", err);
 }
 
-tse_err tse_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
+tse_err engine_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
 {
     char err[CSP_ERRLEN] = "";
     if (!path || !*path || !o || !o->master_key_path || !puk_out)
@@ -503,7 +503,7 @@ out:
 
 /* ------------------------------------------------------------ open */
 
-static tse_err load_config(tse *t)
+static tse_err load_config(engine *t)
 {
     uint8_t *v = NULL;
     size_t n = 0;
@@ -544,7 +544,7 @@ static tse_err load_config(tse *t)
     return TSE_OK;
 }
 
-static void load_key(tse *t, const char *master_key_path)
+static void load_key(engine *t, const char *master_key_path)
 {
     uint8_t mk[CSP_MASTER_KEY_LEN], *blob = NULL;
     size_t blob_len = 0;
@@ -567,7 +567,7 @@ static void load_key(tse *t, const char *master_key_path)
 
 /* Sign/verify round trip, last stored log against the counter, certificate
  * against the key. Under mu. Fills self_test_ok / self_test_error. */
-static void run_self_test(tse *t)
+static void run_self_test(engine *t)
 {
     char err[CSP_ERRLEN] = "";
     uint8_t probe[32], sig[TSE_MAX_SIGNATURE_LEN], *msg = NULL;
@@ -616,7 +616,7 @@ out:
 }
 
 /* Writes the selfTest system log: [1] BOOLEAN result, [2] reason if failed. */
-static tse_err log_self_test(tse *t, store_ticket **ticket)
+static tse_err log_self_test(engine *t, store_ticket **ticket)
 {
     uint8_t buf[CSP_ERRLEN + 16];
     der_w w = der_w_init(buf, sizeof buf);
@@ -631,7 +631,7 @@ static tse_err log_self_test(tse *t, store_ticket **ticket)
     return engine_system_log(t, "selfTest", buf, w.len, NULL, 0, ticket);
 }
 
-tse_err tse_self_test(tse *t)
+tse_err engine_self_test(engine *t)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
@@ -650,7 +650,7 @@ tse_err tse_self_test(tse *t)
     return rc;
 }
 
-tse_err tse_open(const char *url, const tse_open_options *o, tse **out)
+tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
 {
     char err[STORE_ERRLEN] = "";
     if (!url || !*url || !out)
@@ -661,7 +661,7 @@ tse_err tse_open(const char *url, const tse_open_options *o, tse **out)
         path = url + 5;
     else if (strstr(url, "://"))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", url);
-    tse *t = calloc(1, sizeof *t);
+    engine *t = calloc(1, sizeof *t);
     if (!t)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a TSE handle");
     pthread_mutex_init(&t->mu, NULL);
@@ -678,21 +678,21 @@ tse_err tse_open(const char *url, const tse_open_options *o, tse **out)
         load_key(t, o ? o->master_key_path : NULL);
         t->time_set = t->trust_clock;
         t->time_base = 0;
-        res = tse_self_test(t);
+        res = engine_self_test(t);
         /* A failed self-test is reported by status and refuses signing; opening still succeeds
          * so that the logs can be read and exported. */
         if (res == TSE_ERR_SELF_TEST_FAILED)
             res = TSE_OK;
     }
     if (res != TSE_OK) {
-        tse_close(t); /* keeps this thread's error message */
+        engine_close(t); /* keeps this thread's error message */
         return res;
     }
     *out = t;
     return TSE_OK;
 }
 
-void tse_close(tse *t)
+void engine_close(engine *t)
 {
     if (!t)
         return;
@@ -716,7 +716,7 @@ static int32_t days_left(int64_t not_after, int64_t now)
     return (int32_t)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
 }
 
-tse_err tse_get_info(tse *t, tse_info *out)
+tse_err engine_get_info(engine *t, tse_info *out)
 {
     if (!t || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
@@ -753,7 +753,7 @@ tse_err tse_get_info(tse *t, tse_info *out)
     return TSE_OK;
 }
 
-tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days)
+tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days)
 {
     if (!t || (!not_after && !days))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and an output are required");

@@ -1,7 +1,7 @@
 /*
  * internal.h - the engine's private state and the helpers its files share.
  *
- * One `struct tse` per open TSE. `mu` guards everything in it; signing and
+ * One `struct engine` per open TSE. `mu` guards everything in it; signing and
  * queueing a log happen under `mu` so that counters reach the store in order,
  * waiting for durability happens outside it (group commit). The slow PIN/PUK
  * KDF also runs outside `mu`.
@@ -15,6 +15,7 @@
 
 #include "codec/logmsg.h"
 #include "csp/csp.h"
+#include "engine/engine.h"
 #include "opentse/opentse.h"
 #include "store/store.h"
 
@@ -41,7 +42,7 @@ typedef struct engine_tx {
     size_t pending_len;
 } engine_tx;
 
-struct tse {
+struct engine {
     pthread_mutex_t mu;
     store *st;
 
@@ -97,36 +98,36 @@ tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(pr
 
 /* engine.c */
 int64_t engine_host_time(void);
-int64_t engine_now(tse *t);            /* TSE time, or host time when not set; never below the last log */
-tse_err engine_reload(tse *t);         /* (re)reads all state from the store; under mu */
+int64_t engine_now(engine *t);            /* TSE time, or host time when not set; never below the last log */
+tse_err engine_reload(engine *t);         /* (re)reads all state from the store; under mu */
 /* Builds, signs and queues a log (under mu) with the state changes `ch`.
  * Fills f->signature_counter/log_time/serial/alg and `res`. On success the
  * counter is consumed and *ticket must be passed to engine_finish_commit()
  * after releasing mu. */
-tse_err engine_submit_log(tse *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
+tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
                           tse_result *res, store_ticket **ticket);
 /* Queues state changes without a log (under mu). */
-tse_err engine_submit_state(tse *t, const store_change *ch, size_t n_ch, store_ticket **ticket);
+tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, store_ticket **ticket);
 /* Waits for durability (without mu). On failure re-syncs the engine from the
  * store and returns STORAGE_FAILURE. */
-tse_err engine_finish_commit(tse *t, store_ticket *ticket);
+tse_err engine_finish_commit(engine *t, store_ticket *ticket);
 /* Writes one system log with the given systemOperationData (under mu). */
-tse_err engine_system_log(tse *t, const char *operation, const uint8_t *data, size_t len,
+tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
                           const store_change *ch, size_t n_ch, store_ticket **ticket);
 /* Encodes a time as systemOperationData field in the TSE's time format. */
-void engine_put_time(tse *t, der_w *w, uint8_t tag, int64_t when);
+void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when);
 /* Session check for an operation that needs one of the roles (bit mask of
  * 1 << USER_*). Logs a timeout logOut when a session expired. Under mu. */
-tse_err engine_require_role(tse *t, unsigned roles, store_ticket **timeout_ticket);
+tse_err engine_require_role(engine *t, unsigned roles, store_ticket **timeout_ticket);
 /* State checks common to signing operations. */
-tse_err engine_require_signing(tse *t);
+tse_err engine_require_signing(engine *t);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);
 void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24]);
 
 /* clients and transactions (engine.c) */
-bool engine_has_client(tse *t, const char *id);
-engine_tx *engine_find_tx(tse *t, uint64_t number);
+bool engine_has_client(engine *t, const char *id);
+engine_tx *engine_find_tx(engine *t, uint64_t number);
 
 #endif

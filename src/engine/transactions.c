@@ -38,7 +38,7 @@ static tse_err check_args(const char *client_id, const uint8_t *pd, size_t pd_le
     return TSE_OK;
 }
 
-static tse_err insert_tx(tse *t, const engine_tx *x)
+static tse_err insert_tx(engine *t, const engine_tx *x)
 {
     if (t->n_txs == t->cap_txs) {
         size_t cap = t->cap_txs ? t->cap_txs * 2 : 64;
@@ -52,7 +52,7 @@ static tse_err insert_tx(tse *t, const engine_tx *x)
     return TSE_OK;
 }
 
-static void remove_tx(tse *t, engine_tx *x)
+static void remove_tx(engine *t, engine_tx *x)
 {
     size_t i = (size_t)(x - t->txs);
     free(x->pending);
@@ -86,7 +86,7 @@ static uint8_t *join_pending(const engine_tx *x, const uint8_t *pd, size_t pd_le
     return buf;
 }
 
-static tse_err expiry_check(tse *t, const tse_result *r)
+static tse_err expiry_check(engine *t, const tse_result *r)
 {
     if (t->cert_not_after && r->log_time > t->cert_not_after)
         return engine_fail(TSE_ERR_CERTIFICATE_EXPIRED,
@@ -95,7 +95,7 @@ static tse_err expiry_check(tse *t, const tse_result *r)
     return TSE_OK;
 }
 
-static tse_err common_checks(tse *t, const char *client_id)
+static tse_err common_checks(engine *t, const char *client_id)
 {
     tse_err rc = engine_require_signing(t);
     if (rc)
@@ -107,7 +107,7 @@ static tse_err common_checks(tse *t, const char *client_id)
     return TSE_OK;
 }
 
-tse_err tse_start_transaction(tse *t, const char *client_id, const uint8_t *pd, size_t pd_len,
+tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t *pd, size_t pd_len,
                               const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
     if (!t)
@@ -156,7 +156,7 @@ tse_err tse_start_transaction(tse *t, const char *client_id, const uint8_t *pd, 
 }
 
 /* Update (signed or unsigned) and finish share this path. */
-static tse_err tx_continue(tse *t, enum tx_op op, const char *client_id, uint64_t number,
+static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint64_t number,
                            const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
                            bool sign, tse_result *out)
 {
@@ -246,7 +246,7 @@ static tse_err tx_continue(tse *t, enum tx_op op, const char *client_id, uint64_
     return rc;
 }
 
-tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t number, const uint8_t *pd,
+tse_err engine_update_transaction(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
                                size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
 {
     if (variant != TSE_UPDATE_SIGNED && variant != TSE_UPDATE_UNSIGNED)
@@ -255,7 +255,7 @@ tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t number, c
                        out);
 }
 
-tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t number, const uint8_t *pd,
+tse_err engine_finish_transaction(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
                                size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
     return tx_continue(t, TX_FINISH, client_id, number, pd, pd_len, pt, ad, ad_len, true, out);
@@ -269,7 +269,7 @@ static int cmp_age(const void *a, const void *b)
     return x->transaction_number < y->transaction_number ? -1 : 1;
 }
 
-tse_err tse_list_open_transactions(tse *t, tse_open_transaction **out, size_t *count)
+tse_err engine_list_open_transactions(engine *t, tse_open_transaction **out, size_t *count)
 {
     if (!t || !out || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, out and count are required");

@@ -48,7 +48,7 @@ static bool valid_pin(const char *pin)
     return true;
 }
 
-static tse_err log_logout(tse *t, int u, int cause, store_ticket **ticket)
+static tse_err log_logout(engine *t, int u, int cause, store_ticket **ticket)
 {
     uint8_t buf[64];
     der_w w = der_w_init(buf, sizeof buf);
@@ -58,7 +58,7 @@ static tse_err log_logout(tse *t, int u, int cause, store_ticket **ticket)
     return engine_system_log(t, "logOut", buf, w.len, NULL, 0, ticket);
 }
 
-tse_err engine_require_role(tse *t, unsigned roles, store_ticket **timeout_ticket)
+tse_err engine_require_role(engine *t, unsigned roles, store_ticket **timeout_ticket)
 {
     int64_t now = session_clock();
     bool any_other = false;
@@ -88,7 +88,7 @@ static void retries_change(store_change *c, char key[48], char val[24], const en
     engine_meta_int(c, key, usr->retries_left, val);
 }
 
-tse_err tse_authenticate_user(tse *t, const char *user_id, const char *pin, tse_auth_result *result,
+tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin, tse_auth_result *result,
                               int *remaining)
 {
     tse_auth_result dummy_r;
@@ -173,7 +173,7 @@ tse_err tse_authenticate_user(tse *t, const char *user_id, const char *pin, tse_
     return engine_fail(TSE_ERR_AUTHENTICATION_FAILED, "wrong PIN for %s, %d retries left", usr->id, left);
 }
 
-tse_err tse_logout(tse *t, const char *user_id)
+tse_err engine_logout(engine *t, const char *user_id)
 {
     if (!t || !user_id)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and user_id are required");
@@ -193,7 +193,7 @@ tse_err tse_logout(tse *t, const char *user_id)
     return rc ? rc : engine_finish_commit(t, ticket);
 }
 
-tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk, const char *new_pin)
+tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, const char *new_pin)
 {
     if (!t || !user_id || !puk || !new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, user_id, puk and new_pin are required");
@@ -262,12 +262,12 @@ tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk, const cha
     return ok ? TSE_OK : engine_fail(TSE_ERR_UNBLOCK_FAILED, "the PUK is wrong");
 }
 
-tse_err tse_set_admin_pin(tse *t, const char *puk, const char *new_pin)
+tse_err engine_set_admin_pin(engine *t, const char *puk, const char *new_pin)
 {
-    return tse_unblock_user(t, TSE_USER_ADMIN, puk, new_pin);
+    return engine_unblock_user(t, TSE_USER_ADMIN, puk, new_pin);
 }
 
-tse_err tse_set_time_admin_pin(tse *t, const char *new_pin)
+tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
 {
     if (!t || !new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and new_pin are required");
