@@ -427,6 +427,55 @@ static void test_counter_gap_refused(void **state)
     free(path);
 }
 
+/* A log queued before its signature exists (the engine signs outside its
+ * lock): nothing behind it is flushed before it is complete, the late tail
+ * lands in the stored bytes, and a failed signing drops it alone. */
+static void test_late_signature(void **state)
+{
+    (void)state;
+    char *path = fresh_path("late");
+    store *s = create_store(path);
+    char err[STORE_ERRLEN] = "";
+    test_log l1, l2, l3, l4, l5;
+    make_log(&l1, 1, 1);
+    make_log(&l2, 2, 2);
+    make_log(&l3, 3, 3);
+    memcpy(l2.buf + l2.log.len - 3, "???", 3);   /* "log message 2" lacks "e 2" */
+    store_batch b1 = {.log = &l1.log}, b3 = {.log = &l3.log};
+    store_batch b2 = {.log = &l2.log, .log_tail_later = 3};
+    store_ticket *t1, *t2, *t3;
+    assert_int_equal(store_submit(s, &b1, &t1, err), 0);
+    assert_int_equal(store_submit(s, &b2, &t2, err), 0);
+    assert_int_equal(store_submit(s, &b3, &t3, err), 0);
+    assert_int_equal(store_wait(s, t1, err), 0);
+    assert_int_equal(last_counter(s), 1);   /* 3 is ready but queued behind 2 */
+    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2 ", 4, 0, NULL), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2", 3, 0, NULL), 0);
+    assert_int_equal(store_wait(s, t3, err), 0);
+    assert_int_equal(store_wait(s, t2, err), 0);
+    assert_int_equal(check_contiguous(s), 3);   /* every stored byte as expected */
+
+    make_log(&l4, 4, 4);
+    make_log(&l5, 5, 5);
+    store_batch b4 = {.log = &l4.log, .log_tail_later = 2}, b5 = {.log = &l5.log};
+    store_ticket *t4, *t5;
+    assert_int_equal(store_submit(s, &b4, &t4, err), 0);
+    assert_int_equal(store_submit(s, &b5, &t5, err), 0);
+    assert_int_equal(store_complete(s, t4, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED,
+                                    "no signature"), 0);
+    assert_int_equal(store_wait(s, t4, err), TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED);
+    assert_string_equal(err, "no signature");
+    assert_int_equal(store_wait(s, t5, err), TSE_ERR_INVALID_ARGUMENT);   /* no gap */
+    assert_int_equal(last_counter(s), 3);
+    assert_int_equal(commit_log(s, 4, err), 0);
+    assert_int_equal(check_contiguous(s), 4);
+
+    store_batch too_long = {.log = &l5.log, .log_tail_later = l5.log.len + 1};
+    assert_int_equal(store_submit(s, &too_long, &t5, err), TSE_ERR_INVALID_ARGUMENT);
+    store_close(s);
+    free(path);
+}
+
 /* Submits n batches (all land in one flush: nobody waits before the last
  * submit) and collects their results. */
 static void one_flush(store *s, const store_batch *b, int n, int *rc)
@@ -949,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_commit_and_read_back),
         cmocka_unit_test(test_counter_gap_refused),
         cmocka_unit_test(test_flush_drops_only_failed_batches),
+        cmocka_unit_test(test_late_signature),
         cmocka_unit_test(test_full_flush_fails_every_batch),
         cmocka_unit_test(test_submit_copies_batch),
         cmocka_unit_test(test_logs_append_only),

@@ -27,8 +27,8 @@ static tse_err not_disabled(engine *t)
 /* Common shape of an admin operation: lock, check, write one system log with
  * state changes, unlock, wait. */
 typedef struct admin_op {
-    store_ticket *timeout_ticket;
-    store_ticket *ticket;
+    engine_commit *timeout_ticket;
+    engine_commit *ticket;
 } admin_op;
 
 static tse_err admin_end(engine *t, admin_op *op, tse_err rc)

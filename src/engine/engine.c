@@ -273,7 +273,7 @@ static tse_err commit_error(int rc, const char *err)
 }
 
 tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
-                          tse_result *res, store_ticket **ticket)
+                          tse_result *res, engine_commit **out)
 {
     char err[STORE_ERRLEN] = "";
     if (!t->key)
@@ -288,24 +288,26 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
     der_w w = der_w_init(NULL, 0);
     if (!logmsg_encode_tbs(&w, f))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the log message fields are not encodable");
-    size_t tbs_cap = w.len, sig_len = 0;
-    size_t order = csp_curve_order_len(t->curve);
-    size_t msg_cap = tbs_cap + 2 * order + 16;
+    size_t tbs_cap = w.len;
+    size_t sig_len = 2 * csp_curve_order_len(t->curve);
+    size_t msg_cap = tbs_cap + sig_len + 16;
+    engine_commit *c = calloc(1, sizeof *c);
     uint8_t *buf = malloc(tbs_cap + msg_cap);
-    if (!buf)
+    if (!c || !buf) {
+        free(c);
+        free(buf);
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a log of %zu bytes", tbs_cap);
+    }
     uint8_t *tbs = buf, *msg = buf + tbs_cap;
     w = der_w_init(tbs, tbs_cap);
     logmsg_encode_tbs(&w, f);
-    uint8_t sig[TSE_MAX_SIGNATURE_LEN];
-    int rc = csp_sign(t->key, t->hash, tbs, tbs_cap, sig, sizeof sig, &sig_len, err);
-    if (rc != 0) {
-        free(buf);
-        return engine_fail(TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, "signing failed: %s", err);
-    }
+    /* The signature is the message's last field: queue the message with
+     * zeros there now, in counter order, and sign after mu is released. */
+    static const uint8_t zeros[TSE_MAX_SIGNATURE_LEN];
     der_w mw = der_w_init(msg, msg_cap);
-    logmsg_encode(&mw, tbs, tbs_cap, sig, sig_len);
+    logmsg_encode(&mw, tbs, tbs_cap, zeros, sig_len);
     if (!der_w_ok(&mw)) {
+        free(c);
         free(buf);
         return engine_fail(TSE_ERR_INTERNAL, "log message buffer too small");
     }
@@ -320,11 +322,18 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
         .data = msg,
         .len = mw.len,
     };
-    store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch};
-    rc = store_submit(t->st, &b, ticket, err);
-    free(buf);
-    if (rc != 0)
+    store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch, .log_tail_later = sig_len};
+    int rc = store_submit(t->st, &b, &c->ticket, err);
+    if (rc != 0) {
+        free(c);
+        free(buf);
         return commit_error(rc, err);
+    }
+    c->tbs = tbs;   /* owns buf */
+    c->tbs_len = tbs_cap;
+    c->sig_len = sig_len;
+    c->res = res;
+    *out = c;
 
     t->counter = f->signature_counter;
     t->last_log_time = f->log_time;
@@ -334,36 +343,68 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
         res->signature_counter = f->signature_counter;
         res->log_time = f->log_time;
         memcpy(res->serial_number, t->serial, TSE_SERIAL_LEN);
-        memcpy(res->signature, sig, sig_len);
-        res->signature_len = sig_len;
     }
     return TSE_OK;
 }
 
-tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, store_ticket **ticket)
+tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engine_commit **out)
 {
     char err[STORE_ERRLEN] = "";
+    engine_commit *c = calloc(1, sizeof *c);
+    if (!c)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
     store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
-    int rc = store_submit(t->st, &b, ticket, err);
-    return rc ? commit_error(rc, err) : TSE_OK;
+    int rc = store_submit(t->st, &b, &c->ticket, err);
+    if (rc) {
+        free(c);
+        return commit_error(rc, err);
+    }
+    *out = c;
+    return TSE_OK;
 }
 
-tse_err engine_finish_commit(engine *t, store_ticket *ticket)
+/* Signs a queued log (outside mu; the key is only read) and hands the
+ * signature to the store. */
+static void sign_queued(engine *t, engine_commit *c)
+{
+    char err[CSP_ERRLEN] = "", msg[CSP_ERRLEN + 32];
+    uint8_t sig[TSE_MAX_SIGNATURE_LEN];
+    size_t sig_len = 0;
+    if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, err) != 0 ||
+        sig_len != c->sig_len) {
+        snprintf(msg, sizeof msg, "signing failed: %s", err);
+        store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
+        return;
+    }
+    store_complete(t->st, c->ticket, sig, sig_len, 0, NULL);
+    if (c->res) {
+        memcpy(c->res->signature, sig, sig_len);
+        c->res->signature_len = sig_len;
+    }
+}
+
+tse_err engine_finish_commit(engine *t, engine_commit *c)
 {
     char err[STORE_ERRLEN] = "";
-    if (!ticket)
+    if (!c)
         return TSE_OK;
-    int rc = store_wait(t->st, ticket, err);
+    if (c->tbs)
+        sign_queued(t, c);
+    int rc = store_wait(t->st, c->ticket, err);
+    free(c->tbs);
+    free(c);
     if (rc == 0)
         return TSE_OK;
-    /* Nothing of the failed batch is stored; batches queued behind it fail
-     * too. Drain the queue and take the true state from the store. */
+    /* Nothing of the failed batch is stored; batches with logs queued behind
+     * it fail too. Drain the queue and take the true state from the store. */
     pthread_mutex_lock(&t->mu);
     store_batch empty = {0};
     char e2[STORE_ERRLEN];
     store_commit(t->st, &empty, e2);
     engine_reload(t);
     pthread_mutex_unlock(&t->mu);
+    if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED)
+        return engine_fail(rc, "%s (nothing was stored)", err);
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err);
 }
 
@@ -380,7 +421,7 @@ void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when)
 }
 
 tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
-                          const store_change *ch, size_t n_ch, store_ticket **ticket)
+                          const store_change *ch, size_t n_ch, engine_commit **ticket)
 {
     logmsg_fields f = {
         .kind = LOGMSG_SYSTEM,
@@ -616,7 +657,7 @@ out:
 }
 
 /* Writes the selfTest system log: [1] BOOLEAN result, [2] reason if failed. */
-static tse_err log_self_test(engine *t, store_ticket **ticket)
+static tse_err log_self_test(engine *t, engine_commit **ticket)
 {
     uint8_t buf[CSP_ERRLEN + 16];
     der_w w = der_w_init(buf, sizeof buf);
@@ -635,7 +676,7 @@ tse_err engine_self_test(engine *t)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     run_self_test(t);
     tse_err rc = t->key ? log_self_test(t, &ticket) : TSE_OK;

@@ -14,6 +14,10 @@
 
 typedef struct engine engine;
 
+/* Sets this thread's detail message (tse_last_error_message()) to
+ * "<code name>: <message>" and returns `code`. */
+tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 
 /* Creates a new TSE in a new file `path` (refused if it exists:
  * TSE_ERR_ALREADY_EXISTS): key pair, built-in CA certificate chain, state

@@ -96,29 +96,41 @@ struct engine {
 /* errors.c: per-thread message for tse_last_error_message(). Returns code. */
 tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A queued commit: the store's ticket and, for a log, the bytes to sign
+ * once mu is released. Owned by the caller until engine_finish_commit(). */
+typedef struct engine_commit {
+    store_ticket *ticket;
+    uint8_t *tbs;             /* NULL: nothing to sign */
+    size_t tbs_len, sig_len;
+    tse_result *res;          /* gets the signature; may be NULL */
+} engine_commit;
+
 /* engine.c */
 int64_t engine_host_time(void);
 int64_t engine_now(engine *t);            /* TSE time, or host time when not set; never below the last log */
 tse_err engine_reload(engine *t);         /* (re)reads all state from the store; under mu */
-/* Builds, signs and queues a log (under mu) with the state changes `ch`.
- * Fills f->signature_counter/log_time/serial/alg and `res`. On success the
- * counter is consumed and *ticket must be passed to engine_finish_commit()
- * after releasing mu. */
+/* Builds and queues a log (under mu) with the state changes `ch`. Fills
+ * f->signature_counter/log_time/serial/alg and `res` but its signature. On
+ * success the counter is consumed and *ticket must be passed to
+ * engine_finish_commit() after releasing mu: it signs (so threads sign in
+ * parallel while the store keeps counter order), fills res->signature and
+ * waits for durability. */
 tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
-                          tse_result *res, store_ticket **ticket);
+                          tse_result *res, engine_commit **ticket);
 /* Queues state changes without a log (under mu). */
-tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, store_ticket **ticket);
-/* Waits for durability (without mu). On failure re-syncs the engine from the
- * store and returns STORAGE_FAILURE. */
-tse_err engine_finish_commit(engine *t, store_ticket *ticket);
+tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engine_commit **ticket);
+/* Signs a queued log, then waits for durability (without mu). NULL is fine.
+ * On failure re-syncs the engine from the store and returns STORAGE_FAILURE
+ * (or SIGNING_SYSTEM_OPERATION_DATA_FAILED). */
+tse_err engine_finish_commit(engine *t, engine_commit *ticket);
 /* Writes one system log with the given systemOperationData (under mu). */
 tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
-                          const store_change *ch, size_t n_ch, store_ticket **ticket);
+                          const store_change *ch, size_t n_ch, engine_commit **ticket);
 /* Encodes a time as systemOperationData field in the TSE's time format. */
 void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when);
 /* Session check for an operation that needs one of the roles (bit mask of
  * 1 << USER_*). Logs a timeout logOut when a session expired. Under mu. */
-tse_err engine_require_role(engine *t, unsigned roles, store_ticket **timeout_ticket);
+tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket);
 /* State checks common to signing operations. */
 tse_err engine_require_signing(engine *t);
 

@@ -115,7 +115,7 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
     tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     rc = common_checks(t, client_id);
     if (!rc && t->n_txs >= t->max_open_tx)
@@ -165,7 +165,7 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
     tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     uint8_t *joined = NULL;
     pthread_mutex_lock(&t->mu);
     rc = common_checks(t, client_id);

@@ -48,7 +48,7 @@ static bool valid_pin(const char *pin)
     return true;
 }
 
-static tse_err log_logout(engine *t, int u, int cause, store_ticket **ticket)
+static tse_err log_logout(engine *t, int u, int cause, engine_commit **ticket)
 {
     uint8_t buf[64];
     der_w w = der_w_init(buf, sizeof buf);
@@ -58,7 +58,7 @@ static tse_err log_logout(engine *t, int u, int cause, store_ticket **ticket)
     return engine_system_log(t, "logOut", buf, w.len, NULL, 0, ticket);
 }
 
-tse_err engine_require_role(engine *t, unsigned roles, store_ticket **timeout_ticket)
+tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket)
 {
     int64_t now = session_clock();
     bool any_other = false;
@@ -129,7 +129,7 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
 
     bool ok = csp_secret_check(pin, rec);
 
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     char key[48], val[24];
     uint8_t buf[64];
     pthread_mutex_lock(&t->mu);
@@ -180,7 +180,7 @@ tse_err engine_logout(engine *t, const char *user_id)
     int u = user_index(user_id);
     if (u < 0)
         return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id");
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     tse_err rc;
     pthread_mutex_lock(&t->mu);
     if (!t->users[u].auth_until || session_clock() > t->users[u].auth_until) {
@@ -223,7 +223,7 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     if (ok && csp_secret_hash(new_pin, new_rec, err) != 0)
         return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
 
-    store_ticket *ticket = NULL;
+    engine_commit *ticket = NULL;
     char pin_key[48], ret_key[48], ret_val[24], st_val[24];
     uint8_t buf[64];
     store_change ch[3];
@@ -278,7 +278,7 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
     char err[CSP_ERRLEN] = "";
     if (csp_secret_hash(new_pin, rec, err) != 0)
         return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
-    store_ticket *tt = NULL, *ticket = NULL;
+    engine_commit *tt = NULL, *ticket = NULL;
     char ret_key[48], ret_val[24];
     pthread_mutex_lock(&t->mu);
     tse_err rc = t->state == TSE_STATE_DISABLED

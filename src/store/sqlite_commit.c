@@ -7,7 +7,10 @@
  * order in one BEGIN IMMEDIATE ... COMMIT (each batch inside its own
  * SAVEPOINT so a refused batch is dropped alone), and wakes everyone. COMMIT
  * under synchronous=FULL fsyncs the WAL, so nobody returns before their batch
- * is on disk.
+ * is on disk. A batch whose log still lacks its signature (submitted in
+ * counter order, signed afterwards outside the caller's lock) is not ready:
+ * a flush takes only the ready tickets at the head of the queue, so order is
+ * kept and signing runs in parallel.
  *
  * Counter rule: a batch's log counter must be the last committed counter (or
  * the last one applied earlier in the same flush) + 1. If the flush cannot be
@@ -107,7 +110,7 @@ static store_change copy_change(arena *a, const store_change *src)
 
 static store_batch copy_batch(arena *a, const store_batch *src)
 {
-    store_batch b = {.n_changes = src->n_changes};
+    store_batch b = {.n_changes = src->n_changes, .log_tail_later = src->log_tail_later};
     b.log = src->log ? copy_log(a, src->log) : NULL;
     store_change *ch = arena_dup(a, NULL, src->n_changes * sizeof *ch, alignof(store_change));
     for (size_t i = 0; i < src->n_changes; i++) {
@@ -176,6 +179,8 @@ static int check_batch(const store_batch *b, char *err)
               !id_ok(l->transaction_number)))
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "log message %llu is malformed",
                           (unsigned long long)l->counter);
+    if (b->log_tail_later && (!l || b->log_tail_later > l->len))
+        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "a missing log tail needs a log that long");
     if (b->n_changes && !b->changes)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "batch without its changes");
     for (size_t i = 0; i < b->n_changes; i++) {
@@ -202,6 +207,7 @@ int store_submit(store *s, const store_batch *b, store_ticket **t, char *err)
     store_ticket *nt = ticket_new(b);
     if (!nt)
         return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory queueing a batch");
+    nt->ready = b->log_tail_later == 0;
     pthread_mutex_lock(&s->qmu);
     if (s->tail)
         s->tail->next = nt;
@@ -210,6 +216,26 @@ int store_submit(store *s, const store_batch *b, store_ticket **t, char *err)
     s->tail = nt;
     pthread_mutex_unlock(&s->qmu);
     *t = nt;
+    return 0;
+}
+
+int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, int fail_code,
+                   const char *failure)
+{
+    if (!s || !t || t->ready || (!failure && (!tail || len != t->batch.log_tail_later)))
+        return store_fail(NULL, TSE_ERR_INVALID_ARGUMENT, "store_complete: bad argument");
+    if (failure) {
+        t->preset = fail_code ? fail_code : TSE_ERR_STORAGE_FAILURE;
+        snprintf(t->err, sizeof t->err, "%s", failure);
+    } else {
+        /* the log's bytes live in the ticket's own arena */
+        uint8_t *data = (uint8_t *)t->batch.log->data;
+        memcpy(data + t->batch.log->len - len, tail, len);
+    }
+    pthread_mutex_lock(&s->qmu);
+    t->ready = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
     return 0;
 }
 
@@ -325,6 +351,10 @@ static int apply_batch(store *s, const store_batch *b, char *err)
 static void apply_ticket(store *s, store_ticket *t, uint64_t *counter)
 {
     const store_log *l = t->batch.log;
+    if (t->preset) {
+        t->result = t->preset;
+        return;
+    }
     if (l && l->counter != *counter + 1) {
         t->result = store_fail(t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
@@ -408,12 +438,23 @@ static void finish_flush(store *s, store_ticket *list)
     pthread_cond_broadcast(&s->qcv);
 }
 
-/* Under qmu, with the writer idle and the queue non-empty: takes the queue,
- * flushes it without the lock, and hands the writer back. */
+/* Under qmu: whether a flush can start now. */
+static bool can_lead(const store *s)
+{
+    return !s->writer_busy && s->head && s->head->ready;
+}
+
+/* Under qmu, when can_lead(): takes the ready tickets at the head of the
+ * queue, flushes them without the lock, and hands the writer back. */
 static void lead_one_flush(store *s)
 {
-    store_ticket *list = s->head;
-    s->head = s->tail = NULL;
+    store_ticket *list = s->head, *last = list;
+    while (last->next && last->next->ready)
+        last = last->next;
+    s->head = last->next;
+    if (!s->head)
+        s->tail = NULL;
+    last->next = NULL;
     s->writer_busy = true;
     pthread_mutex_unlock(&s->qmu);
     flush(s, list);
@@ -428,10 +469,10 @@ int store_wait(store *s, store_ticket *t, char *err)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
     pthread_mutex_lock(&s->qmu);
     while (!t->done) {
-        if (s->writer_busy)
+        if (can_lead(s))
+            lead_one_flush(s);
+        else   /* a flush runs, or the head waits for its signature */
             pthread_cond_wait(&s->qcv, &s->qmu);
-        else
-            lead_one_flush(s);   /* t is still queued, so the queue is not empty */
     }
     pthread_mutex_unlock(&s->qmu);
     int ret = t->result;
@@ -452,10 +493,10 @@ void store_drain(store *s)
 {
     pthread_mutex_lock(&s->qmu);
     while (s->head || s->writer_busy) {
-        if (s->writer_busy)
-            pthread_cond_wait(&s->qcv, &s->qmu);
-        else
+        if (can_lead(s))
             lead_one_flush(s);
+        else
+            pthread_cond_wait(&s->qcv, &s->qmu);
     }
     pthread_mutex_unlock(&s->qmu);
 }

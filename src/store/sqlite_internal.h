@@ -28,6 +28,8 @@
 struct store_ticket {
     struct store_ticket *next;
     store_batch batch;
+    bool ready;                   /* complete: may be flushed */
+    int preset;                   /* store_complete() with a failure: its code */
     bool done;
     int result;
     char err[STORE_ERRLEN];
@@ -57,7 +59,7 @@ struct store {
     uint64_t last_counter;        /* last committed log counter */
 
     pthread_mutex_t qmu;          /* guards the queue, writer_busy, stats */
-    pthread_cond_t qcv;           /* signalled when a flush ends */
+    pthread_cond_t qcv;           /* signalled when a flush ends or a ticket gets ready */
     store_ticket *head, *tail;
     bool writer_busy;
     store_stats stats;

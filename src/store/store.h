@@ -87,6 +87,10 @@ typedef struct store_batch {
     const store_log *log;          /* NULL: state changes only */
     const store_change *changes;
     size_t n_changes;
+    /* > 0: the last `log_tail_later` bytes of log->data (its signature) are
+     * not known at store_submit(); store_complete() fills them in. Until then
+     * the batch, and every batch queued behind it, waits in the queue. */
+    size_t log_tail_later;
 } store_batch;
 
 /* Applies the batch atomically and returns once it is durable.
@@ -104,6 +108,13 @@ int store_commit(store *s, const store_batch *b, char *err);
 typedef struct store_ticket store_ticket;
 int store_submit(store *s, const store_batch *b, store_ticket **t, char *err);
 int store_wait(store *s, store_ticket *t, char *err);
+/* For a batch submitted with log_tail_later: writes the missing tail (`len`
+ * must equal log_tail_later) and lets the batch be flushed. With `failure`
+ * set instead, the batch is dropped unflushed and store_wait() returns
+ * `fail_code` with that message (the batches behind it with logs then fail
+ * the counter rule). Call it exactly once, before store_wait(). */
+int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, int fail_code,
+                   const char *failure);
 
 /* State. `*value` is malloc'd (caller frees); NOT_FOUND if absent. */
 int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err);
