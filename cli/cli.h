@@ -67,4 +67,8 @@ void cli_progress_end(const cli_ctx *ctx);
 /* true when argv[i] is "--help" or "-h" in the subcommand's arguments. */
 bool cli_wants_help(int argc, char **argv);
 
+/* Subcommands (cmd_<name>.c). */
+int cmd_verify(cli_ctx *ctx, int argc, char **argv);
+int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
+
 #endif /* OPENTSE_CLI_H */

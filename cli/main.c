@@ -15,6 +15,8 @@
 
 /* Subcommands: each is defined in its own cmd_<name>.c. */
 static const cli_command commands[] = {
+    {"verify", cmd_verify, "check export archives of any TSE"},
+    {"verify-log", cmd_verify_log, "check single log messages"},
     {NULL, NULL, NULL},
 };
 

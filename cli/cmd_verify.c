@@ -1,0 +1,207 @@
+/*
+ * cmd_verify.c - `opentse verify ARCHIVE...` checks export archives of any
+ * TSE, `opentse verify-log [--cert FILE] FILE.log...` single log messages.
+ * Human report by default, one JSON document with --json; exit 0 only when
+ * nothing of severity error was found (docs/verify.md lists the findings).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "verify/verify.h"
+
+typedef struct verify_args {
+    bool quiet;
+    size_t max_findings;
+    const char *cert;
+    int first;          /* index of the first file in argv */
+} verify_args;
+
+static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verify_args *a)
+{
+    memset(a, 0, sizeof *a);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        if (!strcmp(argv[i], "--")) {
+            i++;
+            break;
+        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+            a->quiet = true;
+        } else if (!strcmp(argv[i], "--max-findings") && i + 1 < argc) {
+            char *end;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (*end || v == 0)
+                return cli_fail(ctx, CLI_USAGE, "--max-findings needs a number above 0");
+            a->max_findings = (size_t)v;
+        } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
+            a->cert = argv[++i];
+        } else {
+            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
+        }
+    }
+    if (i >= argc)
+        return cli_fail(ctx, CLI_USAGE, "no file given (see --help)");
+    a->first = i;
+    return 0;
+}
+
+/* The whole file into a malloc'd buffer (caller frees), NULL on error. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            uint8_t *b = cap < (64u << 20) ? realloc(buf, cap ? 2 * cap : 4096) : NULL;
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+            cap = cap ? 2 * cap : 4096;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static void on_progress(void *p, uint64_t done, uint64_t total, size_t logs)
+{
+    (void)logs;
+    cli_progress(p, done, total);
+}
+
+/* Prints or collects one result; returns 1 when it has errors. */
+static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results)
+{
+    int failed = r->errors != 0;
+    if (ctx->json) {
+        json_t *j = verify_report_json(r);
+        if (!j || json_array_append_new(results, j) != 0)
+            failed = -1;
+    } else if (verify_report_text(r, stdout, a->quiet) != 0) {
+        failed = -1;
+    }
+    verify_result_free(r);
+    return failed;
+}
+
+/* Runs every file; the exit code from what was found. */
+static int finish(cli_ctx *ctx, int failures, bool internal, json_t *results)
+{
+    if (internal) {
+        json_decref(results);
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+    }
+    if (ctx->json)
+        cli_print_json(json_pack("{s:b, s:o}", "ok", failures == 0, "results", results));
+    else
+        json_decref(results);
+    return failures ? CLI_FAILED : CLI_OK;
+}
+
+int cmd_verify(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: opentse verify [--quiet] [--max-findings N] ARCHIVE...\n"
+               "\n"
+               "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
+               "against the certificate of its serial number, the certificate chain,\n"
+               "signature counters (duplicates, gaps), file names, info.csv, transactions\n"
+               "and log time order. Exit 0 when no errors were found, 1 otherwise.\n"
+               "  --quiet           only the summary line and errors\n"
+               "  --max-findings N  list at most N findings of each kind (default 100)\n");
+        return CLI_OK;
+    }
+    verify_args a;
+    int rc = parse_args(ctx, argc, argv, false, &a);
+    if (rc)
+        return rc;
+    json_t *results = json_array();
+    if (!results)
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
+                        .progress_ctx = ctx};
+    int failures = 0;
+    bool internal = false;
+    for (int i = a.first; i < argc && !internal; i++) {
+        verify_result r;
+        int ok = verify_archive(argv[i], &o, &r);
+        cli_progress_end(ctx);
+        if (ok != 0 && !r.io_failed) {
+            verify_result_free(&r);
+            internal = true;
+            break;
+        }
+        int f = emit(ctx, &a, &r, results);
+        internal = f < 0;
+        failures += f > 0;
+    }
+    return finish(ctx, failures, internal, results);
+}
+
+int cmd_verify_log(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: opentse verify-log [--cert FILE] [--quiet] FILE.log...\n"
+               "\n"
+               "Checks single log messages: structure, file name against content and,\n"
+               "with --cert (the TSE's certificate, DER or PEM), the signature and the\n"
+               "certificate's validity at log time. Exit 0 when no errors were found.\n");
+        return CLI_OK;
+    }
+    verify_args a;
+    int rc = parse_args(ctx, argc, argv, true, &a);
+    if (rc)
+        return rc;
+    size_t cert_len = 0;
+    uint8_t *cert = NULL;
+    if (a.cert && !(cert = slurp(a.cert, &cert_len)))
+        return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
+    json_t *results = json_array();
+    if (!results) {
+        free(cert);
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    }
+    verify_options o = {.max_findings_per_code = a.max_findings};
+    int failures = 0;
+    bool internal = false;
+    for (int i = a.first; i < argc && !internal; i++) {
+        size_t len = 0;
+        uint8_t *data = slurp(argv[i], &len);
+        if (!data) {
+            free(cert);
+            json_decref(results);
+            return cli_fail(ctx, CLI_USAGE, "cannot read %s", argv[i]);
+        }
+        const char *base = strrchr(argv[i], '/');
+        verify_result r;
+        int ok = verify_log(data, len, base ? base + 1 : argv[i], cert, cert_len, a.cert, &o, &r);
+        free(data);
+        if (ok != 0) {
+            verify_result_free(&r);
+            internal = true;
+            break;
+        }
+        int f = emit(ctx, &a, &r, results);
+        internal = f < 0;
+        failures += f > 0;
+    }
+    free(cert);
+    return finish(ctx, failures, internal, results);
+}

@@ -1,0 +1,337 @@
+/*
+ * archive.c - reading an export archive with libarchive, in two passes:
+ * the first loads info.csv and the certificates (they may stand anywhere in
+ * the archive), the second streams every log through the per-log checks and
+ * flags files that do not belong. Also verify_log for a single message.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "internal.h"
+
+/* Larger entries are not log messages or certificates of any TSE. */
+#define MAX_LOG_SIZE (1u << 20)
+#define MAX_SMALL_FILE (1u << 16)
+
+typedef enum entry_kind { ENTRY_OTHER, ENTRY_LOG, ENTRY_CERT, ENTRY_INFO } entry_kind;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static entry_kind kind_of(const char *name)
+{
+    if (strchr(name, '/'))
+        return ENTRY_OTHER;
+    if (strcmp(name, "info.csv") == 0)
+        return ENTRY_INFO;
+    if (ends_with(name, ".log"))
+        return ENTRY_LOG;
+    static const char *const exts[] = {"_X509.cer", "_X509.crt", "_X509.pem", "_X509.der"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (ends_with(name, exts[i]))
+            return ENTRY_CERT;
+    return ENTRY_OTHER;
+}
+
+/* Reads the current entry (at most `max` bytes) into *buf (grown as needed).
+ * Returns the length, -1 on a read error, -2 when larger than `max`, -3 when
+ * out of memory. */
+static ssize_t read_entry(struct archive *a, struct archive_entry *e, size_t max, uint8_t **buf,
+                          size_t *cap)
+{
+    int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+    if (size < 0 || (uint64_t)size > max)
+        return -2;
+    if ((size_t)size + 1 > *cap) {
+        uint8_t *b = realloc(*buf, (size_t)size + 1);
+        if (!b)
+            return -3;
+        *buf = b;
+        *cap = (size_t)size + 1;
+    }
+    size_t got = 0;
+    while (got < (size_t)size) {
+        la_ssize_t n = archive_read_data(a, *buf + got, (size_t)size - got);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got != (size_t)size)
+        return -1;
+    (*buf)[got] = 0;
+    return (ssize_t)got;
+}
+
+static struct archive *open_archive(const char *path)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return NULL;
+    if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
+        archive_read_support_filter_all(a) != ARCHIVE_OK ||
+        archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+        return a;   /* the caller reads archive_error_string */
+    return a;
+}
+
+/* ---------------------------------------------------------- info.csv */
+
+/* Splits one CSV line into at most `max` fields, in place. Quoted fields may
+ * hold commas and doubled quotes; spaces around a field are dropped. `quoted`
+ * tells whether every field was quoted with nothing around the quotes. */
+static size_t csv_fields(char *line, char **fields, size_t max, bool *quoted)
+{
+    size_t n = 0;
+    char *p = line;
+    *quoted = true;
+    for (;;) {
+        char *start, *end;
+        while (*p == ' ') {
+            *quoted = false;
+            p++;
+        }
+        if (*p == '"') {
+            start = end = ++p;
+            for (;;) {
+                if (!*p) {
+                    *quoted = false;   /* unterminated */
+                    break;
+                }
+                if (*p == '"' && p[1] == '"') {
+                    *end++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *end++ = *p++;
+                }
+            }
+            while (*p == ' ') {
+                *quoted = false;
+                p++;
+            }
+            if (*p && *p != ',') {
+                *quoted = false;
+                while (*p && *p != ',')
+                    *end++ = *p++;
+            }
+        } else {
+            *quoted = false;
+            start = p;
+            while (*p && *p != ',')
+                p++;
+            end = p;
+            while (end > start && end[-1] == ' ')
+                end--;
+        }
+        char sep = *p;
+        *end = 0;
+        if (n < max)
+            fields[n] = start;
+        n++;
+        if (sep != ',')
+            break;
+        p++;
+    }
+    return n;
+}
+
+/* Checks info.csv. `ours`: our own exports are written strictly (every
+ * value quoted, one line ending in a line feed); others are read leniently. */
+static int check_info(vctx *x, const char *name, char *text, size_t len)
+{
+    verify_result *r = x->r;
+    const verify_options *o = x->o;
+    if (strlen(text) != len)
+        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name, "holds a NUL byte");
+    bool final_lf = len && text[len - 1] == '\n';
+    size_t body = len - final_lf - (len > 1 && final_lf && text[len - 2] == '\r');
+    text[body] = 0;
+    if (strchr(text, '\n'))
+        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name, "more than one line");
+    char *f[6];
+    bool quoted;
+    size_t n = csv_fields(text, f, 6, &quoted);
+    static const char *const labels[] = {"description:", "manufacturer:", "version:"};
+    if (n != 6)
+        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name,
+                      "%zu values; expected description, manufacturer and version with labels", n);
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(f[2 * i], labels[i]) != 0)
+            return vr_add(r, o, VERIFY_ERROR, "info-malformed", name,
+                          "value %zu is \"%s\", expected \"%s\"", 2 * i + 1, f[2 * i], labels[i]);
+    if (!(r->info_description = strdup(f[1])) || !(r->info_manufacturer = strdup(f[3])) ||
+        !(r->info_version = strdup(f[5])))
+        return -1;
+    bool ours = strcmp(f[3], VERIFY_OUR_MANUFACTURER) == 0;
+    if (quoted && final_lf && body == len - 1)
+        return 0;
+    if (ours)
+        return vr_add(r, o, VERIFY_ERROR, "info-not-strict", name,
+                      "an %s export writes every value quoted on one line ending in a line feed",
+                      VERIFY_OUR_MANUFACTURER);
+    return quoted ? 0
+                  : vr_add(r, o, VERIFY_NOTE, "info-unquoted", name,
+                           "values without quotes (read leniently, as older exports write them)");
+}
+
+/* ------------------------------------------------------------ passes */
+
+/* Pass 1: info.csv and certificates. */
+static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *cap, size_t *infos)
+{
+    struct archive_entry *e;
+    int rc;
+    while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+        const char *name = archive_entry_pathname(e);
+        if (!name || archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        entry_kind k = kind_of(name);
+        if (k != ENTRY_CERT && k != ENTRY_INFO)
+            continue;
+        ssize_t n = read_entry(a, e, MAX_SMALL_FILE, buf, cap);
+        int add = 0;
+        if (n == -3)
+            return -1;
+        if (n == -2)
+            add = vr_add(x->r, x->o, VERIFY_ERROR, k == ENTRY_CERT ? "certificate-unreadable"
+                                                                   : "info-malformed",
+                         name, "larger than %u bytes", MAX_SMALL_FILE);
+        else if (n == -1)
+            return 1;
+        else if (k == ENTRY_CERT)
+            add = vctx_add_cert(x, name, *buf, (size_t)n);
+        else if (++*infos == 1)
+            add = check_info(x, name, (char *)*buf, (size_t)n);
+        else
+            add = vr_add(x->r, x->o, VERIFY_ERROR, "file-duplicate", name,
+                         "the archive holds more than one info.csv");
+        if (add != 0)
+            return -1;
+    }
+    return rc == ARCHIVE_EOF ? 0 : 1;
+}
+
+/* Pass 2: every entry; logs are checked, strangers reported. */
+static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **buf, size_t *cap)
+{
+    struct archive_entry *e;
+    int rc;
+    while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+        const char *name = archive_entry_pathname(e);
+        if (!name)
+            name = "";
+        int add = 0;
+        entry_kind k = kind_of(name);
+        if (archive_entry_filetype(e) != AE_IFREG) {
+            add = vr_add(x->r, x->o, VERIFY_ERROR, "file-unexpected", name,
+                         "not a regular file (an export holds regular files only)");
+        } else {
+            x->r->counts.files++;
+            if (k == ENTRY_LOG) {
+                ssize_t n = read_entry(a, e, MAX_LOG_SIZE, buf, cap);
+                if (n == -3)
+                    return -1;
+                if (n == -2) {
+                    x->r->counts.logs++;
+                    add = vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name,
+                                 "larger than %u bytes", MAX_LOG_SIZE);
+                } else if (n == -1) {
+                    return 1;
+                } else {
+                    add = vctx_check_log(x, name, *buf, (size_t)n);
+                }
+            } else if (k == ENTRY_OTHER) {
+                add = vr_add(x->r, x->o, VERIFY_ERROR, "file-unexpected", name,
+                             strchr(name, '/') ? "in a folder (an export is flat)"
+                                               : "neither a log, a certificate nor info.csv");
+            }
+        }
+        if (add != 0)
+            return -1;
+        if (x->o && x->o->progress)
+            x->o->progress(x->o->progress_ctx, (uint64_t)archive_filter_bytes(a, -1), total,
+                           x->r->counts.logs);
+    }
+    return rc == ARCHIVE_EOF ? 0 : 1;
+}
+
+/* Runs one pass over the archive; a read failure becomes a finding. */
+static int run_pass(vctx *x, const char *path, int pass, uint64_t total, uint8_t **buf,
+                    size_t *cap, size_t *infos)
+{
+    struct archive *a = open_archive(path);
+    if (!a)
+        return -1;
+    int rc = 1;
+    if (archive_errno(a) == 0 && archive_error_string(a) == NULL)
+        rc = pass == 1 ? load_side_files(x, a, buf, cap, infos) : check_entries(x, a, total, buf, cap);
+    if (rc == 1) {
+        const char *why = archive_error_string(a);
+        x->r->io_failed = true;
+        rc = vr_add(x->r, x->o, VERIFY_ERROR, "archive-unreadable", NULL, "%s",
+                    why ? why : "read error") == 0 ? 1 : -1;
+    }
+    archive_read_free(a);
+    return rc;
+}
+
+static int begin(verify_result *out, const char *source, const verify_options *opts, vctx *x)
+{
+    memset(out, 0, sizeof *out);
+    memset(x, 0, sizeof *x);
+    x->r = out;
+    x->o = opts;
+    return (out->source = strdup(source)) ? 0 : -1;
+}
+
+int verify_archive(const char *path, const verify_options *opts, verify_result *out)
+{
+    vctx x;
+    uint8_t *buf = NULL;
+    size_t cap = 0, infos = 0;
+    struct stat st;
+    uint64_t total = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    int rc = begin(out, path, opts, &x);
+    if (rc == 0)
+        rc = run_pass(&x, path, 1, total, &buf, &cap, &infos);
+    if (rc == 0)
+        rc = run_pass(&x, path, 2, total, &buf, &cap, &infos);
+    if (rc == 0 && !infos)
+        rc = vr_add(out, opts, VERIFY_ERROR, "info-missing", NULL,
+                    "the archive holds no info.csv");
+    if (rc == 0 && !out->counts.logs)
+        rc = vr_add(out, opts, VERIFY_WARNING, "no-logs", NULL, "the archive holds no log message");
+    if (rc == 0)
+        rc = vctx_finish(&x);
+    free(buf);
+    vctx_free(&x);
+    return rc == 0 ? 0 : -1;
+}
+
+int verify_log(const uint8_t *data, size_t len, const char *name, const uint8_t *cert,
+               size_t cert_len, const char *cert_name, const verify_options *opts,
+               verify_result *out)
+{
+    vctx x;
+    int rc = begin(out, name, opts, &x);
+    x.single = true;
+    if (rc == 0 && cert)
+        rc = vctx_add_cert(&x, cert_name ? cert_name : "certificate", cert, cert_len);
+    if (rc == 0)
+        rc = vctx_check_log(&x, name, data, len);
+    if (rc == 0)
+        rc = vctx_finish(&x);
+    vctx_free(&x);
+    return rc;
+}

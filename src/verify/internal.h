@@ -1,0 +1,131 @@
+/*
+ * internal.h - what the files of verify/ share: adding findings, loaded
+ * certificates and their chain check, per-log records and the sequence
+ * checks over them.
+ */
+#ifndef OPENTSE_VERIFY_INTERNAL_H
+#define OPENTSE_VERIFY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "verify.h"
+
+/* The manufacturer our own info.csv names; its exports are read strictly. */
+#define VERIFY_OUR_MANUFACTURER "OpenTSE"
+
+/* ---------------------------------------------------------- findings */
+
+/* Adds a finding (listed while its code has fewer than the options' limit,
+ * otherwise only counted). `code` must be a static string. Returns -1 only
+ * when out of memory. */
+int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
+           const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Lower-case hex of n bytes into out (2n + 1). */
+void vr_hex(const uint8_t *p, size_t n, char *out);
+
+/* ------------------------------------------------------ certificates */
+
+typedef struct vslice {
+    const uint8_t *p;
+    size_t n;
+} vslice;
+
+/* A certificate file of the archive. Slices point into `der`. */
+typedef struct vcert {
+    char *file;
+    char name_hex[65];       /* the file name's serial, lower case; "" if not 64 hex digits */
+    uint8_t *der;
+    size_t der_len;
+    vslice tbs;              /* complete TLV of tbsCertificate */
+    vslice issuer, subject;  /* complete TLVs of the Names */
+    vslice ski, aki;         /* key identifiers (content), n == 0 if absent */
+    char sig_oid[64];
+    vslice sig;              /* signature BIT STRING content without the unused-bits byte */
+    int64_t not_before, not_after;
+    bool has_validity;
+    EVP_PKEY *key;
+    uint8_t key_serial[32];
+    char key_hex[65];
+    X509 *x509;              /* NULL when OpenSSL's decoder refuses the encoding */
+    bool signs_logs;         /* some log's serial number is this key's */
+    bool in_chain;           /* issuer (directly or not) of a certificate that signs logs */
+} vcert;
+
+/* Loads a certificate file (DER or PEM). On failure writes why into err. */
+int vcert_load(vcert *c, const char *file, const uint8_t *data, size_t len, char *err,
+               size_t errlen);
+void vcert_free(vcert *c);
+/* The certificate whose key serial is `serial`, or NULL. */
+vcert *vcert_find(vcert *certs, size_t n, const uint8_t serial[32]);
+
+/* Per signing key: what the chain check needs to know about its logs. */
+typedef struct vkey {
+    uint8_t serial[32];
+    vcert *cert;             /* NULL: no certificate in the archive */
+    EVP_PKEY *pub;           /* borrowed from cert */
+    int64_t min_time, max_time;
+    size_t logs;
+    char sigalg[32];         /* dotted OID of the first log */
+} vkey;
+
+/* Checks validity of every certificate against the logs' keys and, with
+ * `chain`, names, issuer signatures and unused certificates. Returns -1
+ * only when out of memory. */
+int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, bool chain,
+                verify_result *r, const verify_options *o);
+
+/* ------------------------------------------------------ log records */
+
+enum { VOP_OTHER = 0, VOP_START, VOP_UPDATE, VOP_FINISH, VOP_UPDATE_TIME };
+
+/* What is kept of each log after it is checked (32 bytes). */
+typedef struct vrec {
+    uint64_t counter;
+    int64_t time;
+    uint64_t txno;
+    uint32_t client;         /* index into the interned client ids */
+    uint16_t key;            /* index into the keys */
+    uint8_t kind;            /* logmsg_kind */
+    uint8_t op;              /* VOP_* */
+} vrec;
+
+/* Counter, time and transaction checks over all records (reorders them).
+ * `clients` are the interned client ids. Returns -1 only when out of memory. */
+int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **clients,
+               verify_result *r, const verify_options *o);
+
+/* ------------------------------------------------- one verification */
+
+/* State of one verification: the certificates, the signing keys seen, one
+ * record per log, the interned client ids. */
+typedef struct vctx {
+    verify_result *r;
+    const verify_options *o;
+    vcert *certs;
+    size_t n_certs, cap_certs;
+    vkey *keys;
+    size_t n_keys, last_key;
+    vrec *recs;
+    size_t n_recs, cap_recs;
+    char **clients;
+    size_t n_clients;
+    uint32_t *slots;        /* open-addressing table of client indexes + 1 */
+    size_t n_slots;
+    bool single;            /* one log (verify_log): no chain or sequence checks */
+} vctx;
+
+/* Loads a certificate file; an unreadable one becomes a finding. -1: out of memory. */
+int vctx_add_cert(vctx *x, const char *name, const uint8_t *data, size_t len);
+/* Checks one log file (all per-log checks) and keeps its record. -1: out of memory. */
+int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len);
+/* Chain, counter and transaction checks; fills the per-TSE summary. */
+int vctx_finish(vctx *x);
+void vctx_free(vctx *x);
+
+#endif

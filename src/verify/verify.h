@@ -1,0 +1,127 @@
+/*
+ * verify.h - the auditor's side: checks any vendor's TR-03151 export archive
+ * (or one log message) and reports what it finds.
+ *
+ * An archive is read twice with libarchive: the first pass loads info.csv and
+ * the certificates, the second checks every log message as it streams by
+ * (parse, file name, signature, certificate validity at log time) and keeps
+ * only a small record per log. After the second pass the records are sorted
+ * to check signature counters (duplicates, gaps), log time order and the
+ * transactions (one Start, Updates, one Finish, in counter order), and the
+ * certificate chains are checked.
+ *
+ * Everything found becomes a finding with a severity and a stable code
+ * (docs/verify.md lists them). An archive is clean when it has no finding of
+ * severity error; warnings and notes are reported but do not fail it.
+ *
+ * Depends on codec/ and on csp/ signature verification only.
+ */
+#ifndef OPENTSE_VERIFY_H
+#define OPENTSE_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum verify_severity {
+    VERIFY_NOTE = 0,      /* worth knowing, not a problem */
+    VERIFY_WARNING = 1,   /* may be legitimate; an auditor should look */
+    VERIFY_ERROR = 2,     /* the archive does not prove what it should */
+} verify_severity;
+
+/* One finding. Strings are owned by the result. `file` is NULL when the
+ * finding is not about one file (counter gaps, transactions, info). */
+typedef struct verify_finding {
+    verify_severity severity;
+    const char *code;     /* static string, e.g. "signature-invalid" */
+    char *file;
+    char *message;
+} verify_finding;
+
+/* Findings of one code: how many were listed, how many only counted. */
+typedef struct verify_tally {
+    const char *code;
+    size_t listed;
+    size_t unlisted;
+} verify_tally;
+
+typedef struct verify_counts {
+    size_t files;              /* regular files in the archive */
+    size_t logs;               /* .log files */
+    size_t transaction_logs, system_logs, audit_logs;
+    size_t starts, updates, finishes;
+    size_t signatures_valid;   /* logs whose signature verified */
+    size_t transactions;       /* distinct transaction numbers seen */
+    size_t open_transactions;  /* started in the archive, not finished */
+    size_t certificates;
+    size_t tses;               /* distinct serial numbers (signing keys) */
+} verify_counts;
+
+/* One signing key (TSE) seen in the logs. */
+typedef struct verify_tse {
+    char serial_hex[65];
+    char signature_algorithm[40];  /* name, or dotted OID when unknown */
+    bool has_certificate;
+    uint64_t first_counter, last_counter;
+    int64_t first_time, last_time;
+    size_t logs;
+} verify_tse;
+
+typedef struct verify_result {
+    char *source;                  /* archive path or log file name */
+    verify_finding *findings;
+    size_t n_findings, cap_findings;
+    verify_tally *tallies;         /* one per code found */
+    size_t n_tallies;
+    size_t errors, warnings, notes;   /* all findings, listed or not */
+    verify_counts counts;
+    verify_tse *tses;
+    size_t n_tses;
+    char *info_description, *info_manufacturer, *info_version;  /* NULL if absent */
+    bool io_failed;                /* the input could not be read to its end */
+} verify_result;
+
+/* Progress of the second pass: bytes of the archive read so far out of
+ * `total` (0 when unknown) and logs checked. */
+typedef void (*verify_progress_fn)(void *ctx, uint64_t done, uint64_t total, size_t logs);
+
+typedef struct verify_options {
+    /* Listed findings per code; further ones are only counted. 0: 100. */
+    size_t max_findings_per_code;
+    verify_progress_fn progress;
+    void *progress_ctx;
+} verify_options;
+
+/* Verifies one archive. `opts` may be NULL. Fills `out` (free it with
+ * verify_result_free even on failure). Returns 0 when the archive was read
+ * completely (look at out->errors), -1 when it could not be read (a finding
+ * "archive-unreadable" says why; out->io_failed is set) or memory ran out. */
+int verify_archive(const char *path, const verify_options *opts, verify_result *out);
+
+/* Verifies one log message named `name` (a base name, checked against its
+ * content). With a certificate (`cert`, DER or PEM, may be NULL) the
+ * signature and the validity at log time are checked; without one the
+ * finding "signature-unchecked" says so. Returns 0, or -1 when out of memory. */
+int verify_log(const uint8_t *data, size_t len, const char *name,
+               const uint8_t *cert, size_t cert_len, const char *cert_name,
+               const verify_options *opts, verify_result *out);
+
+void verify_result_free(verify_result *r);
+
+/* Number of findings of `code` (listed or not), e.g. verify_count(r,
+ * "counter-gap"); 0 when there is none. */
+size_t verify_count(const verify_result *r, const char *code);
+
+const char *verify_severity_name(verify_severity s);
+
+/* Human report to `out`. `quiet`: only the summary line and errors.
+ * Returns 0, -1 on a write error. */
+int verify_report_text(const verify_result *r, FILE *out, bool quiet);
+
+/* JSON object for one result (format in docs/verify.md), as a jansson
+ * json_t *; declared as void * so that this header does not need jansson.
+ * Caller json_decref()s. NULL when out of memory. */
+void *verify_report_json(const verify_result *r);
+
+#endif
