@@ -1,0 +1,328 @@
+/*
+ * kassenbeleg.c - Kassenbeleg-V1 processData (DSFinV-K Anhang I, TSE-FORMATS.md
+ * section 5): "<Vorgangstyp>^<five gross amounts>^<payments>", its checker,
+ * amounts in cents, and the names the HTTP API uses for receipt types, VAT
+ * rates and payment types.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "receipt.h"
+
+static const char *const vorgangstypen[] = {
+    "Beleg", "AVTransfer", "AVBestellung", "AVTraining", "AVBelegstorno",
+    "AVBelegabbruch", "AVSachbezug", "AVSonstige", "AVRechnung",
+};
+#define N_VORGANGSTYPEN (sizeof vorgangstypen / sizeof vorgangstypen[0])
+
+static bool known_vorgangstyp(const char *s, size_t n)
+{
+    for (size_t i = 0; i < N_VORGANGSTYPEN; i++)
+        if (strlen(vorgangstypen[i]) == n && memcmp(vorgangstypen[i], s, n) == 0)
+            return true;
+    return false;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, arg);
+}
+
+/* Parses an amount from s[0..n). Same rules as receipt_amount_parse; `exact2`
+ * demands exactly two decimals (the processData form). */
+static bool amount_parse_n(const char *s, size_t n, bool exact2, int64_t *cents)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    int64_t v = 0;
+    size_t digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (++digits > 13)
+            return false;
+        v = v * 10 + (s[i++] - '0');
+    }
+    if (digits == 0)
+        return false;
+    int decimals = 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && decimals < 2) {
+            v = v * 10 + (s[i++] - '0');
+            decimals++;
+        }
+        if (decimals == 0)
+            return false;
+    }
+    if (i != n || (exact2 && decimals != 2))
+        return false;
+    for (; decimals < 2; decimals++)
+        v *= 10;
+    if (v > RECEIPT_MAX_CENTS)
+        return false;
+    *cents = neg ? -v : v;
+    return true;
+}
+
+bool receipt_amount_parse(const char *s, int64_t *cents)
+{
+    return s && amount_parse_n(s, strlen(s), false, cents);
+}
+
+void receipt_amount_format(int64_t cents, char *out, size_t cap)
+{
+    uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    snprintf(out, cap, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", a / 100, a % 100);
+}
+
+static bool valid_currency(const char *c)
+{
+    return strlen(c) == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && c[2] >= 'A' &&
+           c[2] <= 'Z';
+}
+
+typedef struct pay_sum {
+    bool non_cash;
+    char currency[4];
+    int64_t cents;
+} pay_sum;
+
+/* DSFinV-K order: Bar before Unbar; EUR first, then alphabetically. */
+static int pay_order(bool a_unbar, const char *a_cur, bool b_unbar, const char *b_cur)
+{
+    if (a_unbar != b_unbar)
+        return a_unbar ? 1 : -1;
+    bool ae = strcmp(a_cur, "EUR") == 0, be = strcmp(b_cur, "EUR") == 0;
+    if (ae != be)
+        return ae ? -1 : 1;
+    return strcmp(a_cur, b_cur);
+}
+
+static int pay_cmp(const void *a, const void *b)
+{
+    const pay_sum *x = a, *y = b;
+    return pay_order(x->non_cash, x->currency, y->non_cash, y->currency);
+}
+
+char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t errlen)
+{
+    if (!in || !in->vorgangstyp || (in->n_payments && !in->payments)) {
+        set_err(err, errlen, "%s", "Kassenbeleg-V1: no input");
+        return NULL;
+    }
+    if (!known_vorgangstyp(in->vorgangstyp, strlen(in->vorgangstyp))) {
+        set_err(err, errlen,
+                "Kassenbeleg-V1: unknown Vorgangstyp '%.60s' (Beleg, AVTransfer, AVBestellung, AVTraining, "
+                "AVBelegstorno, AVBelegabbruch, AVSachbezug, AVSonstige, AVRechnung)",
+                in->vorgangstyp);
+        return NULL;
+    }
+    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+        if (in->gross[k] > RECEIPT_MAX_CENTS || in->gross[k] < -RECEIPT_MAX_CENTS) {
+            set_err(err, errlen, "Kassenbeleg-V1: gross amount of VAT rate %s is out of range",
+                    (const char *[]){"NORMAL", "REDUCED", "AVERAGE_3", "AVERAGE_1", "ZERO"}[k]);
+            return NULL;
+        }
+    }
+    pay_sum *sums = calloc(in->n_payments + 1, sizeof *sums);
+    if (!sums) {
+        set_err(err, errlen, "%s", "Kassenbeleg-V1: out of memory");
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_payments; i++) {
+        const receipt_payment *p = &in->payments[i];
+        const char *cur = p->currency ? p->currency : "EUR";
+        if (!valid_currency(cur)) {
+            free(sums);
+            set_err(err, errlen, "Kassenbeleg-V1: currency '%.20s' is not an ISO 4217 code (three capital letters)",
+                    cur);
+            return NULL;
+        }
+        size_t k = 0;
+        while (k < n && !(sums[k].non_cash == p->non_cash && strcmp(sums[k].currency, cur) == 0))
+            k++;
+        if (k == n) {
+            sums[n].non_cash = p->non_cash;
+            memcpy(sums[n].currency, cur, 4);
+            n++;
+        }
+        sums[k].cents += p->cents;
+        if (p->cents > RECEIPT_MAX_CENTS || p->cents < -RECEIPT_MAX_CENTS || sums[k].cents > RECEIPT_MAX_CENTS ||
+            sums[k].cents < -RECEIPT_MAX_CENTS) {
+            free(sums);
+            set_err(err, errlen, "Kassenbeleg-V1: payment in %s is out of range", cur);
+            return NULL;
+        }
+    }
+    qsort(sums, n, sizeof *sums, pay_cmp);
+    /* Vorgangstyp (<= 14) + 5 * 17 + per payment 17 + ":Unbar:XXX" + separators */
+    size_t cap = 32 + RECEIPT_VAT_COUNT * 24 + n * 40;
+    char *out = malloc(cap);
+    if (!out) {
+        free(sums);
+        set_err(err, errlen, "%s", "Kassenbeleg-V1: out of memory");
+        return NULL;
+    }
+    size_t len = (size_t)snprintf(out, cap, "%s^", in->vorgangstyp);
+    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+        if (k)
+            out[len++] = '_';
+        receipt_amount_format(in->gross[k], out + len, cap - len);
+        len += strlen(out + len);
+    }
+    out[len++] = '^';
+    out[len] = 0;
+    bool first = true;
+    for (size_t k = 0; k < n; k++) {
+        if (sums[k].cents == 0)
+            continue;
+        if (!first)
+            out[len++] = '_';
+        first = false;
+        receipt_amount_format(sums[k].cents, out + len, cap - len);
+        len += strlen(out + len);
+        len += (size_t)snprintf(out + len, cap - len, ":%s", sums[k].non_cash ? "Unbar" : "Bar");
+        if (strcmp(sums[k].currency, "EUR") != 0)
+            len += (size_t)snprintf(out + len, cap - len, ":%s", sums[k].currency);
+    }
+    free(sums);
+    return out;
+}
+
+/* The next field of s[*pos..n) up to `sep` (or the end). */
+static size_t field(const char *s, size_t n, size_t *pos, char sep, const char **start)
+{
+    *start = s + *pos;
+    size_t i = *pos;
+    while (i < n && s[i] != sep)
+        i++;
+    size_t len = i - *pos;
+    *pos = i < n ? i + 1 : n + 1;
+    return len;
+}
+
+static bool fail(char *err, size_t errlen, const char *msg, const char *s, size_t n)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "Kassenbeleg-V1: %s: '%.*s'", msg, (int)(n > 60 ? 60 : n), s);
+    return false;
+}
+
+bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errlen)
+{
+    if (!pd)
+        return fail(err, errlen, "no processData", "", 0);
+    size_t pos = 0;
+    const char *f;
+    size_t fl = field(pd, n, &pos, '^', &f);
+    if (!known_vorgangstyp(f, fl))
+        return fail(err, errlen, "unknown Vorgangstyp", f, fl);
+    if (pos > n)
+        return fail(err, errlen, "missing '^' after the Vorgangstyp", pd, n);
+    const char *amounts;
+    size_t al = field(pd, n, &pos, '^', &amounts);
+    if (pos > n)
+        return fail(err, errlen, "missing '^' after the amounts", pd, n);
+    size_t apos = 0;
+    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+        if (apos > al)
+            return fail(err, errlen, "fewer than five gross amounts", amounts, al);
+        int64_t c;
+        fl = field(amounts, al, &apos, '_', &f);
+        if (!amount_parse_n(f, fl, true, &c))
+            return fail(err, errlen, "gross amount is not a number with two decimals", f, fl);
+    }
+    if (apos <= al)
+        return fail(err, errlen, "more than five gross amounts", amounts, al);
+    const char *pays;
+    size_t pl = field(pd, n, &pos, '^', &pays);
+    if (pos <= n)
+        return fail(err, errlen, "more than three '^'-separated parts", pd, n);
+    bool have_prev = false, prev_unbar = false;
+    char prev_cur[4] = "";
+    for (size_t ppos = 0; pl > 0 && ppos <= pl;) {
+        const char *p;
+        size_t plen = field(pays, pl, &ppos, '_', &p);
+        size_t q = 0;
+        const char *amt = "", *kind = "", *cur = "";
+        size_t amt_l = field(p, plen, &q, ':', &amt);
+        size_t kind_l = q <= plen ? field(p, plen, &q, ':', &kind) : 0;
+        bool has_cur = q <= plen;
+        size_t cur_l = has_cur ? field(p, plen, &q, ':', &cur) : 0;
+        int64_t c;
+        if (!amount_parse_n(amt, amt_l, true, &c))
+            return fail(err, errlen, "payment amount is not a number with two decimals", p, plen);
+        if (c == 0)
+            return fail(err, errlen, "zero payments are omitted", p, plen);
+        bool unbar;
+        if (kind_l == 3 && memcmp(kind, "Bar", 3) == 0)
+            unbar = false;
+        else if (kind_l == 5 && memcmp(kind, "Unbar", 5) == 0)
+            unbar = true;
+        else
+            return fail(err, errlen, "payment type is neither Bar nor Unbar", p, plen);
+        if (q <= plen)
+            return fail(err, errlen, "payment has more than three ':'-separated parts", p, plen);
+        char cbuf[4] = "EUR";
+        if (has_cur) {
+            if (cur_l != 3)
+                return fail(err, errlen, "currency is not three capital letters", p, plen);
+            memcpy(cbuf, cur, 3);
+            if (!valid_currency(cbuf))
+                return fail(err, errlen, "currency is not three capital letters", p, plen);
+            if (strcmp(cbuf, "EUR") == 0)
+                return fail(err, errlen, "EUR is not written out", p, plen);
+        }
+        if (have_prev) {
+            int o = pay_order(prev_unbar, prev_cur, unbar, cbuf);
+            if (o == 0)
+                return fail(err, errlen, "the same payment type and currency twice", p, plen);
+            if (o > 0)
+                return fail(err, errlen, "payments out of order (Bar before Unbar, EUR first, then currencies "
+                                         "alphabetically)", p, plen);
+        }
+        have_prev = true;
+        prev_unbar = unbar;
+        memcpy(prev_cur, cbuf, 4);
+    }
+    return true;
+}
+
+const char *receipt_vorgangstyp_from_api(const char *receipt_type)
+{
+    static const char *const map[][2] = {
+        {"RECEIPT", "Beleg"},         {"TRAINING", "AVTraining"},          {"TRANSFER", "AVTransfer"},
+        {"ORDER", "AVBestellung"},    {"CANCELLATION", "AVBelegstorno"},   {"ABORT", "AVBelegabbruch"},
+        {"BENEFIT_IN_KIND", "AVSachbezug"}, {"INVOICE", "AVRechnung"},    {"OTHER", "AVSonstige"},
+    };
+    for (size_t i = 0; receipt_type && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(receipt_type, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+int receipt_vat_from_api(const char *vat_rate)
+{
+    static const char *const names[RECEIPT_VAT_COUNT] = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1",
+                                                         "SPECIAL_RATE_2", "NULL"};
+    for (int k = 0; vat_rate && k < RECEIPT_VAT_COUNT; k++)
+        if (strcmp(vat_rate, names[k]) == 0)
+            return k;
+    return -1;
+}
+
+int receipt_payment_type_from_api(const char *payment_type)
+{
+    if (payment_type && strcmp(payment_type, "CASH") == 0)
+        return 0;
+    if (payment_type && strcmp(payment_type, "NON_CASH") == 0)
+        return 1;
+    return -1;
+}

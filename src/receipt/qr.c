@@ -1,0 +1,406 @@
+/*
+ * qr.c - the DSFinV-K receipt QR string (TSE-FORMATS.md section 5): built
+ * from a finished transaction, parsed from any vendor's receipt, and verified
+ * by rebuilding the Finish log's signed bytes with the codec and checking the
+ * signature with csp/ against the public key the code carries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "codec/logmsg.h"
+#include "csp/csp.h"
+#include "receipt.h"
+
+#define QR_FIELDS 12
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, arg);
+}
+
+static const char *time_format_name(tse_time_format f)
+{
+    switch (f) {
+    case TSE_TIME_UNIX: return "unixTime";
+    case TSE_TIME_UTC: return "utcTime";
+    case TSE_TIME_GENERALIZED: return "generalizedTime";
+    }
+    return NULL;
+}
+
+/* "utcTimeWithSeconds" is DSFinV-K's name for YYMMDDhhmmssZ, our utcTime. */
+static bool time_format_from_name(const char *s, size_t n, tse_time_format *out)
+{
+    static const struct { const char *name; tse_time_format f; } names[] = {
+        {"unixTime", TSE_TIME_UNIX},
+        {"utcTime", TSE_TIME_UTC},
+        {"utcTimeWithSeconds", TSE_TIME_UTC},
+        {"generalizedTime", TSE_TIME_GENERALIZED},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == n && memcmp(names[i].name, s, n) == 0) {
+            *out = names[i].f;
+            return true;
+        }
+    return false;
+}
+
+/* YYYY-MM-DDThh:mm:ss.000Z */
+static bool time_text(int64_t t, char *out, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t < 0 || !gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999)
+        return false;
+    return strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm) > 0;
+}
+
+static bool digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+/* Reads YYYY-MM-DDThh:mm:ss[.fff]Z. */
+static bool time_parse(const char *s, size_t n, int64_t *t, int *millis)
+{
+    struct tm tm = {0};
+    int y, mo, d, h, mi, se, ms = 0;
+    if ((n != 20 && n != 24) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        s[n - 1] != 'Z' || !digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
+        !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
+        return false;
+    if (n == 24 && (s[19] != '.' || !digits(s + 20, 3, &ms)))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t r = timegm(&tm);
+    struct tm back;
+    if (r == (time_t)-1 || !gmtime_r(&r, &back) || back.tm_mday != d) /* 31 February */
+        return false;
+    *t = (int64_t)r;
+    *millis = ms;
+    return true;
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (out)
+        EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+    return out;
+}
+
+/* Strict base64 (with padding) of s[0..n) into a new buffer. */
+static uint8_t *unb64(const char *s, size_t n, size_t *len)
+{
+    if (n == 0 || n % 4 || n > 4096)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                  c == '/' || (c == '=' && i >= n - 2 && (i == n - 1 || s[n - 1] == '='));
+        if (!ok)
+            return NULL;
+    }
+    uint8_t *out = malloc(n / 4 * 3 + 1);
+    if (!out)
+        return NULL;
+    int r = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+    if (r < 0) {
+        free(out);
+        return NULL;
+    }
+    *len = (size_t)r - (s[n - 1] == '=') - (s[n - 2] == '=');
+    return out;
+}
+
+char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
+{
+    if (!q || !q->client_id || !*q->client_id || !q->process_type || !q->signature || !q->signature_len ||
+        !q->public_key || !q->public_key_len || (q->process_data_len && !q->process_data)) {
+        set_err(err, errlen, "%s", "receipt QR: a required field is missing");
+        return NULL;
+    }
+    if (strchr(q->client_id, ';') || strchr(q->process_type, ';')) {
+        set_err(err, errlen, "%s", "receipt QR: clientId and processType must not contain ';'");
+        return NULL;
+    }
+    if (memchr(q->process_data, 0, q->process_data_len)) {
+        set_err(err, errlen, "%s", "receipt QR: processData must not contain NUL bytes");
+        return NULL;
+    }
+    char start[32], finish[32];
+    const char *fmt = time_format_name(q->time_format);
+    if (!time_text(q->start_time, start, sizeof start) || !time_text(q->finish_time, finish, sizeof finish) || !fmt) {
+        set_err(err, errlen, "%s", "receipt QR: start/finish time or time format out of range");
+        return NULL;
+    }
+    if (!q->signature_algorithm || !logmsg_sigalg_oid(q->signature_algorithm)) {
+        set_err(err, errlen, "receipt QR: unknown signature algorithm '%.40s'",
+                q->signature_algorithm ? q->signature_algorithm : "");
+        return NULL;
+    }
+    char *sig = b64(q->signature, q->signature_len), *key = b64(q->public_key, q->public_key_len);
+    size_t cap = strlen(q->client_id) + strlen(q->process_type) + q->process_data_len + 200 +
+                 (sig ? strlen(sig) : 0) + (key ? strlen(key) : 0);
+    char *out = sig && key ? malloc(cap) : NULL;
+    if (out)
+        snprintf(out, cap, "V0;%s;%s;%.*s;%llu;%llu;%s;%s;%s;%s;%s;%s", q->client_id, q->process_type,
+                 (int)q->process_data_len, q->process_data ? (const char *)q->process_data : "",
+                 (unsigned long long)q->transaction_number, (unsigned long long)q->signature_counter, start,
+                 finish, q->signature_algorithm, fmt, sig, key);
+    else
+        set_err(err, errlen, "%s", "receipt QR: out of memory");
+    free(sig);
+    free(key);
+    return out;
+}
+
+char *receipt_qr_from_result(const tse_result *finish, const char *client_id, const char *process_type,
+                             const uint8_t *process_data, size_t process_data_len,
+                             const char *signature_algorithm, tse_time_format time_format,
+                             const uint8_t *public_key, size_t public_key_len, char *err, size_t errlen)
+{
+    if (!finish) {
+        set_err(err, errlen, "%s", "receipt QR: no finish result");
+        return NULL;
+    }
+    receipt_qr q = {
+        .client_id = client_id,
+        .process_type = process_type,
+        .process_data = process_data,
+        .process_data_len = process_data_len,
+        .transaction_number = finish->transaction_number,
+        .signature_counter = finish->signature_counter,
+        .start_time = finish->start_time,
+        .finish_time = finish->log_time,
+        .signature_algorithm = signature_algorithm,
+        .time_format = time_format,
+        .signature = finish->signature,
+        .signature_len = finish->signature_len,
+        .public_key = public_key,
+        .public_key_len = public_key_len,
+    };
+    return receipt_qr_string(&q, err, errlen);
+}
+
+static bool parse_u64(const char *s, size_t n, uint64_t *v)
+{
+    if (n == 0 || n > 19)
+        return false;
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return true;
+}
+
+static bool parse_fail(receipt_qr_parsed *out, char *err, size_t errlen, const char *msg)
+{
+    set_err(err, errlen, "receipt QR: %s", msg);
+    receipt_qr_parsed_free(out);
+    return false;
+}
+
+bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return parse_fail(out, err, errlen, "no text");
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    out->text = malloc(n + 1);
+    if (!out->text)
+        return parse_fail(out, err, errlen, "out of memory");
+    memcpy(out->text, s, n);
+    out->text[n] = 0;
+    char *t = out->text;
+    /* fields 0..2 from the left, 4..11 from the right, processData between */
+    char *f[QR_FIELDS];
+    size_t fl[QR_FIELDS];
+    char *p = t;
+    for (int i = 0; i < 3; i++) {
+        char *semi = strchr(p, ';');
+        if (!semi)
+            return parse_fail(out, err, errlen, "fewer than 12 ';'-separated fields");
+        f[i] = p;
+        fl[i] = (size_t)(semi - p);
+        *semi = 0;
+        p = semi + 1;
+    }
+    char *end = t + n;
+    for (int i = QR_FIELDS - 1; i >= 4; i--) {
+        char *q = end;
+        while (q > p && q[-1] != ';')
+            q--;
+        if (q == p)
+            return parse_fail(out, err, errlen, "fewer than 12 ';'-separated fields");
+        f[i] = q;
+        fl[i] = (size_t)(end - q);
+        q[-1] = 0;
+        end = q - 1;
+    }
+    f[3] = p;
+    fl[3] = (size_t)(end - p);
+    if (strcmp(f[0], "V0") != 0)
+        return parse_fail(out, err, errlen, "does not start with version V0");
+    if (fl[1] == 0)
+        return parse_fail(out, err, errlen, "empty clientId");
+    receipt_qr *q = &out->q;
+    q->client_id = f[1];
+    q->process_type = f[2];
+    q->process_data = (const uint8_t *)f[3];
+    q->process_data_len = fl[3];
+    if (!parse_u64(f[4], fl[4], &q->transaction_number))
+        return parse_fail(out, err, errlen, "transaction number is not a decimal number");
+    if (!parse_u64(f[5], fl[5], &q->signature_counter))
+        return parse_fail(out, err, errlen, "signature counter is not a decimal number");
+    if (!time_parse(f[6], fl[6], &q->start_time, &out->start_millis))
+        return parse_fail(out, err, errlen, "start time is not YYYY-MM-DDThh:mm:ss.fffZ");
+    if (!time_parse(f[7], fl[7], &q->finish_time, &out->finish_millis))
+        return parse_fail(out, err, errlen, "finish time is not YYYY-MM-DDThh:mm:ss.fffZ");
+    q->signature_algorithm = f[8];
+    if (!time_format_from_name(f[9], fl[9], &q->time_format))
+        return parse_fail(out, err, errlen, "time format is not unixTime, utcTime or generalizedTime");
+    out->signature = unb64(f[10], fl[10], &q->signature_len);
+    if (!out->signature)
+        return parse_fail(out, err, errlen, "signature is not base64");
+    q->signature = out->signature;
+    out->public_key = unb64(f[11], fl[11], &q->public_key_len);
+    if (!out->public_key)
+        return parse_fail(out, err, errlen, "public key is not base64");
+    q->public_key = out->public_key;
+    return true;
+}
+
+void receipt_qr_parsed_free(receipt_qr_parsed *p)
+{
+    if (!p)
+        return;
+    free(p->text);
+    free(p->signature);
+    free(p->public_key);
+    memset(p, 0, sizeof *p);
+}
+
+uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, size_t errlen)
+{
+    const char *oid = q->signature_algorithm ? logmsg_sigalg_oid(q->signature_algorithm) : NULL;
+    if (!oid) {
+        set_err(err, errlen, "receipt QR: unknown signature algorithm '%.40s'",
+                q->signature_algorithm ? q->signature_algorithm : "");
+        return NULL;
+    }
+    uint8_t serial[32];
+    csp_serial(q->public_key, q->public_key_len, serial);
+    logmsg_fields f = {
+        .kind = LOGMSG_TRANSACTION,
+        .operation = "FinishTransaction",
+        .client_id = q->client_id,
+        .process_data = {q->process_data, q->process_data_len},
+        .process_type = q->process_type,
+        .transaction_number = q->transaction_number,
+        .serial_number = serial,
+        .signature_algorithm_oid = oid,
+        .signature_counter = q->signature_counter,
+        .time_format = (logmsg_time_format)q->time_format,
+        .log_time = q->finish_time,
+    };
+    der_w w = der_w_init(NULL, 0);
+    if (!logmsg_encode_tbs(&w, &f)) {
+        set_err(err, errlen, "%s",
+                "receipt QR: the fields do not form a Finish log (clientId or processType outside "
+                "PrintableString, or time out of range)");
+        return NULL;
+    }
+    uint8_t *buf = malloc(w.len);
+    if (!buf) {
+        set_err(err, errlen, "%s", "receipt QR: out of memory");
+        return NULL;
+    }
+    w = der_w_init(buf, w.len);
+    logmsg_encode_tbs(&w, &f);
+    *len = w.len;
+    return buf;
+}
+
+receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen)
+{
+    receipt_qr_check local;
+    if (!check)
+        check = &local;
+    memset(check, 0, sizeof *check);
+    receipt_qr_parsed p;
+    if (!receipt_qr_parse(s, &p, err, errlen))
+        return RECEIPT_QR_MALFORMED;
+    const receipt_qr *q = &p.q;
+    receipt_qr_result res = RECEIPT_QR_UNSUPPORTED;
+    tse_hash hash = TSE_HASH_DEFAULT;
+    for (tse_hash h = TSE_HASH_SHA256; h <= TSE_HASH_SHA512; h++)
+        if (strcmp(csp_sigalg_name(h), q->signature_algorithm) == 0)
+            hash = h;
+    size_t signed_len = 0;
+    uint8_t *tbs = NULL;
+    if (hash == TSE_HASH_DEFAULT) {
+        set_err(err, errlen, "receipt QR: signature algorithm '%.40s' is not supported (ecdsa-plain-SHA256/384/512)",
+                q->signature_algorithm);
+        goto out;
+    }
+    res = RECEIPT_QR_MALFORMED;
+    tbs = receipt_qr_signed_bytes(q, &signed_len, err, errlen);
+    if (!tbs)
+        goto out;
+    csp_serial(q->public_key, q->public_key_len, check->serial);
+    check->signed_len = signed_len;
+    /* The point's length names the curve size; P-256 and brainpoolP256r1
+     * share it, so every curve of that size is tried. */
+    static const tse_curve curves[] = {TSE_CURVE_P256, TSE_CURVE_BRAINPOOL_P256R1, TSE_CURVE_P384,
+                                       TSE_CURVE_BRAINPOOL_P384R1, TSE_CURVE_BRAINPOOL_P512R1, TSE_CURVE_P521};
+    bool loaded = false;
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++) {
+        EVP_PKEY *pk = csp_pubkey_from_point(curves[i], q->public_key, q->public_key_len);
+        if (!pk)
+            continue;
+        loaded = true;
+        snprintf(check->curve, sizeof check->curve, "%s", tse_curve_name(curves[i]));
+        int rc = csp_verify(pk, hash, tbs, signed_len, q->signature, q->signature_len, NULL);
+        EVP_PKEY_free(pk);
+        if (rc == 0) {
+            res = RECEIPT_QR_VALID;
+            goto out;
+        }
+    }
+    if (!loaded) {
+        set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
+        goto out;
+    }
+    res = RECEIPT_QR_BAD_SIGNATURE;
+    set_err(err, errlen, "%s",
+            p.finish_millis ? "receipt QR: the signature does not verify over the rebuilt Finish log (the finish "
+                              "time has milliseconds, which a log time in seconds cannot carry)"
+                            : "receipt QR: the signature does not verify over the Finish log rebuilt from its fields");
+out:
+    free(tbs);
+    receipt_qr_parsed_free(&p);
+    return res;
+}

@@ -1,0 +1,221 @@
+/*
+ * test_builders.c - Kassenbeleg-V1 and Bestellung-V1 processData against the
+ * DSFinV-K examples (Anhang I), the checker against hand-written wrong
+ * strings, and every refusal of invalid input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "receipt/receipt.h"
+
+/* DSFinV-K Anhang I, example of a receipt in several currencies. */
+#define DSFINVK_EXAMPLE "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_5.00:Bar:CHF_5.00:Bar:USD_64.30:Unbar"
+
+static void kassenbeleg_dsfinvk_example(void **state)
+{
+    (void)state;
+    /* given in a scrambled order, with one payment split in two and a zero one */
+    receipt_payment pays[] = {
+        {.cents = 6430, .non_cash = true},
+        {.cents = 500, .currency = "USD"},
+        {.cents = 700, .currency = "EUR"},
+        {.cents = 500, .currency = "CHF"},
+        {.cents = 300},
+        {.cents = 0, .non_cash = true, .currency = "GBP"},
+    };
+    receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {7533, 799, 0, 0, 0}, .payments = pays,
+                             .n_payments = 6};
+    char err[RECEIPT_ERRLEN];
+    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    assert_non_null(pd);
+    assert_string_equal(pd, DSFINVK_EXAMPLE);
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    free(pd);
+}
+
+static void kassenbeleg_negative_and_empty(void **state)
+{
+    (void)state;
+    receipt_payment pays[] = {{.cents = -1999}, {.cents = 5, .non_cash = true}, {.cents = -5, .non_cash = true}};
+    receipt_kassenbeleg k = {.vorgangstyp = "AVBelegstorno", .gross = {-1999, 0, 0, 0, -1}, .payments = pays,
+                             .n_payments = 3};
+    char err[RECEIPT_ERRLEN];
+    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    assert_string_equal(pd, "AVBelegstorno^-19.99_0.00_0.00_0.00_-0.01^-19.99:Bar");
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    free(pd);
+    receipt_kassenbeleg none = {.vorgangstyp = "AVTraining"};
+    pd = receipt_kassenbeleg_build(&none, err, sizeof err);
+    assert_string_equal(pd, "AVTraining^0.00_0.00_0.00_0.00_0.00^");
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    free(pd);
+}
+
+static void kassenbeleg_refusals(void **state)
+{
+    (void)state;
+    char err[RECEIPT_ERRLEN];
+    receipt_kassenbeleg k = {.vorgangstyp = "Quittung"};
+    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
+    assert_non_null(strstr(err, "unknown Vorgangstyp 'Quittung'"));
+
+    k.vorgangstyp = "Beleg";
+    k.gross[RECEIPT_VAT_REDUCED] = RECEIPT_MAX_CENTS + 1;
+    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
+    assert_non_null(strstr(err, "REDUCED"));
+    k.gross[RECEIPT_VAT_REDUCED] = 0;
+
+    const char *bad_currencies[] = {"eur", "EU", "EURO", "E1R", ""};
+    for (size_t i = 0; i < sizeof bad_currencies / sizeof *bad_currencies; i++) {
+        receipt_payment p = {.cents = 100, .currency = bad_currencies[i]};
+        k.payments = &p;
+        k.n_payments = 1;
+        err[0] = 0;
+        assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
+        assert_non_null(strstr(err, "ISO 4217"));
+    }
+    /* a sum that overflows the limit although each payment fits */
+    receipt_payment two[] = {{.cents = RECEIPT_MAX_CENTS}, {.cents = 1}};
+    k.payments = two;
+    k.n_payments = 2;
+    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
+    assert_non_null(strstr(err, "out of range"));
+    k.payments = NULL;
+    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
+    assert_null(receipt_kassenbeleg_build(NULL, err, sizeof err));
+}
+
+static void kassenbeleg_checker(void **state)
+{
+    (void)state;
+    static const struct { const char *pd; const char *why; } bad[] = {
+        {"Bon^1.00_0.00_0.00_0.00_0.00^1.00:Bar", "unknown Vorgangstyp"},
+        {"Beleg^1.00_0.00_0.00_0.00^1.00:Bar", "fewer than five"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00_0.00^1.00:Bar", "more than five"},
+        {"Beleg^1.0_0.00_0.00_0.00_0.00^1.00:Bar", "two decimals"},
+        {"Beleg^1,00_0.00_0.00_0.00_0.00^1.00:Bar", "two decimals"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Unbar_1.00:Bar", "out of order"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:USD_1.00:Bar", "out of order"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:USD_1.00:Bar:CHF", "out of order"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar_2.00:Bar", "twice"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^0.00:Bar", "zero payments"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Karte", "neither Bar nor Unbar"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00", "neither Bar nor Unbar"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:EUR", "EUR is not written out"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:usd", "three capital letters"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:", "three capital letters"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:USD:x", "more than three"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar^x", "more than three '^'"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00", "missing '^' after the amounts"},
+        {"Beleg", "missing '^' after the Vorgangstyp"},
+    };
+    char err[RECEIPT_ERRLEN];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        if (receipt_kassenbeleg_check(bad[i].pd, strlen(bad[i].pd), err, sizeof err) ||
+            !strstr(err, bad[i].why))
+            fail_msg("'%s' should fail with '%s', got '%s'", bad[i].pd, bad[i].why, err);
+    }
+    assert_true(receipt_kassenbeleg_check(DSFINVK_EXAMPLE, strlen(DSFINVK_EXAMPLE), err, sizeof err));
+    /* the fixture receipt's processData */
+    const char *fx = "Beleg^21.42_0.00_0.00_0.00_0.00^21.42:Unbar";
+    assert_true(receipt_kassenbeleg_check(fx, strlen(fx), err, sizeof err));
+}
+
+static void amounts(void **state)
+{
+    (void)state;
+    int64_t c;
+    assert_true(receipt_amount_parse("12.3", &c));
+    assert_int_equal(c, 1230);
+    assert_true(receipt_amount_parse("-4.50", &c));
+    assert_int_equal(c, -450);
+    assert_true(receipt_amount_parse("7", &c));
+    assert_int_equal(c, 700);
+    assert_true(receipt_amount_parse("1000000000000.00", &c));
+    assert_int_equal(c, RECEIPT_MAX_CENTS);
+    const char *bad[] = {"", "-", ".5", "1.", "1.234", "1,50", "+1", "1e3", " 1", "1 ", "10000000000000", "0x10",
+                         "1.0.0", "--1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (receipt_amount_parse(bad[i], &c))
+            fail_msg("amount '%s' accepted", bad[i]);
+    assert_false(receipt_amount_parse(NULL, &c));
+    char out[32];
+    receipt_amount_format(-5, out, sizeof out);
+    assert_string_equal(out, "-0.05");
+    receipt_amount_format(RECEIPT_MAX_CENTS, out, sizeof out);
+    assert_string_equal(out, "1000000000000.00");
+}
+
+static void api_names(void **state)
+{
+    (void)state;
+    assert_string_equal(receipt_vorgangstyp_from_api("RECEIPT"), "Beleg");
+    assert_string_equal(receipt_vorgangstyp_from_api("BENEFIT_IN_KIND"), "AVSachbezug");
+    assert_null(receipt_vorgangstyp_from_api("receipt"));
+    assert_null(receipt_vorgangstyp_from_api(NULL));
+    assert_int_equal(receipt_vat_from_api("NORMAL"), RECEIPT_VAT_NORMAL);
+    assert_int_equal(receipt_vat_from_api("NULL"), RECEIPT_VAT_ZERO);
+    assert_int_equal(receipt_vat_from_api("SPECIAL_RATE_2"), RECEIPT_VAT_AVERAGE_1);
+    assert_int_equal(receipt_vat_from_api("19"), -1);
+    assert_int_equal(receipt_payment_type_from_api("NON_CASH"), 1);
+    assert_int_equal(receipt_payment_type_from_api("CASH"), 0);
+    assert_int_equal(receipt_payment_type_from_api("CARD"), -1);
+}
+
+static void bestellung(void **state)
+{
+    (void)state;
+    /* DSFinV-K Anhang I: quotes in names are doubled */
+    receipt_item items[] = {
+        {.quantity_milli = 1000, .name = "Eisbecher \"Himbeere\"", .unit_price = 399},
+        {.quantity_milli = 2500, .name = "Kaffee; gro\xc3\x9f", .unit_price = 299},
+        {.quantity_milli = -1000, .name = "Pfand", .unit_price = -25},
+    };
+    char err[RECEIPT_ERRLEN];
+    char *pd = receipt_bestellung_build(items, 3, err, sizeof err);
+    assert_non_null(pd);
+    assert_string_equal(pd, "1;\"Eisbecher \"\"Himbeere\"\"\";3.99\r2.5;\"Kaffee; gro\xc3\x9f\";2.99\r-1;\"Pfand\";-0.25");
+    free(pd);
+
+    const struct { receipt_item it; const char *why; } bad[] = {
+        {{.quantity_milli = 1000, .name = ""}, "empty name"},
+        {{.quantity_milli = 1000, .name = NULL}, "empty name"},
+        {{.quantity_milli = 1000, .name = "two\rlines"}, "control characters"},
+        {{.quantity_milli = 1000, .name = "tab\there"}, "control characters"},
+        {{.quantity_milli = 1000, .name = "latin1 \xe4"}, "UTF-8"},
+        {{.quantity_milli = 1000, .name = "overlong \xc0\xaf"}, "UTF-8"},
+        {{.quantity_milli = 1000, .name = "surrogate \xed\xa0\x80"}, "UTF-8"},
+        {{.quantity_milli = 0, .name = "x"}, "quantity"},
+        {{.quantity_milli = 1000, .name = "x", .unit_price = RECEIPT_MAX_CENTS + 1}, "unit price"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        receipt_item two[2] = {items[0], bad[i].it};
+        err[0] = 0;
+        assert_null(receipt_bestellung_build(two, 2, err, sizeof err));
+        if (!strstr(err, bad[i].why) || !strstr(err, "item 1"))
+            fail_msg("case %zu: expected '%s', got '%s'", i, bad[i].why, err);
+    }
+    assert_null(receipt_bestellung_build(items, 0, err, sizeof err));
+    assert_non_null(strstr(err, "no items"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kassenbeleg_dsfinvk_example),
+        cmocka_unit_test(kassenbeleg_negative_and_empty),
+        cmocka_unit_test(kassenbeleg_refusals),
+        cmocka_unit_test(kassenbeleg_checker),
+        cmocka_unit_test(amounts),
+        cmocka_unit_test(api_names),
+        cmocka_unit_test(bestellung),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

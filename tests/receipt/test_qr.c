@@ -1,0 +1,337 @@
+/*
+ * test_qr.c - the receipt QR code: a real vendor's receipt verifies and a
+ * changed one does not; receipts of our own TSEs (several curves) verify with
+ * our code and with the `openssl` command line over the rebuilt Finish log;
+ * parse errors; PNG and SVG images decoded back by zbarimg.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "codec/logmsg.h"
+#include "helpers.h"
+#include "ready_tse.h"
+#include "receipt/receipt.h"
+
+static char *fixture_qr(void)
+{
+    char *path = th_fixture("qr-p256.txt");
+    size_t len;
+    char *s = (char *)th_read_file(path, &len);
+    assert_non_null(s);
+    free(path);
+    s[strcspn(s, "\r\n")] = 0;
+    return s;
+}
+
+/* Replaces the first occurrence of `from` in s by `to` (same length). */
+static void replace(char *s, const char *from, const char *to)
+{
+    char *p = strstr(s, from);
+    assert_non_null(p);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(p, to, strlen(to));
+}
+
+static void fixture_verifies(void **state)
+{
+    (void)state;
+    char *qr = fixture_qr();
+    char err[RECEIPT_ERRLEN] = "";
+    receipt_qr_check chk;
+    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    assert_string_equal(chk.curve, tse_curve_name(TSE_CURVE_P256));
+
+    receipt_qr_parsed p;
+    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    assert_string_equal(p.q.client_id, "ERS 8cb8e2de-4052-481b-945b-118022951944");
+    assert_string_equal(p.q.process_type, "Kassenbeleg-V1");
+    assert_int_equal(p.q.process_data_len, strlen("Beleg^21.42_0.00_0.00_0.00_0.00^21.42:Unbar"));
+    assert_int_equal(p.q.transaction_number, 1);
+    assert_int_equal(p.q.signature_counter, 31);
+    assert_int_equal(p.q.finish_time - p.q.start_time, 6);
+    assert_int_equal(p.q.signature_len, 64);
+    assert_int_equal(p.q.public_key_len, 65);
+    /* the serial is SHA-256 of the key */
+    uint8_t serial[32];
+    csp_serial(p.q.public_key, p.q.public_key_len, serial);
+    assert_memory_equal(serial, chk.serial, 32);
+
+    /* the signature also verifies with openssl over the bytes we rebuilt */
+    size_t tbs_len;
+    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, err, sizeof err);
+    assert_non_null(tbs);
+    assert_int_equal(th_openssl_verify(TSE_CURVE_P256, TSE_HASH_SHA256, p.q.public_key, p.q.public_key_len, tbs,
+                                       tbs_len, p.q.signature, p.q.signature_len), 0);
+    free(tbs);
+    receipt_qr_parsed_free(&p);
+
+    /* our own QR string from the parsed fields is the original text */
+    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    char *again = receipt_qr_string(&p.q, err, sizeof err);
+    assert_string_equal(again, qr);
+    free(again);
+    receipt_qr_parsed_free(&p);
+    free(qr);
+}
+
+static void fixture_changed_fails(void **state)
+{
+    (void)state;
+    static const char *const changes[][2] = {
+        {"^21.42_0.00", "^21.43_0.00"},      /* an amount */
+        {"21.42:Unbar", "21.42:Bar__"},      /* payment type, same length */
+        {";1;31;", ";2;31;"},                /* transaction number */
+        {";1;31;", ";1;32;"},                /* signature counter */
+        {"14:36:33.000Z", "14:36:34.000Z"},  /* finish time */
+        {"ERS 8cb8", "ERS 8cb9"},            /* client id */
+        {"Kassenbeleg-V1", "Kassenbeleg-V2"},/* process type */
+        {"TGnWiq3ZW7", "TGnWiq3ZW8"},       /* signature */
+    };
+    for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
+        char *qr = fixture_qr();
+        replace(qr, changes[i][0], changes[i][1]);
+        char err[RECEIPT_ERRLEN] = "";
+        receipt_qr_result r = receipt_qr_verify(qr, NULL, err, sizeof err);
+        if (r != RECEIPT_QR_BAD_SIGNATURE)
+            fail_msg("change %zu (%s) gave %d: %s", i, changes[i][1], (int)r, err);
+        assert_non_null(strstr(err, "does not verify"));
+        free(qr);
+    }
+    /* the start time is not signed by the Finish log: changing it keeps the
+     * signature valid (it is the Start log's, a separate message) */
+    char *qr = fixture_qr();
+    replace(qr, "14:36:27.000Z", "14:36:28.000Z");
+    assert_int_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
+    free(qr);
+}
+
+static void malformed(void **state)
+{
+    (void)state;
+    char *good = fixture_qr();
+    static const struct { const char *from, *to, *why; } cases[] = {
+        {"V0;", "V1;", "version V0"},
+        {";unixTime;", ";unixtime;", "time format"},
+        {"2021-08-23T14:36:33.000Z", "2021-08-23 14:36:33.000Z", "finish time"},
+        {"2021-08-23T14:36:27.000Z", "2021-02-30T14:36:27.000Z", "start time"},
+        {";1;31;", ";x;31;", "transaction number"},
+        {";1;31;", ";1;-1;", "signature counter"},
+        {"==;BGFK", "=*;BGFK", "signature is not base64"},
+        {"ecdsa-plain-SHA256", "ecsdsa-plain-SHA25", "not supported"},
+    };
+    char err[RECEIPT_ERRLEN];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *qr = strdup(good);
+        replace(qr, cases[i].from, cases[i].to);
+        err[0] = 0;
+        receipt_qr_result r = receipt_qr_verify(qr, NULL, err, sizeof err);
+        if ((r != RECEIPT_QR_MALFORMED && r != RECEIPT_QR_UNSUPPORTED) || !strstr(err, cases[i].why))
+            fail_msg("case %zu: result %d, '%s' (want '%s')", i, (int)r, err, cases[i].why);
+        free(qr);
+    }
+    /* too few fields, empty, the key not on any curve */
+    assert_int_equal(receipt_qr_verify("V0;a;b;c", NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
+    assert_non_null(strstr(err, "12"));
+    assert_int_equal(receipt_qr_verify("", NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
+    assert_int_equal(receipt_qr_verify(NULL, NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
+    char *qr = strdup(good);
+    replace(qr, ";BGFKQP7E", ";BGFKQP7F");
+    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
+    assert_non_null(strstr(err, "not an uncompressed point"));
+    free(qr);
+    free(good);
+}
+
+/* A receipt of our own TSE on `curve`: finish a transaction, build the QR
+ * string, verify it with our code and the Finish log with openssl. */
+static void own_receipt(tse_curve curve, tse_time_format tf)
+{
+    tse_create_options o = {.curve = curve, .time_format = tf};
+    tse *t = ready_tse("qr", &o, NULL);
+    tse_result st, fin;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &st), TSE_OK);
+    receipt_payment pays[] = {{.cents = 1000}, {.cents = 1190, .non_cash = true}, {.cents = 500, .currency = "CHF"}};
+    receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {2190, 500}, .payments = pays, .n_payments = 3};
+    char err[RECEIPT_ERRLEN];
+    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    assert_non_null(pd);
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number, (const uint8_t *)pd,
+                                            strlen(pd), "Kassenbeleg-V1", NULL, 0, &fin), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    uint8_t *point;
+    size_t point_len;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    char *qr = receipt_qr_from_result(&fin, READY_CLIENT, "Kassenbeleg-V1", (const uint8_t *)pd, strlen(pd),
+                                      info.signature_algorithm, info.time_format, point, point_len, err,
+                                      sizeof err);
+    assert_non_null(qr);
+    receipt_qr_check chk;
+    if (receipt_qr_verify(qr, &chk, err, sizeof err) != RECEIPT_QR_VALID)
+        fail_msg("%s: %s\n%s", tse_curve_name(curve), err, qr);
+    assert_string_equal(chk.curve, tse_curve_name(curve));
+    assert_memory_equal(chk.serial, info.serial_number, 32);
+    assert_non_null(strstr(qr, pd));
+
+    /* the rebuilt signed bytes are those of the stored Finish log */
+    receipt_qr_parsed p;
+    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    assert_int_equal(p.q.start_time, st.log_time);
+    size_t tbs_len;
+    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, err, sizeof err);
+    assert_non_null(tbs);
+    uint8_t *msg;
+    size_t msg_len;
+    assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &msg_len), TSE_OK);
+    logmsg m;
+    assert_true(logmsg_parse(msg, msg_len, &m, err, sizeof err));
+    assert_int_equal(m.signed_bytes.n, tbs_len);
+    assert_memory_equal(m.signed_bytes.p, tbs, tbs_len);
+    assert_int_equal(th_openssl_verify(curve, info.hash, point, point_len, tbs, tbs_len, p.q.signature,
+                                       p.q.signature_len), 0);
+    /* and openssl rejects it once an amount is changed */
+    for (size_t i = 0; i + 5 <= tbs_len; i++)
+        if (memcmp(tbs + i, "21.90", 5) == 0) {
+            tbs[i + 4] = '1';
+            break;
+        }
+    assert_int_equal(th_openssl_verify(curve, info.hash, point, point_len, tbs, tbs_len, p.q.signature,
+                                       p.q.signature_len), 1);
+    free(tbs);
+    tse_free(msg);
+    receipt_qr_parsed_free(&p);
+
+    char *changed = strdup(qr);
+    replace(changed, "21.90_5.00", "21.91_5.00");
+    assert_int_equal(receipt_qr_verify(changed, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
+    free(changed);
+    free(qr);
+    free(pd);
+    tse_free(point);
+    tse_close(t);
+}
+
+static void own_p256(void **state) { (void)state; own_receipt(TSE_CURVE_P256, TSE_TIME_UNIX); }
+static void own_bp256_utc(void **state) { (void)state; own_receipt(TSE_CURVE_BRAINPOOL_P256R1, TSE_TIME_UTC); }
+static void own_p384_gen(void **state) { (void)state; own_receipt(TSE_CURVE_P384, TSE_TIME_GENERALIZED); }
+
+static void string_refusals(void **state)
+{
+    (void)state;
+    uint8_t sig[64] = {1}, key[65] = {4};
+    receipt_qr q = {.client_id = "K1", .process_type = "Kassenbeleg-V1", .signature = sig, .signature_len = 64,
+                    .public_key = key, .public_key_len = 65, .signature_algorithm = "ecdsa-plain-SHA256",
+                    .start_time = 1, .finish_time = 2};
+    char err[RECEIPT_ERRLEN];
+    char *s = receipt_qr_string(&q, err, sizeof err);
+    assert_non_null(s);
+    assert_non_null(strstr(s, ";1970-01-01T00:00:01.000Z;1970-01-01T00:00:02.000Z;ecdsa-plain-SHA256;unixTime;"));
+    free(s);
+    q.client_id = "K;1";
+    assert_null(receipt_qr_string(&q, err, sizeof err));
+    assert_non_null(strstr(err, "';'"));
+    q.client_id = "K1";
+    q.signature_algorithm = "rsa";
+    assert_null(receipt_qr_string(&q, err, sizeof err));
+    assert_non_null(strstr(err, "unknown signature algorithm"));
+    q.signature_algorithm = "ecdsa-plain-SHA256";
+    q.start_time = -5;
+    assert_null(receipt_qr_string(&q, err, sizeof err));
+    q.start_time = 1;
+    q.signature = NULL;
+    assert_null(receipt_qr_string(&q, err, sizeof err));
+    assert_null(receipt_qr_from_result(NULL, "K1", "x", NULL, 0, "ecdsa-plain-SHA256", TSE_TIME_UNIX, key, 65, err,
+                                       sizeof err));
+}
+
+/* Decodes a PNG file with zbarimg; returns its text (malloc'd) or NULL. */
+static char *zbar_decode(const char *path)
+{
+    char *cmd = NULL;
+    if (asprintf(&cmd, "zbarimg --quiet --raw -Sbinary '%s' 2>/dev/null", path) < 0)
+        return NULL;
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(f);
+    char *buf = calloc(1, 8192);
+    size_t n = fread(buf, 1, 8191, f);
+    int rc = pclose(f);
+    if (rc != 0) {
+        free(buf);
+        return NULL;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    return buf;
+}
+
+static void png_and_svg(void **state)
+{
+    (void)state;
+    char *qr = fixture_qr();
+    char err[RECEIPT_ERRLEN];
+    uint8_t *png;
+    size_t png_len;
+    assert_int_equal(receipt_qr_png(qr, 3, &png, &png_len, err, sizeof err), TSE_OK);
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    assert_true(png_len > 100);
+    assert_memory_equal(png, sig, 8);
+    char *path = th_path("qr.png");
+    assert_int_equal(th_write_file(path, png, png_len), 0);
+    char *decoded = zbar_decode(path);
+    assert_non_null(decoded);
+    assert_string_equal(decoded, qr);
+    free(decoded);
+    /* file(1) reads the header independently */
+    char *cmd;
+    assert_true(asprintf(&cmd, "file -b '%s'", path) > 0);
+    FILE *f = popen(cmd, "r");
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    pclose(f);
+    free(cmd);
+    assert_non_null(strstr(line, "PNG image data"));
+    free(png);
+    free(path);
+
+    char *svg = receipt_qr_svg(qr, 4, err, sizeof err);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_non_null(strstr(svg, "</svg>"));
+    assert_non_null(strstr(svg, "<path"));
+    free(svg);
+
+    assert_int_equal(receipt_qr_png("", 3, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(receipt_qr_png(qr, 0, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
+    assert_null(receipt_qr_svg(qr, 65, err, sizeof err));
+    /* more than a QR code holds */
+    char *huge = malloc(4000);
+    memset(huge, 'A', 3999);
+    huge[3999] = 0;
+    assert_int_equal(receipt_qr_png(huge, 1, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err, "too long"));
+    free(huge);
+    free(qr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fixture_verifies),
+        cmocka_unit_test(fixture_changed_fails),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(own_p256),
+        cmocka_unit_test(own_bp256_utc),
+        cmocka_unit_test(own_p384_gen),
+        cmocka_unit_test(string_refusals),
+        cmocka_unit_test(png_and_svg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
