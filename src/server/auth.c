@@ -1,0 +1,306 @@
+/*
+ * auth.c - API keys, access tokens and per-key rate limits.
+ *
+ * POST /api/v2/auth exchanges {api_key, api_secret} (or {refresh_token}) for
+ * a bearer token. Tokens are stateless: "<kind>.<key_id>.<org_id>.<expiry>.
+ * <HMAC-SHA256 hex>" keyed with a secret derived from the master key, so they
+ * survive restarts and cost no lookup. Each key has a token bucket (rate and
+ * burst = --rate-limit requests per second). The operator key (org 0) manages
+ * organizations and API keys under /api/v2/organizations.
+ */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+struct rate_bucket {
+    int64_t key_id;
+    double tokens;
+    double last;
+    struct rate_bucket *next;
+};
+
+int auth_init(srv *s)
+{
+    FILE *f = fopen(s->master_key_path, "r");
+    if (!f)
+        return -1;
+    char buf[200];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    unsigned len = 0;
+    static const char label[] = "opentsed access tokens";
+    int ok = HMAC(EVP_sha256(), buf, (int)n, (const unsigned char *)label, sizeof label - 1, s->token_key, &len) != NULL;
+    OPENSSL_cleanse(buf, sizeof buf);
+    return ok && len == 32 ? 0 : -1;
+}
+
+static void token_mac(srv *s, const char *body, char out[65])
+{
+    uint8_t mac[32];
+    unsigned len = 0;
+    if (!HMAC(EVP_sha256(), s->token_key, 32, (const unsigned char *)body, strlen(body), mac, &len))
+        memset(mac, 0, sizeof mac);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+static void token_make(srv *s, const char *kind, int64_t key_id, int64_t org_id, int64_t exp, char *out, size_t cap)
+{
+    char body[128], mac[65];
+    snprintf(body, sizeof body, "%s.%" PRId64 ".%" PRId64 ".%" PRId64, kind, key_id, org_id, exp);
+    token_mac(s, body, mac);
+    snprintf(out, cap, "%s.%s", body, mac);
+}
+
+/* 0 ok, -1 malformed or forged, -2 expired. */
+static int token_check(srv *s, const char *tok, const char *kind, srv_principal *who)
+{
+    char copy[256];
+    if (strlen(tok) >= sizeof copy)
+        return -1;
+    snprintf(copy, sizeof copy, "%s", tok);
+    char *dot = strrchr(copy, '.');
+    if (!dot)
+        return -1;
+    *dot = 0;
+    char mac[65];
+    token_mac(s, copy, mac);
+    if (!ct_streq(mac, dot + 1))
+        return -1;
+    char k[16];
+    int64_t key_id, org_id, exp;
+    if (sscanf(copy, "%15[a-z].%" SCNd64 ".%" SCNd64 ".%" SCNd64, k, &key_id, &org_id, &exp) != 4 ||
+        strcmp(k, kind) != 0)
+        return -1;
+    if (exp < now_s())
+        return -2;
+    who->key_id = key_id;
+    who->org_id = org_id;
+    who->operator_role = org_id == 0;
+    return 0;
+}
+
+static int rate_take(srv *s, int64_t key_id, int *retry_after)
+{
+    double rate = s->cfg.rate_limit;
+    if (rate <= 0)
+        return 0;
+    double now = now_mono();
+    pthread_mutex_lock(&s->rate_mu);
+    struct rate_bucket *b = s->rate;
+    while (b && b->key_id != key_id)
+        b = b->next;
+    if (!b && (b = calloc(1, sizeof *b))) {
+        b->key_id = key_id;
+        b->tokens = rate;
+        b->last = now;
+        b->next = s->rate;
+        s->rate = b;
+    }
+    int ok = 1;
+    if (b) {
+        b->tokens = fmin(rate, b->tokens + (now - b->last) * rate);
+        b->last = now;
+        if (b->tokens >= 1) {
+            b->tokens -= 1;
+        } else {
+            ok = 0;
+            *retry_after = (int)ceil((1 - b->tokens) / rate);
+            if (*retry_after < 1)
+                *retry_after = 1;
+        }
+    }
+    pthread_mutex_unlock(&s->rate_mu);
+    return ok ? 0 : -1;
+}
+
+int auth_require(srv_req *q, srv_resp *r)
+{
+    const char *h = req_header(q, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0) {
+        resp_error(r, 401, "E_UNAUTHORIZED", "missing Authorization: Bearer <access_token>");
+        return -1;
+    }
+    int rc = token_check(q->s, h + 7, "a", &q->who);
+    if (rc == -2) {
+        resp_error(r, 401, "E_TOKEN_EXPIRED", "the access token has expired; POST /api/v2/auth again");
+        return -1;
+    }
+    if (rc) {
+        resp_error(r, 401, "E_UNAUTHORIZED", "invalid access token");
+        return -1;
+    }
+    int retry = 1;
+    if (rate_take(q->s, q->who.key_id, &retry)) {
+        resp_error(r, 429, "E_RATE_LIMITED", "more than %.0f requests per second for this API key",
+                   q->s->cfg.rate_limit);
+        r->retry_after = retry;
+        return -1;
+    }
+    q->authenticated = 1;
+    return 0;
+}
+
+static json_t *token_response(srv *s, srv_principal *who)
+{
+    int64_t now = now_s();
+    char at[256], rt[256];
+    token_make(s, "a", who->key_id, who->org_id, now + s->cfg.token_ttl, at, sizeof at);
+    token_make(s, "r", who->key_id, who->org_id, now + 86400, rt, sizeof rt);
+    return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I}", "access_token", at, "access_token_expires_in",
+                     (json_int_t)s->cfg.token_ttl, "access_token_expires_at", (json_int_t)(now + s->cfg.token_ttl),
+                     "refresh_token", rt, "refresh_token_expires_in", (json_int_t)86400,
+                     "refresh_token_expires_at", (json_int_t)(now + 86400));
+}
+
+/* POST /api/v2/auth */
+void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
+{
+    (void)seg;
+    if (nseg != 1 || strcmp(q->method, "POST") != 0) {
+        resp_error(r, 404, "E_NOT_FOUND", "use POST /api/v2/auth");
+        return;
+    }
+    json_t *j = req_json(q, r);
+    if (!j)
+        return;
+    const char *key = json_string_value(json_object_get(j, "api_key"));
+    const char *secret = json_string_value(json_object_get(j, "api_secret"));
+    const char *refresh = json_string_value(json_object_get(j, "refresh_token"));
+    srv_principal who = {0};
+    if (refresh) {
+        if (token_check(q->s, refresh, "r", &who)) {
+            resp_error(r, 401, "E_UNAUTHORIZED", "invalid or expired refresh token");
+            json_decref(j);
+            return;
+        }
+    } else if (key && secret) {
+        char want[65], have[65] = "";
+        sha256_hex(secret, want);
+        int found = 0;
+        srv_db *d = &q->s->db;
+        pthread_mutex_lock(&d->mu);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(d->db, "SELECT id, org_id, secret_hash FROM api_keys WHERE key=?", -1, &st, NULL) ==
+                SQLITE_OK &&
+            sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            who.key_id = sqlite3_column_int64(st, 0);
+            who.org_id = sqlite3_column_int64(st, 1);
+            snprintf(have, sizeof have, "%s", (const char *)sqlite3_column_text(st, 2));
+            found = 1;
+        }
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->mu);
+        if (!found || !ct_streq(want, have)) {
+            resp_error(r, 401, "E_UNAUTHORIZED", "unknown api_key or wrong api_secret");
+            json_decref(j);
+            return;
+        }
+    } else {
+        resp_error(r, 400, "E_BAD_REQUEST", "give api_key and api_secret, or refresh_token");
+        json_decref(j);
+        return;
+    }
+    json_decref(j);
+    resp_json(r, 200, token_response(q->s, &who));
+}
+
+int64_t auth_create_org(srv *s, const char *name)
+{
+    srv_db *d = &s->db;
+    int64_t id = -1;
+    pthread_mutex_lock(&d->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db, "INSERT INTO orgs(name, time_creation) VALUES(?, ?)", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 2, now_s()) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+        id = sqlite3_last_insert_rowid(d->db);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&d->mu);
+    return id;
+}
+
+int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65])
+{
+    random_hex(key_out, 16);
+    random_hex(secret_out, 32);
+    char hash[65];
+    sha256_hex(secret_out, hash);
+    srv_db *d = &s->db;
+    int rc = -1;
+    pthread_mutex_lock(&d->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->db, "INSERT INTO api_keys(org_id, key, secret_hash, time_creation) VALUES(?,?,?,?)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 1, org_id) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, key_out, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 4, now_s()) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+        rc = 0;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+/* /api/v2/organizations[/{id}/api-keys] - operator only. */
+void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg)
+{
+    if (!q->who.operator_role) {
+        resp_error(r, 403, "E_FORBIDDEN", "only the operator key manages organizations");
+        return;
+    }
+    if (nseg == 1 && strcmp(q->method, "POST") == 0) {
+        json_t *j = req_json(q, r);
+        if (!j)
+            return;
+        const char *name = json_string_value(json_object_get(j, "name"));
+        if (!name || !*name || strlen(name) > 200) {
+            json_decref(j);
+            resp_error(r, 400, "E_BAD_REQUEST", "name (1..200 characters) is required");
+            return;
+        }
+        int64_t id = auth_create_org(q->s, name);
+        if (id < 0) {
+            json_decref(j);
+            resp_error(r, 503, "STORAGE_FAILURE", "cannot store the organization");
+            return;
+        }
+        resp_json(r, 200, json_pack("{s:I, s:s, s:s}", "_id", (json_int_t)id, "_type", "ORGANIZATION", "name", name));
+        json_decref(j);
+        return;
+    }
+    if (nseg == 3 && strcmp(seg[2], "api-keys") == 0 && strcmp(q->method, "POST") == 0) {
+        char *end = NULL;
+        long long org = strtoll(seg[1], &end, 10);
+        int exists = 0;
+        srv_db *d = &q->s->db;
+        pthread_mutex_lock(&d->mu);
+        sqlite3_stmt *st = NULL;
+        if (*seg[1] && !*end && org > 0 &&
+            sqlite3_prepare_v2(d->db, "SELECT 1 FROM orgs WHERE id=?", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_bind_int64(st, 1, org) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            exists = 1;
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&d->mu);
+        if (!exists) {
+            resp_error(r, 404, "E_NOT_FOUND", "no organization %s", seg[1]);
+            return;
+        }
+        char key[33], secret[65];
+        if (auth_create_key(q->s, org, key, secret)) {
+            resp_error(r, 503, "STORAGE_FAILURE", "cannot store the API key");
+            return;
+        }
+        resp_json(r, 200, json_pack("{s:s, s:s, s:I}", "key", key, "secret", secret, "organization_id", (json_int_t)org));
+        OPENSSL_cleanse(secret, sizeof secret);
+        return;
+    }
+    resp_error(r, 404, "E_NOT_FOUND", "no such route");
+}

@@ -1,0 +1,226 @@
+/*
+ * config.c - opentsed's settings: one table of options read, in rising
+ * precedence, from the defaults, a config file (--config FILE, lines
+ * "name = value", '#' comments), OPENTSED_<NAME> environment variables and
+ * command-line flags (--name value, --name=value, bare --demo).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+enum opt_type { OPT_STR, OPT_INT, OPT_DOUBLE, OPT_BOOL };
+
+typedef struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t off, size;
+    const char *help;
+} opt;
+
+#define STR(f) OPT_STR, offsetof(srv_config, f), sizeof(((srv_config *)0)->f)
+#define NUM(t, f) t, offsetof(srv_config, f), 0
+
+static const opt opts[] = {
+    {"data-dir", STR(data_dir), "directory of the TSS files, server.db and master.key (required)"},
+    {"listen", STR(listen), "HOST:PORT to listen on (default 127.0.0.1:8080)"},
+    {"demo", NUM(OPT_BOOL, demo), "on a fresh data directory create a demo organization, TSS and client"},
+    {"tls-cert", STR(tls_cert), "PEM certificate chain: serve HTTPS (TLS 1.2/1.3, TR-02102-2 suites)"},
+    {"tls-key", STR(tls_key), "PEM private key for --tls-cert"},
+    {"max-body", NUM(OPT_INT, max_body), "largest request body in bytes (default 2097152)"},
+    {"rate-limit", NUM(OPT_DOUBLE, rate_limit), "requests per second per API key, 0 = off (default 10000)"},
+    {"token-ttl", NUM(OPT_INT, token_ttl), "access token lifetime in seconds (default 3600)"},
+    {"max-connections", NUM(OPT_INT, max_connections), "concurrent connections (default 1024)"},
+    {"access-log", NUM(OPT_BOOL, access_log), "JSON access log on stderr, 0 or 1 (default 1)"},
+    {"shutdown-grace", NUM(OPT_INT, shutdown_grace), "seconds SIGTERM waits for requests in flight (default 30)"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static const opt *find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int bool_word(const char *v)
+{
+    static const char *words[] = {"0", "1", "true", "false", "yes", "no", "on", "off"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(v, words[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int set(srv_config *c, const opt *o, const char *v, const char *where)
+{
+    char *p = (char *)c + o->off, *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case OPT_STR:
+        if (strlen(v) >= o->size)
+            break;
+        strcpy(p, v);
+        return 0;
+    case OPT_INT: {
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < 0)
+            break;
+        *(long long *)p = n;
+        return 0;
+    }
+    case OPT_DOUBLE: {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || d < 0)
+            break;
+        *(double *)p = d;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (!bool_word(v))
+            break;
+        *(int *)p = strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0;
+        return 0;
+    }
+    fprintf(stderr, "opentsed: %s: bad value \"%s\" for %s\n", where, v, o->name);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+static int load_file(srv_config *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "opentsed: cannot read config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[2048], where[1100];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "opentsed: %s: expected name = value\n", where);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *name = trim(s);
+        const opt *o = find(name, strlen(name));
+        if (!o) {
+            fprintf(stderr, "opentsed: %s: unknown setting \"%s\"\n", where, name);
+            rc = -1;
+            break;
+        }
+        rc = set(c, o, trim(eq + 1), where);
+    }
+    fclose(f);
+    return rc;
+}
+
+static void usage(void)
+{
+    printf("usage: opentsed --data-dir DIR [--listen HOST:PORT] [--demo] [--config FILE] [options]\n\n");
+    for (size_t i = 0; i < N_OPTS; i++)
+        printf("  --%-16s %s\n", opts[i].name, opts[i].help);
+    printf("  --%-16s %s\n", "config", "file of \"name = value\" lines with the settings above");
+    printf("\nEvery setting can also be given as OPENTSED_<NAME> (e.g. OPENTSED_DATA_DIR,\n"
+           "OPENTSED_RATE_LIMIT); flags win over the environment, which wins over the file.\n");
+}
+
+int config_load(srv_config *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
+    c->max_body = 2 * 1024 * 1024;
+    c->rate_limit = 10000;
+    c->token_ttl = 3600;
+    c->max_connections = 1024;
+    c->access_log = 1;
+    c->shutdown_grace = 30;
+
+    const char *file = getenv("OPENTSED_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage();
+            return 1;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+    }
+    if (file && load_file(c, file))
+        return -1;
+
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char env[64] = "OPENTSED_";
+        for (size_t k = 0; opts[i].name[k] && k < 40; k++)
+            env[9 + k] = opts[i].name[k] == '-' ? '_' : (char)toupper((unsigned char)opts[i].name[k]);
+        const char *v = getenv(env);
+        if (v && set(c, &opts[i], v, env))
+            return -1;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "opentsed: unexpected argument \"%s\" (see --help)\n", a);
+            return -1;
+        }
+        a += 2;
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        if (len == 6 && strncmp(a, "config", 6) == 0) {
+            i += eq ? 0 : 1;
+            continue;
+        }
+        const opt *o = find(a, len);
+        if (!o) {
+            fprintf(stderr, "opentsed: unknown option --%.*s (see --help)\n", (int)len, a);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && o->type == OPT_BOOL) /* bare --flag, or --flag 0|1|true|false|... */
+            v = i + 1 < argc && bool_word(argv[i + 1]) ? argv[++i] : "1";
+        if (!v && i + 1 < argc)
+            v = argv[++i];
+        if (!v) {
+            fprintf(stderr, "opentsed: --%s needs a value\n", o->name);
+            return -1;
+        }
+        if (set(c, o, v, "command line"))
+            return -1;
+    }
+    if (!c->data_dir[0]) {
+        fprintf(stderr, "opentsed: --data-dir DIR is required (see --help)\n");
+        return -1;
+    }
+    if (!c->tls_cert[0] != !c->tls_key[0]) {
+        fprintf(stderr, "opentsed: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (c->max_body < 1024 || c->max_connections < 1) {
+        fprintf(stderr, "opentsed: max-body must be at least 1024 and max-connections at least 1\n");
+        return -1;
+    }
+    return 0;
+}

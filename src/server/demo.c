@@ -1,0 +1,123 @@
+/*
+ * demo.c - `opentsed --demo`: on a fresh data directory creates a demo
+ * organization with an API key, a TSS taken to INITIALIZED (admin PIN set
+ * with the PUK) and a registered client, prints them with a curl example and
+ * writes DATA_DIR/demo.json {api_key, api_secret, tss_id, client_id,
+ * admin_pin} (mode 0600). Later starts print the saved demo.json again.
+ */
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+static void uuid4(char out[37])
+{
+    char h[33];
+    random_hex(h, 16);
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+static void print_demo(srv *s, json_t *d)
+{
+    const char *host = s->cfg.listen;
+    const char *scheme = s->cfg.tls_cert[0] ? "https" : "http";
+    printf("\ndemo organization ready (saved in %s/demo.json):\n", s->cfg.data_dir);
+    printf("  api_key    %s\n  api_secret %s\n  tss_id     %s\n  client_id  %s\n  admin_pin  %s\n\n",
+           json_string_value(json_object_get(d, "api_key")), json_string_value(json_object_get(d, "api_secret")),
+           json_string_value(json_object_get(d, "tss_id")), json_string_value(json_object_get(d, "client_id")),
+           json_string_value(json_object_get(d, "admin_pin")));
+    printf("try it (a receipt: start, then finish):\n"
+           "  TOKEN=$(curl -s -X POST %s://%s/api/v2/auth -H 'Content-Type: application/json' \\\n"
+           "    -d '{\"api_key\":\"%s\",\"api_secret\":\"%s\"}' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n"
+           "  TX=$(cat /proc/sys/kernel/random/uuid)\n"
+           "  curl -s -X PUT \"%s://%s/api/v2/tss/%s/tx/$TX?tx_revision=1\" -H \"Authorization: Bearer $TOKEN\" \\\n"
+           "    -d '{\"state\":\"ACTIVE\",\"client_id\":\"%s\"}'\n"
+           "  curl -s -X PUT \"%s://%s/api/v2/tss/%s/tx/$TX?tx_revision=2\" -H \"Authorization: Bearer $TOKEN\" \\\n"
+           "    -d '{\"state\":\"FINISHED\",\"client_id\":\"%s\",\"schema\":{\"standard_v1\":{\"receipt\":"
+           "{\"receipt_type\":\"RECEIPT\",\"amounts_per_vat_rate\":[{\"vat_rate\":\"NORMAL\",\"amount\":\"21.42\"}],"
+           "\"amounts_per_payment_type\":[{\"payment_type\":\"CASH\",\"amount\":\"21.42\"}]}}}}'\n\n",
+           scheme, host, json_string_value(json_object_get(d, "api_key")),
+           json_string_value(json_object_get(d, "api_secret")), scheme, host,
+           json_string_value(json_object_get(d, "tss_id")), json_string_value(json_object_get(d, "client_id")), scheme,
+           host, json_string_value(json_object_get(d, "tss_id")), json_string_value(json_object_get(d, "client_id")));
+}
+
+static int save(const char *path, json_t *d)
+{
+    char *text = json_dumps(d, JSON_INDENT(2));
+    int fd = text ? open(path, O_WRONLY | O_CREAT | O_EXCL, 0600) : -1;
+    size_t n = text ? strlen(text) : 0;
+    int ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    if (text)
+        OPENSSL_cleanse(text, n);
+    free(text);
+    return ok ? 0 : -1;
+}
+
+static tse_err make_tss(srv *s, int64_t org, const char *tss_id, const char *client_id, const char *pin)
+{
+    char puk[TSE_PUK_LEN + 1];
+    srv_tss *x = NULL;
+    tse_err e = tss_create(s, tss_id, org, puk, &x);
+    if (!e)
+        e = engine_set_admin_pin(x->e, puk, pin);
+    OPENSSL_cleanse(puk, sizeof puk);
+    if (!e)
+        e = engine_authenticate_user(x->e, TSE_USER_ADMIN, pin, NULL, NULL);
+    if (!e)
+        e = engine_initialize(x->e, "OpenTSE demo");
+    if (!e)
+        e = client_put(s, x, client_id, "DEMO-KASSE-01");
+    if (!e)
+        e = engine_logout(x->e, TSE_USER_ADMIN);
+    return e;
+}
+
+int demo_setup(srv *s, int fresh)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/demo.json", s->cfg.data_dir);
+    json_t *d = NULL;
+    if (!fresh) {
+        if (!(d = json_load_file(path, 0, NULL))) {
+            fprintf(stderr, "opentsed: --demo: %s is not a fresh data directory and has no demo.json; "
+                            "starting without a demo\n", s->cfg.data_dir);
+            return 0;
+        }
+        print_demo(s, d);
+        json_decref(d);
+        return 0;
+    }
+    char key[33], secret[65], tss_id[37], client_id[37], pin[9];
+    int64_t org = auth_create_org(s, "demo");
+    uuid4(tss_id);
+    uuid4(client_id);
+    random_hex(pin, 4);
+    for (int i = 0; i < 8; i++)
+        pin[i] = (char)('0' + (unsigned char)pin[i] % 10);
+    tse_err e = TSE_OK;
+    if (org < 0 || auth_create_key(s, org, key, secret) || (e = make_tss(s, org, tss_id, client_id, pin))) {
+        fprintf(stderr, "opentsed: --demo failed: %s %s\n", e ? tse_errname(e) : "cannot store the organization",
+                e ? tse_last_error_message() : "");
+        return -1;
+    }
+    d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "api_key", key, "api_secret", secret, "tss_id", tss_id, "client_id",
+                  client_id, "admin_pin", pin);
+    OPENSSL_cleanse(secret, sizeof secret);
+    if (!d || save(path, d)) {
+        fprintf(stderr, "opentsed: --demo: cannot write %s\n", path);
+        json_decref(d);
+        return -1;
+    }
+    print_demo(s, d);
+    json_decref(d);
+    return 0;
+}

@@ -1,0 +1,326 @@
+/*
+ * http.c - the HTTP layer of opentsed on libmicrohttpd: collects request
+ * bodies within the size limit (a too large Content-Length is refused before
+ * any of the body is read), hands each request to the router, turns the
+ * response into JSON or text, writes one JSON access-log line per request to
+ * stderr and records request metrics.
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+typedef struct conn_ctx {
+    char *body;
+    size_t len, cap;
+    int too_large;
+    double t0;
+} conn_ctx;
+
+void resp_json(srv_resp *r, int status, json_t *j)
+{
+    if (r->json)
+        json_decref(r->json);
+    r->json = NULL;
+    if (!j) {
+        resp_error(r, 500, "E_INTERNAL", "no memory for the response");
+        return;
+    }
+    r->status = status;
+    r->json = j;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->json)
+        json_decref(r->json);
+    r->status = status;
+    r->json = json_pack("{s:i, s:s, s:s, s:s}", "status_code", status, "error", status_text(status), "code",
+                        code ? code : "E_ERROR", "message", msg);
+}
+
+static int tse_status(tse_err rc)
+{
+    switch (rc) {
+    case TSE_ERR_AUTHENTICATION_FAILED:
+    case TSE_ERR_UNBLOCK_FAILED:
+        return 401;
+    case TSE_ERR_USER_NOT_AUTHORIZED:
+    case TSE_ERR_USER_NOT_AUTHENTICATED:
+    case TSE_ERR_USER_ID_NOT_AUTHENTICATED:
+    case TSE_ERR_PIN_BLOCKED:
+        return 403;
+    case TSE_ERR_ID_NOT_FOUND:
+    case TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND:
+    case TSE_ERR_NO_TRANSACTION:
+    case TSE_ERR_NOT_FOUND:
+    case TSE_ERR_NO_DATA_AVAILABLE:
+        return 404;
+    case TSE_ERR_INVALID_ARGUMENT:
+    case TSE_ERR_PARAMETER_MISMATCH:
+    case TSE_ERR_INVALID_TIME:
+    case TSE_ERR_USER_ID_NOT_MANAGED:
+        return 400;
+    case TSE_ERR_TOO_LARGE:
+        return 413;
+    case TSE_ERR_STORAGE_FAILURE:
+    case TSE_ERR_STORE_IN_USE:
+    case TSE_ERR_KEY_UNAVAILABLE:
+    case TSE_ERR_SELF_TEST_FAILED:
+    case TSE_ERR_UNREACHABLE:
+        return 503;
+    case TSE_ERR_NO_MEMORY:
+    case TSE_ERR_INTERNAL:
+        return 500;
+    default:
+        return 409; /* wrong state, disabled, limits, expired certificate, ... */
+    }
+}
+
+void resp_tse_error(srv_resp *r, tse_err rc)
+{
+    const char *detail = tse_last_error_message();
+    resp_error(r, tse_status(rc), tse_errname(rc), "%s%s%s", tse_strerror(rc), detail && *detail ? ": " : "",
+               detail ? detail : "");
+}
+
+const char *req_query(srv_req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct query_all {
+    const char *name;
+    const char **out;
+    int n, max;
+} query_all;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    query_all *a = cls;
+    if (key && value && strcmp(key, a->name) == 0 && a->n < a->max)
+        a->out[a->n++] = value;
+    return MHD_YES;
+}
+
+int req_query_all(srv_req *q, const char *name, const char **out, int max)
+{
+    query_all a = {name, out, 0, max};
+    MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
+    return a.n;
+}
+
+const char *req_header(srv_req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+}
+
+int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
+{
+    const char *names[2] = {"limit", "offset"};
+    long *vals[2] = {limit, offset};
+    *limit = 100;
+    *offset = 0;
+    for (int i = 0; i < 2; i++) {
+        const char *v = req_query(q, names[i]);
+        char *end = NULL;
+        if (!v)
+            continue;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < (i ? 0 : 1) || (i == 0 && n > 100) || n > 1000000000) {
+            resp_error(r, 400, "E_BAD_REQUEST", "%s must be an integer%s", names[i],
+                       i ? " >= 0" : " from 1 to 100");
+            return -1;
+        }
+        *vals[i] = n;
+    }
+    return 0;
+}
+
+json_t *req_json(srv_req *q, srv_resp *r)
+{
+    json_error_t e;
+    json_t *j = q->body_len ? json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e) : NULL;
+    if (!j) {
+        resp_error(r, 400, "E_BAD_REQUEST", "malformed JSON body%s%s", q->body_len ? ": " : " (empty)",
+                   q->body_len ? e.text : "");
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        resp_error(r, 400, "E_BAD_REQUEST", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_len)
+{
+    if (!s->cfg.access_log)
+        return;
+    char ts[40];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    time_t tt = now.tv_sec;
+    gmtime_r(&tt, &tm);
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "time", ts, "method", q->method, "path",
+                          q->path, "route", q->route ? q->route : "other", "status", status, "duration_ms",
+                          secs * 1000.0, "bytes_in", (json_int_t)q->body_len, "bytes_out", (json_int_t)out_len);
+    if (!j)
+        return;
+    if (q->authenticated)
+        json_object_set_new(j, "key_id", json_integer(q->who.key_id));
+    char *line = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!line)
+        return;
+    pthread_mutex_lock(&s->log_mu);
+    fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&s->log_mu);
+    free(line);
+}
+
+static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q, srv_resp *r, double t0)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+    const char *ctype = r->content_type ? r->content_type : "application/json";
+    if (r->text) {
+        out = r->text;
+        r->text = NULL;
+    } else {
+        if (!r->json)
+            resp_error(r, 500, "E_INTERNAL", "no response");
+        out = json_dumps(r->json, JSON_COMPACT);
+        if (!out) {
+            out = strdup("{\"status_code\":500,\"error\":\"Internal Server Error\",\"code\":\"E_INTERNAL\","
+                         "\"message\":\"no memory\"}");
+            r->status = 500;
+        }
+    }
+    if (r->json)
+        json_decref(r->json);
+    r->json = NULL;
+    out_len = out ? strlen(out) : 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(out_len, out, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(out);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    if (r->status == 413 || atomic_load(&s->stopping))
+        MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    double secs = now_mono() - t0;
+    metrics_observe(&s->metrics, q->route ? q->route : "other", r->status, secs);
+    access_log(s, q, r->status, secs, out_len);
+    return ret;
+}
+
+enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_size, void **con_cls);
+enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    srv *s = cls;
+    conn_ctx *c = *con_cls;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return MHD_NO;
+        c->t0 = now_mono();
+        *con_cls = c;
+        atomic_fetch_add(&s->in_flight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body)
+            c->too_large = 1;
+        if (!c->too_large)
+            return MHD_YES; /* wait for the body */
+    }
+    if (*upload_size && !c->too_large) {
+        if (c->len + *upload_size > (size_t)s->cfg.max_body) {
+            c->too_large = 1;
+        } else {
+            if (c->len + *upload_size + 1 > c->cap) {
+                size_t cap = (c->len + *upload_size + 1) * 2;
+                if (cap > (size_t)s->cfg.max_body + 1)
+                    cap = (size_t)s->cfg.max_body + 1;
+                char *nb = realloc(c->body, cap);
+                if (!nb)
+                    return MHD_NO;
+                c->body = nb;
+                c->cap = cap;
+            }
+            memcpy(c->body + c->len, upload_data, *upload_size);
+            c->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    srv_req q = {.s = s, .method = method, .path = url, .conn = conn, .body = c->body, .body_len = c->len};
+    srv_resp r = {0};
+    if (c->too_large) {
+        q.route = "too_large";
+        *upload_size = 0;
+        resp_error(&r, 413, "E_PAYLOAD_TOO_LARGE", "request bodies are limited to %lld bytes", s->cfg.max_body);
+    } else if (atomic_load(&s->stopping)) {
+        q.route = "stopping";
+        resp_error(&r, 503, "E_SHUTTING_DOWN", "the server is shutting down; retry on another node or later");
+        r.retry_after = 1;
+    } else {
+        routes_handle(&q, &r);
+    }
+    return send_resp(s, conn, &q, &r, c->t0);
+}
+
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    srv *s = cls;
+    conn_ctx *c = *con_cls;
+    if (c) {
+        free(c->body);
+        free(c);
+        *con_cls = NULL;
+        atomic_fetch_sub(&s->in_flight, 1);
+    }
+}

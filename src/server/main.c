@@ -1,0 +1,261 @@
+/*
+ * main.c - opentsed: the cloud TSE over HTTP. Reads the settings, prepares
+ * the data directory (master key, server.db, the operator key on first
+ * start, --demo), opens every TSS, serves HTTP(S) on libmicrohttpd with a
+ * thread per connection, and on SIGTERM/SIGINT stops accepting, lets the
+ * requests in flight finish, closes every engine (which flushes) and exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+
+/* http.c */
+enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *version, const char *upload_data, size_t *upload_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
+
+/* BSI TR-02102-2: TLS 1.2 and 1.3 only; (EC)DHE key exchange; AES-GCM/CCM
+ * (and AES-CBC with SHA-2 on TLS 1.2); SHA-2; NIST and brainpool curves. */
+static const char tls_priorities[] =
+    "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:"
+    "+AES-256-GCM:+AES-128-GCM:+AES-256-CCM:+AES-128-CCM:+AES-256-CBC:+AES-128-CBC:"
+    "+AEAD:+SHA384:+SHA256:+COMP-NULL:"
+    "+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-FFDHE3072:+GROUP-FFDHE4096:"
+    "+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SECP384R1-SHA384:+SIGN-ECDSA-SECP521R1-SHA512:"
+    "+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-PSS-RSAE-SHA384:+SIGN-RSA-PSS-RSAE-SHA512:"
+    "+SIGN-RSA-SHA256:+SIGN-RSA-SHA384:+SIGN-RSA-SHA512:+SIGN-ECDSA-SHA256:+SIGN-ECDSA-SHA384:"
+    "+SIGN-ECDSA-SHA512:+CTYPE-X509:%SAFE_RENEGOTIATION";
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = len + 4096 + 1 + cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, 4096, f);
+        len += n;
+        if (n < 4096)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+/* DATA_DIR/master.key: 32 random bytes as hex, mode 0600, made once. */
+static int master_key(srv *s)
+{
+    snprintf(s->master_key_path, sizeof s->master_key_path, "%s/master.key", s->cfg.data_dir);
+    if (access(s->master_key_path, F_OK) == 0)
+        return 0;
+    int fd = open(s->master_key_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "opentsed: cannot create %s: %s\n", s->master_key_path, strerror(errno));
+        return -1;
+    }
+    char hex[65];
+    random_hex(hex, 32);
+    hex[64] = '\n';
+    int ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
+    OPENSSL_cleanse(hex, sizeof hex);
+    if (close(fd) != 0 || !ok) {
+        fprintf(stderr, "opentsed: cannot write %s\n", s->master_key_path);
+        unlink(s->master_key_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The operator key is created on the first start and printed this once. */
+static int operator_key(srv *s)
+{
+    char n[32];
+    if (db_text(&s->db, "SELECT count(*) FROM api_keys WHERE org_id=0", 0, NULL, n, sizeof n) != 1)
+        return -1;
+    if (atoi(n) > 0)
+        return 0;
+    char key[33], secret[65];
+    if (auth_create_key(s, 0, key, secret))
+        return -1;
+    printf("operator api_key:    %s\noperator api_secret: %s\n"
+           "(shown once: it manages organizations and their API keys)\n",
+           key, secret);
+    OPENSSL_cleanse(secret, sizeof secret);
+    return 0;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || !colon[1] || (size_t)(colon - listen) >= sizeof host)
+        return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    char *h = host;
+    size_t hl = strlen(h);
+    if (h[0] == '[' && h[hl - 1] == ']') {
+        h[hl - 1] = 0;
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+    if (getaddrinfo(h, colon + 1, &hints, &ai) != 0)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *sslen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (parse_listen(s->cfg.listen, &ss, &sslen)) {
+        fprintf(stderr, "opentsed: --listen %s: expected HOST:PORT\n", s->cfg.listen);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    int tls = s->cfg.tls_cert[0] != 0;
+    if (tls) {
+        *tls_cert = read_text(s->cfg.tls_cert);
+        *tls_key = read_text(s->cfg.tls_key);
+        if (!*tls_cert || !*tls_key) {
+            fprintf(stderr, "opentsed: cannot read %s\n", *tls_cert ? s->cfg.tls_key : s->cfg.tls_cert);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, *tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, *tls_key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "opentsed: cannot listen on %s%s\n", s->cfg.listen,
+                tls ? " (or the TLS certificate/key is unusable)" : "");
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char host[300];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
+    printf("opentsed listening on %s://%s:%u\n", tls ? "https" : "http", host, info ? info->port : 0);
+    return d;
+}
+
+/* SIGTERM: no new connections, no new requests on open ones (503), wait for
+ * the requests in flight, then stop the daemon. */
+static void drain(srv *s, struct MHD_Daemon *d)
+{
+    atomic_store(&s->stopping, 1);
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    double deadline = now_mono() + (double)s->cfg.shutdown_grace;
+    while (atomic_load(&s->in_flight) > 0 && now_mono() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+}
+
+static int init_locks(srv *s)
+{
+    int rc = pthread_mutex_init(&s->tss_mu, NULL) | pthread_mutex_init(&s->create_mu, NULL) | pthread_mutex_init(&s->rate_mu, NULL) |
+             pthread_mutex_init(&s->log_mu, NULL) | pthread_mutex_init(&s->metrics.mu, NULL);
+    for (size_t i = 0; i < sizeof s->tx_locks / sizeof s->tx_locks[0]; i++)
+        rc |= pthread_mutex_init(&s->tx_locks[i], NULL);
+    return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return 1;
+    int rc = config_load(&s->cfg, argc, argv);
+    if (rc) {
+        free(s);
+        return rc > 0 ? 0 : 2;
+    }
+    if (init_locks(s))
+        return 1;
+    if (mkdir(s->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "opentsed: cannot create %s: %s\n", s->cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    char dbpath[1100];
+    snprintf(dbpath, sizeof dbpath, "%s/server.db", s->cfg.data_dir);
+    int fresh = access(dbpath, F_OK) != 0;
+
+    /* Signals go to sigwait() below, not to the connection threads. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (master_key(s) || db_open(&s->db, dbpath) || auth_init(s) || tss_load_all(s) || operator_key(s) ||
+        (s->cfg.demo && demo_setup(s, fresh))) {
+        fprintf(stderr, "opentsed: start-up failed\n");
+        tss_close_all(s);
+        db_close(&s->db);
+        return 1;
+    }
+    char *tls_cert = NULL, *tls_key = NULL;
+    struct MHD_Daemon *d = start_http(s, &tls_cert, &tls_key);
+    if (!d) {
+        tss_close_all(s);
+        db_close(&s->db);
+        return 1;
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "opentsed: %s, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    drain(s, d);
+    tss_close_all(s);
+    db_close(&s->db);
+    if (tls_key)
+        OPENSSL_cleanse(tls_key, strlen(tls_key));
+    free(tls_cert);
+    free(tls_key);
+    fprintf(stderr, "opentsed: stopped\n");
+    free(s);
+    return 0;
+}

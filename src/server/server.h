@@ -1,0 +1,226 @@
+/*
+ * server.h - shared declarations of opentsed, the cloud TSE over HTTP: the
+ * process configuration, the server's own state database, the registry of
+ * open TSSs (one engine each), authentication, metrics and the
+ * request/response helpers the route handlers use.
+ *
+ * Ownership: json_t values handed to resp_json() belong to the response;
+ * strings returned by the helpers below are malloc'd and owned by the caller
+ * unless stated otherwise.
+ */
+#ifndef OPENTSE_SERVER_H
+#define OPENTSE_SERVER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+/* ------------------------------------------------------------ config */
+
+typedef struct srv_config {
+    char data_dir[1024];
+    char listen[300];          /* HOST:PORT */
+    char tls_cert[1024], tls_key[1024];
+    int demo;
+    long long max_body;        /* bytes */
+    double rate_limit;         /* requests per second per API key; 0 = off */
+    long long token_ttl;       /* seconds */
+    long long max_connections;
+    int access_log;            /* 1: one JSON line per request on stderr */
+    long long shutdown_grace;  /* seconds to wait for in-flight requests */
+} srv_config;
+
+/* Defaults, then --config FILE, then OPENTSED_* environment variables, then
+ * flags. Returns 0, 1 after --help/--version (exit 0), -1 on a bad setting
+ * (message printed). */
+int config_load(srv_config *c, int argc, char **argv);
+
+/* ------------------------------------------------------------ state db */
+
+/* The server's own SQLite database (DATA_DIR/server.db): organizations,
+ * hashed API keys, TSS and client records and each transaction's latest
+ * response. One connection behind a mutex; statements are short. */
+typedef struct srv_db {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+} srv_db;
+
+int db_open(srv_db *d, const char *path);
+void db_close(srv_db *d);
+/* Runs a statement with no result rows; args bound as text (NULL ok). 0 ok. */
+int db_exec(srv_db *d, const char *sql, int nargs, const char *const *args);
+/* Runs a query whose first row's first column is text; copies it to out.
+ * Returns 1 found, 0 no row, -1 error. */
+int db_text(srv_db *d, const char *sql, int nargs, const char *const *args, char *out, size_t cap);
+
+/* ------------------------------------------------------------ identity */
+
+typedef struct srv_principal {
+    int64_t key_id;
+    int64_t org_id;   /* 0 for the operator */
+    int operator_role;
+} srv_principal;
+
+/* ------------------------------------------------------------ TSS registry */
+
+typedef struct srv_tss {
+    char id[40];
+    int64_t org_id;
+    engine *e;
+    /* fixed for the TSS's life, cached at open */
+    tse_curve curve;
+    char serial_hex[2 * TSE_SERIAL_LEN + 1];
+    char alg[32];
+    const char *time_format;
+    char *pub_b64;
+    struct srv_tss *next;
+} srv_tss;
+
+/* ------------------------------------------------------------ metrics */
+
+#define METRIC_ROUTES 32
+#define METRIC_BUCKETS 12
+typedef struct srv_metrics {
+    pthread_mutex_t mu;
+    struct route_metric {
+        const char *route;     /* static string */
+        uint64_t by_status[6]; /* index status/100 */
+        uint64_t buckets[METRIC_BUCKETS + 1];
+        double sum;
+        uint64_t count;
+    } routes[METRIC_ROUTES];
+    int n_routes;
+} srv_metrics;
+
+void metrics_observe(srv_metrics *m, const char *route, int status, double seconds);
+
+/* ------------------------------------------------------------ server */
+
+typedef struct srv {
+    srv_config cfg;
+    srv_db db;
+    char master_key_path[1100];
+    uint8_t token_key[32];
+    pthread_mutex_t tss_mu;     /* guards tss_list */
+    pthread_mutex_t create_mu;  /* serializes TSS creation */
+    srv_tss *tss_list;
+    srv_metrics metrics;
+    pthread_mutex_t tx_locks[256];
+    pthread_mutex_t rate_mu;
+    struct rate_bucket *rate;
+    pthread_mutex_t log_mu;
+    atomic_int in_flight;
+    atomic_int stopping;
+} srv;
+
+/* A request as the routes see it. */
+typedef struct srv_req {
+    srv *s;
+    const char *method;
+    const char *path;
+    struct MHD_Connection *conn;
+    const char *body;
+    size_t body_len;
+    srv_principal who;
+    int authenticated;
+    const char *route;  /* metric label, static string */
+} srv_req;
+
+/* A response: status and JSON body, or a plain text body (both owned). */
+typedef struct srv_resp {
+    int status;
+    json_t *json;
+    char *text;
+    const char *content_type;
+    int retry_after;
+} srv_resp;
+
+/* Error response {status_code, error, code, message}. */
+void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Error response for an engine error: HTTP status by class, `code` the
+ * TR-03151 name, message the engine's detail. */
+void resp_tse_error(srv_resp *r, tse_err rc);
+/* Takes ownership of j; NULL j gives a 500. */
+void resp_json(srv_resp *r, int status, json_t *j);
+
+/* Query parameter or NULL. */
+const char *req_query(srv_req *q, const char *name);
+const char *req_header(srv_req *q, const char *name);
+/* Every value of a repeated query parameter (e.g. "states[]"), up to max. */
+int req_query_all(srv_req *q, const char *name, const char **out, int max);
+/* Parses the body as a JSON object; on failure fills r with 400 and returns NULL. */
+json_t *req_json(srv_req *q, srv_resp *r);
+/* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a
+ * 400 in r when malformed. */
+int req_page(srv_req *q, srv_resp *r, long *limit, long *offset);
+
+/* routes.c */
+void routes_handle(srv_req *q, srv_resp *r);
+
+/* A sub-resource of one TSS: /api/v2/tss/{id}/<name>[/...]. seg[0] = "tss",
+ * seg[1] = id, seg[2] = name; the TSS exists and belongs to the caller. */
+typedef void tss_route_fn(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg);
+
+/* auth.c */
+int auth_init(srv *s);
+void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* Checks the Bearer token and the rate limit; fills r with 401/429 and
+ * returns -1 on failure. */
+int auth_require(srv_req *q, srv_resp *r);
+/* New API key of org_id (0 = operator); writes the key and the secret
+ * (shown this once, stored hashed). */
+int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65]);
+int64_t auth_create_org(srv *s, const char *name);
+void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
+
+/* tss.c */
+int tss_load_all(srv *s);
+void tss_close_all(srv *s);
+srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
+void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */
+tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out);
+tss_route_fn routes_admin;
+
+/* client.c */
+tss_route_fn routes_client;
+/* Registers client_id (UUID) with serial number `serial` in the TSE and the
+ * state db. Returns TSE_OK or an engine code. */
+tse_err client_put(srv *s, srv_tss *x, const char *client_id, const char *serial);
+/* Client record: serial number and state ("REGISTERED"/"DEREGISTERED");
+ * returns 0 if found. */
+int client_lookup(srv *s, const char *tss_id, const char *client_id, char serial[TSE_MAX_CLIENT_ID_LEN + 1],
+                  char state[16]);
+
+/* tx.c */
+tss_route_fn routes_tx;
+
+/* receipt.c: Kassenbeleg-V1 processData from a standard_v1 receipt object;
+ * malloc'd, or NULL with err filled. */
+char *receipt_process_data(json_t *receipt, const char *state, char *err, size_t errlen);
+
+/* metrics.c: Prometheus text exposition; malloc'd or NULL. */
+char *metrics_render(srv *s);
+
+/* demo.c: --demo setup on a fresh data directory (prints and writes demo.json). */
+int demo_setup(srv *s, int fresh);
+
+/* util.c */
+int uuid_ok(const char *s);
+void random_hex(char *out, size_t nbytes);
+char *b64_encode(const uint8_t *p, size_t n);
+/* Strict base64; NULL if malformed. */
+uint8_t *b64_decode(const char *s, size_t *n);
+void time_iso(int64_t t, char *out, size_t cap); /* YYYY-MM-DDThh:mm:ss.000Z */
+void sha256_hex(const char *s, char out[65]);
+int64_t now_s(void);
+double now_mono(void);
+int ct_streq(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * tx.c - transactions of a TSS: PUT /api/v2/tss/{tss_id}/tx/{tx_id}
+ * ?tx_revision=N starts (revision 1, ACTIVE), updates (later ACTIVE
+ * revisions, signed) or finishes (FINISHED/CANCELLED) a transaction; GET
+ * reads one; GET .../tx?states[]=... lists them (paged).
+ *
+ * Each transaction's latest response is kept in the state db: sending the
+ * latest revision again answers it without signing again, an older revision
+ * is a conflict. Requests on one transaction are serialized by a lock chosen
+ * by hashing its ids.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+/* What a request asks for, parsed and checked before any engine call. */
+typedef struct tx_req {
+    long long revision;
+    const char *state;          /* ACTIVE, FINISHED, CANCELLED */
+    const char *client_id;
+    json_t *schema;             /* borrowed from the body, may be NULL */
+    char *process_data;         /* malloc'd, may hold NUL bytes */
+    size_t process_data_len;
+    const char *process_type;   /* NULL: omitted */
+} tx_req;
+
+/* The stored row of a transaction. */
+typedef struct tx_row {
+    uint64_t number;
+    char client_id[40];
+    char state[16];
+    long long revision;
+    json_t *result;             /* owned */
+} tx_row;
+
+static pthread_mutex_t *tx_lock(srv *s, const char *tss_id, const char *tx_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = tss_id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    for (const char *p = tx_id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &s->tx_locks[h % (sizeof s->tx_locks / sizeof s->tx_locks[0])];
+}
+
+/* 1 found, 0 none, -1 error. */
+static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
+{
+    int found = 0;
+    pthread_mutex_lock(&s->db.mu);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db.db,
+                                "SELECT number, client_id, state, revision, result FROM txs WHERE tss_id=? AND id=?",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, tx_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row->number = (uint64_t)sqlite3_column_int64(st, 0);
+        snprintf(row->client_id, sizeof row->client_id, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(row->state, sizeof row->state, "%s", (const char *)sqlite3_column_text(st, 2));
+        row->revision = sqlite3_column_int64(st, 3);
+        row->result = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+        found = row->result ? 1 : -1;
+    } else if (rc != SQLITE_DONE) {
+        found = -1;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->db.mu);
+    return found;
+}
+
+static int row_store(srv *s, const char *tss_id, const char *tx_id, json_t *result)
+{
+    char *text = json_dumps(result, JSON_COMPACT);
+    if (!text)
+        return -1;
+    char number[24], revision[24];
+    snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(result, "number")));
+    snprintf(revision, sizeof revision, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(result, "revision")));
+    const char *args[] = {tss_id,
+                          tx_id,
+                          number,
+                          json_string_value(json_object_get(result, "client_id")),
+                          json_string_value(json_object_get(result, "state")),
+                          revision,
+                          text};
+    int rc = db_exec(&s->db,
+                     "INSERT OR REPLACE INTO txs(tss_id, id, number, client_id, state, revision, result)"
+                     " VALUES(?,?,?,?,?,?,?)",
+                     7, args);
+    free(text);
+    return rc;
+}
+
+/* Fills t->process_data/type from the schema; 400 in r on bad input. */
+static int parse_schema(tx_req *t, srv_resp *r)
+{
+    if (!t->schema)
+        return 0;
+    json_t *raw = json_object_get(t->schema, "raw"), *std = json_object_get(t->schema, "standard_v1");
+    if (!json_is_object(t->schema) || !!raw == !!std) {
+        resp_error(r, 400, "E_BAD_REQUEST", "schema must hold exactly one of raw or standard_v1");
+        return -1;
+    }
+    if (raw) {
+        const char *pt = json_string_value(json_object_get(raw, "process_type"));
+        const char *pd = json_string_value(json_object_get(raw, "process_data"));
+        if (!json_is_object(raw) || !pt || !pd) {
+            resp_error(r, 400, "E_BAD_REQUEST", "schema.raw needs process_type and process_data (base64)");
+            return -1;
+        }
+        if (!(t->process_data = (char *)b64_decode(pd, &t->process_data_len))) {
+            resp_error(r, 400, "E_BAD_REQUEST", "schema.raw.process_data is not valid base64");
+            return -1;
+        }
+        t->process_type = pt;
+        return 0;
+    }
+    char err[256];
+    json_t *receipt = json_object_get(std, "receipt");
+    if (!receipt) {
+        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1 needs a receipt");
+        return -1;
+    }
+    if (!(t->process_data = receipt_process_data(receipt, t->state, err, sizeof err))) {
+        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1.receipt: %s", err);
+        return -1;
+    }
+    t->process_data_len = strlen(t->process_data);
+    t->process_type = "Kassenbeleg-V1";
+    return 0;
+}
+
+static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
+{
+    const char *rev = req_query(q, "tx_revision");
+    char *end = NULL;
+    t->revision = rev ? strtoll(rev, &end, 10) : 0;
+    if (!rev || !*rev || *end || t->revision < 1) {
+        resp_error(r, 400, "E_BAD_REQUEST", "the query parameter tx_revision (an integer >= 1) is required");
+        return -1;
+    }
+    t->state = json_string_value(json_object_get(body, "state"));
+    t->client_id = json_string_value(json_object_get(body, "client_id"));
+    t->schema = json_object_get(body, "schema");
+    if (!t->state ||
+        (strcmp(t->state, "ACTIVE") && strcmp(t->state, "FINISHED") && strcmp(t->state, "CANCELLED"))) {
+        resp_error(r, 400, "E_BAD_REQUEST", "state must be ACTIVE, FINISHED or CANCELLED");
+        return -1;
+    }
+    if (!uuid_ok(t->client_id)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "client_id (a UUID) is required");
+        return -1;
+    }
+    return parse_schema(t, r);
+}
+
+static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, const char *op)
+{
+    char *sig = b64_encode(res->signature, res->signature_len);
+    json_object_set_new(j, "log",
+                        json_pack("{s:s, s:I, s:s}", "operation", op, "timestamp", (json_int_t)res->log_time,
+                                  "timestamp_format", x->time_format));
+    json_object_set_new(j, "signature",
+                        json_pack("{s:s*, s:s, s:I, s:s}", "value", sig, "algorithm", x->alg, "counter",
+                                  (json_int_t)res->signature_counter, "public_key", x->pub_b64));
+    free(sig);
+}
+
+/* DSFinV-K receipt QR string (TSE-FORMATS.md section 5). */
+static json_t *qr_code(srv_tss *x, const char *serial, const tx_req *t, const tse_result *res)
+{
+    char start[40], fin[40];
+    time_iso(res->start_time, start, sizeof start);
+    time_iso(res->log_time, fin, sizeof fin);
+    char *sig = b64_encode(res->signature, res->signature_len);
+    size_t cap = t->process_data_len + strlen(serial) + 600 + (sig ? strlen(sig) : 0) + strlen(x->pub_b64);
+    char *qr = malloc(cap);
+    json_t *j = NULL;
+    if (sig && qr) {
+        int n = snprintf(qr, cap, "V0;%s;%s;%.*s;%" PRIu64 ";%" PRIu64 ";%s;%s;%s;%s;%s;%s", serial,
+                         t->process_type ? t->process_type : "", (int)t->process_data_len,
+                         t->process_data ? t->process_data : "", res->transaction_number, res->signature_counter,
+                         start, fin, x->alg, x->time_format, sig, x->pub_b64);
+        j = json_stringn(qr, (size_t)n);
+    }
+    free(sig);
+    free(qr);
+    return j ? j : json_null();
+}
+
+/* Runs the engine operation the request asks for and builds the response. */
+static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row *row, const char *serial,
+                    json_t **out)
+{
+    tse_result res;
+    const uint8_t *pd = (const uint8_t *)t->process_data;
+    const char *op;
+    tse_err e;
+    if (!row) {
+        op = "StartTransaction";
+        e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, NULL, 0, &res);
+    } else if (strcmp(t->state, "ACTIVE") == 0) {
+        op = "UpdateTransaction";
+        e = engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                      TSE_UPDATE_SIGNED, &res);
+    } else {
+        op = "FinishTransaction";
+        e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type, NULL, 0,
+                                      &res);
+    }
+    if (e)
+        return e;
+    int done = strcmp(t->state, "ACTIVE") != 0;
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:O?}", "_id", tx_id,
+                          "_type", "TRANSACTION", "_env", "PROD", "tss_id", x->id, "client_id", t->client_id,
+                          "client_serial_number", serial, "tss_serial_number", x->serial_hex, "number",
+                          (json_int_t)res.transaction_number, "state", t->state, "revision", (json_int_t)t->revision,
+                          "latest_revision", (json_int_t)t->revision, "time_start", (json_int_t)res.start_time,
+                          "time_end", done ? json_integer(res.log_time) : json_null(), "schema", t->schema);
+    if (!j)
+        return TSE_ERR_NO_MEMORY;
+    put_result_fields(j, x, &res, op);
+    char *pd_b64 = b64_encode(pd ? pd : (const uint8_t *)"", t->process_data_len);
+    json_object_set_new(j, "process_type", t->process_type ? json_string(t->process_type) : json_null());
+    json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
+    free(pd_b64);
+    json_object_set_new(j, "qr_code_data", done ? qr_code(x, serial, t, &res) : json_null());
+    *out = j;
+    return TSE_OK;
+}
+
+/* Checks the stored row against the request; 0 to go on, 1 answered. */
+static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char *tx_id)
+{
+    if (!row->result) {
+        if (t->revision != 1) {
+            resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s; start it with tx_revision=1", tx_id);
+            return 1;
+        }
+        if (strcmp(t->state, "ACTIVE") != 0) {
+            resp_error(r, 409, "E_TX_NOT_STARTED", "start transaction %s with state ACTIVE first", tx_id);
+            return 1;
+        }
+        return 0;
+    }
+    if (t->revision == row->revision) {
+        resp_json(r, 200, json_incref(row->result));
+        return 1;
+    }
+    if (t->revision < row->revision) {
+        resp_error(r, 409, "E_TX_REVISION_CONFLICT", "tx_revision %lld is older than the latest revision %lld",
+                   t->revision, row->revision);
+        return 1;
+    }
+    if (strcmp(row->state, "ACTIVE") != 0) {
+        resp_error(r, 409, tse_errname(TSE_ERR_NO_TRANSACTION), "transaction %s is already %s", tx_id, row->state);
+        return 1;
+    }
+    if (strcmp(row->client_id, t->client_id) != 0) {
+        resp_error(r, 409, tse_errname(TSE_ERR_PARAMETER_MISMATCH), "transaction %s belongs to client %s", tx_id,
+                   row->client_id);
+        return 1;
+    }
+    return 0;
+}
+
+static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
+{
+    if (!uuid_ok(tx_id)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "tx_id must be a UUID");
+        return;
+    }
+    json_t *body = req_json(q, r);
+    if (!body)
+        return;
+    tx_req t = {0};
+    tx_row row = {0};
+    char serial[TSE_MAX_CLIENT_ID_LEN + 1], cstate[16];
+    pthread_mutex_t *lock = tx_lock(q->s, x->id, tx_id);
+    pthread_mutex_lock(lock);
+    int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x->id, tx_id, &row);
+    if (found == -1) {
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+    } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
+        json_t *out = NULL;
+        tse_err e = TSE_OK;
+        if (client_lookup(q->s, x->id, t.client_id, serial, cstate))
+            resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
+        else if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out)))
+            resp_tse_error(r, e);
+        else if (row_store(q->s, x->id, tx_id, out))
+            resp_error(r, 503, "STORAGE_FAILURE", "transaction %s was signed but its record could not be stored",
+                       tx_id);
+        else
+            resp_json(r, 200, json_incref(out));
+        json_decref(out);
+    }
+    pthread_mutex_unlock(lock);
+    json_decref(row.result);
+    free(t.process_data);
+    json_decref(body);
+}
+
+static void list_tx(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    long limit, offset;
+    if (req_page(q, r, &limit, &offset))
+        return;
+    const char *states[4];
+    int ns = req_query_all(q, "states[]", states, 4);
+    ns += req_query_all(q, "states", states + ns, 4 - ns);
+    for (int i = 0; i < ns; i++) {
+        if (strcmp(states[i], "ACTIVE") && strcmp(states[i], "FINISHED") && strcmp(states[i], "CANCELLED")) {
+            resp_error(r, 400, "E_BAD_REQUEST", "states[] must be ACTIVE, FINISHED or CANCELLED");
+            return;
+        }
+    }
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT result FROM txs WHERE tss_id=?%s ORDER BY number LIMIT ? OFFSET ?",
+             ns == 0 ? "" : ns == 1 ? " AND state IN (?)" : ns == 2 ? " AND state IN (?,?)" : " AND state IN (?,?,?)");
+    if (ns > 3)
+        ns = 3;
+    json_t *data = json_array();
+    pthread_mutex_lock(&q->s->db.mu);
+    sqlite3_stmt *st = NULL;
+    int rc = data ? sqlite3_prepare_v2(q->s->db.db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+    int k = 1;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, k++, x->id, -1, SQLITE_TRANSIENT);
+    for (int i = 0; rc == SQLITE_OK && i < ns; i++)
+        rc = sqlite3_bind_text(st, k++, states[i], -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, k++, limit);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, k++, offset);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (j)
+            json_array_append_new(data, j);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&q->s->db.mu);
+    if (rc != SQLITE_OK) {
+        json_decref(data);
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot list transactions");
+        return;
+    }
+    resp_json(r, 200,
+              json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type", "TRANSACTION_LIST"));
+}
+
+void routes_tx(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
+{
+    const char *m = q->method;
+    if (nseg == 3 && strcmp(m, "GET") == 0) {
+        list_tx(q, r, x);
+    } else if (nseg == 4 && strcmp(m, "PUT") == 0) {
+        put_tx(q, r, x, seg[3]);
+    } else if (nseg == 4 && strcmp(m, "GET") == 0) {
+        tx_row row = {0};
+        int found = row_load(q->s, x->id, seg[3], &row);
+        if (found == 1)
+            resp_json(r, 200, row.result);
+        else if (found == 0)
+            resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", seg[3], x->id);
+        else
+            resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", seg[3]);
+    } else {
+        resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
+    }
+}
