@@ -76,7 +76,10 @@ typedef struct srv_tss {
     tse_curve curve;
     char serial_hex[2 * TSE_SERIAL_LEN + 1];
     char alg[32];
-    const char *time_format;
+    tse_time_format tf;
+    const char *time_format;     /* its name, e.g. "unixTime" */
+    uint8_t point[133];          /* public key 04||X||Y */
+    size_t point_len;
     char *pub_b64;
     struct srv_tss *next;
 } srv_tss;
@@ -200,10 +203,6 @@ int client_lookup(srv *s, const char *tss_id, const char *client_id, char serial
 
 /* tx.c */
 tss_route_fn routes_tx;
-
-/* receipt.c: Kassenbeleg-V1 processData from a standard_v1 receipt object;
- * malloc'd, or NULL with err filled. */
-char *receipt_process_data(json_t *receipt, const char *state, char *err, size_t errlen);
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);

@@ -47,6 +47,10 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
         engine_close(e);
         return NULL;
     }
+    if (point_len <= sizeof x->point) {
+        memcpy(x->point, point, point_len);
+        x->point_len = point_len;
+    }
     tse_free(point);
     snprintf(x->id, sizeof x->id, "%s", id);
     x->org_id = org_id;
@@ -54,6 +58,7 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
     x->curve = info.curve;
     tse_hex(info.serial_number, TSE_SERIAL_LEN, x->serial_hex);
     snprintf(x->alg, sizeof x->alg, "%s", info.signature_algorithm);
+    x->tf = info.time_format;
     x->time_format = time_format_name(info.time_format);
     pthread_mutex_lock(&s->tss_mu);
     x->next = s->tss_list;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "receipt/receipt.h"
 #include "server.h"
 
 /* What a request asks for, parsed and checked before any engine call. */
@@ -100,6 +101,64 @@ static int row_store(srv *s, const char *tss_id, const char *tx_id, json_t *resu
     return rc;
 }
 
+/* Kassenbeleg-V1 processData of a fiskaly standard_v1 receipt
+ * {receipt_type, amounts_per_vat_rate[{vat_rate, amount}],
+ *  amounts_per_payment_type[{payment_type, amount, currency_code?}]}.
+ * A cancelled RECEIPT is recorded as AVBelegabbruch. */
+static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t errlen)
+{
+    const char *rt = json_string_value(json_object_get(receipt, "receipt_type"));
+    receipt_kassenbeleg kb = {.vorgangstyp = rt ? receipt_vorgangstyp_from_api(rt) : NULL};
+    if (!kb.vorgangstyp) {
+        snprintf(err, errlen, "receipt_type must be RECEIPT, TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, "
+                              "BENEFIT_IN_KIND, INVOICE or OTHER");
+        return NULL;
+    }
+    if (strcmp(state, "CANCELLED") == 0 && strcmp(rt, "RECEIPT") == 0)
+        kb.vorgangstyp = "AVBelegabbruch";
+    json_t *vats = json_object_get(receipt, "amounts_per_vat_rate");
+    json_t *pays = json_object_get(receipt, "amounts_per_payment_type");
+    if ((vats && !json_is_array(vats)) || (pays && !json_is_array(pays))) {
+        snprintf(err, errlen, "amounts_per_vat_rate and amounts_per_payment_type must be arrays");
+        return NULL;
+    }
+    size_t i;
+    json_t *e;
+    int64_t cents;
+    json_array_foreach(vats, i, e) {
+        int k = receipt_vat_from_api(json_string_value(json_object_get(e, "vat_rate")));
+        const char *amount = json_string_value(json_object_get(e, "amount"));
+        if (k < 0 || !amount || !receipt_amount_parse(amount, &cents)) {
+            snprintf(err, errlen, "amounts_per_vat_rate[%zu]: vat_rate must be NORMAL, REDUCED_1, SPECIAL_RATE_1, "
+                                  "SPECIAL_RATE_2 or NULL and amount a decimal string with up to 2 places", i);
+            return NULL;
+        }
+        kb.gross[k] += cents;
+    }
+    receipt_payment *p = calloc(json_array_size(pays) + 1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "no memory");
+        return NULL;
+    }
+    json_array_foreach(pays, i, e) {
+        int non_cash = receipt_payment_type_from_api(json_string_value(json_object_get(e, "payment_type")));
+        const char *amount = json_string_value(json_object_get(e, "amount"));
+        if (non_cash < 0 || !amount || !receipt_amount_parse(amount, &p[i].cents)) {
+            free(p);
+            snprintf(err, errlen, "amounts_per_payment_type[%zu]: payment_type must be CASH or NON_CASH and amount "
+                                  "a decimal string with up to 2 places", i);
+            return NULL;
+        }
+        p[i].non_cash = non_cash == 1;
+        p[i].currency = json_string_value(json_object_get(e, "currency_code"));
+    }
+    kb.payments = p;
+    kb.n_payments = json_array_size(pays);
+    char *pd = receipt_kassenbeleg_build(&kb, err, errlen);
+    free(p);
+    return pd;
+}
+
 /* Fills t->process_data/type from the schema; 400 in r on bad input. */
 static int parse_schema(tx_req *t, srv_resp *r)
 {
@@ -124,13 +183,13 @@ static int parse_schema(tx_req *t, srv_resp *r)
         t->process_type = pt;
         return 0;
     }
-    char err[256];
+    char err[RECEIPT_ERRLEN];
     json_t *receipt = json_object_get(std, "receipt");
-    if (!receipt) {
-        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1 needs a receipt");
+    if (!json_is_object(receipt)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1 needs a receipt object");
         return -1;
     }
-    if (!(t->process_data = receipt_process_data(receipt, t->state, err, sizeof err))) {
+    if (!(t->process_data = kassenbeleg(receipt, t->state, err, sizeof err))) {
         resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1.receipt: %s", err);
         return -1;
     }
@@ -175,24 +234,14 @@ static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, cons
     free(sig);
 }
 
-/* DSFinV-K receipt QR string (TSE-FORMATS.md section 5). */
+/* DSFinV-K receipt QR string of a finished transaction. */
 static json_t *qr_code(srv_tss *x, const char *serial, const tx_req *t, const tse_result *res)
 {
-    char start[40], fin[40];
-    time_iso(res->start_time, start, sizeof start);
-    time_iso(res->log_time, fin, sizeof fin);
-    char *sig = b64_encode(res->signature, res->signature_len);
-    size_t cap = t->process_data_len + strlen(serial) + 600 + (sig ? strlen(sig) : 0) + strlen(x->pub_b64);
-    char *qr = malloc(cap);
-    json_t *j = NULL;
-    if (sig && qr) {
-        int n = snprintf(qr, cap, "V0;%s;%s;%.*s;%" PRIu64 ";%" PRIu64 ";%s;%s;%s;%s;%s;%s", serial,
-                         t->process_type ? t->process_type : "", (int)t->process_data_len,
-                         t->process_data ? t->process_data : "", res->transaction_number, res->signature_counter,
-                         start, fin, x->alg, x->time_format, sig, x->pub_b64);
-        j = json_stringn(qr, (size_t)n);
-    }
-    free(sig);
+    char err[RECEIPT_ERRLEN];
+    char *qr = receipt_qr_from_result(res, serial, t->process_type ? t->process_type : "",
+                                      (const uint8_t *)t->process_data, t->process_data_len, x->alg, x->tf,
+                                      x->point, x->point_len, err, sizeof err);
+    json_t *j = qr ? json_string(qr) : NULL;
     free(qr);
     return j ? j : json_null();
 }
