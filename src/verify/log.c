@@ -267,7 +267,11 @@ static int summarize_keys(vctx *x)
         t->last_time = k->max_time;
         t->logs = k->logs;
         int rc = 0;
-        if (!k->cert && x->single)
+        if (!k->cert && x->single && x->n_certs)
+            rc = vr_add(r, x->o, VERIFY_ERROR, "certificate-key-mismatch", x->certs[0].file,
+                        "holds key %s, but the log was signed by TSE %s", x->certs[0].key_hex,
+                        t->serial_hex);
+        else if (!k->cert && x->single)
             rc = vr_add(r, x->o, VERIFY_WARNING, "signature-unchecked", NULL,
                         "no certificate given for TSE %s: the signature was not checked",
                         t->serial_hex);

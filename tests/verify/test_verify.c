@@ -1,0 +1,725 @@
+/*
+ * test_verify.c - verify/ against real exports and their tampered copies:
+ * every archive in $OPENTSE_FIXTURES/exports passes with every signature
+ * checked; copies made here with one byte flipped in one log, one log
+ * removed, one log renamed, one certificate replaced by another TSE's (and
+ * info.csv missing, a stranger file, a log twice) are each rejected with the
+ * finding that names the change. Single logs through verify_log; an archive
+ * of our own TSE; the `opentse verify` command line's exit codes and JSON.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "codec/logmsg.h"
+#include "csp/csp.h"
+#include "helpers.h"
+#include "ready_tse.h"
+#include "verify/verify.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The fixture archives (file names under exports/), sorted. */
+static size_t list_exports(char names[][128], size_t cap)
+{
+    char *dir = th_fixture("exports");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (ends_with(de->d_name, ".tar") && n < cap)
+            snprintf(names[n++], 128, "%s", de->d_name);
+    closedir(d);
+    free(dir);
+    qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+static void load_export(const char *file, th_tar_entry **e, size_t *n)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "exports/%s", file);
+    char *path = th_fixture(rel);
+    assert_int_equal(th_tar_read(path, e, n), 0);
+    free(path);
+}
+
+/* Writes entries as a ustar archive; entries with data == NULL are left out. */
+static char *write_tar(const char *name, const th_tar_entry *e, size_t n)
+{
+    char *path = th_path(name);
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (!e[i].data)
+            continue;
+        struct archive_entry *ae = archive_entry_new();
+        assert_non_null(ae);
+        archive_entry_set_pathname(ae, e[i].name);
+        archive_entry_set_size(ae, (la_int64_t)e[i].len);
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_perm(ae, 0644);
+        archive_entry_set_mtime(ae, 1700000000, 0);
+        assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, e[i].data, e[i].len), (la_ssize_t)e[i].len);
+        archive_entry_free(ae);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    return path;
+}
+
+/* A copy of the entries (names and data duplicated) to modify. */
+static th_tar_entry *copy_entries(const th_tar_entry *e, size_t n, size_t extra)
+{
+    th_tar_entry *c = calloc(n + extra, sizeof *c);
+    assert_non_null(c);
+    for (size_t i = 0; i < n; i++) {
+        c[i].name = strdup(e[i].name);
+        c[i].data = malloc(e[i].len + 1);
+        assert_non_null(c[i].name);
+        assert_non_null(c[i].data);
+        memcpy(c[i].data, e[i].data, e[i].len);
+        c[i].len = e[i].len;
+    }
+    return c;
+}
+
+static void free_entries(th_tar_entry *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].name);
+        free(c[i].data);
+    }
+    free(c);
+}
+
+static void parse(const th_tar_entry *e, logmsg *m)
+{
+    char err[200];
+    if (!logmsg_parse(e->data, e->len, m, err, sizeof err))
+        fail_msg("%s: %s", e->name, err);
+}
+
+/* Index of the log with the median signature counter. */
+static size_t middle_log(const th_tar_entry *e, size_t n)
+{
+    uint64_t counters[1024];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(e[i].name, ".log")) {
+            logmsg m;
+            parse(&e[i], &m);
+            assert_true(k < 1024);
+            counters[k++] = m.signature_counter;
+        }
+    assert_true(k >= 3);
+    /* The k/2-th smallest counter. */
+    uint64_t want = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t below = 0;
+        for (size_t j = 0; j < k; j++)
+            below += counters[j] < counters[i];
+        if (below == k / 2)
+            want = counters[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(e[i].name, ".log")) {
+            logmsg m;
+            parse(&e[i], &m);
+            if (m.signature_counter == want)
+                return i;
+        }
+    fail_msg("no middle log");
+    return 0;
+}
+
+static size_t count_suffix(const th_tar_entry *e, size_t n, const char *suffix)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ends_with(e[i].name, suffix);
+    return k;
+}
+
+/* The certificate named by the serial of the archive's logs. */
+static size_t leaf_cert(const th_tar_entry *e, size_t n)
+{
+    logmsg m;
+    parse(&e[middle_log(e, n)], &m);
+    char hex[65];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[m.serial_number.p[i] >> 4];
+        hex[2 * i + 1] = digits[m.serial_number.p[i] & 15];
+    }
+    hex[64] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncasecmp(e[i].name, hex, 64) == 0 && strstr(e[i].name, "_X509."))
+            return i;
+    fail_msg("no leaf certificate");
+    return 0;
+}
+
+static void verify_path(const char *path, verify_result *r)
+{
+    verify_options o = {0};
+    assert_int_equal(verify_archive(path, &o, r), 0);
+}
+
+static void print_findings(const verify_result *r)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        print_message("    %s %s: %s%s%s\n", verify_severity_name(r->findings[i].severity),
+                      r->findings[i].code, r->findings[i].file ? r->findings[i].file : "",
+                      r->findings[i].file ? ": " : "", r->findings[i].message);
+}
+
+/* A tampered copy must fail with `code` (and be counted as an error). */
+static void expect_rejected(const char *what, const th_tar_entry *e, size_t n, const char *code)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.tar", what);
+    char *path = write_tar(name, e, n);
+    verify_result r;
+    verify_path(path, &r);
+    if (r.errors == 0 || verify_count(&r, code) == 0) {
+        print_findings(&r);
+        fail_msg("%s: expected an error %s, got %zu errors", what, code, r.errors);
+    }
+    verify_result_free(&r);
+    free(path);
+}
+
+/* A finding of `code` whose message holds `text`. */
+static bool has_message(const verify_result *r, const char *code, const char *text)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        if (!strcmp(r->findings[i].code, code) && strstr(r->findings[i].message, text))
+            return true;
+    return false;
+}
+
+/* ----------------------------------------------------- real exports */
+
+static void test_fixtures_pass(void **state)
+{
+    (void)state;
+    char names[16][128];
+    size_t n = list_exports(names, 16);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        th_tar_entry *e;
+        size_t count;
+        load_export(names[i], &e, &count);
+        char *path;
+        char rel[256];
+        snprintf(rel, sizeof rel, "exports/%s", names[i]);
+        path = th_fixture(rel);
+        verify_result r;
+        verify_path(path, &r);
+        size_t logs = count_suffix(e, count, ".log");
+        print_message("%s: %zu logs, %zu valid, %zu warnings, %zu notes\n", names[i],
+                      r.counts.logs, r.counts.signatures_valid, r.warnings, r.notes);
+        if (r.errors)
+            print_findings(&r);
+        assert_int_equal(r.errors, 0);
+        assert_true(logs > 0);
+        assert_int_equal(r.counts.logs, logs);
+        assert_int_equal(r.counts.signatures_valid, logs);
+        assert_int_equal(r.counts.files, count);
+        assert_int_equal(r.counts.certificates, count_suffix(e, count, "_X509.der") +
+                                                    count_suffix(e, count, "_X509.crt") +
+                                                    count_suffix(e, count, "_X509.pem") +
+                                                    count_suffix(e, count, "_X509.cer"));
+        assert_int_equal(r.counts.tses, 1);
+        assert_true(r.tses[0].has_certificate);
+        assert_non_null(r.info_manufacturer);
+        assert_false(r.io_failed);
+        verify_result_free(&r);
+        free(path);
+        th_tar_free(e, count);
+    }
+}
+
+/* The same archive rewritten by us is still clean: nothing depends on
+ * the original tar's own layout. */
+static void test_rewritten_copy_passes(void **state)
+{
+    (void)state;
+    th_tar_entry *e;
+    size_t n;
+    load_export("dtrust-indefinite-length.tar", &e, &n);
+    char *path = write_tar("copy.tar", e, n);
+    verify_result r;
+    verify_path(path, &r);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.counts.signatures_valid, 14);
+    verify_result_free(&r);
+    free(path);
+    th_tar_free(e, n);
+}
+
+static void tamper_one(const char *file)
+{
+    th_tar_entry *e;
+    size_t n;
+    char what[256];
+    load_export(file, &e, &n);
+    size_t mid = middle_log(e, n);
+    logmsg m;
+    parse(&e[mid], &m);
+
+    /* A byte of the signature flipped. */
+    th_tar_entry *c = copy_entries(e, n, 0);
+    c[mid].data[(m.signature.p - e[mid].data) + m.signature.n / 2] ^= 0x01;
+    snprintf(what, sizeof what, "flip-signature-%s", file);
+    expect_rejected(what, c, n, "signature-invalid");
+    free_entries(c, n);
+
+    /* A byte of the signed data flipped: the serial number now names a key
+     * the archive has no certificate for, and the true key misses a log. */
+    c = copy_entries(e, n, 0);
+    c[mid].data[(m.serial_number.p - e[mid].data) + 5] ^= 0x40;
+    snprintf(what, sizeof what, "flip-serial-%s", file);
+    expect_rejected(what, c, n, "certificate-missing");
+    expect_rejected(what, c, n, "counter-gap");
+    free_entries(c, n);
+
+    /* One log removed from the middle: its counter is reported missing. */
+    c = copy_entries(e, n, 0);
+    free(c[mid].data);
+    c[mid].data = NULL;
+    snprintf(what, sizeof what, "remove-%s", file);
+    char *path = write_tar(what, c, n);
+    verify_result r;
+    verify_path(path, &r);
+    char text[64];
+    snprintf(text, sizeof text, "counter %llu is missing", (unsigned long long)m.signature_counter);
+    if (!has_message(&r, "counter-gap", text)) {
+        print_findings(&r);
+        fail_msg("%s: no counter-gap naming %llu", what, (unsigned long long)m.signature_counter);
+    }
+    assert_int_equal(verify_count(&r, "counter-gap"), 1);
+    assert_int_equal(r.counts.signatures_valid, count_suffix(e, n, ".log") - 1);
+    verify_result_free(&r);
+    free(path);
+    free_entries(c, n);
+
+    /* One log renamed (another counter in its name). */
+    c = copy_entries(e, n, 0);
+    char *sig = strstr(c[mid].name, "_Sig-");
+    assert_non_null(sig);
+    sig[5] = sig[5] == '9' ? '8' : '9';
+    snprintf(what, sizeof what, "rename-%s", file);
+    expect_rejected(what, c, n, "file-name-mismatch");
+    free_entries(c, n);
+
+    /* The TSE's certificate replaced by another TSE's, under the same name. */
+    th_tar_entry *o;
+    size_t on;
+    load_export(strncmp(file, "dtrust", 6) == 0 ? "fiskaly-v2-unixt-b.tar" : "dtrust-a.tar", &o, &on);
+    size_t leaf = leaf_cert(e, n), other = leaf_cert(o, on);
+    c = copy_entries(e, n, 0);
+    free(c[leaf].data);
+    c[leaf].data = malloc(o[other].len);
+    assert_non_null(c[leaf].data);
+    memcpy(c[leaf].data, o[other].data, o[other].len);
+    c[leaf].len = o[other].len;
+    snprintf(what, sizeof what, "cert-%s", file);
+    expect_rejected(what, c, n, "certificate-missing");
+    expect_rejected(what, c, n, "certificate-key-mismatch");
+    free_entries(c, n);
+    th_tar_free(o, on);
+
+    /* info.csv missing. */
+    c = copy_entries(e, n, 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(c[i].name, "info.csv")) {
+            free(c[i].data);
+            c[i].data = NULL;
+        }
+    snprintf(what, sizeof what, "noinfo-%s", file);
+    expect_rejected(what, c, n, "info-missing");
+    free_entries(c, n);
+
+    /* A stranger file, and the same log twice. */
+    c = copy_entries(e, n, 2);
+    c[n].name = strdup("notes.txt");
+    c[n].data = (uint8_t *)strdup("hello");
+    c[n].len = 5;
+    c[n + 1].name = strdup(e[mid].name);
+    c[n + 1].data = malloc(e[mid].len);
+    assert_non_null(c[n + 1].data);
+    memcpy(c[n + 1].data, e[mid].data, e[mid].len);
+    c[n + 1].len = e[mid].len;
+    snprintf(what, sizeof what, "extra-%s", file);
+    expect_rejected(what, c, n + 2, "file-unexpected");
+    expect_rejected(what, c, n + 2, "counter-duplicate");
+    free_entries(c, n + 2);
+
+    th_tar_free(e, n);
+}
+
+static void test_tampered_copies_rejected(void **state)
+{
+    (void)state;
+    char names[16][128];
+    size_t n = list_exports(names, 16);
+    for (size_t i = 0; i < n; i++)
+        tamper_one(names[i]);
+}
+
+/* A truncated archive and a file that is no archive at all. */
+static void test_unreadable(void **state)
+{
+    (void)state;
+    th_tar_entry *e;
+    size_t n;
+    load_export("fiskaly-v2-unixt-a.tar", &e, &n);
+    char *path = write_tar("truncated.tar", e, n);
+    size_t len;
+    uint8_t *data = th_read_file(path, &len);
+    assert_non_null(data);
+    assert_int_equal(th_write_file(path, data, 3000), 0);
+    verify_result r;
+    verify_options o = {0};
+    assert_int_equal(verify_archive(path, &o, &r), -1);
+    assert_true(r.io_failed);
+    assert_int_equal(verify_count(&r, "archive-unreadable"), 1);
+    assert_true(r.errors > 0);
+    verify_result_free(&r);
+
+    char *missing = th_path("does-not-exist.tar");
+    assert_int_equal(verify_archive(missing, NULL, &r), -1);
+    assert_int_equal(verify_count(&r, "archive-unreadable"), 1);
+    verify_result_free(&r);
+    free(missing);
+    free(data);
+    free(path);
+    th_tar_free(e, n);
+}
+
+/* --------------------------------------------------------- single logs */
+
+static void test_verify_log(void **state)
+{
+    (void)state;
+    /* The single fixture logs: no certificate, so only structure and name. */
+    char *dir = th_fixture("logs");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t logs = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with(de->d_name, ".log"))
+            continue;
+        char path[1024];
+        size_t len;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        uint8_t *data = th_read_file(path, &len);
+        assert_non_null(data);
+        verify_result r;
+        assert_int_equal(verify_log(data, len, de->d_name, NULL, 0, NULL, NULL, &r), 0);
+        assert_int_equal(r.errors, 0);
+        assert_int_equal(verify_count(&r, "signature-unchecked"), 1);
+        assert_int_equal(r.counts.signatures_valid, 0);
+        verify_result_free(&r);
+        /* Under another name it is rejected. */
+        assert_int_equal(verify_log(data, len, "Unixt_1_Sig-1_Log-Aud.log", NULL, 0, NULL, NULL, &r), 0);
+        assert_int_equal(verify_count(&r, "file-name-mismatch"), 1);
+        verify_result_free(&r);
+        free(data);
+        logs++;
+    }
+    closedir(d);
+    free(dir);
+    assert_int_equal(logs, 6);
+
+    /* A log of an archive with its certificate: verified; with another
+     * TSE's certificate or one flipped bit: rejected. */
+    th_tar_entry *e, *o;
+    size_t n, on;
+    load_export("dtrust-indefinite-length.tar", &e, &n);
+    load_export("fiskaly-v2-unixt-a.tar", &o, &on);
+    size_t mid = middle_log(e, n), leaf = leaf_cert(e, n), other = leaf_cert(o, on);
+    verify_result r;
+    assert_int_equal(verify_log(e[mid].data, e[mid].len, e[mid].name, e[leaf].data, e[leaf].len,
+                                e[leaf].name, NULL, &r), 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.counts.signatures_valid, 1);
+    verify_result_free(&r);
+    assert_int_equal(verify_log(e[mid].data, e[mid].len, e[mid].name, o[other].data, o[other].len,
+                                o[other].name, NULL, &r), 0);
+    assert_int_equal(verify_count(&r, "certificate-key-mismatch"), 1);
+    assert_int_equal(r.counts.signatures_valid, 0);
+    verify_result_free(&r);
+    e[mid].data[e[mid].len - 3] ^= 0x01;
+    assert_int_equal(verify_log(e[mid].data, e[mid].len, e[mid].name, e[leaf].data, e[leaf].len,
+                                e[leaf].name, NULL, &r), 0);
+    assert_int_equal(verify_count(&r, "signature-invalid"), 1);
+    verify_result_free(&r);
+    /* Not a log message at all. */
+    assert_int_equal(verify_log((const uint8_t *)"hello", 5, "x.log", NULL, 0, NULL, NULL, &r), 0);
+    assert_int_equal(verify_count(&r, "log-malformed"), 1);
+    verify_result_free(&r);
+    th_tar_free(e, n);
+    th_tar_free(o, on);
+}
+
+/* ---------------------------------------------------------- our TSE */
+
+/* An archive of our own TSE, built from the SE API: every log by counter
+ * under its spec name, the certificate chain, a strict info.csv. */
+static char *own_archive(const char *name, const char *info, uint64_t skip_from_end)
+{
+    tse *t = ready_tse("verify", NULL, NULL);
+    tse_result s, u, f;
+    static const uint8_t pd[] = "Beleg^10.00_0.00_0.00_0.00_0.00^10.00:Bar";
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+        assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, pd, sizeof pd - 1,
+                                                "Kassenbeleg-V1", TSE_UPDATE_SIGNED, &u), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, READY_CLIENT, s.transaction_number, pd, sizeof pd - 1,
+                                                "Kassenbeleg-V1", NULL, 0, &f), TSE_OK);
+    }
+    tse_info info_;
+    assert_int_equal(tse_get_info(t, &info_), TSE_OK);
+    size_t n = 0, cap = info_.signature_counter + 8;
+    th_tar_entry *e = calloc(cap, sizeof *e);
+    assert_non_null(e);
+    e[n].name = strdup("info.csv");
+    e[n].data = (uint8_t *)strdup(info);
+    e[n].len = strlen(info);
+    n++;
+    char *pem = NULL;
+    assert_int_equal(tse_export_certificates(t, &pem), TSE_OK);
+    csp_cert *certs;
+    size_t n_certs;
+    assert_int_equal(csp_chain_split(pem, &certs, &n_certs, NULL), 0);
+    for (size_t i = 0; i < n_certs; i++) {
+        char hex[65];
+        for (int k = 0; k < 32; k++)
+            snprintf(hex + 2 * k, 3, "%02x", certs[i].key_serial[k]);
+        assert_int_not_equal(asprintf(&e[n].name, "%s_X509.der", hex), -1);
+        e[n].data = malloc(certs[i].der_len);
+        assert_non_null(e[n].data);
+        memcpy(e[n].data, certs[i].der, certs[i].der_len);
+        e[n].len = certs[i].der_len;
+        n++;
+    }
+    csp_certs_free(certs, n_certs);
+    tse_free(pem);
+    for (uint64_t c = 1; c <= info_.signature_counter; c++) {
+        if (skip_from_end && c == info_.signature_counter - skip_from_end)
+            continue;
+        uint8_t *msg;
+        size_t len;
+        assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
+        logmsg m;
+        char fname[512];
+        assert_true(logmsg_parse(msg, len, &m, NULL, 0));
+        assert_true(logmsg_filename(&m, 0, fname, sizeof fname));
+        e[n].name = strdup(fname);
+        e[n].data = malloc(len);
+        assert_non_null(e[n].data);
+        memcpy(e[n].data, msg, len);
+        e[n].len = len;
+        n++;
+        tse_free(msg);
+    }
+    char *path = write_tar(name, e, n);
+    free_entries(e, n);
+    tse_close(t);
+    return path;
+}
+
+#define OUR_INFO "\"description:\",\"OpenTSE test\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0.1.0\"\n"
+
+static void test_own_archive(void **state)
+{
+    (void)state;
+    char *path = own_archive("own.tar", OUR_INFO, 0);
+    verify_result r;
+    verify_path(path, &r);
+    if (r.errors)
+        print_findings(&r);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.warnings, 0);
+    assert_int_equal(r.counts.starts, 3);
+    assert_int_equal(r.counts.updates, 3);
+    assert_int_equal(r.counts.finishes, 3);
+    assert_int_equal(r.counts.transactions, 3);
+    assert_true(r.counts.system_logs > 0);
+    assert_int_equal(r.counts.signatures_valid, r.counts.logs);
+    assert_int_equal(r.tses[0].first_counter, 1);
+    assert_int_equal(r.tses[0].last_counter, r.counts.logs);
+    assert_string_equal(r.info_manufacturer, "OpenTSE");
+    verify_result_free(&r);
+    free(path);
+
+    /* Ours are read strictly: unquoted values are an error, not a note. */
+    path = own_archive("own-unquoted.tar",
+                       "\"description:\", OpenTSE test, \"manufacturer:\", OpenTSE, \"version:\", 0.1.0\n", 0);
+    verify_path(path, &r);
+    assert_int_equal(verify_count(&r, "info-not-strict"), 1);
+    assert_int_equal(r.errors, 1);
+    verify_result_free(&r);
+    free(path);
+
+    /* The Update of the second transaction left out: 4 before the last. */
+    path = own_archive("own-gap.tar", OUR_INFO, 4);
+    verify_path(path, &r);
+    assert_int_equal(verify_count(&r, "counter-gap"), 1);
+    assert_int_equal(r.errors, 1);
+    assert_int_equal(r.counts.updates, 2);
+    assert_true(has_message(&r, "counter-gap", "is missing"));
+    verify_result_free(&r);
+    free(path);
+}
+
+/* ---------------------------------------------------- command line */
+
+/* Runs the CLI with arguments; stdout into *out (malloc'd). Returns the
+ * exit code. */
+static int run_cli(char **out, const char *fmt, ...)
+{
+    const char *cli = getenv("OPENTSE_CLI");
+    assert_non_null(cli);
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", cli, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 20, n = 0, got;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    while ((got = fread(buf + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    buf[n] = 0;
+    int st = pclose(p);
+    assert_true(WIFEXITED(st));
+    *out = buf;
+    return WEXITSTATUS(st);
+}
+
+static json_t *parse_json(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    if (!j)
+        fail_msg("not JSON (%s): %.200s", err.text, text);
+    return j;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char *out, *a = th_fixture("exports/fiskaly-v1-utc.tar"), *b = th_fixture("exports/dtrust-a.tar");
+
+    assert_int_equal(run_cli(&out, "verify '%s' '%s'", a, b), 0);
+    assert_non_null(strstr(out, "fiskaly-v1-utc.tar: OK"));
+    assert_non_null(strstr(out, "dtrust-a.tar: OK"));
+    free(out);
+
+    assert_int_equal(run_cli(&out, "--json verify '%s' '%s'", a, b), 0);
+    json_t *j = parse_json(out), *results = json_object_get(j, "results");
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    assert_int_equal(json_array_size(results), 2);
+    json_t *first = json_array_get(results, 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(first, "counts"), "logs")), 155);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(first, "counts"),
+                                                        "signatures_valid")), 155);
+    assert_int_equal(json_integer_value(json_object_get(first, "errors")), 0);
+    json_decref(j);
+    free(out);
+
+    /* A tampered archive among clean ones: exit 1, its findings in JSON. */
+    th_tar_entry *e;
+    size_t n;
+    load_export("fiskaly-v2-unixt-b.tar", &e, &n);
+    size_t mid = middle_log(e, n);
+    free(e[mid].data);
+    e[mid].data = NULL;
+    char *bad = write_tar("cli-removed.tar", e, n);
+    th_tar_free(e, n);
+    assert_int_equal(run_cli(&out, "verify --json '%s' '%s'", a, bad), 1);
+    j = parse_json(out);
+    assert_true(json_is_false(json_object_get(j, "ok")));
+    json_t *second = json_array_get(json_object_get(j, "results"), 1);
+    assert_true(json_is_false(json_object_get(second, "ok")));
+    json_t *findings = json_object_get(second, "findings");
+    bool gap = false;
+    for (size_t i = 0; i < json_array_size(findings); i++) {
+        json_t *f = json_array_get(findings, i);
+        if (!strcmp(json_string_value(json_object_get(f, "code")), "counter-gap")) {
+            gap = true;
+            assert_string_equal(json_string_value(json_object_get(f, "severity")), "error");
+        }
+    }
+    assert_true(gap);
+    json_decref(j);
+    free(out);
+
+    /* verify-log: a fixture log without a certificate is clean (a warning). */
+    char *log = th_fixture("logs/Unixt_1607348284_Sig-2_Log-Aud.log");
+    assert_int_equal(run_cli(&out, "--json verify-log '%s'", log), 0);
+    j = parse_json(out);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "results"), 0),
+                                                        "warnings")), 1);
+    json_decref(j);
+    free(out);
+
+    /* Usage errors and unreadable input. */
+    assert_int_equal(run_cli(&out, "verify"), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --bogus '%s'", a), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify-log --cert /nonexistent/cert.der '%s'", log), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify /nonexistent/archive.tar"), 1);
+    assert_non_null(strstr(out, "archive-unreadable"));
+    free(out);
+    free(log);
+    free(bad);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixtures_pass),
+        cmocka_unit_test(test_rewritten_copy_passes),
+        cmocka_unit_test(test_tampered_copies_rejected),
+        cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_verify_log),
+        cmocka_unit_test(test_own_archive),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
