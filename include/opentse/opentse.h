@@ -92,6 +92,7 @@ typedef enum tse_err {
     TSE_ERR_NOT_FOUND = -6013,          /* no TSE at that path */
     TSE_ERR_UNREACHABLE = -6014,        /* remote TSE could not be reached */
     TSE_ERR_INTERNAL = -6015,
+    TSE_ERR_NOT_SUPPORTED = -6016,      /* the transport does not offer this call */
 } tse_err;
 
 /* Name of a code, e.g. "TIME_NOT_SET: the TSE's time has not been set".
@@ -182,11 +183,39 @@ typedef struct tse_create_options {
     int trust_system_clock;        /* 1: time is the host clock, never TIME_NOT_SET */
     uint32_t session_timeout_seconds; /* admin session; default 900 */
     const char *manufacturer_description; /* info.csv description; optional */
+    const struct tse_open_options *remote; /* remote URLs: credentials, timeouts */
 } tse_create_options;
 
-/* Options for tse_open(). Zero-initialise. */
+/* Options for tse_open(). Zero-initialise and set what you need.
+ *
+ * Remote TSEs ("http://" and "https://" URLs) are opentsed's /api/v2. The
+ * TSS is named by the URL, "https://host:port/tss/<uuid>", or by `tss_id`.
+ * Unset strings fall back to the environment: OPENTSE_API_KEY,
+ * OPENTSE_API_SECRET, OPENTSE_TSS_ID, OPENTSE_JOURNAL. Opening a remote TSE
+ * does not contact the server: an unreachable server is reported by each
+ * call as TSE_ERR_UNREACHABLE and recorded in the outage journal. */
 typedef struct tse_open_options {
-    const char *master_key_path;   /* required for signing; see tse_create_options */
+    const char *master_key_path;   /* file: required for signing; see tse_create_options */
+    /* http(s): */
+    const char *api_key;
+    const char *api_secret;        /* copied and wiped on tse_close */
+    const char *tss_id;            /* when the URL does not end in /tss/<uuid> */
+    const char *ca_file;           /* https: PEM CA bundle (default: the system's) */
+    uint32_t connect_timeout_ms;   /* default 3000 */
+    uint32_t timeout_ms;           /* a whole request; default 10000 */
+    int retries;                   /* extra attempts after a lost connection;
+                                      0 = default (2), negative = none. A retry
+                                      never signs twice: transactions carry their
+                                      id and revision, the server replays. */
+    /* any transport: */
+    const char *journal_path;      /* outage journal (SQLite file, created if
+                                      missing); NULL: no journal */
+    uint32_t keep_alive_seconds;   /* 0: off. Otherwise a background thread
+                                      sends a signed update (empty data) for each
+                                      transaction opened through this handle
+                                      that has not been updated for this many
+                                      seconds; must be below
+                                      TSE_MAX_UPDATE_DELAY_SECONDS */
 } tse_open_options;
 
 /* Result of every signing operation. */
@@ -237,13 +266,20 @@ typedef struct tse_info {
 /* Creates a new TSE in a new file `path` (refused if it exists:
  * TSE_ERR_ALREADY_EXISTS): key pair, built-in CA certificate chain, state
  * CREATED. Writes the PUK (TSE_PUK_LEN digits + NUL) to `puk_out`; it is shown
- * this once and stored only as a slow hash. */
+ * this once and stored only as a slow hash.
+ * `path` may also be a remote URL naming the new TSS,
+ * "http(s)://host:port/tss/<uuid>": the server creates it (key, curve and
+ * time format are the server's choice; only `remote` of `opts` is used). */
 TSE_API tse_err tse_create(const char *path, const tse_create_options *opts,
                            char puk_out[TSE_PUK_LEN + 1]);
 
-/* Opens a TSE. `url` is "file:/path/to/tse.db" or a plain path. Runs the
- * self-test and writes its system log (when the TSE can sign). Only one
- * handle per store: another owner gives TSE_ERR_STORE_IN_USE. */
+/* Opens a TSE. `url` is "file:/path/to/tse.db" or a plain path: the engine
+ * runs in-process; it runs the self-test and writes its system log (when the
+ * TSE can sign). Only one handle per store: another owner gives
+ * TSE_ERR_STORE_IN_USE. Or `url` is "http://host:port[/tss/<uuid>]" or
+ * "https://...": a remote TSE (see tse_open_options). Every call gives the
+ * same results and error codes over both transports, except where a call
+ * documents TSE_ERR_NOT_SUPPORTED. */
 TSE_API tse_err tse_open(const char *url, const tse_open_options *opts, tse **out);
 
 /* Closes and frees the handle. Waits for in-flight operations. NULL is fine. */
@@ -335,6 +371,20 @@ TSE_API tse_err tse_export_csr(tse *t, char **pem);
 TSE_API tse_err tse_import_certificate(tse *t, const char *pem_chain);
 /* Certificate expiry: notAfter (epoch seconds) and whole days left. */
 TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left);
+
+/* ------------------------------------------------------------ outages */
+
+/* What the taxpayer must keep about the times the TSE could not be reached
+ * (the outage journal of tse_open_options.journal_path), as a JSON document
+ * in `*json` (free with tse_free):
+ *   {"journal": PATH, "outages": [{"start", "end" (null while it lasts),
+ *     "start_unix", "end_unix", "cause", "tss", "clients": [client ids],
+ *     "operations": [{"time", "time_unix", "operation" (startTransaction, ...),
+ *       "client_id", "transaction_number" (0 when none was given),
+ *       "process_type", "process_data" (base64), "error"}]}]}
+ * Times are UTC "YYYY-MM-DDThh:mm:ssZ". Without a journal:
+ * TSE_ERR_INVALID_ARGUMENT. */
+TSE_API tse_err tse_outage_report(tse *t, char **json);
 
 /* ------------------------------------------------------------ helpers */
 

@@ -72,6 +72,7 @@ static const err_entry errors[] = {
     {TSE_ERR_NOT_FOUND, "NOT_FOUND", "not found"},
     {TSE_ERR_UNREACHABLE, "UNREACHABLE", "the TSE cannot be reached"},
     {TSE_ERR_INTERNAL, "INTERNAL", "internal error"},
+    {TSE_ERR_NOT_SUPPORTED, "NOT_SUPPORTED", "this transport does not offer the operation"},
 };
 
 static const err_entry *find(int code)

@@ -1,0 +1,322 @@
+/*
+ * test_se_api.c - the SE API suite, run once per transport: `file` (the
+ * engine in-process) and `http` (the real opentsed over HTTP). Every
+ * assertion is the same for both: results, counters, signatures (checked
+ * with the openssl command line over signed bytes rebuilt from the result)
+ * and error codes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "codec/logmsg.h"
+#include "helpers.h"
+#include "transport.h"
+
+/* Checks a transaction result's signature: rebuilds the signed bytes from
+ * what was sent and what came back, verifies with the openssl command line. */
+static void check_signature(tse *t, const char *operation, const char *client, const char *pd, const char *pt,
+                            const tse_result *r)
+{
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_memory_equal(r->serial_number, info.serial_number, TSE_SERIAL_LEN);
+    uint8_t *point = NULL;
+    size_t point_len = 0;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    logmsg_fields f = {
+        .kind = LOGMSG_TRANSACTION,
+        .operation = operation,
+        .client_id = client,
+        .process_data = {(const uint8_t *)pd, strlen(pd)},
+        .process_type = pt,
+        .transaction_number = r->transaction_number,
+        .serial_number = r->serial_number,
+        .signature_algorithm_oid = logmsg_sigalg_oid(info.signature_algorithm),
+        .signature_counter = r->signature_counter,
+        .time_format = (logmsg_time_format)info.time_format,
+        .log_time = r->log_time,
+    };
+    assert_non_null(f.signature_algorithm_oid);
+    uint8_t buf[4096];
+    der_w w = der_w_init(buf, sizeof buf);
+    assert_true(logmsg_encode_tbs(&w, &f));
+    assert_true(der_w_ok(&w));
+    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, buf, w.len, r->signature,
+                                       r->signature_len),
+                     0);
+    /* one changed byte of process data: openssl must refuse */
+    buf[w.len / 2] ^= 1;
+    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, buf, w.len, r->signature,
+                                       r->signature_len),
+                     1);
+    tse_free(point);
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1];
+    char *url = tt_create("life", puk);
+    assert_int_equal(strlen(puk), TSE_PUK_LEN);
+    tse *t = tt_open(url);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.state, TSE_STATE_CREATED);
+    assert_int_equal(info.signature_counter, 0 + info.signature_counter); /* self-test logs vary by transport */
+    assert_true(info.self_test_ok);
+    assert_true(info.cert_days_left > 300);
+
+    /* the same URL cannot be created twice */
+    char puk2[TSE_PUK_LEN + 1];
+    tse_open_options oo = tt_open_options();
+    tse_create_options co = {.master_key_path = oo.master_key_path, .remote = &oo};
+    assert_int_equal(tse_create(url + (tt_http() ? 0 : 5), &co, puk2), TSE_ERR_ALREADY_EXISTS);
+
+    /* a wrong PUK changes nothing */
+    char bad[TSE_PUK_LEN + 1];
+    snprintf(bad, sizeof bad, "%s", puk);
+    bad[0] = bad[0] == '9' ? '0' : (char)(bad[0] + 1);
+    assert_int_equal(tse_set_admin_pin(t, bad, TT_PIN), TSE_ERR_UNBLOCK_FAILED);
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+
+    /* wrong PIN: failed, with retries left; then the right one */
+    tse_auth_result res = TSE_AUTH_OK;
+    int left = -1;
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "654321", &res, &left), TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(res, TSE_AUTH_FAILED);
+    assert_int_equal(left, 2);
+    assert_int_equal(tse_authenticate_user(t, "nobody", TT_PIN, &res, NULL), TSE_ERR_USER_ID_NOT_MANAGED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, &res, NULL), TSE_OK);
+    assert_int_equal(res, TSE_AUTH_OK);
+
+    assert_int_equal(tse_initialize(t, "OpenTSE client test"), TSE_OK);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.state, TSE_STATE_INITIALIZED);
+    assert_true(info.time_set);
+
+    assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
+    assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_ERR_ALREADY_EXISTS);
+    assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
+    char **ids = NULL;
+    size_t n = 0;
+    assert_int_equal(tse_list_clients(t, &ids, &n), TSE_OK);
+    assert_int_equal(n, 2);
+    assert_true((!strcmp(ids[0], TT_CLIENT) && !strcmp(ids[1], "KASSE-02")) ||
+                (!strcmp(ids[1], TT_CLIENT) && !strcmp(ids[0], "KASSE-02")));
+    tse_free_strings(ids, n);
+    uint32_t count = 0;
+    assert_int_equal(tse_get_current_number_of_clients(t, &count), TSE_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(tse_deregister_client(t, "KASSE-02"), TSE_OK);
+    assert_int_equal(tse_deregister_client(t, "KASSE-02"), TSE_ERR_ID_NOT_FOUND);
+    assert_int_equal(tse_get_current_number_of_clients(t, &count), TSE_OK);
+    assert_int_equal(count, 1);
+
+    /* serial numbers: one key, used for transaction logs */
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    assert_int_equal(tse_export_serial_numbers(t, &der, &der_len), TSE_OK);
+    assert_int_equal(der_len, 49);
+    assert_memory_equal(der + 6, info.serial_number, TSE_SERIAL_LEN);
+    tse_free(der);
+
+    assert_int_equal(tse_disable_secure_element(t), TSE_OK);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.state, TSE_STATE_DISABLED);
+    tse_result r;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &r),
+                     TSE_ERR_SECURE_ELEMENT_DISABLED);
+    tse_close(t);
+    free(url);
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("tx", NULL);
+    tse_info before;
+    assert_int_equal(tse_get_info(t, &before), TSE_OK);
+
+    tse_result s, u, f;
+    const char *pt = "Kassenbeleg-V1";
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &s), TSE_OK);
+    assert_int_equal(s.transaction_number, before.transaction_counter + 1);
+    assert_int_equal(s.signature_counter, before.signature_counter + 1);
+    assert_int_equal(s.start_time, s.log_time);
+    assert_true(llabs(s.log_time - (int64_t)time(NULL)) < 3600);
+    check_signature(t, "StartTransaction", TT_CLIENT, "", pt, &s);
+
+    const char *item = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
+    assert_int_equal(tse_update_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)item, strlen(item),
+                                            pt, TSE_UPDATE_SIGNED, &u),
+                     TSE_OK);
+    assert_int_equal(u.transaction_number, s.transaction_number);
+    assert_int_equal(u.signature_counter, s.signature_counter + 1);
+    check_signature(t, "UpdateTransaction", TT_CLIENT, item, pt, &u);
+
+    tse_open_transaction *open = NULL;
+    size_t n = 0;
+    assert_int_equal(tse_list_open_transactions(t, &open, &n), TSE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(open[0].transaction_number, s.transaction_number);
+    assert_string_equal(open[0].client_id, TT_CLIENT);
+    assert_int_equal(open[0].start_time, s.start_time);
+    assert_false(open[0].overdue);
+    tse_free(open);
+    uint32_t count = 0;
+    assert_int_equal(tse_get_current_number_of_transactions(t, &count), TSE_OK);
+    assert_int_equal(count, 1);
+
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)item, strlen(item),
+                                            pt, NULL, 0, &f),
+                     TSE_OK);
+    assert_int_equal(f.transaction_number, s.transaction_number);
+    assert_int_equal(f.signature_counter, u.signature_counter + 1);
+    assert_int_equal(f.start_time, s.start_time);
+    check_signature(t, "FinishTransaction", TT_CLIENT, item, pt, &f);
+
+    assert_int_equal(tse_list_open_transactions(t, &open, &n), TSE_OK);
+    assert_int_equal(n, 0);
+    tse_free(open);
+    tse_info after;
+    assert_int_equal(tse_get_info(t, &after), TSE_OK);
+    assert_int_equal(after.signature_counter, f.signature_counter);
+    assert_int_equal(after.transaction_counter, s.transaction_number);
+
+    /* ten more: numbers and counters strictly +1 */
+    for (int i = 0; i < 10; i++) {
+        tse_result a, b;
+        assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &a), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, TT_CLIENT, a.transaction_number, (const uint8_t *)item,
+                                                strlen(item), pt, NULL, 0, &b),
+                         TSE_OK);
+        assert_int_equal(a.transaction_number, s.transaction_number + 1 + (uint64_t)i);
+        assert_int_equal(a.signature_counter, f.signature_counter + 1 + 2 * (uint64_t)i);
+        assert_int_equal(b.signature_counter, a.signature_counter + 1);
+    }
+    tse_close(t);
+}
+
+/* A transaction started through one handle is continued through another
+ * (another process of the register, after a restart). */
+static void test_second_handle(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse *t = tt_ready("second", &url);
+    tse_result s, f;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"a", 1, "p", NULL, 0, &s), TSE_OK);
+    if (!tt_http()) {
+        tse_close(t);   /* one handle per embedded store */
+        t = NULL;
+    }
+    tse *t2 = tt_open(url);
+    assert_int_equal(tse_finish_transaction(t2, TT_CLIENT, s.transaction_number, (const uint8_t *)"b", 1, "p", NULL,
+                                            0, &f),
+                     TSE_OK);
+    assert_true(f.signature_counter > s.signature_counter); /* reopening a file runs a self-test */
+    assert_int_equal(f.start_time, s.start_time);
+    tse_close(t2);
+    tse_close(t);
+    free(url);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1];
+    char *url = tt_create("err", puk);
+    tse *t = tt_open(url);
+    tse_result r;
+    /* not initialized yet */
+    tse_err rc = tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &r);
+    assert_int_equal(rc, TSE_ERR_SE_API_NOT_INITIALIZED);
+    assert_int_equal(tse_initialize(t, "x"), TSE_ERR_WRONG_STATE); /* no admin PIN yet */
+    tse_close(t);
+    free(url);
+
+    t = tt_ready("err", NULL);
+    rc = tse_start_transaction(t, "UNKNOWN-CLIENT", (const uint8_t *)"x", 1, "p", NULL, 0, &r);
+    assert_int_equal(rc, TSE_ERR_CLIENT_NOT_REGISTERED);
+    assert_int_equal(tse_update_transaction(t, TT_CLIENT, 999, (const uint8_t *)"x", 1, "p", TSE_UPDATE_SIGNED, &r),
+                     TSE_ERR_NO_TRANSACTION);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, 999, (const uint8_t *)"x", 1, "p", NULL, 0, &r),
+                     TSE_ERR_NO_TRANSACTION);
+    uint8_t *big = calloc(1, TSE_MAX_PROCESS_DATA_LEN + 1);
+    assert_non_null(big);
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, big, TSE_MAX_PROCESS_DATA_LEN + 1, "p", NULL, 0, &r),
+                     TSE_ERR_TOO_LARGE);
+    free(big);
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, NULL),
+                     TSE_ERR_INVALID_ARGUMENT);
+    /* finishing twice: the second finds no open transaction */
+    tse_result s;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"y", 1, "p", NULL,
+                                            0, &r),
+                     TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"z", 1, "p", NULL,
+                                            0, &r),
+                     TSE_ERR_NO_TRANSACTION);
+    /* the message names the problem */
+    assert_non_null(strstr(tse_last_error_message(), "NO_TRANSACTION"));
+    tse_close(t);
+}
+
+/* Keep-alive: the handle updates an open transaction on its own. */
+static void test_keep_alive(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse *t = tt_ready("ka", &url);
+    if (!tt_http())
+        tse_close(t);
+    tse_open_options oo = tt_open_options();
+    oo.keep_alive_seconds = 1;
+    tse *k = NULL;
+    assert_int_equal(tse_open(url, &oo, &k), TSE_OK);
+    tse_result s;
+    assert_int_equal(tse_start_transaction(k, TT_CLIENT, (const uint8_t *)"", 0, "p", NULL, 0, &s), TSE_OK);
+    tse_info info = {0};
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(tse_get_info(k, &info), TSE_OK);
+        if (info.signature_counter >= s.signature_counter + 2)
+            break;
+        usleep(100000);
+    }
+    assert_true(info.signature_counter >= s.signature_counter + 2);
+    tse_result f;
+    assert_int_equal(tse_finish_transaction(k, TT_CLIENT, s.transaction_number, (const uint8_t *)"", 0, "p", NULL, 0,
+                                            &f),
+                     TSE_OK);
+    assert_true(f.signature_counter > s.signature_counter + 2);
+    tse_close(k);
+    if (tt_http())
+        tse_close(t);
+    oo.keep_alive_seconds = TSE_MAX_UPDATE_DELAY_SECONDS;
+    assert_int_equal(tse_open(url, &oo, &k), TSE_ERR_INVALID_ARGUMENT);
+    assert_null(k);
+    free(url);
+}
+
+int main(int argc, char **argv)
+{
+    tt_init(argc > 1 ? argv[1] : "file");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_second_handle),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_keep_alive),
+    };
+    return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
+}

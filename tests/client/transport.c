@@ -1,0 +1,205 @@
+/* transport.c - the two transports of the client tests (see transport.h). */
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+static bool use_http;
+static tt_server the_server;
+static bool server_up;
+
+int tt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p, (void)u;
+    return s * n;
+}
+
+static bool healthy(const char *base)
+{
+    CURL *c = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof url, "%s/health", base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status == 200;
+}
+
+void tt_server_start(tt_server *s, const char *data_dir, int port)
+{
+    const char *bin = getenv("OPENTSED");
+    assert_non_null(bin);
+    memset(s, 0, sizeof *s);
+    s->port = port ? port : tt_free_port();
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    mkdir(data_dir, 0700);
+    char listen[64], log[600];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+    snprintf(log, sizeof log, "%s/opentsed.log", data_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, bin, "--data-dir", data_dir, "--listen", listen, "--demo", (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    char demo[600];
+    snprintf(demo, sizeof demo, "%s/demo.json", data_dir);
+    for (int i = 0; i < 300 && !healthy(s->base); i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            s->pid = 0;
+            fail_msg("opentsed exited during start (see %s)", log);
+        }
+        usleep(50000);
+    }
+    json_t *d = json_load_file(demo, 0, NULL);
+    assert_non_null(d);
+    snprintf(s->api_key, sizeof s->api_key, "%s", json_string_value(json_object_get(d, "api_key")));
+    snprintf(s->api_secret, sizeof s->api_secret, "%s", json_string_value(json_object_get(d, "api_secret")));
+    json_decref(d);
+    assert_true(healthy(s->base));
+    setenv("OPENTSE_API_KEY", s->api_key, 1);
+    setenv("OPENTSE_API_SECRET", s->api_secret, 1);
+}
+
+void tt_server_stop(tt_server *s, bool hard)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, hard ? SIGKILL : SIGTERM);
+    int st;
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+}
+
+static void stop_at_exit(void)
+{
+    if (server_up)
+        tt_server_stop(&the_server, false);
+}
+
+void tt_init(const char *transport)
+{
+    use_http = transport && strcmp(transport, "http") == 0;
+}
+
+bool tt_http(void)
+{
+    return use_http;
+}
+
+tt_server *tt_the_server(void)
+{
+    if (!server_up) {
+        char *dir = th_path("server");
+        tt_server_start(&the_server, dir, 0);
+        free(dir);
+        server_up = true;
+        atexit(stop_at_exit);
+    }
+    return &the_server;
+}
+
+char *tt_new_url(const char *stem)
+{
+    static int seq;
+    char *url = NULL;
+    if (use_http) {
+        uint8_t b[16];
+        assert_int_equal(RAND_bytes(b, sizeof b), 1);
+        char h[33];
+        tse_hex(b, 16, h);
+        assert_true(asprintf(&url, "%s/tss/%.8s-%.4s-4%.3s-a%.3s-%.12s", tt_the_server()->base, h, h + 8, h + 13,
+                             h + 17, h + 20) > 0);
+    } else {
+        assert_true(asprintf(&url, "file:%s/%s-%d.db", th_tmpdir(), stem, seq++) > 0);
+    }
+    return url;
+}
+
+tse_open_options tt_open_options(void)
+{
+    return (tse_open_options){.master_key_path = th_master_key()};
+}
+
+char *tt_create(const char *stem, char puk[TSE_PUK_LEN + 1])
+{
+    char *url = tt_new_url(stem);
+    tse_open_options oo = tt_open_options();
+    /* the server trusts its clock; so does the embedded TSE under test */
+    tse_create_options co = {.master_key_path = th_master_key(), .trust_system_clock = 1, .remote = &oo};
+    tse_err rc = tse_create(url + (use_http ? 0 : 5), &co, puk);
+    if (rc)
+        fail_msg("tse_create(%s): %s (%s)", url, tse_strerror(rc), tse_last_error_message());
+    return url;
+}
+
+tse *tt_open(const char *url)
+{
+    tse_open_options oo = tt_open_options();
+    tse *t = NULL;
+    tse_err rc = tse_open(url, &oo, &t);
+    if (rc)
+        fail_msg("tse_open(%s): %s (%s)", url, tse_strerror(rc), tse_last_error_message());
+    return t;
+}
+
+tse *tt_ready(const char *stem, char **url_out)
+{
+    char puk[TSE_PUK_LEN + 1];
+    char *url = tt_create(stem, puk);
+    tse *t = tt_open(url);
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_initialize(t, "OpenTSE client test"), TSE_OK);
+    assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
+    if (url_out)
+        *url_out = url;
+    else
+        free(url);
+    return t;
+}
