@@ -38,7 +38,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* The fixture archives (file names under exports/), sorted. */
-static size_t list_exports(char names[][128], size_t cap)
+static size_t list_exports(char names[][256], size_t cap)
 {
     char *dir = th_fixture("exports");
     DIR *d = opendir(dir);
@@ -47,10 +47,10 @@ static size_t list_exports(char names[][128], size_t cap)
     assert_non_null(d);
     while ((de = readdir(d)) != NULL)
         if (ends_with(de->d_name, ".tar") && n < cap)
-            snprintf(names[n++], 128, "%s", de->d_name);
+            snprintf(names[n++], 256, "%s", de->d_name);
     closedir(d);
     free(dir);
-    qsort(names, n, 128, (int (*)(const void *, const void *))strcmp);
+    qsort(names, n, 256, (int (*)(const void *, const void *))strcmp);
     return n;
 }
 
@@ -226,7 +226,7 @@ static bool has_message(const verify_result *r, const char *code, const char *te
 static void test_fixtures_pass(void **state)
 {
     (void)state;
-    char names[16][128];
+    char names[16][256];
     size_t n = list_exports(names, 16);
     assert_int_equal(n, 5);
     for (size_t i = 0; i < n; i++) {
@@ -385,7 +385,7 @@ static void tamper_one(const char *file)
 static void test_tampered_copies_rejected(void **state)
 {
     (void)state;
-    char names[16][128];
+    char names[16][256];
     size_t n = list_exports(names, 16);
     for (size_t i = 0; i < n; i++)
         tamper_one(names[i]);
