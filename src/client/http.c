@@ -173,7 +173,7 @@ typedef struct exchange {
 
 /* One request on the wire. */
 static void send_once(http *h, const char *method, const char *path, const char *body, const char *token,
-                      exchange *x)
+                      bool replayable, exchange *x)
 {
     CURL *c = h->curl;
     buf b = {0};
@@ -204,6 +204,9 @@ static void send_once(http *h, const char *method, const char *path, const char 
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x->retry_after);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* libcurl repeats a request on its own when a reused connection dies:
+     * only requests the server may see twice go over a reused one */
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, replayable ? 0L : 1L);
     if (h->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
     if (body) {
@@ -254,7 +257,7 @@ static void send_retrying(http *h, const char *method, const char *path, const c
             json_decref(x->json);
             x->json = NULL;
         }
-        send_once(h, method, path, body, token, x);
+        send_once(h, method, path, body, token, replayable, x);
         bool again;
         if (transport_failure(x->cc))
             again = replayable || never_connected(x->cc);

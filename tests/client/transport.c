@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -202,4 +203,17 @@ tse *tt_ready(const char *stem, char **url_out)
     else
         free(url);
     return t;
+}
+
+unsigned char *tt_unb64(const char *s, size_t *n)
+{
+    size_t len = s ? strlen(s) : 0;
+    unsigned char *out = malloc(len / 4 * 3 + 3);
+    int got = out && len % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)len) : -1;
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    *n = (size_t)got - (len && s[len - 1] == '=' ? (len > 1 && s[len - 2] == '=' ? 2 : 1) : 0);
+    return out;
 }

@@ -49,6 +49,9 @@ tse *tt_open(const char *url);
  * "KASSE-01" registered; URL to *url_out if non-NULL (malloc'd). */
 tse *tt_ready(const char *stem, char **url_out);
 
+/* bytes of base64 (malloc'd), length to *n; NULL if invalid. */
+unsigned char *tt_unb64(const char *s, size_t *n);
+
 #define TT_PIN "123456"
 #define TT_CLIENT "KASSE-01"
 
