@@ -70,5 +70,7 @@ bool cli_wants_help(int argc, char **argv);
 /* Subcommands (cmd_<name>.c). */
 int cmd_verify(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
+int cmd_qr(cli_ctx *ctx, int argc, char **argv);
+int cmd_dsfinvk(cli_ctx *ctx, int argc, char **argv);
 
 #endif /* OPENTSE_CLI_H */

@@ -17,6 +17,8 @@
 static const cli_command commands[] = {
     {"verify", cmd_verify, "check export archives of any TSE"},
     {"verify-log", cmd_verify_log, "check single log messages"},
+    {"qr", cmd_qr, "verify or render a DSFinV-K receipt QR code"},
+    {"dsfinvk", cmd_dsfinvk, "DSFinV-K tse.csv and transactions_tse.csv from a TSE's logs"},
     {NULL, NULL, NULL},
 };
 

@@ -8,31 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "receipt.h"
 
 #define MAX_QUANTITY_MILLI (1000LL * 1000 * 1000 * 1000)
-
-/* Valid UTF-8 without control characters (C0, DEL, C1). */
-static bool clean_utf8(const unsigned char *s)
-{
-    while (*s) {
-        unsigned c = *s;
-        int more = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (more < 0 || c < 0x20 || c == 0x7f || c == 0xc0 || c == 0xc1 || c > 0xf4)
-            return false;
-        uint32_t cp = more == 0 ? c : c & (0x3f >> more);
-        for (int i = 1; i <= more; i++) {
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (more == 3 && cp < 0x10000) ||
-            (cp >= 0x80 && cp < 0xa0) || cp > 0x10ffff)
-            return false;
-        s += more + 1;
-    }
-    return true;
-}
 
 /* 1500 -> "1.5", 2000 -> "2", -250 -> "-0.25" */
 static int quantity_text(int64_t milli, char *out, size_t cap)
@@ -69,7 +48,7 @@ char *receipt_bestellung_build(const receipt_item *items, size_t n, char *err, s
         const receipt_item *it = &items[i];
         if (!it->name || !*it->name)
             return item_fail(err, errlen, i, "empty name");
-        if (!clean_utf8((const unsigned char *)it->name))
+        if (!rc_utf8_text((const uint8_t *)it->name, strlen(it->name), false))
             return item_fail(err, errlen, i, "name is not UTF-8 text without control characters");
         if (it->quantity_milli == 0 || it->quantity_milli > MAX_QUANTITY_MILLI ||
             it->quantity_milli < -MAX_QUANTITY_MILLI)

@@ -13,6 +13,7 @@
 
 #include "codec/logmsg.h"
 #include "csp/csp.h"
+#include "internal.h"
 #include "receipt.h"
 
 #define QR_FIELDS 12
@@ -27,13 +28,14 @@ static const char *time_format_name(tse_time_format f)
 {
     switch (f) {
     case TSE_TIME_UNIX: return "unixTime";
-    case TSE_TIME_UTC: return "utcTime";
+    case TSE_TIME_UTC: return "utcTimeWithSeconds";
     case TSE_TIME_GENERALIZED: return "generalizedTime";
     }
     return NULL;
 }
 
-/* "utcTimeWithSeconds" is DSFinV-K's name for YYMMDDhhmmssZ, our utcTime. */
+/* DSFinV-K names YYMMDDhhmmssZ "utcTimeWithSeconds" (its "utcTime" has no
+ * seconds, which log messages of version 2 do not use); both are read. */
 static bool time_format_from_name(const char *s, size_t n, tse_time_format *out)
 {
     static const struct { const char *name; tse_time_format f; } names[] = {
@@ -48,16 +50,6 @@ static bool time_format_from_name(const char *s, size_t n, tse_time_format *out)
             return true;
         }
     return false;
-}
-
-/* YYYY-MM-DDThh:mm:ss.000Z */
-static bool time_text(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (t < 0 || !gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999)
-        return false;
-    return strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm) > 0;
 }
 
 static bool digits(const char *s, int n, int *v)
@@ -99,38 +91,6 @@ static bool time_parse(const char *s, size_t n, int64_t *t, int *millis)
     return true;
 }
 
-static char *b64(const uint8_t *p, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-    return out;
-}
-
-/* Strict base64 (with padding) of s[0..n) into a new buffer. */
-static uint8_t *unb64(const char *s, size_t n, size_t *len)
-{
-    if (n == 0 || n % 4 || n > 4096)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                  c == '/' || (c == '=' && i >= n - 2 && (i == n - 1 || s[n - 1] == '='));
-        if (!ok)
-            return NULL;
-    }
-    uint8_t *out = malloc(n / 4 * 3 + 1);
-    if (!out)
-        return NULL;
-    int r = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-    if (r < 0) {
-        free(out);
-        return NULL;
-    }
-    *len = (size_t)r - (s[n - 1] == '=') - (s[n - 2] == '=');
-    return out;
-}
-
 char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
 {
     if (!q || !q->client_id || !*q->client_id || !q->process_type || !q->signature || !q->signature_len ||
@@ -148,7 +108,7 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
     }
     char start[32], finish[32];
     const char *fmt = time_format_name(q->time_format);
-    if (!time_text(q->start_time, start, sizeof start) || !time_text(q->finish_time, finish, sizeof finish) || !fmt) {
+    if (!rc_time_text(q->start_time, start, sizeof start) || !rc_time_text(q->finish_time, finish, sizeof finish) || !fmt) {
         set_err(err, errlen, "%s", "receipt QR: start/finish time or time format out of range");
         return NULL;
     }
@@ -157,7 +117,7 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
                 q->signature_algorithm ? q->signature_algorithm : "");
         return NULL;
     }
-    char *sig = b64(q->signature, q->signature_len), *key = b64(q->public_key, q->public_key_len);
+    char *sig = rc_base64(q->signature, q->signature_len), *key = rc_base64(q->public_key, q->public_key_len);
     size_t cap = strlen(q->client_id) + strlen(q->process_type) + q->process_data_len + 200 +
                  (sig ? strlen(sig) : 0) + (key ? strlen(key) : 0);
     char *out = sig && key ? malloc(cap) : NULL;
@@ -282,11 +242,11 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t e
     q->signature_algorithm = f[8];
     if (!time_format_from_name(f[9], fl[9], &q->time_format))
         return parse_fail(out, err, errlen, "time format is not unixTime, utcTime or generalizedTime");
-    out->signature = unb64(f[10], fl[10], &q->signature_len);
+    out->signature = rc_unbase64(f[10], fl[10], &q->signature_len);
     if (!out->signature)
         return parse_fail(out, err, errlen, "signature is not base64");
     q->signature = out->signature;
-    out->public_key = unb64(f[11], fl[11], &q->public_key_len);
+    out->public_key = rc_unbase64(f[11], fl[11], &q->public_key_len);
     if (!out->public_key)
         return parse_fail(out, err, errlen, "public key is not base64");
     q->public_key = out->public_key;
@@ -344,6 +304,54 @@ uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, si
     return buf;
 }
 
+/* The same signed bytes with processData as a BER indefinite-length
+ * constructed OCTET STRING of one segment (A2 80 04 LL ... 00 00), as
+ * D-Trust TSEs sign it. NULL if out of memory. */
+static uint8_t *with_indefinite_process_data(const uint8_t *tbs, size_t len, size_t *out_len)
+{
+    der_r r = der_r_init(tbs, len);
+    der_tlv t;
+    while (der_read(&r, &t) && t.tag != (DER_CONTEXT | 2))
+        ;
+    if (t.tag != (DER_CONTEXT | 2))
+        return NULL;
+    static const uint8_t open[2] = {DER_CONTEXT | DER_CONSTRUCTED | 2, 0x80}, eoc[2] = {0, 0};
+    size_t before = (size_t)(t.start - tbs), after = len - before - t.total_len;
+    size_t n = before + sizeof open + der_header_len(t.content_len) + t.content_len + sizeof eoc + after;
+    uint8_t *buf = malloc(n);
+    if (!buf)
+        return NULL;
+    der_w w = der_w_init(buf, n);
+    der_put_raw(&w, tbs, before);
+    der_put_raw(&w, open, sizeof open);
+    der_put_tlv(&w, DER_OCTET_STRING, t.content, t.content_len);
+    der_put_raw(&w, eoc, sizeof eoc);
+    der_put_raw(&w, t.start + t.total_len, after);
+    *out_len = w.len;
+    return buf;
+}
+
+/* Tries every curve of the point's size; VALID, BAD_SIGNATURE, or MALFORMED
+ * when the point lies on none of them. */
+static receipt_qr_result verify_bytes(const receipt_qr *q, tse_hash hash, const uint8_t *tbs, size_t len,
+                                      receipt_qr_check *check)
+{
+    /* P-256 and brainpoolP256r1 (and the 384-bit pair) share a point size */
+    static const tse_curve curves[] = {TSE_CURVE_P256, TSE_CURVE_BRAINPOOL_P256R1, TSE_CURVE_P384,
+                                       TSE_CURVE_BRAINPOOL_P384R1, TSE_CURVE_BRAINPOOL_P512R1, TSE_CURVE_P521};
+    receipt_qr_result res = RECEIPT_QR_MALFORMED;
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0] && res != RECEIPT_QR_VALID; i++) {
+        EVP_PKEY *pk = csp_pubkey_from_point(curves[i], q->public_key, q->public_key_len);
+        if (!pk)
+            continue;
+        snprintf(check->curve, sizeof check->curve, "%s", tse_curve_name(curves[i]));
+        res = csp_verify(pk, hash, tbs, len, q->signature, q->signature_len, NULL) == 0 ? RECEIPT_QR_VALID
+                                                                                        : RECEIPT_QR_BAD_SIGNATURE;
+        EVP_PKEY_free(pk);
+    }
+    return res;
+}
+
 receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen)
 {
     receipt_qr_check local;
@@ -354,53 +362,40 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
     if (!receipt_qr_parse(s, &p, err, errlen))
         return RECEIPT_QR_MALFORMED;
     const receipt_qr *q = &p.q;
-    receipt_qr_result res = RECEIPT_QR_UNSUPPORTED;
     tse_hash hash = TSE_HASH_DEFAULT;
     for (tse_hash h = TSE_HASH_SHA256; h <= TSE_HASH_SHA512; h++)
         if (strcmp(csp_sigalg_name(h), q->signature_algorithm) == 0)
             hash = h;
-    size_t signed_len = 0;
-    uint8_t *tbs = NULL;
     if (hash == TSE_HASH_DEFAULT) {
         set_err(err, errlen, "receipt QR: signature algorithm '%.40s' is not supported (ecdsa-plain-SHA256/384/512)",
                 q->signature_algorithm);
-        goto out;
+        receipt_qr_parsed_free(&p);
+        return RECEIPT_QR_UNSUPPORTED;
     }
-    res = RECEIPT_QR_MALFORMED;
-    tbs = receipt_qr_signed_bytes(q, &signed_len, err, errlen);
-    if (!tbs)
-        goto out;
-    csp_serial(q->public_key, q->public_key_len, check->serial);
-    check->signed_len = signed_len;
-    /* The point's length names the curve size; P-256 and brainpoolP256r1
-     * share it, so every curve of that size is tried. */
-    static const tse_curve curves[] = {TSE_CURVE_P256, TSE_CURVE_BRAINPOOL_P256R1, TSE_CURVE_P384,
-                                       TSE_CURVE_BRAINPOOL_P384R1, TSE_CURVE_BRAINPOOL_P512R1, TSE_CURVE_P521};
-    bool loaded = false;
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++) {
-        EVP_PKEY *pk = csp_pubkey_from_point(curves[i], q->public_key, q->public_key_len);
-        if (!pk)
-            continue;
-        loaded = true;
-        snprintf(check->curve, sizeof check->curve, "%s", tse_curve_name(curves[i]));
-        int rc = csp_verify(pk, hash, tbs, signed_len, q->signature, q->signature_len, NULL);
-        EVP_PKEY_free(pk);
-        if (rc == 0) {
-            res = RECEIPT_QR_VALID;
-            goto out;
-        }
+    size_t len = 0, ber_len = 0;
+    uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err, errlen), *ber = NULL;
+    receipt_qr_result res = RECEIPT_QR_MALFORMED;
+    if (tbs) {
+        csp_serial(q->public_key, q->public_key_len, check->serial);
+        check->signed_len = len;
+        res = verify_bytes(q, hash, tbs, len, check);
     }
-    if (!loaded) {
+    if (res == RECEIPT_QR_BAD_SIGNATURE && (ber = with_indefinite_process_data(tbs, len, &ber_len)) &&
+        verify_bytes(q, hash, ber, ber_len, check) == RECEIPT_QR_VALID) {
+        res = RECEIPT_QR_VALID;
+        check->signed_len = ber_len;
+        check->indefinite_process_data = true;
+    }
+    if (res == RECEIPT_QR_MALFORMED && tbs)
         set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
-        goto out;
-    }
-    res = RECEIPT_QR_BAD_SIGNATURE;
-    set_err(err, errlen, "%s",
-            p.finish_millis ? "receipt QR: the signature does not verify over the rebuilt Finish log (the finish "
-                              "time has milliseconds, which a log time in seconds cannot carry)"
-                            : "receipt QR: the signature does not verify over the Finish log rebuilt from its fields");
-out:
+    if (res == RECEIPT_QR_BAD_SIGNATURE)
+        set_err(err, errlen, "%s",
+                p.finish_millis ? "receipt QR: the signature does not verify over the rebuilt Finish log (the "
+                                  "finish time has milliseconds, which a log time in seconds cannot carry)"
+                                : "receipt QR: the signature does not verify over the Finish log rebuilt from "
+                                  "its fields");
     free(tbs);
+    free(ber);
     receipt_qr_parsed_free(&p);
     return res;
 }

@@ -157,11 +157,14 @@ typedef struct receipt_qr_check {
     char curve[24];              /* e.g. "prime256v1"; empty if unknown */
     uint8_t serial[32];          /* SHA-256 of the public key: the TSE serial */
     size_t signed_len;           /* length of the rebuilt signed bytes */
+    bool indefinite_process_data;/* signed with processData BER indefinite-length (D-Trust) */
 } receipt_qr_check;
 
 /* Verifies any vendor's receipt QR code: rebuilds the Finish log's signed
  * bytes from its fields (codec) and checks its signature with the public key
- * it carries (csp). `check` may be NULL; err says why it is not VALID. */
+ * it carries (csp). processData is tried in DER and, failing that, as the
+ * one-segment BER indefinite-length form some TSEs sign. `check` may be
+ * NULL; err says why it is not VALID. */
 receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen);
 
 /* Rebuilds the signed bytes of the Finish log a QR code describes. Returns

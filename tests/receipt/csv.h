@@ -1,0 +1,118 @@
+/*
+ * csv.h - test helper: reads a DSFinV-K CSV file (';' between fields, CR LF
+ * after rows, text in double quotes with quotes doubled) strictly, so a
+ * table that breaks the form fails the test.
+ */
+#ifndef OPENTSE_TEST_CSV_H
+#define OPENTSE_TEST_CSV_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+typedef struct csv_table {
+    size_t rows, cols;       /* rows without the header */
+    char **header;           /* cols names */
+    char ***cell;            /* cell[row][col] */
+} csv_table;
+
+/* Splits one field at *p; returns a malloc'd value, advances *p past the
+ * separator or row end (sets *row_end). */
+static inline char *csv_field(const char **p, const char *end, bool *row_end)
+{
+    const char *s = *p;
+    char *out = calloc(1, (size_t)(end - s) + 1);
+    size_t n = 0;
+    assert_non_null(out);
+    if (s < end && *s == '"') {
+        s++;
+        for (;;) {
+            assert_true(s < end);   /* unterminated quote */
+            if (*s == '"') {
+                if (s + 1 < end && s[1] == '"') {
+                    out[n++] = '"';
+                    s += 2;
+                    continue;
+                }
+                s++;
+                break;
+            }
+            out[n++] = *s++;
+        }
+    } else {
+        while (s < end && *s != ';' && *s != '\r') {
+            assert_true(*s != '"' && *s != '\n');
+            out[n++] = *s++;
+        }
+    }
+    if (s < end && *s == ';') {
+        *row_end = false;
+        s++;
+    } else {
+        assert_true(s + 2 <= end && s[0] == '\r' && s[1] == '\n');   /* rows end with CR LF */
+        *row_end = true;
+        s += 2;
+    }
+    *p = s;
+    return out;
+}
+
+static inline csv_table csv_read(const char *path)
+{
+    size_t len;
+    char *text = (char *)th_read_file(path, &len);
+    assert_non_null(text);
+    csv_table t = {0};
+    const char *p = text, *end = text + len;
+    char ***rows = NULL;
+    size_t n_rows = 0;
+    while (p < end) {
+        char **row = NULL;
+        size_t n = 0;
+        bool row_end = false;
+        while (!row_end) {
+            row = realloc(row, (n + 1) * sizeof *row);
+            assert_non_null(row);
+            row[n++] = csv_field(&p, end, &row_end);
+        }
+        if (n_rows == 0)
+            t.cols = n;
+        else if (n != t.cols)
+            fail_msg("%s: row %zu has %zu fields, the header %zu", path, n_rows, n, t.cols);
+        rows = realloc(rows, (n_rows + 1) * sizeof *rows);
+        assert_non_null(rows);
+        rows[n_rows++] = row;
+    }
+    free(text);
+    assert_true(n_rows >= 1);
+    t.header = rows[0];
+    t.cell = rows + 1;
+    t.rows = n_rows - 1;
+    return t;
+}
+
+/* Column index by name; fails the test if absent. */
+static inline size_t csv_col(const csv_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->cols; i++)
+        if (strcmp(t->header[i], name) == 0)
+            return i;
+    fail_msg("no column %s", name);
+    return 0;
+}
+
+static inline void csv_free(csv_table *t)
+{
+    char ***rows = t->cell - 1;
+    for (size_t r = 0; r <= t->rows; r++) {
+        for (size_t c = 0; c < t->cols; c++)
+            free(rows[r][c]);
+        free(rows[r]);
+    }
+    free(rows);
+}
+
+#endif
