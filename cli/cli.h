@@ -72,5 +72,20 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv);
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_qr(cli_ctx *ctx, int argc, char **argv);
 int cmd_dsfinvk(cli_ctx *ctx, int argc, char **argv);
+int cmd_tss(cli_ctx *ctx, int argc, char **argv);
+int cmd_client(cli_ctx *ctx, int argc, char **argv);
+int cmd_tx(cli_ctx *ctx, int argc, char **argv);
+int cmd_outage(cli_ctx *ctx, int argc, char **argv);
+
+/* Helpers of the TSE commands (cmd_tss.c): the value of option `name`
+ * ("--name VALUE" or "--name=VALUE") among argv[1..], or NULL; whether a
+ * flag is present; logging in as admin with the PIN from $OPENTSE_ADMIN_PIN
+ * or --pin-file (0, or the exit code after printing the error). */
+const char *cli_opt(int argc, char **argv, const char *name);
+bool cli_flag(int argc, char **argv, const char *name);
+/* Refuses --pin, --puk, --api-secret and the like: secrets come from the
+ * environment or files. 0, or the usage exit code after the message. */
+int cli_no_secrets(cli_ctx *ctx, int argc, char **argv);
+int cli_admin_login(cli_ctx *ctx, tse *t, int argc, char **argv);
 
 #endif /* OPENTSE_CLI_H */

@@ -19,6 +19,10 @@ static const cli_command commands[] = {
     {"verify-log", cmd_verify_log, "check single log messages"},
     {"qr", cmd_qr, "verify or render a DSFinV-K receipt QR code"},
     {"dsfinvk", cmd_dsfinvk, "DSFinV-K tse.csv and transactions_tse.csv from a TSE's logs"},
+    {"tss", cmd_tss, "create, initialize, disable a TSE; its time and status"},
+    {"client", cmd_client, "register, deregister and list cash registers"},
+    {"tx", cmd_tx, "start, update, finish and list transactions"},
+    {"outage", cmd_outage, "report the outages in the outage journal"},
     {NULL, NULL, NULL},
 };
 
@@ -45,8 +49,17 @@ int cli_open(cli_ctx *ctx, tse **out)
 {
     if (!ctx->url)
         return cli_fail(ctx, CLI_USAGE, "no TSE given: use --url URL or set OPENTSE_URL");
-    tse_open_options o = {.master_key_path = ctx->master_key};
+    /* a remote TSE's API secret may come from a file */
+    const char *secret_file = getenv("OPENTSE_API_SECRET_FILE");
+    char *secret = secret_file ? cli_secret(NULL, secret_file) : NULL;
+    if (secret_file && !secret)
+        return cli_fail(ctx, CLI_USAGE, "cannot read OPENTSE_API_SECRET_FILE %s", secret_file);
+    tse_open_options o = {.master_key_path = ctx->master_key, .api_secret = secret};
     tse_err rc = tse_open(ctx->url, &o, out);
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
     return rc == TSE_OK ? 0 : cli_tse_error(ctx, rc, "cannot open the TSE");
 }
 

@@ -1,0 +1,248 @@
+/*
+ * test_cli.c - `opentse` tss/client/tx/outage over both transports
+ * (argv[1]: file or http): runs the real binary, parses its --json output
+ * with jansson and checks results, counters, exit codes, --help on every
+ * command, and that secrets are neither accepted on the command line nor
+ * printed.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "../client/transport.h"
+#include "helpers.h"
+
+#define PIN "246810"
+
+typedef struct run {
+    int code;
+    char *out, *err;
+    json_t *json;
+} run;
+
+/* Runs `opentse --json ARGS` (a shell word list) with the given URL. */
+static run cli(const char *url, const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *out = th_path("cli.out"), *err = th_path("cli.err");
+    snprintf(cmd, sizeof cmd, "'%s' --url '%s' %s >'%s' 2>'%s'", getenv("OPENTSE_CLI"), url, args, out, err);
+    int st = system(cmd);
+    run r = {.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+    size_t n;
+    r.out = (char *)th_read_file(out, &n);
+    r.err = (char *)th_read_file(err, &n);
+    r.json = r.out ? json_loads(r.out, 0, NULL) : NULL;
+    free(out);
+    free(err);
+    return r;
+}
+
+static void done(run *r)
+{
+    free(r->out);
+    free(r->err);
+    json_decref(r->json);
+}
+
+static json_int_t jint(run *r, const char *k)
+{
+    json_t *v = json_object_get(r->json, k);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static const char *jstr(run *r, const char *k)
+{
+    const char *s = json_string_value(json_object_get(r->json, k));
+    assert_non_null(s);
+    return s;
+}
+
+static void test_lifecycle_and_transactions(void **state)
+{
+    (void)state;
+    char *url = tt_new_url("cli");
+    run r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    char puk[TSE_PUK_LEN + 1];
+    snprintf(puk, sizeof puk, "%s", jstr(&r, "puk"));
+    assert_int_equal(strlen(puk), TSE_PUK_LEN);
+    done(&r);
+
+    /* no PIN: usage error; PIN on the command line: refused */
+    unsetenv("OPENTSE_ADMIN_PIN");
+    setenv("OPENTSE_PUK", puk, 1);
+    r = cli(url, "--json tss init");
+    assert_int_equal(r.code, 2);
+    assert_string_equal(jstr(&r, "error"), "usage");
+    done(&r);
+    r = cli(url, "--json tss init --pin " PIN);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(jstr(&r, "message"), "secrets"));
+    done(&r);
+
+    /* the PIN from a file, the PUK from the environment */
+    char *pin_file = th_path("pin");
+    assert_int_equal(th_write_file(pin_file, PIN "\n", strlen(PIN) + 1), 0);
+    r = cli(url, "--json tss init --description 'CLI test' --pin-file '%s'", pin_file);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(jstr(&r, "state"), "INITIALIZED");
+    assert_string_equal(jstr(&r, "description"), "CLI test");
+    assert_null(strstr(r.out, PIN));
+    assert_null(strstr(r.out, puk));
+    assert_null(strstr(r.err, PIN));
+    done(&r);
+    setenv("OPENTSE_ADMIN_PIN", PIN, 1);
+    unsetenv("OPENTSE_PUK");
+
+    r = cli(url, "--json client add KASSE-7");
+    assert_int_equal(r.code, 0);
+    assert_string_equal(jstr(&r, "state"), "REGISTERED");
+    done(&r);
+    r = cli(url, "--json client add KASSE-7");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "ALREADY_EXISTS");
+    done(&r);
+    r = cli(url, "--json client list");
+    assert_int_equal(r.code, 0);
+    json_t *clients = json_object_get(r.json, "clients");
+    assert_int_equal(json_array_size(clients), 1);
+    assert_string_equal(json_string_value(json_array_get(clients, 0)), "KASSE-7");
+    done(&r);
+
+    r = cli(url, "--json tss info");
+    assert_int_equal(r.code, 0);
+    json_int_t counter = jint(&r, "signature_counter");
+    done(&r);
+
+    r = cli(url, "--json tx start --client KASSE-7");
+    assert_int_equal(r.code, 0);
+    json_int_t number = jint(&r, "transaction_number");
+    json_int_t c1 = jint(&r, "signature_counter");
+    assert_true(c1 > counter);
+    assert_string_equal(jstr(&r, "operation"), "startTransaction");
+    assert_true(strlen(jstr(&r, "signature")) >= 88);   /* 64 bytes base64 */
+    done(&r);
+
+    r = cli(url, "--json tx list-open");
+    assert_int_equal(r.code, 0);
+    json_t *open = json_object_get(r.json, "open_transactions");
+    assert_int_equal(json_array_size(open), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(open, 0), "transaction_number")), number);
+    done(&r);
+
+    r = cli(url, "--json tx update %lld --client KASSE-7 --data 'Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar'",
+            (long long)number);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "transaction_number"), number);
+    json_int_t c2 = jint(&r, "signature_counter");
+    assert_true(c2 > c1);
+    done(&r);
+    r = cli(url, "--json tx finish %lld --client KASSE-7 --data 'Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar'",
+            (long long)number);
+    assert_int_equal(r.code, 0);
+    assert_true(jint(&r, "signature_counter") > c2);
+    assert_string_equal(jstr(&r, "operation"), "finishTransaction");
+    done(&r);
+    r = cli(url, "--json tx finish %lld --client KASSE-7", (long long)number);
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "NO_TRANSACTION");
+    done(&r);
+    r = cli(url, "--json tx list-open");
+    assert_int_equal(json_array_size(json_object_get(r.json, "open_transactions")), 0);
+    done(&r);
+
+    r = cli(url, "--json client remove KASSE-7");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tx start --client KASSE-7");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "CLIENT_NOT_REGISTERED");
+    done(&r);
+
+    r = cli(url, "--json tss disable");
+    assert_int_equal(r.code, 0);
+    assert_string_equal(jstr(&r, "state"), "DISABLED");
+    done(&r);
+    free(pin_file);
+    free(url);
+}
+
+static void test_usage_and_help(void **state)
+{
+    (void)state;
+    char *url = tt_new_url("cli-help");
+    const char *cmds[] = {"tss", "client", "tx", "outage"};
+    for (size_t i = 0; i < 4; i++) {
+        run r = cli(url, "%s --help", cmds[i]);
+        assert_int_equal(r.code, 0);
+        assert_non_null(strstr(r.out, "usage: opentse"));
+        done(&r);
+        r = cli(url, "--json %s bogus", cmds[i]);
+        assert_int_equal(r.code, 2);
+        assert_string_equal(jstr(&r, "error"), "usage");
+        done(&r);
+    }
+    run r = cli(url, "--json tx start");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json tx finish abc --client K");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    free(url);
+}
+
+/* A TSE that cannot be reached: exit code 4, the journal keeps the operation. */
+static void test_unreachable(void **state)
+{
+    (void)state;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/tss/5b0f3c1e-8d2a-4e7b-9c6d-1a2b3c4d5e6f", tt_free_port());
+    char *journal = th_path("cli.journal");
+    setenv("OPENTSE_JOURNAL", journal, 1);
+    setenv("OPENTSE_API_KEY", "k", 0);
+    setenv("OPENTSE_API_SECRET", "s", 0);
+    run r = cli(url, "--json tx start --client KASSE-9 --data sale");
+    assert_int_equal(r.code, 4);
+    assert_string_equal(jstr(&r, "code"), "UNREACHABLE");
+    done(&r);
+    unsetenv("OPENTSE_JOURNAL");
+    r = cli(url, "--json outage report --journal '%s'", journal);
+    assert_int_equal(r.code, 0);
+    json_t *outages = json_object_get(r.json, "outages");
+    assert_int_equal(json_array_size(outages), 1);
+    json_t *ops = json_object_get(json_array_get(outages, 0), "operations");
+    assert_int_equal(json_array_size(ops), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "client_id")), "KASSE-9");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "process_data")), "c2FsZQ==");
+    done(&r);
+    r = cli(url, "outage report --journal '%s'", journal);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "still unreachable"));
+    assert_non_null(strstr(r.out, "KASSE-9"));
+    done(&r);
+    free(journal);
+}
+
+int main(int argc, char **argv)
+{
+    tt_init(argc > 1 ? argv[1] : "file");
+    setenv("OPENTSE_MASTER_KEY", th_master_key(), 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle_and_transactions),
+        cmocka_unit_test(test_usage_and_help),
+        cmocka_unit_test(test_unreachable),
+    };
+    return cmocka_run_group_tests_name(tt_http() ? "cli_http" : "cli_file", tests, NULL, NULL);
+}
