@@ -5,8 +5,8 @@
  * a bearer token. Tokens are stateless: "<kind>.<key_id>.<org_id>.<expiry>.
  * <HMAC-SHA256 hex>" keyed with a secret derived from the master key, so they
  * survive restarts and cost no lookup. Each key has a token bucket (rate and
- * burst = --rate-limit requests per second). The operator key (org 0) manages
- * organizations and API keys under /api/v2/organizations.
+ * burst = --rate-limit requests per second) and a revoked flag, so a revoked
+ * key's tokens stop working at once.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -23,8 +23,44 @@ struct rate_bucket {
     int64_t key_id;
     double tokens;
     double last;
+    int revoked;
     struct rate_bucket *next;
 };
+
+/* The bucket of key_id, made on first use; under rate_mu. NULL: no memory. */
+static struct rate_bucket *bucket(srv *s, int64_t key_id)
+{
+    struct rate_bucket *b = s->rate;
+    while (b && b->key_id != key_id)
+        b = b->next;
+    if (!b && (b = calloc(1, sizeof *b))) {
+        b->key_id = key_id;
+        b->tokens = s->cfg.rate_limit;
+        b->last = now_mono();
+        b->next = s->rate;
+        s->rate = b;
+    }
+    return b;
+}
+
+int auth_revoke(srv *s, int64_t key_id)
+{
+    pthread_mutex_lock(&s->rate_mu);
+    struct rate_bucket *b = bucket(s, key_id);
+    if (b)
+        b->revoked = 1;
+    pthread_mutex_unlock(&s->rate_mu);
+    return b ? 0 : -1;
+}
+
+void auth_free(srv *s)
+{
+    while (s->rate) {
+        struct rate_bucket *n = s->rate->next;
+        free(s->rate);
+        s->rate = n;
+    }
+}
 
 int auth_init(srv *s)
 {
@@ -38,7 +74,17 @@ int auth_init(srv *s)
     static const char label[] = "opentsed access tokens";
     int ok = HMAC(EVP_sha256(), buf, (int)n, (const unsigned char *)label, sizeof label - 1, s->token_key, &len) != NULL;
     OPENSSL_cleanse(buf, sizeof buf);
-    return ok && len == 32 ? 0 : -1;
+    if (!ok || len != 32)
+        return -1;
+    /* Revoked keys stay revoked across restarts. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db.db, "SELECT id FROM api_keys WHERE revoked=1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+        rc = auth_revoke(s, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static void token_mac(srv *s, const char *body, char out[65])
@@ -87,38 +133,29 @@ static int token_check(srv *s, const char *tok, const char *kind, srv_principal 
     return 0;
 }
 
+/* 0 ok, -1 rate-limited (*retry_after set), -2 revoked. */
 static int rate_take(srv *s, int64_t key_id, int *retry_after)
 {
-    double rate = s->cfg.rate_limit;
-    if (rate <= 0)
-        return 0;
-    double now = now_mono();
+    double rate = s->cfg.rate_limit, now = now_mono();
+    int rc = 0;
     pthread_mutex_lock(&s->rate_mu);
-    struct rate_bucket *b = s->rate;
-    while (b && b->key_id != key_id)
-        b = b->next;
-    if (!b && (b = calloc(1, sizeof *b))) {
-        b->key_id = key_id;
-        b->tokens = rate;
-        b->last = now;
-        b->next = s->rate;
-        s->rate = b;
-    }
-    int ok = 1;
-    if (b) {
+    struct rate_bucket *b = bucket(s, key_id);
+    if (b && b->revoked) {
+        rc = -2;
+    } else if (b && rate > 0) {
         b->tokens = fmin(rate, b->tokens + (now - b->last) * rate);
         b->last = now;
         if (b->tokens >= 1) {
             b->tokens -= 1;
         } else {
-            ok = 0;
+            rc = -1;
             *retry_after = (int)ceil((1 - b->tokens) / rate);
             if (*retry_after < 1)
                 *retry_after = 1;
         }
     }
     pthread_mutex_unlock(&s->rate_mu);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 int auth_require(srv_req *q, srv_resp *r)
@@ -138,7 +175,12 @@ int auth_require(srv_req *q, srv_resp *r)
         return -1;
     }
     int retry = 1;
-    if (rate_take(q->s, q->who.key_id, &retry)) {
+    rc = rate_take(q->s, q->who.key_id, &retry);
+    if (rc == -2) {
+        resp_error(r, 401, "E_UNAUTHORIZED", "the API key of this token has been revoked");
+        return -1;
+    }
+    if (rc) {
         resp_error(r, 429, "E_RATE_LIMITED", "more than %.0f requests per second for this API key",
                    q->s->cfg.rate_limit);
         r->retry_after = retry;
@@ -176,7 +218,8 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
     const char *refresh = json_string_value(json_object_get(j, "refresh_token"));
     srv_principal who = {0};
     if (refresh) {
-        if (token_check(q->s, refresh, "r", &who)) {
+        int retry = 0;
+        if (token_check(q->s, refresh, "r", &who) || rate_take(q->s, who.key_id, &retry) == -2) {
             resp_error(r, 401, "E_UNAUTHORIZED", "invalid or expired refresh token");
             json_decref(j);
             return;
@@ -188,7 +231,8 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
         srv_db *d = &q->s->db;
         pthread_mutex_lock(&d->mu);
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(d->db, "SELECT id, org_id, secret_hash FROM api_keys WHERE key=?", -1, &st, NULL) ==
+        if (sqlite3_prepare_v2(d->db, "SELECT id, org_id, secret_hash FROM api_keys WHERE key=? AND revoked=0", -1,
+                               &st, NULL) ==
                 SQLITE_OK &&
             sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
             who.key_id = sqlite3_column_int64(st, 0);
@@ -210,97 +254,4 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
     }
     json_decref(j);
     resp_json(r, 200, token_response(q->s, &who));
-}
-
-int64_t auth_create_org(srv *s, const char *name)
-{
-    srv_db *d = &s->db;
-    int64_t id = -1;
-    pthread_mutex_lock(&d->mu);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db, "INSERT INTO orgs(name, time_creation) VALUES(?, ?)", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, now_s()) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
-        id = sqlite3_last_insert_rowid(d->db);
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&d->mu);
-    return id;
-}
-
-int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65])
-{
-    random_hex(key_out, 16);
-    random_hex(secret_out, 32);
-    char hash[65];
-    sha256_hex(secret_out, hash);
-    srv_db *d = &s->db;
-    int rc = -1;
-    pthread_mutex_lock(&d->mu);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(d->db, "INSERT INTO api_keys(org_id, key, secret_hash, time_creation) VALUES(?,?,?,?)",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 1, org_id) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, key_out, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(st, 3, hash, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 4, now_s()) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
-        rc = 0;
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&d->mu);
-    return rc;
-}
-
-/* /api/v2/organizations[/{id}/api-keys] - operator only. */
-void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg)
-{
-    if (!q->who.operator_role) {
-        resp_error(r, 403, "E_FORBIDDEN", "only the operator key manages organizations");
-        return;
-    }
-    if (nseg == 1 && strcmp(q->method, "POST") == 0) {
-        json_t *j = req_json(q, r);
-        if (!j)
-            return;
-        const char *name = json_string_value(json_object_get(j, "name"));
-        if (!name || !*name || strlen(name) > 200) {
-            json_decref(j);
-            resp_error(r, 400, "E_BAD_REQUEST", "name (1..200 characters) is required");
-            return;
-        }
-        int64_t id = auth_create_org(q->s, name);
-        if (id < 0) {
-            json_decref(j);
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot store the organization");
-            return;
-        }
-        resp_json(r, 200, json_pack("{s:I, s:s, s:s}", "_id", (json_int_t)id, "_type", "ORGANIZATION", "name", name));
-        json_decref(j);
-        return;
-    }
-    if (nseg == 3 && strcmp(seg[2], "api-keys") == 0 && strcmp(q->method, "POST") == 0) {
-        char *end = NULL;
-        long long org = strtoll(seg[1], &end, 10);
-        int exists = 0;
-        srv_db *d = &q->s->db;
-        pthread_mutex_lock(&d->mu);
-        sqlite3_stmt *st = NULL;
-        if (*seg[1] && !*end && org > 0 &&
-            sqlite3_prepare_v2(d->db, "SELECT 1 FROM orgs WHERE id=?", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_bind_int64(st, 1, org) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-            exists = 1;
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&d->mu);
-        if (!exists) {
-            resp_error(r, 404, "E_NOT_FOUND", "no organization %s", seg[1]);
-            return;
-        }
-        char key[33], secret[65];
-        if (auth_create_key(q->s, org, key, secret)) {
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot store the API key");
-            return;
-        }
-        resp_json(r, 200, json_pack("{s:s, s:s, s:I}", "key", key, "secret", secret, "organization_id", (json_int_t)org));
-        OPENSSL_cleanse(secret, sizeof secret);
-        return;
-    }
-    resp_error(r, 404, "E_NOT_FOUND", "no such route");
 }

@@ -15,7 +15,8 @@ static const char *schema =
     "PRAGMA busy_timeout=10000;"
     "CREATE TABLE IF NOT EXISTS orgs(id INTEGER PRIMARY KEY, name TEXT NOT NULL, time_creation INTEGER);"
     "CREATE TABLE IF NOT EXISTS api_keys(id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL,"
-    " key TEXT UNIQUE NOT NULL, secret_hash TEXT NOT NULL, time_creation INTEGER);"
+    " key TEXT UNIQUE NOT NULL, secret_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " time_creation INTEGER);"
     "CREATE TABLE IF NOT EXISTS tss(id TEXT PRIMARY KEY, org_id INTEGER NOT NULL, description TEXT,"
     " deployed INTEGER NOT NULL DEFAULT 0, time_creation INTEGER);"
     "CREATE TABLE IF NOT EXISTS clients(tss_id TEXT NOT NULL, id TEXT NOT NULL, serial_number TEXT NOT NULL,"
@@ -72,6 +73,17 @@ int db_exec(srv_db *d, const char *sql, int nargs, const char *const *args)
     sqlite3_finalize(st);
     pthread_mutex_unlock(&d->mu);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t db_insert(srv_db *d, const char *sql, int nargs, const char *const *args)
+{
+    pthread_mutex_lock(&d->mu);
+    sqlite3_stmt *st = prepare(d, sql, nargs, args);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    int64_t id = rc == SQLITE_DONE ? sqlite3_last_insert_rowid(d->db) : -1;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&d->mu);
+    return id;
 }
 
 int db_text(srv_db *d, const char *sql, int nargs, const char *const *args, char *out, size_t cap)

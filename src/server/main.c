@@ -251,6 +251,7 @@ int main(int argc, char **argv)
     drain(s, d);
     tss_close_all(s);
     db_close(&s->db);
+    auth_free(s);
     if (tls_key)
         OPENSSL_cleanse(tls_key, strlen(tls_key));
     free(tls_cert);

@@ -54,6 +54,8 @@ int db_open(srv_db *d, const char *path);
 void db_close(srv_db *d);
 /* Runs a statement with no result rows; args bound as text (NULL ok). 0 ok. */
 int db_exec(srv_db *d, const char *sql, int nargs, const char *const *args);
+/* Runs an INSERT; returns the new rowid or -1. */
+int64_t db_insert(srv_db *d, const char *sql, int nargs, const char *const *args);
 /* Runs a query whose first row's first column is text; copies it to out.
  * Returns 1 found, 0 no row, -1 error. */
 int db_text(srv_db *d, const char *sql, int nargs, const char *const *args, char *out, size_t cap);
@@ -176,6 +178,11 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg);
 /* Checks the Bearer token and the rate limit; fills r with 401/429 and
  * returns -1 on failure. */
 int auth_require(srv_req *q, srv_resp *r);
+/* Marks a key revoked for this process: its tokens answer 401 at once. */
+int auth_revoke(srv *s, int64_t key_id);
+void auth_free(srv *s);
+
+/* orgs.c: organizations and API keys, for the operator. */
 /* New API key of org_id (0 = operator); writes the key and the secret
  * (shown this once, stored hashed). */
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65]);

@@ -225,6 +225,10 @@ static void put_tss(srv_req *q, srv_resp *r, const char *id)
         resp_error(r, 400, "E_BAD_REQUEST", "tss_id must be a UUID");
         return;
     }
+    json_t *body = q->body_len ? req_json(q, r) : NULL; /* optional; only checked */
+    if (q->body_len && !body)
+        return;
+    json_decref(body);
     pthread_mutex_lock(&s->create_mu);
     srv_tss *x = find_any(s, id);
     if (x) {

@@ -17,6 +17,30 @@
 
 #include "helpers.h"
 
+/* Servers still running when the test process exits (a failed assertion
+ * jumps past hs_stop) are killed, so no child outlives the test. */
+static pid_t running[16];
+
+static void kill_running(void)
+{
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++)
+        if (running[i] > 0)
+            kill(running[i], SIGKILL);
+}
+
+static void track(pid_t pid, pid_t replace)
+{
+    static int registered;
+    if (!registered++)
+        atexit(kill_running);
+    for (size_t i = 0; i < sizeof running / sizeof running[0]; i++) {
+        if (running[i] == replace) {
+            running[i] = pid;
+            return;
+        }
+    }
+}
+
 void hs_start(srv_proc *p, const char *data_dir, const char *const *extra)
 {
     const char *bin = getenv("OPENTSED_BIN");
@@ -40,6 +64,7 @@ void hs_start(srv_proc *p, const char *data_dir, const char *const *extra)
         _exit(127);
     }
     close(fds[1]);
+    track(p->pid, 0);
     FILE *f = fdopen(fds[0], "r");
     assert_non_null(f);
     char line[512];
@@ -67,6 +92,7 @@ int hs_stop(srv_proc *p)
     kill(p->pid, SIGTERM);
     if (waitpid(p->pid, &st, 0) != p->pid)
         return -1;
+    track(0, p->pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
