@@ -286,12 +286,12 @@ static int run_pass(vctx *x, const char *path, int pass, uint64_t total, uint8_t
     return rc;
 }
 
-static int begin(verify_result *out, const char *source, const verify_options *opts, vctx *x)
+static int begin(verify_result *out, const char *source, const verify_options *opts, bool single,
+                 vctx *x)
 {
     memset(out, 0, sizeof *out);
-    memset(x, 0, sizeof *x);
-    x->r = out;
-    x->o = opts;
+    if (vctx_init(x, out, opts, single) != 0)
+        return -1;
     return (out->source = strdup(source)) ? 0 : -1;
 }
 
@@ -302,7 +302,7 @@ int verify_archive(const char *path, const verify_options *opts, verify_result *
     size_t cap = 0, infos = 0;
     struct stat st;
     uint64_t total = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    int rc = begin(out, path, opts, &x);
+    int rc = begin(out, path, opts, false, &x);
     if (rc == 0)
         rc = run_pass(&x, path, 1, total, &buf, &cap, &infos);
     if (rc == 0)
@@ -324,8 +324,7 @@ int verify_log(const uint8_t *data, size_t len, const char *name, const uint8_t 
                verify_result *out)
 {
     vctx x;
-    int rc = begin(out, name, opts, &x);
-    x.single = true;
+    int rc = begin(out, name, opts, true, &x);
     if (rc == 0 && cert)
         rc = vctx_add_cert(&x, cert_name ? cert_name : "certificate", cert, cert_len);
     if (rc == 0)

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "csp/csp.h"
 #include "verify.h"
 
 /* The manufacturer our own info.csv names; its exports are read strictly. */
@@ -100,6 +101,42 @@ typedef struct vrec {
 int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **clients,
                verify_result *r, const verify_options *o);
 
+/* ---------------------------------------------- batched signatures */
+
+#define VBATCH_JOBS 1024
+
+/* One signature to check; the slices point into the batch's arena. */
+typedef struct vjob {
+    EVP_PKEY *pub;
+    tse_hash hash;
+    const uint8_t *tbs, *sig;
+    size_t tbs_len, sig_len;
+    const char *name;        /* the log's file name, in the arena */
+    const char *cert_file;
+    bool ok;
+    char err[CSP_ERRLEN];
+} vjob;
+
+typedef struct vbatch {
+    vjob *jobs;
+    size_t n;
+    uint8_t *arena;
+    size_t used, size;
+    unsigned threads;
+} vbatch;
+
+/* `threads` 0: one per core. -1 when out of memory. */
+int vbatch_init(vbatch *b, unsigned threads);
+void vbatch_free(vbatch *b);
+/* Whether a message of `len` bytes named `name` fits in the batch. */
+bool vbatch_fits(const vbatch *b, size_t len, const char *name);
+/* A new job with a copy of the message (its address in *copy) and name;
+ * the caller fills in key and slices. Only after vbatch_fits. */
+vjob *vbatch_add(vbatch *b, const uint8_t *data, size_t len, const char *name, const uint8_t **copy);
+/* Checks every job's signature (sets ok / err), in parallel. */
+void vbatch_run(vbatch *b);
+void vbatch_clear(vbatch *b);
+
 /* ------------------------------------------------- one verification */
 
 /* State of one verification: the certificates, the signing keys seen, one
@@ -118,13 +155,18 @@ typedef struct vctx {
     uint32_t *slots;        /* open-addressing table of client indexes + 1 */
     size_t n_slots;
     bool single;            /* one log (verify_log): no chain or sequence checks */
+    vbatch batch;           /* signatures not yet checked */
 } vctx;
+
+/* Starts a verification writing into `r`. -1 when out of memory. */
+int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single);
 
 /* Loads a certificate file; an unreadable one becomes a finding. -1: out of memory. */
 int vctx_add_cert(vctx *x, const char *name, const uint8_t *data, size_t len);
 /* Checks one log file (all per-log checks) and keeps its record. -1: out of memory. */
 int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len);
-/* Chain, counter and transaction checks; fills the per-TSE summary. */
+/* Checks the pending signatures, then chain, counter and transaction
+ * checks; fills the per-TSE summary. */
 int vctx_finish(vctx *x);
 void vctx_free(vctx *x);
 

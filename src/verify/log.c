@@ -151,9 +151,27 @@ static int check_name(vctx *x, const char *name, const logmsg *m)
                   "the content gives the name %s", ours);
 }
 
-static int check_signature(vctx *x, const char *name, const logmsg *m, vkey *k)
+/* Signatures are checked in batches (batch.c); the results are taken in
+ * archive order. */
+static int flush(vctx *x)
 {
-    char err[CSP_ERRLEN];
+    vbatch *b = &x->batch;
+    vbatch_run(b);
+    for (size_t i = 0; i < b->n; i++) {
+        const vjob *j = &b->jobs[i];
+        if (j->ok)
+            x->r->counts.signatures_valid++;
+        else if (vr_add(x->r, x->o, VERIFY_ERROR, "signature-invalid", j->name,
+                        "%s with the key of %s", j->err, j->cert_file) != 0)
+            return -1;
+    }
+    vbatch_clear(b);
+    return 0;
+}
+
+static int check_signature(vctx *x, const char *name, const uint8_t *data, size_t len,
+                           const logmsg *m, vkey *k)
+{
     if (!k->pub)
         return 0;   /* one finding per key: certificate-missing */
     tse_hash h = hash_of(m->signature_algorithm_oid);
@@ -162,11 +180,17 @@ static int check_signature(vctx *x, const char *name, const logmsg *m, vkey *k)
         return vr_add(x->r, x->o, VERIFY_ERROR, "signature-algorithm-unsupported", name,
                       "%s cannot be checked", alg ? alg : m->signature_algorithm_oid);
     }
-    if (csp_verify(k->pub, h, m->signed_bytes.p, m->signed_bytes.n, m->signature.p,
-                   m->signature.n, err) != 0)
-        return vr_add(x->r, x->o, VERIFY_ERROR, "signature-invalid", name, "%s with the key of %s",
-                      err, k->cert->file);
-    x->r->counts.signatures_valid++;
+    if (!vbatch_fits(&x->batch, len, name) && flush(x) != 0)
+        return -1;
+    const uint8_t *copy;
+    vjob *j = vbatch_add(&x->batch, data, len, name, &copy);
+    j->pub = k->pub;
+    j->hash = h;
+    j->cert_file = k->cert->file;
+    j->tbs = copy + (m->signed_bytes.p - data);
+    j->tbs_len = m->signed_bytes.n;
+    j->sig = copy + (m->signature.p - data);
+    j->sig_len = m->signature.n;
     return 0;
 }
 
@@ -242,7 +266,7 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
                "signed with %s, earlier logs of the same key with %s", m.signature_algorithm_oid,
                k->sigalg) != 0)
         return -1;
-    if (check_name(x, name, &m) != 0 || check_signature(x, name, &m, k) != 0)
+    if (check_name(x, name, &m) != 0 || check_signature(x, name, data, len, &m, k) != 0)
         return -1;
     return keep(x, &rec);
 }
@@ -286,9 +310,18 @@ static int summarize_keys(vctx *x)
     return 0;
 }
 
+int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
+{
+    memset(x, 0, sizeof *x);
+    x->r = r;
+    x->o = o;
+    x->single = single;
+    return vbatch_init(&x->batch, o ? o->threads : 0);
+}
+
 int vctx_finish(vctx *x)
 {
-    if (summarize_keys(x) != 0)
+    if (flush(x) != 0 || summarize_keys(x) != 0)
         return -1;
     if (vcert_check(x->certs, x->n_certs, x->keys, x->n_keys, !x->single, x->r, x->o) != 0)
         return -1;
@@ -308,5 +341,6 @@ void vctx_free(vctx *x)
         free(x->clients[i]);
     free(x->clients);
     free(x->slots);
+    vbatch_free(&x->batch);
     memset(x, 0, sizeof *x);
 }

@@ -91,6 +91,8 @@ typedef struct verify_options {
     size_t max_findings_per_code;
     verify_progress_fn progress;
     void *progress_ctx;
+    /* Threads checking signatures. 0: one per core. */
+    unsigned threads;
 } verify_options;
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with
