@@ -16,8 +16,9 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# opentsed with a demo organization, TSS and client; prints a curl example.
 run: build
-	$(BUILD)/examples/opentse-demo $(DEMO_DIR)
+	$(BUILD)/src/server/opentsed --demo --data-dir $(DEMO_DIR) --listen 127.0.0.1:8080
 
 test: build
 	meson test -C $(BUILD) --print-errorlogs
