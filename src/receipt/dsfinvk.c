@@ -153,7 +153,8 @@ static char *dup_n(const uint8_t *p, size_t n)
 {
     char *s = malloc(n + 1);
     if (s) {
-        memcpy(s, p, n);
+        if (n)
+            memcpy(s, p, n);
         s[n] = 0;
     }
     return s;
@@ -305,7 +306,8 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
     for (size_t i = 0; i < d->n_finishes; i++) {
         const finish_rec *r = &d->finishes[i];
         start_rec probe = {r->key, r->tx, 0};
-        const start_rec *s = bsearch(&probe, d->starts, d->n_starts, sizeof *d->starts, cmp_start);
+        const start_rec *s =
+            d->n_starts ? bsearch(&probe, d->starts, d->n_starts, sizeof *d->starts, cmp_start) : NULL;
         char start[32] = "", end[32] = "", bon[24];
         if (s)
             rc_time_text(s->time, start, sizeof start);
@@ -460,7 +462,8 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
             return fail(err, errlen, TSE_ERR_CERTIFICATE_INVALID,
                         "the certificate of %s is longer than TSE_ZERTIFIKAT_I..VII hold", serial);
     }
-    qsort(d->starts, d->n_starts, sizeof *d->starts, cmp_start);
+    if (d->n_starts)
+        qsort(d->starts, d->n_starts, sizeof *d->starts, cmp_start);
     qsort(d->finishes, d->n_finishes, sizeof *d->finishes, cmp_finish);
     int64_t when = o.z_erstellung;
     for (size_t i = 0; !o.z_erstellung && i < d->n_finishes; i++)

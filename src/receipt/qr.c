@@ -102,7 +102,7 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
         set_err(err, errlen, "%s", "receipt QR: clientId and processType must not contain ';'");
         return NULL;
     }
-    if (memchr(q->process_data, 0, q->process_data_len)) {
+    if (q->process_data_len && memchr(q->process_data, 0, q->process_data_len)) {
         set_err(err, errlen, "%s", "receipt QR: processData must not contain NUL bytes");
         return NULL;
     }

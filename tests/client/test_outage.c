@@ -135,9 +135,7 @@ static void test_outage_journal(void **state)
     char *url = NULL;
     {
         /* a TSS on this server */
-        char *u0 = tt_new_url("o");
-        char *u = via_port(u0, srv.port);
-        free(u0);
+        char *u = tt_tss_url(srv.base);
         tse_open_options oo = tt_open_options();
         tse_create_options co = {.remote = &oo};
         char puk[TSE_PUK_LEN + 1];

@@ -145,20 +145,24 @@ tt_server *tt_the_server(void)
     return &the_server;
 }
 
+char *tt_tss_url(const char *base)
+{
+    uint8_t b[16];
+    assert_int_equal(RAND_bytes(b, sizeof b), 1);
+    char h[33];
+    tse_hex(b, 16, h);
+    char *url = NULL;
+    assert_true(asprintf(&url, "%s/tss/%.8s-%.4s-4%.3s-a%.3s-%.12s", base, h, h + 8, h + 13, h + 17, h + 20) > 0);
+    return url;
+}
+
 char *tt_new_url(const char *stem)
 {
     static int seq;
+    if (use_http)
+        return tt_tss_url(tt_the_server()->base);
     char *url = NULL;
-    if (use_http) {
-        uint8_t b[16];
-        assert_int_equal(RAND_bytes(b, sizeof b), 1);
-        char h[33];
-        tse_hex(b, 16, h);
-        assert_true(asprintf(&url, "%s/tss/%.8s-%.4s-4%.3s-a%.3s-%.12s", tt_the_server()->base, h, h + 8, h + 13,
-                             h + 17, h + 20) > 0);
-    } else {
-        assert_true(asprintf(&url, "file:%s/%s-%d.db", th_tmpdir(), stem, seq++) > 0);
-    }
+    assert_true(asprintf(&url, "file:%s/%s-%d.db", th_tmpdir(), stem, seq++) > 0);
     return url;
 }
 

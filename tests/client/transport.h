@@ -39,6 +39,8 @@ tt_server *tt_the_server(void);
 
 /* A new TSE URL (malloc'd): file:<tmp>/<stem>-N.db or <base>/tss/<uuid>. */
 char *tt_new_url(const char *stem);
+/* A new TSS URL on the server at `base` (malloc'd). */
+char *tt_tss_url(const char *base);
 /* Creates a TSE at a new URL; the PUK to puk; returns the URL (malloc'd). */
 char *tt_create(const char *stem, char puk[TSE_PUK_LEN + 1]);
 /* Open options for this transport (master key for file:). */

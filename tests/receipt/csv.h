@@ -6,6 +6,7 @@
 #ifndef OPENTSE_TEST_CSV_H
 #define OPENTSE_TEST_CSV_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
