@@ -379,8 +379,9 @@ static int check_chain(vcert *certs, size_t n, vcert *leaf, const vkey *k, verif
         }
         vcert *up = find_issuer(certs, n, cur);
         if (!up)
-            return vr_add(r, o, VERIFY_WARNING, "chain-incomplete", cur->file,
-                          "the issuer of this certificate is not in the archive");
+            return vr_add(r, o, VERIFY_ERROR, "chain-incomplete", cur->file,
+                          "the issuer of this certificate is not in the archive (an export "
+                          "holds the whole chain up to a self-signed root)");
         int ok = issued_by(cur, up);
         if (ok == 0)
             return vr_add(r, o, VERIFY_ERROR, "certificate-signature-invalid", cur->file,
@@ -414,12 +415,6 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
         if (check_validity(c, &keys[i], r, o) != 0)
             return -1;
         if (!chain)
-            continue;
-        /* A certificate found through this key: walk its chain once. */
-        bool first = true;
-        for (size_t j = 0; j < i; j++)
-            first = first && keys[j].cert != c;
-        if (!first)
             continue;
         if (strcmp(c->name_hex, c->key_hex) != 0 &&
             vr_add(r, o, VERIFY_ERROR, "certificate-name-mismatch", c->file,

@@ -1,0 +1,357 @@
+/*
+ * test_verify_seq.c - the checks across logs and certificates, on archives
+ * forged here with real keys and signatures (csp/, the built-in CA): each
+ * archive differs from a clean one by one thing (time going back, a second
+ * Start, an Update after the Finish, a missing Start, transaction numbers
+ * out of order, a gap of several counters, a reused counter, an open
+ * transaction, an expired certificate, a foreign root, two TSEs in one
+ * archive), and the verifier must name exactly that.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cmocka.h>
+
+#include "codec/logmsg.h"
+#include "csp/csp.h"
+#include "helpers.h"
+#include "verify/verify.h"
+
+/* A signing key and its chain (TSE certificate, root) as DER. */
+typedef struct forge_tse {
+    csp_key *key;
+    uint8_t serial[32];
+    csp_cert *certs;
+    size_t n_certs;
+} forge_tse;
+
+static void tse_new(forge_tse *t, int64_t validity)
+{
+    uint8_t point[200];
+    size_t point_len;
+    char *pem;
+    assert_int_equal(csp_key_generate(TSE_CURVE_P256, &t->key, NULL), 0);
+    assert_int_equal(csp_key_public(t->key, point, sizeof point, &point_len, NULL), 0);
+    csp_serial(point, point_len, t->serial);
+    assert_int_equal(csp_ca_issue(t->key, "forged TSE", validity, &pem, NULL), 0);
+    assert_int_equal(csp_chain_split(pem, &t->certs, &t->n_certs, NULL), 0);
+    assert_int_equal(t->n_certs, 2);
+    free(pem);
+}
+
+static void tse_free_(forge_tse *t)
+{
+    csp_key_free(t->key);
+    csp_certs_free(t->certs, t->n_certs);
+}
+
+/* One log to forge. op: 'S' 'U' 'F' transaction, 'T' updateTime, 'Y' selfTest. */
+typedef struct flog {
+    char op;
+    uint64_t txno;
+    uint64_t counter;
+    int64_t dt;            /* log time: now + dt */
+    const char *client;    /* NULL: "KASSE-01" */
+    const forge_tse *tse;  /* NULL: the archive's first TSE */
+} flog;
+
+static void put(struct archive *a, const char *name, const void *data, size_t len)
+{
+    struct archive_entry *e = archive_entry_new();
+    assert_non_null(e);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
+    archive_entry_free(e);
+}
+
+static void put_chain(struct archive *a, const forge_tse *t, size_t skip_root)
+{
+    for (size_t i = 0; i + skip_root < t->n_certs; i++) {
+        char name[80];
+        for (int k = 0; k < 32; k++)
+            snprintf(name + 2 * k, 3, "%02x", t->certs[i].key_serial[k]);
+        strcat(name, "_X509.der");
+        put(a, name, t->certs[i].der, t->certs[i].der_len);
+    }
+}
+
+static void put_log(struct archive *a, const forge_tse *t, const flog *l, int64_t now)
+{
+    static const char pd[] = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
+    bool tx = l->op == 'S' || l->op == 'U' || l->op == 'F';
+    logmsg_fields f = {
+        .kind = tx ? LOGMSG_TRANSACTION : LOGMSG_SYSTEM,
+        .operation = l->op == 'S'   ? "StartTransaction"
+                     : l->op == 'U' ? "UpdateTransaction"
+                     : l->op == 'F' ? "FinishTransaction"
+                     : l->op == 'T' ? "updateTime"
+                                    : "selfTest",
+        .client_id = l->client ? l->client : "KASSE-01",
+        .process_data = {(const uint8_t *)pd, l->op == 'S' ? 0 : sizeof pd - 1},
+        .process_type = tx ? "Kassenbeleg-V1" : NULL,
+        .transaction_number = l->txno,
+        .serial_number = t->serial,
+        .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA256),
+        .signature_counter = l->counter,
+        .time_format = LOGMSG_TIME_UNIX,
+        .log_time = now + l->dt,
+    };
+    uint8_t tbs[1024], sig[132], msg[1300];
+    size_t sig_len;
+    char name[256];
+    der_w w = der_w_init(tbs, sizeof tbs);
+    assert_true(logmsg_encode_tbs(&w, &f));
+    assert_true(der_w_ok(&w));
+    assert_int_equal(csp_sign(t->key, TSE_HASH_SHA256, tbs, w.len, sig, sizeof sig, &sig_len, NULL), 0);
+    der_w m = der_w_init(msg, sizeof msg);
+    logmsg_encode(&m, tbs, w.len, sig, sig_len);
+    assert_true(der_w_ok(&m));
+    assert_true(logmsg_filename_fields(&f, 0, name, sizeof name));
+    put(a, name, msg, m.len);
+}
+
+/* Writes an archive of `logs` (info.csv and each TSE's chain first),
+ * verifies it and returns the result (free it). */
+static verify_result forge(const char *file, const forge_tse *const *tses, size_t n_tses,
+                           const flog *logs, size_t n)
+{
+    char *path = th_path(file);
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    static const char info[] = "\"description:\",\"forged\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0\"\n";
+    put(a, "info.csv", info, sizeof info - 1);
+    for (size_t i = 0; i < n_tses; i++)
+        put_chain(a, tses[i], 0);
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < n; i++)
+        put_log(a, logs[i].tse ? logs[i].tse : tses[0], &logs[i], now);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    verify_result r;
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    free(path);
+    return r;
+}
+
+static forge_tse tse_a, tse_b, tse_expired;
+
+static int setup(void **state)
+{
+    (void)state;
+    tse_new(&tse_a, 3600L * 24 * 365);
+    tse_new(&tse_b, 3600L * 24 * 365);
+    tse_new(&tse_expired, -3600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tse_free_(&tse_a);
+    tse_free_(&tse_b);
+    tse_free_(&tse_expired);
+    return 0;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void show(const verify_result *r)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        print_message("    %s %s: %s\n", verify_severity_name(r->findings[i].severity),
+                      r->findings[i].code, r->findings[i].message);
+}
+
+/* Exactly `errors` errors and `warnings` warnings, `code` among them. */
+static void expect(const verify_result *r, size_t errors, size_t warnings, const char *code)
+{
+    if (r->errors != errors || r->warnings != warnings || (code && !verify_count(r, code))) {
+        show(r);
+        fail_msg("expected %zu errors, %zu warnings, %s; got %zu, %zu", errors, warnings,
+                 code ? code : "-", r->errors, r->warnings);
+    }
+}
+
+static const forge_tse *only_a[] = {&tse_a};
+
+static void test_clean(void **state)
+{
+    (void)state;
+    const flog logs[] = {
+        {'Y', 0, 1, 0}, {'S', 1, 2, 1}, {'U', 1, 3, 2}, {'S', 2, 4, 2}, {'F', 1, 5, 3},
+        {'U', 2, 6, 3}, {'T', 0, 7, 4}, {'F', 2, 8, 4},
+    };
+    verify_result r = forge("clean.tar", only_a, 1, logs, N(logs));
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.signatures_valid, 8);
+    assert_int_equal(r.counts.transactions, 2);
+    assert_int_equal(r.counts.open_transactions, 0);
+    assert_int_equal(r.counts.system_logs, 2);
+    assert_int_equal(r.tses[0].first_counter, 1);
+    assert_int_equal(r.tses[0].last_counter, 8);
+    verify_result_free(&r);
+}
+
+static void test_time(void **state)
+{
+    (void)state;
+    const flog back[] = {{'S', 1, 1, 10}, {'F', 1, 2, 5}};
+    verify_result r = forge("time-back.tar", only_a, 1, back, N(back));
+    expect(&r, 1, 0, "time-order");
+    verify_result_free(&r);
+    /* After updateTime the clock may have been set back: a warning. */
+    const flog set_back[] = {{'S', 1, 1, 10}, {'T', 0, 2, 5}, {'F', 1, 3, 6}};
+    r = forge("time-set-back.tar", only_a, 1, set_back, N(set_back));
+    expect(&r, 0, 1, "time-set-back");
+    verify_result_free(&r);
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    const flog two_starts[] = {{'S', 1, 1, 0}, {'S', 1, 2, 0}, {'F', 1, 3, 0}};
+    verify_result r = forge("two-starts.tar", only_a, 1, two_starts, N(two_starts));
+    expect(&r, 1, 0, "transaction-order");
+    verify_result_free(&r);
+
+    const flog after_finish[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'U', 1, 3, 0}};
+    r = forge("after-finish.tar", only_a, 1, after_finish, N(after_finish));
+    expect(&r, 1, 0, "transaction-order");
+    verify_result_free(&r);
+
+    /* From counter 1 a transaction without Start is an error; in an export
+     * that begins later its Start may simply precede it. */
+    const flog no_start[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'F', 2, 3, 0}};
+    r = forge("no-start.tar", only_a, 1, no_start, N(no_start));
+    expect(&r, 1, 0, "transaction-no-start");
+    verify_result_free(&r);
+    const flog filtered[] = {{'U', 7, 40, 0}, {'F', 7, 41, 0}, {'S', 8, 42, 0}, {'F', 8, 43, 0}};
+    r = forge("filtered.tar", only_a, 1, filtered, N(filtered));
+    expect(&r, 0, 1, "transaction-no-start");
+    assert_int_equal(verify_count(&r, "counter-start"), 1);
+    verify_result_free(&r);
+
+    const flog numbers[] = {{'S', 2, 1, 0}, {'S', 1, 2, 0}, {'F', 2, 3, 0}, {'F', 1, 4, 0}};
+    r = forge("numbers.tar", only_a, 1, numbers, N(numbers));
+    expect(&r, 1, 0, "transaction-number-order");
+    verify_result_free(&r);
+
+    const flog open[] = {{'S', 1, 1, 0}, {'S', 2, 2, 0}, {'F', 2, 3, 0}};
+    r = forge("open.tar", only_a, 1, open, N(open));
+    expect(&r, 0, 1, "transaction-open");
+    assert_int_equal(r.counts.open_transactions, 1);
+    verify_result_free(&r);
+
+    const flog client[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0, "KASSE-02"}};
+    r = forge("client.tar", only_a, 1, client, N(client));
+    expect(&r, 0, 1, "transaction-client");
+    verify_result_free(&r);
+}
+
+static bool has_message(const verify_result *r, const char *code, const char *text)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        if (!strcmp(r->findings[i].code, code) && strstr(r->findings[i].message, text))
+            return true;
+    return false;
+}
+
+static void test_counters(void **state)
+{
+    (void)state;
+    const flog gap[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 2, 6, 0}, {'F', 2, 7, 0}};
+    verify_result r = forge("gap.tar", only_a, 1, gap, N(gap));
+    expect(&r, 1, 0, "counter-gap");
+    assert_true(has_message(&r, "counter-gap", "counters 3..5 are missing (3 logs)"));
+    verify_result_free(&r);
+
+    /* The same counter signed twice (different content, so two files). */
+    const flog dup[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 2, 2, 0}, {'F', 2, 3, 0}};
+    r = forge("dup.tar", only_a, 1, dup, N(dup));
+    expect(&r, 1, 0, "counter-duplicate");
+    assert_true(has_message(&r, "counter-duplicate", "counter 2 appears more than once"));
+    verify_result_free(&r);
+
+    /* Two TSEs in one archive: each has its own counters. */
+    const forge_tse *both[] = {&tse_a, &tse_b};
+    const flog two[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 1, 1, 0, NULL, &tse_b},
+                        {'F', 1, 2, 0, NULL, &tse_b}};
+    r = forge("two-tses.tar", both, 2, two, N(two));
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.tses, 2);
+    assert_int_equal(r.counts.signatures_valid, 4);
+    verify_result_free(&r);
+}
+
+static void test_certificates(void **state)
+{
+    (void)state;
+    const forge_tse *expired[] = {&tse_expired};
+    const flog logs[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}};
+    verify_result r = forge("expired.tar", expired, 1, logs, N(logs));
+    expect(&r, 1, 0, "certificate-not-valid-at-log-time");
+    assert_int_equal(r.counts.signatures_valid, 2);
+    verify_result_free(&r);
+
+    /* Logs of a TSE whose certificate is not in the archive. */
+    const flog foreign[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0, NULL, &tse_b}, {'F', 1, 2, 0}};
+    r = forge("foreign.tar", only_a, 1, foreign, N(foreign));
+    assert_int_equal(verify_count(&r, "certificate-missing"), 1);
+    assert_int_equal(r.counts.signatures_valid, 2);
+    verify_result_free(&r);
+
+    /* TSE a's root replaced by TSE b's (same name, another key). */
+    char *path = th_path("foreign-root.tar");
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0\"\n";
+    put(a, "info.csv", info, sizeof info - 1);
+    put_chain(a, &tse_a, 1);
+    char name[80];
+    for (int k = 0; k < 32; k++)
+        snprintf(name + 2 * k, 3, "%02x", tse_b.certs[1].key_serial[k]);
+    strcat(name, "_X509.der");
+    put(a, name, tse_b.certs[1].der, tse_b.certs[1].der_len);
+    int64_t now = (int64_t)time(NULL);
+    put_log(a, &tse_a, &logs[0], now);
+    put_log(a, &tse_a, &logs[1], now);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    assert_true(r.errors > 0);
+    /* Its key identifiers do not match: the real issuer is missing. */
+    assert_int_equal(verify_count(&r, "chain-incomplete"), 1);
+    assert_int_equal(verify_count(&r, "certificate-unused"), 1);
+    assert_int_equal(r.counts.signatures_valid, 2);
+    verify_result_free(&r);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_certificates),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
