@@ -386,6 +386,71 @@ TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days
  * TSE_ERR_INVALID_ARGUMENT. */
 TSE_API tse_err tse_outage_report(tse *t, char **json);
 
+/* --------------------------------------------------- export and backup */
+
+/* Which logs tse_export_data() puts into the archive (TR-03151 exportData).
+ * Zero-initialise: 0 / NULL means "not given" for every field.
+ *   - nothing set: every stored log;
+ *   - transaction_number [+ client_id]: that transaction's logs and every
+ *     system and audit log between its first and last log;
+ *   - start_/end_transaction_number (either end may be open) [+ client_id]:
+ *     every log from the first log of the first transaction to the last log
+ *     of the last (with client_id, other clients' transaction logs left out);
+ *   - start_date and/or end_date (inclusive, seconds since the epoch)
+ *     [+ client_id];
+ *   - cursor: incremental export, every log written after the export that
+ *     returned this cursor (with nothing else but maximum_number_records).
+ * Number and date filters never combine (PARAMETER_MISMATCH), nor do a
+ * transaction number and a range. maximum_number_records > 0: more matching
+ * logs give TOO_MANY_RECORDS and nothing is written. Nothing matching gives
+ * NO_DATA_AVAILABLE (an unknown transaction number
+ * TRANSACTION_NUMBER_NOT_FOUND, an unknown client ID_NOT_FOUND). */
+typedef struct tse_export_filter {
+    uint64_t transaction_number;
+    uint64_t start_transaction_number, end_transaction_number;
+    int64_t start_date, end_date;
+    const char *client_id;
+    uint64_t maximum_number_records;
+    uint64_t cursor;
+} tse_export_filter;
+
+/* Receives the archive in order, chunk by chunk (`data` is valid during the
+ * call only). Returns 0 to go on; anything else stops the export, and a
+ * negative tse_err return is passed back by tse_export_data. */
+typedef int (*tse_export_write_fn)(void *ctx, const uint8_t *data, size_t len);
+
+typedef struct tse_export_result {
+    uint64_t cursor;   /* highest signature counter in the archive: pass it as
+                          filter.cursor to get every later log next time */
+    uint64_t logs;     /* log messages in the archive */
+    uint64_t bytes;    /* archive size */
+} tse_export_result;
+
+/* TR-03151 exportData: streams a TAR archive (TSE-FORMATS.md section 4:
+ * info.csv, the certificate chain, every selected log under its spec name)
+ * in constant memory whatever its size. `filter` may be NULL (everything),
+ * `out` may be NULL. The TSE counts an unfiltered or cursor-only export that
+ * reached the callback completely as exported data (see
+ * tse_delete_stored_data); any state but CREATED may export. */
+TSE_API tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+                                tse_export_result *out);
+
+/* TR-03151 deleteStoredData (Admin): deletes every stored log, provided each
+ * was exported by a complete or incremental export; otherwise
+ * UNEXPORTED_STORED_DATA and nothing is deleted. Writes the system log
+ * deleteStoredData, which stays. Counters and transaction numbers go on. */
+TSE_API tse_err tse_delete_stored_data(tse *t);
+
+/* TR-03151 restoreFromBackup (Admin): reads the export archives at `paths`
+ * and adds every log of this TSE that the store misses (after data loss, or
+ * after deleteStoredData). Every log's signature, serial number, counter and
+ * file name, and every certificate, is checked first; the stored counters
+ * must form one run without gaps afterwards. Any problem: RESTORE_FAILED
+ * with a message naming it, and nothing changes. Writes the system log
+ * restoreFromBackup when the TSE can sign. `*added` (may be NULL) gets the
+ * number of logs added. */
+TSE_API tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added);
+
 /* ------------------------------------------------------------ helpers */
 
 /* Lower-case hex of `len` bytes into `out` (2*len+1 bytes). */

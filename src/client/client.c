@@ -247,6 +247,22 @@ tse_err tse_export_certificates(tse *t, char **pem)
     return VIA(export_certificates, pem);
 }
 
+tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+                        tse_export_result *out)
+{
+    return engine_export_data(t ? t->eng : NULL, filter, write, ctx, out);
+}
+
+tse_err tse_delete_stored_data(tse *t)
+{
+    return engine_delete_stored_data(t ? t->eng : NULL);
+}
+
+tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added)
+{
+    return engine_restore_from_backup(t ? t->eng : NULL, paths, n_paths, added);
+}
+
 
 
 

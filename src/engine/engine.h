@@ -118,5 +118,15 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain);
 /* Certificate expiry: notAfter (epoch seconds) and whole days left. */
 tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days_left);
 
+/* --------------------------------------------------- export and backup */
+
+/* TR-03151 exportData: the archive streamed through `write` (export.c). */
+tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+                           tse_export_result *out);
+/* TR-03151 deleteStoredData: only logs that were exported. */
+tse_err engine_delete_stored_data(engine *t);
+/* TR-03151 restoreFromBackup from this TSE's export archives. */
+tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n_paths, uint64_t *added);
+
 
 #endif /* OPENTSE_ENGINE_H */

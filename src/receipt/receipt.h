@@ -171,6 +171,12 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
  * a malloc'd buffer and its length, or NULL. */
 uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, size_t errlen);
 
+/* The TSE lines of a printed receipt (KassenSichV section 6), one
+ * "Name: value" per line: register serial (clientId), TSE serial, transaction
+ * number, start, end, signature counter, signature. With q == NULL, when the
+ * TSE could not sign, the block is "TSE ausgefallen[: <outage_reason>]". */
+char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *err, size_t errlen);
+
 /* --------------------------------------------------------- QR images */
 
 /* QR symbol of `text` (error correction M, 4 modules quiet zone).

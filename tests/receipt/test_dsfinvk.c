@@ -17,11 +17,11 @@
 #include <cmocka.h>
 
 #include "codec/logmsg.h"
-#include "csv.h"
 #include "helpers.h"
 #include "ready_tse.h"
 #include "receipt/dsfinvk.h"
 #include "receipt/receipt.h"
+#include "rtest.h"
 
 /* DSFinV-K v2.3, 3.1.2.5 TSE_Transaktionen and 3.2.7 Stamm_TSE */
 static const char *const tx_cols[] = {"Z_KASSE_ID", "Z_ERSTELLUNG", "Z_NR", "BON_ID", "TSE_ID", "TSE_TANR",

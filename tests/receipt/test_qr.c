@@ -17,18 +17,8 @@
 #include "codec/logmsg.h"
 #include "helpers.h"
 #include "ready_tse.h"
+#include "rtest.h"
 #include "receipt/receipt.h"
-
-static char *fixture_qr(void)
-{
-    char *path = th_fixture("qr-p256.txt");
-    size_t len;
-    char *s = (char *)th_read_file(path, &len);
-    assert_non_null(s);
-    free(path);
-    s[strcspn(s, "\r\n")] = 0;
-    return s;
-}
 
 /* Replaces the first occurrence of `from` in s by `to` (same length). */
 static void replace(char *s, const char *from, const char *to)
@@ -42,7 +32,7 @@ static void replace(char *s, const char *from, const char *to)
 static void fixture_verifies(void **state)
 {
     (void)state;
-    char *qr = fixture_qr();
+    char *qr = rt_fixture_qr();
     char err[RECEIPT_ERRLEN] = "";
     receipt_qr_check chk;
     assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
@@ -95,7 +85,7 @@ static void fixture_changed_fails(void **state)
         {"TGnWiq3ZW7", "TGnWiq3ZW8"},       /* signature */
     };
     for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
-        char *qr = fixture_qr();
+        char *qr = rt_fixture_qr();
         replace(qr, changes[i][0], changes[i][1]);
         char err[RECEIPT_ERRLEN] = "";
         receipt_qr_result r = receipt_qr_verify(qr, NULL, err, sizeof err);
@@ -106,7 +96,7 @@ static void fixture_changed_fails(void **state)
     }
     /* the start time is not signed by the Finish log: changing it keeps the
      * signature valid (it is the Start log's, a separate message) */
-    char *qr = fixture_qr();
+    char *qr = rt_fixture_qr();
     replace(qr, "14:36:27.000Z", "14:36:28.000Z");
     assert_int_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
     free(qr);
@@ -115,7 +105,7 @@ static void fixture_changed_fails(void **state)
 static void malformed(void **state)
 {
     (void)state;
-    char *good = fixture_qr();
+    char *good = rt_fixture_qr();
     static const struct { const char *from, *to, *why; } cases[] = {
         {"V0;", "V1;", "version V0"},
         {";unixTime;", ";unixtime;", "time format"},
@@ -251,31 +241,10 @@ static void string_refusals(void **state)
                                        sizeof err));
 }
 
-/* Decodes a PNG file with zbarimg; returns its text (malloc'd) or NULL. */
-static char *zbar_decode(const char *path)
-{
-    char *cmd = NULL;
-    if (asprintf(&cmd, "zbarimg --quiet --raw -Sbinary '%s' 2>/dev/null", path) < 0)
-        return NULL;
-    FILE *f = popen(cmd, "r");
-    free(cmd);
-    assert_non_null(f);
-    char *buf = calloc(1, 8192);
-    size_t n = fread(buf, 1, 8191, f);
-    int rc = pclose(f);
-    if (rc != 0) {
-        free(buf);
-        return NULL;
-    }
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    return buf;
-}
-
 static void png_and_svg(void **state)
 {
     (void)state;
-    char *qr = fixture_qr();
+    char *qr = rt_fixture_qr();
     char err[RECEIPT_ERRLEN];
     uint8_t *png;
     size_t png_len;
@@ -285,7 +254,7 @@ static void png_and_svg(void **state)
     assert_memory_equal(png, sig, 8);
     char *path = th_path("qr.png");
     assert_int_equal(th_write_file(path, png, png_len), 0);
-    char *decoded = zbar_decode(path);
+    char *decoded = rt_zbar_decode(path);
     assert_non_null(decoded);
     assert_string_equal(decoded, qr);
     free(decoded);
@@ -321,6 +290,43 @@ static void png_and_svg(void **state)
     free(qr);
 }
 
+static void tse_block(void **state)
+{
+    (void)state;
+    char *qr = rt_fixture_qr();
+    receipt_qr_parsed p;
+    char err[RECEIPT_ERRLEN];
+    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    char *b = receipt_tse_block(&p.q, NULL, err, sizeof err);
+    assert_non_null(b);
+    assert_non_null(strstr(b, "Kassen-Seriennummer: ERS 8cb8e2de-4052-481b-945b-118022951944\n"));
+    /* the TSE serial: SHA-256 of the public key, as the verification reports it */
+    receipt_qr_check chk;
+    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    char hex[65], line[128];
+    tse_hex(chk.serial, 32, hex);
+    snprintf(line, sizeof line, "TSE-Seriennummer: %s\n", hex);
+    assert_non_null(strstr(b, line));
+    assert_non_null(strstr(b, "TSE-Transaktion: 1\nTSE-Start: 2021-08-23T14:36:27.000Z\n"
+                              "TSE-Ende: 2021-08-23T14:36:33.000Z\nTSE-Signaturzaehler: 31\n"));
+    assert_non_null(strstr(b, "TSE-Signatur: TGnWiq3ZW7gi4Vs+DxLGsJZj9v271dHmhQAcb057F3oWkdKJ61UW2LLVTZQhW673yLa53Mm6oPeMU1Ns3ZOH7w==\n"));
+    free(b);
+    receipt_qr_parsed_free(&p);
+    free(qr);
+
+    b = receipt_tse_block(NULL, "cloud TSE unreachable since 10:02", err, sizeof err);
+    assert_string_equal(b, "TSE ausgefallen: cloud TSE unreachable since 10:02\n");
+    free(b);
+    b = receipt_tse_block(NULL, NULL, err, sizeof err);
+    assert_string_equal(b, "TSE ausgefallen\n");
+    free(b);
+    assert_null(receipt_tse_block(NULL, "two\nlines", err, sizeof err));
+    assert_non_null(strstr(err, "one line"));
+    receipt_qr empty = {0};
+    assert_null(receipt_tse_block(&empty, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "incomplete"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +338,7 @@ int main(void)
         cmocka_unit_test(own_p384_gen),
         cmocka_unit_test(string_refusals),
         cmocka_unit_test(png_and_svg),
+        cmocka_unit_test(tse_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,18 +1,52 @@
 /*
- * csv.h - test helper: reads a DSFinV-K CSV file (';' between fields, CR LF
- * after rows, text in double quotes with quotes doubled) strictly, so a
- * table that breaks the form fails the test.
+ * rtest.h - helpers of the receipt tests: the fixture receipt QR code, a QR
+ * image decoded by zbarimg, and a strict reader of DSFinV-K CSV files (';'
+ * between fields, CR LF after rows, text in double quotes with quotes
+ * doubled), so a table that breaks the form fails the test.
  */
-#ifndef OPENTSE_TEST_CSV_H
-#define OPENTSE_TEST_CSV_H
+#ifndef OPENTSE_TEST_RTEST_H
+#define OPENTSE_TEST_RTEST_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "helpers.h"
+
+/* The receipt QR code of the fixtures, one line (malloc'd). */
+static inline char *rt_fixture_qr(void)
+{
+    char *path = th_fixture("qr-p256.txt");
+    size_t len;
+    char *s = (char *)th_read_file(path, &len);
+    assert_non_null(s);
+    s[strcspn(s, "\r\n")] = 0;
+    free(path);
+    return s;
+}
+
+/* The text zbarimg decodes from an image file (malloc'd), NULL if none. */
+static inline char *rt_zbar_decode(const char *path)
+{
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "zbarimg --quiet --raw -Sbinary '%s' 2>/dev/null", path) > 0);
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    assert_non_null(f);
+    char *buf = calloc(1, 8192);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 8191, f);
+    if (pclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    return buf;
+}
 
 typedef struct csv_table {
     size_t rows, cols;       /* rows without the header */

@@ -1,0 +1,147 @@
+/*
+ * export.c - the engine's side of exportData, deleteStoredData and
+ * restoreFromBackup: roles, states, the export mark, and the system logs.
+ * The archives themselves are export/'s job.
+ *
+ * The export mark (meta "exported_through") is the highest counter C such
+ * that every log 1..C went out in complete or incremental exports that
+ * reached their receiver to the end. deleteStoredData deletes only up to
+ * it and only when it covers every log.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/export.h"
+#include "internal.h"
+
+#define META_EXPORTED "exported_through"
+
+static uint64_t exported_through(engine *t)
+{
+    uint8_t *v = NULL;
+    size_t n = 0;
+    char err[STORE_ERRLEN];
+    if (store_get_meta(t->st, META_EXPORTED, &v, &n, err) != 0)
+        return 0;
+    char text[24] = "";
+    memcpy(text, v, n < sizeof text - 1 ? n : sizeof text - 1);
+    free(v);
+    return strtoull(text, NULL, 10);
+}
+
+/* After a complete export of (cursor, upto]: the mark moves to upto when
+ * the archive joins on to what was exported before. */
+static tse_err mark_exported(engine *t, uint64_t cursor, uint64_t upto)
+{
+    engine_commit *ticket = NULL;
+    tse_err rc = TSE_OK;
+    pthread_mutex_lock(&t->mu);
+    uint64_t mark = exported_through(t);
+    if (cursor <= mark && upto > mark) {
+        char buf[24];
+        store_change ch;
+        engine_meta_int(&ch, META_EXPORTED, (int64_t)upto, buf);
+        rc = engine_submit_state(t, &ch, 1, &ticket);
+    }
+    pthread_mutex_unlock(&t->mu);
+    tse_err fin = engine_finish_commit(t, ticket);
+    return rc ? rc : fin;
+}
+
+tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+                           tse_export_result *out)
+{
+    if (out)
+        *out = (tse_export_result){0};
+    if (!t || !write)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a TSE handle and a write callback are required");
+    pthread_mutex_lock(&t->mu);
+    char *cert = t->cert_pem ? strdup(t->cert_pem) : NULL;
+    char description[TSE_MAX_DESCRIPTION_LEN + 1];
+    memcpy(description, t->description, sizeof description);
+    int64_t now = engine_now(t);
+    pthread_mutex_unlock(&t->mu);
+    if (t->cert_pem && !cert)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+
+    export_source src = {.st = t->st, .description = description, .cert_pem = cert, .mtime = now};
+    tse_export_result res;
+    char err[EXPORT_ERRLEN] = "";
+    int rc = export_archive(&src, filter, write, ctx, &res, err);
+    free(cert);
+    if (rc)
+        return engine_fail(rc, "%s", err);
+    if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res.cursor)) != 0)
+        return rc;
+    if (out)
+        *out = res;
+    return TSE_OK;
+}
+
+tse_err engine_delete_stored_data(engine *t)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    engine_commit *timeout_ticket = NULL, *ticket = NULL;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
+                                                : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
+    /* a logOut written just now for a timed-out session is not exported either */
+    uint64_t mark = rc ? 0 : exported_through(t);
+    if (!rc && mark < t->counter)
+        rc = engine_fail(TSE_ERR_UNEXPORTED_STORED_DATA,
+                         "logs %llu..%llu have not been exported yet: export them (complete or incremental) first",
+                         (unsigned long long)mark + 1, (unsigned long long)t->counter);
+    if (!rc) {
+        uint8_t buf[16];
+        der_w w = der_w_init(buf, sizeof buf);
+        der_put_uint(&w, 0x81, mark);   /* the highest counter deleted */
+        store_change ch = {.kind = STORE_DELETE_LOGS, .counter = mark};
+        rc = engine_system_log(t, "deleteStoredData", buf, w.len, &ch, 1, &ticket);
+    }
+    pthread_mutex_unlock(&t->mu);
+    engine_finish_commit(t, timeout_ticket);
+    tse_err fin = engine_finish_commit(t, ticket);
+    return rc ? rc : fin;
+}
+
+tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n_paths, uint64_t *added)
+{
+    if (added)
+        *added = 0;
+    if (!t || !paths || !n_paths)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a TSE handle and at least one archive are required");
+    engine_commit *timeout_ticket = NULL, *ticket = NULL;
+    uint64_t n = 0;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
+    EVP_PKEY *pub = rc ? NULL : csp_pubkey_from_point(t->curve, t->point, t->point_len);
+    if (!rc && !pub)
+        rc = engine_fail(TSE_ERR_RESTORE_FAILED, "the TSE's public key cannot be read");
+    if (!rc) {
+        /* queued commits first: the bulk insert must see every log we handed out */
+        pthread_mutex_unlock(&t->mu);
+        engine_finish_commit(t, timeout_ticket);
+        timeout_ticket = NULL;
+        pthread_mutex_lock(&t->mu);
+        export_restore_key key = {.pub = pub, .hash = t->hash, .sigalg_oid = csp_sigalg_oid(t->hash),
+                                  .serial = t->serial, .cert_pem = t->cert_pem};
+        char err[EXPORT_ERRLEN] = "";
+        int r = export_restore(t->st, &key, paths, n_paths, &n, err);
+        if (r)
+            rc = engine_fail(r, "%s", err);
+        else if ((rc = engine_reload(t)) == TSE_OK && n && t->state != TSE_STATE_DISABLED && t->key) {
+            uint8_t buf[16];
+            der_w w = der_w_init(buf, sizeof buf);
+            der_put_uint(&w, 0x81, n);   /* logs restored */
+            rc = engine_system_log(t, "restoreFromBackup", buf, w.len, NULL, 0, &ticket);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    EVP_PKEY_free(pub);
+    engine_finish_commit(t, timeout_ticket);
+    tse_err fin = engine_finish_commit(t, ticket);
+    if (added)
+        *added = n;
+    return rc ? rc : fin;
+}

@@ -1,0 +1,192 @@
+/*
+ * archive.c - writes a TR-03151 export archive (TSE-FORMATS.md section 4)
+ * with libarchive: a flat ustar archive holding info.csv, every certificate
+ * of the chain as <key serial hex>_X509.der and every selected log under its
+ * spec name, streamed from the store one log at a time (constant memory)
+ * into the caller's chunk callback.
+ *
+ * Entries are ustar (typeflag '0', mode 0644, mtime = creation time). A name
+ * longer than ustar's 100 characters (a long clientId) gets a pax extended
+ * header for that entry only, the one way TAR can carry such a name.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/logmsg.h"
+#include "csp/csp.h"
+#include "export/internal.h"
+
+#define NAME_CAP 512
+
+typedef struct writer {
+    struct archive *a;
+    struct archive_entry *e;
+    int64_t mtime;
+    tse_export_write_fn write;
+    void *ctx;
+    int cb_rc;              /* the callback's refusal, if any */
+    uint64_t bytes, logs;
+    uint64_t last_counter;  /* highest counter written */
+    char prev[NAME_CAP];    /* name of the previous log, without _Fc */
+    unsigned fc;            /* its copy number */
+    char *err;
+} writer;
+
+static la_ssize_t on_write(struct archive *a, void *p, const void *buf, size_t len)
+{
+    (void)a;
+    writer *w = p;
+    int rc = w->write(w->ctx, buf, len);
+    if (rc) {
+        w->cb_rc = rc < 0 ? rc : TSE_ERR_STORAGE_FAILURE;
+        return -1;
+    }
+    w->bytes += len;
+    return (la_ssize_t)len;
+}
+
+static int archive_error(writer *w, const char *what)
+{
+    if (w->cb_rc)
+        return export_fail(w->err, w->cb_rc, "the export was stopped by its receiver (%s)", tse_errname(w->cb_rc));
+    return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "%s: %s", what, archive_error_string(w->a));
+}
+
+static int put_file(writer *w, const char *name, const void *data, size_t len)
+{
+    archive_entry_clear(w->e);
+    archive_entry_set_pathname(w->e, name);
+    archive_entry_set_size(w->e, (la_int64_t)len);
+    archive_entry_set_filetype(w->e, AE_IFREG);
+    archive_entry_set_perm(w->e, 0644);
+    archive_entry_set_mtime(w->e, w->mtime, 0);
+    if (archive_write_header(w->a, w->e) != ARCHIVE_OK)
+        return archive_error(w, name);
+    if (len && archive_write_data(w->a, data, len) != (la_ssize_t)len)
+        return archive_error(w, name);
+    return 0;
+}
+
+/* "a","b" with quotes doubled inside values, as CSV has it. */
+static void csv_value(char *out, size_t cap, size_t *pos, const char *v, bool last)
+{
+    if (*pos < cap)
+        out[(*pos)++] = '"';
+    for (; *v && *pos + 2 < cap; v++) {
+        if (*v == '"')
+            out[(*pos)++] = '"';
+        out[(*pos)++] = *v;
+    }
+    if (*pos + 2 < cap) {
+        out[(*pos)++] = '"';
+        out[(*pos)++] = last ? '\n' : ',';
+    }
+}
+
+static int put_info(writer *w, const char *description)
+{
+    char csv[4 * TSE_MAX_DESCRIPTION_LEN + 128];
+    size_t n = 0;
+    const char *fields[] = {"description:", description ? description : "", "manufacturer:", EXPORT_MANUFACTURER,
+                            "version:", OPENTSE_VERSION};
+    for (size_t i = 0; i < 6; i++)
+        csv_value(csv, sizeof csv, &n, fields[i], i == 5);
+    return put_file(w, "info.csv", csv, n);
+}
+
+static int put_certificates(writer *w, const char *pem)
+{
+    csp_cert *certs = NULL;
+    size_t n = 0;
+    char cerr[CSP_ERRLEN] = "";
+    if (!pem || csp_chain_split(pem, &certs, &n, cerr) != 0 || !n)
+        return export_fail(w->err, TSE_ERR_EXPORT_CERT_FAILED, "the certificate chain cannot be read: %s",
+                           pem ? cerr : "there is none");
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char name[80];
+        tse_hex(certs[i].key_serial, 32, name);
+        strcat(name, "_X509.der");
+        rc = put_file(w, name, certs[i].der, certs[i].der_len);
+    }
+    csp_certs_free(certs, n);
+    return rc;
+}
+
+static int put_log(void *p, const store_log *l)
+{
+    writer *w = p;
+    logmsg m;
+    char perr[128], name[NAME_CAP];
+    if (!logmsg_parse(l->data, l->len, &m, perr, sizeof perr))
+        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
+                           (unsigned long long)l->counter, perr);
+    if (!logmsg_filename(&m, 0, name, sizeof name))
+        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
+                           (unsigned long long)l->counter);
+    /* Names carry the counter and logs arrive in counter order, so a name
+     * can only repeat that of the log just before. */
+    w->fc = strcmp(name, w->prev) == 0 ? w->fc + 1 : 0;
+    snprintf(w->prev, sizeof w->prev, "%s", name);
+    if (w->fc && !logmsg_filename(&m, w->fc, name, sizeof name))
+        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
+                           (unsigned long long)l->counter);
+    int rc = put_file(w, name, l->data, l->len);
+    if (!rc) {
+        w->logs++;
+        w->last_counter = l->counter;
+    }
+    return rc;
+}
+
+int export_archive(const export_source *src, const tse_export_filter *f, tse_export_write_fn write, void *ctx,
+                   tse_export_result *out, char *err)
+{
+    tse_export_filter none = {0};
+    if (out)
+        *out = (tse_export_result){0};
+    if (!src || !src->st || !write)
+        return export_fail(err, TSE_ERR_INVALID_ARGUMENT, "export_archive: a store and a callback are required");
+    if (!f)
+        f = &none;
+    store_log_filter sel;
+    int rc = export_select(src->st, f, &sel, err);
+    if (rc)
+        return rc;
+
+    writer w = {.mtime = src->mtime, .write = write, .ctx = ctx, .err = err};
+    w.a = archive_write_new();
+    w.e = archive_entry_new();
+    if (!w.a || !w.e) {
+        archive_write_free(w.a);
+        archive_entry_free(w.e);
+        return export_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+    }
+    /* pax_restricted writes plain ustar headers unless a name needs more */
+    if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
+        archive_write_open2(w.a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
+        rc = archive_error(&w, "cannot start the archive");
+    if (!rc)
+        rc = put_info(&w, src->description);
+    if (!rc)
+        rc = put_certificates(&w, src->cert_pem);
+    if (!rc) {
+        char serr[STORE_ERRLEN] = "";
+        rc = store_foreach_log_filtered(src->st, &sel, put_log, &w, serr);
+        if (rc && serr[0])   /* the store failed, not put_log */
+            rc = export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr);
+    }
+    if (!rc && archive_write_close(w.a) != ARCHIVE_OK)
+        rc = archive_error(&w, "cannot finish the archive");
+    archive_write_free(w.a);
+    archive_entry_free(w.e);
+    if (rc)
+        return rc;
+    if (out)
+        *out = (tse_export_result){.cursor = w.last_counter, .logs = w.logs, .bytes = w.bytes};
+    return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * tse_block.c - the TSE lines a printed receipt carries (KassenSichV section
+ * 6): start and end, transaction number, serial numbers of the register and
+ * of the TSE, signature counter and signature; or "TSE ausgefallen" when the
+ * TSE could not sign.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csp/csp.h"
+#include "internal.h"
+#include "receipt.h"
+
+char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *err, size_t errlen)
+{
+    char *out = NULL;
+    if (!q) {
+        if (outage_reason && (strlen(outage_reason) > 200 || !rc_utf8_text((const uint8_t *)outage_reason,
+                                                                               strlen(outage_reason), false))) {
+            if (err && errlen)
+                snprintf(err, errlen, "receipt: the outage reason must be one line of up to 200 bytes of UTF-8");
+            return NULL;
+        }
+        if (asprintf(&out, "TSE ausgefallen%s%s\n", outage_reason && *outage_reason ? ": " : "",
+                     outage_reason ? outage_reason : "") < 0)
+            out = NULL;
+    } else {
+        char start[32], end[32], serial[65];
+        uint8_t hash[32];
+        if (!q->client_id || !q->signature || !q->public_key || !rc_time_text(q->start_time, start, sizeof start) ||
+            !rc_time_text(q->finish_time, end, sizeof end)) {
+            if (err && errlen)
+                snprintf(err, errlen, "receipt: incomplete TSE data (client, signature, key or times)");
+            return NULL;
+        }
+        csp_serial(q->public_key, q->public_key_len, hash);
+        tse_hex(hash, sizeof hash, serial);
+        char *sig = rc_base64(q->signature, q->signature_len);
+        if (sig && asprintf(&out,
+                            "Kassen-Seriennummer: %s\n"
+                            "TSE-Seriennummer: %s\n"
+                            "TSE-Transaktion: %llu\n"
+                            "TSE-Start: %s\n"
+                            "TSE-Ende: %s\n"
+                            "TSE-Signaturzaehler: %llu\n"
+                            "TSE-Signatur: %s\n",
+                            q->client_id, serial, (unsigned long long)q->transaction_number, start, end,
+                            (unsigned long long)q->signature_counter, sig) < 0)
+            out = NULL;
+        free(sig);
+    }
+    if (!out && err && errlen)
+        snprintf(err, errlen, "receipt: out of memory");
+    return out;
+}
