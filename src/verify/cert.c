@@ -337,13 +337,6 @@ static vcert *find_issuer(vcert *certs, size_t n, const vcert *c)
     return candidate;
 }
 
-static const char *fmt_time(int64_t t, char *buf, size_t cap)
-{
-    if (!logmsg_time_to_text(LOGMSG_TIME_GENERALIZED, t, buf, cap))
-        snprintf(buf, cap, "%lld", (long long)t);
-    return buf;
-}
-
 /* Logs of `k` signed while `c` was valid? */
 static int check_validity(const vcert *c, const vkey *k, verify_result *r,
                           const verify_options *o)
@@ -355,9 +348,9 @@ static int check_validity(const vcert *c, const vkey *k, verify_result *r,
     if (k->logs && (k->min_time < c->not_before || k->max_time > c->not_after))
         return vr_add(r, o, VERIFY_ERROR, "certificate-not-valid-at-log-time", c->file,
                       "valid %s..%s, but logs of TSE %.16s... were signed %s..%s",
-                      fmt_time(c->not_before, a, sizeof a), fmt_time(c->not_after, b, sizeof b),
-                      c->key_hex, fmt_time(k->min_time, x, sizeof x),
-                      fmt_time(k->max_time, y, sizeof y));
+                      vr_time(c->not_before, a, sizeof a), vr_time(c->not_after, b, sizeof b),
+                      c->key_hex, vr_time(k->min_time, x, sizeof x),
+                      vr_time(k->max_time, y, sizeof y));
     return 0;
 }
 

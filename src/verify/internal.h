@@ -27,6 +27,9 @@
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* A log time as "YYYY-MM-DDThh:mm:ssZ" in buf (cap >= 32); returns buf. */
+const char *vr_time(int64_t t, char *buf, size_t cap);
+
 /* Lower-case hex of n bytes into out (2n + 1). */
 void vr_hex(const uint8_t *p, size_t n, char *out);
 

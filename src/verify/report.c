@@ -129,7 +129,7 @@ void verify_result_free(verify_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static const char *time_text(int64_t t, char *buf, size_t cap)
+const char *vr_time(int64_t t, char *buf, size_t cap)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -160,7 +160,7 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
             fprintf(out, "  TSE %s: %s, %zu logs, counters %llu..%llu, %s .. %s%s\n",
                     t->serial_hex, t->signature_algorithm, t->logs,
                     (unsigned long long)t->first_counter, (unsigned long long)t->last_counter,
-                    time_text(t->first_time, a, sizeof a), time_text(t->last_time, b, sizeof b),
+                    vr_time(t->first_time, a, sizeof a), vr_time(t->last_time, b, sizeof b),
                     t->has_certificate ? "" : ", NO CERTIFICATE");
         }
     }
@@ -290,10 +290,16 @@ void *verify_report_json(const verify_result *r)
         put(j, "message", jstr(f->message), &ok);
     }
     put(o, "findings", findings, &ok);
-    for (size_t i = 0; i < r->n_tallies; i++)
-        if (r->tallies[i].unlisted)
-            put(sup, r->tallies[i].code, json_integer((json_int_t)r->tallies[i].unlisted), &ok);
+    json_t *codes = json_object();
+    for (size_t i = 0; i < r->n_tallies; i++) {
+        const verify_tally *t = &r->tallies[i];
+        if (t->unlisted)
+            put(sup, t->code, json_integer((json_int_t)t->unlisted), &ok);
+        if (codes)
+            put(codes, t->code, json_integer((json_int_t)(t->listed + t->unlisted)), &ok);
+    }
     put(o, "unlisted", sup, &ok);
+    put(o, "codes", codes, &ok);
     if (!ok) {
         json_decref(o);
         return NULL;

@@ -82,12 +82,13 @@ static int check_counters(const vrec *rec, size_t b, size_t e, const vkey *k,
         if (c->time < p->time) {
             /* Setting the clock back is logged by updateTime. */
             bool set_back = p->op == VOP_UPDATE_TIME || c->op == VOP_UPDATE_TIME;
+            char ct[32], pt[32];
             rc = vr_add(r, o, set_back ? VERIFY_WARNING : VERIFY_ERROR,
                         set_back ? "time-set-back" : "time-order", NULL,
-                        "TSE %.16s...: log time of counter %llu (%lld) is before that of "
-                        "counter %llu (%lld)%s",
-                        serial, (unsigned long long)c->counter, (long long)c->time,
-                        (unsigned long long)p->counter, (long long)p->time,
+                        "TSE %.16s...: log time of counter %llu (%s) is before that of "
+                        "counter %llu (%s)%s",
+                        serial, (unsigned long long)c->counter, vr_time(c->time, ct, sizeof ct),
+                        (unsigned long long)p->counter, vr_time(p->time, pt, sizeof pt),
                         set_back ? " after updateTime" : "");
             if (rc != 0)
                 return -1;

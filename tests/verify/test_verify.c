@@ -682,6 +682,7 @@ static void test_cli(void **state)
         }
     }
     assert_true(gap);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(second, "codes"), "counter-gap")), 1);
     json_decref(j);
     free(out);
 
