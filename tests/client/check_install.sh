@@ -1,0 +1,46 @@
+#!/bin/sh
+# check_install.sh BUILD_DIR SOURCE_ROOT - installs the build into a DESTDIR
+# tree, then builds a tiny register program against it with
+# `pkg-config --cflags --libs opentse`, once shared and once static, and runs
+# both: they must see the installed header and library.
+set -eu
+build=$1
+src=$2
+work=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/install-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+meson install -C "$build" --destdir "$work/root" --quiet >/dev/null
+prefix=$(meson introspect "$build" --buildoptions | python3 -c \
+    'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+pcdir=$(dirname "$(find "$work/root" -name opentse.pc | head -n1)")
+[ -f "$pcdir/opentse.pc" ] || { echo "opentse.pc not installed"; exit 1; }
+[ -f "$work/root$prefix/include/opentse/opentse.h" ] || { echo "header not under include/opentse/"; exit 1; }
+cat > "$work/tiny.c" <<'C'
+#include <opentse/opentse.h>
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+    /* a remote TSE nobody listens for: opening works, calls say UNREACHABLE */
+    tse_open_options o = {.api_key = "k", .api_secret = "s", .retries = -1, .connect_timeout_ms = 500};
+    tse *t = NULL;
+    if (tse_open("http://127.0.0.1:9/tss/00000000-0000-4000-8000-000000000000", &o, &t) != TSE_OK)
+        return 1;
+    tse_info info;
+    tse_err rc = tse_get_info(t, &info);
+    tse_close(t);
+    printf("%s\n", tse_errname(rc));
+    return rc == TSE_ERR_UNREACHABLE ? 0 : 2;
+}
+C
+export PKG_CONFIG_PATH="$pcdir"
+flags="--define-variable=prefix=$work/root$prefix"
+cc -o "$work/tiny" "$work/tiny.c" $(pkg-config $flags --cflags --libs opentse)
+LD_LIBRARY_PATH="$(pkg-config $flags --variable=libdir opentse)" "$work/tiny"
+libdir=$(pkg-config $flags --variable=libdir opentse)
+[ -f "$libdir/libopentse.a" ] || { echo "no static library installed"; exit 1; }
+# the static library with the system's shared libraries it requires
+requires=$(pkg-config $flags --print-requires-private opentse | awk '{print $1}')
+cc -o "$work/tiny-static" "$work/tiny.c" $(pkg-config $flags --cflags opentse) "$libdir/libopentse.a" \
+    $(pkg-config --libs $requires) -pthread
+"$work/tiny-static"
+if ldd "$work/tiny-static" | grep -q libopentse; then echo "static build links the shared library"; exit 1; fi
