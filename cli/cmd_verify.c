@@ -101,12 +101,58 @@ static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *re
     return failed;
 }
 
-/* Runs every file; the exit code from what was found. */
-static int finish(cli_ctx *ctx, int failures, bool internal, json_t *results)
+/* Verifies one archive or log into r. Returns 0, CLI_USAGE when the log
+ * cannot be read, CLI_INTERNAL when memory ran out. */
+static int verify_one(cli_ctx *ctx, const char *file, bool log, const uint8_t *cert,
+                      size_t cert_len, const char *cert_name, const verify_options *o,
+                      verify_result *r)
 {
-    if (internal) {
+    if (!log) {
+        int ok = verify_archive(file, o, r);
+        cli_progress_end(ctx);
+        return ok == 0 || r->io_failed ? 0 : CLI_INTERNAL;
+    }
+    size_t len = 0;
+    uint8_t *data = slurp(file, &len);
+    if (!data)
+        return cli_fail(ctx, CLI_USAGE, "cannot read %s", file);
+    const char *base = strrchr(file, '/');
+    int ok = verify_log(data, len, base ? base + 1 : file, cert, cert_len, cert_name, o, r);
+    free(data);
+    return ok == 0 ? 0 : CLI_INTERNAL;
+}
+
+/* Verifies every file given (archives, or logs when `log`) and reports. */
+static int run(cli_ctx *ctx, int argc, char **argv, bool log)
+{
+    verify_args a;
+    int rc = parse_args(ctx, argc, argv, log, &a);
+    if (rc)
+        return rc;
+    size_t cert_len = 0;
+    uint8_t *cert = NULL;
+    if (a.cert && !(cert = slurp(a.cert, &cert_len)))
+        return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
+    json_t *results = json_array();
+    verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
+                        .progress_ctx = ctx};
+    int failures = 0;
+    for (int i = a.first; i < argc && results && !rc; i++) {
+        verify_result r = {0};
+        rc = verify_one(ctx, argv[i], log, cert, cert_len, a.cert, &o, &r);
+        int f = rc ? 0 : emit(ctx, &a, &r, results);
+        if (rc)
+            verify_result_free(&r);
+        else if (f < 0)
+            rc = CLI_INTERNAL;
+        failures += f > 0;
+    }
+    free(cert);
+    if (!results || rc == CLI_INTERNAL)
+        rc = cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+    if (rc) {
         json_decref(results);
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+        return rc;
     }
     if (ctx->json)
         cli_print_json(json_pack("{s:b, s:o}", "ok", failures == 0, "results", results));
@@ -128,31 +174,7 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
                "  --max-findings N  list at most N findings of each kind (default 100)\n");
         return CLI_OK;
     }
-    verify_args a;
-    int rc = parse_args(ctx, argc, argv, false, &a);
-    if (rc)
-        return rc;
-    json_t *results = json_array();
-    if (!results)
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
-    verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
-                        .progress_ctx = ctx};
-    int failures = 0;
-    bool internal = false;
-    for (int i = a.first; i < argc && !internal; i++) {
-        verify_result r;
-        int ok = verify_archive(argv[i], &o, &r);
-        cli_progress_end(ctx);
-        if (ok != 0 && !r.io_failed) {
-            verify_result_free(&r);
-            internal = true;
-            break;
-        }
-        int f = emit(ctx, &a, &r, results);
-        internal = f < 0;
-        failures += f > 0;
-    }
-    return finish(ctx, failures, internal, results);
+    return run(ctx, argc, argv, false);
 }
 
 int cmd_verify_log(cli_ctx *ctx, int argc, char **argv)
@@ -165,43 +187,5 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv)
                "certificate's validity at log time. Exit 0 when no errors were found.\n");
         return CLI_OK;
     }
-    verify_args a;
-    int rc = parse_args(ctx, argc, argv, true, &a);
-    if (rc)
-        return rc;
-    size_t cert_len = 0;
-    uint8_t *cert = NULL;
-    if (a.cert && !(cert = slurp(a.cert, &cert_len)))
-        return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
-    json_t *results = json_array();
-    if (!results) {
-        free(cert);
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
-    }
-    verify_options o = {.max_findings_per_code = a.max_findings};
-    int failures = 0;
-    bool internal = false;
-    for (int i = a.first; i < argc && !internal; i++) {
-        size_t len = 0;
-        uint8_t *data = slurp(argv[i], &len);
-        if (!data) {
-            free(cert);
-            json_decref(results);
-            return cli_fail(ctx, CLI_USAGE, "cannot read %s", argv[i]);
-        }
-        const char *base = strrchr(argv[i], '/');
-        verify_result r;
-        int ok = verify_log(data, len, base ? base + 1 : argv[i], cert, cert_len, a.cert, &o, &r);
-        free(data);
-        if (ok != 0) {
-            verify_result_free(&r);
-            internal = true;
-            break;
-        }
-        int f = emit(ctx, &a, &r, results);
-        internal = f < 0;
-        failures += f > 0;
-    }
-    free(cert);
-    return finish(ctx, failures, internal, results);
+    return run(ctx, argc, argv, true);
 }
