@@ -41,20 +41,40 @@ typedef struct register_ctx {
     size_t pub_len;
 } register_ctx;
 
-/* The signature block: the QR string, and the SVG when asked. */
-static void print_qr(register_ctx *r, int n, const tse_result *f, const char *pd)
+/* The signature block (KassenSichV section 6) and the QR code: its string,
+ * and the SVG when asked. */
+static void print_signature(register_ctx *r, int n, const tse_result *st, const tse_result *f, const char *pd)
 {
+    receipt_qr q = {
+        .client_id = r->client,
+        .process_type = "Kassenbeleg-V1",
+        .process_data = (const uint8_t *)pd,
+        .process_data_len = strlen(pd),
+        .transaction_number = f->transaction_number,
+        .signature_counter = f->signature_counter,
+        .start_time = st->log_time,
+        .finish_time = f->log_time,
+        .signature = f->signature,
+        .signature_len = f->signature_len,
+    };
     char err[RECEIPT_ERRLEN];
-    char *qr = receipt_qr_from_result(f, r->client, "Kassenbeleg-V1", (const uint8_t *)pd, strlen(pd),
-                                      r->info.signature_algorithm, r->info.time_format, r->pub, r->pub_len, err,
-                                      sizeof err);
-    if (!qr) {
-        printf("  (no QR code: %s)\n", err);
+    /* what the QR codes need, read once (the TSE just answered) */
+    if (!r->pub && (tse_get_info(r->t, &r->info) != TSE_OK || tse_public_key(r->t, &r->pub, &r->pub_len) != TSE_OK)) {
+        printf("  (no QR code: %s)\n", tse_last_error_message());
         return;
     }
-    printf("  TSE-Transaktion %llu, Signaturzaehler %llu\n", (unsigned long long)f->transaction_number,
-           (unsigned long long)f->signature_counter);
-    printf("qr %d: %s\n", n, qr);
+    q.signature_algorithm = r->info.signature_algorithm;
+    q.time_format = r->info.time_format;
+    q.public_key = r->pub;
+    q.public_key_len = r->pub_len;
+    char *block = receipt_tse_block(&q, NULL, err, sizeof err);
+    char *qr = block ? receipt_qr_string(&q, err, sizeof err) : NULL;
+    if (!qr) {
+        printf("  (no signature block: %s)\n", err);
+        free(block);
+        return;
+    }
+    printf("%s%sqr %d: %s\n", block, *block && block[strlen(block) - 1] == '\n' ? "" : "\n", n, qr);
     if (r->qr_dir) {
         char *svg = receipt_qr_svg(qr, 4, err, sizeof err);
         char path[1024];
@@ -66,6 +86,7 @@ static void print_qr(register_ctx *r, int n, const tse_result *f, const char *pd
         }
         free(svg);
     }
+    free(block);
     free(qr);
 }
 
@@ -91,12 +112,15 @@ static int sell(register_ctx *r, int n, const sale *s)
            (long long)s->cents % 100, s->cancelled ? "  STORNIERT" : "");
     int failed = 0;
     if (rc == TSE_OK) {
-        print_qr(r, n, &fin, pd);
+        print_signature(r, n, &st, &fin, pd);
         printf("receipt %d: signed transaction %llu counter %llu\n", n, (unsigned long long)fin.transaction_number,
                (unsigned long long)fin.signature_counter);
     } else if (rc == TSE_ERR_UNREACHABLE) {
         /* the register keeps selling; the journal holds what happened */
-        printf("  TSE ausgefallen\nreceipt %d: TSE ausgefallen\n", n);
+        char *block = receipt_tse_block(NULL, "TSE nicht erreichbar", NULL, 0);
+        const char *text = block ? block : "TSE ausgefallen\n";
+        printf("%s%sreceipt %d: TSE ausgefallen\n", text, text[strlen(text) - 1] == '\n' ? "" : "\n", n);
+        free(block);
     } else {
         fprintf(stderr, "receipt %d: %s\n  %s\n", n, tse_strerror(rc), tse_last_error_message());
         failed = 1;
@@ -132,12 +156,6 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "opentse-pos: cannot open %s: %s\n  %s\n", argv[1], tse_strerror(rc),
                 tse_last_error_message());
-        return 1;
-    }
-    /* what the QR codes need: read once while the TSE is reachable */
-    if (tse_get_info(r.t, &r.info) != TSE_OK || tse_public_key(r.t, &r.pub, &r.pub_len) != TSE_OK) {
-        fprintf(stderr, "opentse-pos: cannot read the TSE: %s\n", tse_last_error_message());
-        tse_close(r.t);
         return 1;
     }
     int failed = 0;
