@@ -44,17 +44,23 @@ int config_load(srv_config *c, int argc, char **argv);
 
 /* The server's own SQLite database (DATA_DIR/server.db): organizations,
  * hashed API keys, TSS and client records and each transaction's latest
- * response. One connection behind a mutex; statements are short. */
+ * response. One connection behind a mutex; statements are short; writes
+ * are durable when they return (group commit, see db.c). */
 typedef struct srv_db {
     sqlite3 *db;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;       /* guards db and written */
+    int wal_fd;
+    uint64_t written;         /* commits made */
+    pthread_mutex_t sync_mu;  /* guards synced; held during the fsync */
+    uint64_t synced;          /* commits known durable */
 } srv_db;
 
 int db_open(srv_db *d, const char *path);
 void db_close(srv_db *d);
-/* Runs a statement with no result rows; args bound as text (NULL ok). 0 ok. */
+/* Runs a statement with no result rows; args bound as text (NULL ok); durable
+ * when it returns 0. */
 int db_exec(srv_db *d, const char *sql, int nargs, const char *const *args);
-/* Runs an INSERT; returns the new rowid or -1. */
+/* Runs an INSERT, durably; returns the new rowid or -1. */
 int64_t db_insert(srv_db *d, const char *sql, int nargs, const char *const *args);
 /* Runs a query whose first row's first column is text; copies it to out.
  * Returns 1 found, 0 no row, -1 error. */
