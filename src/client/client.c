@@ -250,21 +250,24 @@ tse_err tse_export_certificates(tse *t, char **pem)
 tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                         tse_export_result *out)
 {
+    if (t && t->rem)
+        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API has no export endpoint yet");
     return engine_export_data(t ? t->eng : NULL, filter, write, ctx, out);
 }
 
 tse_err tse_delete_stored_data(tse *t)
 {
+    if (t && t->rem)
+        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API has no deleteStoredData endpoint");
     return engine_delete_stored_data(t ? t->eng : NULL);
 }
 
 tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added)
 {
+    if (t && t->rem)
+        return engine_fail(TSE_ERR_NOT_SUPPORTED, "a remote TSS is restored by its operator");
     return engine_restore_from_backup(t ? t->eng : NULL, paths, n_paths, added);
 }
-
-
-
 
 tse_err tse_public_key(tse *t, uint8_t **point, size_t *len)
 {

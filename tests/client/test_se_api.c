@@ -206,6 +206,42 @@ static void test_transactions(void **state)
     tse_close(t);
 }
 
+static int count_bytes(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)data;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+/* Export: the embedded TSE streams its archive; the remote API has no
+ * export endpoint and says so with NOT_SUPPORTED (never a wrong code). */
+static void test_export(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("export", NULL);
+    tse_result s, f;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, "p", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"x", 1, "p", NULL, 0,
+                                            &f),
+                     TSE_OK);
+    size_t bytes = 0;
+    tse_export_result er = {0};
+    tse_err rc = tse_export_data(t, NULL, count_bytes, &bytes, &er);
+    if (tt_http()) {
+        assert_int_equal(rc, TSE_ERR_NOT_SUPPORTED);
+        assert_int_equal(bytes, 0);
+        assert_int_equal(tse_delete_stored_data(t), TSE_ERR_NOT_SUPPORTED);
+        assert_int_equal(tse_update_time(t, 1700000000), TSE_ERR_NOT_SUPPORTED);
+        assert_int_equal(tse_self_test(t), TSE_ERR_NOT_SUPPORTED);
+    } else {
+        assert_int_equal(rc, TSE_OK);
+        assert_int_equal(er.bytes, bytes);
+        assert_int_equal(er.cursor, f.signature_counter);
+        assert_true(er.logs >= 2);
+    }
+    tse_close(t);
+}
+
 /* A transaction started through one handle is continued through another
  * (another process of the register, after a restart). */
 static void test_second_handle(void **state)
@@ -317,6 +353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_second_handle),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_keep_alive),
+        cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
 }
