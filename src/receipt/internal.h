@@ -14,7 +14,8 @@
 bool rc_time_text(int64_t t, char *out, size_t cap);
 /* Base64 without line breaks, malloc'd (caller frees); NULL if out of memory. */
 char *rc_base64(const uint8_t *p, size_t n);
-/* Strict base64 with padding of s[0..n) into a new buffer; NULL if malformed. */
+/* Strict, canonical base64 with padding of s[0..n) into a new buffer; NULL
+ * if malformed. */
 uint8_t *rc_unbase64(const char *s, size_t n, size_t *len);
 /* Valid UTF-8 without control characters (C0, DEL, C1); CR, LF and TAB
  * pass when allow_line_breaks. */

@@ -372,6 +372,14 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
         receipt_qr_parsed_free(&p);
         return RECEIPT_QR_UNSUPPORTED;
     }
+    if (p.finish_millis) {
+        /* log times of version 2 have whole seconds: this is not the signed one */
+        set_err(err, errlen, "%s",
+                "receipt QR: the finish time has milliseconds, which the signed log time (whole seconds) "
+                "cannot carry: the signature does not verify");
+        receipt_qr_parsed_free(&p);
+        return RECEIPT_QR_BAD_SIGNATURE;
+    }
     size_t len = 0, ber_len = 0;
     uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err, errlen), *ber = NULL;
     receipt_qr_result res = RECEIPT_QR_MALFORMED;
@@ -390,10 +398,7 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
         set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
     if (res == RECEIPT_QR_BAD_SIGNATURE)
         set_err(err, errlen, "%s",
-                p.finish_millis ? "receipt QR: the signature does not verify over the rebuilt Finish log (the "
-                                  "finish time has milliseconds, which a log time in seconds cannot carry)"
-                                : "receipt QR: the signature does not verify over the Finish log rebuilt from "
-                                  "its fields");
+                "receipt QR: the signature does not verify over the Finish log rebuilt from its fields");
     free(tbs);
     free(ber);
     receipt_qr_parsed_free(&p);

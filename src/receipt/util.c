@@ -44,6 +44,15 @@ uint8_t *rc_unbase64(const char *s, size_t n, size_t *len)
         return NULL;
     }
     *len = (size_t)r - (s[n - 1] == '=') - (s[n - 2] == '=');
+    /* canonical only: unused bits of the last character must be zero, so
+     * that one byte string has exactly one text */
+    char *again = rc_base64(out, *len);
+    if (!again || memcmp(again, s, n) != 0) {
+        free(again);
+        free(out);
+        return NULL;
+    }
+    free(again);
     return out;
 }
 

@@ -102,6 +102,42 @@ static void fixture_changed_fails(void **state)
     free(qr);
 }
 
+/* Every single-character change outside the start time (which the Finish
+ * log does not sign) makes the code invalid: no field is read leniently. */
+static void every_change_fails(void **state)
+{
+    (void)state;
+    char *qr = rt_fixture_qr();
+    const char *start = strstr(qr, ";2021-08-23T14:36:27.000Z;") + 1;
+    size_t n = strlen(qr), tried = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (qr + i >= start && qr + i < start + 24)
+            continue;
+        char orig = qr[i];
+        /* a different character of the same kind, and a separator */
+        char subst[2] = {orig >= '0' && orig <= '8' ? orig + 1 : orig == '9' ? '0'
+                         : orig >= 'a' && orig < 'z' ? orig + 1 : orig >= 'A' && orig < 'Z' ? orig + 1 : 'A',
+                         orig == ';' ? '_' : ';'};
+        for (int k = 0; k < 2; k++) {
+            qr[i] = subst[k];
+            char err[RECEIPT_ERRLEN];
+            if (receipt_qr_verify(qr, NULL, err, sizeof err) == RECEIPT_QR_VALID)
+                fail_msg("accepted with '%c' for '%c' at %zu: %s", subst[k], orig, i, qr);
+            tried++;
+        }
+        qr[i] = orig;
+    }
+    assert_int_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
+    assert_true(tried > 600);
+    /* milliseconds in the finish time are not what was signed */
+    char *p = strstr(qr, "14:36:33.000Z");
+    p[11] = '1';
+    char err[RECEIPT_ERRLEN];
+    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
+    assert_non_null(strstr(err, "milliseconds"));
+    free(qr);
+}
+
 static void malformed(void **state)
 {
     (void)state;
@@ -332,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixture_verifies),
         cmocka_unit_test(fixture_changed_fails),
+        cmocka_unit_test(every_change_fails),
         cmocka_unit_test(malformed),
         cmocka_unit_test(own_p256),
         cmocka_unit_test(own_bp256_utc),
