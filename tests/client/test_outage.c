@@ -132,22 +132,8 @@ static void test_outage_journal(void **state)
     char *dir = th_path("outage-server");
     tt_server srv;
     tt_server_start(&srv, dir, 0);
-    char *url = NULL;
-    {
-        /* a TSS on this server */
-        char *u = tt_tss_url(srv.base);
-        tse_open_options oo = tt_open_options();
-        tse_create_options co = {.remote = &oo};
-        char puk[TSE_PUK_LEN + 1];
-        assert_int_equal(tse_create(u, &co, puk), TSE_OK);
-        tse *a = tt_open(u);
-        assert_int_equal(tse_set_admin_pin(a, puk, TT_PIN), TSE_OK);
-        assert_int_equal(tse_authenticate_user(a, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
-        assert_int_equal(tse_initialize(a, "outage"), TSE_OK);
-        assert_int_equal(tse_register_client(a, TT_CLIENT), TSE_OK);
-        tse_close(a);
-        url = u;
-    }
+    char *url = tt_tss_url(srv.base);
+    tse_close(tt_ready_at(url));
     char *journal = th_path("outage.journal");
     tse_open_options oo = tt_open_options();
     oo.journal_path = journal;

@@ -111,16 +111,7 @@ static void test_pos(void **state)
         tt_server_start(&srv, dir, 0);
         free(dir);
         url = tt_tss_url(srv.base);
-        tse_open_options oo = tt_open_options();
-        tse_create_options co = {.remote = &oo};
-        char puk[TSE_PUK_LEN + 1];
-        assert_int_equal(tse_create(url, &co, puk), TSE_OK);
-        tse *t = tt_open(url);
-        assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
-        assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
-        assert_int_equal(tse_initialize(t, "pos"), TSE_OK);
-        assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
-        tse_close(t);
+        tse_close(tt_ready_at(url));
     } else {
         tse_close(tt_ready("pos", &url));
         setenv("OPENTSE_MASTER_KEY", th_master_key(), 1);

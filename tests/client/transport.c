@@ -171,15 +171,21 @@ tse_open_options tt_open_options(void)
     return (tse_open_options){.master_key_path = th_master_key()};
 }
 
-char *tt_create(const char *stem, char puk[TSE_PUK_LEN + 1])
+/* Creates the TSE at `url`. */
+static void create_at(const char *url, char puk[TSE_PUK_LEN + 1])
 {
-    char *url = tt_new_url(stem);
     tse_open_options oo = tt_open_options();
     /* the server trusts its clock; so does the embedded TSE under test */
     tse_create_options co = {.master_key_path = th_master_key(), .trust_system_clock = 1, .remote = &oo};
-    tse_err rc = tse_create(url + (use_http ? 0 : 5), &co, puk);
+    tse_err rc = tse_create(strncmp(url, "file:", 5) ? url : url + 5, &co, puk);
     if (rc)
         fail_msg("tse_create(%s): %s (%s)", url, tse_strerror(rc), tse_last_error_message());
+}
+
+char *tt_create(const char *stem, char puk[TSE_PUK_LEN + 1])
+{
+    char *url = tt_new_url(stem);
+    create_at(url, puk);
     return url;
 }
 
@@ -193,15 +199,22 @@ tse *tt_open(const char *url)
     return t;
 }
 
-tse *tt_ready(const char *stem, char **url_out)
+tse *tt_ready_at(const char *url)
 {
     char puk[TSE_PUK_LEN + 1];
-    char *url = tt_create(stem, puk);
+    create_at(url, puk);
     tse *t = tt_open(url);
     assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_initialize(t, "OpenTSE client test"), TSE_OK);
     assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
+    return t;
+}
+
+tse *tt_ready(const char *stem, char **url_out)
+{
+    char *url = tt_new_url(stem);
+    tse *t = tt_ready_at(url);
     if (url_out)
         *url_out = url;
     else

@@ -50,6 +50,8 @@ tse *tt_open(const char *url);
 /* Created, admin PIN "123456" set, admin logged in, initialized, client
  * "KASSE-01" registered; URL to *url_out if non-NULL (malloc'd). */
 tse *tt_ready(const char *stem, char **url_out);
+/* The same at a given URL (e.g. on a server of the test's own). */
+tse *tt_ready_at(const char *url);
 
 /* bytes of base64 (malloc'd), length to *n; NULL if invalid. */
 unsigned char *tt_unb64(const char *s, size_t *n);
