@@ -27,6 +27,10 @@
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Makes room for element n of *arr (capacity *cap, doubled as needed).
+ * Returns -1 when out of memory (*arr unchanged). */
+int vr_grow(void *arr, size_t *cap, size_t n, size_t elem);
+
 /* A log time as "YYYY-MM-DDThh:mm:ssZ" in buf (cap >= 32); returns buf. */
 const char *vr_time(int64_t t, char *buf, size_t cap);
 

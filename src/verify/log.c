@@ -16,14 +16,8 @@
 
 int vctx_add_cert(vctx *x, const char *name, const uint8_t *data, size_t len)
 {
-    if (x->n_certs == x->cap_certs) {
-        size_t cap = x->cap_certs ? 2 * x->cap_certs : 4;
-        vcert *c = realloc(x->certs, cap * sizeof *c);
-        if (!c)
-            return -1;
-        x->certs = c;
-        x->cap_certs = cap;
-    }
+    if (vr_grow(&x->certs, &x->cap_certs, x->n_certs, sizeof *x->certs) != 0)
+        return -1;
     char err[160];
     vcert *c = &x->certs[x->n_certs];
     if (vcert_load(c, name, data, len, err, sizeof err) != 0) {
@@ -214,14 +208,8 @@ static uint8_t op_of(const logmsg *m)
 
 static int keep(vctx *x, const vrec *rec)
 {
-    if (x->n_recs == x->cap_recs) {
-        size_t cap = x->cap_recs ? 2 * x->cap_recs : 256;
-        vrec *r = realloc(x->recs, cap * sizeof *r);
-        if (!r)
-            return -1;
-        x->recs = r;
-        x->cap_recs = cap;
-    }
+    if (vr_grow(&x->recs, &x->cap_recs, x->n_recs, sizeof *x->recs) != 0)
+        return -1;
     x->recs[x->n_recs++] = *rec;
     return 0;
 }

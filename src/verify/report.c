@@ -24,6 +24,20 @@ const char *verify_severity_name(verify_severity s)
     return "?";
 }
 
+int vr_grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    void *old, *grown;
+    memcpy(&old, arr, sizeof old);   /* `arr` is the address of a T *, any T */
+    size_t c = *cap ? 2 * *cap : 16;
+    if (c >= SIZE_MAX / elem || !(grown = realloc(old, c * elem)))
+        return -1;
+    memcpy(arr, &grown, sizeof grown);
+    *cap = c;
+    return 0;
+}
+
 void vr_hex(const uint8_t *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -77,14 +91,8 @@ int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const
         t->unlisted++;
         return 0;
     }
-    if (r->n_findings == r->cap_findings) {
-        size_t cap = r->cap_findings ? 2 * r->cap_findings : 16;
-        verify_finding *f = realloc(r->findings, cap * sizeof *f);
-        if (!f)
-            return -1;
-        r->findings = f;
-        r->cap_findings = cap;
-    }
+    if (vr_grow(&r->findings, &r->cap_findings, r->n_findings, sizeof *r->findings) != 0)
+        return -1;
     verify_finding *f = &r->findings[r->n_findings];
     va_list ap;
     va_start(ap, fmt);
