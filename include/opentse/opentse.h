@@ -381,7 +381,9 @@ TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days
  *     "start_unix", "end_unix", "cause", "tss", "clients": [client ids],
  *     "operations": [{"time", "time_unix", "operation" (startTransaction, ...),
  *       "client_id", "transaction_number" (0 when none was given),
- *       "process_type", "process_data" (base64), "error"}]}]}
+ *       "process_type", "process_data" (base64), "error", "tx_id" and
+ *       "tx_revision" (remote TSEs: the request that may have reached the
+ *       server although its answer was lost; else null)}]}]}
  * Times are UTC "YYYY-MM-DDThh:mm:ssZ". Without a journal:
  * TSE_ERR_INVALID_ARGUMENT. */
 TSE_API tse_err tse_outage_report(tse *t, char **json);
@@ -435,10 +437,12 @@ typedef struct tse_export_result {
 TSE_API tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                                 tse_export_result *out);
 
-/* TR-03151 deleteStoredData (Admin): deletes every stored log, provided each
- * was exported by a complete or incremental export; otherwise
- * UNEXPORTED_STORED_DATA and nothing is deleted. Writes the system log
- * deleteStoredData, which stays. Counters and transaction numbers go on. */
+/* TR-03151 deleteStoredData (Admin): deletes every stored log that went out
+ * in complete or incremental exports (see tse_export_data). Logs written
+ * after the last such export (the admin's login at least) stay until the
+ * next one; when no stored log was exported: UNEXPORTED_STORED_DATA and
+ * nothing is deleted. Writes the system log deleteStoredData, which stays.
+ * Counters and transaction numbers go on. */
 TSE_API tse_err tse_delete_stored_data(tse *t);
 
 /* TR-03151 restoreFromBackup (Admin): reads the export archives at `paths`

@@ -31,7 +31,13 @@ static tse_err note(tse *t, tse_err rc, const char *op, const char *client_id, u
     if (rc == TSE_ERR_UNREACHABLE) {
         if (!op)
             return rc;
-        if (journal_record(t->jr, op, client_id, number, pt, pd, pd_len, cause) != TSE_OK)
+        journal_op rec = {op, client_id, number, pt, pd, pd_len, NULL, 0};
+        char tx_id[37] = "";
+        if (t->rem) {
+            remote_pending(t->rem, tx_id, &rec.tx_revision);
+            rec.tx_id = tx_id;
+        }
+        if (journal_record(t->jr, &rec, cause) != TSE_OK)
             fprintf(stderr, "opentse: the outage journal failed: %s\n", tse_last_error_message());
         engine_fail(rc, "%s", cause + (strncmp(cause, "UNREACHABLE: ", 13) ? 0 : 13));
     } else if (t->rem) {

@@ -29,7 +29,7 @@ static const char *schema =
     " end INTEGER, cause TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS operation(id INTEGER PRIMARY KEY, outage_id INTEGER NOT NULL REFERENCES outage(id),"
     " time INTEGER NOT NULL, operation TEXT NOT NULL, client_id TEXT, transaction_number INTEGER NOT NULL,"
-    " process_type TEXT, process_data BLOB, error TEXT NOT NULL);";
+    " process_type TEXT, process_data BLOB, error TEXT NOT NULL, tx_id TEXT, tx_revision INTEGER);";
 
 static tse_err db_fail(journal *j, const char *what)
 {
@@ -87,8 +87,7 @@ static int bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
     return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
-tse_err journal_record(journal *j, const char *operation, const char *client_id, uint64_t tx_number,
-                       const char *process_type, const uint8_t *pd, size_t pd_len, const char *cause)
+tse_err journal_record(journal *j, const journal_op *op, const char *cause)
 {
     int64_t now = (int64_t)time(NULL);
     pthread_mutex_lock(&j->mu);
@@ -107,18 +106,22 @@ tse_err journal_record(journal *j, const char *operation, const char *client_id,
     if (ok)
         ok = sqlite3_prepare_v2(j->db,
                                 "INSERT INTO operation(outage_id, time, operation, client_id, transaction_number,"
-                                " process_type, process_data, error) SELECT max(id),?,?,?,?,?,?,? FROM outage"
+                                " process_type, process_data, error, tx_id, tx_revision)"
+                                " SELECT max(id),?,?,?,?,?,?,?,?,? FROM outage"
                                 " WHERE tse=? AND end IS NULL",
                                 -1, &st, NULL) == SQLITE_OK &&
              sqlite3_bind_int64(st, 1, now) == SQLITE_OK &&
-             sqlite3_bind_text(st, 2, operation, -1, SQLITE_STATIC) == SQLITE_OK &&
-             bind_text_or_null(st, 3, client_id) == SQLITE_OK &&
-             sqlite3_bind_int64(st, 4, (sqlite3_int64)tx_number) == SQLITE_OK &&
-             bind_text_or_null(st, 5, process_type) == SQLITE_OK &&
-             (pd ? sqlite3_bind_blob(st, 6, pd, (int)pd_len, SQLITE_STATIC) : sqlite3_bind_null(st, 6)) ==
+             sqlite3_bind_text(st, 2, op->operation, -1, SQLITE_STATIC) == SQLITE_OK &&
+             bind_text_or_null(st, 3, op->client_id) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 4, (sqlite3_int64)op->tx_number) == SQLITE_OK &&
+             bind_text_or_null(st, 5, op->process_type) == SQLITE_OK &&
+             (op->pd ? sqlite3_bind_blob(st, 6, op->pd, (int)op->pd_len, SQLITE_STATIC) : sqlite3_bind_null(st, 6)) ==
                  SQLITE_OK &&
              sqlite3_bind_text(st, 7, cause ? cause : "unknown", -1, SQLITE_STATIC) == SQLITE_OK &&
-             sqlite3_bind_text(st, 8, j->tse_name, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+             bind_text_or_null(st, 8, op->tx_id && *op->tx_id ? op->tx_id : NULL) == SQLITE_OK &&
+             (op->tx_revision ? sqlite3_bind_int64(st, 9, op->tx_revision) : sqlite3_bind_null(st, 9)) == SQLITE_OK &&
+             sqlite3_bind_text(st, 10, j->tse_name, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     ok = ok && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     tse_err rc = TSE_OK;
@@ -182,18 +185,19 @@ static bool fill_outage(journal *j, sqlite3_int64 id, json_t *ops, json_t *clien
     sqlite3_stmt *st = NULL;
     bool ok = sqlite3_prepare_v2(j->db,
                                  "SELECT time, operation, client_id, transaction_number, process_type, process_data,"
-                                 " error FROM operation WHERE outage_id=? ORDER BY id",
+                                 " error, tx_id, tx_revision FROM operation WHERE outage_id=? ORDER BY id",
                                  -1, &st, NULL) == SQLITE_OK &&
               sqlite3_bind_int64(st, 1, id) == SQLITE_OK;
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
         const uint8_t *pd = sqlite3_column_blob(st, 5);
         char *b64 = remote_b64(pd, (size_t)sqlite3_column_bytes(st, 5));
         json_t *client = text_or_null(st, 2);
-        json_t *op = json_pack("{s:o, s:I, s:o, s:o, s:I, s:o, s:s?, s:o}", "time", time_json(st, 0), "time_unix",
-                               (json_int_t)sqlite3_column_int64(st, 0), "operation", text_or_null(st, 1),
-                               "client_id", json_incref(client), "transaction_number",
+        json_t *op = json_pack("{s:o, s:I, s:o, s:o, s:I, s:o, s:s?, s:o, s:o, s:o}", "time", time_json(st, 0),
+                               "time_unix", (json_int_t)sqlite3_column_int64(st, 0), "operation",
+                               text_or_null(st, 1), "client_id", json_incref(client), "transaction_number",
                                (json_int_t)sqlite3_column_int64(st, 3), "process_type", text_or_null(st, 4),
-                               "process_data", b64, "error", text_or_null(st, 6));
+                               "process_data", b64, "error", text_or_null(st, 6), "tx_id", text_or_null(st, 7),
+                               "tx_revision", int_or_null(st, 8));
         free(b64);
         ok = op && json_array_append_new(ops, op) == 0;
         bool seen = json_is_null(client);

@@ -19,11 +19,24 @@ typedef struct journal journal;
 tse_err journal_open(const char *path, const char *tse_name, journal **out);
 void journal_close(journal *j);
 
-/* The TSE could not be reached for `operation`: opens an outage (start now,
- * `cause`) unless one is open, and records the operation in it. `client_id`,
- * `process_type` and `pd` may be NULL; `tx_number` 0 when none. */
-tse_err journal_record(journal *j, const char *operation, const char *client_id, uint64_t tx_number,
-                       const char *process_type, const uint8_t *pd, size_t pd_len, const char *cause);
+/* What was attempted without an answer from the TSE. Strings may be NULL;
+ * numbers 0 when none. `tx_id`/`tx_revision`: the request a remote TSE may
+ * have received (its answer was lost), to match it with the server's
+ * records later. */
+typedef struct journal_op {
+    const char *operation;
+    const char *client_id;
+    uint64_t tx_number;
+    const char *process_type;
+    const uint8_t *pd;
+    size_t pd_len;
+    const char *tx_id;
+    uint32_t tx_revision;
+} journal_op;
+
+/* The TSE could not be reached for `op`: opens an outage (start now,
+ * `cause`) unless one is open, and records the operation in it. */
+tse_err journal_record(journal *j, const journal_op *op, const char *cause);
 
 /* The TSE answered: ends the open outage, if any, now. */
 tse_err journal_reachable(journal *j);

@@ -59,8 +59,9 @@ tse_err remote_finish_transaction(remote *r, const char *client_id, uint64_t num
                                   size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
                                   tse_result *out);
 tse_err remote_list_open_transactions(remote *r, tse_open_transaction **out, size_t *count);
-/* The id (UUID) the transaction has on the server; "" if unknown. */
-void remote_tx_id(remote *r, uint64_t number, char out[37]);
+/* The tx id and revision of the last transaction request that got no
+ * answer ("" and 0 if the last one was answered). */
+void remote_pending(remote *r, char id[37], uint32_t *revision);
 
 tse_err remote_get_info(remote *r, tse_info *out);
 tse_err remote_read_log_message(remote *r, uint8_t **msg, size_t *len);

@@ -329,11 +329,11 @@ tse_err remote_finish_transaction(remote *r, const char *client_id, uint64_t num
     return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad_len, out);
 }
 
-void remote_tx_id(remote *r, uint64_t number, char out[37])
+void remote_pending(remote *r, char id[37], uint32_t *revision)
 {
     pthread_mutex_lock(&r->mu);
-    remote_tx *x = find_tx(r, number);
-    snprintf(out, 37, "%s", x ? x->id : "");
+    snprintf(id, 37, "%s", r->pend_rev ? r->pend_id : "");
+    *revision = r->pend_rev;
     pthread_mutex_unlock(&r->mu);
 }
 

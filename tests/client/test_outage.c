@@ -164,6 +164,8 @@ static void test_outage_journal(void **state)
     json_t *op = json_array_get(ops, 0);
     assert_string_equal(json_string_value(json_object_get(op, "operation")), "finishTransaction");
     assert_int_equal(json_integer_value(json_object_get(op, "transaction_number")), (json_int_t)s.transaction_number);
+    assert_int_equal(json_string_length(json_object_get(op, "tx_id")), 36);
+    assert_int_equal(json_integer_value(json_object_get(op, "tx_revision")), 2);
     size_t pd_len = 0;
     uint8_t *pd = tt_unb64(json_string_value(json_object_get(op, "process_data")), &pd_len);
     assert_int_equal(pd_len, strlen(item));
