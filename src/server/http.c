@@ -105,9 +105,12 @@ static int tse_status(tse_err rc)
 
 void resp_tse_error(srv_resp *r, tse_err rc)
 {
-    const char *detail = tse_last_error_message();
-    resp_error(r, tse_status(rc), tse_errname(rc), "%s%s%s", tse_strerror(rc), detail && *detail ? ": " : "",
-               detail ? detail : "");
+    /* The engine's detail for this thread, if it is about this code; the
+     * server's own refusals carry the code's general text. */
+    const char *detail = tse_last_error_message(), *name = tse_errname(rc);
+    size_t n = strlen(name);
+    int fits = detail && strncmp(detail, name, n) == 0 && detail[n] == ':';
+    resp_error(r, tse_status(rc), name, "%s", fits ? detail : tse_strerror(rc));
 }
 
 const char *req_query(srv_req *q, const char *name)

@@ -48,7 +48,7 @@ static void put(buf *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = b->failed ? 0 : vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        int n = b->failed ? 0 : vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
         va_end(ap);
         if (b->failed || n < 0) {
             b->failed = 1;
@@ -58,13 +58,13 @@ static void put(buf *b, const char *fmt, ...)
             b->len += (size_t)n;
             return;
         }
-        char *np = realloc(b->p, b->cap * 2 + (size_t)n);
+        char *np = realloc(b->p, b->cap * 2 + (size_t)n + 1);
         if (!np) {
             b->failed = 1;
             return;
         }
         b->p = np;
-        b->cap = b->cap * 2 + (size_t)n;
+        b->cap = b->cap * 2 + (size_t)n + 1;
     }
 }
 
@@ -99,9 +99,10 @@ static void requests(buf *b, srv_metrics *m)
 
 static void tss_gauges(buf *b, srv *s)
 {
+    enum { N_GAUGES = 6 };
     static const struct {
         const char *name, *type, *help;
-    } g[] = {
+    } g[N_GAUGES] = {
         {"opentse_signatures_total", "counter", "Signatures made by the TSS (its signature counter)."},
         {"opentse_transactions_open", "gauge", "Open transactions."},
         {"opentse_transactions_overdue", "gauge", "Open transactions not updated for more than 45 s."},
@@ -109,20 +110,25 @@ static void tss_gauges(buf *b, srv *s)
         {"opentse_certificate_days_left", "gauge", "Days until the TSS certificate expires."},
         {"opentse_self_test_passed", "gauge", "1 when the last self-test passed."},
     };
+    buf rows[N_GAUGES] = {{0}};
     pthread_mutex_lock(&s->tss_mu);
-    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
-        put(b, "# HELP %s %s\n# TYPE %s %s\n", g[k].name, g[k].help, g[k].name, g[k].type);
-        for (srv_tss *x = s->tss_list; x; x = x->next) {
-            tse_info i;
-            if (engine_get_info(x->e, &i) != TSE_OK)
-                continue;
-            long long v[] = {(long long)i.signature_counter, i.current_open_transactions,
-                             i.overdue_open_transactions,    i.current_clients,
-                             i.cert_days_left,               i.self_test_ok};
-            put(b, "%s{tss=\"%s\"} %lld\n", g[k].name, x->id, v[k]);
-        }
+    for (srv_tss *x = s->tss_list; x; x = x->next) {
+        tse_info i;
+        if (engine_get_info(x->e, &i) != TSE_OK)
+            continue;
+        long long v[N_GAUGES] = {(long long)i.signature_counter, i.current_open_transactions,
+                                 i.overdue_open_transactions,    i.current_clients,
+                                 i.cert_days_left,               i.self_test_ok};
+        for (int k = 0; k < N_GAUGES; k++)
+            put(&rows[k], "%s{tss=\"%s\"} %lld\n", g[k].name, x->id, v[k]);
     }
     pthread_mutex_unlock(&s->tss_mu);
+    for (int k = 0; k < N_GAUGES; k++) {
+        put(b, "# HELP %s %s\n# TYPE %s %s\n%s", g[k].name, g[k].help, g[k].name, g[k].type,
+            rows[k].p ? rows[k].p : "");
+        b->failed |= rows[k].failed;
+        free(rows[k].p);
+    }
 }
 
 char *metrics_render(srv *s)

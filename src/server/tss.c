@@ -194,7 +194,8 @@ static json_t *tss_json(srv *s, srv_tss *x)
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:s,"
         " s:{s:s, s:I, s:i}, s:{s:s, s:I, s:b}, s:i}",
-        "_id", x->id, "_type", "TSS", "_env", "PROD", "state", state_name(info.state, deployed), "description", desc,
+        "_id", x->id, "_type", "TSS", "_env", "PROD", "state", state_name(info.state, deployed), "description",
+        desc[0] ? desc : info.description,
         "serial_number", x->serial_hex, "public_key", x->pub_b64, "signature_algorithm", x->alg,
         "signature_timestamp_format", x->time_format, "signature_counter", (json_int_t)info.signature_counter,
         "transaction_counter", (json_int_t)info.transaction_counter, "number_registered_clients",

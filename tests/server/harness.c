@@ -86,6 +86,19 @@ void hs_start(srv_proc *p, const char *data_dir, const char *const *extra)
     }
 }
 
+json_t *hs_start_demo(srv_proc *p, const char *data_dir, char **token)
+{
+    const char *demo[] = {"--demo", NULL};
+    hs_start(p, data_dir, demo);
+    char file[600];
+    snprintf(file, sizeof file, "%s/demo.json", data_dir);
+    json_t *d = json_load_file(file, 0, NULL);
+    assert_non_null(d);
+    *token = hs_token(p->base, json_string_value(json_object_get(d, "api_key")),
+                      json_string_value(json_object_get(d, "api_secret")));
+    return d;
+}
+
 int hs_stop(srv_proc *p)
 {
     int st = 0;

@@ -22,6 +22,9 @@ typedef struct srv_proc {
 /* Starts opentsed with the data directory `data_dir` and extra arguments
  * (NULL-terminated); waits for "listening". Asserts on failure. */
 void hs_start(srv_proc *p, const char *data_dir, const char *const *extra);
+/* Starts opentsed --demo on a fresh data_dir; returns its demo.json (api_key,
+ * api_secret, tss_id, client_id, admin_pin) and an access token (malloc'd). */
+json_t *hs_start_demo(srv_proc *p, const char *data_dir, char **token);
 /* SIGTERM, waits; returns the exit status (or -1 if it did not exit normally). */
 int hs_stop(srv_proc *p);
 

@@ -221,6 +221,18 @@ static void lifecycle(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "code")), "USER_NOT_AUTHENTICATED");
     json_decref(e);
 
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
+    e = hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DEREGISTERED");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "USER_NOT_AUTHENTICATED");
+    json_decref(e);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
+    json_decref(hs_json(B, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
+    /* Not while the client has an open transaction. */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
+    e = hs_json(B, "PATCH", path, tok, 409, "{s:s}", "state", "DEREGISTERED");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "WRONG_STATE");
+    json_decref(e);
+
     /* Ready and metrics. */
     json_decref(hs_json(B, "GET", "/ready", NULL, 200, NULL));
     char *hdr = NULL;
@@ -242,6 +254,24 @@ static void lifecycle(void **state)
     t = finish_standard(B, tok, path, client, 200);
     assert_int_equal(hs_verify_tx_response(t), 0);
     json_decref(t);
+
+    /* A deregistered client signs nothing; registered again it does. */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
+    json_decref(hs_json(B, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
+    t = hs_json(B, "PATCH", path, tok, 200, "{s:s}", "state", "DEREGISTERED");
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "DEREGISTERED");
+    json_decref(t);
+    char late[37];
+    hs_uuid(late);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);
+    e = hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "CLIENT_NOT_REGISTERED");
+    json_decref(e);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
+    json_decref(hs_json(B, "PATCH", path, tok, 200, "{s:s}", "state", "REGISTERED"));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);
+    json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client));
     assert_int_equal(hs_stop(&p), 0);
     free(op);
     free(tok);
@@ -253,14 +283,8 @@ static void metrics_text(void **state)
     (void)state;
     char *dir = th_path("metrics");
     srv_proc p;
-    const char *demo[] = {"--demo", NULL};
-    hs_start(&p, dir, demo);
-    char file[600];
-    snprintf(file, sizeof file, "%s/demo.json", dir);
-    json_t *d = json_load_file(file, 0, NULL);
-    assert_non_null(d);
-    char *tok = hs_token(p.base, json_string_value(json_object_get(d, "api_key")),
-                         json_string_value(json_object_get(d, "api_secret")));
+    char *tok = NULL;
+    json_t *d = hs_start_demo(&p, dir, &tok);
     char path[1024], tx[37];
     hs_uuid(tx);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", json_string_value(json_object_get(d, "tss_id")),

@@ -75,15 +75,9 @@ static void sigterm_under_load(void **state)
 {
     (void)state;
     char *dir = th_path("sigterm");
-    const char *demo[] = {"--demo", NULL};
     srv_proc p;
-    hs_start(&p, dir, demo);
-    char file[600];
-    snprintf(file, sizeof file, "%s/demo.json", dir);
-    json_t *d = json_load_file(file, 0, NULL);
-    assert_non_null(d);
-    char *token = hs_token(p.base, json_string_value(json_object_get(d, "api_key")),
-                           json_string_value(json_object_get(d, "api_secret")));
+    char *token = NULL;
+    json_t *d = hs_start_demo(&p, dir, &token);
     load *l = calloc(1, sizeof *l);
     assert_non_null(l);
     *l = (load){.base = p.base, .token = token, .tss = json_string_value(json_object_get(d, "tss_id")),
