@@ -284,6 +284,49 @@ static void test_no_journal(void **state)
     assert_non_null(strstr(tse_last_error_message(), "API key"));
 }
 
+/* https: the same calls over TLS; an untrusted certificate is no TSE. */
+static void test_https(void **state)
+{
+    (void)state;
+    char *cert = th_path("tls.pem"), *key = th_path("tls.key"), cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' 2>/dev/null",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    char *dir = th_path("tls-server");
+    tt_server srv;
+    tt_server_start_tls(&srv, dir, cert, key);
+    char *url = tt_tss_url(srv.base);
+    tse_open_options oo = tt_open_options();
+    oo.ca_file = cert;
+    char puk[TSE_PUK_LEN + 1];
+    tse_create_options co = {.remote = &oo};
+    assert_int_equal(tse_create(url, &co, puk), TSE_OK);
+    tse *t = NULL;
+    assert_int_equal(tse_open(url, &oo, &t), TSE_OK);
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_initialize(t, "tls"), TSE_OK);
+    assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
+    tse_result s;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &s), TSE_OK);
+    assert_int_equal(s.transaction_number, 1);
+    tse_close(t);
+    /* without the CA the certificate is not trusted: no answer is taken */
+    oo.ca_file = NULL;
+    assert_int_equal(tse_open(url, &oo, &t), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_ERR_UNREACHABLE);
+    assert_non_null(strstr(tse_last_error_message(), "certificate"));
+    tse_close(t);
+    tt_server_stop(&srv, false);
+    free(url);
+    free(dir);
+    free(cert);
+    free(key);
+}
+
 int main(void)
 {
     tt_init("http");
@@ -291,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_lost_answer_is_not_signed_twice),
         cmocka_unit_test(test_outage_journal),
         cmocka_unit_test(test_journal_survives_kill),
+        cmocka_unit_test(test_https),
         cmocka_unit_test(test_no_journal),
     };
     return cmocka_run_group_tests_name("client_outage", tests, NULL, NULL);

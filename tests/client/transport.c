@@ -48,7 +48,7 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
-static bool healthy(const char *base)
+static bool healthy(const char *base, const char *ca)
 {
     CURL *c = curl_easy_init();
     char url[128];
@@ -56,6 +56,8 @@ static bool healthy(const char *base)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    if (ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -63,14 +65,15 @@ static bool healthy(const char *base)
     return status == 200;
 }
 
-void tt_server_start(tt_server *s, const char *data_dir, int port)
+static void start(tt_server *s, const char *data_dir, int port, const char *cert, const char *key)
 {
     const char *bin = getenv("OPENTSED");
     assert_non_null(bin);
     memset(s, 0, sizeof *s);
     s->port = port ? port : tt_free_port();
+    s->ca = cert;
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http", s->port);
     mkdir(data_dir, 0700);
     char listen[64], log[600];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
@@ -83,13 +86,17 @@ void tt_server_start(tt_server *s, const char *data_dir, int port)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, bin, "--data-dir", data_dir, "--listen", listen, "--demo", (char *)NULL);
+        if (cert)
+            execl(bin, bin, "--data-dir", data_dir, "--listen", listen, "--demo", "--tls-cert", cert, "--tls-key", key,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "--data-dir", data_dir, "--listen", listen, "--demo", (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
     char demo[600];
     snprintf(demo, sizeof demo, "%s/demo.json", data_dir);
-    for (int i = 0; i < 300 && !healthy(s->base); i++) {
+    for (int i = 0; i < 300 && !healthy(s->base, s->ca); i++) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             s->pid = 0;
@@ -102,9 +109,19 @@ void tt_server_start(tt_server *s, const char *data_dir, int port)
     snprintf(s->api_key, sizeof s->api_key, "%s", json_string_value(json_object_get(d, "api_key")));
     snprintf(s->api_secret, sizeof s->api_secret, "%s", json_string_value(json_object_get(d, "api_secret")));
     json_decref(d);
-    assert_true(healthy(s->base));
+    assert_true(healthy(s->base, s->ca));
     setenv("OPENTSE_API_KEY", s->api_key, 1);
     setenv("OPENTSE_API_SECRET", s->api_secret, 1);
+}
+
+void tt_server_start(tt_server *s, const char *data_dir, int port)
+{
+    start(s, data_dir, port, NULL, NULL);
+}
+
+void tt_server_start_tls(tt_server *s, const char *data_dir, const char *cert, const char *key)
+{
+    start(s, data_dir, 0, cert, key);
 }
 
 void tt_server_stop(tt_server *s, bool hard)

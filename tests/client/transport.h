@@ -15,7 +15,8 @@
 typedef struct tt_server {
     pid_t pid;
     int port;
-    char base[64];          /* http://127.0.0.1:PORT */
+    char base[64];          /* http(s)://127.0.0.1:PORT */
+    const char *ca;         /* https: the certificate to trust */
     char data_dir[512];
     char api_key[128], api_secret[128];
 } tt_server;
@@ -25,6 +26,8 @@ typedef struct tt_server {
  * as OPENTSE_API_KEY/OPENTSE_API_SECRET. Aborts the test on failure. A
  * second start with the same data_dir (non-empty) reuses it. */
 void tt_server_start(tt_server *s, const char *data_dir, int port);
+/* The same over HTTPS (--tls-cert/--tls-key); base becomes https://. */
+void tt_server_start_tls(tt_server *s, const char *data_dir, const char *cert, const char *key);
 /* SIGKILL (hard) or SIGTERM, and waits. */
 void tt_server_stop(tt_server *s, bool hard);
 
