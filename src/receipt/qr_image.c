@@ -1,7 +1,7 @@
 /*
  * qr_image.c - the receipt QR code as an image: the symbol from libqrencode
- * (byte mode, error correction M, quiet zone of 4 modules), written as a PNG
- * with libpng or as an SVG path.
+ * (byte mode, error correction M, quiet zone of 4 modules), written as a
+ * one-bit grayscale PNG with libpng or as an SVG path.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -72,7 +72,7 @@ int receipt_qr_png(const char *text, int scale, uint8_t **png_out, size_t *png_l
         return TSE_ERR_INVALID_ARGUMENT;
     int size = (qr->width + 2 * QUIET) * scale;
     membuf buf = {0};
-    uint8_t *row = malloc((size_t)size);
+    uint8_t *row = malloc((size_t)size / 8 + 1);
     png_structp png = row ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL) : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = TSE_ERR_NO_MEMORY;
@@ -83,12 +83,15 @@ int receipt_qr_png(const char *text, int scale, uint8_t **png_out, size_t *png_l
         goto out;
     }
     png_set_write_fn(png, &buf, png_write_mem, png_flush_mem);
-    png_set_IHDR(png, info, (png_uint_32)size, (png_uint_32)size, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+    png_set_IHDR(png, info, (png_uint_32)size, (png_uint_32)size, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < size; y++) {
+        /* one bit per pixel, 1 = white, most significant bit first */
+        memset(row, 0, (size_t)size / 8 + 1);
         for (int x = 0; x < size; x++)
-            row[x] = dark(qr, x / scale - QUIET, y / scale - QUIET) ? 0 : 255;
+            if (!dark(qr, x / scale - QUIET, y / scale - QUIET))
+                row[x / 8] |= (uint8_t)(0x80 >> (x % 8));
         png_write_row(png, row);
     }
     png_write_end(png, NULL);

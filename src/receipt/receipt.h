@@ -180,7 +180,7 @@ char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *er
 /* --------------------------------------------------------- QR images */
 
 /* QR symbol of `text` (error correction M, 4 modules quiet zone).
- * `scale` pixels per module (1..64). PNG: 8-bit grayscale. */
+ * `scale` pixels per module (1..64). PNG: 1-bit grayscale. */
 int receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len, char *err, size_t errlen);
 /* SVG document, one path for all dark modules; `scale` user units per module. */
 char *receipt_qr_svg(const char *text, int scale, char *err, size_t errlen);
