@@ -5,7 +5,9 @@
  * Start, an Update after the Finish, a missing Start, transaction numbers
  * out of order, a gap of several counters, a reused counter, an open
  * transaction, an expired certificate, a foreign root, two TSEs in one
- * archive), and the verifier must name exactly that.
+ * archive), and the verifier must name exactly that. A brainpoolP384r1 TSE
+ * whose certificate (made by the `openssl` command line) carries explicit
+ * curve parameters, as some deployed TSEs' do, verifies.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <cmocka.h>
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
 
 #include "codec/logmsg.h"
 #include "csp/csp.h"
@@ -344,6 +348,99 @@ static void test_certificates(void **state)
     free(path);
 }
 
+/* Signs `tbs` with SHA-384 by `priv` (any EC key) as plain r||s of 48-byte halves. */
+static size_t sign_plain_384(EVP_PKEY *priv, const uint8_t *tbs, size_t len, uint8_t out[96])
+{
+    uint8_t der[160];
+    size_t der_len = sizeof der;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    assert_non_null(m);
+    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha384(), NULL, priv), 1);
+    assert_int_equal(EVP_DigestSign(m, der, &der_len, tbs, len), 1);
+    EVP_MD_CTX_free(m);
+    const unsigned char *p = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    assert_non_null(es);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), out, 48), 48);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), out + 48, 48), 48);
+    ECDSA_SIG_free(es);
+    return 96;
+}
+
+static void test_explicit_curve_parameters(void **state)
+{
+    (void)state;
+    char *key = th_path("explicit.key"), *crt = th_path("explicit.pem"), *cmd = NULL;
+    assert_int_not_equal(asprintf(&cmd,
+                                  "openssl ecparam -name brainpoolP384r1 -param_enc explicit -genkey "
+                                  "-noout -out %s && openssl req -new -x509 -key %s -subj /CN=explicit "
+                                  "-days 30 -sha384 -out %s 2>/dev/null",
+                                  key, key, crt), -1);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    size_t len;
+    uint8_t *pem = th_read_file(crt, &len);
+    assert_non_null(pem);
+    FILE *f = fopen(key, "r");
+    assert_non_null(f);
+    EVP_PKEY *priv = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(priv);
+    uint8_t point[200], serial[32];
+    size_t point_len;
+    assert_int_equal(csp_pubkey_point(priv, point, sizeof point, &point_len), 0);
+    assert_int_equal(point_len, 97);
+    csp_serial(point, point_len, serial);
+
+    char *path = th_path("explicit.tar");
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"Other\",\"version:\",\"1\"\n";
+    put(a, "info.csv", info, sizeof info - 1);
+    char name[256];
+    for (int k = 0; k < 32; k++)
+        snprintf(name + 2 * k, 3, "%02X", serial[k]);
+    strcat(name, "_X509.pem");
+    put(a, name, pem, len);
+    for (uint64_t c = 1; c <= 2; c++) {
+        logmsg_fields fl = {
+            .kind = LOGMSG_TRANSACTION,
+            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
+            .client_id = "KASSE-01",
+            .transaction_number = 1,
+            .serial_number = serial,
+            .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA384),
+            .signature_counter = c,
+            .time_format = LOGMSG_TIME_UTC,
+            .log_time = (int64_t)time(NULL),
+        };
+        uint8_t tbs[512], sig[96], msg[700];
+        der_w w = der_w_init(tbs, sizeof tbs);
+        assert_true(logmsg_encode_tbs(&w, &fl));
+        size_t sig_len = sign_plain_384(priv, tbs, w.len, sig);
+        der_w m = der_w_init(msg, sizeof msg);
+        logmsg_encode(&m, tbs, w.len, sig, sig_len);
+        assert_true(der_w_ok(&m));
+        assert_true(logmsg_filename_fields(&fl, 0, name, sizeof name));
+        put(a, name, msg, m.len);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    verify_result r;
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.signatures_valid, 2);
+    assert_string_equal(r.tses[0].signature_algorithm, "ecdsa-plain-SHA384");
+    verify_result_free(&r);
+    EVP_PKEY_free(priv);
+    free(pem);
+    free(path);
+    free(key);
+    free(crt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_certificates),
+        cmocka_unit_test(test_explicit_curve_parameters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
