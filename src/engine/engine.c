@@ -807,6 +807,18 @@ tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days)
     return TSE_OK;
 }
 
+tse_err engine_commit_stats(engine *t, uint64_t *batches, uint64_t *flushes, uint64_t *max_batch)
+{
+    if (!t || !batches || !flushes || !max_batch)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and the outputs are required");
+    store_stats st;
+    store_get_stats(t->st, &st);
+    *batches = st.commits;
+    *flushes = st.flushes;
+    *max_batch = st.max_batch;
+    return TSE_OK;
+}
+
 void tse_hex(const uint8_t *bytes, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

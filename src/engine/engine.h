@@ -118,6 +118,10 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain);
 /* Certificate expiry: notAfter (epoch seconds) and whole days left. */
 tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days_left);
 
+/* Group commit since open (for monitoring): batches committed, flushes to
+ * disk, and the largest number of batches one flush carried. */
+tse_err engine_commit_stats(engine *t, uint64_t *batches, uint64_t *flushes, uint64_t *max_batch);
+
 /* --------------------------------------------------- export and backup */
 
 /* TR-03151 exportData: the archive streamed through `write` (export.c). */

@@ -1,8 +1,8 @@
 /*
  * metrics.c - GET /metrics in the Prometheus text format: requests and
  * latency histograms by route and status class, and per TSS the signature
- * counter, open and overdue (> 45 s) transactions, registered clients and
- * the certificate's days left.
+ * counter, open and overdue (> 45 s) transactions, registered clients, the
+ * certificate's days left, the self-test and the group commit's batch sizes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,7 +99,7 @@ static void requests(buf *b, srv_metrics *m)
 
 static void tss_gauges(buf *b, srv *s)
 {
-    enum { N_GAUGES = 6 };
+    enum { N_GAUGES = 9 };
     static const struct {
         const char *name, *type, *help;
     } g[N_GAUGES] = {
@@ -109,16 +109,22 @@ static void tss_gauges(buf *b, srv *s)
         {"opentse_clients_registered", "gauge", "Registered clients."},
         {"opentse_certificate_days_left", "gauge", "Days until the TSS certificate expires."},
         {"opentse_self_test_passed", "gauge", "1 when the last self-test passed."},
+        {"opentse_group_commit_batches_total", "counter", "Batches (signed logs, state changes) committed."},
+        {"opentse_group_commit_flushes_total", "counter", "Flushes to disk; batches/flushes is the mean batch size."},
+        {"opentse_group_commit_max_batch", "gauge", "Most batches one flush carried since start."},
     };
     buf rows[N_GAUGES] = {{0}};
     pthread_mutex_lock(&s->tss_mu);
     for (srv_tss *x = s->tss_list; x; x = x->next) {
         tse_info i;
-        if (engine_get_info(x->e, &i) != TSE_OK)
+        uint64_t batches, flushes, max_batch;
+        if (engine_get_info(x->e, &i) != TSE_OK || engine_commit_stats(x->e, &batches, &flushes, &max_batch))
             continue;
         long long v[N_GAUGES] = {(long long)i.signature_counter, i.current_open_transactions,
                                  i.overdue_open_transactions,    i.current_clients,
-                                 i.cert_days_left,               i.self_test_ok};
+                                 i.cert_days_left,               i.self_test_ok,
+                                 (long long)batches,             (long long)flushes,
+                                 (long long)max_batch};
         for (int k = 0; k < N_GAUGES; k++)
             put(&rows[k], "%s{tss=\"%s\"} %lld\n", g[k].name, x->id, v[k]);
     }

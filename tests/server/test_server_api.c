@@ -317,6 +317,11 @@ static void metrics_text(void **state)
     snprintf(want, sizeof want, "opentse_certificate_days_left{tss=\"%s\"} ",
              json_string_value(json_object_get(d, "tss_id")));
     assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "opentse_group_commit_flushes_total{tss=\"%s\"} ",
+             json_string_value(json_object_get(d, "tss_id")));
+    const char *flushes = strstr(text, want);
+    assert_non_null(flushes);
+    assert_true(strtoll(flushes + strlen(want), NULL, 10) >= 1);
     snprintf(want, sizeof want, "opentse_transactions_overdue{tss=\"%s\"} 0\n",
              json_string_value(json_object_get(d, "tss_id")));
     assert_non_null(strstr(text, want));
