@@ -23,7 +23,7 @@ struct http {
     long connect_timeout_ms, timeout_ms;
     int retries;
     char *access_token, *refresh_token;
-    double access_until, refresh_until;   /* monotonic seconds */
+    double access_until, refresh_until;   /* monotonic seconds, renewal margin taken off */
 };
 
 typedef struct buf {
@@ -298,7 +298,7 @@ static tse_err authenticate(http *h)
 {
     json_t *req = NULL;
     double now = mono_now();
-    if (h->refresh_token && now < h->refresh_until - 5)
+    if (h->refresh_token && now < h->refresh_until)
         req = json_pack("{s:s}", "refresh_token", h->refresh_token);
     else if (h->api_key && h->api_secret)
         req = json_pack("{s:s, s:s}", "api_key", h->api_key, "api_secret", h->api_secret);
@@ -331,8 +331,10 @@ static tse_err authenticate(http *h)
         h->refresh_token = rt ? strdup(rt) : NULL;
         json_int_t ttl = json_integer_value(json_object_get(x.json, "access_token_expires_in"));
         json_int_t rttl = json_integer_value(json_object_get(x.json, "refresh_token_expires_in"));
-        h->access_until = now + (double)(ttl > 0 ? ttl : 60);
-        h->refresh_until = now + (double)(rttl > 0 ? rttl : 0);
+        /* renew a little before expiry: 5 s, or a quarter of a short lifetime */
+        double a = (double)(ttl > 0 ? ttl : 60), r = (double)(rttl > 0 ? rttl : 0);
+        h->access_until = now + a - (a > 20 ? 5 : a / 4);
+        h->refresh_until = now + r - (r > 20 ? 5 : r / 4);
         if (!h->access_token)
             rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     }
@@ -360,7 +362,7 @@ tse_err http_call(http *h, const char *method, const char *path, json_t *body, b
     tse_err rc = TSE_OK;
     exchange x = {0};
     for (int round = 0; round < 2; round++) {
-        if (!h->access_token || mono_now() >= h->access_until - 5)
+        if (!h->access_token || mono_now() >= h->access_until)
             rc = authenticate(h);
         if (rc)
             break;

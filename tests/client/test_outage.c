@@ -327,6 +327,51 @@ static void test_https(void **state)
     free(key);
 }
 
+/* The requests of one route and status class in the server's metrics. */
+static long metric(const char *base, const char *route, const char *status)
+{
+    char cmd[512], want[128], line[512];
+    snprintf(cmd, sizeof cmd, "curl -s %s/metrics", base);
+    snprintf(want, sizeof want, "opentsed_requests_total{route=\"%s\",status=\"%s\"} ", route, status);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    long n = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, want, strlen(want)))
+            n = atol(line + strlen(want));
+    pclose(f);
+    return n;
+}
+
+/* Access tokens that live two seconds: the handle renews them before they
+ * expire, so no request is turned away. */
+static void test_token_refresh(void **state)
+{
+    (void)state;
+    char *dir = th_path("token-server");
+    tt_server srv;
+    setenv("OPENTSED_TOKEN_TTL", "2", 1);
+    tt_server_start(&srv, dir, 0);
+    unsetenv("OPENTSED_TOKEN_TTL");
+    char *url = tt_tss_url(srv.base);
+    tse *t = tt_ready_at(url);
+    long auths = metric(srv.base, "auth", "2xx");
+    assert_true(auths >= 1);
+    for (int i = 0; i < 3; i++) {
+        usleep(1600000);
+        tse_result s;
+        assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &s), TSE_OK);
+    }
+    assert_true(metric(srv.base, "auth", "2xx") >= auths + 2);
+    /* a refused token would count as a 4xx of route tss (checked before the sub-route) */
+    assert_int_equal(metric(srv.base, "tss", "4xx"), 0);
+    assert_int_equal(metric(srv.base, "tx", "4xx"), 0);
+    tse_close(t);
+    tt_server_stop(&srv, false);
+    free(url);
+    free(dir);
+}
+
 int main(void)
 {
     tt_init("http");
@@ -335,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_outage_journal),
         cmocka_unit_test(test_journal_survives_kill),
         cmocka_unit_test(test_https),
+        cmocka_unit_test(test_token_refresh),
         cmocka_unit_test(test_no_journal),
     };
     return cmocka_run_group_tests_name("client_outage", tests, NULL, NULL);
