@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +92,21 @@ static int master_key(srv *s)
         return -1;
     }
     return 0;
+}
+
+/* One opentsed per data directory: an exclusive lock held until exit. */
+static int lock_data_dir(srv *s)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/opentsed.lock", s->cfg.data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "opentsed: %s is in use by another opentsed (%s)\n", s->cfg.data_dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return 0; /* the descriptor stays open: the lock lives as long as the process */
 }
 
 /* The operator key is created on the first start and printed this once. */
@@ -219,6 +235,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "opentsed: cannot create %s: %s\n", s->cfg.data_dir, strerror(errno));
         return 1;
     }
+    if (lock_data_dir(s))
+        return 1;
     char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/server.db", s->cfg.data_dir);
     int fresh = access(dbpath, F_OK) != 0;

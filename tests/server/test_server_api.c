@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -240,6 +241,15 @@ static void lifecycle(void **state)
     assert_int_equal(hs_call(B, "GET", "/metrics", NULL, NULL, 0, &none, &hdr), 200);
     free(hdr);
     json_decref(none);
+
+    /* A second opentsed on the same data directory is refused. */
+    {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s --data-dir %s --listen 127.0.0.1:0 >/dev/null 2>&1", getenv("OPENTSED_BIN"),
+                 dir);
+        int st = system(cmd);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    }
 
     /* Restart: everything is still there, the same token still works. */
     assert_int_equal(hs_stop(&p), 0);
