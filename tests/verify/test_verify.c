@@ -4,8 +4,10 @@
  * checked; copies made here with one byte flipped in one log, one log
  * removed, one log renamed, one certificate replaced by another TSE's (and
  * info.csv missing, a stranger file, a log twice) are each rejected with the
- * finding that names the change. Single logs through verify_log; an archive
- * of our own TSE; the `opentse verify` command line's exit codes and JSON.
+ * finding that names the change. Single logs through verify_log; archives
+ * of our own TSE written by tse_export_data (complete, incremental, one
+ * transaction) pass and their tampered copies fail the same way; the
+ * `opentse verify` command line's exit codes and JSON.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,12 +283,13 @@ static void test_rewritten_copy_passes(void **state)
     th_tar_free(e, n);
 }
 
-static void tamper_one(const char *file)
+/* Tampered copies of the archive at `path` (called `file` in names). */
+static void tamper_one(const char *file, const char *path)
 {
     th_tar_entry *e;
     size_t n;
     char what[256];
-    load_export(file, &e, &n);
+    assert_int_equal(th_tar_read(path, &e, &n), 0);
     size_t mid = middle_log(e, n);
     logmsg m;
     parse(&e[mid], &m);
@@ -312,9 +315,9 @@ static void tamper_one(const char *file)
     free(c[mid].data);
     c[mid].data = NULL;
     snprintf(what, sizeof what, "remove-%s", file);
-    char *path = write_tar(what, c, n);
+    char *removed = write_tar(what, c, n);
     verify_result r;
-    verify_path(path, &r);
+    verify_path(removed, &r);
     char text[64];
     snprintf(text, sizeof text, "counter %llu is missing", (unsigned long long)m.signature_counter);
     if (!has_message(&r, "counter-gap", text)) {
@@ -324,7 +327,7 @@ static void tamper_one(const char *file)
     assert_int_equal(verify_count(&r, "counter-gap"), 1);
     assert_int_equal(r.counts.signatures_valid, count_suffix(e, n, ".log") - 1);
     verify_result_free(&r);
-    free(path);
+    free(removed);
     free_entries(c, n);
 
     /* One log renamed (another counter in its name). */
@@ -387,8 +390,13 @@ static void test_tampered_copies_rejected(void **state)
     (void)state;
     char names[16][256];
     size_t n = list_exports(names, 16);
-    for (size_t i = 0; i < n; i++)
-        tamper_one(names[i]);
+    for (size_t i = 0; i < n; i++) {
+        char rel[300];
+        snprintf(rel, sizeof rel, "exports/%s", names[i]);
+        char *path = th_fixture(rel);
+        tamper_one(names[i], path);
+        free(path);
+    }
 }
 
 /* A truncated archive and a file that is no archive at all. */
@@ -490,83 +498,51 @@ static void test_verify_log(void **state)
 
 /* ---------------------------------------------------------- our TSE */
 
-/* An archive of our own TSE, built from the SE API: every log by counter
- * under its spec name, the certificate chain, a strict info.csv. */
-static char *own_archive(const char *name, const char *info, uint64_t skip_from_end)
+/* Our own TSE with 3 transactions (Start, signed Update, Finish each). */
+static tse *own_tse(void)
 {
     tse *t = ready_tse("verify", NULL, NULL);
-    tse_result s, u, f;
     static const uint8_t pd[] = "Beleg^10.00_0.00_0.00_0.00_0.00^10.00:Bar";
     for (int i = 0; i < 3; i++) {
+        tse_result s, u, f;
         assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
         assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, pd, sizeof pd - 1,
                                                 "Kassenbeleg-V1", TSE_UPDATE_SIGNED, &u), TSE_OK);
         assert_int_equal(tse_finish_transaction(t, READY_CLIENT, s.transaction_number, pd, sizeof pd - 1,
                                                 "Kassenbeleg-V1", NULL, 0, &f), TSE_OK);
     }
-    tse_info info_;
-    assert_int_equal(tse_get_info(t, &info_), TSE_OK);
-    size_t n = 0, cap = info_.signature_counter + 8;
-    th_tar_entry *e = calloc(cap, sizeof *e);
-    assert_non_null(e);
-    e[n].name = strdup("info.csv");
-    e[n].data = (uint8_t *)strdup(info);
-    e[n].len = strlen(info);
-    n++;
-    char *pem = NULL;
-    assert_int_equal(tse_export_certificates(t, &pem), TSE_OK);
-    csp_cert *certs;
-    size_t n_certs;
-    assert_int_equal(csp_chain_split(pem, &certs, &n_certs, NULL), 0);
-    for (size_t i = 0; i < n_certs; i++) {
-        char hex[65];
-        for (int k = 0; k < 32; k++)
-            snprintf(hex + 2 * k, 3, "%02x", certs[i].key_serial[k]);
-        assert_int_not_equal(asprintf(&e[n].name, "%s_X509.der", hex), -1);
-        e[n].data = malloc(certs[i].der_len);
-        assert_non_null(e[n].data);
-        memcpy(e[n].data, certs[i].der, certs[i].der_len);
-        e[n].len = certs[i].der_len;
-        n++;
-    }
-    csp_certs_free(certs, n_certs);
-    tse_free(pem);
-    for (uint64_t c = 1; c <= info_.signature_counter; c++) {
-        if (skip_from_end && c == info_.signature_counter - skip_from_end)
-            continue;
-        uint8_t *msg;
-        size_t len;
-        assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
-        logmsg m;
-        char fname[512];
-        assert_true(logmsg_parse(msg, len, &m, NULL, 0));
-        assert_true(logmsg_filename(&m, 0, fname, sizeof fname));
-        e[n].name = strdup(fname);
-        e[n].data = malloc(len);
-        assert_non_null(e[n].data);
-        memcpy(e[n].data, msg, len);
-        e[n].len = len;
-        n++;
-        tse_free(msg);
-    }
-    char *path = write_tar(name, e, n);
-    free_entries(e, n);
-    tse_close(t);
-    return path;
+    return t;
 }
 
-#define OUR_INFO "\"description:\",\"OpenTSE test\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0.1.0\"\n"
+static int write_chunk(void *ctx, const uint8_t *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
+}
+
+/* tse_export_data with `filter` into the temp file `name`. */
+static char *own_export(tse *t, const tse_export_filter *filter, const char *name, tse_export_result *res)
+{
+    char *path = th_path(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(tse_export_data(t, filter, write_chunk, f, res), TSE_OK);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
 
 static void test_own_archive(void **state)
 {
     (void)state;
-    char *path = own_archive("own.tar", OUR_INFO, 0);
+    tse *t = own_tse();
+    tse_export_result res;
+    char *path = own_export(t, NULL, "own.tar", &res);
     verify_result r;
     verify_path(path, &r);
-    if (r.errors)
+    if (r.errors || r.warnings)
         print_findings(&r);
     assert_int_equal(r.errors, 0);
     assert_int_equal(r.warnings, 0);
+    assert_int_equal(r.counts.logs, res.logs);
     assert_int_equal(r.counts.starts, 3);
     assert_int_equal(r.counts.updates, 3);
     assert_int_equal(r.counts.finishes, 3);
@@ -574,29 +550,59 @@ static void test_own_archive(void **state)
     assert_true(r.counts.system_logs > 0);
     assert_int_equal(r.counts.signatures_valid, r.counts.logs);
     assert_int_equal(r.tses[0].first_counter, 1);
-    assert_int_equal(r.tses[0].last_counter, r.counts.logs);
+    assert_int_equal(r.tses[0].last_counter, res.cursor);
     assert_string_equal(r.info_manufacturer, "OpenTSE");
     verify_result_free(&r);
-    free(path);
+    tamper_one("own.tar", path);
 
+    th_tar_entry *e;
+    size_t n;
+    assert_int_equal(th_tar_read(path, &e, &n), 0);
     /* Ours are read strictly: unquoted values are an error, not a note. */
-    path = own_archive("own-unquoted.tar",
-                       "\"description:\", OpenTSE test, \"manufacturer:\", OpenTSE, \"version:\", 0.1.0\n", 0);
-    verify_path(path, &r);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(e[i].name, "info.csv")) {
+            free(e[i].data);
+            e[i].data = (uint8_t *)strdup(
+                "\"description:\", OpenTSE test, \"manufacturer:\", OpenTSE, \"version:\", 0.1.0\n");
+            e[i].len = strlen((char *)e[i].data);
+        }
+    char *bad = write_tar("own-unquoted.tar", e, n);
+    verify_path(bad, &r);
     assert_int_equal(verify_count(&r, "info-not-strict"), 1);
     assert_int_equal(r.errors, 1);
     verify_result_free(&r);
-    free(path);
+    free(bad);
+    th_tar_free(e, n);
 
-    /* The Update of the second transaction left out: 4 before the last. */
-    path = own_archive("own-gap.tar", OUR_INFO, 4);
-    verify_path(path, &r);
-    assert_int_equal(verify_count(&r, "counter-gap"), 1);
-    assert_int_equal(r.errors, 1);
-    assert_int_equal(r.counts.updates, 2);
-    assert_true(has_message(&r, "counter-gap", "is missing"));
+    /* An incremental export after two more transactions starts above 1
+     * and is clean; so is the export of one transaction. */
+    tse_result s, f;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, READY_CLIENT, s.transaction_number, NULL, 0,
+                                                "Kassenbeleg-V1", NULL, 0, &f), TSE_OK);
+    }
+    tse_export_filter inc = {.cursor = res.cursor};
+    tse_export_result res2;
+    char *next = own_export(t, &inc, "own-next.tar", &res2);
+    verify_path(next, &r);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.counts.transactions, 2);
+    assert_int_equal(r.tses[0].first_counter, res.cursor + 1);
+    assert_int_equal(r.tses[0].last_counter, res2.cursor);
+    assert_int_equal(verify_count(&r, "counter-start"), 1);
     verify_result_free(&r);
+    tse_export_filter one = {.transaction_number = 2};
+    char *single = own_export(t, &one, "own-tx2.tar", NULL);
+    verify_path(single, &r);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.counts.transactions, 1);
+    assert_int_equal(r.counts.transaction_logs, 3);
+    verify_result_free(&r);
+    free(single);
+    free(next);
     free(path);
+    tse_close(t);
 }
 
 /* ---------------------------------------------------- command line */
