@@ -102,28 +102,12 @@ static void list_clients(srv_req *q, srv_resp *r, srv_tss *x)
               json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type", "CLIENT_LIST"));
 }
 
-/* seg: tss {id} client [{client_id}] */
-void routes_client(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
+/* PUT or PATCH of one client, under its lock. */
+static void change_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
 {
     const char *m = q->method;
-    if (nseg == 3) {
-        if (strcmp(m, "GET") == 0)
-            list_clients(q, r, x);
-        else
-            resp_error(r, 405, "E_METHOD", "use GET");
-        return;
-    }
-    if (nseg != 4) {
-        resp_error(r, 404, "E_NOT_FOUND", "no such route");
-        return;
-    }
-    const char *id = seg[3];
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], state[16];
     int exists = client_lookup(q->s, x->id, id, serial, state) == 0;
-    if (strcmp(m, "GET") == 0) {
-        respond_client(q, r, x, id);
-        return;
-    }
     if (strcmp(m, "PUT") == 0) {
         if (!uuid_ok(id)) {
             resp_error(r, 400, "E_BAD_REQUEST", "client_id must be a UUID");
@@ -185,5 +169,31 @@ void routes_client(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
             respond_client(q, r, x, id);
         return;
     }
-    resp_error(r, 405, "E_METHOD", "use GET, PUT or PATCH");
+    resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET, PUT or PATCH");
+}
+
+/* seg: tss {id} client [{client_id}] */
+void routes_client(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
+{
+    const char *m = q->method;
+    if (nseg == 3) {
+        if (strcmp(m, "GET") == 0)
+            list_clients(q, r, x);
+        else
+            resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET");
+        return;
+    }
+    if (nseg != 4) {
+        resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
+        return;
+    }
+    const char *id = seg[3];
+    if (strcmp(m, "GET") == 0) {
+        respond_client(q, r, x, id);
+        return;
+    }
+    pthread_mutex_t *lock = id_lock(q->s, x->id, id);
+    pthread_mutex_lock(lock);
+    change_client(q, r, x, id);
+    pthread_mutex_unlock(lock);
 }

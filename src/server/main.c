@@ -213,8 +213,8 @@ static int init_locks(srv *s)
 {
     int rc = pthread_mutex_init(&s->tss_mu, NULL) | pthread_mutex_init(&s->create_mu, NULL) | pthread_mutex_init(&s->rate_mu, NULL) |
              pthread_mutex_init(&s->log_mu, NULL) | pthread_mutex_init(&s->metrics.mu, NULL);
-    for (size_t i = 0; i < sizeof s->tx_locks / sizeof s->tx_locks[0]; i++)
-        rc |= pthread_mutex_init(&s->tx_locks[i], NULL);
+    for (size_t i = 0; i < sizeof s->id_locks / sizeof s->id_locks[0]; i++)
+        rc |= pthread_mutex_init(&s->id_locks[i], NULL);
     return rc ? -1 : 0;
 }
 

@@ -121,7 +121,7 @@ typedef struct srv {
     pthread_mutex_t create_mu;  /* serializes TSS creation */
     srv_tss *tss_list;
     srv_metrics metrics;
-    pthread_mutex_t tx_locks[256];
+    pthread_mutex_t id_locks[256];  /* see id_lock() */
     pthread_mutex_t rate_mu;
     struct rate_bucket *rate;
     pthread_mutex_t log_mu;
@@ -234,5 +234,8 @@ void sha256_hex(const char *s, char out[65]);
 int64_t now_s(void);
 double now_mono(void);
 int ct_streq(const char *a, const char *b);
+/* The lock serializing requests on one resource (e.g. TSS id + tx id);
+ * different resources may share a lock. */
+pthread_mutex_t *id_lock(srv *s, const char *a, const char *b);
 
 #endif

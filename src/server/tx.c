@@ -6,8 +6,7 @@
  *
  * Each transaction's latest response is kept in the state db: sending the
  * latest revision again answers it without signing again, an older revision
- * is a conflict. Requests on one transaction are serialized by a lock chosen
- * by hashing its ids.
+ * is a conflict. Requests on one transaction are serialized (id_lock).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,16 +35,6 @@ typedef struct tx_row {
     long long revision;
     json_t *result;             /* owned */
 } tx_row;
-
-static pthread_mutex_t *tx_lock(srv *s, const char *tss_id, const char *tx_id)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = tss_id; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    for (const char *p = tx_id; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return &s->tx_locks[h % (sizeof s->tx_locks / sizeof s->tx_locks[0])];
-}
 
 /* 1 found, 0 none, -1 error. */
 static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
@@ -334,7 +323,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     tx_req t = {0};
     tx_row row = {0};
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], cstate[16];
-    pthread_mutex_t *lock = tx_lock(q->s, x->id, tx_id);
+    pthread_mutex_t *lock = id_lock(q->s, x->id, tx_id);
     pthread_mutex_lock(lock);
     int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x->id, tx_id, &row);
     if (found == -1) {

@@ -1,6 +1,6 @@
 /*
  * util.c - small helpers of opentsed: ids, randomness, base64, time text,
- * hashing and constant-time comparison.
+ * hashing, constant-time comparison and the per-resource locks.
  */
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -105,4 +105,14 @@ int ct_streq(const char *a, const char *b)
     if (la != lb)
         return 0;
     return CRYPTO_memcmp(a, b, la) == 0;
+}
+
+pthread_mutex_t *id_lock(srv *s, const char *a, const char *b)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over both ids */
+    for (const char *p = a; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &s->id_locks[h % (sizeof s->id_locks / sizeof s->id_locks[0])];
 }
