@@ -263,8 +263,8 @@ tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin
     rc = body ? http_call(r->h, "POST", path, body, false, NULL) : TSE_ERR_NO_MEMORY;
     json_decref(body);
     if (rc == TSE_ERR_AUTHENTICATION_FAILED && remaining_retries) {
-        /* the server's message says "... N attempts left ..." */
-        const char *m = strstr(tse_last_error_message(), "attempts left");
+        /* the server's message says "... N attempt(s) left ..." */
+        const char *m = strstr(tse_last_error_message(), " attempt");
         const char *p = m;
         while (p && p > tse_last_error_message() && (p[-1] == ' ' || (p[-1] >= '0' && p[-1] <= '9')))
             p--;

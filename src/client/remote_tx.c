@@ -297,6 +297,9 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
             return rc;
     }
     rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, out);
+    if (rc == TSE_ERR_PARAMETER_MISMATCH)   /* the server: it belongs to another client */
+        rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %" PRIu64 " for client \"%s\"", number,
+                         client_id);
     remember_pending(r, rc, digest, number, id, rev);
     pthread_mutex_lock(&r->mu);
     remote_tx *x = find_tx(r, number);

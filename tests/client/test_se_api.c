@@ -129,6 +129,20 @@ static void test_lifecycle(void **state)
     assert_memory_equal(der + 6, info.serial_number, TSE_SERIAL_LEN);
     tse_free(der);
 
+    /* three wrong PINs block; then the right one does not help, the PUK does */
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "000000", &res, &left), TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(left, 2);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "000000", &res, &left), TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(left, 1);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "000000", &res, &left), TSE_ERR_PIN_BLOCKED);
+    assert_int_equal(res, TSE_AUTH_PIN_BLOCKED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, &res, &left), TSE_ERR_PIN_BLOCKED);
+    assert_int_equal(res, TSE_AUTH_PIN_BLOCKED);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, puk, "135790"), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "135790", &res, &left), TSE_OK);
+    assert_int_equal(res, TSE_AUTH_OK);
+
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_DISABLED);
@@ -305,6 +319,20 @@ static void test_errors(void **state)
                      TSE_ERR_NO_TRANSACTION);
     /* the message names the problem */
     assert_non_null(strstr(tse_last_error_message(), "NO_TRANSACTION"));
+
+    /* another client cannot continue the transaction */
+    assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, "KASSE-02", s.transaction_number, (const uint8_t *)"y", 1, "p", NULL,
+                                            0, &r),
+                     TSE_ERR_NO_TRANSACTION);
+    /* a deregistered client cannot start */
+    assert_int_equal(tse_deregister_client(t, "KASSE-02"), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, "KASSE-02", (const uint8_t *)"x", 1, "p", NULL, 0, &r),
+                     TSE_ERR_CLIENT_NOT_REGISTERED);
+    /* logged out, the admin cannot register clients */
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    assert_int_equal(tse_register_client(t, "KASSE-03"), TSE_ERR_USER_NOT_AUTHENTICATED);
     tse_close(t);
 }
 
