@@ -24,7 +24,7 @@ typedef struct tx_req {
     json_t *schema;             /* borrowed from the body, may be NULL */
     char *process_data;         /* malloc'd, may hold NUL bytes */
     size_t process_data_len;
-    const char *process_type;   /* NULL: omitted */
+    const char *process_type;   /* "" without a schema */
 } tx_req;
 
 /* The stored row of a transaction. */
@@ -151,6 +151,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
 /* Fills t->process_data/type from the schema; 400 in r on bad input. */
 static int parse_schema(tx_req *t, srv_resp *r)
 {
+    t->process_type = "";
     if (!t->schema)
         return 0;
     json_t *raw = json_object_get(t->schema, "raw"), *std = json_object_get(t->schema, "standard_v1");
@@ -227,7 +228,7 @@ static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, cons
 static json_t *qr_code(srv_tss *x, const char *serial, const tx_req *t, const tse_result *res)
 {
     char err[RECEIPT_ERRLEN];
-    char *qr = receipt_qr_from_result(res, serial, t->process_type ? t->process_type : "",
+    char *qr = receipt_qr_from_result(res, serial, t->process_type,
                                       (const uint8_t *)t->process_data, t->process_data_len, x->alg, x->tf,
                                       x->point, x->point_len, err, sizeof err);
     json_t *j = qr ? json_string(qr) : NULL;
@@ -268,7 +269,7 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
         return TSE_ERR_NO_MEMORY;
     put_result_fields(j, x, &res, op);
     char *pd_b64 = b64_encode(pd ? pd : (const uint8_t *)"", t->process_data_len);
-    json_object_set_new(j, "process_type", t->process_type ? json_string(t->process_type) : json_null());
+    json_object_set_new(j, "process_type", json_string(t->process_type));
     json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
     free(pd_b64);
     json_object_set_new(j, "qr_code_data", done ? qr_code(x, serial, t, &res) : json_null());

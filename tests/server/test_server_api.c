@@ -38,7 +38,7 @@ static json_t *finish_standard(const char *base, const char *token, const char *
 }
 
 /* Splits the QR string into its 12 fields and verifies its signature. */
-static void check_qr(json_t *tx, const char *want_pd)
+static void check_qr(json_t *tx, const char *want_type, const char *want_pd)
 {
     const char *qr = json_string_value(json_object_get(tx, "qr_code_data"));
     assert_non_null(qr);
@@ -53,7 +53,7 @@ static void check_qr(json_t *tx, const char *want_pd)
     assert_int_equal(n, 12);
     assert_string_equal(f[0], "V0");
     assert_string_equal(f[1], json_string_value(json_object_get(tx, "client_serial_number")));
-    assert_string_equal(f[2], "Kassenbeleg-V1");
+    assert_string_equal(f[2], want_type);
     assert_string_equal(f[3], want_pd);
     assert_int_equal(strtoull(f[4], NULL, 10), json_integer_value(json_object_get(tx, "number")));
     json_t *sig = json_object_get(tx, "signature");
@@ -160,7 +160,7 @@ static void lifecycle(void **state)
         tx = finish_standard(B, tok, path, client, 200);
         assert_string_equal(json_string_value(json_object_get(tx, "state")), "FINISHED");
         assert_int_equal(hs_verify_tx_response(tx), 0);
-        check_qr(tx, "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_73.32:Unbar");
+        check_qr(tx, "Kassenbeleg-V1", "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_73.32:Unbar");
         last_counter++;
         json_decref(tx);
     }
@@ -282,6 +282,13 @@ static void lifecycle(void **state)
     json_decref(hs_json(B, "PATCH", path, tok, 200, "{s:s}", "state", "REGISTERED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);
     json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client));
+    /* Cancelled without a schema: empty processType and processData, still a verifiable QR code. */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", tss, late);
+    t = hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "CANCELLED", "client_id", client);
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "CANCELLED");
+    assert_int_equal(hs_verify_tx_response(t), 0);
+    check_qr(t, "", "");
+    json_decref(t);
     assert_int_equal(hs_stop(&p), 0);
     free(op);
     free(tok);
