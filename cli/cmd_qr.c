@@ -1,24 +1,29 @@
 /*
  * cmd_qr.c - `opentse qr verify QR` checks any vendor's DSFinV-K receipt QR
  * code against the signature it carries; `opentse qr render --png FILE |
- * --svg FILE QR` draws it. QR is the code's text, or '-' to read it from
- * standard input.
+ * --svg FILE QR` draws it (QR is the code's text, or '-' to read it from
+ * standard input); `opentse --url URL qr make --counter N` makes the code of
+ * the transaction whose Finish log has signature counter N.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "codec/logmsg.h"
 #include "receipt/receipt.h"
 
 static const char usage_text[] =
     "usage: opentse qr verify QR\n"
     "       opentse qr render (--png FILE | --svg FILE) [--scale N] QR\n"
+    "       opentse --url URL qr make --counter N\n"
     "\n"
     "QR is the text of a DSFinV-K receipt QR code (V0;...), or - to read it from stdin.\n"
     "verify rebuilds the Finish log from the code's fields and checks its signature\n"
     "with the public key in the code: exit 0 valid, 1 not valid, 2 usage.\n"
-    "render writes the code as PNG or SVG; --scale pixels per module (default 4).\n";
+    "render writes the code as PNG or SVG; --scale pixels per module (default 4).\n"
+    "make prints the code of the transaction whose Finish log has signature\n"
+    "counter N (as `tx finish` reports it), read from the TSE.\n";
 
 /* The QR text: the argument or, for "-", the first line of stdin (caller frees). */
 static char *qr_text(const char *arg)
@@ -154,6 +159,84 @@ static int qr_render(cli_ctx *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+/* The logTime of the Start log of transaction `tx`, searched from counter
+ * `below` - 1 downwards. */
+static bool find_start(tse *t, uint64_t tx, uint64_t below, int64_t *start)
+{
+    for (uint64_t c = below - 1; c >= 1; c--) {
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        if (tse_read_log_by_counter(t, c, &msg, &len) != TSE_OK)
+            continue;
+        logmsg m;
+        bool found = logmsg_parse(msg, len, &m, NULL, 0) && m.kind == LOGMSG_TRANSACTION &&
+                     m.transaction_number == tx && m.operation.n == 16 &&
+                     memcmp(m.operation.p, "StartTransaction", 16) == 0;
+        if (found)
+            *start = m.log_time;
+        tse_free(msg);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+static int qr_make(cli_ctx *ctx, int argc, char **argv)
+{
+    uint64_t counter = 0;
+    for (int i = 2; i < argc; i++) {
+        char *end = NULL;
+        if (!strcmp(argv[i], "--counter") && i + 1 < argc && argv[i + 1][0] != '-')
+            counter = strtoull(argv[++i], &end, 10);
+        if (!end || *end || counter == 0)
+            return cli_fail(ctx, CLI_USAGE, "qr make takes --counter N (N > 0, see --help)");
+    }
+    if (!counter)
+        return cli_fail(ctx, CLI_USAGE, "qr make takes --counter N (see --help)");
+    tse *t = NULL;
+    int rc = cli_open(ctx, &t);
+    if (rc)
+        return rc;
+    uint8_t *msg = NULL, *point = NULL;
+    size_t len = 0, point_len = 0;
+    tse_err e = tse_read_log_by_counter(t, counter, &msg, &len);
+    if (e == TSE_OK)
+        e = tse_public_key(t, &point, &point_len);
+    if (e != TSE_OK) {
+        rc = cli_tse_error(ctx, e, "cannot read the Finish log");
+        goto out;
+    }
+    logmsg m;
+    char err[RECEIPT_ERRLEN];
+    int64_t start = 0;
+    if (!logmsg_parse(msg, len, &m, err, sizeof err) || m.kind != LOGMSG_TRANSACTION ||
+        m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
+        rc = cli_fail(ctx, CLI_FAILED, "log %llu is not a FinishTransaction log", (unsigned long long)counter);
+        goto out;
+    }
+    if (!find_start(t, m.transaction_number, counter, &start)) {
+        rc = cli_fail(ctx, CLI_FAILED, "the Start log of transaction %llu is not stored",
+                      (unsigned long long)m.transaction_number);
+        goto out;
+    }
+    char *qr = receipt_qr_from_log(msg, len, start, point, point_len, err, sizeof err);
+    if (!qr) {
+        rc = cli_fail(ctx, CLI_FAILED, "%s", err);
+        goto out;
+    }
+    if (ctx->json)
+        cli_print_json(json_pack("{s:s, s:I, s:I}", "qr", qr, "transaction_number",
+                                 (json_int_t)m.transaction_number, "signature_counter", (json_int_t)counter));
+    else
+        printf("%s\n", qr);
+    free(qr);
+out:
+    tse_free(msg);
+    tse_free(point);
+    tse_close(t);
+    return rc;
+}
+
 int cmd_qr(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -167,6 +250,8 @@ int cmd_qr(cli_ctx *ctx, int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "render"))
         return qr_render(ctx, argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "make"))
+        return qr_make(ctx, argc, argv);
     fputs(usage_text, stderr);
     return CLI_USAGE;
 }

@@ -161,6 +161,71 @@ char *receipt_qr_from_result(const tse_result *finish, const char *client_id, co
     return receipt_qr_string(&q, err, errlen);
 }
 
+char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_time, const uint8_t *public_key,
+                          size_t public_key_len, char *err, size_t errlen)
+{
+    logmsg m;
+    char why[160];
+    if (!finish_log || !logmsg_parse(finish_log, len, &m, why, sizeof why)) {
+        set_err(err, errlen, "receipt QR: not a log message: %s", finish_log ? why : "none given");
+        return NULL;
+    }
+    if (m.kind != LOGMSG_TRANSACTION || m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
+        set_err(err, errlen, "%s", "receipt QR: the log message is not a FinishTransaction log");
+        return NULL;
+    }
+    uint8_t serial[32];
+    if (!public_key || !public_key_len) {
+        set_err(err, errlen, "%s", "receipt QR: no public key");
+        return NULL;
+    }
+    csp_serial(public_key, public_key_len, serial);
+    if (memcmp(serial, m.serial_number.p, 32) != 0) {
+        set_err(err, errlen, "%s", "receipt QR: the public key is not the one that signed the log");
+        return NULL;
+    }
+    size_t pd_len = 0;
+    if (m.has_process_data && !der_get_octets(&m.process_data, NULL, 0, &pd_len)) {
+        set_err(err, errlen, "%s", "receipt QR: processData is not an OCTET STRING");
+        return NULL;
+    }
+    char *client = malloc(m.client_id.n + 1), *type = malloc(m.process_type.n + 1);
+    uint8_t *pd = malloc(pd_len + 1);
+    char *out = NULL;
+    if (client && type && pd) {
+        memcpy(client, m.client_id.p, m.client_id.n);
+        client[m.client_id.n] = 0;
+        if (m.has_process_type && m.process_type.n)
+            memcpy(type, m.process_type.p, m.process_type.n);
+        type[m.has_process_type ? m.process_type.n : 0] = 0;
+        if (m.has_process_data)
+            der_get_octets(&m.process_data, pd, pd_len, &pd_len);
+        receipt_qr q = {
+            .client_id = client,
+            .process_type = type,
+            .process_data = pd,
+            .process_data_len = pd_len,
+            .transaction_number = m.transaction_number,
+            .signature_counter = m.signature_counter,
+            .start_time = start_time,
+            .finish_time = m.log_time,
+            .signature_algorithm = logmsg_sigalg_name(m.signature_algorithm_oid),
+            .time_format = (tse_time_format)m.time_format,
+            .signature = m.signature.p,
+            .signature_len = m.signature.n,
+            .public_key = public_key,
+            .public_key_len = public_key_len,
+        };
+        out = receipt_qr_string(&q, err, errlen);
+    } else {
+        set_err(err, errlen, "%s", "receipt QR: out of memory");
+    }
+    free(client);
+    free(type);
+    free(pd);
+    return out;
+}
+
 static bool parse_u64(const char *s, size_t n, uint64_t *v)
 {
     if (n == 0 || n > 19)

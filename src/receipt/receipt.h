@@ -129,6 +129,16 @@ char *receipt_qr_from_result(const tse_result *finish, const char *client_id, co
                              const char *signature_algorithm, tse_time_format time_format,
                              const uint8_t *public_key, size_t public_key_len, char *err, size_t errlen);
 
+/* The QR string of a stored Finish log message (DER, e.g. from
+ * tse_read_log_by_counter with the finish result's signature counter): its
+ * clientId, processType, processData, numbers, time and algorithm are the
+ * signed ones, including data that unsigned updates prepended. `start_time`
+ * is the logTime of the transaction's Start log (tse_result.start_time);
+ * `public_key` the TSE's uncompressed point. Refused: not a FinishTransaction
+ * log, or a key whose SHA-256 is not the log's serial number. */
+char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_time, const uint8_t *public_key,
+                          size_t public_key_len, char *err, size_t errlen);
+
 /* A parsed QR string: text fields point into `text` (a private copy),
  * signature and public key are decoded. Free with receipt_qr_parsed_free. */
 typedef struct receipt_qr_parsed {

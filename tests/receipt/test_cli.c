@@ -178,8 +178,30 @@ static void dsfinvk_from_tse(void **state)
                                                 strlen(pd), "Kassenbeleg-V1", NULL, 0, &fin), TSE_OK);
     }
     tse_close(t);
-    char *dir = th_path("cli-dsfinvk-tse");
+
+    /* qr make: the code of the last receipt, read from the TSE, verifies */
     json_t *j;
+    assert_int_equal(run(&j, "--json --url 'file:%s' --master-key '%s' qr make --counter %llu", path,
+                         th_master_key(), (unsigned long long)fin.signature_counter), 0);
+    const char *made = json_string_value(json_object_get(j, "qr"));
+    assert_non_null(made);
+    assert_non_null(strstr(made, ";Kassenbeleg-V1;Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar;"));
+    assert_int_equal(json_integer_value(json_object_get(j, "transaction_number")), fin.transaction_number);
+    json_t *v;
+    assert_int_equal(run(&v, "--json qr verify '%s'", made), 0);
+    assert_true(json_is_true(json_object_get(v, "valid")));
+    json_decref(v);
+    json_decref(j);
+    /* a Start log has no receipt; no counter; no TSE */
+    assert_int_equal(run(&j, "--json --url 'file:%s' --master-key '%s' qr make --counter %llu", path,
+                         th_master_key(), (unsigned long long)st.signature_counter), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "not a FinishTransaction log"));
+    json_decref(j);
+    assert_int_equal(run(NULL, "--url 'file:%s' qr make", path), 2);
+    assert_int_equal(run(NULL, "--url 'file:%s' qr make --counter x", path), 2);
+    assert_int_equal(run(NULL, "qr make --counter 1"), 2);
+
+    char *dir = th_path("cli-dsfinvk-tse");
     assert_int_equal(run(&j, "--json --url 'file:%s' --master-key '%s' dsfinvk --out '%s' --kasse-id K-9", path,
                          th_master_key(), dir), 0);
     assert_int_equal(json_integer_value(json_object_get(j, "transaction_rows")), 3);

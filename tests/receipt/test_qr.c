@@ -248,6 +248,55 @@ static void own_p256(void **state) { (void)state; own_receipt(TSE_CURVE_P256, TS
 static void own_bp256_utc(void **state) { (void)state; own_receipt(TSE_CURVE_BRAINPOOL_P256R1, TSE_TIME_UTC); }
 static void own_p384_gen(void **state) { (void)state; own_receipt(TSE_CURVE_P384, TSE_TIME_GENERALIZED); }
 
+/* With an unsigned update the Finish log signs the update's data followed
+ * by the finish data: the QR code made from the stored log verifies, one
+ * made from the finish call's data alone does not. */
+static void from_log_after_unsigned_update(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("qr-log", NULL, NULL);
+    tse_result st, up, fin;
+    const char *first = "Beleg^1.00_0.00_", *rest = "0.00_0.00_0.00^1.00:Bar";
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &st), TSE_OK);
+    assert_int_equal(tse_update_transaction(t, READY_CLIENT, st.transaction_number, (const uint8_t *)first,
+                                            strlen(first), "Kassenbeleg-V1", TSE_UPDATE_UNSIGNED, &up), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number, (const uint8_t *)rest,
+                                            strlen(rest), "Kassenbeleg-V1", NULL, 0, &fin), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    uint8_t *point, *msg;
+    size_t point_len, len;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
+    char err[RECEIPT_ERRLEN];
+    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err);
+    assert_non_null(qr);
+    assert_non_null(strstr(qr, ";Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar;"));
+    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_VALID);
+    char *partial = receipt_qr_from_result(&fin, READY_CLIENT, "Kassenbeleg-V1", (const uint8_t *)rest,
+                                           strlen(rest), info.signature_algorithm, info.time_format, point,
+                                           point_len, err, sizeof err);
+    assert_int_equal(receipt_qr_verify(partial, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
+    free(partial);
+    free(qr);
+
+    /* refusals: another key, a Start log, not a log */
+    uint8_t other[65];
+    memcpy(other, point, 65);
+    other[64] ^= 1;
+    assert_null(receipt_qr_from_log(msg, len, fin.start_time, other, 65, err, sizeof err));
+    assert_non_null(strstr(err, "not the one that signed"));
+    tse_free(msg);
+    assert_int_equal(tse_read_log_by_counter(t, st.signature_counter, &msg, &len), TSE_OK);
+    assert_null(receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err));
+    assert_non_null(strstr(err, "not a FinishTransaction log"));
+    assert_null(receipt_qr_from_log(msg, len / 2, fin.start_time, point, point_len, err, sizeof err));
+    assert_non_null(strstr(err, "not a log message"));
+    tse_free(msg);
+    tse_free(point);
+    tse_close(t);
+}
+
 static void string_refusals(void **state)
 {
     (void)state;
@@ -420,6 +469,7 @@ int main(void)
         cmocka_unit_test(own_p256),
         cmocka_unit_test(own_bp256_utc),
         cmocka_unit_test(own_p384_gen),
+        cmocka_unit_test(from_log_after_unsigned_update),
         cmocka_unit_test(string_refusals),
         cmocka_unit_test(png_and_svg),
         cmocka_unit_test(tse_block),
