@@ -76,6 +76,9 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv);
 int cmd_client(cli_ctx *ctx, int argc, char **argv);
 int cmd_tx(cli_ctx *ctx, int argc, char **argv);
 int cmd_outage(cli_ctx *ctx, int argc, char **argv);
+int cmd_export(cli_ctx *ctx, int argc, char **argv);
+int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv);
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 
 /* Helpers of the TSE commands (cmd_tss.c): the value of option `name`
  * ("--name VALUE" or "--name=VALUE") among argv[1..], or NULL; whether a

@@ -23,6 +23,9 @@ static const cli_command commands[] = {
     {"client", cmd_client, "register, deregister and list cash registers"},
     {"tx", cmd_tx, "start, update, finish and list transactions"},
     {"outage", cmd_outage, "report the outages in the outage journal"},
+    {"export", cmd_export, "write a TR-03151 export archive (filters, incremental --cursor)"},
+    {"delete-stored-data", cmd_delete_stored_data, "delete logs that were exported (admin)"},
+    {"restore", cmd_restore, "restore lost logs from export archives (admin)"},
     {NULL, NULL, NULL},
 };
 

@@ -5,8 +5,9 @@
  *
  * The export mark (meta "exported_through") is the highest counter C such
  * that every log 1..C went out in complete or incremental exports that
- * reached their receiver to the end. deleteStoredData deletes only up to
- * it and only when it covers every log.
+ * reached their receiver to the end. deleteStoredData deletes the stored
+ * logs up to it; later ones (such as the login that precedes every delete)
+ * stay until the next export. With no exported log stored it refuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +87,15 @@ tse_err engine_delete_stored_data(engine *t)
     pthread_mutex_lock(&t->mu);
     tse_err rc = t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                                                 : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
-    /* a logOut written just now for a timed-out session is not exported either */
-    uint64_t mark = rc ? 0 : exported_through(t);
-    if (!rc && mark < t->counter)
+    uint64_t mark = rc ? 0 : exported_through(t), first = 0;
+    char serr[STORE_ERRLEN] = "";
+    if (!rc && store_first_counter(t->st, &first, serr) != 0)
+        rc = engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "%s", serr);
+    if (!rc && (!first || mark < first))
         rc = engine_fail(TSE_ERR_UNEXPORTED_STORED_DATA,
-                         "logs %llu..%llu have not been exported yet: export them (complete or incremental) first",
-                         (unsigned long long)mark + 1, (unsigned long long)t->counter);
+                         "no stored log has been exported: export (complete or incremental) first; logs %llu..%llu "
+                         "are stored",
+                         (unsigned long long)first, (unsigned long long)t->counter);
     if (!rc) {
         uint8_t buf[16];
         der_w w = der_w_init(buf, sizeof buf);

@@ -1,0 +1,247 @@
+/*
+ * cmd_export.c - `opentse export` writes a TR-03151 export archive (every
+ * filter of exportData, incremental by --cursor) to a file or stdout;
+ * `opentse delete-stored-data` and `opentse restore ARCHIVE...` are
+ * deleteStoredData and restoreFromBackup (admin).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char export_usage[] =
+    "usage: opentse export [--out FILE] [FILTER...] [--cursor N]\n"
+    "\n"
+    "Writes the TSE's logs as a TR-03151 export archive (TAR: info.csv, the\n"
+    "certificate chain, one file per log). Without --out the archive goes to\n"
+    "stdout when that is not a terminal. A failed export leaves no file.\n"
+    "  --out FILE                 write the archive to FILE\n"
+    "  --transaction N            transaction N and the system logs during it\n"
+    "  --start-transaction N      transactions from N (with --end-transaction: up to M)\n"
+    "  --end-transaction M\n"
+    "  --start-date T             logs from T and/or up to T (inclusive); T is\n"
+    "  --end-date T               seconds since 1970 or YYYY-MM-DDThh:mm:ssZ (UTC)\n"
+    "  --client ID                only this cash register's transactions\n"
+    "  --max-records N            refuse (TOO_MANY_RECORDS) when more than N logs match\n"
+    "  --cursor N                 incremental: every log written since the export that\n"
+    "                             printed cursor N (no other filter)\n"
+    "An unfiltered or --cursor export counts as exported for delete-stored-data.\n"
+    "--json prints {\"file\", \"logs\", \"bytes\", \"cursor\"}; a progress bar shows on a terminal.\n";
+
+static const char delete_usage[] =
+    "usage: opentse delete-stored-data [--pin-file FILE]\n"
+    "\n"
+    "TR-03151 deleteStoredData: deletes every stored log, once all of them went out\n"
+    "in unfiltered or incremental exports (else UNEXPORTED_STORED_DATA). Writes the\n"
+    "system log deleteStoredData. Admin PIN from $OPENTSE_ADMIN_PIN or --pin-file.\n";
+
+static const char restore_usage[] =
+    "usage: opentse restore [--pin-file FILE] ARCHIVE...\n"
+    "\n"
+    "TR-03151 restoreFromBackup: adds the logs of this TSE's export archives that the\n"
+    "store misses. Every signature, counter, name and certificate is checked first;\n"
+    "any problem (RESTORE_FAILED) changes nothing. Admin PIN from $OPENTSE_ADMIN_PIN\n"
+    "or --pin-file.\n";
+
+static int parse_u64(cli_ctx *ctx, const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || s[0] == '-' || v == 0)
+        return cli_fail(ctx, CLI_USAGE, "%s needs a number above 0", opt);
+    *out = v;
+    return 0;
+}
+
+/* Seconds since 1970, or YYYY-MM-DDThh:mm:ss[Z] in UTC. */
+static int parse_time(cli_ctx *ctx, const char *opt, const char *s, int64_t *out)
+{
+    struct tm tm = {0};
+    const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (end && (!*end || !strcmp(end, "Z"))) {
+        *out = (int64_t)timegm(&tm);
+        if (*out > 0)
+            return 0;
+    }
+    uint64_t v;
+    if (s && strchr(s, '-') == NULL && parse_u64(ctx, opt, s, &v) == 0 && v < (uint64_t)INT64_MAX) {
+        *out = (int64_t)v;
+        return 0;
+    }
+    return cli_fail(ctx, CLI_USAGE, "%s needs seconds since 1970 or YYYY-MM-DDThh:mm:ssZ", opt);
+}
+
+typedef struct sink {
+    const cli_ctx *ctx;
+    FILE *f;
+    uint64_t bytes;
+} sink;
+
+static int to_sink(void *p, const uint8_t *data, size_t len)
+{
+    sink *s = p;
+    if (fwrite(data, 1, len, s->f) != len)
+        return TSE_ERR_STORAGE_FAILURE;
+    s->bytes += len;
+    cli_progress(s->ctx, s->bytes, 0);
+    return 0;
+}
+
+static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *f, const char **out)
+{
+    memset(f, 0, sizeof *f);
+    *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (!strcmp(a, "--out") && v)
+            *out = v;
+        else if (!strcmp(a, "--client") && v)
+            f->client_id = v;
+        else if (!strcmp(a, "--transaction"))
+            rc = parse_u64(ctx, a, v, &f->transaction_number);
+        else if (!strcmp(a, "--start-transaction"))
+            rc = parse_u64(ctx, a, v, &f->start_transaction_number);
+        else if (!strcmp(a, "--end-transaction"))
+            rc = parse_u64(ctx, a, v, &f->end_transaction_number);
+        else if (!strcmp(a, "--max-records"))
+            rc = parse_u64(ctx, a, v, &f->maximum_number_records);
+        else if (!strcmp(a, "--cursor"))
+            rc = parse_u64(ctx, a, v, &f->cursor);
+        else if (!strcmp(a, "--start-date"))
+            rc = parse_time(ctx, a, v, &f->start_date);
+        else if (!strcmp(a, "--end-date"))
+            rc = parse_time(ctx, a, v, &f->end_date);
+        else
+            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", a);
+        if (rc)
+            return rc;
+        i++;
+    }
+    return 0;
+}
+
+int cmd_export(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(export_usage, stdout);
+        return CLI_OK;
+    }
+    tse_export_filter f;
+    const char *out = NULL;
+    int ec = parse_filter(ctx, argc, argv, &f, &out);
+    if (ec)
+        return ec;
+    bool to_stdout = !out || !strcmp(out, "-");
+    if (to_stdout && (ctx->json || isatty(STDOUT_FILENO)))
+        return cli_fail(ctx, CLI_USAGE, "give --out FILE (the archive does not go to a terminal or beside --json)");
+    char *part = NULL;
+    if (!to_stdout && asprintf(&part, "%s.part", out) < 0)
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    sink s = {.ctx = ctx, .f = to_stdout ? stdout : fopen(part, "wb")};
+    if (!s.f) {
+        ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", part, strerror(errno));
+        free(part);
+        return ec;
+    }
+    tse *t = NULL;
+    tse_export_result res = {0};
+    tse_err rc = TSE_OK;
+    if (!(ec = cli_open(ctx, &t))) {
+        rc = tse_export_data(t, &f, to_sink, &s, &res);
+        cli_progress_end(ctx);
+        if (rc)
+            ec = cli_tse_error(ctx, rc, "the export failed");
+        tse_close(t);
+    }
+    if (fflush(s.f) != 0 || (!to_stdout && fclose(s.f) != 0)) {
+        if (!ec)
+            ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", to_stdout ? "stdout" : part, strerror(errno));
+    }
+    if (!to_stdout && (ec || rename(part, out) != 0)) {
+        if (!ec)
+            ec = cli_fail(ctx, CLI_INTERNAL, "cannot rename %s to %s: %s", part, out, strerror(errno));
+        unlink(part);
+    }
+    free(part);
+    if (ec)
+        return ec;
+    if (ctx->json)
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "file", to_stdout ? "-" : out, "logs", (json_int_t)res.logs,
+                                 "bytes", (json_int_t)res.bytes, "cursor", (json_int_t)res.cursor));
+    else
+        fprintf(stderr, "%llu logs, %llu bytes%s%s; next incremental export: --cursor %llu\n",
+                (unsigned long long)res.logs, (unsigned long long)res.bytes, to_stdout ? "" : " to ",
+                to_stdout ? "" : out, (unsigned long long)res.cursor);
+    return CLI_OK;
+}
+
+int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(delete_usage, stdout);
+        return CLI_OK;
+    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--pin-file") || ++i >= argc)
+            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i < argc ? i : argc - 1]);
+    tse *t = NULL;
+    int ec = cli_open(ctx, &t);
+    if (ec)
+        return ec;
+    if (!(ec = cli_admin_login(ctx, t, argc, argv))) {
+        tse_err rc = tse_delete_stored_data(t);
+        if (rc)
+            ec = cli_tse_error(ctx, rc, "the stored data was not deleted");
+    }
+    tse_info info;
+    if (!ec && tse_get_info(t, &info) == TSE_OK) {
+        if (ctx->json)
+            cli_print_json(json_pack("{s:b, s:I}", "deleted", 1, "signature_counter",
+                                     (json_int_t)info.signature_counter));
+        else
+            printf("stored logs deleted; the system log deleteStoredData has counter %llu\n",
+                   (unsigned long long)info.signature_counter);
+    }
+    tse_close(t);
+    return ec;
+}
+
+int cmd_restore(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(restore_usage, stdout);
+        return CLI_OK;
+    }
+    int first = 1;
+    if (first < argc && !strcmp(argv[first], "--pin-file"))
+        first += 2;
+    if (first >= argc)
+        return cli_fail(ctx, CLI_USAGE, "no archive given (see --help)");
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] == '-')
+            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
+    tse *t = NULL;
+    int ec = cli_open(ctx, &t);
+    if (ec)
+        return ec;
+    uint64_t added = 0;
+    if (!(ec = cli_admin_login(ctx, t, argc, argv))) {
+        tse_err rc = tse_restore_from_backup(t, (const char *const *)argv + first, (size_t)(argc - first), &added);
+        if (rc)
+            ec = cli_tse_error(ctx, rc, "nothing was restored");
+    }
+    if (!ec) {
+        if (ctx->json)
+            cli_print_json(json_pack("{s:I}", "restored", (json_int_t)added));
+        else
+            printf("%llu logs restored\n", (unsigned long long)added);
+    }
+    tse_close(t);
+    return ec;
+}
