@@ -48,6 +48,13 @@ static tse_err note(tse *t, tse_err rc, const char *op, const char *client_id, u
     return rc;
 }
 
+/* After a restart: a request that got no answer can be repeated as it was. */
+static void restore_pending(void *ctx, const journal_op *op)
+{
+    remote_restore_pending(ctx, op->operation, op->client_id, op->tx_number, op->process_type, op->pd, op->pd_len,
+                           op->tx_id, op->tx_revision);
+}
+
 tse_err tse_create(const char *path, const tse_create_options *opts, char puk_out[TSE_PUK_LEN + 1])
 {
     if (remote_is_url(path)) {
@@ -77,6 +84,8 @@ tse_err tse_open(const char *url, const tse_open_options *opts, tse **out)
         snprintf(name, sizeof name, "%.*s%s%s", (int)n, url, t->rem && !strstr(url, "/tss/") ? "/tss/" : "",
                  t->rem && !strstr(url, "/tss/") ? remote_tss_id(t->rem) : "");
         rc = journal_open(jpath, name, &t->jr);
+        if (!rc && t->rem)
+            journal_last_unanswered(t->jr, restore_pending, t->rem);
     }
     if (!rc && opts->keep_alive_seconds)
         rc = keepalive_start(t, opts->keep_alive_seconds, &t->ka);

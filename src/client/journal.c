@@ -135,6 +135,33 @@ tse_err journal_record(journal *j, const journal_op *op, const char *cause)
     return rc;
 }
 
+void journal_last_unanswered(journal *j, void (*fn)(void *ctx, const journal_op *op), void *ctx)
+{
+    pthread_mutex_lock(&j->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db,
+                           "SELECT o.operation, o.client_id, o.transaction_number, o.process_type, o.process_data,"
+                           " o.tx_id, o.tx_revision FROM operation o JOIN outage u ON u.id = o.outage_id"
+                           " WHERE u.tse=? AND u.end IS NULL ORDER BY o.id DESC LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, j->tse_name, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 5) != SQLITE_NULL) {
+        journal_op op = {
+            .operation = (const char *)sqlite3_column_text(st, 0),
+            .client_id = (const char *)sqlite3_column_text(st, 1),
+            .tx_number = (uint64_t)sqlite3_column_int64(st, 2),
+            .process_type = (const char *)sqlite3_column_text(st, 3),
+            .pd = sqlite3_column_blob(st, 4),
+            .pd_len = (size_t)sqlite3_column_bytes(st, 4),
+            .tx_id = (const char *)sqlite3_column_text(st, 5),
+            .tx_revision = (uint32_t)sqlite3_column_int64(st, 6),
+        };
+        fn(ctx, &op);
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&j->mu);
+}
+
 tse_err journal_reachable(journal *j)
 {
     tse_err rc = TSE_OK;

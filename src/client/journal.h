@@ -38,6 +38,10 @@ typedef struct journal_op {
  * `cause`) unless one is open, and records the operation in it. */
 tse_err journal_record(journal *j, const journal_op *op, const char *cause);
 
+/* Calls fn with the last operation of the open outage, if there is one and
+ * it names a request whose answer was lost (tx_id set). */
+void journal_last_unanswered(journal *j, void (*fn)(void *ctx, const journal_op *op), void *ctx);
+
 /* The TSE answered: ends the open outage, if any, now. */
 tse_err journal_reachable(journal *j);
 

@@ -62,6 +62,11 @@ tse_err remote_list_open_transactions(remote *r, tse_open_transaction **out, siz
 /* The tx id and revision of the last transaction request that got no
  * answer ("" and 0 if the last one was answered). */
 void remote_pending(remote *r, char id[37], uint32_t *revision);
+/* Makes a journaled request without an answer (`operation` as the journal
+ * names it) the pending one again, after a restart of the register. */
+void remote_restore_pending(remote *r, const char *operation, const char *client_id, uint64_t number,
+                            const char *process_type, const uint8_t *pd, size_t pd_len, const char *tx_id,
+                            uint32_t revision);
 
 tse_err remote_get_info(remote *r, tse_info *out);
 tse_err remote_read_log_message(remote *r, uint8_t **msg, size_t *len);

@@ -231,6 +231,24 @@ static tse_err next_revision(remote *r, uint64_t number, const char *client_id, 
 
 /* ------------------------------------------------------------ pending */
 
+void remote_restore_pending(remote *r, const char *operation, const char *client_id, uint64_t number,
+                            const char *process_type, const uint8_t *pd, size_t pd_len, const char *tx_id,
+                            uint32_t revision)
+{
+    static const char *kinds[][2] = {
+        {"startTransaction", "start"}, {"updateTransaction", "update"}, {"finishTransaction", "finish"}};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(operation, kinds[i][0]) != 0 || !tx_id || strlen(tx_id) != 36 || !revision)
+            continue;
+        pthread_mutex_lock(&r->mu);
+        op_digest(kinds[i][1], client_id, pd, pd_len, process_type, r->pend_digest);
+        r->pend_number = number;
+        memcpy(r->pend_id, tx_id, 37);
+        r->pend_rev = revision;
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 static bool take_pending(remote *r, const uint8_t digest[32], uint64_t number, char id[37], uint32_t *rev)
 {
     pthread_mutex_lock(&r->mu);

@@ -125,6 +125,65 @@ static void test_lost_answer_is_not_signed_twice(void **state)
     free(url);
 }
 
+/* The register dies right after a request whose answer was lost; restarted,
+ * it repeats the sale and gets the signature the server made, not a new one. */
+static void test_replay_after_restart(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse *direct = tt_ready("restart", &url);
+    int port = 0;
+    tproxy *p = tproxy_start(tt_the_server()->port, &port);
+    assert_non_null(p);
+    char *purl = via_port(url, port);
+    char *journal = th_path("restart.journal");
+    uint64_t c0 = counter(direct);
+    tproxy_drop_next(p, "tx_revision=1", 2);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tse_open_options oo = {.journal_path = journal, .retries = -1};
+        tse *t = NULL;
+        tse_result r;
+        if (tse_open(purl, &oo, &t) != TSE_OK)
+            _exit(2);
+        _exit(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"sale 1", 6, pt, NULL, 0, &r) ==
+                      TSE_ERR_UNREACHABLE
+                  ? 0
+                  : 3);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(counter(direct), c0 + 1);   /* the server did sign */
+
+    tse_open_options oo = tt_open_options();
+    oo.journal_path = journal;
+    tse *t = NULL;
+    assert_int_equal(tse_open(purl, &oo, &t), TSE_OK);
+    tse_result again;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"sale 1", 6, pt, NULL, 0, &again), TSE_OK);
+    assert_int_equal(again.signature_counter, c0 + 1);
+    assert_int_equal(counter(direct), c0 + 1);
+    /* no transaction was left open by the lost answer */
+    tse_open_transaction *open = NULL;
+    size_t n = 0;
+    assert_int_equal(tse_list_open_transactions(t, &open, &n), TSE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(open[0].transaction_number, again.transaction_number);
+    tse_free(open);
+    json_t *j = report(t);
+    assert_true(json_is_string(json_object_get(json_array_get(json_object_get(j, "outages"), 0), "end")));
+    json_decref(j);
+    tse_close(t);
+    tse_close(direct);
+    tproxy_stop(p);
+    free(journal);
+    free(purl);
+    free(url);
+}
+
 /* The server goes away mid-run and comes back. */
 static void test_outage_journal(void **state)
 {
@@ -377,6 +436,7 @@ int main(void)
     tt_init("http");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_answer_is_not_signed_twice),
+        cmocka_unit_test(test_replay_after_restart),
         cmocka_unit_test(test_outage_journal),
         cmocka_unit_test(test_journal_survives_kill),
         cmocka_unit_test(test_https),
