@@ -8,9 +8,16 @@ build=$1
 src=$2
 work=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/install-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-meson install -C "$build" --destdir "$work/root" --quiet >/dev/null
-prefix=$(meson introspect "$build" --buildoptions | python3 -c \
-    'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+meson install -C "$build" --no-rebuild --destdir "$work/root" --quiet >/dev/null
+option() {
+    meson introspect "$build" --buildoptions | python3 -c \
+        'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]][0])' "$1"
+}
+prefix=$(option prefix)
+# a sanitized build's library needs the sanitizer runtime in the program too
+san=$(option b_sanitize)
+cc="cc"
+[ "$san" = none ] || cc="cc -fsanitize=$san"
 pcdir=$(dirname "$(find "$work/root" -name opentse.pc | head -n1)")
 [ -f "$pcdir/opentse.pc" ] || { echo "opentse.pc not installed"; exit 1; }
 [ -f "$work/root$prefix/include/opentse/opentse.h" ] || { echo "header not under include/opentse/"; exit 1; }
@@ -34,13 +41,13 @@ int main(void)
 C
 export PKG_CONFIG_PATH="$pcdir"
 flags="--define-variable=prefix=$work/root$prefix"
-cc -o "$work/tiny" "$work/tiny.c" $(pkg-config $flags --cflags --libs opentse)
+$cc -o "$work/tiny" "$work/tiny.c" $(pkg-config $flags --cflags --libs opentse)
 LD_LIBRARY_PATH="$(pkg-config $flags --variable=libdir opentse)" "$work/tiny"
 libdir=$(pkg-config $flags --variable=libdir opentse)
 [ -f "$libdir/libopentse.a" ] || { echo "no static library installed"; exit 1; }
 # the static library with the system's shared libraries it requires
 requires=$(pkg-config $flags --print-requires-private opentse | awk '{print $1}')
-cc -o "$work/tiny-static" "$work/tiny.c" $(pkg-config $flags --cflags opentse) "$libdir/libopentse.a" \
+$cc -o "$work/tiny-static" "$work/tiny.c" $(pkg-config $flags --cflags opentse) "$libdir/libopentse.a" \
     $(pkg-config --libs $requires) -pthread
 "$work/tiny-static"
 if ldd "$work/tiny-static" | grep -q libopentse; then echo "static build links the shared library"; exit 1; fi
