@@ -62,6 +62,9 @@ static bool amount_parse_n(const char *s, size_t n, bool exact2, int64_t *cents)
     }
     if (i != n || (exact2 && decimals != 2))
         return false;
+    /* the processData form is canonical: no leading zeros, no "-0.00" */
+    if (exact2 && ((digits > 1 && s[neg] == '0') || (neg && v == 0)))
+        return false;
     for (; decimals < 2; decimals++)
         v *= 10;
     if (v > RECEIPT_MAX_CENTS)
@@ -237,7 +240,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errle
         int64_t c;
         fl = field(amounts, al, &apos, '_', &f);
         if (!amount_parse_n(f, fl, true, &c))
-            return fail(err, errlen, "gross amount is not a number with two decimals", f, fl);
+            return fail(err, errlen, "gross amount is not a number with two decimals and no leading zeros", f, fl);
     }
     if (apos <= al)
         return fail(err, errlen, "more than five gross amounts", amounts, al);
@@ -258,7 +261,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errle
         size_t cur_l = has_cur ? field(p, plen, &q, ':', &cur) : 0;
         int64_t c;
         if (!amount_parse_n(amt, amt_l, true, &c))
-            return fail(err, errlen, "payment amount is not a number with two decimals", p, plen);
+            return fail(err, errlen, "payment amount is not a number with two decimals and no leading zeros", p, plen);
         if (c == 0)
             return fail(err, errlen, "zero payments are omitted", p, plen);
         bool unbar;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,9 @@ static void kassenbeleg_checker(void **state)
         {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:USD_1.00:Bar", "out of order"},
         {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar:USD_1.00:Bar:CHF", "out of order"},
         {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar_2.00:Bar", "twice"},
+        {"Beleg^01.00_0.00_0.00_0.00_0.00^1.00:Bar", "two decimals"},
+        {"Beleg^-0.00_0.00_0.00_0.00_0.00^1.00:Bar", "two decimals"},
+        {"Beleg^1.00_0.00_0.00_0.00_0.00^00.50:Bar", "two decimals"},
         {"Beleg^1.00_0.00_0.00_0.00_0.00^0.00:Bar", "zero payments"},
         {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Karte", "neither Bar nor Unbar"},
         {"Beleg^1.00_0.00_0.00_0.00_0.00^1.00", "neither Bar nor Unbar"},
@@ -126,6 +130,58 @@ static void kassenbeleg_checker(void **state)
     /* the fixture receipt's processData */
     const char *fx = "Beleg^21.42_0.00_0.00_0.00_0.00^21.42:Unbar";
     assert_true(receipt_kassenbeleg_check(fx, strlen(fx), err, sizeof err));
+}
+
+/* Random texts: the checker never crashes, and whatever it accepts the
+ * builder writes the same way (parsed back by hand here). */
+static void checker_garbage(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "Beleg^_:.-0123456789BarUnbarEURCHFUSD";
+    unsigned seed = 4711;
+    char buf[96];
+    size_t accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 16) % 40;
+        /* mostly a valid head, then random payments */
+        size_t head = (size_t)snprintf(buf, sizeof buf, "Beleg^1.00_0.00_0.00_0.00_0.00^");
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[head + k] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        buf[head + n] = 0;
+        if (!receipt_kassenbeleg_check(buf, head + n, NULL, 0))
+            continue;
+        accepted++;
+        /* rebuild the accepted payments with the builder */
+        receipt_payment pays[16];
+        char cur[16][4];
+        size_t np = 0;
+        for (char *p = buf + head; *p && np < 16;) {
+            char *end = p + strcspn(p, "_");
+            char save = *end;
+            *end = 0;
+            double amount = strtod(p, NULL);
+            pays[np].cents = (int64_t)(amount * 100 + (amount < 0 ? -0.5 : 0.5));
+            pays[np].non_cash = strstr(p, ":Unbar") != NULL;
+            const char *c = strrchr(p, ':');
+            pays[np].currency = NULL;
+            if (c && strcmp(c, ":Bar") && strcmp(c, ":Unbar")) {
+                memcpy(cur[np], c + 1, 4);
+                pays[np].currency = cur[np];
+            }
+            np++;
+            *end = save;
+            p = save ? end + 1 : end;
+        }
+        receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {100}, .payments = pays, .n_payments = np};
+        char *again = receipt_kassenbeleg_build(&k, NULL, 0);
+        assert_non_null(again);
+        assert_string_equal(again, buf);
+        free(again);
+    }
+    assert_true(accepted > 10);
 }
 
 static void amounts(void **state)
@@ -213,6 +269,7 @@ int main(void)
         cmocka_unit_test(kassenbeleg_negative_and_empty),
         cmocka_unit_test(kassenbeleg_refusals),
         cmocka_unit_test(kassenbeleg_checker),
+        cmocka_unit_test(checker_garbage),
         cmocka_unit_test(amounts),
         cmocka_unit_test(api_names),
         cmocka_unit_test(bestellung),
