@@ -4,6 +4,7 @@
  * the archive), the second streams every log through the per-log checks and
  * flags files that do not belong. Also verify_log for a single message.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,16 +72,13 @@ static ssize_t read_entry(struct archive *a, struct archive_entry *e, size_t max
     return (ssize_t)got;
 }
 
-static struct archive *open_archive(const char *path)
+/* Opens the archive for reading. false when it cannot be opened (the
+ * reason is in archive_error_string). */
+static bool open_archive(struct archive *a, const char *path)
 {
-    struct archive *a = archive_read_new();
-    if (!a)
-        return NULL;
-    if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
-        archive_read_support_filter_all(a) != ARCHIVE_OK ||
-        archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-        return a;   /* the caller reads archive_error_string */
-    return a;
+    return archive_read_support_format_tar(a) == ARCHIVE_OK &&
+           archive_read_support_filter_all(a) == ARCHIVE_OK &&
+           archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK;
 }
 
 /* ---------------------------------------------------------- info.csv */
@@ -266,21 +264,27 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
     return rc == ARCHIVE_EOF ? 0 : 1;
 }
 
-/* Runs one pass over the archive; a read failure becomes a finding. */
+/* Runs one pass over the archive. Returns 0, 1 when it could not be read
+ * to its end (the finding archive-unreadable says why), -1 when out of memory. */
 static int run_pass(vctx *x, const char *path, int pass, uint64_t total, uint8_t **buf,
                     size_t *cap, size_t *infos)
 {
-    struct archive *a = open_archive(path);
+    struct archive *a = archive_read_new();
     if (!a)
         return -1;
     int rc = 1;
-    if (archive_errno(a) == 0 && archive_error_string(a) == NULL)
+    bool opened = open_archive(a, path);
+    if (opened)
         rc = pass == 1 ? load_side_files(x, a, buf, cap, infos) : check_entries(x, a, total, buf, cap);
-    if (rc == 1) {
+    if (rc == 1 && !x->r->io_failed) {   /* the second pass fails the same way */
         const char *why = archive_error_string(a);
         x->r->io_failed = true;
-        rc = vr_add(x->r, x->o, VERIFY_ERROR, "archive-unreadable", NULL, "%s",
-                    why ? why : "read error") == 0 ? 1 : -1;
+        int e = opened ? 0 : archive_errno(a);   /* a system errno when opening failed */
+        if (e == EILSEQ)   /* libarchive: not an archive */
+            e = 0;
+        rc = vr_add(x->r, x->o, VERIFY_ERROR, "archive-unreadable", NULL, "%s%s%s%s",
+                    why ? why : "read error", e > 0 ? " (" : "", e > 0 ? strerror(e) : "",
+                    e > 0 ? ")" : "") == 0 ? 1 : -1;
     }
     archive_read_free(a);
     return rc;
@@ -305,18 +309,22 @@ int verify_archive(const char *path, const verify_options *opts, verify_result *
     int rc = begin(out, path, opts, false, &x);
     if (rc == 0)
         rc = run_pass(&x, path, 1, total, &buf, &cap, &infos);
-    if (rc == 0)
-        rc = run_pass(&x, path, 2, total, &buf, &cap, &infos);
+    /* What can be read of a broken archive is still checked. */
+    if (rc >= 0) {
+        int rc2 = run_pass(&x, path, 2, total, &buf, &cap, &infos);
+        rc = rc2 < 0 ? -1 : rc | rc2;
+    }
+    int more = 0;
     if (rc == 0 && !infos)
-        rc = vr_add(out, opts, VERIFY_ERROR, "info-missing", NULL,
-                    "the archive holds no info.csv");
-    if (rc == 0 && !out->counts.logs)
-        rc = vr_add(out, opts, VERIFY_WARNING, "no-logs", NULL, "the archive holds no log message");
-    if (rc == 0)
-        rc = vctx_finish(&x);
+        more = vr_add(out, opts, VERIFY_ERROR, "info-missing", NULL,
+                      "the archive holds no info.csv");
+    if (rc == 0 && !more && !out->counts.logs)
+        more = vr_add(out, opts, VERIFY_WARNING, "no-logs", NULL, "the archive holds no log message");
+    if (rc >= 0 && !more)
+        more = vctx_finish(&x);
     free(buf);
     vctx_free(&x);
-    return rc == 0 ? 0 : -1;
+    return rc == 0 && more == 0 ? 0 : -1;
 }
 
 int verify_log(const uint8_t *data, size_t len, const char *name, const uint8_t *cert,

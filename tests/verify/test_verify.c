@@ -419,6 +419,19 @@ static void test_unreadable(void **state)
     assert_true(r.errors > 0);
     verify_result_free(&r);
 
+    /* Truncated within the logs: what was read is still checked. */
+    assert_int_equal(th_write_file(path, data, len - 3000), 0);
+    assert_int_equal(verify_archive(path, &o, &r), -1);
+    assert_int_equal(verify_count(&r, "archive-unreadable"), 1);
+    assert_true(r.counts.signatures_valid > 0);
+    assert_int_equal(r.counts.signatures_valid, r.counts.logs);
+    verify_result_free(&r);
+
+    assert_int_equal(th_write_file(path, "not an archive", 14), 0);
+    assert_int_equal(verify_archive(path, &o, &r), -1);
+    assert_int_equal(verify_count(&r, "archive-unreadable"), 1);
+    verify_result_free(&r);
+
     char *missing = th_path("does-not-exist.tar");
     assert_int_equal(verify_archive(missing, NULL, &r), -1);
     assert_int_equal(verify_count(&r, "archive-unreadable"), 1);
