@@ -169,6 +169,17 @@ static void fixture_exports(void **state)
             free(point);
         }
         assert_int_equal(finishes, tx.rows);
+        /* algorithm and time format as the vendor's logs carry them; the
+         * closing time defaults to the last Finish */
+        bool dtrust = strncmp(names[i], "dtrust", 6) == 0, utc = strstr(names[i], "utc") != NULL;
+        assert_string_equal(tse.cell[0][csv_col(&tse, "TSE_SIG_ALGO")],
+                            dtrust ? "ecdsa-plain-SHA384" : "ecdsa-plain-SHA256");
+        assert_string_equal(tse.cell[0][csv_col(&tse, "TSE_ZEITFORMAT")], utc ? "utcTimeWithSeconds" : "unixTime");
+        char last[32] = "";
+        for (size_t r = 0; r < tx.rows; r++)
+            if (strcmp(tx.cell[r][csv_col(&tx, "TSE_TA_ENDE")], last) > 0)
+                snprintf(last, sizeof last, "%s", tx.cell[r][csv_col(&tx, "TSE_TA_ENDE")]);
+        assert_memory_equal(tx.cell[0][csv_col(&tx, "Z_ERSTELLUNG")], last, 19);
         /* the certificate columns joined are the archive's certificate file */
         for (size_t r = 0; r < tse.rows; r++) {
             char cert[8000] = "";

@@ -262,6 +262,15 @@ static void own_receipt(tse_curve curve, tse_time_format tf)
     tse_free(msg);
     receipt_qr_parsed_free(&p);
 
+    /* DSFinV-K names YYMMDDhhmmssZ utcTimeWithSeconds; plain utcTime is read as the same */
+    if (tf == TSE_TIME_UTC) {
+        char *named = strstr(qr, ";utcTimeWithSeconds;");
+        assert_non_null(named);
+        char *alias;
+        assert_true(asprintf(&alias, "%.*s;utcTime;%s", (int)(named - qr), qr, named + 20) > 0);
+        assert_int_equal(receipt_qr_verify(alias, NULL, err, sizeof err), RECEIPT_QR_VALID);
+        free(alias);
+    }
     char *changed = strdup(qr);
     replace(changed, "21.90_5.00", "21.91_5.00");
     assert_int_equal(receipt_qr_verify(changed, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
