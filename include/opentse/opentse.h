@@ -431,7 +431,9 @@ typedef struct tse_export_result {
 /* TR-03151 exportData: streams a TAR archive (TSE-FORMATS.md section 4:
  * info.csv, the certificate chain, every selected log under its spec name)
  * in constant memory whatever its size. `filter` may be NULL (everything),
- * `out` may be NULL. The TSE counts an unfiltered or cursor-only export that
+ * `out` may be NULL; out->cursor is set before the first chunk reaches
+ * `write` (final then for an unfiltered or cursor export), the rest at the
+ * end. The TSE counts an unfiltered or cursor-only export that
  * reached the callback completely as exported data (see
  * tse_delete_stored_data); any state but CREATED may export. */
 TSE_API tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,

@@ -66,16 +66,14 @@ tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_expor
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
 
     export_source src = {.st = t->st, .description = description, .cert_pem = cert, .mtime = now};
-    tse_export_result res;
+    tse_export_result local, *res = out ? out : &local;
     char err[EXPORT_ERRLEN] = "";
-    int rc = export_archive(&src, filter, write, ctx, &res, err);
+    int rc = export_archive(&src, filter, write, ctx, res, err);
     free(cert);
     if (rc)
         return engine_fail(rc, "%s", err);
-    if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res.cursor)) != 0)
+    if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res->cursor)) != 0)
         return rc;
-    if (out)
-        *out = res;
     return TSE_OK;
 }
 

@@ -156,6 +156,8 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
     int rc = export_select(src->st, f, &sel, err);
     if (rc)
         return rc;
+    if (out)
+        out->cursor = sel.to;   /* known before the first chunk (for HTTP headers) */
 
     writer w = {.mtime = src->mtime, .write = write, .ctx = ctx, .err = err};
     w.a = archive_write_new();

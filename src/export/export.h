@@ -39,7 +39,8 @@ typedef struct export_source {
 /* Checks the filter and the selection (the errors of TR-03151) before
  * anything is written, then streams the archive through `write` in constant
  * memory. `out` gets the cursor (the highest counter in the archive), the
- * number of logs and bytes. A complete export (export_filter_is_complete)
+ * number of logs and bytes; out->cursor is set before the first chunk is
+ * written (for a complete export it is final then). A complete export (export_filter_is_complete)
  * holds exactly the logs with counters in (f->cursor, out->cursor].
  * Errors: PARAMETER_MISMATCH, ID_NOT_FOUND, TRANSACTION_NUMBER_NOT_FOUND,
  * NO_DATA_AVAILABLE, TOO_MANY_RECORDS, EXPORT_CERT_FAILED, STORAGE_FAILURE,

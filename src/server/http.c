@@ -216,6 +216,13 @@ static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_l
 
 static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q, srv_resp *r, double t0)
 {
+    if (r->stream) {
+        enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, r->stream);
+        MHD_destroy_response(r->stream);
+        metrics_observe(&s->metrics, q->route ? q->route : "other", r->status, now_mono() - t0);
+        access_log(s, q, r->status, now_mono() - t0, 0);
+        return ret;
+    }
     char *out = NULL;
     size_t out_len = 0;
     const char *ctype = r->content_type ? r->content_type : "application/json";

@@ -33,6 +33,7 @@ static const struct {
     {"admin", routes_admin},
     {"client", routes_client},
     {"tx", routes_tx},
+    {"export", routes_export},
 };
 
 static int split(char *path, char **seg)

@@ -149,6 +149,7 @@ typedef struct srv_resp {
     char *text;
     const char *content_type;
     int retry_after;
+    struct MHD_Response *stream;  /* a streamed body (export.c), sent as is */
 } srv_resp;
 
 /* Error response {status_code, error, code, message}. */
@@ -216,6 +217,9 @@ int client_lookup(srv *s, const char *tss_id, const char *client_id, char serial
 
 /* tx.c */
 tss_route_fn routes_tx;
+
+/* export.c: TR-03151 export archives, as jobs and streamed incrementally */
+tss_route_fn routes_export;
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);

@@ -33,6 +33,9 @@ typedef struct ex_archive {
  * file name against its content and every signature with `openssl dgst`.
  * Fails the test on any problem; fills `out`. */
 void ex_check_archive(tse *t, const char *path, ex_archive *out);
+/* Same for a TSE known by its info (serial, curve, hash, description). Also
+ * runs our own verifier (verify/) over the archive: no error. */
+void ex_check_archive_of(const tse_info *info, const char *path, ex_archive *out);
 
 /* true when `a` holds counter c. */
 bool ex_has(const ex_archive *a, uint64_t c);
