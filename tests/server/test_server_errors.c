@@ -4,8 +4,9 @@
  * and bad fields, 401 missing/forged/expired tokens and wrong PINs, 403
  * blocked PIN and missing admin, 404 unknown ids and another organization's
  * TSS, 409 wrong state, 413 a 64 MiB body, 429 with Retry-After; the PUK
- * unblocks; a revoked key stops at once; settings from a config file and the
- * environment; TLS only in the versions and suites allowed.
+ * unblocks; a revoked key stops at once; an expired token and its refresh;
+ * settings from a config file and the environment; TLS only in the versions
+ * and suites allowed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,12 +47,8 @@ static void errors(void **state)
 {
     (void)state;
     char *dir = th_path("errors");
-    char *conf = th_path("errors.conf");
-    const char text[] = "# test settings\ntoken-ttl = 2\nmax-body = 1048576\n";
-    assert_int_equal(th_write_file(conf, text, sizeof text - 1), 0);
-    const char *args[] = {"--config", conf, NULL};
     srv_proc p;
-    hs_start(&p, dir, args);
+    hs_start(&p, dir, NULL);
     const char *B = p.base;
     char *op = hs_token(B, p.op_key, p.op_secret);
     char k1[64], s1[96], k2[64], s2[96];
@@ -169,17 +166,6 @@ static void errors(void **state)
     expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
                  "SECURE_ELEMENT_DISABLED");
 
-    /* Expired token (token-ttl 2 from the config file); refresh works. */
-    json_t *a = hs_json(B, "POST", "/api/v2/auth", NULL, 200, "{s:s, s:s}", "api_key", k2, "api_secret", s2);
-    assert_int_equal(json_integer_value(json_object_get(a, "access_token_expires_in")), 2);
-    sleep(3);
-    assert_int_equal(raw(B, "GET", "/api/v2/tss", json_string_value(json_object_get(a, "access_token")), NULL, 0, &e),
-                     401);
-    expect_error(e, 401, "E_TOKEN_EXPIRED");
-    json_t *a2 = hs_json(B, "POST", "/api/v2/auth", NULL, 200, "{s:s}", "refresh_token",
-                         json_string_value(json_object_get(a, "refresh_token")));
-    json_decref(hs_json(B, "GET", "/api/v2/tss", json_string_value(json_object_get(a2, "access_token")), 200, NULL));
-
     /* A revoked key: its live token and its secret stop working. */
     char *op2 = hs_token(B, p.op_key, p.op_secret);
     json_t *keys = hs_json(B, "GET", "/api/v2/organizations/2/api-keys", op2, 200, NULL);
@@ -188,17 +174,54 @@ static void errors(void **state)
     json_decref(keys);
     snprintf(path, sizeof path, "/api/v2/organizations/2/api-keys/%s", k2);
     json_decref(hs_json(B, "DELETE", path, op2, 200, NULL));
-    expect_error(hs_json(B, "GET", "/api/v2/tss", json_string_value(json_object_get(a2, "access_token")), 401, NULL),
-                 401, NULL);
+    expect_error(hs_json(B, "GET", "/api/v2/tss", t2, 401, NULL), 401, NULL);
     expect_error(hs_json(B, "POST", "/api/v2/auth", NULL, 401, "{s:s, s:s}", "api_key", k2, "api_secret", s2), 401,
                  NULL);
-    json_decref(a);
-    json_decref(a2);
     assert_int_equal(hs_stop(&p), 0);
     free(op);
     free(op2);
     free(t1);
     free(t2);
+    free(dir);
+}
+
+/* Settings from a config file: a 1 s token lifetime and a 1 MiB body limit. */
+static void expired_token(void **state)
+{
+    (void)state;
+    char *dir = th_path("expiry"), *conf = th_path("expiry.conf");
+    const char text[] = "# test settings\ntoken-ttl = 1\nmax-body = 1048576\n";
+    assert_int_equal(th_write_file(conf, text, sizeof text - 1), 0);
+    const char *args[] = {"--config", conf, NULL};
+    srv_proc p;
+    hs_start(&p, dir, args);
+    const char *B = p.base;
+    json_t *a = hs_json(B, "POST", "/api/v2/auth", NULL, 200, "{s:s, s:s}", "api_key", p.op_key, "api_secret",
+                        p.op_secret);
+    assert_int_equal(json_integer_value(json_object_get(a, "access_token_expires_in")), 1);
+    sleep(2);
+    json_t *e = NULL;
+    assert_int_equal(raw(B, "GET", "/api/v2/organizations", json_string_value(json_object_get(a, "access_token")),
+                         NULL, 0, &e),
+                     401);
+    expect_error(e, 401, "E_TOKEN_EXPIRED");
+    /* The refresh token gives a new access token. */
+    json_t *a2 = hs_json(B, "POST", "/api/v2/auth", NULL, 200, "{s:s}", "refresh_token",
+                         json_string_value(json_object_get(a, "refresh_token")));
+    size_t n = 2 << 20;
+    char *body = malloc(n);
+    assert_non_null(body);
+    memset(body, ' ', n);
+    body[0] = '{';
+    body[n - 1] = '}';
+    assert_int_equal(raw(B, "POST", "/api/v2/organizations", json_string_value(json_object_get(a2, "access_token")),
+                         body, n, &e),
+                     413);
+    expect_error(e, 413, "E_PAYLOAD_TOO_LARGE");
+    free(body);
+    json_decref(a);
+    json_decref(a2);
+    assert_int_equal(hs_stop(&p), 0);
     free(conf);
     free(dir);
 }
@@ -299,6 +322,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(errors),
+        cmocka_unit_test(expired_token),
         cmocka_unit_test(rate_limit),
         cmocka_unit_test(tls),
     };
