@@ -431,6 +431,45 @@ static void test_token_refresh(void **state)
     free(dir);
 }
 
+/* A server that limits requests: the handle waits as Retry-After says and
+ * goes on; a wrong API secret is a refusal, not an outage. */
+static void test_rate_limit_and_wrong_key(void **state)
+{
+    (void)state;
+    char *dir = th_path("rate-server");
+    tt_server srv;
+    setenv("OPENTSED_RATE_LIMIT", "5", 1);
+    tt_server_start(&srv, dir, 0);
+    unsetenv("OPENTSED_RATE_LIMIT");
+    char *url = tt_tss_url(srv.base);
+    tse *t = tt_ready_at(url);
+    for (int i = 0; i < 4; i++) {
+        tse_result s, f;
+        assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &s), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"x", 1, pt,
+                                                NULL, 0, &f),
+                         TSE_OK);
+        assert_int_equal(f.signature_counter, s.signature_counter + 1);
+    }
+    assert_true(metric(srv.base, "tss", "4xx") > 0);   /* 429s were answered and waited out */
+    tse_close(t);
+
+    char *journal = th_path("wrong-key.journal");
+    tse_open_options oo = {.api_key = srv.api_key, .api_secret = "not-the-secret", .journal_path = journal};
+    assert_int_equal(tse_open(url, &oo, &t), TSE_OK);
+    tse_result r;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, pt, NULL, 0, &r),
+                     TSE_ERR_AUTHENTICATION_FAILED);
+    json_t *j = report(t);
+    assert_int_equal(json_array_size(json_object_get(j, "outages")), 0);
+    json_decref(j);
+    tse_close(t);
+    tt_server_stop(&srv, false);
+    free(journal);
+    free(url);
+    free(dir);
+}
+
 int main(void)
 {
     tt_init("http");
@@ -441,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_journal_survives_kill),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_token_refresh),
+        cmocka_unit_test(test_rate_limit_and_wrong_key),
         cmocka_unit_test(test_no_journal),
     };
     return cmocka_run_group_tests_name("client_outage", tests, NULL, NULL);
