@@ -1,0 +1,274 @@
+/*
+ * remote_read.c - reading a remote TSS: GET /tss/{id} turned into tse_info
+ * and the counts, public key, certificate and serial numbers; the client
+ * list; and the calls the API has no endpoint for (NOT_SUPPORTED).
+ */
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/remote_impl.h"
+#include "engine/engine.h"
+
+/* --------------------------------------------------------- reading */
+
+tse_err remote_get_tss(remote *r, json_t **out)
+{
+    return http_call(r->h, "GET", r->tss_path, NULL, true, out);
+}
+
+static tse_state state_from(const char *s)
+{
+    if (!s || !strcmp(s, "CREATED"))
+        return TSE_STATE_CREATED;
+    if (!strcmp(s, "UNINITIALIZED"))
+        return TSE_STATE_UNINITIALIZED;
+    if (!strcmp(s, "INITIALIZED"))
+        return TSE_STATE_INITIALIZED;
+    return TSE_STATE_DISABLED;
+}
+
+/* Curve of the certificate's key. */
+static tse_curve curve_of(const char *pem)
+{
+    static const struct { const char *name; tse_curve c; } map[] = {
+        {"prime256v1", TSE_CURVE_P256}, {"secp384r1", TSE_CURVE_P384}, {"secp521r1", TSE_CURVE_P521},
+        {"brainpoolP256r1", TSE_CURVE_BRAINPOOL_P256R1}, {"brainpoolP384r1", TSE_CURVE_BRAINPOOL_P384R1},
+        {"brainpoolP512r1", TSE_CURVE_BRAINPOOL_P512R1},
+    };
+    tse_curve c = TSE_CURVE_P256;
+    BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = x ? X509_get0_pubkey(x) : NULL;
+    char name[64];
+    size_t n = 0;
+    if (k && EVP_PKEY_get_group_name(k, name, sizeof name, &n) == 1)
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+            if (!strcmp(map[i].name, name))
+                c = map[i].c;
+    X509_free(x);
+    BIO_free(b);
+    return c;
+}
+
+static tse_time_format format_from(const char *s)
+{
+    return s && !strcmp(s, "utcTime") ? TSE_TIME_UTC : s && !strcmp(s, "generalizedTime") ? TSE_TIME_GENERALIZED
+                                                                                         : TSE_TIME_UNIX;
+}
+
+static uint64_t u64(json_t *o, const char *k)
+{
+    json_int_t v = json_integer_value(json_object_get(o, k));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+tse_err remote_get_info(remote *r, tse_info *out)
+{
+    if (!out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    json_t *j = NULL;
+    tse_err rc = remote_get_tss(r, &j);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->state = state_from(json_string_value(json_object_get(j, "state")));
+    out->curve = curve_of(json_string_value(json_object_get(j, "certificate")));
+    const char *alg = json_string_value(json_object_get(j, "signature_algorithm"));
+    snprintf(out->signature_algorithm, sizeof out->signature_algorithm, "%s", alg ? alg : "");
+    out->hash = alg && strstr(alg, "SHA512") ? TSE_HASH_SHA512 : alg && strstr(alg, "SHA384") ? TSE_HASH_SHA384
+                                                                                          : TSE_HASH_SHA256;
+    out->time_format = format_from(json_string_value(json_object_get(j, "signature_timestamp_format")));
+    const char *serial = json_string_value(json_object_get(j, "serial_number"));
+    for (size_t i = 0; serial && strlen(serial) == 2 * TSE_SERIAL_LEN && i < TSE_SERIAL_LEN; i++) {
+        unsigned v = 0;
+        sscanf(serial + 2 * i, "%2x", &v);
+        out->serial_number[i] = (uint8_t)v;
+    }
+    out->signature_counter = u64(j, "signature_counter");
+    out->transaction_counter = u64(j, "transaction_counter");
+    out->max_clients = (uint32_t)u64(j, "max_number_registered_clients");
+    out->current_clients = (uint32_t)u64(j, "number_registered_clients");
+    out->max_open_transactions = (uint32_t)u64(j, "max_number_active_transactions");
+    out->current_open_transactions = (uint32_t)u64(j, "number_active_transactions");
+    out->overdue_open_transactions = (uint32_t)u64(j, "overdue_active_transactions");
+    out->time_set = 1;
+    out->time_now = (int64_t)time(NULL);
+    json_t *exp = json_object_get(j, "certificate_expiry");
+    out->cert_not_after = (int64_t)u64(exp, "unix");
+    out->cert_days_left = (int32_t)json_integer_value(json_object_get(exp, "days_left"));
+    json_t *st = json_object_get(j, "self_test");
+    out->self_test_time = (int64_t)u64(st, "unix");
+    out->self_test_ok = json_is_true(json_object_get(st, "passed"));
+    out->time_creation = remote_json_time(json_object_get(j, "time_creation"));
+    out->time_init = remote_json_time(json_object_get(j, "time_init"));
+    out->time_disable = remote_json_time(json_object_get(j, "time_disable"));
+    const char *desc = json_string_value(json_object_get(j, "description"));
+    snprintf(out->description, sizeof out->description, "%s", desc ? desc : "");
+    json_decref(j);
+    return TSE_OK;
+}
+
+#define INFO_FIELD(fn, type, field)                                                                               \
+    tse_err remote_##fn(remote *r, type *out)                                                                     \
+    {                                                                                                             \
+        tse_info info;                                                                                            \
+        if (!out)                                                                                                 \
+            return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");                                    \
+        tse_err rc = remote_get_info(r, &info);                                                                   \
+        if (!rc)                                                                                                  \
+            *out = info.field;                                                                                    \
+        return rc;                                                                                                \
+    }
+INFO_FIELD(get_max_number_of_clients, uint32_t, max_clients)
+INFO_FIELD(get_current_number_of_clients, uint32_t, current_clients)
+INFO_FIELD(get_max_number_of_transactions, uint32_t, max_open_transactions)
+INFO_FIELD(get_current_number_of_transactions, uint32_t, current_open_transactions)
+
+tse_err remote_certificate_expiry(remote *r, int64_t *not_after, int32_t *days_left)
+{
+    tse_info info;
+    tse_err rc = remote_get_info(r, &info);
+    if (!rc && not_after)
+        *not_after = info.cert_not_after;
+    if (!rc && days_left)
+        *days_left = info.cert_days_left;
+    return rc;
+}
+
+tse_err remote_get_supported_transaction_update_variants(remote *r, tse_update_variant *out)
+{
+    (void)r;
+    if (!out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    *out = TSE_UPDATE_SIGNED;
+    return TSE_OK;
+}
+
+tse_err remote_read_log_message(remote *r, uint8_t **msg, size_t *len)
+{
+    (void)r, (void)msg, (void)len;
+    return engine_fail(TSE_ERR_NOT_SUPPORTED, "log messages of a remote TSS are read from its export");
+}
+
+tse_err remote_read_log_by_counter(remote *r, uint64_t counter, uint8_t **msg, size_t *len)
+{
+    (void)counter;
+    return remote_read_log_message(r, msg, len);
+}
+
+tse_err remote_export_serial_numbers(remote *r, uint8_t **der, size_t *len)
+{
+    if (!der || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "der and len are required");
+    tse_info info;
+    tse_err rc = remote_get_info(r, &info);
+    if (rc)
+        return rc;
+    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { [0] [1] [2] BOOLEAN TRUE } },
+     * as the engine writes it. */
+    static const uint8_t head[] = {0x30, 47, 0x30, 45, 0x04, TSE_SERIAL_LEN};
+    static const uint8_t tail[] = {0x30, 9, 0x80, 1, 0xff, 0x81, 1, 0xff, 0x82, 1, 0xff};
+    uint8_t *out = malloc(sizeof head + TSE_SERIAL_LEN + sizeof tail);
+    if (!out)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    memcpy(out, head, sizeof head);
+    memcpy(out + sizeof head, info.serial_number, TSE_SERIAL_LEN);
+    memcpy(out + sizeof head + TSE_SERIAL_LEN, tail, sizeof tail);
+    *der = out;
+    *len = sizeof head + TSE_SERIAL_LEN + sizeof tail;
+    return TSE_OK;
+}
+
+tse_err remote_export_certificates(remote *r, char **pem)
+{
+    if (!pem)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem is required");
+    json_t *j = NULL;
+    tse_err rc = remote_get_tss(r, &j);
+    const char *cert = json_string_value(json_object_get(j, "certificate"));
+    if (!rc && !cert)
+        rc = engine_fail(TSE_ERR_EXPORT_CERT_FAILED, "the server sent no certificate");
+    if (!rc && !(*pem = strdup(cert)))
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    json_decref(j);
+    return rc;
+}
+
+tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
+{
+    if (!point || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "point and len are required");
+    json_t *j = NULL;
+    tse_err rc = remote_get_tss(r, &j);
+    if (!rc && !(*point = remote_unb64(json_string_value(json_object_get(j, "public_key")), len)))
+        rc = engine_fail(TSE_ERR_INTERNAL, "the server's public_key is not base64");
+    json_decref(j);
+    return rc;
+}
+
+tse_err remote_export_csr(remote *r, char **pem)
+{
+    (void)r, (void)pem;
+    return engine_fail(TSE_ERR_NOT_SUPPORTED, "certificates of a remote TSS are managed by its operator");
+}
+
+tse_err remote_import_certificate(remote *r, const char *pem_chain)
+{
+    (void)pem_chain;
+    return remote_export_csr(r, NULL);
+}
+
+tse_err remote_list_clients(remote *r, char ***ids, size_t *count)
+{
+    if (!ids || !count)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "ids and count are required");
+    size_t n = 0, cap = 16;
+    char **list = malloc(cap * sizeof *list);
+    tse_err rc = list ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    for (size_t offset = 0; !rc;) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/client?limit=100&offset=%zu", r->tss_path, offset);
+        json_t *j = NULL;
+        rc = http_call(r->h, "GET", path, NULL, true, &j);
+        json_t *data = json_object_get(j, "data");
+        size_t got = json_array_size(data);
+        for (size_t i = 0; !rc && i < got; i++) {
+            json_t *c = json_array_get(data, i);
+            const char *sn = json_string_value(json_object_get(c, "serial_number"));
+            const char *st = json_string_value(json_object_get(c, "state"));
+            if (!sn || !st || strcmp(st, "REGISTERED") != 0)
+                continue;
+            if (n == cap) {
+                char **nl = realloc(list, 2 * cap * sizeof *list);
+                if (!nl) {
+                    rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+                    break;
+                }
+                list = nl;
+                cap *= 2;
+            }
+            if (!(list[n] = strdup(sn)))
+                rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+            else
+                n++;
+        }
+        json_decref(j);
+        if (got < 100)
+            break;
+        offset += got;
+    }
+    if (rc) {
+        tse_free_strings(list, n);
+        return rc;
+    }
+    *ids = list;
+    *count = n;
+    return TSE_OK;
+}
+
+
+
