@@ -7,7 +7,8 @@
  * transaction, an expired certificate, a foreign root, two TSEs in one
  * archive), and the verifier must name exactly that. A brainpoolP384r1 TSE
  * whose certificate (made by the `openssl` command line) carries explicit
- * curve parameters, as some deployed TSEs' do, verifies.
+ * curve parameters, as some deployed TSEs' do, verifies; so does one whose
+ * certificate OpenSSL's X.509 decoder refuses (an empty serial number).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -441,6 +442,163 @@ static void test_explicit_curve_parameters(void **state)
     free(crt);
 }
 
+/* A self-signed certificate of `priv` that d2i_X509 refuses: the serial
+ * number of an OpenSSL-made certificate replaced by an empty INTEGER, the
+ * tbsCertificate signed again (ecdsa-with-SHA256). Caller frees. */
+static uint8_t *odd_certificate(EVP_PKEY *priv, size_t *len)
+{
+    X509 *x = X509_new();
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+    X509_NAME *name = X509_get_subject_name(x);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"odd", -1, -1, 0), 1);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 30));
+    assert_int_equal(X509_set_pubkey(x, priv), 1);
+    assert_true(X509_sign(x, priv, EVP_sha256()) > 0);
+    uint8_t *der = NULL;
+    int n = i2d_X509(x, &der);
+    assert_true(n > 0);
+    X509_free(x);
+
+    der_r r = der_r_init(der, (size_t)n);
+    der_tlv cert, tbs, alg;
+    assert_true(der_read(&r, &cert));
+    r = der_r_init(cert.content, cert.content_len);
+    assert_true(der_read(&r, &tbs));
+    assert_true(der_read(&r, &alg));
+    der_r t = der_r_init(tbs.content, tbs.content_len);
+    der_tlv version, serial;
+    assert_true(der_read(&t, &version));
+    assert_true(der_read(&t, &serial));
+    assert_int_equal(serial.tag, DER_INTEGER);
+    size_t rest = tbs.content_len - t.pos;
+    uint8_t body[2048], out[2400], sig[160];
+    der_w b = der_w_init(body, sizeof body);
+    der_put_raw(&b, version.start, version.total_len);
+    der_put_tlv(&b, DER_INTEGER, NULL, 0);
+    der_put_raw(&b, tbs.content + t.pos, rest);
+    der_w tw = der_w_init(out, sizeof out);
+    der_put_header(&tw, DER_SEQUENCE, b.len);
+    der_put_raw(&tw, body, b.len);
+    assert_true(der_w_ok(&tw));
+    size_t sig_len = sizeof sig - 1;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    assert_non_null(m);
+    sig[0] = 0;   /* BIT STRING: no unused bits */
+    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv), 1);
+    assert_int_equal(EVP_DigestSign(m, sig + 1, &sig_len, out, tw.len), 1);
+    EVP_MD_CTX_free(m);
+    uint8_t inner[2400];
+    der_w iw = der_w_init(inner, sizeof inner);
+    der_put_raw(&iw, out, tw.len);
+    der_put_raw(&iw, alg.start, alg.total_len);
+    der_put_tlv(&iw, 0x03, sig, sig_len + 1);
+    assert_true(der_w_ok(&iw));
+    uint8_t *res = malloc(iw.len + 8);
+    assert_non_null(res);
+    der_w cw = der_w_init(res, iw.len + 8);
+    der_put_header(&cw, DER_SEQUENCE, iw.len);
+    der_put_raw(&cw, inner, iw.len);
+    assert_true(der_w_ok(&cw));
+    OPENSSL_free(der);
+    *len = cw.len;
+    return res;
+}
+
+static void test_certificate_openssl_refuses(void **state)
+{
+    (void)state;
+    EVP_PKEY *priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(priv);
+    size_t len;
+    uint8_t *cert = odd_certificate(priv, &len);
+    const unsigned char *p = cert;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    assert_null(x);   /* the point of this test */
+    uint8_t point[200], serial[32];
+    size_t point_len;
+    assert_int_equal(csp_pubkey_point(priv, point, sizeof point, &point_len), 0);
+    csp_serial(point, point_len, serial);
+
+    logmsg_fields fl = {
+        .kind = LOGMSG_SYSTEM,
+        .operation = "selfTest",
+        .serial_number = serial,
+        .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA256),
+        .signature_counter = 1,
+        .time_format = LOGMSG_TIME_UNIX,
+        .log_time = (int64_t)time(NULL),
+    };
+    uint8_t tbs[512], der[100], sig[64], msg[700];
+    size_t der_len = sizeof der;
+    der_w w = der_w_init(tbs, sizeof tbs);
+    assert_true(logmsg_encode_tbs(&w, &fl));
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    assert_non_null(m);
+    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv), 1);
+    assert_int_equal(EVP_DigestSign(m, der, &der_len, tbs, w.len), 1);
+    EVP_MD_CTX_free(m);
+    const unsigned char *q = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)der_len);
+    assert_non_null(es);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32), 32);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32), 32);
+    ECDSA_SIG_free(es);
+    der_w mw = der_w_init(msg, sizeof msg);
+    logmsg_encode(&mw, tbs, w.len, sig, sizeof sig);
+    char name[256];
+    assert_true(logmsg_filename_fields(&fl, 0, name, sizeof name));
+
+    /* Signature and self-signature check through the DER walk. */
+    verify_result r;
+    assert_int_equal(verify_log(msg, mw.len, name, cert, len, "odd.der", NULL, &r), 0);
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.signatures_valid, 1);
+    verify_result_free(&r);
+    char *path = th_path("odd.tar");
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"Other\",\"version:\",\"1\"\n";
+    put(a, "info.csv", info, sizeof info - 1);
+    char cname[80];
+    for (int k = 0; k < 32; k++)
+        snprintf(cname + 2 * k, 3, "%02x", serial[k]);
+    strcat(cname, "_X509.der");
+    put(a, cname, cert, len);
+    put(a, name, msg, mw.len);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.signatures_valid, 1);
+    verify_result_free(&r);
+    free(path);
+
+    /* A flipped bit in its self-signature is found without OpenSSL's decoder too. */
+    cert[len - 2] ^= 0x01;
+    path = th_path("odd-flipped.tar");
+    a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    put(a, "info.csv", info, sizeof info - 1);
+    put(a, cname, cert, len);
+    put(a, name, msg, mw.len);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    expect(&r, 1, 0, "certificate-signature-invalid");
+    verify_result_free(&r);
+    free(path);
+    free(cert);
+    EVP_PKEY_free(priv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_explicit_curve_parameters),
+        cmocka_unit_test(test_certificate_openssl_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
