@@ -101,17 +101,21 @@ dsfinvk *dsfinvk_new(void)
     return calloc(1, sizeof(dsfinvk));
 }
 
+static void free_finish(finish_rec *f)
+{
+    free(f->client);
+    free(f->process_type);
+    free(f->process_data);
+}
+
 void dsfinvk_free(dsfinvk *d)
 {
     if (!d)
         return;
     for (size_t i = 0; i < d->n_keys; i++)
         free(d->keys[i].cert_der);
-    for (size_t i = 0; i < d->n_finishes; i++) {
-        free(d->finishes[i].client);
-        free(d->finishes[i].process_type);
-        free(d->finishes[i].process_data);
-    }
+    for (size_t i = 0; i < d->n_finishes; i++)
+        free_finish(&d->finishes[i]);
     for (size_t i = 0; i < d->n_certs; i++)
         free(d->certs[i].der);
     free(d->keys);
@@ -405,6 +409,38 @@ static int write_tse(dsfinvk *d, const dsfinvk_options *o, const char *erstellun
     return 0;
 }
 
+/* Sorts starts and finishes and drops the copies that overlapping exports
+ * bring; two different Finish logs under one counter are refused. */
+static int sort_unique(dsfinvk *d, char *err, size_t errlen)
+{
+    size_t n = 0;
+    if (d->n_starts) {
+        qsort(d->starts, d->n_starts, sizeof *d->starts, cmp_start);
+        for (size_t i = 0; i < d->n_starts; i++)
+            if (n == 0 || cmp_start(&d->starts[n - 1], &d->starts[i]) != 0)
+                d->starts[n++] = d->starts[i];
+        d->n_starts = n;
+    }
+    qsort(d->finishes, d->n_finishes, sizeof *d->finishes, cmp_finish);
+    n = 0;
+    for (size_t i = 0; i < d->n_finishes; i++) {
+        finish_rec *f = &d->finishes[i], *prev = n ? &d->finishes[n - 1] : NULL;
+        if (!prev || cmp_finish(prev, f) != 0) {
+            d->finishes[n++] = *f;
+            continue;
+        }
+        if (prev->sig_len != f->sig_len || memcmp(prev->sig, f->sig, f->sig_len) != 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "%llu", (unsigned long long)f->counter);
+            return fail(err, errlen, TSE_ERR_PARAMETER_MISMATCH,
+                        "two different FinishTransaction logs carry signature counter %s", msg);
+        }
+        free_finish(f);
+    }
+    d->n_finishes = n;
+    return 0;
+}
+
 /* Writes one table through a temporary file renamed into place. */
 static int write_table(const char *dir, const char *name, char *err, size_t errlen,
                        int (*fn)(dsfinvk *, const dsfinvk_options *, const char *, FILE *, dsfinvk_summary *),
@@ -462,9 +498,9 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
             return fail(err, errlen, TSE_ERR_CERTIFICATE_INVALID,
                         "the certificate of %s is longer than TSE_ZERTIFIKAT_I..VII hold", serial);
     }
-    if (d->n_starts)
-        qsort(d->starts, d->n_starts, sizeof *d->starts, cmp_start);
-    qsort(d->finishes, d->n_finishes, sizeof *d->finishes, cmp_finish);
+    int rc = sort_unique(d, err, errlen);
+    if (rc != 0)
+        return rc;
     int64_t when = o.z_erstellung;
     for (size_t i = 0; !o.z_erstellung && i < d->n_finishes; i++)
         if (d->finishes[i].time > when)
@@ -476,7 +512,7 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
         return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_ERSTELLUNG out of range");
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return fail(err, errlen, TSE_ERR_STORAGE_FAILURE, "cannot create the directory %s", dir);
-    int rc = write_table(dir, "transactions_tse.csv", err, errlen, write_transactions, d, &o, erstellung, sum);
+    rc = write_table(dir, "transactions_tse.csv", err, errlen, write_transactions, d, &o, erstellung, sum);
     if (rc == 0) {
         rc = write_table(dir, "tse.csv", err, errlen, write_tse, d, &o, erstellung, sum);
         if (rc != 0) {   /* both tables or neither */

@@ -296,6 +296,47 @@ static void own_tse(void **state)
     tse_close(t);
 }
 
+/* Overlapping exports (here one archive twice) give each row once; two
+ * different logs under one counter are refused. */
+static void overlapping_exports(void **state)
+{
+    (void)state;
+    char *path = th_fixture("exports/fiskaly-v2-unixt-a.tar"), *dir = out_dir("twice");
+    char err[RECEIPT_ERRLEN];
+    dsfinvk_summary once, twice;
+    dsfinvk *d = dsfinvk_new();
+    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &once, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &twice, err, sizeof err), 0);
+    assert_int_equal(twice.transaction_rows, once.transaction_rows);
+    assert_int_equal(twice.tse_rows, once.tse_rows);
+    assert_int_equal(twice.unfinished, once.unfinished);
+    dsfinvk_free(d);
+
+    /* a Finish log with a forged signature under a counter already seen */
+    th_tar_entry *e;
+    size_t n;
+    assert_int_equal(th_tar_read(path, &e, &n), 0);
+    d = dsfinvk_new();
+    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
+    for (size_t k = 0; k < n; k++)
+        if (strstr(e[k].name, "_Finish_")) {
+            e[k].data[e[k].len - 1] ^= 1;   /* last byte of the signature */
+            assert_int_equal(dsfinvk_add_log(d, e[k].data, e[k].len, err, sizeof err), 0);
+            break;
+        }
+    char *dir2 = out_dir("conflict");
+    assert_int_equal(dsfinvk_write(d, NULL, dir2, &twice, err, sizeof err), TSE_ERR_PARAMETER_MISMATCH);
+    assert_non_null(strstr(err, "two different FinishTransaction logs"));
+    assert_false(exists(dir2, "transactions_tse.csv"));
+    dsfinvk_free(d);
+    th_tar_free(e, n);
+    free(dir2);
+    free(dir);
+    free(path);
+}
+
 static void refusals(void **state)
 {
     (void)state;
@@ -371,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixture_exports),
         cmocka_unit_test(own_tse),
+        cmocka_unit_test(overlapping_exports),
         cmocka_unit_test(refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
