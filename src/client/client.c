@@ -265,9 +265,7 @@ tse_err tse_export_certificates(tse *t, char **pem)
 tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                         tse_export_result *out)
 {
-    if (t && t->rem)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API has no export endpoint yet");
-    return engine_export_data(t ? t->eng : NULL, filter, write, ctx, out);
+    return VIA(export_data, filter, write, ctx, out);
 }
 
 tse_err tse_delete_stored_data(tse *t)

@@ -30,6 +30,9 @@ typedef struct buf {
     char *p;
     size_t n;
     int too_big;
+    long retry_after;
+    CURL *curl;
+    http_sink *sink;       /* 2xx bodies go here when set */
 } buf;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -140,6 +143,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     buf *b = arg;
     size_t len = size * n;
+    long status = 0;
+    if (b->sink && curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 &&
+        status < 300) {
+        int rc = b->sink->write(b->sink->ctx, (const uint8_t *)p, len);
+        if (rc) {
+            b->sink->write_rc = rc;
+            return 0;
+        }
+        b->sink->bytes += len;
+        return len;
+    }
     if (b->n + len > MAX_BODY) {
         b->too_big = 1;
         return 0;
@@ -156,10 +170,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
-    long *retry_after = arg;
+    buf *b = arg;
     size_t len = size * n;
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-        *retry_after = strtol(p + 12, NULL, 10);
+        b->retry_after = strtol(p + 12, NULL, 10);
+    if (b->sink && len > 16 && strncasecmp(p, "X-Export-Cursor:", 16) == 0)
+        snprintf(b->sink->cursor, sizeof b->sink->cursor, "%.*s", (int)strcspn(p + 16, "\r\n"), p + 16);
     return len;
 }
 
@@ -173,10 +189,10 @@ typedef struct exchange {
 
 /* One request on the wire. */
 static void send_once(http *h, const char *method, const char *path, const char *body, const char *token,
-                      bool replayable, exchange *x)
+                      bool replayable, http_sink *sink, exchange *x)
 {
     CURL *c = h->curl;
-    buf b = {0};
+    buf b = {.curl = c, .sink = sink};
     char url[2048], auth[2048];
     snprintf(url, sizeof url, "%s%s", h->api_root, path);
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
@@ -198,11 +214,17 @@ static void send_once(http *h, const char *method, const char *path, const char 
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->curl_msg);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    if (sink) {
+        /* a stream may take long: it only has to keep moving */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (h->timeout_ms + 999) / 1000);
+    } else {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x->retry_after);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &b);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     /* libcurl repeats a request on its own when a reused connection dies:
      * only requests the server may see twice go over a reused one */
@@ -215,6 +237,7 @@ static void send_once(http *h, const char *method, const char *path, const char 
     }
     x->cc = hdr ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+    x->retry_after = b.retry_after;
     if (b.too_big && x->cc == CURLE_WRITE_ERROR)
         snprintf(x->curl_msg, sizeof x->curl_msg, "the answer exceeds %u bytes", MAX_BODY);
     if (x->cc == CURLE_OK && b.n)
@@ -249,7 +272,7 @@ static void pause_ms(long ms)
 
 /* Sends with retries; fills x with the last exchange. */
 static void send_retrying(http *h, const char *method, const char *path, const char *body, const char *token,
-                          bool replayable, exchange *x)
+                          bool replayable, http_sink *sink, exchange *x)
 {
     int attempts = 1 + (h->retries > 0 ? h->retries : 0);
     for (int i = 0; i < attempts; i++) {
@@ -257,9 +280,11 @@ static void send_retrying(http *h, const char *method, const char *path, const c
             json_decref(x->json);
             x->json = NULL;
         }
-        send_once(h, method, path, body, token, replayable, x);
+        send_once(h, method, path, body, token, replayable, sink, x);
         bool again;
-        if (transport_failure(x->cc))
+        if (sink && sink->bytes)
+            again = false;   /* part of the answer is out: it cannot be taken back */
+        else if (transport_failure(x->cc))
             again = replayable || never_connected(x->cc);
         else
             again = x->cc == CURLE_OK && x->status == 429;
@@ -273,8 +298,12 @@ static void send_retrying(http *h, const char *method, const char *path, const c
 }
 
 /* Turns a finished exchange into a tse_err (and the detail message). */
-static tse_err outcome(http *h, const char *method, const char *path, exchange *x)
+static tse_err outcome(http *h, const char *method, const char *path, http_sink *sink, exchange *x)
 {
+    if (x->cc == CURLE_WRITE_ERROR && sink && sink->write_rc) {
+        tse_err code = sink->write_rc < 0 ? (tse_err)sink->write_rc : TSE_ERR_STORAGE_FAILURE;
+        return engine_fail(code, "the export was stopped by its receiver (%s)", tse_errname(code));
+    }
     if (x->cc == CURLE_OUT_OF_MEMORY)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the request");
     if (x->cc != CURLE_OK) {
@@ -310,9 +339,9 @@ static tse_err authenticate(http *h)
     if (!body)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     exchange x;
-    send_retrying(h, "POST", "/auth", body, NULL, true, &x);
+    send_retrying(h, "POST", "/auth", body, NULL, true, NULL, &x);
     wipe_free(body);
-    tse_err rc = outcome(h, "POST", "/auth", &x);
+    tse_err rc = outcome(h, "POST", "/auth", NULL, &x);
     if (rc == TSE_ERR_AUTHENTICATION_FAILED && h->refresh_token) {
         /* the refresh token was refused: start over with key and secret */
         json_decref(x.json);
@@ -351,7 +380,8 @@ static tse_err authenticate(http *h)
     return rc;
 }
 
-tse_err http_call(http *h, const char *method, const char *path, json_t *body, bool replayable, json_t **resp)
+static tse_err call(http *h, const char *method, const char *path, json_t *body, bool replayable, http_sink *sink,
+                    json_t **resp)
 {
     if (resp)
         *resp = NULL;
@@ -366,7 +396,7 @@ tse_err http_call(http *h, const char *method, const char *path, json_t *body, b
             rc = authenticate(h);
         if (rc)
             break;
-        send_retrying(h, method, path, text, h->access_token, replayable, &x);
+        send_retrying(h, method, path, text, h->access_token, replayable, sink, &x);
         const char *code = json_string_value(json_object_get(x.json, "code"));
         if (x.cc == CURLE_OK && x.status == 401 && round == 0 && http_code_from_name(code, 0) == 0) {
             /* not a TSE refusal: the token expired or the server restarted;
@@ -377,7 +407,7 @@ tse_err http_call(http *h, const char *method, const char *path, json_t *body, b
             h->access_token = NULL;
             continue;
         }
-        rc = outcome(h, method, path, &x);
+        rc = outcome(h, method, path, sink, &x);
         break;
     }
     pthread_mutex_unlock(&h->mu);
@@ -387,4 +417,14 @@ tse_err http_call(http *h, const char *method, const char *path, json_t *body, b
     else
         json_decref(x.json);
     return rc == TSE_OK && resp && !*resp ? engine_fail(TSE_ERR_NO_MEMORY, "no memory") : rc;
+}
+
+tse_err http_call(http *h, const char *method, const char *path, json_t *body, bool replayable, json_t **resp)
+{
+    return call(h, method, path, body, replayable, NULL, resp);
+}
+
+tse_err http_stream(http *h, const char *path, http_sink *sink)
+{
+    return call(h, "GET", path, NULL, true, sink, NULL);
 }

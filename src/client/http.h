@@ -41,6 +41,21 @@ void http_free(http *h);
 tse_err http_call(http *h, const char *method, const char *path, json_t *body, bool replayable,
                   json_t **resp);
 
+/* Where http_stream sends a 2xx answer, chunk by chunk as it arrives. */
+typedef struct http_sink {
+    tse_export_write_fn write;
+    void *ctx;
+    uint64_t bytes;        /* passed to write so far */
+    int write_rc;          /* write's non-zero return that stopped the transfer */
+    char cursor[32];       /* the X-Export-Cursor header, "" if none */
+} http_sink;
+
+/* GET `path` with the body streamed to `sink` (an error answer is read and
+ * mapped as http_call does). Retried after transport failures only while
+ * nothing has reached the sink. A sink that stops the transfer makes the
+ * result its negative return, or STORAGE_FAILURE. */
+tse_err http_stream(http *h, const char *path, http_sink *sink);
+
 /* The tse_err whose tse_errname() is `name`, or `fallback`. */
 tse_err http_code_from_name(const char *name, tse_err fallback);
 

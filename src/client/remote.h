@@ -11,6 +11,8 @@
  *   list_open_transactions        GET /tss/{id}/tx?states[]=ACTIVE (paged)
  *   get_info and the counts       GET /tss/{id}
  *   list_clients                  GET /tss/{id}/client (paged)
+ *   export_data                   GET /tss/{id}/export?cursor=N, or an export job
+ *                                 (PUT/GET /tss/{id}/export/{uuid}[/file])
  *
  * Each remote_X has the semantics of tse_X. Calls the contract has no
  * endpoint for return TSE_ERR_NOT_SUPPORTED.
@@ -83,5 +85,7 @@ tse_err remote_public_key(remote *r, uint8_t **point, size_t *len);
 tse_err remote_export_csr(remote *r, char **pem);
 tse_err remote_import_certificate(remote *r, const char *pem_chain);
 tse_err remote_certificate_expiry(remote *r, int64_t *not_after, int32_t *days_left);
+tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+                           tse_export_result *out);
 
 #endif /* OPENTSE_CLIENT_REMOTE_H */
