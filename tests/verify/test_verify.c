@@ -442,6 +442,52 @@ static void test_unreadable(void **state)
     th_tar_free(e, n);
 }
 
+typedef struct progress_seen {
+    size_t calls, logs;
+    uint64_t done, total;
+    bool backwards;
+} progress_seen;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total, size_t logs)
+{
+    progress_seen *p = ctx;
+    p->backwards = p->backwards || done < p->done || logs < p->logs;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    p->logs = logs;
+}
+
+/* Progress goes forward to the archive's size, one call per entry; a limit
+ * of one listed finding per code still counts them all. */
+static void test_progress_and_limits(void **state)
+{
+    (void)state;
+    char *path = th_fixture("exports/fiskaly-v1-utc.tar");
+    size_t size;
+    uint8_t *data = th_read_file(path, &size);
+    assert_non_null(data);
+    progress_seen p = {0};
+    verify_options o = {.progress = on_progress, .progress_ctx = &p, .max_findings_per_code = 1,
+                        .threads = 2};
+    verify_result r;
+    assert_int_equal(verify_archive(path, &o, &r), 0);
+    assert_false(p.backwards);
+    assert_int_equal(p.calls, r.counts.files);
+    assert_int_equal(p.total, size);
+    assert_true(p.done <= size && p.done >= size - 10240);
+    assert_int_equal(p.logs, 155);
+    assert_int_equal(verify_count(&r, "transaction-open"), 3);
+    size_t listed = 0;
+    for (size_t i = 0; i < r.n_findings; i++)
+        listed += !strcmp(r.findings[i].code, "transaction-open");
+    assert_int_equal(listed, 1);
+    assert_int_equal(r.warnings, 4);
+    verify_result_free(&r);
+    free(data);
+    free(path);
+}
+
 /* --------------------------------------------------------- single logs */
 
 static void test_verify_log(void **state)
@@ -737,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_rewritten_copy_passes),
         cmocka_unit_test(test_tampered_copies_rejected),
         cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_progress_and_limits),
         cmocka_unit_test(test_verify_log),
         cmocka_unit_test(test_own_archive),
         cmocka_unit_test(test_cli),
