@@ -195,6 +195,18 @@ json_t *hs_json(const char *base, const char *method, const char *path, const ch
     return out;
 }
 
+void hs_expect_error(json_t *e, long status, const char *code)
+{
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "status_code")), status);
+    assert_non_null(json_string_value(json_object_get(e, "error")));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    assert_true(msg && *msg);
+    if (code)
+        assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    json_decref(e);
+}
+
 char *hs_token(const char *base, const char *key, const char *secret)
 {
     json_t *j = hs_json(base, "POST", "/api/v2/auth", NULL, 200, "{s:s, s:s}", "api_key", key, "api_secret", secret);

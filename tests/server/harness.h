@@ -37,6 +37,10 @@ long hs_call(const char *base, const char *method, const char *path, const char 
 json_t *hs_json(const char *base, const char *method, const char *path, const char *token, long want_status,
                 const char *fmt, ...);
 
+/* Checks an error body {status_code, error, code, message} (code NULL: any)
+ * and frees it. */
+void hs_expect_error(json_t *e, long status, const char *code);
+
 /* POST /api/v2/auth -> access token (malloc'd). */
 char *hs_token(const char *base, const char *key, const char *secret);
 /* Operator creates an organization and an API key; writes key and secret. */

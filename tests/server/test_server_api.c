@@ -185,13 +185,11 @@ static void lifecycle(void **state)
 
     /* Stale revision and a finished transaction. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", tss, txid[3]);
-    json_t *e = hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
-    assert_int_equal(json_integer_value(json_object_get(e, "status_code")), 409);
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
+                    "E_TX_REVISION_CONFLICT");
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=5", tss, txid[3]);
-    e = hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "NO_TRANSACTION");
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client),
+                    409, "NO_TRANSACTION");
 
     /* Lists and paging. */
     char open_tx[37];
@@ -218,21 +216,16 @@ static void lifecycle(void **state)
 
     /* Deregistering a client and disabling need the admin. */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    e = hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DISABLED");
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "USER_NOT_AUTHENTICATED");
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DISABLED"), 403, "USER_NOT_AUTHENTICATED");
 
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
-    e = hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DEREGISTERED");
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "USER_NOT_AUTHENTICATED");
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DEREGISTERED"),
+                    403, "USER_NOT_AUTHENTICATED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
     json_decref(hs_json(B, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
     /* Not while the client has an open transaction. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
-    e = hs_json(B, "PATCH", path, tok, 409, "{s:s}", "state", "DEREGISTERED");
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "WRONG_STATE");
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PATCH", path, tok, 409, "{s:s}", "state", "DEREGISTERED"), 409, "WRONG_STATE");
 
     /* Ready and metrics. */
     json_decref(hs_json(B, "GET", "/ready", NULL, 200, NULL));
@@ -275,9 +268,8 @@ static void lifecycle(void **state)
     char late[37];
     hs_uuid(late);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);
-    e = hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "CLIENT_NOT_REGISTERED");
-    json_decref(e);
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client),
+                    409, "CLIENT_NOT_REGISTERED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
     json_decref(hs_json(B, "PATCH", path, tok, 200, "{s:s}", "state", "REGISTERED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);

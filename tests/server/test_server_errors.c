@@ -24,19 +24,6 @@
 
 #define PIN "13572468"
 
-/* Checks the error shape and returns nothing; frees e. */
-static void expect_error(json_t *e, long status, const char *code)
-{
-    assert_non_null(e);
-    assert_int_equal(json_integer_value(json_object_get(e, "status_code")), status);
-    assert_non_null(json_string_value(json_object_get(e, "error")));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    assert_true(msg && *msg);
-    if (code)
-        assert_string_equal(json_string_value(json_object_get(e, "code")), code);
-    json_decref(e);
-}
-
 static long raw(const char *base, const char *method, const char *path, const char *token, const char *body,
                 size_t len, json_t **out)
 {
@@ -62,25 +49,25 @@ static void errors(void **state)
 
     /* 401: no token, a forged token, a wrong secret. */
     assert_int_equal(raw(B, "GET", "/api/v2/tss", NULL, NULL, 0, &e), 401);
-    expect_error(e, 401, "E_UNAUTHORIZED");
+    hs_expect_error(e, 401, "E_UNAUTHORIZED");
     char forged[512];
     assert_true(t1 && strlen(t1) < sizeof forged);
     strcpy(forged, t1);
     forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == '0' ? '1' : '0'; /* one MAC digit off */
     assert_int_equal(raw(B, "GET", "/api/v2/tss", forged, NULL, 0, &e), 401);
-    expect_error(e, 401, "E_UNAUTHORIZED");
-    expect_error(hs_json(B, "POST", "/api/v2/auth", NULL, 401, "{s:s, s:s}", "api_key", k1, "api_secret", s2), 401,
+    hs_expect_error(e, 401, "E_UNAUTHORIZED");
+    hs_expect_error(hs_json(B, "POST", "/api/v2/auth", NULL, 401, "{s:s, s:s}", "api_key", k1, "api_secret", s2), 401,
                  NULL);
     /* 403: an organization's key cannot manage organizations. */
-    expect_error(hs_json(B, "POST", "/api/v2/organizations", t1, 403, "{s:s}", "name", "x"), 403, "E_FORBIDDEN");
+    hs_expect_error(hs_json(B, "POST", "/api/v2/organizations", t1, 403, "{s:s}", "name", "x"), 403, "E_FORBIDDEN");
 
     /* 400: malformed JSON, wrong types, bad ids. */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
     assert_int_equal(raw(B, "PUT", path, t1, "{\"description\": ", 16, &e), 400);
-    expect_error(e, 400, "E_BAD_REQUEST");
+    hs_expect_error(e, 400, "E_BAD_REQUEST");
     assert_int_equal(raw(B, "PUT", path, t1, "[1,2]", 5, &e), 400);
-    expect_error(e, 400, "E_BAD_REQUEST");
-    expect_error(hs_json(B, "PUT", "/api/v2/tss/not-a-uuid", t1, 400, "{}"), 400, "E_BAD_REQUEST");
+    hs_expect_error(e, 400, "E_BAD_REQUEST");
+    hs_expect_error(hs_json(B, "PUT", "/api/v2/tss/not-a-uuid", t1, 400, "{}"), 400, "E_BAD_REQUEST");
 
     /* 413: a 64 MiB body is refused without being read. */
     size_t big = 64u << 20;
@@ -90,7 +77,7 @@ static void errors(void **state)
     body[0] = '{';
     body[big - 1] = '}';
     assert_int_equal(raw(B, "PUT", path, t1, body, big, &e), 413);
-    expect_error(e, 413, "E_PAYLOAD_TOO_LARGE");
+    hs_expect_error(e, 413, "E_PAYLOAD_TOO_LARGE");
     free(body);
 
     /* The TSS and wrong PINs: three strikes block, the PUK unblocks. */
@@ -99,16 +86,16 @@ static void errors(void **state)
     snprintf(puk, sizeof puk, "%s", json_string_value(json_object_get(t, "admin_puk")));
     json_decref(t);
     /* Nothing may be initialized before the admin PIN is set. */
-    expect_error(hs_json(B, "PATCH", path, t1, 409, "{s:s}", "state", "INITIALIZED"), 409, NULL);
+    hs_expect_error(hs_json(B, "PATCH", path, t1, 409, "{s:s}", "state", "INITIALIZED"), 409, NULL);
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin", tss);
-    expect_error(hs_json(B, "PATCH", path, t1, 401, "{s:s, s:s}", "admin_puk", "0000000000", "new_admin_pin", PIN),
+    hs_expect_error(hs_json(B, "PATCH", path, t1, 401, "{s:s, s:s}", "admin_puk", "0000000000", "new_admin_pin", PIN),
                  401, NULL);
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s, s:s}", "admin_puk", puk, "new_admin_pin", PIN));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
-    expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999999"), 401, "AUTHENTICATION_FAILED");
-    expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999998"), 401, "AUTHENTICATION_FAILED");
-    expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", "99999997"), 403, "PIN_BLOCKED");
-    expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", PIN), 403, "PIN_BLOCKED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999999"), 401, "AUTHENTICATION_FAILED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999998"), 401, "AUTHENTICATION_FAILED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", "99999997"), 403, "PIN_BLOCKED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", PIN), 403, "PIN_BLOCKED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin", tss);
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s, s:s}", "admin_puk", puk, "new_admin_pin", "11223344"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
@@ -117,42 +104,42 @@ static void errors(void **state)
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s}", "state", "INITIALIZED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
     json_decref(hs_json(B, "PUT", path, t1, 200, "{s:s}", "serial_number", "ERS-7"));
-    expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s}", "serial_number", "ERS-8"), 409, NULL);
+    hs_expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s}", "serial_number", "ERS-8"), 409, NULL);
 
     /* 404: another organization's TSS, unknown ids and routes. */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    expect_error(hs_json(B, "GET", path, t2, 404, NULL), 404, "E_TSS_NOT_FOUND");
-    expect_error(hs_json(B, "PATCH", path, t2, 404, "{s:s}", "description", "mine"), 404, NULL);
+    hs_expect_error(hs_json(B, "GET", path, t2, 404, NULL), 404, "E_TSS_NOT_FOUND");
+    hs_expect_error(hs_json(B, "PATCH", path, t2, 404, "{s:s}", "description", "mine"), 404, NULL);
     char tx[37];
     hs_uuid(tx);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx);
-    expect_error(hs_json(B, "PUT", path, t2, 404, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 404, NULL);
+    hs_expect_error(hs_json(B, "PUT", path, t2, 404, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 404, NULL);
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    expect_error(hs_json(B, "PUT", path, t2, 409, "{}"), 409, NULL); /* the id is taken */
+    hs_expect_error(hs_json(B, "PUT", path, t2, 409, "{}"), 409, NULL); /* the id is taken */
     json_t *l = hs_json(B, "GET", "/api/v2/tss", t2, 200, NULL);
     assert_int_equal(json_array_size(json_object_get(l, "data")), 0);
     json_decref(l);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s", tss, tx);
-    expect_error(hs_json(B, "GET", path, t1, 404, NULL), 404, "E_TX_NOT_FOUND");
-    expect_error(hs_json(B, "GET", "/api/v2/nothing", t1, 404, NULL), 404, "E_NOT_FOUND");
+    hs_expect_error(hs_json(B, "GET", path, t1, 404, NULL), 404, "E_TX_NOT_FOUND");
+    hs_expect_error(hs_json(B, "GET", "/api/v2/nothing", t1, 404, NULL), 404, "E_NOT_FOUND");
 
     /* 400 on transactions: no revision, bad base64, a bad receipt, unknown client. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s", tss, tx);
-    expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 400, NULL);
+    hs_expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 400, NULL);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx);
-    expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s, s:{s:{s:s, s:s}}}", "state", "ACTIVE", "client_id",
+    hs_expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s, s:{s:{s:s, s:s}}}", "state", "ACTIVE", "client_id",
                          client, "schema", "raw", "process_type", "X", "process_data", "**"),
                  400, NULL);
-    expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s, s:{s:{s:{s:s}}}}", "state", "ACTIVE", "client_id",
+    hs_expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s, s:{s:{s:{s:s}}}}", "state", "ACTIVE", "client_id",
                          client, "schema", "standard_v1", "receipt", "receipt_type", "GIFT"),
                  400, NULL);
     char other[37];
     hs_uuid(other);
-    expect_error(hs_json(B, "PUT", path, t1, 404, "{s:s, s:s}", "state", "ACTIVE", "client_id", other), 404,
+    hs_expect_error(hs_json(B, "PUT", path, t1, 404, "{s:s, s:s}", "state", "ACTIVE", "client_id", other), 404,
                  "E_CLIENT_NOT_FOUND");
     /* A transaction that never started cannot jump ahead. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=3", tss, tx);
-    expect_error(hs_json(B, "PUT", path, t1, 404, "{s:s, s:s}", "state", "FINISHED", "client_id", client), 404,
+    hs_expect_error(hs_json(B, "PUT", path, t1, 404, "{s:s, s:s}", "state", "FINISHED", "client_id", client), 404,
                  NULL);
     /* Nothing of the failed requests was signed. */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
@@ -163,7 +150,7 @@ static void errors(void **state)
     /* 409: a disabled TSS signs nothing more. */
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s}", "state", "DISABLED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx);
-    expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
+    hs_expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
                  "SECURE_ELEMENT_DISABLED");
 
     /* A revoked key: its live token and its secret stop working. */
@@ -174,8 +161,8 @@ static void errors(void **state)
     json_decref(keys);
     snprintf(path, sizeof path, "/api/v2/organizations/2/api-keys/%s", k2);
     json_decref(hs_json(B, "DELETE", path, op2, 200, NULL));
-    expect_error(hs_json(B, "GET", "/api/v2/tss", t2, 401, NULL), 401, NULL);
-    expect_error(hs_json(B, "POST", "/api/v2/auth", NULL, 401, "{s:s, s:s}", "api_key", k2, "api_secret", s2), 401,
+    hs_expect_error(hs_json(B, "GET", "/api/v2/tss", t2, 401, NULL), 401, NULL);
+    hs_expect_error(hs_json(B, "POST", "/api/v2/auth", NULL, 401, "{s:s, s:s}", "api_key", k2, "api_secret", s2), 401,
                  NULL);
     assert_int_equal(hs_stop(&p), 0);
     free(op);
@@ -204,7 +191,7 @@ static void expired_token(void **state)
     assert_int_equal(raw(B, "GET", "/api/v2/organizations", json_string_value(json_object_get(a, "access_token")),
                          NULL, 0, &e),
                      401);
-    expect_error(e, 401, "E_TOKEN_EXPIRED");
+    hs_expect_error(e, 401, "E_TOKEN_EXPIRED");
     /* The refresh token gives a new access token. */
     json_t *a2 = hs_json(B, "POST", "/api/v2/auth", NULL, 200, "{s:s}", "refresh_token",
                          json_string_value(json_object_get(a, "refresh_token")));
@@ -217,7 +204,7 @@ static void expired_token(void **state)
     assert_int_equal(raw(B, "POST", "/api/v2/organizations", json_string_value(json_object_get(a2, "access_token")),
                          body, n, &e),
                      413);
-    expect_error(e, 413, "E_PAYLOAD_TOO_LARGE");
+    hs_expect_error(e, 413, "E_PAYLOAD_TOO_LARGE");
     free(body);
     json_decref(a);
     json_decref(a2);
@@ -243,7 +230,7 @@ static void rate_limit(void **state)
         if (st == 429) {
             limited++;
             assert_non_null(strstr(hdr, "Retry-After: "));
-            expect_error(e, 429, "E_RATE_LIMITED");
+            hs_expect_error(e, 429, "E_RATE_LIMITED");
         } else {
             assert_int_equal(st, 200);
             json_decref(e);
