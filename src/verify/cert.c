@@ -428,7 +428,10 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
                 claimed = &keys[j];
         }
         int rc = 0;
-        if (claimed)
+        if (claimed && memcmp(c->key_serial, claimed->serial, 32) == 0)
+            rc = vr_add(r, o, VERIFY_ERROR, "file-duplicate", c->file,
+                        "a second certificate of the key that signs logs (%s)", claimed->cert->file);
+        else if (claimed)
             rc = vr_add(r, o, VERIFY_ERROR, "certificate-key-mismatch", c->file,
                         "named for the TSE key that signs logs, but holds key %s", c->key_hex);
         else if (!c->in_chain)

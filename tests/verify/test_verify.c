@@ -367,8 +367,15 @@ static void tamper_one(const char *file, const char *path)
     expect_rejected(what, c, n, "info-missing");
     free_entries(c, n);
 
-    /* A stranger file, and the same log twice. */
-    c = copy_entries(e, n, 2);
+    /* A stranger file, the same log twice, the TSE's certificate twice. */
+    c = copy_entries(e, n, 3);
+    size_t stem = strstr(e[leaf].name, "_X509.") - e[leaf].name;
+    assert_int_not_equal(asprintf(&c[n + 2].name, "%.*s_X509.%s", (int)stem, e[leaf].name,
+                                  ends_with(e[leaf].name, ".cer") ? "crt" : "cer"), -1);
+    c[n + 2].data = malloc(e[leaf].len);
+    assert_non_null(c[n + 2].data);
+    memcpy(c[n + 2].data, e[leaf].data, e[leaf].len);
+    c[n + 2].len = e[leaf].len;
     c[n].name = strdup("notes.txt");
     c[n].data = (uint8_t *)strdup("hello");
     c[n].len = 5;
@@ -378,9 +385,10 @@ static void tamper_one(const char *file, const char *path)
     memcpy(c[n + 1].data, e[mid].data, e[mid].len);
     c[n + 1].len = e[mid].len;
     snprintf(what, sizeof what, "extra-%s", file);
-    expect_rejected(what, c, n + 2, "file-unexpected");
-    expect_rejected(what, c, n + 2, "counter-duplicate");
-    free_entries(c, n + 2);
+    expect_rejected(what, c, n + 3, "file-unexpected");
+    expect_rejected(what, c, n + 3, "counter-duplicate");
+    expect_rejected(what, c, n + 3, "file-duplicate");
+    free_entries(c, n + 3);
 
     th_tar_free(e, n);
 }
