@@ -99,14 +99,20 @@ json_t *hs_start_demo(srv_proc *p, const char *data_dir, char **token)
     return d;
 }
 
-int hs_stop(srv_proc *p)
+int hs_signal(srv_proc *p, int sig)
 {
     int st = 0;
-    kill(p->pid, SIGTERM);
-    if (waitpid(p->pid, &st, 0) != p->pid)
-        return -1;
+    kill(p->pid, sig);
+    pid_t got = waitpid(p->pid, &st, 0);
     track(0, p->pid);
+    if (got != p->pid)
+        return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int hs_stop(srv_proc *p)
+{
+    return hs_signal(p, SIGTERM);
 }
 
 typedef struct membuf {

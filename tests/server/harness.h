@@ -25,7 +25,9 @@ void hs_start(srv_proc *p, const char *data_dir, const char *const *extra);
 /* Starts opentsed --demo on a fresh data_dir; returns its demo.json (api_key,
  * api_secret, tss_id, client_id, admin_pin) and an access token (malloc'd). */
 json_t *hs_start_demo(srv_proc *p, const char *data_dir, char **token);
-/* SIGTERM, waits; returns the exit status (or -1 if it did not exit normally). */
+/* Sends `sig`, waits; returns the exit status (-1 if it did not exit normally). */
+int hs_signal(srv_proc *p, int sig);
+/* hs_signal(p, SIGTERM). */
 int hs_stop(srv_proc *p);
 
 /* One HTTP exchange. body may be NULL; token may be NULL. Returns the status;
