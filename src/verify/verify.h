@@ -4,11 +4,14 @@
  *
  * An archive is read twice with libarchive: the first pass loads info.csv and
  * the certificates, the second checks every log message as it streams by
- * (parse, file name, signature, certificate validity at log time) and keeps
- * only a small record per log. After the second pass the records are sorted
- * to check signature counters (duplicates, gaps), log time order and the
- * transactions (one Start, Updates, one Finish, in counter order), and the
- * certificate chains are checked.
+ * (parse, file name; signatures in batches on every core) and keeps only a
+ * small record per log (32 bytes). After the second pass the records are
+ * sorted to check signature counters (duplicates, gaps), log time order and
+ * the transactions (one Start, Updates, one Finish, in counter order), and
+ * the certificate chains (issuer signatures, validity at the log times).
+ *
+ * For tests: verify_archive(path, NULL, &r), then r.errors and
+ * verify_count(&r, "counter-gap") etc., then verify_result_free(&r).
  *
  * Everything found becomes a finding with a severity and a stable code
  * (docs/verify.md lists them). An archive is clean when it has no finding of
@@ -97,8 +100,9 @@ typedef struct verify_options {
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with
  * verify_result_free even on failure). Returns 0 when the archive was read
- * completely (look at out->errors), -1 when it could not be read (a finding
- * "archive-unreadable" says why; out->io_failed is set) or memory ran out. */
+ * completely (look at out->errors), -1 when it could not be read to its end
+ * (a finding "archive-unreadable" says why, out->io_failed is set, and what
+ * could be read is still checked) or memory ran out. */
 int verify_archive(const char *path, const verify_options *opts, verify_result *out);
 
 /* Verifies one log message named `name` (a base name, checked against its
