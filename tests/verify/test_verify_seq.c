@@ -82,13 +82,43 @@ static void put(struct archive *a, const char *name, const void *data, size_t le
     archive_entry_free(e);
 }
 
+/* A new archive `file` in the temp dir, info.csv first. */
+static struct archive *tar_new(const char *file, char **path)
+{
+    static const char info[] = "\"description:\",\"forged\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0\"\n";
+    *path = th_path(file);
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, *path), ARCHIVE_OK);
+    put(a, "info.csv", info, sizeof info - 1);
+    return a;
+}
+
+/* Closes the archive, verifies it (it must read completely) and frees path. */
+static verify_result tar_verify(struct archive *a, char *path)
+{
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    verify_result r;
+    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    free(path);
+    return r;
+}
+
+/* "<serial hex>_X509.<ext>" of a key serial. */
+static void cert_name(const uint8_t serial[32], const char *ext, char out[80])
+{
+    for (int k = 0; k < 32; k++)
+        snprintf(out + 2 * k, 3, "%02x", serial[k]);
+    snprintf(out + 64, 16, "_X509.%s", ext);
+}
+
 static void put_chain(struct archive *a, const forge_tse *t, size_t skip_root)
 {
     for (size_t i = 0; i + skip_root < t->n_certs; i++) {
         char name[80];
-        for (int k = 0; k < 32; k++)
-            snprintf(name + 2 * k, 3, "%02x", t->certs[i].key_serial[k]);
-        strcat(name, "_X509.der");
+        cert_name(t->certs[i].key_serial, "der", name);
         put(a, name, t->certs[i].der, t->certs[i].der_len);
     }
 }
@@ -133,24 +163,14 @@ static void put_log(struct archive *a, const forge_tse *t, const flog *l, int64_
 static verify_result forge(const char *file, const forge_tse *const *tses, size_t n_tses,
                            const flog *logs, size_t n)
 {
-    char *path = th_path(file);
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    static const char info[] = "\"description:\",\"forged\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0\"\n";
-    put(a, "info.csv", info, sizeof info - 1);
+    char *path;
+    struct archive *a = tar_new(file, &path);
     for (size_t i = 0; i < n_tses; i++)
         put_chain(a, tses[i], 0);
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < n; i++)
         put_log(a, logs[i].tse ? logs[i].tse : tses[0], &logs[i], now);
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    verify_result r;
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
-    free(path);
-    return r;
+    return tar_verify(a, path);
 }
 
 static forge_tse tse_a, tse_b, tse_expired;
@@ -321,51 +341,41 @@ static void test_certificates(void **state)
     verify_result_free(&r);
 
     /* TSE a's root replaced by TSE b's (same name, another key). */
-    char *path = th_path("foreign-root.tar");
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"0\"\n";
-    put(a, "info.csv", info, sizeof info - 1);
+    char *path, name[80];
+    struct archive *a = tar_new("foreign-root.tar", &path);
     put_chain(a, &tse_a, 1);
-    char name[80];
-    for (int k = 0; k < 32; k++)
-        snprintf(name + 2 * k, 3, "%02x", tse_b.certs[1].key_serial[k]);
-    strcat(name, "_X509.der");
+    cert_name(tse_b.certs[1].key_serial, "der", name);
     put(a, name, tse_b.certs[1].der, tse_b.certs[1].der_len);
     int64_t now = (int64_t)time(NULL);
     put_log(a, &tse_a, &logs[0], now);
     put_log(a, &tse_a, &logs[1], now);
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
-    assert_true(r.errors > 0);
+    r = tar_verify(a, path);
     /* Its key identifiers do not match: the real issuer is missing. */
     assert_int_equal(verify_count(&r, "chain-incomplete"), 1);
     assert_int_equal(verify_count(&r, "certificate-unused"), 1);
     assert_int_equal(r.counts.signatures_valid, 2);
     verify_result_free(&r);
-    free(path);
 }
 
-/* Signs `tbs` with SHA-384 by `priv` (any EC key) as plain r||s of 48-byte halves. */
-static size_t sign_plain_384(EVP_PKEY *priv, const uint8_t *tbs, size_t len, uint8_t out[96])
+/* Signs `tbs` with `md` by `priv` (any EC key) as plain r||s of `half`-byte
+ * halves; returns the length. */
+static size_t sign_plain(EVP_PKEY *priv, const EVP_MD *md, int half, const uint8_t *tbs, size_t len,
+                         uint8_t *out)
 {
     uint8_t der[160];
     size_t der_len = sizeof der;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     assert_non_null(m);
-    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha384(), NULL, priv), 1);
+    assert_int_equal(EVP_DigestSignInit(m, NULL, md, NULL, priv), 1);
     assert_int_equal(EVP_DigestSign(m, der, &der_len, tbs, len), 1);
     EVP_MD_CTX_free(m);
     const unsigned char *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
     assert_non_null(es);
-    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), out, 48), 48);
-    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), out + 48, 48), 48);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), out, half), half);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), out + half, half), half);
     ECDSA_SIG_free(es);
-    return 96;
+    return 2 * (size_t)half;
 }
 
 static void test_explicit_curve_parameters(void **state)
@@ -393,16 +403,10 @@ static void test_explicit_curve_parameters(void **state)
     assert_int_equal(point_len, 97);
     csp_serial(point, point_len, serial);
 
-    char *path = th_path("explicit.tar");
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"Other\",\"version:\",\"1\"\n";
-    put(a, "info.csv", info, sizeof info - 1);
-    char name[256];
+    char *path, name[256];
+    struct archive *a = tar_new("explicit.tar", &path);
     for (int k = 0; k < 32; k++)
-        snprintf(name + 2 * k, 3, "%02X", serial[k]);
+        snprintf(name + 2 * k, 3, "%02X", serial[k]);   /* upper case, as D-Trust names */
     strcat(name, "_X509.pem");
     put(a, name, pem, len);
     for (uint64_t c = 1; c <= 2; c++) {
@@ -420,24 +424,20 @@ static void test_explicit_curve_parameters(void **state)
         uint8_t tbs[512], sig[96], msg[700];
         der_w w = der_w_init(tbs, sizeof tbs);
         assert_true(logmsg_encode_tbs(&w, &fl));
-        size_t sig_len = sign_plain_384(priv, tbs, w.len, sig);
+        size_t sig_len = sign_plain(priv, EVP_sha384(), 48, tbs, w.len, sig);
         der_w m = der_w_init(msg, sizeof msg);
         logmsg_encode(&m, tbs, w.len, sig, sig_len);
         assert_true(der_w_ok(&m));
         assert_true(logmsg_filename_fields(&fl, 0, name, sizeof name));
         put(a, name, msg, m.len);
     }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    verify_result r;
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    verify_result r = tar_verify(a, path);
     expect(&r, 0, 0, NULL);
     assert_int_equal(r.counts.signatures_valid, 2);
     assert_string_equal(r.tses[0].signature_algorithm, "ecdsa-plain-SHA384");
     verify_result_free(&r);
     EVP_PKEY_free(priv);
     free(pem);
-    free(path);
     free(key);
     free(crt);
 }
@@ -532,21 +532,10 @@ static void test_certificate_openssl_refuses(void **state)
         .time_format = LOGMSG_TIME_UNIX,
         .log_time = (int64_t)time(NULL),
     };
-    uint8_t tbs[512], der[100], sig[64], msg[700];
-    size_t der_len = sizeof der;
+    uint8_t tbs[512], sig[64], msg[700];
     der_w w = der_w_init(tbs, sizeof tbs);
     assert_true(logmsg_encode_tbs(&w, &fl));
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    assert_non_null(m);
-    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, priv), 1);
-    assert_int_equal(EVP_DigestSign(m, der, &der_len, tbs, w.len), 1);
-    EVP_MD_CTX_free(m);
-    const unsigned char *q = der;
-    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)der_len);
-    assert_non_null(es);
-    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32), 32);
-    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32), 32);
-    ECDSA_SIG_free(es);
+    sign_plain(priv, EVP_sha256(), 32, tbs, w.len, sig);
     der_w mw = der_w_init(msg, sizeof msg);
     logmsg_encode(&mw, tbs, w.len, sig, sizeof sig);
     char name[256];
@@ -558,43 +547,24 @@ static void test_certificate_openssl_refuses(void **state)
     expect(&r, 0, 0, NULL);
     assert_int_equal(r.counts.signatures_valid, 1);
     verify_result_free(&r);
-    char *path = th_path("odd.tar");
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    static const char info[] = "\"description:\",\"x\",\"manufacturer:\",\"Other\",\"version:\",\"1\"\n";
-    put(a, "info.csv", info, sizeof info - 1);
-    char cname[80];
-    for (int k = 0; k < 32; k++)
-        snprintf(cname + 2 * k, 3, "%02x", serial[k]);
-    strcat(cname, "_X509.der");
+    char cname[80], *path;
+    cert_name(serial, "der", cname);
+    struct archive *a = tar_new("odd.tar", &path);
     put(a, cname, cert, len);
     put(a, name, msg, mw.len);
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    r = tar_verify(a, path);
     expect(&r, 0, 0, NULL);
     assert_int_equal(r.counts.signatures_valid, 1);
     verify_result_free(&r);
-    free(path);
 
     /* A flipped bit in its self-signature is found without OpenSSL's decoder too. */
     cert[len - 2] ^= 0x01;
-    path = th_path("odd-flipped.tar");
-    a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    put(a, "info.csv", info, sizeof info - 1);
+    a = tar_new("odd-flipped.tar", &path);
     put(a, cname, cert, len);
     put(a, name, msg, mw.len);
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    r = tar_verify(a, path);
     expect(&r, 1, 0, "certificate-signature-invalid");
     verify_result_free(&r);
-    free(path);
     free(cert);
     EVP_PKEY_free(priv);
 }
