@@ -417,6 +417,31 @@ static receipt_qr_result verify_bytes(const receipt_qr *q, tse_hash hash, const 
     return res;
 }
 
+/* Rebuilds the Finish log of `q` with processData in DER and, failing that,
+ * BER indefinite-length, and verifies each. */
+static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receipt_qr_check *check, char *err,
+                                      size_t errlen)
+{
+    size_t len = 0, ber_len = 0;
+    uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err, errlen), *ber = NULL;
+    if (!tbs)
+        return RECEIPT_QR_MALFORMED;
+    csp_serial(q->public_key, q->public_key_len, check->serial);
+    check->signed_len = len;
+    receipt_qr_result res = verify_bytes(q, hash, tbs, len, check);
+    if (res == RECEIPT_QR_BAD_SIGNATURE && (ber = with_indefinite_process_data(tbs, len, &ber_len)) &&
+        verify_bytes(q, hash, ber, ber_len, check) == RECEIPT_QR_VALID) {
+        res = RECEIPT_QR_VALID;
+        check->signed_len = ber_len;
+        check->indefinite_process_data = true;
+    }
+    if (res == RECEIPT_QR_MALFORMED)
+        set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
+    free(tbs);
+    free(ber);
+    return res;
+}
+
 receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen)
 {
     receipt_qr_check local;
@@ -445,27 +470,19 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
         receipt_qr_parsed_free(&p);
         return RECEIPT_QR_BAD_SIGNATURE;
     }
-    size_t len = 0, ber_len = 0;
-    uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err, errlen), *ber = NULL;
-    receipt_qr_result res = RECEIPT_QR_MALFORMED;
-    if (tbs) {
-        csp_serial(q->public_key, q->public_key_len, check->serial);
-        check->signed_len = len;
-        res = verify_bytes(q, hash, tbs, len, check);
+    receipt_qr_result res = verify_forms(q, hash, check, err, errlen);
+    if (res == RECEIPT_QR_BAD_SIGNATURE && !*q->process_type) {
+        /* an empty processType may stand for one the Finish log left out */
+        receipt_qr without = *q;
+        without.process_type = NULL;
+        if (verify_forms(&without, hash, check, err, errlen) == RECEIPT_QR_VALID) {
+            res = RECEIPT_QR_VALID;
+            check->process_type_omitted = true;
+        }
     }
-    if (res == RECEIPT_QR_BAD_SIGNATURE && (ber = with_indefinite_process_data(tbs, len, &ber_len)) &&
-        verify_bytes(q, hash, ber, ber_len, check) == RECEIPT_QR_VALID) {
-        res = RECEIPT_QR_VALID;
-        check->signed_len = ber_len;
-        check->indefinite_process_data = true;
-    }
-    if (res == RECEIPT_QR_MALFORMED && tbs)
-        set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
     if (res == RECEIPT_QR_BAD_SIGNATURE)
         set_err(err, errlen, "%s",
                 "receipt QR: the signature does not verify over the Finish log rebuilt from its fields");
-    free(tbs);
-    free(ber);
     receipt_qr_parsed_free(&p);
     return res;
 }

@@ -168,13 +168,15 @@ typedef struct receipt_qr_check {
     uint8_t serial[32];          /* SHA-256 of the public key: the TSE serial */
     size_t signed_len;           /* length of the rebuilt signed bytes */
     bool indefinite_process_data;/* signed with processData BER indefinite-length (D-Trust) */
+    bool process_type_omitted;   /* the code's empty processType was absent from the log */
 } receipt_qr_check;
 
 /* Verifies any vendor's receipt QR code: rebuilds the Finish log's signed
  * bytes from its fields (codec) and checks its signature with the public key
  * it carries (csp). processData is tried in DER and, failing that, as the
- * one-segment BER indefinite-length form some TSEs sign. `check` may be
- * NULL; err says why it is not VALID. */
+ * one-segment BER indefinite-length form some TSEs sign; an empty
+ * processType also as absent. `check` may be NULL; err says why it is not
+ * VALID. */
 receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen);
 
 /* Rebuilds the signed bytes of the Finish log a QR code describes. Returns

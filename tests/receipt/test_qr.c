@@ -334,6 +334,41 @@ static void from_log_after_unsigned_update(void **state)
     tse_close(t);
 }
 
+/* A transaction without processType: the Finish log leaves the field out,
+ * the QR code shows it empty, and verification finds the log. */
+static void without_process_type(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("qr-notype", NULL, NULL);
+    tse_result st, fin;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &st), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number, (const uint8_t *)"x", 1, NULL,
+                                            NULL, 0, &fin), TSE_OK);
+    uint8_t *point, *msg;
+    size_t point_len, len;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
+    logmsg m;
+    char err[RECEIPT_ERRLEN];
+    assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+    assert_false(m.has_process_type);
+    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err);
+    assert_non_null(qr);
+    assert_non_null(strstr(qr, ";" READY_CLIENT ";;x;"));
+    receipt_qr_check chk;
+    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    assert_true(chk.process_type_omitted);
+    /* and not with another processData */
+    char *changed = strdup(qr);
+    replace(changed, ";;x;", ";;y;");
+    assert_int_equal(receipt_qr_verify(changed, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
+    free(changed);
+    free(qr);
+    tse_free(msg);
+    tse_free(point);
+    tse_close(t);
+}
+
 static void string_refusals(void **state)
 {
     (void)state;
@@ -508,6 +543,7 @@ int main(void)
         cmocka_unit_test(own_bp256_utc),
         cmocka_unit_test(own_p384_gen),
         cmocka_unit_test(from_log_after_unsigned_update),
+        cmocka_unit_test(without_process_type),
         cmocka_unit_test(string_refusals),
         cmocka_unit_test(png_and_svg),
         cmocka_unit_test(tse_block),
