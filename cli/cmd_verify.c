@@ -14,6 +14,7 @@
 typedef struct verify_args {
     bool quiet;
     size_t max_findings;
+    unsigned threads;
     const char *cert;
     int first;          /* index of the first file in argv */
 } verify_args;
@@ -34,6 +35,12 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verif
             if (*end || v == 0)
                 return cli_fail(ctx, CLI_USAGE, "--max-findings needs a number above 0");
             a->max_findings = (size_t)v;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char *end;
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end || v == 0 || v > 1024)
+                return cli_fail(ctx, CLI_USAGE, "--threads needs a number from 1 to 1024");
+            a->threads = (unsigned)v;
         } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
             a->cert = argv[++i];
         } else {
@@ -135,7 +142,7 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
         return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
     json_t *results = json_array();
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
-                        .progress_ctx = ctx};
+                        .progress_ctx = ctx, .threads = a.threads};
     int failures = 0;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
@@ -164,14 +171,15 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: opentse verify [--quiet] [--max-findings N] ARCHIVE...\n"
+        printf("usage: opentse verify [--quiet] [--max-findings N] [--threads N] ARCHIVE...\n"
                "\n"
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
                "against the certificate of its serial number, the certificate chain,\n"
                "signature counters (duplicates, gaps), file names, info.csv, transactions\n"
                "and log time order. Exit 0 when no errors were found, 1 otherwise.\n"
                "  --quiet           only the summary line and errors\n"
-               "  --max-findings N  list at most N findings of each kind (default 100)\n");
+               "  --max-findings N  list at most N findings of each kind (default 100)\n"
+               "  --threads N       threads checking signatures (default: one per core)\n");
         return CLI_OK;
     }
     return run(ctx, argc, argv, false);

@@ -719,7 +719,7 @@ static void test_cli(void **state)
     assert_non_null(strstr(out, "dtrust-a.tar: OK"));
     free(out);
 
-    assert_int_equal(run_cli(&out, "--json verify '%s' '%s'", a, b), 0);
+    assert_int_equal(run_cli(&out, "--json verify --threads 1 '%s' '%s'", a, b), 0);
     json_t *j = parse_json(out), *results = json_object_get(j, "results");
     assert_true(json_is_true(json_object_get(j, "ok")));
     assert_int_equal(json_array_size(results), 2);
@@ -772,6 +772,8 @@ static void test_cli(void **state)
     assert_int_equal(run_cli(&out, "verify"), 2);
     free(out);
     assert_int_equal(run_cli(&out, "verify --bogus '%s'", a), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --threads 0 '%s'", a), 2);
     free(out);
     assert_int_equal(run_cli(&out, "verify-log --cert /nonexistent/cert.der '%s'", log), 2);
     free(out);
