@@ -28,6 +28,7 @@ typedef struct writer {
     tse_export_write_fn write;
     void *ctx;
     int cb_rc;              /* the callback's refusal, if any */
+    bool discard;           /* failed: nothing more reaches the callback */
     uint64_t bytes, logs;
     uint64_t last_counter;  /* highest counter written */
     char prev[NAME_CAP];    /* name of the previous log, without _Fc */
@@ -35,16 +36,20 @@ typedef struct writer {
     char *err;
 } writer;
 
+/* A refusal of the receiver is remembered, not passed to libarchive: an
+ * archive in its fatal state does not free its buffers. The export stops at
+ * the next entry and the rest goes nowhere. */
 static la_ssize_t on_write(struct archive *a, void *p, const void *buf, size_t len)
 {
     (void)a;
     writer *w = p;
+    if (w->cb_rc || w->discard)
+        return (la_ssize_t)len;
     int rc = w->write(w->ctx, buf, len);
-    if (rc) {
+    if (rc)
         w->cb_rc = rc < 0 ? rc : TSE_ERR_STORAGE_FAILURE;
-        return -1;
-    }
-    w->bytes += len;
+    else
+        w->bytes += len;
     return (la_ssize_t)len;
 }
 
@@ -63,9 +68,9 @@ static int put_file(writer *w, const char *name, const void *data, size_t len)
     archive_entry_set_filetype(w->e, AE_IFREG);
     archive_entry_set_perm(w->e, 0644);
     archive_entry_set_mtime(w->e, w->mtime, 0);
-    if (archive_write_header(w->a, w->e) != ARCHIVE_OK)
+    if (archive_write_header(w->a, w->e) != ARCHIVE_OK || w->cb_rc)
         return archive_error(w, name);
-    if (len && archive_write_data(w->a, data, len) != (la_ssize_t)len)
+    if (len && (archive_write_data(w->a, data, len) != (la_ssize_t)len || w->cb_rc))
         return archive_error(w, name);
     return 0;
 }
@@ -182,8 +187,13 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
         if (rc && serr[0])   /* the store failed, not put_log */
             rc = export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr);
     }
-    if (!rc && archive_write_close(w.a) != ARCHIVE_OK)
-        rc = archive_error(&w, "cannot finish the archive");
+    /* closed on every path (it frees the buffers); after a failure its end
+     * goes nowhere, so a broken archive never looks complete */
+    w.discard = rc != 0;
+    if (archive_write_close(w.a) != ARCHIVE_OK || w.cb_rc) {
+        if (!rc)
+            rc = archive_error(&w, "cannot finish the archive");
+    }
     archive_write_free(w.a);
     archive_entry_free(w.e);
     if (rc)

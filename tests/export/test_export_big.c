@@ -32,9 +32,10 @@
 #define N_LOGS 200000
 #define BOUND_KB (24 * 1024)
 
-/* Under AddressSanitizer freed memory waits in a quarantine; keep it small
- * so that the peak measures what the export holds. */
-const char *__asan_default_options(void);
+/* Under AddressSanitizer freed memory waits in a quarantine (256 MB by
+ * default); keep it small so that the peak measures what the export holds.
+ * The runtime looks the function up dynamically: it must be visible. */
+const char *__asan_default_options(void) __attribute__((visibility("default")));
 const char *__asan_default_options(void)
 {
     return "quarantine_size_mb=4";
