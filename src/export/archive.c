@@ -31,8 +31,6 @@ typedef struct writer {
     bool discard;           /* failed: nothing more reaches the callback */
     uint64_t bytes, logs;
     uint64_t last_counter;  /* highest counter written */
-    char prev[NAME_CAP];    /* name of the previous log, without _Fc */
-    unsigned fc;            /* its copy number */
     char *err;
 } writer;
 
@@ -129,14 +127,10 @@ static int put_log(void *p, const store_log *l)
     if (!logmsg_parse(l->data, l->len, &m, perr, sizeof perr))
         return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
                            (unsigned long long)l->counter, perr);
+    /* Every name carries the signature counter, unique in one TSE's store,
+     * so no name repeats and the _Fc-n of TR-03151 for repeated names is
+     * never needed here (restore accepts it in archives). */
     if (!logmsg_filename(&m, 0, name, sizeof name))
-        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
-                           (unsigned long long)l->counter);
-    /* Names carry the counter and logs arrive in counter order, so a name
-     * can only repeat that of the log just before. */
-    w->fc = strcmp(name, w->prev) == 0 ? w->fc + 1 : 0;
-    snprintf(w->prev, sizeof w->prev, "%s", name);
-    if (w->fc && !logmsg_filename(&m, w->fc, name, sizeof name))
         return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
                            (unsigned long long)l->counter);
     int rc = put_file(w, name, l->data, l->len);
