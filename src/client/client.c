@@ -270,16 +270,12 @@ tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_writ
 
 tse_err tse_delete_stored_data(tse *t)
 {
-    if (t && t->rem)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API has no deleteStoredData endpoint");
-    return engine_delete_stored_data(t ? t->eng : NULL);
+    return VIA0(delete_stored_data);
 }
 
 tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added)
 {
-    if (t && t->rem)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "a remote TSS is restored by its operator");
-    return engine_restore_from_backup(t ? t->eng : NULL, paths, n_paths, added);
+    return VIA(restore_from_backup, paths, n_paths, added);
 }
 
 tse_err tse_public_key(tse *t, uint8_t **point, size_t *len)

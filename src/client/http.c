@@ -381,10 +381,12 @@ static tse_err authenticate(http *h)
 }
 
 static tse_err call(http *h, const char *method, const char *path, json_t *body, bool replayable, http_sink *sink,
-                    json_t **resp)
+                    json_t **resp, json_t **err)
 {
     if (resp)
         *resp = NULL;
+    if (err)
+        *err = NULL;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (body && !text)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
@@ -414,6 +416,8 @@ static tse_err call(http *h, const char *method, const char *path, json_t *body,
     wipe_free(text);   /* may hold a PIN or PUK */
     if (rc == TSE_OK && resp)
         *resp = x.json ? x.json : json_object();
+    else if (rc != TSE_OK && err)
+        *err = x.json;
     else
         json_decref(x.json);
     return rc == TSE_OK && resp && !*resp ? engine_fail(TSE_ERR_NO_MEMORY, "no memory") : rc;
@@ -421,10 +425,16 @@ static tse_err call(http *h, const char *method, const char *path, json_t *body,
 
 tse_err http_call(http *h, const char *method, const char *path, json_t *body, bool replayable, json_t **resp)
 {
-    return call(h, method, path, body, replayable, NULL, resp);
+    return call(h, method, path, body, replayable, NULL, resp, NULL);
+}
+
+tse_err http_call_err(http *h, const char *method, const char *path, json_t *body, bool replayable, json_t **resp,
+                      json_t **err)
+{
+    return call(h, method, path, body, replayable, NULL, resp, err);
 }
 
 tse_err http_stream(http *h, const char *path, http_sink *sink)
 {
-    return call(h, "GET", path, NULL, true, sink, NULL);
+    return call(h, "GET", path, NULL, true, sink, NULL, NULL);
 }

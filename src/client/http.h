@@ -41,6 +41,11 @@ void http_free(http *h);
 tse_err http_call(http *h, const char *method, const char *path, json_t *body, bool replayable,
                   json_t **resp);
 
+/* http_call that also hands over the server's error answer: on a refusal
+ * `*err` is its JSON body (owned by the caller; NULL when there was none). */
+tse_err http_call_err(http *h, const char *method, const char *path, json_t *body, bool replayable, json_t **resp,
+                      json_t **err);
+
 /* Where http_stream sends a 2xx answer, chunk by chunk as it arrives. */
 typedef struct http_sink {
     tse_export_write_fn write;

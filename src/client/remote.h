@@ -14,8 +14,17 @@
  *   export_data                   GET /tss/{id}/export?cursor=N, or an export job
  *                                 (PUT/GET /tss/{id}/export/{uuid}[/file])
  *
- * Each remote_X has the semantics of tse_X. Calls the contract has no
- * endpoint for return TSE_ERR_NOT_SUPPORTED.
+ * and through OpenTSE's extensions of the contract (docs/api.md):
+ *
+ *   time admin PIN, login, logout PATCH /tss/{id}/time-admin, POST .../auth, .../logout
+ *   update_time                   POST /tss/{id}/time {unix_time}
+ *   self_test                     POST /tss/{id}/self-test
+ *   read_log_message/_by_counter  GET  /tss/{id}/log/last, /log/{counter}
+ *   export_csr, import_certificate GET /tss/{id}/csr, PUT /tss/{id}/certificate
+ *   delete_stored_data            POST /tss/{id}/delete-stored-data
+ *   restore_from_backup           POST /tss/{id}/restore {archives: [base64]}
+ *
+ * Each remote_X has the semantics of tse_X.
  */
 #ifndef OPENTSE_CLIENT_REMOTE_H
 #define OPENTSE_CLIENT_REMOTE_H
@@ -87,5 +96,7 @@ tse_err remote_import_certificate(remote *r, const char *pem_chain);
 tse_err remote_certificate_expiry(remote *r, int64_t *not_after, int32_t *days_left);
 tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                            tse_export_result *out);
+tse_err remote_delete_stored_data(remote *r);
+tse_err remote_restore_from_backup(remote *r, const char *const *paths, size_t n_paths, uint64_t *added);
 
 #endif /* OPENTSE_CLIENT_REMOTE_H */

@@ -1,6 +1,7 @@
 /*
- * remote_admin.c - users and administration of a remote TSS: admin PIN and
- * PUK, login and logout, initialize and disable, clients.
+ * remote_admin.c - users and administration of a remote TSS: admin and time
+ * admin PIN and PUK, login and logout, initialize, time, disable, clients,
+ * self-test.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,38 +12,42 @@
 
 /* ------------------------------------------------------------ users */
 
-static tse_err patch_admin(remote *r, const char *puk, const char *new_pin)
+/* The server's resource of a user: "admin", or the extension "time-admin". */
+static tse_err user_path(remote *r, const char *user_id, const char *sub, char *out, size_t cap)
 {
-    if (!puk || !new_pin)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "PUK and new PIN are required");
-    char path[80];
-    snprintf(path, sizeof path, "%s/admin", r->tss_path);
-    json_t *body = json_pack("{s:s, s:s}", "admin_puk", puk, "new_admin_pin", new_pin);
-    tse_err rc = body ? http_call(r->h, "PATCH", path, body, false, NULL) : TSE_ERR_NO_MEMORY;
+    if (!user_id)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "user_id is required");
+    const char *res = !strcmp(user_id, TSE_USER_ADMIN) ? "admin" : !strcmp(user_id, TSE_USER_TIME_ADMIN) ? "time-admin"
+                                                                                                         : NULL;
+    if (!res)
+        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "user id \"%s\" is not managed", user_id);
+    snprintf(out, cap, "%s/%s%s", r->tss_path, res, sub);
+    return TSE_OK;
+}
+
+static tse_err call_body(remote *r, const char *method, const char *path, json_t *body)
+{
+    tse_err rc = body ? http_call(r->h, method, path, body, false, NULL) : TSE_ERR_NO_MEMORY;
     json_decref(body);
     return rc;
 }
 
-static tse_err admin_only(const char *user_id)
-{
-    if (!user_id)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "user_id is required");
-    if (strcmp(user_id, TSE_USER_TIME_ADMIN) == 0)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "a remote TSS has no time admin: it keeps its own time");
-    if (strcmp(user_id, TSE_USER_ADMIN) != 0)
-        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "user id \"%s\" is not managed", user_id);
-    return TSE_OK;
-}
-
 tse_err remote_set_admin_pin(remote *r, const char *puk, const char *new_pin)
 {
-    return patch_admin(r, puk, new_pin);
+    return remote_unblock_user(r, TSE_USER_ADMIN, puk, new_pin);
 }
 
 tse_err remote_unblock_user(remote *r, const char *user_id, const char *puk, const char *new_pin)
 {
-    tse_err rc = admin_only(user_id);
-    return rc ? rc : patch_admin(r, puk, new_pin);
+    char path[96];
+    tse_err rc = user_path(r, user_id, "", path, sizeof path);
+    if (rc)
+        return rc;
+    if (!puk || !new_pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "PUK and new PIN are required");
+    int admin = !strcmp(user_id, TSE_USER_ADMIN);
+    return call_body(r, "PATCH", path,
+                     json_pack("{s:s, s:s}", "admin_puk", puk, admin ? "new_admin_pin" : "new_pin", new_pin));
 }
 
 tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin, tse_auth_result *result,
@@ -50,7 +55,10 @@ tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin
 {
     if (result)
         *result = TSE_AUTH_FAILED;
-    tse_err rc = admin_only(user_id);
+    if (remaining_retries)
+        *remaining_retries = 0;
+    char path[96];
+    tse_err rc = user_path(r, user_id, "/auth", path, sizeof path);
     if (rc) {
         if (result && rc == TSE_ERR_USER_ID_NOT_MANAGED)
             *result = TSE_AUTH_UNKNOWN_USER_ID;
@@ -58,21 +66,12 @@ tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin
     }
     if (!pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pin is required");
-    char path[80];
-    snprintf(path, sizeof path, "%s/admin/auth", r->tss_path);
-    json_t *body = json_pack("{s:s}", "admin_pin", pin);
-    rc = body ? http_call(r->h, "POST", path, body, false, NULL) : TSE_ERR_NO_MEMORY;
+    json_t *body = json_pack("{s:s}", strcmp(user_id, TSE_USER_ADMIN) ? "pin" : "admin_pin", pin), *err = NULL;
+    rc = body ? http_call_err(r->h, "POST", path, body, false, NULL, &err) : TSE_ERR_NO_MEMORY;
     json_decref(body);
-    if (rc == TSE_ERR_AUTHENTICATION_FAILED && remaining_retries) {
-        /* the server's message says "... N attempt(s) left ..." */
-        const char *m = strstr(tse_last_error_message(), " attempt");
-        const char *p = m;
-        while (p && p > tse_last_error_message() && (p[-1] == ' ' || (p[-1] >= '0' && p[-1] <= '9')))
-            p--;
-        *remaining_retries = m ? atoi(p) : 0;
-    } else if (remaining_retries) {
-        *remaining_retries = 0;
-    }
+    if (remaining_retries)
+        *remaining_retries = (int)json_integer_value(json_object_get(err, "remaining_retries"));
+    json_decref(err);
     if (result)
         *result = rc == TSE_OK ? TSE_AUTH_OK : rc == TSE_ERR_PIN_BLOCKED ? TSE_AUTH_PIN_BLOCKED : TSE_AUTH_FAILED;
     return rc;
@@ -80,19 +79,18 @@ tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin
 
 tse_err remote_logout(remote *r, const char *user_id)
 {
-    tse_err rc = admin_only(user_id);
-    if (rc)
-        return rc;
-    char path[80];
-    snprintf(path, sizeof path, "%s/admin/logout", r->tss_path);
-    return http_call(r->h, "POST", path, NULL, true, NULL);
+    char path[96];
+    tse_err rc = user_path(r, user_id, "/logout", path, sizeof path);
+    return rc ? rc : http_call(r->h, "POST", path, NULL, false, NULL);
 }
 
 tse_err remote_set_time_admin_pin(remote *r, const char *new_pin)
 {
-    (void)r;
-    (void)new_pin;
-    return admin_only(TSE_USER_TIME_ADMIN);
+    if (!new_pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "new_pin is required");
+    char path[96];
+    user_path(r, TSE_USER_TIME_ADMIN, "", path, sizeof path);
+    return call_body(r, "PATCH", path, json_pack("{s:s}", "new_pin", new_pin));
 }
 
 /* ------------------------------------------------------ administration */
@@ -118,9 +116,9 @@ tse_err remote_initialize(remote *r, const char *description)
 
 tse_err remote_update_time(remote *r, int64_t unix_time)
 {
-    (void)r;
-    (void)unix_time;
-    return engine_fail(TSE_ERR_NOT_SUPPORTED, "a remote TSS keeps its own time (the server's clock)");
+    char path[80];
+    snprintf(path, sizeof path, "%s/time", r->tss_path);
+    return call_body(r, "POST", path, json_pack("{s:I}", "unix_time", (json_int_t)unix_time));
 }
 
 tse_err remote_disable_secure_element(remote *r)
@@ -173,6 +171,7 @@ tse_err remote_deregister_client(remote *r, const char *client_id)
 
 tse_err remote_self_test(remote *r)
 {
-    (void)r;
-    return engine_fail(TSE_ERR_NOT_SUPPORTED, "the server runs the self-tests; see tse_get_info");
+    char path[80];
+    snprintf(path, sizeof path, "%s/self-test", r->tss_path);
+    return http_call(r->h, "POST", path, NULL, false, NULL);
 }

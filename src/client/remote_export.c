@@ -4,6 +4,8 @@
  * export job: PUT /tss/{id}/export/{uuid} with the filter, polled with GET
  * until it is COMPLETED or ERROR, then its archive streamed from .../file.
  * Either way the archive reaches the caller's callback chunk by chunk.
+ * Also deleteStoredData and restoreFromBackup (archives uploaded in base64)
+ * through OpenTSE's extension endpoints.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "engine/engine.h"
 
 #define JOB_WAIT_SECONDS 600
+#define MAX_UPLOAD (64u << 20)  /* bytes of one archive to restore */
 
 /* Query parameters of an export job from the filter. */
 static tse_err job_query(const tse_export_filter *f, char *out, size_t cap)
@@ -122,5 +125,65 @@ tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_expor
                          sink.bytes, res->bytes);
     if (rc)
         *res = (tse_export_result){0};
+    return rc;
+}
+
+tse_err remote_delete_stored_data(remote *r)
+{
+    char path[80];
+    snprintf(path, sizeof path, "%s/delete-stored-data", r->tss_path);
+    return http_call(r->h, "POST", path, NULL, false, NULL);
+}
+
+/* The file at `path` in base64 (malloc'd), or NULL with the error set. */
+static char *file_b64(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = NULL;
+    size_t n = 0, cap = 0, got = 1;
+    while (f && got) {
+        if (n == cap) {
+            uint8_t *np = cap < MAX_UPLOAD ? realloc(p, cap = cap ? 2 * cap : 65536) : NULL;
+            if (!np)
+                break;
+            p = np;
+        }
+        n += got = fread(p + n, 1, cap - n, f);
+    }
+    int ok = f && !got && !ferror(f);
+    if (f)
+        fclose(f);
+    char *b64 = ok ? remote_b64(p, n) : NULL;
+    free(p);
+    if (!b64)
+        engine_fail(ok ? TSE_ERR_NO_MEMORY : TSE_ERR_RESTORE_FAILED, "cannot read %s%s", path,
+                    f && !ok ? " (larger than the upload limit)" : "");
+    return b64;
+}
+
+tse_err remote_restore_from_backup(remote *r, const char *const *paths, size_t n_paths, uint64_t *added)
+{
+    if (added)
+        *added = 0;
+    if (!paths || !n_paths)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a TSE handle and at least one archive are required");
+    json_t *list = json_array(), *body = json_pack("{s:o*}", "archives", list), *j = NULL;
+    tse_err rc = body ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    for (size_t i = 0; !rc && i < n_paths; i++) {
+        char *b64 = paths[i] ? file_b64(paths[i]) : NULL;
+        if (!paths[i])
+            rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "archive path %zu is NULL", i);
+        else if (!b64 || json_array_append_new(list, json_string(b64)))
+            rc = b64 ? engine_fail(TSE_ERR_NO_MEMORY, "no memory") : (tse_err)TSE_ERR_RESTORE_FAILED;
+        free(b64);
+    }
+    char path[80];
+    snprintf(path, sizeof path, "%s/restore", r->tss_path);
+    if (!rc)
+        rc = http_call(r->h, "POST", path, body, false, &j);
+    if (!rc && added)
+        *added = (uint64_t)json_integer_value(json_object_get(j, "restored"));
+    json_decref(j);
+    json_decref(body);
     return rc;
 }

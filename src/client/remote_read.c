@@ -1,7 +1,8 @@
 /*
  * remote_read.c - reading a remote TSS: GET /tss/{id} turned into tse_info
  * and the counts, public key, certificate and serial numbers; the client
- * list; and the calls the API has no endpoint for (NOT_SUPPORTED).
+ * list; log messages, CSR and certificate import through the extension
+ * endpoints.
  */
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -148,16 +149,31 @@ tse_err remote_get_supported_transaction_update_variants(remote *r, tse_update_v
     return TSE_OK;
 }
 
+/* GET .../log/<which>: one log message (DER) of the extension endpoint. */
+static tse_err read_log(remote *r, const char *which, uint8_t **msg, size_t *len)
+{
+    if (!msg || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "msg and len are required");
+    char path[96];
+    snprintf(path, sizeof path, "%s/log/%s", r->tss_path, which);
+    json_t *j = NULL;
+    tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
+    if (!rc && !(*msg = remote_unb64(json_string_value(json_object_get(j, "log_message")), len)))
+        rc = engine_fail(TSE_ERR_INTERNAL, "the server's log_message is not base64");
+    json_decref(j);
+    return rc;
+}
+
 tse_err remote_read_log_message(remote *r, uint8_t **msg, size_t *len)
 {
-    (void)r, (void)msg, (void)len;
-    return engine_fail(TSE_ERR_NOT_SUPPORTED, "log messages of a remote TSS are read from its export");
+    return read_log(r, "last", msg, len);
 }
 
 tse_err remote_read_log_by_counter(remote *r, uint64_t counter, uint8_t **msg, size_t *len)
 {
-    (void)counter;
-    return remote_read_log_message(r, msg, len);
+    char which[24];
+    snprintf(which, sizeof which, "%llu", (unsigned long long)counter);
+    return read_log(r, which, msg, len);
 }
 
 tse_err remote_export_serial_numbers(remote *r, uint8_t **der, size_t *len)
@@ -212,14 +228,31 @@ tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
 
 tse_err remote_export_csr(remote *r, char **pem)
 {
-    (void)r, (void)pem;
-    return engine_fail(TSE_ERR_NOT_SUPPORTED, "certificates of a remote TSS are managed by its operator");
+    if (!pem)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem is required");
+    char path[80];
+    snprintf(path, sizeof path, "%s/csr", r->tss_path);
+    json_t *j = NULL;
+    tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
+    const char *csr = json_string_value(json_object_get(j, "csr"));
+    if (!rc && !csr)
+        rc = engine_fail(TSE_ERR_INTERNAL, "the server sent no csr");
+    if (!rc && !(*pem = strdup(csr)))
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    json_decref(j);
+    return rc;
 }
 
 tse_err remote_import_certificate(remote *r, const char *pem_chain)
 {
-    (void)pem_chain;
-    return remote_export_csr(r, NULL);
+    if (!pem_chain)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem_chain is required");
+    char path[80];
+    snprintf(path, sizeof path, "%s/certificate", r->tss_path);
+    json_t *body = json_pack("{s:s}", "certificate", pem_chain);
+    tse_err rc = body ? http_call(r->h, "PUT", path, body, false, NULL) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    json_decref(body);
+    return rc;
 }
 
 tse_err remote_list_clients(remote *r, char ***ids, size_t *count)

@@ -82,6 +82,7 @@ static int tse_status(tse_err rc)
     case TSE_ERR_NO_TRANSACTION:
     case TSE_ERR_NOT_FOUND:
     case TSE_ERR_NO_DATA_AVAILABLE:
+    case TSE_ERR_NO_LOG_MESSAGE:
         return 404;
     case TSE_ERR_INVALID_ARGUMENT:
     case TSE_ERR_PARAMETER_MISMATCH:

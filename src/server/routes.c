@@ -34,6 +34,15 @@ static const struct {
     {"client", routes_client},
     {"tx", routes_tx},
     {"export", routes_export},
+    /* OpenTSE extensions (docs/api.md) */
+    {"time-admin", routes_admin},
+    {"time", routes_ext},
+    {"self-test", routes_ext},
+    {"log", routes_ext},
+    {"csr", routes_ext},
+    {"certificate", routes_ext},
+    {"delete-stored-data", routes_ext},
+    {"restore", routes_ext},
 };
 
 static int split(char *path, char **seg)

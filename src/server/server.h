@@ -221,6 +221,9 @@ tss_route_fn routes_tx;
 /* export.c: TR-03151 export archives, as jobs and streamed incrementally */
 tss_route_fn routes_export;
 
+/* ext.c: OpenTSE extensions for the SE API calls the market API lacks */
+tss_route_fn routes_ext;
+
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);
 

@@ -2,7 +2,8 @@
  * tss.c - TSS resources. One TSS is one engine on its own store file
  * DATA_DIR/tss/<uuid>.db, opened at start (or creation) and kept open in an
  * in-memory registry. Handles PUT/GET/PATCH /api/v2/tss[/{id}] and the admin
- * routes (PIN via PUK, admin login and logout). Every lookup checks the
+ * routes (PIN via PUK, admin login and logout; the time admin's as an
+ * extension). Every lookup checks the
  * caller's organization: another organization's TSS answers 404.
  */
 #include <errno.h>
@@ -365,44 +366,76 @@ static void admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
         respond_tss(q, r, x);
 }
 
-/* POST .../admin/auth {admin_pin} */
-static void admin_auth(srv_req *q, srv_resp *r, srv_tss *x)
+/* POST .../admin/auth {admin_pin}, POST .../time-admin/auth {pin} */
+static void user_auth(srv_req *q, srv_resp *r, srv_tss *x, const char *user, const char *field)
 {
     json_t *j = req_json(q, r);
     if (!j)
         return;
-    const char *pin = json_string_value(json_object_get(j, "admin_pin"));
+    const char *pin = json_string_value(json_object_get(j, field));
     if (!pin) {
         json_decref(j);
-        resp_error(r, 400, "E_BAD_REQUEST", "admin_pin is required");
+        resp_error(r, 400, "E_BAD_REQUEST", "%s is required", field);
         return;
     }
     tse_auth_result res = TSE_AUTH_FAILED;
     int left = 0;
-    tse_err e = engine_authenticate_user(x->e, TSE_USER_ADMIN, pin, &res, &left);
+    tse_err e = engine_authenticate_user(x->e, user, pin, &res, &left);
     json_decref(j);
-    if (e == TSE_ERR_AUTHENTICATION_FAILED && res != TSE_AUTH_PIN_BLOCKED && left > 0)
-        resp_error(r, 401, tse_errname(e), "wrong admin PIN; %d attempt%s left before the PIN is blocked", left,
+    if (e == TSE_ERR_AUTHENTICATION_FAILED && res != TSE_AUTH_PIN_BLOCKED && left > 0) {
+        resp_error(r, 401, tse_errname(e), "wrong %s PIN; %d attempt%s left before the PIN is blocked", user, left,
                    left == 1 ? "" : "s");
-    else if (e == TSE_ERR_PIN_BLOCKED || res == TSE_AUTH_PIN_BLOCKED)
+        json_object_set_new(r->json, "remaining_retries", json_integer(left));
+    } else if (e == TSE_ERR_PIN_BLOCKED || res == TSE_AUTH_PIN_BLOCKED) {
         resp_error(r, 403, tse_errname(TSE_ERR_PIN_BLOCKED),
-                   "the admin PIN is blocked; set a new PIN with the PUK (PATCH .../admin)");
-    else if (e)
+                   "the %s PIN is blocked; set a new PIN with the PUK (PATCH .../%s)", user,
+                   strcmp(user, TSE_USER_ADMIN) ? "time-admin" : "admin");
+        json_object_set_new(r->json, "remaining_retries", json_integer(0));
+    } else if (e) {
         resp_tse_error(r, e);
+    } else {
+        resp_json(r, 200, json_object());
+    }
+}
+
+/* PATCH .../time-admin {new_pin} (the admin sets it) or {admin_puk, new_pin} (unblock) */
+static void time_admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *j = req_json(q, r);
+    if (!j)
+        return;
+    json_t *pv = json_object_get(j, "admin_puk");
+    const char *puk = json_string_value(pv), *pin = json_string_value(json_object_get(j, "new_pin"));
+    tse_err e = TSE_OK;
+    if (!pin || (pv && !puk))
+        resp_error(r, 400, "E_BAD_REQUEST", "new_pin (and admin_puk to unblock) must be strings");
+    else if (puk)
+        e = engine_unblock_user(x->e, TSE_USER_TIME_ADMIN, puk, pin);
     else
+        e = engine_set_time_admin_pin(x->e, pin);
+    json_decref(j);
+    if (e)
+        resp_tse_error(r, e);
+    else if (pin && (!pv || puk))
         resp_json(r, 200, json_object());
 }
 
+/* .../admin and the extension .../time-admin: PIN, login, logout. */
 void routes_admin(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method;
+    int admin = strcmp(seg[2], "admin") == 0;
+    const char *user = admin ? TSE_USER_ADMIN : TSE_USER_TIME_ADMIN;
     if (nseg == 3 && strcmp(m, "PATCH") == 0) {
-        admin_pin(q, r, x);
+        if (admin)
+            admin_pin(q, r, x);
+        else
+            time_admin_pin(q, r, x);
     } else if (nseg == 4 && strcmp(seg[3], "auth") == 0 && strcmp(m, "POST") == 0) {
-        admin_auth(q, r, x);
+        user_auth(q, r, x, user, admin ? "admin_pin" : "pin");
     } else if (nseg == 4 && strcmp(seg[3], "logout") == 0 && strcmp(m, "POST") == 0) {
-        tse_err e = engine_logout(x->e, TSE_USER_ADMIN);
-        if (e && e != TSE_ERR_USER_ID_NOT_AUTHENTICATED && e != TSE_ERR_USER_NOT_AUTHENTICATED)
+        tse_err e = engine_logout(x->e, user);
+        if (e)
             resp_tse_error(r, e);
         else
             resp_json(r, 200, json_object());

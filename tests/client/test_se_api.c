@@ -296,11 +296,128 @@ static void test_export(void **state)
     assert_int_equal(export_logs(t, &inc, &er2), 2);
     assert_int_equal(er2.logs, 2);
     assert_int_equal(er2.cursor, f.signature_counter);
-    if (tt_http()) {
-        assert_int_equal(tse_delete_stored_data(t), TSE_ERR_NOT_SUPPORTED);
-        assert_int_equal(tse_update_time(t, 1700000000), TSE_ERR_NOT_SUPPORTED);
-        assert_int_equal(tse_self_test(t), TSE_ERR_NOT_SUPPORTED);
-    }
+
+    /* deleteStoredData: only what was exported; then a restore brings it back */
+    char *archive = th_path("export.tar");
+    tse_export_result all = {0};
+    assert_int_equal(export_logs(t, NULL, &all), f.signature_counter);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_USER_NOT_AUTHENTICATED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    uint64_t added = 0;
+    const char *paths[] = {archive};
+    assert_int_equal(tse_restore_from_backup(t, paths, 1, &added), TSE_OK);
+    assert_int_equal(added, f.signature_counter);
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);
+    tse_free(msg);
+    const char *missing[] = {"no-such-archive.tar"};
+    assert_int_equal(tse_restore_from_backup(t, missing, 1, &added), TSE_ERR_RESTORE_FAILED);
+    assert_int_equal(added, 0);
+    free(archive);
+    tse_close(t);
+}
+
+/* Parses a log message and checks its signature with the openssl command line. */
+static void check_log(tse *t, const uint8_t *msg, size_t len, uint64_t counter, const char *operation)
+{
+    logmsg m;
+    char err[200];
+    if (!logmsg_parse(msg, len, &m, err, sizeof err))
+        fail_msg("log %llu: %s", (unsigned long long)counter, err);
+    assert_int_equal(m.signature_counter, counter);
+    assert_int_equal(m.operation.n, strlen(operation));
+    assert_memory_equal(m.operation.p, operation, m.operation.n);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    uint8_t *point = NULL;
+    size_t point_len = 0;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
+                                       m.signature.p, m.signature.n),
+                     0);
+    tse_free(point);
+}
+
+/* The last log message: the given operation at the current counter. */
+static void check_last_log(tse *t, const char *operation)
+{
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    uint8_t *last = NULL, *same = NULL;
+    size_t len = 0, len2 = 0;
+    assert_int_equal(tse_read_log_message(t, &last, &len), TSE_OK);
+    check_log(t, last, len, info.signature_counter, operation);
+    assert_int_equal(tse_read_log_by_counter(t, info.signature_counter, &same, &len2), TSE_OK);
+    assert_int_equal(len2, len);
+    assert_memory_equal(same, last, len);
+    tse_free(last);
+    tse_free(same);
+}
+
+/* Self-test, log messages, time and the time admin, CSR and certificates. */
+static void test_admin_and_logs(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("admin", NULL);
+    tse_info before, after;
+    assert_int_equal(tse_get_info(t, &before), TSE_OK);
+    assert_int_equal(tse_self_test(t), TSE_OK);
+    assert_int_equal(tse_get_info(t, &after), TSE_OK);
+    assert_int_equal(after.signature_counter, before.signature_counter + 1);
+    check_last_log(t, "selfTest");
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, after.signature_counter + 1, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
+    assert_int_equal(tse_read_log_by_counter(t, 0, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
+
+    /* time: the admin sets it; logged out nobody may */
+    int64_t now = (int64_t)time(NULL);
+    assert_int_equal(tse_update_time(t, now), TSE_OK);
+    check_last_log(t, "updateTime");
+    assert_int_equal(tse_update_time(t, 5), TSE_ERR_INVALID_TIME);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_ERR_USER_ID_NOT_AUTHENTICATED);
+    assert_int_equal(tse_update_time(t, now), TSE_ERR_USER_NOT_AUTHENTICATED);
+    assert_int_equal(tse_set_time_admin_pin(t, "246802"), TSE_ERR_USER_NOT_AUTHENTICATED);
+
+    /* the time admin: PIN set by the admin, may set the time and nothing else */
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_set_time_admin_pin(t, "246802"), TSE_OK);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    tse_auth_result res = TSE_AUTH_OK;
+    int left = -1;
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "000000", &res, &left),
+                     TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(res, TSE_AUTH_FAILED);
+    assert_int_equal(left, 2);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "246802", &res, &left), TSE_OK);
+    assert_int_equal(tse_update_time(t, now + 1), TSE_OK);
+    check_last_log(t, "updateTime");
+    assert_int_equal(tse_register_client(t, "KASSE-09"), TSE_ERR_USER_NOT_AUTHORIZED);
+    assert_int_equal(tse_logout(t, TSE_USER_TIME_ADMIN), TSE_OK);
+
+    /* CSR out (checked by openssl), certificates in */
+    char *csr = NULL;
+    assert_int_equal(tse_export_csr(t, &csr), TSE_OK);
+    char *csr_path = th_path("tse.csr");
+    assert_int_equal(th_write_file(csr_path, csr, strlen(csr)), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "openssl req -in '%s' -noout -verify 2>/dev/null", csr_path);
+    assert_int_equal(system(cmd), 0);
+    tse_free(csr);
+    free(csr_path);
+    char *chain = NULL;
+    assert_int_equal(tse_export_certificates(t, &chain), TSE_OK);
+    assert_int_equal(tse_import_certificate(t, chain), TSE_ERR_USER_NOT_AUTHENTICATED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_import_certificate(t, "not a certificate"), TSE_ERR_CERTIFICATE_INVALID);
+    assert_int_equal(tse_import_certificate(t, chain), TSE_OK);
+    tse_free(chain);
     tse_close(t);
 }
 
@@ -430,6 +547,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_admin_and_logs),
     };
     return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
 }

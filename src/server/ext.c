@@ -1,0 +1,186 @@
+/*
+ * ext.c - OpenTSE extensions of the /api/v2 tree for the SE API calls the
+ * market API has no endpoint for: time update, self-test, reading log
+ * messages, CSR out and certificate in, deleteStoredData and
+ * restoreFromBackup. Each handler translates one request into one engine
+ * call; roles, states and error codes are the engine's, tenancy and token
+ * checks are done by routes.c before any handler runs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+static void ok_or_error(srv_resp *r, tse_err e)
+{
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_object());
+}
+
+/* The JSON body (owned by the caller) with its member `name` in *member;
+ * NULL and a 400 in r when the body is malformed or lacks it. */
+static json_t *body_with(srv_req *q, srv_resp *r, const char *name, json_t **member)
+{
+    json_t *j = req_json(q, r);
+    *member = j ? json_object_get(j, name) : NULL;
+    if (j && !*member) {
+        resp_error(r, 400, "E_BAD_REQUEST", "%s is required", name);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* POST .../time {unix_time}: admin or time admin. */
+static void update_time(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *v = NULL, *j = body_with(q, r, "unix_time", &v);
+    if (!j)
+        return;
+    if (!json_is_integer(v))
+        resp_error(r, 400, "E_BAD_REQUEST", "unix_time must be an integer (seconds since the epoch)");
+    else
+        ok_or_error(r, engine_update_time(x->e, (int64_t)json_integer_value(v)));
+    json_decref(j);
+}
+
+/* GET .../log/last, GET .../log/{counter}: one log message, DER in base64. */
+static void read_log(srv_resp *r, srv_tss *x, const char *which)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    tse_err e;
+    if (strcmp(which, "last") == 0) {
+        e = engine_read_log_message(x->e, &msg, &len);
+    } else {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long c = strtoull(which, &end, 10);
+        if (*which < '0' || *which > '9' || *end || errno) {
+            resp_error(r, 400, "E_BAD_REQUEST", "the signature counter must be an integer or \"last\"");
+            return;
+        }
+        e = engine_read_log_by_counter(x->e, c, &msg, &len);
+    }
+    char *b64 = e ? NULL : b64_encode(msg, len);
+    tse_free(msg);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
+    free(b64);
+}
+
+/* GET .../csr: a certificate signing request for the TSS key (PEM). */
+static void export_csr(srv_resp *r, srv_tss *x)
+{
+    char *pem = NULL;
+    tse_err e = engine_export_csr(x->e, &pem);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_pack("{s:s}", "csr", pem));
+    tse_free(pem);
+}
+
+/* PUT .../certificate {certificate}: an issued chain (PEM, TSS first); admin. */
+static void import_certificate(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *v = NULL, *j = body_with(q, r, "certificate", &v);
+    if (!j)
+        return;
+    if (!json_is_string(v))
+        resp_error(r, 400, "E_BAD_REQUEST", "certificate must be a PEM string");
+    else
+        ok_or_error(r, engine_import_certificate(x->e, json_string_value(v)));
+    json_decref(j);
+}
+
+/* Writes bytes to a new temporary file under DATA_DIR/tss; 0 or -1. */
+static int keep_upload(srv *s, const uint8_t *p, size_t n, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/tss/restore-XXXXXX", s->cfg.data_dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    size_t done = 0;
+    ssize_t w = 1;
+    while (done < n && (w = write(fd, p + done, n - done)) > 0)
+        done += (size_t)w;
+    if (close(fd) != 0 || done != n) {
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+#define MAX_ARCHIVES 16
+
+/* POST .../restore {archives: [base64 of an export archive of this TSS, ...]}
+ * (within the request size limit); admin. */
+static void restore(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *v = NULL, *j = body_with(q, r, "archives", &v);
+    if (!j)
+        return;
+    size_t n = json_array_size(v), kept = 0;
+    char paths[MAX_ARCHIVES][1100];
+    const char *list[MAX_ARCHIVES];
+    int bad = !json_is_array(v) || n == 0 || n > MAX_ARCHIVES;
+    for (size_t i = 0; !bad && i < n; i++) {
+        size_t len = 0;
+        const char *a = json_string_value(json_array_get(v, i));
+        uint8_t *tar = a ? b64_decode(a, &len) : NULL;
+        if (!tar || !len) {
+            bad = 1;
+        } else if (keep_upload(q->s, tar, len, paths[kept], sizeof paths[kept])) {
+            bad = 2;
+        } else {
+            list[kept] = paths[kept];
+            kept++;
+        }
+        free(tar);
+    }
+    json_decref(j);
+    uint64_t added = 0;
+    tse_err e = bad ? TSE_OK : engine_restore_from_backup(x->e, list, kept, &added);
+    for (size_t i = 0; i < kept; i++)
+        unlink(paths[i]);
+    if (bad == 1)
+        resp_error(r, 400, "E_BAD_REQUEST", "archives must be 1 to %d export archives in base64", MAX_ARCHIVES);
+    else if (bad)
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot keep the uploaded archive");
+    else if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_pack("{s:I}", "restored", (json_int_t)added));
+}
+
+/* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore> */
+void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
+{
+    const char *m = q->method, *name = seg[2];
+    int post = strcmp(m, "POST") == 0;
+    if (nseg == 3 && post && strcmp(name, "time") == 0)
+        update_time(q, r, x);
+    else if (nseg == 3 && post && strcmp(name, "self-test") == 0)
+        ok_or_error(r, engine_self_test(x->e));
+    else if (nseg == 4 && strcmp(m, "GET") == 0 && strcmp(name, "log") == 0)
+        read_log(r, x, seg[3]);
+    else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "csr") == 0)
+        export_csr(r, x);
+    else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "certificate") == 0)
+        import_certificate(q, r, x);
+    else if (nseg == 3 && post && strcmp(name, "delete-stored-data") == 0)
+        ok_or_error(r, engine_delete_stored_data(x->e));
+    else if (nseg == 3 && post && strcmp(name, "restore") == 0)
+        restore(q, r, x);
+    else
+        resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
+}
