@@ -13,12 +13,13 @@
  * Prints one line "receipt N: signed ..." or "receipt N: TSE ausgefallen"
  * per receipt, after the receipt itself, and the QR string as "qr N: ...".
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "opentse/opentse.h"
-#include "receipt/receipt.h"
+#include <opentse/opentse.h>
+#include <opentse/receipt.h>
 
 typedef struct sale {
     const char *what;
@@ -36,71 +37,44 @@ typedef struct register_ctx {
     tse *t;
     const char *client;
     const char *qr_dir;
-    tse_info info;
-    uint8_t *pub;
-    size_t pub_len;
 } register_ctx;
 
 /* The signature block (KassenSichV section 6) and the QR code: its string,
  * and the SVG when asked. */
-static void print_signature(register_ctx *r, int n, const tse_result *st, const tse_result *f, const char *pd)
+static void print_signature(register_ctx *r, int n, const tse_result *f, const char *pd)
 {
-    receipt_qr q = {
-        .client_id = r->client,
-        .process_type = "Kassenbeleg-V1",
-        .process_data = (const uint8_t *)pd,
-        .process_data_len = strlen(pd),
-        .transaction_number = f->transaction_number,
-        .signature_counter = f->signature_counter,
-        .start_time = st->log_time,
-        .finish_time = f->log_time,
-        .signature = f->signature,
-        .signature_len = f->signature_len,
-    };
-    char err[RECEIPT_ERRLEN];
-    /* what the QR codes need, read once (the TSE just answered) */
-    if (!r->pub && (tse_get_info(r->t, &r->info) != TSE_OK || tse_public_key(r->t, &r->pub, &r->pub_len) != TSE_OK)) {
-        printf("  (no QR code: %s)\n", tse_last_error_message());
+    char *qr = NULL, *block = NULL, *svg = NULL;
+    if (tse_receipt_qr_from_finish(r->t, f, r->client, "Kassenbeleg-V1", (const uint8_t *)pd, strlen(pd), &qr) ||
+        tse_receipt_tse_block(qr, NULL, &block)) {
+        printf("  (no signature block: %s)\n", tse_last_error_message());
+        tse_free(qr);
         return;
     }
-    q.signature_algorithm = r->info.signature_algorithm;
-    q.time_format = r->info.time_format;
-    q.public_key = r->pub;
-    q.public_key_len = r->pub_len;
-    char *block = receipt_tse_block(&q, NULL, err, sizeof err);
-    char *qr = block ? receipt_qr_string(&q, err, sizeof err) : NULL;
-    if (!qr) {
-        printf("  (no signature block: %s)\n", err);
-        free(block);
-        return;
-    }
-    printf("%s%sqr %d: %s\n", block, *block && block[strlen(block) - 1] == '\n' ? "" : "\n", n, qr);
-    if (r->qr_dir) {
-        char *svg = receipt_qr_svg(qr, 4, err, sizeof err);
+    printf("%sqr %d: %s\n", block, n, qr);
+    if (r->qr_dir && tse_receipt_qr_svg(qr, 4, &svg) == TSE_OK) {
         char path[1024];
         snprintf(path, sizeof path, "%s/receipt-%d.svg", r->qr_dir, n);
-        FILE *out = svg ? fopen(path, "w") : NULL;
+        FILE *out = fopen(path, "w");
         if (out) {
             fputs(svg, out);
             fclose(out);
         }
-        free(svg);
     }
-    free(block);
-    free(qr);
+    tse_free(svg);
+    tse_free(block);
+    tse_free(qr);
 }
 
 /* One receipt: start, finish with the Kassenbeleg-V1 data, print. */
 static int sell(register_ctx *r, int n, const sale *s)
 {
-    receipt_payment pay = {.cents = s->cancelled ? 0 : s->cents};
-    receipt_kassenbeleg kb = {.vorgangstyp = s->cancelled ? "AVBelegabbruch" : "Beleg",
-                              .payments = &pay, .n_payments = s->cancelled ? 0 : 1};
-    kb.gross[RECEIPT_VAT_NORMAL] = s->cents;
-    char err[RECEIPT_ERRLEN];
-    char *pd = receipt_kassenbeleg_build(&kb, err, sizeof err);
-    if (!pd) {
-        fprintf(stderr, "receipt %d: %s\n", n, err);
+    tse_receipt_payment pay = {.cents = s->cents};
+    tse_receipt_kassenbeleg kb = {.vorgangstyp = s->cancelled ? "AVBelegabbruch" : "Beleg",
+                                  .payments = &pay, .n_payments = s->cancelled ? 0 : 1};
+    kb.gross[TSE_RECEIPT_VAT_NORMAL] = s->cents;
+    char *pd = NULL;
+    if (tse_receipt_kassenbeleg_build(&kb, &pd) != TSE_OK) {
+        fprintf(stderr, "receipt %d: %s\n", n, tse_last_error_message());
         return 1;
     }
     tse_result st, fin;
@@ -112,20 +86,20 @@ static int sell(register_ctx *r, int n, const sale *s)
            (long long)s->cents % 100, s->cancelled ? "  STORNIERT" : "");
     int failed = 0;
     if (rc == TSE_OK) {
-        print_signature(r, n, &st, &fin, pd);
+        print_signature(r, n, &fin, pd);
         printf("receipt %d: signed transaction %llu counter %llu\n", n, (unsigned long long)fin.transaction_number,
                (unsigned long long)fin.signature_counter);
     } else if (rc == TSE_ERR_UNREACHABLE) {
         /* the register keeps selling; the journal holds what happened */
-        char *block = receipt_tse_block(NULL, "TSE nicht erreichbar", NULL, 0);
-        const char *text = block ? block : "TSE ausgefallen\n";
-        printf("%s%sreceipt %d: TSE ausgefallen\n", text, text[strlen(text) - 1] == '\n' ? "" : "\n", n);
-        free(block);
+        char *block = NULL;
+        tse_receipt_tse_block(NULL, "TSE nicht erreichbar", &block);
+        printf("%sreceipt %d: TSE ausgefallen\n", block ? block : "TSE ausgefallen\n", n);
+        tse_free(block);
     } else {
         fprintf(stderr, "receipt %d: %s\n  %s\n", n, tse_strerror(rc), tse_last_error_message());
         failed = 1;
     }
-    free(pd);
+    tse_free(pd);
     fflush(stdout);
     return failed;
 }
@@ -165,7 +139,6 @@ int main(int argc, char **argv)
             break;
         failed = sell(&r, (int)i + 1, &sales[i]);
     }
-    tse_free(r.pub);
     tse_close(r.t);
     return failed;
 }

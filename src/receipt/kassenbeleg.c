@@ -116,7 +116,7 @@ static int pay_cmp(const void *a, const void *b)
 char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t errlen)
 {
     if (!in || !in->vorgangstyp || (in->n_payments && !in->payments)) {
-        set_err(err, errlen, "%s", "Kassenbeleg-V1: no input");
+        set_err(err, errlen, "%s", "Kassenbeleg-V1: the input, its Vorgangstyp or its payments are missing");
         return NULL;
     }
     if (!known_vorgangstyp(in->vorgangstyp, strlen(in->vorgangstyp))) {
@@ -126,7 +126,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
                 in->vorgangstyp);
         return NULL;
     }
-    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+    for (int k = 0; k < TSE_RECEIPT_VAT_COUNT; k++) {
         if (in->gross[k] > RECEIPT_MAX_CENTS || in->gross[k] < -RECEIPT_MAX_CENTS) {
             set_err(err, errlen, "Kassenbeleg-V1: gross amount of VAT rate %s is out of range",
                     (const char *[]){"NORMAL", "REDUCED", "AVERAGE_3", "AVERAGE_1", "ZERO"}[k]);
@@ -166,7 +166,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
     }
     qsort(sums, n, sizeof *sums, pay_cmp);
     /* Vorgangstyp (<= 14) + 5 * 17 + per payment 17 + ":Unbar:XXX" + separators */
-    size_t cap = 32 + RECEIPT_VAT_COUNT * 24 + n * 40;
+    size_t cap = 32 + TSE_RECEIPT_VAT_COUNT * 24 + n * 40;
     char *out = malloc(cap);
     if (!out) {
         free(sums);
@@ -174,7 +174,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
         return NULL;
     }
     size_t len = (size_t)snprintf(out, cap, "%s^", in->vorgangstyp);
-    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+    for (int k = 0; k < TSE_RECEIPT_VAT_COUNT; k++) {
         if (k)
             out[len++] = '_';
         receipt_amount_format(in->gross[k], out + len, cap - len);
@@ -234,7 +234,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errle
     if (pos > n)
         return fail(err, errlen, "missing '^' after the amounts", pd, n);
     size_t apos = 0;
-    for (int k = 0; k < RECEIPT_VAT_COUNT; k++) {
+    for (int k = 0; k < TSE_RECEIPT_VAT_COUNT; k++) {
         if (apos > al)
             return fail(err, errlen, "fewer than five gross amounts", amounts, al);
         int64_t c;
@@ -313,9 +313,9 @@ const char *receipt_vorgangstyp_from_api(const char *receipt_type)
 
 int receipt_vat_from_api(const char *vat_rate)
 {
-    static const char *const names[RECEIPT_VAT_COUNT] = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1",
+    static const char *const names[TSE_RECEIPT_VAT_COUNT] = {"NORMAL", "REDUCED_1", "SPECIAL_RATE_1",
                                                          "SPECIAL_RATE_2", "NULL"};
-    for (int k = 0; vat_rate && k < RECEIPT_VAT_COUNT; k++)
+    for (int k = 0; vat_rate && k < TSE_RECEIPT_VAT_COUNT; k++)
         if (strcmp(vat_rate, names[k]) == 0)
             return k;
     return -1;

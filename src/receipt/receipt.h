@@ -9,18 +9,18 @@
  * output then. Returned strings and buffers are malloc'd and owned by the
  * caller, who releases them with free(). Amounts are integers in cents.
  */
-#ifndef OPENTSE_RECEIPT_H
-#define OPENTSE_RECEIPT_H
+#ifndef OPENTSE_SRC_RECEIPT_H
+#define OPENTSE_SRC_RECEIPT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "opentse/opentse.h"
+#include "opentse/receipt.h"
 
 #define RECEIPT_ERRLEN 256
-/* Largest amount accepted, in cents (one trillion euro). */
-#define RECEIPT_MAX_CENTS 100000000000000LL
+#define RECEIPT_MAX_CENTS TSE_RECEIPT_MAX_CENTS
 
 /* ---------------------------------------------------------- amounts */
 
@@ -32,29 +32,10 @@ void receipt_amount_format(int64_t cents, char *out, size_t cap);
 
 /* ---------------------------------------------------- Kassenbeleg-V1 */
 
-/* The five gross amounts, in the order processData lists them. */
-typedef enum receipt_vat {
-    RECEIPT_VAT_NORMAL = 0,    /* general rate (19 %) */
-    RECEIPT_VAT_REDUCED,       /* reduced rate (7 %) */
-    RECEIPT_VAT_AVERAGE_3,     /* average rate, section 24(1) no. 3 UStG */
-    RECEIPT_VAT_AVERAGE_1,     /* average rate, section 24(1) no. 1 UStG */
-    RECEIPT_VAT_ZERO,          /* 0 % */
-    RECEIPT_VAT_COUNT
-} receipt_vat;
-
-typedef struct receipt_payment {
-    int64_t cents;             /* may be negative (refunds, cancellations) */
-    bool non_cash;             /* false: Bar, true: Unbar */
-    const char *currency;      /* ISO 4217, three capital letters; NULL = EUR */
-} receipt_payment;
-
-typedef struct receipt_kassenbeleg {
-    const char *vorgangstyp;   /* Beleg, AVTransfer, AVBestellung, AVTraining, AVBelegstorno,
-                                  AVBelegabbruch, AVSachbezug, AVSonstige, AVRechnung */
-    int64_t gross[RECEIPT_VAT_COUNT];
-    const receipt_payment *payments;
-    size_t n_payments;
-} receipt_kassenbeleg;
+/* The inputs are libopentse's (opentse/receipt.h): tse_receipt_vat indexes
+ * the gross amounts. */
+typedef tse_receipt_payment receipt_payment;
+typedef tse_receipt_kassenbeleg receipt_kassenbeleg;
 
 /* Builds "<Vorgangstyp>^<a>_<b>_<c>_<d>_<e>^<payments>". Payments of the same
  * kind and currency are added up, zero sums are omitted, and the rest are
@@ -73,7 +54,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t len, char *err, size_t err
 /* Names of the HTTP API (fiskaly standard_v1 receipt): receipt_type RECEIPT,
  * TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, BENEFIT_IN_KIND, INVOICE,
  * OTHER -> Vorgangstyp (NULL if unknown); vat_rate NORMAL, REDUCED_1,
- * SPECIAL_RATE_1, SPECIAL_RATE_2, NULL -> receipt_vat (-1 if unknown);
+ * SPECIAL_RATE_1, SPECIAL_RATE_2, NULL -> tse_receipt_vat (-1 if unknown);
  * payment_type CASH / NON_CASH -> non_cash 0 / 1 (-1 if unknown). */
 const char *receipt_vorgangstyp_from_api(const char *receipt_type);
 int receipt_vat_from_api(const char *vat_rate);
@@ -81,11 +62,7 @@ int receipt_payment_type_from_api(const char *payment_type);
 
 /* ----------------------------------------------------- Bestellung-V1 */
 
-typedef struct receipt_item {
-    int64_t quantity_milli;    /* quantity in thousandths: 2000 = "2", 1500 = "1.5" */
-    const char *name;          /* UTF-8, no control characters; quotes are doubled */
-    int64_t unit_price;        /* gross unit price in cents */
-} receipt_item;
+typedef tse_receipt_item receipt_item;
 
 /* Builds one line per item, `<quantity>;"<name>";<unit price>`, lines
  * separated by CR (DSFinV-K Anhang I). Refused: no items, an empty name or
@@ -197,4 +174,4 @@ int receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len, 
 /* SVG document, one path for all dark modules; `scale` user units per module. */
 char *receipt_qr_svg(const char *text, int scale, char *err, size_t errlen);
 
-#endif /* OPENTSE_RECEIPT_H */
+#endif /* OPENTSE_SRC_RECEIPT_H */

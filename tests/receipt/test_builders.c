@@ -67,10 +67,10 @@ static void kassenbeleg_refusals(void **state)
     assert_non_null(strstr(err, "unknown Vorgangstyp 'Quittung'"));
 
     k.vorgangstyp = "Beleg";
-    k.gross[RECEIPT_VAT_REDUCED] = RECEIPT_MAX_CENTS + 1;
+    k.gross[TSE_RECEIPT_VAT_REDUCED] = RECEIPT_MAX_CENTS + 1;
     assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
     assert_non_null(strstr(err, "REDUCED"));
-    k.gross[RECEIPT_VAT_REDUCED] = 0;
+    k.gross[TSE_RECEIPT_VAT_REDUCED] = 0;
 
     const char *bad_currencies[] = {"eur", "EU", "EURO", "E1R", ""};
     for (size_t i = 0; i < sizeof bad_currencies / sizeof *bad_currencies; i++) {
@@ -216,9 +216,9 @@ static void api_names(void **state)
     assert_string_equal(receipt_vorgangstyp_from_api("BENEFIT_IN_KIND"), "AVSachbezug");
     assert_null(receipt_vorgangstyp_from_api("receipt"));
     assert_null(receipt_vorgangstyp_from_api(NULL));
-    assert_int_equal(receipt_vat_from_api("NORMAL"), RECEIPT_VAT_NORMAL);
-    assert_int_equal(receipt_vat_from_api("NULL"), RECEIPT_VAT_ZERO);
-    assert_int_equal(receipt_vat_from_api("SPECIAL_RATE_2"), RECEIPT_VAT_AVERAGE_1);
+    assert_int_equal(receipt_vat_from_api("NORMAL"), TSE_RECEIPT_VAT_NORMAL);
+    assert_int_equal(receipt_vat_from_api("NULL"), TSE_RECEIPT_VAT_ZERO);
+    assert_int_equal(receipt_vat_from_api("SPECIAL_RATE_2"), TSE_RECEIPT_VAT_AVERAGE_1);
     assert_int_equal(receipt_vat_from_api("19"), -1);
     assert_int_equal(receipt_payment_type_from_api("NON_CASH"), 1);
     assert_int_equal(receipt_payment_type_from_api("CASH"), 0);
