@@ -41,18 +41,18 @@ static void op_digest(const char *kind, const char *client_id, const uint8_t *pd
 }
 
 static tse_err check_args(const char *client_id, const uint8_t *pd, size_t pd_len, const char *pt,
-                          size_t ad_len, tse_result *out)
+                          const uint8_t *ad, size_t ad_len, tse_result *out)
 {
     if (!client_id || !*client_id || strlen(client_id) > TSE_MAX_CLIENT_ID_LEN)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "client id must be 1..%d characters", TSE_MAX_CLIENT_ID_LEN);
-    if ((!pd && pd_len) || !out)
+    if ((!pd && pd_len) || (!ad && ad_len) || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "process data and result are required");
     if (pd_len > TSE_MAX_PROCESS_DATA_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "process data is limited to %u bytes", TSE_MAX_PROCESS_DATA_LEN);
     if (pt && strlen(pt) > TSE_MAX_PROCESS_TYPE_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "process type is limited to %d characters", TSE_MAX_PROCESS_TYPE_LEN);
-    if (ad_len)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API carries no additional data");
+    if (ad_len > TSE_MAX_PROCESS_DATA_LEN)
+        return engine_fail(TSE_ERR_TOO_LARGE, "additional data is limited to %u bytes", TSE_MAX_PROCESS_DATA_LEN);
     return TSE_OK;
 }
 
@@ -102,7 +102,8 @@ static tse_err unknown_client(remote *r, const char *client_id)
 
 /* PUT one revision. */
 static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const char *state, const char *client_id,
-                            const uint8_t *pd, size_t pd_len, const char *pt, tse_result *out)
+                            const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
+                            tse_result *out)
 {
     char cuuid[37], path[160];
     remote_client_uuid(client_id, cuuid);
@@ -112,6 +113,12 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
                                    "raw", "process_type", pt ? pt : "", "process_data", b64)
                        : NULL;
     free(b64);
+    char *ad_b64 = ad_len ? remote_b64(ad, ad_len) : NULL;
+    if (body && ad_len && json_object_set_new(body, "additional_data", ad_b64 ? json_string(ad_b64) : NULL)) {
+        json_decref(body);
+        body = NULL;
+    }
+    free(ad_b64);
     json_t *resp = NULL;
     tse_err rc = body ? http_call(r->h, "PUT", path, body, true, &resp) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(body);
@@ -280,8 +287,7 @@ static void remember_pending(remote *r, tse_err rc, const uint8_t digest[32], ui
 tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t *pd, size_t pd_len,
                                  const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
-    (void)ad;
-    tse_err rc = check_args(client_id, pd, pd_len, pt, ad_len, out);
+    tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
     uint8_t digest[32];
@@ -290,7 +296,7 @@ tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t
     uint32_t rev = 1;
     if (!take_pending(r, digest, 0, id, &rev))
         remote_random_uuid(id);
-    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, out);
+    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, out);
     remember_pending(r, rc, digest, 0, id, 1);
     if (!rc && !add_tx(r, out->transaction_number, id, 1))
         rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
@@ -298,9 +304,10 @@ tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t
 }
 
 static tse_err continue_tx(remote *r, const char *kind, const char *state, const char *client_id, uint64_t number,
-                           const uint8_t *pd, size_t pd_len, const char *pt, size_t ad_len, tse_result *out)
+                           const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
+                           tse_result *out)
 {
-    tse_err rc = check_args(client_id, pd, pd_len, pt, ad_len, out);
+    tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
     if (number == 0)
@@ -314,7 +321,7 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
         if (rc)
             return rc;
     }
-    rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, out);
+    rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc == TSE_ERR_PARAMETER_MISMATCH)   /* the server: it belongs to another client */
         rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %" PRIu64 " for client \"%s\"", number,
                          client_id);
@@ -340,14 +347,13 @@ tse_err remote_update_transaction(remote *r, const char *client_id, uint64_t num
         return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API signs every update");
     if (variant != TSE_UPDATE_SIGNED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "variant must be TSE_UPDATE_SIGNED or TSE_UPDATE_UNSIGNED");
-    return continue_tx(r, "update", "ACTIVE", client_id, number, pd, pd_len, pt, 0, out);
+    return continue_tx(r, "update", "ACTIVE", client_id, number, pd, pd_len, pt, NULL, 0, out);
 }
 
 tse_err remote_finish_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,
                                   size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
-    (void)ad;
-    return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad_len, out);
+    return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad, ad_len, out);
 }
 
 void remote_pending(remote *r, char id[37], uint32_t *revision)

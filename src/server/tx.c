@@ -25,6 +25,8 @@ typedef struct tx_req {
     char *process_data;         /* malloc'd, may hold NUL bytes */
     size_t process_data_len;
     const char *process_type;   /* "" without a schema */
+    uint8_t *additional_data;   /* extension: malloc'd, NULL if none */
+    size_t additional_data_len;
 } tx_req;
 
 /* The stored row of a transaction. */
@@ -209,6 +211,12 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
         resp_error(r, 400, "E_BAD_REQUEST", "client_id (a UUID) is required");
         return -1;
     }
+    json_t *ad = json_object_get(body, "additional_data");
+    const char *ad_b64 = json_string_value(ad);
+    if (ad && (!ad_b64 || !(t->additional_data = b64_decode(ad_b64, &t->additional_data_len)))) {
+        resp_error(r, 400, "E_BAD_REQUEST", "additional_data must be base64");
+        return -1;
+    }
     return parse_schema(t, r);
 }
 
@@ -246,15 +254,18 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
     tse_err e;
     if (!row) {
         op = "StartTransaction";
-        e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, NULL, 0, &res);
+        e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, t->additional_data,
+                                     t->additional_data_len, &res);
     } else if (strcmp(t->state, "ACTIVE") == 0) {
         op = "UpdateTransaction";
-        e = engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
-                                      TSE_UPDATE_SIGNED, &res);
+        e = t->additional_data_len
+                ? engine_fail(TSE_ERR_INVALID_ARGUMENT, "additional_data goes with a start or a finish, not an update")
+                : engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                            TSE_UPDATE_SIGNED, &res);
     } else {
         op = "FinishTransaction";
-        e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type, NULL, 0,
-                                      &res);
+        e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                      t->additional_data, t->additional_data_len, &res);
     }
     if (e)
         return e;
@@ -346,6 +357,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     pthread_mutex_unlock(lock);
     json_decref(row.result);
     free(t.process_data);
+    free(t.additional_data);
     json_decref(body);
 }
 

@@ -359,6 +359,41 @@ static void check_last_log(tse *t, const char *operation)
     tse_free(same);
 }
 
+/* Additional data goes into the start and finish logs as additionalExternalData. */
+static void test_additional_data(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("ad", NULL);
+    static const uint8_t ad1[] = {0, 1, 2, 0xff}, ad2[] = "Bon 17";
+    tse_result s, f;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, "p", ad1, sizeof ad1, &s), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"x", 1, "p", ad2,
+                                            sizeof ad2, &f),
+                     TSE_OK);
+    const uint8_t *ads[] = {ad1, ad2};
+    size_t lens[] = {sizeof ad1, sizeof ad2};
+    uint64_t counters[] = {s.signature_counter, f.signature_counter};
+    for (int i = 0; i < 2; i++) {
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        logmsg m;
+        assert_int_equal(tse_read_log_by_counter(t, counters[i], &msg, &len), TSE_OK);
+        check_log(t, msg, len, counters[i], i ? "FinishTransaction" : "StartTransaction");
+        assert_true(logmsg_parse(msg, len, &m, NULL, 0));
+        assert_true(m.has_additional_external_data);
+        assert_int_equal(m.additional_external_data.n, lens[i]);
+        assert_memory_equal(m.additional_external_data.p, ads[i], lens[i]);
+        tse_free(msg);
+    }
+    uint8_t *big = calloc(1, TSE_MAX_PROCESS_DATA_LEN + 1);
+    assert_non_null(big);
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, "p", big, TSE_MAX_PROCESS_DATA_LEN + 1,
+                                           &s),
+                     TSE_ERR_TOO_LARGE);
+    free(big);
+    tse_close(t);
+}
+
 /* Self-test, log messages, time and the time admin, CSR and certificates. */
 static void test_admin_and_logs(void **state)
 {
@@ -548,6 +583,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_admin_and_logs),
+        cmocka_unit_test(test_additional_data),
     };
     return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
 }
