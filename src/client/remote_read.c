@@ -145,7 +145,7 @@ tse_err remote_get_supported_transaction_update_variants(remote *r, tse_update_v
     (void)r;
     if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
-    *out = TSE_UPDATE_SIGNED;
+    *out = TSE_UPDATE_SIGNED_AND_UNSIGNED;
     return TSE_OK;
 }
 

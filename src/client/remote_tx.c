@@ -103,7 +103,7 @@ static tse_err unknown_client(remote *r, const char *client_id)
 /* PUT one revision. */
 static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const char *state, const char *client_id,
                             const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                            tse_result *out)
+                            bool unsigned_update, tse_result *out)
 {
     char cuuid[37], path[160];
     remote_client_uuid(client_id, cuuid);
@@ -119,6 +119,10 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
         body = NULL;
     }
     free(ad_b64);
+    if (body && unsigned_update && json_object_set_new(body, "update_variant", json_string("UNSIGNED"))) {
+        json_decref(body);
+        body = NULL;
+    }
     json_t *resp = NULL;
     tse_err rc = body ? http_call(r->h, "PUT", path, body, true, &resp) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(body);
@@ -296,7 +300,7 @@ tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t
     uint32_t rev = 1;
     if (!take_pending(r, digest, 0, id, &rev))
         remote_random_uuid(id);
-    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, out);
+    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, out);
     remember_pending(r, rc, digest, 0, id, 1);
     if (!rc && !add_tx(r, out->transaction_number, id, 1))
         rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
@@ -321,7 +325,8 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
         if (rc)
             return rc;
     }
-    rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, ad, ad_len, out);
+    rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, ad, ad_len, !strcmp(kind, "update-unsigned"),
+                      out);
     if (rc == TSE_ERR_PARAMETER_MISMATCH)   /* the server: it belongs to another client */
         rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %" PRIu64 " for client \"%s\"", number,
                          client_id);
@@ -343,11 +348,10 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
 tse_err remote_update_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,
                                   size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
 {
-    if (variant == TSE_UPDATE_UNSIGNED)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API signs every update");
-    if (variant != TSE_UPDATE_SIGNED)
+    if (variant != TSE_UPDATE_SIGNED && variant != TSE_UPDATE_UNSIGNED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "variant must be TSE_UPDATE_SIGNED or TSE_UPDATE_UNSIGNED");
-    return continue_tx(r, "update", "ACTIVE", client_id, number, pd, pd_len, pt, NULL, 0, out);
+    return continue_tx(r, variant == TSE_UPDATE_SIGNED ? "update" : "update-unsigned", "ACTIVE", client_id, number,
+                       pd, pd_len, pt, NULL, 0, out);
 }
 
 tse_err remote_finish_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,

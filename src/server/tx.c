@@ -27,6 +27,7 @@ typedef struct tx_req {
     const char *process_type;   /* "" without a schema */
     uint8_t *additional_data;   /* extension: malloc'd, NULL if none */
     size_t additional_data_len;
+    tse_update_variant variant; /* extension: update_variant, SIGNED unless asked */
 } tx_req;
 
 /* The stored row of a transaction. */
@@ -217,6 +218,13 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
         resp_error(r, 400, "E_BAD_REQUEST", "additional_data must be base64");
         return -1;
     }
+    const char *variant = json_string_value(json_object_get(body, "update_variant"));
+    t->variant = variant && strcmp(variant, "UNSIGNED") == 0 ? TSE_UPDATE_UNSIGNED : TSE_UPDATE_SIGNED;
+    if (json_object_get(body, "update_variant") &&
+        (!variant || (strcmp(variant, "SIGNED") && strcmp(variant, "UNSIGNED")))) {
+        resp_error(r, 400, "E_BAD_REQUEST", "update_variant must be SIGNED or UNSIGNED");
+        return -1;
+    }
     return parse_schema(t, r);
 }
 
@@ -252,6 +260,8 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
     const uint8_t *pd = (const uint8_t *)t->process_data;
     const char *op;
     tse_err e;
+    if (t->variant == TSE_UPDATE_UNSIGNED && (!row || strcmp(t->state, "ACTIVE") != 0))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "update_variant UNSIGNED goes with an update (state ACTIVE)");
     if (!row) {
         op = "StartTransaction";
         e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, t->additional_data,
@@ -261,7 +271,7 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
         e = t->additional_data_len
                 ? engine_fail(TSE_ERR_INVALID_ARGUMENT, "additional_data goes with a start or a finish, not an update")
                 : engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
-                                            TSE_UPDATE_SIGNED, &res);
+                                            t->variant, &res);
     } else {
         op = "FinishTransaction";
         e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,

@@ -394,6 +394,39 @@ static void test_additional_data(void **state)
     tse_close(t);
 }
 
+/* Unsigned updates write no log; their data leads the next signed one. */
+static void test_unsigned_update(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("unsigned", NULL);
+    tse_update_variant v = TSE_UPDATE_SIGNED;
+    assert_int_equal(tse_get_supported_transaction_update_variants(t, &v), TSE_OK);
+    assert_int_equal(v, TSE_UPDATE_SIGNED_AND_UNSIGNED);
+    tse_result s, u, f;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, "p", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_update_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"A;", 2, "p",
+                                            TSE_UPDATE_UNSIGNED, &u),
+                     TSE_OK);
+    assert_int_equal(u.transaction_number, s.transaction_number);
+    assert_int_equal(u.signature_counter, 0);
+    assert_int_equal(u.signature_len, 0);
+    assert_int_equal(u.start_time, s.start_time);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, s.signature_counter);
+    assert_int_equal(tse_update_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"B;", 2, "p",
+                                            TSE_UPDATE_UNSIGNED, &u),
+                     TSE_OK);
+    assert_int_equal(tse_update_transaction(t, TT_CLIENT, 999, (const uint8_t *)"B;", 2, "p", TSE_UPDATE_UNSIGNED, &u),
+                     TSE_ERR_NO_TRANSACTION);
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"C", 1, "p", NULL, 0,
+                                            &f),
+                     TSE_OK);
+    assert_int_equal(f.signature_counter, s.signature_counter + 1);
+    check_signature(t, "FinishTransaction", TT_CLIENT, "A;B;C", "p", &f);
+    tse_close(t);
+}
+
 /* Self-test, log messages, time and the time admin, CSR and certificates. */
 static void test_admin_and_logs(void **state)
 {
@@ -584,6 +617,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_admin_and_logs),
         cmocka_unit_test(test_additional_data),
+        cmocka_unit_test(test_unsigned_update),
     };
     return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
 }
