@@ -1,13 +1,15 @@
 /*
- * rtest.h - helpers of the receipt tests: the fixture receipt QR code, a QR
- * image decoded by zbarimg, and a strict reader of DSFinV-K CSV files (';'
- * between fields, CR LF after rows, text in double quotes with quotes
- * doubled), so a table that breaks the form fails the test.
+ * rtest.h - helpers of the receipt tests: the fixture receipt QR code, QR
+ * images decoded by zbarimg (an SVG drawn into a PGM first), and a strict
+ * reader of DSFinV-K CSV files (';' between fields, CR LF after rows, text
+ * in double quotes with quotes doubled), so a table that breaks the form
+ * fails the test.
  */
 #ifndef OPENTSE_TEST_RTEST_H
 #define OPENTSE_TEST_RTEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,55 @@ static inline char *rt_zbar_decode(const char *path)
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = 0;
     return buf;
+}
+
+/* The SVG is well-formed XML (xmllint), and its path, drawn module by
+ * module into a PGM image, decodes (zbarimg) to `text`. */
+static inline void rt_svg_decodes(const char *svg, const char *text)
+{
+    char *path = th_path("qr.svg");
+    assert_int_equal(th_write_file(path, svg, strlen(svg)), 0);
+    char *cmd;
+    assert_true(asprintf(&cmd, "xmllint --noout '%s'", path) > 0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    int w = 0;
+    const char *vb = strstr(svg, "viewBox=\"0 0 ");
+    assert_non_null(vb);
+    assert_int_equal(sscanf(vb, "viewBox=\"0 0 %d", &w), 1);
+    assert_true(w > 20 && w < 200);
+    const int px = 4;
+    size_t side = (size_t)w * px;
+    uint8_t *img = malloc(side * side);
+    memset(img, 255, side * side);
+    const char *d = strstr(svg, " d=\"");
+    assert_non_null(d);
+    d += 4;
+    int x, y, run, back, n;
+    size_t rects = 0;
+    while (sscanf(d, "M%d,%dh%dv1h-%dz%n", &x, &y, &run, &back, &n) == 4) {
+        assert_int_equal(run, back);
+        assert_true(x >= 0 && y >= 0 && run > 0 && x + run <= w && y < w);
+        for (int yy = y * px; yy < (y + 1) * px; yy++)
+            memset(img + (size_t)yy * side + (size_t)x * px, 0, (size_t)run * px);
+        d += n;
+        rects++;
+    }
+    assert_true(rects > 50);
+    assert_int_equal(*d, '"');   /* the whole path was read */
+    char *pgm = th_path("qr-from-svg.pgm");
+    FILE *f = fopen(pgm, "wb");
+    assert_non_null(f);
+    fprintf(f, "P5 %zu %zu 255\n", side, side);
+    assert_int_equal(fwrite(img, 1, side * side, f), side * side);
+    assert_int_equal(fclose(f), 0);
+    char *decoded = rt_zbar_decode(pgm);
+    assert_non_null(decoded);
+    assert_string_equal(decoded, text);
+    free(decoded);
+    free(pgm);
+    free(img);
+    free(path);
 }
 
 typedef struct csv_table {

@@ -401,55 +401,6 @@ static void string_refusals(void **state)
                                        sizeof err));
 }
 
-/* The SVG is well-formed XML (xmllint), and its path, drawn module by
- * module into a PGM image, decodes (zbarimg) to `text`. */
-static void svg_decodes(const char *svg, const char *text)
-{
-    char *path = th_path("qr.svg");
-    assert_int_equal(th_write_file(path, svg, strlen(svg)), 0);
-    char *cmd;
-    assert_true(asprintf(&cmd, "xmllint --noout '%s'", path) > 0);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-    int w = 0;
-    const char *vb = strstr(svg, "viewBox=\"0 0 ");
-    assert_non_null(vb);
-    assert_int_equal(sscanf(vb, "viewBox=\"0 0 %d", &w), 1);
-    assert_true(w > 20 && w < 200);
-    const int px = 4;
-    size_t side = (size_t)w * px;
-    uint8_t *img = malloc(side * side);
-    memset(img, 255, side * side);
-    const char *d = strstr(svg, " d=\"");
-    assert_non_null(d);
-    d += 4;
-    int x, y, run, back, n;
-    size_t rects = 0;
-    while (sscanf(d, "M%d,%dh%dv1h-%dz%n", &x, &y, &run, &back, &n) == 4) {
-        assert_int_equal(run, back);
-        assert_true(x >= 0 && y >= 0 && run > 0 && x + run <= w && y < w);
-        for (int yy = y * px; yy < (y + 1) * px; yy++)
-            memset(img + (size_t)yy * side + (size_t)x * px, 0, (size_t)run * px);
-        d += n;
-        rects++;
-    }
-    assert_true(rects > 50);
-    assert_int_equal(*d, '"');   /* the whole path was read */
-    char *pgm = th_path("qr-from-svg.pgm");
-    FILE *f = fopen(pgm, "wb");
-    assert_non_null(f);
-    fprintf(f, "P5 %zu %zu 255\n", side, side);
-    assert_int_equal(fwrite(img, 1, side * side, f), side * side);
-    assert_int_equal(fclose(f), 0);
-    char *decoded = rt_zbar_decode(pgm);
-    assert_non_null(decoded);
-    assert_string_equal(decoded, text);
-    free(decoded);
-    free(pgm);
-    free(img);
-    free(path);
-}
-
 static void png_and_svg(void **state)
 {
     (void)state;
@@ -481,7 +432,7 @@ static void png_and_svg(void **state)
 
     char *svg = receipt_qr_svg(qr, 4, err, sizeof err);
     assert_non_null(svg);
-    svg_decodes(svg, qr);
+    rt_svg_decodes(svg, qr);
     free(svg);
 
     assert_int_equal(receipt_qr_png("", 3, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
