@@ -110,6 +110,17 @@ tse_err remote_initialize(remote *r, const char *description)
         tse_err rc = patch_tss(r, json_pack("{s:s}", "description", description));
         if (rc)
             return rc;
+    } else {
+        /* as in-process: without a description the operator must have set one */
+        json_t *j = NULL;
+        tse_err rc = remote_get_tss(r, &j);
+        const char *d = json_string_value(json_object_get(j, "description"));
+        const char *st = json_string_value(json_object_get(j, "state"));
+        if (!rc && (!d || !*d) && st && strcmp(st, "UNINITIALIZED") == 0)
+            rc = engine_fail(TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER, "a description is required");
+        json_decref(j);
+        if (rc)
+            return rc;
     }
     return patch_tss(r, json_pack("{s:s}", "state", "INITIALIZED"));
 }

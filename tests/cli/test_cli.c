@@ -1,5 +1,6 @@
 /*
- * test_cli.c - `opentse` tss/client/tx/outage over both transports
+ * test_cli.c - `opentse` tss/client/tx/qr/export/delete-stored-data/restore/
+ * outage over both transports
  * (argv[1]: file or http): runs the real binary, parses its --json output
  * with jansson and checks results, counters, exit codes, --help on every
  * command, and that secrets are neither accepted on the command line nor
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -179,6 +181,95 @@ static void test_lifecycle_and_transactions(void **state)
     free(url);
 }
 
+/* The admin operations that need OpenTSE's extension endpoints over http:
+ * time, reading logs (qr make), deleteStoredData and restore. */
+static void test_admin_operations(void **state)
+{
+    (void)state;
+    char *url = tt_new_url("cli-admin");
+    run r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    setenv("OPENTSE_PUK", jstr(&r, "puk"), 1);
+    done(&r);
+    setenv("OPENTSE_ADMIN_PIN", PIN, 1);
+    char *pin_file = th_path("pin");
+    assert_int_equal(th_write_file(pin_file, PIN "\n", strlen(PIN) + 1), 0);
+    r = cli(url, "--json tss init");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "DESCRIPTION_NOT_SET_BY_MANUFACTURER");
+    done(&r);
+    r = cli(url, "--json tss init --description Kasse --pin-file '%s'", pin_file);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    unsetenv("OPENTSE_PUK");
+    r = cli(url, "--json client add KASSE-8");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tx start --client KASSE-8");
+    assert_int_equal(r.code, 0);
+    json_int_t number = jint(&r, "transaction_number");
+    done(&r);
+    r = cli(url, "--json tx finish %lld --client KASSE-8 --data 'Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar'",
+            (long long)number);
+    assert_int_equal(r.code, 0);
+    json_int_t finish = jint(&r, "signature_counter");
+    done(&r);
+
+    /* time: one updateTime log; a malformed time is a usage error */
+    r = cli(url, "--json tss time --set %lld", (long long)time(NULL));
+    assert_int_equal(r.code, 0);
+    assert_true(jint(&r, "signature_counter") > finish); /* file: opening adds a selfTest log */
+    done(&r);
+    r = cli(url, "--json tss time --set soon");
+    assert_int_equal(r.code, 2);
+    done(&r);
+
+    /* the receipt QR code rebuilt from the stored Finish log verifies */
+    r = cli(url, "--json qr make --counter %lld", (long long)finish);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "transaction_number"), number);
+    char qr[2048];
+    snprintf(qr, sizeof qr, "%s", jstr(&r, "qr"));
+    done(&r);
+    r = cli(url, "qr verify '%s'", qr);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json qr make --counter %lld", (long long)finish + 1);
+    assert_int_equal(r.code, 1);
+    done(&r);
+
+    /* export, delete what was exported, restore it from the archive */
+    char *archive = th_path("cli-admin.tar");
+    r = cli(url, "--json delete-stored-data");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "UNEXPORTED_STORED_DATA");
+    done(&r);
+    r = cli(url, "--json export --out '%s'", archive);
+    assert_int_equal(r.code, 0);
+    json_int_t logs = jint(&r, "logs");
+    assert_true(logs > finish);
+    done(&r);
+    r = cli(url, "--json delete-stored-data");
+    assert_int_equal(r.code, 0);
+    assert_true(json_is_true(json_object_get(r.json, "deleted")));
+    done(&r);
+    r = cli(url, "--json qr make --counter %lld", (long long)finish);
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "NO_LOG_MESSAGE");
+    done(&r);
+    r = cli(url, "--json restore '%s'", archive);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "restored"), logs);
+    done(&r);
+    r = cli(url, "--json qr make --counter %lld", (long long)finish);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(jstr(&r, "qr"), qr);
+    done(&r);
+    free(archive);
+    free(pin_file);
+    free(url);
+}
+
 static void test_usage_and_help(void **state)
 {
     (void)state;
@@ -241,6 +332,7 @@ int main(int argc, char **argv)
     setenv("OPENTSE_MASTER_KEY", th_master_key(), 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle_and_transactions),
+        cmocka_unit_test(test_admin_operations),
         cmocka_unit_test(test_usage_and_help),
         cmocka_unit_test(test_unreachable),
     };

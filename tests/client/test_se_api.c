@@ -98,6 +98,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, &res, NULL), TSE_OK);
     assert_int_equal(res, TSE_AUTH_OK);
 
+    assert_int_equal(tse_initialize(t, NULL), TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER);
     assert_int_equal(tse_initialize(t, "OpenTSE client test"), TSE_OK);
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_INITIALIZED);
