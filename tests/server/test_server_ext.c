@@ -1,0 +1,232 @@
+/*
+ * test_server_ext.c - the failure paths of opentsed's OpenTSE extension
+ * endpoints (time, time admin, self-test, log messages, CSR, certificate,
+ * deleteStoredData, restore) and of the tx PUT's extension fields, over real
+ * HTTP: unknown TSS, another organization's token, no token, wrong role,
+ * wrong state, malformed bodies and a body over the size limit. Each refusal
+ * is checked for its status and code, and for changing nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "helpers.h"
+
+#define PIN "13572468"
+
+static const char *B;      /* the server's base URL */
+static const char *tss_id;
+
+/* METHOD /api/v2/tss/{tss}/SUB with a raw body; expects an error. */
+static void expect(const char *method, const char *tss, const char *sub, const char *token, const char *body,
+                   long status, const char *code)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/v2/tss/%s/%s", tss, sub);
+    json_t *e = NULL;
+    long got = hs_call(B, method, path, token, body, body ? strlen(body) : 0, &e, NULL);
+    if (got != status)
+        fail_msg("%s %s: %ld, not %ld (%s)", method, path, got, status,
+                 json_string_value(json_object_get(e, "message")));
+    hs_expect_error(e, status, code);
+}
+
+/* METHOD /api/v2/tss/{tss_id}/SUB; expects 200 and returns the body. */
+static json_t *ok(const char *method, const char *sub, const char *token, const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/api/v2/tss/%s/%s", tss_id, sub);
+    json_t *j = NULL;
+    long got = hs_call(B, method, path, token, body, body ? strlen(body) : 0, &j, NULL);
+    if (got != 200)
+        fail_msg("%s %s: %ld (%s)", method, path, got, json_string_value(json_object_get(j, "message")));
+    return j;
+}
+
+static json_int_t counter(const char *token)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/v2/tss/%s", tss_id);
+    json_t *j = hs_json(B, "GET", path, token, 200, NULL);
+    json_int_t c = json_integer_value(json_object_get(j, "signature_counter"));
+    json_decref(j);
+    return c;
+}
+
+static void login(const char *token, const char *pin)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"admin_pin\": \"%s\"}", pin);
+    json_decref(ok("POST", "admin/auth", token, body));
+}
+
+static void extension_failures(void **state)
+{
+    (void)state;
+    char *dir = th_path("ext");
+    srv_proc p;
+    const char *extra[] = {"--max-body", "65536", NULL};
+    hs_start(&p, dir, extra);
+    B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret);
+    char k1[64], s1[96], k2[64], s2[96];
+    hs_org_key(B, op, "one", k1, s1);
+    hs_org_key(B, op, "two", k2, s2);
+    char *t1 = hs_token(B, k1, s1), *t2 = hs_token(B, k2, s2);
+    char tss[37], client[37], unknown[37], tx[37];
+    hs_uuid(tss);
+    hs_uuid(client);
+    hs_uuid(unknown);
+    tss_id = tss;
+    hs_ready_tss(B, t1, tss, PIN, client, "KASSE-1");
+    char time_body[64];
+    snprintf(time_body, sizeof time_body, "{\"unix_time\": %lld}", (long long)time(NULL));
+
+    /* every extension route: unknown TSS and another organization's TSS are
+     * 404, no token is 401 */
+    static const char *routes[][3] = {
+        {"POST", "time", "{\"unix_time\": 1700000000}"},
+        {"POST", "self-test", NULL},
+        {"GET", "log/last", NULL},
+        {"GET", "log/1", NULL},
+        {"GET", "csr", NULL},
+        {"PUT", "certificate", "{\"certificate\": \"x\"}"},
+        {"POST", "delete-stored-data", NULL},
+        {"POST", "restore", "{\"archives\": [\"AAAA\"]}"},
+        {"PATCH", "time-admin", "{\"new_pin\": \"24680246\"}"},
+        {"POST", "time-admin/auth", "{\"pin\": \"24680246\"}"},
+        {"POST", "time-admin/logout", NULL},
+    };
+    json_int_t before = counter(t1);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        expect(routes[i][0], unknown, routes[i][1], t1, routes[i][2], 404, "E_TSS_NOT_FOUND");
+        expect(routes[i][0], tss, routes[i][1], t2, routes[i][2], 404, "E_TSS_NOT_FOUND");
+        expect(routes[i][0], tss, routes[i][1], NULL, routes[i][2], 401, "E_UNAUTHORIZED");
+    }
+    assert_int_equal(counter(t1), before);
+
+    /* wrong role: the admin is logged out */
+    expect("POST", tss, "time", t1, time_body, 403, "USER_NOT_AUTHENTICATED");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "CERTIFICATE_INVALID");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "restore", t1, "{\"archives\": [\"AAAA\"]}", 403, "USER_NOT_AUTHENTICATED");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 403, "USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "admin/logout", t1, NULL, 403, "USER_ID_NOT_AUTHENTICATED");
+    expect("POST", tss, "time-admin/logout", t1, NULL, 403, "USER_ID_NOT_AUTHENTICATED");
+    /* no time admin PIN yet */
+    expect("POST", tss, "time-admin/auth", t1, "{\"pin\": \"24680246\"}", 409, "WRONG_STATE");
+    /* a wrong admin PIN says how many attempts are left, as a field */
+    char path[256];
+    snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
+    json_t *e = hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "00000000");
+    assert_int_equal(json_integer_value(json_object_get(e, "remaining_retries")), 2);
+    hs_expect_error(e, 401, "AUTHENTICATION_FAILED");
+    assert_int_equal(counter(t1), before + 1); /* the failed login is a system log */
+    before = counter(t1);
+
+    /* the time admin may set the time, nothing an admin alone may do */
+    login(t1, PIN);
+    json_decref(ok("PATCH", "time-admin", t1, "{\"new_pin\": \"24680246\"}"));
+    json_decref(ok("POST", "admin/logout", t1, NULL));
+    json_decref(ok("POST", "time-admin/auth", t1, "{\"pin\": \"24680246\"}"));
+    before = counter(t1);
+    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "USER_NOT_AUTHORIZED");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "CERTIFICATE_INVALID");
+    assert_int_equal(counter(t1), before);
+    json_decref(ok("POST", "time", t1, time_body));
+    assert_int_equal(counter(t1), before + 1);
+    json_decref(ok("POST", "time-admin/logout", t1, NULL));
+
+    /* malformed requests (the admin logged in, so only the body is wrong) */
+    login(t1, PIN);
+    before = counter(t1);
+    expect("POST", tss, "time", t1, "{\"unix_time\": ", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "time", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "time", t1, "{\"unix_time\": \"now\"}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "time", t1, "{\"unix_time\": 5}", 400, "INVALID_TIME");
+    expect("GET", tss, "time", t1, NULL, 404, "E_NOT_FOUND");
+    expect("GET", tss, "log/abc", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "log/-1", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "log/99999999999999999999999", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "log/99999", t1, NULL, 404, "NO_LOG_MESSAGE");
+    expect("PUT", tss, "certificate", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": 5}", 400, "E_BAD_REQUEST");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"-----BEGIN CERTIFICATE-----\\nAAAA\\n\"}", 409,
+           "CERTIFICATE_INVALID");
+    expect("POST", tss, "restore", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "restore", t1, "{\"archives\": []}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "restore", t1, "{\"archives\": \"AAAA\"}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "restore", t1, "{\"archives\": [\"not base64!\"]}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "restore", t1, "{\"archives\": [7]}", 400, "E_BAD_REQUEST");
+    /* "not a tar archive" in base64: the engine refuses it */
+    expect("POST", tss, "restore", t1, "{\"archives\": [\"bm90IGEgdGFyIGFyY2hpdmU=\"]}", 409, "RESTORE_FAILED");
+    expect("PATCH", tss, "time-admin", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"1\"}", 400, "INVALID_ARGUMENT");
+    expect("POST", tss, "time-admin/auth", t1, "{\"admin_pin\": \"24680246\"}", 400, "E_BAD_REQUEST");
+    assert_int_equal(counter(t1), before);
+
+    /* a restore larger than the body limit is refused before it is read */
+    size_t big = 100000;
+    char *body = malloc(big + 32);
+    assert_non_null(body);
+    strcpy(body, "{\"archives\": [\"");
+    memset(body + strlen(body), 'A', big);
+    strcpy(body + 15 + big, "\"]}");
+    expect("POST", tss, "restore", t1, body, 413, "E_PAYLOAD_TOO_LARGE");
+    free(body);
+
+    /* wrong state: nothing exported yet */
+    expect("POST", tss, "delete-stored-data", t1, NULL, 409, "UNEXPORTED_STORED_DATA");
+    assert_int_equal(counter(t1), before);
+
+    /* the tx PUT's extension fields */
+    hs_uuid(tx);
+    snprintf(path, sizeof path, "tx/%s?tx_revision=1", tx);
+    char txb[512];
+    snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"additional_data\": 5}", client);
+    expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST");
+    snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"update_variant\": \"MAYBE\"}", client);
+    expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST");
+    snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"update_variant\": \"UNSIGNED\"}",
+             client);
+    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    assert_int_equal(counter(t1), before);
+    snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"additional_data\": \"AQI=\"}", client);
+    json_decref(ok("PUT", path, t1, txb));
+    snprintf(path, sizeof path, "tx/%s?tx_revision=2", tx);
+    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    snprintf(txb, sizeof txb, "{\"state\": \"FINISHED\", \"client_id\": \"%s\", \"update_variant\": \"UNSIGNED\"}",
+             client);
+    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    assert_int_equal(counter(t1), before + 1);
+
+    /* a disabled TSS refuses the admin's extension calls */
+    snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
+    json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s}", "state", "DISABLED"));
+    before = counter(t1);
+    expect("POST", tss, "time", t1, time_body, 409, "SECURE_ELEMENT_DISABLED");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 409, "SECURE_ELEMENT_DISABLED");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 409, "SECURE_ELEMENT_DISABLED");
+    assert_int_equal(counter(t1), before);
+
+    free(t1);
+    free(t2);
+    free(op);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(extension_failures),
+    };
+    return cmocka_run_group_tests_name("server_ext", tests, NULL, NULL);
+}
