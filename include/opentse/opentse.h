@@ -196,6 +196,11 @@ typedef struct tse_create_options {
  * call as TSE_ERR_UNREACHABLE and recorded in the outage journal. */
 typedef struct tse_open_options {
     const char *master_key_path;   /* file: required for signing; see tse_create_options */
+    int recovery;                  /* file: 1 opens a store restored from an older copy
+                                      for tse_restore_from_backup: no selfTest log is
+                                      written and nothing is signed (WRONG_STATE) until
+                                      a restore succeeded, so no counter of the lost
+                                      logs is used again */
     /* http(s): */
     const char *api_key;
     const char *api_secret;        /* copied and wiped on tse_close */
@@ -454,7 +459,9 @@ TSE_API tse_err tse_delete_stored_data(tse *t);
  * must form one run without gaps afterwards. Any problem: RESTORE_FAILED
  * with a message naming it, and nothing changes. Writes the system log
  * restoreFromBackup when the TSE can sign. `*added` (may be NULL) gets the
- * number of logs added. */
+ * number of logs added. On a handle opened with tse_open_options.recovery
+ * (holding the store file and its master key is the authority then; no
+ * admin login, which would sign) a successful restore ends the recovery. */
 TSE_API tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added);
 
 /* ------------------------------------------------------------ helpers */

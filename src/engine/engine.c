@@ -272,10 +272,18 @@ static tse_err commit_error(int rc, const char *err)
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err);
 }
 
+static tse_err recovery_refusal(void)
+{
+    return engine_fail(TSE_ERR_WRONG_STATE, "opened for recovery: nothing is signed before "
+                                            "tse_restore_from_backup succeeded");
+}
+
 tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
                           tse_result *res, engine_commit **out)
 {
     char err[STORE_ERRLEN] = "";
+    if (t->recovery)
+        return recovery_refusal();
     if (!t->key)
         return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
     f->serial_number = t->serial;
@@ -433,6 +441,8 @@ tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data,
 
 tse_err engine_require_signing(engine *t)
 {
+    if (t->recovery)
+        return recovery_refusal();
     if (t->state == TSE_STATE_DISABLED)
         return engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
     if (t->state != TSE_STATE_INITIALIZED)
@@ -679,7 +689,7 @@ tse_err engine_self_test(engine *t)
     engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     run_self_test(t);
-    tse_err rc = t->key ? log_self_test(t, &ticket) : TSE_OK;
+    tse_err rc = t->key && !t->recovery ? log_self_test(t, &ticket) : TSE_OK;
     bool ok = t->self_test_ok;
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);
@@ -717,6 +727,7 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
         res = engine_reload(t);
     if (res == TSE_OK) {
         load_key(t, o ? o->master_key_path : NULL);
+        t->recovery = o && o->recovery;
         t->time_set = t->trust_clock;
         t->time_base = 0;
         res = engine_self_test(t);

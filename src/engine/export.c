@@ -116,7 +116,8 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
     engine_commit *timeout_ticket = NULL, *ticket = NULL;
     uint64_t n = 0;
     pthread_mutex_lock(&t->mu);
-    tse_err rc = engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
+    bool recovery = t->recovery;
+    tse_err rc = recovery ? TSE_OK : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
     EVP_PKEY *pub = rc ? NULL : csp_pubkey_from_point(t->curve, t->point, t->point_len);
     if (!rc && !pub)
         rc = engine_fail(TSE_ERR_RESTORE_FAILED, "the TSE's public key cannot be read");
@@ -132,7 +133,9 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
         int r = export_restore(t->st, &key, paths, n_paths, &n, err);
         if (r)
             rc = engine_fail(r, "%s", err);
-        else if ((rc = engine_reload(t)) == TSE_OK && n && t->state != TSE_STATE_DISABLED && t->key) {
+        else if ((rc = engine_reload(t)) == TSE_OK && (n || recovery) && t->state != TSE_STATE_DISABLED &&
+                 t->key) {
+            t->recovery = false;
             uint8_t buf[16];
             der_w w = der_w_init(buf, sizeof buf);
             der_put_uint(&w, 0x81, n);   /* logs restored */

@@ -52,6 +52,7 @@ struct engine {
     tse_time_format time_format;
     uint32_t max_clients, max_open_tx;
     bool trust_clock;
+    bool recovery;            /* opened for restoreFromBackup: signs nothing until it succeeded */
     uint32_t session_timeout;
     char manufacturer_description[TSE_MAX_DESCRIPTION_LEN + 1];
 

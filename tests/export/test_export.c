@@ -567,6 +567,69 @@ static void test_restore_after_loss(void **state)
     tse_close(t);
 }
 
+/* The store file is replaced by an older copy of itself (a disk restored
+ * from a backup). Opened for recovery it signs nothing, so the counters of
+ * the lost logs are not used again; the restore brings every later log back
+ * and counters and transaction numbers go on after them. */
+static void test_restore_old_copy(void **state)
+{
+    (void)state;
+    char *db = NULL;
+    tse *t = ready_tse("rold", NULL, &db);
+    tx(t, READY_CLIENT, 0, NULL);
+    tse_close(t);
+    size_t db_len = 0;
+    uint8_t *old = th_read_file(db, &db_len);   /* closed: the WAL is checkpointed */
+    assert_non_null(old);
+
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(db, &oo, &t), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    tse_result late;
+    tx(t, READY_CLIENT, 2, &late);
+    char *a = NULL;
+    tse_export_result e = export_checked(t, NULL, &a);
+    static uint8_t *copies[64];
+    static size_t lens[64];
+    assert_true(e.cursor < 64);
+    for (uint64_t c = 1; c <= e.cursor; c++)
+        assert_int_equal(tse_read_log_by_counter(t, c, &copies[c], &lens[c]), TSE_OK);
+    tse_close(t);
+    assert_int_equal(th_write_file(db, old, db_len), 0);
+    free(old);
+
+    oo.recovery = 1;
+    assert_int_equal(tse_open(db, &oo, &t), TSE_OK);
+    uint64_t before = counter(t);
+    assert_true(before < e.cursor);
+    tse_result r;
+    const uint8_t pd[] = "x";
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, pd, 1, "Kassenbeleg-V1", NULL, 0, &r),
+                     TSE_ERR_WRONG_STATE);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_ERR_WRONG_STATE);
+    assert_int_equal(tse_self_test(t), TSE_OK);
+    assert_int_equal(counter(t), before);   /* nothing signed, nothing stored */
+
+    uint64_t added = 0;
+    const char *one[] = {a};
+    assert_int_equal(tse_restore_from_backup(t, one, 1, &added), TSE_OK);
+    assert_int_equal(added, e.cursor - before);
+    same_logs(t, 1, e.cursor, copies, lens);
+    assert_int_equal(counter(t), e.cursor + 1);   /* the restoreFromBackup log */
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    tse_result next;
+    tx(t, READY_CLIENT, 0, &next);
+    assert_int_equal(next.transaction_number, late.transaction_number + 1);
+    ready_check_all_logs(t);
+    for (uint64_t c = 1; c <= e.cursor; c++)
+        tse_free(copies[c]);
+    free(a);
+    free(db);
+    tse_close(t);
+}
+
 /* Rewrites the archive at `src` into a new file after `edit` changed its entries. */
 static char *tampered(const char *src, void (*edit)(th_tar_entry *e, size_t *n, void *ctx), void *ctx)
 {
@@ -722,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_restore_after_delete),
         cmocka_unit_test(test_restore_after_loss),
+        cmocka_unit_test(test_restore_old_copy),
         cmocka_unit_test(test_restore_tampered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
