@@ -30,6 +30,7 @@ typedef struct cli_ctx {
     const char *url;          /* --url, else $OPENTSE_URL */
     const char *master_key;   /* --master-key FILE, else $OPENTSE_MASTER_KEY */
     bool json;                /* --json */
+    bool recovery;            /* open an embedded TSE for recovery (restore --recovery) */
 } cli_ctx;
 
 typedef struct cli_command {

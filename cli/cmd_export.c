@@ -40,12 +40,15 @@ static const char delete_usage[] =
     "system log deleteStoredData. Admin PIN from $OPENTSE_ADMIN_PIN or --pin-file.\n";
 
 static const char restore_usage[] =
-    "usage: opentse restore [--pin-file FILE] ARCHIVE...\n"
+    "usage: opentse restore [--pin-file FILE | --recovery] ARCHIVE...\n"
     "\n"
     "TR-03151 restoreFromBackup: adds the logs of this TSE's export archives that the\n"
     "store misses. Every signature, counter, name and certificate is checked first;\n"
     "any problem (RESTORE_FAILED) changes nothing. Admin PIN from $OPENTSE_ADMIN_PIN\n"
-    "or --pin-file.\n";
+    "or --pin-file.\n"
+    "--recovery (embedded TSE whose store file was replaced by an older copy): opens\n"
+    "it without signing anything, so no counter of the lost logs is used again, and\n"
+    "restores without an admin login; holding the file and its master key suffices.\n";
 
 static int parse_u64(cli_ctx *ctx, const char *opt, const char *s, uint64_t *out)
 {
@@ -221,6 +224,10 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
     int first = 1;
     if (first < argc && !strcmp(argv[first], "--pin-file"))
         first += 2;
+    else if (first < argc && !strcmp(argv[first], "--recovery")) {
+        ctx->recovery = true;
+        first++;
+    }
     if (first >= argc)
         return cli_fail(ctx, CLI_USAGE, "no archive given (see --help)");
     for (int i = first; i < argc; i++)
@@ -231,7 +238,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
     if (ec)
         return ec;
     uint64_t added = 0;
-    if (!(ec = cli_admin_login(ctx, t, argc, argv))) {
+    if (ctx->recovery || !(ec = cli_admin_login(ctx, t, argc, argv))) {
         tse_err rc = tse_restore_from_backup(t, (const char *const *)argv + first, (size_t)(argc - first), &added);
         if (rc)
             ec = cli_tse_error(ctx, rc, "nothing was restored");

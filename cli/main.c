@@ -57,7 +57,8 @@ int cli_open(cli_ctx *ctx, tse **out)
     char *secret = secret_file ? cli_secret(NULL, secret_file) : NULL;
     if (secret_file && !secret)
         return cli_fail(ctx, CLI_USAGE, "cannot read OPENTSE_API_SECRET_FILE %s", secret_file);
-    tse_open_options o = {.master_key_path = ctx->master_key, .api_secret = secret};
+    tse_open_options o = {.master_key_path = ctx->master_key, .api_secret = secret,
+                          .recovery = ctx->recovery};
     tse_err rc = tse_open(ctx->url, &o, out);
     if (secret) {
         explicit_bzero(secret, strlen(secret));
