@@ -88,11 +88,12 @@ TSE_API tse_err tse_receipt_bestellung_build(const tse_receipt_item *items, size
  * of a finished transaction into `*qr`. `finish` is the result of
  * tse_finish_transaction on `t`; `client_id`, `process_type` and
  * `process_data` are what the register passed to it. Algorithm, time format
- * and public key are read from `t`. Where the TSE keeps its logs readable
- * (embedded TSEs), the QR code is made from the stored Finish log, so data
- * of unsigned updates, which the Finish log signs in front of the finish
- * data, is included; otherwise (remote TSEs, which sign every update) from
- * the given values. Errors of `t` (e.g. TSE_ERR_UNREACHABLE) are passed on. */
+ * and public key are read from `t`. The QR code is made from the stored
+ * Finish log (tse_read_log_by_counter), so data of unsigned updates, which
+ * the Finish log signs in front of the finish data, is included; only when
+ * `t` cannot read that log (TSE_ERR_NOT_SUPPORTED, TSE_ERR_NO_LOG_MESSAGE)
+ * from the given values, which then must be all the transaction's data.
+ * Errors of `t` (e.g. TSE_ERR_UNREACHABLE) are passed on. */
 TSE_API tse_err tse_receipt_qr_from_finish(tse *t, const tse_result *finish, const char *client_id,
                                            const char *process_type, const uint8_t *process_data,
                                            size_t process_data_len, char **qr);

@@ -65,7 +65,7 @@ tse_err tse_receipt_qr_from_finish(tse *t, const tse_result *finish, const char 
         /* the signed values, with what unsigned updates added */
         *qr = receipt_qr_from_log(log, log_len, finish->start_time, point, point_len, err, sizeof err);
     } else if (rc == TSE_ERR_NOT_SUPPORTED || rc == TSE_ERR_NO_LOG_MESSAGE) {
-        /* a remote TSE (every update signed) or a log deleted after its export */
+        /* a transport without log reading, or a log deleted after its export */
         *qr = receipt_qr_from_result(finish, client_id, process_type, process_data, process_data_len,
                                      info.signature_algorithm, info.time_format, point, point_len, err, sizeof err);
     }
