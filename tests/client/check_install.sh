@@ -7,6 +7,7 @@
 set -eu
 build=$1
 src=$2
+mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
 work=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/install-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 meson install -C "$build" --no-rebuild --destdir "$work/root" --quiet >/dev/null
