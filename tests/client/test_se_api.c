@@ -281,11 +281,8 @@ static void test_export(void **state)
     assert_int_equal(tse_export_data(t, &one, to_file, NULL, &er1), TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND);
     tse_export_filter both = {.transaction_number = 1, .start_date = 1};
     assert_int_equal(tse_export_data(t, &both, to_file, NULL, &er1), TSE_ERR_PARAMETER_MISMATCH);
-    /* a receiver that stops the stream: its code comes back (the embedded
-     * export leaks libarchive's block buffer on this path under ASan, an
-     * export/ issue; checked over http, where the transfer is aborted) */
-    if (tt_http())
-        assert_int_equal(tse_export_data(t, NULL, refuse, NULL, &er1), TSE_ERR_TOO_LARGE);
+    /* a receiver that stops the stream: its code comes back */
+    assert_int_equal(tse_export_data(t, NULL, refuse, NULL, &er1), TSE_ERR_TOO_LARGE);
 
     /* two more logs: the incremental export has exactly those */
     assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"", 0, "p", NULL, 0, &s), TSE_OK);
