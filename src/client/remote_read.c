@@ -199,19 +199,27 @@ tse_err remote_export_serial_numbers(remote *r, uint8_t **der, size_t *len)
     return TSE_OK;
 }
 
-tse_err remote_export_certificates(remote *r, char **pem)
+/* GET `sub` below the TSS and a copy (malloc'd) of its text field `field`. */
+static tse_err get_text(remote *r, const char *sub, const char *field, tse_err missing, char **out)
 {
-    if (!pem)
+    if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem is required");
+    char path[80];
+    snprintf(path, sizeof path, "%s%s", r->tss_path, sub);
     json_t *j = NULL;
-    tse_err rc = remote_get_tss(r, &j);
-    const char *cert = json_string_value(json_object_get(j, "certificate"));
-    if (!rc && !cert)
-        rc = engine_fail(TSE_ERR_EXPORT_CERT_FAILED, "the server sent no certificate");
-    if (!rc && !(*pem = strdup(cert)))
+    tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
+    const char *text = json_string_value(json_object_get(j, field));
+    if (!rc && !text)
+        rc = engine_fail(missing, "the server sent no %s", field);
+    if (!rc && !(*out = strdup(text)))
         rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(j);
     return rc;
+}
+
+tse_err remote_export_certificates(remote *r, char **pem)
+{
+    return get_text(r, "", "certificate", TSE_ERR_EXPORT_CERT_FAILED, pem);
 }
 
 tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
@@ -228,19 +236,7 @@ tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
 
 tse_err remote_export_csr(remote *r, char **pem)
 {
-    if (!pem)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem is required");
-    char path[80];
-    snprintf(path, sizeof path, "%s/csr", r->tss_path);
-    json_t *j = NULL;
-    tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
-    const char *csr = json_string_value(json_object_get(j, "csr"));
-    if (!rc && !csr)
-        rc = engine_fail(TSE_ERR_INTERNAL, "the server sent no csr");
-    if (!rc && !(*pem = strdup(csr)))
-        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
-    json_decref(j);
-    return rc;
+    return get_text(r, "/csr", "csr", TSE_ERR_INTERNAL, pem);
 }
 
 tse_err remote_import_certificate(remote *r, const char *pem_chain)
