@@ -9,7 +9,7 @@
  *                                 derived from the client id (serial_number)
  *   start/update/finish           PUT /tss/{id}/tx/{uuid}?tx_revision=N
  *   list_open_transactions        GET /tss/{id}/tx?states[]=ACTIVE (paged)
- *   get_info and the counts       GET /tss/{id}
+ *   get_info, the counts, key     GET /tss/{id}
  *   list_clients                  GET /tss/{id}/client (paged)
  *   export_data                   GET /tss/{id}/export?cursor=N, or an export job
  *                                 (PUT/GET /tss/{id}/export/{uuid}[/file])
@@ -20,7 +20,8 @@
  *   update_time                   POST /tss/{id}/time {unix_time}
  *   self_test                     POST /tss/{id}/self-test
  *   read_log_message/_by_counter  GET  /tss/{id}/log/last, /log/{counter}
- *   export_csr, import_certificate GET /tss/{id}/csr, PUT /tss/{id}/certificate
+ *   export_csr                    GET  /tss/{id}/csr
+ *   export/import_certificate(s)  GET, PUT /tss/{id}/certificate (the whole chain)
  *   delete_stored_data            POST /tss/{id}/delete-stored-data
  *   restore_from_backup           POST /tss/{id}/restore {archives: [base64]}
  *

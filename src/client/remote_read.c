@@ -219,7 +219,7 @@ static tse_err get_text(remote *r, const char *sub, const char *field, tse_err m
 
 tse_err remote_export_certificates(remote *r, char **pem)
 {
-    return get_text(r, "", "certificate", TSE_ERR_EXPORT_CERT_FAILED, pem);
+    return get_text(r, "/certificate", "certificate", TSE_ERR_EXPORT_CERT_FAILED, pem);
 }
 
 tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)

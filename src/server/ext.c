@@ -89,6 +89,19 @@ static void export_csr(srv_resp *r, srv_tss *x)
     tse_free(pem);
 }
 
+/* GET .../certificate: the whole chain (PEM, TSS first, root last); the TSS
+ * resource's `certificate` is the TSS certificate alone. */
+static void export_chain(srv_resp *r, srv_tss *x)
+{
+    char *pem = NULL;
+    tse_err e = engine_export_certificates(x->e, &pem);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_pack("{s:s}", "certificate", pem));
+    tse_free(pem);
+}
+
 /* PUT .../certificate {certificate}: an issued chain (PEM, TSS first); admin. */
 static void import_certificate(srv_req *q, srv_resp *r, srv_tss *x)
 {
@@ -175,6 +188,8 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
         read_log(r, x, seg[3]);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "csr") == 0)
         export_csr(r, x);
+    else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "certificate") == 0)
+        export_chain(r, x);
     else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "certificate") == 0)
         import_certificate(q, r, x);
     else if (nseg == 3 && post && strcmp(name, "delete-stored-data") == 0)

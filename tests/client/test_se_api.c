@@ -479,6 +479,16 @@ static void test_admin_and_logs(void **state)
     free(csr_path);
     char *chain = NULL;
     assert_int_equal(tse_export_certificates(t, &chain), TSE_OK);
+    /* the whole chain, TSS certificate first: it verifies with openssl */
+    size_t certs = 0;
+    for (const char *c = chain; (c = strstr(c, "-----BEGIN CERTIFICATE-----")); c++)
+        certs++;
+    assert_true(certs >= 2);
+    char *chain_path = th_path("chain.pem");
+    assert_int_equal(th_write_file(chain_path, chain, strlen(chain)), 0);
+    snprintf(cmd, sizeof cmd, "openssl verify -CAfile '%s' '%s' >/dev/null 2>&1", chain_path, chain_path);
+    assert_int_equal(system(cmd), 0);
+    free(chain_path);
     assert_int_equal(tse_import_certificate(t, chain), TSE_ERR_USER_NOT_AUTHENTICATED);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_import_certificate(t, "not a certificate"), TSE_ERR_CERTIFICATE_INVALID);

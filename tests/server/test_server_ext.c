@@ -97,6 +97,7 @@ static void extension_failures(void **state)
         {"GET", "log/last", NULL},
         {"GET", "log/1", NULL},
         {"GET", "csr", NULL},
+        {"GET", "certificate", NULL},
         {"PUT", "certificate", "{\"certificate\": \"x\"}"},
         {"POST", "delete-stored-data", NULL},
         {"POST", "restore", "{\"archives\": [\"AAAA\"]}"},
