@@ -90,9 +90,8 @@ tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_expor
         if (f->transaction_number || f->start_transaction_number || f->end_transaction_number || f->start_date ||
             f->end_date || f->client_id)
             return engine_fail(TSE_ERR_PARAMETER_MISMATCH, "a cursor combines with no other filter");
-        if (f->maximum_number_records)
-            return engine_fail(TSE_ERR_NOT_SUPPORTED, "the remote API streams incremental exports without a limit");
-        snprintf(path, sizeof path, "%s/export?cursor=%" PRIu64, r->tss_path, f->cursor);
+        snprintf(path, sizeof path, "%s/export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, r->tss_path,
+                 f->cursor, f->maximum_number_records);
         tse_err rc = http_stream(r->h, path, &sink);
         if (rc)
             return rc;

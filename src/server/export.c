@@ -7,7 +7,7 @@
  *   GET /api/v2/tss/{tss_id}/export/{export_id}       the job: PENDING, WORKING,
  *                                                     COMPLETED or ERROR
  *   GET /api/v2/tss/{tss_id}/export/{export_id}/file  its archive, chunked
- *   GET /api/v2/tss/{tss_id}/export?cursor=N          the next incremental
+ *   GET /api/v2/tss/{tss_id}/export?cursor=N[&maximum_number_records=M]  the next incremental
  *       archive streamed at once; its cursor in the X-Export-Cursor header
  *
  * A job runs on its own thread into DATA_DIR/exports/<tss_id>/<export_id>.tar
@@ -342,6 +342,12 @@ static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
         resp_error(r, 400, "E_PARAMETER", "cursor must be a number");
         return;
     }
+    const char *m = req_query(q, "maximum_number_records");
+    unsigned long long max = m ? strtoull(m, &end, 10) : 0;
+    if (m && (!*m || *end || errno || m[0] == '-')) {
+        resp_error(r, 400, "E_PARAMETER", "maximum_number_records must be a number");
+        return;
+    }
     int fds[2];
     stream *st = calloc(1, sizeof *st);
     if (!st || pipe2(fds, O_CLOEXEC) != 0) {
@@ -356,7 +362,7 @@ static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
     st->e = x->e;
     st->s = q->s;
     st->f.cursor = cursor;
-    st->f.maximum_number_records = 0;
+    st->f.maximum_number_records = max;
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

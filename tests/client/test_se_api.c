@@ -294,6 +294,12 @@ static void test_export(void **state)
     assert_int_equal(export_logs(t, &inc, &er2), 2);
     assert_int_equal(er2.logs, 2);
     assert_int_equal(er2.cursor, f.signature_counter);
+    /* the same with a limit: too small refuses, large enough exports */
+    tse_export_filter lim = {.cursor = er.cursor, .maximum_number_records = 1};
+    assert_int_equal(tse_export_data(t, &lim, to_file, NULL, &er1), TSE_ERR_TOO_MANY_RECORDS);
+    lim.maximum_number_records = 2;
+    assert_int_equal(export_logs(t, &lim, &er1), 2);
+    assert_int_equal(er1.cursor, f.signature_counter);
 
     /* deleteStoredData: only what was exported; then a restore brings it back */
     char *archive = th_path("export.tar");
