@@ -144,12 +144,35 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "135790", &res, &left), TSE_OK);
     assert_int_equal(res, TSE_AUTH_OK);
 
+    /* the time admin is blocked and unblocked the same way */
+    assert_int_equal(tse_set_time_admin_pin(t, "246802"), TSE_OK);
+    for (int i = 2; i >= 0; i--) {
+        assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "000000", &res, &left),
+                         i ? TSE_ERR_AUTHENTICATION_FAILED : TSE_ERR_PIN_BLOCKED);
+        assert_int_equal(left, i);
+    }
+    assert_int_equal(res, TSE_AUTH_PIN_BLOCKED);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, bad, "864200"), TSE_ERR_UNBLOCK_FAILED);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, puk, "864200"), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "864200", &res, &left), TSE_OK);
+    assert_int_equal(tse_logout(t, TSE_USER_TIME_ADMIN), TSE_OK);
+    assert_int_equal(tse_unblock_user(t, "nobody", puk, "864200"), TSE_ERR_USER_ID_NOT_MANAGED);
+
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_DISABLED);
     tse_result r;
     assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &r),
                      TSE_ERR_SECURE_ELEMENT_DISABLED);
+    /* disabled: the admin calls refuse, the logs stay readable */
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_ERR_SECURE_ELEMENT_DISABLED);
+    assert_int_equal(tse_set_time_admin_pin(t, "246802"), TSE_ERR_SECURE_ELEMENT_DISABLED);
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_SECURE_ELEMENT_DISABLED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "135790", &res, &left), TSE_ERR_SECURE_ELEMENT_DISABLED);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
+    tse_free(msg);
     tse_close(t);
     free(url);
 }
