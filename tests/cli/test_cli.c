@@ -238,6 +238,15 @@ static void test_admin_operations(void **state)
     assert_int_equal(r.code, 1);
     done(&r);
 
+    /* DSFinV-K tables from the TSE's logs: one finished transaction */
+    char *out_dir = th_path("dsfinvk");
+    r = cli(url, "--json dsfinvk --out '%s'", out_dir);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "transaction_rows"), 1);
+    assert_int_equal(jint(&r, "unfinished"), 0);
+    done(&r);
+    free(out_dir);
+
     /* export, delete what was exported, restore it from the archive */
     char *archive = th_path("cli-admin.tar");
     r = cli(url, "--json delete-stored-data");
