@@ -77,28 +77,17 @@ static void read_log(srv_resp *r, srv_tss *x, const char *which)
     free(b64);
 }
 
-/* GET .../csr: a certificate signing request for the TSS key (PEM). */
-static void export_csr(srv_resp *r, srv_tss *x)
+/* GET .../csr: a certificate signing request for the TSS key; GET
+ * .../certificate: the whole chain, TSS first, root last (the TSS resource's
+ * `certificate` is the TSS certificate alone). Both PEM. */
+static void export_pem(srv_resp *r, srv_tss *x, int csr)
 {
     char *pem = NULL;
-    tse_err e = engine_export_csr(x->e, &pem);
+    tse_err e = csr ? engine_export_csr(x->e, &pem) : engine_export_certificates(x->e, &pem);
     if (e)
         resp_tse_error(r, e);
     else
-        resp_json(r, 200, json_pack("{s:s}", "csr", pem));
-    tse_free(pem);
-}
-
-/* GET .../certificate: the whole chain (PEM, TSS first, root last); the TSS
- * resource's `certificate` is the TSS certificate alone. */
-static void export_chain(srv_resp *r, srv_tss *x)
-{
-    char *pem = NULL;
-    tse_err e = engine_export_certificates(x->e, &pem);
-    if (e)
-        resp_tse_error(r, e);
-    else
-        resp_json(r, 200, json_pack("{s:s}", "certificate", pem));
+        resp_json(r, 200, json_pack("{s:s}", csr ? "csr" : "certificate", pem));
     tse_free(pem);
 }
 
@@ -187,9 +176,9 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
     else if (nseg == 4 && strcmp(m, "GET") == 0 && strcmp(name, "log") == 0)
         read_log(r, x, seg[3]);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "csr") == 0)
-        export_csr(r, x);
+        export_pem(r, x, 1);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "certificate") == 0)
-        export_chain(r, x);
+        export_pem(r, x, 0);
     else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "certificate") == 0)
         import_certificate(q, r, x);
     else if (nseg == 3 && post && strcmp(name, "delete-stored-data") == 0)
