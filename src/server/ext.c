@@ -2,12 +2,12 @@
  * ext.c - OpenTSE extensions of the /api/v2 tree for the SE API calls the
  * market API has no endpoint for: time update, self-test, reading log
  * messages, CSR out and certificate in, deleteStoredData and
- * restoreFromBackup. Each handler translates one request into one engine
- * call; roles, states and error codes are the engine's, tenancy and token
- * checks are done by routes.c before any handler runs.
+ * restoreFromBackup (the time admin's PIN and login are with the admin's in
+ * tss.c). Each handler translates one request into one engine call; roles,
+ * states and error codes are the engine's, tenancy and token checks are done
+ * by routes.c before any handler runs.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
