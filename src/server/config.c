@@ -37,6 +37,8 @@ static const opt opts[] = {
     {"max-connections", NUM(OPT_INT, max_connections), "concurrent connections (default 1024)"},
     {"access-log", NUM(OPT_BOOL, access_log), "JSON access log on stderr, 0 or 1 (default 1)"},
     {"shutdown-grace", NUM(OPT_INT, shutdown_grace), "seconds SIGTERM waits for requests in flight (default 30)"},
+    {"cert-validity", NUM(OPT_INT, cert_validity),
+     "seconds the built-in CA's certificate of a new TSS is valid (default 315360000, 10 years)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -156,6 +158,7 @@ int config_load(srv_config *c, int argc, char **argv)
     c->max_connections = 1024;
     c->access_log = 1;
     c->shutdown_grace = 30;
+    c->cert_validity = 315360000;
 
     const char *file = getenv("OPENTSED_CONFIG");
     for (int i = 1; i < argc; i++) {

@@ -33,6 +33,7 @@ typedef struct srv_config {
     long long max_connections;
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
+    long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
 } srv_config;
 
 /* Defaults, then --config FILE, then OPENTSED_* environment variables, then

@@ -121,6 +121,10 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
     char path[1200];
     tss_path(s, id, path, sizeof path);
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1};
+    if (s->cfg.cert_validity > 0 && s->cfg.cert_validity <= INT32_MAX)
+        co.cert_validity_seconds = (int32_t)s->cfg.cert_validity;
+    else
+        co.cert_validity_days = (uint32_t)(s->cfg.cert_validity / 86400);
     tse_err rc = engine_create(path, &co, puk);
     if (rc)
         return rc;

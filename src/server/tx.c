@@ -277,7 +277,12 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
         e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
                                       t->additional_data, t->additional_data_len, &res);
     }
-    if (e)
+    /* An expired certificate does not stop the register: the log is signed
+     * and stored, the answer is the transaction with a warning. */
+    char warning[300] = "";
+    if (e == TSE_ERR_CERTIFICATE_EXPIRED)
+        snprintf(warning, sizeof warning, "%s", tse_last_error_message());
+    else if (e)
         return e;
     int done = strcmp(t->state, "ACTIVE") != 0;
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:O?}", "_id", tx_id,
@@ -294,6 +299,8 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
     json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
     free(pd_b64);
     json_object_set_new(j, "qr_code_data", done ? qr_code(x, serial, t, &res) : json_null());
+    if (*warning)
+        json_object_set_new(j, "warnings", json_pack("[s]", warning));
     *out = j;
     return TSE_OK;
 }

@@ -172,6 +172,47 @@ static void errors(void **state)
     free(dir);
 }
 
+/* A TSS whose certificate expires while it runs: transactions still get
+ * signed and stored (the register keeps selling), with a warning that names
+ * the expired certificate, and the TSS reports no days left. */
+static void expired_certificate(void **state)
+{
+    (void)state;
+    char *dir = th_path("certexp");
+    const char *args[] = {"--cert-validity", "3", NULL};
+    srv_proc p;
+    hs_start(&p, dir, args);
+    const char *B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret), key[64], secret[96], tss[37], path[200];
+    hs_org_key(B, op, "certexp", key, secret);
+    char *tok = hs_token(B, key, secret);
+    char client[37], tx[37];
+    hs_uuid(tss);
+    hs_uuid(client);
+    hs_ready_tss(B, tok, tss, "123456", client, "KASSE-X");
+    sleep(4);   /* past the certificate's end */
+    hs_uuid(tx);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx);
+    json_t *r = hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
+    json_t *w = json_object_get(r, "warnings");
+    assert_int_equal(json_array_size(w), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "CERTIFICATE_EXPIRED"));
+    assert_int_equal(hs_verify_tx_response(r), 0);
+    uint64_t counter = (uint64_t)json_integer_value(json_object_get(json_object_get(r, "signature"), "counter"));
+    json_t *again = hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(again, "signature"), "counter")), counter);
+    snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
+    json_t *t = hs_json(B, "GET", path, tok, 200, NULL);
+    assert_true(json_integer_value(json_object_get(json_object_get(t, "certificate_expiry"), "days_left")) <= 0);
+    json_decref(r);
+    json_decref(again);
+    json_decref(t);
+    free(op);
+    free(tok);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
 /* Settings from a config file: a 1 s token lifetime and a 1 MiB body limit. */
 static void expired_token(void **state)
 {
@@ -310,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(errors),
         cmocka_unit_test(expired_token),
+        cmocka_unit_test(expired_certificate),
         cmocka_unit_test(rate_limit),
         cmocka_unit_test(tls),
     };
