@@ -642,6 +642,72 @@ static void test_keep_alive(void **state)
     free(url);
 }
 
+/* A certificate that ends while the TSE runs: the register keeps selling,
+ * each log is still signed and stored, and both transports answer
+ * CERTIFICATE_EXPIRED with the result filled in. */
+static void test_certificate_expired(void **state)
+{
+    (void)state;
+    tt_server srv;
+    char *url, *oo_key = NULL, *oo_secret = NULL;
+    if (tt_http()) {   /* a server of its own that issues 3-second certificates */
+        char *dir = th_path("certexp-server");
+        char *key = strdup(getenv("OPENTSE_API_KEY")), *secret = strdup(getenv("OPENTSE_API_SECRET"));
+        setenv("OPENTSED_CERT_VALIDITY", "3", 1);
+        tt_server_start(&srv, dir, 0);   /* exports its own demo key */
+        unsetenv("OPENTSED_CERT_VALIDITY");
+        oo_key = strdup(getenv("OPENTSE_API_KEY"));
+        oo_secret = strdup(getenv("OPENTSE_API_SECRET"));
+        setenv("OPENTSE_API_KEY", key, 1);   /* the other tests' server */
+        setenv("OPENTSE_API_SECRET", secret, 1);
+        free(key);
+        free(secret);
+        free(dir);
+        url = tt_tss_url(srv.base);
+    } else {
+        url = tt_new_url("certexp");
+    }
+    tse_open_options oo = tt_open_options();
+    if (oo_key) {
+        oo.api_key = oo_key;
+        oo.api_secret = oo_secret;
+    }
+    tse_create_options co = {.master_key_path = th_master_key(), .trust_system_clock = 1, .remote = &oo,
+                             .cert_validity_seconds = 3};
+    char puk[TSE_PUK_LEN + 1];
+    assert_int_equal(tse_create(strncmp(url, "file:", 5) ? url : url + 5, &co, puk), TSE_OK);
+    tse *t = NULL;
+    assert_int_equal(tse_open(url, &oo, &t), TSE_OK);
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_initialize(t, "OpenTSE client test"), TSE_OK);
+    assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
+    sleep(4);
+    tse_result start, fin;
+    assert_int_equal(tse_start_transaction(t, TT_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &start),
+                     TSE_ERR_CERTIFICATE_EXPIRED);
+    assert_true(start.signature_counter > 0 && start.signature_len > 0);
+    const uint8_t pd[] = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
+    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, start.transaction_number, pd, sizeof pd - 1,
+                                            "Kassenbeleg-V1", NULL, 0, &fin),
+                     TSE_ERR_CERTIFICATE_EXPIRED);
+    assert_int_equal(fin.signature_counter, start.signature_counter + 1);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
+    tse_free(msg);
+    int32_t days = 1;
+    int64_t not_after = 0;
+    assert_int_equal(tse_certificate_expiry(t, &not_after, &days), TSE_OK);
+    assert_true(days <= 0 && not_after > 0);
+    tse_close(t);
+    if (tt_http())
+        tt_server_stop(&srv, false);
+    free(oo_key);
+    free(oo_secret);
+    free(url);
+}
+
 int main(int argc, char **argv)
 {
     tt_init(argc > 1 ? argv[1] : "file");
@@ -655,6 +721,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_admin_and_logs),
         cmocka_unit_test(test_additional_data),
         cmocka_unit_test(test_unsigned_update),
+        cmocka_unit_test(test_certificate_expired),
     };
     return cmocka_run_group_tests_name(tt_http() ? "se_api_http" : "se_api_file", tests, NULL, NULL);
 }
