@@ -223,3 +223,46 @@ void th_tar_free(th_tar_entry *entries, size_t count)
     }
     free(entries);
 }
+
+static bool copy_text(char *out, size_t cap, logmsg_bytes b)
+{
+    if (b.n >= cap)
+        return false;
+    if (b.n)
+        memcpy(out, b.p, b.n);
+    out[b.n] = 0;
+    return true;
+}
+
+bool th_fields_from(const logmsg *m, th_rebuilt *rb, logmsg_fields *f)
+{
+    *f = (logmsg_fields){0};
+    size_t n = 0;
+    if (!copy_text(rb->op, sizeof rb->op, m->operation) || !copy_text(rb->client, sizeof rb->client, m->client_id) ||
+        !copy_text(rb->ptype, sizeof rb->ptype, m->process_type))
+        return false;
+    f->kind = m->kind;
+    f->operation = rb->op;
+    f->client_id = rb->client;
+    if (m->has_process_data) {
+        if (!der_get_octets(&m->process_data, rb->pd, sizeof rb->pd, &n) || n > sizeof rb->pd)
+            return false;
+        f->process_data.p = rb->pd;
+        f->process_data.n = n;
+    }
+    f->process_type = m->has_process_type ? rb->ptype : NULL;
+    if (m->has_additional_external_data)
+        f->additional_external_data = m->additional_external_data;
+    f->transaction_number = m->transaction_number;
+    if (m->has_additional_internal_data)
+        f->additional_internal_data = m->additional_internal_data;
+    f->system_operation_data = m->system_operation_data;
+    f->serial_number = m->serial_number.p;
+    f->signature_algorithm_oid = m->signature_algorithm_oid;
+    if (m->has_se_audit_data)
+        f->se_audit_data = m->se_audit_data;
+    f->signature_counter = m->signature_counter;
+    f->time_format = m->time_format;
+    f->log_time = m->log_time;
+    return true;
+}

@@ -6,9 +6,11 @@
 #ifndef OPENTSE_TEST_HELPERS_H
 #define OPENTSE_TEST_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec/logmsg.h"
 #include "opentse/opentse.h"
 
 /* A new empty directory for this test process (under $OPENTSE_TEST_TMP or /tmp). */
@@ -41,5 +43,14 @@ typedef struct th_tar_entry {
  * Returns 0, or -1 on error. Free with th_tar_free(). */
 int th_tar_read(const char *path, th_tar_entry **entries, size_t *count);
 void th_tar_free(th_tar_entry *entries, size_t count);
+
+/* A parsed log's fields again, ready for logmsg_encode_tbs: text fields
+ * copied NUL-terminated into `rb`, processData flattened (BER
+ * indefinite-length segments joined). false if a field does not fit. */
+typedef struct th_rebuilt {
+    char op[128], client[256], ptype[128];
+    uint8_t pd[4096];
+} th_rebuilt;
+bool th_fields_from(const logmsg *m, th_rebuilt *rb, logmsg_fields *f);
 
 #endif

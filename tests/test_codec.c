@@ -1285,53 +1285,6 @@ static void test_parse_random_flips(void **state)
 
 /* ------------------------------------------------- real fiskaly logs */
 
-/* Build fields from a parsed message; strings are copied to NUL-terminated
- * buffers, indefinite processData is flattened into pd. */
-typedef struct rebuilt {
-    char op[128], client[256], ptype[128];
-    uint8_t pd[4096];
-} rebuilt;
-
-static logmsg_fields fields_from(const logmsg *m, rebuilt *rb)
-{
-    logmsg_fields f = {0};
-    size_t n;
-    assert_true(m->operation.n < sizeof rb->op && m->client_id.n < sizeof rb->client &&
-                m->process_type.n < sizeof rb->ptype);
-    if (m->operation.n)
-        memcpy(rb->op, m->operation.p, m->operation.n);
-    rb->op[m->operation.n] = 0;
-    if (m->client_id.n)
-        memcpy(rb->client, m->client_id.p, m->client_id.n);
-    rb->client[m->client_id.n] = 0;
-    if (m->process_type.n)
-        memcpy(rb->ptype, m->process_type.p, m->process_type.n);
-    rb->ptype[m->process_type.n] = 0;
-    f.kind = m->kind;
-    f.operation = rb->op;
-    f.client_id = rb->client;
-    if (m->has_process_data) {
-        assert_true(der_get_octets(&m->process_data, rb->pd, sizeof rb->pd, &n));
-        assert_true(n <= sizeof rb->pd);
-        f.process_data.p = rb->pd;
-        f.process_data.n = n;
-    }
-    f.process_type = m->has_process_type ? rb->ptype : NULL;
-    if (m->has_additional_external_data)
-        f.additional_external_data = m->additional_external_data;
-    f.transaction_number = m->transaction_number;
-    if (m->has_additional_internal_data)
-        f.additional_internal_data = m->additional_internal_data;
-    f.system_operation_data = m->system_operation_data;
-    f.serial_number = m->serial_number.p;
-    f.signature_algorithm_oid = m->signature_algorithm_oid;
-    if (m->has_se_audit_data)
-        f.se_audit_data = m->se_audit_data;
-    f.signature_counter = m->signature_counter;
-    f.time_format = m->time_format;
-    f.log_time = m->log_time;
-    return f;
-}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -1352,13 +1305,14 @@ static void rebuild_archive(const char *rel, size_t want_tx, size_t want_update)
             continue;
         logmsg m;
         char err[256], name[512];
-        static rebuilt rb;
+        static th_rebuilt rb;
         static uint8_t tbs[8192];
         if (!logmsg_parse(e[i].data, e[i].len, &m, err, sizeof err))
             fail_msg("%s: %s", e[i].name, err);
         assert_int_equal(m.kind, LOGMSG_TRANSACTION);
         assert_false(m.process_data.indefinite);
-        logmsg_fields f = fields_from(&m, &rb);
+        logmsg_fields f;
+        assert_true(th_fields_from(&m, &rb, &f));
         der_w w = der_w_init(tbs, sizeof tbs);
         assert_true(logmsg_encode_tbs(&w, &f));
         assert_true(der_w_ok(&w));

@@ -183,52 +183,6 @@ static const cert *find_cert(const cert *certs, size_t n, logmsg_bytes serial)
 
 /* ------------------------------------------------------- log messages */
 
-typedef struct rebuilt {
-    char op[128], client[256], ptype[128];
-    uint8_t pd[4096];
-} rebuilt;
-
-static void copy_text(char *out, size_t cap, logmsg_bytes b)
-{
-    assert_true(b.n < cap);
-    if (b.n)
-        memcpy(out, b.p, b.n);
-    out[b.n] = 0;
-}
-
-/* Build fields from a parsed message (processData flattened). */
-static logmsg_fields fields_from(const logmsg *m, rebuilt *rb)
-{
-    logmsg_fields f = {0};
-    size_t n;
-    copy_text(rb->op, sizeof rb->op, m->operation);
-    copy_text(rb->client, sizeof rb->client, m->client_id);
-    copy_text(rb->ptype, sizeof rb->ptype, m->process_type);
-    f.kind = m->kind;
-    f.operation = rb->op;
-    f.client_id = rb->client;
-    if (m->has_process_data) {
-        assert_true(der_get_octets(&m->process_data, rb->pd, sizeof rb->pd, &n));
-        assert_true(n <= sizeof rb->pd);
-        f.process_data.p = rb->pd;
-        f.process_data.n = n;
-    }
-    f.process_type = m->has_process_type ? rb->ptype : NULL;
-    if (m->has_additional_external_data)
-        f.additional_external_data = m->additional_external_data;
-    f.transaction_number = m->transaction_number;
-    if (m->has_additional_internal_data)
-        f.additional_internal_data = m->additional_internal_data;
-    f.system_operation_data = m->system_operation_data;
-    f.serial_number = m->serial_number.p;
-    f.signature_algorithm_oid = m->signature_algorithm_oid;
-    if (m->has_se_audit_data)
-        f.se_audit_data = m->se_audit_data;
-    f.signature_counter = m->signature_counter;
-    f.time_format = m->time_format;
-    f.log_time = m->log_time;
-    return f;
-}
 
 static void parse_ok(const char *name, const uint8_t *data, size_t len, logmsg *m)
 {
@@ -242,9 +196,10 @@ static void parse_ok(const char *name, const uint8_t *data, size_t len, logmsg *
  * message had indefinite processData. */
 static bool check_rebuild(const char *name, const logmsg *m)
 {
-    static rebuilt rb;
+    static th_rebuilt rb;
     static uint8_t tbs[16384];
-    logmsg_fields f = fields_from(m, &rb);
+    logmsg_fields f;
+    assert_true(th_fields_from(m, &rb, &f));
     der_w w = der_w_init(tbs, sizeof tbs);
     if (!logmsg_encode_tbs(&w, &f))
         fail_msg("%s: fields do not rebuild", name);
