@@ -351,7 +351,10 @@ TSE_API tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len);
 /* Log message by signature counter. */
 TSE_API tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t *len);
 /* TR-03151 exportSerialNumbers: DER SEQUENCE OF SEQUENCE { serialNumber
- * OCTET STRING, isUsedForTransactionLogs BOOLEAN } (TR-03151 Appendix). */
+ * OCTET STRING, SEQUENCE { isUsedForTransactionLogs [0] BOOLEAN,
+ * isUsedForSystemLogs [1] BOOLEAN, isUsedForSeAuditLogs [2] BOOLEAN } },
+ * one record per key (one here: it signs every kind of log). `*der` is
+ * freed with tse_free. */
 TSE_API tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len);
 TSE_API tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out);
 TSE_API tse_err tse_get_current_number_of_clients(tse *t, uint32_t *out);

@@ -322,13 +322,9 @@ tse_err engine_export_serial_numbers(engine *t, uint8_t **der, size_t *len)
     der_w rw = der_w_init(rec, sizeof rec);
     der_put_tlv(&rw, DER_OCTET_STRING, t->serial, TSE_SERIAL_LEN);
     der_put_tlv(&rw, DER_SEQUENCE, types, tw.len);
-    der_w ow = der_w_init(NULL, 0);
-    der_put_header(&ow, DER_SEQUENCE, der_header_len(rw.len) + rw.len);
-    size_t outer_hdr = ow.len;
-    ow = der_w_init(out, 80);
+    der_w ow = der_w_init(out, 80);
     der_put_header(&ow, DER_SEQUENCE, der_header_len(rw.len) + rw.len);
     der_put_tlv(&ow, DER_SEQUENCE, rec, rw.len);
-    (void)outer_hdr;
     if (!der_w_ok(&ow)) {
         free(out);
         return engine_fail(TSE_ERR_EXPORT_SERIAL_NUMBERS_FAILED, "encoding failed");
