@@ -35,26 +35,26 @@ int main(int argc, char **argv)
     qr[strcspn(qr, "\r\n")] = 0;
     double secs = atof(argv[2]) / 3, until = now_s() + secs;
     unsigned long verified = 0, built = 0, images = 0;
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     while (now_s() < until) {
-        if (receipt_qr_verify(qr, NULL, err, sizeof err) != RECEIPT_QR_VALID) {
-            fprintf(stderr, "bench_qr: %s\n", err);
+        if (receipt_qr_verify(qr, NULL, &err) != RECEIPT_QR_VALID) {
+            fprintf(stderr, "bench_qr: %s\n", err.message);
             return 1;
         }
         verified++;
     }
     receipt_qr_parsed p;
-    if (!receipt_qr_parse(qr, &p, err, sizeof err)) {
-        fprintf(stderr, "bench_qr: %s\n", err);
+    if (!receipt_qr_parse(qr, &p, &err)) {
+        fprintf(stderr, "bench_qr: %s\n", err.message);
         return 1;
     }
     for (until = now_s() + secs; now_s() < until; built++)
-        free(receipt_qr_string(&p.q, err, sizeof err));
+        free(receipt_qr_string(&p.q, &err));
     for (until = now_s() + secs; now_s() < until; images++) {
         uint8_t *png;
         size_t len;
-        if (receipt_qr_png(qr, 4, &png, &len, err, sizeof err) != 0) {
-            fprintf(stderr, "bench_qr: %s\n", err);
+        if (receipt_qr_png(qr, 4, &png, &len, &err) != 0) {
+            fprintf(stderr, "bench_qr: %s\n", err.message);
             return 1;
         }
         free(png);

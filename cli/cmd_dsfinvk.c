@@ -124,9 +124,9 @@ static int from_tse(cli_ctx *ctx, dsfinvk *d, const dsfinvk_args *a, size_t *mis
         tse_close(t);
         return rc;
     }
-    char err[RECEIPT_ERRLEN];
-    if (dsfinvk_add_certificate(d, (const uint8_t *)pem, strlen(pem), err, sizeof err) != 0)
-        rc = cli_fail(ctx, CLI_FAILED, "the TSE's certificate: %s", err);
+    tse_error err = {0};
+    if (dsfinvk_add_certificate(d, (const uint8_t *)pem, strlen(pem), &err) != 0)
+        rc = cli_fail(ctx, CLI_FAILED, "the TSE's certificate: %s", err.message);
     tse_free(pem);
     uint64_t first = a->first ? a->first : 1, last = a->last ? a->last : info.signature_counter;
     for (uint64_t c = first; rc == 0 && c <= last; c++) {
@@ -141,8 +141,8 @@ static int from_tse(cli_ctx *ctx, dsfinvk *d, const dsfinvk_args *a, size_t *mis
             rc = cli_tse_error(ctx, e, "cannot read a log message");
             break;
         }
-        if (dsfinvk_add_log(d, msg, len, err, sizeof err) != 0)
-            rc = cli_fail(ctx, CLI_FAILED, "log %llu: %s", (unsigned long long)c, err);
+        if (dsfinvk_add_log(d, msg, len, &err) != 0)
+            rc = cli_fail(ctx, CLI_FAILED, "log %llu: %s", (unsigned long long)c, err.message);
         tse_free(msg);
         cli_progress(ctx, c - first + 1, last - first + 1);
     }
@@ -162,19 +162,19 @@ int cmd_dsfinvk(cli_ctx *ctx, int argc, char **argv)
     dsfinvk *d = rc ? NULL : dsfinvk_new();
     if (!rc && !d)
         rc = cli_fail(ctx, CLI_INTERNAL, "out of memory");
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     size_t missing = 0;
     for (int i = 0; !rc && i < a.n_archives; i++)
-        if (dsfinvk_add_archive(d, a.archives[i], err, sizeof err) != 0)
-            rc = cli_fail(ctx, CLI_FAILED, "%s", err);
+        if (dsfinvk_add_archive(d, a.archives[i], &err) != 0)
+            rc = cli_fail(ctx, CLI_FAILED, "%s", err.message);
     if (!rc && !a.n_archives)
         rc = from_tse(ctx, d, &a, &missing);
     dsfinvk_summary sum;
     if (!rc) {
-        int w = dsfinvk_write(d, &a.opts, a.out, &sum, err, sizeof err);
+        int w = dsfinvk_write(d, &a.opts, a.out, &sum, &err);
         if (w != 0)
             rc = cli_fail(ctx, w == TSE_ERR_STORAGE_FAILURE || w == TSE_ERR_NO_MEMORY ? CLI_INTERNAL : CLI_FAILED,
-                          "%s", err);
+                          "%s", err.message);
     }
     if (!rc) {
         if (ctx->json)

@@ -55,7 +55,7 @@ static const char *result_name(receipt_qr_result r)
 static json_t *fields_json(const char *text)
 {
     receipt_qr_parsed p;
-    if (!receipt_qr_parse(text, &p, NULL, 0))
+    if (!receipt_qr_parse(text, &p, NULL))
         return json_null();
     const receipt_qr *q = &p.q;
     json_t *j = json_pack("{s:s, s:s, s:s%, s:I, s:I, s:I, s:I, s:s}", "client_id", q->client_id,
@@ -73,15 +73,15 @@ static int qr_verify(cli_ctx *ctx, const char *arg)
     char *text = qr_text(arg);
     if (!text)
         return cli_fail(ctx, CLI_USAGE, "no QR code text on standard input");
-    char err[RECEIPT_ERRLEN] = "";
+    tse_error err = {0};
     receipt_qr_check chk;
-    receipt_qr_result r = receipt_qr_verify(text, &chk, err, sizeof err);
+    receipt_qr_result r = receipt_qr_verify(text, &chk, &err);
     char serial[2 * 32 + 1] = "";
     if (chk.signed_len)
         tse_hex(chk.serial, 32, serial);
     if (ctx->json) {
         json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:s, s:o}", "valid", r == RECEIPT_QR_VALID, "result",
-                              result_name(r), "message", r == RECEIPT_QR_VALID ? "signature verifies" : err,
+                              result_name(r), "message", r == RECEIPT_QR_VALID ? "signature verifies" : err.message,
                               "curve", chk.curve, "tse_serial", serial, "fields", fields_json(text));
         if (!j) {
             free(text);
@@ -91,7 +91,7 @@ static int qr_verify(cli_ctx *ctx, const char *arg)
     } else if (r == RECEIPT_QR_VALID) {
         printf("valid: the signature verifies over the Finish log (curve %s, TSE serial %s)\n", chk.curve, serial);
     } else {
-        printf("NOT VALID (%s): %s\n", result_name(r), err);
+        printf("NOT VALID (%s): %s\n", result_name(r), err.message);
     }
     free(text);
     return r == RECEIPT_QR_VALID ? CLI_OK : CLI_FAILED;
@@ -133,19 +133,19 @@ static int qr_render(cli_ctx *ctx, int argc, char **argv)
     char *text = qr_text(arg);
     if (!text)
         return cli_fail(ctx, CLI_USAGE, "no QR code text on standard input");
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     uint8_t *data = NULL;
     size_t len = 0;
     if (png) {
-        if (receipt_qr_png(text, scale, &data, &len, err, sizeof err) != TSE_OK)
+        if (receipt_qr_png(text, scale, &data, &len, &err) != TSE_OK)
             data = NULL;
     } else {
-        data = (uint8_t *)receipt_qr_svg(text, scale, err, sizeof err);
+        data = (uint8_t *)receipt_qr_svg(text, scale, &err);
         len = data ? strlen((char *)data) : 0;
     }
     free(text);
     if (!data)
-        return cli_fail(ctx, CLI_FAILED, "%s", err);
+        return cli_fail(ctx, CLI_FAILED, "%s", err.message);
     const char *path = png ? png : svg;
     int rc = write_file(path, data, len);
     free(data);
@@ -169,7 +169,7 @@ static bool find_start(tse *t, uint64_t tx, uint64_t below, int64_t *start)
         if (tse_read_log_by_counter(t, c, &msg, &len) != TSE_OK)
             continue;
         logmsg m;
-        bool found = logmsg_parse(msg, len, &m, NULL, 0) && m.kind == LOGMSG_TRANSACTION &&
+        bool found = logmsg_parse(msg, len, &m, NULL) && m.kind == LOGMSG_TRANSACTION &&
                      m.transaction_number == tx && m.operation.n == 16 &&
                      memcmp(m.operation.p, "StartTransaction", 16) == 0;
         if (found)
@@ -207,9 +207,9 @@ static int qr_make(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     logmsg m;
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     int64_t start = 0;
-    if (!logmsg_parse(msg, len, &m, err, sizeof err) || m.kind != LOGMSG_TRANSACTION ||
+    if (!logmsg_parse(msg, len, &m, &err) || m.kind != LOGMSG_TRANSACTION ||
         m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
         rc = cli_fail(ctx, CLI_FAILED, "log %llu is not a FinishTransaction log", (unsigned long long)counter);
         goto out;
@@ -219,9 +219,9 @@ static int qr_make(cli_ctx *ctx, int argc, char **argv)
                       (unsigned long long)m.transaction_number);
         goto out;
     }
-    char *qr = receipt_qr_from_log(msg, len, start, point, point_len, err, sizeof err);
+    char *qr = receipt_qr_from_log(msg, len, start, point, point_len, &err);
     if (!qr) {
-        rc = cli_fail(ctx, CLI_FAILED, "%s", err);
+        rc = cli_fail(ctx, CLI_FAILED, "%s", err.message);
         goto out;
     }
     if (ctx->json)

@@ -35,9 +35,10 @@ static int check(tse_err rc, const char *what)
 static void print_log(const uint8_t *msg, size_t len)
 {
     logmsg m;
-    char err[128], name[512];
-    if (!logmsg_parse(msg, len, &m, err, sizeof err)) {
-        printf("  (unparsable log: %s)\n", err);
+    tse_error err = {0};
+    char name[512];
+    if (!logmsg_parse(msg, len, &m, &err)) {
+        printf("  (unparsable log: %s)\n", err.message);
         return;
     }
     logmsg_filename(&m, 0, name, sizeof name);

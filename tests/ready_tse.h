@@ -81,8 +81,8 @@ static inline uint64_t ready_check_all_logs(tse *t)
         size_t len = 0;
         assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
         logmsg m;
-        char err[128];
-        assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+        tse_error err = {0};
+        assert_true(logmsg_parse(msg, len, &m, &err));
         assert_int_equal(m.signature_counter, c);
         assert_int_equal(m.serial_number.n, 32);
         assert_memory_equal(m.serial_number.p, info.serial_number, 32);
@@ -102,8 +102,8 @@ static inline void ready_log_operation(tse *t, uint64_t counter, char *out, size
     size_t len = 0;
     assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
     logmsg m;
-    char err[128];
-    assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
     snprintf(out, cap, "%.*s", (int)m.operation.n, (const char *)m.operation.p);
     tse_free(msg);
 }

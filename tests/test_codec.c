@@ -588,7 +588,7 @@ static void test_tx_tbs_exact(void **state)
 static void build_parse(const logmsg_fields *f, uint8_t *msg, size_t cap, size_t *len, logmsg *m)
 {
     uint8_t tbs[2048], sig[96];
-    char err[256];
+    tse_error err = {0};
     for (size_t i = 0; i < sizeof sig; i++)
         sig[i] = (uint8_t)(i * 7 + 1);
     der_w w = der_w_init(tbs, sizeof tbs);
@@ -598,7 +598,7 @@ static void build_parse(const logmsg_fields *f, uint8_t *msg, size_t cap, size_t
     logmsg_encode(&mw, tbs, w.len, sig, sizeof sig);
     assert_true(der_w_ok(&mw));
     *len = mw.len;
-    if (!logmsg_parse(msg, mw.len, m, err, sizeof err))
+    if (!logmsg_parse(msg, mw.len, m, &err))
         fail_msg("parse failed: %s", err);
     assert_int_equal(m->version, 2);
     assert_int_equal(m->kind, f->kind);
@@ -1054,8 +1054,8 @@ static size_t valid_message(uint8_t *msg, size_t cap)
 static bool parses(const uint8_t *p, size_t n)
 {
     logmsg m;
-    char err[200];
-    return logmsg_parse(p, n, &m, err, sizeof err);
+    tse_error err = {0};
+    return logmsg_parse(p, n, &m, &err);
 }
 
 /* Copies into an exactly sized heap block so that ASan sees any overread. */
@@ -1098,7 +1098,7 @@ static void test_parse_rejects(void **state)
     (void)state;
     uint8_t msg[1024], copy[1100];
     logmsg m;
-    char err[200];
+    tse_error err = {0};
     size_t len = valid_message(msg, sizeof msg);
     assert_int_equal(msg[0], 0x30);
     assert_int_equal(msg[1], 0x81);
@@ -1106,31 +1106,31 @@ static void test_parse_rejects(void **state)
     /* Trailing garbage. */
     memcpy(copy, msg, len);
     copy[len] = 0;
-    assert_false(logmsg_parse(copy, len + 1, &m, err, sizeof err));
-    assert_non_null(strstr(err, "trailing"));
+    assert_false(logmsg_parse(copy, len + 1, &m, &err));
+    assert_non_null(strstr(err.message, "trailing"));
 
     /* Wrong version (the version INTEGER is at offset 3: 02 01 02). */
     memcpy(copy, msg, len);
     assert_int_equal(copy[5], 2);
     copy[5] = 3;
-    assert_false(logmsg_parse(copy, len, &m, err, sizeof err));
-    assert_non_null(strstr(err, "version"));
+    assert_false(logmsg_parse(copy, len, &m, &err));
+    assert_non_null(strstr(err.message, "version"));
     copy[5] = 1;
-    assert_false(logmsg_parse(copy, len, &m, err, sizeof err));
+    assert_false(logmsg_parse(copy, len, &m, &err));
 
     /* Unknown certifiedDataType: ...7.1.1 -> ...7.1.4 */
     memcpy(copy, msg, len);
     assert_int_equal(copy[16], 0x01);
     copy[16] = 0x04;
-    assert_false(logmsg_parse(copy, len, &m, err, sizeof err));
-    assert_non_null(strstr(err, "certifiedDataType"));
+    assert_false(logmsg_parse(copy, len, &m, &err));
+    assert_non_null(strstr(err.message, "certifiedDataType"));
 
     /* Non-minimal outer length: 30 82 00 LL. */
     copy[0] = 0x30;
     copy[1] = 0x82;
     copy[2] = 0x00;
     memcpy(copy + 3, msg + 2, len - 2);
-    assert_false(logmsg_parse(copy, len + 1, &m, err, sizeof err));
+    assert_false(logmsg_parse(copy, len + 1, &m, &err));
 
     /* Outer indefinite length. */
     copy[0] = 0x30;
@@ -1138,28 +1138,28 @@ static void test_parse_rejects(void **state)
     memcpy(copy + 2, msg + 3, len - 3);
     copy[len - 1] = 0;
     copy[len] = 0;
-    assert_false(logmsg_parse(copy, len + 1, &m, err, sizeof err));
+    assert_false(logmsg_parse(copy, len + 1, &m, &err));
 
     /* Not a SEQUENCE, empty input. */
     memcpy(copy, msg, len);
     copy[0] = 0x31;
-    assert_false(logmsg_parse(copy, len, &m, err, sizeof err));
-    assert_false(logmsg_parse(msg, 0, &m, err, sizeof err));
-    assert_false(logmsg_parse(NULL, 0, &m, NULL, 0));
+    assert_false(logmsg_parse(copy, len, &m, &err));
+    assert_false(logmsg_parse(msg, 0, &m, &err));
+    assert_false(logmsg_parse(NULL, 0, &m, NULL));
 
     /* Unknown transaction operation: "StartTransaction" -> "StartTransactioN". */
     memcpy(copy, msg, len);
     assert_int_equal(copy[17], 0x80);
     assert_int_equal(copy[34], 'n');
     copy[34] = 'N';
-    assert_false(logmsg_parse(copy, len, &m, err, sizeof err));
-    assert_non_null(strstr(err, "operationType"));
+    assert_false(logmsg_parse(copy, len, &m, &err));
+    assert_non_null(strstr(err.message, "operationType"));
 
     /* A lenient alphabet: '_' in the client id is accepted when parsing. */
     memcpy(copy, msg, len);
     assert_int_equal(copy[35], 0x81);
     copy[37] = '_';
-    assert_true(logmsg_parse(copy, len, &m, err, sizeof err));
+    assert_true(logmsg_parse(copy, len, &m, &err));
 }
 
 static void test_parse_process_data_forms(void **state)
@@ -1189,7 +1189,7 @@ static void test_parse_process_data_forms(void **state)
     uint8_t cd[256], msg[1024], flat[16];
     size_t n;
     logmsg m;
-    char err[200];
+    tse_error err = {0};
 
     der_w c = der_w_init(cd, sizeof cd);
     der_put_raw(&c, head, sizeof head);
@@ -1206,7 +1206,7 @@ static void test_parse_process_data_forms(void **state)
     der_w o = der_w_init(msg, sizeof msg);
     der_put_tlv(&o, DER_SEQUENCE, body, b.len);
     assert_true(der_w_ok(&o));
-    if (!logmsg_parse(msg, o.len, &m, err, sizeof err))
+    if (!logmsg_parse(msg, o.len, &m, &err))
         fail_msg("%s", err);
     assert_true(m.process_data.indefinite);
     assert_int_equal(m.process_data.tag, 0xa2);
@@ -1230,7 +1230,7 @@ static void test_parse_process_data_forms(void **state)
     size_t at = (size_t)((const uint8_t *)memchr(msg, 0xa2, o.len) - msg);
     assert_int_equal(bad[at + 2], 0x04);
     bad[at + 2] = 0x02;
-    assert_false(logmsg_parse(bad, o.len, &m, err, sizeof err));
+    assert_false(logmsg_parse(bad, o.len, &m, &err));
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -1260,9 +1260,10 @@ static void fuzz_one(const uint8_t *msg, size_t len, int rounds)
         for (int k = 0; k < flips; k++)
             copy[rng() % len] ^= (uint8_t)(1u << (rng() % 8));
         logmsg m;
-        char err[200], name[512];
+        tse_error err = {0};
+    char name[512];
         size_t n;
-        if (logmsg_parse(copy, len, &m, err, sizeof err)) {
+        if (logmsg_parse(copy, len, &m, &err)) {
             assert_inside(m.signed_bytes, copy, len);
             assert_inside(m.signature, copy, len);
             assert_inside(m.client_id, copy, len);
@@ -1304,10 +1305,11 @@ static void rebuild_archive(const char *rel, size_t want_tx, size_t want_update)
         if (!ends_with(e[i].name, ".log"))
             continue;
         logmsg m;
-        char err[256], name[512];
+        tse_error err = {0};
+    char name[512];
         static th_rebuilt rb;
         static uint8_t tbs[8192];
-        if (!logmsg_parse(e[i].data, e[i].len, &m, err, sizeof err))
+        if (!logmsg_parse(e[i].data, e[i].len, &m, &err))
             fail_msg("%s: %s", e[i].name, err);
         assert_int_equal(m.kind, LOGMSG_TRANSACTION);
         assert_false(m.process_data.indefinite);
@@ -1356,10 +1358,10 @@ static void test_dtrust_indefinite_truncations(void **state)
     assert_int_equal(th_tar_read(path, &e, &count), 0);
     for (size_t i = 0; i < count; i++) {
         logmsg m;
-        char err[256];
+        tse_error err = {0};
         if (!ends_with(e[i].name, ".log"))
             continue;
-        if (!logmsg_parse(e[i].data, e[i].len, &m, err, sizeof err))
+        if (!logmsg_parse(e[i].data, e[i].len, &m, &err))
             fail_msg("%s: %s", e[i].name, err);
         if (!m.process_data.indefinite)
             continue;

@@ -81,11 +81,11 @@ static void hex(const uint8_t *b, size_t n, char *out)
 static csp_key *gen(tse_curve c, uint8_t *point, size_t *point_len)
 {
     csp_key *k = NULL;
-    char err[CSP_ERRLEN];
-    assert_int_equal(csp_key_generate(c, &k, err), 0);
+    tse_error err = {0};
+    assert_int_equal(csp_key_generate(c, &k, &err), 0);
     assert_non_null(k);
     assert_int_equal(csp_key_curve(k), c);
-    assert_int_equal(csp_key_public(k, point, 133, point_len, err), 0);
+    assert_int_equal(csp_key_public(k, point, 133, point_len, &err), 0);
     assert_int_equal(*point_len, 1 + 2 * csp_curve_order_len(c));
     assert_int_equal(point[0], 0x04);
     return k;
@@ -119,10 +119,10 @@ static void test_tables(void **state)
     assert_null(csp_curve_group((tse_curve)99));
 
     csp_key *k = NULL;
-    char err[CSP_ERRLEN] = "";
-    assert_int_equal(csp_key_generate((tse_curve)99, &k, err), TSE_ERR_INVALID_ARGUMENT);
+    tse_error err = {0};
+    assert_int_equal(csp_key_generate((tse_curve)99, &k, &err), TSE_ERR_INVALID_ARGUMENT);
     assert_null(k);
-    assert_non_null(strstr(err, "curve"));
+    assert_non_null(strstr(err.message, "curve"));
 }
 
 /* ------------------------------------------------------------ signatures */
@@ -143,11 +143,11 @@ static void test_sign_openssl(void **state)
         for (size_t j = 0; j < sizeof hashes / sizeof hashes[0]; j++) {
             uint8_t sig[TSE_MAX_SIGNATURE_LEN];
             size_t sig_len = 0;
-            char err[CSP_ERRLEN] = "";
+            tse_error err = {0};
             assert_int_equal(
-                csp_sign(k, hashes[j], msg, sizeof msg - 1, sig, sizeof sig, &sig_len, err), 0);
+                csp_sign(k, hashes[j], msg, sizeof msg - 1, sig, sizeof sig, &sig_len, &err), 0);
             assert_int_equal(sig_len, 2 * csp_curve_order_len(curves[i]));
-            assert_int_equal(csp_verify(pub, hashes[j], msg, sizeof msg - 1, sig, sig_len, err),
+            assert_int_equal(csp_verify(pub, hashes[j], msg, sizeof msg - 1, sig, sig_len, &err),
                              0);
             assert_int_equal(
                 th_openssl_verify(curves[i], hashes[j], point, plen, msg, sizeof msg - 1, sig,
@@ -157,9 +157,9 @@ static void test_sign_openssl(void **state)
             uint8_t bad[sizeof msg];
             memcpy(bad, msg, sizeof msg);
             bad[3] ^= 1;
-            assert_int_equal(csp_verify(pub, hashes[j], bad, sizeof msg - 1, sig, sig_len, err),
+            assert_int_equal(csp_verify(pub, hashes[j], bad, sizeof msg - 1, sig, sig_len, &err),
                              TSE_ERR_INVALID_ARGUMENT);
-            assert_non_null(strstr(err, "does not verify"));
+            assert_non_null(strstr(err.message, "does not verify"));
             assert_int_equal(th_openssl_verify(curves[i], hashes[j], point, plen, bad,
                                                sizeof msg - 1, sig, sig_len),
                              1);
@@ -214,7 +214,7 @@ static void test_verify_malformed(void **state)
     for (size_t i = 0; i < NCURVES; i++) {
         uint8_t point[133], sig[TSE_MAX_SIGNATURE_LEN], bad[TSE_MAX_SIGNATURE_LEN + 2];
         size_t plen = 0, sig_len = 0, ol = csp_curve_order_len(curves[i]);
-        char err[CSP_ERRLEN];
+        tse_error err = {0};
         csp_key *k = gen(curves[i], point, &plen);
         EVP_PKEY *pub = csp_pubkey_from_point(curves[i], point, plen);
         assert_non_null(pub);
@@ -228,30 +228,30 @@ static void test_verify_malformed(void **state)
                 continue;
             memset(bad, 0, sizeof bad);
             memcpy(bad, sig, len < sig_len ? len : sig_len);
-            err[0] = 0;
-            assert_int_equal(csp_verify(pub, TSE_HASH_DEFAULT, msg, sizeof msg - 1, bad, len, err),
+            err.message[0] = 0;
+            assert_int_equal(csp_verify(pub, TSE_HASH_DEFAULT, msg, sizeof msg - 1, bad, len, &err),
                              TSE_ERR_INVALID_ARGUMENT);
-            assert_true(err[0] != 0);
+            assert_true(err.message[0] != 0);
         }
         /* r = 0, s = 0 */
         memcpy(bad, sig, sig_len);
         memset(bad, 0, ol);
-        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, err),
+        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, &err),
                          TSE_ERR_INVALID_ARGUMENT);
-        assert_non_null(strstr(err, "out of range"));
+        assert_non_null(strstr(err.message, "out of range"));
         memcpy(bad, sig, sig_len);
         memset(bad + ol, 0, ol);
-        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, err),
+        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, &err),
                          TSE_ERR_INVALID_ARGUMENT);
         /* r, s >= order: all 0xff is above every order */
         memcpy(bad, sig, sig_len);
         memset(bad, 0xff, ol);
-        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, err),
+        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, &err),
                          TSE_ERR_INVALID_ARGUMENT);
-        assert_non_null(strstr(err, "out of range"));
+        assert_non_null(strstr(err.message, "out of range"));
         memcpy(bad, sig, sig_len);
         memset(bad + ol, 0xff, ol);
-        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, err),
+        assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, bad, sig_len, &err),
                          TSE_ERR_INVALID_ARGUMENT);
         /* every single flipped bit */
         for (size_t b = 0; b < sig_len * 8; b += 7) {
@@ -269,7 +269,7 @@ static void test_verify_malformed(void **state)
         /* the signature still verifies after all that */
         assert_int_equal(csp_verify(pub, 0, msg, sizeof msg - 1, sig, sig_len, NULL), 0);
         /* buffer too small to sign into */
-        assert_int_equal(csp_sign(k, 0, msg, sizeof msg - 1, bad, 2 * ol - 1, &sig_len, err),
+        assert_int_equal(csp_sign(k, 0, msg, sizeof msg - 1, bad, 2 * ol - 1, &sig_len, &err),
                          TSE_ERR_INVALID_ARGUMENT);
         EVP_PKEY_free(pub);
         csp_key_free(k);
@@ -386,41 +386,41 @@ static void test_pubkey_from_point(void **state)
 static void test_master_key(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     uint8_t mk[CSP_MASTER_KEY_LEN], mk2[CSP_MASTER_KEY_LEN];
     char *path = th_path("mk-test.key");
     unlink(path);
-    assert_int_equal(csp_master_key_create(path, err), 0);
+    assert_int_equal(csp_master_key_create(path, &err), 0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(st.st_size, 65);
-    assert_int_equal(csp_master_key_load(path, mk, err), 0);
+    assert_int_equal(csp_master_key_load(path, mk, &err), 0);
 
     /* never overwritten */
-    assert_int_equal(csp_master_key_create(path, err), TSE_ERR_ALREADY_EXISTS);
-    assert_int_equal(csp_master_key_load(path, mk2, err), 0);
+    assert_int_equal(csp_master_key_create(path, &err), TSE_ERR_ALREADY_EXISTS);
+    assert_int_equal(csp_master_key_load(path, mk2, &err), 0);
     assert_memory_equal(mk, mk2, sizeof mk);
 
     /* 0400 is fine; 0644, 0640 and 0602 are not */
     assert_int_equal(chmod(path, 0400), 0);
-    assert_int_equal(csp_master_key_load(path, mk2, err), 0);
+    assert_int_equal(csp_master_key_load(path, mk2, &err), 0);
     static const mode_t bad_modes[] = {0644, 0640, 0604, 0602, 0620};
     for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
         assert_int_equal(chmod(path, bad_modes[i]), 0);
-        err[0] = 0;
-        assert_int_equal(csp_master_key_load(path, mk2, err), TSE_ERR_KEY_UNAVAILABLE);
-        assert_non_null(strstr(err, path));
-        assert_non_null(strstr(err, "group or others"));
+        err.message[0] = 0;
+        assert_int_equal(csp_master_key_load(path, mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
+        assert_non_null(strstr(err.message, path));
+        assert_non_null(strstr(err.message, "group or others"));
     }
     assert_int_equal(chmod(path, 0600), 0);
 
     /* missing */
     char *missing = th_path("no-such-master.key");
-    assert_int_equal(csp_master_key_load(missing, mk2, err), TSE_ERR_KEY_UNAVAILABLE);
-    assert_non_null(strstr(err, missing));
-    assert_non_null(strstr(err, "No such file"));
-    assert_int_equal(csp_master_key_load(NULL, mk2, err), TSE_ERR_KEY_UNAVAILABLE);
+    assert_int_equal(csp_master_key_load(missing, mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
+    assert_non_null(strstr(err.message, missing));
+    assert_non_null(strstr(err.message, "No such file"));
+    assert_int_equal(csp_master_key_load(NULL, mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
 
     /* raw 32 bytes */
     char *raw = th_path("mk-raw.key");
@@ -429,17 +429,17 @@ static void test_master_key(void **state)
         rawkey[i] = (uint8_t)(i * 7 + 1);
     assert_int_equal(th_write_file(raw, rawkey, 32), 0);
     assert_int_equal(chmod(raw, 0600), 0);
-    assert_int_equal(csp_master_key_load(raw, mk2, err), 0);
+    assert_int_equal(csp_master_key_load(raw, mk2, &err), 0);
     assert_memory_equal(mk2, rawkey, 32);
 
     /* hex without newline, upper case, CRLF */
     const char *hexkey = "000102030405060708090A0B0C0D0E0F101112131415161718191a1b1c1d1e1f\r\n";
     assert_int_equal(th_write_file(raw, hexkey, strlen(hexkey)), 0);
-    assert_int_equal(csp_master_key_load(raw, mk2, err), 0);
+    assert_int_equal(csp_master_key_load(raw, mk2, &err), 0);
     for (int i = 0; i < 32; i++)
         assert_int_equal(mk2[i], i);
     assert_int_equal(th_write_file(raw, hexkey, 64), 0);
-    assert_int_equal(csp_master_key_load(raw, mk2, err), 0);
+    assert_int_equal(csp_master_key_load(raw, mk2, &err), 0);
 
     /* wrong sizes and formats */
     static const size_t sizes[] = {0, 1, 31, 33, 63, 67, 100, 4096};
@@ -447,22 +447,22 @@ static void test_master_key(void **state)
     memset(junk, 'a', sizeof junk);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         assert_int_equal(th_write_file(raw, junk, sizes[i]), 0);
-        err[0] = 0;
-        assert_int_equal(csp_master_key_load(raw, mk2, err), TSE_ERR_KEY_UNAVAILABLE);
-        assert_non_null(strstr(err, raw));
-        assert_non_null(strstr(err, "expected 32 raw bytes or 64 hex digits"));
+        err.message[0] = 0;
+        assert_int_equal(csp_master_key_load(raw, mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
+        assert_non_null(strstr(err.message, raw));
+        assert_non_null(strstr(err.message, "expected 32 raw bytes or 64 hex digits"));
     }
     memcpy(junk, hexkey, 64);
     junk[10] = 'g';
     assert_int_equal(th_write_file(raw, junk, 64), 0);
-    assert_int_equal(csp_master_key_load(raw, mk2, err), TSE_ERR_KEY_UNAVAILABLE);
-    assert_non_null(strstr(err, "hex"));
+    assert_int_equal(csp_master_key_load(raw, mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "hex"));
 
     /* a directory is not a key file */
-    assert_int_equal(csp_master_key_load(th_tmpdir(), mk2, err), TSE_ERR_KEY_UNAVAILABLE);
+    assert_int_equal(csp_master_key_load(th_tmpdir(), mk2, &err), TSE_ERR_KEY_UNAVAILABLE);
 
     /* the shared helper's key loads */
-    assert_int_equal(csp_master_key_load(th_master_key(), mk2, err), 0);
+    assert_int_equal(csp_master_key_load(th_master_key(), mk2, &err), 0);
     free(path);
     free(missing);
     free(raw);
@@ -473,9 +473,9 @@ static void test_master_key(void **state)
 static void test_seal_roundtrip(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     uint8_t mk[CSP_MASTER_KEY_LEN];
-    assert_int_equal(csp_master_key_load(th_master_key(), mk, err), 0);
+    assert_int_equal(csp_master_key_load(th_master_key(), mk, &err), 0);
     for (size_t i = 0; i < NCURVES; i++) {
         uint8_t point[133], point2[133], serial[32];
         size_t plen = 0, plen2 = 0;
@@ -483,19 +483,19 @@ static void test_seal_roundtrip(void **state)
         csp_serial(point, plen, serial);
         uint8_t *blob = NULL;
         size_t blob_len = 0;
-        assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob, &blob_len, err), 0);
+        assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob, &blob_len, &err), 0);
         assert_non_null(blob);
         /* the private scalar is not in the blob in clear */
         csp_key *k2 = NULL;
-        assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, err), 0);
+        assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, &err), 0);
         assert_int_equal(csp_key_curve(k2), curves[i]);
-        assert_int_equal(csp_key_public(k2, point2, sizeof point2, &plen2, err), 0);
+        assert_int_equal(csp_key_public(k2, point2, sizeof point2, &plen2, &err), 0);
         assert_int_equal(plen2, plen);
         assert_memory_equal(point2, point, plen);
         /* the unsealed key signs for the original public key */
         uint8_t sig[TSE_MAX_SIGNATURE_LEN];
         size_t sig_len = 0;
-        assert_int_equal(csp_sign(k2, 0, msg, sizeof msg - 1, sig, sizeof sig, &sig_len, err), 0);
+        assert_int_equal(csp_sign(k2, 0, msg, sizeof msg - 1, sig, sizeof sig, &sig_len, &err), 0);
         assert_int_equal(
             th_openssl_verify(curves[i], 0, point, plen, msg, sizeof msg - 1, sig, sig_len), 0);
         csp_key_free(k2);
@@ -503,7 +503,7 @@ static void test_seal_roundtrip(void **state)
         /* two seals of one key differ (fresh nonce) */
         uint8_t *blob2 = NULL;
         size_t blob2_len = 0;
-        assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob2, &blob2_len, err), 0);
+        assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob2, &blob2_len, &err), 0);
         assert_int_equal(blob2_len, blob_len);
         assert_memory_not_equal(blob2, blob, blob_len);
         free(blob2);
@@ -515,9 +515,9 @@ static void test_seal_roundtrip(void **state)
 static void test_seal_tamper(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     uint8_t mk[CSP_MASTER_KEY_LEN], other[CSP_MASTER_KEY_LEN];
-    assert_int_equal(csp_master_key_load(th_master_key(), mk, err), 0);
+    assert_int_equal(csp_master_key_load(th_master_key(), mk, &err), 0);
     memcpy(other, mk, sizeof mk);
     other[31] ^= 0x01;
     uint8_t point[133], serial[32];
@@ -526,45 +526,45 @@ static void test_seal_tamper(void **state)
     csp_serial(point, plen, serial);
     uint8_t *blob = NULL;
     size_t blob_len = 0;
-    assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob, &blob_len, err), 0);
+    assert_int_equal(csp_key_seal(k, mk, serial, 32, &blob, &blob_len, &err), 0);
     csp_key *k2 = NULL;
 
     /* wrong master key */
-    err[0] = 0;
-    assert_int_equal(csp_key_unseal(blob, blob_len, other, serial, 32, &k2, err),
+    err.message[0] = 0;
+    assert_int_equal(csp_key_unseal(blob, blob_len, other, serial, 32, &k2, &err),
                      TSE_ERR_KEY_UNAVAILABLE);
     assert_null(k2);
-    assert_non_null(strstr(err, "wrong master key"));
+    assert_non_null(strstr(err.message, "wrong master key"));
     /* another TSE's serial as aad */
     uint8_t serial2[32];
     memcpy(serial2, serial, 32);
     serial2[0] ^= 0x80;
-    assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial2, 32, &k2, err),
+    assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial2, 32, &k2, &err),
                      TSE_ERR_KEY_UNAVAILABLE);
-    assert_int_equal(csp_key_unseal(blob, blob_len, mk, NULL, 0, &k2, err),
+    assert_int_equal(csp_key_unseal(blob, blob_len, mk, NULL, 0, &k2, &err),
                      TSE_ERR_KEY_UNAVAILABLE);
     /* every flipped byte, anywhere in the blob */
     for (size_t i = 0; i < blob_len; i++) {
         blob[i] ^= 0x20;
-        err[0] = 0;
-        assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, err),
+        err.message[0] = 0;
+        assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, &err),
                          TSE_ERR_KEY_UNAVAILABLE);
         assert_null(k2);
-        assert_true(err[0] != 0);
+        assert_true(err.message[0] != 0);
         blob[i] ^= 0x20;
     }
     /* truncated or extended */
     for (size_t len = 0; len < blob_len; len += 5)
-        assert_int_equal(csp_key_unseal(blob, len, mk, serial, 32, &k2, err),
+        assert_int_equal(csp_key_unseal(blob, len, mk, serial, 32, &k2, &err),
                          TSE_ERR_KEY_UNAVAILABLE);
     uint8_t *longer = calloc(1, blob_len + 1);
     assert_non_null(longer);
     memcpy(longer, blob, blob_len);
-    assert_int_equal(csp_key_unseal(longer, blob_len + 1, mk, serial, 32, &k2, err),
+    assert_int_equal(csp_key_unseal(longer, blob_len + 1, mk, serial, 32, &k2, &err),
                      TSE_ERR_KEY_UNAVAILABLE);
     free(longer);
     /* still fine untouched */
-    assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, err), 0);
+    assert_int_equal(csp_key_unseal(blob, blob_len, mk, serial, 32, &k2, &err), 0);
     csp_key_free(k2);
     free(blob);
     csp_key_free(k);
@@ -577,9 +577,9 @@ static void test_secret_hash(void **state)
 {
     (void)state;
     uint8_t rec[CSP_SECRET_HASH_LEN], rec2[CSP_SECRET_HASH_LEN];
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     double t0 = now_sec();
-    assert_int_equal(csp_secret_hash("123456", rec, err), 0);
+    assert_int_equal(csp_secret_hash("123456", rec, &err), 0);
     double t1 = now_sec();
     print_message("scrypt (N=16384, r=8, p=1) per hash: %.1f ms\n", (t1 - t0) * 1e3);
     assert_true(csp_secret_check("123456", rec));
@@ -589,7 +589,7 @@ static void test_secret_hash(void **state)
     assert_false(csp_secret_check("", rec));
     assert_false(csp_secret_check(NULL, rec));
     /* salted: the same secret gives another record */
-    assert_int_equal(csp_secret_hash("123456", rec2, err), 0);
+    assert_int_equal(csp_secret_hash("123456", rec2, &err), 0);
     assert_memory_not_equal(rec, rec2, sizeof rec);
     assert_true(csp_secret_check("123456", rec2));
     /* a changed record never matches */
@@ -601,15 +601,15 @@ static void test_secret_hash(void **state)
     memset(rec2, 0, sizeof rec2);
     assert_false(csp_secret_check("123456", rec2));
     /* an empty secret and a long one */
-    assert_int_equal(csp_secret_hash("", rec2, err), 0);
+    assert_int_equal(csp_secret_hash("", rec2, &err), 0);
     assert_true(csp_secret_check("", rec2));
     assert_false(csp_secret_check("x", rec2));
     char longpin[TSE_MAX_PIN_LEN + 1];
     memset(longpin, 'p', TSE_MAX_PIN_LEN);
     longpin[TSE_MAX_PIN_LEN] = 0;
-    assert_int_equal(csp_secret_hash(longpin, rec2, err), 0);
+    assert_int_equal(csp_secret_hash(longpin, rec2, &err), 0);
     assert_true(csp_secret_check(longpin, rec2));
-    assert_int_equal(csp_secret_hash(NULL, rec2, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(csp_secret_hash(NULL, rec2, &err), TSE_ERR_INVALID_ARGUMENT);
 }
 
 static void test_random(void **state)
@@ -654,7 +654,7 @@ static void split_pem(const char *pem, const char *first, const char *second)
 static void test_ca_issue(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     char *tse_path = th_path("tse.pem"), *root_path = th_path("root.pem");
     for (size_t i = 0; i < NCURVES; i++) {
         uint8_t point[133], serial[32];
@@ -665,7 +665,7 @@ static void test_ca_issue(void **state)
         hex(serial, 32, cn);
         char *pem = NULL;
         int64_t before = (int64_t)time(NULL);
-        assert_int_equal(csp_ca_issue(k, cn, 86400, &pem, err), 0);
+        assert_int_equal(csp_ca_issue(k, cn, 86400, &pem, &err), 0);
         assert_non_null(pem);
         split_pem(pem, tse_path, root_path);
 
@@ -693,14 +693,14 @@ static void test_ca_issue(void **state)
         assert_non_null(strstr(out, "CA:TRUE"));
         assert_non_null(strstr(out, "Certificate Sign"));
 
-        assert_int_equal(csp_chain_check(pem, point, plen, err), 0);
+        assert_int_equal(csp_chain_check(pem, point, plen, &err), 0);
         int64_t na = 0;
-        assert_int_equal(csp_chain_not_after(pem, &na, err), 0);
+        assert_int_equal(csp_chain_not_after(pem, &na, &err), 0);
         assert_true(na >= before + 86400 && na <= (int64_t)time(NULL) + 86400);
 
         csp_cert *certs = NULL;
         size_t n = 0;
-        assert_int_equal(csp_chain_split(pem, &certs, &n, err), 0);
+        assert_int_equal(csp_chain_split(pem, &certs, &n, &err), 0);
         assert_int_equal(n, 2);
         assert_memory_equal(certs[0].key_serial, serial, 32);
         assert_memory_not_equal(certs[1].key_serial, serial, 32);
@@ -737,19 +737,19 @@ static void test_ca_issue(void **state)
 static void test_ca_expired(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     uint8_t point[133];
     size_t plen = 0;
     csp_key *k = gen(TSE_CURVE_P256, point, &plen);
     char *pem = NULL;
-    assert_int_equal(csp_ca_issue(k, "expired", -10, &pem, err), 0);
+    assert_int_equal(csp_ca_issue(k, "expired", -10, &pem, &err), 0);
     int64_t na = 0;
-    assert_int_equal(csp_chain_not_after(pem, &na, err), 0);
+    assert_int_equal(csp_chain_not_after(pem, &na, &err), 0);
     int64_t now = (int64_t)time(NULL);
     assert_true(na < now);
     assert_true(na >= now - 15);
     /* still a valid chain for the key; only expired */
-    assert_int_equal(csp_chain_check(pem, point, plen, err), 0);
+    assert_int_equal(csp_chain_check(pem, point, plen, &err), 0);
     char *tse_path = th_path("expired-tse.pem"), *root_path = th_path("expired-root.pem");
     split_pem(pem, tse_path, root_path);
     char out[2048];
@@ -758,14 +758,14 @@ static void test_ca_expired(void **state)
     free(pem);
 
     /* a long-expired one still has notBefore before notAfter */
-    assert_int_equal(csp_ca_issue(k, "expired", -86400, &pem, err), 0);
-    assert_int_equal(csp_chain_not_after(pem, &na, err), 0);
+    assert_int_equal(csp_ca_issue(k, "expired", -86400, &pem, &err), 0);
+    assert_int_equal(csp_chain_not_after(pem, &na, &err), 0);
     assert_true(na <= now - 86400 + 2 && na >= now - 86400 - 5);
     free(pem);
 
     /* tiny validity: valid now */
-    assert_int_equal(csp_ca_issue(k, "tiny", 2, &pem, err), 0);
-    assert_int_equal(csp_chain_not_after(pem, &na, err), 0);
+    assert_int_equal(csp_ca_issue(k, "tiny", 2, &pem, &err), 0);
+    assert_int_equal(csp_chain_not_after(pem, &na, &err), 0);
     assert_true(na >= now + 2);
     split_pem(pem, tse_path, root_path);
     assert_int_equal(run(out, sizeof out, "openssl verify -CAfile %s %s 2>&1", root_path, tse_path),
@@ -779,74 +779,74 @@ static void test_ca_expired(void **state)
 static void test_chain_check_rejects(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     uint8_t point[133], point2[133];
     size_t plen = 0, plen2 = 0;
     csp_key *k = gen(TSE_CURVE_P384, point, &plen);
     csp_key *k2 = gen(TSE_CURVE_P384, point2, &plen2);
     char *pem = NULL, *pem2 = NULL;
-    assert_int_equal(csp_ca_issue(k, "one", 3600, &pem, err), 0);
-    assert_int_equal(csp_ca_issue(k2, "two", 3600, &pem2, err), 0);
+    assert_int_equal(csp_ca_issue(k, "one", 3600, &pem, &err), 0);
+    assert_int_equal(csp_ca_issue(k2, "two", 3600, &pem2, &err), 0);
 
     /* a chain for another key; a stale OpenSSL error of someone else's
      * changes neither the result nor the message */
     ERR_raise(ERR_LIB_PEM, PEM_R_BAD_BASE64_DECODE);
-    assert_int_equal(csp_chain_check(pem, point, plen, err), 0);
+    assert_int_equal(csp_chain_check(pem, point, plen, &err), 0);
     ERR_raise(ERR_LIB_PEM, PEM_R_BAD_BASE64_DECODE);
-    err[0] = 0;
-    assert_int_equal(csp_chain_check(pem2, point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
-    assert_string_equal(err, "certificate key does not match the TSE key");
-    assert_int_equal(csp_chain_check(pem, point, plen - 1, err), TSE_ERR_CERTIFICATE_INVALID);
+    err.message[0] = 0;
+    assert_int_equal(csp_chain_check(pem2, point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_string_equal(err.message, "certificate key does not match the TSE key");
+    assert_int_equal(csp_chain_check(pem, point, plen - 1, &err), TSE_ERR_CERTIFICATE_INVALID);
 
     /* the TSE certificate of one chain with the root of the other */
     const char *tag = "-----BEGIN CERTIFICATE-----";
     const char *root1 = strstr(pem + 1, tag), *root2 = strstr(pem2 + 1, tag);
     char mixed[8192];
     snprintf(mixed, sizeof mixed, "%.*s%s", (int)(root1 - pem), pem, root2);
-    err[0] = 0;
-    assert_int_equal(csp_chain_check(mixed, point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
-    assert_non_null(strstr(err, "not signed by"));
+    err.message[0] = 0;
+    assert_int_equal(csp_chain_check(mixed, point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_non_null(strstr(err.message, "not signed by"));
 
     /* root first */
     snprintf(mixed, sizeof mixed, "%s%.*s", root1, (int)(root1 - pem), pem);
-    assert_int_equal(csp_chain_check(mixed, point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_int_equal(csp_chain_check(mixed, point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
 
     /* the TSE certificate alone is accepted as the top */
     snprintf(mixed, sizeof mixed, "%.*s", (int)(root1 - pem), pem);
-    assert_int_equal(csp_chain_check(mixed, point, plen, err), 0);
+    assert_int_equal(csp_chain_check(mixed, point, plen, &err), 0);
 
     /* garbage, empty, damaged */
     static const char *junk[] = {"", "garbage",
                                  "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
-        err[0] = 0;
-        assert_int_equal(csp_chain_check(junk[i], point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
-        assert_true(err[0] != 0);
+        err.message[0] = 0;
+        assert_int_equal(csp_chain_check(junk[i], point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
+        assert_true(err.message[0] != 0);
         int64_t na;
-        assert_int_equal(csp_chain_not_after(junk[i], &na, err), TSE_ERR_CERTIFICATE_INVALID);
+        assert_int_equal(csp_chain_not_after(junk[i], &na, &err), TSE_ERR_CERTIFICATE_INVALID);
         csp_cert *c = NULL;
         size_t n = 0;
-        assert_int_equal(csp_chain_split(junk[i], &c, &n, err), TSE_ERR_CERTIFICATE_INVALID);
+        assert_int_equal(csp_chain_split(junk[i], &c, &n, &err), TSE_ERR_CERTIFICATE_INVALID);
         assert_null(c);
     }
     /* a certificate body with a flipped character in its base64 */
     snprintf(mixed, sizeof mixed, "%s", pem);
     mixed[200] = mixed[200] == 'A' ? 'B' : 'A';
-    assert_int_equal(csp_chain_check(mixed, point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_int_equal(csp_chain_check(mixed, point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
     /* truncated in the middle of the root */
     snprintf(mixed, sizeof mixed, "%.*s", (int)(root1 - pem) + 100, pem);
-    assert_int_equal(csp_chain_check(mixed, point, plen, err), TSE_ERR_CERTIFICATE_INVALID);
-    assert_int_equal(csp_chain_check(NULL, point, plen, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(csp_chain_check(mixed, point, plen, &err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_int_equal(csp_chain_check(NULL, point, plen, &err), TSE_ERR_INVALID_ARGUMENT);
 
     /* bad subject names */
     char longcn[100];
     memset(longcn, 'x', sizeof longcn - 1);
     longcn[sizeof longcn - 1] = 0;
     char *p = NULL;
-    assert_int_equal(csp_ca_issue(k, longcn, 3600, &p, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(csp_ca_issue(k, longcn, 3600, &p, &err), TSE_ERR_INVALID_ARGUMENT);
     assert_null(p);
-    assert_int_equal(csp_ca_issue(k, "", 3600, &p, err), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(csp_csr(k, longcn, &p, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(csp_ca_issue(k, "", 3600, &p, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(csp_csr(k, longcn, &p, &err), TSE_ERR_INVALID_ARGUMENT);
     free(pem);
     free(pem2);
     csp_key_free(k);
@@ -856,14 +856,14 @@ static void test_chain_check_rejects(void **state)
 static void test_csr(void **state)
 {
     (void)state;
-    char err[CSP_ERRLEN];
+    tse_error err = {0};
     char *path = th_path("tse.csr");
     for (size_t i = 0; i < NCURVES; i++) {
         uint8_t point[133];
         size_t plen = 0;
         csp_key *k = gen(curves[i], point, &plen);
         char *pem = NULL;
-        assert_int_equal(csp_csr(k, "TSE-CSR-TEST", &pem, err), 0);
+        assert_int_equal(csp_csr(k, "TSE-CSR-TEST", &pem, &err), 0);
         assert_non_null(strstr(pem, "-----BEGIN CERTIFICATE REQUEST-----"));
         assert_int_equal(th_write_file(path, pem, strlen(pem)), 0);
         char out[4096];

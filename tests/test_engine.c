@@ -74,8 +74,8 @@ static void test_lifecycle(void **state)
     size_t len = 0;
     assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
     logmsg m;
-    char err[128];
-    assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
     assert_int_equal(m.kind, LOGMSG_TRANSACTION);
     assert_int_equal(m.transaction_number, 1);
     assert_int_equal(m.signature_counter, 10);
@@ -158,8 +158,8 @@ static void test_unsigned_updates_survive_reopen(void **state)
     size_t len = 0;
     assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
     logmsg m;
-    char err[128];
-    assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
     uint8_t pd[16];
     size_t pd_len = 0;
     assert_true(der_get_octets(&m.process_data, pd, sizeof pd, &pd_len));
@@ -267,8 +267,9 @@ static void test_time_formats_and_trusted_clock(void **state)
         size_t len = 0;
         assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
         logmsg m;
-        char err[128], name[256];
-        assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+        tse_error err = {0};
+    char name[256];
+        assert_true(logmsg_parse(msg, len, &m, &err));
         assert_int_equal(m.time_format, (logmsg_time_format)fmts[i]);
         assert_int_equal(m.log_time, r.log_time);
         assert_true(logmsg_filename(&m, 0, name, sizeof name));

@@ -88,7 +88,20 @@ static void test_argument_errors(void **state)
     EXPECT_ERR(t, TSE_ERR_INVALID_TIME, tse_update_time(t, 12345));
     EXPECT_ERR(t, TSE_ERR_INVALID_TIME, tse_update_time(t, 253402300800LL));
     assert_string_equal(tse_errname(TSE_ERR_TIME_NOT_SET), "TIME_NOT_SET");
-    assert_non_null(strstr(tse_strerror(-9999), "-9999"));
+    /* constant strings: two in one expression stay apart, an unknown code is named as such */
+    const char *a = tse_strerror(TSE_ERR_PIN_BLOCKED), *b = tse_strerror(TSE_ERR_TIME_NOT_SET);
+    assert_string_equal(a, "PIN_BLOCKED: the PIN is blocked; unblock it with the PUK");
+    assert_string_equal(b, "TIME_NOT_SET: the TSE's time has not been set");
+    assert_ptr_equal(a, tse_strerror(TSE_ERR_PIN_BLOCKED));
+    assert_non_null(strstr(tse_strerror(-9999), "UNKNOWN_ERROR"));
+    /* the last error keeps code and message apart */
+    assert_int_equal(tse_update_time(t, 12345), TSE_ERR_INVALID_TIME);
+    assert_int_equal(tse_last_error_code(), TSE_ERR_INVALID_TIME);
+    assert_null(strstr(tse_last_error_detail(), "INVALID_TIME"));
+    assert_true(strlen(tse_last_error_detail()) > 0);
+    char both[600];
+    snprintf(both, sizeof both, "INVALID_TIME: %s", tse_last_error_detail());
+    assert_string_equal(tse_last_error_message(), both);
     free(big);
     tse_close(t);
 }

@@ -186,9 +186,9 @@ static const cert *find_cert(const cert *certs, size_t n, logmsg_bytes serial)
 
 static void parse_ok(const char *name, const uint8_t *data, size_t len, logmsg *m)
 {
-    char err[256];
-    if (!logmsg_parse(data, len, m, err, sizeof err))
-        fail_msg("%s: %s", name, err);
+    tse_error err = {0};
+    if (!logmsg_parse(data, len, m, &err))
+        fail_msg("%s: %s", name, err.message);
 }
 
 /* Rebuilds the signed bytes; they must equal the file's unless processData
@@ -240,8 +240,8 @@ static tse_hash hash_of(const logmsg *m)
 
 static bool verifies(EVP_PKEY *key, tse_hash h, logmsg_bytes tbs, logmsg_bytes sig)
 {
-    char err[CSP_ERRLEN];
-    return csp_verify(key, h, tbs.p, tbs.n, sig.p, sig.n, err) == 0;
+    tse_error err = {0};
+    return csp_verify(key, h, tbs.p, tbs.n, sig.p, sig.n, &err) == 0;
 }
 
 /* Flipped bytes in the signature and in the signed part must not verify. */
@@ -263,7 +263,7 @@ static void check_tampered(const th_tar_entry *e, const logmsg *m, EVP_PKEY *key
 
     memcpy(copy, e->data, e->len);
     copy[m->signed_bytes.n / 3 + (m->signed_bytes.p - e->data)] ^= 0x20;
-    if (logmsg_parse(copy, e->len, &t, NULL, 0))
+    if (logmsg_parse(copy, e->len, &t, NULL))
         assert_false(verifies(key, h, t.signed_bytes, t.signature));
     free(copy);
 }

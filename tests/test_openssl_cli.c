@@ -79,8 +79,8 @@ static void check_with_openssl(tse_curve curve, tse_time_format fmt)
         size_t len = 0;
         assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
         logmsg m;
-        char err[128];
-        assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+        tse_error err = {0};
+        assert_true(logmsg_parse(msg, len, &m, &err));
         assert_int_equal(th_openssl_verify(curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
                                            m.signature.p, m.signature.n), 0);
         assert_true(asn1parse_ok(msg, len));

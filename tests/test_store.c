@@ -50,10 +50,10 @@ static char *fresh_path(const char *name)
 static store *create_store(const char *path)
 {
     store *s = NULL;
-    char err[STORE_ERRLEN] = "";
-    int rc = store_open(path, STORE_CREATE, &s, err);
+    tse_error err = {0};
+    int rc = store_open(path, STORE_CREATE, &s, &err);
     if (rc)
-        fprintf(stderr, "store_open(%s): %s\n", path, err);
+        fprintf(stderr, "store_open(%s): %s\n", path, err.message);
     assert_int_equal(rc, 0);
     assert_non_null(s);
     return s;
@@ -62,10 +62,10 @@ static store *create_store(const char *path)
 static store *reopen_store(const char *path)
 {
     store *s = NULL;
-    char err[STORE_ERRLEN] = "";
-    int rc = store_open(path, 0, &s, err);
+    tse_error err = {0};
+    int rc = store_open(path, 0, &s, &err);
     if (rc)
-        fprintf(stderr, "store_open(%s): %s\n", path, err);
+        fprintf(stderr, "store_open(%s): %s\n", path, err.message);
     assert_int_equal(rc, 0);
     return s;
 }
@@ -96,7 +96,7 @@ static void make_log(test_log *t, uint64_t counter, uint64_t tx)
     t->log.len = log_data(counter, t->buf, sizeof t->buf);
 }
 
-static int commit_log(store *s, uint64_t counter, char *err)
+static int commit_log(store *s, uint64_t counter, tse_error *err)
 {
     test_log t;
     make_log(&t, counter, counter);
@@ -141,8 +141,8 @@ static int walk_cb(void *ctx, const store_log *l)
 static uint64_t check_contiguous(store *s)
 {
     walk w = {.ok = true};
-    char err[STORE_ERRLEN] = "";
-    assert_int_equal(store_foreach_log(s, 1, 0, walk_cb, &w, err), 0);
+    tse_error err = {0};
+    assert_int_equal(store_foreach_log(s, 1, 0, walk_cb, &w, &err), 0);
     assert_true(w.ok);
     assert_int_equal(w.n, last_counter(s));
     return w.n;
@@ -182,11 +182,11 @@ static void test_create_existing_refused(void **state)
     char *path = fresh_path("exists");
     store *s = create_store(path);
     store_close(s);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     store *s2 = NULL;
-    assert_int_equal(store_open(path, STORE_CREATE, &s2, err), TSE_ERR_ALREADY_EXISTS);
+    assert_int_equal(store_open(path, STORE_CREATE, &s2, &err), TSE_ERR_ALREADY_EXISTS);
     assert_null(s2);
-    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err.message, path));
     free(path);
 }
 
@@ -194,11 +194,11 @@ static void test_open_missing_refused(void **state)
 {
     (void)state;
     char *path = fresh_path("missing");
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     store *s = NULL;
-    assert_int_equal(store_open(path, 0, &s, err), TSE_ERR_NOT_FOUND);
+    assert_int_equal(store_open(path, 0, &s, &err), TSE_ERR_NOT_FOUND);
     assert_null(s);
-    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err.message, path));
     assert_int_not_equal(access(path, F_OK), 0);   /* nothing created */
     free(path);
 }
@@ -210,10 +210,10 @@ static void test_not_a_store_refused(void **state)
     char junk[8192];
     memset(junk, 'x', sizeof junk);
     assert_int_equal(th_write_file(path, junk, sizeof junk), 0);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     store *s = NULL;
-    assert_int_equal(store_open(path, 0, &s, err), TSE_ERR_STORAGE_FAILURE);
-    assert_true(strlen(err) > 0);
+    assert_int_equal(store_open(path, 0, &s, &err), TSE_ERR_STORAGE_FAILURE);
+    assert_true(strlen(err.message) > 0);
     free(path);
 }
 
@@ -222,14 +222,14 @@ static void test_second_open_same_process(void **state)
     (void)state;
     char *path = fresh_path("twice");
     store *s = create_store(path);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     store *s2 = NULL;
-    assert_int_equal(store_open(path, 0, &s2, err), TSE_ERR_STORE_IN_USE);
+    assert_int_equal(store_open(path, 0, &s2, &err), TSE_ERR_STORE_IN_USE);
     assert_null(s2);
-    assert_non_null(strstr(err, path));
-    assert_int_equal(store_open(path, STORE_CREATE, &s2, err), TSE_ERR_ALREADY_EXISTS);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(store_open(path, STORE_CREATE, &s2, &err), TSE_ERR_ALREADY_EXISTS);
     /* the first handle still works after the refused opens */
-    assert_int_equal(commit_log(s, 1, err), 0);
+    assert_int_equal(commit_log(s, 1, &err), 0);
     store_close(s);
     s = reopen_store(path);
     assert_int_equal(last_counter(s), 1);
@@ -245,10 +245,10 @@ static void test_second_open_other_process(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        char err[STORE_ERRLEN] = "";
+        tse_error err = {0};
         store *s2 = NULL;
-        int rc = store_open(path, 0, &s2, err);
-        _exit(rc == TSE_ERR_STORE_IN_USE && strstr(err, path) ? 0 : 1);
+        int rc = store_open(path, 0, &s2, &err);
+        _exit(rc == TSE_ERR_STORE_IN_USE && strstr(err.message, path) ? 0 : 1);
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -299,7 +299,7 @@ static int stop_at_two(void *ctx, const store_log *l)
 
 static void commit_state(store *s)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     test_log l1, l2;
     make_log(&l1, 1, 0);
     store_tx tx = {.number = 7, .client_id = "kasse-1", .start_counter = 2, .start_time = 100,
@@ -314,7 +314,7 @@ static void commit_state(store *s)
         {.kind = STORE_PUT_CLIENT, .key = "kasse-3", .time = 57},
     };
     store_batch b1 = {.log = &l1.log, .changes = c1, .n_changes = 6};
-    assert_int_equal(store_commit(s, &b1, err), 0);
+    assert_int_equal(store_commit(s, &b1, &err), 0);
 
     make_log(&l2, 2, 7);
     store_change c2[] = {
@@ -325,46 +325,46 @@ static void commit_state(store *s)
         {.kind = STORE_DEL_CLIENT, .key = "kasse-3"},
     };
     store_batch b2 = {.log = &l2.log, .changes = c2, .n_changes = 5};
-    assert_int_equal(store_commit(s, &b2, err), 0);
+    assert_int_equal(store_commit(s, &b2, &err), 0);
 }
 
 static void check_state(store *s)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     uint8_t *v = NULL;
     size_t len = 0;
-    assert_int_equal(store_get_meta(s, "state", &v, &len, err), 0);
+    assert_int_equal(store_get_meta(s, "state", &v, &len, &err), 0);
     assert_int_equal(len, 11);
     assert_memory_equal(v, "initialized", 11);
     free(v);
-    assert_int_equal(store_get_meta(s, "empty", &v, &len, err), 0);
+    assert_int_equal(store_get_meta(s, "empty", &v, &len, &err), 0);
     assert_int_equal(len, 0);
     free(v);
-    assert_int_equal(store_get_meta(s, "gone", &v, &len, err), TSE_ERR_NOT_FOUND);
-    assert_non_null(strstr(err, "gone"));
+    assert_int_equal(store_get_meta(s, "gone", &v, &len, &err), TSE_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "gone"));
 
     uint64_t c = 0;
-    assert_int_equal(store_last_log(s, &c, &v, &len, err), 0);
+    assert_int_equal(store_last_log(s, &c, &v, &len, &err), 0);
     assert_int_equal(c, 2);
     assert_int_equal(len, strlen("log message 2"));
     assert_memory_equal(v, "log message 2", len);
     free(v);
-    assert_int_equal(store_get_log(s, 1, &v, &len, err), 0);
+    assert_int_equal(store_get_log(s, 1, &v, &len, &err), 0);
     assert_memory_equal(v, "log message 1", len);
     free(v);
-    assert_int_equal(store_get_log(s, 3, &v, &len, err), TSE_ERR_NO_LOG_MESSAGE);
-    assert_int_equal(store_last_transaction_number(s, &c, err), 0);
+    assert_int_equal(store_get_log(s, 3, &v, &len, &err), TSE_ERR_NO_LOG_MESSAGE);
+    assert_int_equal(store_last_transaction_number(s, &c, &err), 0);
     assert_int_equal(c, 7);
 
     seen cl = {0};
-    assert_int_equal(store_foreach_client(s, client_cb, &cl, err), 0);
+    assert_int_equal(store_foreach_client(s, client_cb, &cl, &err), 0);
     assert_int_equal(cl.n, 2);
     assert_string_equal(cl.ids[0], "kasse-1");
     assert_int_equal(cl.times[0], 55);
     assert_string_equal(cl.ids[1], "kasse-2");
 
     seen tx = {0};
-    assert_int_equal(store_foreach_open_tx(s, tx_cb, &tx, err), 0);
+    assert_int_equal(store_foreach_open_tx(s, tx_cb, &tx, &err), 0);
     assert_int_equal(tx.n, 1);
     assert_int_equal(tx.tx[0].number, 7);
     assert_string_equal(tx.tx[0].client_id, "kasse-1");
@@ -375,9 +375,9 @@ static void check_state(store *s)
     assert_memory_equal(tx.pending[0], "pend", 4);
 
     int calls = 0;
-    assert_int_equal(store_foreach_log(s, 1, 0, stop_at_two, &calls, err), 42);
+    assert_int_equal(store_foreach_log(s, 1, 0, stop_at_two, &calls, &err), 42);
     walk w = {.n = 1, .ok = true};   /* range [2, 2] only */
-    assert_int_equal(store_foreach_log(s, 2, 2, walk_cb, &w, err), 0);
+    assert_int_equal(store_foreach_log(s, 2, 2, walk_cb, &w, &err), 0);
     assert_int_equal(w.n, 2);
     assert_true(w.ok);
 }
@@ -404,25 +404,25 @@ static void test_counter_gap_refused(void **state)
     (void)state;
     char *path = fresh_path("gap");
     store *s = create_store(path);
-    char err[STORE_ERRLEN] = "";
-    assert_int_equal(commit_log(s, 2, err), TSE_ERR_INVALID_ARGUMENT);   /* must start at 1 */
-    assert_int_equal(commit_log(s, 1, err), 0);
+    tse_error err = {0};
+    assert_int_equal(commit_log(s, 2, &err), TSE_ERR_INVALID_ARGUMENT);   /* must start at 1 */
+    assert_int_equal(commit_log(s, 1, &err), 0);
 
     test_log l;
     make_log(&l, 3, 3);
     store_change c = {.kind = STORE_PUT_META, .key = "with-gap", .value = "v", .value_len = 1};
     store_batch b = {.log = &l.log, .changes = &c, .n_changes = 1};
-    assert_int_equal(store_commit(s, &b, err), TSE_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(err, "3"));
+    assert_int_equal(store_commit(s, &b, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "3"));
     assert_false(has_meta(s, "with-gap"));
-    assert_int_equal(commit_log(s, 1, err), TSE_ERR_INVALID_ARGUMENT);   /* no reuse */
+    assert_int_equal(commit_log(s, 1, &err), TSE_ERR_INVALID_ARGUMENT);   /* no reuse */
     assert_int_equal(last_counter(s), 1);
-    assert_int_equal(commit_log(s, 2, err), 0);
+    assert_int_equal(commit_log(s, 2, &err), 0);
     assert_int_equal(check_contiguous(s), 2);
 
     store_batch bad = {.log = &l.log};
     l.log.data = NULL;
-    assert_int_equal(store_commit(s, &bad, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(store_commit(s, &bad, &err), TSE_ERR_INVALID_ARGUMENT);
     store_close(s);
     free(path);
 }
@@ -435,7 +435,7 @@ static void test_late_signature(void **state)
     (void)state;
     char *path = fresh_path("late");
     store *s = create_store(path);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     test_log l1, l2, l3, l4, l5;
     make_log(&l1, 1, 1);
     make_log(&l2, 2, 2);
@@ -444,34 +444,34 @@ static void test_late_signature(void **state)
     store_batch b1 = {.log = &l1.log}, b3 = {.log = &l3.log};
     store_batch b2 = {.log = &l2.log, .log_tail_later = 3};
     store_ticket *t1, *t2, *t3;
-    assert_int_equal(store_submit(s, &b1, &t1, err), 0);
-    assert_int_equal(store_submit(s, &b2, &t2, err), 0);
-    assert_int_equal(store_submit(s, &b3, &t3, err), 0);
-    assert_int_equal(store_wait(s, t1, err), 0);
+    assert_int_equal(store_submit(s, &b1, &t1, &err), 0);
+    assert_int_equal(store_submit(s, &b2, &t2, &err), 0);
+    assert_int_equal(store_submit(s, &b3, &t3, &err), 0);
+    assert_int_equal(store_wait(s, t1, &err), 0);
     assert_int_equal(last_counter(s), 1);   /* 3 is ready but queued behind 2 */
     assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2 ", 4, 0, NULL), TSE_ERR_INVALID_ARGUMENT);
     assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2", 3, 0, NULL), 0);
-    assert_int_equal(store_wait(s, t3, err), 0);
-    assert_int_equal(store_wait(s, t2, err), 0);
+    assert_int_equal(store_wait(s, t3, &err), 0);
+    assert_int_equal(store_wait(s, t2, &err), 0);
     assert_int_equal(check_contiguous(s), 3);   /* every stored byte as expected */
 
     make_log(&l4, 4, 4);
     make_log(&l5, 5, 5);
     store_batch b4 = {.log = &l4.log, .log_tail_later = 2}, b5 = {.log = &l5.log};
     store_ticket *t4, *t5;
-    assert_int_equal(store_submit(s, &b4, &t4, err), 0);
-    assert_int_equal(store_submit(s, &b5, &t5, err), 0);
+    assert_int_equal(store_submit(s, &b4, &t4, &err), 0);
+    assert_int_equal(store_submit(s, &b5, &t5, &err), 0);
     assert_int_equal(store_complete(s, t4, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED,
                                     "no signature"), 0);
-    assert_int_equal(store_wait(s, t4, err), TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED);
-    assert_string_equal(err, "no signature");
-    assert_int_equal(store_wait(s, t5, err), TSE_ERR_INVALID_ARGUMENT);   /* no gap */
+    assert_int_equal(store_wait(s, t4, &err), TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED);
+    assert_string_equal(err.message, "no signature");
+    assert_int_equal(store_wait(s, t5, &err), TSE_ERR_INVALID_ARGUMENT);   /* no gap */
     assert_int_equal(last_counter(s), 3);
-    assert_int_equal(commit_log(s, 4, err), 0);
+    assert_int_equal(commit_log(s, 4, &err), 0);
     assert_int_equal(check_contiguous(s), 4);
 
     store_batch too_long = {.log = &l5.log, .log_tail_later = l5.log.len + 1};
-    assert_int_equal(store_submit(s, &too_long, &t5, err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(store_submit(s, &too_long, &t5, &err), TSE_ERR_INVALID_ARGUMENT);
     store_close(s);
     free(path);
 }
@@ -484,9 +484,9 @@ static void one_flush(store *s, const store_batch *b, int n, int *rc)
     for (int i = 0; i < n; i++)
         assert_int_equal(store_submit(s, &b[i], &t[i], NULL), 0);
     for (int i = 0; i < n; i++) {
-        char err[STORE_ERRLEN] = "";
-        rc[i] = store_wait(s, t[i], err);
-        printf("store: batch %d of one flush: %d %s\n", i + 1, rc[i], err);
+        tse_error err = {0};
+        rc[i] = store_wait(s, t[i], &err);
+        printf("store: batch %d of one flush: %d %s\n", i + 1, rc[i], err.message);
     }
     store_stats st;
     store_get_stats(s, &st);
@@ -790,9 +790,9 @@ static void test_full_database_page_limit(void **state)
     (void)state;
     char *path = fresh_path("pages");
     store *s = create_store(path);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     for (uint64_t c = 1; c <= 5; c++)
-        assert_int_equal(commit_log(s, c, err), 0);
+        assert_int_equal(commit_log(s, c, &err), 0);
     assert_int_equal(store_debug_set_max_pages(s, 1), 0);   /* clamps to the current size */
 
     static uint8_t huge[512 * 1024];
@@ -800,14 +800,14 @@ static void test_full_database_page_limit(void **state)
     make_log(&l, 6, 6);
     store_change c = {.kind = STORE_PUT_META, .key = "huge", .value = huge, .value_len = sizeof huge};
     store_batch b = {.log = &l.log, .changes = &c, .n_changes = 1};
-    assert_int_equal(store_commit(s, &b, err), TSE_ERR_STORAGE_FAILURE);
-    assert_true(strlen(err) > 0);
+    assert_int_equal(store_commit(s, &b, &err), TSE_ERR_STORAGE_FAILURE);
+    assert_true(strlen(err.message) > 0);
     assert_int_equal(last_counter(s), 5);
     assert_false(has_meta(s, "huge"));
 
     assert_int_equal(store_debug_set_max_pages(s, 0), 0);   /* space returns */
-    assert_int_equal(store_commit(s, &b, err), 0);
-    assert_int_equal(commit_log(s, 7, err), 0);
+    assert_int_equal(store_commit(s, &b, &err), 0);
+    assert_int_equal(commit_log(s, 7, &err), 0);
     store_close(s);
     s = reopen_store(path);
     assert_int_equal(check_contiguous(s), 7);
@@ -847,9 +847,9 @@ static void test_full_disk_tmpfs(void **state)
     char *path = NULL;
     assert_true(asprintf(&path, "%s/full.db", dir) > 0);
     store *s = create_store(path);
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     for (uint64_t c = 1; c <= 5; c++)
-        assert_int_equal(commit_log(s, c, err), 0);
+        assert_int_equal(commit_log(s, c, &err), 0);
     char *filler = fill_disk(dir);
 
     static uint8_t big[256 * 1024];
@@ -857,16 +857,16 @@ static void test_full_disk_tmpfs(void **state)
     make_log(&l, 6, 6);
     store_change c = {.kind = STORE_PUT_META, .key = "big", .value = big, .value_len = sizeof big};
     store_batch b = {.log = &l.log, .changes = &c, .n_changes = 1};
-    int rc = store_commit(s, &b, err);
+    int rc = store_commit(s, &b, &err);
     assert_int_equal(rc, TSE_ERR_STORAGE_FAILURE);
-    printf("store: commit on a full tmpfs: %s\n", err);
+    printf("store: commit on a full tmpfs: %s\n", err.message);
     assert_int_equal(last_counter(s), 5);
     assert_false(has_meta(s, "big"));
-    assert_int_equal(commit_log(s, 7, err), TSE_ERR_INVALID_ARGUMENT);   /* 6 is still next */
+    assert_int_equal(commit_log(s, 7, &err), TSE_ERR_INVALID_ARGUMENT);   /* 6 is still next */
 
     assert_int_equal(unlink(filler), 0);   /* space returns */
-    assert_int_equal(store_commit(s, &b, err), 0);
-    assert_int_equal(commit_log(s, 7, err), 0);
+    assert_int_equal(store_commit(s, &b, &err), 0);
+    assert_int_equal(commit_log(s, 7, &err), 0);
     store_close(s);
     s = reopen_store(path);
     assert_int_equal(check_contiguous(s), 7);

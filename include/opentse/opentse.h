@@ -290,8 +290,18 @@ TSE_API tse_err tse_open(const char *url, const tse_open_options *opts, tse **ou
 /* Closes and frees the handle. Waits for in-flight operations. NULL is fine. */
 TSE_API void tse_close(tse *t);
 
-/* Detailed message for the last error on this thread (static per thread). */
+/* The last error on this thread as "<code name>: <message>", e.g.
+ * "PIN_BLOCKED: the admin PIN is blocked after 3 wrong PINs". The text stays
+ * valid until the next call of this function on the same thread; "" when no
+ * call on this thread has failed yet. */
 TSE_API const char *tse_last_error_message(void);
+
+/* The code of the last error on this thread (TSE_OK when none failed yet). */
+TSE_API tse_err tse_last_error_code(void);
+
+/* The message of the last error on this thread without the code's name
+ * (valid until the next failing call on the same thread). */
+TSE_API const char *tse_last_error_detail(void);
 
 /* ---------------------------------------------------------------- users */
 

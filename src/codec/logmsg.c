@@ -405,16 +405,16 @@ void logmsg_encode(der_w *w, const uint8_t *tbs, size_t tbs_len, const uint8_t *
 typedef struct parser {
     der_r r;
     logmsg *m;
-    char *err;
-    size_t errlen;
+    tse_error *err;
 } parser;
 
 static bool fail(parser *p, const char *fmt, ...)
 {
-    if (p->err && p->errlen > 0) {
+    if (p->err) {
+        p->err->code = TSE_ERR_INVALID_ARGUMENT;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(p->err, p->errlen, fmt, ap);
+        vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
         va_end(ap);
     }
     return false;
@@ -626,13 +626,13 @@ static bool parse_body(parser *p)
     return true;
 }
 
-bool logmsg_parse(const uint8_t *buf, size_t len, logmsg *out, char *err, size_t errlen)
+bool logmsg_parse(const uint8_t *buf, size_t len, logmsg *out, tse_error *err)
 {
-    parser p = {der_r_init(buf, len), out, err, errlen};
+    parser p = {der_r_init(buf, len), out, err};
     der_tlv seq;
     memset(out, 0, sizeof *out);
-    if (err && errlen > 0)
-        err[0] = 0;
+    if (err)
+        *err = (tse_error){0};
     if (!buf || len == 0)
         return fail(&p, "empty input");
     if (der_peek_tag(&p.r) != DER_SEQUENCE)

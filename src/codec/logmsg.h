@@ -10,6 +10,7 @@
 #ifndef OPENTSE_CODEC_LOGMSG_H
 #define OPENTSE_CODEC_LOGMSG_H
 
+#include "base/error.h"
 #include "der.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,7 +108,7 @@ typedef struct logmsg {
  * everything else is: version 2, known certifiedDataType, transaction
  * operations Start/Update/FinishTransaction, minimal DER except for BER
  * indefinite-length processData, a 32-byte serialNumber. */
-bool logmsg_parse(const uint8_t *buf, size_t len, logmsg *out, char *err, size_t errlen);
+bool logmsg_parse(const uint8_t *buf, size_t len, logmsg *out, tse_error *err);
 
 /* Signature algorithm OID <-> name ("ecdsa-plain-SHA256"); NULL if unknown. */
 const char *logmsg_sigalg_name(const char *oid);

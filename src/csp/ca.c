@@ -113,7 +113,7 @@ static char *bio_string(BIO *b)
 }
 
 int csp_ca_issue(const csp_key *k, const char *subject_cn, int64_t validity_seconds, char **pem,
-                 char *err)
+                 tse_error *err)
 {
     if (!k || !subject_cn || !*subject_cn || !pem)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "missing key, subject or output");
@@ -171,7 +171,7 @@ out:
     return rc;
 }
 
-int csp_csr(const csp_key *k, const char *subject_cn, char **pem, char *err)
+int csp_csr(const csp_key *k, const char *subject_cn, char **pem, tse_error *err)
 {
     if (!k || !subject_cn || !*subject_cn || !pem)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "missing key, subject or output");
@@ -218,7 +218,7 @@ static void chain_free(X509 **certs, size_t n)
 }
 
 /* Every certificate of a PEM text, in order; at least one. */
-static int chain_parse(const char *pem, X509 **certs, size_t *count, char *err)
+static int chain_parse(const char *pem, X509 **certs, size_t *count, tse_error *err)
 {
     *count = 0;
     if (!pem)
@@ -262,7 +262,7 @@ static int chain_parse(const char *pem, X509 **certs, size_t *count, char *err)
     return 0;
 }
 
-int csp_chain_check(const char *pem, const uint8_t *point, size_t point_len, char *err)
+int csp_chain_check(const char *pem, const uint8_t *point, size_t point_len, tse_error *err)
 {
     if (!point || point_len == 0)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no TSE public key to check against");
@@ -316,7 +316,7 @@ out:
     return rc;
 }
 
-int csp_chain_not_after(const char *pem, int64_t *not_after, char *err)
+int csp_chain_not_after(const char *pem, int64_t *not_after, tse_error *err)
 {
     if (!not_after)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the expiry time");
@@ -357,7 +357,7 @@ static int cert_key_serial(X509 *x, uint8_t out[32])
     return 0;
 }
 
-int csp_chain_split(const char *pem, csp_cert **certs_out, size_t *count, char *err)
+int csp_chain_split(const char *pem, csp_cert **certs_out, size_t *count, tse_error *err)
 {
     if (!certs_out || !count)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the certificates");

@@ -54,20 +54,21 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int fail_v(char *err, int code, bool with_reason, const char *fmt, va_list ap)
+static int fail_v(tse_error *err, int code, bool with_reason, const char *fmt, va_list ap)
 {
     unsigned long e = with_reason ? ERR_peek_last_error() : 0;
     if (err) {
-        int n = vsnprintf(err, CSP_ERRLEN, fmt, ap);
+        err->code = code;
+        int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
-        if (reason && n >= 0 && (size_t)n < CSP_ERRLEN - 4)
-            snprintf(err + n, CSP_ERRLEN - (size_t)n, " (%s)", reason);
+        if (reason && n >= 0 && (size_t)n < sizeof err->message - 4)
+            snprintf(err->message + n, sizeof err->message - (size_t)n, " (%s)", reason);
     }
     ERR_clear_error();
     return code;
 }
 
-int csp_fail(char *err, int code, const char *fmt, ...)
+int csp_fail(tse_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -76,7 +77,7 @@ int csp_fail(char *err, int code, const char *fmt, ...)
     return rc;
 }
 
-int csp_fail_ssl(char *err, int code, const char *fmt, ...)
+int csp_fail_ssl(tse_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -203,7 +204,7 @@ static int hexval(int c)
     return -1;
 }
 
-int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], char *err)
+int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], tse_error *err)
 {
     if (!path || !*path || !key)
         return csp_fail(err, TSE_ERR_KEY_UNAVAILABLE, "no master key file given");
@@ -276,7 +277,7 @@ int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], char 
     return rc;
 }
 
-int csp_master_key_create(const char *path, char *err)
+int csp_master_key_create(const char *path, tse_error *err)
 {
     if (!path || !*path)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no master key file given");
@@ -400,7 +401,7 @@ void csp_serial(const uint8_t *point, size_t len, uint8_t out[32])
 
 /* ------------------------------------------------------------ private keys */
 
-int csp_key_generate(tse_curve c, csp_key **out, char *err)
+int csp_key_generate(tse_curve c, csp_key **out, tse_error *err)
 {
     if (!out)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the key");
@@ -435,7 +436,7 @@ tse_curve csp_key_curve(const csp_key *k)
     return k ? k->curve : TSE_CURVE_P256;
 }
 
-int csp_key_public(const csp_key *k, uint8_t *out, size_t cap, size_t *len, char *err)
+int csp_key_public(const csp_key *k, uint8_t *out, size_t cap, size_t *len, tse_error *err)
 {
     if (!k || !out || !len)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no key or no output buffer");
@@ -508,7 +509,7 @@ static int gcm_aad(EVP_CIPHER_CTX *ctx, const uint8_t *hdr, const uint8_t *aad, 
 }
 
 int csp_key_seal(const csp_key *k, const uint8_t mk[CSP_MASTER_KEY_LEN], const uint8_t *aad,
-                 size_t aad_len, uint8_t **blob, size_t *blob_len, char *err)
+                 size_t aad_len, uint8_t **blob, size_t *blob_len, tse_error *err)
 {
     if (!k || !mk || !blob || !blob_len || (!aad && aad_len))
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "missing argument to seal a key");
@@ -554,7 +555,7 @@ out:
 }
 
 int csp_key_unseal(const uint8_t *blob, size_t blob_len, const uint8_t mk[CSP_MASTER_KEY_LEN],
-                   const uint8_t *aad, size_t aad_len, csp_key **out, char *err)
+                   const uint8_t *aad, size_t aad_len, csp_key **out, tse_error *err)
 {
     if (!out)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the key");
@@ -616,7 +617,7 @@ out:
 /* ------------------------------------------------------------ signatures */
 
 int csp_sign(const csp_key *k, tse_hash h, const uint8_t *msg, size_t msg_len, uint8_t *sig,
-             size_t cap, size_t *sig_len, char *err)
+             size_t cap, size_t *sig_len, tse_error *err)
 {
     static const uint8_t empty[1];
     if (!k || !sig || !sig_len || (!msg && msg_len))
@@ -732,7 +733,7 @@ static const BIGNUM *known_order(int nid)
 }
 
 int csp_verify(EVP_PKEY *pub, tse_hash h, const uint8_t *msg, size_t msg_len, const uint8_t *sig,
-               size_t sig_len, char *err)
+               size_t sig_len, tse_error *err)
 {
     static const uint8_t empty[1];
     if (!pub || !EVP_PKEY_is_a(pub, "EC"))
@@ -805,7 +806,7 @@ static int scrypt(const char *secret, const uint8_t *salt, unsigned log2n, unsig
                : -1;
 }
 
-int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], char *err)
+int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], tse_error *err)
 {
     if (!secret || !out)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no secret to hash");

@@ -21,10 +21,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "base/error.h"
 #include "opentse/opentse.h"
 
 #define CSP_MASTER_KEY_LEN 32
-#define CSP_ERRLEN 256
 
 typedef struct csp_key csp_key;   /* a private key in memory (wiped on free) */
 
@@ -41,33 +41,33 @@ const char *csp_sigalg_name(tse_hash h);
 
 /* Master key file: 32 raw bytes or 64 hex digits (+ optional newline). Refused
  * when missing, of another size, or readable/writable by group or others. */
-int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], char *err);
+int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], tse_error *err);
 /* Writes a new random master key file (hex) with mode 0600; refuses to overwrite. */
-int csp_master_key_create(const char *path, char *err);
+int csp_master_key_create(const char *path, tse_error *err);
 
-int csp_key_generate(tse_curve c, csp_key **out, char *err);
+int csp_key_generate(tse_curve c, csp_key **out, tse_error *err);
 void csp_key_free(csp_key *k);
 tse_curve csp_key_curve(const csp_key *k);
 /* Seals the private key: AES-256-GCM, random 96-bit nonce, `aad` bound in
  * (use the TSE serial). The blob is self-describing (version, curve). Caller
  * frees *blob with free(). */
 int csp_key_seal(const csp_key *k, const uint8_t mk[CSP_MASTER_KEY_LEN],
-                 const uint8_t *aad, size_t aad_len, uint8_t **blob, size_t *blob_len, char *err);
+                 const uint8_t *aad, size_t aad_len, uint8_t **blob, size_t *blob_len, tse_error *err);
 /* Wrong master key or modified blob: TSE_ERR_KEY_UNAVAILABLE. */
 int csp_key_unseal(const uint8_t *blob, size_t blob_len, const uint8_t mk[CSP_MASTER_KEY_LEN],
-                   const uint8_t *aad, size_t aad_len, csp_key **out, char *err);
+                   const uint8_t *aad, size_t aad_len, csp_key **out, tse_error *err);
 /* Uncompressed point 04||X||Y into out (cap >= 133), length to *len. */
-int csp_key_public(const csp_key *k, uint8_t *out, size_t cap, size_t *len, char *err);
+int csp_key_public(const csp_key *k, uint8_t *out, size_t cap, size_t *len, tse_error *err);
 /* SHA-256 over the uncompressed point. */
 void csp_serial(const uint8_t *point, size_t len, uint8_t out[32]);
 
 /* ecdsa-plain: hash `msg` with `h` once, sign, write r||s (2 * order len). */
 int csp_sign(const csp_key *k, tse_hash h, const uint8_t *msg, size_t msg_len,
-             uint8_t *sig, size_t cap, size_t *sig_len, char *err);
+             uint8_t *sig, size_t cap, size_t *sig_len, tse_error *err);
 /* Verifies ecdsa-plain r||s with any EC public key. Returns 0 if valid,
  * TSE_ERR_INVALID_ARGUMENT if the signature does not verify or is malformed. */
 int csp_verify(EVP_PKEY *pub, tse_hash h, const uint8_t *msg, size_t msg_len,
-               const uint8_t *sig, size_t sig_len, char *err);
+               const uint8_t *sig, size_t sig_len, tse_error *err);
 /* Converts plain r||s to DER ECDSA-Sig-Value (for other tools). Caller frees. */
 int csp_plain_to_der(const uint8_t *sig, size_t sig_len, uint8_t **der, size_t *der_len);
 
@@ -78,7 +78,7 @@ int csp_pubkey_point(EVP_PKEY *pub, uint8_t *out, size_t cap, size_t *len);
 
 /* PIN/PUK: scrypt with a random salt; the record is self-describing. */
 #define CSP_SECRET_HASH_LEN 64
-int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], char *err);
+int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], tse_error *err);
 /* Constant-time check; true if `secret` matches. */
 bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN]);
 /* Random decimal digits (PUK). */
@@ -90,15 +90,15 @@ int csp_random_bytes(uint8_t *out, size_t n);
  * `validity_seconds`. Writes a PEM chain (TSE cert first, root last); the root
  * key is discarded. Caller frees *pem. */
 int csp_ca_issue(const csp_key *k, const char *subject_cn, int64_t validity_seconds,
-                 char **pem, char *err);
+                 char **pem, tse_error *err);
 /* PEM CSR for `k` (ecdsa-with-SHA256/384 matched to the curve). */
-int csp_csr(const csp_key *k, const char *subject_cn, char **pem, char *err);
+int csp_csr(const csp_key *k, const char *subject_cn, char **pem, tse_error *err);
 /* Parses a PEM chain; checks that the first certificate carries the public key
  * of `point` and that each certificate is signed by the next. Returns
  * TSE_ERR_CERTIFICATE_INVALID with a message otherwise. */
-int csp_chain_check(const char *pem, const uint8_t *point, size_t point_len, char *err);
+int csp_chain_check(const char *pem, const uint8_t *point, size_t point_len, tse_error *err);
 /* notAfter of the first certificate of a PEM chain. */
-int csp_chain_not_after(const char *pem, int64_t *not_after, char *err);
+int csp_chain_not_after(const char *pem, int64_t *not_after, tse_error *err);
 /* Each certificate of a PEM chain as DER, with the serial (SHA-256 of its
  * key's point) used for export file names. Caller frees with csp_certs_free. */
 typedef struct csp_cert {
@@ -106,7 +106,7 @@ typedef struct csp_cert {
     size_t der_len;
     uint8_t key_serial[32];
 } csp_cert;
-int csp_chain_split(const char *pem, csp_cert **certs, size_t *count, char *err);
+int csp_chain_split(const char *pem, csp_cert **certs, size_t *count, tse_error *err);
 void csp_certs_free(csp_cert *certs, size_t count);
 
 #endif

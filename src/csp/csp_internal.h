@@ -15,8 +15,8 @@ struct csp_key {
 /* Writes the formatted message into err, clears OpenSSL's error queue and
  * returns code. csp_fail_ssl also appends the reason of the newest OpenSSL
  * error (for failures inside OpenSSL). */
-int csp_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int csp_fail_ssl(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int csp_fail(tse_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int csp_fail_ssl(tse_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The message digest of a resolved hash (not TSE_HASH_DEFAULT), or NULL. */
 const EVP_MD *csp_md(tse_hash h);

@@ -283,12 +283,12 @@ tse_err engine_read_log_message(engine *t, uint8_t **msg, size_t *len)
 {
     if (!t || !msg || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     uint64_t counter = 0;
     *msg = NULL;
-    int rc = store_last_log(t->st, &counter, msg, len, err);
+    int rc = store_last_log(t->st, &counter, msg, len, &err);
     if (rc != 0)
-        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err);
+        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err.message);
     if (!*msg)
         return engine_fail(TSE_ERR_NO_LOG_MESSAGE, "no log message has been written yet");
     return TSE_OK;
@@ -298,12 +298,12 @@ tse_err engine_read_log_by_counter(engine *t, uint64_t counter, uint8_t **msg, s
 {
     if (!t || !msg || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, msg and len are required");
-    char err[STORE_ERRLEN] = "";
-    int rc = store_get_log(t->st, counter, msg, len, err);
+    tse_error err = {0};
+    int rc = store_get_log(t->st, counter, msg, len, &err);
     if (rc == TSE_ERR_NO_LOG_MESSAGE)
         return engine_fail(rc, "no log message with signature counter %llu", (unsigned long long)counter);
     if (rc != 0)
-        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err);
+        return engine_fail(TSE_ERR_READING_LOG_MESSAGE, "%s", err.message);
     return TSE_OK;
 }
 
@@ -361,14 +361,15 @@ tse_err engine_export_csr(engine *t, char **pem)
 {
     if (!t || !pem)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and pem are required");
-    char err[CSP_ERRLEN] = "", cn[65];
+    tse_error err = {0};
+    char cn[65];
     tse_hex(t->serial, 32, cn);
     pthread_mutex_lock(&t->mu);
-    int rc = t->key ? csp_csr(t->key, cn, pem, err) : TSE_ERR_KEY_UNAVAILABLE;
+    int rc = t->key ? csp_csr(t->key, cn, pem, &err) : TSE_ERR_KEY_UNAVAILABLE;
     if (!t->key)
-        snprintf(err, sizeof err, "%s", t->key_error);
+        err = t->key_error;
     pthread_mutex_unlock(&t->mu);
-    return rc ? engine_fail(rc, "%s", err) : TSE_OK;
+    return rc ? engine_fail(rc, "%s", err.message) : TSE_OK;
 }
 
 tse_err engine_import_certificate(engine *t, const char *pem_chain)
@@ -378,13 +379,13 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain)
     size_t n = strnlen(pem_chain, 1u << 20);
     if (n >= 1u << 20)
         return engine_fail(TSE_ERR_TOO_LARGE, "certificate chain larger than 1 MiB");
-    char err[CSP_ERRLEN] = "";
+    tse_error err = {0};
     int64_t not_after = 0;
-    int rc = csp_chain_check(pem_chain, t->point, t->point_len, err);
+    int rc = csp_chain_check(pem_chain, t->point, t->point_len, &err);
     if (!rc)
-        rc = csp_chain_not_after(pem_chain, &not_after, err);
+        rc = csp_chain_not_after(pem_chain, &not_after, &err);
     if (rc)
-        return engine_fail(TSE_ERR_CERTIFICATE_INVALID, "%s", err);
+        return engine_fail(TSE_ERR_CERTIFICATE_INVALID, "%s", err.message);
     char *copy = strdup(pem_chain);
     if (!copy)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");

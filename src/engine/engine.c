@@ -85,10 +85,10 @@ void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24])
 
 static tse_err meta_get(engine *t, const char *key, uint8_t **val, size_t *len)
 {
-    char err[STORE_ERRLEN] = "";
-    int rc = store_get_meta(t->st, key, val, len, err);
+    tse_error err = {0};
+    int rc = store_get_meta(t->st, key, val, len, &err);
     if (rc != 0 && rc != TSE_ERR_NOT_FOUND)
-        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading %s: %s", key, err);
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading %s: %s", key, err.message);
     return rc;
 }
 
@@ -223,7 +223,7 @@ static void load_user(engine *t, int u, const char *id)
 
 tse_err engine_reload(engine *t)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     int rc;
     free_lists(t);
     t->state = (tse_state)meta_int(t, META_STATE, TSE_STATE_CREATED);
@@ -236,26 +236,26 @@ tse_err engine_reload(engine *t)
 
     uint8_t *msg = NULL;
     size_t len = 0;
-    if ((rc = store_last_log(t->st, &t->counter, &msg, &len, err)) != 0)
-        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the last log: %s", err);
+    if ((rc = store_last_log(t->st, &t->counter, &msg, &len, &err)) != 0)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the last log: %s", err.message);
     t->last_log_time = 0;
     if (msg) {
         logmsg m;
-        char perr[128];
-        if (logmsg_parse(msg, len, &m, perr, sizeof perr))
+        tse_error perr = {0};
+        if (logmsg_parse(msg, len, &m, &perr))
             t->last_log_time = m.log_time;
         free(msg);
     }
-    if ((rc = store_last_transaction_number(t->st, &t->tx_counter, err)) != 0)
-        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the transaction counter: %s", err);
-    if ((rc = store_foreach_client(t->st, load_client, t, err)) != 0)
+    if ((rc = store_last_transaction_number(t->st, &t->tx_counter, &err)) != 0)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading the transaction counter: %s", err.message);
+    if ((rc = store_foreach_client(t->st, load_client, t, &err)) != 0)
         return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
-                           "reading clients: %s", err);
+                           "reading clients: %s", err.message);
     if (t->n_clients)
         qsort(t->clients, t->n_clients, sizeof(char *), cmp_str);
-    if ((rc = store_foreach_open_tx(t->st, load_tx, t, err)) != 0)
+    if ((rc = store_foreach_open_tx(t->st, load_tx, t, &err)) != 0)
         return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE,
-                           "reading open transactions: %s", err);
+                           "reading open transactions: %s", err.message);
     if (t->n_txs)
         qsort(t->txs, t->n_txs, sizeof(engine_tx), cmp_tx);
     if (t->n_txs && t->txs[t->n_txs - 1].number > t->tx_counter)
@@ -265,11 +265,9 @@ tse_err engine_reload(engine *t)
 
 /* ------------------------------------------------------------ the log path */
 
-static tse_err commit_error(int rc, const char *err)
+static tse_err commit_error(int rc, const tse_error *err)
 {
-    if (rc == TSE_ERR_NO_MEMORY)
-        return engine_fail(rc, "%s", err);
-    return engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err);
+    return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", err->message);
 }
 
 static tse_err recovery_refusal(void)
@@ -281,11 +279,11 @@ static tse_err recovery_refusal(void)
 tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
                           tse_result *res, engine_commit **out)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     if (t->recovery)
         return recovery_refusal();
     if (!t->key)
-        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
     f->serial_number = t->serial;
     f->signature_algorithm_oid = csp_sigalg_oid(t->hash);
     f->signature_counter = t->counter + 1;
@@ -331,11 +329,11 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
         .len = mw.len,
     };
     store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch, .log_tail_later = sig_len};
-    int rc = store_submit(t->st, &b, &c->ticket, err);
+    int rc = store_submit(t->st, &b, &c->ticket, &err);
     if (rc != 0) {
         free(c);
         free(buf);
-        return commit_error(rc, err);
+        return commit_error(rc, &err);
     }
     c->tbs = tbs;   /* owns buf */
     c->tbs_len = tbs_cap;
@@ -357,15 +355,15 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
 
 tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engine_commit **out)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     engine_commit *c = calloc(1, sizeof *c);
     if (!c)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
     store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
-    int rc = store_submit(t->st, &b, &c->ticket, err);
+    int rc = store_submit(t->st, &b, &c->ticket, &err);
     if (rc) {
         free(c);
-        return commit_error(rc, err);
+        return commit_error(rc, &err);
     }
     *out = c;
     return TSE_OK;
@@ -375,12 +373,13 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
  * signature to the store. */
 static void sign_queued(engine *t, engine_commit *c)
 {
-    char err[CSP_ERRLEN] = "", msg[CSP_ERRLEN + 32];
+    tse_error err = {0};
+    char msg[TSE_ERROR_MSGLEN + 32];
     uint8_t sig[TSE_MAX_SIGNATURE_LEN];
     size_t sig_len = 0;
-    if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, err) != 0 ||
+    if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, &err) != 0 ||
         sig_len != c->sig_len) {
-        snprintf(msg, sizeof msg, "signing failed: %s", err);
+        snprintf(msg, sizeof msg, "signing failed: %s", err.message);
         store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
         return;
     }
@@ -393,12 +392,12 @@ static void sign_queued(engine *t, engine_commit *c)
 
 tse_err engine_finish_commit(engine *t, engine_commit *c)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     if (!c)
         return TSE_OK;
     if (c->tbs)
         sign_queued(t, c);
-    int rc = store_wait(t->st, c->ticket, err);
+    int rc = store_wait(t->st, c->ticket, &err);
     free(c->tbs);
     free(c);
     if (rc == 0)
@@ -407,13 +406,13 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
      * it fail too. Drain the queue and take the true state from the store. */
     pthread_mutex_lock(&t->mu);
     store_batch empty = {0};
-    char e2[STORE_ERRLEN];
-    store_commit(t->st, &empty, e2);
+    tse_error e2 = {0};
+    store_commit(t->st, &empty, &e2);
     engine_reload(t);
     pthread_mutex_unlock(&t->mu);
     if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED)
-        return engine_fail(rc, "%s (nothing was stored)", err);
-    return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err);
+        return engine_fail(rc, "%s (nothing was stored)", err.message);
+    return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
 }
 
 void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when)
@@ -448,7 +447,7 @@ tse_err engine_require_signing(engine *t)
     if (t->state != TSE_STATE_INITIALIZED)
         return engine_fail(TSE_ERR_SE_API_NOT_INITIALIZED, "the TSE is not initialized");
     if (!t->key)
-        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
     if (!t->self_test_ok)
         return engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", t->self_test_error);
     return TSE_OK;
@@ -456,14 +455,14 @@ tse_err engine_require_signing(engine *t)
 
 /* ------------------------------------------------------------ create */
 
-static tse_err create_fail(tse_err code, char *err)
+static tse_err create_fail(tse_err code, const tse_error *err)
 {
-    return engine_fail(code, "%s", err);
+    return engine_fail(code, "%s", err->message);
 }
 
 tse_err engine_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
 {
-    char err[CSP_ERRLEN] = "";
+    tse_error err = {0};
     if (!path || !*path || !o || !o->master_key_path || !puk_out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
     if (!strncmp(path, "file:", 5))
@@ -478,9 +477,9 @@ tse_err engine_create(const char *path, const tse_create_options *o, char puk_ou
     tse_hash hash = o->hash ? o->hash : csp_default_hash(o->curve);
 
     uint8_t mk[CSP_MASTER_KEY_LEN];
-    int rc = csp_master_key_load(o->master_key_path, mk, err);
+    int rc = csp_master_key_load(o->master_key_path, mk, &err);
     if (rc != 0)
-        return create_fail(rc, err);
+        return create_fail(rc, &err);
 
     csp_key *key = NULL;
     uint8_t *blob = NULL, point[ENGINE_MAX_POINT], serial[32];
@@ -491,24 +490,24 @@ tse_err engine_create(const char *path, const tse_create_options *o, char puk_ou
     store *st = NULL;
     tse_err res = TSE_OK;
 
-    if ((rc = csp_key_generate(o->curve, &key, err)) != 0 ||
-        (rc = csp_key_public(key, point, sizeof point, &point_len, err)) != 0) {
-        res = create_fail(rc, err);
+    if ((rc = csp_key_generate(o->curve, &key, &err)) != 0 ||
+        (rc = csp_key_public(key, point, sizeof point, &point_len, &err)) != 0) {
+        res = create_fail(rc, &err);
         goto out;
     }
     csp_serial(point, point_len, serial);
     tse_hex(serial, 32, serial_hex);
     int64_t validity = o->cert_validity_seconds ? o->cert_validity_seconds
                        : (int64_t)(o->cert_validity_days ? o->cert_validity_days : 3650) * 86400;
-    if ((rc = csp_key_seal(key, mk, serial, 32, &blob, &blob_len, err)) != 0 ||
-        (rc = csp_ca_issue(key, serial_hex, validity, &pem, err)) != 0 ||
+    if ((rc = csp_key_seal(key, mk, serial, 32, &blob, &blob_len, &err)) != 0 ||
+        (rc = csp_ca_issue(key, serial_hex, validity, &pem, &err)) != 0 ||
         (rc = csp_random_digits(puk, TSE_PUK_LEN)) != 0 ||
-        (rc = csp_secret_hash(puk, puk_rec, err)) != 0) {
-        res = create_fail(rc, err);
+        (rc = csp_secret_hash(puk, puk_rec, &err)) != 0) {
+        res = create_fail(rc, &err);
         goto out;
     }
-    if ((rc = store_open(path, STORE_CREATE, &st, err)) != 0) {
-        res = create_fail(rc, err);
+    if ((rc = store_open(path, STORE_CREATE, &st, &err)) != 0) {
+        res = create_fail(rc, &err);
         goto out;
     }
 
@@ -535,8 +534,8 @@ tse_err engine_create(const char *path, const tse_create_options *o, char puk_ou
         ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_MANUFACTURER_DESC, .value = mdesc,
                                  .value_len = strlen(mdesc)};
     store_batch b = {.changes = ch, .n_changes = n};
-    if ((rc = store_commit(st, &b, err)) != 0) {
-        res = create_fail(TSE_ERR_STORAGE_FAILURE, err);
+    if ((rc = store_commit(st, &b, &err)) != 0) {
+        res = create_fail(TSE_ERR_STORAGE_FAILURE, &err);
         store_close(st);
         unlink(path);
         goto out;
@@ -586,8 +585,8 @@ static tse_err load_config(engine *t)
     memcpy(t->cert_pem, v, n);
     t->cert_pem[n] = 0;
     free(v);
-    char err[CSP_ERRLEN] = "";
-    if (csp_chain_not_after(t->cert_pem, &t->cert_not_after, err) != 0)
+    tse_error err = {0};
+    if (csp_chain_not_after(t->cert_pem, &t->cert_not_after, &err) != 0)
         t->cert_not_after = 0;
     if (meta_get(t, META_PUK, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN)
         memcpy(t->puk_rec, v, n);
@@ -599,19 +598,19 @@ static void load_key(engine *t, const char *master_key_path)
 {
     uint8_t mk[CSP_MASTER_KEY_LEN], *blob = NULL;
     size_t blob_len = 0;
-    char err[CSP_ERRLEN] = "";
+    tse_error err = {0};
     if (!master_key_path) {
-        snprintf(t->key_error, sizeof t->key_error, "no master key file was given: the private key cannot be used");
+        error_set(&t->key_error, TSE_ERR_KEY_UNAVAILABLE, "no master key file was given: the private key cannot be used");
         return;
     }
-    if (csp_master_key_load(master_key_path, mk, err) != 0) {
-        snprintf(t->key_error, sizeof t->key_error, "%s", err);
+    if (csp_master_key_load(master_key_path, mk, &err) != 0) {
+        error_copy(&t->key_error, &err);
         return;
     }
     if (meta_get(t, META_KEY, &blob, &blob_len) != 0)
-        snprintf(t->key_error, sizeof t->key_error, "the store holds no private key");
-    else if (csp_key_unseal(blob, blob_len, mk, t->serial, 32, &t->key, err) != 0)
-        snprintf(t->key_error, sizeof t->key_error, "%s", err);
+        error_set(&t->key_error, TSE_ERR_KEY_UNAVAILABLE, "the store holds no private key");
+    else if (csp_key_unseal(blob, blob_len, mk, t->serial, 32, &t->key, &err) != 0)
+        error_copy(&t->key_error, &err);
     OPENSSL_cleanse(mk, sizeof mk);
     free(blob);
 }
@@ -620,7 +619,7 @@ static void load_key(engine *t, const char *master_key_path)
  * against the key. Under mu. Fills self_test_ok / self_test_error. */
 static void run_self_test(engine *t)
 {
-    char err[CSP_ERRLEN] = "";
+    tse_error err = {0};
     uint8_t probe[32], sig[TSE_MAX_SIGNATURE_LEN], *msg = NULL;
     size_t sig_len = 0, len = 0;
     uint64_t last = 0;
@@ -628,34 +627,34 @@ static void run_self_test(engine *t)
     t->self_test_ok = false;
     t->self_test_time = engine_host_time();
     if (!t->key) {
-        snprintf(t->self_test_error, sizeof t->self_test_error, "private key unavailable: %s", t->key_error);
+        snprintf(t->self_test_error, sizeof t->self_test_error, "private key unavailable: %s", t->key_error.message);
         return;
     }
     pub = csp_pubkey_from_point(t->curve, t->point, t->point_len);
     if (!pub || csp_random_bytes(probe, sizeof probe) != 0 ||
-        csp_sign(t->key, t->hash, probe, sizeof probe, sig, sizeof sig, &sig_len, err) != 0 ||
-        csp_verify(pub, t->hash, probe, sizeof probe, sig, sig_len, err) != 0) {
-        snprintf(t->self_test_error, sizeof t->self_test_error, "sign/verify round trip failed: %s", err);
+        csp_sign(t->key, t->hash, probe, sizeof probe, sig, sizeof sig, &sig_len, &err) != 0 ||
+        csp_verify(pub, t->hash, probe, sizeof probe, sig, sig_len, &err) != 0) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "sign/verify round trip failed: %s", err.message);
         goto out;
     }
-    if (csp_chain_check(t->cert_pem, t->point, t->point_len, err) != 0) {
-        snprintf(t->self_test_error, sizeof t->self_test_error, "certificate check failed: %s", err);
+    if (csp_chain_check(t->cert_pem, t->point, t->point_len, &err) != 0) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "certificate check failed: %s", err.message);
         goto out;
     }
-    if (store_last_log(t->st, &last, &msg, &len, err) != 0 || last != t->counter) {
+    if (store_last_log(t->st, &last, &msg, &len, &err) != 0 || last != t->counter) {
         snprintf(t->self_test_error, sizeof t->self_test_error, "last stored log does not match the counter %llu",
                  (unsigned long long)t->counter);
         goto out;
     }
     if (msg) {
         logmsg m;
-        char perr[128] = "";
+        tse_error perr = {0};
         tse_hash h = t->hash;
-        if (!logmsg_parse(msg, len, &m, perr, sizeof perr) || m.signature_counter != last ||
+        if (!logmsg_parse(msg, len, &m, &perr) || m.signature_counter != last ||
             m.serial_number.n != 32 || memcmp(m.serial_number.p, t->serial, 32) != 0 ||
-            csp_verify(pub, h, m.signed_bytes.p, m.signed_bytes.n, m.signature.p, m.signature.n, err) != 0) {
+            csp_verify(pub, h, m.signed_bytes.p, m.signed_bytes.n, m.signature.p, m.signature.n, &err) != 0) {
             snprintf(t->self_test_error, sizeof t->self_test_error,
-                     "the last stored log (counter %llu) does not verify: %s%s", (unsigned long long)last, perr, err);
+                     "the last stored log (counter %llu) does not verify: %s%s", (unsigned long long)last, perr.message, err.message);
             goto out;
         }
     }
@@ -669,11 +668,11 @@ out:
 /* Writes the selfTest system log: [1] BOOLEAN result, [2] reason if failed. */
 static tse_err log_self_test(engine *t, engine_commit **ticket)
 {
-    uint8_t buf[CSP_ERRLEN + 16];
+    uint8_t buf[TSE_ERROR_MSGLEN + 16];
     der_w w = der_w_init(buf, sizeof buf);
     der_put_bool(&w, 0x81, t->self_test_ok);
     if (!t->self_test_ok) {
-        char reason[CSP_ERRLEN];
+        char reason[TSE_ERROR_MSGLEN];
         size_t k = 0;
         for (const char *p = t->self_test_error; *p && k < 200; p++)
             reason[k++] = logmsg_printable(p, 1) ? *p : ' ';
@@ -703,7 +702,7 @@ tse_err engine_self_test(engine *t)
 
 tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
 {
-    char err[STORE_ERRLEN] = "";
+    tse_error err = {0};
     if (!url || !*url || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "url and out are required");
     *out = NULL;
@@ -716,11 +715,11 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
     if (!t)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a TSE handle");
     pthread_mutex_init(&t->mu, NULL);
-    int rc = store_open(path, 0, &t->st, err);
+    int rc = store_open(path, 0, &t->st, &err);
     if (rc != 0) {
         pthread_mutex_destroy(&t->mu);
         free(t);
-        return engine_fail(rc, "%s", err);
+        return engine_fail(rc, "%s", err.message);
     }
     tse_err res = load_config(t);
     if (res == TSE_OK)

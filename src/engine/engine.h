@@ -10,6 +10,7 @@
 #ifndef OPENTSE_ENGINE_H
 #define OPENTSE_ENGINE_H
 
+#include "base/error.h"
 #include "opentse/opentse.h"
 
 typedef struct engine engine;
@@ -17,6 +18,9 @@ typedef struct engine engine;
 /* Sets this thread's detail message (tse_last_error_message()) to
  * "<code name>: <message>" and returns `code`. */
 tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sets this thread's last error to `err` (its code and message); returns the code. */
+tse_err engine_fail_with(const tse_error *err);
 
 
 /* Creates a new TSE in a new file `path` (refused if it exists:

@@ -21,8 +21,8 @@ static uint64_t exported_through(engine *t)
 {
     uint8_t *v = NULL;
     size_t n = 0;
-    char err[STORE_ERRLEN];
-    if (store_get_meta(t->st, META_EXPORTED, &v, &n, err) != 0)
+    tse_error err = {0};
+    if (store_get_meta(t->st, META_EXPORTED, &v, &n, &err) != 0)
         return 0;
     char text[24] = "";
     memcpy(text, v, n < sizeof text - 1 ? n : sizeof text - 1);
@@ -67,11 +67,11 @@ tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_expor
 
     export_source src = {.st = t->st, .description = description, .cert_pem = cert, .mtime = now};
     tse_export_result local, *res = out ? out : &local;
-    char err[EXPORT_ERRLEN] = "";
-    int rc = export_archive(&src, filter, write, ctx, res, err);
+    tse_error err = {0};
+    int rc = export_archive(&src, filter, write, ctx, res, &err);
     free(cert);
     if (rc)
-        return engine_fail(rc, "%s", err);
+        return engine_fail(rc, "%s", err.message);
     if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res->cursor)) != 0)
         return rc;
     return TSE_OK;
@@ -86,9 +86,9 @@ tse_err engine_delete_stored_data(engine *t)
     tse_err rc = t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                                                 : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
     uint64_t mark = rc ? 0 : exported_through(t), first = 0;
-    char serr[STORE_ERRLEN] = "";
-    if (!rc && store_first_counter(t->st, &first, serr) != 0)
-        rc = engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "%s", serr);
+    tse_error serr = {0};
+    if (!rc && store_first_counter(t->st, &first, &serr) != 0)
+        rc = engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "%s", serr.message);
     if (!rc && (!first || mark < first))
         rc = engine_fail(TSE_ERR_UNEXPORTED_STORED_DATA,
                          "no stored log has been exported: export (complete or incremental) first; logs %llu..%llu "
@@ -129,10 +129,10 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
         pthread_mutex_lock(&t->mu);
         export_restore_key key = {.pub = pub, .hash = t->hash, .sigalg_oid = csp_sigalg_oid(t->hash),
                                   .serial = t->serial, .cert_pem = t->cert_pem};
-        char err[EXPORT_ERRLEN] = "";
-        int r = export_restore(t->st, &key, paths, n_paths, &n, err);
+        tse_error err = {0};
+        int r = export_restore(t->st, &key, paths, n_paths, &n, &err);
         if (r)
-            rc = engine_fail(r, "%s", err);
+            rc = engine_fail(r, "%s", err.message);
         else if ((rc = engine_reload(t)) == TSE_OK && (n || recovery) && t->state != TSE_STATE_DISABLED &&
                  t->key) {
             t->recovery = false;

@@ -58,7 +58,7 @@ struct engine {
 
     /* key and certificate */
     csp_key *key;             /* NULL when the master key is unavailable */
-    char key_error[CSP_ERRLEN];
+    tse_error key_error;
     uint8_t point[ENGINE_MAX_POINT];
     size_t point_len;
     uint8_t serial[TSE_SERIAL_LEN];

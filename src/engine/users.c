@@ -121,7 +121,7 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
         *result = TSE_AUTH_PIN_BLOCKED;
         rc = engine_fail(TSE_ERR_PIN_BLOCKED, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
     } else if (!t->key)
-        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
     memcpy(rec, usr->pin_rec, sizeof rec);
     pthread_mutex_unlock(&t->mu);
     if (rc)
@@ -207,21 +207,21 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
         return engine_fail(TSE_ERR_TOO_LARGE, "PUK too long");
 
     uint8_t puk_rec[CSP_SECRET_HASH_LEN], new_rec[CSP_SECRET_HASH_LEN];
-    char err[CSP_ERRLEN] = "";
+    tse_error err = {0};
     tse_err rc = TSE_OK;
     pthread_mutex_lock(&t->mu);
     if (t->state == TSE_STATE_DISABLED)
         rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
     else if (!t->key)
-        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error);
+        rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
     memcpy(puk_rec, t->puk_rec, sizeof puk_rec);
     pthread_mutex_unlock(&t->mu);
     if (rc)
         return rc;
 
     bool ok = csp_secret_check(puk, puk_rec);
-    if (ok && csp_secret_hash(new_pin, new_rec, err) != 0)
-        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
+    if (ok && csp_secret_hash(new_pin, new_rec, &err) != 0)
+        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
 
     engine_commit *ticket = NULL;
     char pin_key[48], ret_key[48], ret_val[24], st_val[24];
@@ -275,9 +275,9 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the PIN must be %d..%d printable characters without spaces",
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
     uint8_t rec[CSP_SECRET_HASH_LEN];
-    char err[CSP_ERRLEN] = "";
-    if (csp_secret_hash(new_pin, rec, err) != 0)
-        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err);
+    tse_error err = {0};
+    if (csp_secret_hash(new_pin, rec, &err) != 0)
+        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
     engine_commit *tt = NULL, *ticket = NULL;
     char ret_key[48], ret_val[24];
     pthread_mutex_lock(&t->mu);

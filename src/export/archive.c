@@ -31,7 +31,7 @@ typedef struct writer {
     bool discard;           /* failed: nothing more reaches the callback */
     uint64_t bytes, logs;
     uint64_t last_counter;  /* highest counter written */
-    char *err;
+    tse_error *err;
 } writer;
 
 /* A refusal of the receiver is remembered, not passed to libarchive: an
@@ -104,10 +104,10 @@ static int put_certificates(writer *w, const char *pem)
 {
     csp_cert *certs = NULL;
     size_t n = 0;
-    char cerr[CSP_ERRLEN] = "";
-    if (!pem || csp_chain_split(pem, &certs, &n, cerr) != 0 || !n)
+    tse_error cerr = {0};
+    if (!pem || csp_chain_split(pem, &certs, &n, &cerr) != 0 || !n)
         return export_fail(w->err, TSE_ERR_EXPORT_CERT_FAILED, "the certificate chain cannot be read: %s",
-                           pem ? cerr : "there is none");
+                           pem ? cerr.message : "there is none");
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char name[80];
@@ -123,10 +123,11 @@ static int put_log(void *p, const store_log *l)
 {
     writer *w = p;
     logmsg m;
-    char perr[128], name[NAME_CAP];
-    if (!logmsg_parse(l->data, l->len, &m, perr, sizeof perr))
+    tse_error perr = {0};
+    char name[NAME_CAP];
+    if (!logmsg_parse(l->data, l->len, &m, &perr))
         return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
-                           (unsigned long long)l->counter, perr);
+                           (unsigned long long)l->counter, perr.message);
     /* Every name carries the signature counter, unique in one TSE's store,
      * so no name repeats and the _Fc-n of TR-03151 for repeated names is
      * never needed here (restore accepts it in archives). */
@@ -142,7 +143,7 @@ static int put_log(void *p, const store_log *l)
 }
 
 int export_archive(const export_source *src, const tse_export_filter *f, tse_export_write_fn write, void *ctx,
-                   tse_export_result *out, char *err)
+                   tse_export_result *out, tse_error *err)
 {
     tse_export_filter none = {0};
     if (out)
@@ -176,10 +177,10 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
     if (!rc)
         rc = put_certificates(&w, src->cert_pem);
     if (!rc) {
-        char serr[STORE_ERRLEN] = "";
-        rc = store_foreach_log_filtered(src->st, &sel, put_log, &w, serr);
-        if (rc && serr[0])   /* the store failed, not put_log */
-            rc = export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr);
+        tse_error serr = {0};
+        rc = store_foreach_log_filtered(src->st, &sel, put_log, &w, &serr);
+        if (rc && serr.message[0])   /* the store failed, not put_log */
+            rc = export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr.message);
     }
     /* closed on every path (it frees the buffers); after a failure its end
      * goes nowhere, so a broken archive never looks complete */

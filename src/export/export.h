@@ -18,10 +18,10 @@
 
 #include <openssl/evp.h>
 
+#include "base/error.h"
 #include "opentse/opentse.h"
 #include "store/store.h"
 
-#define EXPORT_ERRLEN 256
 #define EXPORT_MANUFACTURER "OpenTSE"
 
 /* true when the filter selects every log above its cursor (a complete or
@@ -47,7 +47,7 @@ typedef struct export_source {
  * NO_MEMORY, or the callback's non-zero return (a negative tse_err is
  * returned as is, other values become STORAGE_FAILURE). */
 int export_archive(const export_source *src, const tse_export_filter *f, tse_export_write_fn write, void *ctx,
-                   tse_export_result *out, char *err);
+                   tse_export_result *out, tse_error *err);
 
 /* What a restored log must match: the TSE's public key, hash and serial,
  * and its certificate chain. */
@@ -69,6 +69,6 @@ typedef struct export_restore_key {
  * (RESTORE_FAILED with the reason naming file and archive). `*added` (may be
  * NULL) gets the number of logs added. */
 int export_restore(store *st, const export_restore_key *key, const char *const *paths, size_t n_paths,
-                   uint64_t *added, char *err);
+                   uint64_t *added, tse_error *err);
 
 #endif

@@ -30,12 +30,12 @@ typedef struct restorer {
     uint8_t *buf;
     size_t cap;
     const char *path, *name;   /* where we are, for messages */
-    char *err;
+    tse_error *err;
 } restorer;
 
 static int refuse(restorer *r, const char *fmt, const char *detail)
 {
-    char what[EXPORT_ERRLEN];
+    char what[TSE_ERROR_MSGLEN];
     snprintf(what, sizeof what, fmt, detail ? detail : "");
     return export_fail(r->err, TSE_ERR_RESTORE_FAILED, "%s: %s: %s", r->path, r->name ? r->name : "archive", what);
 }
@@ -123,9 +123,9 @@ static bool copy_text(logmsg_bytes b, char *out, size_t cap)
 static int check_log(restorer *r, const uint8_t *data, size_t len)
 {
     logmsg m;
-    char perr[128];
-    if (!logmsg_parse(data, len, &m, perr, sizeof perr))
-        return refuse(r, "not a log message: %s", perr);
+    tse_error perr = {0};
+    if (!logmsg_parse(data, len, &m, &perr))
+        return refuse(r, "not a log message: %.200s", perr.message);
     if (m.serial_number.n != 32 || memcmp(m.serial_number.p, r->key->serial, 32) != 0)
         return refuse(r, "the log was signed by another TSE (serial number)%s", NULL);
     if (strcmp(m.signature_algorithm_oid, r->key->sigalg_oid) != 0)
@@ -149,9 +149,9 @@ static int check_log(restorer *r, const uint8_t *data, size_t len)
         .data = data,
         .len = len,
     };
-    char serr[STORE_ERRLEN] = "";
-    int rc = store_bulk_put(r->bulk, &l, serr);
-    return rc ? refuse(r, "%s", serr) : 0;
+    tse_error serr = {0};
+    int rc = store_bulk_put(r->bulk, &l, &serr);
+    return rc ? refuse(r, "%s", serr.message) : 0;
 }
 
 /* ---- archives ---- */
@@ -217,25 +217,25 @@ static int restore_one(restorer *r, const char *path)
 }
 
 int export_restore(store *st, const export_restore_key *key, const char *const *paths, size_t n_paths,
-                   uint64_t *added, char *err)
+                   uint64_t *added, tse_error *err)
 {
     if (added)
         *added = 0;
     if (!st || !key || !key->pub || !key->serial || !key->sigalg_oid || !paths || !n_paths)
         return export_fail(err, TSE_ERR_INVALID_ARGUMENT, "export_restore: the store, key and archives are required");
     restorer r = {.key = key, .err = err};
-    char cerr[CSP_ERRLEN] = "", serr[STORE_ERRLEN] = "";
-    if (key->cert_pem && csp_chain_split(key->cert_pem, &r.chain, &r.n_chain, cerr) != 0)
-        return export_fail(err, TSE_ERR_RESTORE_FAILED, "the TSE's certificate chain cannot be read: %s", cerr);
-    int rc = store_bulk_begin(st, &r.bulk, serr);
+    tse_error cerr = {0}, serr = {0};
+    if (key->cert_pem && csp_chain_split(key->cert_pem, &r.chain, &r.n_chain, &cerr) != 0)
+        return export_fail(err, TSE_ERR_RESTORE_FAILED, "the TSE's certificate chain cannot be read: %s", cerr.message);
+    int rc = store_bulk_begin(st, &r.bulk, &serr);
     if (rc)
-        rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "%s", serr);
+        rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "%s", serr.message);
     for (size_t i = 0; !rc && i < n_paths; i++)
         rc = paths[i] ? restore_one(&r, paths[i]) : export_fail(err, TSE_ERR_INVALID_ARGUMENT, "archive path missing");
     if (r.bulk) {
-        int end = store_bulk_end(r.bulk, rc == 0, added, serr);
+        int end = store_bulk_end(r.bulk, rc == 0, added, &serr);
         if (!rc && end)
-            rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "nothing was restored: %s", serr);
+            rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "nothing was restored: %s", serr.message);
     }
     free(r.buf);
     csp_certs_free(r.chain, r.n_chain);

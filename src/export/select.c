@@ -9,12 +9,13 @@
 
 #include "export/internal.h"
 
-int export_fail(char *err, int code, const char *fmt, ...)
+int export_fail(tse_error *err, int code, const char *fmt, ...)
 {
     if (err) {
+        err->code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, EXPORT_ERRLEN, fmt, ap);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
     }
     return code;
@@ -27,7 +28,7 @@ bool export_filter_is_complete(const tse_export_filter *f)
 }
 
 /* Parameters that cannot hold together. */
-static int check_params(const tse_export_filter *f, char *err)
+static int check_params(const tse_export_filter *f, tse_error *err)
 {
     bool by_tx = f->transaction_number, by_range = f->start_transaction_number || f->end_transaction_number,
          by_date = f->start_date || f->end_date;
@@ -53,38 +54,38 @@ static int check_params(const tse_export_filter *f, char *err)
     return 0;
 }
 
-static int store_error(int rc, const char *serr, char *err)
+static int store_error(int rc, const tse_error *serr, tse_error *err)
 {
-    return export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr);
+    return export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr->message);
 }
 
 /* Counter span of the transaction logs numbered [from, to] (of the client). */
 static int tx_span(store *st, const tse_export_filter *f, uint64_t from, uint64_t to, uint64_t *lo, uint64_t *hi,
-                   char *err)
+                   tse_error *err)
 {
-    char serr[STORE_ERRLEN] = "";
+    tse_error serr = {0};
     store_log_filter s = {.tx_from = from, .tx_to = to, .client_id = f->client_id};
-    int rc = store_log_span(st, &s, lo, hi, serr);
-    return rc ? store_error(rc, serr, err) : 0;
+    int rc = store_log_span(st, &s, lo, hi, &serr);
+    return rc ? store_error(rc, &serr, err) : 0;
 }
 
-int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, char *err)
+int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, tse_error *err)
 {
-    char serr[STORE_ERRLEN] = "";
+    tse_error serr = {0};
     int rc = check_params(f, err);
     if (rc)
         return rc;
     if (f->client_id) {
         bool known = false;
-        if ((rc = store_client_known(st, f->client_id, &known, serr)) != 0)
-            return store_error(rc, serr, err);
+        if ((rc = store_client_known(st, f->client_id, &known, &serr)) != 0)
+            return store_error(rc, &serr, err);
         if (!known)
             return export_fail(err, TSE_ERR_ID_NOT_FOUND, "client \"%s\" is not known to this TSE", f->client_id);
     }
     /* Pin the end: logs written while the archive streams belong to the next one. */
     uint64_t last = 0;
-    if ((rc = store_last_log(st, &last, NULL, NULL, serr)) != 0)
-        return store_error(rc, serr, err);
+    if ((rc = store_last_log(st, &last, NULL, NULL, &serr)) != 0)
+        return store_error(rc, &serr, err);
     *sel = (store_log_filter){.from = f->cursor + 1, .to = last, .client_id = f->client_id};
     if (last <= f->cursor)
         return export_fail(err, TSE_ERR_NO_DATA_AVAILABLE, "no log was written after cursor %llu",
@@ -119,8 +120,8 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
     }
 
     uint64_t max = f->maximum_number_records, n = 0;
-    if ((rc = store_count_logs(st, sel, max ? max : 1, &n, serr)) != 0)
-        return store_error(rc, serr, err);
+    if ((rc = store_count_logs(st, sel, max ? max : 1, &n, &serr)) != 0)
+        return store_error(rc, &serr, err);
     if (!n)
         return export_fail(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored log matches the filter");
     if (max && n > max)

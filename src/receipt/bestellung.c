@@ -29,46 +29,42 @@ static int quantity_text(int64_t milli, char *out, size_t cap)
     return n;
 }
 
-static char *item_fail(char *err, size_t errlen, size_t i, const char *msg)
+static char *item_fail(tse_error *err, size_t i, const char *msg)
 {
-    if (err && errlen)
-        snprintf(err, errlen, "Bestellung-V1: item %zu: %s", i, msg);
+    error_set(err, TSE_ERR_INVALID_ARGUMENT, "Bestellung-V1: item %zu: %s", i, msg);
     return NULL;
 }
 
-char *receipt_bestellung_build(const receipt_item *items, size_t n, char *err, size_t errlen)
+char *receipt_bestellung_build(const receipt_item *items, size_t n, tse_error *err)
 {
     if (!items || n == 0) {
-        if (err && errlen)
-            snprintf(err, errlen, "Bestellung-V1: no items");
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "Bestellung-V1: no items");
         return NULL;
     }
     size_t cap = 1;
     for (size_t i = 0; i < n; i++) {
         const receipt_item *it = &items[i];
         if (!it->name || !*it->name)
-            return item_fail(err, errlen, i, "empty name");
+            return item_fail(err, i, "empty name");
         if (!rc_utf8_text((const uint8_t *)it->name, strlen(it->name), false))
-            return item_fail(err, errlen, i, "name is not UTF-8 text without control characters");
+            return item_fail(err, i, "name is not UTF-8 text without control characters");
         if (it->quantity_milli == 0 || it->quantity_milli > MAX_QUANTITY_MILLI ||
             it->quantity_milli < -MAX_QUANTITY_MILLI)
-            return item_fail(err, errlen, i, "quantity is zero or out of range");
+            return item_fail(err, i, "quantity is zero or out of range");
         if (it->unit_price > RECEIPT_MAX_CENTS || it->unit_price < -RECEIPT_MAX_CENTS)
-            return item_fail(err, errlen, i, "unit price out of range");
+            return item_fail(err, i, "unit price out of range");
         size_t nl = strlen(it->name);
         if (nl > TSE_MAX_PROCESS_DATA_LEN / 2)
-            return item_fail(err, errlen, i, "name too long");
+            return item_fail(err, i, "name too long");
         cap += 2 * nl + 64;
     }
     if (cap > TSE_MAX_PROCESS_DATA_LEN) {
-        if (err && errlen)
-            snprintf(err, errlen, "Bestellung-V1: more than %u bytes", TSE_MAX_PROCESS_DATA_LEN);
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "Bestellung-V1: more than %u bytes", TSE_MAX_PROCESS_DATA_LEN);
         return NULL;
     }
     char *out = malloc(cap);
     if (!out) {
-        if (err && errlen)
-            snprintf(err, errlen, "Bestellung-V1: out of memory");
+        error_set(err, TSE_ERR_NO_MEMORY, "Bestellung-V1: out of memory");
         return NULL;
     }
     size_t len = 0;

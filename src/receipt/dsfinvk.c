@@ -89,10 +89,9 @@ static bool grow(void *arr, size_t *cap, size_t n, size_t size)
     return true;
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, const char *arg)
+static int fail(tse_error *err, int code, const char *fmt, const char *arg)
 {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, arg);
+    error_set(err, code, fmt, arg);
     return code;
 }
 
@@ -164,31 +163,31 @@ static char *dup_n(const uint8_t *p, size_t n)
     return s;
 }
 
-int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_t errlen)
+int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, tse_error *err)
 {
     logmsg m;
-    char why[160];
-    if (!logmsg_parse(msg, len, &m, why, sizeof why))
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "not a log message: %s", why);
+    tse_error why = {0};
+    if (!logmsg_parse(msg, len, &m, &why))
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "not a log message: %s", why.message);
     if (m.kind != LOGMSG_TRANSACTION)
         return 0;
     size_t key = key_of(d, &m);
     if (key == SIZE_MAX)
-        return fail(err, errlen, TSE_ERR_NO_MEMORY, "%s", "out of memory");
+        return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");
     bool start = m.operation.n == 16 && memcmp(m.operation.p, "StartTransaction", 16) == 0;
     bool finish = m.operation.n == 17 && memcmp(m.operation.p, "FinishTransaction", 17) == 0;
     if (start) {
         if (!grow(&d->starts, &d->cap_starts, d->n_starts, sizeof *d->starts))
-            return fail(err, errlen, TSE_ERR_NO_MEMORY, "%s", "out of memory");
+            return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");
         d->starts[d->n_starts++] = (start_rec){key, m.transaction_number, m.log_time};
         return 0;
     }
     if (!finish)
         return 0;
     if (m.signature.n > TSE_MAX_SIGNATURE_LEN)
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "signature longer than any curve's");
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "signature longer than any curve's");
     if (!grow(&d->finishes, &d->cap_finishes, d->n_finishes, sizeof *d->finishes))
-        return fail(err, errlen, TSE_ERR_NO_MEMORY, "%s", "out of memory");
+        return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");
     finish_rec *f = &d->finishes[d->n_finishes];
     memset(f, 0, sizeof *f);
     f->key = key;
@@ -197,7 +196,7 @@ int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_
     f->time = m.log_time;
     size_t pd_len = 0;
     if (m.has_process_data && !der_get_octets(&m.process_data, NULL, 0, &pd_len))
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "processData is not an OCTET STRING");
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "processData is not an OCTET STRING");
     f->client = dup_n(m.client_id.p, m.client_id.n);
     f->process_type = dup_n(m.process_type.p, m.has_process_type ? m.process_type.n : 0);
     f->process_data = malloc(pd_len + 1);
@@ -205,7 +204,7 @@ int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_
         free(f->client);
         free(f->process_type);
         free(f->process_data);
-        return fail(err, errlen, TSE_ERR_NO_MEMORY, "%s", "out of memory");
+        return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");
     }
     if (m.has_process_data)
         der_get_octets(&m.process_data, f->process_data, pd_len, &pd_len);
@@ -216,7 +215,7 @@ int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_
     return 0;
 }
 
-int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, char *err, size_t errlen)
+int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, tse_error *err)
 {
     const unsigned char *p = cert;
     X509 *x = len > 0 && cert[0] == 0x30 ? d2i_X509(NULL, &p, (long)len) : NULL;
@@ -226,7 +225,7 @@ int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, char *e
         BIO_free(b);
     }
     if (!x)
-        return fail(err, errlen, TSE_ERR_CERTIFICATE_INVALID, "%s", "not a certificate (DER or PEM)");
+        return fail(err, TSE_ERR_CERTIFICATE_INVALID, "%s", "not a certificate (DER or PEM)");
     int rc = TSE_ERR_NO_MEMORY;
     unsigned char *der = NULL;
     int der_len = i2d_X509(x, &der);
@@ -236,7 +235,7 @@ int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, char *e
         goto out;
     rc = TSE_ERR_CERTIFICATE_INVALID;
     if (!pk || csp_pubkey_point(pk, c.point, sizeof c.point, &c.point_len) != 0) {
-        fail(err, errlen, rc, "%s", "the certificate's key is not an EC key");
+        fail(err, rc, "%s", "the certificate's key is not an EC key");
         goto out;
     }
     rc = TSE_ERR_NO_MEMORY;
@@ -249,7 +248,7 @@ int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, char *e
     rc = 0;
 out:
     if (rc == TSE_ERR_NO_MEMORY)
-        fail(err, errlen, rc, "%s", "out of memory");
+        fail(err, rc, "%s", "out of memory");
     OPENSSL_free(der);
     X509_free(x);
     return rc;
@@ -411,7 +410,7 @@ static int write_tse(dsfinvk *d, const dsfinvk_options *o, const char *erstellun
 
 /* Sorts starts and finishes and drops the copies that overlapping exports
  * bring; two different Finish logs under one counter are refused. */
-static int sort_unique(dsfinvk *d, char *err, size_t errlen)
+static int sort_unique(dsfinvk *d, tse_error *err)
 {
     size_t n = 0;
     if (d->n_starts) {
@@ -432,7 +431,7 @@ static int sort_unique(dsfinvk *d, char *err, size_t errlen)
         if (prev->sig_len != f->sig_len || memcmp(prev->sig, f->sig, f->sig_len) != 0) {
             char msg[64];
             snprintf(msg, sizeof msg, "%llu", (unsigned long long)f->counter);
-            return fail(err, errlen, TSE_ERR_PARAMETER_MISMATCH,
+            return fail(err, TSE_ERR_PARAMETER_MISMATCH,
                         "two different FinishTransaction logs carry signature counter %s", msg);
         }
         free_finish(f);
@@ -442,17 +441,17 @@ static int sort_unique(dsfinvk *d, char *err, size_t errlen)
 }
 
 /* Writes one table through a temporary file renamed into place. */
-static int write_table(const char *dir, const char *name, char *err, size_t errlen,
+static int write_table(const char *dir, const char *name, tse_error *err,
                        int (*fn)(dsfinvk *, const dsfinvk_options *, const char *, FILE *, dsfinvk_summary *),
                        dsfinvk *d, const dsfinvk_options *o, const char *erstellung, dsfinvk_summary *sum)
 {
     char path[4096], tmp[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
         (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= sizeof tmp)
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "output directory name too long");
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "output directory name too long");
     FILE *f = fopen(tmp, "wb");
     if (!f)
-        return fail(err, errlen, TSE_ERR_STORAGE_FAILURE, "cannot create a file in %s", dir);
+        return fail(err, TSE_ERR_STORAGE_FAILURE, "cannot create a file in %s", dir);
     int rc = fn(d, o, erstellung, f, sum);
     bool io_error = ferror(f) != 0;
     if (fclose(f) != 0)
@@ -461,12 +460,11 @@ static int write_table(const char *dir, const char *name, char *err, size_t errl
         return 0;
     remove(tmp);
     if (rc == TSE_ERR_NO_MEMORY)
-        return fail(err, errlen, rc, "%s", "out of memory");
-    return fail(err, errlen, TSE_ERR_STORAGE_FAILURE, "cannot write %s", name);
+        return fail(err, rc, "%s", "out of memory");
+    return fail(err, TSE_ERR_STORAGE_FAILURE, "cannot write %s", name);
 }
 
-int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfinvk_summary *sum, char *err,
-                  size_t errlen)
+int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfinvk_summary *sum, tse_error *err)
 {
     dsfinvk_options o = opts ? *opts : (dsfinvk_options){0};
     if (!o.z_nr)
@@ -475,9 +473,9 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
         o.first_tse_id = 1;
     memset(sum, 0, sizeof *sum);
     if (d->n_finishes == 0)
-        return fail(err, errlen, TSE_ERR_NO_DATA_AVAILABLE, "%s", "no FinishTransaction log in the data");
+        return fail(err, TSE_ERR_NO_DATA_AVAILABLE, "%s", "no FinishTransaction log in the data");
     if (o.kasse_id && (!*o.kasse_id || strlen(o.kasse_id) > 50))
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_KASSE_ID must have 1 to 50 characters");
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_KASSE_ID must have 1 to 50 characters");
     /* each key needs its certificate */
     for (size_t k = 0; k < d->n_keys; k++) {
         key_rec *key = &d->keys[k];
@@ -493,12 +491,12 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
         char serial[65];
         tse_hex(key->serial, 32, serial);
         if (!key->cert_der)
-            return fail(err, errlen, TSE_ERR_CERTIFICATE_INVALID, "no certificate for the TSE key %s", serial);
+            return fail(err, TSE_ERR_CERTIFICATE_INVALID, "no certificate for the TSE key %s", serial);
         if (4 * ((key->cert_len + 2) / 3) > CERT_PART * CERT_PARTS)
-            return fail(err, errlen, TSE_ERR_CERTIFICATE_INVALID,
+            return fail(err, TSE_ERR_CERTIFICATE_INVALID,
                         "the certificate of %s is longer than TSE_ZERTIFIKAT_I..VII hold", serial);
     }
-    int rc = sort_unique(d, err, errlen);
+    int rc = sort_unique(d, err);
     if (rc != 0)
         return rc;
     int64_t when = o.z_erstellung;
@@ -509,12 +507,12 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
     time_t tt = (time_t)when;
     struct tm tm;
     if (when < 0 || !gmtime_r(&tt, &tm) || !strftime(erstellung, sizeof erstellung, "%Y-%m-%dT%H:%M:%S", &tm))
-        return fail(err, errlen, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_ERSTELLUNG out of range");
+        return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_ERSTELLUNG out of range");
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return fail(err, errlen, TSE_ERR_STORAGE_FAILURE, "cannot create the directory %s", dir);
-    rc = write_table(dir, "transactions_tse.csv", err, errlen, write_transactions, d, &o, erstellung, sum);
+        return fail(err, TSE_ERR_STORAGE_FAILURE, "cannot create the directory %s", dir);
+    rc = write_table(dir, "transactions_tse.csv", err, write_transactions, d, &o, erstellung, sum);
     if (rc == 0) {
-        rc = write_table(dir, "tse.csv", err, errlen, write_tse, d, &o, erstellung, sum);
+        rc = write_table(dir, "tse.csv", err, write_tse, d, &o, erstellung, sum);
         if (rc != 0) {   /* both tables or neither */
             char path[4096];
             snprintf(path, sizeof path, "%s/transactions_tse.csv", dir);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 typedef struct dsfinvk dsfinvk;
 
 /* The cash-point closing the rows belong to (DSFinV-K key fields). */
@@ -38,17 +40,16 @@ void dsfinvk_free(dsfinvk *d);
 
 /* One log message (DER). Transaction logs are kept; system and audit logs
  * are checked for form and skipped. */
-int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_t errlen);
+int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, tse_error *err);
 /* One certificate (DER or PEM); it belongs to the TSE whose serial is the
  * SHA-256 of its key. Certificates of keys that sign no log are ignored. */
-int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, char *err, size_t errlen);
+int dsfinvk_add_certificate(dsfinvk *d, const uint8_t *cert, size_t len, tse_error *err);
 /* Every .log and *_X509.* file of a TR-03151 export archive (tar). */
-int dsfinvk_add_archive(dsfinvk *d, const char *path, char *err, size_t errlen);
+int dsfinvk_add_archive(dsfinvk *d, const char *path, tse_error *err);
 
 /* Writes DIR/tse.csv and DIR/transactions_tse.csv (DIR is created if
  * missing). Each file appears complete or not at all. Refused when no
  * transaction log was added, or a TSE's certificate is missing. */
-int dsfinvk_write(dsfinvk *d, const dsfinvk_options *o, const char *dir, dsfinvk_summary *sum, char *err,
-                  size_t errlen);
+int dsfinvk_write(dsfinvk *d, const dsfinvk_options *o, const char *dir, dsfinvk_summary *sum, tse_error *err);
 
 #endif

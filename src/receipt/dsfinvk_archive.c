@@ -20,19 +20,17 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int dsfinvk_add_archive(dsfinvk *d, const char *path, char *err, size_t errlen)
+int dsfinvk_add_archive(dsfinvk *d, const char *path, tse_error *err)
 {
     struct archive *a = archive_read_new();
     if (!a) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
+        error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
         return TSE_ERR_NO_MEMORY;
     }
     int rc = 0;
     if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
         archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: %s", path, archive_error_string(a));
         archive_read_free(a);
         return TSE_ERR_INVALID_ARGUMENT;
     }
@@ -50,8 +48,7 @@ int dsfinvk_add_archive(dsfinvk *d, const char *path, char *err, size_t errlen)
             continue;
         la_int64_t size = archive_entry_size(e);
         if (size <= 0 || size > MAX_ENTRY) {
-            if (err && errlen)
-                snprintf(err, errlen, "%s: %s is empty or larger than %u bytes", path, base, MAX_ENTRY);
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: %s is empty or larger than %u bytes", path, base, MAX_ENTRY);
             rc = TSE_ERR_INVALID_ARGUMENT;
             break;
         }
@@ -59,31 +56,27 @@ int dsfinvk_add_archive(dsfinvk *d, const char *path, char *err, size_t errlen)
         buf = malloc((size_t)size);
         if (!buf) {
             rc = TSE_ERR_NO_MEMORY;
-            if (err && errlen)
-                snprintf(err, errlen, "out of memory");
+            error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
             break;
         }
         if (archive_read_data(a, buf, (size_t)size) != size) {
-            if (err && errlen)
-                snprintf(err, errlen, "%s: cannot read %s: %s", path, base, archive_error_string(a));
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: cannot read %s: %s", path, base, archive_error_string(a));
             rc = TSE_ERR_INVALID_ARGUMENT;
             break;
         }
-        char why[RECEIPT_ERRLEN];
-        rc = is_log ? dsfinvk_add_log(d, buf, (size_t)size, why, sizeof why)
-                    : dsfinvk_add_certificate(d, buf, (size_t)size, why, sizeof why);
-        if (rc != 0 && err && errlen)
-            snprintf(err, errlen, "%s: %s: %s", path, base, why);
+        tse_error why = {0};
+        rc = is_log ? dsfinvk_add_log(d, buf, (size_t)size, &why)
+                    : dsfinvk_add_certificate(d, buf, (size_t)size, &why);
+        if (rc != 0)
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: %s: %s", path, base, why.message);
         logs += is_log;
     }
     if (rc == 0 && r != ARCHIVE_EOF) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: not a readable tar archive: %s", path, archive_error_string(a));
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: not a readable tar archive: %s", path, archive_error_string(a));
         rc = TSE_ERR_INVALID_ARGUMENT;
     }
     if (rc == 0 && logs == 0) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: no log messages in the archive", path);
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s: no log messages in the archive", path);
         rc = TSE_ERR_NO_DATA_AVAILABLE;
     }
     free(buf);

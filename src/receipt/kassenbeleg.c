@@ -25,10 +25,12 @@ static bool known_vorgangstyp(const char *s, size_t n)
     return false;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+static void set_err(tse_error *err, const char *fmt, const char *arg)
 {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, arg);
+    if (err) {
+        err->code = TSE_ERR_INVALID_ARGUMENT;
+        snprintf(err->message, sizeof err->message, fmt, arg);
+    }
 }
 
 /* Parses an amount from s[0..n). Same rules as receipt_amount_parse; `exact2`
@@ -113,14 +115,14 @@ static int pay_cmp(const void *a, const void *b)
     return pay_order(x->non_cash, x->currency, y->non_cash, y->currency);
 }
 
-char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t errlen)
+char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, tse_error *err)
 {
     if (!in || !in->vorgangstyp || (in->n_payments && !in->payments)) {
-        set_err(err, errlen, "%s", "Kassenbeleg-V1: the input, its Vorgangstyp or its payments are missing");
+        set_err(err, "%s", "Kassenbeleg-V1: the input, its Vorgangstyp or its payments are missing");
         return NULL;
     }
     if (!known_vorgangstyp(in->vorgangstyp, strlen(in->vorgangstyp))) {
-        set_err(err, errlen,
+        set_err(err,
                 "Kassenbeleg-V1: unknown Vorgangstyp '%.60s' (Beleg, AVTransfer, AVBestellung, AVTraining, "
                 "AVBelegstorno, AVBelegabbruch, AVSachbezug, AVSonstige, AVRechnung)",
                 in->vorgangstyp);
@@ -128,14 +130,14 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
     }
     for (int k = 0; k < TSE_RECEIPT_VAT_COUNT; k++) {
         if (in->gross[k] > RECEIPT_MAX_CENTS || in->gross[k] < -RECEIPT_MAX_CENTS) {
-            set_err(err, errlen, "Kassenbeleg-V1: gross amount of VAT rate %s is out of range",
+            set_err(err, "Kassenbeleg-V1: gross amount of VAT rate %s is out of range",
                     (const char *[]){"NORMAL", "REDUCED", "AVERAGE_3", "AVERAGE_1", "ZERO"}[k]);
             return NULL;
         }
     }
     pay_sum *sums = calloc(in->n_payments + 1, sizeof *sums);
     if (!sums) {
-        set_err(err, errlen, "%s", "Kassenbeleg-V1: out of memory");
+        set_err(err, "%s", "Kassenbeleg-V1: out of memory");
         return NULL;
     }
     size_t n = 0;
@@ -144,7 +146,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
         const char *cur = p->currency ? p->currency : "EUR";
         if (!valid_currency(cur)) {
             free(sums);
-            set_err(err, errlen, "Kassenbeleg-V1: currency '%.20s' is not an ISO 4217 code (three capital letters)",
+            set_err(err, "Kassenbeleg-V1: currency '%.20s' is not an ISO 4217 code (three capital letters)",
                     cur);
             return NULL;
         }
@@ -160,7 +162,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
         if (p->cents > RECEIPT_MAX_CENTS || p->cents < -RECEIPT_MAX_CENTS || sums[k].cents > RECEIPT_MAX_CENTS ||
             sums[k].cents < -RECEIPT_MAX_CENTS) {
             free(sums);
-            set_err(err, errlen, "Kassenbeleg-V1: payment in %s is out of range", cur);
+            set_err(err, "Kassenbeleg-V1: payment in %s is out of range", cur);
             return NULL;
         }
     }
@@ -170,7 +172,7 @@ char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t
     char *out = malloc(cap);
     if (!out) {
         free(sums);
-        set_err(err, errlen, "%s", "Kassenbeleg-V1: out of memory");
+        set_err(err, "%s", "Kassenbeleg-V1: out of memory");
         return NULL;
     }
     size_t len = (size_t)snprintf(out, cap, "%s^", in->vorgangstyp);
@@ -211,43 +213,42 @@ static size_t field(const char *s, size_t n, size_t *pos, char sep, const char *
     return len;
 }
 
-static bool fail(char *err, size_t errlen, const char *msg, const char *s, size_t n)
+static bool fail(tse_error *err, const char *msg, const char *s, size_t n)
 {
-    if (err && errlen)
-        snprintf(err, errlen, "Kassenbeleg-V1: %s: '%.*s'", msg, (int)(n > 60 ? 60 : n), s);
+    error_set(err, TSE_ERR_INVALID_ARGUMENT, "Kassenbeleg-V1: %s: '%.*s'", msg, (int)(n > 60 ? 60 : n), s);
     return false;
 }
 
-bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errlen)
+bool receipt_kassenbeleg_check(const char *pd, size_t n, tse_error *err)
 {
     if (!pd)
-        return fail(err, errlen, "no processData", "", 0);
+        return fail(err, "no processData", "", 0);
     size_t pos = 0;
     const char *f;
     size_t fl = field(pd, n, &pos, '^', &f);
     if (!known_vorgangstyp(f, fl))
-        return fail(err, errlen, "unknown Vorgangstyp", f, fl);
+        return fail(err, "unknown Vorgangstyp", f, fl);
     if (pos > n)
-        return fail(err, errlen, "missing '^' after the Vorgangstyp", pd, n);
+        return fail(err, "missing '^' after the Vorgangstyp", pd, n);
     const char *amounts;
     size_t al = field(pd, n, &pos, '^', &amounts);
     if (pos > n)
-        return fail(err, errlen, "missing '^' after the amounts", pd, n);
+        return fail(err, "missing '^' after the amounts", pd, n);
     size_t apos = 0;
     for (int k = 0; k < TSE_RECEIPT_VAT_COUNT; k++) {
         if (apos > al)
-            return fail(err, errlen, "fewer than five gross amounts", amounts, al);
+            return fail(err, "fewer than five gross amounts", amounts, al);
         int64_t c;
         fl = field(amounts, al, &apos, '_', &f);
         if (!amount_parse_n(f, fl, true, &c))
-            return fail(err, errlen, "gross amount is not a number with two decimals and no leading zeros", f, fl);
+            return fail(err, "gross amount is not a number with two decimals and no leading zeros", f, fl);
     }
     if (apos <= al)
-        return fail(err, errlen, "more than five gross amounts", amounts, al);
+        return fail(err, "more than five gross amounts", amounts, al);
     const char *pays;
     size_t pl = field(pd, n, &pos, '^', &pays);
     if (pos <= n)
-        return fail(err, errlen, "more than three '^'-separated parts", pd, n);
+        return fail(err, "more than three '^'-separated parts", pd, n);
     bool have_prev = false, prev_unbar = false;
     char prev_cur[4] = "";
     for (size_t ppos = 0; pl > 0 && ppos <= pl;) {
@@ -261,34 +262,34 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, char *err, size_t errle
         size_t cur_l = has_cur ? field(p, plen, &q, ':', &cur) : 0;
         int64_t c;
         if (!amount_parse_n(amt, amt_l, true, &c))
-            return fail(err, errlen, "payment amount is not a number with two decimals and no leading zeros", p, plen);
+            return fail(err, "payment amount is not a number with two decimals and no leading zeros", p, plen);
         if (c == 0)
-            return fail(err, errlen, "zero payments are omitted", p, plen);
+            return fail(err, "zero payments are omitted", p, plen);
         bool unbar;
         if (kind_l == 3 && memcmp(kind, "Bar", 3) == 0)
             unbar = false;
         else if (kind_l == 5 && memcmp(kind, "Unbar", 5) == 0)
             unbar = true;
         else
-            return fail(err, errlen, "payment type is neither Bar nor Unbar", p, plen);
+            return fail(err, "payment type is neither Bar nor Unbar", p, plen);
         if (q <= plen)
-            return fail(err, errlen, "payment has more than three ':'-separated parts", p, plen);
+            return fail(err, "payment has more than three ':'-separated parts", p, plen);
         char cbuf[4] = "EUR";
         if (has_cur) {
             if (cur_l != 3)
-                return fail(err, errlen, "currency is not three capital letters", p, plen);
+                return fail(err, "currency is not three capital letters", p, plen);
             memcpy(cbuf, cur, 3);
             if (!valid_currency(cbuf))
-                return fail(err, errlen, "currency is not three capital letters", p, plen);
+                return fail(err, "currency is not three capital letters", p, plen);
             if (strcmp(cbuf, "EUR") == 0)
-                return fail(err, errlen, "EUR is not written out", p, plen);
+                return fail(err, "EUR is not written out", p, plen);
         }
         if (have_prev) {
             int o = pay_order(prev_unbar, prev_cur, unbar, cbuf);
             if (o == 0)
-                return fail(err, errlen, "the same payment type and currency twice", p, plen);
+                return fail(err, "the same payment type and currency twice", p, plen);
             if (o > 0)
-                return fail(err, errlen, "payments out of order (Bar before Unbar, EUR first, then currencies "
+                return fail(err, "payments out of order (Bar before Unbar, EUR first, then currencies "
                                          "alphabetically)", p, plen);
         }
         have_prev = true;

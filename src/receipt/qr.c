@@ -18,10 +18,12 @@
 
 #define QR_FIELDS 12
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+static void set_err(tse_error *err, const char *fmt, const char *arg)
 {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, arg);
+    if (err) {
+        err->code = TSE_ERR_INVALID_ARGUMENT;
+        snprintf(err->message, sizeof err->message, fmt, arg);
+    }
 }
 
 static const char *time_format_name(tse_time_format f)
@@ -91,29 +93,29 @@ static bool time_parse(const char *s, size_t n, int64_t *t, int *millis)
     return true;
 }
 
-char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
+char *receipt_qr_string(const receipt_qr *q, tse_error *err)
 {
     if (!q || !q->client_id || !*q->client_id || !q->process_type || !q->signature || !q->signature_len ||
         !q->public_key || !q->public_key_len || (q->process_data_len && !q->process_data)) {
-        set_err(err, errlen, "%s", "receipt QR: a required field is missing");
+        set_err(err, "%s", "receipt QR: a required field is missing");
         return NULL;
     }
     if (strchr(q->client_id, ';') || strchr(q->process_type, ';')) {
-        set_err(err, errlen, "%s", "receipt QR: clientId and processType must not contain ';'");
+        set_err(err, "%s", "receipt QR: clientId and processType must not contain ';'");
         return NULL;
     }
     if (q->process_data_len && memchr(q->process_data, 0, q->process_data_len)) {
-        set_err(err, errlen, "%s", "receipt QR: processData must not contain NUL bytes");
+        set_err(err, "%s", "receipt QR: processData must not contain NUL bytes");
         return NULL;
     }
     char start[32], finish[32];
     const char *fmt = time_format_name(q->time_format);
     if (!rc_time_text(q->start_time, start, sizeof start) || !rc_time_text(q->finish_time, finish, sizeof finish) || !fmt) {
-        set_err(err, errlen, "%s", "receipt QR: start/finish time or time format out of range");
+        set_err(err, "%s", "receipt QR: start/finish time or time format out of range");
         return NULL;
     }
     if (!q->signature_algorithm || !logmsg_sigalg_oid(q->signature_algorithm)) {
-        set_err(err, errlen, "receipt QR: unknown signature algorithm '%.40s'",
+        set_err(err, "receipt QR: unknown signature algorithm '%.40s'",
                 q->signature_algorithm ? q->signature_algorithm : "");
         return NULL;
     }
@@ -127,7 +129,7 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
                  (unsigned long long)q->transaction_number, (unsigned long long)q->signature_counter, start,
                  finish, q->signature_algorithm, fmt, sig, key);
     else
-        set_err(err, errlen, "%s", "receipt QR: out of memory");
+        set_err(err, "%s", "receipt QR: out of memory");
     free(sig);
     free(key);
     return out;
@@ -136,10 +138,10 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen)
 char *receipt_qr_from_result(const tse_result *finish, const char *client_id, const char *process_type,
                              const uint8_t *process_data, size_t process_data_len,
                              const char *signature_algorithm, tse_time_format time_format,
-                             const uint8_t *public_key, size_t public_key_len, char *err, size_t errlen)
+                             const uint8_t *public_key, size_t public_key_len, tse_error *err)
 {
     if (!finish) {
-        set_err(err, errlen, "%s", "receipt QR: no finish result");
+        set_err(err, "%s", "receipt QR: no finish result");
         return NULL;
     }
     receipt_qr q = {
@@ -158,35 +160,35 @@ char *receipt_qr_from_result(const tse_result *finish, const char *client_id, co
         .public_key = public_key,
         .public_key_len = public_key_len,
     };
-    return receipt_qr_string(&q, err, errlen);
+    return receipt_qr_string(&q, err);
 }
 
 char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_time, const uint8_t *public_key,
-                          size_t public_key_len, char *err, size_t errlen)
+                          size_t public_key_len, tse_error *err)
 {
     logmsg m;
-    char why[160];
-    if (!finish_log || !logmsg_parse(finish_log, len, &m, why, sizeof why)) {
-        set_err(err, errlen, "receipt QR: not a log message: %s", finish_log ? why : "none given");
+    tse_error why = {0};
+    if (!finish_log || !logmsg_parse(finish_log, len, &m, &why)) {
+        set_err(err, "receipt QR: not a log message: %.200s", finish_log ? why.message : "none given");
         return NULL;
     }
     if (m.kind != LOGMSG_TRANSACTION || m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
-        set_err(err, errlen, "%s", "receipt QR: the log message is not a FinishTransaction log");
+        set_err(err, "%s", "receipt QR: the log message is not a FinishTransaction log");
         return NULL;
     }
     uint8_t serial[32];
     if (!public_key || !public_key_len) {
-        set_err(err, errlen, "%s", "receipt QR: no public key");
+        set_err(err, "%s", "receipt QR: no public key");
         return NULL;
     }
     csp_serial(public_key, public_key_len, serial);
     if (memcmp(serial, m.serial_number.p, 32) != 0) {
-        set_err(err, errlen, "%s", "receipt QR: the public key is not the one that signed the log");
+        set_err(err, "%s", "receipt QR: the public key is not the one that signed the log");
         return NULL;
     }
     size_t pd_len = 0;
     if (m.has_process_data && !der_get_octets(&m.process_data, NULL, 0, &pd_len)) {
-        set_err(err, errlen, "%s", "receipt QR: processData is not an OCTET STRING");
+        set_err(err, "%s", "receipt QR: processData is not an OCTET STRING");
         return NULL;
     }
     char *client = malloc(m.client_id.n + 1), *type = malloc(m.process_type.n + 1);
@@ -216,9 +218,9 @@ char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_t
             .public_key = public_key,
             .public_key_len = public_key_len,
         };
-        out = receipt_qr_string(&q, err, errlen);
+        out = receipt_qr_string(&q, err);
     } else {
-        set_err(err, errlen, "%s", "receipt QR: out of memory");
+        set_err(err, "%s", "receipt QR: out of memory");
     }
     free(client);
     free(type);
@@ -239,24 +241,24 @@ static bool parse_u64(const char *s, size_t n, uint64_t *v)
     return true;
 }
 
-static bool parse_fail(receipt_qr_parsed *out, char *err, size_t errlen, const char *msg)
+static bool parse_fail(receipt_qr_parsed *out, tse_error *err, const char *msg)
 {
-    set_err(err, errlen, "receipt QR: %s", msg);
+    set_err(err, "receipt QR: %s", msg);
     receipt_qr_parsed_free(out);
     return false;
 }
 
-bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t errlen)
+bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, tse_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!s)
-        return parse_fail(out, err, errlen, "no text");
+        return parse_fail(out, err, "no text");
     size_t n = strlen(s);
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         n--;
     out->text = malloc(n + 1);
     if (!out->text)
-        return parse_fail(out, err, errlen, "out of memory");
+        return parse_fail(out, err, "out of memory");
     memcpy(out->text, s, n);
     out->text[n] = 0;
     char *t = out->text;
@@ -267,7 +269,7 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t e
     for (int i = 0; i < 3; i++) {
         char *semi = strchr(p, ';');
         if (!semi)
-            return parse_fail(out, err, errlen, "fewer than 12 ';'-separated fields");
+            return parse_fail(out, err, "fewer than 12 ';'-separated fields");
         f[i] = p;
         fl[i] = (size_t)(semi - p);
         *semi = 0;
@@ -279,7 +281,7 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t e
         while (q > p && q[-1] != ';')
             q--;
         if (q == p)
-            return parse_fail(out, err, errlen, "fewer than 12 ';'-separated fields");
+            return parse_fail(out, err, "fewer than 12 ';'-separated fields");
         f[i] = q;
         fl[i] = (size_t)(end - q);
         q[-1] = 0;
@@ -288,32 +290,32 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t e
     f[3] = p;
     fl[3] = (size_t)(end - p);
     if (strcmp(f[0], "V0") != 0)
-        return parse_fail(out, err, errlen, "does not start with version V0");
+        return parse_fail(out, err, "does not start with version V0");
     if (fl[1] == 0)
-        return parse_fail(out, err, errlen, "empty clientId");
+        return parse_fail(out, err, "empty clientId");
     receipt_qr *q = &out->q;
     q->client_id = f[1];
     q->process_type = f[2];
     q->process_data = (const uint8_t *)f[3];
     q->process_data_len = fl[3];
     if (!parse_u64(f[4], fl[4], &q->transaction_number))
-        return parse_fail(out, err, errlen, "transaction number is not a decimal number");
+        return parse_fail(out, err, "transaction number is not a decimal number");
     if (!parse_u64(f[5], fl[5], &q->signature_counter))
-        return parse_fail(out, err, errlen, "signature counter is not a decimal number");
+        return parse_fail(out, err, "signature counter is not a decimal number");
     if (!time_parse(f[6], fl[6], &q->start_time, &out->start_millis))
-        return parse_fail(out, err, errlen, "start time is not YYYY-MM-DDThh:mm:ss.fffZ");
+        return parse_fail(out, err, "start time is not YYYY-MM-DDThh:mm:ss.fffZ");
     if (!time_parse(f[7], fl[7], &q->finish_time, &out->finish_millis))
-        return parse_fail(out, err, errlen, "finish time is not YYYY-MM-DDThh:mm:ss.fffZ");
+        return parse_fail(out, err, "finish time is not YYYY-MM-DDThh:mm:ss.fffZ");
     q->signature_algorithm = f[8];
     if (!time_format_from_name(f[9], fl[9], &q->time_format))
-        return parse_fail(out, err, errlen, "time format is not unixTime, utcTime or generalizedTime");
+        return parse_fail(out, err, "time format is not unixTime, utcTime or generalizedTime");
     out->signature = rc_unbase64(f[10], fl[10], &q->signature_len);
     if (!out->signature)
-        return parse_fail(out, err, errlen, "signature is not base64");
+        return parse_fail(out, err, "signature is not base64");
     q->signature = out->signature;
     out->public_key = rc_unbase64(f[11], fl[11], &q->public_key_len);
     if (!out->public_key)
-        return parse_fail(out, err, errlen, "public key is not base64");
+        return parse_fail(out, err, "public key is not base64");
     q->public_key = out->public_key;
     return true;
 }
@@ -328,11 +330,11 @@ void receipt_qr_parsed_free(receipt_qr_parsed *p)
     memset(p, 0, sizeof *p);
 }
 
-uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, size_t errlen)
+uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, tse_error *err)
 {
     const char *oid = q->signature_algorithm ? logmsg_sigalg_oid(q->signature_algorithm) : NULL;
     if (!oid) {
-        set_err(err, errlen, "receipt QR: unknown signature algorithm '%.40s'",
+        set_err(err, "receipt QR: unknown signature algorithm '%.40s'",
                 q->signature_algorithm ? q->signature_algorithm : "");
         return NULL;
     }
@@ -353,14 +355,14 @@ uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, si
     };
     der_w w = der_w_init(NULL, 0);
     if (!logmsg_encode_tbs(&w, &f)) {
-        set_err(err, errlen, "%s",
+        set_err(err, "%s",
                 "receipt QR: the fields do not form a Finish log (clientId or processType outside "
                 "PrintableString, or time out of range)");
         return NULL;
     }
     uint8_t *buf = malloc(w.len);
     if (!buf) {
-        set_err(err, errlen, "%s", "receipt QR: out of memory");
+        set_err(err, "%s", "receipt QR: out of memory");
         return NULL;
     }
     w = der_w_init(buf, w.len);
@@ -419,11 +421,10 @@ static receipt_qr_result verify_bytes(const receipt_qr *q, tse_hash hash, const 
 
 /* Rebuilds the Finish log of `q` with processData in DER and, failing that,
  * BER indefinite-length, and verifies each. */
-static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receipt_qr_check *check, char *err,
-                                      size_t errlen)
+static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receipt_qr_check *check, tse_error *err)
 {
     size_t len = 0, ber_len = 0;
-    uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err, errlen), *ber = NULL;
+    uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err), *ber = NULL;
     if (!tbs)
         return RECEIPT_QR_MALFORMED;
     csp_serial(q->public_key, q->public_key_len, check->serial);
@@ -436,20 +437,20 @@ static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receip
         check->indefinite_process_data = true;
     }
     if (res == RECEIPT_QR_MALFORMED)
-        set_err(err, errlen, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
+        set_err(err, "%s", "receipt QR: the public key is not an uncompressed point on a supported curve");
     free(tbs);
     free(ber);
     return res;
 }
 
-receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen)
+receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, tse_error *err)
 {
     receipt_qr_check local;
     if (!check)
         check = &local;
     memset(check, 0, sizeof *check);
     receipt_qr_parsed p;
-    if (!receipt_qr_parse(s, &p, err, errlen))
+    if (!receipt_qr_parse(s, &p, err))
         return RECEIPT_QR_MALFORMED;
     const receipt_qr *q = &p.q;
     tse_hash hash = TSE_HASH_DEFAULT;
@@ -457,31 +458,31 @@ receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char
         if (strcmp(csp_sigalg_name(h), q->signature_algorithm) == 0)
             hash = h;
     if (hash == TSE_HASH_DEFAULT) {
-        set_err(err, errlen, "receipt QR: signature algorithm '%.40s' is not supported (ecdsa-plain-SHA256/384/512)",
+        set_err(err, "receipt QR: signature algorithm '%.40s' is not supported (ecdsa-plain-SHA256/384/512)",
                 q->signature_algorithm);
         receipt_qr_parsed_free(&p);
         return RECEIPT_QR_UNSUPPORTED;
     }
     if (p.finish_millis) {
         /* log times of version 2 have whole seconds: this is not the signed one */
-        set_err(err, errlen, "%s",
+        set_err(err, "%s",
                 "receipt QR: the finish time has milliseconds, which the signed log time (whole seconds) "
                 "cannot carry: the signature does not verify");
         receipt_qr_parsed_free(&p);
         return RECEIPT_QR_BAD_SIGNATURE;
     }
-    receipt_qr_result res = verify_forms(q, hash, check, err, errlen);
+    receipt_qr_result res = verify_forms(q, hash, check, err);
     if (res == RECEIPT_QR_BAD_SIGNATURE && !*q->process_type) {
         /* an empty processType may stand for one the Finish log left out */
         receipt_qr without = *q;
         without.process_type = NULL;
-        if (verify_forms(&without, hash, check, err, errlen) == RECEIPT_QR_VALID) {
+        if (verify_forms(&without, hash, check, err) == RECEIPT_QR_VALID) {
             res = RECEIPT_QR_VALID;
             check->process_type_omitted = true;
         }
     }
     if (res == RECEIPT_QR_BAD_SIGNATURE)
-        set_err(err, errlen, "%s",
+        set_err(err, "%s",
                 "receipt QR: the signature does not verify over the Finish log rebuilt from its fields");
     receipt_qr_parsed_free(&p);
     return res;

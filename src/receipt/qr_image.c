@@ -16,16 +16,15 @@
 
 #define QUIET 4
 
-static QRcode *encode(const char *text, int scale, char *err, size_t errlen)
+static QRcode *encode(const char *text, int scale, tse_error *err)
 {
     if (!text || !*text || scale < 1 || scale > 64) {
-        if (err && errlen)
-            snprintf(err, errlen, "QR image: empty text or scale outside 1..64");
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "QR image: empty text or scale outside 1..64");
         return NULL;
     }
     QRcode *qr = QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_M);
-    if (!qr && err && errlen)
-        snprintf(err, errlen, "QR image: cannot encode %zu bytes: %s", strlen(text),
+    if (!qr)
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "QR image: cannot encode %zu bytes: %s", strlen(text),
                  errno == ERANGE ? "too long for a QR code" : strerror(errno));
     return qr;
 }
@@ -65,9 +64,9 @@ static void png_flush_mem(png_structp png)
     (void)png;
 }
 
-int receipt_qr_png(const char *text, int scale, uint8_t **png_out, size_t *png_len, char *err, size_t errlen)
+int receipt_qr_png(const char *text, int scale, uint8_t **png_out, size_t *png_len, tse_error *err)
 {
-    QRcode *qr = encode(text, scale, err, errlen);
+    QRcode *qr = encode(text, scale, err);
     if (!qr)
         return TSE_ERR_INVALID_ARGUMENT;
     int size = (qr->width + 2 * QUIET) * scale;
@@ -105,15 +104,14 @@ out:
         *png_len = buf.len;
     } else {
         free(buf.p);
-        if (err && errlen)
-            snprintf(err, errlen, "QR image: %s", rc == TSE_ERR_NO_MEMORY ? "out of memory" : "PNG encoding failed");
+        error_set(err, TSE_ERR_NO_MEMORY, "QR image: %s", rc == TSE_ERR_NO_MEMORY ? "out of memory" : "PNG encoding failed");
     }
     return rc;
 }
 
-char *receipt_qr_svg(const char *text, int scale, char *err, size_t errlen)
+char *receipt_qr_svg(const char *text, int scale, tse_error *err)
 {
-    QRcode *qr = encode(text, scale, err, errlen);
+    QRcode *qr = encode(text, scale, err);
     if (!qr)
         return NULL;
     int w = qr->width + 2 * QUIET;
@@ -122,8 +120,7 @@ char *receipt_qr_svg(const char *text, int scale, char *err, size_t errlen)
     char *out = malloc(cap);
     if (!out) {
         QRcode_free(qr);
-        if (err && errlen)
-            snprintf(err, errlen, "QR image: out of memory");
+        error_set(err, TSE_ERR_NO_MEMORY, "QR image: out of memory");
         return NULL;
     }
     size_t len = (size_t)snprintf(out, cap,

@@ -16,10 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "opentse/opentse.h"
 #include "opentse/receipt.h"
 
-#define RECEIPT_ERRLEN 256
 #define RECEIPT_MAX_CENTS TSE_RECEIPT_MAX_CENTS
 
 /* ---------------------------------------------------------- amounts */
@@ -43,13 +43,13 @@ typedef tse_receipt_kassenbeleg receipt_kassenbeleg;
  * currencies alphabetically). Refused: an unknown Vorgangstyp, an amount or
  * sum beyond RECEIPT_MAX_CENTS, a currency that is not three capital letters.
  * Returns the processData text or NULL. */
-char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, char *err, size_t errlen);
+char *receipt_kassenbeleg_build(const receipt_kassenbeleg *in, tse_error *err);
 
 /* Checks processData text against Kassenbeleg-V1 exactly as the builder
  * writes it (known Vorgangstyp, five amounts with two decimals, payments in
  * DSFinV-K order without duplicates or zero amounts, EUR not written out).
  * Returns true if it conforms. */
-bool receipt_kassenbeleg_check(const char *pd, size_t len, char *err, size_t errlen);
+bool receipt_kassenbeleg_check(const char *pd, size_t len, tse_error *err);
 
 /* Names of the HTTP API (fiskaly standard_v1 receipt): receipt_type RECEIPT,
  * TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, BENEFIT_IN_KIND, INVOICE,
@@ -68,7 +68,7 @@ typedef tse_receipt_item receipt_item;
  * separated by CR (DSFinV-K Anhang I). Refused: no items, an empty name or
  * one with control characters or invalid UTF-8, quantity 0, amounts beyond
  * RECEIPT_MAX_CENTS. */
-char *receipt_bestellung_build(const receipt_item *items, size_t n, char *err, size_t errlen);
+char *receipt_bestellung_build(const receipt_item *items, size_t n, tse_error *err);
 
 /* ------------------------------------------------------ receipt QR code */
 
@@ -94,7 +94,7 @@ typedef struct receipt_qr {
 
 /* The QR string of `q`. Refused: missing fields, ';' in clientId or
  * processType, a time before 1970, an unknown algorithm. */
-char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen);
+char *receipt_qr_string(const receipt_qr *q, tse_error *err);
 
 /* The QR string of a finished transaction: `finish` is the tse_result of
  * tse_finish_transaction; client id, process type and data are the ones
@@ -104,7 +104,7 @@ char *receipt_qr_string(const receipt_qr *q, char *err, size_t errlen);
 char *receipt_qr_from_result(const tse_result *finish, const char *client_id, const char *process_type,
                              const uint8_t *process_data, size_t process_data_len,
                              const char *signature_algorithm, tse_time_format time_format,
-                             const uint8_t *public_key, size_t public_key_len, char *err, size_t errlen);
+                             const uint8_t *public_key, size_t public_key_len, tse_error *err);
 
 /* The QR string of a stored Finish log message (DER, e.g. from
  * tse_read_log_by_counter with the finish result's signature counter): its
@@ -114,7 +114,7 @@ char *receipt_qr_from_result(const tse_result *finish, const char *client_id, co
  * `public_key` the TSE's uncompressed point. Refused: not a FinishTransaction
  * log, or a key whose SHA-256 is not the log's serial number. */
 char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_time, const uint8_t *public_key,
-                          size_t public_key_len, char *err, size_t errlen);
+                          size_t public_key_len, tse_error *err);
 
 /* A parsed QR string: text fields point into `text` (a private copy),
  * signature and public key are decoded. Free with receipt_qr_parsed_free. */
@@ -129,7 +129,7 @@ typedef struct receipt_qr_parsed {
 /* Splits and decodes a QR string (processData may itself hold ';': the
  * first three and the last eight fields are fixed). Returns false if it is
  * not a V0 receipt QR code. */
-bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, char *err, size_t errlen);
+bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, tse_error *err);
 void receipt_qr_parsed_free(receipt_qr_parsed *p);
 
 typedef enum receipt_qr_result {
@@ -154,24 +154,24 @@ typedef struct receipt_qr_check {
  * one-segment BER indefinite-length form some TSEs sign; an empty
  * processType also as absent. `check` may be NULL; err says why it is not
  * VALID. */
-receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, char *err, size_t errlen);
+receipt_qr_result receipt_qr_verify(const char *s, receipt_qr_check *check, tse_error *err);
 
 /* Rebuilds the signed bytes of the Finish log a QR code describes. Returns
  * a malloc'd buffer and its length, or NULL. */
-uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, char *err, size_t errlen);
+uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, tse_error *err);
 
 /* The TSE lines of a printed receipt (KassenSichV section 6), one
  * "Name: value" per line: register serial (clientId), TSE serial, transaction
  * number, start, end, signature counter, signature. With q == NULL, when the
  * TSE could not sign, the block is "TSE ausgefallen[: <outage_reason>]". */
-char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *err, size_t errlen);
+char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, tse_error *err);
 
 /* --------------------------------------------------------- QR images */
 
 /* QR symbol of `text` (error correction M, 4 modules quiet zone).
  * `scale` pixels per module (1..64). PNG: 1-bit grayscale. */
-int receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len, char *err, size_t errlen);
+int receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len, tse_error *err);
 /* SVG document, one path for all dark modules; `scale` user units per module. */
-char *receipt_qr_svg(const char *text, int scale, char *err, size_t errlen);
+char *receipt_qr_svg(const char *text, int scale, tse_error *err);
 
 #endif /* OPENTSE_SRC_RECEIPT_H */

@@ -12,14 +12,13 @@
 #include "internal.h"
 #include "receipt.h"
 
-char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *err, size_t errlen)
+char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, tse_error *err)
 {
     char *out = NULL;
     if (!q) {
         if (outage_reason && (strlen(outage_reason) > 200 || !rc_utf8_text((const uint8_t *)outage_reason,
                                                                                strlen(outage_reason), false))) {
-            if (err && errlen)
-                snprintf(err, errlen, "receipt: the outage reason must be one line of up to 200 bytes of UTF-8");
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "receipt: the outage reason must be one line of up to 200 bytes of UTF-8");
             return NULL;
         }
         if (asprintf(&out, "TSE ausgefallen%s%s\n", outage_reason && *outage_reason ? ": " : "",
@@ -30,8 +29,7 @@ char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *er
         uint8_t hash[32];
         if (!q->client_id || !q->signature || !q->public_key || !rc_time_text(q->start_time, start, sizeof start) ||
             !rc_time_text(q->finish_time, end, sizeof end)) {
-            if (err && errlen)
-                snprintf(err, errlen, "receipt: incomplete TSE data (client, signature, key or times)");
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "receipt: incomplete TSE data (client, signature, key or times)");
             return NULL;
         }
         csp_serial(q->public_key, q->public_key_len, hash);
@@ -50,7 +48,7 @@ char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, char *er
             out = NULL;
         free(sig);
     }
-    if (!out && err && errlen)
-        snprintf(err, errlen, "receipt: out of memory");
+    if (!out)
+        error_set(err, TSE_ERR_NO_MEMORY, "receipt: out of memory");
     return out;
 }

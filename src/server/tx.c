@@ -97,12 +97,12 @@ static int row_store(srv *s, const char *tss_id, const char *tx_id, json_t *resu
  * {receipt_type, amounts_per_vat_rate[{vat_rate, amount}],
  *  amounts_per_payment_type[{payment_type, amount, currency_code?}]}.
  * A cancelled RECEIPT is recorded as AVBelegabbruch. */
-static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t errlen)
+static char *kassenbeleg(json_t *receipt, const char *state, tse_error *err)
 {
     const char *rt = json_string_value(json_object_get(receipt, "receipt_type"));
     receipt_kassenbeleg kb = {.vorgangstyp = rt ? receipt_vorgangstyp_from_api(rt) : NULL};
     if (!kb.vorgangstyp) {
-        snprintf(err, errlen, "receipt_type must be RECEIPT, TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, "
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "receipt_type must be RECEIPT, TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, "
                               "BENEFIT_IN_KIND, INVOICE or OTHER");
         return NULL;
     }
@@ -111,7 +111,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
     json_t *vats = json_object_get(receipt, "amounts_per_vat_rate");
     json_t *pays = json_object_get(receipt, "amounts_per_payment_type");
     if ((vats && !json_is_array(vats)) || (pays && !json_is_array(pays))) {
-        snprintf(err, errlen, "amounts_per_vat_rate and amounts_per_payment_type must be arrays");
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "amounts_per_vat_rate and amounts_per_payment_type must be arrays");
         return NULL;
     }
     size_t i;
@@ -121,7 +121,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
         int k = receipt_vat_from_api(json_string_value(json_object_get(e, "vat_rate")));
         const char *amount = json_string_value(json_object_get(e, "amount"));
         if (k < 0 || !amount || !receipt_amount_parse(amount, &cents)) {
-            snprintf(err, errlen, "amounts_per_vat_rate[%zu]: vat_rate must be NORMAL, REDUCED_1, SPECIAL_RATE_1, "
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "amounts_per_vat_rate[%zu]: vat_rate must be NORMAL, REDUCED_1, SPECIAL_RATE_1, "
                                   "SPECIAL_RATE_2 or NULL and amount a decimal string with up to 2 places", i);
             return NULL;
         }
@@ -129,7 +129,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
     }
     receipt_payment *p = calloc(json_array_size(pays) + 1, sizeof *p);
     if (!p) {
-        snprintf(err, errlen, "no memory");
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "no memory");
         return NULL;
     }
     json_array_foreach(pays, i, e) {
@@ -137,7 +137,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
         const char *amount = json_string_value(json_object_get(e, "amount"));
         if (non_cash < 0 || !amount || !receipt_amount_parse(amount, &p[i].cents)) {
             free(p);
-            snprintf(err, errlen, "amounts_per_payment_type[%zu]: payment_type must be CASH or NON_CASH and amount "
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "amounts_per_payment_type[%zu]: payment_type must be CASH or NON_CASH and amount "
                                   "a decimal string with up to 2 places", i);
             return NULL;
         }
@@ -146,7 +146,7 @@ static char *kassenbeleg(json_t *receipt, const char *state, char *err, size_t e
     }
     kb.payments = p;
     kb.n_payments = json_array_size(pays);
-    char *pd = receipt_kassenbeleg_build(&kb, err, errlen);
+    char *pd = receipt_kassenbeleg_build(&kb, err);
     free(p);
     return pd;
 }
@@ -176,14 +176,14 @@ static int parse_schema(tx_req *t, srv_resp *r)
         t->process_type = pt;
         return 0;
     }
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     json_t *receipt = json_object_get(std, "receipt");
     if (!json_is_object(receipt)) {
         resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1 needs a receipt object");
         return -1;
     }
-    if (!(t->process_data = kassenbeleg(receipt, t->state, err, sizeof err))) {
-        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1.receipt: %s", err);
+    if (!(t->process_data = kassenbeleg(receipt, t->state, &err))) {
+        resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1.receipt: %s", err.message);
         return -1;
     }
     t->process_data_len = strlen(t->process_data);
@@ -243,10 +243,10 @@ static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, cons
 /* DSFinV-K receipt QR string of a finished transaction. */
 static json_t *qr_code(srv_tss *x, const char *serial, const tx_req *t, const tse_result *res)
 {
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     char *qr = receipt_qr_from_result(res, serial, t->process_type,
                                       (const uint8_t *)t->process_data, t->process_data_len, x->alg, x->tf,
-                                      x->point, x->point_len, err, sizeof err);
+                                      x->point, x->point_len, &err);
     json_t *j = qr ? json_string(qr) : NULL;
     free(qr);
     return j ? j : json_null();

@@ -63,24 +63,25 @@ static const char schema_sql[] =
     "  last_update INTEGER,"
     "  pending BLOB);";
 
-int store_fail(char *err, int code, const char *fmt, ...)
+int store_fail(tse_error *err, int code, const char *fmt, ...)
 {
     if (err) {
+        err->code = code;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, STORE_ERRLEN, fmt, ap);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
     }
     return code;
 }
 
-int store_sqlfail(char *err, sqlite3 *db, const char *what)
+int store_sqlfail(tse_error *err, sqlite3 *db, const char *what)
 {
     return store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s: %s (SQLite error %d)", what,
                       sqlite3_errmsg(db), sqlite3_extended_errcode(db));
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, const char *what, char *err)
+static int exec_sql(sqlite3 *db, const char *sql, const char *what, tse_error *err)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_sqlfail(err, db, what);
@@ -88,7 +89,7 @@ static int exec_sql(sqlite3 *db, const char *sql, const char *what, char *err)
 }
 
 /* Runs a query that yields one integer. */
-static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *err)
+static int query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -102,7 +103,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *err)
 }
 
 /* Switches to WAL and checks that SQLite agreed. */
-static int set_wal(sqlite3 *db, char *err)
+static int set_wal(sqlite3 *db, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
@@ -119,7 +120,7 @@ static int set_wal(sqlite3 *db, char *err)
     return ret;
 }
 
-int store_connect(const char *path, int flags, sqlite3 **out, char *err)
+int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
@@ -144,7 +145,7 @@ int store_connect(const char *path, int flags, sqlite3 **out, char *err)
 }
 
 /* Takes the single-owner lock on "<path>-lock". */
-static int lock_store(const char *path, int *fd_out, char *err)
+static int lock_store(const char *path, int *fd_out, tse_error *err)
 {
     char *lock_path = NULL;
     if (asprintf(&lock_path, "%s-lock", path) < 0)
@@ -168,7 +169,7 @@ static int lock_store(const char *path, int *fd_out, char *err)
 }
 
 /* ALREADY_EXISTS / NOT_FOUND depending on flags and whether the file exists. */
-static int check_exists(const char *path, int flags, char *err)
+static int check_exists(const char *path, int flags, tse_error *err)
 {
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
@@ -182,7 +183,7 @@ static int check_exists(const char *path, int flags, char *err)
 }
 
 /* fsyncs the directory holding path, so a new file's name is durable. */
-static int sync_parent_dir(const char *path, char *err)
+static int sync_parent_dir(const char *path, tse_error *err)
 {
     char *copy = strdup(path);
     if (!copy)
@@ -200,7 +201,7 @@ static int sync_parent_dir(const char *path, char *err)
 }
 
 /* Writes the schema, its version and our application id in one transaction. */
-static int create_schema(store *s, char *err)
+static int create_schema(store *s, tse_error *err)
 {
     char sql[sizeof schema_sql + 128];
     snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;%sPRAGMA application_id=%d;PRAGMA user_version=%d;COMMIT;",
@@ -212,7 +213,7 @@ static int create_schema(store *s, char *err)
 }
 
 /* Refuses files that are not a store of a schema version we know. */
-static int check_schema(store *s, char *err)
+static int check_schema(store *s, tse_error *err)
 {
     int64_t app = 0, version = 0;
     int ret = query_int(s->wdb, "PRAGMA application_id", &app, err);
@@ -229,7 +230,7 @@ static int check_schema(store *s, char *err)
     return 0;
 }
 
-static int load_last_counter(store *s, char *err)
+static int load_last_counter(store *s, tse_error *err)
 {
     int64_t last = 0;
     /* deleteStoredData keeps its own log, but never go below a deleted counter */
@@ -295,7 +296,7 @@ static void store_free(store *s)
 }
 
 /* Everything after the lock: connection, schema, statements, counter. */
-static int open_locked(store *s, int flags, char *err)
+static int open_locked(store *s, int flags, tse_error *err)
 {
     int ret = check_exists(s->path, flags, err);
     if (ret)
@@ -318,7 +319,7 @@ static int open_locked(store *s, int flags, char *err)
     return ret;
 }
 
-int store_open(const char *path, int flags, store **out, char *err)
+int store_open(const char *path, int flags, store **out, tse_error *err)
 {
     if (!path || !*path || !out || (flags & ~STORE_CREATE))
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_open: bad argument");

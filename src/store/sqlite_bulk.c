@@ -16,7 +16,7 @@
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
 
-static int exec(sqlite3 *db, const char *sql, char *err)
+static int exec(sqlite3 *db, const char *sql, tse_error *err)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_sqlfail(err, db, sql);
@@ -24,7 +24,7 @@ static int exec(sqlite3 *db, const char *sql, char *err)
 }
 
 /* Runs a statement with one integer parameter to its end. */
-static int exec_int(sqlite3 *db, const char *sql, int64_t v, char *err)
+static int exec_int(sqlite3 *db, const char *sql, int64_t v, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -43,7 +43,7 @@ static int exec_int(sqlite3 *db, const char *sql, int64_t v, char *err)
     return ret;
 }
 
-int store_apply_delete_logs(store *s, uint64_t through, char *err)
+int store_apply_delete_logs(store *s, uint64_t through, tse_error *err)
 {
     int64_t n = (int64_t)through;
     /* remember what is deleted first: the highest counter and transaction number */
@@ -78,7 +78,7 @@ struct store_bulk {
     uint64_t added;
 };
 
-int store_bulk_begin(store *s, store_bulk **out, char *err)
+int store_bulk_begin(store *s, store_bulk **out, tse_error *err)
 {
     if (!s || !out)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_begin: bad argument");
@@ -104,7 +104,7 @@ int store_bulk_begin(store *s, store_bulk **out, char *err)
 }
 
 /* 1 if counter is stored with the same bytes, 0 if absent, <0 on error or a difference. */
-static int bulk_lookup(store_bulk *b, const store_log *l, char *err)
+static int bulk_lookup(store_bulk *b, const store_log *l, tse_error *err)
 {
     sqlite3_stmt *st = b->get;
     int ret = 0;
@@ -126,7 +126,7 @@ static int bulk_lookup(store_bulk *b, const store_log *l, char *err)
     return ret;
 }
 
-int store_bulk_put(store_bulk *b, const store_log *l, char *err)
+int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err)
 {
     if (!b || !l || !l->data || !l->len || !l->counter || l->counter > (uint64_t)INT64_MAX ||
         l->transaction_number > (uint64_t)INT64_MAX)
@@ -153,7 +153,7 @@ int store_bulk_put(store_bulk *b, const store_log *l, char *err)
 }
 
 /* The stored counters must form one run: count == max - min + 1. */
-static int check_run(store *s, uint64_t *max_out, char *err)
+static int check_run(store *s, uint64_t *max_out, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     const char *sql = "SELECT COUNT(*), COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs";
@@ -193,7 +193,7 @@ static int check_run(store *s, uint64_t *max_out, char *err)
     return ret;
 }
 
-int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, char *err)
+int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err)
 {
     if (!b)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");

@@ -42,7 +42,7 @@ static const char *const wsql[W_COUNT] = {
     [W_DEL_TX] = "DELETE FROM open_tx WHERE number = ?",
 };
 
-int store_writer_prepare(store *s, char *err)
+int store_writer_prepare(store *s, tse_error *err)
 {
     for (int i = 0; i < W_COUNT; i++)
         if (sqlite3_prepare_v3(s->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i], NULL) !=
@@ -141,7 +141,7 @@ static bool id_ok(uint64_t v)
     return v <= (uint64_t)INT64_MAX;
 }
 
-static int check_change(const store_change *c, char *err)
+static int check_change(const store_change *c, tse_error *err)
 {
     switch (c->kind) {
     case STORE_PUT_META:
@@ -172,7 +172,7 @@ static int check_change(const store_change *c, char *err)
                       (int)c->kind);
 }
 
-static int check_batch(const store_batch *b, char *err)
+static int check_batch(const store_batch *b, tse_error *err)
 {
     const store_log *l = b->log;
     if (l && (!l->data || !l->len || !l->counter || !id_ok(l->counter) ||
@@ -195,7 +195,7 @@ static int check_batch(const store_batch *b, char *err)
     return 0;
 }
 
-int store_submit(store *s, const store_batch *b, store_ticket **t, char *err)
+int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *err)
 {
     if (t)
         *t = NULL;
@@ -226,7 +226,7 @@ int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, i
         return store_fail(NULL, TSE_ERR_INVALID_ARGUMENT, "store_complete: bad argument");
     if (failure) {
         t->preset = fail_code ? fail_code : TSE_ERR_STORAGE_FAILURE;
-        snprintf(t->err, sizeof t->err, "%s", failure);
+        error_set(&t->err, t->preset, "%s", failure);
     } else {
         /* the log's bytes live in the ticket's own arena */
         uint8_t *data = (uint8_t *)t->batch.log->data;
@@ -242,7 +242,7 @@ int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, i
 /* ---- applying a batch (writer role) ---- */
 
 /* Steps a fully bound statement once and resets it. */
-static int run(store *s, int which, char *err)
+static int run(store *s, int which, tse_error *err)
 {
     sqlite3_stmt *st = s->w[which];
     int rc = sqlite3_step(st);
@@ -257,14 +257,14 @@ static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
     return len ? sqlite3_bind_blob64(st, i, p, len, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
 }
 
-static int bind_fail(store *s, int which, char *err)
+static int bind_fail(store *s, int which, tse_error *err)
 {
     int ret = store_sqlfail(err, s->wdb, wsql[which]);
     sqlite3_clear_bindings(s->w[which]);
     return ret;
 }
 
-static int apply_log(store *s, const store_log *l, char *err)
+static int apply_log(store *s, const store_log *l, tse_error *err)
 {
     sqlite3_stmt *st = s->w[W_LOG];
     if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK ||
@@ -278,7 +278,7 @@ static int apply_log(store *s, const store_log *l, char *err)
     return run(s, W_LOG, err);
 }
 
-static int apply_meta(store *s, const store_change *c, char *err)
+static int apply_meta(store *s, const store_change *c, tse_error *err)
 {
     int which = c->kind == STORE_PUT_META ? W_PUT_META : W_DEL_META;
     sqlite3_stmt *st = s->w[which];
@@ -288,7 +288,7 @@ static int apply_meta(store *s, const store_change *c, char *err)
     return run(s, which, err);
 }
 
-static int apply_client(store *s, const store_change *c, char *err)
+static int apply_client(store *s, const store_change *c, tse_error *err)
 {
     int which = c->kind == STORE_PUT_CLIENT ? W_PUT_CLIENT : W_DEL_CLIENT;
     sqlite3_stmt *st = s->w[which];
@@ -298,7 +298,7 @@ static int apply_client(store *s, const store_change *c, char *err)
     return run(s, which, err);
 }
 
-static int apply_put_tx(store *s, const store_tx *tx, char *err)
+static int apply_put_tx(store *s, const store_tx *tx, tse_error *err)
 {
     sqlite3_stmt *st = s->w[W_PUT_TX];
     size_t id_len = strnlen(tx->client_id, sizeof tx->client_id);
@@ -312,14 +312,14 @@ static int apply_put_tx(store *s, const store_tx *tx, char *err)
     return run(s, W_PUT_TX, err);
 }
 
-static int apply_del_tx(store *s, const store_tx *tx, char *err)
+static int apply_del_tx(store *s, const store_tx *tx, tse_error *err)
 {
     if (sqlite3_bind_int64(s->w[W_DEL_TX], 1, (int64_t)tx->number) != SQLITE_OK)
         return bind_fail(s, W_DEL_TX, err);
     return run(s, W_DEL_TX, err);
 }
 
-static int apply_change(store *s, const store_change *c, char *err)
+static int apply_change(store *s, const store_change *c, tse_error *err)
 {
     switch (c->kind) {
     case STORE_PUT_META:
@@ -338,7 +338,7 @@ static int apply_change(store *s, const store_change *c, char *err)
     return store_fail(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
 }
 
-static int apply_batch(store *s, const store_batch *b, char *err)
+static int apply_batch(store *s, const store_batch *b, tse_error *err)
 {
     int ret = b->log ? apply_log(s, b->log, err) : 0;
     for (size_t i = 0; !ret && i < b->n_changes; i++)
@@ -356,20 +356,20 @@ static void apply_ticket(store *s, store_ticket *t, uint64_t *counter)
         return;
     }
     if (l && l->counter != *counter + 1) {
-        t->result = store_fail(t->err, TSE_ERR_INVALID_ARGUMENT,
+        t->result = store_fail(&t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
                                (unsigned long long)l->counter, (unsigned long long)*counter + 1);
         return;
     }
-    t->result = run(s, W_SAVEPOINT, t->err);
+    t->result = run(s, W_SAVEPOINT, &t->err);
     if (t->result)
         return;
-    t->result = apply_batch(s, &t->batch, t->err);
+    t->result = apply_batch(s, &t->batch, &t->err);
     if (sqlite3_get_autocommit(s->wdb))
         return;   /* SQLite dropped the whole transaction; flush() fails it all */
     if (t->result)
         run(s, W_ROLLBACK_TO, NULL);
-    int released = run(s, W_RELEASE, t->result ? NULL : t->err);
+    int released = run(s, W_RELEASE, t->result ? NULL : &t->err);
     if (!t->result)
         t->result = released;
     if (!t->result && l)
@@ -377,12 +377,12 @@ static void apply_ticket(store *s, store_ticket *t, uint64_t *counter)
 }
 
 /* The whole flush is lost: every batch fails with the flush's message. */
-static void fail_flush(store_ticket *list, const char *msg)
+static void fail_flush(store_ticket *list, const tse_error *msg)
 {
     for (store_ticket *t = list; t; t = t->next) {
         if (t->result != TSE_ERR_INVALID_ARGUMENT) {   /* a refused counter stays refused */
             t->result = TSE_ERR_STORAGE_FAILURE;
-            snprintf(t->err, sizeof t->err, "%s", msg);
+            error_set(&t->err, TSE_ERR_STORAGE_FAILURE, "%s", msg->message);
         }
     }
 }
@@ -396,23 +396,23 @@ static void rollback(store *s)
 /* Applies and commits a list of tickets; sets every ticket's result. */
 static void flush(store *s, store_ticket *list)
 {
-    char msg[STORE_ERRLEN];
-    if (run(s, W_BEGIN, msg) != 0) {
-        fail_flush(list, msg);
+    tse_error msg = {0};
+    if (run(s, W_BEGIN, &msg) != 0) {
+        fail_flush(list, &msg);
         return;
     }
     uint64_t counter = s->last_counter;
     for (store_ticket *t = list; t; t = t->next) {
         apply_ticket(s, t, &counter);
         if (sqlite3_get_autocommit(s->wdb)) {   /* SQLite rolled back the whole transaction */
-            snprintf(msg, sizeof msg, "flush rolled back: %.200s", t->err);
-            fail_flush(list, msg);
+            error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
+            fail_flush(list, &msg);
             return;
         }
     }
-    if (run(s, W_COMMIT, msg) != 0) {
+    if (run(s, W_COMMIT, &msg) != 0) {
         rollback(s);
-        fail_flush(list, msg);
+        fail_flush(list, &msg);
         return;
     }
     s->last_counter = counter;
@@ -463,7 +463,7 @@ static void lead_one_flush(store *s)
     finish_flush(s, list);
 }
 
-int store_wait(store *s, store_ticket *t, char *err)
+int store_wait(store *s, store_ticket *t, tse_error *err)
 {
     if (!s || !t)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
@@ -477,12 +477,12 @@ int store_wait(store *s, store_ticket *t, char *err)
     pthread_mutex_unlock(&s->qmu);
     int ret = t->result;
     if (ret && err)
-        snprintf(err, STORE_ERRLEN, "%s", t->err);
+        *err = t->err;
     free(t);
     return ret;
 }
 
-int store_commit(store *s, const store_batch *b, char *err)
+int store_commit(store *s, const store_batch *b, tse_error *err)
 {
     store_ticket *t = NULL;
     int ret = store_submit(s, b, &t, err);

@@ -32,7 +32,7 @@ struct store_ticket {
     int preset;                   /* store_complete() with a failure: its code */
     bool done;
     int result;
-    char err[STORE_ERRLEN];
+    tse_error err;
     alignas(max_align_t) uint8_t arena[];
 };
 
@@ -69,16 +69,16 @@ struct store {
 };
 
 /* Writes a message into err (if not NULL) and returns code. */
-int store_fail(char *err, int code, const char *fmt, ...)
+int store_fail(tse_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* STORAGE_FAILURE with "<what>: <SQLite's message>" for db. */
-int store_sqlfail(char *err, sqlite3 *db, const char *what);
+int store_sqlfail(tse_error *err, sqlite3 *db, const char *what);
 
 /* Opens a connection to the store file with busy timeout and WAL settings. */
-int store_connect(const char *path, int flags, sqlite3 **out, char *err);
+int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err);
 
 /* sqlite_commit.c */
-int store_writer_prepare(store *s, char *err);
+int store_writer_prepare(store *s, tse_error *err);
 void store_writer_finalize(store *s);
 /* Flushes whatever is still queued; returns once the writer is idle. */
 void store_drain(store *s);
@@ -89,7 +89,7 @@ void store_writer_take(store *s);
 void store_writer_give(store *s);
 
 /* sqlite_bulk.c: STORE_DELETE_LOGS inside the running flush. */
-int store_apply_delete_logs(store *s, uint64_t through, char *err);
+int store_apply_delete_logs(store *s, uint64_t through, tse_error *err);
 #define STORE_META_DELETED_THROUGH "store.deleted_through"
 #define STORE_META_DELETED_TX "store.deleted_tx_number"
 

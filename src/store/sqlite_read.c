@@ -15,7 +15,7 @@
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
 
-static int pool_get(store *s, sqlite3 **db, char *err)
+static int pool_get(store *s, sqlite3 **db, tse_error *err)
 {
     pthread_mutex_lock(&s->pmu);
     store_rconn *rc = s->pool;
@@ -66,7 +66,7 @@ typedef struct query {
     sqlite3_stmt *st;
 } query;
 
-static int query_begin(store *s, const char *sql, query *q, char *err)
+static int query_begin(store *s, const char *sql, query *q, tse_error *err)
 {
     *q = (query){.s = s};
     if (!s)
@@ -88,7 +88,7 @@ static void query_end(query *q)
 }
 
 /* SQLITE_ROW, SQLITE_DONE, or a negative tse_err with err set. */
-static int query_step(query *q, char *err)
+static int query_step(query *q, tse_error *err)
 {
     int rc = sqlite3_step(q->st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
@@ -102,7 +102,7 @@ static int64_t clamp_id(uint64_t v)
 }
 
 /* Copies column i (a blob) into a new malloc'd buffer. */
-static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, char *err)
+static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, tse_error *err)
 {
     const void *p = sqlite3_column_blob(st, i);
     size_t n = (size_t)sqlite3_column_bytes(st, i);
@@ -117,7 +117,7 @@ static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, char *e
     return 0;
 }
 
-int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err)
+int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err)
 {
     if (!key || !value)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
@@ -138,7 +138,7 @@ int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char
     return ret;
 }
 
-int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, char *err)
+int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err)
 {
     if (!counter)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
@@ -160,7 +160,7 @@ int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, char
     return ret;
 }
 
-int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, char *err)
+int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_error *err)
 {
     if (!msg)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
@@ -182,7 +182,7 @@ int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, char *
     return ret;
 }
 
-int store_last_transaction_number(store *s, uint64_t *out, char *err)
+int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
 {
     if (!out)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
@@ -207,7 +207,7 @@ int store_last_transaction_number(store *s, uint64_t *out, char *err)
 /* Steps q to the end, handing every row to row(); stops early on non-zero. */
 typedef int (*row_fn)(sqlite3_stmt *st, void *cb, void *ctx);
 
-static int query_each(query *q, row_fn row, void *cb, void *ctx, char *err)
+static int query_each(query *q, row_fn row, void *cb, void *ctx, tse_error *err)
 {
     for (;;) {
         int rc = query_step(q, err);
@@ -235,7 +235,7 @@ static int client_row(sqlite3_stmt *st, void *cb, void *ctx)
     return ((cb_box *)cb)->client(ctx, id ? id : "", sqlite3_column_int64(st, 1));
 }
 
-int store_foreach_client(store *s, store_client_cb cb, void *ctx, char *err)
+int store_foreach_client(store *s, store_client_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
@@ -265,7 +265,7 @@ static int tx_row(sqlite3_stmt *st, void *cb, void *ctx)
     return ((cb_box *)cb)->tx(ctx, &tx);
 }
 
-int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, char *err)
+int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_open_tx: no callback");
@@ -297,7 +297,7 @@ static int log_row(sqlite3_stmt *st, void *cb, void *ctx)
     return ((cb_box *)cb)->log(ctx, &l);
 }
 
-int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, char *err)
+int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log: no callback");
@@ -332,7 +332,7 @@ static void filter_where(const store_log_filter *f, char *out, size_t cap)
              f->client_id ? " AND (tx_number = 0 OR client_id = ?7)" : "");
 }
 
-static int filter_bind(query *q, const store_log_filter *f, char *err)
+static int filter_bind(query *q, const store_log_filter *f, tse_error *err)
 {
     sqlite3_stmt *st = q->st;
     bool ok = sqlite3_bind_int64(st, 1, clamp_id(f->from)) == SQLITE_OK &&
@@ -350,7 +350,7 @@ static int filter_bind(query *q, const store_log_filter *f, char *err)
 
 /* Starts `select ... where <filter> tail` as a query. */
 static int filter_query(store *s, const store_log_filter *f, const char *select, const char *tail, query *q,
-                        char *err)
+                        tse_error *err)
 {
     if (!f)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "no log filter");
@@ -363,7 +363,7 @@ static int filter_query(store *s, const store_log_filter *f, const char *select,
     return ret;
 }
 
-int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, char *err)
+int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, tse_error *err)
 {
     if (!count)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
@@ -384,7 +384,7 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
     return ret;
 }
 
-int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, char *err)
+int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err)
 {
     if (!lo || !hi)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_log_span: bad argument");
@@ -403,7 +403,7 @@ int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *
     return ret;
 }
 
-int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, char *err)
+int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log_filtered: no callback");
@@ -418,7 +418,7 @@ int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb
     return ret;
 }
 
-int store_client_known(store *s, const char *client_id, bool *known, char *err)
+int store_client_known(store *s, const char *client_id, bool *known, tse_error *err)
 {
     if (!client_id || !known)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
@@ -440,7 +440,7 @@ int store_client_known(store *s, const char *client_id, bool *known, char *err)
     return ret;
 }
 
-int store_first_counter(store *s, uint64_t *out, char *err)
+int store_first_counter(store *s, uint64_t *out, tse_error *err)
 {
     if (!out)
         return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");

@@ -28,7 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_ERRLEN 256
+#include "base/error.h"
+
 
 typedef struct store store;
 
@@ -36,7 +37,7 @@ enum { STORE_CREATE = 1 };  /* create a new store; refused if one exists */
 
 /* Opens (or with STORE_CREATE creates) the store at `path`. One owner at a
  * time: a second open, from this or another process, gets STORE_IN_USE. */
-int store_open(const char *path, int flags, store **out, char *err);
+int store_open(const char *path, int flags, store **out, tse_error *err);
 /* Waits for queued commits, then closes. */
 void store_close(store *s);
 
@@ -95,7 +96,7 @@ typedef struct store_batch {
 
 /* Applies the batch atomically and returns once it is durable.
  * Same as store_submit() followed by store_wait(). */
-int store_commit(store *s, const store_batch *b, char *err);
+int store_commit(store *s, const store_batch *b, tse_error *err);
 
 /* Two-phase commit for callers that allocate counters under their own lock:
  * store_submit() copies the batch (the caller may free or reuse everything it
@@ -106,8 +107,8 @@ int store_commit(store *s, const store_batch *b, char *err);
  * Every ticket must be waited for exactly once, before store_close(). On
  * failure store_submit() queues nothing and sets *t to NULL. */
 typedef struct store_ticket store_ticket;
-int store_submit(store *s, const store_batch *b, store_ticket **t, char *err);
-int store_wait(store *s, store_ticket *t, char *err);
+int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *err);
+int store_wait(store *s, store_ticket *t, tse_error *err);
 /* For a batch submitted with log_tail_later: writes the missing tail (`len`
  * must equal log_tail_later) and lets the batch be flushed. With `failure`
  * set instead, the batch is dropped unflushed and store_wait() returns
@@ -117,25 +118,25 @@ int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, i
                    const char *failure);
 
 /* State. `*value` is malloc'd (caller frees); NOT_FOUND if absent. */
-int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, char *err);
+int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err);
 /* Last stored counter (0 if none) and, if msg != NULL, its message (malloc'd). */
-int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, char *err);
+int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err);
 /* One log by counter; NO_LOG_MESSAGE if absent. */
-int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, char *err);
+int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_error *err);
 /* Highest transaction number in any stored transaction log (0 if none). */
-int store_last_transaction_number(store *s, uint64_t *out, char *err);
+int store_last_transaction_number(store *s, uint64_t *out, tse_error *err);
 
 /* Iteration: the callback returns 0 to go on, non-zero to stop (that value is
  * returned). Pointers passed to callbacks are valid only during the call. */
 typedef int (*store_client_cb)(void *ctx, const char *client_id, int64_t registered);
-int store_foreach_client(store *s, store_client_cb cb, void *ctx, char *err);
+int store_foreach_client(store *s, store_client_cb cb, void *ctx, tse_error *err);
 typedef int (*store_tx_cb)(void *ctx, const store_tx *tx);
-int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, char *err);
+int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err);
 
 /* Logs with counter in [from, to] (to == 0: no upper bound) in counter order,
  * streamed (constant memory). */
 typedef int (*store_log_cb)(void *ctx, const store_log *log);
-int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, char *err);
+int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, tse_error *err);
 
 /* Statistics of group commit since open. */
 typedef struct store_stats {
@@ -175,16 +176,16 @@ typedef struct store_log_filter {
 } store_log_filter;
 
 /* Number of matching logs; counting stops at `limit` + 1 when limit != 0. */
-int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, char *err);
+int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, tse_error *err);
 /* Lowest and highest counter of the matching logs; both 0 when none match. */
-int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, char *err);
+int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err);
 /* Matching logs in counter order, streamed (constant memory); callback as
  * for store_foreach_log(). */
-int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, char *err);
+int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, tse_error *err);
 /* Whether the client is registered or has a transaction log in the store. */
-int store_client_known(store *s, const char *client_id, bool *known, char *err);
+int store_client_known(store *s, const char *client_id, bool *known, tse_error *err);
 /* Lowest stored counter (0 if the store holds no log). */
-int store_first_counter(store *s, uint64_t *out, char *err);
+int store_first_counter(store *s, uint64_t *out, tse_error *err);
 
 /* Bulk insert of logs that were signed before (restoreFromBackup, test
  * fixtures): store_bulk_begin() waits for queued commits, takes the writer
@@ -195,8 +196,8 @@ int store_first_counter(store *s, uint64_t *out, char *err);
  * nothing is stored), commit = false rolls everything back. Every begin needs
  * its end; group commit waits meanwhile. `*added` counts inserted logs. */
 typedef struct store_bulk store_bulk;
-int store_bulk_begin(store *s, store_bulk **out, char *err);
-int store_bulk_put(store_bulk *b, const store_log *l, char *err);
-int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, char *err);
+int store_bulk_begin(store *s, store_bulk **out, tse_error *err);
+int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err);
+int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err);
 
 #endif

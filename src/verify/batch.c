@@ -67,7 +67,7 @@ static void *work(void *arg)
         if (i >= w->b->n)
             return NULL;
         vjob *j = &w->b->jobs[i];
-        j->ok = csp_verify(j->pub, j->hash, j->tbs, j->tbs_len, j->sig, j->sig_len, j->err) == 0;
+        j->ok = csp_verify(j->pub, j->hash, j->tbs, j->tbs_len, j->sig, j->sig_len, &j->err) == 0;
     }
 }
 

@@ -121,7 +121,7 @@ typedef struct vjob {
     const char *name;        /* the log's file name, in the arena */
     const char *cert_file;
     bool ok;
-    char err[CSP_ERRLEN];
+    tse_error err;
 } vjob;
 
 typedef struct vbatch {

@@ -156,7 +156,7 @@ static int flush(vctx *x)
         if (j->ok)
             x->r->counts.signatures_valid++;
         else if (vr_add(x->r, x->o, VERIFY_ERROR, "signature-invalid", j->name,
-                        "%s with the key of %s", j->err, j->cert_file) != 0)
+                        "%s with the key of %s", j->err.message, j->cert_file) != 0)
             return -1;
     }
     vbatch_clear(b);
@@ -217,11 +217,11 @@ static int keep(vctx *x, const vrec *rec)
 int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
 {
     verify_counts *c = &x->r->counts;
-    char err[200];
+    tse_error err = {0};
     logmsg m;
     c->logs++;
-    if (!logmsg_parse(data, len, &m, err, sizeof err))
-        return vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name, "%s", err);
+    if (!logmsg_parse(data, len, &m, &err))
+        return vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name, "%s", err.message);
     vrec rec = {.counter = m.signature_counter, .time = m.log_time, .kind = (uint8_t)m.kind,
                 .op = op_of(&m)};
     if (m.kind == LOGMSG_TRANSACTION) {

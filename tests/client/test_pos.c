@@ -86,12 +86,12 @@ static int finish(child *c)
 /* The QR code verifies: our verifier, and openssl over the rebuilt bytes. */
 static void check_qr(const char *qr)
 {
-    char err[RECEIPT_ERRLEN];
-    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_VALID);
+    tse_error err = {0};
+    assert_int_equal(receipt_qr_verify(qr, NULL, &err), RECEIPT_QR_VALID);
     receipt_qr_parsed p;
-    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    assert_true(receipt_qr_parse(qr, &p, &err));
     size_t len = 0;
-    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &len, err, sizeof err);
+    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &len, &err);
     assert_non_null(tbs);
     assert_int_equal(th_openssl_verify(TSE_CURVE_P256, TSE_HASH_SHA256, p.q.public_key, p.q.public_key_len, tbs,
                                        len, p.q.signature, p.q.signature_len),

@@ -353,8 +353,8 @@ static void test_export(void **state)
 static void check_log(tse *t, const uint8_t *msg, size_t len, uint64_t counter, const char *operation)
 {
     logmsg m;
-    char err[200];
-    if (!logmsg_parse(msg, len, &m, err, sizeof err))
+    tse_error err = {0};
+    if (!logmsg_parse(msg, len, &m, &err))
         fail_msg("log %llu: %s", (unsigned long long)counter, err);
     assert_int_equal(m.signature_counter, counter);
     assert_int_equal(m.operation.n, strlen(operation));
@@ -406,7 +406,7 @@ static void test_additional_data(void **state)
         logmsg m;
         assert_int_equal(tse_read_log_by_counter(t, counters[i], &msg, &len), TSE_OK);
         check_log(t, msg, len, counters[i], i ? "FinishTransaction" : "StartTransaction");
-        assert_true(logmsg_parse(msg, len, &m, NULL, 0));
+        assert_true(logmsg_parse(msg, len, &m, NULL));
         assert_true(m.has_additional_external_data);
         assert_int_equal(m.additional_external_data.n, lens[i]);
         assert_memory_equal(m.additional_external_data.p, ads[i], lens[i]);

@@ -85,14 +85,15 @@ size_t ex_openssl_verify_logs(const char *pub_pem, tse_hash hash, const uint8_t 
     assert_non_null(digests);
     for (size_t i = 0; i < n; i++) {
         logmsg m;
-        char err[128], path[600];
+        tse_error err = {0};
+    char path[600];
         SHA256(logs[i], lens[i], digests[todo]);
         if (was_verified(digests[todo])) {
             known++;
             continue;
         }
         size_t k = todo++;
-        assert_true(logmsg_parse(logs[i], lens[i], &m, err, sizeof err));
+        assert_true(logmsg_parse(logs[i], lens[i], &m, &err));
         uint8_t *der = NULL;
         size_t der_len = 0;
         assert_int_equal(csp_plain_to_der(m.signature.p, m.signature.n, &der, &der_len), 0);
@@ -209,8 +210,9 @@ void ex_check_archive_of(const tse_info *ip, const char *path, ex_archive *out)
         } else {
             assert_true(ends_with(e[i].name, ".log"));
             logmsg m;
-            char err[128], name[512];
-            assert_true(logmsg_parse(e[i].data, e[i].len, &m, err, sizeof err));
+            tse_error err = {0};
+    char name[512];
+            assert_true(logmsg_parse(e[i].data, e[i].len, &m, &err));
             assert_true(logmsg_filename(&m, 0, name, sizeof name));
             assert_string_equal(name, e[i].name);
             assert_memory_equal(m.serial_number.p, info.serial_number, 32);

@@ -88,24 +88,24 @@ static int load(store *st, const char *mk_path, gen *g)
 {
     uint8_t mk[CSP_MASTER_KEY_LEN], *point = NULL, *blob = NULL;
     size_t point_len = 0, blob_len = 0;
-    char err[STORE_ERRLEN] = "";
-    int rc = csp_master_key_load(mk_path, mk, err);
+    tse_error err = {0};
+    int rc = csp_master_key_load(mk_path, mk, &err);
     if (!rc)
-        rc = store_get_meta(st, "public_key", &point, &point_len, err);
+        rc = store_get_meta(st, "public_key", &point, &point_len, &err);
     if (!rc) {
         csp_serial(point, point_len, g->serial);
-        rc = store_get_meta(st, "key", &blob, &blob_len, err);
+        rc = store_get_meta(st, "key", &blob, &blob_len, &err);
     }
     if (!rc)
-        rc = csp_key_unseal(blob, blob_len, mk, g->serial, 32, &g->key, err);
+        rc = csp_key_unseal(blob, blob_len, mk, g->serial, 32, &g->key, &err);
     if (!rc)
-        rc = store_last_log(st, &g->c0, NULL, NULL, err);
+        rc = store_last_log(st, &g->c0, NULL, NULL, &err);
     if (!rc)
-        rc = store_last_transaction_number(st, &g->tx0, err);
+        rc = store_last_transaction_number(st, &g->tx0, &err);
     g->hash = (tse_hash)meta_int(st, "hash");
     g->tf = (logmsg_time_format)meta_int(st, "time_format");
     if (rc)
-        fprintf(stderr, "gen_signed_logs: %s\n", err);
+        fprintf(stderr, "gen_signed_logs: %s\n", err.message);
     free(point);
     free(blob);
     return rc;
@@ -114,9 +114,9 @@ static int load(store *st, const char *mk_path, gen *g)
 int gen_signed_logs(const char *path, const char *master_key_path, const char *client, uint64_t n, int threads)
 {
     store *st = NULL;
-    char err[STORE_ERRLEN] = "";
-    if (store_open(path, 0, &st, err) != 0) {
-        fprintf(stderr, "gen_signed_logs: %s\n", err);
+    tse_error err = {0};
+    if (store_open(path, 0, &st, &err) != 0) {
+        fprintf(stderr, "gen_signed_logs: %s\n", err.message);
         return -1;
     }
     if (threads < 1 || threads > 16)
@@ -126,7 +126,7 @@ int gen_signed_logs(const char *path, const char *master_key_path, const char *c
     g.lens = malloc(CHUNK * sizeof *g.lens);
     store_bulk *b = NULL;
     int rc = (!g.msgs || !g.lens) ? -1 : load(st, master_key_path, &g);
-    if (!rc && store_bulk_begin(st, &b, err) != 0)
+    if (!rc && store_bulk_begin(st, &b, &err) != 0)
         rc = -1;
     for (g.first = 0; !rc && g.first < n; g.first += CHUNK) {
         size_t count = n - g.first < CHUNK ? (size_t)(n - g.first) : CHUNK;
@@ -152,14 +152,14 @@ int gen_signed_logs(const char *path, const char *master_key_path, const char *c
             store_log l = {.counter = g.c0 + 1 + j, .kind = LOGMSG_TRANSACTION, .log_time = g.now,
                            .transaction_number = g.tx0 + 1 + j / 2, .client_id = client, .operation = op,
                            .data = g.msgs[i], .len = g.lens[i]};
-            if (store_bulk_put(b, &l, err) != 0)
+            if (store_bulk_put(b, &l, &err) != 0)
                 rc = -1;
         }
     }
-    if (b && store_bulk_end(b, rc == 0, NULL, err) != 0)
+    if (b && store_bulk_end(b, rc == 0, NULL, &err) != 0)
         rc = -1;
     if (rc)
-        fprintf(stderr, "gen_signed_logs: failed: %s\n", err);
+        fprintf(stderr, "gen_signed_logs: failed: %s\n", err.message);
     csp_key_free(g.key);
     free(g.msgs);
     free(g.lens);

@@ -146,8 +146,9 @@ static void test_big_export(void **state)
         assert_true(size > 0 && size <= (la_int64_t)sizeof buf);
         assert_int_equal(archive_read_data(a, buf, (size_t)size), size);
         logmsg m;
-        char err[128], want[256];
-        assert_true(logmsg_parse(buf, (size_t)size, &m, err, sizeof err));
+        tse_error err = {0};
+    char want[256];
+        assert_true(logmsg_parse(buf, (size_t)size, &m, &err));
         assert_int_equal(m.signature_counter, expect);   /* every counter, in order, once */
         assert_true(logmsg_filename(&m, 0, want, sizeof want));
         assert_string_equal(name, want);
@@ -191,8 +192,8 @@ static void test_big_export(void **state)
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     for (size_t i = 0; i < n_samples; i++) {
         logmsg m;
-        char err[128];
-        assert_true(logmsg_parse(samples[i], sample_lens[i], &m, err, sizeof err));
+        tse_error err = {0};
+        assert_true(logmsg_parse(samples[i], sample_lens[i], &m, &err));
         assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p,
                                            m.signed_bytes.n, m.signature.p, m.signature.n),
                          0);

@@ -32,11 +32,11 @@ static void kassenbeleg_dsfinvk_example(void **state)
     };
     receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {7533, 799, 0, 0, 0}, .payments = pays,
                              .n_payments = 6};
-    char err[RECEIPT_ERRLEN];
-    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    tse_error err = {0};
+    char *pd = receipt_kassenbeleg_build(&k, &err);
     assert_non_null(pd);
     assert_string_equal(pd, DSFINVK_EXAMPLE);
-    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), &err));
     free(pd);
 }
 
@@ -46,30 +46,30 @@ static void kassenbeleg_negative_and_empty(void **state)
     receipt_payment pays[] = {{.cents = -1999}, {.cents = 5, .non_cash = true}, {.cents = -5, .non_cash = true}};
     receipt_kassenbeleg k = {.vorgangstyp = "AVBelegstorno", .gross = {-1999, 0, 0, 0, -1}, .payments = pays,
                              .n_payments = 3};
-    char err[RECEIPT_ERRLEN];
-    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    tse_error err = {0};
+    char *pd = receipt_kassenbeleg_build(&k, &err);
     assert_string_equal(pd, "AVBelegstorno^-19.99_0.00_0.00_0.00_-0.01^-19.99:Bar");
-    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), &err));
     free(pd);
     receipt_kassenbeleg none = {.vorgangstyp = "AVTraining"};
-    pd = receipt_kassenbeleg_build(&none, err, sizeof err);
+    pd = receipt_kassenbeleg_build(&none, &err);
     assert_string_equal(pd, "AVTraining^0.00_0.00_0.00_0.00_0.00^");
-    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), err, sizeof err));
+    assert_true(receipt_kassenbeleg_check(pd, strlen(pd), &err));
     free(pd);
 }
 
 static void kassenbeleg_refusals(void **state)
 {
     (void)state;
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     receipt_kassenbeleg k = {.vorgangstyp = "Quittung"};
-    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
-    assert_non_null(strstr(err, "unknown Vorgangstyp 'Quittung'"));
+    assert_null(receipt_kassenbeleg_build(&k, &err));
+    assert_non_null(strstr(err.message, "unknown Vorgangstyp 'Quittung'"));
 
     k.vorgangstyp = "Beleg";
     k.gross[TSE_RECEIPT_VAT_REDUCED] = RECEIPT_MAX_CENTS + 1;
-    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
-    assert_non_null(strstr(err, "REDUCED"));
+    assert_null(receipt_kassenbeleg_build(&k, &err));
+    assert_non_null(strstr(err.message, "REDUCED"));
     k.gross[TSE_RECEIPT_VAT_REDUCED] = 0;
 
     const char *bad_currencies[] = {"eur", "EU", "EURO", "E1R", ""};
@@ -77,19 +77,19 @@ static void kassenbeleg_refusals(void **state)
         receipt_payment p = {.cents = 100, .currency = bad_currencies[i]};
         k.payments = &p;
         k.n_payments = 1;
-        err[0] = 0;
-        assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
-        assert_non_null(strstr(err, "ISO 4217"));
+        err.message[0] = 0;
+        assert_null(receipt_kassenbeleg_build(&k, &err));
+        assert_non_null(strstr(err.message, "ISO 4217"));
     }
     /* a sum that overflows the limit although each payment fits */
     receipt_payment two[] = {{.cents = RECEIPT_MAX_CENTS}, {.cents = 1}};
     k.payments = two;
     k.n_payments = 2;
-    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
-    assert_non_null(strstr(err, "out of range"));
+    assert_null(receipt_kassenbeleg_build(&k, &err));
+    assert_non_null(strstr(err.message, "out of range"));
     k.payments = NULL;
-    assert_null(receipt_kassenbeleg_build(&k, err, sizeof err));
-    assert_null(receipt_kassenbeleg_build(NULL, err, sizeof err));
+    assert_null(receipt_kassenbeleg_build(&k, &err));
+    assert_null(receipt_kassenbeleg_build(NULL, &err));
 }
 
 static void kassenbeleg_checker(void **state)
@@ -119,17 +119,17 @@ static void kassenbeleg_checker(void **state)
         {"Beleg^1.00_0.00_0.00_0.00_0.00", "missing '^' after the amounts"},
         {"Beleg", "missing '^' after the Vorgangstyp"},
     };
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        err[0] = 0;
-        if (receipt_kassenbeleg_check(bad[i].pd, strlen(bad[i].pd), err, sizeof err) ||
-            !strstr(err, bad[i].why))
+        err.message[0] = 0;
+        if (receipt_kassenbeleg_check(bad[i].pd, strlen(bad[i].pd), &err) ||
+            !strstr(err.message, bad[i].why))
             fail_msg("'%s' should fail with '%s', got '%s'", bad[i].pd, bad[i].why, err);
     }
-    assert_true(receipt_kassenbeleg_check(DSFINVK_EXAMPLE, strlen(DSFINVK_EXAMPLE), err, sizeof err));
+    assert_true(receipt_kassenbeleg_check(DSFINVK_EXAMPLE, strlen(DSFINVK_EXAMPLE), &err));
     /* the fixture receipt's processData */
     const char *fx = "Beleg^21.42_0.00_0.00_0.00_0.00^21.42:Unbar";
-    assert_true(receipt_kassenbeleg_check(fx, strlen(fx), err, sizeof err));
+    assert_true(receipt_kassenbeleg_check(fx, strlen(fx), &err));
 }
 
 /* Random texts: the checker never crashes, and whatever it accepts the
@@ -151,7 +151,7 @@ static void checker_garbage(void **state)
             buf[head + k] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
         }
         buf[head + n] = 0;
-        if (!receipt_kassenbeleg_check(buf, head + n, NULL, 0))
+        if (!receipt_kassenbeleg_check(buf, head + n, NULL))
             continue;
         accepted++;
         /* rebuild the accepted payments with the builder */
@@ -176,7 +176,7 @@ static void checker_garbage(void **state)
             p = save ? end + 1 : end;
         }
         receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {100}, .payments = pays, .n_payments = np};
-        char *again = receipt_kassenbeleg_build(&k, NULL, 0);
+        char *again = receipt_kassenbeleg_build(&k, NULL);
         assert_non_null(again);
         assert_string_equal(again, buf);
         free(again);
@@ -234,8 +234,8 @@ static void bestellung(void **state)
         {.quantity_milli = 2500, .name = "Kaffee; gro\xc3\x9f", .unit_price = 299},
         {.quantity_milli = -1000, .name = "Pfand", .unit_price = -25},
     };
-    char err[RECEIPT_ERRLEN];
-    char *pd = receipt_bestellung_build(items, 3, err, sizeof err);
+    tse_error err = {0};
+    char *pd = receipt_bestellung_build(items, 3, &err);
     assert_non_null(pd);
     assert_string_equal(pd, "1;\"Eisbecher \"\"Himbeere\"\"\";3.99\r2.5;\"Kaffee; gro\xc3\x9f\";2.99\r-1;\"Pfand\";-0.25");
     free(pd);
@@ -253,13 +253,13 @@ static void bestellung(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         receipt_item two[2] = {items[0], bad[i].it};
-        err[0] = 0;
-        assert_null(receipt_bestellung_build(two, 2, err, sizeof err));
-        if (!strstr(err, bad[i].why) || !strstr(err, "item 1"))
+        err.message[0] = 0;
+        assert_null(receipt_bestellung_build(two, 2, &err));
+        if (!strstr(err.message, bad[i].why) || !strstr(err.message, "item 1"))
             fail_msg("case %zu: expected '%s', got '%s'", i, bad[i].why, err);
     }
-    assert_null(receipt_bestellung_build(items, 0, err, sizeof err));
-    assert_non_null(strstr(err, "no items"));
+    assert_null(receipt_bestellung_build(items, 0, &err));
+    assert_non_null(strstr(err.message, "no items"));
 }
 
 int main(void)

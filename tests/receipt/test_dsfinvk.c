@@ -92,9 +92,9 @@ static size_t check_tables_verify(const char *dir, csv_table *tx, csv_table *tse
                              *start ? start : row[csv_col(tx, "TSE_TA_ENDE")], row[csv_col(tx, "TSE_TA_ENDE")],
                              key[csv_col(tse, "TSE_SIG_ALGO")], key[csv_col(tse, "TSE_ZEITFORMAT")],
                              row[csv_col(tx, "TSE_TA_SIG")], key[csv_col(tse, "TSE_PUBLIC_KEY")]) > 0);
-        char err[RECEIPT_ERRLEN];
+        tse_error err = {0};
         receipt_qr_check chk;
-        if (receipt_qr_verify(qr, &chk, err, sizeof err) != RECEIPT_QR_VALID)
+        if (receipt_qr_verify(qr, &chk, &err) != RECEIPT_QR_VALID)
             fail_msg("%s row %zu: %s\n%s", dir, r, err, qr);
         /* TSE_SERIAL is the SHA-256 of TSE_PUBLIC_KEY */
         char hex[65];
@@ -116,11 +116,11 @@ static void fixture_exports(void **state)
         snprintf(rel, sizeof rel, "exports/%s.tar", names[i]);
         char *path = th_fixture(rel), *dir = out_dir(names[i]);
         dsfinvk *d = dsfinvk_new();
-        char err[RECEIPT_ERRLEN];
-        if (dsfinvk_add_archive(d, path, err, sizeof err) != 0)
+        tse_error err = {0};
+        if (dsfinvk_add_archive(d, path, &err) != 0)
             fail_msg("%s: %s", names[i], err);
         dsfinvk_summary sum;
-        assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, err, sizeof err), 0);
+        assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, &err), 0);
         dsfinvk_free(d);
 
         th_tar_entry *e;
@@ -138,7 +138,7 @@ static void fixture_exports(void **state)
                 continue;
             finishes++;
             logmsg m;
-            assert_true(logmsg_parse(e[k].data, e[k].len, &m, err, sizeof err));
+            assert_true(logmsg_parse(e[k].data, e[k].len, &m, &err));
             char ctr[24];
             snprintf(ctr, sizeof ctr, "%llu", (unsigned long long)m.signature_counter);
             char **row = NULL;
@@ -220,12 +220,12 @@ static void own_tse(void **state)
     (void)state;
     tse *t = ready_tse("dsfinvk", NULL, NULL);
     assert_int_equal(tse_register_client(t, "KASSE 02"), TSE_OK);
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     receipt_item items[] = {{.quantity_milli = 2000, .name = "Eisbecher \"Himbeere\"; gro\xc3\x9f", .unit_price = 399}};
-    char *order = receipt_bestellung_build(items, 1, err, sizeof err);
+    char *order = receipt_bestellung_build(items, 1, &err);
     receipt_payment pay = {.cents = 798};
     receipt_kassenbeleg kb = {.vorgangstyp = "Beleg", .gross = {0, 798}, .payments = &pay, .n_payments = 1};
-    char *beleg = receipt_kassenbeleg_build(&kb, err, sizeof err);
+    char *beleg = receipt_kassenbeleg_build(&kb, &err);
     tse_result st, fin;
     const struct { const char *client, *type, *pd; bool finish; } txs[] = {
         {READY_CLIENT, "Bestellung-V1", order, true},
@@ -245,19 +245,19 @@ static void own_tse(void **state)
     dsfinvk *d = dsfinvk_new();
     char *pem;
     assert_int_equal(tse_export_certificates(t, &pem), TSE_OK);
-    assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem, strlen(pem), err, sizeof err), 0);
+    assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem, strlen(pem), &err), 0);
     tse_free(pem);
     for (uint64_t c = 1; c <= info.signature_counter; c++) {
         uint8_t *msg;
         size_t len;
         assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
-        assert_int_equal(dsfinvk_add_log(d, msg, len, err, sizeof err), 0);
+        assert_int_equal(dsfinvk_add_log(d, msg, len, &err), 0);
         tse_free(msg);
     }
     char *dir = out_dir("own");
     dsfinvk_summary sum;
     dsfinvk_options o = {.z_nr = 7, .z_erstellung = 1700000000, .first_tse_id = 3};
-    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, &err), 0);
     assert_int_equal(sum.transaction_rows, 3);
     assert_int_equal(sum.tse_rows, 2);   /* one per register */
     assert_int_equal(sum.unfinished, 1);
@@ -283,7 +283,7 @@ static void own_tse(void **state)
 
     /* one closing register for all */
     o.kasse_id = "FILIALE-1";
-    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, &err), 0);
     assert_int_equal(sum.tse_rows, 1);
     tx = read_table(dir, "transactions_tse.csv", tx_cols, sizeof tx_cols / sizeof *tx_cols);
     for (size_t r = 0; r < tx.rows; r++)
@@ -302,13 +302,13 @@ static void overlapping_exports(void **state)
 {
     (void)state;
     char *path = th_fixture("exports/fiskaly-v2-unixt-a.tar"), *dir = out_dir("twice");
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     dsfinvk_summary once, twice;
     dsfinvk *d = dsfinvk_new();
-    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
-    assert_int_equal(dsfinvk_write(d, NULL, dir, &once, err, sizeof err), 0);
-    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
-    assert_int_equal(dsfinvk_write(d, NULL, dir, &twice, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_add_archive(d, path, &err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &once, &err), 0);
+    assert_int_equal(dsfinvk_add_archive(d, path, &err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &twice, &err), 0);
     assert_int_equal(twice.transaction_rows, once.transaction_rows);
     assert_int_equal(twice.tse_rows, once.tse_rows);
     assert_int_equal(twice.unfinished, once.unfinished);
@@ -319,16 +319,16 @@ static void overlapping_exports(void **state)
     size_t n;
     assert_int_equal(th_tar_read(path, &e, &n), 0);
     d = dsfinvk_new();
-    assert_int_equal(dsfinvk_add_archive(d, path, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_add_archive(d, path, &err), 0);
     for (size_t k = 0; k < n; k++)
         if (strstr(e[k].name, "_Finish_")) {
             e[k].data[e[k].len - 1] ^= 1;   /* last byte of the signature */
-            assert_int_equal(dsfinvk_add_log(d, e[k].data, e[k].len, err, sizeof err), 0);
+            assert_int_equal(dsfinvk_add_log(d, e[k].data, e[k].len, &err), 0);
             break;
         }
     char *dir2 = out_dir("conflict");
-    assert_int_equal(dsfinvk_write(d, NULL, dir2, &twice, err, sizeof err), TSE_ERR_PARAMETER_MISMATCH);
-    assert_non_null(strstr(err, "two different FinishTransaction logs"));
+    assert_int_equal(dsfinvk_write(d, NULL, dir2, &twice, &err), TSE_ERR_PARAMETER_MISMATCH);
+    assert_non_null(strstr(err.message, "two different FinishTransaction logs"));
     assert_false(exists(dir2, "transactions_tse.csv"));
     dsfinvk_free(d);
     th_tar_free(e, n);
@@ -340,14 +340,14 @@ static void overlapping_exports(void **state)
 static void refusals(void **state)
 {
     (void)state;
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     dsfinvk_summary sum;
     char *dir = out_dir("refused");
 
     /* nothing finished */
     dsfinvk *d = dsfinvk_new();
-    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, err, sizeof err), TSE_ERR_NO_DATA_AVAILABLE);
-    assert_non_null(strstr(err, "no FinishTransaction"));
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, &err), TSE_ERR_NO_DATA_AVAILABLE);
+    assert_non_null(strstr(err.message, "no FinishTransaction"));
     assert_false(exists(dir, "tse.csv") || exists(dir, "transactions_tse.csv"));
 
     /* a log without its certificate */
@@ -359,46 +359,46 @@ static void refusals(void **state)
     uint8_t *msg;
     size_t len;
     assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
-    assert_int_equal(dsfinvk_add_log(d, msg, len, err, sizeof err), 0);
-    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, err, sizeof err), TSE_ERR_CERTIFICATE_INVALID);
-    assert_non_null(strstr(err, "no certificate for the TSE key"));
+    assert_int_equal(dsfinvk_add_log(d, msg, len, &err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, &err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_non_null(strstr(err.message, "no certificate for the TSE key"));
     assert_false(exists(dir, "tse.csv") || exists(dir, "transactions_tse.csv"));
 
     /* broken input */
     msg[len / 2] ^= 0xff;
     msg[1] ^= 0x01;
-    assert_int_equal(dsfinvk_add_log(d, msg, len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(err, "not a log message"));
-    assert_int_equal(dsfinvk_add_certificate(d, msg, len, err, sizeof err), TSE_ERR_CERTIFICATE_INVALID);
+    assert_int_equal(dsfinvk_add_log(d, msg, len, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "not a log message"));
+    assert_int_equal(dsfinvk_add_certificate(d, msg, len, &err), TSE_ERR_CERTIFICATE_INVALID);
     tse_free(msg);
     char *pem;
     assert_int_equal(tse_export_certificates(t, &pem), TSE_OK);
-    assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem, strlen(pem), err, sizeof err), 0);
+    assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem, strlen(pem), &err), 0);
     tse_free(pem);
     dsfinvk_options o = {.kasse_id = "this Z_KASSE_ID is much longer than the fifty characters allowed"};
-    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(err, "Z_KASSE_ID"));
+    assert_int_equal(dsfinvk_write(d, &o, dir, &sum, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "Z_KASSE_ID"));
     /* the output directory is a file */
     char *file = th_path("a-file");
     assert_int_equal(th_write_file(file, "x", 1), 0);
     char *below;
     assert_true(asprintf(&below, "%s/sub", file) > 0);
-    assert_int_equal(dsfinvk_write(d, NULL, below, &sum, err, sizeof err), TSE_ERR_STORAGE_FAILURE);
-    assert_int_equal(dsfinvk_write(d, NULL, file, &sum, err, sizeof err), TSE_ERR_STORAGE_FAILURE);
+    assert_int_equal(dsfinvk_write(d, NULL, below, &sum, &err), TSE_ERR_STORAGE_FAILURE);
+    assert_int_equal(dsfinvk_write(d, NULL, file, &sum, &err), TSE_ERR_STORAGE_FAILURE);
     /* and then it works */
-    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, err, sizeof err), 0);
+    assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, &err), 0);
     assert_true(exists(dir, "tse.csv") && exists(dir, "transactions_tse.csv"));
     dsfinvk_free(d);
 
     /* archives: missing, not a tar, a tar without logs */
     d = dsfinvk_new();
-    assert_int_equal(dsfinvk_add_archive(d, "/nonexistent/x.tar", err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(dsfinvk_add_archive(d, file, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dsfinvk_add_archive(d, "/nonexistent/x.tar", &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(dsfinvk_add_archive(d, file, &err), TSE_ERR_INVALID_ARGUMENT);
     char *empty_tar = th_path("empty.tar");
     uint8_t zeros[1024] = {0};
     assert_int_equal(th_write_file(empty_tar, zeros, sizeof zeros), 0);
-    assert_int_equal(dsfinvk_add_archive(d, empty_tar, err, sizeof err), TSE_ERR_NO_DATA_AVAILABLE);
-    assert_non_null(strstr(err, "no log messages"));
+    assert_int_equal(dsfinvk_add_archive(d, empty_tar, &err), TSE_ERR_NO_DATA_AVAILABLE);
+    assert_non_null(strstr(err.message, "no log messages"));
     dsfinvk_free(d);
     free(empty_tar);
     free(below);

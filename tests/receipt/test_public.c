@@ -196,8 +196,8 @@ static void openssl_checks(tse *t, const tse_result *fin, const char *qr)
     assert_memory_equal(key, point, key_len);
     assert_int_equal(tse_read_log_by_counter(t, fin->signature_counter, &msg, &msg_len), TSE_OK);
     logmsg m;
-    char err[128];
-    assert_true(logmsg_parse(msg, msg_len, &m, err, sizeof err));
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, msg_len, &m, &err));
     assert_int_equal(th_openssl_verify(info.curve, info.hash, key, key_len, m.signed_bytes.p, m.signed_bytes.n, sig,
                                        sig_len), 0);
     uint8_t *changed = malloc(m.signed_bytes.n);

@@ -34,7 +34,7 @@ static void changed_fails(const char *qr, const char *from, const char *to)
 {
     char *changed = strdup(qr);
     replace(changed, from, to);
-    assert_int_equal(receipt_qr_verify(changed, NULL, NULL, 0), RECEIPT_QR_BAD_SIGNATURE);
+    assert_int_equal(receipt_qr_verify(changed, NULL, NULL), RECEIPT_QR_BAD_SIGNATURE);
     free(changed);
 }
 
@@ -42,13 +42,13 @@ static void fixture_verifies(void **state)
 {
     (void)state;
     char *qr = rt_fixture_qr();
-    char err[RECEIPT_ERRLEN] = "";
+    tse_error err = {0};
     receipt_qr_check chk;
-    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, &chk, &err), RECEIPT_QR_VALID);
     assert_string_equal(chk.curve, tse_curve_name(TSE_CURVE_P256));
 
     receipt_qr_parsed p;
-    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    assert_true(receipt_qr_parse(qr, &p, &err));
     assert_string_equal(p.q.client_id, "ERS 8cb8e2de-4052-481b-945b-118022951944");
     assert_string_equal(p.q.process_type, "Kassenbeleg-V1");
     assert_int_equal(p.q.process_data_len, strlen("Beleg^21.42_0.00_0.00_0.00_0.00^21.42:Unbar"));
@@ -64,7 +64,7 @@ static void fixture_verifies(void **state)
 
     /* the signature also verifies with openssl over the bytes we rebuilt */
     size_t tbs_len;
-    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, err, sizeof err);
+    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, &err);
     assert_non_null(tbs);
     assert_int_equal(th_openssl_verify(TSE_CURVE_P256, TSE_HASH_SHA256, p.q.public_key, p.q.public_key_len, tbs,
                                        tbs_len, p.q.signature, p.q.signature_len), 0);
@@ -72,8 +72,8 @@ static void fixture_verifies(void **state)
     receipt_qr_parsed_free(&p);
 
     /* our own QR string from the parsed fields is the original text */
-    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
-    char *again = receipt_qr_string(&p.q, err, sizeof err);
+    assert_true(receipt_qr_parse(qr, &p, &err));
+    char *again = receipt_qr_string(&p.q, &err);
     assert_string_equal(again, qr);
     free(again);
     receipt_qr_parsed_free(&p);
@@ -96,18 +96,18 @@ static void fixture_changed_fails(void **state)
     for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
         char *qr = rt_fixture_qr();
         replace(qr, changes[i][0], changes[i][1]);
-        char err[RECEIPT_ERRLEN] = "";
-        receipt_qr_result r = receipt_qr_verify(qr, NULL, err, sizeof err);
+        tse_error err = {0};
+        receipt_qr_result r = receipt_qr_verify(qr, NULL, &err);
         if (r != RECEIPT_QR_BAD_SIGNATURE)
             fail_msg("change %zu (%s) gave %d: %s", i, changes[i][1], (int)r, err);
-        assert_non_null(strstr(err, "does not verify"));
+        assert_non_null(strstr(err.message, "does not verify"));
         free(qr);
     }
     /* the start time is not signed by the Finish log: changing it keeps the
      * signature valid (it is the Start log's, a separate message) */
     char *qr = rt_fixture_qr();
     replace(qr, "14:36:27.000Z", "14:36:28.000Z");
-    assert_int_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, NULL, NULL), RECEIPT_QR_VALID);
     free(qr);
 }
 
@@ -129,21 +129,21 @@ static void every_change_fails(void **state)
                          orig == ';' ? '_' : ';'};
         for (int k = 0; k < 2; k++) {
             qr[i] = subst[k];
-            char err[RECEIPT_ERRLEN];
-            if (receipt_qr_verify(qr, NULL, err, sizeof err) == RECEIPT_QR_VALID)
+            tse_error err = {0};
+            if (receipt_qr_verify(qr, NULL, &err) == RECEIPT_QR_VALID)
                 fail_msg("accepted with '%c' for '%c' at %zu: %s", subst[k], orig, i, qr);
             tried++;
         }
         qr[i] = orig;
     }
-    assert_int_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, NULL, NULL), RECEIPT_QR_VALID);
     assert_true(tried > 600);
     /* milliseconds in the finish time are not what was signed */
     char *p = strstr(qr, "14:36:33.000Z");
     p[11] = '1';
-    char err[RECEIPT_ERRLEN];
-    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
-    assert_non_null(strstr(err, "milliseconds"));
+    tse_error err = {0};
+    assert_int_equal(receipt_qr_verify(qr, NULL, &err), RECEIPT_QR_BAD_SIGNATURE);
+    assert_non_null(strstr(err.message, "milliseconds"));
     free(qr);
 }
 
@@ -165,12 +165,12 @@ static void garbage(void **state)
         buf[n] = 0;
         if (i % 2)
             memcpy(buf, "V0;", n >= 3 ? 3 : n);
-        assert_int_not_equal(receipt_qr_verify(buf, NULL, NULL, 0), RECEIPT_QR_VALID);
+        assert_int_not_equal(receipt_qr_verify(buf, NULL, NULL), RECEIPT_QR_VALID);
     }
     char *qr = rt_fixture_qr();
     for (size_t n = strlen(qr); n-- > 0;) {
         qr[n] = 0;
-        assert_int_not_equal(receipt_qr_verify(qr, NULL, NULL, 0), RECEIPT_QR_VALID);
+        assert_int_not_equal(receipt_qr_verify(qr, NULL, NULL), RECEIPT_QR_VALID);
     }
     free(qr);
 }
@@ -189,25 +189,25 @@ static void malformed(void **state)
         {"==;BGFK", "=*;BGFK", "signature is not base64"},
         {"ecdsa-plain-SHA256", "ecsdsa-plain-SHA25", "not supported"},
     };
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *qr = strdup(good);
         replace(qr, cases[i].from, cases[i].to);
-        err[0] = 0;
-        receipt_qr_result r = receipt_qr_verify(qr, NULL, err, sizeof err);
-        if ((r != RECEIPT_QR_MALFORMED && r != RECEIPT_QR_UNSUPPORTED) || !strstr(err, cases[i].why))
+        err.message[0] = 0;
+        receipt_qr_result r = receipt_qr_verify(qr, NULL, &err);
+        if ((r != RECEIPT_QR_MALFORMED && r != RECEIPT_QR_UNSUPPORTED) || !strstr(err.message, cases[i].why))
             fail_msg("case %zu: result %d, '%s' (want '%s')", i, (int)r, err, cases[i].why);
         free(qr);
     }
     /* too few fields, empty, the key not on any curve */
-    assert_int_equal(receipt_qr_verify("V0;a;b;c", NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
-    assert_non_null(strstr(err, "12"));
-    assert_int_equal(receipt_qr_verify("", NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
-    assert_int_equal(receipt_qr_verify(NULL, NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
+    assert_int_equal(receipt_qr_verify("V0;a;b;c", NULL, &err), RECEIPT_QR_MALFORMED);
+    assert_non_null(strstr(err.message, "12"));
+    assert_int_equal(receipt_qr_verify("", NULL, &err), RECEIPT_QR_MALFORMED);
+    assert_int_equal(receipt_qr_verify(NULL, NULL, &err), RECEIPT_QR_MALFORMED);
     char *qr = strdup(good);
     replace(qr, ";BGFKQP7E", ";BGFKQP7F");
-    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_MALFORMED);
-    assert_non_null(strstr(err, "not an uncompressed point"));
+    assert_int_equal(receipt_qr_verify(qr, NULL, &err), RECEIPT_QR_MALFORMED);
+    assert_non_null(strstr(err.message, "not an uncompressed point"));
     free(qr);
     free(good);
 }
@@ -222,8 +222,8 @@ static void own_receipt(tse_curve curve, tse_time_format tf)
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &st), TSE_OK);
     receipt_payment pays[] = {{.cents = 1000}, {.cents = 1190, .non_cash = true}, {.cents = 500, .currency = "CHF"}};
     receipt_kassenbeleg k = {.vorgangstyp = "Beleg", .gross = {2190, 500}, .payments = pays, .n_payments = 3};
-    char err[RECEIPT_ERRLEN];
-    char *pd = receipt_kassenbeleg_build(&k, err, sizeof err);
+    tse_error err = {0};
+    char *pd = receipt_kassenbeleg_build(&k, &err);
     assert_non_null(pd);
     assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number, (const uint8_t *)pd,
                                             strlen(pd), "Kassenbeleg-V1", NULL, 0, &fin), TSE_OK);
@@ -233,11 +233,10 @@ static void own_receipt(tse_curve curve, tse_time_format tf)
     size_t point_len;
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     char *qr = receipt_qr_from_result(&fin, READY_CLIENT, "Kassenbeleg-V1", (const uint8_t *)pd, strlen(pd),
-                                      info.signature_algorithm, info.time_format, point, point_len, err,
-                                      sizeof err);
+                                      info.signature_algorithm, info.time_format, point, point_len, &err);
     assert_non_null(qr);
     receipt_qr_check chk;
-    if (receipt_qr_verify(qr, &chk, err, sizeof err) != RECEIPT_QR_VALID)
+    if (receipt_qr_verify(qr, &chk, &err) != RECEIPT_QR_VALID)
         fail_msg("%s: %s\n%s", tse_curve_name(curve), err, qr);
     assert_string_equal(chk.curve, tse_curve_name(curve));
     assert_memory_equal(chk.serial, info.serial_number, 32);
@@ -245,16 +244,16 @@ static void own_receipt(tse_curve curve, tse_time_format tf)
 
     /* the rebuilt signed bytes are those of the stored Finish log */
     receipt_qr_parsed p;
-    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
+    assert_true(receipt_qr_parse(qr, &p, &err));
     assert_int_equal(p.q.start_time, st.log_time);
     size_t tbs_len;
-    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, err, sizeof err);
+    uint8_t *tbs = receipt_qr_signed_bytes(&p.q, &tbs_len, &err);
     assert_non_null(tbs);
     uint8_t *msg;
     size_t msg_len;
     assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &msg_len), TSE_OK);
     logmsg m;
-    assert_true(logmsg_parse(msg, msg_len, &m, err, sizeof err));
+    assert_true(logmsg_parse(msg, msg_len, &m, &err));
     assert_int_equal(m.signed_bytes.n, tbs_len);
     assert_memory_equal(m.signed_bytes.p, tbs, tbs_len);
     assert_int_equal(th_openssl_verify(curve, info.hash, point, point_len, tbs, tbs_len, p.q.signature,
@@ -277,7 +276,7 @@ static void own_receipt(tse_curve curve, tse_time_format tf)
         assert_non_null(named);
         char *alias;
         assert_true(asprintf(&alias, "%.*s;utcTime;%s", (int)(named - qr), qr, named + 20) > 0);
-        assert_int_equal(receipt_qr_verify(alias, NULL, err, sizeof err), RECEIPT_QR_VALID);
+        assert_int_equal(receipt_qr_verify(alias, NULL, &err), RECEIPT_QR_VALID);
         free(alias);
     }
     changed_fails(qr, "21.90_5.00", "21.91_5.00");
@@ -311,15 +310,15 @@ static void from_log_after_unsigned_update(void **state)
     size_t point_len, len;
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
-    char err[RECEIPT_ERRLEN];
-    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err);
+    tse_error err = {0};
+    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, &err);
     assert_non_null(qr);
     assert_non_null(strstr(qr, ";Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar;"));
-    assert_int_equal(receipt_qr_verify(qr, NULL, err, sizeof err), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, NULL, &err), RECEIPT_QR_VALID);
     char *partial = receipt_qr_from_result(&fin, READY_CLIENT, "Kassenbeleg-V1", (const uint8_t *)rest,
                                            strlen(rest), info.signature_algorithm, info.time_format, point,
-                                           point_len, err, sizeof err);
-    assert_int_equal(receipt_qr_verify(partial, NULL, err, sizeof err), RECEIPT_QR_BAD_SIGNATURE);
+                                           point_len, &err);
+    assert_int_equal(receipt_qr_verify(partial, NULL, &err), RECEIPT_QR_BAD_SIGNATURE);
     free(partial);
     free(qr);
 
@@ -327,14 +326,14 @@ static void from_log_after_unsigned_update(void **state)
     uint8_t other[65];
     memcpy(other, point, 65);
     other[64] ^= 1;
-    assert_null(receipt_qr_from_log(msg, len, fin.start_time, other, 65, err, sizeof err));
-    assert_non_null(strstr(err, "not the one that signed"));
+    assert_null(receipt_qr_from_log(msg, len, fin.start_time, other, 65, &err));
+    assert_non_null(strstr(err.message, "not the one that signed"));
     tse_free(msg);
     assert_int_equal(tse_read_log_by_counter(t, st.signature_counter, &msg, &len), TSE_OK);
-    assert_null(receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err));
-    assert_non_null(strstr(err, "not a FinishTransaction log"));
-    assert_null(receipt_qr_from_log(msg, len / 2, fin.start_time, point, point_len, err, sizeof err));
-    assert_non_null(strstr(err, "not a log message"));
+    assert_null(receipt_qr_from_log(msg, len, fin.start_time, point, point_len, &err));
+    assert_non_null(strstr(err.message, "not a FinishTransaction log"));
+    assert_null(receipt_qr_from_log(msg, len / 2, fin.start_time, point, point_len, &err));
+    assert_non_null(strstr(err.message, "not a log message"));
     tse_free(msg);
     tse_free(point);
     tse_close(t);
@@ -355,14 +354,14 @@ static void without_process_type(void **state)
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
     logmsg m;
-    char err[RECEIPT_ERRLEN];
-    assert_true(logmsg_parse(msg, len, &m, err, sizeof err));
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
     assert_false(m.has_process_type);
-    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, err, sizeof err);
+    char *qr = receipt_qr_from_log(msg, len, fin.start_time, point, point_len, &err);
     assert_non_null(qr);
     assert_non_null(strstr(qr, ";" READY_CLIENT ";;x;"));
     receipt_qr_check chk;
-    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, &chk, &err), RECEIPT_QR_VALID);
     assert_true(chk.process_type_omitted);
     /* and not with another processData */
     changed_fails(qr, ";;x;", ";;y;");
@@ -379,36 +378,35 @@ static void string_refusals(void **state)
     receipt_qr q = {.client_id = "K1", .process_type = "Kassenbeleg-V1", .signature = sig, .signature_len = 64,
                     .public_key = key, .public_key_len = 65, .signature_algorithm = "ecdsa-plain-SHA256",
                     .start_time = 1, .finish_time = 2};
-    char err[RECEIPT_ERRLEN];
-    char *s = receipt_qr_string(&q, err, sizeof err);
+    tse_error err = {0};
+    char *s = receipt_qr_string(&q, &err);
     assert_non_null(s);
     assert_non_null(strstr(s, ";1970-01-01T00:00:01.000Z;1970-01-01T00:00:02.000Z;ecdsa-plain-SHA256;unixTime;"));
     free(s);
     q.client_id = "K;1";
-    assert_null(receipt_qr_string(&q, err, sizeof err));
-    assert_non_null(strstr(err, "';'"));
+    assert_null(receipt_qr_string(&q, &err));
+    assert_non_null(strstr(err.message, "';'"));
     q.client_id = "K1";
     q.signature_algorithm = "rsa";
-    assert_null(receipt_qr_string(&q, err, sizeof err));
-    assert_non_null(strstr(err, "unknown signature algorithm"));
+    assert_null(receipt_qr_string(&q, &err));
+    assert_non_null(strstr(err.message, "unknown signature algorithm"));
     q.signature_algorithm = "ecdsa-plain-SHA256";
     q.start_time = -5;
-    assert_null(receipt_qr_string(&q, err, sizeof err));
+    assert_null(receipt_qr_string(&q, &err));
     q.start_time = 1;
     q.signature = NULL;
-    assert_null(receipt_qr_string(&q, err, sizeof err));
-    assert_null(receipt_qr_from_result(NULL, "K1", "x", NULL, 0, "ecdsa-plain-SHA256", TSE_TIME_UNIX, key, 65, err,
-                                       sizeof err));
+    assert_null(receipt_qr_string(&q, &err));
+    assert_null(receipt_qr_from_result(NULL, "K1", "x", NULL, 0, "ecdsa-plain-SHA256", TSE_TIME_UNIX, key, 65, &err));
 }
 
 static void png_and_svg(void **state)
 {
     (void)state;
     char *qr = rt_fixture_qr();
-    char err[RECEIPT_ERRLEN];
+    tse_error err = {0};
     uint8_t *png;
     size_t png_len;
-    assert_int_equal(receipt_qr_png(qr, 3, &png, &png_len, err, sizeof err), TSE_OK);
+    assert_int_equal(receipt_qr_png(qr, 3, &png, &png_len, &err), TSE_OK);
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     assert_true(png_len > 100);
     assert_memory_equal(png, sig, 8);
@@ -430,20 +428,20 @@ static void png_and_svg(void **state)
     free(png);
     free(path);
 
-    char *svg = receipt_qr_svg(qr, 4, err, sizeof err);
+    char *svg = receipt_qr_svg(qr, 4, &err);
     assert_non_null(svg);
     rt_svg_decodes(svg, qr);
     free(svg);
 
-    assert_int_equal(receipt_qr_png("", 3, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(receipt_qr_png(qr, 0, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_null(receipt_qr_svg(qr, 65, err, sizeof err));
+    assert_int_equal(receipt_qr_png("", 3, &png, &png_len, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(receipt_qr_png(qr, 0, &png, &png_len, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_null(receipt_qr_svg(qr, 65, &err));
     /* more than a QR code holds */
     char *huge = malloc(4000);
     memset(huge, 'A', 3999);
     huge[3999] = 0;
-    assert_int_equal(receipt_qr_png(huge, 1, &png, &png_len, err, sizeof err), TSE_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(err, "too long"));
+    assert_int_equal(receipt_qr_png(huge, 1, &png, &png_len, &err), TSE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "too long"));
     free(huge);
     free(qr);
 }
@@ -453,14 +451,14 @@ static void tse_block(void **state)
     (void)state;
     char *qr = rt_fixture_qr();
     receipt_qr_parsed p;
-    char err[RECEIPT_ERRLEN];
-    assert_true(receipt_qr_parse(qr, &p, err, sizeof err));
-    char *b = receipt_tse_block(&p.q, NULL, err, sizeof err);
+    tse_error err = {0};
+    assert_true(receipt_qr_parse(qr, &p, &err));
+    char *b = receipt_tse_block(&p.q, NULL, &err);
     assert_non_null(b);
     assert_non_null(strstr(b, "Kassen-Seriennummer: ERS 8cb8e2de-4052-481b-945b-118022951944\n"));
     /* the TSE serial: SHA-256 of the public key, as the verification reports it */
     receipt_qr_check chk;
-    assert_int_equal(receipt_qr_verify(qr, &chk, err, sizeof err), RECEIPT_QR_VALID);
+    assert_int_equal(receipt_qr_verify(qr, &chk, &err), RECEIPT_QR_VALID);
     char hex[65], line[128];
     tse_hex(chk.serial, 32, hex);
     snprintf(line, sizeof line, "TSE-Seriennummer: %s\n", hex);
@@ -472,17 +470,17 @@ static void tse_block(void **state)
     receipt_qr_parsed_free(&p);
     free(qr);
 
-    b = receipt_tse_block(NULL, "cloud TSE unreachable since 10:02", err, sizeof err);
+    b = receipt_tse_block(NULL, "cloud TSE unreachable since 10:02", &err);
     assert_string_equal(b, "TSE ausgefallen: cloud TSE unreachable since 10:02\n");
     free(b);
-    b = receipt_tse_block(NULL, NULL, err, sizeof err);
+    b = receipt_tse_block(NULL, NULL, &err);
     assert_string_equal(b, "TSE ausgefallen\n");
     free(b);
-    assert_null(receipt_tse_block(NULL, "two\nlines", err, sizeof err));
-    assert_non_null(strstr(err, "one line"));
+    assert_null(receipt_tse_block(NULL, "two\nlines", &err));
+    assert_non_null(strstr(err.message, "one line"));
     receipt_qr empty = {0};
-    assert_null(receipt_tse_block(&empty, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "incomplete"));
+    assert_null(receipt_tse_block(&empty, NULL, &err));
+    assert_non_null(strstr(err.message, "incomplete"));
 }
 
 int main(void)

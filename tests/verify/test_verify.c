@@ -119,8 +119,8 @@ static void free_entries(th_tar_entry *c, size_t n)
 
 static void parse(const th_tar_entry *e, logmsg *m)
 {
-    char err[200];
-    if (!logmsg_parse(e->data, e->len, m, err, sizeof err))
+    tse_error err = {0};
+    if (!logmsg_parse(e->data, e->len, m, &err))
         fail_msg("%s: %s", e->name, err);
 }
 
