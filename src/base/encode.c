@@ -104,21 +104,17 @@ int base64_decode(uint8_t *out, size_t cap, const char *in, size_t len, size_t *
     return 0;
 }
 
-int base64_decode_alloc(const char *in, size_t len, size_t max, uint8_t **out, size_t *out_len)
+uint8_t *base64_decode_alloc(const char *in, size_t len, size_t max, size_t *out_len)
 {
-    *out = NULL;
     long n = in ? b64_decoded_len(in, len) : -1;
     if (n < 0 || (size_t)n > max)
-        return -1;
+        return NULL;
     uint8_t *buf = malloc((size_t)n + 1);
-    if (!buf)
-        return -2;
-    if (base64_decode(buf, (size_t)n, in, len, out_len) != 0) {
+    if (buf && base64_decode(buf, (size_t)n, in, len, out_len) != 0) {
         free(buf);
-        return -1;
+        buf = NULL;
     }
-    *out = buf;
-    return 0;
+    return buf;
 }
 
 long hex_encode(char *out, size_t cap, const uint8_t *in, size_t n)

@@ -25,11 +25,10 @@ char *base64_encode_alloc(const uint8_t *in, size_t n);
  * base64 or does not fit. The empty text is valid and decodes to nothing. */
 int base64_decode(uint8_t *out, size_t cap, const char *in, size_t len, size_t *out_len);
 
-/* The same into a new buffer of at most `max` bytes (free with free(); it is
- * never NULL on success, also for empty input). Returns 0, -1 for text that
- * is not canonical base64 or decodes to more than `max` bytes, -2 when out of
- * memory. */
-int base64_decode_alloc(const char *in, size_t len, size_t max, uint8_t **out, size_t *out_len);
+/* The same into a new buffer of at most `max` bytes (free with free(); not
+ * NULL for the empty text either). NULL for text that is not canonical
+ * base64, decodes to more than `max` bytes, or when out of memory. */
+uint8_t *base64_decode_alloc(const char *in, size_t len, size_t max, size_t *out_len);
 
 /* Lower-case hex of in[0..n) and a NUL; returns its length, or -1 (out
  * untouched) when cap < 2n + 1. */

@@ -86,6 +86,18 @@ static const err_entry *find(int code)
     return NULL;
 }
 
+bool error_lookup(const char *name, size_t len, int *code)
+{
+    if (!name)
+        return false;
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strlen(errors[i].name) == len && memcmp(errors[i].name, name, len) == 0) {
+            *code = errors[i].code;
+            return true;
+        }
+    return false;
+}
+
 const char *error_name(int code)
 {
     const err_entry *e = find(code);

@@ -10,6 +10,9 @@
 #ifndef OPENTSE_BASE_ERROR_H
 #define OPENTSE_BASE_ERROR_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "opentse/opentse.h"
 
 #define TSE_ERROR_MSGLEN 256
@@ -29,6 +32,10 @@ int error_copy(tse_error *e, const tse_error *from);
 /* This thread's last error of the SE API (set by the engine and the
  * transports, read by tse_last_error_message() and the faces). */
 tse_error *error_last(void);
+
+/* The code named `name[0..len)` ("PIN_BLOCKED"), as the HTTP API writes
+ * codes and warnings; false for a name that is not a tse_err's. */
+bool error_lookup(const char *name, size_t len, int *code);
 
 /* The code's constant name ("PIN_BLOCKED") and constant explanation; NULL
  * for a code that is not a tse_err. */

@@ -113,14 +113,8 @@ void http_free(http *h)
 
 tse_err http_code_from_name(const char *name, tse_err fallback)
 {
-    static const int ranges[][2] = {{-4000, -4001}, {-5001, -5038}, {-6000, -6016}};
-    if (!name)
-        return fallback;
-    for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
-        for (int c = ranges[r][0]; c >= ranges[r][1]; c--)
-            if (strcmp(tse_errname(c), name) == 0)
-                return (tse_err)c;
-    return fallback;
+    int code;
+    return name && error_lookup(name, strlen(name), &code) && code ? (tse_err)code : fallback;
 }
 
 static tse_err code_for_status(long status)

@@ -187,11 +187,8 @@ static json_t *time_json(sqlite3_stmt *st, int col)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
         return json_null();
-    time_t t = (time_t)sqlite3_column_int64(st, col);
-    struct tm tm;
-    char buf[32];
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buf[TIME_ISO_LEN];
+    time_iso(sqlite3_column_int64(st, col), TIME_ISO_SECONDS, buf, sizeof buf);
     return json_string(buf);
 }
 
@@ -217,7 +214,7 @@ static bool fill_outage(journal *j, sqlite3_int64 id, json_t *ops, json_t *clien
               sqlite3_bind_int64(st, 1, id) == SQLITE_OK;
     while (ok && sqlite3_step(st) == SQLITE_ROW) {
         const uint8_t *pd = sqlite3_column_blob(st, 5);
-        char *b64 = remote_b64(pd, (size_t)sqlite3_column_bytes(st, 5));
+        char *b64 = base64_encode_alloc(pd, (size_t)sqlite3_column_bytes(st, 5));
         json_t *client = text_or_null(st, 2);
         json_t *op = json_pack("{s:o, s:I, s:o, s:o, s:I, s:o, s:s?, s:o, s:o, s:o}", "time", time_json(st, 0),
                                "time_unix", (json_int_t)sqlite3_column_int64(st, 0), "operation",

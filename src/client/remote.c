@@ -19,18 +19,6 @@ bool remote_is_url(const char *url)
     return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
 
-static bool uuid_ok(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    }
-    return true;
-}
-
 static void uuid_format(uint8_t b[16], uint8_t version, char out[37])
 {
     b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
@@ -61,30 +49,9 @@ void remote_client_uuid(const char *client_id, char out[37])
     uuid_format(md, 5, out);
 }
 
-char *remote_b64(const uint8_t *p, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, p ? p : (const uint8_t *)"", (int)n);
-    return out;
-}
-
 uint8_t *remote_unb64(const char *s, size_t *n)
 {
-    size_t len = s ? strlen(s) : 0;
-    uint8_t *out = malloc(len / 4 * 3 + 3);
-    if (!out || (len % 4) != 0) {
-        free(out);
-        return NULL;
-    }
-    int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-    if (got < 0) {
-        free(out);
-        return NULL;
-    }
-    size_t pad = len && s[len - 1] == '=' ? (len > 1 && s[len - 2] == '=' ? 2 : 1) : 0;
-    *n = (size_t)got - pad;
-    return out;
+    return s ? base64_decode_alloc(s, strlen(s), SIZE_MAX, n) : NULL;
 }
 
 int64_t remote_json_time(json_t *v)
@@ -121,7 +88,7 @@ static tse_err parse_url(const char *url, const char *tss_opt, char *root, size_
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", id);
     memcpy(tss, id, 36);
     tss[36] = 0;
-    if (!uuid_ok(tss))
+    if (!uuid_valid(tss))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", tss);
     return TSE_OK;
 }

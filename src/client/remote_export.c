@@ -152,7 +152,7 @@ static char *file_b64(const char *path)
     int ok = f && !got && !ferror(f);
     if (f)
         fclose(f);
-    char *b64 = ok ? remote_b64(p, n) : NULL;
+    char *b64 = ok ? base64_encode_alloc(p, n) : NULL;
     free(p);
     if (!b64)
         engine_fail(ok ? TSE_ERR_NO_MEMORY : TSE_ERR_RESTORE_FAILED, "cannot read %s%s", path,

@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "base/encode.h"
+#include "base/text.h"
 #include "client/http.h"
 #include "client/remote.h"
 
@@ -40,7 +42,6 @@ void remote_random_uuid(char out[37]);
 /* The client's UUID on the server, derived from its id (serial_number). */
 void remote_client_uuid(const char *client_id, char out[37]);
 /* base64 of bytes (malloc'd) / bytes of base64 (malloc'd, length in *n). */
-char *remote_b64(const uint8_t *p, size_t n);
 uint8_t *remote_unb64(const char *s, size_t *n);
 /* Seconds since the epoch of a JSON time: an integer or "YYYY-MM-DDThh:mm:ss...Z". */
 int64_t remote_json_time(json_t *v);

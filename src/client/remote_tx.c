@@ -85,6 +85,20 @@ static tse_err parse_result(json_t *j, tse_result *out)
     return TSE_OK;
 }
 
+/* True when the answer's warnings (each "<CODE NAME>: <message>") carry `code`. */
+static bool has_warning(json_t *resp, tse_err code)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(resp, "warnings"), i, w) {
+        const char *text = json_string_value(w);
+        int c;
+        if (text && error_lookup(text, strcspn(text, ":"), &c) && c == (int)code)
+            return true;
+    }
+    return false;
+}
+
 /* The server does not know the client's UUID: the engine's answer for that
  * depends on the TSE's state, which it checks first. */
 static tse_err unknown_client(remote *r, const char *client_id)
@@ -118,12 +132,12 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
     char cuuid[37], path[160];
     remote_client_uuid(client_id, cuuid);
     snprintf(path, sizeof path, "%s/tx/%s?tx_revision=%" PRIu32, r->tss_path, tx_id, rev);
-    char *b64 = remote_b64(pd, pd_len);
+    char *b64 = base64_encode_alloc(pd, pd_len);
     json_t *body = b64 ? json_pack("{s:s, s:s, s:{s:{s:s, s:s}}}", "state", state, "client_id", cuuid, "schema",
                                    "raw", "process_type", pt ? pt : "", "process_data", b64)
                        : NULL;
     free(b64);
-    char *ad_b64 = ad_len ? remote_b64(ad, ad_len) : NULL;
+    char *ad_b64 = ad_len ? base64_encode_alloc(ad, ad_len) : NULL;
     if (body && ad_len && json_object_set_new(body, "additional_data", ad_b64 ? json_string(ad_b64) : NULL)) {
         json_decref(body);
         body = NULL;
@@ -142,8 +156,7 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
         rc = parse_result(resp, out);
     /* signed and stored with an expired certificate: the caller answers as
      * the engine does, after its bookkeeping of a successful call */
-    const char *warning = json_string_value(json_array_get(json_object_get(resp, "warnings"), 0));
-    *expired = !rc && warning && strstr(warning, "CERTIFICATE_EXPIRED") != NULL;
+    *expired = !rc && has_warning(resp, TSE_ERR_CERTIFICATE_EXPIRED);
     json_decref(resp);
     return rc;
 }

@@ -15,6 +15,7 @@
  * PIN/PUK record (CSP_SECRET_HASH_LEN = 64 bytes):
  *   version (1) | log2 N (1) | r (1) | p (1) | salt (16) | scrypt output (32) | zero (12)
  */
+#include "base/encode.h"
 #include "csp/csp_internal.h"
 
 #include <errno.h>
@@ -196,14 +197,6 @@ int csp_random_digits(char *out, size_t n_digits)
 
 /* ------------------------------------------------------------ master key */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], tse_error *err)
 {
     if (!path || !*path || !key)
@@ -257,15 +250,13 @@ int csp_master_key_load(const char *path, uint8_t key[CSP_MASTER_KEY_LEN], tse_e
     if (n == CSP_MASTER_KEY_LEN) {
         memcpy(key, buf, CSP_MASTER_KEY_LEN);
     } else if (hexlen == 2 * CSP_MASTER_KEY_LEN) {
-        for (size_t i = 0; i < CSP_MASTER_KEY_LEN; i++) {
-            int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                rc = csp_fail(err, TSE_ERR_KEY_UNAVAILABLE,
-                              "master key file %s: 64 characters but not hex digits", path);
-                break;
-            }
-            key[i] = (uint8_t)(hi << 4 | lo);
-        }
+        char hex[2 * CSP_MASTER_KEY_LEN + 1];
+        memcpy(hex, buf, 2 * CSP_MASTER_KEY_LEN);
+        hex[2 * CSP_MASTER_KEY_LEN] = 0;
+        if (hex_decode(key, CSP_MASTER_KEY_LEN, hex) != 0)
+            rc = csp_fail(err, TSE_ERR_KEY_UNAVAILABLE, "master key file %s: 64 characters but not hex digits",
+                          path);
+        OPENSSL_cleanse(hex, sizeof hex);
     } else {
         rc = csp_fail(err, TSE_ERR_KEY_UNAVAILABLE,
                       "master key file %s has %s%zu bytes; expected 32 raw bytes or 64 hex digits",
@@ -283,13 +274,9 @@ int csp_master_key_create(const char *path, tse_error *err)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no master key file given");
     uint8_t key[CSP_MASTER_KEY_LEN];
     char hex[2 * CSP_MASTER_KEY_LEN + 1];
-    static const char digits[] = "0123456789abcdef";
     if (csp_random_bytes(key, sizeof key) != 0)
         return csp_fail_ssl(err, TSE_ERR_INTERNAL, "no random bytes for a master key");
-    for (size_t i = 0; i < sizeof key; i++) {
-        hex[2 * i] = digits[key[i] >> 4];
-        hex[2 * i + 1] = digits[key[i] & 15];
-    }
+    hex_encode(hex, sizeof hex, key, sizeof key);
     hex[2 * CSP_MASTER_KEY_LEN] = '\n';
     OPENSSL_cleanse(key, sizeof key);
 

@@ -743,6 +743,12 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
     return TSE_OK;
 }
 
+tse_err engine_master_key_create(const char *path)
+{
+    tse_error err = {0};
+    return csp_master_key_create(path, &err) ? engine_fail_with(&err) : TSE_OK;
+}
+
 void engine_close(engine *t)
 {
     if (!t)
@@ -831,12 +837,7 @@ tse_err engine_commit_stats(engine *t, uint64_t *batches, uint64_t *flushes, uin
 
 void tse_hex(const uint8_t *bytes, size_t len, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * len] = 0;
+    hex_encode(out, 2 * len + 1, bytes, len);
 }
 
 const char *tse_curve_name(tse_curve c)

@@ -35,6 +35,11 @@ tse_err engine_create(const char *path, const tse_create_options *opts,
  * handle per store: another owner gives TSE_ERR_STORE_IN_USE. */
 tse_err engine_open(const char *url, const tse_open_options *opts, engine **out);
 
+/* Creates a new operator master key file at `path` (32 random bytes as hex,
+ * mode 0600, fsync'd); refused with ALREADY_EXISTS when the file exists. The
+ * key seals every TSE's private key at rest. */
+tse_err engine_master_key_create(const char *path);
+
 /* Closes and frees the handle. Waits for in-flight operations. NULL is fine. */
 void engine_close(engine *t);
 

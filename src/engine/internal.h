@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/encode.h"
+#include "base/text.h"
 #include "codec/logmsg.h"
 #include "csp/csp.h"
 #include "engine/engine.h"

@@ -111,7 +111,7 @@ static int put_certificates(writer *w, const char *pem)
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char name[80];
-        tse_hex(certs[i].key_serial, 32, name);
+        hex_encode(name, sizeof name, certs[i].key_serial, 32);
         strcat(name, "_X509.der");
         rc = put_file(w, name, certs[i].der, certs[i].der_len);
     }

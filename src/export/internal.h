@@ -4,6 +4,7 @@
 #ifndef OPENTSE_EXPORT_INTERNAL_H
 #define OPENTSE_EXPORT_INTERNAL_H
 
+#include "base/encode.h"
 #include "export/export.h"
 
 /* Writes the message into err (EXPORT_ERRLEN, may be NULL); returns code. */

@@ -81,7 +81,7 @@ static int check_cert(restorer *r, const uint8_t *data, size_t len)
     char hex[65];
     if (!rc) {
         csp_serial(point, point_len, serial);
-        tse_hex(serial, 32, hex);
+        hex_encode(hex, sizeof hex, serial, 32);
         if (strncasecmp(r->name, hex, 64) != 0 || strncmp(r->name + 64, "_X509.", 6) != 0)
             rc = refuse(r, "the name does not match the certificate's key serial %s", hex);
     }

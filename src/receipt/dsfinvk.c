@@ -313,11 +313,11 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
             d->n_starts ? bsearch(&probe, d->starts, d->n_starts, sizeof *d->starts, cmp_start) : NULL;
         char start[32] = "", end[32] = "", bon[24];
         if (s)
-            rc_time_text(s->time, start, sizeof start);
+            time_iso(s->time, TIME_ISO_MILLIS, start, sizeof start);
         else
             sum->without_start++;
-        rc_time_text(r->time, end, sizeof end);
-        char *sig = rc_base64(r->sig, r->sig_len);
+        time_iso(r->time, TIME_ISO_MILLIS, end, sizeof end);
+        char *sig = base64_encode_alloc(r->sig, r->sig_len);
         if (!sig)
             return TSE_ERR_NO_MEMORY;
         /* BON_ID: the register's own Vorgangs-ID is unknown to the TSE; the
@@ -354,14 +354,14 @@ static int write_tse(dsfinvk *d, const dsfinvk_options *o, const char *erstellun
           "TSE_ZERTIFIKAT_V;TSE_ZERTIFIKAT_VI;TSE_ZERTIFIKAT_VII\r\n", f);
     for (size_t k = 0; k < d->n_keys; k++) {
         key_rec *key = &d->keys[k];
-        char *cert = rc_base64(key->cert_der, key->cert_len), *pub = rc_base64(key->point, key->point_len);
+        char *cert = base64_encode_alloc(key->cert_der, key->cert_len), *pub = base64_encode_alloc(key->point, key->point_len);
         if (!cert || !pub) {
             free(cert);
             free(pub);
             return TSE_ERR_NO_MEMORY;
         }
         char serial[65];
-        tse_hex(key->serial, 32, serial);
+        hex_encode(serial, sizeof serial, key->serial, 32);
         size_t cert_len = strlen(cert);
         /* one row per closing register using this TSE */
         const char **seen = NULL;
@@ -489,7 +489,7 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
             key->point_len = d->certs[c].point_len;
         }
         char serial[65];
-        tse_hex(key->serial, 32, serial);
+        hex_encode(serial, sizeof serial, key->serial, 32);
         if (!key->cert_der)
             return fail(err, TSE_ERR_CERTIFICATE_INVALID, "no certificate for the TSE key %s", serial);
         if (4 * ((key->cert_len + 2) / 3) > CERT_PART * CERT_PARTS)
@@ -503,10 +503,8 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
     for (size_t i = 0; !o.z_erstellung && i < d->n_finishes; i++)
         if (d->finishes[i].time > when)
             when = d->finishes[i].time;
-    char erstellung[32];
-    time_t tt = (time_t)when;
-    struct tm tm;
-    if (when < 0 || !gmtime_r(&tt, &tm) || !strftime(erstellung, sizeof erstellung, "%Y-%m-%dT%H:%M:%S", &tm))
+    char erstellung[TIME_ISO_LEN];
+    if (!time_iso(when, TIME_ISO_LOCAL_NAIVE, erstellung, sizeof erstellung))
         return fail(err, TSE_ERR_INVALID_ARGUMENT, "%s", "Z_ERSTELLUNG out of range");
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return fail(err, TSE_ERR_STORAGE_FAILURE, "cannot create the directory %s", dir);

@@ -1,6 +1,5 @@
 /*
- * internal.h - what the files of receipt/ share: DSFinV-K time text and
- * base64.
+ * internal.h - what the files of receipt/ share: the UTF-8 text check.
  */
 #ifndef OPENTSE_RECEIPT_INTERNAL_H
 #define OPENTSE_RECEIPT_INTERNAL_H
@@ -9,14 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Epoch seconds as "YYYY-MM-DDThh:mm:ss.000Z" (DSFinV-K), cap >= 25.
- * False for times before 1970 or after 9999. */
-bool rc_time_text(int64_t t, char *out, size_t cap);
-/* Base64 without line breaks, malloc'd (caller frees); NULL if out of memory. */
-char *rc_base64(const uint8_t *p, size_t n);
-/* Strict, canonical base64 with padding of s[0..n) into a new buffer; NULL
- * if malformed. */
-uint8_t *rc_unbase64(const char *s, size_t n, size_t *len);
+#include "base/encode.h"
+#include "base/text.h"
+
 /* Valid UTF-8 without control characters (C0, DEL, C1); CR, LF and TAB
  * pass when allow_line_breaks. */
 bool rc_utf8_text(const uint8_t *s, size_t n, bool allow_line_breaks);

@@ -110,7 +110,7 @@ char *receipt_qr_string(const receipt_qr *q, tse_error *err)
     }
     char start[32], finish[32];
     const char *fmt = time_format_name(q->time_format);
-    if (!rc_time_text(q->start_time, start, sizeof start) || !rc_time_text(q->finish_time, finish, sizeof finish) || !fmt) {
+    if (!time_iso(q->start_time, TIME_ISO_MILLIS, start, sizeof start) || !time_iso(q->finish_time, TIME_ISO_MILLIS, finish, sizeof finish) || !fmt) {
         set_err(err, "%s", "receipt QR: start/finish time or time format out of range");
         return NULL;
     }
@@ -119,7 +119,7 @@ char *receipt_qr_string(const receipt_qr *q, tse_error *err)
                 q->signature_algorithm ? q->signature_algorithm : "");
         return NULL;
     }
-    char *sig = rc_base64(q->signature, q->signature_len), *key = rc_base64(q->public_key, q->public_key_len);
+    char *sig = base64_encode_alloc(q->signature, q->signature_len), *key = base64_encode_alloc(q->public_key, q->public_key_len);
     size_t cap = strlen(q->client_id) + strlen(q->process_type) + q->process_data_len + 200 +
                  (sig ? strlen(sig) : 0) + (key ? strlen(key) : 0);
     char *out = sig && key ? malloc(cap) : NULL;
@@ -228,19 +228,6 @@ char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_t
     return out;
 }
 
-static bool parse_u64(const char *s, size_t n, uint64_t *v)
-{
-    if (n == 0 || n > 19)
-        return false;
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        *v = *v * 10 + (uint64_t)(s[i] - '0');
-    }
-    return true;
-}
-
 static bool parse_fail(receipt_qr_parsed *out, tse_error *err, const char *msg)
 {
     set_err(err, "receipt QR: %s", msg);
@@ -298,9 +285,9 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, tse_error *err)
     q->process_type = f[2];
     q->process_data = (const uint8_t *)f[3];
     q->process_data_len = fl[3];
-    if (!parse_u64(f[4], fl[4], &q->transaction_number))
+    if (!parse_u64(f[4], fl[4], UINT64_MAX, &q->transaction_number))
         return parse_fail(out, err, "transaction number is not a decimal number");
-    if (!parse_u64(f[5], fl[5], &q->signature_counter))
+    if (!parse_u64(f[5], fl[5], UINT64_MAX, &q->signature_counter))
         return parse_fail(out, err, "signature counter is not a decimal number");
     if (!time_parse(f[6], fl[6], &q->start_time, &out->start_millis))
         return parse_fail(out, err, "start time is not YYYY-MM-DDThh:mm:ss.fffZ");
@@ -309,11 +296,11 @@ bool receipt_qr_parse(const char *s, receipt_qr_parsed *out, tse_error *err)
     q->signature_algorithm = f[8];
     if (!time_format_from_name(f[9], fl[9], &q->time_format))
         return parse_fail(out, err, "time format is not unixTime, utcTime or generalizedTime");
-    out->signature = rc_unbase64(f[10], fl[10], &q->signature_len);
+    out->signature = base64_decode_alloc(f[10], fl[10], 1u << 20, &q->signature_len);
     if (!out->signature)
         return parse_fail(out, err, "signature is not base64");
     q->signature = out->signature;
-    out->public_key = rc_unbase64(f[11], fl[11], &q->public_key_len);
+    out->public_key = base64_decode_alloc(f[11], fl[11], 1u << 20, &q->public_key_len);
     if (!out->public_key)
         return parse_fail(out, err, "public key is not base64");
     q->public_key = out->public_key;
@@ -411,7 +398,7 @@ static receipt_qr_result verify_bytes(const receipt_qr *q, tse_hash hash, const 
         EVP_PKEY *pk = csp_pubkey_from_point(curves[i], q->public_key, q->public_key_len);
         if (!pk)
             continue;
-        snprintf(check->curve, sizeof check->curve, "%s", tse_curve_name(curves[i]));
+        snprintf(check->curve, sizeof check->curve, "%s", csp_curve_group(curves[i]));
         res = csp_verify(pk, hash, tbs, len, q->signature, q->signature_len, NULL) == 0 ? RECEIPT_QR_VALID
                                                                                         : RECEIPT_QR_BAD_SIGNATURE;
         EVP_PKEY_free(pk);

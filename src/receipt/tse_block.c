@@ -27,14 +27,14 @@ char *receipt_tse_block(const receipt_qr *q, const char *outage_reason, tse_erro
     } else {
         char start[32], end[32], serial[65];
         uint8_t hash[32];
-        if (!q->client_id || !q->signature || !q->public_key || !rc_time_text(q->start_time, start, sizeof start) ||
-            !rc_time_text(q->finish_time, end, sizeof end)) {
+        if (!q->client_id || !q->signature || !q->public_key || !time_iso(q->start_time, TIME_ISO_MILLIS, start, sizeof start) ||
+            !time_iso(q->finish_time, TIME_ISO_MILLIS, end, sizeof end)) {
             error_set(err, TSE_ERR_INVALID_ARGUMENT, "receipt: incomplete TSE data (client, signature, key or times)");
             return NULL;
         }
         csp_serial(q->public_key, q->public_key_len, hash);
-        tse_hex(hash, sizeof hash, serial);
-        char *sig = rc_base64(q->signature, q->signature_len);
+        hex_encode(serial, sizeof serial, hash, sizeof hash);
+        char *sig = base64_encode_alloc(q->signature, q->signature_len);
         if (sig && asprintf(&out,
                             "Kassen-Seriennummer: %s\n"
                             "TSE-Seriennummer: %s\n"

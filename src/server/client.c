@@ -109,7 +109,7 @@ static void change_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], state[16];
     int exists = client_lookup(q->s, x->id, id, serial, state) == 0;
     if (strcmp(m, "PUT") == 0) {
-        if (!uuid_ok(id)) {
+        if (!uuid_valid(id)) {
             resp_error(r, 400, "E_BAD_REQUEST", "client_id must be a UUID");
             return;
         }

@@ -2,10 +2,11 @@
  * config.c - opentsed's settings: one table of options read, in rising
  * precedence, from the defaults, a config file (--config FILE, lines
  * "name = value", '#' comments), OPENTSED_<NAME> environment variables and
- * command-line flags (--name value, --name=value, bare --demo).
+ * command-line flags (getopt_long: --name value, --name=value, bare --demo).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,10 @@ static int set(srv_config *c, const opt *o, const char *v, const char *where)
         strcpy(p, v);
         return 0;
     case OPT_INT: {
-        long long n = strtoll(v, &end, 10);
-        if (errno || end == v || *end || n < 0)
+        uint64_t n;
+        if (!parse_u64(v, (size_t)-1, INT64_MAX, &n))
             break;
-        *(long long *)p = n;
+        *(long long *)p = (long long)n;
         return 0;
     }
     case OPT_DOUBLE: {
@@ -138,6 +139,46 @@ static int load_file(srv_config *c, const char *path)
     return rc;
 }
 
+/* The command line, through getopt_long: every setting of the table as
+ * --name VALUE or --name=VALUE; a boolean also bare or followed by a boolean
+ * word. --config was read before, --help answered before. */
+static int parse_flags(srv_config *c, int argc, char **argv)
+{
+    struct option longopts[N_OPTS + 3];
+    for (size_t i = 0; i < N_OPTS; i++)
+        longopts[i] = (struct option){opts[i].name, opts[i].type == OPT_BOOL ? optional_argument : required_argument,
+                                      NULL, (int)i};
+    longopts[N_OPTS] = (struct option){"config", required_argument, NULL, 'c'};
+    longopts[N_OPTS + 1] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[N_OPTS + 2] = (struct option){0};
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int prev = optind, k = getopt_long(argc, argv, "+:h", longopts, NULL);
+        if (k == -1)
+            break;
+        if (k == 'c' || k == 'h')
+            continue;
+        if (k == '?' || k == ':') {
+            const char *a = prev < argc ? argv[prev] : "";
+            fprintf(stderr, "opentsed: %s %.*s (see --help)\n", k == ':' ? "a value is needed for" : "unknown option",
+                    (int)strcspn(a, "="), a);
+            return -1;
+        }
+        const opt *o = &opts[k];
+        const char *v = optarg;
+        if (!v) /* bare --flag, or --flag 0|1|true|false|... */
+            v = optind < argc && bool_word(argv[optind]) ? argv[optind++] : "1";
+        if (set(c, o, v, "command line"))
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "opentsed: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     printf("usage: opentsed --data-dir DIR [--listen HOST:PORT] [--demo] [--config FILE] [options]\n\n");
@@ -183,36 +224,8 @@ int config_load(srv_config *c, int argc, char **argv)
             return -1;
     }
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "opentsed: unexpected argument \"%s\" (see --help)\n", a);
-            return -1;
-        }
-        a += 2;
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        if (len == 6 && strncmp(a, "config", 6) == 0) {
-            i += eq ? 0 : 1;
-            continue;
-        }
-        const opt *o = find(a, len);
-        if (!o) {
-            fprintf(stderr, "opentsed: unknown option --%.*s (see --help)\n", (int)len, a);
-            return -1;
-        }
-        const char *v = eq ? eq + 1 : NULL;
-        if (!v && o->type == OPT_BOOL) /* bare --flag, or --flag 0|1|true|false|... */
-            v = i + 1 < argc && bool_word(argv[i + 1]) ? argv[++i] : "1";
-        if (!v && i + 1 < argc)
-            v = argv[++i];
-        if (!v) {
-            fprintf(stderr, "opentsed: --%s needs a value\n", o->name);
-            return -1;
-        }
-        if (set(c, o, v, "command line"))
-            return -1;
-    }
+    if (parse_flags(c, argc, argv))
+        return -1;
     if (!c->data_dir[0]) {
         fprintf(stderr, "opentsed: --data-dir DIR is required (see --help)\n");
         return -1;

@@ -324,7 +324,7 @@ static void *stream_run(void *p)
     pthread_mutex_lock(&st->mu);
     st->done = 1;
     st->rc = rc;
-    snprintf(st->msg, sizeof st->msg, "%s", tse_last_error_message());
+    snprintf(st->msg, sizeof st->msg, "%s", tse_last_error_detail());
     pthread_cond_signal(&st->cv);
     pthread_mutex_unlock(&st->mu);
     atomic_fetch_sub(&st->s->in_flight, 1);
@@ -391,8 +391,7 @@ static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
     if (!ok) {
         close(fds[0]);
         stream_unref(st);
-        const char *colon = strchr(msg, ':');
-        engine_fail(rc, "%s", colon ? colon + 2 : msg);   /* this thread's detail for the error */
+        engine_fail(rc, "%s", msg);   /* this thread's detail for the error */
         resp_tse_error(r, rc);
         return;
     }
@@ -419,7 +418,7 @@ void routes_export(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
     if (nseg == 3 && get) {
         q->route = "export_stream";
         get_incremental(q, r, x);
-    } else if (nseg >= 4 && !uuid_ok(seg[3])) {
+    } else if (nseg >= 4 && !uuid_valid(seg[3])) {
         resp_error(r, 400, "E_ID", "export_id must be a UUID");
     } else if (nseg == 4 && put) {
         put_job(q, r, x, seg[3]);

@@ -68,7 +68,7 @@ static void read_log(srv_resp *r, srv_tss *x, const char *which)
         }
         e = engine_read_log_by_counter(x->e, c, &msg, &len);
     }
-    char *b64 = e ? NULL : b64_encode(msg, len);
+    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
     tse_free(msg);
     if (e)
         resp_tse_error(r, e);
@@ -138,7 +138,7 @@ static void restore(srv_req *q, srv_resp *r, srv_tss *x)
     for (size_t i = 0; !bad && i < n; i++) {
         size_t len = 0;
         const char *a = json_string_value(json_array_get(v, i));
-        uint8_t *tar = a ? b64_decode(a, &len) : NULL;
+        uint8_t *tar = a ? base64_decode_alloc(a, strlen(a), SIZE_MAX, &len) : NULL;
         if (!tar || !len) {
             bad = 1;
         } else if (keep_upload(q->s, tar, len, paths[kept], sizeof paths[kept])) {

@@ -109,10 +109,11 @@ void resp_tse_error(srv_resp *r, tse_err rc)
 {
     /* The engine's detail for this thread, if it is about this code; the
      * server's own refusals carry the code's general text. */
-    const char *detail = tse_last_error_message(), *name = tse_errname(rc);
-    size_t n = strlen(name);
-    int fits = detail && strncmp(detail, name, n) == 0 && detail[n] == ':';
-    resp_error(r, tse_status(rc), name, "%s", fits ? detail : tse_strerror(rc));
+    const tse_error *e = error_last();
+    if (e->code == (int)rc && e->message[0])
+        resp_error(r, tse_status(rc), tse_errname(rc), "%s: %s", tse_errname(rc), e->message);
+    else
+        resp_error(r, tse_status(rc), tse_errname(rc), "%s", tse_strerror(rc));
 }
 
 const char *req_query(srv_req *q, const char *name)
@@ -193,10 +194,8 @@ static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_l
     char ts[40];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    time_t tt = now.tv_sec;
-    gmtime_r(&tt, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    time_iso(now.tv_sec, TIME_ISO_LOCAL_NAIVE, ts, sizeof ts);
+    size_t n = strlen(ts);
     snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "time", ts, "method", q->method, "path",
                           q->path, "route", q->route ? q->route : "other", "status", status, "duration_ms",

@@ -76,19 +76,8 @@ static int master_key(srv *s)
     snprintf(s->master_key_path, sizeof s->master_key_path, "%s/master.key", s->cfg.data_dir);
     if (access(s->master_key_path, F_OK) == 0)
         return 0;
-    int fd = open(s->master_key_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "opentsed: cannot create %s: %s\n", s->master_key_path, strerror(errno));
-        return -1;
-    }
-    char hex[65];
-    random_hex(hex, 32);
-    hex[64] = '\n';
-    int ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
-    OPENSSL_cleanse(hex, sizeof hex);
-    if (close(fd) != 0 || !ok) {
-        fprintf(stderr, "opentsed: cannot write %s\n", s->master_key_path);
-        unlink(s->master_key_path);
+    if (engine_master_key_create(s->master_key_path) != TSE_OK) {
+        fprintf(stderr, "opentsed: %s\n", tse_last_error_detail());
         return -1;
     }
     return 0;

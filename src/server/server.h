@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/encode.h"
+#include "base/text.h"
 #include "engine/engine.h"
 
 /* ------------------------------------------------------------ config */
@@ -232,12 +234,7 @@ char *metrics_render(srv *s);
 int demo_setup(srv *s, int fresh);
 
 /* util.c */
-int uuid_ok(const char *s);
 void random_hex(char *out, size_t nbytes);
-char *b64_encode(const uint8_t *p, size_t n);
-/* Strict base64; NULL if malformed. */
-uint8_t *b64_decode(const char *s, size_t *n);
-void time_iso(int64_t t, char *out, size_t cap); /* YYYY-MM-DDThh:mm:ss.000Z */
 void sha256_hex(const char *s, char out[65]);
 int64_t now_s(void);
 double now_mono(void);

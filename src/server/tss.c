@@ -42,7 +42,7 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
     uint8_t *point = NULL;
     size_t point_len = 0;
     if (!x || engine_get_info(e, &info) != TSE_OK || engine_public_key(e, &point, &point_len) != TSE_OK ||
-        !(x->pub_b64 = b64_encode(point, point_len))) {
+        !(x->pub_b64 = base64_encode_alloc(point, point_len))) {
         tse_free(point);
         free(x);
         engine_close(e);
@@ -194,8 +194,8 @@ static json_t *tss_json(srv *s, srv_tss *x)
         return NULL;
     char *pem = first_cert(x->e);
     char expiry[40], st_time[40];
-    time_iso(info.cert_not_after, expiry, sizeof expiry);
-    time_iso(info.self_test_time, st_time, sizeof st_time);
+    time_iso(info.cert_not_after, TIME_ISO_MILLIS, expiry, sizeof expiry);
+    time_iso(info.self_test_time, TIME_ISO_MILLIS, st_time, sizeof st_time);
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:s,"
         " s:{s:s, s:I, s:i}, s:{s:s, s:I, s:b}, s:i}",
@@ -227,7 +227,7 @@ static void respond_tss(srv_req *q, srv_resp *r, srv_tss *x)
 static void put_tss(srv_req *q, srv_resp *r, const char *id)
 {
     srv *s = q->s;
-    if (!uuid_ok(id)) {
+    if (!uuid_valid(id)) {
         resp_error(r, 400, "E_BAD_REQUEST", "tss_id must be a UUID");
         return;
     }

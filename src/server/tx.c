@@ -169,7 +169,7 @@ static int parse_schema(tx_req *t, srv_resp *r)
             resp_error(r, 400, "E_BAD_REQUEST", "schema.raw needs process_type and process_data (base64)");
             return -1;
         }
-        if (!(t->process_data = (char *)b64_decode(pd, &t->process_data_len))) {
+        if (!(t->process_data = (char *)base64_decode_alloc(pd, strlen(pd), SIZE_MAX, &t->process_data_len))) {
             resp_error(r, 400, "E_BAD_REQUEST", "schema.raw.process_data is not valid base64");
             return -1;
         }
@@ -208,13 +208,13 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
         resp_error(r, 400, "E_BAD_REQUEST", "state must be ACTIVE, FINISHED or CANCELLED");
         return -1;
     }
-    if (!uuid_ok(t->client_id)) {
+    if (!uuid_valid(t->client_id)) {
         resp_error(r, 400, "E_BAD_REQUEST", "client_id (a UUID) is required");
         return -1;
     }
     json_t *ad = json_object_get(body, "additional_data");
     const char *ad_b64 = json_string_value(ad);
-    if (ad && (!ad_b64 || !(t->additional_data = b64_decode(ad_b64, &t->additional_data_len)))) {
+    if (ad && (!ad_b64 || !(t->additional_data = base64_decode_alloc(ad_b64, strlen(ad_b64), SIZE_MAX, &t->additional_data_len)))) {
         resp_error(r, 400, "E_BAD_REQUEST", "additional_data must be base64");
         return -1;
     }
@@ -230,7 +230,7 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
 
 static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, const char *op)
 {
-    char *sig = b64_encode(res->signature, res->signature_len);
+    char *sig = base64_encode_alloc(res->signature, res->signature_len);
     json_object_set_new(j, "log",
                         json_pack("{s:s, s:I, s:s}", "operation", op, "timestamp", (json_int_t)res->log_time,
                                   "timestamp_format", x->time_format));
@@ -294,7 +294,7 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
     if (!j)
         return TSE_ERR_NO_MEMORY;
     put_result_fields(j, x, &res, op);
-    char *pd_b64 = b64_encode(pd ? pd : (const uint8_t *)"", t->process_data_len);
+    char *pd_b64 = base64_encode_alloc(pd ? pd : (const uint8_t *)"", t->process_data_len);
     json_object_set_new(j, "process_type", json_string(t->process_type));
     json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
     free(pd_b64);
@@ -342,7 +342,7 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
 
 static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
 {
-    if (!uuid_ok(tx_id)) {
+    if (!uuid_valid(tx_id)) {
         resp_error(r, 400, "E_BAD_REQUEST", "tx_id must be a UUID");
         return;
     }

@@ -1,6 +1,5 @@
 /*
- * util.c - small helpers of opentsed: ids, randomness, base64, time text,
- * hashing, constant-time comparison and the per-resource locks.
+ * util.c - small helpers of opentsed: randomness, hashing, constant-time comparison and the per-resource locks.
  */
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -13,21 +12,6 @@
 
 #include "server.h"
 
-int uuid_ok(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 void random_hex(char *out, size_t nbytes)
 {
     uint8_t buf[64];
@@ -38,45 +22,6 @@ void random_hex(char *out, size_t nbytes)
     for (size_t i = 0; i < nbytes; i++)
         snprintf(out + 2 * i, 3, "%02x", buf[i]);
     OPENSSL_cleanse(buf, sizeof buf);
-}
-
-char *b64_encode(const uint8_t *p, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-    return out;
-}
-
-uint8_t *b64_decode(const char *s, size_t *n)
-{
-    size_t len = strlen(s);
-    if (len % 4)
-        return NULL;
-    uint8_t *out = malloc(len / 4 * 3 + 1);
-    if (!out)
-        return NULL;
-    int r = len ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)len) : 0;
-    if (r < 0) {
-        free(out);
-        return NULL;
-    }
-    size_t pad = 0;
-    if (len && s[len - 1] == '=')
-        pad++;
-    if (len > 1 && s[len - 2] == '=')
-        pad++;
-    *n = (size_t)r - pad;
-    return out;
-}
-
-void time_iso(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm))
-        snprintf(out, cap, "1970-01-01T00:00:00.000Z");
 }
 
 void sha256_hex(const char *s, char out[65])
