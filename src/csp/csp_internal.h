@@ -24,4 +24,15 @@ const EVP_MD *csp_md(tse_hash h);
 /* true if c is one of the six supported curves. */
 bool csp_curve_valid(tse_curve c);
 
+/* Largest order and point of the curves, and of a DER signature. */
+#define MAX_ORDER_LEN 66
+#define MAX_POINT_LEN (1 + 2 * MAX_ORDER_LEN)
+#define MAX_DER_SIG_LEN 160
+
+/* The private scalar of k, big-endian in `ol` bytes (the order's length). */
+int csp_key_scalar(const csp_key *k, uint8_t *out, size_t ol);
+
+/* A key of curve c from its scalar and uncompressed point, or NULL. */
+EVP_PKEY *csp_key_from_parts(tse_curve c, const uint8_t *scalar, size_t ol, const uint8_t *point, size_t point_len);
+
 #endif
