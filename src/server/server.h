@@ -155,6 +155,8 @@ typedef struct srv_resp {
     struct MHD_Response *stream;  /* a streamed body (export.c), sent as is */
 } srv_resp;
 
+/* reqresp.c: reading the request, writing the response. */
+
 /* Error response {status_code, error, code, message}. */
 void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -199,13 +201,17 @@ int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65
 int64_t auth_create_org(srv *s, const char *name);
 void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
 
-/* tss.c */
+/* registry.c */
 int tss_load_all(srv *s);
 void tss_close_all(srv *s);
 srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
-void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* The TSS of any organization (for refusing a taken id), or NULL. */
+srv_tss *tss_find_any(srv *s, const char *id);
 /* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out);
+
+/* tss.c */
+void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
 tss_route_fn routes_admin;
 
 /* client.c */

@@ -1,0 +1,177 @@
+/*
+ * reqresp.c - what every handler of opentsed uses to read its request and
+ * write its response: query values, headers, paging, the JSON body, JSON
+ * answers and errors (HTTP status, TR-03151 code name and message).
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+void resp_json(srv_resp *r, int status, json_t *j)
+{
+    if (r->json)
+        json_decref(r->json);
+    r->json = NULL;
+    if (!j) {
+        resp_error(r, 500, "E_INTERNAL", "no memory for the response");
+        return;
+    }
+    r->status = status;
+    r->json = j;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->json)
+        json_decref(r->json);
+    r->status = status;
+    r->json = json_pack("{s:i, s:s, s:s, s:s}", "status_code", status, "error", status_text(status), "code",
+                        code ? code : "E_ERROR", "message", msg);
+}
+
+static int tse_status(tse_err rc)
+{
+    switch (rc) {
+    case TSE_ERR_AUTHENTICATION_FAILED:
+    case TSE_ERR_UNBLOCK_FAILED:
+        return 401;
+    case TSE_ERR_USER_NOT_AUTHORIZED:
+    case TSE_ERR_USER_NOT_AUTHENTICATED:
+    case TSE_ERR_USER_ID_NOT_AUTHENTICATED:
+    case TSE_ERR_PIN_BLOCKED:
+        return 403;
+    case TSE_ERR_ID_NOT_FOUND:
+    case TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND:
+    case TSE_ERR_NO_TRANSACTION:
+    case TSE_ERR_NOT_FOUND:
+    case TSE_ERR_NO_DATA_AVAILABLE:
+    case TSE_ERR_NO_LOG_MESSAGE:
+        return 404;
+    case TSE_ERR_INVALID_ARGUMENT:
+    case TSE_ERR_PARAMETER_MISMATCH:
+    case TSE_ERR_INVALID_TIME:
+    case TSE_ERR_USER_ID_NOT_MANAGED:
+        return 400;
+    case TSE_ERR_TOO_LARGE:
+        return 413;
+    case TSE_ERR_STORAGE_FAILURE:
+    case TSE_ERR_STORE_IN_USE:
+    case TSE_ERR_KEY_UNAVAILABLE:
+    case TSE_ERR_SELF_TEST_FAILED:
+    case TSE_ERR_UNREACHABLE:
+        return 503;
+    case TSE_ERR_NO_MEMORY:
+    case TSE_ERR_INTERNAL:
+        return 500;
+    default:
+        return 409; /* wrong state, disabled, limits, expired certificate, ... */
+    }
+}
+
+void resp_tse_error(srv_resp *r, tse_err rc)
+{
+    /* The engine's detail for this thread, if it is about this code; the
+     * server's own refusals carry the code's general text. */
+    const tse_error *e = error_last();
+    if (e->code == (int)rc && e->message[0])
+        resp_error(r, tse_status(rc), tse_errname(rc), "%s: %s", tse_errname(rc), e->message);
+    else
+        resp_error(r, tse_status(rc), tse_errname(rc), "%s", tse_strerror(rc));
+}
+
+const char *req_query(srv_req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+typedef struct query_all {
+    const char *name;
+    const char **out;
+    int n, max;
+} query_all;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    query_all *a = cls;
+    if (key && value && strcmp(key, a->name) == 0 && a->n < a->max)
+        a->out[a->n++] = value;
+    return MHD_YES;
+}
+
+int req_query_all(srv_req *q, const char *name, const char **out, int max)
+{
+    query_all a = {name, out, 0, max};
+    MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
+    return a.n;
+}
+
+const char *req_header(srv_req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+}
+
+int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
+{
+    const char *names[2] = {"limit", "offset"};
+    long *vals[2] = {limit, offset};
+    *limit = 100;
+    *offset = 0;
+    for (int i = 0; i < 2; i++) {
+        const char *v = req_query(q, names[i]);
+        char *end = NULL;
+        if (!v)
+            continue;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < (i ? 0 : 1) || (i == 0 && n > 100) || n > 1000000000) {
+            resp_error(r, 400, "E_BAD_REQUEST", "%s must be an integer%s", names[i],
+                       i ? " >= 0" : " from 1 to 100");
+            return -1;
+        }
+        *vals[i] = n;
+    }
+    return 0;
+}
+
+json_t *req_json(srv_req *q, srv_resp *r)
+{
+    json_error_t e;
+    json_t *j = q->body_len ? json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e) : NULL;
+    if (!j) {
+        resp_error(r, 400, "E_BAD_REQUEST", "malformed JSON body%s%s", q->body_len ? ": " : " (empty)",
+                   q->body_len ? e.text : "");
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        resp_error(r, 400, "E_BAD_REQUEST", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
