@@ -464,6 +464,8 @@ static tse_err create_fail(tse_err code, char *err)
 tse_err engine_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
 {
     char err[CSP_ERRLEN] = "";
+    if (path && strncmp(path, "file:", 5) != 0 && strstr(path, "://"))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", path);
     if (!path || !*path || !o || !o->master_key_path || !puk_out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
     if (!strncmp(path, "file:", 5))
