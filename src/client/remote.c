@@ -1,8 +1,9 @@
 /*
  * remote.c - the "http(s):" transport: opening (URL, credentials, TSS id),
- * creating a TSS, and the helpers its files share (UUIDs, base64, times).
- * Users and administration are in remote_admin.c, reading the TSS in
- * remote_read.c, transactions in remote_tx.c.
+ * creating a TSS, the helpers its files share (UUIDs, base64, times) and
+ * its table of SE API calls (transport_remote). Users and administration
+ * are in remote_admin.c, reading the TSS in remote_read.c, transactions in
+ * remote_tx.c, export and backup in remote_export.c.
  */
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -247,8 +248,9 @@ tse_err remote_open(const char *url, const tse_open_options *opts, remote **out)
     return TSE_OK;
 }
 
-void remote_close(remote *r)
+void remote_close(void *backend)
 {
+    remote *r = backend;
     if (!r)
         return;
     http_free(r->h);
@@ -257,8 +259,9 @@ void remote_close(remote *r)
     free(r);
 }
 
-const char *remote_tss_id(const remote *r)
+const char *remote_tss_id(const void *backend)
 {
+    const remote *r = backend;
     return r->tss;
 }
 
@@ -285,3 +288,56 @@ tse_err remote_create(const char *url, const tse_open_options *opts, char puk_ou
     remote_close(r);
     return rc;
 }
+
+/* ------------------------------------------------------- the table */
+
+static tse_err open_backend(const char *url, const tse_open_options *opts, void **backend)
+{
+    remote *r = NULL;
+    tse_err rc = remote_open(url, opts, &r);
+    *backend = r;
+    return rc;
+}
+
+const tse_ops transport_remote = {
+    .name = "http",
+    .remote = true,
+    .open = open_backend,
+    .close = remote_close,
+    .set_admin_pin = remote_set_admin_pin,
+    .authenticate_user = remote_authenticate_user,
+    .logout = remote_logout,
+    .unblock_user = remote_unblock_user,
+    .set_time_admin_pin = remote_set_time_admin_pin,
+    .initialize = remote_initialize,
+    .update_time = remote_update_time,
+    .disable_secure_element = remote_disable_secure_element,
+    .register_client = remote_register_client,
+    .deregister_client = remote_deregister_client,
+    .self_test = remote_self_test,
+    .start_transaction = remote_start_transaction,
+    .update_transaction = remote_update_transaction,
+    .finish_transaction = remote_finish_transaction,
+    .list_open_transactions = remote_list_open_transactions,
+    .get_info = remote_get_info,
+    .read_log_message = remote_read_log_message,
+    .read_log_by_counter = remote_read_log_by_counter,
+    .export_serial_numbers = remote_export_serial_numbers,
+    .get_max_number_of_clients = remote_get_max_number_of_clients,
+    .get_current_number_of_clients = remote_get_current_number_of_clients,
+    .get_max_number_of_transactions = remote_get_max_number_of_transactions,
+    .get_current_number_of_transactions = remote_get_current_number_of_transactions,
+    .get_supported_transaction_update_variants = remote_get_supported_transaction_update_variants,
+    .list_clients = remote_list_clients,
+    .export_certificates = remote_export_certificates,
+    .public_key = remote_public_key,
+    .export_csr = remote_export_csr,
+    .import_certificate = remote_import_certificate,
+    .certificate_expiry = remote_certificate_expiry,
+    .export_data = remote_export_data,
+    .delete_stored_data = remote_delete_stored_data,
+    .restore_from_backup = remote_restore_from_backup,
+    .pending = remote_pending,
+    .restore_pending = remote_restore_pending,
+    .tss_id = remote_tss_id,
+};
