@@ -177,7 +177,6 @@ typedef struct tse_create_options {
     tse_hash hash;                 /* default: matched to the curve */
     tse_time_format time_format;   /* default unixTime */
     uint32_t cert_validity_days;   /* built-in CA; default 3650 (0 = default) */
-    int32_t cert_validity_seconds; /* if non-zero, overrides days (tests) */
     uint32_t max_clients;          /* default 10000 */
     uint32_t max_open_transactions;/* default 10000 */
     int trust_system_clock;        /* 1: time is the host clock, never TIME_NOT_SET */

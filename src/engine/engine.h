@@ -26,6 +26,13 @@ tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(pr
 tse_err engine_create(const char *path, const tse_create_options *opts,
                            char puk_out[TSE_PUK_LEN + 1]);
 
+/* engine_create with the built-in CA's certificate valid for
+ * `cert_validity_seconds` (> 0) instead of opts->cert_validity_days:
+ * opentsed's --cert-validity and tests of expiry. Not part of libopentse's
+ * public API. */
+tse_err engine_create_with_validity(const char *path, const tse_create_options *opts, int64_t cert_validity_seconds,
+                                    char puk_out[TSE_PUK_LEN + 1]);
+
 /* Opens a TSE. `url` is "file:/path/to/tse.db" or a plain path. Runs the
  * self-test and writes its system log (when the TSE can sign). Only one
  * handle per store: another owner gives TSE_ERR_STORE_IN_USE. */
