@@ -6,6 +6,7 @@
  */
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,46 +115,36 @@ tse_err remote_get_info(void *backend, tse_info *out)
     return TSE_OK;
 }
 
-/* GET /tss/{id} into *info for a call whose result goes to `out`. */
-static tse_err info_for(void *backend, const void *out, tse_info *info)
+/* One count of GET /tss/{id}: the uint32_t at `offset` of its tse_info. */
+static tse_err info_count(void *backend, uint32_t *out, size_t offset)
 {
-    return out ? remote_get_info(backend, info) : engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    if (!out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    tse_info info;
+    tse_err rc = remote_get_info(backend, &info);
+    if (!rc)
+        memcpy(out, (const char *)&info + offset, sizeof *out);
+    return rc;
 }
 
 tse_err remote_get_max_number_of_clients(void *backend, uint32_t *out)
 {
-    tse_info info;
-    tse_err rc = info_for(backend, out, &info);
-    if (!rc)
-        *out = info.max_clients;
-    return rc;
+    return info_count(backend, out, offsetof(tse_info, max_clients));
 }
 
 tse_err remote_get_current_number_of_clients(void *backend, uint32_t *out)
 {
-    tse_info info;
-    tse_err rc = info_for(backend, out, &info);
-    if (!rc)
-        *out = info.current_clients;
-    return rc;
+    return info_count(backend, out, offsetof(tse_info, current_clients));
 }
 
 tse_err remote_get_max_number_of_transactions(void *backend, uint32_t *out)
 {
-    tse_info info;
-    tse_err rc = info_for(backend, out, &info);
-    if (!rc)
-        *out = info.max_open_transactions;
-    return rc;
+    return info_count(backend, out, offsetof(tse_info, max_open_transactions));
 }
 
 tse_err remote_get_current_number_of_transactions(void *backend, uint32_t *out)
 {
-    tse_info info;
-    tse_err rc = info_for(backend, out, &info);
-    if (!rc)
-        *out = info.current_open_transactions;
-    return rc;
+    return info_count(backend, out, offsetof(tse_info, current_open_transactions));
 }
 
 tse_err remote_certificate_expiry(void *backend, int64_t *not_after, int32_t *days_left)
