@@ -300,7 +300,6 @@ static tse_err open_backend(const char *url, const tse_open_options *opts, void 
 }
 
 const tse_ops transport_remote = {
-    .name = "http",
     .remote = true,
     .open = open_backend,
     .close = remote_close,

@@ -17,7 +17,6 @@
 #include "opentse/opentse.h"
 
 typedef struct tse_ops {
-    const char *name;   /* "file" or "http" */
     /* The TSE is across a network: any answer ends an outage, and the
      * pending, restore_pending and tss_id entries are set (NULL otherwise). */
     bool remote;

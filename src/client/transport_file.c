@@ -192,7 +192,6 @@ static tse_err file_restore_from_backup(void *e, const char *const *paths, size_
 }
 
 const tse_ops transport_file = {
-    .name = "file",
     .remote = false,
     .open = file_open,
     .close = file_close,
