@@ -92,8 +92,8 @@ static int sell(register_ctx *r, int n, const sale *s)
     } else if (rc == TSE_ERR_UNREACHABLE) {
         /* the register keeps selling; the journal holds what happened */
         char *block = NULL;
-        tse_receipt_tse_block(NULL, "TSE nicht erreichbar", &block);
-        printf("%sreceipt %d: TSE ausgefallen\n", block ? block : "TSE ausgefallen\n", n);
+        tse_err brc = tse_receipt_tse_block(NULL, "TSE nicht erreichbar", &block);
+        printf("%sreceipt %d: TSE ausgefallen\n", brc == TSE_OK ? block : "TSE ausgefallen\n", n);
         tse_free(block);
     } else {
         fprintf(stderr, "receipt %d: %s\n  %s\n", n, tse_strerror(rc), tse_last_error_message());

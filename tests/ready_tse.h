@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "engine/engine.h"
 #include "helpers.h"
 #include "opentse/opentse.h"
 
@@ -26,16 +27,20 @@ static inline char *ready_path(const char *stem)
     return th_path(name);
 }
 
-/* Creates and opens a TSE with `opts` (master key filled in); PUK to `puk`. */
-static inline tse *ready_created(const char *stem, tse_create_options *opts, char puk[TSE_PUK_LEN + 1],
-                                 char **path_out)
+/* Creates and opens a TSE with `opts` (master key filled in); PUK to `puk`.
+ * `validity_seconds` > 0: the built-in CA's certificate is valid that long
+ * (engine_create_with_validity, not a public option); 0: tse_create. */
+static inline tse *ready_created_valid_for(const char *stem, tse_create_options *opts, int64_t validity_seconds,
+                                           char puk[TSE_PUK_LEN + 1], char **path_out)
 {
     tse_create_options dflt = {0};
     if (!opts)
         opts = &dflt;
     opts->master_key_path = th_master_key();
     char *path = ready_path(stem);
-    assert_int_equal(tse_create(path, opts, puk), TSE_OK);
+    assert_int_equal(validity_seconds ? engine_create_with_validity(path, opts, validity_seconds, puk)
+                                      : tse_create(path, opts, puk),
+                     TSE_OK);
     tse_open_options oo = {.master_key_path = th_master_key()};
     tse *t = NULL;
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
@@ -46,16 +51,29 @@ static inline tse *ready_created(const char *stem, tse_create_options *opts, cha
     return t;
 }
 
-static inline tse *ready_tse(const char *stem, tse_create_options *opts, char **path_out)
+static inline tse *ready_created(const char *stem, tse_create_options *opts, char puk[TSE_PUK_LEN + 1],
+                                 char **path_out)
+{
+    return ready_created_valid_for(stem, opts, 0, puk, path_out);
+}
+
+/* ready_created_valid_for, then the lifecycle up to a registered client. */
+static inline tse *ready_tse_valid_for(const char *stem, tse_create_options *opts, int64_t validity_seconds,
+                                       char **path_out)
 {
     char puk[TSE_PUK_LEN + 1];
-    tse *t = ready_created(stem, opts, puk, path_out);
+    tse *t = ready_created_valid_for(stem, opts, validity_seconds, puk, path_out);
     assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_initialize(t, "OpenTSE test"), TSE_OK);
     assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
     return t;
+}
+
+static inline tse *ready_tse(const char *stem, tse_create_options *opts, char **path_out)
+{
+    return ready_tse_valid_for(stem, opts, 0, path_out);
 }
 
 #endif

@@ -284,8 +284,7 @@ static void test_time_formats_and_trusted_clock(void **state)
 static void test_certificate_expiry_still_stores(void **state)
 {
     (void)state;
-    tse_create_options o = {.cert_validity_seconds = 3600};
-    tse *t = ready_tse("expiry", &o, NULL);
+    tse *t = ready_tse_valid_for("expiry", NULL, 3600, NULL);
     int64_t not_after = 0;
     int32_t days = -1;
     assert_int_equal(tse_certificate_expiry(t, &not_after, &days), TSE_OK);

@@ -6,6 +6,21 @@
  * TR-03151 codes; codes from -6000 down are OpenTSE's own, for conditions the
  * guideline does not name. tse_strerror() names every code.
  *
+ * Errors: besides the codes each function lists, any call on a handle may
+ * return
+ *   TSE_ERR_INVALID_ARGUMENT  a NULL handle, NULL where a value is required,
+ *                             a malformed or out-of-range value;
+ *   TSE_ERR_NO_MEMORY         an allocation failed;
+ *   TSE_ERR_STORAGE_FAILURE   the store could not be read or written;
+ *   TSE_ERR_UNREACHABLE       http(s): the server could not be reached or its
+ *                             answer was lost (the outage journal records it);
+ *   TSE_ERR_INTERNAL          a fault inside OpenTSE, or an answer of the
+ *                             server that does not fit the contract.
+ * A call that fails changes nothing, except where its comment says so (a
+ * wrong PIN counts). tse_last_error_message() names the problem. Over
+ * http(s) the server's refusals come back with the codes the embedded engine
+ * returns. Results marked TSE_NODISCARD must be checked (GCC and Clang warn).
+ *
  * Ownership: pointers passed in are borrowed for the duration of the call.
  * Memory returned through `**out` parameters is owned by the caller and must be
  * released with tse_free() (or the dedicated *_free function named next to
@@ -28,6 +43,13 @@ extern "C" {
 #define TSE_API __attribute__((visibility("default")))
 #else
 #define TSE_API
+#endif
+
+/* A result the caller must check (warn_unused_result; empty elsewhere). */
+#if defined(__GNUC__)
+#define TSE_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TSE_NODISCARD
 #endif
 
 /* ---------------------------------------------------------------- errors */
@@ -177,7 +199,6 @@ typedef struct tse_create_options {
     tse_hash hash;                 /* default: matched to the curve */
     tse_time_format time_format;   /* default unixTime */
     uint32_t cert_validity_days;   /* built-in CA; default 3650 (0 = default) */
-    int32_t cert_validity_seconds; /* if non-zero, overrides days (tests) */
     uint32_t max_clients;          /* default 10000 */
     uint32_t max_open_transactions;/* default 10000 */
     int trust_system_clock;        /* 1: time is the host clock, never TIME_NOT_SET */
@@ -268,26 +289,53 @@ typedef struct tse_info {
 
 /* -------------------------------------------------- creating and opening */
 
-/* Creates a new TSE in a new file `path` (refused if it exists:
- * TSE_ERR_ALREADY_EXISTS): key pair, built-in CA certificate chain, state
- * CREATED. Writes the PUK (TSE_PUK_LEN digits + NUL) to `puk_out`; it is shown
- * this once and stored only as a slow hash.
- * `path` may also be a remote URL naming the new TSS,
+/* Creates a new TSE in a new file `path` ("file:" prefix allowed): key pair
+ * on `opts->curve`, a certificate chain from the built-in CA valid for
+ * `opts->cert_validity_days`, state CREATED. Writes the PUK (TSE_PUK_LEN
+ * digits and a NUL) to `puk_out`; it is shown this once and stored only as
+ * a slow hash. `opts->master_key_path` is required.
+ *
+ * `path` may instead be a remote URL naming the new TSS,
  * "http(s)://host:port/tss/<uuid>": the server creates it (key, curve and
- * time format are the server's choice; only `remote` of `opts` is used). */
-TSE_API tse_err tse_create(const char *path, const tse_create_options *opts,
-                           char puk_out[TSE_PUK_LEN + 1]);
+ * time format are the server's choice; only `opts->remote`, the credentials
+ * and timeouts, is used).
+ *
+ * Parameters: `path` (borrowed), `opts` (required; borrowed), `puk_out`
+ * (written on success only). Nothing is allocated for the caller.
+ * Errors: ALREADY_EXISTS (the file or the TSS exists; nothing is changed),
+ * KEY_UNAVAILABLE (the master key file is missing, malformed or readable by
+ * others), INVALID_ARGUMENT (unknown curve, hash or time format, a bad
+ * manufacturer description, a malformed URL or an unknown URL scheme),
+ * STORAGE_FAILURE (the file cannot be created). */
+TSE_API TSE_NODISCARD tse_err tse_create(const char *path, const tse_create_options *opts,
+                                         char puk_out[TSE_PUK_LEN + 1]);
 
-/* Opens a TSE. `url` is "file:/path/to/tse.db" or a plain path: the engine
- * runs in-process; it runs the self-test and writes its system log (when the
- * TSE can sign). Only one handle per store: another owner gives
- * TSE_ERR_STORE_IN_USE. Or `url` is "http://host:port[/tss/<uuid>]" or
- * "https://...": a remote TSE (see tse_open_options). Every call gives the
- * same results and error codes over both transports, except where a call
- * documents TSE_ERR_NOT_SUPPORTED. */
-TSE_API tse_err tse_open(const char *url, const tse_open_options *opts, tse **out);
+/* Opens a TSE and returns a new handle in `*out`.
+ *
+ * `url` is "file:/path/to/tse.db" or a plain path: the engine runs
+ * in-process; opening runs the self-test and writes its system log (when the
+ * TSE can sign). Only one handle per store: another owner (handle or
+ * process) gives STORE_IN_USE. Or `url` is "http://host:port[/tss/<uuid>]"
+ * or "https://...": a remote TSE (see tse_open_options); opening does not
+ * contact the server. Every call gives the same results and error codes
+ * over both transports.
+ *
+ * Parameters: `url` and `opts` (may be NULL: defaults) are borrowed;
+ * strings of `opts` are copied. Ownership: `*out` belongs to the caller and
+ * is released with tse_close(); on failure `*out` is NULL.
+ * Errors: NOT_FOUND (no TSE at that path), STORE_IN_USE, INVALID_ARGUMENT (a malformed URL: no host,
+ * a bad port, an unknown scheme, a missing or malformed TSS id, credentials,
+ * a query or fragment, longer than 1000 bytes; remote without an API key
+ * and secret; keep_alive_seconds not below TSE_MAX_UPDATE_DELAY_SECONDS),
+ * STORAGE_FAILURE (the store or the outage journal cannot be opened). A
+ * missing or wrong master key or a failed self-test does not fail the open
+ * (the logs stay readable and exportable): signing calls give
+ * KEY_UNAVAILABLE or SELF_TEST_FAILED. */
+TSE_API TSE_NODISCARD tse_err tse_open(const char *url, const tse_open_options *opts, tse **out);
 
-/* Closes and frees the handle. Waits for in-flight operations. NULL is fine. */
+/* Closes the handle and frees it: stops its keep-alive thread, waits for
+ * calls in flight, closes the store or the session (the API secret is
+ * wiped) and the outage journal. `t` is invalid afterwards. NULL is fine. */
 TSE_API void tse_close(tse *t);
 
 /* The last error on this thread as "<code name>: <message>", e.g.
@@ -297,7 +345,7 @@ TSE_API void tse_close(tse *t);
 TSE_API const char *tse_last_error_message(void);
 
 /* The code of the last error on this thread (TSE_OK when none failed yet). */
-TSE_API tse_err tse_last_error_code(void);
+TSE_API TSE_NODISCARD tse_err tse_last_error_code(void);
 
 /* The message of the last error on this thread without the code's name
  * (valid until the next failing call on the same thread). */
@@ -305,90 +353,223 @@ TSE_API const char *tse_last_error_detail(void);
 
 /* ---------------------------------------------------------------- users */
 
-/* CREATED/UNINITIALIZED -> sets the admin PIN with the PUK (system log
- * unblockUser); state becomes UNINITIALIZED. Same as tse_unblock_user(admin). */
-TSE_API tse_err tse_set_admin_pin(tse *t, const char *puk, const char *new_pin);
+/* Sets the admin PIN with the PUK (system log unblockUser): the same as
+ * tse_unblock_user(t, TSE_USER_ADMIN, puk, new_pin). In state CREATED the
+ * state becomes UNINITIALIZED.
+ *
+ * Parameters: `puk` (the TSE_PUK_LEN digits from tse_create), `new_pin`
+ * (TSE_MIN_PIN_LEN..TSE_MAX_PIN_LEN printable characters, no spaces).
+ * Errors: UNBLOCK_FAILED (wrong PUK; the failed attempt is logged),
+ * INVALID_ARGUMENT (a PIN out of its rules), SECURE_ELEMENT_DISABLED,
+ * KEY_UNAVAILABLE. */
+TSE_API TSE_NODISCARD tse_err tse_set_admin_pin(tse *t, const char *puk, const char *new_pin);
 
-/* TR-03151 authenticateUser. Writes `*result` and `*remaining_retries`
- * (either may be NULL). Returns TSE_OK on success, AUTHENTICATION_FAILED on a
- * wrong PIN, PIN_BLOCKED when blocked, USER_ID_NOT_MANAGED for unknown ids. */
-TSE_API tse_err tse_authenticate_user(tse *t, const char *user_id, const char *pin,
-                                      tse_auth_result *result, int *remaining_retries);
-TSE_API tse_err tse_logout(tse *t, const char *user_id);
-/* Sets a new PIN with the PUK and resets the retry counter. */
-TSE_API tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk,
-                                 const char *new_pin);
-/* Authenticated admin sets or changes the time admin's PIN. */
-TSE_API tse_err tse_set_time_admin_pin(tse *t, const char *new_pin);
+/* TR-03151 authenticateUser: logs `user_id` (TSE_USER_ADMIN or
+ * TSE_USER_TIME_ADMIN) in with `pin` for the session timeout of
+ * tse_create_options (system log authenticateUser).
+ *
+ * Parameters: `*result` and `*remaining_retries` are written on every
+ * answer of the TSE (either may be NULL).
+ * Errors: AUTHENTICATION_FAILED (wrong PIN; one retry less), PIN_BLOCKED
+ * (no retry left: unblock with the PUK), USER_ID_NOT_MANAGED (unknown id),
+ * WRONG_STATE (no PIN set for the user yet), TOO_LARGE (PIN longer than
+ * TSE_MAX_PIN_LEN), SECURE_ELEMENT_DISABLED, KEY_UNAVAILABLE. */
+TSE_API TSE_NODISCARD tse_err tse_authenticate_user(tse *t, const char *user_id, const char *pin,
+                                                    tse_auth_result *result, int *remaining_retries);
+
+/* TR-03151 logOut: ends the session of `user_id` (system log logOut).
+ * Errors: USER_ID_NOT_AUTHENTICATED (not logged in), USER_ID_NOT_MANAGED. */
+TSE_API TSE_NODISCARD tse_err tse_logout(tse *t, const char *user_id);
+
+/* TR-03151 unblockUser: sets a new PIN for `user_id` with the PUK and
+ * resets its retry counter (system log unblockUser, also for a wrong PUK).
+ * Parameters and errors as tse_set_admin_pin, and USER_ID_NOT_MANAGED for
+ * an unknown id. */
+TSE_API TSE_NODISCARD tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk,
+                                               const char *new_pin);
+
+/* Sets or changes the PIN of the time admin (TSE_USER_TIME_ADMIN, who may
+ * only update the time) and resets its retry counter; needs the admin
+ * logged in.
+ * Errors: USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED (another role is
+ * logged in), INVALID_ARGUMENT (a PIN out of its rules),
+ * SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_set_time_admin_pin(tse *t, const char *new_pin);
 
 /* ------------------------------------------------------ administration */
 
-TSE_API tse_err tse_initialize(tse *t, const char *description);
-/* Sets the time (seconds since the epoch); Admin or TimeAdmin. */
-TSE_API tse_err tse_update_time(tse *t, int64_t unix_time);
-TSE_API tse_err tse_disable_secure_element(tse *t);
-TSE_API tse_err tse_register_client(tse *t, const char *client_id);
-TSE_API tse_err tse_deregister_client(tse *t, const char *client_id);
-/* Runs the self-test again (system log selfTest). */
-TSE_API tse_err tse_self_test(tse *t);
+/* TR-03151 initialize: UNINITIALIZED -> INITIALIZED (system log
+ * initialize); needs the admin logged in. `description` (up to
+ * TSE_MAX_DESCRIPTION_LEN PrintableString characters) goes into info.csv;
+ * NULL when the manufacturer set one at creation.
+ * Errors: WRONG_STATE (the admin PIN is not set yet, or initialized
+ * already), DESCRIPTION_SET_BY_MANUFACTURER (a description given although
+ * the manufacturer set one), DESCRIPTION_NOT_SET_BY_MANUFACTURER (NULL but
+ * none was set), INVALID_ARGUMENT (not PrintableString or too long),
+ * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_initialize(tse *t, const char *description);
+
+/* TR-03151 updateTime: sets the TSE's time to `unix_time` (seconds since
+ * the epoch; system log updateTime); the admin or the time admin logged in.
+ * Until the first call (unless trust_system_clock) transactions give
+ * TIME_NOT_SET.
+ * Errors: INVALID_TIME (before 2000-01-01 or after 9999-12-31),
+ * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_update_time(tse *t, int64_t unix_time);
+
+/* TR-03151 disableSecureElement: puts the TSE into its final state
+ * DISABLED (system log disableSecureElement); needs the admin logged in.
+ * Logs stay readable and exportable; nothing is signed any more.
+ * Errors: SECURE_ELEMENT_DISABLED (disabled already),
+ * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED. */
+TSE_API TSE_NODISCARD tse_err tse_disable_secure_element(tse *t);
+
+/* Registers the cash register `client_id` (up to TSE_MAX_CLIENT_ID_LEN
+ * PrintableString characters, its serial number), which may then run
+ * transactions (system log registerClient); needs the admin logged in and
+ * an INITIALIZED TSE.
+ * Errors: ALREADY_EXISTS, TOO_MANY_CLIENTS (max_clients of
+ * tse_create_options), TOO_LARGE, INVALID_ARGUMENT (not PrintableString),
+ * SE_API_NOT_INITIALIZED, USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED,
+ * SECURE_ELEMENT_DISABLED, KEY_UNAVAILABLE, SELF_TEST_FAILED. */
+TSE_API TSE_NODISCARD tse_err tse_register_client(tse *t, const char *client_id);
+
+/* Deregisters `client_id` (system log deregisterClient); needs the admin
+ * logged in. Errors as tse_register_client, and ID_NOT_FOUND (not
+ * registered), WRONG_STATE (the client has open transactions: finish them
+ * first) instead of ALREADY_EXISTS and TOO_MANY_CLIENTS. */
+TSE_API TSE_NODISCARD tse_err tse_deregister_client(tse *t, const char *client_id);
+
+/* Runs the self-test again (system log selfTest, when the TSE can sign):
+ * the private key, a sign/verify round trip, the certificate, and the last
+ * stored log against the signature counter. A failed self-test blocks
+ * signing until one passes.
+ * Errors: SELF_TEST_FAILED (the message names the failed check). */
+TSE_API TSE_NODISCARD tse_err tse_self_test(tse *t);
 
 /* --------------------------------------------------------- transactions */
 
-TSE_API tse_err tse_start_transaction(tse *t, const char *client_id,
-                                      const uint8_t *process_data, size_t process_data_len,
-                                      const char *process_type,
-                                      const uint8_t *additional_data, size_t additional_data_len,
-                                      tse_result *out);
-/* variant TSE_UPDATE_SIGNED writes a log; TSE_UPDATE_UNSIGNED keeps the data
- * (durably) and prepends it to the transaction's next signed log. */
-TSE_API tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t transaction_number,
-                                       const uint8_t *process_data, size_t process_data_len,
-                                       const char *process_type, tse_update_variant variant,
-                                       tse_result *out);
-TSE_API tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t transaction_number,
-                                       const uint8_t *process_data, size_t process_data_len,
-                                       const char *process_type,
-                                       const uint8_t *additional_data, size_t additional_data_len,
-                                       tse_result *out);
-/* Open transactions, oldest last update first. `*out` is freed with tse_free. */
-TSE_API tse_err tse_list_open_transactions(tse *t, tse_open_transaction **out, size_t *count);
+/* TR-03151 startTransaction: opens a transaction for the registered client
+ * `client_id` and signs its Start log; no login needed. `process_data`
+ * (`process_data_len` bytes, up to TSE_MAX_PROCESS_DATA_LEN; NULL with 0
+ * for none), `process_type` (up to TSE_MAX_PROCESS_TYPE_LEN PrintableString
+ * characters, e.g. "Kassenbeleg-V1"; NULL for none) and `additional_data`
+ * (not signed; NULL with 0) are borrowed. `*out` gets the transaction
+ * number, signature counter, log time, serial number and signature.
+ * Errors: CLIENT_NOT_REGISTERED, TIME_NOT_SET, TOO_MANY_TRANSACTIONS
+ * (max_open_transactions open), TOO_LARGE, INVALID_ARGUMENT,
+ * SE_API_NOT_INITIALIZED, SECURE_ELEMENT_DISABLED, KEY_UNAVAILABLE,
+ * SELF_TEST_FAILED, WRONG_STATE (a recovery handle before its restore).
+ * CERTIFICATE_EXPIRED is a warning: the log was signed and stored and
+ * `*out` is filled, but the certificate's notAfter has passed. */
+TSE_API TSE_NODISCARD tse_err tse_start_transaction(tse *t, const char *client_id,
+                                                    const uint8_t *process_data, size_t process_data_len,
+                                                    const char *process_type,
+                                                    const uint8_t *additional_data, size_t additional_data_len,
+                                                    tse_result *out);
+
+/* TR-03151 updateTransaction of the open transaction `transaction_number`
+ * of `client_id`. `variant` TSE_UPDATE_SIGNED writes and signs an Update
+ * log; TSE_UPDATE_UNSIGNED keeps the data (durably) and prepends it to the
+ * transaction's next signed log (`*out` then has signature_counter 0 and
+ * signature_len 0). A transaction must be updated or finished within
+ * TSE_MAX_UPDATE_DELAY_SECONDS (see keep_alive_seconds).
+ * Errors as tse_start_transaction, and NO_TRANSACTION (no such open
+ * transaction of this client), INVALID_ARGUMENT (another variant), TOO_LARGE
+ * (the unsigned data of one transaction exceed TSE_MAX_PROCESS_DATA_LEN). */
+TSE_API TSE_NODISCARD tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t transaction_number,
+                                                     const uint8_t *process_data, size_t process_data_len,
+                                                     const char *process_type, tse_update_variant variant,
+                                                     tse_result *out);
+
+/* TR-03151 finishTransaction: signs the Finish log of the open transaction
+ * `transaction_number` of `client_id` (with its unsigned updates' data in
+ * front of `process_data`) and closes it. `*out` is what the receipt
+ * prints (see tse_receipt_qr_from_finish in <opentse/receipt.h>).
+ * Errors as tse_update_transaction. */
+TSE_API TSE_NODISCARD tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t transaction_number,
+                                                     const uint8_t *process_data, size_t process_data_len,
+                                                     const char *process_type,
+                                                     const uint8_t *additional_data, size_t additional_data_len,
+                                                     tse_result *out);
+
+/* The open transactions, oldest last update first, as an array of `*count`
+ * entries in `*out` (owned by the caller: tse_free; NULL when none). */
+TSE_API TSE_NODISCARD tse_err tse_list_open_transactions(tse *t, tse_open_transaction **out, size_t *count);
 
 /* ------------------------------------------------------------ reading */
 
-TSE_API tse_err tse_get_info(tse *t, tse_info *out);
-/* The last log message written (DER). `*msg` freed with tse_free. */
-TSE_API tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len);
-/* Log message by signature counter. */
-TSE_API tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t *len);
+/* The TSE's state, key, counters, limits, time, certificate expiry, last
+ * self-test and description, by value into `*out`. Any state, no login. */
+TSE_API TSE_NODISCARD tse_err tse_get_info(tse *t, tse_info *out);
+
+/* TR-03151 readLogMessage: the last log message written (DER, as signed),
+ * `*len` bytes in `*msg` (owned by the caller: tse_free).
+ * Errors: NO_LOG_MESSAGE (none written yet), READING_LOG_MESSAGE. */
+TSE_API TSE_NODISCARD tse_err tse_read_log_message(tse *t, uint8_t **msg, size_t *len);
+
+/* The log message with signature counter `counter`, as
+ * tse_read_log_message. Errors: NO_LOG_MESSAGE (no such counter, or deleted
+ * by tse_delete_stored_data), READING_LOG_MESSAGE. */
+TSE_API TSE_NODISCARD tse_err tse_read_log_by_counter(tse *t, uint64_t counter, uint8_t **msg, size_t *len);
+
 /* TR-03151 exportSerialNumbers: DER SEQUENCE OF SEQUENCE { serialNumber
  * OCTET STRING, SEQUENCE { isUsedForTransactionLogs [0] BOOLEAN,
  * isUsedForSystemLogs [1] BOOLEAN, isUsedForSeAuditLogs [2] BOOLEAN } },
- * one record per key (one here: it signs every kind of log). `*der` is
- * freed with tse_free. */
-TSE_API tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len);
-TSE_API tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out);
-TSE_API tse_err tse_get_current_number_of_clients(tse *t, uint32_t *out);
-TSE_API tse_err tse_get_max_number_of_transactions(tse *t, uint32_t *out);
-TSE_API tse_err tse_get_current_number_of_transactions(tse *t, uint32_t *out);
-TSE_API tse_err tse_get_supported_transaction_update_variants(tse *t, tse_update_variant *out);
-/* Registered client ids, `*ids` is an array of `*count` strings; free with
- * tse_free_strings(). */
-TSE_API tse_err tse_list_clients(tse *t, char ***ids, size_t *count);
+ * one record per key (one here: it signs every kind of log). `*len` bytes
+ * in `*der` (owned by the caller: tse_free).
+ * Errors: EXPORT_SERIAL_NUMBERS_FAILED. */
+TSE_API TSE_NODISCARD tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len);
+
+/* TR-03151 getMaxNumberOfClients, getCurrentNumberOfClients,
+ * getMaxNumberOfTransactions (open at once), getCurrentNumberOfTransactions
+ * (open now): the number into `*out`. */
+TSE_API TSE_NODISCARD tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out);
+TSE_API TSE_NODISCARD tse_err tse_get_current_number_of_clients(tse *t, uint32_t *out);
+TSE_API TSE_NODISCARD tse_err tse_get_max_number_of_transactions(tse *t, uint32_t *out);
+TSE_API TSE_NODISCARD tse_err tse_get_current_number_of_transactions(tse *t, uint32_t *out);
+
+/* TR-03151 getSupportedTransactionUpdateVariants: into `*out`
+ * (TSE_UPDATE_SIGNED_AND_UNSIGNED: both are supported). */
+TSE_API TSE_NODISCARD tse_err tse_get_supported_transaction_update_variants(tse *t, tse_update_variant *out);
+
+/* The registered client ids: an array of `*count` NUL-terminated strings
+ * in `*ids` (owned by the caller: tse_free_strings(*ids, *count)). */
+TSE_API TSE_NODISCARD tse_err tse_list_clients(tse *t, char ***ids, size_t *count);
+
+/* Frees an array of `count` strings returned by this API (e.g. by
+ * tse_list_clients) and the strings. NULL is fine. */
 TSE_API void tse_free_strings(char **strings, size_t count);
 
 /* ------------------------------------------------------- certificates */
 
-/* PEM chain: TSE certificate first, root last. Freed with tse_free. */
-TSE_API tse_err tse_export_certificates(tse *t, char **pem);
-/* Uncompressed public point 04||X||Y. */
-TSE_API tse_err tse_public_key(tse *t, uint8_t **point, size_t *len);
-/* PEM certificate signing request for the TSE key (subject CN = serial hex). */
-TSE_API tse_err tse_export_csr(tse *t, char **pem);
-/* Replaces the chain by an externally issued one (PEM, TSE cert first). The
- * certificate's public key must be the TSE's: else CERTIFICATE_INVALID. */
-TSE_API tse_err tse_import_certificate(tse *t, const char *pem_chain);
-/* Certificate expiry: notAfter (epoch seconds) and whole days left. */
-TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left);
+/* The certificate chain as PEM, the TSE's certificate first and the root
+ * last, in `*pem` (NUL-terminated; owned by the caller: tse_free).
+ * Errors: EXPORT_CERT_FAILED (no certificate stored). */
+TSE_API TSE_NODISCARD tse_err tse_export_certificates(tse *t, char **pem);
+
+/* The TSE's public key as the uncompressed point 04||X||Y, `*len` bytes in
+ * `*point` (owned by the caller: tse_free). Its SHA-256 is the serial
+ * number. */
+TSE_API TSE_NODISCARD tse_err tse_public_key(tse *t, uint8_t **point, size_t *len);
+
+/* A PEM certificate signing request for the TSE's key (subject CN = the
+ * serial number in hex) in `*pem` (owned by the caller: tse_free), for a CA
+ * of the operator's choice; the certificate goes in with
+ * tse_import_certificate. Errors: KEY_UNAVAILABLE. */
+TSE_API TSE_NODISCARD tse_err tse_export_csr(tse *t, char **pem);
+
+/* Replaces the certificate chain by an externally issued one (PEM, the
+ * TSE's certificate first; borrowed, up to 1 MiB); needs the admin logged
+ * in. Errors: CERTIFICATE_INVALID (unreadable, or its public key is not the
+ * TSE's; nothing changes), TOO_LARGE, USER_NOT_AUTHENTICATED,
+ * USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_import_certificate(tse *t, const char *pem_chain);
+
+/* The TSE certificate's notAfter (seconds since the epoch) into
+ * `*not_after` and the whole days left (0 or negative once expired) into
+ * `*days_left`; either may be NULL, not both. */
+TSE_API TSE_NODISCARD tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left);
 
 /* ------------------------------------------------------------ outages */
 
@@ -403,8 +584,9 @@ TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days
  *       "tx_revision" (remote TSEs: the request that may have reached the
  *       server although its answer was lost; else null)}]}]}
  * Times are UTC "YYYY-MM-DDThh:mm:ssZ". Without a journal:
- * TSE_ERR_INVALID_ARGUMENT. */
-TSE_API tse_err tse_outage_report(tse *t, char **json);
+ * TSE_ERR_INVALID_ARGUMENT; STORAGE_FAILURE when the journal cannot be
+ * read. */
+TSE_API TSE_NODISCARD tse_err tse_outage_report(tse *t, char **json);
 
 /* --------------------------------------------------- export and backup */
 
@@ -453,17 +635,23 @@ typedef struct tse_export_result {
  * `write` (final then for an unfiltered or cursor export), the rest at the
  * end. The TSE counts an unfiltered or cursor-only export that
  * reached the callback completely as exported data (see
- * tse_delete_stored_data); any state but CREATED may export. */
-TSE_API tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
-                                tse_export_result *out);
+ * tse_delete_stored_data); any state but CREATED may export, no login.
+ * Errors: those named with tse_export_filter (PARAMETER_MISMATCH,
+ * TOO_MANY_RECORDS, NO_DATA_AVAILABLE, TRANSACTION_NUMBER_NOT_FOUND,
+ * ID_NOT_FOUND), the negative return of `write` that stopped it, and
+ * STORAGE_FAILURE (`write` stopped it with a positive value). */
+TSE_API TSE_NODISCARD tse_err tse_export_data(tse *t, const tse_export_filter *filter, tse_export_write_fn write,
+                                              void *ctx, tse_export_result *out);
 
 /* TR-03151 deleteStoredData (Admin): deletes every stored log that went out
  * in complete or incremental exports (see tse_export_data). Logs written
  * after the last such export (the admin's login at least) stay until the
  * next one; when no stored log was exported: UNEXPORTED_STORED_DATA and
  * nothing is deleted. Writes the system log deleteStoredData, which stays.
- * Counters and transaction numbers go on. */
-TSE_API tse_err tse_delete_stored_data(tse *t);
+ * Counters and transaction numbers go on.
+ * Errors: UNEXPORTED_STORED_DATA, DELETE_STORED_DATA_FAILED,
+ * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_delete_stored_data(tse *t);
 
 /* TR-03151 restoreFromBackup (Admin): reads the export archives at `paths`
  * and adds every log of this TSE that the store misses (after data loss, or
@@ -474,14 +662,18 @@ TSE_API tse_err tse_delete_stored_data(tse *t);
  * restoreFromBackup when the TSE can sign. `*added` (may be NULL) gets the
  * number of logs added. On a handle opened with tse_open_options.recovery
  * (holding the store file and its master key is the authority then; no
- * admin login, which would sign) a successful restore ends the recovery. */
-TSE_API tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths, uint64_t *added);
+ * admin login, which would sign) a successful restore ends the recovery.
+ * Errors: RESTORE_FAILED, USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED. */
+TSE_API TSE_NODISCARD tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths,
+                                                      uint64_t *added);
 
 /* ------------------------------------------------------------ helpers */
 
-/* Lower-case hex of `len` bytes into `out` (2*len+1 bytes). */
+/* Lower-case hex of `len` bytes into `out`, which must hold 2*len+1 bytes
+ * (NUL-terminated). */
 TSE_API void tse_hex(const uint8_t *bytes, size_t len, char *out);
-/* Name for the curve, e.g. "brainpoolP384r1". */
+/* Name of the curve, e.g. "P-256", "brainpoolP384r1" (static storage);
+ * NULL for a value outside tse_curve. */
 TSE_API const char *tse_curve_name(tse_curve c);
 
 #ifdef __cplusplus

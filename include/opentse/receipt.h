@@ -65,7 +65,7 @@ typedef struct tse_receipt_kassenbeleg {
  * EUR first, then the other currencies alphabetically). Refused: an unknown
  * Vorgangstyp, an amount or sum beyond TSE_RECEIPT_MAX_CENTS, a currency
  * that is not three capital letters. */
-TSE_API tse_err tse_receipt_kassenbeleg_build(const tse_receipt_kassenbeleg *in, char **process_data);
+TSE_API TSE_NODISCARD tse_err tse_receipt_kassenbeleg_build(const tse_receipt_kassenbeleg *in, char **process_data);
 
 /* ----------------------------------------------------- Bestellung-V1 */
 
@@ -79,7 +79,8 @@ typedef struct tse_receipt_item {
  * per item, lines separated by CR (DSFinV-K Anhang I). Refused: no items,
  * an empty name or one with control characters or invalid UTF-8, quantity
  * 0, amounts beyond TSE_RECEIPT_MAX_CENTS; the message names the item. */
-TSE_API tse_err tse_receipt_bestellung_build(const tse_receipt_item *items, size_t n, char **process_data);
+TSE_API TSE_NODISCARD tse_err tse_receipt_bestellung_build(const tse_receipt_item *items, size_t n,
+                                                           char **process_data);
 
 /* ------------------------------------------------------ receipt QR code */
 
@@ -94,9 +95,9 @@ TSE_API tse_err tse_receipt_bestellung_build(const tse_receipt_item *items, size
  * `t` cannot read that log (TSE_ERR_NOT_SUPPORTED, TSE_ERR_NO_LOG_MESSAGE)
  * from the given values, which then must be all the transaction's data.
  * Errors of `t` (e.g. TSE_ERR_UNREACHABLE) are passed on. */
-TSE_API tse_err tse_receipt_qr_from_finish(tse *t, const tse_result *finish, const char *client_id,
-                                           const char *process_type, const uint8_t *process_data,
-                                           size_t process_data_len, char **qr);
+TSE_API TSE_NODISCARD tse_err tse_receipt_qr_from_finish(tse *t, const tse_result *finish, const char *client_id,
+                                                         const char *process_type, const uint8_t *process_data,
+                                                         size_t process_data_len, char **qr);
 
 /* What tse_receipt_qr_verify found. */
 typedef enum tse_receipt_qr_status {
@@ -112,17 +113,17 @@ typedef enum tse_receipt_qr_status {
  * TSE_ERR_INVALID_ARGUMENT if the code is malformed or its signature does
  * not verify, TSE_ERR_NOT_SUPPORTED for an algorithm it cannot check; the
  * message says why. `status` (may be NULL) gets the verdict. */
-TSE_API tse_err tse_receipt_qr_verify(const char *qr, tse_receipt_qr_status *status);
+TSE_API TSE_NODISCARD tse_err tse_receipt_qr_verify(const char *qr, tse_receipt_qr_status *status);
 
 /* The QR symbol of `text` (error correction M, quiet zone of 4 modules),
  * `scale` pixels per module (1..64), as a one-bit grayscale PNG into
  * `*png` / `*png_len`. Refused: empty text, text longer than a QR code
  * holds, a scale outside 1..64. */
-TSE_API tse_err tse_receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len);
+TSE_API TSE_NODISCARD tse_err tse_receipt_qr_png(const char *text, int scale, uint8_t **png, size_t *png_len);
 
 /* The same symbol as an SVG document (one path for all dark modules),
  * `scale` user units per module, into `*svg`. */
-TSE_API tse_err tse_receipt_qr_svg(const char *text, int scale, char **svg);
+TSE_API TSE_NODISCARD tse_err tse_receipt_qr_svg(const char *text, int scale, char **svg);
 
 /* ------------------------------------------------------- printed receipt */
 
@@ -132,7 +133,7 @@ TSE_API tse_err tse_receipt_qr_svg(const char *text, int scale, char **svg);
  * start, end, signature counter, signature. With `qr` NULL, when the TSE
  * could not sign, the block is "TSE ausgefallen[: <outage_reason>]"
  * (`outage_reason` may be NULL; one line of up to 200 bytes). */
-TSE_API tse_err tse_receipt_tse_block(const char *qr, const char *outage_reason, char **block);
+TSE_API TSE_NODISCARD tse_err tse_receipt_tse_block(const char *qr, const char *outage_reason, char **block);
 
 #ifdef __cplusplus
 }

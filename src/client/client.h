@@ -8,13 +8,12 @@
 
 #include "client/journal.h"
 #include "client/keepalive.h"
-#include "client/remote.h"
-#include "engine/engine.h"
+#include "client/transport.h"
 #include "opentse/opentse.h"
 
 struct tse {
-    engine *eng;      /* "file:" transport: the engine in-process */
-    remote *rem;      /* "http(s):" transport: opentsed */
+    const tse_ops *ops; /* the transport: transport_file or transport_remote */
+    void *backend;    /* its handle: the engine in-process, or a remote */
     journal *jr;      /* outage journal, or NULL */
     keepalive *ka;    /* keep-alive thread, or NULL */
 };

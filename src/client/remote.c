@@ -1,9 +1,11 @@
 /*
  * remote.c - the "http(s):" transport: opening (URL, credentials, TSS id),
- * creating a TSS, and the helpers its files share (UUIDs, base64, times).
- * Users and administration are in remote_admin.c, reading the TSS in
- * remote_read.c, transactions in remote_tx.c.
+ * creating a TSS, the helpers its files share (UUIDs, base64, times) and
+ * its table of SE API calls (transport_remote). Users and administration
+ * are in remote_admin.c, reading the TSS in remote_read.c, transactions in
+ * remote_tx.c, export and backup in remote_export.c.
  */
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -16,7 +18,7 @@
 
 bool remote_is_url(const char *url)
 {
-    return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
+    return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
 }
 
 static void uuid_format(uint8_t b[16], uint8_t version, char out[37])
@@ -67,30 +69,108 @@ int64_t remote_json_time(json_t *v)
 
 /* ------------------------------------------------------------ open */
 
-/* Splits the URL into the API root and the TSS id. */
+/* The longest remote TSE URL accepted. */
+#define REMOTE_MAX_URL 1000
+
+/* libcurl's text of a URL part, or NULL when the URL has none. */
+static char *url_part(CURLU *u, CURLUPart what)
+{
+    char *s = NULL;
+    return curl_url_get(u, what, &s, 0) == CURLUE_OK ? s : NULL;
+}
+
+/* The API root "http(s)://host[:port][/prefix]/api/v2" (into root, cap
+ * bytes) of "http(s)://host[:port][/prefix][/api/v2][/tss/<uuid>[/]]", parsed
+ * by libcurl; the TSS id from the URL, else `tss_opt`, else $OPENTSE_TSS_ID. */
 static tse_err parse_url(const char *url, const char *tss_opt, char *root, size_t cap, char tss[37])
 {
-    const char *at = strstr(url + 8, "/tss/");
-    size_t base_len = at ? (size_t)(at - url) : strlen(url);
-    while (base_len > 0 && url[base_len - 1] == '/')
-        base_len--;
-    if (base_len >= 7 && strncmp(url + base_len - 7, "/api/v2", 7) == 0)
-        base_len -= 7;
-    if (base_len + 8 > cap)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "URL too long");
-    snprintf(root, cap, "%.*s/api/v2", (int)base_len, url);
+    if (strlen(url) > REMOTE_MAX_URL)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL is longer than %d bytes", REMOTE_MAX_URL);
+    CURLU *u = curl_url();
+    if (!u)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the URL");
+    char *scheme = NULL, *user = NULL, *query = NULL, *fragment = NULL, *path = NULL, *full = NULL;
+    tse_err rc = TSE_OK;
+    /* libcurl reads "http:///x" as host "x"; an empty host is refused here. */
+    const char *authority = strstr(url, "://");
+    if (authority && authority[3] == '/') {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL \"%s\" has no host", url);
+        goto out;
+    }
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (uc != CURLUE_OK) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL \"%s\" is malformed: %s", url, curl_url_strerror(uc));
+        goto out;
+    }
+    scheme = url_part(u, CURLUPART_SCHEME);
+    user = url_part(u, CURLUPART_USER);
+    query = url_part(u, CURLUPART_QUERY);
+    fragment = url_part(u, CURLUPART_FRAGMENT);
+    path = url_part(u, CURLUPART_PATH);
+    if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL \"%s\" is not http:// or https://", url);
+        goto out;
+    }
+    if (user) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL \"%s\" carries credentials: give the API key and "
+                         "secret as options or in OPENTSE_API_KEY/OPENTSE_API_SECRET", url);
+        goto out;
+    }
+    if (query || fragment) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL \"%s\" has a %s; a TSE's URL has none", url,
+                         query ? "query" : "fragment");
+        goto out;
+    }
+    if (!path) {
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory for the URL");
+        goto out;
+    }
+    char *at = strstr(path, "/tss/");
     const char *id = at ? at + 5 : tss_opt ? tss_opt : getenv("OPENTSE_TSS_ID");
-    if (!id)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT,
-                           "no TSS id: give the URL as http(s)://host:port/tss/<uuid> or set OPENTSE_TSS_ID");
-    size_t id_len = strcspn(id, "/?#");
-    if (id_len != 36 || (id[36] && strcmp(id + 36, "/") != 0)) 
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", id);
+    size_t base_len = at ? (size_t)(at - path) : strlen(path);
+    while (base_len > 0 && path[base_len - 1] == '/')
+        base_len--;
+    if (base_len >= 7 && strncmp(path + base_len - 7, "/api/v2", 7) == 0)
+        base_len -= 7;
+    if (!id) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT,
+                         "no TSS id: give the URL as http(s)://host:port/tss/<uuid> or set OPENTSE_TSS_ID");
+        goto out;
+    }
+    size_t id_len = strcspn(id, "/");
+    if (id_len != 36 || (id[36] && strcmp(id + 36, "/") != 0)) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%.100s\" is not a UUID", id);
+        goto out;
+    }
     memcpy(tss, id, 36);
     tss[36] = 0;
-    if (!uuid_valid(tss))
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", tss);
-    return TSE_OK;
+    if (!uuid_valid(tss)) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", tss);
+        goto out;
+    }
+    char api_path[REMOTE_MAX_URL + 8];
+    if ((size_t)snprintf(api_path, sizeof api_path, "%.*s/api/v2", (int)base_len, path) >= sizeof api_path) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL is longer than %d bytes", REMOTE_MAX_URL);
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_PATH, api_path, 0) != CURLUE_OK || !(full = url_part(u, CURLUPART_URL))) {
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory for the URL");
+        goto out;
+    }
+    if (strlen(full) >= cap) {
+        rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "the URL is longer than %zu bytes", cap - 1);
+        goto out;
+    }
+    memcpy(root, full, strlen(full) + 1);
+out:
+    curl_free(scheme);
+    curl_free(user);
+    curl_free(query);
+    curl_free(fragment);
+    curl_free(path);
+    curl_free(full);
+    curl_url_cleanup(u);
+    return rc;
 }
 
 tse_err remote_open(const char *url, const tse_open_options *opts, remote **out)
@@ -135,8 +215,9 @@ tse_err remote_open(const char *url, const tse_open_options *opts, remote **out)
     return TSE_OK;
 }
 
-void remote_close(remote *r)
+void remote_close(void *backend)
 {
+    remote *r = backend;
     if (!r)
         return;
     http_free(r->h);
@@ -145,8 +226,9 @@ void remote_close(remote *r)
     free(r);
 }
 
-const char *remote_tss_id(const remote *r)
+const char *remote_tss_id(const void *backend)
 {
+    const remote *r = backend;
     return r->tss;
 }
 
@@ -173,3 +255,55 @@ tse_err remote_create(const char *url, const tse_open_options *opts, char puk_ou
     remote_close(r);
     return rc;
 }
+
+/* ------------------------------------------------------- the table */
+
+static tse_err open_backend(const char *url, const tse_open_options *opts, void **backend)
+{
+    remote *r = NULL;
+    tse_err rc = remote_open(url, opts, &r);
+    *backend = r;
+    return rc;
+}
+
+const tse_ops transport_remote = {
+    .remote = true,
+    .open = open_backend,
+    .close = remote_close,
+    .set_admin_pin = remote_set_admin_pin,
+    .authenticate_user = remote_authenticate_user,
+    .logout = remote_logout,
+    .unblock_user = remote_unblock_user,
+    .set_time_admin_pin = remote_set_time_admin_pin,
+    .initialize = remote_initialize,
+    .update_time = remote_update_time,
+    .disable_secure_element = remote_disable_secure_element,
+    .register_client = remote_register_client,
+    .deregister_client = remote_deregister_client,
+    .self_test = remote_self_test,
+    .start_transaction = remote_start_transaction,
+    .update_transaction = remote_update_transaction,
+    .finish_transaction = remote_finish_transaction,
+    .list_open_transactions = remote_list_open_transactions,
+    .get_info = remote_get_info,
+    .read_log_message = remote_read_log_message,
+    .read_log_by_counter = remote_read_log_by_counter,
+    .export_serial_numbers = remote_export_serial_numbers,
+    .get_max_number_of_clients = remote_get_max_number_of_clients,
+    .get_current_number_of_clients = remote_get_current_number_of_clients,
+    .get_max_number_of_transactions = remote_get_max_number_of_transactions,
+    .get_current_number_of_transactions = remote_get_current_number_of_transactions,
+    .get_supported_transaction_update_variants = remote_get_supported_transaction_update_variants,
+    .list_clients = remote_list_clients,
+    .export_certificates = remote_export_certificates,
+    .public_key = remote_public_key,
+    .export_csr = remote_export_csr,
+    .import_certificate = remote_import_certificate,
+    .certificate_expiry = remote_certificate_expiry,
+    .export_data = remote_export_data,
+    .delete_stored_data = remote_delete_stored_data,
+    .restore_from_backup = remote_restore_from_backup,
+    .pending = remote_pending,
+    .restore_pending = remote_restore_pending,
+    .tss_id = remote_tss_id,
+};

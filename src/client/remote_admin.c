@@ -32,13 +32,15 @@ static tse_err call_body(remote *r, const char *method, const char *path, json_t
     return rc;
 }
 
-tse_err remote_set_admin_pin(remote *r, const char *puk, const char *new_pin)
+tse_err remote_set_admin_pin(void *backend, const char *puk, const char *new_pin)
 {
+    remote *r = backend;
     return remote_unblock_user(r, TSE_USER_ADMIN, puk, new_pin);
 }
 
-tse_err remote_unblock_user(remote *r, const char *user_id, const char *puk, const char *new_pin)
+tse_err remote_unblock_user(void *backend, const char *user_id, const char *puk, const char *new_pin)
 {
+    remote *r = backend;
     char path[96];
     tse_err rc = user_path(r, user_id, "", path, sizeof path);
     if (rc)
@@ -50,9 +52,10 @@ tse_err remote_unblock_user(remote *r, const char *user_id, const char *puk, con
                      json_pack("{s:s, s:s}", "admin_puk", puk, admin ? "new_admin_pin" : "new_pin", new_pin));
 }
 
-tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin, tse_auth_result *result,
+tse_err remote_authenticate_user(void *backend, const char *user_id, const char *pin, tse_auth_result *result,
                                  int *remaining_retries)
 {
+    remote *r = backend;
     if (result)
         *result = TSE_AUTH_FAILED;
     if (remaining_retries)
@@ -77,15 +80,17 @@ tse_err remote_authenticate_user(remote *r, const char *user_id, const char *pin
     return rc;
 }
 
-tse_err remote_logout(remote *r, const char *user_id)
+tse_err remote_logout(void *backend, const char *user_id)
 {
+    remote *r = backend;
     char path[96];
     tse_err rc = user_path(r, user_id, "/logout", path, sizeof path);
     return rc ? rc : http_call(r->h, "POST", path, NULL, false, NULL);
 }
 
-tse_err remote_set_time_admin_pin(remote *r, const char *new_pin)
+tse_err remote_set_time_admin_pin(void *backend, const char *new_pin)
 {
+    remote *r = backend;
     if (!new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "new_pin is required");
     char path[96];
@@ -102,8 +107,9 @@ static tse_err patch_tss(remote *r, json_t *body)
     return rc;
 }
 
-tse_err remote_initialize(remote *r, const char *description)
+tse_err remote_initialize(void *backend, const char *description)
 {
+    remote *r = backend;
     if (description && strlen(description) > TSE_MAX_DESCRIPTION_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "description is limited to %d bytes", TSE_MAX_DESCRIPTION_LEN);
     if (description && *description) {
@@ -125,15 +131,17 @@ tse_err remote_initialize(remote *r, const char *description)
     return patch_tss(r, json_pack("{s:s}", "state", "INITIALIZED"));
 }
 
-tse_err remote_update_time(remote *r, int64_t unix_time)
+tse_err remote_update_time(void *backend, int64_t unix_time)
 {
+    remote *r = backend;
     char path[80];
     snprintf(path, sizeof path, "%s/time", r->tss_path);
     return call_body(r, "POST", path, json_pack("{s:I}", "unix_time", (json_int_t)unix_time));
 }
 
-tse_err remote_disable_secure_element(remote *r)
+tse_err remote_disable_secure_element(void *backend)
 {
+    remote *r = backend;
     return patch_tss(r, json_pack("{s:s}", "state", "DISABLED"));
 }
 
@@ -151,8 +159,9 @@ static tse_err client_call(remote *r, const char *method, const char *client_id,
     return rc;
 }
 
-tse_err remote_register_client(remote *r, const char *client_id)
+tse_err remote_register_client(void *backend, const char *client_id)
 {
+    remote *r = backend;
     json_t *resp = NULL;
     /* The engine refuses a second registration; the server's PUT replays. */
     tse_err rc = client_call(r, "GET", client_id, NULL, &resp);
@@ -167,8 +176,9 @@ tse_err remote_register_client(remote *r, const char *client_id)
     return rc;
 }
 
-tse_err remote_deregister_client(remote *r, const char *client_id)
+tse_err remote_deregister_client(void *backend, const char *client_id)
 {
+    remote *r = backend;
     json_t *resp = NULL;
     tse_err rc = client_call(r, "GET", client_id, NULL, &resp);
     const char *state = json_string_value(json_object_get(resp, "state"));
@@ -180,8 +190,9 @@ tse_err remote_deregister_client(remote *r, const char *client_id)
     return rc;
 }
 
-tse_err remote_self_test(remote *r)
+tse_err remote_self_test(void *backend)
 {
+    remote *r = backend;
     char path[80];
     snprintf(path, sizeof path, "%s/self-test", r->tss_path);
     return http_call(r->h, "POST", path, NULL, false, NULL);

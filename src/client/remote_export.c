@@ -75,9 +75,10 @@ static tse_err wait_job(remote *r, const char *path, tse_export_result *out)
     return engine_fail(TSE_ERR_UNREACHABLE, "the export job did not finish within %d s", JOB_WAIT_SECONDS);
 }
 
-tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
+tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                            tse_export_result *out)
 {
+    remote *r = backend;
     tse_export_filter none = {0};
     const tse_export_filter *f = filter ? filter : &none;
     tse_export_result local = {0}, *res = out ? out : &local;
@@ -127,8 +128,9 @@ tse_err remote_export_data(remote *r, const tse_export_filter *filter, tse_expor
     return rc;
 }
 
-tse_err remote_delete_stored_data(remote *r)
+tse_err remote_delete_stored_data(void *backend)
 {
+    remote *r = backend;
     char path[80];
     snprintf(path, sizeof path, "%s/delete-stored-data", r->tss_path);
     return http_call(r->h, "POST", path, NULL, false, NULL);
@@ -160,8 +162,9 @@ static char *file_b64(const char *path)
     return b64;
 }
 
-tse_err remote_restore_from_backup(remote *r, const char *const *paths, size_t n_paths, uint64_t *added)
+tse_err remote_restore_from_backup(void *backend, const char *const *paths, size_t n_paths, uint64_t *added)
 {
+    remote *r = backend;
     if (added)
         *added = 0;
     if (!paths || !n_paths)

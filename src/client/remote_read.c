@@ -6,6 +6,7 @@
  */
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,9 @@ static uint64_t u64(json_t *o, const char *k)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-tse_err remote_get_info(remote *r, tse_info *out)
+tse_err remote_get_info(void *backend, tse_info *out)
 {
+    remote *r = backend;
     if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
     json_t *j = NULL;
@@ -113,24 +115,41 @@ tse_err remote_get_info(remote *r, tse_info *out)
     return TSE_OK;
 }
 
-#define INFO_FIELD(fn, type, field)                                                                               \
-    tse_err remote_##fn(remote *r, type *out)                                                                     \
-    {                                                                                                             \
-        tse_info info;                                                                                            \
-        if (!out)                                                                                                 \
-            return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");                                    \
-        tse_err rc = remote_get_info(r, &info);                                                                   \
-        if (!rc)                                                                                                  \
-            *out = info.field;                                                                                    \
-        return rc;                                                                                                \
-    }
-INFO_FIELD(get_max_number_of_clients, uint32_t, max_clients)
-INFO_FIELD(get_current_number_of_clients, uint32_t, current_clients)
-INFO_FIELD(get_max_number_of_transactions, uint32_t, max_open_transactions)
-INFO_FIELD(get_current_number_of_transactions, uint32_t, current_open_transactions)
-
-tse_err remote_certificate_expiry(remote *r, int64_t *not_after, int32_t *days_left)
+/* One count of GET /tss/{id}: the uint32_t at `offset` of its tse_info. */
+static tse_err info_count(void *backend, uint32_t *out, size_t offset)
 {
+    if (!out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    tse_info info;
+    tse_err rc = remote_get_info(backend, &info);
+    if (!rc)
+        memcpy(out, (const char *)&info + offset, sizeof *out);
+    return rc;
+}
+
+tse_err remote_get_max_number_of_clients(void *backend, uint32_t *out)
+{
+    return info_count(backend, out, offsetof(tse_info, max_clients));
+}
+
+tse_err remote_get_current_number_of_clients(void *backend, uint32_t *out)
+{
+    return info_count(backend, out, offsetof(tse_info, current_clients));
+}
+
+tse_err remote_get_max_number_of_transactions(void *backend, uint32_t *out)
+{
+    return info_count(backend, out, offsetof(tse_info, max_open_transactions));
+}
+
+tse_err remote_get_current_number_of_transactions(void *backend, uint32_t *out)
+{
+    return info_count(backend, out, offsetof(tse_info, current_open_transactions));
+}
+
+tse_err remote_certificate_expiry(void *backend, int64_t *not_after, int32_t *days_left)
+{
+    remote *r = backend;
     tse_info info;
     tse_err rc = remote_get_info(r, &info);
     if (!rc && not_after)
@@ -140,9 +159,9 @@ tse_err remote_certificate_expiry(remote *r, int64_t *not_after, int32_t *days_l
     return rc;
 }
 
-tse_err remote_get_supported_transaction_update_variants(remote *r, tse_update_variant *out)
+tse_err remote_get_supported_transaction_update_variants(void *backend, tse_update_variant *out)
 {
-    (void)r;
+    (void)backend;
     if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
     *out = TSE_UPDATE_SIGNED_AND_UNSIGNED;
@@ -164,20 +183,23 @@ static tse_err read_log(remote *r, const char *which, uint8_t **msg, size_t *len
     return rc;
 }
 
-tse_err remote_read_log_message(remote *r, uint8_t **msg, size_t *len)
+tse_err remote_read_log_message(void *backend, uint8_t **msg, size_t *len)
 {
+    remote *r = backend;
     return read_log(r, "last", msg, len);
 }
 
-tse_err remote_read_log_by_counter(remote *r, uint64_t counter, uint8_t **msg, size_t *len)
+tse_err remote_read_log_by_counter(void *backend, uint64_t counter, uint8_t **msg, size_t *len)
 {
+    remote *r = backend;
     char which[24];
     snprintf(which, sizeof which, "%llu", (unsigned long long)counter);
     return read_log(r, which, msg, len);
 }
 
-tse_err remote_export_serial_numbers(remote *r, uint8_t **der, size_t *len)
+tse_err remote_export_serial_numbers(void *backend, uint8_t **der, size_t *len)
 {
+    remote *r = backend;
     if (!der || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "der and len are required");
     tse_info info;
@@ -217,13 +239,15 @@ static tse_err get_text(remote *r, const char *sub, const char *field, tse_err m
     return rc;
 }
 
-tse_err remote_export_certificates(remote *r, char **pem)
+tse_err remote_export_certificates(void *backend, char **pem)
 {
+    remote *r = backend;
     return get_text(r, "/certificate", "certificate", TSE_ERR_EXPORT_CERT_FAILED, pem);
 }
 
-tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
+tse_err remote_public_key(void *backend, uint8_t **point, size_t *len)
 {
+    remote *r = backend;
     if (!point || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "point and len are required");
     json_t *j = NULL;
@@ -234,13 +258,15 @@ tse_err remote_public_key(remote *r, uint8_t **point, size_t *len)
     return rc;
 }
 
-tse_err remote_export_csr(remote *r, char **pem)
+tse_err remote_export_csr(void *backend, char **pem)
 {
+    remote *r = backend;
     return get_text(r, "/csr", "csr", TSE_ERR_INTERNAL, pem);
 }
 
-tse_err remote_import_certificate(remote *r, const char *pem_chain)
+tse_err remote_import_certificate(void *backend, const char *pem_chain)
 {
+    remote *r = backend;
     if (!pem_chain)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem_chain is required");
     char path[80];
@@ -251,8 +277,9 @@ tse_err remote_import_certificate(remote *r, const char *pem_chain)
     return rc;
 }
 
-tse_err remote_list_clients(remote *r, char ***ids, size_t *count)
+tse_err remote_list_clients(void *backend, char ***ids, size_t *count)
 {
+    remote *r = backend;
     if (!ids || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "ids and count are required");
     size_t n = 0, cap = 16;

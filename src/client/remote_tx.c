@@ -269,10 +269,11 @@ static tse_err next_revision(remote *r, uint64_t number, const char *client_id, 
 
 /* ------------------------------------------------------------ pending */
 
-void remote_restore_pending(remote *r, const char *operation, const char *client_id, uint64_t number,
+void remote_restore_pending(void *backend, const char *operation, const char *client_id, uint64_t number,
                             const char *process_type, const uint8_t *pd, size_t pd_len, const char *tx_id,
                             uint32_t revision)
 {
+    remote *r = backend;
     static const char *kinds[][2] = {
         {"startTransaction", "start"}, {"updateTransaction", "update"}, {"finishTransaction", "finish"}};
     for (size_t i = 0; i < 3; i++) {
@@ -315,9 +316,10 @@ static void remember_pending(remote *r, tse_err rc, const uint8_t digest[32], ui
 
 /* ------------------------------------------------------------ API */
 
-tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t *pd, size_t pd_len,
+tse_err remote_start_transaction(void *backend, const char *client_id, const uint8_t *pd, size_t pd_len,
                                  const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
+    remote *r = backend;
     tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
@@ -374,23 +376,26 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
     return rc ? rc : expired_answer(expired, out);
 }
 
-tse_err remote_update_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,
+tse_err remote_update_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
                                   size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
 {
+    remote *r = backend;
     if (variant != TSE_UPDATE_SIGNED && variant != TSE_UPDATE_UNSIGNED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "variant must be TSE_UPDATE_SIGNED or TSE_UPDATE_UNSIGNED");
     return continue_tx(r, variant == TSE_UPDATE_SIGNED ? "update" : "update-unsigned", "ACTIVE", client_id, number,
                        pd, pd_len, pt, NULL, 0, out);
 }
 
-tse_err remote_finish_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,
+tse_err remote_finish_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
                                   size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
+    remote *r = backend;
     return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad, ad_len, out);
 }
 
-void remote_pending(remote *r, char id[37], uint32_t *revision)
+void remote_pending(void *backend, char id[37], uint32_t *revision)
 {
+    remote *r = backend;
     pthread_mutex_lock(&r->mu);
     snprintf(id, 37, "%s", r->pend_rev ? r->pend_id : "");
     *revision = r->pend_rev;
@@ -405,8 +410,9 @@ static int cmp_update(const void *a, const void *b)
     return x->transaction_number < y->transaction_number ? -1 : 1;
 }
 
-tse_err remote_list_open_transactions(remote *r, tse_open_transaction **out, size_t *count)
+tse_err remote_list_open_transactions(void *backend, tse_open_transaction **out, size_t *count)
 {
+    remote *r = backend;
     if (!out || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out and count are required");
     size_t n = 0, cap = 16;

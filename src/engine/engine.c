@@ -462,7 +462,15 @@ static tse_err create_fail(tse_err code, const tse_error *err)
 
 tse_err engine_create(const char *path, const tse_create_options *o, char puk_out[TSE_PUK_LEN + 1])
 {
+    return engine_create_with_validity(path, o, 0, puk_out);
+}
+
+tse_err engine_create_with_validity(const char *path, const tse_create_options *o, int64_t cert_validity_seconds,
+                                    char puk_out[TSE_PUK_LEN + 1])
+{
     tse_error err = {0};
+    if (path && strncmp(path, "file:", 5) != 0 && strstr(path, "://"))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", path);
     if (!path || !*path || !o || !o->master_key_path || !puk_out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
     if (!strncmp(path, "file:", 5))
@@ -497,7 +505,7 @@ tse_err engine_create(const char *path, const tse_create_options *o, char puk_ou
     }
     csp_serial(point, point_len, serial);
     tse_hex(serial, 32, serial_hex);
-    int64_t validity = o->cert_validity_seconds ? o->cert_validity_seconds
+    int64_t validity = cert_validity_seconds > 0 ? cert_validity_seconds
                        : (int64_t)(o->cert_validity_days ? o->cert_validity_days : 3650) * 86400;
     if ((rc = csp_key_seal(key, mk, serial, 32, &blob, &blob_len, &err)) != 0 ||
         (rc = csp_ca_issue(key, serial_hex, validity, &pem, &err)) != 0 ||

@@ -119,11 +119,12 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
     char path[1200];
     tss_path(s, id, path, sizeof path);
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1};
+    int64_t validity_seconds = 0;
     if (s->cfg.cert_validity > 0 && s->cfg.cert_validity <= INT32_MAX)
-        co.cert_validity_seconds = (int32_t)s->cfg.cert_validity;
+        validity_seconds = s->cfg.cert_validity;
     else
         co.cert_validity_days = (uint32_t)(s->cfg.cert_validity / 86400);
-    tse_err rc = engine_create(path, &co, puk);
+    tse_err rc = engine_create_with_validity(path, &co, validity_seconds, puk);
     if (rc)
         return rc;
     char org[32], now[32];
