@@ -29,24 +29,24 @@ static tse_err note(tse *t, tse_err rc, const char *op, const char *client_id, u
 {
     if (!t || !t->jr)
         return rc;
-    char cause[512];
-    snprintf(cause, sizeof cause, "%s", tse_last_error_message());
+    tse_error cause = *error_last();   /* the call's own error, kept across the journal's work */
     if (rc == TSE_ERR_UNREACHABLE) {
         if (!op)
             return rc;
         journal_op rec = {op, client_id, number, pt, pd, pd_len, NULL, 0};
-        char tx_id[37] = "";
+        char tx_id[37] = "", text[TSE_ERROR_MSGLEN + 48];
         if (t->ops->remote) {
             t->ops->pending(t->backend, tx_id, &rec.tx_revision);
             rec.tx_id = tx_id;
         }
-        if (journal_record(t->jr, &rec, cause) != TSE_OK)
+        snprintf(text, sizeof text, "%s: %s", tse_errname(cause.code), cause.message);
+        if (journal_record(t->jr, &rec, text) != TSE_OK)
             fprintf(stderr, "opentse: the outage journal failed: %s\n", tse_last_error_message());
-        engine_fail(rc, "%s", cause + (strncmp(cause, "UNREACHABLE: ", 13) ? 0 : 13));
+        engine_fail_with(&cause);
     } else if (t->ops->remote) {
         journal_reachable(t->jr);
         if (rc)
-            engine_fail(rc, "%s", strchr(cause, ':') ? strchr(cause, ':') + 2 : cause);
+            engine_fail_with(&cause);
     }
     return rc;
 }
@@ -57,6 +57,14 @@ static void restore_pending(void *ctx, const journal_op *op)
     tse *t = ctx;
     t->ops->restore_pending(t->backend, op->operation, op->client_id, op->tx_number, op->process_type, op->pd,
                             op->pd_len, op->tx_id, op->tx_revision);
+}
+
+/* The keep-alive thread's signed update: an empty one, through the handle. */
+static tse_err keepalive_update(void *ctx, const char *client_id, uint64_t number, const char *process_type)
+{
+    tse_result res;
+    return tse_update_transaction(ctx, client_id, number, (const uint8_t *)"", 0, process_type, TSE_UPDATE_SIGNED,
+                                  &res);
 }
 
 tse_err tse_create(const char *path, const tse_create_options *opts, char puk_out[TSE_PUK_LEN + 1])
@@ -94,7 +102,7 @@ tse_err tse_open(const char *url, const tse_open_options *opts, tse **out)
             journal_last_unanswered(t->jr, restore_pending, t);
     }
     if (!rc && opts->keep_alive_seconds)
-        rc = keepalive_start(t, opts->keep_alive_seconds, &t->ka);
+        rc = keepalive_start(keepalive_update, t, opts->keep_alive_seconds, &t->ka);
     if (rc) {
         tse_close(t);
         return rc;

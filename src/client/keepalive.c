@@ -22,7 +22,8 @@ typedef struct ka_tx {
 } ka_tx;
 
 struct keepalive {
-    tse *t;
+    keepalive_update_fn *update;
+    void *ctx;
     uint32_t seconds;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -58,9 +59,7 @@ static void *run(void *arg)
             ka_tx x = k->txs[i];
             k->txs[i].last = now;   /* also when it fails: try again next period */
             pthread_mutex_unlock(&k->mu);
-            tse_result res;
-            tse_err rc = tse_update_transaction(k->t, x.client_id, x.number, (const uint8_t *)"", 0,
-                                                x.process_type, TSE_UPDATE_SIGNED, &res);
+            tse_err rc = k->update(k->ctx, x.client_id, x.number, x.process_type);
             if (rc == TSE_ERR_NO_TRANSACTION)
                 keepalive_forget(k, x.number);
             pthread_mutex_lock(&k->mu);
@@ -70,7 +69,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-tse_err keepalive_start(tse *t, uint32_t seconds, keepalive **out)
+tse_err keepalive_start(keepalive_update_fn *update, void *ctx, uint32_t seconds, keepalive **out)
 {
     if (seconds < 1 || seconds >= TSE_MAX_UPDATE_DELAY_SECONDS)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "keep_alive_seconds must be 1..%d",
@@ -78,7 +77,8 @@ tse_err keepalive_start(tse *t, uint32_t seconds, keepalive **out)
     keepalive *k = calloc(1, sizeof *k);
     if (!k)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
-    k->t = t;
+    k->update = update;
+    k->ctx = ctx;
     k->seconds = seconds;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -12,9 +12,12 @@
 
 typedef struct keepalive keepalive;
 
-/* Starts the thread; it updates through tse_update_transaction(t, ...)
- * every transaction untouched for `seconds` (1..44). */
-tse_err keepalive_start(tse *t, uint32_t seconds, keepalive **out);
+/* How the thread sends its signed update of transaction `number`. */
+typedef tse_err keepalive_update_fn(void *ctx, const char *client_id, uint64_t number, const char *process_type);
+
+/* Starts the thread; it calls update(ctx, ...) for every transaction
+ * untouched for `seconds` (1..44). */
+tse_err keepalive_start(keepalive_update_fn *update, void *ctx, uint32_t seconds, keepalive **out);
 /* Stops and joins the thread. NULL is fine. */
 void keepalive_stop(keepalive *k);
 /* A start or update of `number` succeeded. */
