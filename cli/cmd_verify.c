@@ -1,8 +1,9 @@
 /*
  * cmd_verify.c - `opentse verify ARCHIVE...` checks export archives of any
  * TSE, `opentse verify-log [--cert FILE] FILE.log...` single log messages.
- * Human report by default, one JSON document with --json; exit 0 only when
- * nothing of severity error was found (docs/verify.md lists the findings).
+ * Human report by default, one JSON document with --json; the exit code is
+ * the verdict: 0 intact and complete, 3 intact but incomplete or
+ * implausible, 1 integrity broken (docs/verify.md lists the findings).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,19 +94,20 @@ static void on_progress(void *p, uint64_t done, uint64_t total, size_t logs)
     cli_progress(p, done, total);
 }
 
-/* Prints or collects one result; returns 1 when it has errors. */
+/* Prints or collects one result; returns its verdict, -1 when the report
+ * could not be written. */
 static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results)
 {
-    int failed = r->errors != 0;
+    int verdict = (int)verify_verdict_of(r);
     if (ctx->json) {
         json_t *j = verify_report_json(r);
         if (!j || json_array_append_new(results, j) != 0)
-            failed = -1;
+            verdict = -1;
     } else if (verify_report_text(r, stdout, a->quiet) != 0) {
-        failed = -1;
+        verdict = -1;
     }
     verify_result_free(r);
-    return failed;
+    return verdict;
 }
 
 /* Verifies one archive or log into r. Returns 0, CLI_USAGE when the log
@@ -143,16 +145,17 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     json_t *results = json_array();
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
                         .progress_ctx = ctx, .threads = a.threads};
-    int failures = 0;
+    verify_verdict worst = VERIFY_INTACT;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
         rc = verify_one(ctx, argv[i], log, cert, cert_len, a.cert, &o, &r);
-        int f = rc ? 0 : emit(ctx, &a, &r, results);
+        int v = rc ? 0 : emit(ctx, &a, &r, results);
         if (rc)
             verify_result_free(&r);
-        else if (f < 0)
+        else if (v < 0)
             rc = CLI_INTERNAL;
-        failures += f > 0;
+        else
+            worst = verify_verdict_worse(worst, (verify_verdict)v);
     }
     free(cert);
     if (!results || rc == CLI_INTERNAL)
@@ -162,10 +165,14 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
         return rc;
     }
     if (ctx->json)
-        cli_print_json(json_pack("{s:b, s:o}", "ok", failures == 0, "results", results));
+        cli_print_json(json_pack("{s:b, s:i, s:s, s:o}", "ok", worst == VERIFY_INTACT, "verdict",
+                                 (int)worst, "verdict_text", verify_verdict_text(worst),
+                                 "results", results));
     else
         json_decref(results);
-    return failures ? CLI_FAILED : CLI_OK;
+    /* The verdict is the exit code: 0 intact and complete, 1 integrity
+     * broken, 3 intact but incomplete or implausible. */
+    return (int)worst;
 }
 
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
@@ -176,7 +183,9 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
                "against the certificate of its serial number, the certificate chain,\n"
                "signature counters (duplicates, gaps), file names, info.csv, transactions\n"
-               "and log time order. Exit 0 when no errors were found, 1 otherwise.\n"
+               "and log time order. The exit code is the verdict: 0 intact and complete,\n"
+               "3 intact but incomplete or implausible (counter gaps, time set back,\n"
+               "transactions without Start...), 1 integrity broken; 2 bad command line.\n"
                "  --quiet           only the summary line and errors\n"
                "  --max-findings N  list at most N findings of each kind (default 100)\n"
                "  --threads N       threads checking signatures (default: one per core)\n");
@@ -192,7 +201,8 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv)
                "\n"
                "Checks single log messages: structure, file name against content and,\n"
                "with --cert (the TSE's certificate, DER or PEM), the signature and the\n"
-               "certificate's validity at log time. Exit 0 when no errors were found.\n");
+               "certificate's validity at log time. Exit 0 intact, 3 unchecked (no --cert),\n"
+               "1 integrity broken.\n");
         return CLI_OK;
     }
     return run(ctx, argc, argv, true);

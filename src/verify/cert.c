@@ -429,13 +429,13 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
         }
         int rc = 0;
         if (claimed && memcmp(c->key_serial, claimed->serial, 32) == 0)
-            rc = vr_add(r, o, VERIFY_ERROR, "file-duplicate", c->file,
+            rc = vr_add(r, o, VERIFY_WARNING, "file-duplicate", c->file,
                         "a second certificate of the key that signs logs (%s)", claimed->cert->file);
         else if (claimed)
             rc = vr_add(r, o, VERIFY_ERROR, "certificate-key-mismatch", c->file,
                         "named for the TSE key that signs logs, but holds key %s", c->key_hex);
         else if (!c->in_chain)
-            rc = vr_add(r, o, VERIFY_ERROR, "certificate-unused", c->file,
+            rc = vr_add(r, o, VERIFY_WARNING, "certificate-unused", c->file,
                         "neither signs logs nor issues a certificate that does");
         else if (strcmp(c->name_hex, c->key_hex) != 0)
             rc = vr_add(r, o, VERIFY_NOTE, "ca-certificate-name", c->file,

@@ -27,6 +27,9 @@
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Findings listed per code (the options' limit or the default). */
+size_t vr_limit(const verify_options *o);
+
 /* Makes room for element n of *arr (capacity *cap, doubled as needed).
  * Returns -1 when out of memory (*arr unchanged). */
 int vr_grow(void *arr, size_t *cap, size_t n, size_t elem);
@@ -92,20 +95,23 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
 
 enum { VOP_OTHER = 0, VOP_START, VOP_UPDATE, VOP_FINISH, VOP_UPDATE_TIME };
 
-/* What is kept of each log after it is checked (32 bytes). */
+/* What is kept of each log after it is checked (40 bytes). */
 typedef struct vrec {
     uint64_t counter;
     int64_t time;
     uint64_t txno;
-    uint32_t client;         /* index into the interned client ids */
+    uint32_t client;         /* index into the interned strings: the client id */
+    uint32_t opname;         /* index into the interned strings: operationType */
+    uint32_t digest;         /* hash of the whole message: tells copies from other logs */
     uint16_t key;            /* index into the keys */
     uint8_t kind;            /* logmsg_kind */
     uint8_t op;              /* VOP_* */
 } vrec;
 
 /* Counter, time and transaction checks over all records (reorders them).
- * `clients` are the interned client ids. Returns -1 only when out of memory. */
-int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **clients,
+ * `strings` are the interned client ids and operation names the records
+ * point to. Returns -1 only when out of memory. */
+int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **strings,
                verify_result *r, const verify_options *o);
 
 /* ---------------------------------------------- batched signatures */

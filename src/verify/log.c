@@ -58,9 +58,12 @@ static int grow_slots(vctx *x)
     return 0;
 }
 
-/* Index of a client id, added when new; -1 when out of memory. */
+/* Index of an interned string (a client id or an operation name), added
+ * when new; -1 when out of memory. */
 static int64_t intern_client(vctx *x, logmsg_bytes id)
 {
+    if (!id.n)
+        id.p = (const uint8_t *)"";
     if (2 * (x->n_clients + 1) > x->n_slots && grow_slots(x) != 0)
         return -1;
     size_t j = hash_bytes(id.p, id.n) & (x->n_slots - 1);
@@ -239,6 +242,11 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
     } else {
         c->audit_logs++;
     }
+    int64_t opname = intern_client(x, m.operation);
+    if (opname < 0)
+        return -1;
+    rec.opname = (uint32_t)opname;
+    rec.digest = hash_bytes(data, len);
     int64_t ki = key_index(x, &m);
     if (ki < 0)
         return -1;

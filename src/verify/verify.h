@@ -14,8 +14,10 @@
  * verify_count(&r, "counter-gap") etc., then verify_result_free(&r).
  *
  * Everything found becomes a finding with a severity and a stable code
- * (docs/verify.md lists them). An archive is clean when it has no finding of
- * severity error; warnings and notes are reported but do not fail it.
+ * (docs/verify.md lists them). The severities give the verdict: an error
+ * means integrity is broken (verdict 1), a warning that the archive is
+ * intact but incomplete or implausible (verdict 3: an auditor needs an
+ * explanation), notes change nothing (verdict 0: intact and complete).
  *
  * Depends on codec/ and on csp/ signature verification only.
  */
@@ -29,9 +31,16 @@
 
 typedef enum verify_severity {
     VERIFY_NOTE = 0,      /* worth knowing, not a problem */
-    VERIFY_WARNING = 1,   /* may be legitimate; an auditor should look */
-    VERIFY_ERROR = 2,     /* the archive does not prove what it should */
+    VERIFY_WARNING = 1,   /* intact, but incomplete or implausible: needs an explanation */
+    VERIFY_ERROR = 2,     /* integrity broken: the archive does not prove what it should */
 } verify_severity;
+
+/* The verdict on one input, also the exit code of `opentse verify`. */
+typedef enum verify_verdict {
+    VERIFY_INTACT = 0,        /* intact and complete */
+    VERIFY_BROKEN = 1,        /* integrity broken (some finding of severity error) */
+    VERIFY_INCOMPLETE = 3,    /* intact, but incomplete or implausible (warnings) */
+} verify_verdict;
 
 /* One finding. Strings are owned by the result. `file` is NULL when the
  * finding is not about one file (counter gaps, transactions, info). */
@@ -61,6 +70,23 @@ typedef struct verify_counts {
     size_t tses;               /* distinct serial numbers (signing keys) */
 } verify_counts;
 
+/* One log next to a counter gap, as the record kept of it tells. */
+typedef struct verify_gap_log {
+    uint64_t counter;
+    int64_t time;
+    const char *kind;         /* static: "transaction", "system", "audit" */
+    char *operation;          /* operationType as written */
+    uint64_t transaction;     /* transaction logs only, else 0 */
+    char *client;             /* transaction logs only, else NULL */
+} verify_gap_log;
+
+/* Signature counters missing between two logs of one TSE. */
+typedef struct verify_gap {
+    size_t tse;               /* index into tses */
+    uint64_t first, last;     /* the missing counters, inclusive */
+    verify_gap_log before, after;
+} verify_gap;
+
 /* One signing key (TSE) seen in the logs. */
 typedef struct verify_tse {
     char serial_hex[65];
@@ -83,6 +109,8 @@ typedef struct verify_result {
     size_t n_tses;
     char *info_description, *info_manufacturer, *info_version;  /* NULL if absent */
     bool io_failed;                /* the input could not be read to its end */
+    verify_gap *gaps;              /* every counter gap (up to the findings limit) */
+    size_t n_gaps, cap_gaps;
 } verify_result;
 
 /* Progress of the second pass: bytes of the archive read so far out of
@@ -118,6 +146,13 @@ void verify_result_free(verify_result *r);
 /* Number of findings of `code` (listed or not), e.g. verify_count(r,
  * "counter-gap"); 0 when there is none. */
 size_t verify_count(const verify_result *r, const char *code);
+
+/* The verdict from the findings: 1 with any error, 3 with any warning, else 0. */
+verify_verdict verify_verdict_of(const verify_result *r);
+/* "intact and complete", "integrity broken", "intact but incomplete or implausible". */
+const char *verify_verdict_text(verify_verdict v);
+/* The worse of two verdicts (1 over 3 over 0): of several inputs. */
+verify_verdict verify_verdict_worse(verify_verdict a, verify_verdict b);
 
 const char *verify_severity_name(verify_severity s);
 

@@ -198,17 +198,20 @@ static void print_findings(const verify_result *r)
                       r->findings[i].file ? ": " : "", r->findings[i].message);
 }
 
-/* A tampered copy must fail with `code` (and be counted as an error). */
-static void expect_rejected(const char *what, const th_tar_entry *e, size_t n, const char *code)
+/* A tampered copy must get the verdict `v` (never 0) with a finding `code`. */
+static void expect_rejected(const char *what, const th_tar_entry *e, size_t n, const char *code,
+                            verify_verdict v)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.tar", what);
     char *path = write_tar(name, e, n);
     verify_result r;
     verify_path(path, &r);
-    if (r.errors == 0 || verify_count(&r, code) == 0) {
+    assert_int_not_equal(v, VERIFY_INTACT);
+    if (verify_verdict_of(&r) != v || verify_count(&r, code) == 0) {
         print_findings(&r);
-        fail_msg("%s: expected an error %s, got %zu errors", what, code, r.errors);
+        fail_msg("%s: expected verdict %d with %s, got verdict %d", what, (int)v, code,
+                 (int)verify_verdict_of(&r));
     }
     verify_result_free(&r);
     free(path);
@@ -247,6 +250,8 @@ static void test_fixtures_pass(void **state)
         if (r.errors)
             print_findings(&r);
         assert_int_equal(r.errors, 0);
+        assert_int_equal(r.warnings, 0);
+        assert_int_equal(verify_verdict_of(&r), VERIFY_INTACT);
         assert_true(logs > 0);
         assert_int_equal(r.counts.logs, logs);
         assert_int_equal(r.counts.signatures_valid, logs);
@@ -298,7 +303,7 @@ static void tamper_one(const char *file, const char *path)
     th_tar_entry *c = copy_entries(e, n, 0);
     c[mid].data[(m.signature.p - e[mid].data) + m.signature.n / 2] ^= 0x01;
     snprintf(what, sizeof what, "flip-signature-%s", file);
-    expect_rejected(what, c, n, "signature-invalid");
+    expect_rejected(what, c, n, "signature-invalid", VERIFY_BROKEN);
     free_entries(c, n);
 
     /* A byte of the signed data flipped: the serial number now names a key
@@ -306,11 +311,12 @@ static void tamper_one(const char *file, const char *path)
     c = copy_entries(e, n, 0);
     c[mid].data[(m.serial_number.p - e[mid].data) + 5] ^= 0x40;
     snprintf(what, sizeof what, "flip-serial-%s", file);
-    expect_rejected(what, c, n, "certificate-missing");
-    expect_rejected(what, c, n, "counter-gap");
+    expect_rejected(what, c, n, "certificate-missing", VERIFY_BROKEN);
+    expect_rejected(what, c, n, "counter-gap", VERIFY_BROKEN);
     free_entries(c, n);
 
-    /* One log removed from the middle: its counter is reported missing. */
+    /* One log removed from the middle: its counter is reported missing,
+     * with the logs around it; intact but incomplete, never clean. */
     c = copy_entries(e, n, 0);
     free(c[mid].data);
     c[mid].data = NULL;
@@ -319,12 +325,19 @@ static void tamper_one(const char *file, const char *path)
     verify_result r;
     verify_path(removed, &r);
     char text[64];
-    snprintf(text, sizeof text, "counter %llu is missing", (unsigned long long)m.signature_counter);
+    snprintf(text, sizeof text, "counter %llu is missing, between counter %llu (",
+             (unsigned long long)m.signature_counter, (unsigned long long)m.signature_counter - 1);
     if (!has_message(&r, "counter-gap", text)) {
         print_findings(&r);
         fail_msg("%s: no counter-gap naming %llu", what, (unsigned long long)m.signature_counter);
     }
     assert_int_equal(verify_count(&r, "counter-gap"), 1);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INCOMPLETE);
+    assert_int_equal(r.n_gaps, 1);
+    assert_int_equal(r.gaps[0].first, m.signature_counter);
+    assert_int_equal(r.gaps[0].last, m.signature_counter);
+    assert_int_equal(r.gaps[0].before.counter, m.signature_counter - 1);
+    assert_int_equal(r.gaps[0].after.counter, m.signature_counter + 1);
     assert_int_equal(r.counts.signatures_valid, count_suffix(e, n, ".log") - 1);
     verify_result_free(&r);
     free(removed);
@@ -336,7 +349,7 @@ static void tamper_one(const char *file, const char *path)
     assert_non_null(sig);
     sig[5] = sig[5] == '9' ? '8' : '9';
     snprintf(what, sizeof what, "rename-%s", file);
-    expect_rejected(what, c, n, "file-name-mismatch");
+    expect_rejected(what, c, n, "file-name-mismatch", VERIFY_BROKEN);
     free_entries(c, n);
 
     /* The TSE's certificate replaced by another TSE's, under the same name. */
@@ -351,8 +364,8 @@ static void tamper_one(const char *file, const char *path)
     memcpy(c[leaf].data, o[other].data, o[other].len);
     c[leaf].len = o[other].len;
     snprintf(what, sizeof what, "cert-%s", file);
-    expect_rejected(what, c, n, "certificate-missing");
-    expect_rejected(what, c, n, "certificate-key-mismatch");
+    expect_rejected(what, c, n, "certificate-missing", VERIFY_BROKEN);
+    expect_rejected(what, c, n, "certificate-key-mismatch", VERIFY_BROKEN);
     free_entries(c, n);
     th_tar_free(o, on);
 
@@ -364,7 +377,7 @@ static void tamper_one(const char *file, const char *path)
             c[i].data = NULL;
         }
     snprintf(what, sizeof what, "noinfo-%s", file);
-    expect_rejected(what, c, n, "info-missing");
+    expect_rejected(what, c, n, "info-missing", VERIFY_INCOMPLETE);
     free_entries(c, n);
 
     /* A stranger file, the same log twice, the TSE's certificate twice. */
@@ -385,9 +398,9 @@ static void tamper_one(const char *file, const char *path)
     memcpy(c[n + 1].data, e[mid].data, e[mid].len);
     c[n + 1].len = e[mid].len;
     snprintf(what, sizeof what, "extra-%s", file);
-    expect_rejected(what, c, n + 3, "file-unexpected");
-    expect_rejected(what, c, n + 3, "counter-duplicate");
-    expect_rejected(what, c, n + 3, "file-duplicate");
+    expect_rejected(what, c, n + 3, "file-unexpected", VERIFY_INCOMPLETE);
+    expect_rejected(what, c, n + 3, "log-duplicate", VERIFY_INCOMPLETE);
+    expect_rejected(what, c, n + 3, "file-duplicate", VERIFY_INCOMPLETE);
     free_entries(c, n + 3);
 
     th_tar_free(e, n);
@@ -490,7 +503,8 @@ static void test_progress_and_limits(void **state)
     for (size_t i = 0; i < r.n_findings; i++)
         listed += !strcmp(r.findings[i].code, "transaction-open");
     assert_int_equal(listed, 1);
-    assert_int_equal(r.warnings, 4);
+    assert_int_equal(r.warnings, 0);
+    assert_int_equal(r.notes, 5);   /* info.csv unquoted, 3 open transactions, one finished by another client */
     verify_result_free(&r);
     free(data);
     free(path);
@@ -636,7 +650,9 @@ static void test_own_archive(void **state)
     char *bad = write_tar("own-unquoted.tar", e, n);
     verify_path(bad, &r);
     assert_int_equal(verify_count(&r, "info-not-strict"), 1);
-    assert_int_equal(r.errors, 1);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.warnings, 1);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INCOMPLETE);
     verify_result_free(&r);
     free(bad);
     th_tar_free(e, n);
@@ -658,6 +674,7 @@ static void test_own_archive(void **state)
     assert_int_equal(r.tses[0].first_counter, res.cursor + 1);
     assert_int_equal(r.tses[0].last_counter, res2.cursor);
     assert_int_equal(verify_count(&r, "counter-start"), 1);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INTACT);
     verify_result_free(&r);
     tse_export_filter one = {.transaction_number = 2};
     char *single = own_export(t, &one, "own-tx2.tar", NULL);
@@ -715,13 +732,14 @@ static void test_cli(void **state)
     char *out, *a = th_fixture("exports/fiskaly-v1-utc.tar"), *b = th_fixture("exports/dtrust-a.tar");
 
     assert_int_equal(run_cli(&out, "verify '%s' '%s'", a, b), 0);
-    assert_non_null(strstr(out, "fiskaly-v1-utc.tar: OK"));
-    assert_non_null(strstr(out, "dtrust-a.tar: OK"));
+    assert_non_null(strstr(out, "fiskaly-v1-utc.tar: OK, intact and complete (verdict 0"));
+    assert_non_null(strstr(out, "dtrust-a.tar: OK, intact and complete (verdict 0"));
     free(out);
 
     assert_int_equal(run_cli(&out, "--json verify --threads 1 '%s' '%s'", a, b), 0);
     json_t *j = parse_json(out), *results = json_object_get(j, "results");
     assert_true(json_is_true(json_object_get(j, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(j, "verdict")), 0);
     assert_int_equal(json_array_size(results), 2);
     json_t *first = json_array_get(results, 0);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(first, "counts"), "logs")), 155);
@@ -731,7 +749,7 @@ static void test_cli(void **state)
     json_decref(j);
     free(out);
 
-    /* A tampered archive among clean ones: exit 1, its findings in JSON. */
+    /* A log removed, among clean archives: exit 3, the gap in JSON. */
     th_tar_entry *e;
     size_t n;
     load_export("fiskaly-v2-unixt-b.tar", &e, &n);
@@ -740,28 +758,64 @@ static void test_cli(void **state)
     e[mid].data = NULL;
     char *bad = write_tar("cli-removed.tar", e, n);
     th_tar_free(e, n);
-    assert_int_equal(run_cli(&out, "verify --json '%s' '%s'", a, bad), 1);
+    assert_int_equal(run_cli(&out, "verify --json '%s' '%s'", a, bad), 3);
     j = parse_json(out);
     assert_true(json_is_false(json_object_get(j, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(j, "verdict")), 3);
     json_t *second = json_array_get(json_object_get(j, "results"), 1);
     assert_true(json_is_false(json_object_get(second, "ok")));
+    assert_true(json_is_true(json_object_get(second, "intact")));
+    assert_int_equal(json_integer_value(json_object_get(second, "verdict")), 3);
+    assert_string_equal(json_string_value(json_object_get(second, "verdict_text")),
+                        "intact but incomplete or implausible");
+    json_t *gaps = json_object_get(second, "gaps");
+    assert_int_equal(json_array_size(gaps), 1);
+    json_t *g0 = json_array_get(gaps, 0);
+    json_int_t missing = json_integer_value(json_object_get(g0, "first"));
+    assert_int_equal(json_integer_value(json_object_get(g0, "last")), missing);
+    assert_int_equal(json_integer_value(json_object_get(g0, "count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(g0, "before"), "counter")), missing - 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(g0, "after"), "counter")), missing + 1);
+    assert_non_null(json_string_value(json_object_get(json_object_get(g0, "after"), "operation")));
     json_t *findings = json_object_get(second, "findings");
     bool gap = false;
     for (size_t i = 0; i < json_array_size(findings); i++) {
         json_t *f = json_array_get(findings, i);
         if (!strcmp(json_string_value(json_object_get(f, "code")), "counter-gap")) {
             gap = true;
-            assert_string_equal(json_string_value(json_object_get(f, "severity")), "error");
+            assert_string_equal(json_string_value(json_object_get(f, "severity")), "warning");
         }
     }
     assert_true(gap);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(second, "codes"), "counter-gap")), 1);
     json_decref(j);
     free(out);
+    assert_int_equal(run_cli(&out, "verify '%s'", bad), 3);
+    assert_non_null(strstr(out, ": INCOMPLETE, intact but incomplete or implausible (verdict 3"));
+    assert_non_null(strstr(out, "warning counter-gap: "));
+    free(out);
 
-    /* verify-log: a fixture log without a certificate is clean (a warning). */
+    /* A byte flipped: integrity broken, exit 1 whatever else is given. */
+    load_export("fiskaly-v2-unixt-b.tar", &e, &n);
+    mid = middle_log(e, n);
+    e[mid].data[e[mid].len - 3] ^= 0x10;
+    char *flipped = write_tar("cli-flipped.tar", e, n);
+    th_tar_free(e, n);
+    assert_int_equal(run_cli(&out, "verify '%s' '%s' '%s'", a, bad, flipped), 1);
+    assert_non_null(strstr(out, "cli-flipped.tar: FAILED, integrity broken (verdict 1"));
+    free(out);
+    assert_int_equal(run_cli(&out, "--json verify '%s' '%s'", flipped, a), 1);
+    j = parse_json(out);
+    assert_int_equal(json_integer_value(json_object_get(j, "verdict")), 1);
+    assert_true(json_is_false(json_object_get(json_array_get(json_object_get(j, "results"), 0), "intact")));
+    json_decref(j);
+    free(out);
+    free(flipped);
+
+    /* verify-log: a fixture log without a certificate is intact but its
+     * signature unchecked (a warning, verdict 3). */
     char *log = th_fixture("logs/Unixt_1607348284_Sig-2_Log-Aud.log");
-    assert_int_equal(run_cli(&out, "--json verify-log '%s'", log), 0);
+    assert_int_equal(run_cli(&out, "--json verify-log '%s'", log), 3);
     j = parse_json(out);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "results"), 0),
                                                         "warnings")), 1);
