@@ -12,11 +12,15 @@
 #include "cli.h"
 #include "verify/verify.h"
 
+#define MAX_ANCHOR_FILES 16
+
 typedef struct verify_args {
     bool quiet;
     size_t max_findings;
     unsigned threads;
     const char *cert;
+    const char *roots[MAX_ANCHOR_FILES], *crls[MAX_ANCHOR_FILES];
+    size_t n_roots, n_crls;
     int first;          /* index of the first file in argv */
 } verify_args;
 
@@ -44,6 +48,13 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verif
             a->threads = (unsigned)v;
         } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
             a->cert = argv[++i];
+        } else if (!with_cert && (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--crl")) &&
+                   i + 1 < argc) {
+            bool root = !strcmp(argv[i], "--root");
+            size_t *n = root ? &a->n_roots : &a->n_crls;
+            if (*n == MAX_ANCHOR_FILES)
+                return cli_fail(ctx, CLI_USAGE, "at most %d %s files", MAX_ANCHOR_FILES, argv[i]);
+            (root ? a->roots : a->crls)[(*n)++] = argv[++i];
         } else {
             return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
         }
@@ -131,6 +142,31 @@ static int verify_one(cli_ctx *ctx, const char *file, bool log, const uint8_t *c
     return ok == 0 ? 0 : CLI_INTERNAL;
 }
 
+/* Reads the files of --root or --crl into `in`; a CLI_USAGE failure names
+ * the one that cannot be read or is no certificate (CRL). */
+static int read_inputs(cli_ctx *ctx, const char *const *files, size_t n, bool crl,
+                       verify_input *in)
+{
+    const char *what = crl ? "CRL" : "root certificate";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char err[160];
+        uint8_t *data = slurp(files[i], &len);
+        if (!data)
+            return cli_fail(ctx, CLI_USAGE, "cannot read the %s %s", what, files[i]);
+        in[i] = (verify_input){.data = data, .len = len, .name = files[i]};
+        if (verify_input_check(&in[i], crl, err, sizeof err) != 0)
+            return cli_fail(ctx, CLI_USAGE, "%s %s: %s", crl ? "--crl" : "--root", files[i], err);
+    }
+    return 0;
+}
+
+static void free_inputs(verify_input *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((void *)in[i].data);
+}
+
 /* Verifies every file given (archives, or logs when `log`) and reports. */
 static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 {
@@ -142,9 +178,17 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     uint8_t *cert = NULL;
     if (a.cert && !(cert = slurp(a.cert, &cert_len)))
         return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
+    verify_input roots[MAX_ANCHOR_FILES] = {0}, crls[MAX_ANCHOR_FILES] = {0};
+    if ((rc = read_inputs(ctx, a.roots, a.n_roots, false, roots)) != 0 ||
+        (rc = read_inputs(ctx, a.crls, a.n_crls, true, crls)) != 0) {
+        free_inputs(roots, a.n_roots);
+        free_inputs(crls, a.n_crls);
+        return rc;
+    }
     json_t *results = json_array();
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
-                        .progress_ctx = ctx, .threads = a.threads};
+                        .progress_ctx = ctx, .threads = a.threads, .roots = roots,
+                        .n_roots = a.n_roots, .crls = crls, .n_crls = a.n_crls};
     verify_verdict worst = VERIFY_INTACT;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
@@ -158,6 +202,8 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
             worst = verify_verdict_worse(worst, (verify_verdict)v);
     }
     free(cert);
+    free_inputs(roots, a.n_roots);
+    free_inputs(crls, a.n_crls);
     if (!results || rc == CLI_INTERNAL)
         rc = cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
     if (rc) {
@@ -178,7 +224,8 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: opentse verify [--quiet] [--max-findings N] [--threads N] ARCHIVE...\n"
+        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--quiet]\n"
+               "                      [--max-findings N] [--threads N] ARCHIVE...\n"
                "\n"
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
                "against the certificate of its serial number, the certificate chain,\n"
@@ -186,6 +233,11 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
                "and log time order. The exit code is the verdict: 0 intact and complete,\n"
                "3 intact but incomplete or implausible (counter gaps, time set back,\n"
                "transactions without Start...), 1 integrity broken; 2 bad command line.\n"
+               "  --root FILE       the trust anchor (the BSI/BMF root in production, DER or\n"
+               "                    PEM): every chain must end in it; without one the chain\n"
+               "                    is consistent but not anchored\n"
+               "  --crl FILE        a CRL of a CA of the chain (DER or PEM); refused when\n"
+               "                    issued more than 24 hours ago or past its nextUpdate\n"
                "  --quiet           only the summary line and errors\n"
                "  --max-findings N  list at most N findings of each kind (default 100)\n"
                "  --threads N       threads checking signatures (default: one per core)\n");

@@ -66,6 +66,9 @@ typedef struct vcert {
     X509 *x509;              /* NULL when OpenSSL's decoder refuses the encoding */
     bool signs_logs;         /* some log's serial number is this key's */
     bool in_chain;           /* issuer (directly or not) of a certificate that signs logs */
+    vslice serial;           /* complete TLV of the certificate's serialNumber */
+    bool used;               /* in the chain of some log's key: */
+    int64_t use_min, use_max;   /* the first and last time of those logs */
 } vcert;
 
 /* Loads a certificate file (DER or PEM). On failure writes why into err. */
@@ -86,10 +89,20 @@ typedef struct vkey {
 } vkey;
 
 /* Checks validity of every certificate against the logs' keys and, with
- * `chain`, names, issuer signatures and unused certificates. Returns -1
- * only when out of memory. */
-int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, bool chain,
-                verify_result *r, const verify_options *o);
+ * `chain`, names, issuer signatures, the anchoring in one of the given
+ * `roots` (r->anchored) and unused certificates. Returns -1 only when out of
+ * memory. */
+int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, const vkey *keys,
+                size_t n_keys, bool chain, verify_result *r, const verify_options *o);
+
+/* A CRL (DER or PEM), or NULL when it does not decode. */
+X509_CRL *vcrl_load(const verify_input *in);
+
+/* Checks the CRLs of the options (section 10.2.3) and every certificate of
+ * the chains (certs and roots walked by vcert_check) against the accepted
+ * ones, at the times of the logs (r->revocation_checked). -1: out of memory. */
+int vcrl_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, verify_result *r,
+               const verify_options *o);
 
 /* ------------------------------------------------------ log records */
 
@@ -159,6 +172,8 @@ typedef struct vctx {
     const verify_options *o;
     vcert *certs;
     size_t n_certs, cap_certs;
+    vcert *roots;            /* the trust anchors of the options */
+    size_t n_roots;
     vkey *keys;
     size_t n_keys, last_key;
     vrec *recs;

@@ -306,23 +306,67 @@ static int summarize_keys(vctx *x)
     return 0;
 }
 
+int verify_input_check(const verify_input *in, bool crl, char *err, size_t errlen)
+{
+    if (crl) {
+        X509_CRL *c = vcrl_load(in);
+        if (!c)
+            snprintf(err, errlen, "not a DER or PEM certificate revocation list");
+        X509_CRL_free(c);
+        return c ? 0 : -1;
+    }
+    vcert c;
+    int rc = vcert_load(&c, in->name ? in->name : "root", in->data, in->len, err, errlen);
+    vcert_free(&c);
+    return rc;
+}
+
+/* The trust anchors of the options; an unreadable one is a finding. */
+static int load_roots(vctx *x)
+{
+    size_t n = x->o ? x->o->n_roots : 0;
+    if (!n)
+        return 0;
+    if (!(x->roots = calloc(n, sizeof *x->roots)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const verify_input *in = &x->o->roots[i];
+        const char *name = in->name ? in->name : "root";
+        char err[160];
+        vcert *c = &x->roots[x->n_roots];
+        if (vcert_load(c, name, in->data, in->len, err, sizeof err) != 0) {
+            vcert_free(c);
+            if (vr_add(x->r, x->o, VERIFY_ERROR, "root-unreadable", name, "%s", err) != 0)
+                return -1;
+            continue;
+        }
+        x->n_roots++;
+    }
+    return 0;
+}
+
 int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
 {
     memset(x, 0, sizeof *x);
     x->r = r;
     x->o = o;
     x->single = single;
-    return vbatch_init(&x->batch, o ? o->threads : 0);
+    if (vbatch_init(&x->batch, o ? o->threads : 0) != 0)
+        return -1;
+    return single ? 0 : load_roots(x);
 }
 
 int vctx_finish(vctx *x)
 {
     if (flush(x) != 0 || summarize_keys(x) != 0)
         return -1;
-    if (vcert_check(x->certs, x->n_certs, x->keys, x->n_keys, !x->single, x->r, x->o) != 0)
+    if (vcert_check(x->certs, x->n_certs, x->roots, x->n_roots, x->keys, x->n_keys, !x->single,
+                    x->r, x->o) != 0)
         return -1;
     if (x->single)
         return 0;
+    if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0)
+        return -1;
     return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 
@@ -331,6 +375,9 @@ void vctx_free(vctx *x)
     for (size_t i = 0; i < x->n_certs; i++)
         vcert_free(&x->certs[i]);
     free(x->certs);
+    for (size_t i = 0; i < x->n_roots; i++)
+        vcert_free(&x->roots[i]);
+    free(x->roots);
     free(x->keys);
     free(x->recs);
     for (size_t i = 0; i < x->n_clients; i++)

@@ -199,6 +199,11 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
                 c->system_logs, c->audit_logs, c->signatures_valid);
         fprintf(out, "  %zu transactions (%zu open), %zu certificates, %zu files\n",
                 c->transactions, c->open_transactions, c->certificates, c->files);
+        if (c->tses)
+            fprintf(out, "  certificate chain: %s; revocation %s\n",
+                    r->anchored ? "anchored in the given root"
+                                : "consistent but not anchored (no matching --root)",
+                    r->revocation_checked ? "checked against current CRLs" : "not checked");
         for (size_t i = 0; i < r->n_tses; i++) {
             const verify_tse *t = &r->tses[i];
             fprintf(out, "  TSE %s: %s, %zu logs, counters %llu..%llu, %s .. %s%s\n",
@@ -343,6 +348,8 @@ void *verify_report_json(const verify_result *r)
     put(o, "warnings", json_integer((json_int_t)r->warnings), &ok);
     put(o, "notes", json_integer((json_int_t)r->notes), &ok);
     put(o, "complete", json_boolean(!r->io_failed), &ok);
+    put(o, "anchored", json_boolean(r->anchored), &ok);
+    put(o, "revocation_checked", json_boolean(r->revocation_checked), &ok);
     put(o, "counts", counts_json(&r->counts, &ok), &ok);
     put(o, "info", info, &ok);
     for (size_t i = 0; i < r->n_tses; i++) {

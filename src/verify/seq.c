@@ -2,13 +2,18 @@
  * seq.c - checks across log messages, on the small records kept per log:
  * signature counters per key (copies, duplicates, gaps with the logs around
  * them), log time never decreasing with the counter, and transactions (one
- * Start, Updates, one Finish, in counter order, one client).
+ * Start, Updates, one Finish, in counter order, one client), transaction
+ * numbers without holes and log times not after the check.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/logmsg.h"
 #include "internal.h"
+
+/* Log times this far after the time of the check pass as clock skew. */
+#define VSEQ_CLOCK_SLACK 300
 
 static int by_key_counter(const void *a, const void *b)
 {
@@ -213,9 +218,46 @@ static int check_transaction(const vrec *rec, size_t b, size_t e, uint64_t first
     return 0;
 }
 
+/* Transaction numbers of one key's transactions, seen in increasing order:
+ * a number skipped while the archive holds the transactions on both sides
+ * (section 10.3: plausibility of the transaction counter). */
+static int check_number_gap(uint64_t prev, uint64_t cur, const vkey *k, verify_result *r,
+                            const verify_options *o)
+{
+    if (cur <= prev + 1)
+        return 0;
+    char serial[65];
+    vr_hex(k->serial, 32, serial);
+    unsigned long long a = prev + 1, b = cur - 1;
+    return a == b ? vr_add(r, o, VERIFY_WARNING, "transaction-number-gap", NULL,
+                           "TSE %.16s...: no log of transaction %llu, between transactions %llu "
+                           "and %llu",
+                           serial, a, (unsigned long long)prev, (unsigned long long)cur)
+                  : vr_add(r, o, VERIFY_WARNING, "transaction-number-gap", NULL,
+                           "TSE %.16s...: no log of transactions %llu..%llu, between "
+                           "transactions %llu and %llu",
+                           serial, a, b, (unsigned long long)prev, (unsigned long long)cur);
+}
+
+/* Log times after the time of the check: the TSE's clock ran ahead. */
+static int check_future(const vkey *k, const verify_options *o, verify_result *r)
+{
+    int64_t now = o && o->now ? o->now : (int64_t)time(NULL);
+    if (!k->logs || k->max_time <= now + VSEQ_CLOCK_SLACK)
+        return 0;
+    char serial[65], a[32], b[32];
+    vr_hex(k->serial, 32, serial);
+    return vr_add(r, o, VERIFY_WARNING, "time-in-future", NULL,
+                  "TSE %.16s...: logs signed as late as %s, after the time of the check (%s)",
+                  serial, vr_time(k->max_time, a, sizeof a), vr_time(now, b, sizeof b));
+}
+
 int vseq_check(vrec *rec, size_t n, const vkey *keys, size_t n_keys, char **clients,
                verify_result *r, const verify_options *o)
 {
+    for (size_t i = 0; i < n_keys; i++)
+        if (check_future(&keys[i], o, r) != 0)
+            return -1;
     (void)n_keys;
     if (n == 0)
         return 0;
@@ -245,6 +287,11 @@ int vseq_check(vrec *rec, size_t n, const vkey *keys, size_t n_keys, char **clie
              e++)
             ;
         r->counts.transactions++;
+        if (b > 0 && rec[b - 1].kind == LOGMSG_TRANSACTION && rec[b - 1].key == rec[b].key &&
+            check_number_gap(rec[b - 1].txno, rec[b].txno, &keys[rec[b].key], r, o) != 0) {
+            free(first);
+            return -1;
+        }
         if (check_transaction(rec, b, e, first[rec[b].key], clients, r, o) != 0) {
             free(first);
             return -1;

@@ -109,6 +109,8 @@ typedef struct verify_result {
     size_t n_tses;
     char *info_description, *info_manufacturer, *info_version;  /* NULL if absent */
     bool io_failed;                /* the input could not be read to its end */
+    bool anchored;                 /* every chain ends in a root given in the options */
+    bool revocation_checked;       /* every certificate below a root had an accepted CRL */
     verify_gap *gaps;              /* every counter gap (up to the findings limit) */
     size_t n_gaps, cap_gaps;
 } verify_result;
@@ -117,6 +119,13 @@ typedef struct verify_result {
  * `total` (0 when unknown) and logs checked. */
 typedef void (*verify_progress_fn)(void *ctx, uint64_t done, uint64_t total, size_t logs);
 
+/* A file the auditor gives (a root certificate, a CRL), DER or PEM. */
+typedef struct verify_input {
+    const uint8_t *data;
+    size_t len;
+    const char *name;         /* for findings, e.g. the file name */
+} verify_input;
+
 typedef struct verify_options {
     /* Listed findings per code; further ones are only counted. 0: 100. */
     size_t max_findings_per_code;
@@ -124,6 +133,18 @@ typedef struct verify_options {
     void *progress_ctx;
     /* Threads checking signatures. 0: one per core. */
     unsigned threads;
+    /* Trust anchors (TR-03153-1 v1.1.1 section 10.2.1): every chain must end
+     * in one of them, byte for byte. None: the chain is only checked to be
+     * consistent up to a self-signed root ("chain-not-anchored"). */
+    const verify_input *roots;
+    size_t n_roots;
+    /* Certificate revocation lists (section 10.2.3), each checked (issuer in
+     * the chain, signature, thisUpdate less than 24 hours before `now`,
+     * nextUpdate after it) before it is used. None: "revocation-unchecked". */
+    const verify_input *crls;
+    size_t n_crls;
+    /* The time of the check, seconds since the epoch. 0: now. */
+    int64_t now;
 } verify_options;
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with
@@ -140,6 +161,11 @@ int verify_archive(const char *path, const verify_options *opts, verify_result *
 int verify_log(const uint8_t *data, size_t len, const char *name,
                const uint8_t *cert, size_t cert_len, const char *cert_name,
                const verify_options *opts, verify_result *out);
+
+/* Whether `in` is a usable root certificate (`crl` false) or CRL (`crl`
+ * true), DER or PEM: 0, or -1 with the reason in err. For checking what a
+ * user gives before verifying anything. */
+int verify_input_check(const verify_input *in, bool crl, char *err, size_t errlen);
 
 void verify_result_free(verify_result *r);
 

@@ -504,7 +504,11 @@ static void test_progress_and_limits(void **state)
         listed += !strcmp(r.findings[i].code, "transaction-open");
     assert_int_equal(listed, 1);
     assert_int_equal(r.warnings, 0);
-    assert_int_equal(r.notes, 5);   /* info.csv unquoted, 3 open transactions, one finished by another client */
+    /* info.csv unquoted, 3 open transactions, one finished by another
+     * client, the chain not anchored (a self-signed TSE certificate:
+     * nothing to revoke below a root) */
+    assert_int_equal(r.notes, 6);
+    assert_int_equal(verify_count(&r, "revocation-unchecked"), 0);
     verify_result_free(&r);
     free(data);
     free(path);
@@ -821,6 +825,44 @@ static void test_cli(void **state)
                                                         "warnings")), 1);
     json_decref(j);
     free(out);
+
+    /* --root: D-Trust's own root anchors its export; another root is a
+     * chain to a root that is not the one given. */
+    load_export("dtrust-a.tar", &e, &n);
+    char *root = th_path("dtrust-root.crt"), *other = th_path("fiskaly-v1.pem");
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(e[i].name, "34E9DBDEA9FADF71", 16))
+            assert_int_equal(th_write_file(root, e[i].data, e[i].len), 0);
+    th_tar_free(e, n);
+    load_export("fiskaly-v1-utc.tar", &e, &n);
+    for (size_t i = 0; i < n; i++)
+        if (ends_with(e[i].name, "_X509.pem"))
+            assert_int_equal(th_write_file(other, e[i].data, e[i].len), 0);
+    th_tar_free(e, n);
+    assert_int_equal(run_cli(&out, "verify --root '%s' '%s'", root, b), 0);
+    assert_non_null(strstr(out, "certificate chain: anchored in the given root"));
+    assert_null(strstr(out, "chain-not-anchored"));
+    free(out);
+    assert_int_equal(run_cli(&out, "--json verify --root '%s' '%s'", root, b), 0);
+    j = parse_json(out);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(j, "results"), 0), "anchored")));
+    json_decref(j);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify '%s'", b), 0);
+    assert_non_null(strstr(out, "consistent but not anchored"));
+    assert_non_null(strstr(out, "note chain-not-anchored"));
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --root '%s' '%s'", other, b), 1);
+    assert_non_null(strstr(out, "error chain-root-mismatch"));
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --root '%s' '%s'", a, b), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --crl '%s' '%s'", root, b), 2);
+    free(out);
+    assert_int_equal(run_cli(&out, "verify --crl /nonexistent.crl '%s'", b), 2);
+    free(out);
+    free(root);
+    free(other);
 
     /* Usage errors and unreadable input. */
     assert_int_equal(run_cli(&out, "verify"), 2);
