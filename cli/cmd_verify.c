@@ -19,6 +19,7 @@ typedef struct verify_args {
     size_t max_findings;
     unsigned threads;
     const char *cert;
+    const char *html;   /* --html FILE */
     const char *roots[MAX_ANCHOR_FILES], *crls[MAX_ANCHOR_FILES];
     size_t n_roots, n_crls;
     int first;          /* index of the first file in argv */
@@ -48,6 +49,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verif
             a->threads = (unsigned)v;
         } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
             a->cert = argv[++i];
+        } else if (!with_cert && !strcmp(argv[i], "--html") && i + 1 < argc) {
+            a->html = argv[++i];
         } else if (!with_cert && (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--crl")) &&
                    i + 1 < argc) {
             bool root = !strcmp(argv[i], "--root");
@@ -106,8 +109,9 @@ static void on_progress(void *p, uint64_t done, uint64_t total, size_t logs)
 }
 
 /* Prints or collects one result; returns its verdict, -1 when the report
- * could not be written. */
-static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results)
+ * could not be written. With --html the result is kept in `kept` (moved). */
+static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results,
+                verify_result *kept)
 {
     int verdict = (int)verify_verdict_of(r);
     if (ctx->json) {
@@ -117,8 +121,34 @@ static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *re
     } else if (verify_report_text(r, stdout, a->quiet) != 0) {
         verdict = -1;
     }
-    verify_result_free(r);
+    if (kept)
+        *kept = *r;
+    else
+        verify_result_free(r);
     return verdict;
+}
+
+/* Writes the HTML report of `n` results to `path` (replaced whole, or not
+ * at all). Returns 0 or CLI_INTERNAL. */
+static int write_html(cli_ctx *ctx, const char *path, verify_result *kept, size_t n)
+{
+    const verify_result **list = calloc(n ? n : 1, sizeof *list);
+    char *tmp = NULL;
+    if (!list || asprintf(&tmp, "%s.tmp", path) < 0) {
+        free(list);
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        list[i] = &kept[i];
+    FILE *f = fopen(tmp, "w");
+    int rc = 0;
+    if (!f || verify_report_html(list, n, f) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        rc = cli_fail(ctx, CLI_INTERNAL, "cannot write the report %s", path);
+        remove(tmp);
+    }
+    free(tmp);
+    free(list);
+    return rc;
 }
 
 /* Verifies one archive or log into r. Returns 0, CLI_USAGE when the log
@@ -190,10 +220,14 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
                         .progress_ctx = ctx, .threads = a.threads, .roots = roots,
                         .n_roots = a.n_roots, .crls = crls, .n_crls = a.n_crls};
     verify_verdict worst = VERIFY_INTACT;
+    size_t n_kept = 0;
+    verify_result *kept = a.html ? calloc((size_t)(argc - a.first), sizeof *kept) : NULL;
+    if (a.html && !kept)
+        rc = CLI_INTERNAL;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
         rc = verify_one(ctx, argv[i], log, cert, cert_len, a.cert, &o, &r);
-        int v = rc ? 0 : emit(ctx, &a, &r, results);
+        int v = rc ? 0 : emit(ctx, &a, &r, results, kept ? &kept[n_kept++] : NULL);
         if (rc)
             verify_result_free(&r);
         else if (v < 0)
@@ -204,8 +238,14 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     free(cert);
     free_inputs(roots, a.n_roots);
     free_inputs(crls, a.n_crls);
+    int html_rc = !rc && kept && results ? write_html(ctx, a.html, kept, n_kept) : 0;
+    for (size_t i = 0; i < n_kept; i++)
+        verify_result_free(&kept[i]);
+    free(kept);
     if (!results || rc == CLI_INTERNAL)
         rc = cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+    if (!rc)
+        rc = html_rc;
     if (rc) {
         json_decref(results);
         return rc;
@@ -224,7 +264,7 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--quiet]\n"
+        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--html FILE] [--quiet]\n"
                "                      [--max-findings N] [--threads N] ARCHIVE...\n"
                "\n"
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
@@ -238,6 +278,8 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
                "                    is consistent but not anchored\n"
                "  --crl FILE        a CRL of a CA of the chain (DER or PEM); refused when\n"
                "                    issued more than 24 hours ago or past its nextUpdate\n"
+               "  --html FILE       also write a self-contained HTML report: verdict,\n"
+               "                    timeline per TSE, certificates, findings\n"
                "  --quiet           only the summary line and errors\n"
                "  --max-findings N  list at most N findings of each kind (default 100)\n"
                "  --threads N       threads checking signatures (default: one per core)\n");

@@ -563,3 +563,48 @@ int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, cons
     }
     return 0;
 }
+
+static int summarize_one(const vcert *c, bool given, verify_cert *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *p = c->subject.p;
+    X509_NAME *name = c->subject.n ? d2i_X509_NAME(NULL, &p, (long)c->subject.n) : NULL;
+    if (name) {
+        char *line = X509_NAME_oneline(name, NULL, 0);
+        if (line && !(out->subject = strdup(line))) {
+            OPENSSL_free(line);
+            X509_NAME_free(name);
+            return -1;
+        }
+        OPENSSL_free(line);
+        X509_NAME_free(name);
+    }
+    ERR_clear_error();
+    out->has_validity = c->has_validity;
+    out->not_before = c->not_before;
+    out->not_after = c->not_after;
+    out->signs_logs = c->signs_logs;
+    out->in_chain = c->in_chain;
+    out->given_root = given;
+    out->used = c->used;
+    out->use_min = c->use_min;
+    out->use_max = c->use_max;
+    return (out->file = strdup(c->file)) ? 0 : -1;
+}
+
+int vcert_summarize(const vcert *certs, size_t n_certs, const vcert *roots, size_t n_roots,
+                    verify_result *r)
+{
+    size_t n = n_certs + n_roots;
+    if (!n)
+        return 0;
+    if (!(r->certs = calloc(n, sizeof *r->certs)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        r->n_certs++;   /* counted first, so that a partial one is freed */
+        if (summarize_one(i < n_certs ? &certs[i] : &roots[i - n_certs], i >= n_certs,
+                          &r->certs[i]) != 0)
+            return -1;
+    }
+    return 0;
+}

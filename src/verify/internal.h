@@ -27,6 +27,9 @@
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Adds a timeline mark; bounded per kind and TSE by the caller. -1: out of memory. */
+int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time);
+
 /* Findings listed per code (the options' limit or the default). */
 size_t vr_limit(const verify_options *o);
 
@@ -94,6 +97,11 @@ typedef struct vkey {
  * memory. */
 int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, const vkey *keys,
                 size_t n_keys, bool chain, verify_result *r, const verify_options *o);
+
+/* Copies what the report shows of the certificates and roots into r->certs.
+ * -1: out of memory. */
+int vcert_summarize(const vcert *certs, size_t n_certs, const vcert *roots, size_t n_roots,
+                    verify_result *r);
 
 /* A CRL (DER or PEM), or NULL when it does not decode. */
 X509_CRL *vcrl_load(const verify_input *in);

@@ -365,7 +365,8 @@ int vctx_finish(vctx *x)
         return -1;
     if (x->single)
         return 0;
-    if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0)
+    if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0 ||
+        vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
         return -1;
     return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }

@@ -100,6 +100,14 @@ verify_verdict verify_verdict_worse(verify_verdict a, verify_verdict b)
     return a == VERIFY_INCOMPLETE || b == VERIFY_INCOMPLETE ? VERIFY_INCOMPLETE : VERIFY_INTACT;
 }
 
+int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time)
+{
+    if (vr_grow(&r->marks, &r->cap_marks, r->n_marks, sizeof *r->marks) != 0)
+        return -1;
+    r->marks[r->n_marks++] = (verify_mark){.tse = tse, .kind = kind, .counter = counter, .time = time};
+    return 0;
+}
+
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...)
 {
@@ -161,6 +169,12 @@ void verify_result_free(verify_result *r)
         free(r->gaps[i].after.client);
     }
     free(r->gaps);
+    free(r->marks);
+    for (size_t i = 0; i < r->n_certs; i++) {
+        free(r->certs[i].file);
+        free(r->certs[i].subject);
+    }
+    free(r->certs);
     free(r->tallies);
     free(r->tses);
     free(r->source);

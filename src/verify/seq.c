@@ -14,6 +14,9 @@
 
 /* Log times this far after the time of the check pass as clock skew. */
 #define VSEQ_CLOCK_SLACK 300
+/* Timeline samples per TSE, and marks in all, for the HTML report. */
+#define VSEQ_SAMPLES 400
+#define VSEQ_MAX_MARKS 20000
 
 static int by_key_counter(const void *a, const void *b)
 {
@@ -49,6 +52,19 @@ static const char *op_name(uint8_t op)
     case VOP_FINISH: return "Finish";
     }
     return "system";
+}
+
+/* Evenly spread samples of one key's records [b, e), sorted by counter,
+ * the first and the last among them. */
+static int sample(const vrec *rec, size_t b, size_t e, verify_result *r)
+{
+    size_t n = e - b, k = n < VSEQ_SAMPLES ? n : VSEQ_SAMPLES;
+    for (size_t j = 0; j < k; j++) {
+        const vrec *c = &rec[b + (k > 1 ? j * (n - 1) / (k - 1) : 0)];
+        if (vr_mark(r, c->key, VERIFY_MARK_SAMPLE, c->counter, c->time) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static const char *kind_name(uint8_t kind)
@@ -154,6 +170,8 @@ static int check_counters(const vrec *rec, size_t b, size_t e, const vkey *k, ch
         if (rc != 0)
             return -1;
         if (c->time < p->time) {
+            if (r->n_marks < VSEQ_MAX_MARKS && vr_mark(r, c->key, VERIFY_MARK_SET_BACK, c->counter, c->time) != 0)
+                return -1;
             /* Setting the clock back is logged by updateTime. */
             bool set_back = p->op == VOP_UPDATE_TIME || c->op == VOP_UPDATE_TIME;
             char ct[32], pt[32];
@@ -209,6 +227,9 @@ static int check_transaction(const vrec *rec, size_t b, size_t e, uint64_t first
     if (!finished) {
         /* Registers abandon transactions and exports catch them open. */
         r->counts.open_transactions++;
+        if (r->n_marks < VSEQ_MAX_MARKS &&
+            vr_mark(r, rec[b].key, VERIFY_MARK_OPEN, rec[b].counter, rec[b].time) != 0)
+            return -1;
         if (vr_add(r, o, VERIFY_NOTE, "transaction-open", NULL,
                    "transaction %llu (client \"%s\", started at counter %llu) has no Finish "
                    "in the archive",
@@ -270,6 +291,10 @@ int vseq_check(vrec *rec, size_t n, const vkey *keys, size_t n_keys, char **clie
         for (e = b + 1; e < n && rec[e].key == rec[b].key; e++)
             ;
         first[rec[b].key] = rec[b].counter;
+        if (sample(rec, b, e, r) != 0) {
+            free(first);
+            return -1;
+        }
         verify_tse *t = &r->tses[rec[b].key];
         t->first_counter = rec[b].counter;
         t->last_counter = rec[e - 1].counter;

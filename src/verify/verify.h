@@ -87,6 +87,29 @@ typedef struct verify_gap {
     verify_gap_log before, after;
 } verify_gap;
 
+/* A point of a TSE's timeline (for the HTML report): a sample of its
+ * signature counter over time, a time set back, the Start of an open
+ * transaction. */
+typedef enum verify_mark_kind { VERIFY_MARK_SAMPLE, VERIFY_MARK_SET_BACK, VERIFY_MARK_OPEN } verify_mark_kind;
+
+typedef struct verify_mark {
+    size_t tse;               /* index into tses */
+    verify_mark_kind kind;
+    uint64_t counter;
+    int64_t time;
+} verify_mark;
+
+/* A certificate of the archive or a given root, as the chain check saw it. */
+typedef struct verify_cert {
+    char *file;
+    char *subject;            /* one-line subject, or NULL when OpenSSL cannot decode it */
+    bool has_validity;
+    int64_t not_before, not_after;
+    bool signs_logs, in_chain, given_root;
+    bool used;                /* logs were signed under it, from use_min to use_max */
+    int64_t use_min, use_max;
+} verify_cert;
+
 /* One signing key (TSE) seen in the logs. */
 typedef struct verify_tse {
     char serial_hex[65];
@@ -113,6 +136,10 @@ typedef struct verify_result {
     bool revocation_checked;       /* every certificate below a root had an accepted CRL */
     verify_gap *gaps;              /* every counter gap (up to the findings limit) */
     size_t n_gaps, cap_gaps;
+    verify_mark *marks;            /* timeline: samples, set-backs, open transactions */
+    size_t n_marks, cap_marks;
+    verify_cert *certs;            /* the archive's certificates, then the given roots */
+    size_t n_certs;
 } verify_result;
 
 /* Progress of the second pass: bytes of the archive read so far out of
@@ -185,6 +212,13 @@ const char *verify_severity_name(verify_severity s);
 /* Human report to `out`. `quiet`: only the summary line and errors.
  * Returns 0, -1 on a write error. */
 int verify_report_text(const verify_result *r, FILE *out, bool quiet);
+
+/* One self-contained HTML page for the results of several inputs: the
+ * verdict, per TSE a timeline of signature counter over time (gaps, times
+ * set back and open transactions marked), the certificates with validity
+ * bars and the times they were used, the findings as a table. Returns 0, -1
+ * on a write error. */
+int verify_report_html(const verify_result *const *results, size_t n, FILE *out);
 
 /* JSON object for one result (format in docs/verify.md), as a jansson
  * json_t *; declared as void * so that this header does not need jansson.

@@ -24,6 +24,7 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <png.h>
 
 #include "codec/logmsg.h"
 #include "csp/csp.h"
@@ -882,6 +883,160 @@ static void test_cli(void **state)
     free(b);
 }
 
+
+/* ------------------------------------------------------ HTML report */
+
+static size_t count_text(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Runs headless Chromium (Debian's `chromium`) on `html` with `what`
+ * (--dump-dom or --screenshot=FILE); its stdout into *out when not NULL. */
+static void chromium(const char *html, const char *what, char **out)
+{
+    char *profile = th_path("chromium-profile"), cmd[3000];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && timeout 120 chromium --headless --no-sandbox --disable-gpu "
+             "--disable-quic --no-first-run --disable-background-networking "
+             "--disable-component-update --disable-sync --user-data-dir='%s' "
+             "--window-size=1100,4000 %s 'file://%s' 2>/dev/null",
+             profile, profile, what, html);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 4 << 20, n = 0, got;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    while ((got = fread(buf + n, 1, cap - 1 - n, p)) > 0)
+        n += got;
+    buf[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    free(profile);
+}
+
+/* Pixels of the screenshot `png` with exactly the colour rgb. */
+static size_t pixels_of(const png_image *img, const uint8_t *px, uint32_t rgb)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)img->width * img->height; i++)
+        n += px[3 * i] == (rgb >> 16) && px[3 * i + 1] == ((rgb >> 8) & 0xff) &&
+             px[3 * i + 2] == (rgb & 0xff);
+    return n;
+}
+
+/* `opentse verify --html`: an archive with two counter gaps and open
+ * transactions next to a clean one, the page opened in headless Chromium:
+ * the DOM shows the verdicts, the gaps in the timeline and in their table,
+ * every finding, every certificate, archive names escaped; the screenshot
+ * shows the verdict colours and the gap marks. */
+static void test_html(void **state)
+{
+    (void)state;
+    th_tar_entry *e;
+    size_t n;
+    load_export("fiskaly-v1-utc.tar", &e, &n);
+    /* A stranger whose name is markup: shown as text, never as markup. */
+    th_tar_entry *c = copy_entries(e, n, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (!ends_with(e[i].name, ".log"))
+            continue;
+        logmsg m;
+        parse(&e[i], &m);
+        if ((m.signature_counter >= 50 && m.signature_counter <= 52) || m.signature_counter == 90) {
+            free(c[i].data);
+            c[i].data = NULL;
+        }
+    }
+    c[n].name = strdup("<b>bold</b>.txt");
+    c[n].data = (uint8_t *)strdup("x");
+    c[n].len = 1;
+    char *gappy = write_tar("html-gaps.tar", c, n + 1);
+    free_entries(c, n + 1);
+    th_tar_free(e, n);
+    char *clean = th_fixture("exports/dtrust-a.tar"), *html = th_path("report.html"),
+         *png = th_path("report.png"), *out;
+
+    assert_int_equal(run_cli(&out, "--json verify --html '%s' '%s' '%s'", html, gappy, clean), 3);
+    json_t *j = parse_json(out), *res = json_object_get(j, "results");
+    size_t findings = json_array_size(json_object_get(json_array_get(res, 0), "findings")) +
+                      json_array_size(json_object_get(json_array_get(res, 1), "findings"));
+    size_t certs = (size_t)json_integer_value(json_object_get(
+                       json_object_get(json_array_get(res, 0), "counts"), "certificates")) +
+                   (size_t)json_integer_value(json_object_get(
+                       json_object_get(json_array_get(res, 1), "counts"), "certificates"));
+    json_decref(j);
+    free(out);
+    size_t len;
+    char *page = (char *)th_read_file(html, &len);
+    assert_non_null(page);
+    assert_null(strstr(page, "http://"));   /* self-contained: nothing to fetch */
+    assert_null(strstr(page, "https://"));
+    assert_null(strstr(page, "<script"));
+    free(page);
+
+    char *dom;
+    chromium(html, "--dump-dom", &dom);
+    assert_non_null(strstr(dom, "id=\"overall\" data-verdict=\"3\""));
+    assert_non_null(strstr(dom, "2 inputs: verdict 3, intact but incomplete or implausible"));
+    assert_non_null(strstr(dom, "data-verdict=\"3\">Verdict 3: intact but incomplete or implausible</div>"));
+    assert_non_null(strstr(dom, "data-verdict=\"0\">Verdict 0: intact and complete</div>"));
+    /* The gaps, in the timeline and in their table, exactly. */
+    assert_int_equal(count_text(dom, "class=\"gap\""), 2);
+    assert_non_null(strstr(dom, "class=\"gap\" data-first=\"50\" data-last=\"52\""));
+    assert_non_null(strstr(dom, "class=\"gap\" data-first=\"90\" data-last=\"90\""));
+    assert_int_equal(count_text(dom, "class=\"gap-row\""), 2);
+    assert_non_null(strstr(dom, "<td>50..52</td><td>3</td><td>49: transaction FinishTransaction"));
+    /* Three open transactions, two timelines, one per TSE. */
+    assert_int_equal(count_text(dom, "class=\"open\""), 3);
+    assert_int_equal(count_text(dom, "<svg class=\"timeline\""), 2);
+    assert_int_equal(count_text(dom, "<tr class=\"finding "), findings);
+    assert_int_equal(count_text(dom, "<g class=\"cert\""), certs);
+    assert_int_equal(count_text(dom, "class=\"validity\""), certs);
+    assert_non_null(strstr(dom, "data-code=\"counter-gap\""));
+    /* The stranger's name as text: the DOM has no <b> element. */
+    assert_non_null(strstr(dom, "&lt;b&gt;bold&lt;/b&gt;.txt"));
+    assert_null(strstr(dom, "<b>"));
+    free(dom);
+
+    char what[600];
+    snprintf(what, sizeof what, "--screenshot='%s'", png);
+    chromium(html, what, NULL);
+    png_image img = {.version = PNG_IMAGE_VERSION};
+    assert_int_equal(png_image_begin_read_from_file(&img, png), 1);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    assert_non_null(px);
+    assert_int_equal(png_image_finish_read(&img, NULL, px, 0, NULL), 1);
+    assert_int_equal(img.width, 1100);
+    assert_int_equal(img.height, 4000);
+    /* Verdict 3 banners (amber), the verdict 0 banner (green), the gap
+     * marks (red) and the open transactions (blue) are on screen. */
+    print_message("amber %zu green %zu red %zu blue %zu\n", pixels_of(&img, px, 0xf0ad4e),
+                  pixels_of(&img, px, 0x2e7d32), pixels_of(&img, px, 0xd62728),
+                  pixels_of(&img, px, 0x1f77b4));
+    assert_true(pixels_of(&img, px, 0xf0ad4e) > 2 * 600 * 30);
+    assert_true(pixels_of(&img, px, 0x2e7d32) > 600 * 30);
+    assert_true(pixels_of(&img, px, 0xd62728) > 2 * 30);
+    assert_true(pixels_of(&img, px, 0x1f77b4) > 3 * 20);
+    free(px);
+    png_image_free(&img);
+
+    /* A report that cannot be written: exit 5, nothing left behind. */
+    assert_int_equal(run_cli(&out, "verify --html /nonexistent/dir/report.html '%s'", clean), 5);
+    free(out);
+    free(gappy);
+    free(clean);
+    free(html);
+    free(png);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -893,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_verify_log),
         cmocka_unit_test(test_own_archive),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
