@@ -20,6 +20,7 @@ typedef struct verify_args {
     unsigned threads;
     const char *cert;
     const char *html;   /* --html FILE */
+    const char *dsfinvk;   /* --dsfinvk DIR */
     const char *roots[MAX_ANCHOR_FILES], *crls[MAX_ANCHOR_FILES];
     size_t n_roots, n_crls;
     int first;          /* index of the first file in argv */
@@ -51,6 +52,8 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verif
             a->cert = argv[++i];
         } else if (!with_cert && !strcmp(argv[i], "--html") && i + 1 < argc) {
             a->html = argv[++i];
+        } else if (!with_cert && !strcmp(argv[i], "--dsfinvk") && i + 1 < argc) {
+            a->dsfinvk = argv[++i];
         } else if (!with_cert && (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--crl")) &&
                    i + 1 < argc) {
             bool root = !strcmp(argv[i], "--root");
@@ -219,10 +222,12 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
                         .progress_ctx = ctx, .threads = a.threads, .roots = roots,
                         .n_roots = a.n_roots, .crls = crls, .n_crls = a.n_crls};
+    o.keep_finishes = a.dsfinvk != NULL;
     verify_verdict worst = VERIFY_INTACT;
     size_t n_kept = 0;
-    verify_result *kept = a.html ? calloc((size_t)(argc - a.first), sizeof *kept) : NULL;
-    if (a.html && !kept)
+    bool keep = a.html || a.dsfinvk;
+    verify_result *kept = keep ? calloc((size_t)(argc - a.first) + 1, sizeof *kept) : NULL;
+    if (keep && !kept)
         rc = CLI_INTERNAL;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
@@ -238,7 +243,23 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     free(cert);
     free_inputs(roots, a.n_roots);
     free_inputs(crls, a.n_crls);
-    int html_rc = !rc && kept && results ? write_html(ctx, a.html, kept, n_kept) : 0;
+    if (!rc && a.dsfinvk && results) {
+        /* The DSFinV-K export against the archives: one more result. */
+        const verify_result **list = calloc(n_kept + 1, sizeof *list);
+        verify_result *d = &kept[n_kept];
+        for (size_t i = 0; list && i < n_kept; i++)
+            list[i] = &kept[i];
+        int v = !list || verify_dsfinvk(a.dsfinvk, list, n_kept, &o, d) != 0
+                    ? -1
+                    : emit(ctx, &a, d, results, d);
+        n_kept++;
+        free(list);
+        if (v < 0)
+            rc = CLI_INTERNAL;
+        else
+            worst = verify_verdict_worse(worst, (verify_verdict)v);
+    }
+    int html_rc = !rc && a.html && results ? write_html(ctx, a.html, kept, n_kept) : 0;
     for (size_t i = 0; i < n_kept; i++)
         verify_result_free(&kept[i]);
     free(kept);
@@ -264,8 +285,9 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--html FILE] [--quiet]\n"
-               "                      [--max-findings N] [--threads N] ARCHIVE...\n"
+        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--html FILE]\n"
+               "                      [--dsfinvk DIR] [--quiet] [--max-findings N] [--threads N]\n"
+               "                      ARCHIVE...\n"
                "\n"
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
                "against the certificate of its serial number, the certificate chain,\n"
@@ -280,6 +302,9 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
                "                    issued more than 24 hours ago or past its nextUpdate\n"
                "  --html FILE       also write a self-contained HTML report: verdict,\n"
                "                    timeline per TSE, certificates, findings\n"
+               "  --dsfinvk DIR     hold a DSFinV-K export's transactions_tse.csv and tse.csv\n"
+               "                    against the archives: each row against its Finish log,\n"
+               "                    transactions in one but not the other listed\n"
                "  --quiet           only the summary line and errors\n"
                "  --max-findings N  list at most N findings of each kind (default 100)\n"
                "  --threads N       threads checking signatures (default: one per core)\n");

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "codec/logmsg.h"
 #include "csp/csp.h"
 #include "verify.h"
 
@@ -29,6 +30,13 @@ int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const
 
 /* Adds a timeline mark; bounded per kind and TSE by the caller. -1: out of memory. */
 int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time);
+
+/* Keeps the Finish log `m` (named `name`) or the time of the Start log `m`
+ * (vctx->starts) for the cross-checks. -1: out of memory. */
+struct vctx;
+int vfin_keep(struct vctx *x, const logmsg *m, const char *name, uint16_t key, uint8_t op);
+/* Joins the Start times to the kept finishes and sorts them for lookup. */
+void vfin_finish(struct vctx *x);
 
 /* Findings listed per code (the options' limit or the default). */
 size_t vr_limit(const verify_options *o);
@@ -191,6 +199,8 @@ typedef struct vctx {
     uint32_t *slots;        /* open-addressing table of client indexes + 1 */
     size_t n_slots;
     bool single;            /* one log (verify_log): no chain or sequence checks */
+    struct vstart { uint16_t key; uint64_t tx; int64_t time; } *starts;  /* keep_finishes */
+    size_t n_starts, cap_starts;
     vbatch batch;           /* signatures not yet checked */
 } vctx;
 

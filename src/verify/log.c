@@ -264,6 +264,9 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
         return -1;
     if (check_name(x, name, &m) != 0 || check_signature(x, name, data, len, &m, k) != 0)
         return -1;
+    if (x->o && x->o->keep_finishes && m.kind == LOGMSG_TRANSACTION &&
+        vfin_keep(x, &m, name, rec.key, rec.op) != 0)
+        return -1;
     return keep(x, &rec);
 }
 
@@ -368,6 +371,7 @@ int vctx_finish(vctx *x)
     if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0 ||
         vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
         return -1;
+    vfin_finish(x);
     return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 
@@ -379,6 +383,7 @@ void vctx_free(vctx *x)
     for (size_t i = 0; i < x->n_roots; i++)
         vcert_free(&x->roots[i]);
     free(x->roots);
+    free(x->starts);
     free(x->keys);
     free(x->recs);
     for (size_t i = 0; i < x->n_clients; i++)

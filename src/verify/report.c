@@ -175,6 +175,13 @@ void verify_result_free(verify_result *r)
         free(r->certs[i].subject);
     }
     free(r->certs);
+    for (size_t i = 0; i < r->n_finishes; i++) {
+        free(r->finishes[i].client);
+        free(r->finishes[i].process_type);
+        free(r->finishes[i].process_data);
+        free(r->finishes[i].file);
+    }
+    free(r->finishes);
     free(r->tallies);
     free(r->tses);
     free(r->source);
@@ -202,7 +209,11 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
             r->source ? r->source : "?", v == VERIFY_INTACT ? "OK" : v == VERIFY_BROKEN ? "FAILED"
                                                                    : "INCOMPLETE",
             verify_verdict_text(v), (int)v, r->errors, r->warnings, r->notes);
-    if (!quiet) {
+    if (!quiet && r->dsfinvk) {
+        fprintf(out, "  DSFinV-K export: %zu rows of transactions_tse.csv held against the Finish "
+                     "logs of the archives\n",
+                r->dsfinvk_rows);
+    } else if (!quiet) {
         if (r->info_manufacturer)
             fprintf(out, "  info.csv: description \"%s\", manufacturer \"%s\", version \"%s\"\n",
                     r->info_description ? r->info_description : "",
@@ -364,6 +375,9 @@ void *verify_report_json(const verify_result *r)
     put(o, "complete", json_boolean(!r->io_failed), &ok);
     put(o, "anchored", json_boolean(r->anchored), &ok);
     put(o, "revocation_checked", json_boolean(r->revocation_checked), &ok);
+    put(o, "kind", json_string(r->dsfinvk ? "dsfinvk" : "archive"), &ok);
+    if (r->dsfinvk)
+        put(o, "rows", json_integer((json_int_t)r->dsfinvk_rows), &ok);
     put(o, "counts", counts_json(&r->counts, &ok), &ok);
     put(o, "info", info, &ok);
     for (size_t i = 0; i < r->n_tses; i++) {

@@ -110,6 +110,23 @@ typedef struct verify_cert {
     int64_t use_min, use_max;
 } verify_cert;
 
+/* A transaction as its Finish log signed it, kept for the cross-checks
+ * with DSFinV-K tables and receipt QR codes (verify_options.keep_finishes). */
+typedef struct verify_finish {
+    size_t tse;               /* index into tses */
+    uint64_t transaction, counter;
+    int64_t time;             /* of the Finish log */
+    bool has_start;
+    int64_t start_time;       /* of the Start log, when in the archive */
+    char *client;
+    char *process_type;       /* "" when absent */
+    uint8_t *process_data;    /* flattened; NUL-terminated beyond its length */
+    size_t process_data_len;
+    uint8_t signature[132];
+    size_t signature_len;
+    char *file;
+} verify_finish;
+
 /* One signing key (TSE) seen in the logs. */
 typedef struct verify_tse {
     char serial_hex[65];
@@ -140,6 +157,10 @@ typedef struct verify_result {
     size_t n_marks, cap_marks;
     verify_cert *certs;            /* the archive's certificates, then the given roots */
     size_t n_certs;
+    size_t dsfinvk_rows;           /* a verify_dsfinvk result: rows of transactions_tse.csv; */
+    bool dsfinvk;                  /* (then no archive counts) */
+    verify_finish *finishes;       /* with keep_finishes: by TSE and transaction number */
+    size_t n_finishes, cap_finishes;
 } verify_result;
 
 /* Progress of the second pass: bytes of the archive read so far out of
@@ -172,6 +193,9 @@ typedef struct verify_options {
     size_t n_crls;
     /* The time of the check, seconds since the epoch. 0: now. */
     int64_t now;
+    /* Keep every Finish log's data in the result (finishes), for
+     * verify_dsfinvk and receipt checks. */
+    bool keep_finishes;
 } verify_options;
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with
@@ -219,6 +243,20 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet);
  * bars and the times they were used, the findings as a table. Returns 0, -1
  * on a write error. */
 int verify_report_html(const verify_result *const *results, size_t n, FILE *out);
+
+/* The kept Finish log of transaction `tx` of the TSE with key serial
+ * `serial_hex` (64 hex digits, any case), or NULL. */
+const verify_finish *verify_find_finish(const verify_result *r, const char *serial_hex, uint64_t tx);
+
+/* Cross-checks a DSFinV-K export in `dir` (transactions_tse.csv, tse.csv)
+ * against the verified archives (`results`, verified with keep_finishes):
+ * every row's signature, counter, times, processType and processData
+ * against the Finish log it names, and the transactions that are in one but
+ * not the other. Fills `out` (source: the directory; free it with
+ * verify_result_free), whose verdict is that of the match. Returns 0, -1
+ * when out of memory. */
+int verify_dsfinvk(const char *dir, const verify_result *const *results, size_t n,
+                   const verify_options *opts, verify_result *out);
 
 /* JSON object for one result (format in docs/verify.md), as a jansson
  * json_t *; declared as void * so that this header does not need jansson.

@@ -1037,6 +1037,149 @@ static void test_html(void **state)
     free(png);
 }
 
+
+/* ------------------------------------------------ DSFinV-K cross-check */
+
+/* Replaces the first `old` in the file at `path` by `new` (which must be there). */
+static void replace_in_file(const char *path, const char *old, const char *new)
+{
+    size_t len;
+    char *text = (char *)th_read_file(path, &len);
+    assert_non_null(text);
+    char *at = strstr(text, old);
+    assert_non_null(at);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(text, 1, (size_t)(at - text), f);
+    fputs(new, f);
+    fputs(at + strlen(old), f);
+    assert_int_equal(fclose(f), 0);
+    free(text);
+}
+
+/* The JSON result of `opentse --json verify --dsfinvk DIR ARCHIVE`, which
+ * must exit `code`: the cross-check's result (the last) into *d. */
+static json_t *dsfinvk_run(const char *dir, const char *archive, int code, json_t **d)
+{
+    char *out;
+    assert_int_equal(run_cli(&out, "--json verify --dsfinvk '%s' '%s'", dir, archive), code);
+    json_t *j = parse_json(out);
+    free(out);
+    json_t *res = json_object_get(j, "results");
+    assert_int_equal(json_array_size(res), 2);
+    *d = json_array_get(res, 1);
+    assert_string_equal(json_string_value(json_object_get(*d, "kind")), "dsfinvk");
+    return j;
+}
+
+/* The finding of `code` in a JSON result whose message holds `text`. */
+static bool json_finding(json_t *r, const char *code, const char *text)
+{
+    json_t *f = json_object_get(r, "findings");
+    for (size_t i = 0; i < json_array_size(f); i++) {
+        json_t *x = json_array_get(f, i);
+        if (!strcmp(json_string_value(json_object_get(x, "code")), code) &&
+            strstr(json_string_value(json_object_get(x, "message")), text))
+            return true;
+    }
+    return false;
+}
+
+/* `opentse verify --dsfinvk`: the tables `opentse dsfinvk` writes from a
+ * real export match it row for row; each changed copy of them (a
+ * signature, a counter, a time, a row left out or added, another public
+ * key) is found and named, and so is a Finish log missing from the archive. */
+static void test_dsfinvk_cross_check(void **state)
+{
+    (void)state;
+    char *archive = th_fixture("exports/dtrust-a.tar"), *dir = th_path("dk"), *out, cmd[4096];
+    json_t *d, *j;
+    assert_int_equal(run_cli(&out, "dsfinvk '%s' --out '%s'", archive, dir), 0);
+    free(out);
+    char tx[512], tse[512], copy[600];
+    snprintf(tx, sizeof tx, "%s/transactions_tse.csv", dir);
+    snprintf(tse, sizeof tse, "%s/tse.csv", dir);
+    snprintf(copy, sizeof copy, "%s.orig", tx);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s' '%s.orig'", tx, copy, tse, tse);
+    assert_int_equal(system(cmd), 0);
+
+    j = dsfinvk_run(dir, archive, 0, &d);
+    assert_int_equal(json_integer_value(json_object_get(d, "rows")), 6);
+    assert_int_equal(json_integer_value(json_object_get(d, "verdict")), 0);
+    assert_int_equal(json_array_size(json_object_get(d, "findings")), 0);
+    json_decref(j);
+
+    /* restores both tables */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.orig' '%s'", copy, tx, tse, tse);
+
+    /* Another signature (its first characters changed). */
+    replace_in_file(tx, ";630;\"o/x5", ";630;\"A/x5");
+    j = dsfinvk_run(dir, archive, 1, &d);
+    assert_true(json_finding(d, "dsfinvk-mismatch", "TSE_TA_SIG is \"A/x5"));
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+    /* Another counter. */
+    replace_in_file(tx, ";630;\"o/x5", ";631;\"o/x5");
+    j = dsfinvk_run(dir, archive, 1, &d);
+    assert_true(json_finding(d, "dsfinvk-mismatch", "TSE_TA_SIGZ is \"631\""));
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+    /* Another end time (a minute later). */
+    replace_in_file(tx, "\"2021-08-31T11:10:36.000Z\";\"Kassenbeleg-V1\";630",
+                    "\"2021-08-31T11:11:36.000Z\";\"Kassenbeleg-V1\";630");
+    j = dsfinvk_run(dir, archive, 1, &d);
+    assert_true(json_finding(d, "dsfinvk-mismatch", "TSE_TA_ENDE is \"2021-08-31T11:11:36.000Z\""));
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+    /* The same time in another zone is the same time. */
+    replace_in_file(tx, "\"2021-08-31T11:10:36.000Z\";\"Kassenbeleg-V1\";630",
+                    "\"2021-08-31T13:10:36+02:00\";\"Kassenbeleg-V1\";630");
+    j = dsfinvk_run(dir, archive, 0, &d);
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+    /* A row left out: the Finish log is listed (verdict 3). */
+    replace_in_file(tx, "\"137741-0009\";\"2021-08-31T11:15:02\";1;\"218\";1;218;", "\"x\";\"y\";1;\"218\";1;9999;");
+    j = dsfinvk_run(dir, archive, 3, &d);
+    assert_true(json_finding(d, "dsfinvk-missing-row", "transaction 218 (TSE bf47cee340ba72a9..."));
+    assert_true(json_finding(d, "dsfinvk-not-in-archive", "transaction 9999 of TSE bf47cee340ba72a9..."));
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+    /* tse.csv with another public key. */
+    replace_in_file(tse, ";\"BHrv", ";\"BHrw");
+    j = dsfinvk_run(dir, archive, 1, &d);
+    assert_true(json_finding(d, "dsfinvk-tse-key-mismatch", "does not hash to TSE_SERIAL bf47"));
+    json_decref(j);
+    assert_int_equal(system(cmd), 0);
+
+    /* The archive without one Finish log: that row has none (and the
+     * archive a gap). */
+    th_tar_entry *e;
+    size_t n;
+    load_export("dtrust-a.tar", &e, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(e[i].name, "_Sig-630_")) {
+            free(e[i].data);
+            e[i].data = NULL;
+        }
+    char *cut = write_tar("dk-cut.tar", e, n);
+    th_tar_free(e, n);
+    j = dsfinvk_run(dir, cut, 3, &d);
+    assert_true(json_finding(d, "dsfinvk-not-in-archive", "transaction 218 of TSE"));
+    json_decref(j);
+
+    /* No such directory, and a table without its columns. */
+    assert_int_equal(run_cli(&out, "--json verify --dsfinvk /nonexistent '%s'", archive), 1);
+    assert_non_null(strstr(out, "dsfinvk-unreadable"));
+    free(out);
+    replace_in_file(tx, "TSE_TA_SIGZ", "TSE_TA_SIGNATURZAEHLER");
+    j = dsfinvk_run(dir, archive, 1, &d);
+    assert_true(json_finding(d, "dsfinvk-unreadable", "the header has no column TSE_TA_SIGZ"));
+    json_decref(j);
+    free(cut);
+    free(archive);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1049,6 +1192,7 @@ int main(void)
         cmocka_unit_test(test_own_archive),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_html),
+        cmocka_unit_test(test_dsfinvk_cross_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
