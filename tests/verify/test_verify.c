@@ -29,6 +29,7 @@
 #include "codec/logmsg.h"
 #include "csp/csp.h"
 #include "helpers.h"
+#include "opentse/receipt.h"
 #include "ready_tse.h"
 #include "verify/verify.h"
 
@@ -1180,6 +1181,81 @@ static void test_dsfinvk_cross_check(void **state)
     free(dir);
 }
 
+
+/* --------------------------------------------- receipts against an archive */
+
+/* `opentse qr verify --archive`: receipts of our own TSE against its
+ * export. Each matches its Finish log; a code with a changed amount fails
+ * its own signature; one whose start time was changed (the Finish log does
+ * not sign it) still verifies alone but not against the archive; a receipt
+ * whose transaction the archive does not hold is named. */
+static void test_qr_against_archive(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("qr-archive", NULL, NULL);
+    static const uint8_t pd[] = "Beleg^12.50_0.00_0.00_0.00_0.00^12.50:Bar";
+    char *qr[2];
+    for (int i = 0; i < 2; i++) {
+        tse_result s, f;
+        assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, READY_CLIENT, s.transaction_number, pd, sizeof pd - 1,
+                                                "Kassenbeleg-V1", NULL, 0, &f), TSE_OK);
+        assert_int_equal(tse_receipt_qr_from_finish(t, &f, READY_CLIENT, "Kassenbeleg-V1", pd, sizeof pd - 1,
+                                                    &qr[i]), TSE_OK);
+    }
+    char *all = own_export(t, NULL, "qr-all.tar", NULL);
+    tse_export_filter first = {.transaction_number = 1};
+    char *only1 = own_export(t, &first, "qr-tx1.tar", NULL);
+    char *out;
+
+    assert_int_equal(run_cli(&out, "qr verify --archive '%s' '%s' '%s'", all, qr[0], qr[1]), 0);
+    assert_int_equal(count_text(out, "valid: matches the Finish log Unixt_"), 2);
+    assert_non_null(strstr(out, ": verdict 0, intact and complete"));
+    free(out);
+    assert_int_equal(run_cli(&out, "--json qr verify --archive '%s' '%s'", all, qr[1]), 0);
+    json_t *j = parse_json(out), *c0 = json_array_get(json_object_get(j, "codes"), 0);
+    assert_true(json_is_true(json_object_get(j, "valid")));
+    assert_true(json_is_true(json_object_get(c0, "in_archive")));
+    assert_non_null(strstr(json_string_value(json_object_get(c0, "log")), "_Log-Tra_No-2_Finish_"));
+    json_decref(j);
+    free(out);
+
+    /* The amount changed: the code's own signature fails. */
+    char *changed = strdup(qr[0]), *at = strstr(changed, "12.50:Bar");
+    assert_non_null(at);
+    at[1] = '3';
+    assert_int_equal(run_cli(&out, "qr verify --archive '%s' '%s'", all, changed), 1);
+    assert_non_null(strstr(out, "NOT VALID: the code's signature"));
+    free(out);
+    free(changed);
+    /* The start time a year earlier: only the archive shows it. */
+    char *moved = strdup(qr[0]);
+    char *start = strchr(strstr(moved, "Kassenbeleg-V1;Beleg"), ';');
+    for (int k = 0; k < 3; k++)
+        start = strchr(start + 1, ';');
+    assert_true(start[1] == '2' && start[2] == '0');
+    start[4] = start[4] == '0' ? '1' : (char)(start[4] - 1);   /* another year */
+    assert_int_equal(run_cli(&out, "qr verify '%s'", moved), 0);
+    free(out);
+    assert_int_equal(run_cli(&out, "qr verify --archive '%s' '%s'", all, moved), 1);
+    assert_non_null(strstr(out, "NOT VALID: differs from the Finish log"));
+    assert_non_null(strstr(out, "in: start time"));
+    free(out);
+    free(moved);
+    /* Transaction 2 is not in the export of transaction 1. */
+    assert_int_equal(run_cli(&out, "qr verify --archive '%s' '%s' '%s'", only1, qr[0], qr[1]), 1);
+    assert_non_null(strstr(out, "valid: matches the Finish log"));
+    assert_non_null(strstr(out, "NOT VALID: transaction 2 of TSE"));
+    free(out);
+    assert_int_equal(run_cli(&out, "qr verify --archive '%s'", all), 2);
+    free(out);
+    tse_free(qr[0]);
+    tse_free(qr[1]);
+    free(all);
+    free(only1);
+    tse_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1193,6 +1269,7 @@ int main(void)
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_dsfinvk_cross_check),
+        cmocka_unit_test(test_qr_against_archive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
