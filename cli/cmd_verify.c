@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "verify/verify.h"
@@ -105,10 +107,43 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void on_progress(void *p, uint64_t done, uint64_t total, size_t logs)
+/* The progress line on a terminal: logs checked of the total the first
+ * pass counted, time so far and the time left at the rate so far. */
+typedef struct progress {
+    cli_ctx *ctx;
+    struct timespec start, last;
+    bool shown;
+} progress;
+
+static double seconds(const struct timespec *a, const struct timespec *b)
 {
-    (void)logs;
-    cli_progress(p, done, total);
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void on_progress(void *arg, uint64_t done, uint64_t total, size_t logs, size_t total_logs)
+{
+    progress *p = arg;
+    if (p->ctx->json || !isatty(STDERR_FILENO))
+        return;
+    if (!total_logs) {   /* count unknown: bytes as far as known */
+        cli_progress(p->ctx, done, total);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (p->shown && logs != total_logs && seconds(&p->last, &now) < 0.2)
+        return;
+    p->last = now;
+    p->shown = true;
+    double spent = seconds(&p->start, &now);
+    int width = 30, fill = (int)((double)logs * width / (double)total_logs);
+    fprintf(stderr, "\r[%-*.*s] %zu/%zu logs, %.0f s", width, fill,
+            "##############################", logs, total_logs, spent);
+    if (logs && logs < total_logs)
+        fprintf(stderr, ", ETA %.0f s  ", spent * (double)(total_logs - logs) / (double)logs);
+    else
+        fputs("         ", stderr);
+    fflush(stderr);
 }
 
 /* Prints or collects one result; returns its verdict, -1 when the report
@@ -219,8 +254,10 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
         return rc;
     }
     json_t *results = json_array();
+    progress shown = {.ctx = ctx};
+    clock_gettime(CLOCK_MONOTONIC, &shown.start);
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
-                        .progress_ctx = ctx, .threads = a.threads, .roots = roots,
+                        .progress_ctx = &shown, .threads = a.threads, .roots = roots,
                         .n_roots = a.n_roots, .crls = crls, .n_crls = a.n_crls};
     o.keep_finishes = a.dsfinvk != NULL;
     verify_verdict worst = VERIFY_INTACT;

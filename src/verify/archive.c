@@ -195,6 +195,7 @@ static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *ca
         if (!name || archive_entry_filetype(e) != AE_IFREG)
             continue;
         entry_kind k = kind_of(name);
+        x->expected_logs += k == ENTRY_LOG;
         if (k != ENTRY_CERT && k != ENTRY_INFO)
             continue;
         ssize_t n = read_entry(a, e, MAX_SMALL_FILE, buf, cap);
@@ -259,7 +260,7 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
             return -1;
         if (x->o && x->o->progress)
             x->o->progress(x->o->progress_ctx, (uint64_t)archive_filter_bytes(a, -1), total,
-                           x->r->counts.logs);
+                           x->r->counts.logs, x->r->io_failed ? 0 : x->expected_logs);
     }
     return rc == ARCHIVE_EOF ? 0 : 1;
 }

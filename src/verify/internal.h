@@ -199,6 +199,7 @@ typedef struct vctx {
     uint32_t *slots;        /* open-addressing table of client indexes + 1 */
     size_t n_slots;
     bool single;            /* one log (verify_log): no chain or sequence checks */
+    size_t expected_logs;   /* .log entries the first pass saw */
     struct vstart { uint16_t key; uint64_t tx; int64_t time; } *starts;  /* keep_finishes */
     size_t n_starts, cap_starts;
     vbatch batch;           /* signatures not yet checked */

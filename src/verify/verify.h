@@ -164,8 +164,10 @@ typedef struct verify_result {
 } verify_result;
 
 /* Progress of the second pass: bytes of the archive read so far out of
- * `total` (0 when unknown) and logs checked. */
-typedef void (*verify_progress_fn)(void *ctx, uint64_t done, uint64_t total, size_t logs);
+ * `total` (0 when unknown), logs checked out of `total_logs` (counted by the
+ * first pass; 0 when it could not read the archive to its end). */
+typedef void (*verify_progress_fn)(void *ctx, uint64_t done, uint64_t total, size_t logs,
+                                   size_t total_logs);
 
 /* A file the auditor gives (a root certificate, a CRL), DER or PEM. */
 typedef struct verify_input {

@@ -466,14 +466,15 @@ static void test_unreadable(void **state)
 }
 
 typedef struct progress_seen {
-    size_t calls, logs;
+    size_t calls, logs, total_logs;
     uint64_t done, total;
     bool backwards;
 } progress_seen;
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total, size_t logs)
+static void on_progress(void *ctx, uint64_t done, uint64_t total, size_t logs, size_t total_logs)
 {
     progress_seen *p = ctx;
+    p->total_logs = total_logs;
     p->backwards = p->backwards || done < p->done || logs < p->logs;
     p->calls++;
     p->done = done;
@@ -500,6 +501,7 @@ static void test_progress_and_limits(void **state)
     assert_int_equal(p.total, size);
     assert_true(p.done <= size && p.done >= size - 10240);
     assert_int_equal(p.logs, 155);
+    assert_int_equal(p.total_logs, 155);   /* known from the first pass */
     assert_int_equal(verify_count(&r, "transaction-open"), 3);
     size_t listed = 0;
     for (size_t i = 0; i < r.n_findings; i++)
@@ -865,6 +867,24 @@ static void test_cli(void **state)
     free(out);
     free(root);
     free(other);
+
+    /* Progress on a terminal only: logs checked of the total the first pass
+     * counted (run under script(1) for a terminal). */
+    char cmd[2048], line[4096];
+    snprintf(cmd, sizeof cmd, "script -qfec \"%s verify --quiet '%s'\" /dev/null", getenv("OPENTSE_CLI"), a);
+    FILE *tty = popen(cmd, "r");
+    assert_non_null(tty);
+    size_t got = fread(line, 1, sizeof line - 1, tty);
+    line[got] = 0;
+    assert_int_equal(pclose(tty), 0);
+    assert_non_null(strstr(line, "] 155/155 logs, "));
+    snprintf(cmd, sizeof cmd, "%s verify --quiet '%s' 2>&1", getenv("OPENTSE_CLI"), a);
+    FILE *pipe = popen(cmd, "r");
+    assert_non_null(pipe);
+    got = fread(line, 1, sizeof line - 1, pipe);
+    line[got] = 0;
+    assert_int_equal(pclose(pipe), 0);
+    assert_null(strstr(line, "155/155 logs"));
 
     /* Usage errors and unreadable input. */
     assert_int_equal(run_cli(&out, "verify"), 2);
