@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -159,12 +161,17 @@ typedef struct vjob {
     char err[CSP_ERRLEN];
 } vjob;
 
+#define VBATCH_MAX_THREADS 16
+
 typedef struct vbatch {
     vjob *jobs;
     size_t n;
     uint8_t *arena;
     size_t used, size;
     unsigned threads;
+    size_t next;             /* the next job a worker takes (atomic) */
+    pthread_t workers[VBATCH_MAX_THREADS];
+    unsigned started;        /* workers running, 0 when none */
 } vbatch;
 
 /* `threads` 0: one per core. -1 when out of memory. */
@@ -177,6 +184,11 @@ bool vbatch_fits(const vbatch *b, size_t len, const char *name);
 vjob *vbatch_add(vbatch *b, const uint8_t *data, size_t len, const char *name, const uint8_t **copy);
 /* Checks every job's signature (sets ok / err), in parallel. */
 void vbatch_run(vbatch *b);
+/* The same in the background: workers check while the caller reads on;
+ * vbatch_wait waits for them (at once when none run). The batch must not be
+ * touched in between. */
+void vbatch_start(vbatch *b);
+void vbatch_wait(vbatch *b);
 void vbatch_clear(vbatch *b);
 
 /* ------------------------------------------------- one verification */
@@ -202,7 +214,8 @@ typedef struct vctx {
     size_t expected_logs;   /* .log entries the first pass saw */
     struct vstart { uint16_t key; uint64_t tx; int64_t time; } *starts;  /* keep_finishes */
     size_t n_starts, cap_starts;
-    vbatch batch;           /* signatures not yet checked */
+    vbatch batch;           /* signatures being collected */
+    vbatch pending;         /* the batch before, checked in the background */
 } vctx;
 
 /* Starts a verification writing into `r`. -1 when out of memory. */

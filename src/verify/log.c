@@ -148,12 +148,9 @@ static int check_name(vctx *x, const char *name, const logmsg *m)
                   "the content gives the name %s", ours);
 }
 
-/* Signatures are checked in batches (batch.c); the results are taken in
- * archive order. */
-static int flush(vctx *x)
+/* The results of a checked batch, in archive order; the batch is emptied. */
+static int report(vctx *x, vbatch *b)
 {
-    vbatch *b = &x->batch;
-    vbatch_run(b);
     for (size_t i = 0; i < b->n; i++) {
         const vjob *j = &b->jobs[i];
         if (j->ok)
@@ -164,6 +161,24 @@ static int flush(vctx *x)
     }
     vbatch_clear(b);
     return 0;
+}
+
+/* Signatures are checked in batches (batch.c): the full batch goes to the
+ * background while the next one is read; its results are taken in archive
+ * order before the one after it starts. `last`: wait for it too. */
+static int flush(vctx *x, bool last)
+{
+    vbatch *p = &x->pending, full = x->batch;
+    vbatch_wait(p);
+    if (report(x, p) != 0)
+        return -1;
+    x->batch = *p;
+    *p = full;
+    vbatch_start(p);
+    if (!last)
+        return 0;
+    vbatch_wait(p);
+    return report(x, p);
 }
 
 static int check_signature(vctx *x, const char *name, const uint8_t *data, size_t len,
@@ -177,7 +192,7 @@ static int check_signature(vctx *x, const char *name, const uint8_t *data, size_
         return vr_add(x->r, x->o, VERIFY_ERROR, "signature-algorithm-unsupported", name,
                       "%s cannot be checked", alg ? alg : m->signature_algorithm_oid);
     }
-    if (!vbatch_fits(&x->batch, len, name) && flush(x) != 0)
+    if (!vbatch_fits(&x->batch, len, name) && flush(x, false) != 0)
         return -1;
     const uint8_t *copy;
     vjob *j = vbatch_add(&x->batch, data, len, name, &copy);
@@ -354,14 +369,15 @@ int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
     x->r = r;
     x->o = o;
     x->single = single;
-    if (vbatch_init(&x->batch, o ? o->threads : 0) != 0)
+    if (vbatch_init(&x->batch, o ? o->threads : 0) != 0 ||
+        vbatch_init(&x->pending, o ? o->threads : 0) != 0)
         return -1;
     return single ? 0 : load_roots(x);
 }
 
 int vctx_finish(vctx *x)
 {
-    if (flush(x) != 0 || summarize_keys(x) != 0)
+    if (flush(x, true) != 0 || summarize_keys(x) != 0)
         return -1;
     if (vcert_check(x->certs, x->n_certs, x->roots, x->n_roots, x->keys, x->n_keys, !x->single,
                     x->r, x->o) != 0)
@@ -390,6 +406,7 @@ void vctx_free(vctx *x)
         free(x->clients[i]);
     free(x->clients);
     free(x->slots);
+    vbatch_free(&x->pending);
     vbatch_free(&x->batch);
     memset(x, 0, sizeof *x);
 }
