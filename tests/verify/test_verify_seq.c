@@ -459,6 +459,27 @@ static void put_signed(struct archive *a, EVP_PKEY *priv, const EVP_MD *md, int 
     put(a, name, msg, m.len);
 }
 
+/* Transaction 1 (Start, counter 1, and Finish, counter 2) of the key
+ * `serial` signed by `priv` with `hash` (`half`-byte signature halves). */
+static void put_transaction(struct archive *a, EVP_PKEY *priv, tse_hash hash, int half,
+                            const uint8_t serial[32], logmsg_time_format fmt, int64_t t)
+{
+    for (uint64_t c = 1; c <= 2; c++) {
+        logmsg_fields fl = {
+            .kind = LOGMSG_TRANSACTION,
+            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
+            .client_id = "KASSE-01",
+            .transaction_number = 1,
+            .serial_number = serial,
+            .signature_algorithm_oid = csp_sigalg_oid(hash),
+            .signature_counter = c,
+            .time_format = fmt,
+            .log_time = t,
+        };
+        put_signed(a, priv, hash == TSE_HASH_SHA384 ? EVP_sha384() : EVP_sha256(), half, &fl);
+    }
+}
+
 static void test_explicit_curve_parameters(void **state)
 {
     (void)state;
@@ -490,20 +511,7 @@ static void test_explicit_curve_parameters(void **state)
         snprintf(name + 2 * k, 3, "%02X", serial[k]);   /* upper case, as D-Trust names */
     strcat(name, "_X509.pem");
     put(a, name, pem, len);
-    for (uint64_t c = 1; c <= 2; c++) {
-        logmsg_fields fl = {
-            .kind = LOGMSG_TRANSACTION,
-            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
-            .client_id = "KASSE-01",
-            .transaction_number = 1,
-            .serial_number = serial,
-            .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA384),
-            .signature_counter = c,
-            .time_format = LOGMSG_TIME_UTC,
-            .log_time = (int64_t)time(NULL),
-        };
-        put_signed(a, priv, EVP_sha384(), 48, &fl);
-    }
+    put_transaction(a, priv, TSE_HASH_SHA384, 48, serial, LOGMSG_TIME_UTC, (int64_t)time(NULL));
     verify_result r = tar_verify(a, path);
     expect(&r, 0, 0, NULL);
     assert_int_equal(r.counts.signatures_valid, 2);
@@ -781,20 +789,7 @@ static char *pki_archive(const char *dir, const char *file, int64_t dt)
     EVP_PKEY *priv = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     assert_non_null(priv);
-    for (uint64_t c = 1; c <= 2; c++) {
-        logmsg_fields fl = {
-            .kind = LOGMSG_TRANSACTION,
-            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
-            .client_id = "KASSE-01",
-            .transaction_number = 1,
-            .serial_number = tse_serial,
-            .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA256),
-            .signature_counter = c,
-            .time_format = LOGMSG_TIME_UNIX,
-            .log_time = (int64_t)time(NULL) + dt,
-        };
-        put_signed(a, priv, EVP_sha256(), 32, &fl);
-    }
+    put_transaction(a, priv, TSE_HASH_SHA256, 32, tse_serial, LOGMSG_TIME_UNIX, (int64_t)time(NULL) + dt);
     EVP_PKEY_free(priv);
     tar_close(a);
     return out;
