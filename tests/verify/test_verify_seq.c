@@ -258,6 +258,21 @@ static void test_time(void **state)
     const flog set_back[] = {{'S', 1, 1, 10}, {'T', 0, 2, 5}, {'F', 1, 3, 6}};
     r = forge("time-set-back.tar", only_a, 1, set_back, N(set_back));
     expect(&r, 0, 1, "time-set-back");
+    /* The HTML report marks it on the timeline, at the updateTime log. */
+    char *html = th_path("set-back.html");
+    FILE *f = fopen(html, "w");
+    assert_non_null(f);
+    const verify_result *one[] = {&r};
+    assert_int_equal(verify_report_html(one, 1, f), 0);
+    assert_int_equal(fclose(f), 0);
+    size_t len;
+    char *page = (char *)th_read_file(html, &len);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "<polygon class=\"set-back\" data-counter=\"2\""));
+    assert_non_null(strstr(page, "data-verdict=\"3\">Verdict 3: intact but incomplete or implausible"));
+    assert_null(strstr(page, "class=\"gap\""));
+    free(page);
+    free(html);
     verify_result_free(&r);
 }
 
