@@ -233,6 +233,28 @@ static void gap_log(const verify_gap_log *g, FILE *out)
     fprintf(out, ", %s</td>", vr_time(g->time, t, sizeof t));
 }
 
+/* Every finding as a table row, then what was only counted. */
+static void findings_table(const verify_result *r, FILE *out)
+{
+    fputs("<h3>Findings</h3><table class=\"findings\"><tr><th>severity</th><th>code</th>"
+          "<th>file</th><th>message</th></tr>\n", out);
+    for (size_t i = 0; i < r->n_findings; i++) {
+        const verify_finding *f = &r->findings[i];
+        const char *sev = verify_severity_name(f->severity);
+        fprintf(out, "<tr class=\"finding sev-%s\" data-code=\"%s\"><td>%s</td><td>%s</td><td>",
+                sev, f->code, sev, f->code);
+        esc(out, f->file);
+        fputs("</td><td>", out);
+        esc(out, f->message);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+    for (size_t i = 0; i < r->n_tallies; i++)
+        if (r->tallies[i].unlisted)
+            fprintf(out, "<p class=\"unlisted\">... and %zu more %s findings not listed</p>\n",
+                    r->tallies[i].unlisted, r->tallies[i].code);
+}
+
 static void one(const verify_result *r, size_t idx, FILE *out)
 {
     verify_verdict v = verify_verdict_of(r);
@@ -241,6 +263,14 @@ static void one(const verify_result *r, size_t idx, FILE *out)
     fprintf(out, "</h2>\n<div class=\"verdict %s\" data-verdict=\"%d\">Verdict %d: %s</div>\n",
             verdict_class(v), (int)v, (int)v, verify_verdict_text(v));
     const verify_counts *c = &r->counts;
+    if (r->dsfinvk) {
+        fprintf(out, "<p class=\"summary\">DSFinV-K export: %zu rows of transactions_tse.csv held "
+                     "against the Finish logs of the archives; %zu errors, %zu warnings.</p>\n",
+                r->dsfinvk_rows, r->errors, r->warnings);
+        findings_table(r, out);
+        fputs("</section>\n", out);
+        return;
+    }
     fprintf(out, "<p class=\"summary\">%zu logs, %zu signatures valid, %zu transactions (%zu "
                  "open), %zu certificates; %zu errors, %zu warnings, %zu notes. Certificate "
                  "chain: %s; revocation %s.</p>\n",
@@ -286,23 +316,7 @@ static void one(const verify_result *r, size_t idx, FILE *out)
         }
         fputs("</table>\n", out);
     }
-    fputs("<h3>Findings</h3><table class=\"findings\"><tr><th>severity</th><th>code</th>"
-          "<th>file</th><th>message</th></tr>\n", out);
-    for (size_t i = 0; i < r->n_findings; i++) {
-        const verify_finding *f = &r->findings[i];
-        const char *sev = verify_severity_name(f->severity);
-        fprintf(out, "<tr class=\"finding sev-%s\" data-code=\"%s\"><td>%s</td><td>%s</td><td>",
-                sev, f->code, sev, f->code);
-        esc(out, f->file);
-        fputs("</td><td>", out);
-        esc(out, f->message);
-        fputs("</td></tr>\n", out);
-    }
-    fputs("</table>\n", out);
-    for (size_t i = 0; i < r->n_tallies; i++)
-        if (r->tallies[i].unlisted)
-            fprintf(out, "<p class=\"unlisted\">... and %zu more %s findings not listed</p>\n",
-                    r->tallies[i].unlisted, r->tallies[i].code);
+    findings_table(r, out);
     fputs("</section>\n", out);
 }
 

@@ -1167,6 +1167,21 @@ static void test_dsfinvk_cross_check(void **state)
         assert_int_equal(system(cmd), 0);
     }
 
+    /* The cross-check in the HTML report, next to the archive. */
+    char *html = th_path("dk.html");
+    replace_in_file(tx, ";630;\"o/x5", ";630;\"A/x5");
+    assert_int_equal(run_cli(&out, "verify --html '%s' --dsfinvk '%s' '%s'", html, dir, archive), 1);
+    free(out);
+    size_t len;
+    char *page = (char *)th_read_file(html, &len);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "DSFinV-K export: 6 rows of transactions_tse.csv"));
+    assert_non_null(strstr(page, "data-code=\"dsfinvk-mismatch\""));
+    assert_int_equal(count_text(page, "<svg class=\"timeline\""), 1);   /* the archive's TSE only */
+    free(page);
+    free(html);
+    assert_int_equal(system(cmd), 0);
+
     /* The archive without one Finish log: that row has none (and the
      * archive a gap). */
     th_tar_entry *e;
