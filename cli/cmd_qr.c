@@ -1,6 +1,8 @@
 /*
  * cmd_qr.c - `opentse qr verify QR` checks any vendor's DSFinV-K receipt QR
- * code against the signature it carries; `opentse qr render --png FILE |
+ * code against the signature it carries, and with `--archive ARCHIVE QR...`
+ * each code against the Finish log of the TSE's export archive (signature,
+ * counter, times, processType, processData); `opentse qr render --png FILE |
  * --svg FILE QR` draws it (QR is the code's text, or '-' to read it from
  * standard input); `opentse --url URL qr make --counter N` makes the code of
  * the transaction whose Finish log has signature counter N.
@@ -9,18 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/encode.h"
 #include "cli.h"
 #include "codec/logmsg.h"
 #include "receipt/receipt.h"
+#include "verify/verify.h"
 
 static const char usage_text[] =
     "usage: opentse qr verify QR\n"
+    "       opentse qr verify --archive ARCHIVE QR...\n"
     "       opentse qr render (--png FILE | --svg FILE) [--scale N] QR\n"
     "       opentse --url URL qr make --counter N\n"
     "\n"
     "QR is the text of a DSFinV-K receipt QR code (V0;...), or - to read it from stdin.\n"
     "verify rebuilds the Finish log from the code's fields and checks its signature\n"
     "with the public key in the code: exit 0 valid, 1 not valid, 2 usage.\n"
+    "With --archive every code must also be the transaction of a Finish log of\n"
+    "the (verified) export archive: same signature, counter, start and end time,\n"
+    "clientId, processType and processData; exit 0 only when all match.\n"
     "render writes the code as PNG or SVG; --scale pixels per module (default 4).\n"
     "make prints the code of the transaction whose Finish log has signature\n"
     "counter N (as `tx finish` reports it), read from the TSE.\n";
@@ -95,6 +103,110 @@ static int qr_verify(cli_ctx *ctx, const char *arg)
     }
     free(text);
     return r == RECEIPT_QR_VALID ? CLI_OK : CLI_FAILED;
+}
+
+/* The fields of a QR code that differ from the Finish log `f` (and its
+ * Start log), as a comma-separated list in `out`; "" when all match. */
+static void differences(const receipt_qr *q, const verify_finish *f, char *out, size_t cap)
+{
+    struct {
+        const char *name;
+        bool differs;
+    } fields[] = {
+        {"signature", q->signature_len != f->signature_len ||
+                          memcmp(q->signature, f->signature, f->signature_len) != 0},
+        {"signature counter", q->signature_counter != f->counter},
+        {"finish time", q->finish_time != f->time},
+        {"start time", f->has_start && q->start_time != f->start_time},
+        {"clientId", strcmp(q->client_id, f->client) != 0},
+        {"processType", strcmp(q->process_type, f->process_type) != 0},
+        {"processData", q->process_data_len != f->process_data_len ||
+                            memcmp(q->process_data, f->process_data, f->process_data_len) != 0},
+    };
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].differs)
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? ", " : "", fields[i].name);
+}
+
+/* One code against the archive: 1 when it verifies and matches its Finish log. */
+static int match_one(cli_ctx *ctx, const char *text, const verify_result *r, json_t *list)
+{
+    tse_error err = {0};
+    char serial[65] = "", diff[160] = "";
+    receipt_qr_check chk;
+    receipt_qr_parsed p;
+    receipt_qr_result v = receipt_qr_verify(text, &chk, &err);
+    const verify_finish *f = NULL;
+    bool parsed = receipt_qr_parse(text, &p, NULL);
+    if (chk.signed_len)
+        hex_encode(serial, sizeof serial, chk.serial, 32);
+    if (parsed && v == RECEIPT_QR_VALID) {
+        f = verify_find_finish(r, serial, p.q.transaction_number);
+        if (f)
+            differences(&p.q, f, diff, sizeof diff);
+    }
+    bool ok = v == RECEIPT_QR_VALID && f && !diff[0];
+    char msg[400];
+    if (v != RECEIPT_QR_VALID)
+        snprintf(msg, sizeof msg, "the code's signature: %s", err.message);
+    else if (!f)
+        snprintf(msg, sizeof msg, "transaction %llu of TSE %.16s... has no Finish log in %s",
+                 parsed ? (unsigned long long)p.q.transaction_number : 0ULL, serial, r->source);
+    else if (diff[0])
+        snprintf(msg, sizeof msg, "differs from the Finish log %s in: %s", f->file, diff);
+    else
+        snprintf(msg, sizeof msg, "matches the Finish log %s", f->file);
+    if (parsed)
+        receipt_qr_parsed_free(&p);
+    if (ctx->json) {
+        json_t *j = json_pack("{s:b, s:s, s:b, s:s?, s:s, s:s}", "valid", ok, "result", result_name(v),
+                              "in_archive", f != NULL, "log", f ? f->file : NULL, "differences", diff,
+                              "message", msg);
+        if (!j || json_array_append_new(list, j) != 0)
+            return -1;
+    } else {
+        printf("%s: %s\n", ok ? "valid" : "NOT VALID", msg);
+    }
+    return ok;
+}
+
+/* qr verify --archive ARCHIVE QR...: the archive is verified first; its
+ * verdict is reported with the codes. */
+static int qr_verify_archive(cli_ctx *ctx, const char *archive, char **qrs, int n)
+{
+    verify_options o = {.keep_finishes = true};
+    verify_result r;
+    if (verify_archive(archive, &o, &r) != 0 && !r.io_failed) {
+        verify_result_free(&r);
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    }
+    verify_verdict verdict = verify_verdict_of(&r);
+    json_t *list = json_array();
+    int matched = 0, rc = list ? 0 : -1;
+    if (!ctx->json)
+        printf("%s: verdict %d, %s\n", archive, (int)verdict, verify_verdict_text(verdict));
+    for (int i = 0; i < n && rc == 0; i++) {
+        char *text = qr_text(qrs[i]);
+        int m = text ? match_one(ctx, text, &r, list) : -2;
+        free(text);
+        if (m == -2)
+            rc = cli_fail(ctx, CLI_USAGE, "no QR code text on standard input");
+        else if (m < 0)
+            rc = -1;
+        matched += m > 0;
+    }
+    bool all = rc == 0 && matched == n && verdict != VERIFY_BROKEN;
+    if (rc == 0 && ctx->json)
+        cli_print_json(json_pack("{s:b, s:{s:s, s:i, s:s}, s:O}", "valid", all, "archive", "source",
+                                 archive, "verdict", (int)verdict, "verdict_text",
+                                 verify_verdict_text(verdict), "codes", list));
+    json_decref(list);
+    verify_result_free(&r);
+    if (rc < 0)
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    return rc ? rc : all ? CLI_OK : CLI_FAILED;
 }
 
 static int write_file(const char *path, const void *data, size_t len)
@@ -242,6 +354,11 @@ int cmd_qr(cli_ctx *ctx, int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         fputs(usage_text, stdout);
         return CLI_OK;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "verify") && argc >= 3 && !strcmp(argv[2], "--archive")) {
+        if (argc < 5)
+            return cli_fail(ctx, CLI_USAGE, "qr verify --archive needs an archive and QR codes");
+        return qr_verify_archive(ctx, argv[3], argv + 4, argc - 4);
     }
     if (argc >= 2 && !strcmp(argv[1], "verify")) {
         if (argc != 3)

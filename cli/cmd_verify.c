@@ -1,21 +1,30 @@
 /*
  * cmd_verify.c - `opentse verify ARCHIVE...` checks export archives of any
  * TSE, `opentse verify-log [--cert FILE] FILE.log...` single log messages.
- * Human report by default, one JSON document with --json; exit 0 only when
- * nothing of severity error was found (docs/verify.md lists the findings).
+ * Human report by default, one JSON document with --json; the exit code is
+ * the verdict: 0 intact and complete, 3 intact but incomplete or
+ * implausible, 1 integrity broken (docs/verify.md lists the findings).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "verify/verify.h"
+
+#define MAX_ANCHOR_FILES 16
 
 typedef struct verify_args {
     bool quiet;
     size_t max_findings;
     unsigned threads;
     const char *cert;
+    const char *html;   /* --html FILE */
+    const char *dsfinvk;   /* --dsfinvk DIR */
+    const char *roots[MAX_ANCHOR_FILES], *crls[MAX_ANCHOR_FILES];
+    size_t n_roots, n_crls;
     int first;          /* index of the first file in argv */
 } verify_args;
 
@@ -43,6 +52,17 @@ static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verif
             a->threads = (unsigned)v;
         } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
             a->cert = argv[++i];
+        } else if (!with_cert && !strcmp(argv[i], "--html") && i + 1 < argc) {
+            a->html = argv[++i];
+        } else if (!with_cert && !strcmp(argv[i], "--dsfinvk") && i + 1 < argc) {
+            a->dsfinvk = argv[++i];
+        } else if (!with_cert && (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--crl")) &&
+                   i + 1 < argc) {
+            bool root = !strcmp(argv[i], "--root");
+            size_t *n = root ? &a->n_roots : &a->n_crls;
+            if (*n == MAX_ANCHOR_FILES)
+                return cli_fail(ctx, CLI_USAGE, "at most %d %s files", MAX_ANCHOR_FILES, argv[i]);
+            (root ? a->roots : a->crls)[(*n)++] = argv[++i];
         } else {
             return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
         }
@@ -87,25 +107,86 @@ static uint8_t *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void on_progress(void *p, uint64_t done, uint64_t total, size_t logs)
+/* The progress line on a terminal: logs checked of the total the first
+ * pass counted, time so far and the time left at the rate so far. */
+typedef struct progress {
+    cli_ctx *ctx;
+    struct timespec start, last;
+    bool shown;
+} progress;
+
+static double seconds(const struct timespec *a, const struct timespec *b)
 {
-    (void)logs;
-    cli_progress(p, done, total);
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/* Prints or collects one result; returns 1 when it has errors. */
-static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results)
+static void on_progress(void *arg, uint64_t done, uint64_t total, size_t logs, size_t total_logs)
 {
-    int failed = r->errors != 0;
+    progress *p = arg;
+    if (p->ctx->json || !isatty(STDERR_FILENO))
+        return;
+    if (!total_logs) {   /* count unknown: bytes as far as known */
+        cli_progress(p->ctx, done, total);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (p->shown && logs != total_logs && seconds(&p->last, &now) < 0.2)
+        return;
+    p->last = now;
+    p->shown = true;
+    double spent = seconds(&p->start, &now);
+    int width = 30, fill = (int)((double)logs * width / (double)total_logs);
+    fprintf(stderr, "\r[%-*.*s] %zu/%zu logs, %.0f s", width, fill,
+            "##############################", logs, total_logs, spent);
+    if (logs && logs < total_logs)
+        fprintf(stderr, ", ETA %.0f s  ", spent * (double)(total_logs - logs) / (double)logs);
+    else
+        fputs("         ", stderr);
+    fflush(stderr);
+}
+
+/* Prints or collects one result; returns its verdict, -1 when the report
+ * could not be written. With --html the result is kept in `kept` (moved). */
+static int emit(cli_ctx *ctx, const verify_args *a, verify_result *r, json_t *results,
+                verify_result *kept)
+{
+    int verdict = (int)verify_verdict_of(r);
     if (ctx->json) {
         json_t *j = verify_report_json(r);
         if (!j || json_array_append_new(results, j) != 0)
-            failed = -1;
+            verdict = -1;
     } else if (verify_report_text(r, stdout, a->quiet) != 0) {
-        failed = -1;
+        verdict = -1;
     }
-    verify_result_free(r);
-    return failed;
+    if (kept)
+        *kept = *r;
+    else
+        verify_result_free(r);
+    return verdict;
+}
+
+/* Writes the HTML report of `n` results to `path` (replaced whole, or not
+ * at all). Returns 0 or CLI_INTERNAL. */
+static int write_html(cli_ctx *ctx, const char *path, verify_result *kept, size_t n)
+{
+    const verify_result **list = calloc(n ? n : 1, sizeof *list);
+    char *tmp = NULL;
+    if (!list || asprintf(&tmp, "%s.tmp", path) < 0) {
+        free(list);
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        list[i] = &kept[i];
+    FILE *f = fopen(tmp, "w");
+    int rc = 0;
+    if (!f || verify_report_html(list, n, f) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        rc = cli_fail(ctx, CLI_INTERNAL, "cannot write the report %s", path);
+        remove(tmp);
+    }
+    free(tmp);
+    free(list);
+    return rc;
 }
 
 /* Verifies one archive or log into r. Returns 0, CLI_USAGE when the log
@@ -129,6 +210,31 @@ static int verify_one(cli_ctx *ctx, const char *file, bool log, const uint8_t *c
     return ok == 0 ? 0 : CLI_INTERNAL;
 }
 
+/* Reads the files of --root or --crl into `in`; a CLI_USAGE failure names
+ * the one that cannot be read or is no certificate (CRL). */
+static int read_inputs(cli_ctx *ctx, const char *const *files, size_t n, bool crl,
+                       verify_input *in)
+{
+    const char *what = crl ? "CRL" : "root certificate";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char err[160];
+        uint8_t *data = slurp(files[i], &len);
+        if (!data)
+            return cli_fail(ctx, CLI_USAGE, "cannot read the %s %s", what, files[i]);
+        in[i] = (verify_input){.data = data, .len = len, .name = files[i]};
+        if (verify_input_check(&in[i], crl, err, sizeof err) != 0)
+            return cli_fail(ctx, CLI_USAGE, "%s %s: %s", crl ? "--crl" : "--root", files[i], err);
+    }
+    return 0;
+}
+
+static void free_inputs(verify_input *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((void *)in[i].data);
+}
+
 /* Verifies every file given (archives, or logs when `log`) and reports. */
 static int run(cli_ctx *ctx, int argc, char **argv, bool log)
 {
@@ -140,43 +246,102 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     uint8_t *cert = NULL;
     if (a.cert && !(cert = slurp(a.cert, &cert_len)))
         return cli_fail(ctx, CLI_USAGE, "cannot read the certificate %s", a.cert);
+    verify_input roots[MAX_ANCHOR_FILES] = {0}, crls[MAX_ANCHOR_FILES] = {0};
+    if ((rc = read_inputs(ctx, a.roots, a.n_roots, false, roots)) != 0 ||
+        (rc = read_inputs(ctx, a.crls, a.n_crls, true, crls)) != 0) {
+        free_inputs(roots, a.n_roots);
+        free_inputs(crls, a.n_crls);
+        return rc;
+    }
     json_t *results = json_array();
+    progress shown = {.ctx = ctx};
+    clock_gettime(CLOCK_MONOTONIC, &shown.start);
     verify_options o = {.max_findings_per_code = a.max_findings, .progress = on_progress,
-                        .progress_ctx = ctx, .threads = a.threads};
-    int failures = 0;
+                        .progress_ctx = &shown, .threads = a.threads, .roots = roots,
+                        .n_roots = a.n_roots, .crls = crls, .n_crls = a.n_crls};
+    o.keep_finishes = a.dsfinvk != NULL;
+    verify_verdict worst = VERIFY_INTACT;
+    size_t n_kept = 0;
+    bool keep = a.html || a.dsfinvk;
+    verify_result *kept = keep ? calloc((size_t)(argc - a.first) + 1, sizeof *kept) : NULL;
+    if (keep && !kept)
+        rc = CLI_INTERNAL;
     for (int i = a.first; i < argc && results && !rc; i++) {
         verify_result r = {0};
         rc = verify_one(ctx, argv[i], log, cert, cert_len, a.cert, &o, &r);
-        int f = rc ? 0 : emit(ctx, &a, &r, results);
+        int v = rc ? 0 : emit(ctx, &a, &r, results, kept ? &kept[n_kept++] : NULL);
         if (rc)
             verify_result_free(&r);
-        else if (f < 0)
+        else if (v < 0)
             rc = CLI_INTERNAL;
-        failures += f > 0;
+        else
+            worst = verify_verdict_worse(worst, (verify_verdict)v);
     }
     free(cert);
+    free_inputs(roots, a.n_roots);
+    free_inputs(crls, a.n_crls);
+    if (!rc && a.dsfinvk && results) {
+        /* The DSFinV-K export against the archives: one more result. */
+        const verify_result **list = calloc(n_kept + 1, sizeof *list);
+        verify_result *d = &kept[n_kept];
+        for (size_t i = 0; list && i < n_kept; i++)
+            list[i] = &kept[i];
+        int v = !list || verify_dsfinvk(a.dsfinvk, list, n_kept, &o, d) != 0
+                    ? -1
+                    : emit(ctx, &a, d, results, d);
+        n_kept++;
+        free(list);
+        if (v < 0)
+            rc = CLI_INTERNAL;
+        else
+            worst = verify_verdict_worse(worst, (verify_verdict)v);
+    }
+    int html_rc = !rc && a.html && results ? write_html(ctx, a.html, kept, n_kept) : 0;
+    for (size_t i = 0; i < n_kept; i++)
+        verify_result_free(&kept[i]);
+    free(kept);
     if (!results || rc == CLI_INTERNAL)
         rc = cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+    if (!rc)
+        rc = html_rc;
     if (rc) {
         json_decref(results);
         return rc;
     }
     if (ctx->json)
-        cli_print_json(json_pack("{s:b, s:o}", "ok", failures == 0, "results", results));
+        cli_print_json(json_pack("{s:b, s:i, s:s, s:o}", "ok", worst == VERIFY_INTACT, "verdict",
+                                 (int)worst, "verdict_text", verify_verdict_text(worst),
+                                 "results", results));
     else
         json_decref(results);
-    return failures ? CLI_FAILED : CLI_OK;
+    /* The verdict is the exit code: 0 intact and complete, 1 integrity
+     * broken, 3 intact but incomplete or implausible. */
+    return (int)worst;
 }
 
 int cmd_verify(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: opentse verify [--quiet] [--max-findings N] [--threads N] ARCHIVE...\n"
+        printf("usage: opentse verify [--root FILE]... [--crl FILE]... [--html FILE]\n"
+               "                      [--dsfinvk DIR] [--quiet] [--max-findings N] [--threads N]\n"
+               "                      ARCHIVE...\n"
                "\n"
                "Checks TR-03151 export archives of any TSE: every log parses and verifies\n"
                "against the certificate of its serial number, the certificate chain,\n"
                "signature counters (duplicates, gaps), file names, info.csv, transactions\n"
-               "and log time order. Exit 0 when no errors were found, 1 otherwise.\n"
+               "and log time order. The exit code is the verdict: 0 intact and complete,\n"
+               "3 intact but incomplete or implausible (counter gaps, time set back,\n"
+               "transactions without Start...), 1 integrity broken; 2 bad command line.\n"
+               "  --root FILE       the trust anchor (the BSI/BMF root in production, DER or\n"
+               "                    PEM): every chain must end in it; without one the chain\n"
+               "                    is consistent but not anchored\n"
+               "  --crl FILE        a CRL of a CA of the chain (DER or PEM); refused when\n"
+               "                    issued more than 24 hours ago or past its nextUpdate\n"
+               "  --html FILE       also write a self-contained HTML report: verdict,\n"
+               "                    timeline per TSE, certificates, findings\n"
+               "  --dsfinvk DIR     hold a DSFinV-K export's transactions_tse.csv and tse.csv\n"
+               "                    against the archives: each row against its Finish log,\n"
+               "                    transactions in one but not the other listed\n"
                "  --quiet           only the summary line and errors\n"
                "  --max-findings N  list at most N findings of each kind (default 100)\n"
                "  --threads N       threads checking signatures (default: one per core)\n");
@@ -192,7 +357,8 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv)
                "\n"
                "Checks single log messages: structure, file name against content and,\n"
                "with --cert (the TSE's certificate, DER or PEM), the signature and the\n"
-               "certificate's validity at log time. Exit 0 when no errors were found.\n");
+               "certificate's validity at log time. Exit 0 intact, 3 unchecked (no --cert),\n"
+               "1 integrity broken.\n");
         return CLI_OK;
     }
     return run(ctx, argc, argv, true);

@@ -4,7 +4,8 @@
 set -e
 PKGS="gcc make meson ninja-build pkg-config openssl sqlite3 \
 libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
-libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev zbar-tools file libxml2-utils libpq-dev postgresql curl"
+libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev zbar-tools file libxml2-utils libpq-dev postgresql curl \
+chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -7,7 +7,7 @@
  * chain, the TSE's key) and keeps the state (the export mark, the roles).
  *
  * Functions return 0 or a negative tse_err code and write a message into
- * `err` (EXPORT_ERRLEN bytes, may be NULL).
+ * `err` (a tse_error, may be NULL).
  */
 #ifndef OPENTSE_EXPORT_H
 #define OPENTSE_EXPORT_H

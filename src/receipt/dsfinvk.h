@@ -7,7 +7,7 @@
  * Usage: dsfinvk_new(); dsfinvk_add_archive() or dsfinvk_add_log() +
  * dsfinvk_add_certificate(); dsfinvk_write(); dsfinvk_free(). Functions
  * return 0 or a negative tse_err and write a message naming the problem into
- * err (RECEIPT_ERRLEN bytes, may be NULL).
+ * err (a tse_error, may be NULL).
  */
 #ifndef OPENTSE_RECEIPT_DSFINVK_H
 #define OPENTSE_RECEIPT_DSFINVK_H

@@ -5,7 +5,7 @@
  * QR images (PNG, SVG), and the TSE tables tse.csv / transactions_tse.csv.
  *
  * Conventions: every function that can fail writes a message naming the
- * problem into `err` (RECEIPT_ERRLEN bytes; may be NULL) and produces no
+ * problem into `err` (a tse_error; may be NULL) and produces no
  * output then. Returned strings and buffers are malloc'd and owned by the
  * caller, who releases them with free(). Amounts are integers in cents.
  */

@@ -19,7 +19,7 @@
  *
  * Functions return 0 or a negative tse_err code (STORAGE_FAILURE for I/O
  * errors, STORE_IN_USE when another owner holds the store) and write a
- * message into `err` (STORE_ERRLEN-sized, may be NULL).
+ * message into `err` (a tse_error, may be NULL).
  */
 #ifndef OPENTSE_STORE_H
 #define OPENTSE_STORE_H

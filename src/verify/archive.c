@@ -151,22 +151,22 @@ static int check_info(vctx *x, const char *name, char *text, size_t len)
     verify_result *r = x->r;
     const verify_options *o = x->o;
     if (strlen(text) != len)
-        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name, "holds a NUL byte");
+        return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "holds a NUL byte");
     bool final_lf = len && text[len - 1] == '\n';
     size_t body = len - final_lf - (len > 1 && final_lf && text[len - 2] == '\r');
     text[body] = 0;
     if (strchr(text, '\n'))
-        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name, "more than one line");
+        return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "more than one line");
     char *f[6];
     bool quoted;
     size_t n = csv_fields(text, f, 6, &quoted);
     static const char *const labels[] = {"description:", "manufacturer:", "version:"};
     if (n != 6)
-        return vr_add(r, o, VERIFY_ERROR, "info-malformed", name,
+        return vr_add(r, o, VERIFY_WARNING, "info-malformed", name,
                       "%zu values; expected description, manufacturer and version with labels", n);
     for (size_t i = 0; i < 3; i++)
         if (strcmp(f[2 * i], labels[i]) != 0)
-            return vr_add(r, o, VERIFY_ERROR, "info-malformed", name,
+            return vr_add(r, o, VERIFY_WARNING, "info-malformed", name,
                           "value %zu is \"%s\", expected \"%s\"", 2 * i + 1, f[2 * i], labels[i]);
     if (!(r->info_description = strdup(f[1])) || !(r->info_manufacturer = strdup(f[3])) ||
         !(r->info_version = strdup(f[5])))
@@ -175,7 +175,7 @@ static int check_info(vctx *x, const char *name, char *text, size_t len)
     if (quoted && final_lf && body == len - 1)
         return 0;
     if (ours)
-        return vr_add(r, o, VERIFY_ERROR, "info-not-strict", name,
+        return vr_add(r, o, VERIFY_WARNING, "info-not-strict", name,
                       "an %s export writes every value quoted on one line ending in a line feed",
                       VERIFY_OUR_MANUFACTURER);
     return quoted ? 0
@@ -195,6 +195,7 @@ static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *ca
         if (!name || archive_entry_filetype(e) != AE_IFREG)
             continue;
         entry_kind k = kind_of(name);
+        x->expected_logs += k == ENTRY_LOG;
         if (k != ENTRY_CERT && k != ENTRY_INFO)
             continue;
         ssize_t n = read_entry(a, e, MAX_SMALL_FILE, buf, cap);
@@ -202,8 +203,8 @@ static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *ca
         if (n == -3)
             return -1;
         if (n == -2)
-            add = vr_add(x->r, x->o, VERIFY_ERROR, k == ENTRY_CERT ? "certificate-unreadable"
-                                                                   : "info-malformed",
+            add = vr_add(x->r, x->o, k == ENTRY_CERT ? VERIFY_ERROR : VERIFY_WARNING,
+                         k == ENTRY_CERT ? "certificate-unreadable" : "info-malformed",
                          name, "larger than %u bytes", MAX_SMALL_FILE);
         else if (n == -1)
             return 1;
@@ -212,7 +213,7 @@ static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *ca
         else if (++*infos == 1)
             add = check_info(x, name, (char *)*buf, (size_t)n);
         else
-            add = vr_add(x->r, x->o, VERIFY_ERROR, "file-duplicate", name,
+            add = vr_add(x->r, x->o, VERIFY_WARNING, "file-duplicate", name,
                          "the archive holds more than one info.csv");
         if (add != 0)
             return -1;
@@ -232,7 +233,7 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
         int add = 0;
         entry_kind k = kind_of(name);
         if (archive_entry_filetype(e) != AE_IFREG) {
-            add = vr_add(x->r, x->o, VERIFY_ERROR, "file-unexpected", name,
+            add = vr_add(x->r, x->o, VERIFY_WARNING, "file-unexpected", name,
                          "not a regular file (an export holds regular files only)");
         } else {
             x->r->counts.files++;
@@ -250,7 +251,7 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
                     add = vctx_check_log(x, name, *buf, (size_t)n);
                 }
             } else if (k == ENTRY_OTHER) {
-                add = vr_add(x->r, x->o, VERIFY_ERROR, "file-unexpected", name,
+                add = vr_add(x->r, x->o, VERIFY_WARNING, "file-unexpected", name,
                              strchr(name, '/') ? "in a folder (an export is flat)"
                                                : "neither a log, a certificate nor info.csv");
             }
@@ -259,7 +260,7 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
             return -1;
         if (x->o && x->o->progress)
             x->o->progress(x->o->progress_ctx, (uint64_t)archive_filter_bytes(a, -1), total,
-                           x->r->counts.logs);
+                           x->r->counts.logs, x->r->io_failed ? 0 : x->expected_logs);
     }
     return rc == ARCHIVE_EOF ? 0 : 1;
 }
@@ -316,7 +317,7 @@ int verify_archive(const char *path, const verify_options *opts, verify_result *
     }
     int more = 0;
     if (rc == 0 && !infos)
-        more = vr_add(out, opts, VERIFY_ERROR, "info-missing", NULL,
+        more = vr_add(out, opts, VERIFY_WARNING, "info-missing", NULL,
                       "the archive holds no info.csv");
     if (rc == 0 && !more && !out->counts.logs)
         more = vr_add(out, opts, VERIFY_WARNING, "no-logs", NULL, "the archive holds no log message");

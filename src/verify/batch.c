@@ -2,8 +2,8 @@
  * batch.c - signature checks in batches on every core. The archive is read
  * by one thread; the messages of up to VBATCH_JOBS logs are copied into an
  * arena and their signatures checked in parallel, each result in its own
- * slot, so findings are reported in archive order and memory stays at one
- * batch.
+ * slot, so findings are reported in archive order and memory stays at two
+ * batches: one checked in the background while the next is read.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include "internal.h"
 
 #define VBATCH_ARENA (4u << 20)
-#define VBATCH_MAX_THREADS 16
 
 int vbatch_init(vbatch *b, unsigned threads)
 {
@@ -31,6 +30,7 @@ int vbatch_init(vbatch *b, unsigned threads)
 
 void vbatch_free(vbatch *b)
 {
+    vbatch_wait(b);
     free(b->jobs);
     free(b->arena);
     memset(b, 0, sizeof *b);
@@ -54,36 +54,42 @@ vjob *vbatch_add(vbatch *b, const uint8_t *data, size_t len, const char *name, c
     return j;
 }
 
-typedef struct worker {
-    vbatch *b;
-    size_t next;    /* shared, taken atomically */
-} worker;
-
 static void *work(void *arg)
 {
-    worker *w = arg;
+    vbatch *b = arg;
     for (;;) {
-        size_t i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
-        if (i >= w->b->n)
+        size_t i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (i >= b->n)
             return NULL;
-        vjob *j = &w->b->jobs[i];
+        vjob *j = &b->jobs[i];
         j->ok = csp_verify(j->pub, j->hash, j->tbs, j->tbs_len, j->sig, j->sig_len, &j->err) == 0;
     }
 }
 
-void vbatch_run(vbatch *b)
+void vbatch_start(vbatch *b)
 {
-    worker w = {b, 0};
-    pthread_t t[VBATCH_MAX_THREADS];
-    unsigned started = 0;
+    b->next = 0;
+    b->started = 0;
     /* Threads only pay off for more than a handful of signatures. */
     unsigned want = b->n < 64 ? 1 : b->threads;
-    for (unsigned i = 1; i < want; i++)
-        if (pthread_create(&t[started], NULL, work, &w) == 0)
-            started++;
-    work(&w);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
+    for (unsigned i = 0; i < want; i++)
+        if (pthread_create(&b->workers[b->started], NULL, work, b) == 0)
+            b->started++;
+    if (!b->started)
+        work(b);   /* no thread could start: check here */
+}
+
+void vbatch_wait(vbatch *b)
+{
+    for (unsigned i = 0; i < b->started; i++)
+        pthread_join(b->workers[i], NULL);
+    b->started = 0;
+}
+
+void vbatch_run(vbatch *b)
+{
+    vbatch_start(b);
+    vbatch_wait(b);
 }
 
 void vbatch_clear(vbatch *b)

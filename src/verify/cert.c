@@ -154,7 +154,11 @@ static bool walk(vcert *c, char *err, size_t errlen)
     if (der_peek_tag(&r) == (DER_CONTEXT | DER_CONSTRUCTED | 0) && !der_read(&r, &f))
         goto bad;
     /* serialNumber, signature */
-    if (!der_read(&r, &f) || f.tag != DER_INTEGER || !der_read(&r, &f) || f.tag != DER_SEQUENCE)
+    if (!der_read(&r, &f) || f.tag != DER_INTEGER)
+        goto bad;
+    c->serial.p = f.start;
+    c->serial.n = f.total_len;
+    if (!der_read(&r, &f) || f.tag != DER_SEQUENCE)
         goto bad;
     if (!der_read(&r, &f) || f.tag != DER_SEQUENCE)
         goto bad;
@@ -354,50 +358,157 @@ static int check_validity(const vcert *c, const vkey *k, verify_result *r,
     return 0;
 }
 
-/* Walks from a signing certificate up to a self-signed root. */
-static int check_chain(vcert *certs, size_t n, vcert *leaf, const vkey *k, verify_result *r,
-                       const verify_options *o)
+/* The logs of `k` were signed with `c` in their chain: widen its use. */
+static void mark_use(vcert *c, const vkey *k)
+{
+    if (!k->logs)
+        return;
+    if (!c->used || k->min_time < c->use_min)
+        c->use_min = k->min_time;
+    if (!c->used || k->max_time > c->use_max)
+        c->use_max = k->max_time;
+    c->used = true;
+}
+
+/* TR-03153-1 10.2.2: a validity that begins after it ends, or one outside
+ * the validity of the issuer. */
+static int check_nesting(const vcert *c, const vcert *up, verify_result *r,
+                         const verify_options *o)
+{
+    char a[32], b[32], x[32], y[32];
+    if (c->has_validity && c->not_before > c->not_after)
+        return vr_add(r, o, VERIFY_ERROR, "certificate-validity-inverted", c->file,
+                      "valid from %s to %s: its validity begins after it ends",
+                      vr_time(c->not_before, a, sizeof a), vr_time(c->not_after, b, sizeof b));
+    /* Deployed CAs (fiskaly) issue beyond their own end; in the hybrid
+     * model what counts is that each was valid when the logs were signed,
+     * which check_validity holds. */
+    if (up && c->has_validity && up->has_validity &&
+        (c->not_before < up->not_before || c->not_after > up->not_after))
+        return vr_add(r, o, VERIFY_NOTE, "certificate-validity-exceeds-issuer", c->file,
+                      "valid %s..%s, beyond its issuer %s (valid %s..%s); the logs are held "
+                      "against both",
+                      vr_time(c->not_before, a, sizeof a), vr_time(c->not_after, b, sizeof b),
+                      up->file, vr_time(up->not_before, x, sizeof x),
+                      vr_time(up->not_after, y, sizeof y));
+    return 0;
+}
+
+/* A given root that issued `c` (same name, signature checks), or NULL. */
+static vcert *root_issuer(vcert *roots, size_t n_roots, const vcert *c)
+{
+    for (size_t i = 0; i < n_roots; i++)
+        if (same(roots[i].subject, c->issuer) && issued_by(c, &roots[i]) == 1)
+            return &roots[i];
+    return NULL;
+}
+
+/* The self-signed top `top` of a chain against the given roots: anchored
+ * (*reached) when it is one of them byte for byte (section 10.2.1). */
+static int check_anchor(const vcert *top, vcert *roots, size_t n_roots, bool *reached,
+                        verify_result *r, const verify_options *o)
+{
+    if (!n_roots)
+        return 0;
+    for (size_t i = 0; i < n_roots; i++)
+        if (roots[i].der_len == top->der_len && memcmp(roots[i].der, top->der, top->der_len) == 0) {
+            *reached = true;
+            return 0;
+        }
+    return vr_add(r, o, VERIFY_ERROR, "chain-root-mismatch", top->file,
+                  "the chain ends in this self-signed root (key %s), which is not the root "
+                  "given (%s%s)",
+                  top->key_hex, roots[0].file, n_roots > 1 ? " and others" : "");
+}
+
+/* Walks from a signing certificate up to a self-signed root (in the archive
+ * or given), checking every issuer signature once and the validity of every
+ * certificate at the times of `k`'s logs (the hybrid model). *reached: it
+ * ended in a given root (or in a chain walked before). */
+static int walk_chain(vcert *certs, size_t n, vcert *roots, size_t n_roots, vcert *leaf,
+                      const vkey *k, bool *reached, verify_result *r, const verify_options *o)
 {
     vcert *cur = leaf;
+    bool seen = false;   /* the edges from cur upwards were checked from another leaf */
+    mark_use(leaf, k);
     for (int depth = 0; depth < 8; depth++) {
         if (self_issued(cur)) {
+            if (seen) {
+                *reached = true;
+                return 0;
+            }
+            if (check_nesting(cur, NULL, r, o) != 0)
+                return -1;
             int ok = issued_by(cur, cur);
             if (ok == 0)
                 return vr_add(r, o, VERIFY_ERROR, "certificate-signature-invalid", cur->file,
                               "self-signed certificate whose signature does not verify");
-            if (ok < 0)
-                return vr_add(r, o, VERIFY_WARNING, "certificate-not-checkable", cur->file,
-                              "signature algorithm %s is not supported", cur->sig_oid);
-            return 0;
+            if (ok < 0 && vr_add(r, o, VERIFY_WARNING, "certificate-not-checkable", cur->file,
+                                 "signature algorithm %s is not supported", cur->sig_oid) != 0)
+                return -1;
+            return check_anchor(cur, roots, n_roots, reached, r, o);
         }
         vcert *up = find_issuer(certs, n, cur);
+        bool given = false;
+        if (!up && (up = root_issuer(roots, n_roots, cur)))
+            given = true;   /* the archive left out the root; the given one issued it */
+        if (!up && seen)
+            *reached = true;
         if (!up)
-            return vr_add(r, o, VERIFY_ERROR, "chain-incomplete", cur->file,
-                          "the issuer of this certificate is not in the archive (an export "
-                          "holds the whole chain up to a self-signed root)");
-        int ok = issued_by(cur, up);
-        if (ok == 0)
-            return vr_add(r, o, VERIFY_ERROR, "certificate-signature-invalid", cur->file,
-                          "not signed by the key of its issuer %s", up->file);
-        if (ok < 0 && vr_add(r, o, VERIFY_WARNING, "certificate-not-checkable", cur->file,
-                             "signature algorithm %s is not supported", cur->sig_oid) != 0)
-            return -1;
-        if (up->in_chain || up->signs_logs) {
-            /* Already walked from another leaf: only validity is new here. */
-            return check_validity(up, k, r, o);
+            return seen ? 0
+                        : vr_add(r, o, VERIFY_ERROR, "chain-incomplete", cur->file,
+                                 n_roots ? "the issuer of this certificate is neither in the "
+                                           "archive nor a given root"
+                                         : "the issuer of this certificate is not in the archive "
+                                           "(an export holds the whole chain up to a "
+                                           "self-signed root)");
+        if (!seen) {
+            int ok = issued_by(cur, up);
+            if (ok == 0)
+                return vr_add(r, o, VERIFY_ERROR, "certificate-signature-invalid", cur->file,
+                              "not signed by the key of its issuer %s", up->file);
+            if (ok < 0 && vr_add(r, o, VERIFY_WARNING, "certificate-not-checkable", cur->file,
+                                 "signature algorithm %s is not supported", cur->sig_oid) != 0)
+                return -1;
+            if (check_nesting(cur, up, r, o) != 0)
+                return -1;
         }
+        seen = seen || up->in_chain;
         up->in_chain = true;
+        mark_use(up, k);
         if (check_validity(up, k, r, o) != 0)
             return -1;
+        if (given) {
+            *reached = true;
+            if (seen)
+                return 0;
+            int ok = issued_by(up, up);
+            return ok == 0 ? vr_add(r, o, VERIFY_ERROR, "certificate-signature-invalid", up->file,
+                                    "the given root's self-signature does not verify")
+                           : 0;
+        }
         cur = up;
     }
     return vr_add(r, o, VERIFY_ERROR, "chain-too-long", leaf->file,
                   "no self-signed root within 8 certificates");
 }
 
-int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, bool chain,
-                verify_result *r, const verify_options *o)
+/* walk_chain; *unanchored is set when the chain did not end in a given root. */
+static int check_chain(vcert *certs, size_t n, vcert *roots, size_t n_roots, vcert *leaf,
+                       const vkey *k, bool *unanchored, verify_result *r,
+                       const verify_options *o)
 {
+    bool reached = false;
+    int rc = walk_chain(certs, n, roots, n_roots, leaf, k, &reached, r, o);
+    if (!reached)
+        *unanchored = true;
+    return rc;
+}
+
+int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, const vkey *keys,
+                size_t n_keys, bool chain, verify_result *r, const verify_options *o)
+{
+    bool unanchored = false, chains = false;
     for (size_t i = 0; i < n_keys; i++)
         if (keys[i].cert)
             keys[i].cert->signs_logs = true;
@@ -413,9 +524,16 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
             vr_add(r, o, VERIFY_ERROR, "certificate-name-mismatch", c->file,
                    "signs logs with key serial %s, but its name says otherwise", c->key_hex) != 0)
             return -1;
-        if (check_chain(certs, n_certs, c, &keys[i], r, o) != 0)
+        chains = true;
+        if (check_chain(certs, n_certs, roots, n_roots, c, &keys[i], &unanchored, r, o) != 0)
             return -1;
     }
+    r->anchored = chains && !unanchored;
+    if (chains && !n_roots &&
+        vr_add(r, o, VERIFY_NOTE, "chain-not-anchored", NULL,
+               "the certificate chain is consistent up to its self-signed root, but not "
+               "anchored: give the root (the BSI/BMF root in production) with --root") != 0)
+        return -1;
     for (size_t i = 0; i < n_certs && chain; i++) {
         vcert *c = &certs[i];
         if (c->signs_logs)
@@ -429,18 +547,63 @@ int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, b
         }
         int rc = 0;
         if (claimed && memcmp(c->key_serial, claimed->serial, 32) == 0)
-            rc = vr_add(r, o, VERIFY_ERROR, "file-duplicate", c->file,
+            rc = vr_add(r, o, VERIFY_WARNING, "file-duplicate", c->file,
                         "a second certificate of the key that signs logs (%s)", claimed->cert->file);
         else if (claimed)
             rc = vr_add(r, o, VERIFY_ERROR, "certificate-key-mismatch", c->file,
                         "named for the TSE key that signs logs, but holds key %s", c->key_hex);
         else if (!c->in_chain)
-            rc = vr_add(r, o, VERIFY_ERROR, "certificate-unused", c->file,
+            rc = vr_add(r, o, VERIFY_WARNING, "certificate-unused", c->file,
                         "neither signs logs nor issues a certificate that does");
         else if (strcmp(c->name_hex, c->key_hex) != 0)
             rc = vr_add(r, o, VERIFY_NOTE, "ca-certificate-name", c->file,
                         "CA certificate not named by its key serial %s", c->key_hex);
         if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int summarize_one(const vcert *c, bool given, verify_cert *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *p = c->subject.p;
+    X509_NAME *name = c->subject.n ? d2i_X509_NAME(NULL, &p, (long)c->subject.n) : NULL;
+    if (name) {
+        char *line = X509_NAME_oneline(name, NULL, 0);
+        if (line && !(out->subject = strdup(line))) {
+            OPENSSL_free(line);
+            X509_NAME_free(name);
+            return -1;
+        }
+        OPENSSL_free(line);
+        X509_NAME_free(name);
+    }
+    ERR_clear_error();
+    out->has_validity = c->has_validity;
+    out->not_before = c->not_before;
+    out->not_after = c->not_after;
+    out->signs_logs = c->signs_logs;
+    out->in_chain = c->in_chain;
+    out->given_root = given;
+    out->used = c->used;
+    out->use_min = c->use_min;
+    out->use_max = c->use_max;
+    return (out->file = strdup(c->file)) ? 0 : -1;
+}
+
+int vcert_summarize(const vcert *certs, size_t n_certs, const vcert *roots, size_t n_roots,
+                    verify_result *r)
+{
+    size_t n = n_certs + n_roots;
+    if (!n)
+        return 0;
+    if (!(r->certs = calloc(n, sizeof *r->certs)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        r->n_certs++;   /* counted first, so that a partial one is freed */
+        if (summarize_one(i < n_certs ? &certs[i] : &roots[i - n_certs], i >= n_certs,
+                          &r->certs[i]) != 0)
             return -1;
     }
     return 0;

@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "codec/logmsg.h"
 #include "csp/csp.h"
 #include "verify.h"
 
@@ -26,6 +29,19 @@
  * when out of memory. */
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Adds a timeline mark; bounded per kind and TSE by the caller. -1: out of memory. */
+int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time);
+
+/* Keeps the Finish log `m` (named `name`) or the time of the Start log `m`
+ * (vctx->starts) for the cross-checks. -1: out of memory. */
+struct vctx;
+int vfin_keep(struct vctx *x, const logmsg *m, const char *name, uint16_t key, uint8_t op);
+/* Joins the Start times to the kept finishes and sorts them for lookup. */
+void vfin_finish(struct vctx *x);
+
+/* Findings listed per code (the options' limit or the default). */
+size_t vr_limit(const verify_options *o);
 
 /* Makes room for element n of *arr (capacity *cap, doubled as needed).
  * Returns -1 when out of memory (*arr unchanged). */
@@ -63,6 +79,9 @@ typedef struct vcert {
     X509 *x509;              /* NULL when OpenSSL's decoder refuses the encoding */
     bool signs_logs;         /* some log's serial number is this key's */
     bool in_chain;           /* issuer (directly or not) of a certificate that signs logs */
+    vslice serial;           /* complete TLV of the certificate's serialNumber */
+    bool used;               /* in the chain of some log's key: */
+    int64_t use_min, use_max;   /* the first and last time of those logs */
 } vcert;
 
 /* Loads a certificate file (DER or PEM). On failure writes why into err. */
@@ -83,29 +102,47 @@ typedef struct vkey {
 } vkey;
 
 /* Checks validity of every certificate against the logs' keys and, with
- * `chain`, names, issuer signatures and unused certificates. Returns -1
- * only when out of memory. */
-int vcert_check(vcert *certs, size_t n_certs, const vkey *keys, size_t n_keys, bool chain,
-                verify_result *r, const verify_options *o);
+ * `chain`, names, issuer signatures, the anchoring in one of the given
+ * `roots` (r->anchored) and unused certificates. Returns -1 only when out of
+ * memory. */
+int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, const vkey *keys,
+                size_t n_keys, bool chain, verify_result *r, const verify_options *o);
+
+/* Copies what the report shows of the certificates and roots into r->certs.
+ * -1: out of memory. */
+int vcert_summarize(const vcert *certs, size_t n_certs, const vcert *roots, size_t n_roots,
+                    verify_result *r);
+
+/* A CRL (DER or PEM), or NULL when it does not decode. */
+X509_CRL *vcrl_load(const verify_input *in);
+
+/* Checks the CRLs of the options (section 10.2.3) and every certificate of
+ * the chains (certs and roots walked by vcert_check) against the accepted
+ * ones, at the times of the logs (r->revocation_checked). -1: out of memory. */
+int vcrl_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, verify_result *r,
+               const verify_options *o);
 
 /* ------------------------------------------------------ log records */
 
 enum { VOP_OTHER = 0, VOP_START, VOP_UPDATE, VOP_FINISH, VOP_UPDATE_TIME };
 
-/* What is kept of each log after it is checked (32 bytes). */
+/* What is kept of each log after it is checked (40 bytes). */
 typedef struct vrec {
     uint64_t counter;
     int64_t time;
     uint64_t txno;
-    uint32_t client;         /* index into the interned client ids */
+    uint32_t client;         /* index into the interned strings: the client id */
+    uint32_t opname;         /* index into the interned strings: operationType */
+    uint32_t digest;         /* hash of the whole message: tells copies from other logs */
     uint16_t key;            /* index into the keys */
     uint8_t kind;            /* logmsg_kind */
     uint8_t op;              /* VOP_* */
 } vrec;
 
 /* Counter, time and transaction checks over all records (reorders them).
- * `clients` are the interned client ids. Returns -1 only when out of memory. */
-int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **clients,
+ * `strings` are the interned client ids and operation names the records
+ * point to. Returns -1 only when out of memory. */
+int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **strings,
                verify_result *r, const verify_options *o);
 
 /* ---------------------------------------------- batched signatures */
@@ -124,12 +161,17 @@ typedef struct vjob {
     tse_error err;
 } vjob;
 
+#define VBATCH_MAX_THREADS 16
+
 typedef struct vbatch {
     vjob *jobs;
     size_t n;
     uint8_t *arena;
     size_t used, size;
     unsigned threads;
+    size_t next;             /* the next job a worker takes (atomic) */
+    pthread_t workers[VBATCH_MAX_THREADS];
+    unsigned started;        /* workers running, 0 when none */
 } vbatch;
 
 /* `threads` 0: one per core. -1 when out of memory. */
@@ -142,6 +184,11 @@ bool vbatch_fits(const vbatch *b, size_t len, const char *name);
 vjob *vbatch_add(vbatch *b, const uint8_t *data, size_t len, const char *name, const uint8_t **copy);
 /* Checks every job's signature (sets ok / err), in parallel. */
 void vbatch_run(vbatch *b);
+/* The same in the background: workers check while the caller reads on;
+ * vbatch_wait waits for them (at once when none run). The batch must not be
+ * touched in between. */
+void vbatch_start(vbatch *b);
+void vbatch_wait(vbatch *b);
 void vbatch_clear(vbatch *b);
 
 /* ------------------------------------------------- one verification */
@@ -153,6 +200,8 @@ typedef struct vctx {
     const verify_options *o;
     vcert *certs;
     size_t n_certs, cap_certs;
+    vcert *roots;            /* the trust anchors of the options */
+    size_t n_roots;
     vkey *keys;
     size_t n_keys, last_key;
     vrec *recs;
@@ -162,7 +211,11 @@ typedef struct vctx {
     uint32_t *slots;        /* open-addressing table of client indexes + 1 */
     size_t n_slots;
     bool single;            /* one log (verify_log): no chain or sequence checks */
-    vbatch batch;           /* signatures not yet checked */
+    size_t expected_logs;   /* .log entries the first pass saw */
+    struct vstart { uint16_t key; uint64_t tx; int64_t time; } *starts;  /* keep_finishes */
+    size_t n_starts, cap_starts;
+    vbatch batch;           /* signatures being collected */
+    vbatch pending;         /* the batch before, checked in the background */
 } vctx;
 
 /* Starts a verification writing into `r`. -1 when out of memory. */

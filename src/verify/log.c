@@ -58,9 +58,12 @@ static int grow_slots(vctx *x)
     return 0;
 }
 
-/* Index of a client id, added when new; -1 when out of memory. */
+/* Index of an interned string (a client id or an operation name), added
+ * when new; -1 when out of memory. */
 static int64_t intern_client(vctx *x, logmsg_bytes id)
 {
+    if (!id.n)
+        id.p = (const uint8_t *)"";
     if (2 * (x->n_clients + 1) > x->n_slots && grow_slots(x) != 0)
         return -1;
     size_t j = hash_bytes(id.p, id.n) & (x->n_slots - 1);
@@ -145,12 +148,9 @@ static int check_name(vctx *x, const char *name, const logmsg *m)
                   "the content gives the name %s", ours);
 }
 
-/* Signatures are checked in batches (batch.c); the results are taken in
- * archive order. */
-static int flush(vctx *x)
+/* The results of a checked batch, in archive order; the batch is emptied. */
+static int report(vctx *x, vbatch *b)
 {
-    vbatch *b = &x->batch;
-    vbatch_run(b);
     for (size_t i = 0; i < b->n; i++) {
         const vjob *j = &b->jobs[i];
         if (j->ok)
@@ -161,6 +161,24 @@ static int flush(vctx *x)
     }
     vbatch_clear(b);
     return 0;
+}
+
+/* Signatures are checked in batches (batch.c): the full batch goes to the
+ * background while the next one is read; its results are taken in archive
+ * order before the one after it starts. `last`: wait for it too. */
+static int flush(vctx *x, bool last)
+{
+    vbatch *p = &x->pending, full = x->batch;
+    vbatch_wait(p);
+    if (report(x, p) != 0)
+        return -1;
+    x->batch = *p;
+    *p = full;
+    vbatch_start(p);
+    if (!last)
+        return 0;
+    vbatch_wait(p);
+    return report(x, p);
 }
 
 static int check_signature(vctx *x, const char *name, const uint8_t *data, size_t len,
@@ -174,7 +192,7 @@ static int check_signature(vctx *x, const char *name, const uint8_t *data, size_
         return vr_add(x->r, x->o, VERIFY_ERROR, "signature-algorithm-unsupported", name,
                       "%s cannot be checked", alg ? alg : m->signature_algorithm_oid);
     }
-    if (!vbatch_fits(&x->batch, len, name) && flush(x) != 0)
+    if (!vbatch_fits(&x->batch, len, name) && flush(x, false) != 0)
         return -1;
     const uint8_t *copy;
     vjob *j = vbatch_add(&x->batch, data, len, name, &copy);
@@ -239,6 +257,11 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
     } else {
         c->audit_logs++;
     }
+    int64_t opname = intern_client(x, m.operation);
+    if (opname < 0)
+        return -1;
+    rec.opname = (uint32_t)opname;
+    rec.digest = hash_bytes(data, len);
     int64_t ki = key_index(x, &m);
     if (ki < 0)
         return -1;
@@ -255,6 +278,9 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
                k->sigalg) != 0)
         return -1;
     if (check_name(x, name, &m) != 0 || check_signature(x, name, data, len, &m, k) != 0)
+        return -1;
+    if (x->o && x->o->keep_finishes && m.kind == LOGMSG_TRANSACTION &&
+        vfin_keep(x, &m, name, rec.key, rec.op) != 0)
         return -1;
     return keep(x, &rec);
 }
@@ -298,23 +324,70 @@ static int summarize_keys(vctx *x)
     return 0;
 }
 
+int verify_input_check(const verify_input *in, bool crl, char *err, size_t errlen)
+{
+    if (crl) {
+        X509_CRL *c = vcrl_load(in);
+        if (!c)
+            snprintf(err, errlen, "not a DER or PEM certificate revocation list");
+        X509_CRL_free(c);
+        return c ? 0 : -1;
+    }
+    vcert c;
+    int rc = vcert_load(&c, in->name ? in->name : "root", in->data, in->len, err, errlen);
+    vcert_free(&c);
+    return rc;
+}
+
+/* The trust anchors of the options; an unreadable one is a finding. */
+static int load_roots(vctx *x)
+{
+    size_t n = x->o ? x->o->n_roots : 0;
+    if (!n)
+        return 0;
+    if (!(x->roots = calloc(n, sizeof *x->roots)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const verify_input *in = &x->o->roots[i];
+        const char *name = in->name ? in->name : "root";
+        char err[160];
+        vcert *c = &x->roots[x->n_roots];
+        if (vcert_load(c, name, in->data, in->len, err, sizeof err) != 0) {
+            vcert_free(c);
+            if (vr_add(x->r, x->o, VERIFY_ERROR, "root-unreadable", name, "%s", err) != 0)
+                return -1;
+            continue;
+        }
+        x->n_roots++;
+    }
+    return 0;
+}
+
 int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
 {
     memset(x, 0, sizeof *x);
     x->r = r;
     x->o = o;
     x->single = single;
-    return vbatch_init(&x->batch, o ? o->threads : 0);
+    if (vbatch_init(&x->batch, o ? o->threads : 0) != 0 ||
+        vbatch_init(&x->pending, o ? o->threads : 0) != 0)
+        return -1;
+    return single ? 0 : load_roots(x);
 }
 
 int vctx_finish(vctx *x)
 {
-    if (flush(x) != 0 || summarize_keys(x) != 0)
+    if (flush(x, true) != 0 || summarize_keys(x) != 0)
         return -1;
-    if (vcert_check(x->certs, x->n_certs, x->keys, x->n_keys, !x->single, x->r, x->o) != 0)
+    if (vcert_check(x->certs, x->n_certs, x->roots, x->n_roots, x->keys, x->n_keys, !x->single,
+                    x->r, x->o) != 0)
         return -1;
     if (x->single)
         return 0;
+    if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0 ||
+        vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
+        return -1;
+    vfin_finish(x);
     return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 
@@ -323,12 +396,17 @@ void vctx_free(vctx *x)
     for (size_t i = 0; i < x->n_certs; i++)
         vcert_free(&x->certs[i]);
     free(x->certs);
+    for (size_t i = 0; i < x->n_roots; i++)
+        vcert_free(&x->roots[i]);
+    free(x->roots);
+    free(x->starts);
     free(x->keys);
     free(x->recs);
     for (size_t i = 0; i < x->n_clients; i++)
         free(x->clients[i]);
     free(x->clients);
     free(x->slots);
+    vbatch_free(&x->pending);
     vbatch_free(&x->batch);
     memset(x, 0, sizeof *x);
 }

@@ -73,11 +73,45 @@ size_t verify_count(const verify_result *r, const char *code)
     return 0;
 }
 
+size_t vr_limit(const verify_options *o)
+{
+    return (o && o->max_findings_per_code) ? o->max_findings_per_code : DEFAULT_MAX_PER_CODE;
+}
+
+verify_verdict verify_verdict_of(const verify_result *r)
+{
+    return r->errors ? VERIFY_BROKEN : r->warnings ? VERIFY_INCOMPLETE : VERIFY_INTACT;
+}
+
+const char *verify_verdict_text(verify_verdict v)
+{
+    switch (v) {
+    case VERIFY_INTACT: return "intact and complete";
+    case VERIFY_BROKEN: return "integrity broken";
+    case VERIFY_INCOMPLETE: return "intact but incomplete or implausible";
+    }
+    return "?";
+}
+
+verify_verdict verify_verdict_worse(verify_verdict a, verify_verdict b)
+{
+    if (a == VERIFY_BROKEN || b == VERIFY_BROKEN)
+        return VERIFY_BROKEN;
+    return a == VERIFY_INCOMPLETE || b == VERIFY_INCOMPLETE ? VERIFY_INCOMPLETE : VERIFY_INTACT;
+}
+
+int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time)
+{
+    if (vr_grow(&r->marks, &r->cap_marks, r->n_marks, sizeof *r->marks) != 0)
+        return -1;
+    r->marks[r->n_marks++] = (verify_mark){.tse = tse, .kind = kind, .counter = counter, .time = time};
+    return 0;
+}
+
 int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const char *code,
            const char *file, const char *fmt, ...)
 {
-    size_t limit = (o && o->max_findings_per_code) ? o->max_findings_per_code
-                                                   : DEFAULT_MAX_PER_CODE;
+    size_t limit = vr_limit(o);
     verify_tally *t = tally(r, code);
     if (!t)
         return -1;
@@ -128,6 +162,26 @@ void verify_result_free(verify_result *r)
         free(r->findings[i].message);
     }
     free(r->findings);
+    for (size_t i = 0; i < r->n_gaps; i++) {
+        free(r->gaps[i].before.operation);
+        free(r->gaps[i].before.client);
+        free(r->gaps[i].after.operation);
+        free(r->gaps[i].after.client);
+    }
+    free(r->gaps);
+    free(r->marks);
+    for (size_t i = 0; i < r->n_certs; i++) {
+        free(r->certs[i].file);
+        free(r->certs[i].subject);
+    }
+    free(r->certs);
+    for (size_t i = 0; i < r->n_finishes; i++) {
+        free(r->finishes[i].client);
+        free(r->finishes[i].process_type);
+        free(r->finishes[i].process_data);
+        free(r->finishes[i].file);
+    }
+    free(r->finishes);
     free(r->tallies);
     free(r->tses);
     free(r->source);
@@ -150,9 +204,16 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
 {
     const verify_counts *c = &r->counts;
     char a[32], b[32];
-    fprintf(out, "%s: %s (%zu errors, %zu warnings)\n", r->source ? r->source : "?",
-            r->errors ? "FAILED" : "OK", r->errors, r->warnings);
-    if (!quiet) {
+    verify_verdict v = verify_verdict_of(r);
+    fprintf(out, "%s: %s, %s (verdict %d: %zu errors, %zu warnings, %zu notes)\n",
+            r->source ? r->source : "?", v == VERIFY_INTACT ? "OK" : v == VERIFY_BROKEN ? "FAILED"
+                                                                   : "INCOMPLETE",
+            verify_verdict_text(v), (int)v, r->errors, r->warnings, r->notes);
+    if (!quiet && r->dsfinvk) {
+        fprintf(out, "  DSFinV-K export: %zu rows of transactions_tse.csv held against the Finish "
+                     "logs of the archives\n",
+                r->dsfinvk_rows);
+    } else if (!quiet) {
         if (r->info_manufacturer)
             fprintf(out, "  info.csv: description \"%s\", manufacturer \"%s\", version \"%s\"\n",
                     r->info_description ? r->info_description : "",
@@ -163,6 +224,11 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
                 c->system_logs, c->audit_logs, c->signatures_valid);
         fprintf(out, "  %zu transactions (%zu open), %zu certificates, %zu files\n",
                 c->transactions, c->open_transactions, c->certificates, c->files);
+        if (c->tses)
+            fprintf(out, "  certificate chain: %s; revocation %s\n",
+                    r->anchored ? "anchored in the given root"
+                                : "consistent but not anchored (no matching --root)",
+                    r->revocation_checked ? "checked against current CRLs" : "not checked");
         for (size_t i = 0; i < r->n_tses; i++) {
             const verify_tse *t = &r->tses[i];
             fprintf(out, "  TSE %s: %s, %zu logs, counters %llu..%llu, %s .. %s%s\n",
@@ -239,6 +305,43 @@ static json_t *counts_json(const verify_counts *c, bool *ok)
     return o;
 }
 
+static json_t *gap_log_json(const verify_gap_log *g, bool *ok)
+{
+    json_t *j = json_object();
+    if (!j) {
+        *ok = false;
+        return NULL;
+    }
+    put(j, "counter", json_integer((json_int_t)g->counter), ok);
+    put(j, "time", json_integer((json_int_t)g->time), ok);
+    put(j, "kind", json_string(g->kind), ok);
+    put(j, "operation", jstr(g->operation), ok);
+    put(j, "transaction", g->client ? json_integer((json_int_t)g->transaction) : json_null(), ok);
+    put(j, "client", str_or_null(g->client), ok);
+    return j;
+}
+
+/* [{"tse", "first", "last", "count", "before", "after"}] */
+static json_t *gaps_json(const verify_result *r, bool *ok)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->n_gaps; i++) {
+        const verify_gap *g = &r->gaps[i];
+        json_t *j = json_object();
+        if (!j || json_array_append_new(a, j) != 0) {
+            *ok = false;
+            break;
+        }
+        put(j, "tse", json_string(g->tse < r->n_tses ? r->tses[g->tse].serial_hex : ""), ok);
+        put(j, "first", json_integer((json_int_t)g->first), ok);
+        put(j, "last", json_integer((json_int_t)g->last), ok);
+        put(j, "count", json_integer((json_int_t)(g->last - g->first + 1)), ok);
+        put(j, "before", gap_log_json(&g->before, ok), ok);
+        put(j, "after", gap_log_json(&g->after, ok), ok);
+    }
+    return a;
+}
+
 void *verify_report_json(const verify_result *r)
 {
     bool ok = true;
@@ -261,11 +364,20 @@ void *verify_report_json(const verify_result *r)
         return NULL;
     }
     put(o, "source", str_or_null(r->source), &ok);
-    put(o, "ok", json_boolean(r->errors == 0), &ok);
+    verify_verdict v = verify_verdict_of(r);
+    put(o, "ok", json_boolean(v == VERIFY_INTACT), &ok);
+    put(o, "verdict", json_integer((json_int_t)v), &ok);
+    put(o, "verdict_text", json_string(verify_verdict_text(v)), &ok);
+    put(o, "intact", json_boolean(r->errors == 0), &ok);
     put(o, "errors", json_integer((json_int_t)r->errors), &ok);
     put(o, "warnings", json_integer((json_int_t)r->warnings), &ok);
     put(o, "notes", json_integer((json_int_t)r->notes), &ok);
     put(o, "complete", json_boolean(!r->io_failed), &ok);
+    put(o, "anchored", json_boolean(r->anchored), &ok);
+    put(o, "revocation_checked", json_boolean(r->revocation_checked), &ok);
+    put(o, "kind", json_string(r->dsfinvk ? "dsfinvk" : "archive"), &ok);
+    if (r->dsfinvk)
+        put(o, "rows", json_integer((json_int_t)r->dsfinvk_rows), &ok);
     put(o, "counts", counts_json(&r->counts, &ok), &ok);
     put(o, "info", info, &ok);
     for (size_t i = 0; i < r->n_tses; i++) {
@@ -285,6 +397,7 @@ void *verify_report_json(const verify_result *r)
         put(j, "last_time", json_integer((json_int_t)t->last_time), &ok);
     }
     put(o, "tses", tses, &ok);
+    put(o, "gaps", gaps_json(r, &ok), &ok);
     for (size_t i = 0; i < r->n_findings; i++) {
         const verify_finding *f = &r->findings[i];
         json_t *j = json_object();

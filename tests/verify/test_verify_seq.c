@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -96,10 +97,15 @@ static struct archive *tar_new(const char *file, char **path)
 }
 
 /* Closes the archive, verifies it (it must read completely) and frees path. */
-static verify_result tar_verify(struct archive *a, char *path)
+static void tar_close(struct archive *a)
 {
     assert_int_equal(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
+}
+
+static verify_result tar_verify(struct archive *a, char *path)
+{
+    tar_close(a);
     verify_result r;
     assert_int_equal(verify_archive(path, NULL, &r), 0);
     free(path);
@@ -212,6 +218,14 @@ static void expect(const verify_result *r, size_t errors, size_t warnings, const
     }
 }
 
+static bool has_message(const verify_result *r, const char *code, const char *text)
+{
+    for (size_t i = 0; i < r->n_findings; i++)
+        if (!strcmp(r->findings[i].code, code) && strstr(r->findings[i].message, text))
+            return true;
+    return false;
+}
+
 static const forge_tse *only_a[] = {&tse_a};
 
 static void test_clean(void **state)
@@ -237,12 +251,28 @@ static void test_time(void **state)
     (void)state;
     const flog back[] = {{'S', 1, 1, 10}, {'F', 1, 2, 5}};
     verify_result r = forge("time-back.tar", only_a, 1, back, N(back));
-    expect(&r, 1, 0, "time-order");
+    expect(&r, 0, 1, "time-order");
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INCOMPLETE);
     verify_result_free(&r);
     /* After updateTime the clock may have been set back: a warning. */
     const flog set_back[] = {{'S', 1, 1, 10}, {'T', 0, 2, 5}, {'F', 1, 3, 6}};
     r = forge("time-set-back.tar", only_a, 1, set_back, N(set_back));
     expect(&r, 0, 1, "time-set-back");
+    /* The HTML report marks it on the timeline, at the updateTime log. */
+    char *html = th_path("set-back.html");
+    FILE *f = fopen(html, "w");
+    assert_non_null(f);
+    const verify_result *one[] = {&r};
+    assert_int_equal(verify_report_html(one, 1, f), 0);
+    assert_int_equal(fclose(f), 0);
+    size_t len;
+    char *page = (char *)th_read_file(html, &len);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "<polygon class=\"set-back\" data-counter=\"2\""));
+    assert_non_null(strstr(page, "data-verdict=\"3\">Verdict 3: intact but incomplete or implausible"));
+    assert_null(strstr(page, "class=\"gap\""));
+    free(page);
+    free(html);
     verify_result_free(&r);
 }
 
@@ -251,19 +281,20 @@ static void test_transactions(void **state)
     (void)state;
     const flog two_starts[] = {{'S', 1, 1, 0}, {'S', 1, 2, 0}, {'F', 1, 3, 0}};
     verify_result r = forge("two-starts.tar", only_a, 1, two_starts, N(two_starts));
-    expect(&r, 1, 0, "transaction-order");
+    expect(&r, 0, 1, "transaction-order");
     verify_result_free(&r);
 
     const flog after_finish[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'U', 1, 3, 0}};
     r = forge("after-finish.tar", only_a, 1, after_finish, N(after_finish));
-    expect(&r, 1, 0, "transaction-order");
+    expect(&r, 0, 1, "transaction-order");
     verify_result_free(&r);
 
-    /* From counter 1 a transaction without Start is an error; in an export
-     * that begins later its Start may simply precede it. */
+    /* A transaction without Start: incomplete (verdict 3), also in an
+     * export that begins later, where its Start may precede it. */
     const flog no_start[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'F', 2, 3, 0}};
     r = forge("no-start.tar", only_a, 1, no_start, N(no_start));
-    expect(&r, 1, 0, "transaction-no-start");
+    expect(&r, 0, 1, "transaction-no-start");
+    assert_true(has_message(&r, "transaction-no-start", "transaction 2 begins with Finish (counter 3)"));
     verify_result_free(&r);
     const flog filtered[] = {{'U', 7, 40, 0}, {'F', 7, 41, 0}, {'S', 8, 42, 0}, {'F', 8, 43, 0}};
     r = forge("filtered.tar", only_a, 1, filtered, N(filtered));
@@ -271,29 +302,44 @@ static void test_transactions(void **state)
     assert_int_equal(verify_count(&r, "counter-start"), 1);
     verify_result_free(&r);
 
-    const flog numbers[] = {{'S', 2, 1, 0}, {'S', 1, 2, 0}, {'F', 2, 3, 0}, {'F', 1, 4, 0}};
+    /* Concurrent Starts whose numbers and counters cross (D-Trust's cloud
+     * TSE): intact and complete, with a note. */
+    const flog numbers[] = {{'S', 2, 1, 0}, {'S', 1, 2, 0}, {'F', 2, 3, 0}, {'F', 1, 4, 0},
+                            {'S', 4, 5, 1}, {'S', 3, 6, 1}, {'F', 3, 7, 1}, {'F', 4, 8, 2}};
     r = forge("numbers.tar", only_a, 1, numbers, N(numbers));
-    expect(&r, 1, 0, "transaction-number-order");
+    expect(&r, 0, 0, "transaction-number-order");
+    assert_int_equal(verify_count(&r, "transaction-number-order"), 2);
+    assert_int_equal(r.notes, 4);   /* and chain-not-anchored, revocation-unchecked */
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INTACT);
+    assert_true(has_message(&r, "transaction-number-order",
+                            "transaction 2 started (counter 1) before a lower-numbered one (counter 2)"));
+    assert_true(has_message(&r, "transaction-number-order",
+                            "transaction 4 started (counter 5) before a lower-numbered one (counter 6)"));
+    verify_result_free(&r);
+
+    /* Plausibility (TR-03153-1 10.3): a transaction number skipped while
+     * the counters run on, and log times after the check. */
+    const flog skipped[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 3, 3, 0}, {'F', 3, 4, 0}};
+    r = forge("number-gap.tar", only_a, 1, skipped, N(skipped));
+    expect(&r, 0, 1, "transaction-number-gap");
+    assert_true(has_message(&r, "transaction-number-gap", "no log of transaction 2, between transactions 1 and 3"));
+    verify_result_free(&r);
+    const flog future[] = {{'S', 1, 1, 0}, {'F', 1, 2, 7200}};
+    r = forge("future.tar", only_a, 1, future, N(future));
+    expect(&r, 0, 1, "time-in-future");
     verify_result_free(&r);
 
     const flog open[] = {{'S', 1, 1, 0}, {'S', 2, 2, 0}, {'F', 2, 3, 0}};
     r = forge("open.tar", only_a, 1, open, N(open));
-    expect(&r, 0, 1, "transaction-open");
+    expect(&r, 0, 0, "transaction-open");
+    assert_true(has_message(&r, "transaction-open", "transaction 1 (client \"KASSE-01\", started at counter 1)"));
     assert_int_equal(r.counts.open_transactions, 1);
     verify_result_free(&r);
 
     const flog client[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0, "KASSE-02"}};
     r = forge("client.tar", only_a, 1, client, N(client));
-    expect(&r, 0, 1, "transaction-client");
+    expect(&r, 0, 0, "transaction-client");
     verify_result_free(&r);
-}
-
-static bool has_message(const verify_result *r, const char *code, const char *text)
-{
-    for (size_t i = 0; i < r->n_findings; i++)
-        if (!strcmp(r->findings[i].code, code) && strstr(r->findings[i].message, text))
-            return true;
-    return false;
 }
 
 static void test_counters(void **state)
@@ -301,15 +347,48 @@ static void test_counters(void **state)
     (void)state;
     const flog gap[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 2, 6, 0}, {'F', 2, 7, 0}};
     verify_result r = forge("gap.tar", only_a, 1, gap, N(gap));
-    expect(&r, 1, 0, "counter-gap");
-    assert_true(has_message(&r, "counter-gap", "counters 3..5 are missing (3 logs)"));
+    expect(&r, 0, 1, "counter-gap");
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INCOMPLETE);
+    assert_true(has_message(&r, "counter-gap",
+                            "counters 3..5 are missing (3 logs), between counter 2 (FinishTransaction "
+                            "of transaction 1, client \"KASSE-01\", "));
+    assert_true(has_message(&r, "counter-gap", "and counter 6 (StartTransaction of transaction 2"));
+    assert_int_equal(r.n_gaps, 1);
+    assert_int_equal(r.gaps[0].first, 3);
+    assert_int_equal(r.gaps[0].last, 5);
+    assert_int_equal(r.gaps[0].before.counter, 2);
+    assert_string_equal(r.gaps[0].before.operation, "FinishTransaction");
+    assert_int_equal(r.gaps[0].before.transaction, 1);
+    assert_int_equal(r.gaps[0].after.counter, 6);
+    assert_string_equal(r.gaps[0].after.operation, "StartTransaction");
+    assert_string_equal(r.gaps[0].after.client, "KASSE-01");
+    verify_result_free(&r);
+
+    /* Five ranges missing, one of them next to a system log (a hardware
+     * TSE's export): each listed exactly, the verdict still 3. */
+    const flog gaps[] = {{'Y', 0, 1, 0}, {'S', 1, 3, 0}, {'F', 1, 4, 0}, {'T', 0, 9, 0},
+                         {'S', 2, 10, 0}, {'F', 2, 12, 0}, {'S', 3, 20, 0}, {'F', 3, 21, 0},
+                         {'Y', 0, 23, 0}};
+    r = forge("gaps.tar", only_a, 1, gaps, N(gaps));
+    expect(&r, 0, 5, "counter-gap");
+    assert_int_equal(r.n_gaps, 5);
+    static const uint64_t want[5][2] = {{2, 2}, {5, 8}, {11, 11}, {13, 19}, {22, 22}};
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(r.gaps[i].first, want[i][0]);
+        assert_int_equal(r.gaps[i].last, want[i][1]);
+    }
+    assert_true(has_message(&r, "counter-gap", "counter 2 is missing, between counter 1 (system log selfTest, "));
+    assert_true(has_message(&r, "counter-gap", "and counter 9 (system log updateTime, "));
+    assert_string_equal(r.gaps[1].after.kind, "system");
+    assert_null(r.gaps[1].after.client);
     verify_result_free(&r);
 
     /* The same counter signed twice (different content, so two files). */
     const flog dup[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}, {'S', 2, 2, 0}, {'F', 2, 3, 0}};
     r = forge("dup.tar", only_a, 1, dup, N(dup));
     expect(&r, 1, 0, "counter-duplicate");
-    assert_true(has_message(&r, "counter-duplicate", "counter 2 appears more than once"));
+    assert_int_equal(verify_verdict_of(&r), VERIFY_BROKEN);
+    assert_true(has_message(&r, "counter-duplicate", "counter 2 appears in more than one log, with different content"));
     verify_result_free(&r);
 
     /* Two TSEs in one archive: each has its own counters. */
@@ -352,6 +431,7 @@ static void test_certificates(void **state)
     r = tar_verify(a, path);
     /* Its key identifiers do not match: the real issuer is missing. */
     assert_int_equal(verify_count(&r, "chain-incomplete"), 1);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_BROKEN);
     assert_int_equal(verify_count(&r, "certificate-unused"), 1);
     assert_int_equal(r.counts.signatures_valid, 2);
     verify_result_free(&r);
@@ -376,6 +456,43 @@ static size_t sign_plain(EVP_PKEY *priv, const EVP_MD *md, int half, const uint8
     assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), out + half, half), half);
     ECDSA_SIG_free(es);
     return 2 * (size_t)half;
+}
+
+/* Signs the log of `fl` with `priv` and puts it under its name. */
+static void put_signed(struct archive *a, EVP_PKEY *priv, const EVP_MD *md, int half,
+                       const logmsg_fields *fl)
+{
+    uint8_t tbs[512], sig[160], msg[700];
+    char name[256];
+    der_w w = der_w_init(tbs, sizeof tbs);
+    assert_true(logmsg_encode_tbs(&w, fl));
+    size_t sig_len = sign_plain(priv, md, half, tbs, w.len, sig);
+    der_w m = der_w_init(msg, sizeof msg);
+    logmsg_encode(&m, tbs, w.len, sig, sig_len);
+    assert_true(der_w_ok(&m));
+    assert_true(logmsg_filename_fields(fl, 0, name, sizeof name));
+    put(a, name, msg, m.len);
+}
+
+/* Transaction 1 (Start, counter 1, and Finish, counter 2) of the key
+ * `serial` signed by `priv` with `hash` (`half`-byte signature halves). */
+static void put_transaction(struct archive *a, EVP_PKEY *priv, tse_hash hash, int half,
+                            const uint8_t serial[32], logmsg_time_format fmt, int64_t t)
+{
+    for (uint64_t c = 1; c <= 2; c++) {
+        logmsg_fields fl = {
+            .kind = LOGMSG_TRANSACTION,
+            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
+            .client_id = "KASSE-01",
+            .transaction_number = 1,
+            .serial_number = serial,
+            .signature_algorithm_oid = csp_sigalg_oid(hash),
+            .signature_counter = c,
+            .time_format = fmt,
+            .log_time = t,
+        };
+        put_signed(a, priv, hash == TSE_HASH_SHA384 ? EVP_sha384() : EVP_sha256(), half, &fl);
+    }
 }
 
 static void test_explicit_curve_parameters(void **state)
@@ -409,28 +526,7 @@ static void test_explicit_curve_parameters(void **state)
         snprintf(name + 2 * k, 3, "%02X", serial[k]);   /* upper case, as D-Trust names */
     strcat(name, "_X509.pem");
     put(a, name, pem, len);
-    for (uint64_t c = 1; c <= 2; c++) {
-        logmsg_fields fl = {
-            .kind = LOGMSG_TRANSACTION,
-            .operation = c == 1 ? "StartTransaction" : "FinishTransaction",
-            .client_id = "KASSE-01",
-            .transaction_number = 1,
-            .serial_number = serial,
-            .signature_algorithm_oid = csp_sigalg_oid(TSE_HASH_SHA384),
-            .signature_counter = c,
-            .time_format = LOGMSG_TIME_UTC,
-            .log_time = (int64_t)time(NULL),
-        };
-        uint8_t tbs[512], sig[96], msg[700];
-        der_w w = der_w_init(tbs, sizeof tbs);
-        assert_true(logmsg_encode_tbs(&w, &fl));
-        size_t sig_len = sign_plain(priv, EVP_sha384(), 48, tbs, w.len, sig);
-        der_w m = der_w_init(msg, sizeof msg);
-        logmsg_encode(&m, tbs, w.len, sig, sig_len);
-        assert_true(der_w_ok(&m));
-        assert_true(logmsg_filename_fields(&fl, 0, name, sizeof name));
-        put(a, name, msg, m.len);
-    }
+    put_transaction(a, priv, TSE_HASH_SHA384, 48, serial, LOGMSG_TIME_UTC, (int64_t)time(NULL));
     verify_result r = tar_verify(a, path);
     expect(&r, 0, 0, NULL);
     assert_int_equal(r.counts.signatures_valid, 2);
@@ -569,6 +665,246 @@ static void test_certificate_openssl_refuses(void **state)
     EVP_PKEY_free(priv);
 }
 
+
+/* ------------------------------------------------ roots and CRLs */
+
+/* Verifies `path` with the roots and CRLs given; the result must be read. */
+static verify_result verify_with(const char *path, const verify_input *roots, size_t n_roots,
+                                 const verify_input *crls, size_t n_crls)
+{
+    verify_options o = {.roots = roots, .n_roots = n_roots, .crls = crls, .n_crls = n_crls};
+    verify_result r;
+    assert_int_equal(verify_archive(path, &o, &r), 0);
+    return r;
+}
+
+static verify_input cert_input(const csp_cert *c, const char *name)
+{
+    return (verify_input){.data = c->der, .len = c->der_len, .name = name};
+}
+
+/* TR-03153-1 10.2.1: the chain anchored in the root given, byte for byte. */
+static void test_roots(void **state)
+{
+    (void)state;
+    const flog logs[] = {{'S', 1, 1, 0}, {'F', 1, 2, 0}};
+    int64_t now = (int64_t)time(NULL);
+    char *full, *noroot;
+    struct archive *a = tar_new("anchor.tar", &full);
+    put_chain(a, &tse_a, 0);
+    put_log(a, &tse_a, &logs[0], now);
+    put_log(a, &tse_a, &logs[1], now);
+    tar_close(a);
+    a = tar_new("anchor-noroot.tar", &noroot);
+    put_chain(a, &tse_a, 1);
+    put_log(a, &tse_a, &logs[0], now);
+    put_log(a, &tse_a, &logs[1], now);
+    tar_close(a);
+    verify_input root_a = cert_input(&tse_a.certs[1], "root-a.der"),
+                 root_b = cert_input(&tse_b.certs[1], "root-b.der");
+
+    /* Without a root: consistent, not anchored, verdict 0 with a note. */
+    verify_result r = verify_with(full, NULL, 0, NULL, 0);
+    expect(&r, 0, 0, "chain-not-anchored");
+    assert_false(r.anchored);
+    verify_result_free(&r);
+
+    r = verify_with(full, &root_a, 1, NULL, 0);
+    expect(&r, 0, 0, NULL);
+    assert_true(r.anchored);
+    assert_int_equal(verify_count(&r, "chain-not-anchored"), 0);
+    verify_result_free(&r);
+
+    /* A chain to a root that is not the one given: integrity broken. */
+    r = verify_with(full, &root_b, 1, NULL, 0);
+    expect(&r, 1, 0, "chain-root-mismatch");
+    assert_int_equal(verify_verdict_of(&r), VERIFY_BROKEN);
+    assert_false(r.anchored);
+    assert_true(has_message(&r, "chain-root-mismatch", "which is not the root given (root-b.der)"));
+    verify_result_free(&r);
+    /* Among several roots, the right one anchors it. */
+    verify_input both[] = {root_b, root_a};
+    r = verify_with(full, both, 2, NULL, 0);
+    expect(&r, 0, 0, NULL);
+    assert_true(r.anchored);
+    verify_result_free(&r);
+
+    /* The archive leaves out the root: the given one completes the chain. */
+    r = verify_with(noroot, &root_a, 1, NULL, 0);
+    expect(&r, 0, 0, NULL);
+    assert_true(r.anchored);
+    verify_result_free(&r);
+    r = verify_with(noroot, &root_b, 1, NULL, 0);
+    expect(&r, 1, 0, "chain-incomplete");
+    assert_false(r.anchored);
+    verify_result_free(&r);
+
+    /* A root that is no certificate. */
+    verify_input junk = {.data = (const uint8_t *)"junk", .len = 4, .name = "junk.der"};
+    char err[160];
+    assert_int_equal(verify_input_check(&junk, false, err, sizeof err), -1);
+    assert_string_equal(err, "not a DER certificate");
+    assert_int_equal(verify_input_check(&root_a, false, err, sizeof err), 0);
+    assert_int_equal(verify_input_check(&root_a, true, err, sizeof err), -1);
+    r = verify_with(full, &junk, 1, NULL, 0);
+    assert_int_equal(verify_count(&r, "root-unreadable"), 1);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_BROKEN);
+    verify_result_free(&r);
+    free(full);
+    free(noroot);
+}
+
+/* The key serial of the public key of the certificate `pem` (a file). */
+static void pem_key_serial(const char *pem, uint8_t serial[32])
+{
+    FILE *f = fopen(pem, "r");
+    assert_non_null(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(x);
+    uint8_t point[200];
+    size_t point_len;
+    assert_int_equal(csp_pubkey_point(X509_get0_pubkey(x), point, sizeof point, &point_len), 0);
+    csp_serial(point, point_len, serial);
+    X509_free(x);
+}
+
+static verify_input file_input(const char *dir, const char *file, uint8_t **data)
+{
+    char path[600];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    assert_non_null(*data = th_read_file(path, &len));
+    return (verify_input){.data = *data, .len = len, .name = file};
+}
+
+/* An archive of the openssl-made TSE (key tse.key, certificate tse.pem
+ * under root.pem) with one transaction signed at now + dt. */
+static char *pki_archive(const char *dir, const char *file, int64_t dt)
+{
+    char path[600], name[80], *out;
+    uint8_t tse_serial[32], root_serial[32];
+    snprintf(path, sizeof path, "%s/tse.pem", dir);
+    pem_key_serial(path, tse_serial);
+    snprintf(path, sizeof path, "%s/root.pem", dir);
+    pem_key_serial(path, root_serial);
+    struct archive *a = tar_new(file, &out);
+    uint8_t *pem;
+    verify_input in = file_input(dir, "tse.pem", &pem);
+    cert_name(tse_serial, "pem", name);
+    put(a, name, in.data, in.len);
+    free(pem);
+    in = file_input(dir, "root.pem", &pem);
+    cert_name(root_serial, "pem", name);
+    put(a, name, in.data, in.len);
+    free(pem);
+    snprintf(path, sizeof path, "%s/tse.key", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    EVP_PKEY *priv = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(priv);
+    put_transaction(a, priv, TSE_HASH_SHA256, 32, tse_serial, LOGMSG_TIME_UNIX, (int64_t)time(NULL) + dt);
+    EVP_PKEY_free(priv);
+    tar_close(a);
+    return out;
+}
+
+/* TR-03153-1 10.2.3 with a PKI made by the openssl command line: a current
+ * CRL is used, an old or forged one refused, a revocation counts from its
+ * date against the times of the signatures (hybrid model). */
+static void test_crls(void **state)
+{
+    (void)state;
+    char *dir = th_path("pki"), *cmd;
+    assert_int_not_equal(asprintf(&cmd,
+        "rm -rf '%s' && mkdir -p '%s/ca' && cd '%s' && : > ca/index.txt && echo 01 > ca/crlnumber && "
+        "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=ca/index.txt\\ncrlnumber=ca/crlnumber\\n"
+        "default_md=sha384\\ndefault_crl_days=7\\n' > ca.cnf && "
+        "openssl ecparam -name prime256v1 -genkey -noout -out root.key && "
+        "openssl req -new -x509 -key root.key -subj /CN=PKI-Root -days 3650 -sha384 -out root.pem && "
+        "openssl ecparam -name prime256v1 -genkey -noout -out tse.key && "
+        "openssl req -new -key tse.key -subj /CN=PKI-TSE -out tse.csr && "
+        "openssl x509 -req -in tse.csr -CA root.pem -CAkey root.key -set_serial 4660 -days 365 "
+        "-sha384 -out tse.pem && "
+        "C='openssl ca -config ca.cnf -keyfile root.key -cert root.pem' && "
+        "$C -gencrl -out empty.crl && "
+        "$C -gencrl -crl_lastupdate 20200101000000Z -crl_nextupdate 20200108000000Z -out old.crl",
+        dir, dir, dir), -1);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    /* Logs, then a second later the revocation, a second later more logs. */
+    char *before = pki_archive(dir, "pki-before.tar", 0);
+    sleep(1);
+    assert_int_not_equal(asprintf(&cmd,
+        "cd '%s' && C='openssl ca -config ca.cnf -keyfile root.key -cert root.pem' && "
+        "$C -revoke tse.pem 2>/dev/null && $C -gencrl -out revoked.crl 2>/dev/null && "
+        "openssl crl -in revoked.crl -outform DER -out revoked.der", dir), -1);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    sleep(1);
+    char *after = pki_archive(dir, "pki-after.tar", 0);
+    uint8_t *root_pem, *empty, *old, *revoked, *der;
+    verify_input root = file_input(dir, "root.pem", &root_pem);
+    verify_input crl_empty = file_input(dir, "empty.crl", &empty),
+                 crl_old = file_input(dir, "old.crl", &old),
+                 crl_revoked = file_input(dir, "revoked.crl", &revoked),
+                 crl_forged = file_input(dir, "revoked.der", &der);
+    der[crl_forged.len - 1] ^= 0x01;   /* the last byte of the signature */
+
+    verify_result r = verify_with(after, &root, 1, &crl_empty, 1);
+    expect(&r, 0, 0, NULL);
+    assert_true(r.anchored);
+    assert_true(r.revocation_checked);
+    assert_int_equal(verify_count(&r, "revocation-unchecked"), 0);
+    verify_result_free(&r);
+
+    /* Issued in 2020: older than the 24 hours TR-03153-1 10.1 allows. */
+    r = verify_with(after, &root, 1, &crl_old, 1);
+    expect(&r, 0, 1, "crl-too-old");
+    assert_true(has_message(&r, "crl-too-old", "issued 2020-01-01T00:00:00Z, more than 24 hours"));
+    assert_false(r.revocation_checked);
+    assert_int_equal(verify_count(&r, "revocation-unchecked"), 1);
+    verify_result_free(&r);
+
+    r = verify_with(after, &root, 1, &crl_forged, 1);
+    expect(&r, 0, 1, "crl-signature-invalid");
+    assert_false(r.revocation_checked);
+    verify_result_free(&r);
+
+    /* Revoked after the logs were signed: they stay valid. */
+    r = verify_with(before, &root, 1, &crl_revoked, 1);
+    expect(&r, 0, 0, "certificate-revoked-later");
+    assert_true(r.revocation_checked);
+    verify_result_free(&r);
+    /* Logs signed after the revocation: integrity broken. */
+    r = verify_with(after, &root, 1, &crl_revoked, 1);
+    expect(&r, 1, 0, "certificate-revoked");
+    assert_int_equal(verify_verdict_of(&r), VERIFY_BROKEN);
+    verify_result_free(&r);
+
+    /* A CRL that is not one, and no CRL at all. */
+    char err[160];
+    assert_int_equal(verify_input_check(&root, true, err, sizeof err), -1);
+    assert_int_equal(verify_input_check(&crl_revoked, true, err, sizeof err), 0);
+    r = verify_with(after, &root, 1, &root, 1);
+    expect(&r, 0, 1, "crl-unreadable");
+    verify_result_free(&r);
+    r = verify_with(after, &root, 1, NULL, 0);
+    expect(&r, 0, 0, "revocation-unchecked");
+    assert_false(r.revocation_checked);
+    verify_result_free(&r);
+
+    free(root_pem);
+    free(empty);
+    free(old);
+    free(revoked);
+    free(der);
+    free(before);
+    free(after);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +915,8 @@ int main(void)
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_explicit_curve_parameters),
         cmocka_unit_test(test_certificate_openssl_refuses),
+        cmocka_unit_test(test_roots),
+        cmocka_unit_test(test_crls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
