@@ -258,8 +258,18 @@ typedef struct tse_info {
     uint32_t overdue_open_transactions;
     int time_set;
     int64_t time_now;                  /* TSE time, 0 if not set */
-    int64_t cert_not_after;
+    int64_t cert_not_after;            /* the TSE certificate's notAfter */
     int32_t cert_days_left;
+    /* TR-03151 getEndOfUsageDate: the earliest notAfter of the whole chain
+     * (the TSE certificate or a CA certificate above it), whole days left
+     * until then (negative after it), which certificate it is (0: the
+     * TSE's own, 1..: the CA certificates in chain order), and the warning
+     * threshold reached (180, 90, 30 or 7 days; 0 while more than 180 days
+     * are left; see tse_end_of_usage_warning). */
+    int64_t end_of_usage;
+    int32_t end_of_usage_days_left;
+    int32_t end_of_usage_certificate;
+    int32_t end_of_usage_warning;
     int64_t self_test_time;
     int self_test_ok;
     int64_t time_creation, time_init, time_disable;
@@ -379,6 +389,15 @@ TSE_API tse_err tse_export_csr(tse *t, char **pem);
 TSE_API tse_err tse_import_certificate(tse *t, const char *pem_chain);
 /* Certificate expiry: notAfter (epoch seconds) and whole days left. */
 TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left);
+/* TR-03151 getEndOfUsageDate: the earliest date (epoch seconds) after which
+ * the TSE cannot sign under a valid certificate chain: the earliest notAfter
+ * of the TSE certificate and of every CA certificate above it. The days
+ * left and the certificate are in tse_info. */
+TSE_API tse_err tse_get_end_of_usage_date(tse *t, int64_t *end_of_usage);
+/* The warning threshold `days_left` has reached: 7, 30, 90 or 180 (the
+ * smallest one not below days_left; 7 also once expired), or 0 while more
+ * than 180 days are left. Operators are warned from 180 days on. */
+TSE_API int32_t tse_end_of_usage_warning(int32_t days_left);
 
 /* ------------------------------------------------------------ outages */
 

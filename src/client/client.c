@@ -297,3 +297,14 @@ tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left)
 {
     return VIA(certificate_expiry, not_after, days_left);
 }
+
+tse_err tse_get_end_of_usage_date(tse *t, int64_t *end_of_usage)
+{
+    if (!end_of_usage)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "end_of_usage is required");
+    tse_info info;
+    tse_err rc = tse_get_info(t, &info);
+    if (!rc)
+        *end_of_usage = info.end_of_usage;
+    return rc;
+}

@@ -337,6 +337,32 @@ int csp_chain_not_after(const char *pem, int64_t *not_after, char *err)
     return rc;
 }
 
+int csp_chain_end_of_usage(const char *pem, int64_t *end, size_t *which, char *err)
+{
+    if (!end || !which)
+        return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the end of usage");
+    X509 *certs[CHAIN_MAX];
+    size_t n = 0;
+    int rc = chain_parse(pem, certs, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const ASN1_TIME *t = X509_get0_notAfter(certs[i]);
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
+            rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu of the chain has no readable notAfter",
+                          i + 1);
+        } else if (i == 0 || (int64_t)timegm(&tm) < *end) {
+            *end = (int64_t)timegm(&tm);
+            *which = i;
+        }
+    }
+    chain_free(certs, n);
+    ERR_clear_error();
+    return rc;
+}
+
 /* SHA-256 over the certificate key's uncompressed point (for an EC key) or
  * over the subjectPublicKey bits (any other key type). */
 static int cert_key_serial(X509 *x, uint8_t out[32])

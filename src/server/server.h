@@ -90,6 +90,7 @@ typedef struct srv_tss {
     uint8_t point[133];          /* public key 04||X||Y */
     size_t point_len;
     char *pub_b64;
+    _Atomic int64_t warned_day;  /* day (epoch days) of the last end-of-usage log line */
     struct srv_tss *next;
 } srv_tss;
 
@@ -224,6 +225,15 @@ tss_route_fn routes_export;
 
 /* ext.c: OpenTSE extensions for the SE API calls the market API lacks */
 tss_route_fn routes_ext;
+
+/* expiry.c: the end of usage of a TSS's certificate chain */
+/* {time, unix, days_left, certificate ("TSS"/"CA"), chain_index, warning_days} */
+json_t *expiry_json(srv_tss *x);
+/* The warning due for x (from 180 days before the end of usage), written to
+ * out; also to the server log once a day. Returns 1 when there is one. */
+int expiry_warning(srv_tss *x, char *out, size_t cap);
+/* Adds that warning, if any, to the "warnings" array of j. */
+void expiry_add_warning(srv_tss *x, json_t *j);
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);
