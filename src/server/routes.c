@@ -123,6 +123,11 @@ void routes_handle(srv_req *q, srv_resp *r)
             resp_error(r, 500, "E_INTERNAL", "no memory");
         return;
     }
+    if (get && (n == 0 || (n >= 1 && strcmp(seg[0], "ui") == 0))) {
+        q->route = "ui";
+        console_serve(q, r, n ? seg + 1 : NULL, n ? n - 1 : -1);
+        return;
+    }
     if (n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v2") != 0) {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
         return;

@@ -152,6 +152,7 @@ typedef struct srv_resp {
     const char *content_type;
     int retry_after;
     struct MHD_Response *stream;  /* a streamed body (export.c), sent as is */
+    const char *headers[9];       /* extra header name, value pairs (static strings), NULL-ended */
 } srv_resp;
 
 /* Error response {status_code, error, code, message}. */
@@ -234,6 +235,10 @@ json_t *expiry_json(srv_tss *x);
 int expiry_warning(srv_tss *x, char *out, size_t cap);
 /* Adds that warning, if any, to the "warnings" array of j. */
 void expiry_add_warning(srv_tss *x, json_t *j);
+
+/* console.c: the operator's web console, static files under /ui/ (and / as a
+ * redirect to it). `seg` are the path segments after "ui"; nseg -1 for "/". */
+void console_serve(srv_req *q, srv_resp *r, char **seg, int nseg);
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);
