@@ -30,6 +30,12 @@ static const char *tss_usage =
     "                                           earliest end of the certificate\n"
     "                                           chain) with a warning from 180 days\n"
     "                                           before it\n"
+    "  successor                                a successor TSS in one step (remote\n"
+    "                                           TSEs): same clients, the admin PIN as\n"
+    "                                           its admin PIN; this TSS is exported,\n"
+    "                                           verified and disabled once no\n"
+    "                                           transaction is open (run it again\n"
+    "                                           then). Prints the new URL and PUK\n"
     "\n"
     "secrets: admin PIN from $OPENTSE_ADMIN_PIN or --pin-file FILE, PUK from\n"
     "$OPENTSE_PUK or --puk-file FILE. Remote TSEs: $OPENTSE_API_KEY and\n"
@@ -161,6 +167,34 @@ static int print_info(cli_ctx *ctx, tse *t)
     return CLI_OK;
 }
 
+static int successor(cli_ctx *ctx, tse *t, int argc, char **argv)
+{
+    char *pin = cli_secret("OPENTSE_ADMIN_PIN", cli_opt(argc, argv, "--pin-file"));
+    if (!pin)
+        return cli_fail(ctx, CLI_USAGE, "the admin PIN is needed: set OPENTSE_ADMIN_PIN or give --pin-file FILE");
+    char id[37], puk[TSE_PUK_LEN + 1];
+    tse_err rc = tse_create_successor(t, pin, id, puk);
+    wipe(pin);
+    if (rc)
+        return cli_tse_error(ctx, rc, "cannot create the successor TSS");
+    char url[600];
+    const char *cut = strstr(ctx->url, "/tss/");
+    snprintf(url, sizeof url, "%.*s/tss/%s", cut ? (int)(cut - ctx->url) : (int)strlen(ctx->url), ctx->url, id);
+    tse_info old;
+    rc = tse_get_info(t, &old);
+    if (ctx->json)
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "successor_id", id, "url", url, "puk", puk, "old_state",
+                                 rc ? "UNKNOWN" : state_name(old.state)));
+    else
+        printf("successor %s\nurl %s\nPUK %s  (shown this once: keep it safe)\nthis TSS is %s%s\n", id, url,
+               *puk ? puk : "(given before)", rc ? "UNKNOWN" : state_name(old.state),
+               !rc && old.state != TSE_STATE_DISABLED
+                   ? ": transactions are open; run `tss successor` again once they have finished"
+                   : "");
+    explicit_bzero(puk, sizeof puk);
+    return CLI_OK;
+}
+
 static int create(cli_ctx *ctx, int argc, char **argv)
 {
     if (!ctx->url)
@@ -244,7 +278,7 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
     if (!strcmp(sub, "create"))
         return create(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "init") && strcmp(sub, "disable") && strcmp(sub, "time") && strcmp(sub, "info") &&
-        strcmp(sub, "status"))
+        strcmp(sub, "status") && strcmp(sub, "successor"))
         return cli_fail(ctx, CLI_USAGE, "unknown tss command '%s' (see opentse tss --help)", sub);
     const char *set = cli_opt(argc, argv, "--set");
     char *end = NULL;
@@ -260,6 +294,8 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
         ec = print_info(ctx, t);
     else if (!strcmp(sub, "init"))
         ec = init(ctx, t, argc - 1, argv + 1);
+    else if (!strcmp(sub, "successor"))
+        ec = successor(ctx, t, argc - 1, argv + 1);
     else if (!(ec = cli_admin_login(ctx, t, argc - 1, argv + 1))) {
         rc = !strcmp(sub, "disable") ? tse_disable_secure_element(t) : tse_update_time(t, (int64_t)when);
         ec = rc ? cli_tse_error(ctx, rc, !strcmp(sub, "disable") ? "cannot disable the TSE" : "cannot set the time")

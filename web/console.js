@@ -94,9 +94,9 @@
 
   const tssPath = (id, rest) => `api/v2/tss/${id}${rest || ''}`;
 
-  /* Runs `action` between an admin login with a PIN asked for now and a
-     logout; the PIN is never kept. */
-  function withAdmin(tss, what, action) {
+  /* Asks for the admin PIN of `tss` for one action; resolves to the PIN
+     handed to `use` (null when cancelled). The field is cleared at once. */
+  function askPin(tss, what, use) {
     const dlg = $('#pin-dialog');
     $('#pin-why').textContent = t('pin_for', tss, what);
     $('#pin-input').value = '';
@@ -106,15 +106,19 @@
         const pin = $('#pin-input').value;
         $('#pin-input').value = '';
         if (dlg.returnValue !== 'ok' || !pin) { resolve(false); return; }
-        try {
-          await api('POST', tssPath(tss, '/admin/auth'), { admin_pin: pin });
-          try { await action(); } finally { await api('POST', tssPath(tss, '/admin/logout')).catch(() => {}); }
-          showError(null);
-          resolve(true);
-        } catch (e) { showError(e); resolve(false); }
+        try { await use(pin); showError(null); resolve(true); } catch (e) { showError(e); resolve(false); }
       }, { once: true });
       dlg.showModal();
       $('#pin-input').focus();
+    });
+  }
+
+  /* Runs `action` between an admin login with a PIN asked for now and a
+     logout; the PIN is never kept. */
+  function withAdmin(tss, what, action) {
+    return askPin(tss, what, async (pin) => {
+      await api('POST', tssPath(tss, '/admin/auth'), { admin_pin: pin });
+      try { await action(); } finally { await api('POST', tssPath(tss, '/admin/logout')).catch(() => {}); }
     });
   }
 
@@ -336,12 +340,15 @@
   async function createSuccessor() {
     const old = selected;
     let made = null;
-    const ok = await withAdmin(old, t('successor'), async () => {
-      made = await api('POST', tssPath(old, '/successor'), {});
+    const ok = await askPin(old, t('successor'), async (pin) => {
+      made = await api('POST', tssPath(old, '/successor'), { admin_pin: pin });
     });
     if (ok && made) {
+      const ret = made.retirement || {};
       $('#successor-result').textContent = t('successor_done', made._id) +
-        (made.admin_puk ? ` PUK: ${made.admin_puk}` : '');
+        (made.admin_puk ? ` PUK: ${made.admin_puk} (${t('puk_once')})` : '') + ' ' +
+        (ret.state === 'DISABLED' ? t('retired', old, ret.logs, ret.export_id)
+          : ret.state === 'WAITING_FOR_OPEN_TRANSACTIONS' ? t('retire_waiting', ret.open_transactions) : ret.state || '');
       $('#successor-result').dataset.successor = made._id;
       await refreshTss().catch(showError);
     }

@@ -394,6 +394,17 @@ TSE_API tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days
  * of the TSE certificate and of every CA certificate above it. The days
  * left and the certificate are in tse_info. */
 TSE_API tse_err tse_get_end_of_usage_date(tse *t, int64_t *end_of_usage);
+/* A successor TSS in one step (opentsed: POST .../successor): a new TSS of
+ * the same organization, initialized with `admin_pin` (the admin PIN of
+ * this TSS, checked first) as its admin PIN, with this TSS's registered
+ * clients; the link is recorded both ways. This TSS is exported (kept as an
+ * export job), verified and disabled at once when no transaction is open;
+ * otherwise the same call again, after the last one has finished, does it.
+ * Writes the successor's id and PUK (shown once). A remote handle whose TSS
+ * is disabled with a successor starts new transactions on the successor by
+ * itself. Embedded TSEs: TSE_ERR_NOT_SUPPORTED. */
+TSE_API tse_err tse_create_successor(tse *t, const char *admin_pin, char successor_id[37],
+                                     char puk_out[TSE_PUK_LEN + 1]);
 /* The warning threshold `days_left` has reached: 7, 30, 90 or 180 (the
  * smallest one not below days_left; 7 also once expired), or 0 while more
  * than 180 days are left. Operators are warned from 180 days on. */

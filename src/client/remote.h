@@ -63,6 +63,13 @@ tse_err remote_register_client(remote *r, const char *client_id);
 tse_err remote_deregister_client(remote *r, const char *client_id);
 tse_err remote_self_test(remote *r);
 
+/* POST /tss/{id}/successor {admin_pin}: a successor TSS in one step. */
+tse_err remote_create_successor(remote *r, const char *admin_pin, char successor_id[37],
+                                char puk_out[TSE_PUK_LEN + 1]);
+/* When the TSS is disabled and names a successor, the handle switches to it
+ * (true). */
+bool remote_follow_successor(remote *r);
+
 tse_err remote_start_transaction(remote *r, const char *client_id, const uint8_t *pd, size_t pd_len,
                                  const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out);
 tse_err remote_update_transaction(remote *r, const char *client_id, uint64_t number, const uint8_t *pd,

@@ -43,6 +43,7 @@ static const struct {
     {"certificate", routes_ext},
     {"delete-stored-data", routes_ext},
     {"restore", routes_ext},
+    {"successor", routes_successor},
 };
 
 static int split(char *path, char **seg)

@@ -227,6 +227,16 @@ tss_route_fn routes_export;
 /* ext.c: OpenTSE extensions for the SE API calls the market API lacks */
 tss_route_fn routes_ext;
 
+/* The TSS answer (GET /api/v2/tss/{id}); NULL on a read failure. */
+json_t *tss_answer(srv *s, srv_tss *x);
+
+/* successor.c: a successor TSS in one step (POST .../successor) */
+tss_route_fn routes_successor;
+/* Creates the table of links between TSSs and their successors. */
+int successor_init(srv *s);
+/* Sets "successor" and "predecessor" (ids or null) in a TSS answer. */
+void successor_links_json(srv *s, srv_tss *x, json_t *j);
+
 /* expiry.c: the end of usage of a TSS's certificate chain */
 /* {time, unix, days_left, certificate ("TSS"/"CA"), chain_index, warning_days} */
 json_t *expiry_json(srv_tss *x);

@@ -216,8 +216,14 @@ static json_t *tss_json(srv *s, srv_tss *x)
         json_object_set_new(j, "end_of_usage", expiry_json(x));
         json_object_set_new(j, "warnings", json_array());
         expiry_add_warning(x, j);
+        successor_links_json(s, x, j);
     }
     return j;
+}
+
+json_t *tss_answer(srv *s, srv_tss *x)
+{
+    return tss_json(s, x);
 }
 
 static void respond_tss(srv_req *q, srv_resp *r, srv_tss *x)

@@ -3,8 +3,8 @@
    see the demo TSS, run transactions and watch the counters move, see a TSS
    whose certificate ends in 20 days flagged, register a client with the
    admin PIN, see an open transaction flagged past 45 s, start an export and
-   download a TAR that `opentse verify` accepts, switch to German, sign in as
-   the operator. No console errors; screenshots go to OUT_DIR.
+   download a TAR that `opentse verify` accepts, create a successor for the
+   20-day TSS, switch to German, sign in as the operator. No console errors; screenshots go to OUT_DIR.
 
    env: OPENTSED_BIN, OPENTSE_CLI, OUT_DIR (build directory for data,
    screenshots and the downloaded archive), CHROMIUM (default
@@ -207,12 +207,31 @@ async function main() {
     await until('the overdue count in the list', async () => /past 45 s/.test(await page.textContent(`${demoRow} .open`)));
     await page.screenshot({ path: path.join(shots, '04-open-transaction-overdue.png'), fullPage: true });
 
+    /* a successor for the 20-day TSS in one step: the old one is retired */
+    await page.click(row20);
+    await until('the 20-day detail', async () => (await page.textContent('#d-id')) === tss20);
+    await page.click('#successor-btn');
+    await page.waitForSelector('#pin-dialog[open]');
+    await page.fill('#pin-input', demo[PIN_KEY]);
+    await page.click('#pin-ok');
+    await until('the successor', async () => page.getAttribute('#successor-result', 'data-successor'));
+    const next = await page.getAttribute('#successor-result', 'data-successor');
+    assert.match(await page.textContent('#successor-result'), /PUK: \d{10}.*exported \(\d+ logs, export [0-9a-f-]{36}, verified\) and disabled/);
+    await page.waitForSelector(`#tss-table tr[data-tss="${next}"]`);
+    await until('the old TSS disabled', async () => (await page.textContent(`${row20} .state`)) === 'DISABLED');
+    const succ = await call(B, 'GET', `/api/v2/tss/${next}`, tok);
+    assert.strictEqual(succ.predecessor, tss20);
+    assert.strictEqual(succ.state, 'INITIALIZED');
+    assert.strictEqual(succ.number_registered_clients, 1);
+    assert.strictEqual((await call(B, 'GET', `/api/v2/tss/${tss20}`, tok)).successor, next);
+    await page.screenshot({ path: path.join(shots, '05-successor.png'), fullPage: true });
+
     /* German */
     await page.selectOption('#lang', 'de');
     await until('German texts', async () => (await page.textContent('#tss-table thead')).includes('Signaturen'));
     assert.match(await page.textContent(`${row20} .eou`), /noch (19|20) Tage/);
     assert.strictEqual(await page.getAttribute('html', 'lang'), 'de');
-    await page.screenshot({ path: path.join(shots, '05-deutsch.png'), fullPage: true });
+    await page.screenshot({ path: path.join(shots, '06-deutsch.png'), fullPage: true });
 
     /* the operator sees organizations and API keys */
     op = await ctx.newPage();
@@ -229,7 +248,7 @@ async function main() {
     assert(await op.isHidden('#org-view'));
     await op.click('#org-table tr[data-org] button');
     await op.waitForSelector('#key-table tbody tr');
-    await op.screenshot({ path: path.join(shots, '06-operator.png'), fullPage: true });
+    await op.screenshot({ path: path.join(shots, '07-operator.png'), fullPage: true });
 
     assert.deepStrictEqual(errors, [], 'no console errors');
     console.log(`ok: console test passed; screenshots in ${shots}`);
