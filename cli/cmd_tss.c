@@ -36,6 +36,10 @@ static const char *tss_usage =
     "                                           verified and disabled once no\n"
     "                                           transaction is open (run it again\n"
     "                                           then). Prints the new URL and PUK\n"
+    "  report [--certification-id ID]           the Section 146a (4) AO data of the\n"
+    "                                           TSE and its registers: CSV, or JSON\n"
+    "                                           with --json (ID also from\n"
+    "                                           $OPENTSE_BSI_CERTIFICATION_ID)\n"
     "\n"
     "secrets: admin PIN from $OPENTSE_ADMIN_PIN or --pin-file FILE, PUK from\n"
     "$OPENTSE_PUK or --puk-file FILE. Remote TSEs: $OPENTSE_API_KEY and\n"
@@ -278,7 +282,8 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
     if (!strcmp(sub, "create"))
         return create(ctx, argc - 1, argv + 1);
     if (strcmp(sub, "init") && strcmp(sub, "disable") && strcmp(sub, "time") && strcmp(sub, "info") &&
-        strcmp(sub, "status") && strcmp(sub, "successor"))
+        strcmp(sub, "status") && strcmp(sub, "successor") &&
+        strcmp(sub, "report"))
         return cli_fail(ctx, CLI_USAGE, "unknown tss command '%s' (see opentse tss --help)", sub);
     const char *set = cli_opt(argc, argv, "--set");
     char *end = NULL;
@@ -294,6 +299,8 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
         ec = print_info(ctx, t);
     else if (!strcmp(sub, "init"))
         ec = init(ctx, t, argc - 1, argv + 1);
+    else if (!strcmp(sub, "report"))
+        ec = cli_tss_report(ctx, t, argc - 1, argv + 1);
     else if (!strcmp(sub, "successor"))
         ec = successor(ctx, t, argc - 1, argv + 1);
     else if (!(ec = cli_admin_login(ctx, t, argc - 1, argv + 1))) {

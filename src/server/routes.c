@@ -44,6 +44,7 @@ static const struct {
     {"delete-stored-data", routes_ext},
     {"restore", routes_ext},
     {"successor", routes_successor},
+    {"report", routes_report},
 };
 
 static int split(char *path, char **seg)

@@ -34,6 +34,7 @@ typedef struct srv_config {
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
     long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
+    char bsi_certification_id[64]; /* the deployment's BSI certification id (report.c) */
 } srv_config;
 
 /* Defaults, then --config FILE, then OPENTSED_* environment variables, then
@@ -236,6 +237,9 @@ tss_route_fn routes_successor;
 int successor_init(srv *s);
 /* Sets "successor" and "predecessor" (ids or null) in a TSS answer. */
 void successor_links_json(srv *s, srv_tss *x, json_t *j);
+
+/* report.c: the Section 146a (4) AO report of a TSS (JSON or CSV) */
+tss_route_fn routes_report;
 
 /* expiry.c: the end of usage of a TSS's certificate chain */
 /* {time, unix, days_left, certificate ("TSS"/"CA"), chain_index, warning_days} */
