@@ -263,6 +263,8 @@ int demo_setup(srv *s, int fresh);
 /* util.c */
 int uuid_ok(const char *s);
 void random_hex(char *out, size_t nbytes);
+/* A new random (version 4) UUID. */
+void uuid_new(char out[37]);
 char *b64_encode(const uint8_t *p, size_t n);
 /* Strict base64; NULL if malformed. */
 uint8_t *b64_decode(const char *s, size_t *n);

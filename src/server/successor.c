@@ -92,15 +92,6 @@ static void clients_free(client_list *c)
     free(c->serial);
 }
 
-static void new_uuid(char out[37])
-{
-    char h[33];
-    random_hex(h, 16);
-    h[12] = '4';
-    h[16] = "89ab"[h[16] % 4];
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-}
-
 /* Creates, initializes and fills the successor; TSE_OK or the failing code. */
 static tse_err make_successor(srv *s, srv_tss *old, const char *id, const char *pin, const char *desc,
                               char puk[TSE_PUK_LEN + 1], srv_tss **out)
@@ -177,7 +168,7 @@ static tse_err retire(srv *s, srv_tss *old, json_t *ret)
         return TSE_OK;
     }
     char export_id[37], dir[1200], tar[1300], doc_path[1300];
-    new_uuid(export_id);
+    uuid_new(export_id);
     snprintf(dir, sizeof dir, "%s/exports", s->cfg.data_dir);
     mkdir(dir, 0700);
     snprintf(dir, sizeof dir, "%s/exports/%s", s->cfg.data_dir, old->id);
@@ -254,7 +245,7 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
             if (want)
                 snprintf(id, sizeof id, "%s", want);
             else
-                new_uuid(id);
+                uuid_new(id);
             snprintf(d, sizeof d, "%s", desc ? desc : info.description);
             e = make_successor(s, old, id, pin, *d ? d : id, puk, &nx);
             char now[32];
