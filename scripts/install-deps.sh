@@ -5,7 +5,7 @@ set -e
 PKGS="gcc make meson ninja-build pkg-config openssl sqlite3 \
 libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
 libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev zbar-tools file libxml2-utils libpq-dev postgresql curl \
-python3 chromium chromium-driver"
+python3 chromium chromium-driver nginx-light"
 missing=""
 # The web console's browser test runs playwright-core on Node.js; any
 # Node.js 20 or later with npm will do, else Debian's.

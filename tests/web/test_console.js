@@ -4,7 +4,9 @@
    whose certificate ends in 20 days flagged, register a client with the
    admin PIN, see an open transaction flagged past 45 s, start an export and
    download a TAR that `opentse verify` accepts, create a successor for the
-   20-day TSS, switch to German, sign in as the operator. No console errors; screenshots go to OUT_DIR.
+   20-day TSS, switch to German, sign in as the operator, and sign in again
+   behind nginx under a path prefix and on opentsed's own TLS listener. No
+   console errors; screenshots go to OUT_DIR.
 
    env: OPENTSED_BIN, OPENTSE_CLI, OUT_DIR (build directory for data,
    screenshots and the downloaded archive), CHROMIUM (default
@@ -28,6 +30,63 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = require('net').createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
+/* nginx in front of `upstream` under the path prefix /tse/ (docs/deploy.md). */
+async function startNginx(dir, upstream) {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 2m;
+    location /tse/ {
+      proxy_pass ${upstream}/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }
+  }
+}
+`);
+  const proc = spawn('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'inherit' });
+  await until('nginx to listen', async () => {
+    try { return (await fetch(`http://127.0.0.1:${port}/tse/health`)).ok; } catch (e) { return false; }
+  });
+  return { proc, base: `http://127.0.0.1:${port}/tse/` };
+}
+
+/* Signs in on a console at `url` and waits for TSS `tss` in the list. */
+async function signInAndSee(page, url, key, secret, tss) {
+  await page.goto(url);
+  await page.selectOption('#lang', 'en');
+  await page.fill('#api-key', key);
+  await page.fill('#api-secret', secret);
+  await page.click('#signin-btn');
+  await page.waitForSelector(`#tss-table tr[data-tss="${tss}"]`);
+  await until('the chart to read /metrics', async () =>
+    (await page.textContent('#chart-note')) === '' && (await page.getAttribute('#chart', 'data-rate')) !== null);
+}
 
 /* Starts opentsed; resolves {proc, base, opKey, opSecret} once it listens. */
 function startServer(dataDir, extra) {
@@ -101,6 +160,7 @@ async function main() {
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   const shots = path.join(OUT, 'console-screenshots');
+  fs.rmSync(shots, { recursive: true, force: true });
   fs.mkdirSync(shots, { recursive: true });
   const dataDir = path.join(work, 'data');
 
@@ -122,14 +182,17 @@ async function main() {
   const profile = fs.mkdtempSync(path.join(work, 'chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: FLAGS,
-    acceptDownloads: true, locale: 'en-GB', timezoneId: 'Europe/Berlin', viewport: { width: 1300, height: 1100 },
+    acceptDownloads: true, ignoreHTTPSErrors: true, locale: 'en-GB', timezoneId: 'Europe/Berlin', viewport: { width: 1300, height: 1100 },
   });
   const errors = [];
-  let op = null;
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  const watch = (p) => {
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    p.on('pageerror', (e) => errors.push(String(e)));
+    p.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    return p;
+  };
+  let op = null, nginx = null, tls = null;
+  const page = watch(ctx.pages()[0] || await ctx.newPage());
   try {
     /* sign in */
     await page.goto(B + '/ui/');
@@ -234,10 +297,7 @@ async function main() {
     await page.screenshot({ path: path.join(shots, '06-deutsch.png'), fullPage: true });
 
     /* the operator sees organizations and API keys */
-    op = await ctx.newPage();
-    op.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    op.on('pageerror', (e) => errors.push(String(e)));
-    op.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    op = watch(await ctx.newPage());
     await op.goto(B + '/ui/');
     await op.selectOption('#lang', 'en');
     await op.fill('#api-key', opKey);
@@ -250,6 +310,27 @@ async function main() {
     await op.waitForSelector('#key-table tbody tr');
     await op.screenshot({ path: path.join(shots, '07-operator.png'), fullPage: true });
 
+    /* behind nginx under a path prefix */
+    nginx = await startNginx(path.join(work, 'nginx'), B);
+    const viaProxy = watch(await ctx.newPage());
+    await signInAndSee(viaProxy, nginx.base, demo.api_key, demo.api_secret, demo.tss_id);
+    assert.strictEqual(new URL(viaProxy.url()).pathname, '/tse/ui/');
+    await viaProxy.screenshot({ path: path.join(shots, '08-behind-nginx.png'), fullPage: true });
+
+    /* on opentsed's own TLS listener */
+    const tlsDir = path.join(work, 'tls');
+    fs.mkdirSync(tlsDir, { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', path.join(tlsDir, 'key.pem'), '-out', path.join(tlsDir, 'cert.pem'), '-days', '2',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    tls = await startServer(path.join(tlsDir, 'data'), ['--demo', '--tls-cert', path.join(tlsDir, 'cert.pem'),
+      '--tls-key', path.join(tlsDir, 'key.pem')]);
+    assert.match(tls.base, /^https:/);
+    const tlsDemo = JSON.parse(fs.readFileSync(path.join(tlsDir, 'data', 'demo.json'), 'utf8'));
+    const viaTls = watch(await ctx.newPage());
+    await signInAndSee(viaTls, tls.base + '/ui/', tlsDemo.api_key, tlsDemo.api_secret, tlsDemo.tss_id);
+    await viaTls.screenshot({ path: path.join(shots, '09-tls.png'), fullPage: true });
+
     assert.deepStrictEqual(errors, [], 'no console errors');
     console.log(`ok: console test passed; screenshots in ${shots}`);
   } catch (e) {
@@ -259,6 +340,8 @@ async function main() {
     throw e;
   } finally {
     await ctx.close();
+    if (nginx) nginx.proc.kill('SIGTERM');
+    if (tls) await stopServer(tls);
     await stopServer(srv);
   }
 }
