@@ -292,7 +292,7 @@ async function main() {
     /* German */
     await page.selectOption('#lang', 'de');
     await until('German texts', async () => (await page.textContent('#tss-table thead')).includes('Signaturen'));
-    assert.match(await page.textContent(`${row20} .eou`), /noch (19|20) Tage/);
+    await until('the German days left', async () => /noch (19|20) Tage/.test(await page.textContent(`${row20} .eou`)));
     assert.strictEqual(await page.getAttribute('html', 'lang'), 'de');
     await page.screenshot({ path: path.join(shots, '06-deutsch.png'), fullPage: true });
 
