@@ -74,6 +74,8 @@ int cmd_verify_log(cli_ctx *ctx, int argc, char **argv);
 int cmd_qr(cli_ctx *ctx, int argc, char **argv);
 int cmd_dsfinvk(cli_ctx *ctx, int argc, char **argv);
 int cmd_tss(cli_ctx *ctx, int argc, char **argv);
+/* `tss report` (cmd_report.c) on an open TSE. */
+int cli_tss_report(cli_ctx *ctx, tse *t, int argc, char **argv);
 int cmd_client(cli_ctx *ctx, int argc, char **argv);
 int cmd_tx(cli_ctx *ctx, int argc, char **argv);
 int cmd_outage(cli_ctx *ctx, int argc, char **argv);

@@ -26,7 +26,20 @@ static const char *tss_usage =
     "                                           TSE also gets the host's time\n"
     "  disable                                  disable the TSE for good\n"
     "  time [--set UNIX_SECONDS]                set the TSE's time (default: now)\n"
-    "  info                                     state, counters, certificate expiry\n"
+    "  info, status                             state, counters, end of usage (the\n"
+    "                                           earliest end of the certificate\n"
+    "                                           chain) with a warning from 180 days\n"
+    "                                           before it\n"
+    "  successor                                a successor TSS in one step (remote\n"
+    "                                           TSEs): same clients, the admin PIN as\n"
+    "                                           its admin PIN; this TSS is exported,\n"
+    "                                           verified and disabled once no\n"
+    "                                           transaction is open (run it again\n"
+    "                                           then). Prints the new URL and PUK\n"
+    "  report [--certification-id ID]           the Section 146a (4) AO data of the\n"
+    "                                           TSE and its registers: CSV, or JSON\n"
+    "                                           with --json (ID also from\n"
+    "                                           $OPENTSE_BSI_CERTIFICATION_ID)\n"
     "\n"
     "secrets: admin PIN from $OPENTSE_ADMIN_PIN or --pin-file FILE, PUK from\n"
     "$OPENTSE_PUK or --puk-file FILE. Remote TSEs: $OPENTSE_API_KEY and\n"
@@ -101,8 +114,21 @@ static int print_info(cli_ctx *ctx, tse *t)
         return cli_tse_error(ctx, rc, "cannot read the TSE");
     char serial[2 * TSE_SERIAL_LEN + 1];
     tse_hex(i.serial_number, TSE_SERIAL_LEN, serial);
+    char end[32] = "", which[48], warning[300] = "";
+    struct tm tm;
+    time_t e = (time_t)i.end_of_usage;
+    if (gmtime_r(&e, &tm))
+        strftime(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (i.end_of_usage_certificate)
+        snprintf(which, sizeof which, "CA certificate %d of the chain", (int)i.end_of_usage_certificate);
+    else
+        snprintf(which, sizeof which, "TSE certificate");
+    if (i.end_of_usage_warning)
+        snprintf(warning, sizeof warning, "%s: the %s %s %s (%d days): renew it or switch to a successor TSS",
+                 i.end_of_usage_days_left < 0 ? "CERTIFICATE_EXPIRED" : "CERTIFICATE_EXPIRES_SOON", which,
+                 i.end_of_usage_days_left < 0 ? "ended at" : "ends at", end, (int)i.end_of_usage_days_left);
     if (ctx->json) {
-        cli_print_json(json_pack(
+        json_t *j = json_pack(
             "{s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:b, s:I, s:I, s:i, s:b, s:s}", "state",
             state_name(i.state), "serial_number", serial, "curve", tse_curve_name(i.curve), "signature_algorithm",
             i.signature_algorithm, "signature_counter", (json_int_t)i.signature_counter, "transaction_counter",
@@ -111,7 +137,17 @@ static int print_info(cli_ctx *ctx, tse *t)
             (int)i.max_open_transactions, "overdue_open_transactions", (int)i.overdue_open_transactions, "time_set",
             i.time_set, "time", (json_int_t)i.time_now, "certificate_not_after", (json_int_t)i.cert_not_after,
             "certificate_days_left", (int)i.cert_days_left, "self_test_ok", i.self_test_ok, "description",
-            i.description));
+            i.description);
+        if (j)
+            json_object_set_new(j, "end_of_usage",
+                                json_pack("{s:s, s:I, s:i, s:s, s:i, s:i}", "time", end, "unix",
+                                          (json_int_t)i.end_of_usage, "days_left", (int)i.end_of_usage_days_left,
+                                          "certificate", i.end_of_usage_certificate ? "CA" : "TSE", "chain_index",
+                                          (int)i.end_of_usage_certificate, "warning_days",
+                                          (int)i.end_of_usage_warning));
+        if (j)
+            json_object_set_new(j, "warnings", *warning ? json_pack("[s]", warning) : json_array());
+        cli_print_json(j);
     } else {
         printf("state                %s\n"
                "serial number        %s\n"
@@ -121,13 +157,45 @@ static int print_info(cli_ctx *ctx, tse *t)
                "clients              %u of %u\n"
                "open transactions    %u of %u (%u past %d s)\n"
                "certificate          %d days left\n"
+               "end of usage         %s, %d days left (%s)\n"
                "self-test            %s\n"
                "description          %s\n",
                state_name(i.state), serial, i.signature_algorithm, tse_curve_name(i.curve),
                (unsigned long long)i.signature_counter, (unsigned long long)i.transaction_counter, i.current_clients,
                i.max_clients, i.current_open_transactions, i.max_open_transactions, i.overdue_open_transactions,
-               TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, i.self_test_ok ? "passed" : "FAILED", i.description);
+               TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, end, (int)i.end_of_usage_days_left, which,
+               i.self_test_ok ? "passed" : "FAILED", i.description);
+        if (*warning)
+            printf("warning              %s\n", warning);
     }
+    return CLI_OK;
+}
+
+static int successor(cli_ctx *ctx, tse *t, int argc, char **argv)
+{
+    char *pin = cli_secret("OPENTSE_ADMIN_PIN", cli_opt(argc, argv, "--pin-file"));
+    if (!pin)
+        return cli_fail(ctx, CLI_USAGE, "the admin PIN is needed: set OPENTSE_ADMIN_PIN or give --pin-file FILE");
+    char id[37], puk[TSE_PUK_LEN + 1];
+    tse_err rc = tse_create_successor(t, pin, id, puk);
+    wipe(pin);
+    if (rc)
+        return cli_tse_error(ctx, rc, "cannot create the successor TSS");
+    char url[600];
+    const char *cut = strstr(ctx->url, "/tss/");
+    snprintf(url, sizeof url, "%.*s/tss/%s", cut ? (int)(cut - ctx->url) : (int)strlen(ctx->url), ctx->url, id);
+    tse_info old;
+    rc = tse_get_info(t, &old);
+    if (ctx->json)
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "successor_id", id, "url", url, "puk", puk, "old_state",
+                                 rc ? "UNKNOWN" : state_name(old.state)));
+    else
+        printf("successor %s\nurl %s\nPUK %s  (shown this once: keep it safe)\nthis TSS is %s%s\n", id, url,
+               *puk ? puk : "(given before)", rc ? "UNKNOWN" : state_name(old.state),
+               !rc && old.state != TSE_STATE_DISABLED
+                   ? ": transactions are open; run `tss successor` again once they have finished"
+                   : "");
+    explicit_bzero(puk, sizeof puk);
     return CLI_OK;
 }
 
@@ -213,7 +281,9 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
         return bad;
     if (!strcmp(sub, "create"))
         return create(ctx, argc - 1, argv + 1);
-    if (strcmp(sub, "init") && strcmp(sub, "disable") && strcmp(sub, "time") && strcmp(sub, "info"))
+    if (strcmp(sub, "init") && strcmp(sub, "disable") && strcmp(sub, "time") && strcmp(sub, "info") &&
+        strcmp(sub, "status") && strcmp(sub, "successor") &&
+        strcmp(sub, "report"))
         return cli_fail(ctx, CLI_USAGE, "unknown tss command '%s' (see opentse tss --help)", sub);
     const char *set = cli_opt(argc, argv, "--set");
     char *end = NULL;
@@ -225,10 +295,14 @@ int cmd_tss(cli_ctx *ctx, int argc, char **argv)
     if (ec)
         return ec;
     tse_err rc = TSE_OK;
-    if (!strcmp(sub, "info"))
+    if (!strcmp(sub, "info") || !strcmp(sub, "status"))
         ec = print_info(ctx, t);
     else if (!strcmp(sub, "init"))
         ec = init(ctx, t, argc - 1, argv + 1);
+    else if (!strcmp(sub, "report"))
+        ec = cli_tss_report(ctx, t, argc - 1, argv + 1);
+    else if (!strcmp(sub, "successor"))
+        ec = successor(ctx, t, argc - 1, argv + 1);
     else if (!(ec = cli_admin_login(ctx, t, argc - 1, argv + 1))) {
         rc = !strcmp(sub, "disable") ? tse_disable_secure_element(t) : tse_update_time(t, (int64_t)when);
         ec = rc ? cli_tse_error(ctx, rc, !strcmp(sub, "disable") ? "cannot disable the TSE" : "cannot set the time")

@@ -281,6 +281,33 @@ static void test_time_formats_and_trusted_clock(void **state)
     }
 }
 
+/* An embedded TSE whose certificate ends in 20 days: tse_get_info and
+ * getEndOfUsageDate give the TSE certificate's notAfter and the 30-day
+ * warning; the thresholds of tse_end_of_usage_warning. */
+static void test_end_of_usage(void **state)
+{
+    (void)state;
+    tse_create_options o = {0};
+    tse *t = ready_tse_valid_for("endofusage", &o, 20 * 86400, NULL);
+    tse_info i;
+    assert_int_equal(tse_get_info(t, &i), TSE_OK);
+    int64_t end = 0, not_after = 0;
+    assert_int_equal(tse_get_end_of_usage_date(t, &end), TSE_OK);
+    assert_int_equal(tse_certificate_expiry(t, &not_after, NULL), TSE_OK);
+    assert_int_equal(end, not_after);
+    assert_int_equal(i.end_of_usage, end);
+    assert_int_equal(i.end_of_usage_certificate, 0);
+    assert_int_equal(i.end_of_usage_days_left, (end - (int64_t)time(NULL)) / 86400);
+    assert_true(i.end_of_usage_days_left == 19 || i.end_of_usage_days_left == 20);
+    assert_int_equal(i.end_of_usage_warning, 30);
+    assert_int_equal(tse_get_end_of_usage_date(t, NULL), TSE_ERR_INVALID_ARGUMENT);
+    tse_close(t);
+    static const int32_t days[][2] = {{400, 0}, {181, 0}, {180, 180}, {91, 180}, {90, 90}, {31, 90}, {30, 30},
+                                      {8, 30},  {7, 7},  {0, 7},     {-5, 7}};
+    for (size_t k = 0; k < sizeof days / sizeof days[0]; k++)
+        assert_int_equal(tse_end_of_usage_warning(days[k][0]), days[k][1]);
+}
+
 static void test_certificate_expiry_still_stores(void **state)
 {
     (void)state;
@@ -406,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_every_curve),
         cmocka_unit_test(test_time_formats_and_trusted_clock),
         cmocka_unit_test(test_certificate_expiry_still_stores),
+        cmocka_unit_test(test_end_of_usage),
         cmocka_unit_test(test_serial_numbers_and_certificates),
         cmocka_unit_test(test_time_admin_and_session_timeout),
     };

@@ -279,8 +279,18 @@ typedef struct tse_info {
     uint32_t overdue_open_transactions;
     int time_set;
     int64_t time_now;                  /* TSE time, 0 if not set */
-    int64_t cert_not_after;
+    int64_t cert_not_after;            /* the TSE certificate's notAfter */
     int32_t cert_days_left;
+    /* TR-03151 getEndOfUsageDate: the earliest notAfter of the whole chain
+     * (the TSE certificate or a CA certificate above it), whole days left
+     * until then (negative after it), which certificate it is (0: the
+     * TSE's own, 1..: the CA certificates in chain order), and the warning
+     * threshold reached (180, 90, 30 or 7 days; 0 while more than 180 days
+     * are left; see tse_end_of_usage_warning). */
+    int64_t end_of_usage;
+    int32_t end_of_usage_days_left;
+    int32_t end_of_usage_certificate;
+    int32_t end_of_usage_warning;
     int64_t self_test_time;
     int self_test_ok;
     int64_t time_creation, time_init, time_disable;
@@ -570,6 +580,27 @@ TSE_API TSE_NODISCARD tse_err tse_import_certificate(tse *t, const char *pem_cha
  * `*not_after` and the whole days left (0 or negative once expired) into
  * `*days_left`; either may be NULL, not both. */
 TSE_API TSE_NODISCARD tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left);
+
+/* TR-03151 getEndOfUsageDate: the earliest date (epoch seconds) after which
+ * the TSE cannot sign under a valid certificate chain: the earliest notAfter
+ * of the TSE certificate and of every CA certificate above it. The days
+ * left and the certificate are in tse_info. */
+TSE_API TSE_NODISCARD tse_err tse_get_end_of_usage_date(tse *t, int64_t *end_of_usage);
+/* A successor TSS in one step (opentsed: POST .../successor): a new TSS of
+ * the same organization, initialized with `admin_pin` (the admin PIN of
+ * this TSS, checked first) as its admin PIN, with this TSS's registered
+ * clients; the link is recorded both ways. This TSS is exported (kept as an
+ * export job), verified and disabled at once when no transaction is open;
+ * otherwise the same call again, after the last one has finished, does it.
+ * Writes the successor's id and PUK (shown once). A remote handle whose TSS
+ * is disabled with a successor starts new transactions on the successor by
+ * itself. Embedded TSEs: TSE_ERR_NOT_SUPPORTED. */
+TSE_API TSE_NODISCARD tse_err tse_create_successor(tse *t, const char *admin_pin, char successor_id[37],
+                                                   char puk_out[TSE_PUK_LEN + 1]);
+/* The warning threshold `days_left` has reached: 7, 30, 90 or 180 (the
+ * smallest one not below days_left; 7 also once expired), or 0 while more
+ * than 180 days are left. Operators are warned from 180 days on. */
+TSE_API int32_t tse_end_of_usage_warning(int32_t days_left);
 
 /* ------------------------------------------------------------ outages */
 

@@ -378,3 +378,23 @@ tse_err tse_certificate_expiry(tse *t, int64_t *not_after, int32_t *days_left)
         return no_handle();
     return t->ops->certificate_expiry(t->backend, not_after, days_left);
 }
+
+tse_err tse_create_successor(tse *t, const char *admin_pin, char successor_id[37], char puk_out[TSE_PUK_LEN + 1])
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    if (!t->ops->remote)
+        return engine_fail(TSE_ERR_NOT_SUPPORTED, "a successor TSS is made by opentsed; an embedded TSE has none");
+    return remote_create_successor(t->backend, admin_pin, successor_id, puk_out);
+}
+
+tse_err tse_get_end_of_usage_date(tse *t, int64_t *end_of_usage)
+{
+    if (!end_of_usage)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "end_of_usage is required");
+    tse_info info;
+    tse_err rc = tse_get_info(t, &info);
+    if (!rc)
+        *end_of_usage = info.end_of_usage;
+    return rc;
+}

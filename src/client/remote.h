@@ -66,6 +66,13 @@ tse_err remote_register_client(void *backend, const char *client_id);
 tse_err remote_deregister_client(void *backend, const char *client_id);
 tse_err remote_self_test(void *backend);
 
+/* POST /tss/{id}/successor {admin_pin}: a successor TSS in one step. */
+tse_err remote_create_successor(remote *r, const char *admin_pin, char successor_id[37],
+                                char puk_out[TSE_PUK_LEN + 1]);
+/* When the TSS is disabled and names a successor, the handle switches to it
+ * (true). */
+bool remote_follow_successor(remote *r);
+
 tse_err remote_start_transaction(void *backend, const char *client_id, const uint8_t *pd, size_t pd_len,
                                  const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out);
 tse_err remote_update_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,

@@ -103,6 +103,12 @@ tse_err remote_get_info(void *backend, tse_info *out)
     json_t *exp = json_object_get(j, "certificate_expiry");
     out->cert_not_after = (int64_t)u64(exp, "unix");
     out->cert_days_left = (int32_t)json_integer_value(json_object_get(exp, "days_left"));
+    json_t *eou = json_object_get(j, "end_of_usage");
+    out->end_of_usage = eou ? (int64_t)u64(eou, "unix") : out->cert_not_after;
+    out->end_of_usage_days_left =
+        eou ? (int32_t)json_integer_value(json_object_get(eou, "days_left")) : out->cert_days_left;
+    out->end_of_usage_certificate = (int32_t)json_integer_value(json_object_get(eou, "chain_index"));
+    out->end_of_usage_warning = tse_end_of_usage_warning(out->end_of_usage_days_left);
     json_t *st = json_object_get(j, "self_test");
     out->self_test_time = (int64_t)u64(st, "unix");
     out->self_test_ok = json_is_true(json_object_get(st, "passed"));

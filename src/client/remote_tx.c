@@ -331,6 +331,10 @@ tse_err remote_start_transaction(void *backend, const char *client_id, const uin
         remote_random_uuid(id);
     bool expired = false;
     rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, out, &expired);
+    if (rc == TSE_ERR_SECURE_ELEMENT_DISABLED && remote_follow_successor(r)) {
+        remote_random_uuid(id);
+        rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, out, &expired);
+    }
     remember_pending(r, rc, digest, 0, id, 1);
     if (!rc && !add_tx(r, out->transaction_number, id, 1))
         rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");

@@ -316,6 +316,18 @@ out:
     return rc;
 }
 
+/* notAfter of one certificate, seconds since 1970; -1 when unreadable. */
+static int cert_not_after(X509 *x, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const ASN1_TIME *t = X509_get0_notAfter(x);
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return -1;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
 int csp_chain_not_after(const char *pem, int64_t *not_after, tse_error *err)
 {
     if (!not_after)
@@ -325,13 +337,32 @@ int csp_chain_not_after(const char *pem, int64_t *not_after, tse_error *err)
     int rc = chain_parse(pem, certs, &n, err);
     if (rc)
         return rc;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const ASN1_TIME *t = X509_get0_notAfter(certs[0]);
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+    if (cert_not_after(certs[0], not_after))
         rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "certificate has no readable notAfter");
-    else
-        *not_after = (int64_t)timegm(&tm);
+    chain_free(certs, n);
+    ERR_clear_error();
+    return rc;
+}
+
+int csp_chain_end_of_usage(const char *pem, int64_t *end, size_t *which, tse_error *err)
+{
+    if (!end || !which)
+        return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no output for the end of usage");
+    X509 *certs[CHAIN_MAX];
+    size_t n = 0;
+    int rc = chain_parse(pem, certs, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        int64_t t = 0;
+        if (cert_not_after(certs[i], &t)) {
+            rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu of the chain has no readable notAfter",
+                          i + 1);
+        } else if (i == 0 || t < *end) {
+            *end = t;
+            *which = i;
+        }
+    }
     chain_free(certs, n);
     ERR_clear_error();
     return rc;

@@ -99,6 +99,10 @@ int csp_csr(const csp_key *k, const char *subject_cn, char **pem, tse_error *err
 int csp_chain_check(const char *pem, const uint8_t *point, size_t point_len, tse_error *err);
 /* notAfter of the first certificate of a PEM chain. */
 int csp_chain_not_after(const char *pem, int64_t *not_after, tse_error *err);
+/* End of usage (TR-03151 getEndOfUsageDate): the earliest notAfter of any
+ * certificate of a PEM chain, and that certificate's index (0 = the TSE's
+ * own, 1.. = the CA certificates above it). */
+int csp_chain_end_of_usage(const char *pem, int64_t *end, size_t *which, tse_error *err);
 /* Each certificate of a PEM chain as DER, with the serial (SHA-256 of its
  * key's point) used for export file names. Caller frees with csp_certs_free. */
 typedef struct csp_cert {

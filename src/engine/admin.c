@@ -403,6 +403,7 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain)
         t->cert_pem = copy;
         t->cert_not_after = not_after;
         copy = NULL;
+        engine_set_end_of_usage(t);
     }
     free(copy);
     return admin_end(t, &op, r);

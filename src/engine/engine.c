@@ -596,6 +596,7 @@ static tse_err load_config(engine *t)
     tse_error err = {0};
     if (csp_chain_not_after(t->cert_pem, &t->cert_not_after, &err) != 0)
         t->cert_not_after = 0;
+    engine_set_end_of_usage(t);
     if (meta_get(t, META_PUK, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN)
         memcpy(t->puk_rec, v, n);
     free(v);
@@ -808,6 +809,10 @@ tse_err engine_get_info(engine *t, tse_info *out)
     out->time_now = t->time_set ? now : 0;
     out->cert_not_after = t->cert_not_after;
     out->cert_days_left = days_left(t->cert_not_after, engine_host_time());
+    out->end_of_usage = t->end_of_usage;
+    out->end_of_usage_days_left = days_left(t->end_of_usage, engine_host_time());
+    out->end_of_usage_certificate = t->end_of_usage_cert;
+    out->end_of_usage_warning = tse_end_of_usage_warning(out->end_of_usage_days_left);
     out->self_test_time = t->self_test_time;
     out->self_test_ok = t->self_test_ok;
     out->time_creation = t->time_creation;
@@ -827,6 +832,38 @@ tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days)
         *not_after = t->cert_not_after;
     if (days)
         *days = days_left(t->cert_not_after, engine_host_time());
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
+
+void engine_set_end_of_usage(engine *t)
+{
+    tse_error err = {0};
+    size_t which = 0;
+    if (csp_chain_end_of_usage(t->cert_pem, &t->end_of_usage, &which, &err) != 0) {
+        t->end_of_usage = t->cert_not_after;
+        which = 0;
+    }
+    t->end_of_usage_cert = (int32_t)which;
+}
+
+int32_t tse_end_of_usage_warning(int32_t days_left)
+{
+    static const int32_t thresholds[] = {7, 30, 90, 180};
+    for (size_t i = 0; i < sizeof thresholds / sizeof thresholds[0]; i++)
+        if (days_left <= thresholds[i])
+            return thresholds[i];
+    return 0;
+}
+
+tse_err engine_end_of_usage(engine *t, int64_t *end, int32_t *days, int32_t *which)
+{
+    if (!t || !end || !days || !which)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and the outputs are required");
+    pthread_mutex_lock(&t->mu);
+    *end = t->end_of_usage;
+    *days = days_left(t->end_of_usage, engine_host_time());
+    *which = t->end_of_usage_cert;
     pthread_mutex_unlock(&t->mu);
     return TSE_OK;
 }

@@ -102,6 +102,11 @@ tse_err engine_export_csr(engine *t, char **pem);
 tse_err engine_import_certificate(engine *t, const char *pem_chain);
 tse_err engine_certificate_expiry(engine *t, int64_t *not_after, int32_t *days_left);
 
+/* TR-03151 getEndOfUsageDate: the earliest notAfter of the certificate chain,
+ * whole days left until it and which certificate it is (0 = the TSE's own,
+ * 1.. = a CA certificate of the chain). */
+tse_err engine_end_of_usage(engine *t, int64_t *end, int32_t *days_left, int32_t *which);
+
 /* Group commit since open (for monitoring): batches committed, flushes to
  * disk, and the largest number of batches one flush carried. */
 tse_err engine_commit_stats(engine *t, uint64_t *batches, uint64_t *flushes, uint64_t *max_batch);

@@ -66,6 +66,8 @@ struct engine {
     uint8_t serial[TSE_SERIAL_LEN];
     char *cert_pem;
     int64_t cert_not_after;
+    int64_t end_of_usage;     /* earliest notAfter of the chain */
+    int32_t end_of_usage_cert; /* its index in the chain: 0 = the TSE's own */
 
     /* lifecycle */
     tse_state state;
@@ -136,6 +138,9 @@ void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when);
 tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket);
 /* State checks common to signing operations. */
 tse_err engine_require_signing(engine *t);
+/* Sets end_of_usage and end_of_usage_cert from cert_pem (under mu or before
+ * the handle is shared). */
+void engine_set_end_of_usage(engine *t);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);

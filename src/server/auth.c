@@ -196,10 +196,11 @@ static json_t *token_response(srv *s, srv_principal *who)
     char at[256], rt[256];
     token_make(s, "a", who->key_id, who->org_id, now + s->cfg.token_ttl, at, sizeof at);
     token_make(s, "r", who->key_id, who->org_id, now + 86400, rt, sizeof rt);
-    return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I}", "access_token", at, "access_token_expires_in",
+    return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s, s:I}", "access_token", at, "access_token_expires_in",
                      (json_int_t)s->cfg.token_ttl, "access_token_expires_at", (json_int_t)(now + s->cfg.token_ttl),
                      "refresh_token", rt, "refresh_token_expires_in", (json_int_t)86400,
-                     "refresh_token_expires_at", (json_int_t)(now + 86400));
+                     "refresh_token_expires_at", (json_int_t)(now + 86400), "role",
+                     who->org_id == 0 ? "OPERATOR" : "ORGANIZATION", "organization_id", (json_int_t)who->org_id);
 }
 
 /* POST /api/v2/auth */

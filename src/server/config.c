@@ -40,6 +40,8 @@ static const opt opts[] = {
     {"shutdown-grace", NUM(OPT_INT, shutdown_grace), "seconds SIGTERM waits for requests in flight (default 30)"},
     {"cert-validity", NUM(OPT_INT, cert_validity),
      "seconds the built-in CA's certificate of a new TSS is valid (default 315360000, 10 years)"},
+    {"bsi-certification-id", STR(bsi_certification_id),
+     "the BSI certification id of this deployment's TSE, for the Section 146a AO report (default: none)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

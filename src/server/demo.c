@@ -14,15 +14,6 @@
 
 #include "server.h"
 
-static void uuid4(char out[37])
-{
-    char h[33];
-    random_hex(h, 16);
-    h[12] = '4';
-    h[16] = "89ab"[h[16] % 4];
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-}
-
 static void print_demo(srv *s, json_t *d)
 {
     const char *host = s->cfg.listen;
@@ -98,8 +89,8 @@ int demo_setup(srv *s, int fresh)
     }
     char key[33], secret[65], tss_id[37], client_id[37], pin[9];
     int64_t org = auth_create_org(s, "demo");
-    uuid4(tss_id);
-    uuid4(client_id);
+    uuid_new(tss_id);
+    uuid_new(client_id);
     random_hex(pin, 4);
     for (int i = 0; i < 8; i++)
         pin[i] = (char)('0' + (unsigned char)pin[i] % 10);

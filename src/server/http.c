@@ -85,6 +85,8 @@ static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", ctype);
+    for (int i = 0; i + 1 < 9 && r->headers[i]; i += 2)
+        MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
     if (r->retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r->retry_after);

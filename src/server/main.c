@@ -238,7 +238,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (master_key(s) || db_open(&s->db, dbpath) || auth_init(s) || tss_load_all(s) || operator_key(s) ||
+    if (master_key(s) || db_open(&s->db, dbpath) || successor_init(s) || auth_init(s) || tss_load_all(s) || operator_key(s) ||
         (s->cfg.demo && demo_setup(s, fresh))) {
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);

@@ -99,7 +99,7 @@ static void requests(buf *b, srv_metrics *m)
 
 static void tss_gauges(buf *b, srv *s)
 {
-    enum { N_GAUGES = 9 };
+    enum { N_GAUGES = 11 };
     static const struct {
         const char *name, *type, *help;
     } g[N_GAUGES] = {
@@ -108,6 +108,9 @@ static void tss_gauges(buf *b, srv *s)
         {"opentse_transactions_overdue", "gauge", "Open transactions not updated for more than 45 s."},
         {"opentse_clients_registered", "gauge", "Registered clients."},
         {"opentse_certificate_days_left", "gauge", "Days until the TSS certificate expires."},
+        {"opentse_end_of_usage_days_left", "gauge",
+         "Days until the end of usage: the earliest notAfter of the TSS's certificate chain (CA certificates too)."},
+        {"opentse_end_of_usage_timestamp_seconds", "gauge", "The end of usage, seconds since 1970."},
         {"opentse_self_test_passed", "gauge", "1 when the last self-test passed."},
         {"opentse_group_commit_batches_total", "counter", "Batches (signed logs, state changes) committed."},
         {"opentse_group_commit_flushes_total", "counter", "Flushes to disk; batches/flushes is the mean batch size."},
@@ -122,7 +125,8 @@ static void tss_gauges(buf *b, srv *s)
             continue;
         long long v[N_GAUGES] = {(long long)i.signature_counter, i.current_open_transactions,
                                  i.overdue_open_transactions,    i.current_clients,
-                                 i.cert_days_left,               i.self_test_ok,
+                                 i.cert_days_left,               i.end_of_usage_days_left,
+                                 (long long)i.end_of_usage,      i.self_test_ok,
                                  (long long)batches,             (long long)flushes,
                                  (long long)max_batch};
         for (int k = 0; k < N_GAUGES; k++)

@@ -43,6 +43,8 @@ static const struct {
     {"certificate", routes_ext},
     {"delete-stored-data", routes_ext},
     {"restore", routes_ext},
+    {"successor", routes_successor},
+    {"report", routes_report},
 };
 
 static int split(char *path, char **seg)
@@ -121,6 +123,11 @@ void routes_handle(srv_req *q, srv_resp *r)
         r->content_type = "text/plain; version=0.0.4; charset=utf-8";
         if (!r->text)
             resp_error(r, 500, "E_INTERNAL", "no memory");
+        return;
+    }
+    if (get && (n == 0 || (n >= 1 && strcmp(seg[0], "ui") == 0))) {
+        q->route = "ui";
+        console_serve(q, r, n ? seg + 1 : NULL, n ? n - 1 : -1);
         return;
     }
     if (n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v2") != 0) {

@@ -36,6 +36,7 @@ typedef struct srv_config {
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
     long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
+    char bsi_certification_id[64]; /* the deployment's BSI certification id (report.c) */
 } srv_config;
 
 /* Defaults, then --config FILE, then OPENTSED_* environment variables, then
@@ -92,6 +93,7 @@ typedef struct srv_tss {
     uint8_t point[133];          /* public key 04||X||Y */
     size_t point_len;
     char *pub_b64;
+    _Atomic int64_t warned_day;  /* day (epoch days) of the last end-of-usage log line */
     struct srv_tss *next;
 } srv_tss;
 
@@ -153,6 +155,7 @@ typedef struct srv_resp {
     const char *content_type;
     int retry_after;
     struct MHD_Response *stream;  /* a streamed body (export.c), sent as is */
+    const char *headers[9];       /* extra header name, value pairs (static strings), NULL-ended */
 } srv_resp;
 
 /* reqresp.c: reading the request, writing the response. */
@@ -233,6 +236,32 @@ tss_route_fn routes_export;
 /* ext.c: OpenTSE extensions for the SE API calls the market API lacks */
 tss_route_fn routes_ext;
 
+/* The TSS answer (GET /api/v2/tss/{id}); NULL on a read failure. */
+json_t *tss_answer(srv *s, srv_tss *x);
+
+/* successor.c: a successor TSS in one step (POST .../successor) */
+tss_route_fn routes_successor;
+/* Creates the table of links between TSSs and their successors. */
+int successor_init(srv *s);
+/* Sets "successor" and "predecessor" (ids or null) in a TSS answer. */
+void successor_links_json(srv *s, srv_tss *x, json_t *j);
+
+/* report.c: the Section 146a (4) AO report of a TSS (JSON or CSV) */
+tss_route_fn routes_report;
+
+/* expiry.c: the end of usage of a TSS's certificate chain */
+/* {time, unix, days_left, certificate ("TSS"/"CA"), chain_index, warning_days} */
+json_t *expiry_json(srv_tss *x);
+/* The warning due for x (from 180 days before the end of usage), written to
+ * out; also to the server log once a day. Returns 1 when there is one. */
+int expiry_warning(srv_tss *x, char *out, size_t cap);
+/* Adds that warning, if any, to the "warnings" array of j. */
+void expiry_add_warning(srv_tss *x, json_t *j);
+
+/* console.c: the operator's web console, static files under /ui/ (and / as a
+ * redirect to it). `seg` are the path segments after "ui"; nseg -1 for "/". */
+void console_serve(srv_req *q, srv_resp *r, char **seg, int nseg);
+
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);
 
@@ -241,6 +270,8 @@ int demo_setup(srv *s, int fresh);
 
 /* util.c */
 void random_hex(char *out, size_t nbytes);
+/* A new random (version 4) UUID. */
+void uuid_new(char out[37]);
 void sha256_hex(const char *s, char out[65]);
 int64_t now_s(void);
 double now_mono(void);

@@ -83,7 +83,18 @@ static json_t *tss_json(srv *s, srv_tss *x)
         (int)info.cert_days_left, "self_test", "time", st_time, "unix", (json_int_t)info.self_test_time, "passed",
         info.self_test_ok, "overdue_active_transactions", (int)info.overdue_open_transactions);
     free(pem);
+    if (j) {
+        json_object_set_new(j, "end_of_usage", expiry_json(x));
+        json_object_set_new(j, "warnings", json_array());
+        expiry_add_warning(x, j);
+        successor_links_json(s, x, j);
+    }
     return j;
+}
+
+json_t *tss_answer(srv *s, srv_tss *x)
+{
+    return tss_json(s, x);
 }
 
 static void respond_tss(srv_req *q, srv_resp *r, srv_tss *x)

@@ -301,6 +301,7 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
     json_object_set_new(j, "qr_code_data", done ? qr_code(x, serial, t, &res) : json_null());
     if (*warning)
         json_object_set_new(j, "warnings", json_pack("[s]", warning));
+    expiry_add_warning(x, j);
     *out = j;
     return TSE_OK;
 }

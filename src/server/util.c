@@ -12,6 +12,15 @@
 
 #include "server.h"
 
+void uuid_new(char out[37])
+{
+    char h[33];
+    random_hex(h, 16);
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
 void random_hex(char *out, size_t nbytes)
 {
     uint8_t buf[64];

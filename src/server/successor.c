@@ -1,0 +1,282 @@
+/*
+ * successor.c - a successor TSS in one step, and the retirement of the old
+ * one. POST /api/v2/tss/{id}/successor {admin_pin, successor_id?,
+ * description?} checks the old TSS's admin PIN, creates the successor for
+ * the same organization, initializes it with that PIN as its admin PIN,
+ * registers every registered client of the old TSS under the same client
+ * ids, and records the link both ways (the tss_links table; each TSS
+ * answer carries `successor` / `predecessor`). Then it retires the old TSS
+ * when it has no open transaction: a complete export kept as an export job
+ * (downloadable like any other), checked by the verifier, and
+ * disableSecureElement. While transactions are open the old TSS keeps
+ * signing them and the same call again (with the PIN) retires it later.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server.h"
+#include "verify/verify.h"
+
+int successor_init(srv *s)
+{
+    return db_exec(&s->db,
+                   "CREATE TABLE IF NOT EXISTS tss_links(predecessor TEXT PRIMARY KEY, successor TEXT UNIQUE NOT NULL,"
+                   " time_creation INTEGER)",
+                   0, NULL);
+}
+
+/* The linked TSS of `id` ("successor" or "predecessor"); 1 found. */
+static int linked(srv *s, const char *id, int want_successor, char out[40])
+{
+    const char *args[] = {id};
+    return db_text(&s->db,
+                   want_successor ? "SELECT successor FROM tss_links WHERE predecessor=?"
+                                  : "SELECT predecessor FROM tss_links WHERE successor=?",
+                   1, args, out, 40) == 1;
+}
+
+void successor_links_json(srv *s, srv_tss *x, json_t *j)
+{
+    char id[40];
+    json_object_set_new(j, "successor", linked(s, x->id, 1, id) ? json_string(id) : json_null());
+    json_object_set_new(j, "predecessor", linked(s, x->id, 0, id) ? json_string(id) : json_null());
+}
+
+/* Registered clients of TSS tss_id: ids and serial numbers (malloc'd). */
+typedef struct client_list {
+    char (*id)[40];
+    char (*serial)[TSE_MAX_CLIENT_ID_LEN + 1];
+    size_t n;
+} client_list;
+
+static int clients_of(srv *s, const char *tss_id, client_list *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->db.mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db.db, "SELECT id, serial_number FROM clients WHERE tss_id=? AND state='REGISTERED'"
+                           " ORDER BY time_creation, id", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+        rc = -1;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            void *a = realloc(out->id, cap * sizeof *out->id), *b = a ? realloc(out->serial, cap * sizeof *out->serial) : NULL;
+            if (a)
+                out->id = a;
+            if (b)
+                out->serial = b;
+            if (!a || !b) {
+                rc = -1;
+                break;
+            }
+        }
+        snprintf(out->id[out->n], 40, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(out->serial[out->n], TSE_MAX_CLIENT_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 1));
+        out->n++;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->db.mu);
+    return rc;
+}
+
+static void clients_free(client_list *c)
+{
+    free(c->id);
+    free(c->serial);
+}
+
+/* Creates, initializes and fills the successor; TSE_OK or the failing code. */
+static tse_err make_successor(srv *s, srv_tss *old, const char *id, const char *pin, const char *desc,
+                              char puk[TSE_PUK_LEN + 1], srv_tss **out)
+{
+    pthread_mutex_lock(&s->create_mu);
+    tse_err e = tss_create(s, id, old->org_id, puk, out);
+    pthread_mutex_unlock(&s->create_mu);
+    if (e)
+        return e;
+    srv_tss *nx = *out;
+    const char *args[] = {desc, id};
+    if (db_exec(&s->db, "UPDATE tss SET deployed=1, description=? WHERE id=?", 2, args))
+        return TSE_ERR_STORAGE_FAILURE;
+    if ((e = engine_set_admin_pin(nx->e, puk, pin)) ||
+        (e = engine_authenticate_user(nx->e, TSE_USER_ADMIN, pin, NULL, NULL)) ||
+        (e = engine_initialize(nx->e, desc)))
+        return e;
+    client_list cl;
+    if (clients_of(s, old->id, &cl)) {
+        clients_free(&cl);
+        engine_logout(nx->e, TSE_USER_ADMIN);
+        return TSE_ERR_STORAGE_FAILURE;
+    }
+    for (size_t i = 0; !e && i < cl.n; i++)
+        e = client_put(s, nx, cl.id[i], cl.serial[i]);
+    clients_free(&cl);
+    engine_logout(nx->e, TSE_USER_ADMIN);
+    return e;
+}
+
+static int to_file(void *ctx, const uint8_t *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len ? 0 : TSE_ERR_STORAGE_FAILURE;
+}
+
+/* A complete export of `old` into `tar`, checked by the verifier; its
+ * verifier errors to *errors. */
+static tse_err export_verified(srv_tss *old, const char *tar, tse_export_result *res, size_t *errors)
+{
+    FILE *f = fopen(tar, "wb");
+    if (!f)
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot write %s: %s", tar, strerror(errno));
+    tse_export_filter all = {0};
+    tse_err e = engine_export_data(old->e, &all, to_file, f, res);
+    if (fclose(f) != 0 && !e)
+        e = engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot write the final export");
+    if (e) {
+        remove(tar);
+        return e;
+    }
+    verify_result vr = {0};
+    int vrc = verify_archive(tar, NULL, &vr);
+    *errors = vrc ? 1 : vr.errors;
+    verify_result_free(&vr);
+    return TSE_OK;
+}
+
+/* The retirement of `old` (its admin logged in): a complete export that
+ * passes the verifier, disableSecureElement, and the complete export again
+ * (with the disable log), kept as an export job. Fills `ret`. */
+static tse_err retire(srv *s, srv_tss *old, json_t *ret)
+{
+    tse_info info;
+    tse_err e = engine_get_info(old->e, &info);
+    if (e)
+        return e;
+    if (info.state == TSE_STATE_DISABLED) {
+        json_object_set_new(ret, "state", json_string("DISABLED"));
+        return TSE_OK;
+    }
+    if (info.current_open_transactions) {
+        json_object_set_new(ret, "state", json_string("WAITING_FOR_OPEN_TRANSACTIONS"));
+        json_object_set_new(ret, "open_transactions", json_integer(info.current_open_transactions));
+        return TSE_OK;
+    }
+    char export_id[37], dir[1200], tar[1300], doc_path[1300];
+    uuid_new(export_id);
+    snprintf(dir, sizeof dir, "%s/exports", s->cfg.data_dir);
+    mkdir(dir, 0700);
+    snprintf(dir, sizeof dir, "%s/exports/%s", s->cfg.data_dir, old->id);
+    mkdir(dir, 0700);
+    snprintf(tar, sizeof tar, "%s/%s.tar", dir, export_id);
+    snprintf(doc_path, sizeof doc_path, "%s/%s.json", dir, export_id);
+    tse_export_result res = {0};
+    size_t errors = 0;
+    int64_t t0 = now_s();
+    if ((e = export_verified(old, tar, &res, &errors)))
+        return e;
+    if (!errors && ((e = engine_disable_secure_element(old->e)) || (e = export_verified(old, tar, &res, &errors))))
+        return e;
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}", "_id", export_id, "_type",
+                            "EXPORT", "tss_id", old->id, "state", "COMPLETED", "time_request", (json_int_t)t0,
+                            "time_start", (json_int_t)t0, "time_end", (json_int_t)now_s(), "logs",
+                            (json_int_t)res.logs, "bytes", (json_int_t)res.bytes, "cursor", (json_int_t)res.cursor,
+                            "parameters");
+    if (!doc || json_dump_file(doc, doc_path, JSON_COMPACT) != 0) {
+        json_decref(doc);
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot record the final export");
+    }
+    json_decref(doc);
+    json_object_set_new(ret, "export_id", json_string(export_id));
+    json_object_set_new(ret, "logs", json_integer((json_int_t)res.logs));
+    json_object_set_new(ret, "verify_errors", json_integer((json_int_t)errors));
+    json_object_set_new(ret, "state", json_string(errors ? "EXPORT_FAILED_VERIFICATION" : "DISABLED"));
+    return TSE_OK;
+}
+
+/* POST .../successor {admin_pin, successor_id?, description?} */
+void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nseg)
+{
+    (void)seg;
+    srv *s = q->s;
+    if (nseg != 3 || strcmp(q->method, "POST") != 0) {
+        resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s (use POST .../successor)", q->method, q->path);
+        return;
+    }
+    json_t *body = req_json(q, r);
+    if (!body)
+        return;
+    const char *pin = json_string_value(json_object_get(body, "admin_pin"));
+    json_t *idv = json_object_get(body, "successor_id"), *dv = json_object_get(body, "description");
+    const char *want = json_string_value(idv), *desc = json_string_value(dv);
+    char id[40], have[40], d[TSE_MAX_DESCRIPTION_LEN + 1];
+    tse_info info;
+    tse_err e;
+    int has = linked(s, old->id, 1, have);
+    if (!pin || (idv && !uuid_valid(want)) || (dv && (!desc || !*desc || strlen(desc) > TSE_MAX_DESCRIPTION_LEN))) {
+        resp_error(r, 400, "E_BAD_REQUEST",
+                   "give admin_pin (the TSS's admin PIN, also the successor's), optionally successor_id (a UUID) and "
+                   "description (1 to %d characters)",
+                   TSE_MAX_DESCRIPTION_LEN);
+    } else if (!has && want && tss_find(s, want, old->org_id)) {
+        resp_error(r, 409, "E_CONFLICT", "TSS %s exists already; a successor is a new TSS", want);
+    } else if ((e = engine_get_info(old->e, &info))) {
+        resp_tse_error(r, e);
+    } else if (!has && info.state != TSE_STATE_INITIALIZED) {
+        resp_error(r, 409, info.state == TSE_STATE_DISABLED ? "SECURE_ELEMENT_DISABLED" : "SE_API_NOT_INITIALIZED",
+                   "TSS %s is %s: only an initialized TSS gets a successor", old->id,
+                   info.state == TSE_STATE_DISABLED ? "disabled" : "not initialized");
+    } else if (info.state != TSE_STATE_DISABLED &&
+               (e = engine_authenticate_user(old->e, TSE_USER_ADMIN, pin, NULL, NULL))) {
+        resp_tse_error(r, e);
+    } else {
+        char puk[TSE_PUK_LEN + 1] = "";
+        srv_tss *nx = NULL;
+        if (has) {
+            snprintf(id, sizeof id, "%s", have);
+            nx = tss_find(s, id, old->org_id);
+            e = nx ? TSE_OK : engine_fail(TSE_ERR_INTERNAL, "the successor %s is not open", id);
+        } else {
+            if (want)
+                snprintf(id, sizeof id, "%s", want);
+            else
+                uuid_new(id);
+            snprintf(d, sizeof d, "%s", desc ? desc : info.description);
+            e = make_successor(s, old, id, pin, *d ? d : id, puk, &nx);
+            char now[32];
+            snprintf(now, sizeof now, "%" PRId64, now_s());
+            const char *args[] = {old->id, id, now};
+            if (!e && db_exec(&s->db, "INSERT INTO tss_links(predecessor, successor, time_creation) VALUES(?,?,?)",
+                              3, args))
+                e = TSE_ERR_STORAGE_FAILURE;
+        }
+        json_t *ret = json_object();
+        if (!e)
+            e = retire(s, old, ret);
+        if (info.state != TSE_STATE_DISABLED)
+            engine_logout(old->e, TSE_USER_ADMIN);
+        if (e) {
+            json_decref(ret);
+            resp_tse_error(r, e);
+        } else {
+            json_t *j = tss_answer(s, nx);
+            if (j && *puk)
+                json_object_set_new(j, "admin_puk", json_string(puk));
+            if (j)
+                json_object_set_new(j, "retirement", ret);
+            else
+                json_decref(ret);
+            if (j)
+                fprintf(stderr, "opentsed: TSS %s: successor %s; the old TSS is %s\n", old->id, id,
+                        json_string_value(json_object_get(ret, "state")));
+            resp_json(r, 200, j);
+        }
+    }
+    explicit_bzero((void *)pin, pin ? strlen(pin) : 0);
+    json_decref(body);
+}
