@@ -19,27 +19,6 @@ bool remote_is_url(const char *url)
     return url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
 
-static bool uuid_ok(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    }
-    return true;
-}
-
-static void uuid_format(uint8_t b[16], uint8_t version, char out[37])
-{
-    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char hex[33];
-    tse_hex(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
 void remote_random_uuid(char out[37])
 {
     uint8_t b[16];
@@ -49,16 +28,12 @@ void remote_random_uuid(char out[37])
         clock_gettime(CLOCK_REALTIME, &ts);
         memcpy(b, &ts, sizeof b < sizeof ts ? sizeof b : sizeof ts);
     }
-    uuid_format(b, 4, out);
+    engine_uuid_format(b, 4, out);
 }
 
 void remote_client_uuid(const char *client_id, char out[37])
 {
-    uint8_t md[32];
-    char in[TSE_MAX_CLIENT_ID_LEN + 32];
-    snprintf(in, sizeof in, "opentse-client:%s", client_id ? client_id : "");
-    EVP_Digest(in, strlen(in), md, NULL, EVP_sha256(), NULL);
-    uuid_format(md, 5, out);
+    engine_client_uuid(client_id, out);
 }
 
 char *remote_b64(const uint8_t *p, size_t n)
@@ -121,7 +96,7 @@ static tse_err parse_url(const char *url, const char *tss_opt, char *root, size_
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", id);
     memcpy(tss, id, 36);
     tss[36] = 0;
-    if (!uuid_ok(tss))
+    if (!engine_is_uuid(tss))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the TSS id \"%s\" is not a UUID", tss);
     return TSE_OK;
 }

@@ -10,6 +10,8 @@
 #ifndef OPENTSE_ENGINE_H
 #define OPENTSE_ENGINE_H
 
+#include <stdbool.h>
+
 #include "opentse/opentse.h"
 
 typedef struct engine engine;
@@ -17,6 +19,15 @@ typedef struct engine engine;
 /* Sets this thread's detail message (tse_last_error_message()) to
  * "<code name>: <message>" and returns `code`. */
 tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ids.c: a client's UUID in opentsed's API, the same in every face: the
+ * client_id itself when it is a UUID, else a version-5-style UUID from
+ * SHA-256("opentse-client:" + client_id). engine_uuid_format sets version
+ * and variant bits in b and writes the 36-character form; engine_is_uuid
+ * checks that form. */
+void engine_client_uuid(const char *client_id, char out[37]);
+void engine_uuid_format(uint8_t b[16], uint8_t version, char out[37]);
+bool engine_is_uuid(const char *s);
 
 
 /* Creates a new TSE in a new file `path` (refused if it exists:

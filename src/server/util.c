@@ -15,17 +15,7 @@
 
 int uuid_ok(const char *s)
 {
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    return 1;
+    return engine_is_uuid(s);
 }
 
 void random_hex(char *out, size_t nbytes)

@@ -313,8 +313,17 @@ int vctx_finish(vctx *x)
         return -1;
     if (vcert_check(x->certs, x->n_certs, x->keys, x->n_keys, !x->single, x->r, x->o) != 0)
         return -1;
-    if (x->single)
+    if (x->single) { /* no sequence to check; the counters seen still go in the summary */
+        for (size_t i = 0; i < x->n_recs; i++) {
+            verify_tse *t = &x->r->tses[x->recs[i].key];
+            uint64_t c = x->recs[i].counter;
+            if (!t->first_counter || c < t->first_counter)
+                t->first_counter = c;
+            if (c > t->last_counter)
+                t->last_counter = c;
+        }
         return 0;
+    }
     return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 

@@ -152,7 +152,7 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
     char a[32], b[32];
     fprintf(out, "%s: %s (%zu errors, %zu warnings)\n", r->source ? r->source : "?",
             r->errors ? "FAILED" : "OK", r->errors, r->warnings);
-    if (!quiet) {
+    if (!quiet && !(r->io_failed && !c->files && !c->logs)) { /* no counts of an archive never read */
         if (r->info_manufacturer)
             fprintf(out, "  info.csv: description \"%s\", manufacturer \"%s\", version \"%s\"\n",
                     r->info_description ? r->info_description : "",
