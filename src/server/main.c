@@ -7,7 +7,9 @@
  * requests in flight finish, closes every engine (which flushes) and exits 0.
  *
  * `opentsed new-operator-key --data-dir DIR` (service stopped) revokes the
- * operator keys and prints a new one: the way back from a lost key.
+ * operator keys and prints a new one: the way back from a lost key, and on
+ * a fresh directory the way to see the first one on a terminal, not in the
+ * service's journal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,16 @@
 #include <unistd.h>
 
 #include "server.h"
+#ifdef OPENTSE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state)
+{
+    (void)unset;
+    (void)state;
+    return 0;
+}
+#endif
 
 /* http.c */
 enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -279,12 +291,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (renew) {
-        if (fresh) {
-            fprintf(stderr, "opentsed: %s has no server.db: nothing to recover\n", s->cfg.data_dir);
-            return 1;
-        }
-        rc = master_key(s) || db_open(&s->db, dbpath) || operator_key(s, 1);
+    if (renew) { /* on a fresh directory: the first key, before the first start */
+        rc = master_key(s) || db_open(&s->db, dbpath) || operator_key(s, !fresh);
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
         db_close(&s->db);
@@ -311,8 +319,10 @@ int main(int argc, char **argv)
     }
     atomic_store(&s->starting, 0);
     printf("opentsed listening on %s\n", bound);
+    sd_notify(0, "READY=1"); /* systemd's Type=notify: up, and every secret shown */
     int sig = 0;
     sigwait(&set, &sig);
+    sd_notify(0, "STOPPING=1");
     fprintf(stderr, "opentsed: %s, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     drain(s, d);
     tss_close_all(s);

@@ -110,7 +110,11 @@ stop "$PID"
 key2=$(sed -n 's/^operator api_key: *//p' "$W/renew.out")
 sec2=$(sed -n 's/^operator api_secret: *//p' "$W/renew.out")
 [ -n "$key2" ] && [ "$key2" != "$key1" ] || fail "new-operator-key printed no new key"
-"$OPENTSED" new-operator-key --data-dir "$W/nothing" >/dev/null 2>&1 && fail "new-operator-key on an empty directory"
+"$OPENTSED" new-operator-key --data-dir "$W/fresh" >"$W/fresh.out" || fail "new-operator-key on a fresh directory"
+grep -q "^operator api_secret: " "$W/fresh.out" || fail "new-operator-key on a fresh directory printed no key"
+start freshstart --data-dir "$W/fresh" --listen 127.0.0.1:0 || fail "first start after new-operator-key"
+grep -q "api_secret" "$W/freshstart.out" && fail "the first start printed a second operator key"
+stop "$PID"
 start op3 --data-dir "$W/op" --listen 127.0.0.1:0 || fail "restart after new-operator-key"
 grep -q "api_secret" "$W/op3.out" && fail "a restart printed an operator key"
 [ "$(auth "$key1" "$sec1")" = 401 ] || fail "the lost operator key still works"
