@@ -6,13 +6,13 @@ set -e
 # libsystemd for sd_notify), the tests (cmocka; openssl, zbarimg and file
 # check our output; curl talks to opentsed; python3 reads JSON in the shell
 # tests; script gives the CLI a terminal), `make deb` and its test (debhelper,
-# dpkg-dev, fakeroot, debootstrap; systemd-analyze, man and bash check the
+# dpkg-dev, fakeroot, debootstrap, iproute2; systemd-analyze, man and bash check the
 # unit, the man pages and the completion).
 PKGS="gcc make meson ninja-build pkg-config python3 \
 libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
 libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev \
 openssl zbar-tools file curl bsdutils \
-debhelper dpkg-dev fakeroot debootstrap systemd man-db bash"
+debhelper dpkg-dev fakeroot debootstrap iproute2 systemd man-db bash"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
