@@ -67,18 +67,18 @@ awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' "$md" >"$root/tmp/deploy/deploy.s
 unshare --net sh -c '
     ip link set lo up
     chroot "$1" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-        DEBIAN_FRONTEND=noninteractive sh -euxc "cd /tmp/deploy && . ./deploy.sh" >"$1/tmp/deploy/out.txt" 2>&1
+        DEBIAN_FRONTEND=noninteractive sh -euxc "cd /tmp/deploy && . ./deploy.sh" >"$1/tmp/deploy/out.txt" 2>"$1/tmp/deploy/trace.txt"
     rc=$?
     [ -f "$1/run/opentsed.pid" ] && kill "$(cat "$1/run/opentsed.pid")" 2>/dev/null
     [ -f "$1/run/nginx.pid" ] && kill "$(cat "$1/run/nginx.pid")" 2>/dev/null
-    exit $rc' x "$root" || { tail -n 30 "$root/tmp/deploy/out.txt"; echo "a command of $md failed"; exit 1; }
+    exit $rc' x "$root" || { tail -n 30 "$root/tmp/deploy/trace.txt"; echo "a command of $md failed"; exit 1; }
 out=$root/tmp/deploy/out.txt
 # what the commands must have shown
-check() { grep -q "$1" "$out" || { echo "deploy.md: $2"; tail -n 30 "$out"; exit 1; }; }
+check() { grep -q "$1" "$out" || { echo "deploy.md: $2"; tail -n 30 "$out" "$root/tmp/deploy/trace.txt"; exit 1; }; }
 check '^opentsed [0-9]' "opentsed --version printed nothing"
 grep -q '^operator api_secret: [0-9a-f]\{64\}$' "$root/root/opentse-operator.txt" || { echo "deploy.md: new-operator-key wrote no key"; exit 1; }
 check '^active$' "the service is not active"
-check '"status": *"ready"\|"ready"' "/ready did not answer ready"
+[ "$(grep -c '^{"status":"ready"}$' "$out")" = 4 ] || { echo "deploy.md: not every /ready (one through nginx) answered ready"; exit 1; }
 check '^finishTransaction\|^startTransaction transaction 1$' "the first TSS did not sign"
 check '^opentsed_build_info{version=' "no opentsed_build_info in /metrics"
 check '^opentse_self_test_passed' "no TSS metrics"
@@ -86,5 +86,5 @@ check '^opentse_self_test_passed' "no TSS metrics"
 [ -s "$root/root/opentse-data.tar.gz" ] && [ "$(stat -c %a "$root/root/opentse-master.key")" = 600 ] || { echo "deploy.md: no backup"; exit 1; }
 [ "$(stat -c %a "$root/root/opentse-operator.txt")" = 600 ] || { echo "deploy.md: the operator key file is readable by others"; exit 1; }
 tar -tzf "$root/root/opentse-data.tar.gz" | grep -q 'opentse/master.key' && { echo "deploy.md: the data backup holds the master key"; exit 1; }
-[ "$(stat -c %U "$root/var/lib/opentse/server.db")" = opentse ] || { echo "deploy.md: server.db is not owned by opentse"; exit 1; }
+[ "$(chroot "$root" stat -c %U /var/lib/opentse/server.db)" = opentse ] || { echo "deploy.md: server.db is not owned by opentse"; exit 1; }
 exit 0
