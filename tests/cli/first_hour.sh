@@ -62,6 +62,31 @@ start demo2 --data-dir "$W/demo" --listen 127.0.0.1:0 --demo || fail "the second
 grep -q "^  client_id     $uuid$" "$W/demo2.out" || fail "the second start does not print the saved demo"
 grep -q "operator api_secret" "$W/demo2.out" && fail "the second start prints an operator key again"
 
+# --- readiness for systemd (Type=notify): READY=1 once it listens ------------
+python3 - "$OPENTSED" "$W/notify" <<'PY' || fail "no READY=1 on \$NOTIFY_SOCKET after the listening line"
+import os, socket, subprocess, sys
+path = sys.argv[2] + ".sock"
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(10)
+p = subprocess.Popen([sys.argv[1], "--data-dir", sys.argv[2], "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                     env=dict(os.environ, NOTIFY_SOCKET=path), text=True)
+try:
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if line.startswith("opentsed listening"):
+            break
+    msg = s.recv(256).decode()
+    assert "READY=1" in msg, msg
+    assert any(l.startswith("operator api_secret") for l in lines), "READY=1 before the operator key"
+    p.terminate()
+    assert "STOPPING=1" in s.recv(256).decode()
+finally:
+    p.kill()
+    p.wait()
+PY
+
 # --- /metrics and --version ------------------------------------------------
 ver=$("$OPENTSED" --version)
 case "$ver" in "opentsed "[0-9]*.[0-9]*.[0-9]*) ;; *) fail "opentsed --version: $ver" ;; esac
