@@ -112,6 +112,14 @@ in_root ldd /tmp/link | grep -Eq "libopentse.so.0 => (/usr)?/lib/$multiarch/libo
 out=$(in_root /tmp/link) || fail "the linked program failed"
 echo "$out" | grep -q "^libopentse $version: a TSE with [1-9][0-9]* logs$" || fail "the linked program: $out"
 
+# README.md's library example compiles as it stands against the package
+{ echo '#include <stdio.h>'; echo 'int main(void) {';
+  awk '/^```c$/ {on=1; next} /^```$/ {on=0} on' "$src/README.md" | grep -v '^#include <opentse'; echo 'return 0; }'; } |
+    sed '1a #include <opentse/opentse.h>' >"$root/tmp/readme.c"
+grep -q tse_finish_transaction "$root/tmp/readme.c" || fail "no C example in README.md"
+in_root sh -c 'cc -Wall -Werror -o /tmp/readme /tmp/readme.c $(pkg-config --cflags --libs opentse)' ||
+    fail "README.md's C example does not build against libopentse-dev"
+
 # --- the unit, the man pages, the completion --------------------------------
 # (--man=no: the man page named by Documentation= is checked below)
 v=$(in_root systemd-analyze verify --man=no /lib/systemd/system/opentsed.service 2>&1) || fail "systemd-analyze verify: $v"
