@@ -296,6 +296,7 @@ int main(int argc, char **argv)
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
         db_close(&s->db);
+        free(s);
         return rc ? 1 : 0;
     }
     if (master_key(s) || db_open(&s->db, dbpath) || auth_init(s) || tss_load_all(s)) {
