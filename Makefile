@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 DEMO_DIR ?= demo-data
 
-.PHONY: all deps build run test test-sanitize bench install clean
+.PHONY: all deps build run test test-sanitize bench install deb clean
 
 all: build
 
@@ -35,6 +35,11 @@ bench: build
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD) --destdir "$(DESTDIR)"
+
+# Debian packages opentse, libopentse0, libopentse-dev in $(BUILD)/deb/
+# (dpkg-buildpackage on a copy of the tree; see debian/).
+deb: deps
+	scripts/make-deb.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-sanitize $(DEMO_DIR)

@@ -65,6 +65,21 @@ char *cli_secret(const char *env, const char *file);
 void cli_progress(const cli_ctx *ctx, uint64_t done, uint64_t total);
 void cli_progress_end(const cli_ctx *ctx);
 
+/* A progress line (progress.c) for work that counts `unit`s ("logs"):
+ * "[####   ] done/total unit  rate unit/s  size MiB  ETA m:ss", without the
+ * bar and ETA when total is 0 (unknown). Drawn on stderr only on a terminal
+ * and without --json; updates at most ten times a second; cli_meter_end
+ * draws the final state (a full bar) and ends the line. */
+typedef struct cli_meter {
+    const char *unit;
+    uint64_t total;
+    double t0, last;
+    bool on, drawn;
+} cli_meter;
+void cli_meter_start(cli_meter *m, const cli_ctx *ctx, const char *unit, uint64_t total);
+void cli_meter_update(cli_meter *m, uint64_t done, uint64_t bytes);
+void cli_meter_end(cli_meter *m, uint64_t done, uint64_t bytes);
+
 /* true when argv[i] is "--help" or "-h" in the subcommand's arguments. */
 bool cli_wants_help(int argc, char **argv);
 
@@ -82,6 +97,7 @@ int cmd_outage(cli_ctx *ctx, int argc, char **argv);
 int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv);
 int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+int cmd_keygen(cli_ctx *ctx, int argc, char **argv);
 
 /* Helpers of the TSE commands (cmd_tss.c): the value of option `name`
  * ("--name VALUE" or "--name=VALUE") among argv[1..], or NULL; whether a

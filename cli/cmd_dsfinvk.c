@@ -184,9 +184,11 @@ int cmd_dsfinvk(cli_ctx *ctx, int argc, char **argv)
                                      (json_int_t)sum.without_start, "unfinished", (json_int_t)sum.unfinished,
                                      "missing_logs", (json_int_t)missing));
         else
-            printf("wrote %s/tse.csv (%zu rows) and %s/transactions_tse.csv (%zu rows); %zu without Start "
-                   "log, %zu unfinished, %zu logs missing\n",
-                   a.out, sum.tse_rows, a.out, sum.transaction_rows, sum.without_start, sum.unfinished, missing);
+            printf("wrote %s/tse.csv (%zu row%s) and %s/transactions_tse.csv (%zu row%s); %zu without Start "
+                   "log, %zu unfinished, %zu log%s missing\n",
+                   a.out, sum.tse_rows, sum.tse_rows == 1 ? "" : "s", a.out, sum.transaction_rows,
+                   sum.transaction_rows == 1 ? "" : "s", sum.without_start, sum.unfinished, missing,
+                   missing == 1 ? "" : "s");
     }
     dsfinvk_free(d);
     free(a.archives);

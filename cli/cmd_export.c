@@ -5,6 +5,7 @@
  * deleteStoredData and restoreFromBackup (admin).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,15 +84,76 @@ typedef struct sink {
     const cli_ctx *ctx;
     FILE *f;
     uint64_t bytes;
+    const tse_export_filter *filter;
+    const tse_export_result *res;  /* its cursor is known at the first chunk */
+    cli_meter meter;
+    /* counting the logs in the TAR stream as it passes: where the next
+     * 512-byte header starts, and that header as far as it came */
+    uint64_t next_header, logs;
+    uint8_t header[512];
 } sink;
+
+static bool ends_with(const char *s, size_t n, const char *tail)
+{
+    size_t t = strlen(tail);
+    return n >= t && !memcmp(s + n - t, tail, t);
+}
+
+/* A complete header: a regular file that is neither info.csv nor a
+ * certificate is a log; the next header follows its data. */
+static void tar_header(sink *s)
+{
+    const uint8_t *h = s->header;
+    if (!h[0]) /* the end-of-archive blocks */
+        return;
+    char field[13] = {0};
+    memcpy(field, h + 124, 12);
+    uint64_t size = strtoull(field, NULL, 8);
+    s->next_header += (size + 511) / 512 * 512;
+    size_t n = strnlen((const char *)h, 100);
+    if ((h[156] == '0' || h[156] == 0) && !ends_with((const char *)h, n, "info.csv") &&
+        !ends_with((const char *)h, n, "_X509.der"))
+        s->logs++;
+}
+
+static void count_logs(sink *s, const uint8_t *data, size_t len)
+{
+    uint64_t pos = s->bytes;
+    while (len) {
+        if (pos < s->next_header) {
+            uint64_t skip = s->next_header - pos < len ? s->next_header - pos : len;
+            pos += skip;
+            data += skip;
+            len -= (size_t)skip;
+            continue;
+        }
+        size_t off = (size_t)(pos - s->next_header), take = 512 - off < len ? 512 - off : len;
+        memcpy(s->header + off, data, take);
+        pos += take;
+        data += take;
+        len -= take;
+        if (off + take == 512) {
+            s->next_header = pos;
+            tar_header(s);
+        }
+    }
+}
 
 static int to_sink(void *p, const uint8_t *data, size_t len)
 {
     sink *s = p;
     if (fwrite(data, 1, len, s->f) != len)
         return TSE_ERR_STORAGE_FAILURE;
+    if (!s->bytes) { /* the logs to come: known for an unfiltered or incremental export */
+        const tse_export_filter *f = s->filter;
+        bool whole = !f->transaction_number && !f->start_transaction_number && !f->end_transaction_number &&
+                     !f->start_date && !f->end_date && !f->client_id;
+        cli_meter_start(&s->meter, s->ctx, "logs",
+                        whole && s->res->cursor > f->cursor ? s->res->cursor - f->cursor : 0);
+    }
+    count_logs(s, data, len);
     s->bytes += len;
-    cli_progress(s->ctx, s->bytes, 0);
+    cli_meter_update(&s->meter, s->logs, s->bytes);
     return 0;
 }
 
@@ -100,7 +162,14 @@ static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *
     memset(f, 0, sizeof *f);
     *out = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *eq = strchr(a, '=');
+        char name[32];
+        if (eq && !strncmp(a, "--", 2) && eq - a < (ptrdiff_t)sizeof name) { /* --name=value */
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            a = name;
+            v = eq + 1;
+            i--; /* the value is no argument of its own */
+        }
         int rc = 0;
         if (!strcmp(a, "--out") && v)
             *out = v;
@@ -114,8 +183,8 @@ static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *
             rc = parse_u64(ctx, a, v, &f->end_transaction_number);
         else if (!strcmp(a, "--max-records"))
             rc = parse_u64(ctx, a, v, &f->maximum_number_records);
-        else if (!strcmp(a, "--cursor"))
-            rc = parse_u64(ctx, a, v, &f->cursor);
+        else if (!strcmp(a, "--cursor")) /* 0: from the first log */
+            rc = v && !strcmp(v, "0") ? 0 : parse_u64(ctx, a, v, &f->cursor);
         else if (!strcmp(a, "--start-date"))
             rc = parse_time(ctx, a, v, &f->start_date);
         else if (!strcmp(a, "--end-date"))
@@ -146,18 +215,19 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     char *part = NULL;
     if (!to_stdout && asprintf(&part, "%s.part", out) < 0)
         return cli_fail(ctx, CLI_INTERNAL, "out of memory");
-    sink s = {.ctx = ctx, .f = to_stdout ? stdout : fopen(part, "wb")};
+    tse_export_result res = {0};
+    sink s = {.ctx = ctx, .f = to_stdout ? stdout : fopen(part, "wb"), .filter = &f, .res = &res};
     if (!s.f) {
         ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", part, strerror(errno));
         free(part);
         return ec;
     }
     tse *t = NULL;
-    tse_export_result res = {0};
     tse_err rc = TSE_OK;
     if (!(ec = cli_open(ctx, &t))) {
         rc = tse_export_data(t, &f, to_sink, &s, &res);
-        cli_progress_end(ctx);
+        if (s.bytes)
+            cli_meter_end(&s.meter, s.logs, s.bytes);
         if (rc)
             ec = cli_tse_error(ctx, rc, "the export failed");
         tse_close(t);
@@ -178,8 +248,9 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "file", to_stdout ? "-" : out, "logs", (json_int_t)res.logs,
                                  "bytes", (json_int_t)res.bytes, "cursor", (json_int_t)res.cursor));
     else
-        fprintf(stderr, "%llu logs, %llu bytes%s%s; next incremental export: --cursor %llu\n",
-                (unsigned long long)res.logs, (unsigned long long)res.bytes, to_stdout ? "" : " to ",
+        fprintf(stderr, "%llu log%s, %llu bytes%s%s; next incremental export: --cursor %llu\n",
+                (unsigned long long)res.logs, res.logs == 1 ? "" : "s", (unsigned long long)res.bytes,
+                to_stdout ? "" : " to ",
                 to_stdout ? "" : out, (unsigned long long)res.cursor);
     return CLI_OK;
 }
@@ -247,7 +318,7 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
         if (ctx->json)
             cli_print_json(json_pack("{s:I}", "restored", (json_int_t)added));
         else
-            printf("%llu logs restored\n", (unsigned long long)added);
+            printf("%llu log%s restored\n", (unsigned long long)added, added == 1 ? "" : "s");
     }
     tse_close(t);
     return ec;

@@ -19,8 +19,8 @@ static const char *outage_usage =
 static void print_text(json_t *doc)
 {
     json_t *outages = json_object_get(doc, "outages");
-    printf("outage journal %s: %zu outage(s)\n", json_string_value(json_object_get(doc, "journal")),
-           json_array_size(outages));
+    printf("outage journal %s: %zu outage%s\n", json_string_value(json_object_get(doc, "journal")),
+           json_array_size(outages), json_array_size(outages) == 1 ? "" : "s");
     size_t i;
     json_t *o;
     json_array_foreach(outages, i, o) {

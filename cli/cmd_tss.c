@@ -156,15 +156,15 @@ static int print_info(cli_ctx *ctx, tse *t)
                "transaction counter  %llu\n"
                "clients              %u of %u\n"
                "open transactions    %u of %u (%u past %d s)\n"
-               "certificate          %d days left\n"
+               "certificate          %d day%s left\n"
                "end of usage         %s, %d days left (%s)\n"
                "self-test            %s\n"
                "description          %s\n",
                state_name(i.state), serial, i.signature_algorithm, tse_curve_name(i.curve),
                (unsigned long long)i.signature_counter, (unsigned long long)i.transaction_counter, i.current_clients,
                i.max_clients, i.current_open_transactions, i.max_open_transactions, i.overdue_open_transactions,
-               TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, end, (int)i.end_of_usage_days_left, which,
-               i.self_test_ok ? "passed" : "FAILED", i.description);
+               TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, i.cert_days_left == 1 ? "" : "s", end,
+               (int)i.end_of_usage_days_left, which, i.self_test_ok ? "passed" : "FAILED", i.description);
         if (*warning)
             printf("warning              %s\n", warning);
     }

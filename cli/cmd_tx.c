@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -21,6 +22,15 @@ static const char *tx_usage =
     "\n"
     "--type defaults to Kassenbeleg-V1.\n";
 
+/* Seconds since 1970 as YYYY-MM-DDThh:mm:ssZ (UTC). */
+static void iso_utc(int64_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, cap, "%lld", (long long)t);
+}
+
 static int print_result(cli_ctx *ctx, const char *op, const tse_result *r)
 {
     char serial[2 * TSE_SERIAL_LEN + 1];
@@ -32,10 +42,15 @@ static int print_result(cli_ctx *ctx, const char *op, const tse_result *r)
                                  (json_int_t)r->transaction_number, "signature_counter",
                                  (json_int_t)r->signature_counter, "log_time", (json_int_t)r->log_time,
                                  "start_time", (json_int_t)r->start_time, "serial_number", serial, "signature", sig));
-    else
-        printf("%s transaction %llu\n  signature counter %llu\n  log time          %lld\n  signature         %s\n",
-               op, (unsigned long long)r->transaction_number, (unsigned long long)r->signature_counter,
-               (long long)r->log_time, sig);
+    else {
+        char log_time[32], start_time[32];
+        iso_utc(r->log_time, log_time, sizeof log_time);
+        iso_utc(r->start_time, start_time, sizeof start_time);
+        printf("%s transaction %llu\n  signature counter %llu\n  start time        %s\n  log time          %s\n"
+               "  signature         %s\n",
+               op, (unsigned long long)r->transaction_number, (unsigned long long)r->signature_counter, start_time,
+               log_time, sig);
+    }
     return CLI_OK;
 }
 
@@ -56,8 +71,12 @@ static int list_open(cli_ctx *ctx, tse *t)
                                                  (json_int_t)o->last_update, "age_seconds",
                                                  (json_int_t)o->age_seconds, "overdue", o->overdue));
         else
-            printf("%llu  %s  %lld s since the last update%s\n", (unsigned long long)o->transaction_number,
-                   o->client_id, (long long)o->age_seconds, o->overdue ? "  OVERDUE" : "");
+        {
+            char started[32];
+            iso_utc(o->start_time, started, sizeof started);
+            printf("%llu  %s  started %s  %lld s since the last update%s\n", (unsigned long long)o->transaction_number,
+                   o->client_id, started, (long long)o->age_seconds, o->overdue ? "  OVERDUE" : "");
+        }
     }
     tse_free(list);
     if (arr)

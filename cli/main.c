@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "write a TR-03151 export archive (filters, incremental --cursor)"},
     {"delete-stored-data", cmd_delete_stored_data, "delete logs that were exported (admin)"},
     {"restore", cmd_restore, "restore lost logs from export archives (admin)"},
+    {"keygen", cmd_keygen, "write a new master key file for embedded TSEs (mode 0600)"},
     {NULL, NULL, NULL},
 };
 
@@ -33,8 +34,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: opentse [--url URL] [--master-key FILE] [--json] COMMAND [ARGS]\n"
+            "       opentse --version\n"
             "\n"
-            "  --url URL          the TSE: file:/path/tse.db, http(s)://host:port ($OPENTSE_URL)\n"
+            "  --url URL          the TSE: file:/path/tse.db or http(s)://host:port/tss/<uuid>\n"
+            "                     ($OPENTSE_URL)\n"
             "  --master-key FILE  master key of an embedded TSE ($OPENTSE_MASTER_KEY)\n"
             "  --json             machine-readable output on stdout\n"
             "\n"
@@ -72,11 +75,15 @@ int cli_tse_error(cli_ctx *ctx, tse_err rc, const char *what)
     const char *detail = tse_last_error_message();
     if (!detail || !*detail)
         detail = tse_strerror(rc);
+    /* the detail names the code already ("NAME: message"): print it once */
+    size_t nl = strlen(tse_errname(rc));
+    bool named = !strncmp(detail, tse_errname(rc), nl) && detail[nl] == ':';
     if (ctx->json) {
         cli_print_json(json_pack("{s:s, s:s, s:i, s:s}", "error", what, "code", tse_errname(rc),
                                  "code_value", (int)rc, "message", detail));
     } else {
-        fprintf(stderr, "%s: %s: %s (%s)\n", ctx->prog, what, detail, tse_errname(rc));
+        fprintf(stderr, "%s: %s: %s%s%s%s\n", ctx->prog, what, detail, named ? "" : " (", named ? "" : tse_errname(rc),
+                named ? "" : ")");
     }
     return rc == TSE_ERR_UNREACHABLE ? CLI_UNREACHABLE
            : (rc == TSE_ERR_NO_MEMORY || rc == TSE_ERR_INTERNAL) ? CLI_INTERNAL
@@ -195,7 +202,7 @@ int main(int argc, char **argv)
         usage(n == 0 ? stderr : stdout);
         rc = n == 0 ? CLI_USAGE : CLI_OK;
     } else if (!strcmp(rest[0], "--version") || !strcmp(rest[0], "version")) {
-        printf("opentse %s\n", OPENTSE_VERSION);
+        printf("opentse %s (libopentse %s)\n", OPENTSE_VERSION, tse_version());
         rc = CLI_OK;
     } else {
         const cli_command *c = commands;

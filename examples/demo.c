@@ -32,6 +32,24 @@ static int check(tse_err rc, const char *what)
     return rc;
 }
 
+static void iso_time(int64_t t, char out[32]);
+
+/* processData as one line: newlines, quotes and other bytes outside
+ * printable ASCII escaped as in C, so every log stays one entry. */
+static void print_escaped(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n')
+            fputs("\\n", stdout);
+        else if (p[i] == '"' || p[i] == '\\')
+            printf("\\%c", p[i]);
+        else if (p[i] < 0x20 || p[i] >= 0x7f)
+            printf("\\x%02x", p[i]);
+        else
+            putchar(p[i]);
+    }
+}
+
 static void print_log(const uint8_t *msg, size_t len)
 {
     logmsg m;
@@ -47,15 +65,16 @@ static void print_log(const uint8_t *msg, size_t len)
         uint8_t pd[512];
         size_t pd_len = 0;
         der_get_octets(&m.process_data, pd, sizeof pd, &pd_len);
-        printf("    %.*s #%llu client %.*s processType %.*s processData \"%.*s\"\n", (int)m.operation.n,
+        printf("    %.*s #%llu client %.*s processType %.*s processData \"", (int)m.operation.n,
                (const char *)m.operation.p, (unsigned long long)m.transaction_number, (int)m.client_id.n,
-               (const char *)m.client_id.p, (int)m.process_type.n, (const char *)m.process_type.p,
-               (int)(pd_len < sizeof pd ? pd_len : sizeof pd), (const char *)pd);
+               (const char *)m.client_id.p, (int)m.process_type.n, (const char *)m.process_type.p);
+        print_escaped(pd, pd_len < sizeof pd ? pd_len : sizeof pd);
+        printf("\"\n");
     }
-    char hex[2 * 132 + 1];
+    char hex[2 * 132 + 1], when[32];
     tse_hex(m.signature.p, m.signature.n < 132 ? m.signature.n : 132, hex);
-    printf("    counter %llu  logTime %lld  signature %.32s...\n", (unsigned long long)m.signature_counter,
-           (long long)m.log_time, hex);
+    iso_time(m.log_time, when);
+    printf("    counter %llu  logTime %s  signature %.32s...\n", (unsigned long long)m.signature_counter, when, hex);
 }
 
 static void iso_time(int64_t t, char out[32])
@@ -82,22 +101,8 @@ int main(int argc, char **argv)
     mkdir(dir, 0700);
     snprintf(key_path, sizeof key_path, "%s/master.key", dir);
     snprintf(db_path, sizeof db_path, "%s/demo-tse-%lld.db", dir, (long long)time(NULL));
-    if (access(key_path, F_OK) != 0) {
-        /* the operator's master key: 32 random bytes, hex, readable by the owner only */
-        FILE *f = fopen(key_path, "wx");
-        unsigned char k[32];
-        char hex[65];
-        FILE *r = fopen("/dev/urandom", "rb");
-        if (!f || !r || fread(k, 1, sizeof k, r) != sizeof k) {
-            perror(key_path);
-            return 1;
-        }
-        fclose(r);
-        tse_hex(k, sizeof k, hex);
-        fprintf(f, "%s\n", hex);
-        fclose(f);
-        chmod(key_path, 0600);
-    }
+    if (access(key_path, F_OK) != 0) /* the operator's master key, readable by the owner only */
+        check(tse_create_master_key(key_path), "create the master key");
 
     tse_create_options co = {.master_key_path = key_path};
     check(tse_create(db_path, &co, puk), "create");

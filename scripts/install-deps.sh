@@ -2,10 +2,19 @@
 # install-deps.sh - installs the Debian packages OpenTSE needs to build, test
 # and run, when any is missing. Used by `make`; safe to run again.
 set -e
-PKGS="gcc make meson ninja-build pkg-config openssl sqlite3 \
+# Each one is used: the build (compiler, Meson, the libraries of DESIGN.md,
+# libsystemd for sd_notify), the tests (cmocka; openssl, zbarimg and file
+# check our output; curl talks to opentsed; python3 reads JSON in the shell
+# tests; script gives the CLI a terminal; chromium shows the verify report and
+# the web console, nginx-light proxies it), `make deb` and its test (debhelper,
+# dpkg-dev, fakeroot, debootstrap, iproute2; systemd-analyze, man and bash check the
+# unit, the man pages and the completion).
+PKGS="gcc make meson ninja-build pkg-config python3 \
 libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
-libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev zbar-tools file libxml2-utils libpq-dev postgresql curl \
-python3 chromium chromium-driver nginx-light"
+libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev \
+openssl zbar-tools file curl bsdutils \
+chromium chromium-driver nginx-light \
+debhelper dpkg-dev fakeroot debootstrap iproute2 systemd man-db bash"
 missing=""
 # The web console's browser test runs playwright-core on Node.js; any
 # Node.js 20 or later with npm will do, else Debian's.

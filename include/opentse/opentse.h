@@ -707,6 +707,15 @@ TSE_API void tse_hex(const uint8_t *bytes, size_t len, char *out);
  * NULL for a value outside tse_curve. */
 TSE_API const char *tse_curve_name(tse_curve c);
 
+/* The release of this libopentse, e.g. "0.1.0" (a constant string). */
+TSE_API const char *tse_version(void);
+
+/* Writes a new random master key (64 hex digits and a newline) to a new file
+ * `path` with mode 0600: what tse_create_options.master_key_path names.
+ * TSE_ERR_ALREADY_EXISTS if the file exists (it is never overwritten), or
+ * TSE_ERR_KEY_UNAVAILABLE when it cannot be written (nothing is left then). */
+TSE_API tse_err tse_create_master_key(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

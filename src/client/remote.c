@@ -21,15 +21,6 @@ bool remote_is_url(const char *url)
     return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
 }
 
-static void uuid_format(uint8_t b[16], uint8_t version, char out[37])
-{
-    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    char hex[33];
-    tse_hex(b, 16, hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
 void remote_random_uuid(char out[37])
 {
     uint8_t b[16];
@@ -39,16 +30,12 @@ void remote_random_uuid(char out[37])
         clock_gettime(CLOCK_REALTIME, &ts);
         memcpy(b, &ts, sizeof b < sizeof ts ? sizeof b : sizeof ts);
     }
-    uuid_format(b, 4, out);
+    engine_uuid_format(b, 4, out);
 }
 
 void remote_client_uuid(const char *client_id, char out[37])
 {
-    uint8_t md[32];
-    char in[TSE_MAX_CLIENT_ID_LEN + 32];
-    snprintf(in, sizeof in, "opentse-client:%s", client_id ? client_id : "");
-    EVP_Digest(in, strlen(in), md, NULL, EVP_sha256(), NULL);
-    uuid_format(md, 5, out);
+    engine_client_uuid(client_id, out);
 }
 
 uint8_t *remote_unb64(const char *s, size_t *n)

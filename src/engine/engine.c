@@ -752,12 +752,6 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
     return TSE_OK;
 }
 
-tse_err engine_master_key_create(const char *path)
-{
-    tse_error err = {0};
-    return csp_master_key_create(path, &err) ? engine_fail_with(&err) : TSE_OK;
-}
-
 void engine_close(engine *t)
 {
     if (!t)

@@ -12,6 +12,8 @@
 #define OPENTSE_ENGINE_H
 
 #include "base/error.h"
+#include <stdbool.h>
+
 #include "opentse/opentse.h"
 
 typedef struct engine engine;
@@ -22,6 +24,13 @@ tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(pr
 
 /* Sets this thread's last error to `err` (its code and message); returns the code. */
 tse_err engine_fail_with(const tse_error *err);
+/* ids.c: a client's UUID in opentsed's API, the same in every face: the
+ * client_id itself when it is a UUID, else a version-5-style UUID from
+ * SHA-256("opentse-client:" + client_id). engine_uuid_format sets version
+ * and variant bits in b and writes the 36-character form (base/text.h's
+ * uuid_valid checks that form). */
+void engine_client_uuid(const char *client_id, char out[37]);
+void engine_uuid_format(uint8_t b[16], uint8_t version, char out[37]);
 
 
 tse_err engine_create(const char *path, const tse_create_options *opts,
@@ -35,11 +44,6 @@ tse_err engine_create_with_validity(const char *path, const tse_create_options *
                                     char puk_out[TSE_PUK_LEN + 1]);
 
 tse_err engine_open(const char *url, const tse_open_options *opts, engine **out);
-
-/* Creates a new operator master key file at `path` (32 random bytes as hex,
- * mode 0600, fsync'd); refused with ALREADY_EXISTS when the file exists. The
- * key seals every TSE's private key at rest. */
-tse_err engine_master_key_create(const char *path);
 
 void engine_close(engine *t);
 

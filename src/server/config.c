@@ -183,7 +183,9 @@ static int parse_flags(srv_config *c, int argc, char **argv)
 
 static void usage(void)
 {
-    printf("usage: opentsed --data-dir DIR [--listen HOST:PORT] [--demo] [--config FILE] [options]\n\n");
+    printf("usage: opentsed --data-dir DIR [--listen HOST:PORT] [--demo] [--config FILE] [options]\n"
+           "       opentsed new-operator-key --data-dir DIR   (service stopped: revoke the operator keys, print a new one)\n"
+           "       opentsed --version\n\n");
     for (size_t i = 0; i < N_OPTS; i++)
         printf("  --%-16s %s\n", opts[i].name, opts[i].help);
     printf("  --%-16s %s\n", "config", "file of \"name = value\" lines with the settings above");
@@ -207,6 +209,10 @@ int config_load(srv_config *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
+            return 1;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("opentsed %s\n", OPENTSE_VERSION);
             return 1;
         }
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,12 @@ static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_l
     snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "time", ts, "method", q->method, "path",
                           q->path, "route", q->route ? q->route : "other", "status", status, "duration_ms",
-                          secs * 1000.0, "bytes_in", (json_int_t)q->body_len, "bytes_out", (json_int_t)out_len);
+                          round(secs * 1e6) / 1000.0, "bytes_in", (json_int_t)q->body_len, "bytes_out", (json_int_t)out_len);
     if (!j)
         return;
     if (q->authenticated)
         json_object_set_new(j, "key_id", json_integer(q->who.key_id));
-    char *line = json_dumps(j, JSON_COMPACT);
+    char *line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)); /* duration_ms to the microsecond */
     json_decref(j);
     if (!line)
         return;
@@ -152,6 +153,10 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
     } else if (atomic_load(&s->stopping)) {
         q.route = "stopping";
         resp_error(&r, 503, "E_SHUTTING_DOWN", "the server is shutting down; retry on another node or later");
+        r.retry_after = 1;
+    } else if (atomic_load(&s->starting)) {
+        q.route = "starting";
+        resp_error(&r, 503, "E_STARTING", "the server is starting; retry in a second");
         r.retry_after = 1;
     } else {
         routes_handle(&q, &r);

@@ -1,9 +1,15 @@
 /*
  * main.c - opentsed: the cloud TSE over HTTP. Reads the settings, prepares
- * the data directory (master key, server.db, the operator key on first
- * start, --demo), opens every TSS, serves HTTP(S) on libmicrohttpd with a
- * thread per connection, and on SIGTERM/SIGINT stops accepting, lets the
+ * the data directory (master key, server.db), opens every TSS, serves
+ * HTTP(S) on libmicrohttpd with a thread per connection, and only then, with
+ * the service really up, creates and prints the operator key (first start)
+ * and the --demo organization. On SIGTERM/SIGINT stops accepting, lets the
  * requests in flight finish, closes every engine (which flushes) and exits 0.
+ *
+ * `opentsed new-operator-key --data-dir DIR` (service stopped) revokes the
+ * operator keys and prints a new one: the way back from a lost key, and on
+ * a fresh directory the way to see the first one on a terminal, not in the
+ * service's journal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,16 @@
 #include <unistd.h>
 
 #include "server.h"
+#ifdef OPENTSE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state)
+{
+    (void)unset;
+    (void)state;
+    return 0;
+}
+#endif
 
 /* http.c */
 enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -76,7 +92,7 @@ static int master_key(srv *s)
     snprintf(s->master_key_path, sizeof s->master_key_path, "%s/master.key", s->cfg.data_dir);
     if (access(s->master_key_path, F_OK) == 0)
         return 0;
-    if (engine_master_key_create(s->master_key_path) != TSE_OK) {
+    if (tse_create_master_key(s->master_key_path) != TSE_OK) {
         fprintf(stderr, "opentsed: %s\n", tse_last_error_detail());
         return -1;
     }
@@ -98,11 +114,14 @@ static int lock_data_dir(srv *s)
     return 0; /* the descriptor stays open: the lock lives as long as the process */
 }
 
-/* The operator key is created on the first start and printed this once. */
-static int operator_key(srv *s)
+/* The operator key is created on the first start, once the service listens,
+ * and printed this once; `renew` revokes the existing ones first. */
+static int operator_key(srv *s, int renew)
 {
     char n[32];
-    if (db_text(&s->db, "SELECT count(*) FROM api_keys WHERE org_id=0", 0, NULL, n, sizeof n) != 1)
+    if (renew && db_exec(&s->db, "UPDATE api_keys SET revoked=1 WHERE org_id=0", 0, NULL))
+        return -1;
+    if (db_text(&s->db, "SELECT count(*) FROM api_keys WHERE org_id=0 AND revoked=0", 0, NULL, n, sizeof n) != 1)
         return -1;
     if (atoi(n) > 0)
         return 0;
@@ -110,9 +129,24 @@ static int operator_key(srv *s)
     if (auth_create_key(s, 0, key, secret))
         return -1;
     printf("operator api_key:    %s\noperator api_secret: %s\n"
-           "(shown once: it manages organizations and their API keys)\n",
-           key, secret);
+           "(shown once: it manages organizations and their API keys; if it is lost, stop the service and run\n"
+           " opentsed new-operator-key --data-dir %s)\n",
+           key, secret, s->cfg.data_dir);
     OPENSSL_cleanse(secret, sizeof secret);
+    return 0;
+}
+
+/* As root, the recovery command works as the owner of the data directory,
+ * so the files it touches stay the service's. */
+static int become_owner(const char *dir)
+{
+    struct stat st;
+    if (geteuid() != 0 || stat(dir, &st) != 0 || st.st_uid == 0)
+        return 0;
+    if (setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+        fprintf(stderr, "opentsed: cannot switch to the owner of %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -138,7 +172,9 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return 0;
 }
 
-static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key)
+/* Serves on --listen; writes the address it really listens on ("HOST:PORT",
+ * the port chosen by the system for port 0) to `bound`. */
+static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key, char *bound, size_t bound_cap)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -165,8 +201,10 @@ static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key)
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
+    uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, port, NULL, NULL, http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
@@ -176,9 +214,8 @@ static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key)
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    char host[300];
-    snprintf(host, sizeof host, "%.*s", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
-    printf("opentsed listening on %s://%s:%u\n", tls ? "https" : "http", host, info ? info->port : 0);
+    snprintf(bound, bound_cap, "%s://%.*s:%u", tls ? "https" : "http",
+             (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen, info ? info->port : port);
     return d;
 }
 
@@ -213,6 +250,11 @@ int main(int argc, char **argv)
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return 1;
+    int renew = argc > 1 && strcmp(argv[1], "new-operator-key") == 0;
+    if (renew) { /* the command's options are opentsed's: --data-dir, --config */
+        argc--;
+        argv++;
+    }
     int rc = config_load(&s->cfg, argc, argv);
     if (rc) {
         free(s);
@@ -224,7 +266,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "opentsed: cannot create %s: %s\n", s->cfg.data_dir, strerror(errno));
         return 1;
     }
-    if (lock_data_dir(s))
+    if ((renew && become_owner(s->cfg.data_dir)) || lock_data_dir(s))
         return 1;
     char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/server.db", s->cfg.data_dir);
@@ -238,22 +280,39 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (master_key(s) || db_open(&s->db, dbpath) || successor_init(s) || auth_init(s) || tss_load_all(s) || operator_key(s) ||
-        (s->cfg.demo && demo_setup(s, fresh))) {
+    if (renew) { /* on a fresh directory: the first key, before the first start */
+        rc = master_key(s) || db_open(&s->db, dbpath) || operator_key(s, !fresh);
+        if (rc)
+            fprintf(stderr, "opentsed: no new operator key\n");
+        db_close(&s->db);
+        free(s);
+        return rc ? 1 : 0;
+    }
+    if (master_key(s) || db_open(&s->db, dbpath) || successor_init(s) || auth_init(s) || tss_load_all(s)) {
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);
         db_close(&s->db);
         return 1;
     }
-    char *tls_cert = NULL, *tls_key = NULL;
-    struct MHD_Daemon *d = start_http(s, &tls_cert, &tls_key);
-    if (!d) {
+    char *tls_cert = NULL, *tls_key = NULL, bound[330];
+    atomic_store(&s->starting, 1);
+    struct MHD_Daemon *d = start_http(s, &tls_cert, &tls_key, bound, sizeof bound);
+    /* Secrets only now: a service that could not start shows none. */
+    if (!d || operator_key(s, 0) || (s->cfg.demo && demo_setup(s, fresh, strstr(bound, "://") + 3))) {
+        if (d) {
+            fprintf(stderr, "opentsed: start-up failed\n");
+            MHD_stop_daemon(d);
+        }
         tss_close_all(s);
         db_close(&s->db);
         return 1;
     }
+    atomic_store(&s->starting, 0);
+    printf("opentsed listening on %s\n", bound);
+    sd_notify(0, "READY=1"); /* systemd's Type=notify: up, and every secret shown */
     int sig = 0;
     sigwait(&set, &sig);
+    sd_notify(0, "STOPPING=1");
     fprintf(stderr, "opentsed: %s, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     drain(s, d);
     tss_close_all(s);

@@ -2,8 +2,11 @@
  * metrics.c - GET /metrics in the Prometheus text format: requests and
  * latency histograms by route and status class, and per TSS the signature
  * counter, open and overdue (> 45 s) transactions, registered clients, the
- * certificate's days left, the self-test and the group commit's batch sizes.
+ * certificate's days left, the self-test and the group commit's batch sizes;
+ * opentsed_build_info names the release and the libraries it runs on.
  */
+#include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,12 +144,21 @@ static void tss_gauges(buf *b, srv *s)
     }
 }
 
+static void build_info(buf *b)
+{
+    put(b, "# HELP opentsed_build_info The running release of opentsed and its libraries.\n"
+           "# TYPE opentsed_build_info gauge\n"
+           "opentsed_build_info{version=\"%s\",openssl=\"%s\",sqlite=\"%s\",microhttpd=\"%s\"} 1\n",
+        OPENTSE_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), sqlite3_libversion(), MHD_get_version());
+}
+
 char *metrics_render(srv *s)
 {
     buf b = {.p = malloc(8192), .cap = 8192};
     if (!b.p)
         return NULL;
     b.p[0] = 0;
+    build_info(&b);
     requests(&b, &s->metrics);
     tss_gauges(&b, s);
     if (b.failed) {

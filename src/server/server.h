@@ -132,6 +132,7 @@ typedef struct srv {
     pthread_mutex_t log_mu;
     atomic_int in_flight;
     atomic_int stopping;
+    atomic_int starting;  /* 1 while main.c creates the operator key and --demo after binding: 503 */
 } srv;
 
 /* A request as the routes see it. */
@@ -266,7 +267,7 @@ void console_serve(srv_req *q, srv_resp *r, char **seg, int nseg);
 char *metrics_render(srv *s);
 
 /* demo.c: --demo setup on a fresh data directory (prints and writes demo.json). */
-int demo_setup(srv *s, int fresh);
+int demo_setup(srv *s, int fresh, const char *host);
 
 /* util.c */
 void random_hex(char *out, size_t nbytes);

@@ -382,8 +382,17 @@ int vctx_finish(vctx *x)
     if (vcert_check(x->certs, x->n_certs, x->roots, x->n_roots, x->keys, x->n_keys, !x->single,
                     x->r, x->o) != 0)
         return -1;
-    if (x->single)
+    if (x->single) { /* no sequence to check; the counters seen still go in the summary */
+        for (size_t i = 0; i < x->n_recs; i++) {
+            verify_tse *t = &x->r->tses[x->recs[i].key];
+            uint64_t c = x->recs[i].counter;
+            if (!t->first_counter || c < t->first_counter)
+                t->first_counter = c;
+            if (c > t->last_counter)
+                t->last_counter = c;
+        }
         return 0;
+    }
     if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0 ||
         vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
         return -1;

@@ -213,7 +213,7 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
         fprintf(out, "  DSFinV-K export: %zu rows of transactions_tse.csv held against the Finish "
                      "logs of the archives\n",
                 r->dsfinvk_rows);
-    } else if (!quiet) {
+    } else if (!quiet && !(r->io_failed && !c->files && !c->logs)) { /* no counts of an archive never read */
         if (r->info_manufacturer)
             fprintf(out, "  info.csv: description \"%s\", manufacturer \"%s\", version \"%s\"\n",
                     r->info_description ? r->info_description : "",
