@@ -57,6 +57,10 @@
 static int fail_v(char *err, int code, bool with_reason, const char *fmt, va_list ap)
 {
     unsigned long e = with_reason ? ERR_peek_last_error() : 0;
+    /* OpenSSL ran out of memory: that is the error, whatever failed of it */
+    if (with_reason && (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ||
+                        ERR_GET_REASON(ERR_peek_error()) == ERR_R_MALLOC_FAILURE))
+        code = TSE_ERR_NO_MEMORY;
     if (err) {
         int n = vsnprintf(err, CSP_ERRLEN, fmt, ap);
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
@@ -83,6 +87,11 @@ int csp_fail_ssl(char *err, int code, const char *fmt, ...)
     int rc = fail_v(err, code, true, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+bool csp_is_ec(const EVP_PKEY *k)
+{
+    return k && (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC || EVP_PKEY_is_a(k, "EC"));
 }
 
 bool csp_curve_valid(tse_curve c)
@@ -331,14 +340,16 @@ out:
 
 int csp_pubkey_point(EVP_PKEY *pub, uint8_t *out, size_t cap, size_t *len)
 {
-    if (!pub || !out || !len || !EVP_PKEY_is_a(pub, "EC"))
+    if (!out || !len || !csp_is_ec(pub))
         return TSE_ERR_INVALID_ARGUMENT;
     uint8_t buf[MAX_POINT_LEN + 8];
     size_t n = 0;
     if (EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &n) != 1 ||
         n == 0) {
+        /* an EC key that cannot give its point without saying why: out of memory */
+        unsigned long e = ERR_peek_error();
         ERR_clear_error();
-        return TSE_ERR_INVALID_ARGUMENT;
+        return !e || ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ? TSE_ERR_NO_MEMORY : TSE_ERR_INVALID_ARGUMENT;
     }
     if (buf[0] != 0x04) {
         /* a compressed or hybrid point: decompress it on the key's curve */
@@ -735,7 +746,7 @@ int csp_verify(EVP_PKEY *pub, tse_hash h, const uint8_t *msg, size_t msg_len, co
                size_t sig_len, char *err)
 {
     static const uint8_t empty[1];
-    if (!pub || !EVP_PKEY_is_a(pub, "EC"))
+    if (!csp_is_ec(pub))
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no EC public key to verify with");
     if ((!msg && msg_len) || !sig)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no message or no signature");
@@ -823,18 +834,26 @@ int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], char *
     return 0;
 }
 
-bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN])
+int csp_secret_verify(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN], char *err)
 {
     if (!secret || !rec || rec[0] != SECRET_VERSION)
-        return false;
+        return csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "no valid secret record");
     unsigned log2n = rec[1], r = rec[2], p = rec[3];
     /* refuse parameters that would make one check absurdly slow or large */
     if (log2n < 10 || log2n > 20 || r < 1 || r > 16 || p < 1 || p > 4)
-        return false;
+        return csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "no valid secret record");
     uint8_t h[SECRET_OUT_LEN];
-    bool ok = scrypt(secret, rec + 4, log2n, r, p, h) == 0 &&
-              CRYPTO_memcmp(h, rec + 4 + SECRET_SALT_LEN, SECRET_OUT_LEN) == 0;
+    int rc = 0;
+    if (scrypt(secret, rec + 4, log2n, r, p, h) != 0)
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "scrypt failed");
+    else if (CRYPTO_memcmp(h, rec + 4 + SECRET_SALT_LEN, SECRET_OUT_LEN) != 0)
+        rc = csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "the secret does not match");
     OPENSSL_cleanse(h, sizeof h);
     ERR_clear_error();
-    return ok;
+    return rc;
+}
+
+bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN])
+{
+    return csp_secret_verify(secret, rec, NULL) == 0;
 }
