@@ -286,23 +286,56 @@ static void test_transactions(void **state)
 
 /* ---------------------------------------------------------------- export */
 
+/* The archive of one export, in a buffer that needs no allocation. */
+static struct {
+    uint8_t data[1 << 20];
+    size_t len;
+    tse_export_result res;
+} out;
+
 static int sink(void *ctx, const uint8_t *data, size_t len)
 {
-    (void)data;
-    *(size_t *)ctx += len;
+    (void)ctx;
+    if (len > sizeof out.data - out.len)
+        return -1;
+    memcpy(out.data + out.len, data, len);
+    out.len += len;
     return 0;
 }
 
 static tse_err op_export(fx *f)
 {
-    size_t bytes = 0;
-    tse_export_result res;
-    tse_err rc = tse_export_data(f->t, NULL, sink, &bytes, &res);
-    if (rc == TSE_OK) {
-        assert_true(bytes > 1024);
-        assert_int_equal(res.cursor, take(f).info.signature_counter);
+    out.len = 0;
+    return tse_export_data(f->t, NULL, sink, NULL, &out.res);
+}
+
+static th_tar_entry *reference;
+static size_t n_reference;
+
+static void read_archive(th_tar_entry **entries, size_t *count)
+{
+    char *path = th_path("nomem-export.tar");
+    assert_int_equal(th_write_file(path, out.data, out.len), 0);
+    assert_int_equal(th_tar_read(path, entries, count), 0);
+    free(path);
+}
+
+/* An export that succeeded is the whole archive, file for file. */
+static void check_export(fx *f, tse_err rc)
+{
+    if (rc != TSE_OK)
+        return;
+    assert_int_equal(out.res.cursor, take(f).info.signature_counter);
+    th_tar_entry *e = NULL;
+    size_t n = 0;
+    read_archive(&e, &n);
+    assert_int_equal(n, n_reference);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(e[i].name, reference[i].name);
+        assert_int_equal(e[i].len, reference[i].len);
+        assert_memory_equal(e[i].data, reference[i].data, e[i].len);
     }
-    return rc;
+    th_tar_free(e, n);
 }
 
 static const tse_err export_codes[] = {TSE_ERR_INTERNAL, 0};
@@ -314,7 +347,12 @@ static void test_export(void **state)
     assert_int_equal(op_start(f), TSE_OK);
     assert_int_equal(op_finish(f), TSE_OK);
     f->expected = 0;
+    assert_int_equal(op_export(f), TSE_OK);
+    read_archive(&reference, &n_reference);
+    assert_true(n_reference > 10);   /* logs, certificates, info.csv */
+    f->check = check_export;
     run("exportData", f, NULL, op_export, export_codes);
+    th_tar_free(reference, n_reference);
     fx_free(f);
 }
 

@@ -34,6 +34,7 @@
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #define SEAL_MAGIC "OTSK"
 #define SEAL_VERSION 1
@@ -403,9 +404,16 @@ void csp_serial(const uint8_t *point, size_t len, uint8_t out[32])
 {
     unsigned int n = 32;
     if (EVP_Digest(point, len, out, &n, EVP_sha256(), NULL) != 1) {
-        /* SHA-256 cannot fail short of a broken library; never leave garbage */
+        /* EVP_Digest fails when it cannot allocate its context: the key
+         * serial must come out right all the same, so hash without one */
         ERR_clear_error();
-        memset(out, 0, 32);
+        SHA256_CTX c;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        if (SHA256_Init(&c) != 1 || SHA256_Update(&c, point, len) != 1 || SHA256_Final(out, &c) != 1)
+            memset(out, 0, 32);   /* never leave garbage */
+#pragma GCC diagnostic pop
+        OPENSSL_cleanse(&c, sizeof c);
     }
 }
 
