@@ -8,6 +8,7 @@
  * form as its index.xml declares: ';' between columns, CR LF after each row,
  * text in double quotes (quotes doubled), integers bare, one header row.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,8 +208,10 @@ int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, char *err, size_
         free(f->process_data);
         return fail(err, errlen, TSE_ERR_NO_MEMORY, "%s", "out of memory");
     }
-    if (m.has_process_data)
-        der_get_octets(&m.process_data, f->process_data, pd_len, &pd_len);
+    /* measured above: the copy fits */
+    bool copied = !m.has_process_data || der_get_octets(&m.process_data, f->process_data, pd_len, &pd_len);
+    assert(copied);
+    (void)copied;
     f->process_data_len = pd_len;
     memcpy(f->sig, m.signature.p, m.signature.n);
     f->sig_len = m.signature.n;
@@ -313,11 +316,13 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
         const start_rec *s =
             d->n_starts ? bsearch(&probe, d->starts, d->n_starts, sizeof *d->starts, cmp_start) : NULL;
         char start[32] = "", end[32] = "", bon[24];
-        if (s)
-            rc_time_text(s->time, start, sizeof start);
-        else
+        /* a time no calendar text can show leaves its field empty */
+        if (s && !rc_time_text(s->time, start, sizeof start))
+            start[0] = 0;
+        else if (!s)
             sum->without_start++;
-        rc_time_text(r->time, end, sizeof end);
+        if (!rc_time_text(r->time, end, sizeof end))
+            end[0] = 0;
         char *sig = rc_base64(r->sig, r->sig_len);
         if (!sig)
             return TSE_ERR_NO_MEMORY;
