@@ -18,6 +18,7 @@
 static atomic_long fail_at;   /* 0: not armed */
 static atomic_long seen;
 static atomic_bool hit;
+static atomic_bool persistent;   /* every allocation after fail_at fails too */
 
 /* Counts one allocation when armed; true when it is the one to fail. */
 static bool fail_now(void)
@@ -25,7 +26,10 @@ static bool fail_now(void)
     long at = atomic_load(&fail_at);
     if (!at)
         return false;
-    if (atomic_fetch_add(&seen, 1) + 1 != at)
+    long n = atomic_fetch_add(&seen, 1) + 1;
+    if (n > at && atomic_load(&persistent))
+        return true;
+    if (n != at)
         return false;
     atomic_store(&hit, true);
     if (getenv("ALLOC_FAIL_TRACE")) {   /* where the failing allocation comes from */
@@ -40,6 +44,14 @@ void af_arm(long n)
 {
     atomic_store(&seen, 0);
     atomic_store(&hit, false);
+    atomic_store(&persistent, false);
+    atomic_store(&fail_at, n);
+}
+
+void af_arm_persistent(long n)
+{
+    af_arm(0);
+    atomic_store(&persistent, true);
     atomic_store(&fail_at, n);
 }
 

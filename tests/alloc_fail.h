@@ -20,6 +20,9 @@
 bool af_init(void);
 /* From now on, the n-th allocation (counting from 1) fails. */
 void af_arm(long n);
+/* The same, and every allocation after the n-th fails too (memory that
+ * stays exhausted), until af_disarm(). */
+void af_arm_persistent(long n);
 /* Stops counting; returns how many allocations were seen since af_arm(). */
 long af_disarm(void);
 /* Whether the armed allocation came (and failed) since af_arm(). */

@@ -41,6 +41,7 @@ typedef struct fx {
     uint64_t archived;        /* restore: its highest counter */
     int expected;             /* logs one success writes */
     void (*check)(struct fx *f, tse_err rc);   /* after each step, allocations working again; may be NULL */
+    bool persistent;          /* every allocation from the n-th on fails */
 } fx;
 
 typedef tse_err (*op_fn)(fx *f);
@@ -172,7 +173,10 @@ static long run(const char *name, fx *f, op_fn prepare, op_fn op, const tse_err 
             fail_msg("%s: before allocation %ld: %d %s", name, n, ready, tse_last_error_message());
         snap before = take(f);
         assert_int_equal(before.info.signature_counter, before.stored_counter);
-        af_arm(n);
+        if (f->persistent)
+            af_arm_persistent(n);
+        else
+            af_arm(n);
         tse_err rc = op(f);
         af_disarm();
         bool hit = af_hit();
@@ -271,10 +275,10 @@ static tse_err op_finish(fx *f)
     return rc;
 }
 
-static void test_transactions(void **state)
+static void transactions(bool persistent)
 {
-    (void)state;
     fx *f = fx_new("nomem-tx");
+    f->persistent = persistent;
     run("startTransaction", f, NULL, op_start, NULL);
     run("updateTransaction", f, need_tx, op_update, NULL);
     f->expected = 0;
@@ -282,6 +286,20 @@ static void test_transactions(void **state)
     f->expected = 1;
     run("finishTransaction", f, need_tx, op_finish, NULL);
     fx_free(f);
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    transactions(false);
+}
+
+/* Memory that stays exhausted: the re-read after a failed commit fails
+ * too, and the engine catches up when memory is back. */
+static void test_transactions_persistent(void **state)
+{
+    (void)state;
+    transactions(true);
 }
 
 /* ---------------------------------------------------------------- export */
@@ -522,10 +540,10 @@ static void test_authenticate(void **state)
     fx_free(f);
 }
 
-static void test_admin(void **state)
+static void admin(bool persistent)
 {
-    (void)state;
     fx *f = fx_created("nomem-admin");
+    f->persistent = persistent;
     assert_int_equal(tse_set_admin_pin(f->t, f->puk, READY_PIN), TSE_OK);
     login(f);
     run("initialize", f, uninitialized, op_initialize, NULL);
@@ -533,6 +551,18 @@ static void test_admin(void **state)
     run("registerClient", f, logged_in, op_register, NULL);
     run("logOut", f, logged_in, op_logout, NULL);
     fx_free(f);
+}
+
+static void test_admin(void **state)
+{
+    (void)state;
+    admin(false);
+}
+
+static void test_admin_persistent(void **state)
+{
+    (void)state;
+    admin(true);
 }
 
 int main(int argc, char **argv)
@@ -544,11 +574,13 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transactions_persistent),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_admin_pin),
         cmocka_unit_test(test_authenticate),
         cmocka_unit_test(test_admin),
+        cmocka_unit_test(test_admin_persistent),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);   /* one test by name */

@@ -242,6 +242,11 @@ tse_err engine_list_clients(engine *t, char ***ids, size_t *count)
     if (!t || !ids || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, ids and count are required");
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     size_t n = t->n_clients;
     char **out = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; out && i < n; i++)

@@ -304,6 +304,11 @@ tse_err engine_reload(engine *t)
     return TSE_OK;
 }
 
+tse_err engine_catch_up(engine *t)
+{
+    return t->stale ? engine_reload(t) : TSE_OK;
+}
+
 /* A write after a failed commit whose re-read failed too: re-read now. The
  * caller checked its request against the old state, so it is refused
  * either way. */
@@ -522,7 +527,7 @@ tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data,
 tse_err engine_require_signing(engine *t)
 {
     ENGINE_ASSERT_LOCKED(t);
-    tse_err reread = t->stale ? engine_reload(t) : TSE_OK;
+    tse_err reread = engine_catch_up(t);
     if (reread != TSE_OK)
         return reread;
     if (t->recovery)
@@ -862,6 +867,11 @@ tse_err engine_get_info(engine *t, tse_info *out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     out->state = t->state;
     out->curve = t->curve;
     out->hash = t->hash;

@@ -138,6 +138,9 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
  * On failure re-syncs the engine from the store and returns STORAGE_FAILURE
  * (or SIGNING_SYSTEM_OPERATION_DATA_FAILED). */
 tse_err engine_finish_commit(engine *t, engine_commit *ticket);
+/* Under mu, before reading the state: re-reads it when a failed commit left
+ * it stale (t->stale). TSE_OK, or why it could not be re-read. */
+tse_err engine_catch_up(engine *t);
 /* Waits for a session-timeout logOut queued by engine_require_role() (may be
  * NULL), then for the operation's own commit (may be NULL); `rc` is the
  * operation's result so far. A failed logOut makes an operation that

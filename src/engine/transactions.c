@@ -285,6 +285,11 @@ tse_err engine_list_open_transactions(engine *t, tse_open_transaction **out, siz
     if (!t || !out || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, out and count are required");
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     size_t n = t->n_txs;
     tse_open_transaction *list = calloc(n ? n : 1, sizeof *list);
     int64_t now = engine_now(t);

@@ -61,7 +61,7 @@ static tse_err log_logout(engine *t, int u, int cause, engine_commit **ticket)
 tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket)
 {
     ENGINE_ASSERT_LOCKED(t);
-    tse_err reread = t->stale ? engine_reload(t) : TSE_OK;   /* after a failed commit */
+    tse_err reread = engine_catch_up(t);   /* after a failed commit */
     if (reread != TSE_OK)
         return reread;
     int64_t now = session_clock();
