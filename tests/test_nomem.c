@@ -275,10 +275,15 @@ static tse_err op_finish(fx *f)
     return rc;
 }
 
-static void transactions(bool persistent)
+/* state: NULL, or (the _persistent tests) memory that stays exhausted from
+ * the n-th allocation on: then the re-read after a failed commit fails too
+ * and the engine must catch up when memory is back. */
+static bool persistent_memory_loss = true;
+
+static void test_transactions(void **state)
 {
     fx *f = fx_new("nomem-tx");
-    f->persistent = persistent;
+    f->persistent = *state != NULL;
     run("startTransaction", f, NULL, op_start, NULL);
     run("updateTransaction", f, need_tx, op_update, NULL);
     f->expected = 0;
@@ -286,20 +291,6 @@ static void transactions(bool persistent)
     f->expected = 1;
     run("finishTransaction", f, need_tx, op_finish, NULL);
     fx_free(f);
-}
-
-static void test_transactions(void **state)
-{
-    (void)state;
-    transactions(false);
-}
-
-/* Memory that stays exhausted: the re-read after a failed commit fails
- * too, and the engine catches up when memory is back. */
-static void test_transactions_persistent(void **state)
-{
-    (void)state;
-    transactions(true);
 }
 
 /* ---------------------------------------------------------------- export */
@@ -540,10 +531,10 @@ static void test_authenticate(void **state)
     fx_free(f);
 }
 
-static void admin(bool persistent)
+static void test_admin(void **state)
 {
     fx *f = fx_created("nomem-admin");
-    f->persistent = persistent;
+    f->persistent = *state != NULL;
     assert_int_equal(tse_set_admin_pin(f->t, f->puk, READY_PIN), TSE_OK);
     login(f);
     run("initialize", f, uninitialized, op_initialize, NULL);
@@ -551,18 +542,6 @@ static void admin(bool persistent)
     run("registerClient", f, logged_in, op_register, NULL);
     run("logOut", f, logged_in, op_logout, NULL);
     fx_free(f);
-}
-
-static void test_admin(void **state)
-{
-    (void)state;
-    admin(false);
-}
-
-static void test_admin_persistent(void **state)
-{
-    (void)state;
-    admin(true);
 }
 
 int main(int argc, char **argv)
@@ -574,13 +553,13 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_transactions_persistent),
+        {"test_transactions_persistent", test_transactions, NULL, NULL, &persistent_memory_loss},
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_admin_pin),
         cmocka_unit_test(test_authenticate),
         cmocka_unit_test(test_admin),
-        cmocka_unit_test(test_admin_persistent),
+        {"test_admin_persistent", test_admin, NULL, NULL, &persistent_memory_loss},
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);   /* one test by name */
