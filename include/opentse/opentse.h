@@ -714,7 +714,7 @@ TSE_API const char *tse_version(void);
  * `path` with mode 0600: what tse_create_options.master_key_path names.
  * TSE_ERR_ALREADY_EXISTS if the file exists (it is never overwritten), or
  * TSE_ERR_KEY_UNAVAILABLE when it cannot be written (nothing is left then). */
-TSE_API tse_err tse_create_master_key(const char *path);
+TSE_API TSE_NODISCARD tse_err tse_create_master_key(const char *path);
 
 #ifdef __cplusplus
 }

@@ -44,7 +44,9 @@ static tse_err note(tse *t, tse_err rc, const char *op, const char *client_id, u
             fprintf(stderr, "opentse: the outage journal failed: %s\n", tse_last_error_message());
         engine_fail_with(&cause);
     } else if (t->ops->remote) {
-        journal_reachable(t->jr);
+        /* an outage that cannot be closed stays open: the next answer tries again */
+        if (journal_reachable(t->jr) != TSE_OK)
+            fprintf(stderr, "opentse: the outage journal failed: %s\n", tse_last_error_message());
         if (rc)
             engine_fail_with(&cause);
     }

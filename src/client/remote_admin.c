@@ -94,7 +94,9 @@ tse_err remote_set_time_admin_pin(void *backend, const char *new_pin)
     if (!new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "new_pin is required");
     char path[96];
-    user_path(r, TSE_USER_TIME_ADMIN, "", path, sizeof path);
+    tse_err rc = user_path(r, TSE_USER_TIME_ADMIN, "", path, sizeof path);
+    if (rc != TSE_OK)
+        return rc;
     return call_body(r, "PATCH", path, json_pack("{s:s}", "new_pin", new_pin));
 }
 

@@ -262,7 +262,7 @@ static tse_err next_revision(remote *r, uint64_t number, const char *client_id, 
     tse_err rc = lookup_open(r, number, client_id, id, &latest);
     if (rc)
         return rc;
-    add_tx(r, number, id, latest);
+    (void)add_tx(r, number, id, latest);   /* not remembered (no memory): the next call looks it up again */
     *rev = latest + 1;
     return TSE_OK;
 }

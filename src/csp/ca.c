@@ -247,7 +247,11 @@ static int chain_parse(const char *pem, X509 **certs, size_t *count, tse_error *
     if (!rc) {
         /* the loop ends at the end of the text or at a damaged certificate */
         unsigned long e = ERR_peek_last_error();
-        if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+        /* The end of the text says PEM_R_NO_START_LINE; OpenSSL's PEM reader
+         * stops without any error only when an allocation failed. */
+        if (!e || ERR_GET_REASON(ERR_peek_error()) == ERR_R_MALLOC_FAILURE)
+            rc = csp_fail(err, TSE_ERR_NO_MEMORY, "out of memory reading certificate %zu", n + 1);
+        else if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
             rc = csp_fail_ssl(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu cannot be read",
                           n + 1);
         else if (n == 0)
@@ -375,9 +379,10 @@ static int cert_key_serial(X509 *x, uint8_t out[32])
     uint8_t pt[200];
     size_t len = 0;
     EVP_PKEY *pub = X509_get0_pubkey(x);
-    if (pub && EVP_PKEY_is_a(pub, "EC")) {
-        if (csp_pubkey_point(pub, pt, sizeof pt, &len) != 0)
-            return -1;
+    if (csp_is_ec(pub)) {
+        int rc = csp_pubkey_point(pub, pt, sizeof pt, &len);
+        if (rc != 0)
+            return rc;
         csp_serial(pt, len, out);
         return 0;
     }
@@ -408,8 +413,8 @@ int csp_chain_split(const char *pem, csp_cert **certs_out, size_t *count, tse_er
         uint8_t *der = NULL;
         int len = i2d_X509(certs[i], &der);
         if (len <= 0) {
-            rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu cannot be encoded",
-                          i + 1);
+            rc = csp_fail_ssl(err, TSE_ERR_CERTIFICATE_INVALID, "certificate %zu cannot be encoded",
+                              i + 1);
             break;
         }
         out[i].der = malloc((size_t)len);
@@ -422,8 +427,9 @@ int csp_chain_split(const char *pem, csp_cert **certs_out, size_t *count, tse_er
             rc = csp_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
             break;
         }
-        if (cert_key_serial(certs[i], out[i].key_serial) != 0) {
-            rc = csp_fail(err, TSE_ERR_CERTIFICATE_INVALID,
+        int kr = cert_key_serial(certs[i], out[i].key_serial);
+        if (kr != 0) {
+            rc = csp_fail(err, kr == TSE_ERR_NO_MEMORY ? kr : TSE_ERR_CERTIFICATE_INVALID,
                           "certificate %zu has an unreadable public key", i + 1);
             break;
         }

@@ -29,6 +29,7 @@
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 
 
@@ -37,6 +38,10 @@
 static int fail_v(tse_error *err, int code, bool with_reason, const char *fmt, va_list ap)
 {
     unsigned long e = with_reason ? ERR_peek_last_error() : 0;
+    /* OpenSSL ran out of memory: that is the error, whatever failed of it */
+    if (with_reason && (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ||
+                        ERR_GET_REASON(ERR_peek_error()) == ERR_R_MALLOC_FAILURE))
+        code = TSE_ERR_NO_MEMORY;
     if (err) {
         err->code = code;
         int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -64,6 +69,11 @@ int csp_fail_ssl(tse_error *err, int code, const char *fmt, ...)
     int rc = fail_v(err, code, true, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+bool csp_is_ec(const EVP_PKEY *k)
+{
+    return k && (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC || EVP_PKEY_is_a(k, "EC"));
 }
 
 bool csp_curve_valid(tse_curve c)
@@ -178,14 +188,16 @@ int csp_random_digits(char *out, size_t n_digits)
 
 int csp_pubkey_point(EVP_PKEY *pub, uint8_t *out, size_t cap, size_t *len)
 {
-    if (!pub || !out || !len || !EVP_PKEY_is_a(pub, "EC"))
+    if (!out || !len || !csp_is_ec(pub))
         return TSE_ERR_INVALID_ARGUMENT;
     uint8_t buf[MAX_POINT_LEN + 8];
     size_t n = 0;
     if (EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &n) != 1 ||
         n == 0) {
+        /* an EC key that cannot give its point without saying why: out of memory */
+        unsigned long e = ERR_peek_error();
         ERR_clear_error();
-        return TSE_ERR_INVALID_ARGUMENT;
+        return !e || ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE ? TSE_ERR_NO_MEMORY : TSE_ERR_INVALID_ARGUMENT;
     }
     if (buf[0] != 0x04) {
         /* a compressed or hybrid point: decompress it on the key's curve */
@@ -239,9 +251,16 @@ void csp_serial(const uint8_t *point, size_t len, uint8_t out[32])
 {
     unsigned int n = 32;
     if (EVP_Digest(point, len, out, &n, EVP_sha256(), NULL) != 1) {
-        /* SHA-256 cannot fail short of a broken library; never leave garbage */
+        /* EVP_Digest fails when it cannot allocate its context: the key
+         * serial must come out right all the same, so hash without one */
         ERR_clear_error();
-        memset(out, 0, 32);
+        SHA256_CTX c;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        if (SHA256_Init(&c) != 1 || SHA256_Update(&c, point, len) != 1 || SHA256_Final(out, &c) != 1)
+            memset(out, 0, 32);   /* never leave garbage */
+#pragma GCC diagnostic pop
+        OPENSSL_cleanse(&c, sizeof c);
     }
 }
 

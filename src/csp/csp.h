@@ -81,6 +81,9 @@ int csp_pubkey_point(EVP_PKEY *pub, uint8_t *out, size_t cap, size_t *len);
 int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], tse_error *err);
 /* Constant-time check; true if `secret` matches. */
 bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN]);
+/* The same check telling a mismatch (AUTHENTICATION_FAILED) from a check
+ * that could not run (NO_MEMORY, INTERNAL): 0 if `secret` matches. */
+int csp_secret_verify(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN], tse_error *err);
 /* Random decimal digits (PUK). */
 int csp_random_digits(char *out, size_t n_digits);
 int csp_random_bytes(uint8_t *out, size_t n);

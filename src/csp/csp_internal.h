@@ -21,6 +21,10 @@ int csp_fail_ssl(tse_error *err, int code, const char *fmt, ...) __attribute__((
 /* The message digest of a resolved hash (not TSE_HASH_DEFAULT), or NULL. */
 const EVP_MD *csp_md(tse_hash h);
 
+/* true if k is an EC key. Unlike EVP_PKEY_is_a() alone it cannot say no
+ * because a name lookup ran out of memory. */
+bool csp_is_ec(const EVP_PKEY *k);
+
 /* true if c is one of the six supported curves. */
 bool csp_curve_valid(tse_curve c);
 

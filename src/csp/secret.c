@@ -63,18 +63,26 @@ int csp_secret_hash(const char *secret, uint8_t out[CSP_SECRET_HASH_LEN], tse_er
     return 0;
 }
 
-bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN])
+int csp_secret_verify(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN], tse_error *err)
 {
     if (!secret || !rec || rec[0] != SECRET_VERSION)
-        return false;
+        return csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "no valid secret record");
     unsigned log2n = rec[1], r = rec[2], p = rec[3];
     /* refuse parameters that would make one check absurdly slow or large */
     if (log2n < 10 || log2n > 20 || r < 1 || r > 16 || p < 1 || p > 4)
-        return false;
+        return csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "no valid secret record");
     uint8_t h[SECRET_OUT_LEN];
-    bool ok = scrypt(secret, rec + 4, log2n, r, p, h) == 0 &&
-              CRYPTO_memcmp(h, rec + 4 + SECRET_SALT_LEN, SECRET_OUT_LEN) == 0;
+    int rc = 0;
+    if (scrypt(secret, rec + 4, log2n, r, p, h) != 0)
+        rc = csp_fail_ssl(err, TSE_ERR_INTERNAL, "scrypt failed");
+    else if (CRYPTO_memcmp(h, rec + 4 + SECRET_SALT_LEN, SECRET_OUT_LEN) != 0)
+        rc = csp_fail(err, TSE_ERR_AUTHENTICATION_FAILED, "the secret does not match");
     OPENSSL_cleanse(h, sizeof h);
     ERR_clear_error();
-    return ok;
+    return rc;
+}
+
+bool csp_secret_check(const char *secret, const uint8_t rec[CSP_SECRET_HASH_LEN])
+{
+    return csp_secret_verify(secret, rec, NULL) == 0;
 }

@@ -144,7 +144,7 @@ int csp_verify(EVP_PKEY *pub, tse_hash h, const uint8_t *msg, size_t msg_len, co
                size_t sig_len, tse_error *err)
 {
     static const uint8_t empty[1];
-    if (!pub || !EVP_PKEY_is_a(pub, "EC"))
+    if (!csp_is_ec(pub))
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no EC public key to verify with");
     if ((!msg && msg_len) || !sig)
         return csp_fail(err, TSE_ERR_INVALID_ARGUMENT, "no message or no signature");

@@ -34,10 +34,7 @@ typedef struct admin_op {
 static tse_err admin_end(engine *t, admin_op *op, tse_err rc)
 {
     pthread_mutex_unlock(&t->mu);
-    engine_finish_commit(t, op->timeout_ticket);
-    if (rc == TSE_OK)
-        rc = engine_finish_commit(t, op->ticket);
-    return rc;
+    return engine_finish_after_timeout(t, op->timeout_ticket, rc, op->ticket);
 }
 
 tse_err engine_initialize(engine *t, const char *description)
@@ -190,10 +187,19 @@ static tse_err client_op(engine *t, const char *id, bool add)
                 break;
             }
     char *copy = NULL;
-    if (!rc && add && (!(copy = strdup(id)) ||
-                       (t->n_clients == t->cap_clients &&
-                        !(t->clients = realloc(t->clients, (t->cap_clients = t->cap_clients * 2 + 16) * sizeof(char *))))))
+    if (!rc && add && !(copy = strdup(id)))
         rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory for a client");
+    if (!rc && add && t->n_clients == t->cap_clients) {
+        /* room first: once the log is queued nothing may fail */
+        size_t cap = t->cap_clients * 2 + 16;
+        char **grown = realloc(t->clients, cap * sizeof(char *));
+        if (grown) {
+            t->clients = grown;
+            t->cap_clients = cap;
+        } else {
+            rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory for a client");
+        }
+    }
     if (!rc) {
         store_change ch = {.kind = add ? STORE_PUT_CLIENT : STORE_DEL_CLIENT, .key = id, .time = engine_now(t)};
         uint8_t buf[TSE_MAX_CLIENT_ID_LEN + 8];
@@ -236,6 +242,11 @@ tse_err engine_list_clients(engine *t, char ***ids, size_t *count)
     if (!t || !ids || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, ids and count are required");
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     size_t n = t->n_clients;
     char **out = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; out && i < n; i++)

@@ -87,8 +87,11 @@ static tse_err meta_get(engine *t, const char *key, uint8_t **val, size_t *len)
 {
     tse_error err = {0};
     int rc = store_get_meta(t->st, key, val, len, &err);
-    if (rc != 0 && rc != TSE_ERR_NOT_FOUND)
-        return engine_fail(TSE_ERR_STORAGE_FAILURE, "reading %s: %s", key, err.message);
+    if (rc != 0 && rc != TSE_ERR_NOT_FOUND) {
+        rc = engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "reading %s: %s", key, err.message);
+        if (!t->load_rc)
+            t->load_rc = rc;   /* meta_int and meta_text fall back to defaults: the loaders check this */
+    }
     return rc;
 }
 
@@ -126,6 +129,7 @@ static int cmp_str(const void *a, const void *b)
 
 bool engine_has_client(engine *t, const char *id)
 {
+    ENGINE_ASSERT_LOCKED(t);
     return t->n_clients && bsearch(&id, t->clients, t->n_clients, sizeof(char *), cmp_str);
 }
 
@@ -137,6 +141,7 @@ static int cmp_tx(const void *a, const void *b)
 
 engine_tx *engine_find_tx(engine *t, uint64_t number)
 {
+    ENGINE_ASSERT_LOCKED(t);
     engine_tx key = {.number = number};
     return t->n_txs ? bsearch(&key, t->txs, t->n_txs, sizeof(engine_tx), cmp_tx) : NULL;
 }
@@ -221,11 +226,11 @@ static void load_user(engine *t, int u, const char *id)
     usr->retries_left = (int)meta_int(t, key, ENGINE_MAX_RETRIES);
 }
 
-tse_err engine_reload(engine *t)
+/* Reads the state engine_reload() takes into t (a scratch engine). */
+static tse_err load_state(engine *t)
 {
     tse_error err = {0};
     int rc;
-    free_lists(t);
     t->state = (tse_state)meta_int(t, META_STATE, TSE_STATE_CREATED);
     meta_text(t, META_DESCRIPTION, t->description, sizeof t->description);
     t->time_creation = meta_int(t, META_TIME_CREATION, 0);
@@ -260,7 +265,59 @@ tse_err engine_reload(engine *t)
         qsort(t->txs, t->n_txs, sizeof(engine_tx), cmp_tx);
     if (t->n_txs && t->txs[t->n_txs - 1].number > t->tx_counter)
         t->tx_counter = t->txs[t->n_txs - 1].number;
+    return t->load_rc;
+}
+
+tse_err engine_reload(engine *t)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    /* Read everything into a scratch engine; take it only when all was read. */
+    engine n;
+    memset(&n, 0, sizeof n);
+    n.st = t->st;
+    for (int u = 0; u < USER_COUNT; u++)
+        n.users[u].auth_until = t->users[u].auth_until;
+    tse_err rc = load_state(&n);
+    if (rc != TSE_OK) {
+        free_lists(&n);
+        t->stale = true;
+        return rc;
+    }
+    free_lists(t);
+    t->state = n.state;
+    memcpy(t->description, n.description, sizeof t->description);
+    t->time_creation = n.time_creation;
+    t->time_init = n.time_init;
+    t->time_disable = n.time_disable;
+    memcpy(t->users, n.users, sizeof t->users);
+    t->counter = n.counter;
+    t->last_log_time = n.last_log_time;
+    t->tx_counter = n.tx_counter;
+    t->clients = n.clients;
+    t->n_clients = n.n_clients;
+    t->cap_clients = n.cap_clients;
+    t->txs = n.txs;
+    t->n_txs = n.n_txs;
+    t->cap_txs = n.cap_txs;
+    t->stale = false;
+    OPENSSL_cleanse(&n, sizeof n);
     return TSE_OK;
+}
+
+tse_err engine_catch_up(engine *t)
+{
+    return t->stale ? engine_reload(t) : TSE_OK;
+}
+
+/* A write after a failed commit whose re-read failed too: re-read now. The
+ * caller checked its request against the old state, so it is refused
+ * either way. */
+static tse_err resync(engine *t)
+{
+    tse_err rc = engine_reload(t);
+    if (rc != TSE_OK)
+        return rc;
+    return engine_fail(TSE_ERR_STORAGE_FAILURE, "the TSE re-read its state after a failed commit: repeat the call");
 }
 
 /* ------------------------------------------------------------ the log path */
@@ -280,10 +337,13 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
                           tse_result *res, engine_commit **out)
 {
     tse_error err = {0};
+    ENGINE_ASSERT_LOCKED(t);
     if (t->recovery)
         return recovery_refusal();
     if (!t->key)
         return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
+    if (t->stale)
+        return resync(t);
     f->serial_number = t->serial;
     f->signature_algorithm_oid = csp_sigalg_oid(t->hash);
     f->signature_counter = t->counter + 1;
@@ -306,7 +366,9 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
     }
     uint8_t *tbs = buf, *msg = buf + tbs_cap;
     w = der_w_init(tbs, tbs_cap);
-    logmsg_encode_tbs(&w, f);
+    bool encoded = logmsg_encode_tbs(&w, f);
+    assert(encoded && w.len == tbs_cap);   /* the same fields as measured above */
+    (void)encoded;
     /* The signature is the message's last field: queue the message with
      * zeros there now, in counter order, and sign after mu is released. */
     static const uint8_t zeros[TSE_MAX_SIGNATURE_LEN];
@@ -335,6 +397,8 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
         free(buf);
         return commit_error(rc, &err);
     }
+    /* one counter per log, +1 every time, queued under mu in that order */
+    assert(f->signature_counter == t->counter + 1);
     c->tbs = tbs;   /* owns buf */
     c->tbs_len = tbs_cap;
     c->sig_len = sig_len;
@@ -356,6 +420,9 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
 tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engine_commit **out)
 {
     tse_error err = {0};
+    ENGINE_ASSERT_LOCKED(t);
+    if (t->stale)
+        return resync(t);
     engine_commit *c = calloc(1, sizeof *c);
     if (!c)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
@@ -377,13 +444,18 @@ static void sign_queued(engine *t, engine_commit *c)
     char msg[TSE_ERROR_MSGLEN + 32];
     uint8_t sig[TSE_MAX_SIGNATURE_LEN];
     size_t sig_len = 0;
+    int done;   /* store_complete() refuses only a ticket that is not waiting for its signature */
     if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, &err) != 0 ||
         sig_len != c->sig_len) {
         snprintf(msg, sizeof msg, "signing failed: %s", err.message);
-        store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
+        done = store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
+        assert(done == 0);
+        (void)done;
         return;
     }
-    store_complete(t->st, c->ticket, sig, sig_len, 0, NULL);
+    done = store_complete(t->st, c->ticket, sig, sig_len, 0, NULL);
+    assert(done == 0);
+    (void)done;
     if (c->res) {
         memcpy(c->res->signature, sig, sig_len);
         c->res->signature_len = sig_len;
@@ -407,12 +479,25 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
     pthread_mutex_lock(&t->mu);
     store_batch empty = {0};
     tse_error e2 = {0};
-    store_commit(t->st, &empty, &e2);
-    engine_reload(t);
+    /* Without the drain the store may still change under a re-read: then,
+     * as when the re-read fails, the next write re-reads (t->stale). */
+    if (store_commit(t->st, &empty, &e2) != 0)
+        t->stale = true;
+    else if (engine_reload(t) != TSE_OK)
+        assert(t->stale);
     pthread_mutex_unlock(&t->mu);
     if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED)
         return engine_fail(rc, "%s (nothing was stored)", err.message);
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
+}
+
+tse_err engine_finish_after_timeout(engine *t, engine_commit *timeout, tse_err rc, engine_commit *ticket)
+{
+    tse_err timeout_rc = engine_finish_commit(t, timeout);
+    tse_err own = engine_finish_commit(t, ticket);
+    if (rc != TSE_OK)
+        return timeout_rc != TSE_OK ? timeout_rc : rc;
+    return own;
 }
 
 void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when)
@@ -440,6 +525,10 @@ tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data,
 
 tse_err engine_require_signing(engine *t)
 {
+    ENGINE_ASSERT_LOCKED(t);
+    tse_err reread = engine_catch_up(t);
+    if (reread != TSE_OK)
+        return reread;
     if (t->recovery)
         return recovery_refusal();
     if (t->state == TSE_STATE_DISABLED)
@@ -573,6 +662,8 @@ static tse_err load_config(engine *t)
     t->trust_clock = meta_int(t, META_TRUST_CLOCK, 0) != 0;
     t->session_timeout = (uint32_t)meta_int(t, META_SESSION_TIMEOUT, 900);
     meta_text(t, META_MANUFACTURER_DESC, t->manufacturer_description, sizeof t->manufacturer_description);
+    if (t->load_rc)
+        return t->load_rc;
     if ((unsigned)t->curve > TSE_CURVE_BRAINPOOL_P512R1 || !csp_sigalg_oid(t->hash))
         return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds no valid TSE configuration");
     if (meta_get(t, META_POINT, &v, &n) != 0 || n > sizeof t->point) {
@@ -600,7 +691,7 @@ static tse_err load_config(engine *t)
     if (meta_get(t, META_PUK, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN)
         memcpy(t->puk_rec, v, n);
     free(v);
-    return TSE_OK;
+    return t->load_rc;
 }
 
 static void load_key(engine *t, const char *master_key_path)
@@ -730,9 +821,11 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
         free(t);
         return engine_fail(rc, "%s", err.message);
     }
+    pthread_mutex_lock(&t->mu);
     tse_err res = load_config(t);
     if (res == TSE_OK)
         res = engine_reload(t);
+    pthread_mutex_unlock(&t->mu);
     if (res == TSE_OK) {
         load_key(t, o ? o->master_key_path : NULL);
         t->recovery = o && o->recovery;
@@ -782,6 +875,11 @@ tse_err engine_get_info(engine *t, tse_info *out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     out->state = t->state;
     out->curve = t->curve;
     out->hash = t->hash;

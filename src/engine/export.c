@@ -17,17 +17,22 @@
 
 #define META_EXPORTED "exported_through"
 
-static uint64_t exported_through(engine *t)
+static tse_err exported_through(engine *t, uint64_t *mark)
 {
     uint8_t *v = NULL;
     size_t n = 0;
     tse_error err = {0};
-    if (store_get_meta(t->st, META_EXPORTED, &v, &n, &err) != 0)
-        return 0;
+    *mark = 0;
+    int rc = store_get_meta(t->st, META_EXPORTED, &v, &n, &err);
+    if (rc == TSE_ERR_NOT_FOUND)
+        return TSE_OK;
+    if (rc != 0)
+        return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "reading the export mark: %s", err.message);
     char text[24] = "";
     memcpy(text, v, n < sizeof text - 1 ? n : sizeof text - 1);
     free(v);
-    return strtoull(text, NULL, 10);
+    *mark = strtoull(text, NULL, 10);
+    return TSE_OK;
 }
 
 /* After a complete export of (cursor, upto]: the mark moves to upto when
@@ -37,8 +42,9 @@ static tse_err mark_exported(engine *t, uint64_t cursor, uint64_t upto)
     engine_commit *ticket = NULL;
     tse_err rc = TSE_OK;
     pthread_mutex_lock(&t->mu);
-    uint64_t mark = exported_through(t);
-    if (cursor <= mark && upto > mark) {
+    uint64_t mark = 0;
+    rc = exported_through(t, &mark);
+    if (!rc && cursor <= mark && upto > mark) {
         char buf[24];
         store_change ch;
         engine_meta_int(&ch, META_EXPORTED, (int64_t)upto, buf);
@@ -85,7 +91,9 @@ tse_err engine_delete_stored_data(engine *t)
     pthread_mutex_lock(&t->mu);
     tse_err rc = t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                                                 : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
-    uint64_t mark = rc ? 0 : exported_through(t), first = 0;
+    uint64_t mark = 0, first = 0;
+    if (!rc)
+        rc = exported_through(t, &mark);
     tse_error serr = {0};
     if (!rc && store_first_counter(t->st, &first, &serr) != 0)
         rc = engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "%s", serr.message);
@@ -102,9 +110,7 @@ tse_err engine_delete_stored_data(engine *t)
         rc = engine_system_log(t, "deleteStoredData", buf, w.len, &ch, 1, &ticket);
     }
     pthread_mutex_unlock(&t->mu);
-    engine_finish_commit(t, timeout_ticket);
-    tse_err fin = engine_finish_commit(t, ticket);
-    return rc ? rc : fin;
+    return engine_finish_after_timeout(t, timeout_ticket, rc, ticket);
 }
 
 tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n_paths, uint64_t *added)
@@ -124,9 +130,11 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
     if (!rc) {
         /* queued commits first: the bulk insert must see every log we handed out */
         pthread_mutex_unlock(&t->mu);
-        engine_finish_commit(t, timeout_ticket);
+        rc = engine_finish_commit(t, timeout_ticket);
         timeout_ticket = NULL;
         pthread_mutex_lock(&t->mu);
+    }
+    if (!rc) {
         export_restore_key key = {.pub = pub, .hash = t->hash, .sigalg_oid = csp_sigalg_oid(t->hash),
                                   .serial = t->serial, .cert_pem = t->cert_pem};
         tse_error err = {0};
@@ -144,9 +152,8 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
     }
     pthread_mutex_unlock(&t->mu);
     EVP_PKEY_free(pub);
-    engine_finish_commit(t, timeout_ticket);
-    tse_err fin = engine_finish_commit(t, ticket);
+    rc = engine_finish_after_timeout(t, timeout_ticket, rc, ticket);
     if (added)
         *added = n;
-    return rc ? rc : fin;
+    return rc;
 }

@@ -9,6 +9,8 @@
 #ifndef OPENTSE_ENGINE_INTERNAL_H
 #define OPENTSE_ENGINE_INTERNAL_H
 
+#include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,11 +94,20 @@ struct engine {
     engine_tx *txs;
     size_t n_txs, cap_txs;
 
+    /* a failed commit could not be followed by re-reading the store: the
+     * state above may be ahead of it; writes re-read first (engine_submit_*) */
+    bool stale;
+    tse_err load_rc;          /* first failure of a meta read since it was reset */
+
     /* self-test */
     bool self_test_ok;
     int64_t self_test_time;
     char self_test_error[640];
 };
+
+/* Debug builds: the code below requires t->mu to be held (by this thread;
+ * what can be checked is that it is held at all). */
+#define ENGINE_ASSERT_LOCKED(t) assert(pthread_mutex_trylock(&(t)->mu) == EBUSY)
 
 /* errors.c: per-thread message for tse_last_error_message(). Returns code. */
 tse_err engine_fail(tse_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,7 +124,10 @@ typedef struct engine_commit {
 /* engine.c */
 int64_t engine_host_time(void);
 int64_t engine_now(engine *t);            /* TSE time, or host time when not set; never below the last log */
-tse_err engine_reload(engine *t);         /* (re)reads all state from the store; under mu */
+/* (Re)reads all state from the store; under mu, with no commit of this
+ * engine queued. All or nothing: on failure the state stays as it was and
+ * t->stale is set. */
+tse_err engine_reload(engine *t);
 /* Builds and queues a log (under mu) with the state changes `ch`. Fills
  * f->signature_counter/log_time/serial/alg and `res` but its signature. On
  * success the counter is consumed and *ticket must be passed to
@@ -128,6 +142,15 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
  * On failure re-syncs the engine from the store and returns STORAGE_FAILURE
  * (or SIGNING_SYSTEM_OPERATION_DATA_FAILED). */
 tse_err engine_finish_commit(engine *t, engine_commit *ticket);
+/* Under mu, before reading the state: re-reads it when a failed commit left
+ * it stale (t->stale). TSE_OK, or why it could not be re-read. */
+tse_err engine_catch_up(engine *t);
+/* Waits for a session-timeout logOut queued by engine_require_role() (may be
+ * NULL), then for the operation's own commit (may be NULL); `rc` is the
+ * operation's result so far. A failed logOut makes an operation that
+ * failed anyway report the storage failure; a committed operation stays
+ * committed (a log queued behind the failed logOut fails with it). */
+tse_err engine_finish_after_timeout(engine *t, engine_commit *timeout, tse_err rc, engine_commit *ticket);
 /* Writes one system log with the given systemOperationData (under mu). */
 tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
                           const store_change *ch, size_t n_ch, engine_commit **ticket);

@@ -38,7 +38,9 @@ static tse_err check_args(const char *client_id, const uint8_t *pd, size_t pd_le
     return TSE_OK;
 }
 
-static tse_err insert_tx(engine *t, const engine_tx *x)
+/* Room for one more open transaction, made before its start is queued:
+ * once a log is queued, nothing about it may fail under mu. */
+static tse_err reserve_tx(engine *t)
 {
     if (t->n_txs == t->cap_txs) {
         size_t cap = t->cap_txs ? t->cap_txs * 2 : 64;
@@ -48,8 +50,15 @@ static tse_err insert_tx(engine *t, const engine_tx *x)
         t->txs = n;
         t->cap_txs = cap;
     }
-    t->txs[t->n_txs++] = *x; /* numbers only grow: stays sorted */
     return TSE_OK;
+}
+
+static void insert_tx(engine *t, const engine_tx *x)
+{
+    assert(t->n_txs < t->cap_txs);
+    /* numbers only grow: stays sorted */
+    assert(!t->n_txs || t->txs[t->n_txs - 1].number < x->number);
+    t->txs[t->n_txs++] = *x;
 }
 
 static void remove_tx(engine *t, engine_tx *x)
@@ -121,6 +130,8 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
     if (!rc && t->n_txs >= t->max_open_tx)
         rc = engine_fail(TSE_ERR_TOO_MANY_TRANSACTIONS, "%u transactions are open, the maximum; finish some first",
                          t->max_open_tx);
+    if (!rc)
+        rc = reserve_tx(t);
     if (!rc) {
         engine_tx x = {.number = t->tx_counter + 1};
         snprintf(x.client_id, sizeof x.client_id, "%s", client_id);
@@ -141,9 +152,9 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
         store_change ch = {.kind = STORE_PUT_TX, .tx = &s};
         rc = engine_submit_log(t, &f, &ch, 1, out, &ticket);
         if (!rc) {
+            assert(out->signature_counter == x.start_counter);
             t->tx_counter = x.number;
-            if (insert_tx(t, &x) != TSE_OK)
-                engine_reload(t);
+            insert_tx(t, &x);
             out->start_time = x.start_time;
         }
     }
@@ -274,6 +285,11 @@ tse_err engine_list_open_transactions(engine *t, tse_open_transaction **out, siz
     if (!t || !out || !count)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, out and count are required");
     pthread_mutex_lock(&t->mu);
+    tse_err current = engine_catch_up(t);
+    if (current != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return current;
+    }
     size_t n = t->n_txs;
     tse_open_transaction *list = calloc(n ? n : 1, sizeof *list);
     int64_t now = engine_now(t);

@@ -60,6 +60,10 @@ static tse_err log_logout(engine *t, int u, int cause, engine_commit **ticket)
 
 tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket)
 {
+    ENGINE_ASSERT_LOCKED(t);
+    tse_err reread = engine_catch_up(t);   /* after a failed commit */
+    if (reread != TSE_OK)
+        return reread;
     int64_t now = session_clock();
     bool any_other = false;
     for (int u = 0; u < USER_COUNT; u++) {
@@ -67,8 +71,14 @@ tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_t
         if (!usr->auth_until)
             continue;
         if (now > usr->auth_until) {
-            if (t->key && !*timeout_ticket)
-                log_logout(t, u, LOGOUT_TIMEOUT, timeout_ticket);
+            if (t->key && !*timeout_ticket) {
+                int64_t until = usr->auth_until;
+                tse_err logged = log_logout(t, u, LOGOUT_TIMEOUT, timeout_ticket);
+                if (logged != TSE_OK) {
+                    usr->auth_until = until;   /* the next call logs the timeout again */
+                    return logged;
+                }
+            }
             usr->auth_until = 0;
             continue;
         }
@@ -127,7 +137,11 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
     if (rc)
         return rc;
 
-    bool ok = csp_secret_check(pin, rec);
+    tse_error kerr = {0};
+    int checked = csp_secret_verify(pin, rec, &kerr);
+    if (checked != 0 && checked != TSE_ERR_AUTHENTICATION_FAILED)   /* no retry is used up for that */
+        return engine_fail(checked, "the PIN could not be checked: %s", kerr.message);
+    bool ok = checked == 0;
 
     engine_commit *ticket = NULL;
     char key[48], val[24];
@@ -182,15 +196,26 @@ tse_err engine_logout(engine *t, const char *user_id)
         return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id");
     engine_commit *ticket = NULL;
     tse_err rc;
+    int64_t until = 0;
     pthread_mutex_lock(&t->mu);
     if (!t->users[u].auth_until || session_clock() > t->users[u].auth_until) {
         t->users[u].auth_until = 0;
         rc = engine_fail(TSE_ERR_USER_ID_NOT_AUTHENTICATED, "%s is not logged in", user_id);
     } else {
+        until = t->users[u].auth_until;
         rc = log_logout(t, u, LOGOUT_USER, &ticket);
+        if (rc != TSE_OK)
+            t->users[u].auth_until = until;   /* not logged out, as nothing was logged */
     }
     pthread_mutex_unlock(&t->mu);
-    return rc ? rc : engine_finish_commit(t, ticket);
+    if (rc == TSE_OK && (rc = engine_finish_commit(t, ticket)) != TSE_OK) {
+        /* the logOut was not stored: the session goes on, unless ended since */
+        pthread_mutex_lock(&t->mu);
+        if (!t->users[u].auth_until)
+            t->users[u].auth_until = until;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return rc;
 }
 
 tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, const char *new_pin)
@@ -219,9 +244,13 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     if (rc)
         return rc;
 
-    bool ok = csp_secret_check(puk, puk_rec);
-    if (ok && csp_secret_hash(new_pin, new_rec, &err) != 0)
-        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
+    int checked = csp_secret_verify(puk, puk_rec, &err);
+    if (checked != 0 && checked != TSE_ERR_AUTHENTICATION_FAILED)
+        return engine_fail(checked, "the PUK could not be checked: %s", err.message);
+    bool ok = checked == 0;
+    int hashed = ok ? csp_secret_hash(new_pin, new_rec, &err) : 0;
+    if (hashed != 0)
+        return engine_fail(hashed == TSE_ERR_NO_MEMORY ? hashed : TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
 
     engine_commit *ticket = NULL;
     char pin_key[48], ret_key[48], ret_val[24], st_val[24];
@@ -276,8 +305,9 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
     uint8_t rec[CSP_SECRET_HASH_LEN];
     tse_error err = {0};
-    if (csp_secret_hash(new_pin, rec, &err) != 0)
-        return engine_fail(TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
+    int hashed = csp_secret_hash(new_pin, rec, &err);
+    if (hashed != 0)
+        return engine_fail(hashed == TSE_ERR_NO_MEMORY ? hashed : TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
     engine_commit *tt = NULL, *ticket = NULL;
     char ret_key[48], ret_val[24];
     pthread_mutex_lock(&t->mu);
@@ -299,6 +329,5 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
             *usr = saved;
     }
     pthread_mutex_unlock(&t->mu);
-    engine_finish_commit(t, tt);
-    return rc ? rc : engine_finish_commit(t, ticket);
+    return engine_finish_after_timeout(t, tt, rc, ticket);
 }

@@ -105,10 +105,11 @@ static int put_certificates(writer *w, const char *pem)
     csp_cert *certs = NULL;
     size_t n = 0;
     tse_error cerr = {0};
-    if (!pem || csp_chain_split(pem, &certs, &n, &cerr) != 0 || !n)
-        return export_fail(w->err, TSE_ERR_EXPORT_CERT_FAILED, "the certificate chain cannot be read: %s",
-                           pem ? cerr.message : "there is none");
     int rc = 0;
+    if (!pem || (rc = csp_chain_split(pem, &certs, &n, &cerr)) != 0 || !n)
+        return export_fail(w->err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_EXPORT_CERT_FAILED,
+                           "the certificate chain cannot be read: %s",
+                           pem ? cerr.message : "there is none");
     for (size_t i = 0; i < n && !rc; i++) {
         char name[80];
         hex_encode(name, sizeof name, certs[i].key_serial, 32);

@@ -4,6 +4,7 @@
  * by rebuilding the Finish log's signed bytes with the codec and checking the
  * signature with csp/ against the public key the code carries.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,8 +201,10 @@ char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_t
         if (m.has_process_type && m.process_type.n)
             memcpy(type, m.process_type.p, m.process_type.n);
         type[m.has_process_type ? m.process_type.n : 0] = 0;
-        if (m.has_process_data)
-            der_get_octets(&m.process_data, pd, pd_len, &pd_len);
+        /* measured above: the copy fits */
+        bool copied = !m.has_process_data || der_get_octets(&m.process_data, pd, pd_len, &pd_len);
+        assert(copied);
+        (void)copied;
         receipt_qr q = {
             .client_id = client,
             .process_type = type,
@@ -352,8 +355,11 @@ uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, tse_error *er
         set_err(err, "%s", "receipt QR: out of memory");
         return NULL;
     }
-    w = der_w_init(buf, w.len);
-    logmsg_encode_tbs(&w, &f);
+    size_t measured = w.len;
+    w = der_w_init(buf, measured);
+    bool encoded = logmsg_encode_tbs(&w, &f);   /* the same fields as measured */
+    assert(encoded && w.len == measured);
+    (void)encoded;
     *len = w.len;
     return buf;
 }

@@ -125,14 +125,15 @@ static void *job_run(void *p)
 {
     job *j = p;
     char tar[1300], part[1310];
-    job_path(j->s, j->x->id, j->id, "tar", tar, sizeof tar);
+    int named = job_path(j->s, j->x->id, j->id, "tar", tar, sizeof tar);
     snprintf(part, sizeof part, "%s.part", tar);
     json_object_set_new(j->doc, "state", json_string("WORKING"));
     json_object_set_new(j->doc, "time_start", json_integer(now_s()));
-    job_save(j->s, j->x->id, j->id, j->doc);
+    if (job_save(j->s, j->x->id, j->id, j->doc) != 0)   /* GET goes on showing PENDING */
+        fprintf(stderr, "opentsed: export %s: cannot save the job's state WORKING\n", j->id);
 
     tse_export_result res = {0};
-    FILE *f = fopen(part, "wb");
+    FILE *f = named == 0 ? fopen(part, "wb") : NULL;
     tse_err rc = f ? engine_export_data(j->x->e, &j->f, to_file, f, &res) : TSE_ERR_STORAGE_FAILURE;
     const char *msg = f ? tse_last_error_message() : "cannot create the archive file";
     if (f && fclose(f) != 0 && rc == TSE_OK)
@@ -151,7 +152,9 @@ static void *job_run(void *p)
         json_object_set_new(j->doc, "cursor", json_integer((json_int_t)res.cursor));
     }
     json_object_set_new(j->doc, "time_end", json_integer(now_s()));
-    job_save(j->s, j->x->id, j->id, j->doc);
+    if (job_save(j->s, j->x->id, j->id, j->doc) != 0)
+        fprintf(stderr, "opentsed: export %s: cannot save the job's final state (%s)\n", j->id,
+                rc == TSE_OK ? "COMPLETED" : "ERROR");
     json_decref(j->doc);
     atomic_fetch_sub(&j->s->in_flight, 1);
     free(j);

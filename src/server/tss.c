@@ -189,7 +189,8 @@ static tse_err set_state(srv *s, srv_tss *x, const char *state)
             return TSE_OK;
         char d[TSE_MAX_DESCRIPTION_LEN + 1] = "";
         int dep = 0;
-        tss_row(s, x->id, d, sizeof d, &dep);
+        if (tss_row(s, x->id, d, sizeof d, &dep) != 0)
+            d[0] = 0;   /* no description recorded: the TSS id stands in */
         return engine_initialize(x->e, *d ? d : x->id);
     }
     if (strcmp(state, "DISABLED") == 0)

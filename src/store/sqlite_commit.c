@@ -17,6 +17,7 @@
  * committed, every batch in it fails with STORAGE_FAILURE and the committed
  * counter stays where it was, so later batches are checked against the truth.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,12 +126,14 @@ static store_batch copy_batch(arena *a, const store_batch *src)
 static store_ticket *ticket_new(const store_batch *b)
 {
     arena a = {0};
-    copy_batch(&a, b);
-    store_ticket *t = calloc(1, sizeof *t + a.used);
+    (void)copy_batch(&a, b);   /* measures */
+    size_t need = a.used;
+    store_ticket *t = calloc(1, sizeof *t + need);
     if (!t)
         return NULL;
     a = (arena){.base = t->arena};
     t->batch = copy_batch(&a, b);
+    assert(a.used == need);
     return t;
 }
 
@@ -347,33 +350,42 @@ static int apply_batch(store *s, const store_batch *b, tse_error *err)
 }
 
 /* Applies one ticket inside its own savepoint; *counter follows the logs
- * applied so far in this flush. A failure leaves nothing of the batch. */
-static void apply_ticket(store *s, store_ticket *t, uint64_t *counter)
+ * applied so far in this flush. A failure leaves nothing of the batch.
+ * Returns -1 when the batch could not be kept apart (its savepoint neither
+ * rolled back nor released): then the whole flush must fail. */
+static int apply_ticket(store *s, store_ticket *t, uint64_t *counter)
 {
     const store_log *l = t->batch.log;
     if (t->preset) {
         t->result = t->preset;
-        return;
+        return 0;
     }
     if (l && l->counter != *counter + 1) {
         t->result = store_fail(&t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
                                (unsigned long long)l->counter, (unsigned long long)*counter + 1);
-        return;
+        return 0;
     }
     t->result = run(s, W_SAVEPOINT, &t->err);
     if (t->result)
-        return;
+        return 0;
     t->result = apply_batch(s, &t->batch, &t->err);
     if (sqlite3_get_autocommit(s->wdb))
-        return;   /* SQLite dropped the whole transaction; flush() fails it all */
+        return 0;   /* SQLite dropped the whole transaction; flush() fails it all */
+    if (t->result) {
+        if (run(s, W_ROLLBACK_TO, NULL) != 0)
+            return -1;
+        (void)run(s, W_RELEASE, NULL);   /* an empty savepoint: left open it changes nothing */
+        return 0;
+    }
+    t->result = run(s, W_RELEASE, &t->err);
     if (t->result)
-        run(s, W_ROLLBACK_TO, NULL);
-    int released = run(s, W_RELEASE, t->result ? NULL : &t->err);
-    if (!t->result)
-        t->result = released;
-    if (!t->result && l)
+        return -1;
+    if (l) {
+        assert(l->counter == *counter + 1);   /* one counter after the other, no gap */
         *counter = l->counter;
+    }
+    return 0;
 }
 
 /* The whole flush is lost: every batch fails with the flush's message. */
@@ -387,25 +399,30 @@ static void fail_flush(store_ticket *list, const tse_error *msg)
     }
 }
 
+/* A ROLLBACK that fails leaves the transaction open; the next flush()
+ * rolls it back before it begins. */
 static void rollback(store *s)
 {
     if (!sqlite3_get_autocommit(s->wdb))
-        run(s, W_ROLLBACK, NULL);
+        (void)run(s, W_ROLLBACK, NULL);
 }
 
 /* Applies and commits a list of tickets; sets every ticket's result. */
 static void flush(store *s, store_ticket *list)
 {
     tse_error msg = {0};
+    rollback(s);   /* what a failed ROLLBACK left */
     if (run(s, W_BEGIN, &msg) != 0) {
         fail_flush(list, &msg);
         return;
     }
     uint64_t counter = s->last_counter;
     for (store_ticket *t = list; t; t = t->next) {
-        apply_ticket(s, t, &counter);
-        if (sqlite3_get_autocommit(s->wdb)) {   /* SQLite rolled back the whole transaction */
+        assert(t->ready && !t->done);
+        int apart = apply_ticket(s, t, &counter);
+        if (apart != 0 || sqlite3_get_autocommit(s->wdb)) {   /* the whole transaction is lost */
             error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
+            rollback(s);
             fail_flush(list, &msg);
             return;
         }
@@ -415,6 +432,7 @@ static void flush(store *s, store_ticket *list)
         fail_flush(list, &msg);
         return;
     }
+    assert(counter >= s->last_counter);   /* the committed counter never goes back */
     s->last_counter = counter;
 }
 
@@ -425,6 +443,7 @@ static void finish_flush(store *s, store_ticket *list)
 {
     uint64_t n = 0, ok = 0;
     for (store_ticket *t = list, *next; t; t = next) {
+        assert(!t->done);
         next = t->next;
         n++;
         ok += t->result == 0;
@@ -448,6 +467,7 @@ static bool can_lead(const store *s)
  * queue, flushes them without the lock, and hands the writer back. */
 static void lead_one_flush(store *s)
 {
+    assert(!s->writer_busy && s->head && s->head->ready);
     store_ticket *list = s->head, *last = list;
     while (last->next && last->next->ready)
         last = last->next;

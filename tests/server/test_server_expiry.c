@@ -196,7 +196,9 @@ static void twenty_days(void **state)
     }
 
     /* the gauges an alert rule watches */
-    assert_int_equal(gauge("opentse_end_of_usage_days_left", tss20), days);
+    /* a whole number of days away: a second later it may be one day less */
+    json_int_t gauge_days = gauge("opentse_end_of_usage_days_left", tss20);
+    assert_true(gauge_days == days || gauge_days == days - 1);
     assert_int_equal(gauge("opentse_end_of_usage_timestamp_seconds", tss20), end);
 
     /* the server log says it once a day, not once per request */
@@ -214,7 +216,8 @@ static void twenty_days(void **state)
     json_t *s = cli_status(tss20);
     json_t *se = json_object_get(s, "end_of_usage");
     assert_int_equal(json_integer_value(json_object_get(se, "unix")), end);
-    assert_int_equal(json_integer_value(json_object_get(se, "days_left")), days);
+    json_int_t status_days = json_integer_value(json_object_get(se, "days_left"));
+    assert_true(status_days == days || status_days == days - 1);
     assert_int_equal(json_integer_value(json_object_get(se, "warning_days")), 30);
     assert_non_null(strstr(json_string_value(json_array_get(json_object_get(s, "warnings"), 0)),
                            "CERTIFICATE_EXPIRES_SOON"));
