@@ -32,6 +32,7 @@ for path in sys.argv[1:]:
         i += 1
 sys.exit(bad)
 PY
+mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
 work=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/header-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cat > "$work/ignore.c" <<'C'
