@@ -145,6 +145,9 @@ tse_err engine_finish_commit(engine *t, engine_commit *ticket);
 /* Under mu, before reading the state: re-reads it when a failed commit left
  * it stale (t->stale). TSE_OK, or why it could not be re-read. */
 tse_err engine_catch_up(engine *t);
+/* Under mu, when a failed commit left the state stale: re-reads it and
+ * refuses the call (STORAGE_FAILURE: repeat it), or why it could not. */
+tse_err engine_resync(engine *t);
 /* Waits for a session-timeout logOut queued by engine_require_role() (may be
  * NULL), then for the operation's own commit (may be NULL); `rc` is the
  * operation's result so far. A failed logOut makes an operation that

@@ -1,0 +1,238 @@
+/*
+ * log.c - the path every log message takes: its fields built and checked,
+ * the next signature counter taken under the TSE lock, the log queued in
+ * counter order with its signature missing, signed outside the lock, and
+ * acknowledged only once the store has it on disk (group commit).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+static tse_err commit_error(int rc, const tse_error *err)
+{
+    return engine_fail(rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", err->message);
+}
+
+static tse_err recovery_refusal(void)
+{
+    return engine_fail(TSE_ERR_WRONG_STATE, "opened for recovery: nothing is signed before "
+                                            "tse_restore_from_backup succeeded");
+}
+
+tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
+                          tse_result *res, engine_commit **out)
+{
+    tse_error err = {0};
+    ENGINE_ASSERT_LOCKED(t);
+    if (t->recovery)
+        return recovery_refusal();
+    if (!t->key)
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
+    if (t->stale)
+        return engine_resync(t);
+    f->serial_number = t->serial;
+    f->signature_algorithm_oid = csp_sigalg_oid(t->hash);
+    f->signature_counter = t->counter + 1;
+    f->time_format = (logmsg_time_format)t->time_format;
+    if (!f->log_time)
+        f->log_time = engine_now(t);
+
+    der_w w = der_w_init(NULL, 0);
+    if (!logmsg_encode_tbs(&w, f))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the log message fields are not encodable");
+    size_t tbs_cap = w.len;
+    size_t sig_len = 2 * csp_curve_order_len(t->curve);
+    size_t msg_cap = tbs_cap + sig_len + 16;
+    engine_commit *c = calloc(1, sizeof *c);
+    uint8_t *buf = malloc(tbs_cap + msg_cap);
+    if (!c || !buf) {
+        free(c);
+        free(buf);
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a log of %zu bytes", tbs_cap);
+    }
+    uint8_t *tbs = buf, *msg = buf + tbs_cap;
+    w = der_w_init(tbs, tbs_cap);
+    bool encoded = logmsg_encode_tbs(&w, f);
+    assert(encoded && w.len == tbs_cap);   /* the same fields as measured above */
+    (void)encoded;
+    /* The signature is the message's last field: queue the message with
+     * zeros there now, in counter order, and sign after mu is released. */
+    static const uint8_t zeros[TSE_MAX_SIGNATURE_LEN];
+    der_w mw = der_w_init(msg, msg_cap);
+    logmsg_encode(&mw, tbs, tbs_cap, zeros, sig_len);
+    if (!der_w_ok(&mw)) {
+        free(c);
+        free(buf);
+        return engine_fail(TSE_ERR_INTERNAL, "log message buffer too small");
+    }
+
+    store_log log = {
+        .counter = f->signature_counter,
+        .kind = f->kind,
+        .log_time = f->log_time,
+        .transaction_number = f->kind == LOGMSG_TRANSACTION ? f->transaction_number : 0,
+        .client_id = f->kind == LOGMSG_TRANSACTION ? f->client_id : NULL,
+        .operation = f->operation,
+        .data = msg,
+        .len = mw.len,
+    };
+    store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch, .log_tail_later = sig_len};
+    int rc = store_submit(t->st, &b, &c->ticket, &err);
+    if (rc != 0) {
+        free(c);
+        free(buf);
+        return commit_error(rc, &err);
+    }
+    /* one counter per log, +1 every time, queued under mu in that order */
+    assert(f->signature_counter == t->counter + 1);
+    c->tbs = tbs;   /* owns buf */
+    c->tbs_len = tbs_cap;
+    c->sig_len = sig_len;
+    c->res = res;
+    *out = c;
+
+    t->counter = f->signature_counter;
+    t->last_log_time = f->log_time;
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->transaction_number = f->kind == LOGMSG_TRANSACTION ? f->transaction_number : 0;
+        res->signature_counter = f->signature_counter;
+        res->log_time = f->log_time;
+        memcpy(res->serial_number, t->serial, TSE_SERIAL_LEN);
+    }
+    return TSE_OK;
+}
+
+tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engine_commit **out)
+{
+    tse_error err = {0};
+    ENGINE_ASSERT_LOCKED(t);
+    if (t->stale)
+        return engine_resync(t);
+    engine_commit *c = calloc(1, sizeof *c);
+    if (!c)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
+    store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
+    int rc = store_submit(t->st, &b, &c->ticket, &err);
+    if (rc) {
+        free(c);
+        return commit_error(rc, &err);
+    }
+    *out = c;
+    return TSE_OK;
+}
+
+/* Signs a queued log (outside mu; the key is only read) and hands the
+ * signature to the store. */
+static void sign_queued(engine *t, engine_commit *c)
+{
+    tse_error err = {0};
+    char msg[TSE_ERROR_MSGLEN + 32];
+    uint8_t sig[TSE_MAX_SIGNATURE_LEN];
+    size_t sig_len = 0;
+    int done;   /* store_complete() refuses only a ticket that is not waiting for its signature */
+    if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, &err) != 0 ||
+        sig_len != c->sig_len) {
+        snprintf(msg, sizeof msg, "signing failed: %s", err.message);
+        done = store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
+        assert(done == 0);
+        (void)done;
+        return;
+    }
+    done = store_complete(t->st, c->ticket, sig, sig_len, 0, NULL);
+    assert(done == 0);
+    (void)done;
+    if (c->res) {
+        memcpy(c->res->signature, sig, sig_len);
+        c->res->signature_len = sig_len;
+    }
+}
+
+tse_err engine_finish_commit(engine *t, engine_commit *c)
+{
+    tse_error err = {0};
+    if (!c)
+        return TSE_OK;
+    if (c->tbs)
+        sign_queued(t, c);
+    int rc = store_wait(t->st, c->ticket, &err);
+    free(c->tbs);
+    free(c);
+    if (rc == 0)
+        return TSE_OK;
+    /* Nothing of the failed batch is stored; batches with logs queued behind
+     * it fail too. Drain the queue and take the true state from the store. */
+    pthread_mutex_lock(&t->mu);
+    store_batch empty = {0};
+    tse_error e2 = {0};
+    /* Without the drain the store may still change under a re-read: then,
+     * as when the re-read fails, the next write re-reads (t->stale). */
+    if (store_commit(t->st, &empty, &e2) != 0)
+        t->stale = true;
+    else if (engine_reload(t) != TSE_OK)
+        assert(t->stale);
+    pthread_mutex_unlock(&t->mu);
+    if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED)
+        return engine_fail(rc, "%s (nothing was stored)", err.message);
+    return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
+}
+
+tse_err engine_finish_after_timeout(engine *t, engine_commit *timeout, tse_err rc, engine_commit *ticket)
+{
+    tse_err timeout_rc = engine_finish_commit(t, timeout);
+    tse_err own = engine_finish_commit(t, ticket);
+    if (rc != TSE_OK)
+        return timeout_rc != TSE_OK ? timeout_rc : rc;
+    return own;
+}
+
+void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when)
+{
+    char text[20];
+    if (t->time_format == TSE_TIME_UNIX) {
+        der_put_int(w, tag, when);
+        return;
+    }
+    if (!logmsg_time_to_text((logmsg_time_format)t->time_format, when, text, sizeof text))
+        text[0] = 0;
+    der_put_tlv(w, tag, text, strlen(text));
+}
+
+tse_err engine_system_log(engine *t, const char *operation, const uint8_t *data, size_t len,
+                          const store_change *ch, size_t n_ch, engine_commit **ticket)
+{
+    logmsg_fields f = {
+        .kind = LOGMSG_SYSTEM,
+        .operation = operation,
+        .system_operation_data = {data, len},
+    };
+    return engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
+}
+
+tse_err engine_require_signing(engine *t)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    tse_err reread = engine_catch_up(t);
+    if (reread != TSE_OK)
+        return reread;
+    if (t->recovery)
+        return recovery_refusal();
+    if (t->state == TSE_STATE_DISABLED)
+        return engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    if (t->state != TSE_STATE_INITIALIZED)
+        return engine_fail(TSE_ERR_SE_API_NOT_INITIALIZED, "the TSE is not initialized");
+    if (!t->key)
+        return engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
+    if (!t->self_test_ok)
+        return engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", t->self_test_error);
+    return TSE_OK;
+}
