@@ -150,6 +150,10 @@ static void numbers(void **state)
     refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "signature counter");
     snprintf(path, sizeof path, "/api/v2/tss/%s/log/18446744073709551617", w.tss);
     refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "signature counter");
+    char *op = hs_token(B, w.p.op_key, w.p.op_secret);
+    refused(B, "GET", "/api/v2/organizations/%2B1/api-keys", op, NULL, 400, "E_BAD_REQUEST", "organization id");
+    refused(B, "POST", "/api/v2/organizations/1%20/api-keys", op, "{}", 400, "E_BAD_REQUEST", "organization id");
+    free(op);
     unchanged(B, w.tok, w.tss, before);
     world_stop(&w);
 }
@@ -368,10 +372,23 @@ static int check_mode(const char *path, const struct stat *st, int flag, struct 
 /* Break 9: a full disk makes /ready 503 and an export job 503; the data
  * directory is the owner's only; a restore of an archive without logs is
  * refused. */
+static char *mnt;
+
+/* A failed assertion leaves the tmpfs mounted: take it away. */
+static int unmount_disk(void **state)
+{
+    (void)state;
+    if (mnt)
+        umount2(mnt, MNT_DETACH);
+    free(mnt);
+    mnt = NULL;
+    return 0;
+}
+
 static void full_disk(void **state)
 {
     (void)state;
-    char *mnt = th_path("hostile-disk");
+    mnt = th_path("hostile-disk");
     assert_int_equal(mkdir(mnt, 0700), 0);
     assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=24m"), 0);
     char *dir = NULL, *filler = NULL, path[400], before[512], id[37];
@@ -440,11 +457,12 @@ static void full_disk(void **state)
     assert_int_equal(nftw(dir, check_mode, 16, FTW_PHYS), 0);
     assert_int_equal(bad_modes, 0);
     assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+    free(mnt);
+    mnt = NULL;
     free(op);
     free(tok);
     free(dir);
     free(filler);
-    free(mnt);
 }
 
 int main(void)
@@ -452,7 +470,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(numbers),      cmocka_unit_test(types_and_patch), cmocka_unit_test(utf8_path),
-        cmocka_unit_test(puk_guessing), cmocka_unit_test(full_disk),
+        cmocka_unit_test(puk_guessing), cmocka_unit_test_teardown(full_disk, unmount_disk),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
