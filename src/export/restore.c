@@ -207,8 +207,8 @@ static int restore_one(restorer *r, const char *path)
         else if (!(rc = read_entry(r, a, (size_t)size))) {
             if (strstr(name, "_X509."))
                 rc = check_cert(r, r->buf, (size_t)size);
-            else if (ends_with(name, ".log") && !(rc = check_log(r, r->buf, (size_t)size)))
-                logs++;
+            else if (ends_with(name, ".log"))
+                logs += !(rc = check_log(r, r->buf, (size_t)size));
             else
                 rc = refuse(r, "unexpected file in an export archive%s", NULL);
         }
