@@ -65,6 +65,35 @@ static void unchanged(const char *base, const char *token, const char *tss, cons
     assert_string_equal(now, before);
 }
 
+/* The TSS's whole export (GET .../export) passes `opentse verify`: intact
+ * and complete. */
+static void export_verifies(const char *base, const char *token, const char *tss)
+{
+    const char *cli = getenv("OPENTSE_CLI");
+    assert_non_null(cli);
+    char url[300], auth[600], *file = th_path("hostile-export.tar"), *cmd = NULL;
+    snprintf(url, sizeof url, "%s/api/v2/tss/%s/export", base, tss);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    fclose(f);
+    assert_true(asprintf(&cmd, "'%s' verify --quiet '%s' >/dev/null", cli, file) > 0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(file);
+}
+
 typedef struct world {
     srv_proc p;
     char *dir, *tok;
@@ -155,6 +184,7 @@ static void numbers(void **state)
     refused(B, "POST", "/api/v2/organizations/1%20/api-keys", op, "{}", 400, "E_BAD_REQUEST", "organization id");
     free(op);
     unchanged(B, w.tok, w.tss, before);
+    export_verifies(B, w.tok, w.tss);
     world_stop(&w);
 }
 
@@ -239,6 +269,9 @@ static void types_and_patch(void **state)
     assert_non_null(memmem(pd, pd_len, "1.00:Bar:USD", 12));
     free(pd);
     json_decref(ok);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", w.tss, tx);
+    json_decref(hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "CANCELLED", "client_id", w.client));
+    export_verifies(B, w.tok, w.tss);
     world_stop(&w);
 }
 
@@ -275,6 +308,7 @@ static void utf8_path(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%%c3%%a4", w.tss);
     refused(B, "GET", path, w.tok, NULL, 404, "E_TX_NOT_FOUND", NULL);
     unchanged(B, w.tok, w.tss, before);
+    export_verifies(B, w.tok, w.tss);
     world_stop(&w);
     size_t len = 0;
     char *text = (char *)th_read_file(log, &len);
