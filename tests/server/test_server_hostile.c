@@ -100,9 +100,12 @@ typedef struct world {
     char tss[37], client[37];
 } world;
 
-static void world_start(world *w, const char *name, const char *const *extra)
+/* opentsed on a new data directory (th_path(name) unless `dir`), an
+ * organization with its token, and a TSS ready to sign for one client. */
+static void world_start(world *w, const char *name, const char *dir, const char *const *extra)
 {
-    w->dir = th_path(name);
+    w->dir = dir ? strdup(dir) : th_path(name);
+    assert_non_null(w->dir);
     hs_start(&w->p, w->dir, extra);
     char *op = hs_token(w->p.base, w->p.op_key, w->p.op_secret), key[64], secret[96];
     hs_org_key(w->p.base, op, name, key, secret);
@@ -126,7 +129,7 @@ static void numbers(void **state)
 {
     (void)state;
     world w;
-    world_start(&w, "hostile-num", NULL);
+    world_start(&w, "hostile-num", NULL, NULL);
     const char *B = w.p.base;
     char tx[37], path[400], before[512], body[200];
     hs_uuid(tx);
@@ -194,7 +197,7 @@ static void types_and_patch(void **state)
 {
     (void)state;
     world w;
-    world_start(&w, "hostile-types", NULL);
+    world_start(&w, "hostile-types", NULL, NULL);
     const char *B = w.p.base;
     char path[400], before[512], body[800], tx[37];
     snprintf(path, sizeof path, "/api/v2/tss/%s", w.tss);
@@ -287,7 +290,7 @@ static void utf8_path(void **state)
     close(fd);
     world w;
     const char *args[] = {"--access-log", "1", NULL};
-    world_start(&w, "hostile-utf8", args);
+    world_start(&w, "hostile-utf8", NULL, args);
     dup2(saved, 2);
     close(saved);
     const char *B = w.p.base;
@@ -428,15 +431,9 @@ static void full_disk(void **state)
     char *dir = NULL, *filler = NULL, path[400], before[512], id[37];
     assert_true(asprintf(&dir, "%s/data", mnt) > 0);
     assert_true(asprintf(&filler, "%s/filler", mnt) > 0);
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    const char *B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret), key[64], secret[96], tss[37], client[37];
-    hs_org_key(B, op, "disk", key, secret);
-    char *tok = hs_token(B, key, secret);
-    hs_uuid(tss);
-    hs_uuid(client);
-    hs_ready_tss(B, tok, tss, PIN, client, "KASSE-D");
+    world w;
+    world_start(&w, "hostile-disk", dir, NULL);
+    const char *B = w.p.base, *tok = w.tok, *tss = w.tss;
     json_decref(hs_json(B, "GET", "/ready", NULL, 200, NULL));
     /* One export job that completes, so exports/ has its files. */
     hs_uuid(id);
@@ -486,15 +483,13 @@ static void full_disk(void **state)
     assert_int_equal(unlink(filler), 0);
     json_decref(hs_json(B, "GET", "/ready", NULL, 200, NULL));
     json_decref(hs_json(B, "PUT", path, tok, 200, NULL));
-    assert_int_equal(hs_stop(&p), 0);
+    world_stop(&w);
     bad_modes = 0;
     assert_int_equal(nftw(dir, check_mode, 16, FTW_PHYS), 0);
     assert_int_equal(bad_modes, 0);
     assert_int_equal(umount2(mnt, MNT_DETACH), 0);
     free(mnt);
     mnt = NULL;
-    free(op);
-    free(tok);
     free(dir);
     free(filler);
 }
