@@ -279,6 +279,64 @@ static void test_open_errors(void **state)
 
 /* Someone with file access alters a stored log: the next open's self-test
  * fails and the TSE refuses to sign. */
+/* Moves the stored end of the PUK's block into the past (as if its back-off
+ * had been waited out) while the TSE is closed. */
+static void puk_block_ends(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value='1' WHERE key='puk.until'", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+}
+
+/* TR-03151-1 3.2.5 step 4: three wrong PUKs in a row block the PUK for 60 s,
+ * each further one doubles that; blocked, even the right PUK is refused
+ * without a log, and the block survives reopening; the right PUK resets the
+ * count. */
+static void test_puk_back_off(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1], *path = NULL;
+    tse *t = ready_created("pukoff", NULL, puk, &path);
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    for (int i = 1; i <= 3; i++) {
+        snapshot before = snap(t);
+        assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "0000000000", "777777"), TSE_ERR_UNBLOCK_FAILED);
+        assert_non_null(strstr(tse_last_error_message(), i < 3 ? "PUK is wrong" : "blocked for 60 s"));
+        assert_int_equal(snap(t).counter, before.counter + 1);
+    }
+    snapshot before = snap(t);
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    assert_non_null(strstr(tse_last_error_message(), "temporarily blocked"));
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_set_admin_pin(t, puk, "777777"));
+    assert_int_equal(snap(t).counter, before.counter);
+    tse_close(t);
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.state, TSE_STATE_CREATED);
+    tse_close(t);
+    /* After the wait, a fourth wrong PUK blocks for twice as long. */
+    puk_block_ends(path);
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "0000000000", "777777"), TSE_ERR_UNBLOCK_FAILED);
+    assert_non_null(strstr(tse_last_error_message(), "blocked for 120 s"));
+    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    tse_close(t);
+    /* After that wait the right PUK works and the count starts again. */
+    puk_block_ends(path);
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(tse_set_admin_pin(t, puk, "777777"), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "777777", NULL, NULL), TSE_OK);
+    assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "0000000000", "888888"), TSE_ERR_UNBLOCK_FAILED);
+    assert_non_null(strstr(tse_last_error_message(), "2 more wrong PUKs"));
+    ready_check_all_logs(t);
+    tse_close(t);
+    free(path);
+}
+
 static void test_tampered_store_fails_self_test(void **state)
 {
     (void)state;
@@ -387,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_state_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_pin_retries_block_and_unblock),
+        cmocka_unit_test(test_puk_back_off),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_tampered_store_fails_self_test),
         cmocka_unit_test(test_full_disk),

@@ -370,6 +370,9 @@ TSE_API const char *tse_last_error_detail(void);
  * Parameters: `puk` (the TSE_PUK_LEN digits from tse_create), `new_pin`
  * (TSE_MIN_PIN_LEN..TSE_MAX_PIN_LEN printable characters, no spaces).
  * Errors: UNBLOCK_FAILED (wrong PUK; the failed attempt is logged),
+ * PIN_BLOCKED (the PUK is temporarily blocked: from the third wrong PUK in
+ * a row it is refused, unchecked and unlogged, for 60 s, doubling with each
+ * further wrong one up to a day; the block survives reopening),
  * INVALID_ARGUMENT (a PIN out of its rules), SECURE_ELEMENT_DISABLED,
  * KEY_UNAVAILABLE. */
 TSE_API TSE_NODISCARD tse_err tse_set_admin_pin(tse *t, const char *puk, const char *new_pin);

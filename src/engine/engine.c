@@ -469,6 +469,8 @@ static tse_err load_config(engine *t)
     if (meta_get(t, META_PUK, &v, &n) == 0 && n == CSP_SECRET_HASH_LEN)
         memcpy(t->puk_rec, v, n);
     free(v);
+    t->puk_failures = meta_int(t, "puk.failures", 0);
+    t->puk_until = meta_int(t, "puk.until", 0);
     return t->load_rc;
 }
 

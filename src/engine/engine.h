@@ -57,6 +57,9 @@ tse_err engine_logout(engine *t, const char *user_id);
 tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk,
                                  const char *new_pin);
 tse_err engine_set_time_admin_pin(engine *t, const char *new_pin);
+/* Seconds the PUK stays blocked after too many wrong PUKs in a row (0: it
+ * may be tried). */
+int64_t engine_puk_blocked_for(engine *t);
 
 /* ------------------------------------------------------ administration */
 

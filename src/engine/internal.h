@@ -24,6 +24,11 @@
 #include "store/store.h"
 
 #define ENGINE_MAX_RETRIES 3
+/* PUK back-off: from the ENGINE_MAX_RETRIES-th wrong PUK in a row the PUK is
+ * refused for ENGINE_PUK_BACKOFF seconds, doubling with each further wrong
+ * one up to ENGINE_PUK_BACKOFF_MAX. */
+#define ENGINE_PUK_BACKOFF 60
+#define ENGINE_PUK_BACKOFF_MAX 86400
 #define ENGINE_MAX_POINT 133
 
 enum { USER_ADMIN = 0, USER_TIME_ADMIN = 1, USER_COUNT = 2 };
@@ -77,6 +82,8 @@ struct engine {
     int64_t time_creation, time_init, time_disable;
     engine_user users[USER_COUNT];
     uint8_t puk_rec[CSP_SECRET_HASH_LEN];
+    int64_t puk_failures;     /* wrong PUKs in a row (meta "puk.failures") */
+    int64_t puk_until;        /* host time the PUK is blocked until, 0: not (meta "puk.until") */
 
     /* counters: last used values */
     uint64_t counter;

@@ -218,6 +218,24 @@ tse_err engine_logout(engine *t, const char *user_id)
     return rc;
 }
 
+/* Seconds left of the PUK's block; under mu. A host clock set back cannot
+ * stretch it past the longest back-off. */
+static int64_t puk_wait(const engine *t)
+{
+    int64_t left = t->puk_until ? t->puk_until - engine_host_time() : 0;
+    return left <= 0 ? 0 : left < ENGINE_PUK_BACKOFF_MAX ? left : ENGINE_PUK_BACKOFF_MAX;
+}
+
+int64_t engine_puk_blocked_for(engine *t)
+{
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    int64_t w = puk_wait(t);
+    pthread_mutex_unlock(&t->mu);
+    return w;
+}
+
 tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, const char *new_pin)
 {
     if (!t || !user_id || !puk || !new_pin)
@@ -235,8 +253,12 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     tse_error err = {0};
     tse_err rc = TSE_OK;
     pthread_mutex_lock(&t->mu);
+    int64_t wait = puk_wait(t);
     if (t->state == TSE_STATE_DISABLED)
         rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    else if (wait > 0)   /* refused unchecked and unlogged: guessing costs time, not logs */
+        rc = engine_fail(TSE_ERR_PIN_BLOCKED, "the PUK is temporarily blocked after %lld wrong PUKs in a row; "
+                         "try again in %lld s", (long long)t->puk_failures, (long long)wait);
     else if (!t->key)
         rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
     memcpy(puk_rec, t->puk_rec, sizeof puk_rec);
@@ -253,14 +275,33 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
         return engine_fail(hashed == TSE_ERR_NO_MEMORY ? hashed : TSE_ERR_INTERNAL, "hashing the PIN: %s", err.message);
 
     engine_commit *ticket = NULL;
-    char pin_key[48], ret_key[48], ret_val[24], st_val[24];
+    char pin_key[48], ret_key[48], ret_val[24], st_val[24], fail_val[24], until_val[24];
     uint8_t buf[64];
-    store_change ch[3];
+    store_change ch[5];
     size_t n = 0;
     pthread_mutex_lock(&t->mu);
+    if ((wait = puk_wait(t)) > 0) {   /* another request's wrong PUK came first */
+        pthread_mutex_unlock(&t->mu);
+        OPENSSL_cleanse(new_rec, sizeof new_rec);
+        return engine_fail(TSE_ERR_PIN_BLOCKED, "the PUK is temporarily blocked; try again in %lld s",
+                           (long long)wait);
+    }
     engine_user *usr = &t->users[u];
     engine_user saved = *usr;
     tse_state saved_state = t->state;
+    int64_t saved_failures = t->puk_failures, saved_until = t->puk_until;
+    t->puk_failures = ok ? 0 : t->puk_failures + 1;
+    t->puk_until = 0;
+    if (t->puk_failures >= ENGINE_MAX_RETRIES) {
+        int64_t backoff = ENGINE_PUK_BACKOFF;
+        for (int64_t i = ENGINE_MAX_RETRIES; i < t->puk_failures && backoff < ENGINE_PUK_BACKOFF_MAX; i++)
+            backoff *= 2;
+        t->puk_until = engine_host_time() + (backoff < ENGINE_PUK_BACKOFF_MAX ? backoff : ENGINE_PUK_BACKOFF_MAX);
+    }
+    if (t->puk_failures != saved_failures || t->puk_until != saved_until) {
+        engine_meta_int(&ch[n++], "puk.failures", t->puk_failures, fail_val);
+        engine_meta_int(&ch[n++], "puk.until", t->puk_until, until_val);
+    }
     if (ok) {
         memcpy(usr->pin_rec, new_rec, sizeof new_rec);
         usr->has_pin = true;
@@ -281,14 +322,24 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     if (rc != TSE_OK) {
         *usr = saved;
         t->state = saved_state;
+        t->puk_failures = saved_failures;
+        t->puk_until = saved_until;
     }
+    int64_t failures = t->puk_failures;
+    wait = puk_wait(t);
     pthread_mutex_unlock(&t->mu);
     OPENSSL_cleanse(new_rec, sizeof new_rec);
     if (rc == TSE_OK)
         rc = engine_finish_commit(t, ticket);
     if (rc != TSE_OK)
         return rc;
-    return ok ? TSE_OK : engine_fail(TSE_ERR_UNBLOCK_FAILED, "the PUK is wrong");
+    if (ok)
+        return TSE_OK;
+    if (wait > 0)
+        return engine_fail(TSE_ERR_UNBLOCK_FAILED, "the PUK is wrong (%lld in a row); it is blocked for %lld s",
+                           (long long)failures, (long long)wait);
+    return engine_fail(TSE_ERR_UNBLOCK_FAILED, "the PUK is wrong; %lld more wrong PUK%s block it for a while",
+                       (long long)(ENGINE_MAX_RETRIES - failures), ENGINE_MAX_RETRIES - failures == 1 ? "" : "s");
 }
 
 tse_err engine_set_admin_pin(engine *t, const char *puk, const char *new_pin)

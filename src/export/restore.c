@@ -186,6 +186,7 @@ static int restore_one(restorer *r, const char *path)
         rc = refuse(r, "cannot open the archive: %s", archive_error_string(a));
     struct archive_entry *e;
     char name[512];
+    size_t logs = 0;
     while (!rc) {
         int st = archive_read_next_header(a, &e);
         if (st == ARCHIVE_EOF)
@@ -207,12 +208,15 @@ static int restore_one(restorer *r, const char *path)
             if (strstr(name, "_X509."))
                 rc = check_cert(r, r->buf, (size_t)size);
             else if (ends_with(name, ".log"))
-                rc = check_log(r, r->buf, (size_t)size);
+                logs += !(rc = check_log(r, r->buf, (size_t)size));
             else
                 rc = refuse(r, "unexpected file in an export archive%s", NULL);
         }
     }
     archive_read_free(a);
+    r->name = NULL;
+    if (!rc && logs == 0)   /* an empty or all-zero TAR is no backup */
+        rc = refuse(r, "the archive holds no log messages%s", NULL);
     return rc;
 }
 

@@ -30,6 +30,9 @@
 
 /* ------------------------------------------------------------ filters */
 
+/* The last second of the year 9999: dates are seconds since 1970 up to it. */
+#define EXPORT_MAX_DATE 253402300799ull
+
 static const char *const number_params[] = {"start_transaction_number", "end_transaction_number",
                                             "transaction_number", "maximum_number_records"};
 
@@ -42,31 +45,19 @@ static int parse_filter(srv_req *q, srv_resp *r, srv_tss *x, tse_export_filter *
                        &f->maximum_number_records};
     for (size_t i = 0; i < 4; i++) {
         const char *v = req_query(q, number_params[i]);
-        char *end;
-        if (!v)
-            continue;
-        errno = 0;
-        unsigned long long n = strtoull(v, &end, 10);
-        if (!*v || *end || errno || v[0] == '-') {
-            resp_error(r, 400, "E_PARAMETER", "%s must be a number", number_params[i]);
+        if (v && req_u64(r, "E_PARAMETER", number_params[i], v, 0, INT64_MAX, dst[i]))
             return -1;
-        }
-        *dst[i] = n;
     }
     const char *dates[] = {"start_date", "end_date"};
     int64_t *ddst[] = {&f->start_date, &f->end_date};
     for (size_t i = 0; i < 2; i++) {
         const char *v = req_query(q, dates[i]);
-        char *end;
+        uint64_t n;
         if (!v)
             continue;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (!*v || *end || errno || n <= 0) {
-            resp_error(r, 400, "E_PARAMETER", "%s must be seconds since 1970", dates[i]);
+        if (req_u64(r, "E_PARAMETER", dates[i], v, 1, EXPORT_MAX_DATE, &n))
             return -1;
-        }
-        *ddst[i] = n;
+        *ddst[i] = (int64_t)n;
     }
     const char *client = req_query(q, "client_id");
     if (client) {
@@ -103,8 +94,12 @@ static int job_save(srv *s, const char *tss_id, const char *id, json_t *doc)
     if (job_path(s, tss_id, id, "json", path, sizeof path) != 0)
         return -1;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0)
+    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
         return -1;
+    }
     return rename(tmp, path);
 }
 
@@ -202,7 +197,15 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
                        "PENDING", "time_request", (json_int_t)now_s(), "parameters", params_json(q));
     pthread_t th;
     pthread_attr_t attr;
-    int ok = j->doc && job_save(q->s, x->id, id, j->doc) == 0;
+    errno = 0;
+    int saved = j->doc ? job_save(q->s, x->id, id, j->doc) : -1, full = saved && errno;
+    int ok = saved == 0, err = errno;
+    if (!ok && full) {   /* a full or read-only disk: the store's failure, not ours */
+        json_decref(j->doc);
+        free(j);
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot record the export job: %s", strerror(err));
+        return;
+    }
     json_t *answer = ok ? json_deep_copy(j->doc) : NULL;
     if (ok && pthread_attr_init(&attr) == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -337,20 +340,11 @@ static void *stream_run(void *p)
 
 static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
 {
-    const char *v = req_query(q, "cursor");
-    char *end = NULL;
-    errno = 0;
-    unsigned long long cursor = v ? strtoull(v, &end, 10) : 0;
-    if (v && (!*v || *end || errno || v[0] == '-')) {
-        resp_error(r, 400, "E_PARAMETER", "cursor must be a number");
+    const char *v = req_query(q, "cursor"), *m = req_query(q, "maximum_number_records");
+    uint64_t cursor = 0, max = 0;
+    if ((v && req_u64(r, "E_PARAMETER", "cursor", v, 0, INT64_MAX, &cursor)) ||
+        (m && req_u64(r, "E_PARAMETER", "maximum_number_records", m, 0, INT64_MAX, &max)))
         return;
-    }
-    const char *m = req_query(q, "maximum_number_records");
-    unsigned long long max = m ? strtoull(m, &end, 10) : 0;
-    if (m && (!*m || *end || errno || m[0] == '-')) {
-        resp_error(r, 400, "E_PARAMETER", "maximum_number_records must be a number");
-        return;
-    }
     int fds[2];
     stream *st = calloc(1, sizeof *st);
     if (!st || pipe2(fds, O_CLOEXEC) != 0) {

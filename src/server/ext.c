@@ -59,11 +59,9 @@ static void read_log(srv_resp *r, srv_tss *x, const char *which)
     if (strcmp(which, "last") == 0) {
         e = engine_read_log_message(x->e, &msg, &len);
     } else {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long c = strtoull(which, &end, 10);
-        if (*which < '0' || *which > '9' || *end || errno) {
-            resp_error(r, 400, "E_BAD_REQUEST", "the signature counter must be an integer or \"last\"");
+        uint64_t c;
+        if (!parse_u64(which, (size_t)-1, INT64_MAX, &c)) {
+            resp_error(r, 400, "E_BAD_REQUEST", "the signature counter must be a whole number (digits only) or \"last\"");
             return;
         }
         e = engine_read_log_by_counter(x->e, c, &msg, &len);

@@ -146,6 +146,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
     }
     srv_req q = {.s = s, .method = method, .path = url, .conn = conn, .body = c->body, .body_len = c->len};
     srv_resp r = {0};
+    char *escaped = NULL;
     if (c->too_large) {
         q.route = "too_large";
         *upload_size = 0;
@@ -154,6 +155,12 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         q.route = "stopping";
         resp_error(&r, 503, "E_SHUTTING_DOWN", "the server is shutting down; retry on another node or later");
         r.retry_after = 1;
+    } else if (!utf8_valid(url)) {   /* logged and answered with its bytes as %XX */
+        q.route = "bad_path";
+        q.path = escaped = utf8_escape(url);
+        if (!q.path)
+            q.path = "(not valid UTF-8)";
+        resp_error(&r, 400, "E_BAD_REQUEST", "the path is not valid UTF-8: %s", q.path);
     } else if (atomic_load(&s->starting)) {
         q.route = "starting";
         resp_error(&r, 503, "E_STARTING", "the server is starting; retry in a second");
@@ -161,7 +168,9 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
     } else {
         routes_handle(&q, &r);
     }
-    return send_resp(s, conn, &q, &r, c->t0);
+    enum MHD_Result ret = send_resp(s, conn, &q, &r, c->t0);
+    free(escaped);
+    return ret;
 }
 
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);

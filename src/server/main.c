@@ -262,6 +262,7 @@ int main(int argc, char **argv)
     }
     if (init_locks(s))
         return 1;
+    umask(077);   /* the data directory holds keys, PIN records and logs: owner only */
     if (mkdir(s->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "opentsed: cannot create %s: %s\n", s->cfg.data_dir, strerror(errno));
         return 1;

@@ -135,16 +135,17 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg)
             resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET or POST");
         return;
     }
-    char *end = NULL, org_text[24];
-    long long org = strtoll(seg[1], &end, 10);
+    char org_text[24];
+    uint64_t org = 0;
     const char *args[] = {seg[1]};
     if (nseg < 3 || strcmp(seg[2], "api-keys") != 0 || nseg > 4) {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
-    } else if (!*seg[1] || *end || org <= 0 ||
-               db_text(&q->s->db, "SELECT id FROM orgs WHERE id=?", 1, args, org_text, sizeof org_text) != 1) {
+    } else if (req_u64(r, "E_BAD_REQUEST", "the organization id", seg[1], 1, INT64_MAX, &org)) {
+        return;
+    } else if (db_text(&q->s->db, "SELECT id FROM orgs WHERE id=?", 1, args, org_text, sizeof org_text) != 1) {
         resp_error(r, 404, "E_NOT_FOUND", "no organization %s", seg[1]);
     } else if (nseg == 3 && strcmp(m, "POST") == 0) {
-        create_key(q, r, org);
+        create_key(q, r, (long long)org);
     } else if (nseg == 3 && strcmp(m, "GET") == 0) {
         static const char *const cols[] = {"key", "#revoked", "#time_creation"};
         respond_list(r,

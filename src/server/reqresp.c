@@ -3,6 +3,7 @@
  * write its response: query values, headers, paging, the JSON body, JSON
  * answers and errors (HTTP status, TR-03151 code name and message).
  */
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,8 +52,72 @@ void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
     if (r->json)
         json_decref(r->json);
     r->status = status;
+    if (!utf8_valid(msg)) {   /* a hostile path or value quoted in the message */
+        char *clean = utf8_escape(msg);
+        snprintf(msg, sizeof msg, "%s", clean ? clean : "(not valid UTF-8)");
+        free(clean);
+    }
     r->json = json_pack("{s:i, s:s, s:s, s:s}", "status_code", status, "error", status_text(status), "code",
                         code ? code : "E_ERROR", "message", msg);
+}
+
+bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+        if (n == 9 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return false;
+        uint32_t c = n ? *p & (0x3f >> n) : *p;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (n == 3 && (c < 0x10000 || c > 0x10ffff)))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+char *utf8_escape(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = malloc(3 * len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x80)
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    *o = 0;
+    return out;
+}
+
+int req_u64(srv_resp *r, const char *code, const char *name, const char *v, uint64_t min, uint64_t max,
+            uint64_t *out)
+{
+    if (parse_u64(v, (size_t)-1, max, out) && *out >= min)
+        return 0;
+    resp_error(r, 400, code, "%s must be a whole number from %" PRIu64 " to %" PRIu64 " (digits only)", name, min,
+               max);
+    return -1;
+}
+
+int req_type(srv_resp *r, json_t *obj, const char *where, const char *name, json_type type)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_typeof(v) == type)
+        return 0;
+    static const char *const names[] = {
+        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
+        [JSON_FALSE] = "a boolean", [JSON_NULL] = "null"};
+    resp_error(r, 400, "E_BAD_REQUEST", "%s%s must be %s", where ? where : "", name, names[type]);
+    return -1;
 }
 
 static int tse_status(tse_err rc)
@@ -107,7 +172,13 @@ void resp_tse_error(srv_resp *r, tse_err rc)
 
 const char *req_query(srv_req *q, const char *name)
 {
-    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *v = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(q->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &len) != MHD_YES)
+        return NULL;
+    /* A NUL (%00) inside a value would cut it short unseen: such a value is
+     * passed on as a text no parameter accepts. */
+    return v && strlen(v) != len ? "%00" : v;
 }
 
 typedef struct query_all {
@@ -145,16 +216,12 @@ int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
     *offset = 0;
     for (int i = 0; i < 2; i++) {
         const char *v = req_query(q, names[i]);
-        char *end = NULL;
+        uint64_t n;
         if (!v)
             continue;
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || n < (i ? 0 : 1) || (i == 0 && n > 100) || n > 1000000000) {
-            resp_error(r, 400, "E_BAD_REQUEST", "%s must be an integer%s", names[i],
-                       i ? " >= 0" : " from 1 to 100");
+        if (req_u64(r, "E_BAD_REQUEST", names[i], v, i ? 0 : 1, i ? 1000000000 : 100, &n))
             return -1;
-        }
-        *vals[i] = n;
+        *vals[i] = (long)n;
     }
     return 0;
 }

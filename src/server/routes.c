@@ -6,7 +6,9 @@
  * already looked up in the caller's organization (another organization's
  * TSS answers 404 before any handler runs).
  */
+#include <inttypes.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -59,14 +61,22 @@ static int split(char *path, char **seg)
     return n;
 }
 
+/* Below this much free space in the data directory a TSS cannot be trusted
+ * to store its next logs: /ready sends the balancer elsewhere. */
+#define READY_MIN_FREE (1u << 20)
+
 static void ready(srv_req *q, srv_resp *r)
 {
     srv *s = q->s;
     char why[300] = "", n[16];
+    struct statvfs fs;
     if (atomic_load(&s->stopping))
         snprintf(why, sizeof why, "shutting down");
     else if (access(s->cfg.data_dir, W_OK) != 0)
         snprintf(why, sizeof why, "the data directory is not writable");
+    else if (statvfs(s->cfg.data_dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < READY_MIN_FREE)
+        snprintf(why, sizeof why, "the data directory's disk is full (%" PRIu64 " bytes free)",
+                 (uint64_t)fs.f_bavail * fs.f_frsize);
     else if (db_text(&s->db, "SELECT count(*) FROM orgs", 0, NULL, n, sizeof n) != 1)
         snprintf(why, sizeof why, "the state database cannot be read");
     pthread_mutex_lock(&s->tss_mu);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -180,6 +181,21 @@ json_t *req_json(srv_req *q, srv_resp *r);
 /* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a
  * 400 in r when malformed. */
 int req_page(srv_req *q, srv_resp *r, long *limit, long *offset);
+
+/* A number of digits only (no sign, space or "+") from min to max, from the
+ * query, path or body parameter `name`; -1 and a 400 `code` naming it. */
+int req_u64(srv_resp *r, const char *code, const char *name, const char *v, uint64_t min, uint64_t max,
+            uint64_t *out);
+/* 0 when obj has no member `name` or it is of `type`; else -1 and a 400
+ * naming the field (`where` prefixes it, e.g. "schema.raw."). */
+int req_type(srv_resp *r, json_t *obj, const char *where, const char *name, json_type type);
+/* True for valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool utf8_valid(const char *s);
+/* s with every byte >= 0x80 written as %XX (printable in a log); malloc'd or NULL. */
+char *utf8_escape(const char *s);
+/* The largest number a JSON reader holds exactly (2^53 - 1): the bound of
+ * revisions and other counters clients send. */
+#define REQ_MAX_JSON_INT 9007199254740991ull
 
 /* routes.c */
 void routes_handle(srv_req *q, srv_resp *r);

@@ -203,6 +203,10 @@ static void patch_tss(srv_req *q, srv_resp *r, srv_tss *x)
     json_t *j = req_json(q, r);
     if (!j)
         return;
+    if (req_type(r, j, NULL, "description", JSON_STRING) || req_type(r, j, NULL, "state", JSON_STRING)) {
+        json_decref(j);
+        return;
+    }
     json_t *dv = json_object_get(j, "description"), *sv = json_object_get(j, "state");
     const char *desc = json_string_value(dv), *state = json_string_value(sv);
     static const char *states[] = {"UNINITIALIZED", "INITIALIZED", "DISABLED"};
@@ -214,18 +218,44 @@ static void patch_tss(srv_req *q, srv_resp *r, srv_tss *x)
     } else if (desc && strlen(desc) > TSE_MAX_DESCRIPTION_LEN) {
         resp_error(r, 400, "E_BAD_REQUEST", "description is limited to %d characters", TSE_MAX_DESCRIPTION_LEN);
     } else {
-        const char *args[] = {desc, x->id};
+        /* The request is applied whole or not at all: the description goes
+         * first (initialize writes it into the TSE), and back when the state
+         * change is refused. */
+        char old[TSE_MAX_DESCRIPTION_LEN + 1] = "";
+        int dep = 0;
+        const char *args[] = {desc, x->id}, *undo[] = {old, x->id};
         tse_err e = TSE_OK;
-        if (desc && db_exec(&q->s->db, "UPDATE tss SET description=? WHERE id=?", 2, args))
+        if (desc && (tss_row(q->s, x->id, old, sizeof old, &dep) ||
+                     db_exec(&q->s->db, "UPDATE tss SET description=? WHERE id=?", 2, args)))
             e = TSE_ERR_STORAGE_FAILURE;
-        if (!e && state)
-            e = set_state(q->s, x, state);
+        if (!e && state && (e = set_state(q->s, x, state)) && desc &&
+            db_exec(&q->s->db, "UPDATE tss SET description=? WHERE id=?", 2, undo))
+            e = TSE_ERR_STORAGE_FAILURE;
         if (e)
             resp_tse_error(r, e);
         else
             respond_tss(q, r, x);
     }
     json_decref(j);
+}
+
+/* The answer to a PIN change with the PUK: a PUK blocked after too many
+ * wrong ones (TR-03151-1 ErrorPukTemporarilyBlocked) is 403 with
+ * Retry-After. */
+static void puk_answer(srv_req *q, srv_resp *r, srv_tss *x, tse_err e)
+{
+    int64_t wait = e == TSE_ERR_PIN_BLOCKED ? engine_puk_blocked_for(x->e) : 0;
+    if (wait > 0) {
+        resp_error(r, 403, "PUK_TEMPORARILY_BLOCKED", "%s", tse_last_error_message());
+        r->retry_after = (int)wait;
+        json_object_set_new(r->json, "retry_after", json_integer(wait));
+    } else if (e) {
+        resp_tse_error(r, e);
+    } else if (q) {
+        respond_tss(q, r, x);
+    } else {
+        resp_json(r, 200, json_object());
+    }
 }
 
 /* PATCH .../admin {admin_puk, new_admin_pin} */
@@ -236,6 +266,10 @@ static void admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
         return;
     const char *puk = json_string_value(json_object_get(j, "admin_puk"));
     const char *pin = json_string_value(json_object_get(j, "new_admin_pin"));
+    if (req_type(r, j, NULL, "admin_puk", JSON_STRING) || req_type(r, j, NULL, "new_admin_pin", JSON_STRING)) {
+        json_decref(j);
+        return;
+    }
     if (!puk || !pin) {
         json_decref(j);
         resp_error(r, 400, "E_BAD_REQUEST", "admin_puk and new_admin_pin are required");
@@ -247,10 +281,7 @@ static void admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
         e = info.state == TSE_STATE_CREATED ? engine_set_admin_pin(x->e, puk, pin)
                                             : engine_unblock_user(x->e, TSE_USER_ADMIN, puk, pin);
     json_decref(j);
-    if (e)
-        resp_tse_error(r, e);
-    else
-        respond_tss(q, r, x);
+    puk_answer(q, r, x, e);
 }
 
 /* POST .../admin/auth {admin_pin}, POST .../time-admin/auth {pin} */
@@ -301,10 +332,8 @@ static void time_admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
     else
         e = engine_set_time_admin_pin(x->e, pin);
     json_decref(j);
-    if (e)
-        resp_tse_error(r, e);
-    else if (pin && (!pv || puk))
-        resp_json(r, 200, json_object());
+    if (e || (pin && (!pv || puk)))
+        puk_answer(NULL, r, x, e);
 }
 
 /* .../admin and the extension .../time-admin: PIN, login, logout. */

@@ -93,12 +93,50 @@ static int row_store(srv *s, const char *tss_id, const char *tx_id, json_t *resu
     return rc;
 }
 
+/* A member of a body object and the JSON type it must have when given. */
+typedef struct field_type {
+    const char *name;
+    json_type type;
+} field_type;
+
+static const field_type receipt_fields[] = {{"receipt_type", JSON_STRING},
+                                            {"amounts_per_vat_rate", JSON_ARRAY},
+                                            {"amounts_per_payment_type", JSON_ARRAY},
+                                            {NULL, 0}};
+static const field_type vat_fields[] = {{"vat_rate", JSON_STRING}, {"amount", JSON_STRING}, {NULL, 0}};
+static const field_type payment_fields[] = {
+    {"payment_type", JSON_STRING}, {"amount", JSON_STRING}, {"currency_code", JSON_STRING}, {NULL, 0}};
+static const field_type body_fields[] = {{"state", JSON_STRING},          {"client_id", JSON_STRING},
+                                         {"schema", JSON_OBJECT},         {"additional_data", JSON_STRING},
+                                         {"update_variant", JSON_STRING}, {NULL, 0}};
+static const field_type raw_fields[] = {{"process_type", JSON_STRING}, {"process_data", JSON_STRING}, {NULL, 0}};
+
+/* False, with err naming the field, when `obj` is not an object or one of
+ * `fields` is there with another type (null included). */
+static bool field_types(json_t *obj, const char *where, const field_type *fields, tse_error *err)
+{
+    srv_resp r = {0};
+    bool ok = json_is_object(obj);
+    if (!ok)
+        error_set(err, TSE_ERR_INVALID_ARGUMENT, "%.*s must be an object", (int)strlen(where) - 1, where);
+    for (const field_type *f = fields; ok && f->name; f++) {
+        if (req_type(&r, obj, where, f->name, f->type)) {
+            error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s", json_string_value(json_object_get(r.json, "message")));
+            ok = false;
+        }
+    }
+    json_decref(r.json);
+    return ok;
+}
+
 /* Kassenbeleg-V1 processData of a fiskaly standard_v1 receipt
  * {receipt_type, amounts_per_vat_rate[{vat_rate, amount}],
  *  amounts_per_payment_type[{payment_type, amount, currency_code?}]}.
  * A cancelled RECEIPT is recorded as AVBelegabbruch. */
 static char *kassenbeleg(json_t *receipt, const char *state, tse_error *err)
 {
+    if (!field_types(receipt, "", receipt_fields, err))
+        return NULL;
     const char *rt = json_string_value(json_object_get(receipt, "receipt_type"));
     receipt_kassenbeleg kb = {.vorgangstyp = rt ? receipt_vorgangstyp_from_api(rt) : NULL};
     if (!kb.vorgangstyp) {
@@ -118,6 +156,10 @@ static char *kassenbeleg(json_t *receipt, const char *state, tse_error *err)
     json_t *e;
     int64_t cents;
     json_array_foreach(vats, i, e) {
+        char where[64];
+        snprintf(where, sizeof where, "amounts_per_vat_rate[%zu].", i);
+        if (!field_types(e, where, vat_fields, err))
+            return NULL;
         int k = receipt_vat_from_api(json_string_value(json_object_get(e, "vat_rate")));
         const char *amount = json_string_value(json_object_get(e, "amount"));
         if (k < 0 || !amount || !receipt_amount_parse(amount, &cents)) {
@@ -133,6 +175,12 @@ static char *kassenbeleg(json_t *receipt, const char *state, tse_error *err)
         return NULL;
     }
     json_array_foreach(pays, i, e) {
+        char where[64];
+        snprintf(where, sizeof where, "amounts_per_payment_type[%zu].", i);
+        if (!field_types(e, where, payment_fields, err)) {
+            free(p);
+            return NULL;
+        }
         int non_cash = receipt_payment_type_from_api(json_string_value(json_object_get(e, "payment_type")));
         const char *amount = json_string_value(json_object_get(e, "amount"));
         if (non_cash < 0 || !amount || !receipt_amount_parse(amount, &p[i].cents)) {
@@ -162,6 +210,11 @@ static int parse_schema(tx_req *t, srv_resp *r)
         resp_error(r, 400, "E_BAD_REQUEST", "schema must hold exactly one of raw or standard_v1");
         return -1;
     }
+    tse_error err = {0};
+    if (raw && !field_types(raw, "schema.raw.", raw_fields, &err)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "%s", err.message);
+        return -1;
+    }
     if (raw) {
         const char *pt = json_string_value(json_object_get(raw, "process_type"));
         const char *pd = json_string_value(json_object_get(raw, "process_data"));
@@ -176,7 +229,6 @@ static int parse_schema(tx_req *t, srv_resp *r)
         t->process_type = pt;
         return 0;
     }
-    tse_error err = {0};
     json_t *receipt = json_object_get(std, "receipt");
     if (!json_is_object(receipt)) {
         resp_error(r, 400, "E_BAD_REQUEST", "schema.standard_v1 needs a receipt object");
@@ -194,10 +246,17 @@ static int parse_schema(tx_req *t, srv_resp *r)
 static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
 {
     const char *rev = req_query(q, "tx_revision");
-    char *end = NULL;
-    t->revision = rev ? strtoll(rev, &end, 10) : 0;
-    if (!rev || !*rev || *end || t->revision < 1) {
+    uint64_t revision;
+    if (!rev) {
         resp_error(r, 400, "E_BAD_REQUEST", "the query parameter tx_revision (an integer >= 1) is required");
+        return -1;
+    }
+    if (req_u64(r, "E_BAD_REQUEST", "tx_revision", rev, 1, REQ_MAX_JSON_INT, &revision))
+        return -1;
+    t->revision = (long long)revision;
+    tse_error err = {0};
+    if (!field_types(body, "", body_fields, &err)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "%s", err.message);
         return -1;
     }
     t->state = json_string_value(json_object_get(body, "state"));
