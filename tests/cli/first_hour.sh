@@ -7,6 +7,7 @@
 # Usage: first_hour.sh OPENTSED OPENTSE OPENTSE_POS OPENTSE_DEMO API_MD
 set -eu
 OPENTSED=$1 OPENTSE=$2 POS=$3 DEMO=$4 API_MD=$5
+mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
 W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/first-hour.XXXXXX")
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
