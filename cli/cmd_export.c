@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,9 +262,15 @@ int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv)
         fputs(delete_usage, stdout);
         return CLI_OK;
     }
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--pin-file") || ++i >= argc)
-            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i < argc ? i : argc - 1]);
+    static const struct option delete_opts[] = {{"pin-file", required_argument, NULL, 'p'}, {0}};
+    optind = 1;
+    opterr = 0;
+    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", delete_opts, NULL)) != -1; prev = optind)
+        if (k != 'p')
+            return cli_fail(ctx, CLI_USAGE, "%s %s (see --help)", k == ':' ? "a value is needed for" : "unknown option",
+                            argv[prev]);
+    if (optind < argc)
+        return cli_fail(ctx, CLI_USAGE, "unexpected argument %s (see --help)", argv[optind]);
     tse *t = NULL;
     int ec = cli_open(ctx, &t);
     if (ec)
@@ -292,18 +299,20 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
         fputs(restore_usage, stdout);
         return CLI_OK;
     }
-    int first = 1;
-    if (first < argc && !strcmp(argv[first], "--pin-file"))
-        first += 2;
-    else if (first < argc && !strcmp(argv[first], "--recovery")) {
-        ctx->recovery = true;
-        first++;
+    static const struct option restore_opts[] = {
+        {"pin-file", required_argument, NULL, 'p'}, {"recovery", no_argument, NULL, 'r'}, {0}};
+    optind = 1;
+    opterr = 0;
+    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", restore_opts, NULL)) != -1; prev = optind) {
+        if (k == 'r')
+            ctx->recovery = true;
+        else if (k != 'p')
+            return cli_fail(ctx, CLI_USAGE, "%s %s (see --help)", k == ':' ? "a value is needed for" : "unknown option",
+                            argv[prev]);
     }
+    int first = optind;   /* getopt_long put the archives last */
     if (first >= argc)
         return cli_fail(ctx, CLI_USAGE, "no archive given (see --help)");
-    for (int i = first; i < argc; i++)
-        if (argv[i][0] == '-')
-            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
     tse *t = NULL;
     int ec = cli_open(ctx, &t);
     if (ec)

@@ -7,11 +7,13 @@
  * standard input); `opentse --url URL qr make --counter N` makes the code of
  * the transaction whose Finish log has signature counter N.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/encode.h"
+#include "base/text.h"
 #include "cli.h"
 #include "codec/logmsg.h"
 #include "receipt/receipt.h"
@@ -222,24 +224,29 @@ static int qr_render(cli_ctx *ctx, int argc, char **argv)
 {
     const char *png = NULL, *svg = NULL, *arg = NULL;
     int scale = 4;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--png") && i + 1 < argc)
-            png = argv[++i];
-        else if (!strcmp(argv[i], "--svg") && i + 1 < argc)
-            svg = argv[++i];
-        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 64)
-                return cli_fail(ctx, CLI_USAGE, "--scale needs a number from 1 to 64");
+    static const struct option render_opts[] = {{"png", required_argument, NULL, 'p'},
+                                                {"svg", required_argument, NULL, 's'},
+                                                {"scale", required_argument, NULL, 'x'}, {0}};
+    optind = 1;
+    opterr = 0;
+    argc--, argv++;   /* argv[0] is now "render" */
+    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", render_opts, NULL)) != -1; prev = optind) {
+        uint64_t v;
+        if (k == 'p')
+            png = optarg;
+        else if (k == 's')
+            svg = optarg;
+        else if (k == 'x' && parse_u64(optarg, (size_t)-1, 64, &v) && v >= 1)
             scale = (int)v;
-        } else if (argv[i][0] == '-' && argv[i][1])
-            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
-        else if (arg)
-            return cli_fail(ctx, CLI_USAGE, "one QR code at a time (quote it: it holds ';')");
+        else if (k == 'x')
+            return cli_fail(ctx, CLI_USAGE, "--scale needs a number from 1 to 64");
         else
-            arg = argv[i];
+            return cli_fail(ctx, CLI_USAGE, "%s %s (see --help)", k == ':' ? "a value is needed for" : "unknown option",
+                            argv[prev]);
     }
+    if (argc - optind > 1)
+        return cli_fail(ctx, CLI_USAGE, "one QR code at a time (quote it: it holds ';')");
+    arg = optind < argc ? argv[optind] : NULL;
     if (!arg || (!png == !svg))
         return cli_fail(ctx, CLI_USAGE, "give the QR text and exactly one of --png FILE or --svg FILE");
     char *text = qr_text(arg);
@@ -296,13 +303,14 @@ static bool find_start(tse *t, uint64_t tx, uint64_t below, int64_t *start)
 static int qr_make(cli_ctx *ctx, int argc, char **argv)
 {
     uint64_t counter = 0;
-    for (int i = 2; i < argc; i++) {
-        char *end = NULL;
-        if (!strcmp(argv[i], "--counter") && i + 1 < argc && argv[i + 1][0] != '-')
-            counter = strtoull(argv[++i], &end, 10);
-        if (!end || *end || counter == 0)
+    static const struct option make_opts[] = {{"counter", required_argument, NULL, 'c'}, {0}};
+    optind = 1;
+    opterr = 0;
+    for (int k; (k = getopt_long(argc - 1, argv + 1, ":", make_opts, NULL)) != -1;)
+        if (k != 'c' || !parse_u64(optarg, (size_t)-1, UINT64_MAX, &counter) || counter == 0)
             return cli_fail(ctx, CLI_USAGE, "qr make takes --counter N (N > 0, see --help)");
-    }
+    if (optind < argc - 1)
+        return cli_fail(ctx, CLI_USAGE, "qr make takes --counter N (see --help)");
     if (!counter)
         return cli_fail(ctx, CLI_USAGE, "qr make takes --counter N (see --help)");
     tse *t = NULL;

@@ -5,12 +5,14 @@
  * the verdict: 0 intact and complete, 3 intact but incomplete or
  * implausible, 1 integrity broken (docs/verify.md lists the findings).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "cli.h"
 #include "verify/verify.h"
 
@@ -28,48 +30,69 @@ typedef struct verify_args {
     int first;          /* index of the first file in argv */
 } verify_args;
 
+/* The options before the files, through getopt_long: "--name VALUE" and
+ * "--name=VALUE"; verify-log takes --cert, verify the anchors and reports. */
 static int parse_args(cli_ctx *ctx, int argc, char **argv, bool with_cert, verify_args *a)
 {
+    enum { O_MAX = 1, O_THREADS, O_CERT, O_HTML, O_DSFINVK, O_ROOT, O_CRL };
+    static const struct option verify_opts[] = {
+        {"quiet", no_argument, NULL, 'q'},          {"max-findings", required_argument, NULL, O_MAX},
+        {"threads", required_argument, NULL, O_THREADS}, {"html", required_argument, NULL, O_HTML},
+        {"dsfinvk", required_argument, NULL, O_DSFINVK}, {"root", required_argument, NULL, O_ROOT},
+        {"crl", required_argument, NULL, O_CRL},     {0}};
+    static const struct option log_opts[] = {
+        {"quiet", no_argument, NULL, 'q'},          {"max-findings", required_argument, NULL, O_MAX},
+        {"threads", required_argument, NULL, O_THREADS}, {"cert", required_argument, NULL, O_CERT},
+        {0}};
     memset(a, 0, sizeof *a);
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int prev = optind, k = getopt_long(argc, argv, "+:q", with_cert ? log_opts : verify_opts, NULL);
+        if (k == -1)
             break;
-        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+        uint64_t v = 0;
+        switch (k) {
+        case 'q':
             a->quiet = true;
-        } else if (!strcmp(argv[i], "--max-findings") && i + 1 < argc) {
-            char *end;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (*end || v == 0)
+            break;
+        case O_MAX:
+            if (!parse_u64(optarg, (size_t)-1, SIZE_MAX, &v) || v == 0)
                 return cli_fail(ctx, CLI_USAGE, "--max-findings needs a number above 0");
             a->max_findings = (size_t)v;
-        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            unsigned long v = strtoul(argv[++i], &end, 10);
-            if (*end || v == 0 || v > 1024)
+            break;
+        case O_THREADS:
+            if (!parse_u64(optarg, (size_t)-1, 1024, &v) || v == 0)
                 return cli_fail(ctx, CLI_USAGE, "--threads needs a number from 1 to 1024");
             a->threads = (unsigned)v;
-        } else if (with_cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
-            a->cert = argv[++i];
-        } else if (!with_cert && !strcmp(argv[i], "--html") && i + 1 < argc) {
-            a->html = argv[++i];
-        } else if (!with_cert && !strcmp(argv[i], "--dsfinvk") && i + 1 < argc) {
-            a->dsfinvk = argv[++i];
-        } else if (!with_cert && (!strcmp(argv[i], "--root") || !strcmp(argv[i], "--crl")) &&
-                   i + 1 < argc) {
-            bool root = !strcmp(argv[i], "--root");
-            size_t *n = root ? &a->n_roots : &a->n_crls;
+            break;
+        case O_CERT:
+            a->cert = optarg;
+            break;
+        case O_HTML:
+            a->html = optarg;
+            break;
+        case O_DSFINVK:
+            a->dsfinvk = optarg;
+            break;
+        case O_ROOT:
+        case O_CRL: {
+            size_t *n = k == O_ROOT ? &a->n_roots : &a->n_crls;
             if (*n == MAX_ANCHOR_FILES)
-                return cli_fail(ctx, CLI_USAGE, "at most %d %s files", MAX_ANCHOR_FILES, argv[i]);
-            (root ? a->roots : a->crls)[(*n)++] = argv[++i];
-        } else {
-            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[i]);
+                return cli_fail(ctx, CLI_USAGE, "at most %d %s files", MAX_ANCHOR_FILES,
+                                k == O_ROOT ? "--root" : "--crl");
+            (k == O_ROOT ? a->roots : a->crls)[(*n)++] = optarg;
+            break;
+        }
+        case ':':
+            return cli_fail(ctx, CLI_USAGE, "%s needs a value (see --help)", argv[prev]);
+        default:
+            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[prev]);
         }
     }
-    if (i >= argc)
+    if (optind >= argc)
         return cli_fail(ctx, CLI_USAGE, "no file given (see --help)");
-    a->first = i;
+    a->first = optind;
     return 0;
 }
 

@@ -200,15 +200,22 @@ const char *vr_time(int64_t t, char *buf, size_t cap)
     return buf;
 }
 
+/* "s" for a count of other than one: "1 log", "2 logs". */
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 int verify_report_text(const verify_result *r, FILE *out, bool quiet)
 {
     const verify_counts *c = &r->counts;
     char a[32], b[32];
     verify_verdict v = verify_verdict_of(r);
-    fprintf(out, "%s: %s, %s (verdict %d: %zu errors, %zu warnings, %zu notes)\n",
+    fprintf(out, "%s: %s, %s (verdict %d: %zu error%s, %zu warning%s, %zu note%s)\n",
             r->source ? r->source : "?", v == VERIFY_INTACT ? "OK" : v == VERIFY_BROKEN ? "FAILED"
                                                                    : "INCOMPLETE",
-            verify_verdict_text(v), (int)v, r->errors, r->warnings, r->notes);
+            verify_verdict_text(v), (int)v, r->errors, plural(r->errors), r->warnings, plural(r->warnings),
+            r->notes, plural(r->notes));
     if (!quiet && r->dsfinvk) {
         fprintf(out, "  DSFinV-K export: %zu rows of transactions_tse.csv held against the Finish "
                      "logs of the archives\n",
@@ -218,12 +225,13 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
             fprintf(out, "  info.csv: description \"%s\", manufacturer \"%s\", version \"%s\"\n",
                     r->info_description ? r->info_description : "",
                     r->info_manufacturer, r->info_version ? r->info_version : "");
-        fprintf(out, "  %zu logs (%zu transaction: %zu start, %zu update, %zu finish; "
-                     "%zu system; %zu audit), %zu signatures valid\n",
-                c->logs, c->transaction_logs, c->starts, c->updates, c->finishes,
-                c->system_logs, c->audit_logs, c->signatures_valid);
-        fprintf(out, "  %zu transactions (%zu open), %zu certificates, %zu files\n",
-                c->transactions, c->open_transactions, c->certificates, c->files);
+        fprintf(out, "  %zu log%s (%zu transaction: %zu start, %zu update, %zu finish; "
+                     "%zu system; %zu audit), %zu signature%s valid\n",
+                c->logs, plural(c->logs), c->transaction_logs, c->starts, c->updates, c->finishes,
+                c->system_logs, c->audit_logs, c->signatures_valid, plural(c->signatures_valid));
+        fprintf(out, "  %zu transaction%s (%zu open), %zu certificate%s, %zu file%s\n",
+                c->transactions, plural(c->transactions), c->open_transactions, c->certificates,
+                plural(c->certificates), c->files, plural(c->files));
         if (c->tses)
             fprintf(out, "  certificate chain: %s; revocation %s\n",
                     r->anchored ? "anchored in the given root"
@@ -231,8 +239,8 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
                     r->revocation_checked ? "checked against current CRLs" : "not checked");
         for (size_t i = 0; i < r->n_tses; i++) {
             const verify_tse *t = &r->tses[i];
-            fprintf(out, "  TSE %s: %s, %zu logs, counters %llu..%llu, %s .. %s%s\n",
-                    t->serial_hex, t->signature_algorithm, t->logs,
+            fprintf(out, "  TSE %s: %s, %zu log%s, counters %llu..%llu, %s .. %s%s\n",
+                    t->serial_hex, t->signature_algorithm, t->logs, plural(t->logs),
                     (unsigned long long)t->first_counter, (unsigned long long)t->last_counter,
                     vr_time(t->first_time, a, sizeof a), vr_time(t->last_time, b, sizeof b),
                     t->has_certificate ? "" : ", NO CERTIFICATE");

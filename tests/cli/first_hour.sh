@@ -194,6 +194,18 @@ grep -q "counters $n\.\.$n," vl.txt || fail "verify-log counters: $(cat vl.txt)"
 "$OPENTSE" verify missing.tar >miss.txt && fail "verify of a missing file passed"
 grep -q "archive-unreadable" miss.txt || fail "verify missing.tar: $(cat miss.txt)"
 grep -q " 0 logs\| 0 transactions" miss.txt && fail "verify missing.tar prints an all-zero summary: $(cat miss.txt)"
+rc=0; "$OPENTSE" verify-log --max-findings=5 "$finish" >vlc.txt || rc=$?
+[ "$rc" -le 3 ] || fail "verify-log --max-findings=N refused: $(cat vlc.txt)"
+grep -Eq "verdict [0-9]: [0-9]+ errors?, [0-9]+ warnings?, [0-9]+ notes?\)" vlc.txt || fail "verify summary: $(cat vlc.txt)"
+grep -Eq "(^|[^0-9])1 (errors|warnings|notes|logs|signatures)" vlc.txt && fail "verify: plural of one: $(cat vlc.txt)"
+"$OPENTSE" verify --threads=1 --max-findings=5 none.tar >/dev/null || fail "verify --threads=N refused"
+# --name=VALUE everywhere (getopt_long): the option is read, not refused as unknown
+"$OPENTSE" qr render --png=qr.png --scale=3 "$(cat "$OPENTSE_FIXTURES/qr-p256.txt")" >/dev/null || fail "qr render --png=FILE refused"
+file qr.png | grep -q "PNG image data, 255 x 255" || fail "qr render --scale=3: $(file qr.png)"
+printf '%s' "$OPENTSE_ADMIN_PIN" >pin.txt
+env -u OPENTSE_ADMIN_PIN "$OPENTSE" restore --pin-file=pin.txt none.tar >opt.txt 2>&1 || fail "restore --pin-file=FILE: $(cat opt.txt)"
+rc=0; env -u OPENTSE_ADMIN_PIN "$OPENTSE" delete-stored-data --pin-file=no-such-file >opt.txt 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && ! grep -q "unknown option" opt.txt || fail "delete-stored-data --pin-file=FILE: $(cat opt.txt)"
 
 # --- progress: on a terminal only, done/total, rate, ETA ------------------------
 script -qec "\"$OPENTSE\" export --out tty.tar" /dev/null >tty.txt </dev/null
