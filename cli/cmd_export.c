@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "cli.h"
 
 static const char export_usage[] =
@@ -52,14 +53,11 @@ static const char restore_usage[] =
     "it without signing anything, so no counter of the lost logs is used again, and\n"
     "restores without an admin login; holding the file and its master key suffices.\n";
 
-static int parse_u64(cli_ctx *ctx, const char *opt, const char *s, uint64_t *out)
+/* A number above 0 of digits only for option `opt`. */
+static int number_arg(cli_ctx *ctx, const char *opt, const char *s, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || s[0] == '-' || v == 0)
+    if (!parse_u64(s, (size_t)-1, UINT64_MAX, out) || *out == 0)
         return cli_fail(ctx, CLI_USAGE, "%s needs a number above 0", opt);
-    *out = v;
     return 0;
 }
 
@@ -74,7 +72,7 @@ static int parse_time(cli_ctx *ctx, const char *opt, const char *s, int64_t *out
             return 0;
     }
     uint64_t v;
-    if (s && strchr(s, '-') == NULL && parse_u64(ctx, opt, s, &v) == 0 && v < (uint64_t)INT64_MAX) {
+    if (s && parse_u64(s, (size_t)-1, INT64_MAX - 1, &v) && v > 0) {
         *out = (int64_t)v;
         return 0;
     }
@@ -158,44 +156,47 @@ static int to_sink(void *p, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* The export's options, through getopt_long ("--name VALUE", "--name=VALUE"). */
 static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *f, const char **out)
 {
+    enum { O_OUT = 1, O_CLIENT, O_TX, O_START_TX, O_END_TX, O_MAX, O_CURSOR, O_START_DATE, O_END_DATE };
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, O_OUT},
+        {"client", required_argument, NULL, O_CLIENT},
+        {"transaction", required_argument, NULL, O_TX},
+        {"start-transaction", required_argument, NULL, O_START_TX},
+        {"end-transaction", required_argument, NULL, O_END_TX},
+        {"max-records", required_argument, NULL, O_MAX},
+        {"cursor", required_argument, NULL, O_CURSOR},
+        {"start-date", required_argument, NULL, O_START_DATE},
+        {"end-date", required_argument, NULL, O_END_DATE},
+        {0}};
     memset(f, 0, sizeof *f);
     *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL, *eq = strchr(a, '=');
-        char name[32];
-        if (eq && !strncmp(a, "--", 2) && eq - a < (ptrdiff_t)sizeof name) { /* --name=value */
-            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            a = name;
-            v = eq + 1;
-            i--; /* the value is no argument of its own */
-        }
+    optind = 1;
+    opterr = 0;
+    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", opts, NULL)) != -1; prev = optind) {
         int rc = 0;
-        if (!strcmp(a, "--out") && v)
-            *out = v;
-        else if (!strcmp(a, "--client") && v)
-            f->client_id = v;
-        else if (!strcmp(a, "--transaction"))
-            rc = parse_u64(ctx, a, v, &f->transaction_number);
-        else if (!strcmp(a, "--start-transaction"))
-            rc = parse_u64(ctx, a, v, &f->start_transaction_number);
-        else if (!strcmp(a, "--end-transaction"))
-            rc = parse_u64(ctx, a, v, &f->end_transaction_number);
-        else if (!strcmp(a, "--max-records"))
-            rc = parse_u64(ctx, a, v, &f->maximum_number_records);
-        else if (!strcmp(a, "--cursor")) /* 0: from the first log */
-            rc = v && !strcmp(v, "0") ? 0 : parse_u64(ctx, a, v, &f->cursor);
-        else if (!strcmp(a, "--start-date"))
-            rc = parse_time(ctx, a, v, &f->start_date);
-        else if (!strcmp(a, "--end-date"))
-            rc = parse_time(ctx, a, v, &f->end_date);
-        else
-            return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", a);
+        switch (k) {
+        case O_OUT: *out = optarg; break;
+        case O_CLIENT: f->client_id = optarg; break;
+        case O_TX: rc = number_arg(ctx, "--transaction", optarg, &f->transaction_number); break;
+        case O_START_TX: rc = number_arg(ctx, "--start-transaction", optarg, &f->start_transaction_number); break;
+        case O_END_TX: rc = number_arg(ctx, "--end-transaction", optarg, &f->end_transaction_number); break;
+        case O_MAX: rc = number_arg(ctx, "--max-records", optarg, &f->maximum_number_records); break;
+        case O_CURSOR: /* 0: from the first log */
+            rc = !strcmp(optarg, "0") ? 0 : number_arg(ctx, "--cursor", optarg, &f->cursor);
+            break;
+        case O_START_DATE: rc = parse_time(ctx, "--start-date", optarg, &f->start_date); break;
+        case O_END_DATE: rc = parse_time(ctx, "--end-date", optarg, &f->end_date); break;
+        case ':': return cli_fail(ctx, CLI_USAGE, "%s needs a value (see --help)", argv[prev]);
+        default: return cli_fail(ctx, CLI_USAGE, "unknown option %s (see --help)", argv[prev]);
+        }
         if (rc)
             return rc;
-        i++;
     }
+    if (optind < argc)
+        return cli_fail(ctx, CLI_USAGE, "unexpected argument %s (see --help)", argv[optind]);
     return 0;
 }
 
