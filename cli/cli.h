@@ -99,14 +99,16 @@ int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv);
 int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 int cmd_keygen(cli_ctx *ctx, int argc, char **argv);
 
-/* Helpers of the TSE commands (cmd_tss.c): the value of option `name`
- * ("--name VALUE" or "--name=VALUE") among argv[1..], or NULL; whether a
- * flag is present; logging in as admin with the PIN from $OPENTSE_ADMIN_PIN
- * or --pin-file (0, or the exit code after printing the error). */
+/* main.c: the value of option `name` ("--name VALUE" or "--name=VALUE")
+ * among argv[1..], or NULL; whether a flag is present. */
 const char *cli_opt(int argc, char **argv, const char *name);
 bool cli_flag(int argc, char **argv, const char *name);
-/* Refuses --pin, --puk, --api-secret and the like: secrets come from the
- * environment or files. 0, or the usage exit code after the message. */
+
+/* Helpers of the TSE commands (cmd_tss.c): logging in as admin with the PIN
+ * from $OPENTSE_ADMIN_PIN or --pin-file (0, or the exit code after printing
+ * the error). cli_no_secrets refuses --pin, --puk, --api-secret and the
+ * like: secrets come from the environment or files (0, or the usage exit
+ * code after the message). */
 int cli_no_secrets(cli_ctx *ctx, int argc, char **argv);
 int cli_admin_login(cli_ctx *ctx, tse *t, int argc, char **argv);
 

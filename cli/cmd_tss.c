@@ -45,27 +45,6 @@ static const char *tss_usage =
     "$OPENTSE_PUK or --puk-file FILE. Remote TSEs: $OPENTSE_API_KEY and\n"
     "$OPENTSE_API_SECRET (or $OPENTSE_API_SECRET_FILE).\n";
 
-/* Value of option `name` in argv (removed from view by the caller), or NULL. */
-const char *cli_opt(int argc, char **argv, const char *name)
-{
-    size_t n = strlen(name);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], name) && i + 1 < argc)
-            return argv[i + 1];
-        if (!strncmp(argv[i], name, n) && argv[i][n] == '=')
-            return argv[i] + n + 1;
-    }
-    return NULL;
-}
-
-bool cli_flag(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], name))
-            return true;
-    return false;
-}
-
 static void wipe(char *s)
 {
     if (s) {

@@ -90,6 +90,27 @@ int cli_tse_error(cli_ctx *ctx, tse_err rc, const char *what)
                                                                   : CLI_REFUSED;
 }
 
+/* Value of option `name` in argv (removed from view by the caller), or NULL. */
+const char *cli_opt(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], name) && i + 1 < argc)
+            return argv[i + 1];
+        if (!strncmp(argv[i], name, n) && argv[i][n] == '=')
+            return argv[i] + n + 1;
+    }
+    return NULL;
+}
+
+bool cli_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], name))
+            return true;
+    return false;
+}
+
 int cli_fail(cli_ctx *ctx, int code, const char *fmt, ...)
 {
     char msg[1024];

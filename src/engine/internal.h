@@ -23,6 +23,27 @@
 #include "opentse/opentse.h"
 #include "store/store.h"
 
+/* The store's meta records of a TSE. */
+#define META_VERSION "format_version"
+#define META_CURVE "curve"
+#define META_HASH "hash"
+#define META_TIME_FORMAT "time_format"
+#define META_MAX_CLIENTS "max_clients"
+#define META_MAX_TX "max_open_transactions"
+#define META_TRUST_CLOCK "trust_system_clock"
+#define META_SESSION_TIMEOUT "session_timeout"
+#define META_MANUFACTURER_DESC "manufacturer_description"
+#define META_KEY "key"
+#define META_POINT "public_key"
+#define META_CERT "certificate"
+#define META_STATE "state"
+#define META_DESCRIPTION "description"
+#define META_TIME_CREATION "time_creation"
+#define META_TIME_INIT "time_init"
+#define META_TIME_DISABLE "time_disable"
+#define META_PUK "puk"
+
+
 #define ENGINE_MAX_RETRIES 3
 /* PUK back-off: from the ENGINE_MAX_RETRIES-th wrong PUK in a row the PUK is
  * refused for ENGINE_PUK_BACKOFF seconds, doubling with each further wrong
@@ -134,6 +155,13 @@ int64_t engine_now(engine *t);            /* TSE time, or host time when not set
 /* (Re)reads all state from the store; under mu, with no commit of this
  * engine queued. All or nothing: on failure the state stays as it was and
  * t->stale is set. */
+/* state.c: a meta record (`*val` malloc'd; NOT_FOUND when there is none),
+ * or as an integer or text with a default for a missing record. */
+tse_err engine_meta_read(engine *t, const char *key, uint8_t **val, size_t *len);
+int64_t engine_meta_read_int(engine *t, const char *key, int64_t dflt);
+void engine_meta_read_text(engine *t, const char *key, char *out, size_t cap);
+/* Frees the handle's lists of clients and open transactions. */
+void engine_free_lists(engine *t);
 tse_err engine_reload(engine *t);
 /* Builds and queues a log (under mu) with the state changes `ch`. Fills
  * f->signature_counter/log_time/serial/alg and `res` but its signature. On

@@ -2,7 +2,8 @@
  * registry.c - the TSSs opentsed serves: one TSS is one engine on its own
  * store file DATA_DIR/tss/<uuid>.db, opened at start (or creation) and kept
  * open in an in-memory registry; every lookup checks the caller's
- * organization, so another organization's TSS is not found.
+ * organization, so another organization's TSS is not found. The links
+ * between a TSS and its successor are kept here too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -139,4 +140,31 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
     if (!(*out = registry_open(s, id, org_id)))
         return TSE_ERR_INTERNAL;
     return TSE_OK;
+}
+
+/* ---- the links between a TSS and its successor (successor.c makes them) ---- */
+
+int successor_init(srv *s)
+{
+    return db_exec(&s->db,
+                   "CREATE TABLE IF NOT EXISTS tss_links(predecessor TEXT PRIMARY KEY, successor TEXT UNIQUE NOT NULL,"
+                   " time_creation INTEGER)",
+                   0, NULL);
+}
+
+/* The linked TSS of `id` ("successor" or "predecessor"); 1 found. */
+int tss_linked(srv *s, const char *id, int want_successor, char out[40])
+{
+    const char *args[] = {id};
+    return db_text(&s->db,
+                   want_successor ? "SELECT successor FROM tss_links WHERE predecessor=?"
+                                  : "SELECT predecessor FROM tss_links WHERE successor=?",
+                   1, args, out, 40) == 1;
+}
+
+void successor_links_json(srv *s, srv_tss *x, json_t *j)
+{
+    char id[40];
+    json_object_set_new(j, "successor", tss_linked(s, x->id, 1, id) ? json_string(id) : json_null());
+    json_object_set_new(j, "predecessor", tss_linked(s, x->id, 0, id) ? json_string(id) : json_null());
 }

@@ -258,9 +258,13 @@ json_t *tss_answer(srv *s, srv_tss *x);
 
 /* successor.c: a successor TSS in one step (POST .../successor) */
 tss_route_fn routes_successor;
-/* Creates the table of links between TSSs and their successors. */
+
+/* registry.c: the links between TSSs and their successors. Creates their
+ * table; the linked TSS of `id` (want_successor: its successor, else its
+ * predecessor) into out, 1 when there is one; "successor" and "predecessor"
+ * (ids or null) set in a TSS answer. */
 int successor_init(srv *s);
-/* Sets "successor" and "predecessor" (ids or null) in a TSS answer. */
+int tss_linked(srv *s, const char *id, int want_successor, char out[40]);
 void successor_links_json(srv *s, srv_tss *x, json_t *j);
 
 /* report.c: the Section 146a (4) AO report of a TSS (JSON or CSV) */

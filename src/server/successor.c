@@ -21,31 +21,6 @@
 #include "server.h"
 #include "verify/verify.h"
 
-int successor_init(srv *s)
-{
-    return db_exec(&s->db,
-                   "CREATE TABLE IF NOT EXISTS tss_links(predecessor TEXT PRIMARY KEY, successor TEXT UNIQUE NOT NULL,"
-                   " time_creation INTEGER)",
-                   0, NULL);
-}
-
-/* The linked TSS of `id` ("successor" or "predecessor"); 1 found. */
-static int linked(srv *s, const char *id, int want_successor, char out[40])
-{
-    const char *args[] = {id};
-    return db_text(&s->db,
-                   want_successor ? "SELECT successor FROM tss_links WHERE predecessor=?"
-                                  : "SELECT predecessor FROM tss_links WHERE successor=?",
-                   1, args, out, 40) == 1;
-}
-
-void successor_links_json(srv *s, srv_tss *x, json_t *j)
-{
-    char id[40];
-    json_object_set_new(j, "successor", linked(s, x->id, 1, id) ? json_string(id) : json_null());
-    json_object_set_new(j, "predecessor", linked(s, x->id, 0, id) ? json_string(id) : json_null());
-}
-
 /* Registered clients of TSS tss_id: ids and serial numbers (malloc'd). */
 typedef struct client_list {
     char (*id)[40];
@@ -217,7 +192,7 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
     char id[40], have[40], d[TSE_MAX_DESCRIPTION_LEN + 1];
     tse_info info;
     tse_err e;
-    int has = linked(s, old->id, 1, have);
+    int has = tss_linked(s, old->id, 1, have);
     if (!pin || (idv && !uuid_valid(want)) || (dv && (!desc || !*desc || strlen(desc) > TSE_MAX_DESCRIPTION_LEN))) {
         resp_error(r, 400, "E_BAD_REQUEST",
                    "give admin_pin (the TSS's admin PIN, also the successor's), optionally successor_id (a UUID) and "

@@ -63,31 +63,6 @@ static const char schema_sql[] =
     "  last_update INTEGER,"
     "  pending BLOB);";
 
-int store_fail(tse_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-int store_sqlfail(tse_error *err, sqlite3 *db, const char *what)
-{
-    return store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s: %s (SQLite error %d)", what,
-                      sqlite3_errmsg(db), sqlite3_extended_errcode(db));
-}
-
-static int exec_sql(sqlite3 *db, const char *sql, const char *what, tse_error *err)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return store_sqlfail(err, db, what);
-    return 0;
-}
-
 /* Runs a query that yields one integer. */
 static int query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
 {
@@ -118,30 +93,6 @@ static int set_wal(sqlite3 *db, tse_error *err)
                          mode ? mode : "unknown");
     sqlite3_finalize(st);
     return ret;
-}
-
-int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err)
-{
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        int ret = db ? store_sqlfail(err, db, path)
-                     : store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s: out of memory", path);
-        sqlite3_close(db);
-        return ret;
-    }
-    int ret = 0;
-    if (sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
-        sqlite3_extended_result_codes(db, 1) != SQLITE_OK)
-        ret = store_sqlfail(err, db, path);
-    if (!ret)
-        ret = exec_sql(db, "PRAGMA synchronous=FULL", "cannot set synchronous=FULL", err);
-    if (ret) {
-        sqlite3_close(db);
-        return ret;
-    }
-    *out = db;
-    return 0;
 }
 
 /* Takes the single-owner lock on "<path>-lock". */
@@ -206,7 +157,7 @@ static int create_schema(store *s, tse_error *err)
     char sql[sizeof schema_sql + 128];
     snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;%sPRAGMA application_id=%d;PRAGMA user_version=%d;COMMIT;",
              schema_sql, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-    int ret = exec_sql(s->wdb, sql, "cannot create the store schema", err);
+    int ret = store_exec(s->wdb, sql, "cannot create the store schema", err);
     if (ret && !sqlite3_get_autocommit(s->wdb))
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
     return ret ? ret : sync_parent_dir(s->path, err);

@@ -1,13 +1,9 @@
 /*
- * sqlite_bulk.c - the two controlled ways around the append-only log table:
- * deleteStoredData (STORE_DELETE_LOGS, applied inside a group-commit flush
- * together with the log that records it) and the bulk insert of logs signed
- * before (restoreFromBackup), which checks that the stored counters still
- * form one run without gaps before it commits.
- *
- * The delete trigger is dropped and created again inside the same
- * transaction, so outside that transaction no log can ever be deleted and a
- * failed flush leaves the trigger in place.
+ * sqlite_bulk.c - the bulk insert of logs signed before (restoreFromBackup),
+ * the one way besides the group commit into the append-only log table: it
+ * checks that the stored counters still form one run without gaps before it
+ * commits. (deleteStoredData, the other controlled way around it, is applied
+ * inside a group-commit flush: sqlite_commit.c.)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,60 +11,6 @@
 
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
-
-static int exec(sqlite3 *db, const char *sql, tse_error *err)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return store_sqlfail(err, db, sql);
-    return 0;
-}
-
-/* Runs a statement with one integer parameter to its end. */
-static int exec_int(sqlite3 *db, const char *sql, int64_t v, tse_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_sqlfail(err, db, sql);
-    int ret = 0;
-    if (sqlite3_bind_int64(st, 1, v) != SQLITE_OK)
-        ret = store_sqlfail(err, db, sql);
-    while (!ret) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW)
-            ret = store_sqlfail(err, db, sql);
-    }
-    sqlite3_finalize(st);
-    return ret;
-}
-
-int store_apply_delete_logs(store *s, uint64_t through, tse_error *err)
-{
-    int64_t n = (int64_t)through;
-    /* remember what is deleted first: the highest counter and transaction number */
-    int ret = exec_int(s->wdb,
-                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_TX "',"
-                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" STORE_META_DELETED_TX
-                       "'), 0), COALESCE((SELECT MAX(tx_number) FROM logs WHERE counter <= ?1), 0))",
-                       n, err);
-    if (!ret)
-        ret = exec_int(s->wdb,
-                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_THROUGH "',"
-                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
-                       STORE_META_DELETED_THROUGH "'), 0), ?1)",
-                       n, err);
-    if (!ret)
-        ret = exec(s->wdb, "DROP TRIGGER logs_no_delete", err);
-    if (!ret)
-        ret = exec_int(s->wdb, "DELETE FROM logs WHERE counter <= ?1", n, err);
-    if (!ret)
-        ret = exec(s->wdb,
-                   "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
-                   "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END",
-                   err);
-    return ret;
-}
 
 /* ---- bulk insert ---- */
 
@@ -88,7 +30,7 @@ int store_bulk_begin(store *s, store_bulk **out, tse_error *err)
         return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
     b->s = s;
     store_writer_take(s);
-    int ret = exec(s->wdb, "BEGIN IMMEDIATE", err);
+    int ret = store_exec(s->wdb, "BEGIN IMMEDIATE", NULL, err);
     if (!ret && sqlite3_prepare_v2(s->wdb, "SELECT data FROM logs WHERE counter = ?", -1, &b->get, NULL) != SQLITE_OK)
         ret = store_sqlfail(err, s->wdb, "cannot prepare the bulk lookup");
     if (ret) {
@@ -201,7 +143,7 @@ int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err)
     uint64_t last = s->last_counter;
     int ret = commit ? check_run(s, &last, err) : 0;
     if (commit && !ret)
-        ret = exec(s->wdb, "COMMIT", err);
+        ret = store_exec(s->wdb, "COMMIT", NULL, err);
     if ((!commit || ret) && !sqlite3_get_autocommit(s->wdb))
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
     if (commit && !ret)

@@ -322,6 +322,59 @@ static int apply_del_tx(store *s, const store_tx *tx, tse_error *err)
     return run(s, W_DEL_TX, err);
 }
 
+/* ---- deleteStoredData: the controlled way around the append-only log
+ * table, applied inside a flush together with the log that records it. The
+ * delete trigger is dropped and created again inside the same transaction,
+ * so outside it no log can ever be deleted and a failed flush leaves the
+ * trigger in place. ---- */
+
+/* Runs a statement with one integer parameter to its end. */
+static int exec_int(sqlite3 *db, const char *sql, int64_t v, tse_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
+    int ret = 0;
+    if (sqlite3_bind_int64(st, 1, v) != SQLITE_OK)
+        ret = store_sqlfail(err, db, sql);
+    while (!ret) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW)
+            ret = store_sqlfail(err, db, sql);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int apply_delete_logs(store *s, uint64_t through, tse_error *err)
+{
+    int64_t n = (int64_t)through;
+    /* remember what is deleted first: the highest counter and transaction number */
+    int ret = exec_int(s->wdb,
+                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_TX "',"
+                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" STORE_META_DELETED_TX
+                       "'), 0), COALESCE((SELECT MAX(tx_number) FROM logs WHERE counter <= ?1), 0))",
+                       n, err);
+    if (!ret)
+        ret = exec_int(s->wdb,
+                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_THROUGH "',"
+                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
+                       STORE_META_DELETED_THROUGH "'), 0), ?1)",
+                       n, err);
+    if (!ret)
+        ret = store_exec(s->wdb, "DROP TRIGGER logs_no_delete", NULL, err);
+    if (!ret)
+        ret = exec_int(s->wdb, "DELETE FROM logs WHERE counter <= ?1", n, err);
+    if (!ret)
+        ret = store_exec(s->wdb,
+                         "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
+                         "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END",
+                         NULL, err);
+    return ret;
+}
+
 static int apply_change(store *s, const store_change *c, tse_error *err)
 {
     switch (c->kind) {
@@ -336,7 +389,7 @@ static int apply_change(store *s, const store_change *c, tse_error *err)
     case STORE_DEL_TX:
         return apply_del_tx(s, c->tx, err);
     case STORE_DELETE_LOGS:
-        return store_apply_delete_logs(s, c->counter, err);
+        return apply_delete_logs(s, c->counter, err);
     }
     return store_fail(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
 }

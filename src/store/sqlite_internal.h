@@ -73,6 +73,8 @@ int store_fail(tse_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* STORAGE_FAILURE with "<what>: <SQLite's message>" for db. */
 int store_sqlfail(tse_error *err, sqlite3 *db, const char *what);
+/* Runs `sql` (no parameters) on db; a failure names `what` (NULL: the SQL). */
+int store_exec(sqlite3 *db, const char *sql, const char *what, tse_error *err);
 
 /* Opens a connection to the store file with busy timeout and WAL settings. */
 int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err);
@@ -88,8 +90,6 @@ void store_drain(store *s);
 void store_writer_take(store *s);
 void store_writer_give(store *s);
 
-/* sqlite_bulk.c: STORE_DELETE_LOGS inside the running flush. */
-int store_apply_delete_logs(store *s, uint64_t through, tse_error *err);
 #define STORE_META_DELETED_THROUGH "store.deleted_through"
 #define STORE_META_DELETED_TX "store.deleted_tx_number"
 

@@ -235,7 +235,7 @@ int vcert_load(vcert *c, const char *file, const uint8_t *data, size_t len, char
         return -1;
     }
     csp_serial(point, point_len, c->key_serial);
-    vr_hex(c->key_serial, 32, c->key_hex);
+    hex_encode(c->key_hex, sizeof c->key_hex, c->key_serial, 32);
     const unsigned char *p = c->der;
     c->x509 = d2i_X509(NULL, &p, (long)c->der_len);
     if (c->x509 && p != c->der + c->der_len) {
@@ -259,7 +259,7 @@ vcert *vcert_find(vcert *certs, size_t n, const uint8_t serial[32])
 {
     vcert *named = NULL;
     char hex[65];
-    vr_hex(serial, 32, hex);
+    hex_encode(hex, sizeof hex, serial, 32);
     /* Prefer the file named by the serial when several carry the key. */
     for (size_t i = 0; i < n; i++)
         if (certs[i].key && memcmp(certs[i].key_serial, serial, 32) == 0) {
@@ -541,7 +541,7 @@ int vcert_check(vcert *certs, size_t n_certs, vcert *roots, size_t n_roots, cons
         const vkey *claimed = NULL;
         for (size_t j = 0; j < n_keys && c->name_hex[0]; j++) {
             char hex[65];
-            vr_hex(keys[j].serial, 32, hex);
+            hex_encode(hex, sizeof hex, keys[j].serial, 32);
             if (strcmp(hex, c->name_hex) == 0)
                 claimed = &keys[j];
         }

@@ -211,7 +211,7 @@ static int tse_row(const csv_row *row, const int *c, const verify_result *const 
     char hex[65] = "";
     if (point && point_len) {
         csp_serial(point, point_len, digest);
-        vr_hex(digest, 32, hex);
+        hex_encode(hex, sizeof hex, digest, 32);
     }
     free(point);
     int rc = 0;

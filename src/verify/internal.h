@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "base/encode.h"
 #include "codec/logmsg.h"
 #include "csp/csp.h"
 #include "verify.h"
@@ -50,8 +51,6 @@ int vr_grow(void *arr, size_t *cap, size_t n, size_t elem);
 /* A log time as "YYYY-MM-DDThh:mm:ssZ" in buf (cap >= 32); returns buf. */
 const char *vr_time(int64_t t, char *buf, size_t cap);
 
-/* Lower-case hex of n bytes into out (2n + 1). */
-void vr_hex(const uint8_t *p, size_t n, char *out);
 
 /* ------------------------------------------------------ certificates */
 

@@ -298,7 +298,7 @@ static int summarize_keys(vctx *x)
         const vkey *k = &x->keys[i];
         verify_tse *t = &r->tses[i];
         const char *alg = logmsg_sigalg_name(k->sigalg);
-        vr_hex(k->serial, 32, t->serial_hex);
+        hex_encode(t->serial_hex, sizeof t->serial_hex, k->serial, 32);
         snprintf(t->signature_algorithm, sizeof t->signature_algorithm, "%s", alg ? alg : k->sigalg);
         t->has_certificate = k->cert != NULL;
         t->first_time = k->min_time;

@@ -38,16 +38,6 @@ int vr_grow(void *arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-void vr_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 /* The tally of a code, created on first use. */
 static verify_tally *tally(verify_result *r, const char *code)
 {

@@ -153,7 +153,7 @@ static int check_counters(const vrec *rec, size_t b, size_t e, const vkey *k, ch
                           verify_result *r, const verify_options *o)
 {
     char serial[65];
-    vr_hex(k->serial, 32, serial);
+    hex_encode(serial, sizeof serial, k->serial, 32);
     if (rec[b].counter > 1 &&
         vr_add(r, o, VERIFY_NOTE, "counter-start", NULL,
                "TSE %.16s...: the first signature counter is %llu (a filtered or "
@@ -248,7 +248,7 @@ static int check_number_gap(uint64_t prev, uint64_t cur, const vkey *k, verify_r
     if (cur <= prev + 1)
         return 0;
     char serial[65];
-    vr_hex(k->serial, 32, serial);
+    hex_encode(serial, sizeof serial, k->serial, 32);
     unsigned long long a = prev + 1, b = cur - 1;
     return a == b ? vr_add(r, o, VERIFY_WARNING, "transaction-number-gap", NULL,
                            "TSE %.16s...: no log of transaction %llu, between transactions %llu "
@@ -267,7 +267,7 @@ static int check_future(const vkey *k, const verify_options *o, verify_result *r
     if (!k->logs || k->max_time <= now + VSEQ_CLOCK_SLACK)
         return 0;
     char serial[65], a[32], b[32];
-    vr_hex(k->serial, 32, serial);
+    hex_encode(serial, sizeof serial, k->serial, 32);
     return vr_add(r, o, VERIFY_WARNING, "time-in-future", NULL,
                   "TSE %.16s...: logs signed as late as %s, after the time of the check (%s)",
                   serial, vr_time(k->max_time, a, sizeof a), vr_time(now, b, sizeof b));
