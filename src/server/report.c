@@ -29,7 +29,7 @@ static json_t *registers(srv *s, srv_tss *x)
     pthread_mutex_lock(&s->db.mu);
     sqlite3_stmt *st = NULL;
     if (list && sqlite3_prepare_v2(s->db.db, "SELECT id, serial_number, state, time_creation FROM clients WHERE tss_id=?"
-                                             " ORDER BY time_creation, id", -1, &st, NULL) == SQLITE_OK &&
+                                             " ORDER BY time_creation, rowid", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, x->id, -1, SQLITE_TRANSIENT) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "client_id", sqlite3_column_text(st, 0),

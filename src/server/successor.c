@@ -36,7 +36,7 @@ static int clients_of(srv *s, const char *tss_id, client_list *out)
     pthread_mutex_lock(&s->db.mu);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db.db, "SELECT id, serial_number FROM clients WHERE tss_id=? AND state='REGISTERED'"
-                           " ORDER BY time_creation, id", -1, &st, NULL) != SQLITE_OK ||
+                           " ORDER BY time_creation, rowid", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
         rc = -1;
     while (!rc && sqlite3_step(st) == SQLITE_ROW) {
