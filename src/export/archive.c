@@ -54,8 +54,8 @@ static la_ssize_t on_write(struct archive *a, void *p, const void *buf, size_t l
 static int archive_error(writer *w, const char *what)
 {
     if (w->cb_rc)
-        return export_fail(w->err, w->cb_rc, "the export was stopped by its receiver (%s)", tse_errname(w->cb_rc));
-    return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "%s: %s", what, archive_error_string(w->a));
+        return error_set(w->err, w->cb_rc, "the export was stopped by its receiver (%s)", tse_errname(w->cb_rc));
+    return error_set(w->err, TSE_ERR_STORAGE_FAILURE, "%s: %s", what, archive_error_string(w->a));
 }
 
 static int put_file(writer *w, const char *name, const void *data, size_t len)
@@ -107,7 +107,7 @@ static int put_certificates(writer *w, const char *pem)
     tse_error cerr = {0};
     int rc = 0;
     if (!pem || (rc = csp_chain_split(pem, &certs, &n, &cerr)) != 0 || !n)
-        return export_fail(w->err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_EXPORT_CERT_FAILED,
+        return error_set(w->err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_EXPORT_CERT_FAILED,
                            "the certificate chain cannot be read: %s",
                            pem ? cerr.message : "there is none");
     for (size_t i = 0; i < n && !rc; i++) {
@@ -127,13 +127,13 @@ static int put_log(void *p, const store_log *l)
     tse_error perr = {0};
     char name[NAME_CAP];
     if (!logmsg_parse(l->data, l->len, &m, &perr))
-        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
+        return error_set(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
                            (unsigned long long)l->counter, perr.message);
     /* Every name carries the signature counter, unique in one TSE's store,
      * so no name repeats and the _Fc-n of TR-03151 for repeated names is
      * never needed here (restore accepts it in archives). */
     if (!logmsg_filename(&m, 0, name, sizeof name))
-        return export_fail(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
+        return error_set(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
                            (unsigned long long)l->counter);
     int rc = put_file(w, name, l->data, l->len);
     if (!rc) {
@@ -150,7 +150,7 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
     if (out)
         *out = (tse_export_result){0};
     if (!src || !src->st || !write)
-        return export_fail(err, TSE_ERR_INVALID_ARGUMENT, "export_archive: a store and a callback are required");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "export_archive: a store and a callback are required");
     if (!f)
         f = &none;
     store_log_filter sel;
@@ -166,7 +166,7 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
     if (!w.a || !w.e) {
         archive_write_free(w.a);
         archive_entry_free(w.e);
-        return export_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     }
     /* pax_restricted writes plain ustar headers unless a name needs more */
     if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
@@ -181,7 +181,7 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
         tse_error serr = {0};
         rc = store_foreach_log_filtered(src->st, &sel, put_log, &w, &serr);
         if (rc && serr.message[0])   /* the store failed, not put_log */
-            rc = export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr.message);
+            rc = error_set(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr.message);
     }
     /* closed on every path (it frees the buffers); after a failure its end
      * goes nowhere, so a broken archive never looks complete */

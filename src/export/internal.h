@@ -7,8 +7,6 @@
 #include "base/encode.h"
 #include "export/export.h"
 
-/* Writes the message into err (may be NULL); returns code. */
-int export_fail(tse_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Checks `f` against the store and turns it into one selection whose upper
  * counter is pinned to the last stored log. Fails with the TR-03151 error

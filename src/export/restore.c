@@ -37,7 +37,7 @@ static int refuse(restorer *r, const char *fmt, const char *detail)
 {
     char what[TSE_ERROR_MSGLEN];
     snprintf(what, sizeof what, fmt, detail ? detail : "");
-    return export_fail(r->err, TSE_ERR_RESTORE_FAILED, "%s: %s: %s", r->path, r->name ? r->name : "archive", what);
+    return error_set(r->err, TSE_ERR_RESTORE_FAILED, "%s: %s: %s", r->path, r->name ? r->name : "archive", what);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -161,7 +161,7 @@ static int read_entry(restorer *r, struct archive *a, size_t len)
     if (len > r->cap) {
         uint8_t *grown = realloc(r->buf, len);
         if (!grown)
-            return export_fail(r->err, TSE_ERR_NO_MEMORY, "out of memory for an entry of %zu bytes", len);
+            return error_set(r->err, TSE_ERR_NO_MEMORY, "out of memory for an entry of %zu bytes", len);
         r->buf = grown;
         r->cap = len;
     }
@@ -180,7 +180,7 @@ static int restore_one(restorer *r, const char *path)
     r->name = NULL;
     struct archive *a = archive_read_new();
     if (!a)
-        return export_fail(r->err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(r->err, TSE_ERR_NO_MEMORY, "out of memory");
     int rc = 0;
     if (archive_read_support_format_tar(a) != ARCHIVE_OK || archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
         rc = refuse(r, "cannot open the archive: %s", archive_error_string(a));
@@ -226,20 +226,20 @@ int export_restore(store *st, const export_restore_key *key, const char *const *
     if (added)
         *added = 0;
     if (!st || !key || !key->pub || !key->serial || !key->sigalg_oid || !paths || !n_paths)
-        return export_fail(err, TSE_ERR_INVALID_ARGUMENT, "export_restore: the store, key and archives are required");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "export_restore: the store, key and archives are required");
     restorer r = {.key = key, .err = err};
     tse_error cerr = {0}, serr = {0};
     if (key->cert_pem && csp_chain_split(key->cert_pem, &r.chain, &r.n_chain, &cerr) != 0)
-        return export_fail(err, TSE_ERR_RESTORE_FAILED, "the TSE's certificate chain cannot be read: %s", cerr.message);
+        return error_set(err, TSE_ERR_RESTORE_FAILED, "the TSE's certificate chain cannot be read: %s", cerr.message);
     int rc = store_bulk_begin(st, &r.bulk, &serr);
     if (rc)
-        rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "%s", serr.message);
+        rc = error_set(err, TSE_ERR_RESTORE_FAILED, "%s", serr.message);
     for (size_t i = 0; !rc && i < n_paths; i++)
-        rc = paths[i] ? restore_one(&r, paths[i]) : export_fail(err, TSE_ERR_INVALID_ARGUMENT, "archive path missing");
+        rc = paths[i] ? restore_one(&r, paths[i]) : error_set(err, TSE_ERR_INVALID_ARGUMENT, "archive path missing");
     if (r.bulk) {
         int end = store_bulk_end(r.bulk, rc == 0, added, &serr);
         if (!rc && end)
-            rc = export_fail(err, TSE_ERR_RESTORE_FAILED, "nothing was restored: %s", serr.message);
+            rc = error_set(err, TSE_ERR_RESTORE_FAILED, "nothing was restored: %s", serr.message);
     }
     free(r.buf);
     csp_certs_free(r.chain, r.n_chain);

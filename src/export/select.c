@@ -9,18 +9,6 @@
 
 #include "export/internal.h"
 
-int export_fail(tse_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 bool export_filter_is_complete(const tse_export_filter *f)
 {
     return !f || (!f->transaction_number && !f->start_transaction_number && !f->end_transaction_number &&
@@ -33,30 +21,30 @@ static int check_params(const tse_export_filter *f, tse_error *err)
     bool by_tx = f->transaction_number, by_range = f->start_transaction_number || f->end_transaction_number,
          by_date = f->start_date || f->end_date;
     if (f->cursor && !export_filter_is_complete(f))
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH,
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH,
                     "an incremental export (cursor) takes no filter but maximumNumberRecords");
     if (by_tx && by_range)
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH,
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH,
                     "transactionNumber and a transaction number range cannot be combined");
     if ((by_tx || by_range) && by_date)
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH, "transaction number and date filters cannot be combined");
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "transaction number and date filters cannot be combined");
     if (f->start_transaction_number && f->end_transaction_number &&
         f->start_transaction_number > f->end_transaction_number)
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH, "startTransactionNumber %llu is above endTransactionNumber %llu",
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "startTransactionNumber %llu is above endTransactionNumber %llu",
                     (unsigned long long)f->start_transaction_number, (unsigned long long)f->end_transaction_number);
     if (f->start_date < 0 || f->end_date < 0)
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH, "dates before 1970 are not valid");
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "dates before 1970 are not valid");
     if (f->start_date && f->end_date && f->start_date > f->end_date)
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH, "startDate %lld is after endDate %lld",
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "startDate %lld is after endDate %lld",
                     (long long)f->start_date, (long long)f->end_date);
     if (f->client_id && (!f->client_id[0] || strlen(f->client_id) > TSE_MAX_CLIENT_ID_LEN))
-        return export_fail(err, TSE_ERR_PARAMETER_MISMATCH, "clientId must have 1..%d characters", TSE_MAX_CLIENT_ID_LEN);
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "clientId must have 1..%d characters", TSE_MAX_CLIENT_ID_LEN);
     return 0;
 }
 
 static int store_error(int rc, const tse_error *serr, tse_error *err)
 {
-    return export_fail(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr->message);
+    return error_set(err, rc == TSE_ERR_NO_MEMORY ? rc : TSE_ERR_STORAGE_FAILURE, "%s", serr->message);
 }
 
 /* Counter span of the transaction logs numbered [from, to] (of the client). */
@@ -80,7 +68,7 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         if ((rc = store_client_known(st, f->client_id, &known, &serr)) != 0)
             return store_error(rc, &serr, err);
         if (!known)
-            return export_fail(err, TSE_ERR_ID_NOT_FOUND, "client \"%s\" is not known to this TSE", f->client_id);
+            return error_set(err, TSE_ERR_ID_NOT_FOUND, "client \"%s\" is not known to this TSE", f->client_id);
     }
     /* Pin the end: logs written while the archive streams belong to the next one. */
     uint64_t last = 0;
@@ -88,7 +76,7 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         return store_error(rc, &serr, err);
     *sel = (store_log_filter){.from = f->cursor + 1, .to = last, .client_id = f->client_id};
     if (last <= f->cursor)
-        return export_fail(err, TSE_ERR_NO_DATA_AVAILABLE, "no log was written after cursor %llu",
+        return error_set(err, TSE_ERR_NO_DATA_AVAILABLE, "no log was written after cursor %llu",
                     (unsigned long long)f->cursor);
 
     if (f->transaction_number) {
@@ -96,7 +84,7 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         if ((rc = tx_span(st, f, f->transaction_number, f->transaction_number, &lo, &hi, err)) != 0)
             return rc;
         if (!lo)
-            return export_fail(err, TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND, "no stored log of transaction %llu%s%s",
+            return error_set(err, TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND, "no stored log of transaction %llu%s%s",
                         (unsigned long long)f->transaction_number, f->client_id ? " of client " : "",
                         f->client_id ? f->client_id : "");
         sel->from = lo;
@@ -109,7 +97,7 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         if ((rc = tx_span(st, f, from, to, &lo, &hi, err)) != 0)
             return rc;
         if (!lo)
-            return export_fail(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored transaction log numbered %llu..%llu",
+            return error_set(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored transaction log numbered %llu..%llu",
                         (unsigned long long)from, (unsigned long long)to);
         sel->from = lo;
         sel->to = hi;
@@ -123,9 +111,9 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
     if ((rc = store_count_logs(st, sel, max ? max : 1, &n, &serr)) != 0)
         return store_error(rc, &serr, err);
     if (!n)
-        return export_fail(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored log matches the filter");
+        return error_set(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored log matches the filter");
     if (max && n > max)
-        return export_fail(err, TSE_ERR_TOO_MANY_RECORDS, "more than maximumNumberRecords = %llu logs match the filter",
+        return error_set(err, TSE_ERR_TOO_MANY_RECORDS, "more than maximumNumberRecords = %llu logs match the filter",
                     (unsigned long long)max);
     return 0;
 }

@@ -89,7 +89,7 @@ static int set_wal(sqlite3 *db, tse_error *err)
     if (rc != SQLITE_ROW)
         ret = store_sqlfail(err, db, "cannot set WAL mode");
     else if (!mode || strcmp(mode, "wal") != 0)
-        ret = store_fail(err, TSE_ERR_STORAGE_FAILURE, "store refuses WAL mode (journal mode %s)",
+        ret = error_set(err, TSE_ERR_STORAGE_FAILURE, "store refuses WAL mode (journal mode %s)",
                          mode ? mode : "unknown");
     sqlite3_finalize(st);
     return ret;
@@ -100,16 +100,16 @@ static int lock_store(const char *path, int *fd_out, tse_error *err)
 {
     char *lock_path = NULL;
     if (asprintf(&lock_path, "%s-lock", path) < 0)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     int ret = 0;
     if (fd < 0)
-        ret = store_fail(err, TSE_ERR_STORAGE_FAILURE, "cannot open lock file %s: %s", lock_path,
+        ret = error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot open lock file %s: %s", lock_path,
                          strerror(errno));
     else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         ret = errno == EWOULDBLOCK
-                  ? store_fail(err, TSE_ERR_STORE_IN_USE, "store %s is in use by another owner", path)
-                  : store_fail(err, TSE_ERR_STORAGE_FAILURE, "cannot lock %s: %s", lock_path,
+                  ? error_set(err, TSE_ERR_STORE_IN_USE, "store %s is in use by another owner", path)
+                  : error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot lock %s: %s", lock_path,
                                strerror(errno));
     if (ret && fd >= 0)
         close(fd);
@@ -125,11 +125,11 @@ static int check_exists(const char *path, int flags, tse_error *err)
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
     if (!exists && errno != ENOENT)
-        return store_fail(err, TSE_ERR_STORAGE_FAILURE, "cannot stat %s: %s", path, strerror(errno));
+        return error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot stat %s: %s", path, strerror(errno));
     if ((flags & STORE_CREATE) && exists)
-        return store_fail(err, TSE_ERR_ALREADY_EXISTS, "store %s already exists", path);
+        return error_set(err, TSE_ERR_ALREADY_EXISTS, "store %s already exists", path);
     if (!(flags & STORE_CREATE) && !exists)
-        return store_fail(err, TSE_ERR_NOT_FOUND, "no store at %s", path);
+        return error_set(err, TSE_ERR_NOT_FOUND, "no store at %s", path);
     return 0;
 }
 
@@ -138,12 +138,12 @@ static int sync_parent_dir(const char *path, tse_error *err)
 {
     char *copy = strdup(path);
     if (!copy)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     const char *dir = dirname(copy);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int ret = 0;
     if (fd < 0 || fsync(fd) != 0)
-        ret = store_fail(err, TSE_ERR_STORAGE_FAILURE, "cannot sync directory %s: %s", dir,
+        ret = error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot sync directory %s: %s", dir,
                          strerror(errno));
     if (fd >= 0)
         close(fd);
@@ -173,9 +173,9 @@ static int check_schema(store *s, tse_error *err)
     if (ret)
         return ret;
     if (app != STORE_APPLICATION_ID)
-        return store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s is not an OpenTSE store", s->path);
+        return error_set(err, TSE_ERR_STORAGE_FAILURE, "%s is not an OpenTSE store", s->path);
     if (version != STORE_SCHEMA_VERSION)
-        return store_fail(err, TSE_ERR_STORAGE_FAILURE,
+        return error_set(err, TSE_ERR_STORAGE_FAILURE,
                           "store %s has schema version %lld, this build knows %d", s->path,
                           (long long)version, STORE_SCHEMA_VERSION);
     return 0;
@@ -273,14 +273,14 @@ static int open_locked(store *s, int flags, tse_error *err)
 int store_open(const char *path, int flags, store **out, tse_error *err)
 {
     if (!path || !*path || !out || (flags & ~STORE_CREATE))
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_open: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_open: bad argument");
     *out = NULL;
     int ret = check_exists(path, flags, err);   /* before creating a lock file */
     if (ret)
         return ret;
     store *s = store_alloc(path);
     if (!s)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     ret = lock_store(path, &s->lock_fd, err);
     if (!ret)
         ret = open_locked(s, flags, err);

@@ -23,11 +23,11 @@ struct store_bulk {
 int store_bulk_begin(store *s, store_bulk **out, tse_error *err)
 {
     if (!s || !out)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_begin: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_begin: bad argument");
     *out = NULL;
     store_bulk *b = calloc(1, sizeof *b);
     if (!b)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     b->s = s;
     store_writer_take(s);
     int ret = store_exec(s->wdb, "BEGIN IMMEDIATE", NULL, err);
@@ -58,7 +58,7 @@ static int bulk_lookup(store_bulk *b, const store_log *l, tse_error *err)
         const void *p = sqlite3_column_blob(st, 0);
         ret = (n == l->len && p && memcmp(p, l->data, n) == 0)
                   ? 1
-                  : store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                  : error_set(err, TSE_ERR_INVALID_ARGUMENT,
                                "log %llu differs from the stored log with that counter",
                                (unsigned long long)l->counter);
     } else if (!ret && rc != SQLITE_DONE)
@@ -72,7 +72,7 @@ int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err)
 {
     if (!b || !l || !l->data || !l->len || !l->counter || l->counter > (uint64_t)INT64_MAX ||
         l->transaction_number > (uint64_t)INT64_MAX)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_put: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_put: bad argument");
     int ret = bulk_lookup(b, l, err);
     if (ret)
         return ret < 0 ? ret : 0;
@@ -108,7 +108,7 @@ static int check_run(store *s, uint64_t *max_out, tse_error *err)
         uint64_t n = (uint64_t)sqlite3_column_int64(st, 0), lo = (uint64_t)sqlite3_column_int64(st, 1),
                  hi = (uint64_t)sqlite3_column_int64(st, 2);
         if (n && n != hi - lo + 1)
-            ret = store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+            ret = error_set(err, TSE_ERR_INVALID_ARGUMENT,
                              "the logs would leave a gap: %llu logs between counters %llu and %llu",
                              (unsigned long long)n, (unsigned long long)lo, (unsigned long long)hi);
         else if (n && lo > 1) {
@@ -125,7 +125,7 @@ static int check_run(store *s, uint64_t *max_out, tse_error *err)
                 deleted = sqlite3_column_int64(m, 0);
             sqlite3_finalize(m);
             if (!ret && (uint64_t)deleted < lo - 1)
-                ret = store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+                ret = error_set(err, TSE_ERR_INVALID_ARGUMENT,
                                  "logs %llu..%llu are missing below the first stored log",
                                  (unsigned long long)deleted + 1, (unsigned long long)lo - 1);
         }
@@ -138,7 +138,7 @@ static int check_run(store *s, uint64_t *max_out, tse_error *err)
 int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err)
 {
     if (!b)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");
     store *s = b->s;
     uint64_t last = s->last_counter;
     int ret = commit ? check_run(s, &last, err) : 0;

@@ -171,7 +171,7 @@ static int check_change(const store_change *c, tse_error *err)
             return 0;
         break;
     }
-    return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store change of kind %d is malformed",
+    return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store change of kind %d is malformed",
                       (int)c->kind);
 }
 
@@ -180,19 +180,19 @@ static int check_batch(const store_batch *b, tse_error *err)
     const store_log *l = b->log;
     if (l && (!l->data || !l->len || !l->counter || !id_ok(l->counter) ||
               !id_ok(l->transaction_number)))
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "log message %llu is malformed",
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "log message %llu is malformed",
                           (unsigned long long)l->counter);
     if (b->log_tail_later && (!l || b->log_tail_later > l->len))
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "a missing log tail needs a log that long");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "a missing log tail needs a log that long");
     if (b->n_changes && !b->changes)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "batch without its changes");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "batch without its changes");
     for (size_t i = 0; i < b->n_changes; i++) {
         int ret = check_change(&b->changes[i], err);
         if (ret)
             return ret;
         /* a deletion always comes with the log that records it */
         if (b->changes[i].kind == STORE_DELETE_LOGS && (!l || l->counter <= b->changes[i].counter))
-            return store_fail(err, TSE_ERR_INVALID_ARGUMENT,
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT,
                               "deleting logs needs a log with a higher counter in the same batch");
     }
     return 0;
@@ -203,13 +203,13 @@ int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *er
     if (t)
         *t = NULL;
     if (!s || !b || !t)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_submit: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_submit: bad argument");
     int ret = check_batch(b, err);
     if (ret)
         return ret;
     store_ticket *nt = ticket_new(b);
     if (!nt)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory queueing a batch");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory queueing a batch");
     nt->ready = b->log_tail_later == 0;
     pthread_mutex_lock(&s->qmu);
     if (s->tail)
@@ -226,7 +226,7 @@ int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, i
                    const char *failure)
 {
     if (!s || !t || t->ready || (!failure && (!tail || len != t->batch.log_tail_later)))
-        return store_fail(NULL, TSE_ERR_INVALID_ARGUMENT, "store_complete: bad argument");
+        return error_set(NULL, TSE_ERR_INVALID_ARGUMENT, "store_complete: bad argument");
     if (failure) {
         t->preset = fail_code ? fail_code : TSE_ERR_STORAGE_FAILURE;
         error_set(&t->err, t->preset, "%s", failure);
@@ -391,7 +391,7 @@ static int apply_change(store *s, const store_change *c, tse_error *err)
     case STORE_DELETE_LOGS:
         return apply_delete_logs(s, c->counter, err);
     }
-    return store_fail(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
+    return error_set(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
 }
 
 static int apply_batch(store *s, const store_batch *b, tse_error *err)
@@ -414,7 +414,7 @@ static int apply_ticket(store *s, store_ticket *t, uint64_t *counter)
         return 0;
     }
     if (l && l->counter != *counter + 1) {
-        t->result = store_fail(&t->err, TSE_ERR_INVALID_ARGUMENT,
+        t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
                                (unsigned long long)l->counter, (unsigned long long)*counter + 1);
         return 0;
@@ -539,7 +539,7 @@ static void lead_one_flush(store *s)
 int store_wait(store *s, store_ticket *t, tse_error *err)
 {
     if (!s || !t)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
     pthread_mutex_lock(&s->qmu);
     while (!t->done) {
         if (can_lead(s))

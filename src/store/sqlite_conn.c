@@ -1,6 +1,6 @@
 /*
- * sqlite_conn.c - what every file of the SQLite store stands on: the error
- * values it returns, one statement run to its end, and a connection opened
+ * sqlite_conn.c - what every file of the SQLite store stands on: SQLite's
+ * failures as error values, one statement run to its end, and a connection opened
  * the way the store needs it (busy timeout, extended codes,
  * synchronous=FULL).
  */
@@ -9,21 +9,9 @@
 
 #include "store/sqlite_internal.h"
 
-int store_fail(tse_error *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int store_sqlfail(tse_error *err, sqlite3 *db, const char *what)
 {
-    return store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s: %s (SQLite error %d)", what,
+    return error_set(err, TSE_ERR_STORAGE_FAILURE, "%s: %s (SQLite error %d)", what,
                       sqlite3_errmsg(db), sqlite3_extended_errcode(db));
 }
 
@@ -40,7 +28,7 @@ int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err)
     int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         int ret = db ? store_sqlfail(err, db, path)
-                     : store_fail(err, TSE_ERR_STORAGE_FAILURE, "%s: out of memory", path);
+                     : error_set(err, TSE_ERR_STORAGE_FAILURE, "%s: out of memory", path);
         sqlite3_close(db);
         return ret;
     }

@@ -68,9 +68,6 @@ struct store {
     store_rconn *pool;
 };
 
-/* Writes a message into err (if not NULL) and returns code. */
-int store_fail(tse_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* STORAGE_FAILURE with "<what>: <SQLite's message>" for db. */
 int store_sqlfail(tse_error *err, sqlite3 *db, const char *what);
 /* Runs `sql` (no parameters) on db; a failure names `what` (NULL: the SQL). */

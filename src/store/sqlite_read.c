@@ -70,7 +70,7 @@ static int query_begin(store *s, const char *sql, query *q, tse_error *err)
 {
     *q = (query){.s = s};
     if (!s)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "no store");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no store");
     int ret = pool_get(s, &q->db, err);
     if (ret)
         return ret;
@@ -108,7 +108,7 @@ static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, tse_err
     size_t n = (size_t)sqlite3_column_bytes(st, i);
     uint8_t *copy = malloc(n ? n : 1);
     if (!copy)
-        return store_fail(err, TSE_ERR_NO_MEMORY, "out of memory");
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     if (n)
         memcpy(copy, p, n);
     *out = copy;
@@ -120,7 +120,7 @@ static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, tse_err
 int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err)
 {
     if (!key || !value)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
     query q;
     int ret = query_begin(s, "SELECT value FROM meta WHERE key = ?", &q, err);
     if (ret)
@@ -131,7 +131,7 @@ int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_
     if (rc == SQLITE_ROW)
         ret = dup_blob(q.st, 0, value, len, err);
     else if (rc == SQLITE_DONE)
-        ret = store_fail(err, TSE_ERR_NOT_FOUND, "no state value \"%s\" in the store", key);
+        ret = error_set(err, TSE_ERR_NOT_FOUND, "no state value \"%s\" in the store", key);
     else
         ret = rc;
     query_end(&q);
@@ -141,7 +141,7 @@ int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_
 int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err)
 {
     if (!counter)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
     query q;
     int ret = query_begin(s, "SELECT counter, data FROM logs ORDER BY counter DESC LIMIT 1", &q, err);
     if (ret)
@@ -163,7 +163,7 @@ int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_
 int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_error *err)
 {
     if (!msg)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
     query q;
     int ret = query_begin(s, "SELECT data FROM logs WHERE counter = ?", &q, err);
     if (ret)
@@ -174,7 +174,7 @@ int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_er
     if (rc == SQLITE_ROW)
         ret = dup_blob(q.st, 0, msg, len, err);
     else if (rc == SQLITE_DONE)
-        ret = store_fail(err, TSE_ERR_NO_LOG_MESSAGE, "no log message with counter %llu",
+        ret = error_set(err, TSE_ERR_NO_LOG_MESSAGE, "no log message with counter %llu",
                          (unsigned long long)counter);
     else
         ret = rc;
@@ -185,7 +185,7 @@ int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_er
 int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
 {
     if (!out)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
     query q;
     /* transaction numbers of deleted logs stay used */
     int ret = query_begin(s,
@@ -199,7 +199,7 @@ int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
     if (rc == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(q.st, 0);
     else
-        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MAX(tx_number)");
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MAX(tx_number)");
     query_end(&q);
     return ret;
 }
@@ -238,7 +238,7 @@ static int client_row(sqlite3_stmt *st, void *cb, void *ctx)
 int store_foreach_client(store *s, store_client_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
     query q;
     int ret = query_begin(s, "SELECT client_id, registered FROM clients ORDER BY client_id", &q, err);
     if (ret)
@@ -268,7 +268,7 @@ static int tx_row(sqlite3_stmt *st, void *cb, void *ctx)
 int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_open_tx: no callback");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_open_tx: no callback");
     query q;
     int ret = query_begin(s,
                           "SELECT number, client_id, start_counter, start_time, last_update, pending"
@@ -300,7 +300,7 @@ static int log_row(sqlite3_stmt *st, void *cb, void *ctx)
 int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log: no callback");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log: no callback");
     query q;
     int ret = query_begin(s,
                           "SELECT counter, kind, log_time, tx_number, client_id, operation, data"
@@ -353,7 +353,7 @@ static int filter_query(store *s, const store_log_filter *f, const char *select,
                         tse_error *err)
 {
     if (!f)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "no log filter");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no log filter");
     char where[256], sql[640];
     filter_where(f, where, sizeof where);
     snprintf(sql, sizeof sql, "%s WHERE %s%s", select, where, tail);
@@ -366,7 +366,7 @@ static int filter_query(store *s, const store_log_filter *f, const char *select,
 int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, tse_error *err)
 {
     if (!count)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
     char tail[48] = "";
     if (limit)
         snprintf(tail, sizeof tail, " LIMIT %llu)", (unsigned long long)(limit < INT64_MAX ? limit + 1 : limit));
@@ -379,7 +379,7 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
     if (rc == SQLITE_ROW)
         *count = (uint64_t)sqlite3_column_int64(q.st, 0);
     else
-        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
     query_end(&q);
     return ret;
 }
@@ -387,7 +387,7 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
 int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err)
 {
     if (!lo || !hi)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_log_span: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_log_span: bad argument");
     query q;
     int ret = filter_query(s, f, "SELECT COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs", "", &q,
                            err);
@@ -398,7 +398,7 @@ int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *
         *lo = (uint64_t)sqlite3_column_int64(q.st, 0);
         *hi = (uint64_t)sqlite3_column_int64(q.st, 1);
     } else
-        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN/MAX");
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN/MAX");
     query_end(&q);
     return ret;
 }
@@ -406,7 +406,7 @@ int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *
 int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, tse_error *err)
 {
     if (!cb)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log_filtered: no callback");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log_filtered: no callback");
     query q;
     int ret = filter_query(s, f, "SELECT counter, kind, log_time, tx_number, client_id, operation, data FROM logs",
                            " ORDER BY counter", &q, err);
@@ -421,7 +421,7 @@ int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb
 int store_client_known(store *s, const char *client_id, bool *known, tse_error *err)
 {
     if (!client_id || !known)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
     query q;
     int ret = query_begin(s,
                           "SELECT EXISTS(SELECT 1 FROM clients WHERE client_id = ?1)"
@@ -435,7 +435,7 @@ int store_client_known(store *s, const char *client_id, bool *known, tse_error *
     if (rc == SQLITE_ROW)
         *known = sqlite3_column_int(q.st, 0) != 0;
     else if (!ret)
-        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for the client check");
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for the client check");
     query_end(&q);
     return ret;
 }
@@ -443,7 +443,7 @@ int store_client_known(store *s, const char *client_id, bool *known, tse_error *
 int store_first_counter(store *s, uint64_t *out, tse_error *err)
 {
     if (!out)
-        return store_fail(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
     query q;
     int ret = query_begin(s, "SELECT COALESCE(MIN(counter), 0) FROM logs", &q, err);
     if (ret)
@@ -452,7 +452,7 @@ int store_first_counter(store *s, uint64_t *out, tse_error *err)
     if (rc == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(q.st, 0);
     else
-        ret = rc < 0 ? rc : store_fail(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN(counter)");
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN(counter)");
     query_end(&q);
     return ret;
 }
