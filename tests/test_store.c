@@ -170,7 +170,7 @@ static void test_create_open_reopen(void **state)
     sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
     free(path);
@@ -449,8 +449,8 @@ static void test_late_signature(void **state)
     assert_int_equal(store_submit(s, &b3, &t3, &err), 0);
     assert_int_equal(store_wait(s, t1, &err), 0);
     assert_int_equal(last_counter(s), 1);   /* 3 is ready but queued behind 2 */
-    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2 ", 4, 0, NULL), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2", 3, 0, NULL), 0);
+    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2 ", 4, NULL, 0, 0, NULL), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(store_complete(s, t2, (const uint8_t *)"e 2", 3, NULL, 0, 0, NULL), 0);
     assert_int_equal(store_wait(s, t3, &err), 0);
     assert_int_equal(store_wait(s, t2, &err), 0);
     assert_int_equal(check_contiguous(s), 3);   /* every stored byte as expected */
@@ -461,7 +461,7 @@ static void test_late_signature(void **state)
     store_ticket *t4, *t5;
     assert_int_equal(store_submit(s, &b4, &t4, &err), 0);
     assert_int_equal(store_submit(s, &b5, &t5, &err), 0);
-    assert_int_equal(store_complete(s, t4, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED,
+    assert_int_equal(store_complete(s, t4, NULL, 0, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED,
                                     "no signature"), 0);
     assert_int_equal(store_wait(s, t4, &err), TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED);
     assert_string_equal(err.message, "no signature");
@@ -656,10 +656,10 @@ static void test_logs_append_only(void **state)
     expect_refused(db, "UPDATE logs SET data = x'00' WHERE counter = 2");
     expect_refused(db, "DELETE FROM logs WHERE counter = 3");
     expect_refused(db, "DELETE FROM logs");
-    expect_refused(db, "INSERT OR REPLACE INTO logs(counter, kind, log_time, data)"
-                       " VALUES (1, 1, 1, x'00')");
-    expect_refused(db, "INSERT INTO logs(counter, kind, log_time, data) VALUES (2, 1, 1, x'00')"
-                       " ON CONFLICT(counter) DO UPDATE SET data = excluded.data");
+    expect_refused(db, "INSERT OR REPLACE INTO logs(tse, counter, kind, log_time, data)"
+                       " VALUES (1, 1, 1, 1, x'00')");
+    expect_refused(db, "INSERT INTO logs(tse, counter, kind, log_time, data) VALUES (1, 2, 1, 1, x'00')"
+                       " ON CONFLICT(tse, counter) DO UPDATE SET data = excluded.data");
     sqlite3_close(db);
 
     s = reopen_store(path);

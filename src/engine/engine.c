@@ -29,16 +29,49 @@ tse_err engine_create(const char *path, const tse_create_options *o, char puk_ou
     return engine_create_with_validity(path, o, 0, puk_out);
 }
 
+/* Where a new TSE goes: a file of its own (path) or TSE `name` of d. */
+typedef struct create_target {
+    const char *path;
+    engine_db *d;
+    const char *name;
+} create_target;
+
+static int target_open(const create_target *to, store **st, tse_error *err)
+{
+    return to->d ? store_tse_open(to->d, to->name, STORE_CREATE, st, err) : store_open(to->path, STORE_CREATE, st, err);
+}
+
+static tse_err create_at(const create_target *to, const tse_create_options *o, int64_t cert_validity_seconds,
+                         char puk_out[TSE_PUK_LEN + 1]);
+
 tse_err engine_create_with_validity(const char *path, const tse_create_options *o, int64_t cert_validity_seconds,
                                     char puk_out[TSE_PUK_LEN + 1])
 {
-    tse_error err = {0};
     if (path && strncmp(path, "file:", 5) != 0 && strstr(path, "://"))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", path);
-    if (!path || !*path || !o || !o->master_key_path || !puk_out)
+    if (!path || !*path)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
     if (!strncmp(path, "file:", 5))
         path += 5;
+    create_target to = {.path = path};
+    return create_at(&to, o, cert_validity_seconds, puk_out);
+}
+
+tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *o, int64_t cert_validity_seconds,
+                         char puk_out[TSE_PUK_LEN + 1])
+{
+    if (!d || !name)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a database and a name are required");
+    create_target to = {.d = d, .name = name};
+    return create_at(&to, o, cert_validity_seconds, puk_out);
+}
+
+static tse_err create_at(const create_target *to, const tse_create_options *o, int64_t cert_validity_seconds,
+                         char puk_out[TSE_PUK_LEN + 1])
+{
+    tse_error err = {0};
+    if (!o || !o->master_key_path || !puk_out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "path, options, master_key_path and puk_out are required");
     if ((unsigned)o->curve > TSE_CURVE_BRAINPOOL_P512R1 || (unsigned)o->hash > TSE_HASH_SHA512 ||
         (unsigned)o->time_format > TSE_TIME_GENERALIZED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unknown curve, hash or time format");
@@ -78,7 +111,7 @@ tse_err engine_create_with_validity(const char *path, const tse_create_options *
         res = create_fail(rc, &err);
         goto out;
     }
-    if ((rc = store_open(path, STORE_CREATE, &st, &err)) != 0) {
+    if ((rc = target_open(to, &st, &err)) != 0) {
         res = create_fail(rc, &err);
         goto out;
     }
@@ -109,7 +142,8 @@ tse_err engine_create_with_validity(const char *path, const tse_create_options *
     if ((rc = store_commit(st, &b, &err)) != 0) {
         res = create_fail(TSE_ERR_STORAGE_FAILURE, &err);
         store_close(st);
-        unlink(path);
+        if (to->path)
+            unlink(to->path);
         goto out;
     }
     store_close(st);
@@ -277,9 +311,10 @@ tse_err engine_self_test(engine *t)
     return rc;
 }
 
+static tse_err open_at(const char *path, engine_db *d, const char *name, const tse_open_options *o, engine **out);
+
 tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
 {
-    tse_error err = {0};
     if (!url || !*url || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "url and out are required");
     *out = NULL;
@@ -288,11 +323,25 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
         path = url + 5;
     else if (strstr(url, "://"))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", url);
+    return open_at(path, NULL, NULL, o, out);
+}
+
+tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *o, engine **out)
+{
+    if (!d || !name || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a database, a name and out are required");
+    *out = NULL;
+    return open_at(NULL, d, name, o, out);
+}
+
+static tse_err open_at(const char *path, engine_db *d, const char *name, const tse_open_options *o, engine **out)
+{
+    tse_error err = {0};
     engine *t = calloc(1, sizeof *t);
     if (!t)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a TSE handle");
     pthread_mutex_init(&t->mu, NULL);
-    int rc = store_open(path, 0, &t->st, &err);
+    int rc = d ? store_tse_open(d, name, 0, &t->st, &err) : store_open(path, 0, &t->st, &err);
     if (rc != 0) {
         pthread_mutex_destroy(&t->mu);
         free(t);

@@ -45,6 +45,64 @@ tse_err engine_create_with_validity(const char *path, const tse_create_options *
 
 tse_err engine_open(const char *url, const tse_open_options *opts, engine **out);
 
+/* ------------------------------------------------- a deployment's database
+ *
+ * opentsed keeps every TSE of a deployment in one database, with the
+ * records it keeps about them (records.c). The type is the store's, opaque
+ * here. */
+typedef struct store_db engine_db;
+
+/* Opens the database at `path`, creating it when missing. */
+tse_err engine_db_open(const char *path, engine_db **out);
+void engine_db_close(engine_db *d);
+/* engine_create_with_validity and engine_open for TSE `name` of d. */
+tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *opts,
+                         int64_t cert_validity_seconds, char puk_out[TSE_PUK_LEN + 1]);
+tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *opts, engine **out);
+/* Every TSE of d in the order of creation; cb returns non-zero to stop. */
+tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name), void *ctx);
+/* Copies the TSE of a single-TSE file (file: layout) into d as `name`. */
+tse_err engine_db_import(engine_db *d, const char *name, const char *path);
+
+/* A record: a text value (JSON by convention) under a namespace and key,
+ * with an optional secondary key `idx` to select by and an order `ord`. */
+typedef enum engine_record_op {
+    ENGINE_RECORD_PUT = 1,   /* insert or replace */
+    ENGINE_RECORD_INSERT,    /* ALREADY_EXISTS (and nothing of the commit) if ns/key exists */
+    ENGINE_RECORD_DELETE,
+} engine_record_op;
+typedef struct engine_record {
+    engine_record_op op;
+    const char *ns, *key, *idx;
+    int64_t ord;
+    const char *value;
+} engine_record;
+
+/* Commits records alone (one group commit with every TSE's logs). */
+tse_err engine_records_commit(engine_db *d, const engine_record *r, size_t n);
+/* `*value` (malloc'd, free with free()) of ns/key; TSE_ERR_NOT_FOUND if none. */
+tse_err engine_record_get(engine_db *d, const char *ns, const char *key, char **value);
+/* Records of ns (idx == idx unless NULL) in the order of ord, then insertion. */
+tse_err engine_record_each(engine_db *d, const char *ns, const char *idx, uint64_t offset, uint64_t limit,
+                           int (*cb)(void *ctx, const char *key, const char *value), void *ctx);
+tse_err engine_record_count(engine_db *d, const char *ns, const char *idx, uint64_t *n);
+/* Rows of a table of a database file of an earlier layout, as text. */
+tse_err engine_legacy_rows(const char *path, const char *table,
+                           int (*cb)(void *ctx, int n, const char *const *names, const char *const *values),
+                           void *ctx);
+
+/* Records that commit together with this thread's next operation: the
+ * next log or state change the calling thread's next engine call commits
+ * calls fn(ctx, result) once its result (signature included; NULL for
+ * operations without a tse_result) is known, and the records it returns
+ * (valid until the call returns) are part of the same atomic commit: both
+ * or neither are stored, and the operation answers only after both are
+ * durable. fn returns TSE_OK or an error (then nothing is stored). The hook
+ * is used by one commit; clear it with engine_records_attach(NULL, NULL)
+ * after the call in any case (a refused call does not take it). */
+typedef tse_err (*engine_record_fn)(void *ctx, const tse_result *res, const engine_record **recs, size_t *n);
+void engine_records_attach(engine_record_fn fn, void *ctx);
+
 void engine_close(engine *t);
 
 /* ---------------------------------------------------------------- users */

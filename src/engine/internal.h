@@ -147,7 +147,14 @@ typedef struct engine_commit {
     uint8_t *tbs;             /* NULL: nothing to sign */
     size_t tbs_len, sig_len;
     tse_result *res;          /* gets the signature; may be NULL */
+    engine_record_fn hook;    /* the caller's records for this commit (engine_records_attach) */
+    void *hook_ctx;
 } engine_commit;
+
+/* records.c: takes this thread's attached records hook (NULL if none). */
+engine_record_fn engine_take_hook(void **ctx);
+/* Turns records into store changes (malloc'd array; NULL with n == 0). */
+tse_err engine_records_to_changes(const engine_record *r, size_t n, store_change **out);
 
 /* engine.c */
 int64_t engine_host_time(void);

@@ -86,6 +86,7 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
         .len = mw.len,
     };
     store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch, .log_tail_later = sig_len};
+    c->hook = engine_take_hook(&c->hook_ctx);
     int rc = store_submit(t->st, &b, &c->ticket, &err);
     if (rc != 0) {
         free(c);
@@ -121,7 +122,8 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
     engine_commit *c = calloc(1, sizeof *c);
     if (!c)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
-    store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch};
+    c->hook = engine_take_hook(&c->hook_ctx);
+    store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch, .hold = c->hook != NULL};
     int rc = store_submit(t->st, &b, &c->ticket, &err);
     if (rc) {
         free(c);
@@ -131,30 +133,58 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
     return TSE_OK;
 }
 
-/* Signs a queued log (outside mu; the key is only read) and hands the
- * signature to the store. */
-static void sign_queued(engine *t, engine_commit *c)
+/* The records the caller attached to this commit, made from its result:
+ * NULL/0 without a hook; false (message in msg) when they cannot be made. */
+static bool hook_changes(engine_commit *c, store_change **ch, size_t *n, char *msg, size_t cap)
+{
+    *ch = NULL;
+    *n = 0;
+    if (!c->hook)
+        return true;
+    const engine_record *r = NULL;
+    size_t nr = 0;
+    tse_err rc = c->hook(c->hook_ctx, c->res, &r, &nr);
+    if (rc == TSE_OK)
+        rc = engine_records_to_changes(r, nr, ch);
+    if (rc != TSE_OK) {
+        snprintf(msg, cap, "the records of the operation could not be made (%s)", tse_errname(rc));
+        return false;
+    }
+    *n = nr;
+    return true;
+}
+
+/* Signs a queued log (outside mu; the key is only read), makes the caller's
+ * records from the result and hands both to the store. */
+static void complete_queued(engine *t, engine_commit *c)
 {
     tse_error err = {0};
     char msg[TSE_ERROR_MSGLEN + 32];
     uint8_t sig[TSE_MAX_SIGNATURE_LEN];
     size_t sig_len = 0;
     int done;   /* store_complete() refuses only a ticket that is not waiting for its signature */
-    if (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, &err) != 0 ||
-        sig_len != c->sig_len) {
+    if (c->tbs && (csp_sign(t->key, t->hash, c->tbs, c->tbs_len, sig, sizeof sig, &sig_len, &err) != 0 ||
+                   sig_len != c->sig_len)) {
         snprintf(msg, sizeof msg, "signing failed: %s", err.message);
-        done = store_complete(t->st, c->ticket, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED, msg);
+        done = store_complete(t->st, c->ticket, NULL, 0, NULL, 0, TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED,
+                              msg);
         assert(done == 0);
         (void)done;
         return;
     }
-    done = store_complete(t->st, c->ticket, sig, sig_len, 0, NULL);
-    assert(done == 0);
-    (void)done;
-    if (c->res) {
+    if (c->tbs && c->res) {
         memcpy(c->res->signature, sig, sig_len);
         c->res->signature_len = sig_len;
     }
+    store_change *ch = NULL;
+    size_t n = 0;
+    if (!hook_changes(c, &ch, &n, msg, sizeof msg))
+        done = store_complete(t->st, c->ticket, NULL, 0, NULL, 0, TSE_ERR_NO_MEMORY, msg);
+    else
+        done = store_complete(t->st, c->ticket, sig, c->tbs ? sig_len : 0, ch, n, 0, NULL);
+    assert(done == 0);
+    (void)done;
+    free(ch);
 }
 
 tse_err engine_finish_commit(engine *t, engine_commit *c)
@@ -162,8 +192,8 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
     tse_error err = {0};
     if (!c)
         return TSE_OK;
-    if (c->tbs)
-        sign_queued(t, c);
+    if (c->tbs || c->hook)
+        complete_queued(t, c);
     int rc = store_wait(t->st, c->ticket, &err);
     free(c->tbs);
     free(c);
@@ -181,7 +211,8 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
     else if (engine_reload(t) != TSE_OK)
         assert(t->stale);
     pthread_mutex_unlock(&t->mu);
-    if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED)
+    if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED || rc == TSE_ERR_NO_MEMORY ||
+        rc == TSE_ERR_ALREADY_EXISTS)
         return engine_fail(rc, "%s (nothing was stored)", err.message);
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
 }

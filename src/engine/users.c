@@ -73,7 +73,11 @@ tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_t
         if (now > usr->auth_until) {
             if (t->key && !*timeout_ticket) {
                 int64_t until = usr->auth_until;
+                /* the caller's records belong to its own log, not to this one */
+                void *hook_ctx = NULL;
+                engine_record_fn hook = engine_take_hook(&hook_ctx);
                 tse_err logged = log_logout(t, u, LOGOUT_TIMEOUT, timeout_ticket);
+                engine_records_attach(hook, hook_ctx);
                 if (logged != TSE_OK) {
                     usr->auth_until = until;   /* the next call logs the timeout again */
                     return logged;

@@ -10,6 +10,7 @@
  * file) keeps us from ever closing a descriptor of the database file, which
  * would drop SQLite's POSIX locks in this process.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,46 +26,53 @@
 #include "store/sqlite_internal.h"
 
 /*
- * Schema version 1.
+ * Schema version 2: every TSE of the database in the same tables, told
+ * apart by `tse` (tses.id), and the faces' records.
  *
  * logs is append-only: triggers abort every UPDATE and DELETE, and every
  * INSERT of an existing counter (INSERT OR REPLACE deletes the old row
- * without firing delete triggers). The later
- * deleteStoredData feature will need a controlled way around the delete
- * trigger (for example a WHEN clause that lets through only counters at or
- * below an "exported up to" mark kept in meta, set in the same transaction);
- * until then no log can be deleted through SQL at all.
+ * without firing delete triggers). deleteStoredData drops and re-creates
+ * the delete trigger inside the flush that deletes (sqlite_commit.c).
  */
-static const char schema_sql[] =
+const char store_schema_sql[] =
+    "CREATE TABLE tses(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
     "CREATE TABLE logs("
-    "  counter INTEGER PRIMARY KEY,"
+    "  tse INTEGER NOT NULL,"
+    "  counter INTEGER NOT NULL,"
     "  kind INTEGER NOT NULL,"
     "  log_time INTEGER NOT NULL,"
     "  tx_number INTEGER NOT NULL DEFAULT 0,"
     "  client_id TEXT,"
     "  operation TEXT,"
-    "  data BLOB NOT NULL);"
-    "CREATE INDEX logs_by_tx ON logs(tx_number);"
-    "CREATE INDEX logs_by_time ON logs(log_time);"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY(tse, counter));"
+    "CREATE INDEX logs_by_tx ON logs(tse, tx_number);"
+    "CREATE INDEX logs_by_time ON logs(tse, log_time);"
     "CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs"
     "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: update refused'); END;"
     "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
     "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END;"
     "CREATE TRIGGER logs_no_replace BEFORE INSERT ON logs"
-    "  WHEN EXISTS (SELECT 1 FROM logs WHERE counter = NEW.counter)"
+    "  WHEN EXISTS (SELECT 1 FROM logs WHERE tse = NEW.tse AND counter = NEW.counter)"
     "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: replace refused'); END;"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
-    "CREATE TABLE clients(client_id TEXT PRIMARY KEY, registered INTEGER);"
+    "CREATE TABLE meta(tse INTEGER NOT NULL, key TEXT NOT NULL, value BLOB, PRIMARY KEY(tse, key));"
+    "CREATE TABLE clients(tse INTEGER NOT NULL, client_id TEXT NOT NULL, registered INTEGER,"
+    "  PRIMARY KEY(tse, client_id));"
     "CREATE TABLE open_tx("
-    "  number INTEGER PRIMARY KEY,"
+    "  tse INTEGER NOT NULL,"
+    "  number INTEGER NOT NULL,"
     "  client_id TEXT,"
     "  start_counter INTEGER,"
     "  start_time INTEGER,"
     "  last_update INTEGER,"
-    "  pending BLOB);";
+    "  pending BLOB,"
+    "  PRIMARY KEY(tse, number));"
+    "CREATE TABLE records(ns TEXT NOT NULL, key TEXT NOT NULL, idx TEXT, ord INTEGER NOT NULL DEFAULT 0,"
+    "  value BLOB NOT NULL, UNIQUE(ns, key));"
+    "CREATE INDEX records_by_idx ON records(ns, idx, ord);"
+    "CREATE INDEX records_by_ord ON records(ns, ord);";
 
-/* Runs a query that yields one integer. */
-static int query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
+int store_query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -152,68 +160,73 @@ static int sync_parent_dir(const char *path, tse_error *err)
 }
 
 /* Writes the schema, its version and our application id in one transaction. */
-static int create_schema(store *s, tse_error *err)
+static int create_schema(store_db *d, tse_error *err)
 {
-    char sql[sizeof schema_sql + 128];
+    char sql[sizeof store_schema_sql + 128];
     snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;%sPRAGMA application_id=%d;PRAGMA user_version=%d;COMMIT;",
-             schema_sql, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-    int ret = store_exec(s->wdb, sql, "cannot create the store schema", err);
-    if (ret && !sqlite3_get_autocommit(s->wdb))
-        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
-    return ret ? ret : sync_parent_dir(s->path, err);
+             store_schema_sql, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+    int ret = store_exec(d->wdb, sql, "cannot create the store schema", err);
+    if (ret && !sqlite3_get_autocommit(d->wdb))
+        sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return ret ? ret : sync_parent_dir(d->path, err);
 }
 
-/* Refuses files that are not a store of a schema version we know. */
-static int check_schema(store *s, tse_error *err)
+/* Refuses files that are not a store of a schema version we know; a file
+ * of schema 1 is migrated (sqlite_migrate.c). */
+static int check_schema(store_db *d, tse_error *err)
 {
     int64_t app = 0, version = 0;
-    int ret = query_int(s->wdb, "PRAGMA application_id", &app, err);
+    int ret = store_query_int(d->wdb, "PRAGMA application_id", &app, err);
     if (!ret)
-        ret = query_int(s->wdb, "PRAGMA user_version", &version, err);
+        ret = store_query_int(d->wdb, "PRAGMA user_version", &version, err);
     if (ret)
         return ret;
     if (app != STORE_APPLICATION_ID)
-        return error_set(err, TSE_ERR_STORAGE_FAILURE, "%s is not an OpenTSE store", s->path);
+        return error_set(err, TSE_ERR_STORAGE_FAILURE, "%s is not an OpenTSE store", d->path);
+    if (version == 1)
+        return store_migrate_v1(d->wdb, d->path, err);
     if (version != STORE_SCHEMA_VERSION)
         return error_set(err, TSE_ERR_STORAGE_FAILURE,
-                          "store %s has schema version %lld, this build knows %d", s->path,
+                          "store %s has schema version %lld, this build knows %d", d->path,
                           (long long)version, STORE_SCHEMA_VERSION);
     return 0;
 }
 
-static int load_last_counter(store *s, tse_error *err)
+int store_load_last_counter(sqlite3 *db, int64_t id, uint64_t *out, tse_error *err)
 {
-    int64_t last = 0;
     /* deleteStoredData keeps its own log, but never go below a deleted counter */
-    int ret = query_int(s->wdb,
-                        "SELECT MAX(COALESCE((SELECT MAX(counter) FROM logs), 0),"
-                        " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
-                        " WHERE key = '" STORE_META_DELETED_THROUGH "'), 0))",
-                        &last, err);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT MAX(COALESCE((SELECT MAX(counter) FROM logs WHERE tse = %lld), 0),"
+             " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+             " WHERE tse = %lld AND key = '" STORE_META_DELETED_THROUGH "'), 0))",
+             (long long)id, (long long)id);
+    int64_t last = 0;
+    int ret = store_query_int(db, sql, &last, err);
     if (!ret)
-        s->last_counter = (uint64_t)last;
+        *out = (uint64_t)last;
     return ret;
 }
 
-static store *store_alloc(const char *path)
+static store_db *db_alloc(const char *path)
 {
-    store *s = calloc(1, sizeof *s);
-    if (!s)
+    store_db *d = calloc(1, sizeof *d);
+    if (!d)
         return NULL;
-    s->lock_fd = -1;
-    s->path = strdup(path);
-    if (!s->path || pthread_mutex_init(&s->qmu, NULL) != 0) {
-        free(s->path);
-        free(s);
-        return NULL;
-    }
-    if (pthread_cond_init(&s->qcv, NULL) != 0 || pthread_mutex_init(&s->pmu, NULL) != 0) {
-        pthread_mutex_destroy(&s->qmu);
-        free(s->path);
-        free(s);
+    d->lock_fd = -1;
+    d->path = strdup(path);
+    if (!d->path || pthread_mutex_init(&d->qmu, NULL) != 0) {
+        free(d->path);
+        free(d);
         return NULL;
     }
-    return s;
+    if (pthread_cond_init(&d->qcv, NULL) != 0 || pthread_mutex_init(&d->pmu, NULL) != 0) {
+        pthread_mutex_destroy(&d->qmu);
+        free(d->path);
+        free(d);
+        return NULL;
+    }
+    return d;
 }
 
 /* Removes the database and SQLite's side files (a create that failed). */
@@ -228,46 +241,166 @@ static void remove_files(const char *path)
     }
 }
 
-/* Frees a store whose writer is idle and whose queue is empty. */
-static void store_free(store *s)
+/* Frees a database whose writer is idle and whose queue is empty. */
+static void db_free(store_db *d)
 {
-    store_writer_finalize(s);
-    if (s->wdb)
-        sqlite3_close(s->wdb);
-    store_pool_close(s);
-    if (s->remove_on_free)
-        remove_files(s->path);   /* still under our lock */
-    if (s->lock_fd >= 0)
-        close(s->lock_fd);   /* drops the flock */
-    pthread_cond_destroy(&s->qcv);
-    pthread_mutex_destroy(&s->qmu);
-    pthread_mutex_destroy(&s->pmu);
-    free(s->path);
-    free(s);
+    store_writer_finalize(d);
+    if (d->wdb)
+        sqlite3_close(d->wdb);
+    store_pool_close(d);
+    if (d->remove_on_free)
+        remove_files(d->path);   /* still under our lock */
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);   /* drops the flock */
+    pthread_cond_destroy(&d->qcv);
+    pthread_mutex_destroy(&d->qmu);
+    pthread_mutex_destroy(&d->pmu);
+    free(d->path);
+    free(d);
 }
 
-/* Everything after the lock: connection, schema, statements, counter. */
-static int open_locked(store *s, int flags, tse_error *err)
+/* Everything after the lock: connection, schema, statements. */
+static int open_locked(store_db *d, int flags, bool create, tse_error *err)
 {
-    int ret = check_exists(s->path, flags, err);
-    if (ret)
-        return ret;
-    int oflags = SQLITE_OPEN_READWRITE | ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
-    ret = store_connect(s->path, oflags, &s->wdb, err);
-    s->remove_on_free = (flags & STORE_CREATE) != 0;   /* until all of it worked */
+    int oflags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int ret = store_connect(d->path, oflags, &d->wdb, err);
+    d->remove_on_free = create;   /* until all of it worked */
+    (void)flags;
     if (!ret)
-        ret = set_wal(s->wdb, err);
-    if (!ret && (flags & STORE_CREATE))
-        ret = create_schema(s, err);
+        ret = set_wal(d->wdb, err);
+    if (!ret && create)
+        ret = create_schema(d, err);
     if (!ret)
-        ret = check_schema(s, err);
+        ret = check_schema(d, err);
     if (!ret)
-        ret = store_writer_prepare(s, err);
+        ret = store_writer_prepare(d, err);
     if (!ret)
-        ret = load_last_counter(s, err);
-    if (!ret)
-        s->remove_on_free = false;
+        d->remove_on_free = false;
     return ret;
+}
+
+int store_db_open(const char *path, int flags, store_db **out, tse_error *err)
+{
+    if (!path || !*path || !out || (flags & ~STORE_CREATE))
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_open: bad argument");
+    *out = NULL;
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0;
+    if (!exists && errno != ENOENT)
+        return error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot stat %s: %s", path, strerror(errno));
+    if (!exists && !(flags & STORE_CREATE))
+        return error_set(err, TSE_ERR_NOT_FOUND, "no store at %s", path);
+    store_db *d = db_alloc(path);
+    if (!d)
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    int ret = lock_store(path, &d->lock_fd, err);
+    if (!ret)
+        ret = open_locked(d, flags, !exists, err);
+    if (ret) {
+        db_free(d);
+        return ret;
+    }
+    *out = d;
+    return 0;
+}
+
+void store_db_close(store_db *d)
+{
+    if (!d)
+        return;
+    store_drain(d);
+    assert(!d->views);   /* every TSE handle is closed first */
+    db_free(d);
+}
+
+store_db *store_db_of(store *s)
+{
+    return s ? s->d : NULL;
+}
+
+/* The id of TSE `name` and whether it has state; id 0 if there is none. */
+static int tse_lookup(sqlite3 *db, const char *name, int64_t *id, bool *has_state, tse_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT id, EXISTS(SELECT 1 FROM meta WHERE tse = tses.id) FROM tses WHERE name = ?1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
+    int ret = 0;
+    int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    *id = 0;
+    *has_state = false;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        *has_state = sqlite3_column_int(st, 1) != 0;
+    } else if (rc != SQLITE_DONE)
+        ret = store_sqlfail(err, db, "cannot look up a TSE");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* A new row in tses for `name` (durable before the TSE's first batch). */
+static int tse_insert(store_db *d, const char *name, int64_t *id, tse_error *err)
+{
+    store_writer_take(d);
+    sqlite3_stmt *st = NULL;
+    const char *sql = "INSERT INTO tses(name) VALUES (?1)";
+    int ret = 0;
+    if (sqlite3_prepare_v2(d->wdb, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        ret = store_sqlfail(err, d->wdb, "cannot add a TSE");
+    else
+        *id = sqlite3_last_insert_rowid(d->wdb);
+    sqlite3_finalize(st);
+    store_writer_give(d);
+    return ret;
+}
+
+int store_tse_open(store_db *d, const char *name, int flags, store **out, tse_error *err)
+{
+    if (!d || !name || strlen(name) > 64 || !out || (flags & ~STORE_CREATE))
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_tse_open: bad argument");
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    }
+    s->d = d;
+    pthread_mutex_lock(&d->qmu);
+    bool busy = false;
+    for (store *v = d->views; v; v = v->next)
+        busy |= strcmp(v->name, name) == 0;
+    if (!busy) {   /* claimed now, so that a second open waits for nothing */
+        s->next = d->views;
+        d->views = s;
+    }
+    pthread_mutex_unlock(&d->qmu);
+    int ret = busy ? error_set(err, TSE_ERR_STORE_IN_USE, "TSE \"%s\" of %s is in use", name, d->path) : 0;
+    bool has_state = false;
+    if (!ret) {
+        store_writer_take(d);   /* no flush of this database runs meanwhile */
+        ret = tse_lookup(d->wdb, name, &s->id, &has_state, err);
+        if (!ret && s->id)
+            ret = store_load_last_counter(d->wdb, s->id, &s->last_counter, err);
+        store_writer_give(d);
+    }
+    if (!ret && (flags & STORE_CREATE) && has_state)
+        ret = error_set(err, TSE_ERR_ALREADY_EXISTS, "TSE \"%s\" already exists in %s", name, d->path);
+    if (!ret && !(flags & STORE_CREATE) && !s->id)
+        ret = error_set(err, TSE_ERR_NOT_FOUND, "no TSE \"%s\" in %s", name, d->path);
+    if (!ret && !s->id)
+        ret = tse_insert(d, name, &s->id, err);
+    if (ret) {
+        if (!busy)
+            store_close(s);
+        else {
+            free(s->name);
+            free(s);
+        }
+        return ret;
+    }
+    *out = s;
+    return 0;
 }
 
 int store_open(const char *path, int flags, store **out, tse_error *err)
@@ -278,17 +411,18 @@ int store_open(const char *path, int flags, store **out, tse_error *err)
     int ret = check_exists(path, flags, err);   /* before creating a lock file */
     if (ret)
         return ret;
-    store *s = store_alloc(path);
-    if (!s)
-        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
-    ret = lock_store(path, &s->lock_fd, err);
-    if (!ret)
-        ret = open_locked(s, flags, err);
+    store_db *d = NULL;
+    ret = store_db_open(path, flags, &d, err);
+    if (ret)
+        return ret;
+    ret = store_tse_open(d, "", flags, out, err);
     if (ret) {
-        store_free(s);
+        if (flags & STORE_CREATE)
+            d->remove_on_free = true;
+        store_db_close(d);
         return ret;
     }
-    *out = s;
+    (*out)->owns_db = true;
     return 0;
 }
 
@@ -296,6 +430,57 @@ void store_close(store *s)
 {
     if (!s)
         return;
-    store_drain(s);
-    store_free(s);
+    store_db *d = s->d;
+    store_drain(d);   /* no ticket of this TSE stays queued */
+    pthread_mutex_lock(&d->qmu);
+    for (store **p = &d->views; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&d->qmu);
+    bool owns = s->owns_db;
+    free(s->name);
+    free(s);
+    if (owns)
+        store_db_close(d);
+}
+
+int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err)
+{
+    if (!d || !cb)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_tse_each: bad argument");
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT name FROM tses WHERE EXISTS(SELECT 1 FROM meta WHERE tse = tses.id) ORDER BY id";
+    store_writer_take(d);
+    int ret = 0;
+    if (sqlite3_prepare_v2(d->wdb, sql, -1, &st, NULL) != SQLITE_OK)
+        ret = store_sqlfail(err, d->wdb, sql);
+    /* names first, callbacks afterwards: a callback may open the TSE */
+    char **names = NULL;
+    size_t n = 0;
+    while (!ret) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        char **more = rc == SQLITE_ROW ? realloc(names, (n + 1) * sizeof *names) : NULL;
+        if (rc != SQLITE_ROW)
+            ret = store_sqlfail(err, d->wdb, sql);
+        else if (!more || !(more[n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+            names = more ? more : names;
+            ret = error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+        } else {
+            names = more;
+            n++;
+        }
+    }
+    sqlite3_finalize(st);
+    store_writer_give(d);
+    for (size_t i = 0; i < n; i++) {
+        if (!ret)
+            ret = cb(ctx, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return ret;
 }

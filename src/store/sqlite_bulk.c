@@ -29,15 +29,18 @@ int store_bulk_begin(store *s, store_bulk **out, tse_error *err)
     if (!b)
         return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     b->s = s;
-    store_writer_take(s);
-    int ret = store_exec(s->wdb, "BEGIN IMMEDIATE", NULL, err);
-    if (!ret && sqlite3_prepare_v2(s->wdb, "SELECT data FROM logs WHERE counter = ?", -1, &b->get, NULL) != SQLITE_OK)
-        ret = store_sqlfail(err, s->wdb, "cannot prepare the bulk lookup");
+    store_db *d = s->d;
+    store_writer_take(d);
+    int ret = store_exec(d->wdb, "BEGIN IMMEDIATE", NULL, err);
+    if (!ret && (sqlite3_prepare_v2(d->wdb, "SELECT data FROM logs WHERE tse = ?1 AND counter = ?2", -1, &b->get,
+                                    NULL) != SQLITE_OK ||
+                 sqlite3_bind_int64(b->get, 1, s->id) != SQLITE_OK))
+        ret = store_sqlfail(err, d->wdb, "cannot prepare the bulk lookup");
     if (ret) {
-        if (!sqlite3_get_autocommit(s->wdb))
-            sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(d->wdb))
+            sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_finalize(b->get);
-        store_writer_give(s);
+        store_writer_give(d);
         free(b);
         return ret;
     }
@@ -50,8 +53,8 @@ static int bulk_lookup(store_bulk *b, const store_log *l, tse_error *err)
 {
     sqlite3_stmt *st = b->get;
     int ret = 0;
-    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK)
-        ret = store_sqlfail(err, b->s->wdb, "cannot bind the counter");
+    if (sqlite3_bind_int64(st, 2, (int64_t)l->counter) != SQLITE_OK)
+        ret = store_sqlfail(err, b->s->d->wdb, "cannot bind the counter");
     int rc = ret ? SQLITE_DONE : sqlite3_step(st);
     if (!ret && rc == SQLITE_ROW) {
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
@@ -62,9 +65,8 @@ static int bulk_lookup(store_bulk *b, const store_log *l, tse_error *err)
                                "log %llu differs from the stored log with that counter",
                                (unsigned long long)l->counter);
     } else if (!ret && rc != SQLITE_DONE)
-        ret = store_sqlfail(err, b->s->wdb, "cannot look up a log");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+        ret = store_sqlfail(err, b->s->d->wdb, "cannot look up a log");
+    sqlite3_reset(st);   /* keeps ?1, the TSE */
     return ret;
 }
 
@@ -76,17 +78,18 @@ int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err)
     int ret = bulk_lookup(b, l, err);
     if (ret)
         return ret < 0 ? ret : 0;
-    store *s = b->s;
-    sqlite3_stmt *st = s->w[W_LOG];
-    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK || sqlite3_bind_int(st, 2, l->kind) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, l->log_time) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 4, (int64_t)l->transaction_number) != SQLITE_OK ||
-        sqlite3_bind_text(st, 5, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 6, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_blob64(st, 7, l->data, l->len, SQLITE_STATIC) != SQLITE_OK)
-        ret = store_sqlfail(err, s->wdb, "cannot bind a log");
+    store_db *d = b->s->d;
+    sqlite3_stmt *st = d->w[W_LOG];
+    if (sqlite3_bind_int64(st, 1, b->s->id) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (int64_t)l->counter) != SQLITE_OK || sqlite3_bind_int(st, 3, l->kind) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, l->log_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, (int64_t)l->transaction_number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 7, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob64(st, 8, l->data, l->len, SQLITE_STATIC) != SQLITE_OK)
+        ret = store_sqlfail(err, d->wdb, "cannot bind a log");
     else if (sqlite3_step(st) != SQLITE_DONE)
-        ret = store_sqlfail(err, s->wdb, "cannot insert a log");
+        ret = store_sqlfail(err, d->wdb, "cannot insert a log");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (!ret)
@@ -97,13 +100,14 @@ int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err)
 /* The stored counters must form one run: count == max - min + 1. */
 static int check_run(store *s, uint64_t *max_out, tse_error *err)
 {
+    sqlite3 *db = s->d->wdb;
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT COUNT(*), COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs";
-    if (sqlite3_prepare_v2(s->wdb, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_sqlfail(err, s->wdb, sql);
+    const char *sql = "SELECT COUNT(*), COALESCE(MIN(counter), 0), COALESCE(MAX(counter), 0) FROM logs WHERE tse = ?1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
     int ret = 0;
-    if (sqlite3_step(st) != SQLITE_ROW)
-        ret = store_sqlfail(err, s->wdb, sql);
+    if (sqlite3_bind_int64(st, 1, s->id) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+        ret = store_sqlfail(err, db, sql);
     else {
         uint64_t n = (uint64_t)sqlite3_column_int64(st, 0), lo = (uint64_t)sqlite3_column_int64(st, 1),
                  hi = (uint64_t)sqlite3_column_int64(st, 2);
@@ -115,12 +119,12 @@ static int check_run(store *s, uint64_t *max_out, tse_error *err)
             /* below the first stored log there may only be deleted logs */
             sqlite3_stmt *m = NULL;
             int64_t deleted = 0;
-            if (sqlite3_prepare_v2(s->wdb,
-                                   "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
+            if (sqlite3_prepare_v2(db,
+                                   "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE tse = ?1 AND key = '"
                                    STORE_META_DELETED_THROUGH "'), 0)",
                                    -1, &m, NULL) != SQLITE_OK ||
-                sqlite3_step(m) != SQLITE_ROW)
-                ret = store_sqlfail(err, s->wdb, "cannot read the deletion mark");
+                sqlite3_bind_int64(m, 1, s->id) != SQLITE_OK || sqlite3_step(m) != SQLITE_ROW)
+                ret = store_sqlfail(err, db, "cannot read the deletion mark");
             else
                 deleted = sqlite3_column_int64(m, 0);
             sqlite3_finalize(m);
@@ -140,18 +144,19 @@ int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err)
     if (!b)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");
     store *s = b->s;
+    sqlite3 *db = s->d->wdb;
     uint64_t last = s->last_counter;
     int ret = commit ? check_run(s, &last, err) : 0;
     if (commit && !ret)
-        ret = store_exec(s->wdb, "COMMIT", NULL, err);
-    if ((!commit || ret) && !sqlite3_get_autocommit(s->wdb))
-        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        ret = store_exec(db, "COMMIT", NULL, err);
+    if ((!commit || ret) && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     if (commit && !ret)
         s->last_counter = last;
     if (added)
         *added = commit && !ret ? b->added : 0;
     sqlite3_finalize(b->get);
-    store_writer_give(s);
+    store_writer_give(s->d);
     free(b);
     return ret;
 }

@@ -12,8 +12,11 @@
  * a flush takes only the ready tickets at the head of the queue, so order is
  * kept and signing runs in parallel.
  *
- * Counter rule: a batch's log counter must be the last committed counter (or
- * the last one applied earlier in the same flush) + 1. If the flush cannot be
+ * One queue and one writer serve every TSE of the database: a flush carries
+ * the batches of all of them and costs one fsync.
+ *
+ * Counter rule: a batch's log counter must be its TSE's last committed
+ * counter (or the last one applied earlier in the same flush) + 1. If the flush cannot be
  * committed, every batch in it fails with STORAGE_FAILURE and the committed
  * counter stays where it was, so later batches are checked against the truth.
  */
@@ -32,31 +35,37 @@ static const char *const wsql[W_COUNT] = {
     [W_SAVEPOINT] = "SAVEPOINT batch",
     [W_RELEASE] = "RELEASE batch",
     [W_ROLLBACK_TO] = "ROLLBACK TO batch",
-    [W_LOG] = "INSERT INTO logs(counter, kind, log_time, tx_number, client_id, operation, data)"
-              " VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [W_PUT_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-    [W_DEL_META] = "DELETE FROM meta WHERE key = ?",
-    [W_PUT_CLIENT] = "INSERT OR REPLACE INTO clients(client_id, registered) VALUES (?, ?)",
-    [W_DEL_CLIENT] = "DELETE FROM clients WHERE client_id = ?",
-    [W_PUT_TX] = "INSERT OR REPLACE INTO open_tx(number, client_id, start_counter, start_time,"
-                 " last_update, pending) VALUES (?, ?, ?, ?, ?, ?)",
-    [W_DEL_TX] = "DELETE FROM open_tx WHERE number = ?",
+    [W_LOG] = "INSERT INTO logs(tse, counter, kind, log_time, tx_number, client_id, operation, data)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [W_PUT_META] = "INSERT OR REPLACE INTO meta(tse, key, value) VALUES (?1, ?2, ?3)",
+    [W_DEL_META] = "DELETE FROM meta WHERE tse = ?1 AND key = ?2",
+    [W_PUT_CLIENT] = "INSERT OR REPLACE INTO clients(tse, client_id, registered) VALUES (?1, ?2, ?3)",
+    [W_DEL_CLIENT] = "DELETE FROM clients WHERE tse = ?1 AND client_id = ?2",
+    [W_PUT_TX] = "INSERT OR REPLACE INTO open_tx(tse, number, client_id, start_counter, start_time,"
+                 " last_update, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [W_DEL_TX] = "DELETE FROM open_tx WHERE tse = ?1 AND number = ?2",
+    /* an update keeps the row (and with it the insertion order) */
+    [W_PUT_RECORD] = "INSERT INTO records(ns, key, idx, ord, value) VALUES (?1, ?2, ?3, ?4, ?5)"
+                     " ON CONFLICT(ns, key) DO UPDATE SET idx = excluded.idx, ord = excluded.ord,"
+                     " value = excluded.value",
+    [W_INSERT_RECORD] = "INSERT INTO records(ns, key, idx, ord, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [W_DEL_RECORD] = "DELETE FROM records WHERE ns = ?1 AND key = ?2",
 };
 
-int store_writer_prepare(store *s, tse_error *err)
+int store_writer_prepare(store_db *d, tse_error *err)
 {
     for (int i = 0; i < W_COUNT; i++)
-        if (sqlite3_prepare_v3(s->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->w[i], NULL) !=
+        if (sqlite3_prepare_v3(d->wdb, wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->w[i], NULL) !=
             SQLITE_OK)
-            return store_sqlfail(err, s->wdb, wsql[i]);
+            return store_sqlfail(err, d->wdb, wsql[i]);
     return 0;
 }
 
-void store_writer_finalize(store *s)
+void store_writer_finalize(store_db *d)
 {
     for (int i = 0; i < W_COUNT; i++) {
-        sqlite3_finalize(s->w[i]);
-        s->w[i] = NULL;
+        sqlite3_finalize(d->w[i]);
+        d->w[i] = NULL;
     }
 }
 
@@ -104,6 +113,8 @@ static store_change copy_change(arena *a, const store_change *src)
 {
     store_change c = *src;
     c.key = arena_str(a, src->key);
+    c.ns = arena_str(a, src->ns);
+    c.idx = arena_str(a, src->idx);
     c.value = src->value_len ? arena_dup(a, src->value, src->value_len, 1) : NULL;
     c.tx = src->tx ? copy_tx(a, src->tx) : NULL;
     return c;
@@ -111,7 +122,7 @@ static store_change copy_change(arena *a, const store_change *src)
 
 static store_batch copy_batch(arena *a, const store_batch *src)
 {
-    store_batch b = {.n_changes = src->n_changes, .log_tail_later = src->log_tail_later};
+    store_batch b = {.n_changes = src->n_changes, .log_tail_later = src->log_tail_later, .hold = src->hold};
     b.log = src->log ? copy_log(a, src->log) : NULL;
     store_change *ch = arena_dup(a, NULL, src->n_changes * sizeof *ch, alignof(store_change));
     for (size_t i = 0; i < src->n_changes; i++) {
@@ -170,6 +181,15 @@ static int check_change(const store_change *c, tse_error *err)
         if (id_ok(c->counter))
             return 0;
         break;
+    case STORE_PUT_RECORD:
+    case STORE_INSERT_RECORD:
+        if (c->ns && c->key && (c->value || !c->value_len))
+            return 0;
+        break;
+    case STORE_DEL_RECORD:
+        if (c->ns && c->key)
+            return 0;
+        break;
     }
     return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store change of kind %d is malformed",
                       (int)c->kind);
@@ -198,58 +218,115 @@ static int check_batch(const store_batch *b, tse_error *err)
     return 0;
 }
 
-int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *err)
+static int store_wait_db(store_db *d, store_ticket *t, tse_error *err);
+
+static bool is_record(store_change_kind k)
 {
-    if (t)
-        *t = NULL;
-    if (!s || !b || !t)
-        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_submit: bad argument");
+    return k == STORE_PUT_RECORD || k == STORE_INSERT_RECORD || k == STORE_DEL_RECORD;
+}
+
+static int enqueue(store_db *d, store *view, const store_batch *b, store_ticket **t, tse_error *err)
+{
     int ret = check_batch(b, err);
     if (ret)
         return ret;
     store_ticket *nt = ticket_new(b);
     if (!nt)
         return error_set(err, TSE_ERR_NO_MEMORY, "out of memory queueing a batch");
-    nt->ready = b->log_tail_later == 0;
-    pthread_mutex_lock(&s->qmu);
-    if (s->tail)
-        s->tail->next = nt;
+    nt->view = view;
+    nt->ready = b->log_tail_later == 0 && !b->hold;
+    pthread_mutex_lock(&d->qmu);
+    if (d->tail)
+        d->tail->next = nt;
     else
-        s->head = nt;
-    s->tail = nt;
-    pthread_mutex_unlock(&s->qmu);
+        d->head = nt;
+    d->tail = nt;
+    pthread_mutex_unlock(&d->qmu);
     *t = nt;
     return 0;
 }
 
-int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, int fail_code,
-                   const char *failure)
+int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *err)
 {
-    if (!s || !t || t->ready || (!failure && (!tail || len != t->batch.log_tail_later)))
+    if (t)
+        *t = NULL;
+    if (!s || !b || !t)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_submit: bad argument");
+    return enqueue(s->d, s, b, t, err);
+}
+
+int store_db_commit(store_db *d, const store_change *ch, size_t n, tse_error *err)
+{
+    if (!d || (n && !ch))
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_commit: bad argument");
+    for (size_t i = 0; i < n; i++)
+        if (!is_record(ch[i].kind))
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_commit takes records only");
+    store_batch b = {.changes = ch, .n_changes = n};
+    store_ticket *t = NULL;
+    int ret = enqueue(d, NULL, &b, &t, err);
+    return ret ? ret : store_wait_db(d, t, err);
+}
+
+/* Copies store_complete()'s changes into one allocation of the ticket. */
+static int add_extra(store_ticket *t, const store_change *extra, size_t n, tse_error *err)
+{
+    store_batch b = {.changes = extra, .n_changes = n};
+    int ret = check_batch(&b, err);
+    if (ret)
+        return ret;
+    arena a = {0};
+    (void)copy_batch(&a, &b);   /* measures */
+    size_t need = a.used;
+    uint8_t *mem = malloc(need ? need : 1);
+    if (!mem)
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory adding %zu records to a batch", n);
+    a = (arena){.base = mem};
+    store_batch copy = copy_batch(&a, &b);
+    assert(a.used == need);
+    t->extra = (store_change *)copy.changes;
+    t->extra_mem = mem;
+    t->n_extra = n;
+    return 0;
+}
+
+int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, const store_change *extra,
+                   size_t n_extra, int fail_code, const char *failure)
+{
+    if (!s || !t || t->ready || (!failure && len != t->batch.log_tail_later) || (!failure && len && !tail) ||
+        (n_extra && !extra))
         return error_set(NULL, TSE_ERR_INVALID_ARGUMENT, "store_complete: bad argument");
+    tse_error e = {0};
+    if (!failure && n_extra && add_extra(t, extra, n_extra, &e) != 0) {
+        fail_code = e.code;
+        failure = e.message;
+    }
     if (failure) {
         t->preset = fail_code ? fail_code : TSE_ERR_STORAGE_FAILURE;
         error_set(&t->err, t->preset, "%s", failure);
-    } else {
+    } else if (len) {
         /* the log's bytes live in the ticket's own arena */
         uint8_t *data = (uint8_t *)t->batch.log->data;
         memcpy(data + t->batch.log->len - len, tail, len);
     }
-    pthread_mutex_lock(&s->qmu);
+    store_db *d = s->d;
+    pthread_mutex_lock(&d->qmu);
     t->ready = true;
-    pthread_cond_broadcast(&s->qcv);
-    pthread_mutex_unlock(&s->qmu);
+    pthread_cond_broadcast(&d->qcv);
+    pthread_mutex_unlock(&d->qmu);
     return 0;
 }
 
 /* ---- applying a batch (writer role) ---- */
 
 /* Steps a fully bound statement once and resets it. */
-static int run(store *s, int which, tse_error *err)
+static int run(store_db *d, int which, tse_error *err)
 {
-    sqlite3_stmt *st = s->w[which];
+    sqlite3_stmt *st = d->w[which];
     int rc = sqlite3_step(st);
-    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sqlfail(err, s->wdb, wsql[which]);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sqlfail(err, d->wdb, wsql[which]);
+    if (which == W_INSERT_RECORD && sqlite3_extended_errcode(d->wdb) == SQLITE_CONSTRAINT_UNIQUE)
+        ret = error_set(err, TSE_ERR_ALREADY_EXISTS, "the record exists already");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return ret;
@@ -260,66 +337,90 @@ static int bind_blob(sqlite3_stmt *st, int i, const void *p, size_t len)
     return len ? sqlite3_bind_blob64(st, i, p, len, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
 }
 
-static int bind_fail(store *s, int which, tse_error *err)
+static int bind_fail(store_db *d, int which, tse_error *err)
 {
-    int ret = store_sqlfail(err, s->wdb, wsql[which]);
-    sqlite3_clear_bindings(s->w[which]);
+    int ret = store_sqlfail(err, d->wdb, wsql[which]);
+    sqlite3_clear_bindings(d->w[which]);
     return ret;
 }
 
-static int apply_log(store *s, const store_log *l, tse_error *err)
+/* The statement `which` with ?1 bound to the TSE's id. */
+static sqlite3_stmt *stmt_for(store_db *d, int which, int64_t tse)
 {
-    sqlite3_stmt *st = s->w[W_LOG];
-    if (sqlite3_bind_int64(st, 1, (int64_t)l->counter) != SQLITE_OK ||
-        sqlite3_bind_int(st, 2, l->kind) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, l->log_time) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 4, (int64_t)l->transaction_number) != SQLITE_OK ||
-        sqlite3_bind_text(st, 5, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_text(st, 6, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
-        bind_blob(st, 7, l->data, l->len) != SQLITE_OK)
-        return bind_fail(s, W_LOG, err);
-    return run(s, W_LOG, err);
+    sqlite3_stmt *st = d->w[which];
+    return sqlite3_bind_int64(st, 1, tse) == SQLITE_OK ? st : NULL;
 }
 
-static int apply_meta(store *s, const store_change *c, tse_error *err)
+static int apply_log(store_db *d, int64_t tse, const store_log *l, tse_error *err)
+{
+    sqlite3_stmt *st = stmt_for(d, W_LOG, tse);
+    if (!st || sqlite3_bind_int64(st, 2, (int64_t)l->counter) != SQLITE_OK ||
+        sqlite3_bind_int(st, 3, l->kind) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, l->log_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, (int64_t)l->transaction_number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, l->client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 7, l->operation, -1, SQLITE_STATIC) != SQLITE_OK ||
+        bind_blob(st, 8, l->data, l->len) != SQLITE_OK)
+        return bind_fail(d, W_LOG, err);
+    return run(d, W_LOG, err);
+}
+
+static int apply_meta(store_db *d, int64_t tse, const store_change *c, tse_error *err)
 {
     int which = c->kind == STORE_PUT_META ? W_PUT_META : W_DEL_META;
-    sqlite3_stmt *st = s->w[which];
-    if (sqlite3_bind_text(st, 1, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
-        (which == W_PUT_META && bind_blob(st, 2, c->value, c->value_len) != SQLITE_OK))
-        return bind_fail(s, which, err);
-    return run(s, which, err);
+    sqlite3_stmt *st = stmt_for(d, which, tse);
+    if (!st || sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (which == W_PUT_META && bind_blob(st, 3, c->value, c->value_len) != SQLITE_OK))
+        return bind_fail(d, which, err);
+    return run(d, which, err);
 }
 
-static int apply_client(store *s, const store_change *c, tse_error *err)
+static int apply_client(store_db *d, int64_t tse, const store_change *c, tse_error *err)
 {
     int which = c->kind == STORE_PUT_CLIENT ? W_PUT_CLIENT : W_DEL_CLIENT;
-    sqlite3_stmt *st = s->w[which];
-    if (sqlite3_bind_text(st, 1, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
-        (which == W_PUT_CLIENT && sqlite3_bind_int64(st, 2, c->time) != SQLITE_OK))
-        return bind_fail(s, which, err);
-    return run(s, which, err);
+    sqlite3_stmt *st = stmt_for(d, which, tse);
+    if (!st || sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (which == W_PUT_CLIENT && sqlite3_bind_int64(st, 3, c->time) != SQLITE_OK))
+        return bind_fail(d, which, err);
+    return run(d, which, err);
 }
 
-static int apply_put_tx(store *s, const store_tx *tx, tse_error *err)
+static int apply_put_tx(store_db *d, int64_t tse, const store_tx *tx, tse_error *err)
 {
-    sqlite3_stmt *st = s->w[W_PUT_TX];
+    sqlite3_stmt *st = stmt_for(d, W_PUT_TX, tse);
     size_t id_len = strnlen(tx->client_id, sizeof tx->client_id);
-    if (sqlite3_bind_int64(st, 1, (int64_t)tx->number) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, tx->client_id, (int)id_len, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 3, (int64_t)tx->start_counter) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 4, tx->start_time) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 5, tx->last_update) != SQLITE_OK ||
-        bind_blob(st, 6, tx->pending, tx->pending_len) != SQLITE_OK)
-        return bind_fail(s, W_PUT_TX, err);
-    return run(s, W_PUT_TX, err);
+    if (!st || sqlite3_bind_int64(st, 2, (int64_t)tx->number) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, tx->client_id, (int)id_len, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, (int64_t)tx->start_counter) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, tx->start_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, tx->last_update) != SQLITE_OK ||
+        bind_blob(st, 7, tx->pending, tx->pending_len) != SQLITE_OK)
+        return bind_fail(d, W_PUT_TX, err);
+    return run(d, W_PUT_TX, err);
 }
 
-static int apply_del_tx(store *s, const store_tx *tx, tse_error *err)
+static int apply_del_tx(store_db *d, int64_t tse, const store_tx *tx, tse_error *err)
 {
-    if (sqlite3_bind_int64(s->w[W_DEL_TX], 1, (int64_t)tx->number) != SQLITE_OK)
-        return bind_fail(s, W_DEL_TX, err);
-    return run(s, W_DEL_TX, err);
+    sqlite3_stmt *st = stmt_for(d, W_DEL_TX, tse);
+    if (!st || sqlite3_bind_int64(st, 2, (int64_t)tx->number) != SQLITE_OK)
+        return bind_fail(d, W_DEL_TX, err);
+    return run(d, W_DEL_TX, err);
+}
+
+static int apply_record(store_db *d, const store_change *c, tse_error *err)
+{
+    int which = c->kind == STORE_PUT_RECORD ? W_PUT_RECORD : c->kind == STORE_INSERT_RECORD ? W_INSERT_RECORD
+                                                                                            : W_DEL_RECORD;
+    sqlite3_stmt *st = d->w[which];
+    bool ok = sqlite3_bind_text(st, 1, c->ns, -1, SQLITE_STATIC) == SQLITE_OK &&
+              sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC) == SQLITE_OK;
+    if (ok && which != W_DEL_RECORD)
+        ok = sqlite3_bind_text(st, 3, c->idx, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 4, c->ord) == SQLITE_OK &&
+             sqlite3_bind_text(st, 5, c->value ? c->value : "", (int)c->value_len, SQLITE_STATIC) == SQLITE_OK;
+    if (!ok)
+        return bind_fail(d, which, err);
+    return run(d, which, err);
 }
 
 /* ---- deleteStoredData: the controlled way around the append-only log
@@ -328,14 +429,14 @@ static int apply_del_tx(store *s, const store_tx *tx, tse_error *err)
  * so outside it no log can ever be deleted and a failed flush leaves the
  * trigger in place. ---- */
 
-/* Runs a statement with one integer parameter to its end. */
-static int exec_int(sqlite3 *db, const char *sql, int64_t v, tse_error *err)
+/* Runs a statement with two integer parameters to its end. */
+static int exec_int2(sqlite3 *db, const char *sql, int64_t a, int64_t b, tse_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return store_sqlfail(err, db, sql);
     int ret = 0;
-    if (sqlite3_bind_int64(st, 1, v) != SQLITE_OK)
+    if (sqlite3_bind_int64(st, 1, a) != SQLITE_OK || sqlite3_bind_int64(st, 2, b) != SQLITE_OK)
         ret = store_sqlfail(err, db, sql);
     while (!ret) {
         int rc = sqlite3_step(st);
@@ -348,90 +449,113 @@ static int exec_int(sqlite3 *db, const char *sql, int64_t v, tse_error *err)
     return ret;
 }
 
-static int apply_delete_logs(store *s, uint64_t through, tse_error *err)
+static int apply_delete_logs(store_db *d, int64_t tse, uint64_t through, tse_error *err)
 {
     int64_t n = (int64_t)through;
     /* remember what is deleted first: the highest counter and transaction number */
-    int ret = exec_int(s->wdb,
-                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_TX "',"
-                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" STORE_META_DELETED_TX
-                       "'), 0), COALESCE((SELECT MAX(tx_number) FROM logs WHERE counter <= ?1), 0))",
-                       n, err);
+    int ret = exec_int2(d->wdb,
+                        "INSERT OR REPLACE INTO meta(tse, key, value) SELECT ?1, '" STORE_META_DELETED_TX "',"
+                        " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE tse = ?1 AND key = '"
+                        STORE_META_DELETED_TX "'), 0), COALESCE((SELECT MAX(tx_number) FROM logs"
+                        " WHERE tse = ?1 AND counter <= ?2), 0))",
+                        tse, n, err);
     if (!ret)
-        ret = exec_int(s->wdb,
-                       "INSERT OR REPLACE INTO meta(key, value) SELECT '" STORE_META_DELETED_THROUGH "',"
-                       " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = '"
-                       STORE_META_DELETED_THROUGH "'), 0), ?1)",
-                       n, err);
+        ret = exec_int2(d->wdb,
+                        "INSERT OR REPLACE INTO meta(tse, key, value) SELECT ?1, '" STORE_META_DELETED_THROUGH "',"
+                        " MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE tse = ?1 AND key = '"
+                        STORE_META_DELETED_THROUGH "'), 0), ?2)",
+                        tse, n, err);
     if (!ret)
-        ret = store_exec(s->wdb, "DROP TRIGGER logs_no_delete", NULL, err);
+        ret = store_exec(d->wdb, "DROP TRIGGER logs_no_delete", NULL, err);
     if (!ret)
-        ret = exec_int(s->wdb, "DELETE FROM logs WHERE counter <= ?1", n, err);
+        ret = exec_int2(d->wdb, "DELETE FROM logs WHERE tse = ?1 AND counter <= ?2", tse, n, err);
     if (!ret)
-        ret = store_exec(s->wdb,
+        ret = store_exec(d->wdb,
                          "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
                          "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END",
                          NULL, err);
     return ret;
 }
 
-static int apply_change(store *s, const store_change *c, tse_error *err)
+static int apply_change(store_db *d, const store *view, const store_change *c, tse_error *err)
 {
+    if (is_record(c->kind))
+        return apply_record(d, c, err);
+    if (!view)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "a change of a TSE without its TSE");
+    int64_t tse = view->id;
     switch (c->kind) {
     case STORE_PUT_META:
     case STORE_DEL_META:
-        return apply_meta(s, c, err);
+        return apply_meta(d, tse, c, err);
     case STORE_PUT_CLIENT:
     case STORE_DEL_CLIENT:
-        return apply_client(s, c, err);
+        return apply_client(d, tse, c, err);
     case STORE_PUT_TX:
-        return apply_put_tx(s, c->tx, err);
+        return apply_put_tx(d, tse, c->tx, err);
     case STORE_DEL_TX:
-        return apply_del_tx(s, c->tx, err);
+        return apply_del_tx(d, tse, c->tx, err);
     case STORE_DELETE_LOGS:
-        return apply_delete_logs(s, c->counter, err);
+        return apply_delete_logs(d, tse, c->counter, err);
+    default:
+        break;
     }
     return error_set(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)c->kind);
 }
 
-static int apply_batch(store *s, const store_batch *b, tse_error *err)
+static int apply_batch(store_db *d, const store_ticket *t, tse_error *err)
 {
-    int ret = b->log ? apply_log(s, b->log, err) : 0;
+    const store_batch *b = &t->batch;
+    int ret = b->log ? apply_log(d, t->view->id, b->log, err) : 0;
     for (size_t i = 0; !ret && i < b->n_changes; i++)
-        ret = apply_change(s, &b->changes[i], err);
+        ret = apply_change(d, t->view, &b->changes[i], err);
+    for (size_t i = 0; !ret && i < t->n_extra; i++)
+        ret = apply_change(d, t->view, &t->extra[i], err);
     return ret;
 }
 
-/* Applies one ticket inside its own savepoint; *counter follows the logs
- * applied so far in this flush. A failure leaves nothing of the batch.
- * Returns -1 when the batch could not be kept apart (its savepoint neither
- * rolled back nor released): then the whole flush must fail. */
-static int apply_ticket(store *s, store_ticket *t, uint64_t *counter)
+/* The counter of the ticket's TSE as applied so far in flush `gen`. */
+static uint64_t *flush_counter(store *v, uint64_t gen)
+{
+    if (v->flush_gen != gen) {
+        v->flush_gen = gen;
+        v->flush_counter = v->last_counter;
+    }
+    return &v->flush_counter;
+}
+
+/* Applies one ticket inside its own savepoint; its TSE's flush counter
+ * follows the logs applied so far in this flush. A failure leaves nothing of
+ * the batch. Returns -1 when the batch could not be kept apart (its
+ * savepoint neither rolled back nor released): then the whole flush must
+ * fail. */
+static int apply_ticket(store_db *d, store_ticket *t)
 {
     const store_log *l = t->batch.log;
     if (t->preset) {
         t->result = t->preset;
         return 0;
     }
+    uint64_t *counter = l ? flush_counter(t->view, d->flush_gen) : NULL;
     if (l && l->counter != *counter + 1) {
         t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
                                (unsigned long long)l->counter, (unsigned long long)*counter + 1);
         return 0;
     }
-    t->result = run(s, W_SAVEPOINT, &t->err);
+    t->result = run(d, W_SAVEPOINT, &t->err);
     if (t->result)
         return 0;
-    t->result = apply_batch(s, &t->batch, &t->err);
-    if (sqlite3_get_autocommit(s->wdb))
+    t->result = apply_batch(d, t, &t->err);
+    if (sqlite3_get_autocommit(d->wdb))
         return 0;   /* SQLite dropped the whole transaction; flush() fails it all */
     if (t->result) {
-        if (run(s, W_ROLLBACK_TO, NULL) != 0)
+        if (run(d, W_ROLLBACK_TO, NULL) != 0)
             return -1;
-        (void)run(s, W_RELEASE, NULL);   /* an empty savepoint: left open it changes nothing */
+        (void)run(d, W_RELEASE, NULL);   /* an empty savepoint: left open it changes nothing */
         return 0;
     }
-    t->result = run(s, W_RELEASE, &t->err);
+    t->result = run(d, W_RELEASE, &t->err);
     if (t->result)
         return -1;
     if (l) {
@@ -454,45 +578,48 @@ static void fail_flush(store_ticket *list, const tse_error *msg)
 
 /* A ROLLBACK that fails leaves the transaction open; the next flush()
  * rolls it back before it begins. */
-static void rollback(store *s)
+static void rollback(store_db *d)
 {
-    if (!sqlite3_get_autocommit(s->wdb))
-        (void)run(s, W_ROLLBACK, NULL);
+    if (!sqlite3_get_autocommit(d->wdb))
+        (void)run(d, W_ROLLBACK, NULL);
 }
 
 /* Applies and commits a list of tickets; sets every ticket's result. */
-static void flush(store *s, store_ticket *list)
+static void flush(store_db *d, store_ticket *list)
 {
     tse_error msg = {0};
-    rollback(s);   /* what a failed ROLLBACK left */
-    if (run(s, W_BEGIN, &msg) != 0) {
+    rollback(d);   /* what a failed ROLLBACK left */
+    if (run(d, W_BEGIN, &msg) != 0) {
         fail_flush(list, &msg);
         return;
     }
-    uint64_t counter = s->last_counter;
+    d->flush_gen++;
     for (store_ticket *t = list; t; t = t->next) {
         assert(t->ready && !t->done);
-        int apart = apply_ticket(s, t, &counter);
-        if (apart != 0 || sqlite3_get_autocommit(s->wdb)) {   /* the whole transaction is lost */
+        int apart = apply_ticket(d, t);
+        if (apart != 0 || sqlite3_get_autocommit(d->wdb)) {   /* the whole transaction is lost */
             error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
-            rollback(s);
+            rollback(d);
             fail_flush(list, &msg);
             return;
         }
     }
-    if (run(s, W_COMMIT, &msg) != 0) {
-        rollback(s);
+    if (run(d, W_COMMIT, &msg) != 0) {
+        rollback(d);
         fail_flush(list, &msg);
         return;
     }
-    assert(counter >= s->last_counter);   /* the committed counter never goes back */
-    s->last_counter = counter;
+    for (store_ticket *t = list; t; t = t->next)
+        if (t->view && t->view->flush_gen == d->flush_gen) {
+            assert(t->view->flush_counter >= t->view->last_counter);   /* never goes back */
+            t->view->last_counter = t->view->flush_counter;
+        }
 }
 
 /* ---- leader / follower ---- */
 
 /* Under qmu: marks a flushed list done, counts it, wakes the waiters. */
-static void finish_flush(store *s, store_ticket *list)
+static void finish_flush(store_db *d, store_ticket *list)
 {
     uint64_t n = 0, ok = 0;
     for (store_ticket *t = list, *next; t; t = next) {
@@ -503,56 +630,62 @@ static void finish_flush(store *s, store_ticket *list)
         t->next = NULL;
         t->done = true;   /* from here on the waiter may free t */
     }
-    s->stats.commits += ok;
-    s->stats.flushes += ok > 0;
-    if (n > s->stats.max_batch)
-        s->stats.max_batch = n;
-    pthread_cond_broadcast(&s->qcv);
+    d->stats.commits += ok;
+    d->stats.flushes += ok > 0;
+    if (n > d->stats.max_batch)
+        d->stats.max_batch = n;
+    pthread_cond_broadcast(&d->qcv);
 }
 
 /* Under qmu: whether a flush can start now. */
-static bool can_lead(const store *s)
+static bool can_lead(const store_db *d)
 {
-    return !s->writer_busy && s->head && s->head->ready;
+    return !d->writer_busy && d->head && d->head->ready;
 }
 
 /* Under qmu, when can_lead(): takes the ready tickets at the head of the
  * queue, flushes them without the lock, and hands the writer back. */
-static void lead_one_flush(store *s)
+static void lead_one_flush(store_db *d)
 {
-    assert(!s->writer_busy && s->head && s->head->ready);
-    store_ticket *list = s->head, *last = list;
+    assert(!d->writer_busy && d->head && d->head->ready);
+    store_ticket *list = d->head, *last = list;
     while (last->next && last->next->ready)
         last = last->next;
-    s->head = last->next;
-    if (!s->head)
-        s->tail = NULL;
+    d->head = last->next;
+    if (!d->head)
+        d->tail = NULL;
     last->next = NULL;
-    s->writer_busy = true;
-    pthread_mutex_unlock(&s->qmu);
-    flush(s, list);
-    pthread_mutex_lock(&s->qmu);
-    s->writer_busy = false;
-    finish_flush(s, list);
+    d->writer_busy = true;
+    pthread_mutex_unlock(&d->qmu);
+    flush(d, list);
+    pthread_mutex_lock(&d->qmu);
+    d->writer_busy = false;
+    finish_flush(d, list);
+}
+
+static int store_wait_db(store_db *d, store_ticket *t, tse_error *err)
+{
+    pthread_mutex_lock(&d->qmu);
+    while (!t->done) {
+        if (can_lead(d))
+            lead_one_flush(d);
+        else   /* a flush runs, or the head waits for its signature */
+            pthread_cond_wait(&d->qcv, &d->qmu);
+    }
+    pthread_mutex_unlock(&d->qmu);
+    int ret = t->result;
+    if (ret && err)
+        *err = t->err;
+    free(t->extra_mem);
+    free(t);
+    return ret;
 }
 
 int store_wait(store *s, store_ticket *t, tse_error *err)
 {
     if (!s || !t)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_wait: bad argument");
-    pthread_mutex_lock(&s->qmu);
-    while (!t->done) {
-        if (can_lead(s))
-            lead_one_flush(s);
-        else   /* a flush runs, or the head waits for its signature */
-            pthread_cond_wait(&s->qcv, &s->qmu);
-    }
-    pthread_mutex_unlock(&s->qmu);
-    int ret = t->result;
-    if (ret && err)
-        *err = t->err;
-    free(t);
-    return ret;
+    return store_wait_db(s->d, t, err);
 }
 
 int store_commit(store *s, const store_batch *b, tse_error *err)
@@ -562,52 +695,53 @@ int store_commit(store *s, const store_batch *b, tse_error *err)
     return ret ? ret : store_wait(s, t, err);
 }
 
-void store_drain(store *s)
+void store_drain(store_db *d)
 {
-    pthread_mutex_lock(&s->qmu);
-    while (s->head || s->writer_busy) {
-        if (can_lead(s))
-            lead_one_flush(s);
+    pthread_mutex_lock(&d->qmu);
+    while (d->head || d->writer_busy) {
+        if (can_lead(d))
+            lead_one_flush(d);
         else
-            pthread_cond_wait(&s->qcv, &s->qmu);
+            pthread_cond_wait(&d->qcv, &d->qmu);
     }
-    pthread_mutex_unlock(&s->qmu);
+    pthread_mutex_unlock(&d->qmu);
 }
 
 void store_get_stats(store *s, store_stats *out)
 {
-    pthread_mutex_lock(&s->qmu);
-    *out = s->stats;
-    pthread_mutex_unlock(&s->qmu);
+    store_db *d = s->d;
+    pthread_mutex_lock(&d->qmu);
+    *out = d->stats;
+    pthread_mutex_unlock(&d->qmu);
 }
 
 /* Takes the writer role outside a flush (waits for a running one). */
-static void writer_acquire(store *s)
+static void writer_acquire(store_db *d)
 {
-    pthread_mutex_lock(&s->qmu);
-    while (s->writer_busy)
-        pthread_cond_wait(&s->qcv, &s->qmu);
-    s->writer_busy = true;
-    pthread_mutex_unlock(&s->qmu);
+    pthread_mutex_lock(&d->qmu);
+    while (d->writer_busy)
+        pthread_cond_wait(&d->qcv, &d->qmu);
+    d->writer_busy = true;
+    pthread_mutex_unlock(&d->qmu);
 }
 
-static void writer_release(store *s)
+static void writer_release(store_db *d)
 {
-    pthread_mutex_lock(&s->qmu);
-    s->writer_busy = false;
-    pthread_cond_broadcast(&s->qcv);
-    pthread_mutex_unlock(&s->qmu);
+    pthread_mutex_lock(&d->qmu);
+    d->writer_busy = false;
+    pthread_cond_broadcast(&d->qcv);
+    pthread_mutex_unlock(&d->qmu);
 }
 
-void store_writer_take(store *s)
+void store_writer_take(store_db *d)
 {
-    store_drain(s);
-    writer_acquire(s);
+    store_drain(d);
+    writer_acquire(d);
 }
 
-void store_writer_give(store *s)
+void store_writer_give(store_db *d)
 {
-    writer_release(s);
+    writer_release(d);
 }
 
 int store_debug_set_max_pages(store *s, int max_pages)
@@ -617,8 +751,8 @@ int store_debug_set_max_pages(store *s, int max_pages)
     char sql[64];
     /* 0: back to SQLite's default limit */
     snprintf(sql, sizeof sql, "PRAGMA max_page_count=%d", max_pages ? max_pages : 1073741823);
-    writer_acquire(s);
-    int rc = sqlite3_exec(s->wdb, sql, NULL, NULL, NULL);
-    writer_release(s);
+    writer_acquire(s->d);
+    int rc = sqlite3_exec(s->d->wdb, sql, NULL, NULL, NULL);
+    writer_release(s->d);
     return rc == SQLITE_OK ? 0 : TSE_ERR_STORAGE_FAILURE;
 }

@@ -1,11 +1,13 @@
 /*
- * sqlite_internal.h - what the files of the SQLite store share: the store
- * handle, the commit ticket, the writer's prepared statements and the error
- * helpers. Not part of the store interface (see store.h).
+ * sqlite_internal.h - what the files of the SQLite store share: the
+ * database and TSE handles, the commit ticket, the writer's prepared
+ * statements and the error helpers. Not part of the store interface (see
+ * store.h).
  *
- * Threads: the writer connection `wdb` and `last_counter` belong to whichever
- * thread holds the writer role (`writer_busy`, taken under `qmu`); readers
- * take a private connection from the pool (`pool`, under `pmu`).
+ * Threads: the writer connection `wdb` and every TSE's `last_counter` belong
+ * to whichever thread holds the writer role (`writer_busy`, taken under
+ * `qmu`); readers take a private connection from the pool (`pool`, under
+ * `pmu`).
  */
 #ifndef OPENTSE_STORE_SQLITE_INTERNAL_H
 #define OPENTSE_STORE_SQLITE_INTERNAL_H
@@ -20,14 +22,18 @@
 
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2          /* 1: one TSE per file, without tse columns and records */
 #define STORE_APPLICATION_ID 0x4f545345   /* "OTSE" in the database header */
 #define STORE_BUSY_TIMEOUT_MS 10000       /* no SQLite wait lasts longer */
 
 /* A queued batch: a deep copy of the caller's batch in `arena`. */
 struct store_ticket {
     struct store_ticket *next;
+    store *view;                  /* the TSE, NULL for record-only batches */
     store_batch batch;
+    store_change *extra;          /* store_complete()'s changes */
+    void *extra_mem;              /* the one allocation they live in */
+    size_t n_extra;
     bool ready;                   /* complete: may be flushed */
     int preset;                   /* store_complete() with a failure: its code */
     bool done;
@@ -40,7 +46,7 @@ struct store_ticket {
 enum store_wstmt {
     W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_ROLLBACK_TO,
     W_LOG, W_PUT_META, W_DEL_META, W_PUT_CLIENT, W_DEL_CLIENT, W_PUT_TX, W_DEL_TX,
-    W_COUNT
+    W_PUT_RECORD, W_INSERT_RECORD, W_DEL_RECORD, W_COUNT
 };
 
 /* A read connection waiting in the pool. */
@@ -49,16 +55,29 @@ typedef struct store_rconn {
     struct store_rconn *next;
 } store_rconn;
 
+/* One TSE of the database. */
 struct store {
+    store_db *d;
+    int64_t id;                   /* tses.id */
+    char *name;
+    bool owns_db;                 /* store_open(): closing the TSE closes the database */
+    uint64_t last_counter;        /* last committed log counter */
+    uint64_t flush_counter;       /* the counter as applied so far in the running flush */
+    uint64_t flush_gen;           /* which flush flush_counter belongs to */
+    struct store *next;           /* d->views */
+};
+
+struct store_db {
     char *path;
     int lock_fd;                  /* flock'd "<path>-lock", held while open */
     bool remove_on_free;          /* a failed create: remove the files it left */
 
     sqlite3 *wdb;                 /* writer connection */
     sqlite3_stmt *w[W_COUNT];
-    uint64_t last_counter;        /* last committed log counter */
+    uint64_t flush_gen;           /* flushes started */
+    store *views;                 /* open TSE handles (under qmu) */
 
-    pthread_mutex_t qmu;          /* guards the queue, writer_busy, stats */
+    pthread_mutex_t qmu;          /* guards the queue, writer_busy, stats, views */
     pthread_cond_t qcv;           /* signalled when a flush ends or a ticket gets ready */
     store_ticket *head, *tail;
     bool writer_busy;
@@ -75,22 +94,34 @@ int store_exec(sqlite3 *db, const char *sql, const char *what, tse_error *err);
 
 /* Opens a connection to the store file with busy timeout and WAL settings. */
 int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err);
+/* Runs a query on db that yields one integer. */
+int store_query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err);
 
 /* sqlite_commit.c */
-int store_writer_prepare(store *s, tse_error *err);
-void store_writer_finalize(store *s);
+int store_writer_prepare(store_db *d, tse_error *err);
+void store_writer_finalize(store_db *d);
 /* Flushes whatever is still queued; returns once the writer is idle. */
-void store_drain(store *s);
+void store_drain(store_db *d);
 
 /* Drains the queue and takes the writer role outside a flush; give it back
  * with store_writer_give(). */
-void store_writer_take(store *s);
-void store_writer_give(store *s);
+void store_writer_take(store_db *d);
+void store_writer_give(store_db *d);
+
+/* The last counter of TSE `id` as committed (deleted logs count). */
+int store_load_last_counter(sqlite3 *db, int64_t id, uint64_t *out, tse_error *err);
 
 #define STORE_META_DELETED_THROUGH "store.deleted_through"
 #define STORE_META_DELETED_TX "store.deleted_tx_number"
 
+/* sqlite.c: the schema of STORE_SCHEMA_VERSION */
+extern const char store_schema_sql[];
+
+/* sqlite_migrate.c: a file of schema 1 (one TSE, no tse columns) becomes
+ * schema 2 in place, in one transaction, after a copy was kept. */
+int store_migrate_v1(sqlite3 *db, const char *path, tse_error *err);
+
 /* sqlite_read.c */
-void store_pool_close(store *s);
+void store_pool_close(store_db *d);
 
 #endif

@@ -15,7 +15,7 @@
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
 
-static int pool_get(store *s, sqlite3 **db, tse_error *err)
+static int pool_get(store_db *s, sqlite3 **db, tse_error *err)
 {
     pthread_mutex_lock(&s->pmu);
     store_rconn *rc = s->pool;
@@ -35,7 +35,7 @@ static int pool_get(store *s, sqlite3 **db, tse_error *err)
     return ret;
 }
 
-static void pool_put(store *s, sqlite3 *db)
+static void pool_put(store_db *s, sqlite3 *db)
 {
     store_rconn *rc = malloc(sizeof *rc);
     if (!rc) {
@@ -49,7 +49,7 @@ static void pool_put(store *s, sqlite3 *db)
     pthread_mutex_unlock(&s->pmu);
 }
 
-void store_pool_close(store *s)
+void store_pool_close(store_db *s)
 {
     while (s->pool) {
         store_rconn *rc = s->pool;
@@ -61,22 +61,37 @@ void store_pool_close(store *s)
 
 /* One read query: a borrowed connection and a statement on it. */
 typedef struct query {
-    store *s;
+    store_db *d;
     sqlite3 *db;
     sqlite3_stmt *st;
 } query;
 
-static int query_begin(store *s, const char *sql, query *q, tse_error *err)
+static int query_begin_db(store_db *d, const char *sql, query *q, tse_error *err)
 {
-    *q = (query){.s = s};
-    if (!s)
+    *q = (query){.d = d};
+    if (!d)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no store");
-    int ret = pool_get(s, &q->db, err);
+    int ret = pool_get(d, &q->db, err);
     if (ret)
         return ret;
     if (sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL) != SQLITE_OK) {
         ret = store_sqlfail(err, q->db, sql);
-        pool_put(s, q->db);
+        pool_put(d, q->db);
+    }
+    return ret;
+}
+
+static void query_end(query *q);
+
+/* A query about one TSE: ?1 in `sql` is its id. */
+static int query_begin(store *s, const char *sql, query *q, tse_error *err)
+{
+    if (!s)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no store");
+    int ret = query_begin_db(s->d, sql, q, err);
+    if (!ret && sqlite3_bind_int64(q->st, 1, s->id) != SQLITE_OK) {
+        ret = store_sqlfail(err, q->db, "cannot bind the TSE");
+        query_end(q);
     }
     return ret;
 }
@@ -84,7 +99,7 @@ static int query_begin(store *s, const char *sql, query *q, tse_error *err)
 static void query_end(query *q)
 {
     sqlite3_finalize(q->st);
-    pool_put(q->s, q->db);
+    pool_put(q->d, q->db);
 }
 
 /* SQLITE_ROW, SQLITE_DONE, or a negative tse_err with err set. */
@@ -122,10 +137,10 @@ int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_
     if (!key || !value)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
     query q;
-    int ret = query_begin(s, "SELECT value FROM meta WHERE key = ?", &q, err);
+    int ret = query_begin(s, "SELECT value FROM meta WHERE tse = ?1 AND key = ?2", &q, err);
     if (ret)
         return ret;
-    if (sqlite3_bind_text(q.st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+    if (sqlite3_bind_text(q.st, 2, key, -1, SQLITE_STATIC) != SQLITE_OK)
         ret = store_sqlfail(err, q.db, "cannot bind the meta key");
     int rc = ret ? ret : query_step(&q, err);
     if (rc == SQLITE_ROW)
@@ -143,7 +158,7 @@ int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_
     if (!counter)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
     query q;
-    int ret = query_begin(s, "SELECT counter, data FROM logs ORDER BY counter DESC LIMIT 1", &q, err);
+    int ret = query_begin(s, "SELECT counter, data FROM logs WHERE tse = ?1 ORDER BY counter DESC LIMIT 1", &q, err);
     if (ret)
         return ret;
     int rc = query_step(&q, err);
@@ -165,10 +180,10 @@ int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_er
     if (!msg)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
     query q;
-    int ret = query_begin(s, "SELECT data FROM logs WHERE counter = ?", &q, err);
+    int ret = query_begin(s, "SELECT data FROM logs WHERE tse = ?1 AND counter = ?2", &q, err);
     if (ret)
         return ret;
-    if (sqlite3_bind_int64(q.st, 1, clamp_id(counter)) != SQLITE_OK)
+    if (sqlite3_bind_int64(q.st, 2, clamp_id(counter)) != SQLITE_OK)
         ret = store_sqlfail(err, q.db, "cannot bind the counter");
     int rc = ret ? ret : query_step(&q, err);
     if (rc == SQLITE_ROW)
@@ -189,9 +204,9 @@ int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
     query q;
     /* transaction numbers of deleted logs stay used */
     int ret = query_begin(s,
-                          "SELECT MAX(COALESCE((SELECT MAX(tx_number) FROM logs), 0),"
+                          "SELECT MAX(COALESCE((SELECT MAX(tx_number) FROM logs WHERE tse = ?1), 0),"
                           " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
-                          " WHERE key = '" STORE_META_DELETED_TX "'), 0))",
+                          " WHERE tse = ?1 AND key = '" STORE_META_DELETED_TX "'), 0))",
                           &q, err);
     if (ret)
         return ret;
@@ -240,7 +255,7 @@ int store_foreach_client(store *s, store_client_cb cb, void *ctx, tse_error *err
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
     query q;
-    int ret = query_begin(s, "SELECT client_id, registered FROM clients ORDER BY client_id", &q, err);
+    int ret = query_begin(s, "SELECT client_id, registered FROM clients WHERE tse = ?1 ORDER BY client_id", &q, err);
     if (ret)
         return ret;
     cb_box box = {.client = cb};
@@ -272,7 +287,7 @@ int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err)
     query q;
     int ret = query_begin(s,
                           "SELECT number, client_id, start_counter, start_time, last_update, pending"
-                          " FROM open_tx ORDER BY number",
+                          " FROM open_tx WHERE tse = ?1 ORDER BY number",
                           &q, err);
     if (ret)
         return ret;
@@ -304,12 +319,12 @@ int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, voi
     query q;
     int ret = query_begin(s,
                           "SELECT counter, kind, log_time, tx_number, client_id, operation, data"
-                          " FROM logs WHERE counter BETWEEN ? AND ? ORDER BY counter",
+                          " FROM logs WHERE tse = ?1 AND counter BETWEEN ?2 AND ?3 ORDER BY counter",
                           &q, err);
     if (ret)
         return ret;
-    if (sqlite3_bind_int64(q.st, 1, clamp_id(from)) != SQLITE_OK ||
-        sqlite3_bind_int64(q.st, 2, to ? clamp_id(to) : INT64_MAX) != SQLITE_OK)
+    if (sqlite3_bind_int64(q.st, 2, clamp_id(from)) != SQLITE_OK ||
+        sqlite3_bind_int64(q.st, 3, to ? clamp_id(to) : INT64_MAX) != SQLITE_OK)
         ret = store_sqlfail(err, q.db, "cannot bind the counter range");
     cb_box box = {.log = cb};
     if (!ret)
@@ -324,27 +339,27 @@ int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, voi
  * from, to, [time_from, time_to], [tx_from, tx_to], [client_id]. */
 static void filter_where(const store_log_filter *f, char *out, size_t cap)
 {
-    snprintf(out, cap, "counter BETWEEN ?1 AND ?2%s%s%s",
-             f->by_time ? " AND log_time BETWEEN ?3 AND ?4" : "",
+    snprintf(out, cap, "tse = ?1 AND counter BETWEEN ?2 AND ?3%s%s%s",
+             f->by_time ? " AND log_time BETWEEN ?4 AND ?5" : "",
              !f->tx_from ? ""
-             : f->tx_and_others ? " AND (tx_number BETWEEN ?5 AND ?6 OR tx_number = 0)"
-                                : " AND tx_number BETWEEN ?5 AND ?6",
-             f->client_id ? " AND (tx_number = 0 OR client_id = ?7)" : "");
+             : f->tx_and_others ? " AND (tx_number BETWEEN ?6 AND ?7 OR tx_number = 0)"
+                                : " AND tx_number BETWEEN ?6 AND ?7",
+             f->client_id ? " AND (tx_number = 0 OR client_id = ?8)" : "");
 }
 
 static int filter_bind(query *q, const store_log_filter *f, tse_error *err)
 {
     sqlite3_stmt *st = q->st;
-    bool ok = sqlite3_bind_int64(st, 1, clamp_id(f->from)) == SQLITE_OK &&
-              sqlite3_bind_int64(st, 2, f->to ? clamp_id(f->to) : INT64_MAX) == SQLITE_OK;
+    bool ok = sqlite3_bind_int64(st, 2, clamp_id(f->from)) == SQLITE_OK &&
+              sqlite3_bind_int64(st, 3, f->to ? clamp_id(f->to) : INT64_MAX) == SQLITE_OK;
     if (ok && f->by_time)
-        ok = sqlite3_bind_int64(st, 3, f->time_from) == SQLITE_OK &&
-             sqlite3_bind_int64(st, 4, f->time_to) == SQLITE_OK;
+        ok = sqlite3_bind_int64(st, 4, f->time_from) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 5, f->time_to) == SQLITE_OK;
     if (ok && f->tx_from)
-        ok = sqlite3_bind_int64(st, 5, clamp_id(f->tx_from)) == SQLITE_OK &&
-             sqlite3_bind_int64(st, 6, clamp_id(f->tx_to)) == SQLITE_OK;
+        ok = sqlite3_bind_int64(st, 6, clamp_id(f->tx_from)) == SQLITE_OK &&
+             sqlite3_bind_int64(st, 7, clamp_id(f->tx_to)) == SQLITE_OK;
     if (ok && f->client_id)
-        ok = sqlite3_bind_text(st, 7, f->client_id, -1, SQLITE_STATIC) == SQLITE_OK;
+        ok = sqlite3_bind_text(st, 8, f->client_id, -1, SQLITE_STATIC) == SQLITE_OK;
     return ok ? 0 : store_sqlfail(err, q->db, "cannot bind the log filter");
 }
 
@@ -424,12 +439,12 @@ int store_client_known(store *s, const char *client_id, bool *known, tse_error *
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
     query q;
     int ret = query_begin(s,
-                          "SELECT EXISTS(SELECT 1 FROM clients WHERE client_id = ?1)"
-                          " OR EXISTS(SELECT 1 FROM logs WHERE tx_number <> 0 AND client_id = ?1)",
+                          "SELECT EXISTS(SELECT 1 FROM clients WHERE tse = ?1 AND client_id = ?2)"
+                          " OR EXISTS(SELECT 1 FROM logs WHERE tse = ?1 AND tx_number <> 0 AND client_id = ?2)",
                           &q, err);
     if (ret)
         return ret;
-    if (sqlite3_bind_text(q.st, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK)
+    if (sqlite3_bind_text(q.st, 2, client_id, -1, SQLITE_STATIC) != SQLITE_OK)
         ret = store_sqlfail(err, q.db, "cannot bind the client id");
     int rc = ret ? ret : query_step(&q, err);
     if (rc == SQLITE_ROW)
@@ -445,7 +460,7 @@ int store_first_counter(store *s, uint64_t *out, tse_error *err)
     if (!out)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
     query q;
-    int ret = query_begin(s, "SELECT COALESCE(MIN(counter), 0) FROM logs", &q, err);
+    int ret = query_begin(s, "SELECT COALESCE(MIN(counter), 0) FROM logs WHERE tse = ?1", &q, err);
     if (ret)
         return ret;
     int rc = query_step(&q, err);
@@ -453,6 +468,107 @@ int store_first_counter(store *s, uint64_t *out, tse_error *err)
         *out = (uint64_t)sqlite3_column_int64(q.st, 0);
     else
         ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN(counter)");
+    query_end(&q);
+    return ret;
+}
+
+/* ---- records ---- */
+
+int store_record_get(store_db *d, const char *ns, const char *key, char **value, size_t *len, tse_error *err)
+{
+    if (!ns || !key || !value)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_get: bad argument");
+    query q;
+    int ret = query_begin_db(d, "SELECT value FROM records WHERE ns = ?1 AND key = ?2", &q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_text(q.st, 1, ns, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(q.st, 2, key, -1, SQLITE_STATIC) != SQLITE_OK)
+        ret = store_sqlfail(err, q.db, "cannot bind the record key");
+    int rc = ret ? ret : query_step(&q, err);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(q.st, 0);
+        const void *p = sqlite3_column_blob(q.st, 0);
+        char *copy = malloc(n + 1);
+        if (!copy)
+            ret = error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+        else {
+            if (n)
+                memcpy(copy, p, n);
+            copy[n] = 0;
+            *value = copy;
+            if (len)
+                *len = n;
+        }
+    } else if (rc == SQLITE_DONE)
+        ret = error_set(err, TSE_ERR_NOT_FOUND, "no record %s/%s", ns, key);
+    else
+        ret = rc;
+    query_end(&q);
+    return ret;
+}
+
+/* A query over the records of ns (and idx): ?1 ns, ?2 idx. */
+static int record_query(store_db *d, const char *select, const char *ns, const char *idx, const char *tail,
+                        query *q, tse_error *err)
+{
+    if (!ns)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no record namespace");
+    char sql[300];
+    snprintf(sql, sizeof sql, "%s FROM records WHERE ns = ?1%s%s", select, idx ? " AND idx = ?2" : "", tail);
+    int ret = query_begin_db(d, sql, q, err);
+    if (ret)
+        return ret;
+    if (sqlite3_bind_text(q->st, 1, ns, -1, SQLITE_STATIC) != SQLITE_OK ||
+        (idx && sqlite3_bind_text(q->st, 2, idx, -1, SQLITE_STATIC) != SQLITE_OK)) {
+        ret = store_sqlfail(err, q->db, "cannot bind the record selection");
+        query_end(q);
+    }
+    return ret;
+}
+
+int store_record_each(store_db *d, const char *ns, const char *idx, uint64_t offset, uint64_t limit,
+                      store_record_cb cb, void *ctx, tse_error *err)
+{
+    if (!cb)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_each: no callback");
+    char tail[80];
+    snprintf(tail, sizeof tail, " ORDER BY ord, rowid LIMIT %lld OFFSET %lld", limit ? (long long)clamp_id(limit) : -1LL,
+             (long long)clamp_id(offset));
+    query q;
+    int ret = record_query(d, "SELECT key, value", ns, idx, tail, &q, err);
+    if (ret)
+        return ret;
+    for (;;) {
+        int rc = query_step(&q, err);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            ret = rc;
+            break;
+        }
+        const char *key = (const char *)sqlite3_column_text(q.st, 0);
+        const char *value = (const char *)sqlite3_column_text(q.st, 1);
+        if ((ret = cb(ctx, key ? key : "", value ? value : "", (size_t)sqlite3_column_bytes(q.st, 1))) != 0)
+            break;
+    }
+    query_end(&q);
+    return ret;
+}
+
+int store_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n, tse_error *err)
+{
+    if (!n)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_count: bad argument");
+    query q;
+    int ret = record_query(d, "SELECT COUNT(*)", ns, idx, "", &q, err);
+    if (ret)
+        return ret;
+    int rc = query_step(&q, err);
+    if (rc == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(q.st, 0);
+    else
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
     query_end(&q);
     return ret;
 }

@@ -1,10 +1,17 @@
 /*
- * store.h - durable, append-only storage of one TSE's log messages and state.
+ * store.h - durable, append-only storage of the TSEs of a deployment and of
+ * the records the faces keep about them.
  *
  * The engine talks to storage only through this interface; it never sees SQL.
- * A store holds one TSE: its log messages (append-only, keyed by signature
- * counter), a small key/value table of TSE state, the registered clients and
- * the open transactions.
+ * A store database (store_db) holds every TSE of a deployment and the
+ * records (organizations, keys, TSS and client records, the API's
+ * transactions with their replayable answers). A `store` handle is one TSE
+ * inside it: its log messages (append-only, keyed by signature counter), a
+ * small key/value table of TSE state, the registered clients and the open
+ * transactions. All TSEs of one database share one group commit: one flush,
+ * one fsync for every batch queued at that moment, whichever TSE it is for.
+ * The embedded SDK's single-file TSE (store_open) is a database with one TSE
+ * named "".
  *
  * Every change goes through store_commit(): one optional log message plus any
  * number of state changes, applied atomically. Concurrent callers share one
@@ -32,14 +39,38 @@
 
 
 typedef struct store store;
+typedef struct store_db store_db;
 
 enum { STORE_CREATE = 1 };  /* create a new store; refused if one exists */
 
-/* Opens (or with STORE_CREATE creates) the store at `path`. One owner at a
- * time: a second open, from this or another process, gets STORE_IN_USE. */
+/* Opens (or with STORE_CREATE creates) the single-TSE store file at `path`:
+ * a database holding one TSE named "". One owner at a time: a second open,
+ * from this or another process, gets STORE_IN_USE. A file of the first
+ * schema (one TSE per file, before version 2) is migrated in place in one
+ * transaction, after a copy of it was kept as "<path>.v1.bak". */
 int store_open(const char *path, int flags, store **out, tse_error *err);
-/* Waits for queued commits, then closes. */
+/* Waits for queued commits, then closes (for store_open's handles also the
+ * database). */
 void store_close(store *s);
+
+/* Opens the database at `path`; with STORE_CREATE it is created when
+ * missing. One owner (process) at a time: STORE_IN_USE otherwise. */
+int store_db_open(const char *path, int flags, store_db **out, tse_error *err);
+/* Waits for queued commits, then closes. Every TSE handle must be closed first. */
+void store_db_close(store_db *d);
+/* Opens TSE `name` of the database (a TSS id, 1..64 characters). With
+ * STORE_CREATE the TSE must not exist yet (ALREADY_EXISTS) and is created
+ * empty; without, it must exist (NOT_FOUND). One handle per TSE at a time
+ * (STORE_IN_USE). */
+int store_tse_open(store_db *d, const char *name, int flags, store **out, tse_error *err);
+/* The database a TSE handle lives in. */
+store_db *store_db_of(store *s);
+/* Every TSE of the database that has state, in the order of creation. */
+typedef int (*store_name_cb)(void *ctx, const char *name);
+int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
+/* Copies the single TSE of the store file at `path` (either schema) into
+ * this database as TSE `name`, which must not exist; one transaction. */
+int store_db_import(store_db *d, const char *name, const char *path, tse_error *err);
 
 /* A log message to append. */
 typedef struct store_log {
@@ -72,6 +103,9 @@ typedef enum store_change_kind {
     STORE_PUT_TX,         /* tx (insert or replace) */
     STORE_DEL_TX,         /* tx->number */
     STORE_DELETE_LOGS,    /* deleteStoredData: every log with counter <= counter */
+    STORE_PUT_RECORD,     /* ns, key, idx, ord, value, value_len (insert or replace) */
+    STORE_INSERT_RECORD,  /* the same, but the batch fails (ALREADY_EXISTS) if ns/key exists */
+    STORE_DEL_RECORD,     /* ns, key */
 } store_change_kind;
 
 typedef struct store_change {
@@ -82,6 +116,9 @@ typedef struct store_change {
     int64_t time;
     const store_tx *tx;
     uint64_t counter;     /* STORE_DELETE_LOGS */
+    const char *ns;       /* records: the namespace ("tx/<tss>", "org", ...) */
+    const char *idx;      /* records: a secondary key to select by, may be NULL */
+    int64_t ord;          /* records: the order of listings (then insertion) */
 } store_change;
 
 typedef struct store_batch {
@@ -92,6 +129,9 @@ typedef struct store_batch {
      * not known at store_submit(); store_complete() fills them in. Until then
      * the batch, and every batch queued behind it, waits in the queue. */
     size_t log_tail_later;
+    /* true: the batch waits for store_complete() even without a missing
+     * tail (for records the caller adds there). */
+    bool hold;
 } store_batch;
 
 /* Applies the batch atomically and returns once it is durable.
@@ -109,13 +149,19 @@ int store_commit(store *s, const store_batch *b, tse_error *err);
 typedef struct store_ticket store_ticket;
 int store_submit(store *s, const store_batch *b, store_ticket **t, tse_error *err);
 int store_wait(store *s, store_ticket *t, tse_error *err);
-/* For a batch submitted with log_tail_later: writes the missing tail (`len`
- * must equal log_tail_later) and lets the batch be flushed. With `failure`
- * set instead, the batch is dropped unflushed and store_wait() returns
- * `fail_code` with that message (the batches behind it with logs then fail
- * the counter rule). Call it exactly once, before store_wait(). */
-int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, int fail_code,
-                   const char *failure);
+/* For a batch submitted with log_tail_later (or hold): writes the missing
+ * tail (`len` must equal log_tail_later), adds `extra` changes (copied; the
+ * records the caller makes from the signed result) and lets the batch be
+ * flushed. With `failure` set instead, the batch is dropped unflushed and
+ * store_wait() returns `fail_code` with that message (the batches behind it
+ * with logs then fail the counter rule). Call it exactly once, before
+ * store_wait(). NO_MEMORY when the extra changes cannot be copied: then
+ * the batch fails as with a failure. */
+int store_complete(store *s, store_ticket *t, const uint8_t *tail, size_t len, const store_change *extra,
+                   size_t n_extra, int fail_code, const char *failure);
+
+/* Commits record changes (no TSE, no log) through the same group commit. */
+int store_db_commit(store_db *d, const store_change *ch, size_t n, tse_error *err);
 
 /* State. `*value` is malloc'd (caller frees); NOT_FOUND if absent. */
 int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err);
@@ -138,7 +184,26 @@ int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err);
 typedef int (*store_log_cb)(void *ctx, const store_log *log);
 int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, tse_error *err);
 
-/* Statistics of group commit since open. */
+/* ---------------------------------------------------------------- records
+ *
+ * A record is a value (JSON text by convention) under a namespace and key,
+ * with an optional secondary key `idx` and an order `ord`. */
+
+/* `*value` is malloc'd and NUL-terminated; NOT_FOUND if absent. */
+int store_record_get(store_db *d, const char *ns, const char *key, char **value, size_t *len, tse_error *err);
+/* Records of `ns` (with idx == `idx` unless NULL) in the order of ord, then
+ * of insertion; `offset` skipped, at most `limit` (0: all). */
+typedef int (*store_record_cb)(void *ctx, const char *key, const char *value, size_t len);
+int store_record_each(store_db *d, const char *ns, const char *idx, uint64_t offset, uint64_t limit,
+                      store_record_cb cb, void *ctx, tse_error *err);
+int store_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n, tse_error *err);
+
+/* Rows of `table` in a database file of another layout (a migration's
+ * source), every column as text (NULL as NULL), in rowid order. */
+typedef int (*store_row_cb)(void *ctx, int ncols, const char *const *names, const char *const *values);
+int store_legacy_rows(const char *path, const char *table, store_row_cb cb, void *ctx, tse_error *err);
+
+/* Statistics of group commit since open (of the whole database). */
 typedef struct store_stats {
     uint64_t commits;      /* batches committed */
     uint64_t flushes;      /* transactions flushed to disk */
