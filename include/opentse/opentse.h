@@ -323,7 +323,8 @@ TSE_API TSE_NODISCARD tse_err tse_create(const char *path, const tse_create_opti
 /* Opens a TSE and returns a new handle in `*out`.
  *
  * `url` is "file:/path/to/tse.db" or a plain path: the engine runs
- * in-process; opening runs the self-test and writes its system log (when the
+ * in-process ("file:/path/opentse.db#<id>" opens TSS <id> of an opentsed
+ * deployment's database, the service stopped); opening runs the self-test and writes its system log (when the
  * TSE can sign). Only one handle per store: another owner (handle or
  * process) gives STORE_IN_USE. Or `url` is "http://host:port[/tss/<uuid>]"
  * or "https://...": a remote TSE (see tse_open_options); opening does not

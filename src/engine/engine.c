@@ -66,6 +66,19 @@ tse_err engine_create_in(engine_db *d, const char *name, const tse_create_option
     return create_at(&to, o, cert_validity_seconds, puk_out);
 }
 
+/* The records' changes after the TSE's own `n` changes, in one array. */
+static store_change *realloc_changes(store_change *recs, size_t n_recs, const store_change *own, size_t n)
+{
+    store_change *all = realloc(recs, (n + n_recs) * sizeof *all);
+    if (!all) {
+        free(recs);
+        return NULL;
+    }
+    memmove(all + n, all, n_recs * sizeof *all);
+    memcpy(all, own, n * sizeof *all);
+    return all;
+}
+
 static tse_err create_at(const create_target *to, const tse_create_options *o, int64_t cert_validity_seconds,
                          char puk_out[TSE_PUK_LEN + 1])
 {
@@ -138,9 +151,28 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     if (mdesc)
         ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_MANUFACTURER_DESC, .value = mdesc,
                                  .value_len = strlen(mdesc)};
-    store_batch b = {.changes = ch, .n_changes = n};
-    if ((rc = store_commit(st, &b, &err)) != 0) {
-        res = create_fail(TSE_ERR_STORAGE_FAILURE, &err);
+    /* the caller's records about the new TSE commit with its state */
+    void *hook_ctx = NULL;
+    engine_record_fn hook = engine_take_hook(&hook_ctx);
+    const engine_record *recs = NULL;
+    size_t n_recs = 0;
+    store_change *all = NULL;
+    if (hook && (res = hook(hook_ctx, NULL, &recs, &n_recs)) == TSE_OK &&
+        (res = engine_records_to_changes(recs, n_recs, &all)) == TSE_OK && n_recs &&
+        !(all = realloc_changes(all, n_recs, ch, n)))
+        res = engine_fail(TSE_ERR_NO_MEMORY, "no memory for the records of a new TSE");
+    if (res != TSE_OK) {
+        free(all);
+        store_close(st);
+        if (to->path)
+            unlink(to->path);
+        goto out;
+    }
+    store_batch b = {.changes = all ? all : ch, .n_changes = n + n_recs};
+    rc = store_commit(st, &b, &err);
+    free(all);
+    if (rc != 0) {
+        res = create_fail(rc == TSE_ERR_ALREADY_EXISTS ? rc : TSE_ERR_STORAGE_FAILURE, &err);
         store_close(st);
         if (to->path)
             unlink(to->path);
@@ -323,7 +355,16 @@ tse_err engine_open(const char *url, const tse_open_options *o, engine **out)
         path = url + 5;
     else if (strstr(url, "://"))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unsupported URL scheme in '%s' (use file:PATH)", url);
-    return open_at(path, NULL, NULL, o, out);
+    /* file:PATH#NAME: TSE NAME of a deployment's database (opentsed stopped) */
+    const char *hash = strchr(path, '#');
+    if (!hash)
+        return open_at(path, NULL, NULL, o, out);
+    char *file = strndup(path, (size_t)(hash - path));
+    if (!file)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    tse_err rc = open_at(file, NULL, hash + 1, o, out);
+    free(file);
+    return rc;
 }
 
 tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *o, engine **out)
@@ -341,7 +382,7 @@ static tse_err open_at(const char *path, engine_db *d, const char *name, const t
     if (!t)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for a TSE handle");
     pthread_mutex_init(&t->mu, NULL);
-    int rc = d ? store_tse_open(d, name, 0, &t->st, &err) : store_open(path, 0, &t->st, &err);
+    int rc = d ? store_tse_open(d, name, 0, &t->st, &err) : store_open_tse(path, name ? name : "", 0, &t->st, &err);
     if (rc != 0) {
         pthread_mutex_destroy(&t->mu);
         free(t);

@@ -209,6 +209,7 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
                 out->log_time = nx.last_update;
                 out->start_time = nx.start_time;
                 memcpy(out->serial_number, t->serial, TSE_SERIAL_LEN);
+                ticket->res = out;   /* for the caller's records (no signature) */
             }
         }
     } else if (!rc) {

@@ -77,13 +77,14 @@ int auth_init(srv *s)
     if (!ok || len != 32)
         return -1;
     /* Revoked keys stay revoked across restarts. */
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db.db, "SELECT id FROM api_keys WHERE revoked=1", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = auth_revoke(s, sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
+    json_t *keys = rec_list(s, "apikey", NULL, 0, 0), *k;
+    size_t i;
+    int rc = keys ? 0 : -1;
+    json_array_foreach(keys, i, k) {
+        if (!rc && json_integer_value(json_object_get(k, "revoked")) != 0)
+            rc = auth_revoke(s, json_integer_value(json_object_get(k, "id")));
+    }
+    json_decref(keys);
     return rc;
 }
 
@@ -228,21 +229,14 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
     } else if (key && secret) {
         char want[65], have[65] = "";
         sha256_hex(secret, want);
-        int found = 0;
-        srv_db *d = &q->s->db;
-        pthread_mutex_lock(&d->mu);
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(d->db, "SELECT id, org_id, secret_hash FROM api_keys WHERE key=? AND revoked=0", -1,
-                               &st, NULL) ==
-                SQLITE_OK &&
-            sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-            who.key_id = sqlite3_column_int64(st, 0);
-            who.org_id = sqlite3_column_int64(st, 1);
-            snprintf(have, sizeof have, "%s", (const char *)sqlite3_column_text(st, 2));
-            found = 1;
+        json_t *k = NULL;
+        int found = rec_get(q->s, "apikey", key, &k) == 1 && !json_integer_value(json_object_get(k, "revoked")) != 0;
+        if (found) {
+            who.key_id = json_integer_value(json_object_get(k, "id"));
+            who.org_id = json_integer_value(json_object_get(k, "org_id"));
+            snprintf(have, sizeof have, "%s", json_string_value(json_object_get(k, "secret_hash")) ?: "");
         }
-        sqlite3_finalize(st);
-        pthread_mutex_unlock(&d->mu);
+        json_decref(k);
         if (!found || !ct_streq(want, have)) {
             resp_error(r, 401, "E_UNAUTHORIZED", "unknown api_key or wrong api_secret");
             json_decref(j);

@@ -11,23 +11,52 @@
 
 #include "server.h"
 
+/* The client's record: 1 found, 0 none, -1 error. */
+static int client_rec(srv *s, const char *tss_id, const char *client_id, json_t **out)
+{
+    char ns[REC_NS_LEN];
+    return rec_get(s, rec_ns(ns, "client", tss_id), client_id, out);
+}
+
 int client_lookup(srv *s, const char *tss_id, const char *client_id, char serial[TSE_MAX_CLIENT_ID_LEN + 1],
                   char state[16])
 {
-    int found = 0;
-    pthread_mutex_lock(&s->db.mu);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db.db, "SELECT serial_number, state FROM clients WHERE tss_id=? AND id=?", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(serial, TSE_MAX_CLIENT_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(state, 16, "%s", (const char *)sqlite3_column_text(st, 1));
-        found = 1;
+    json_t *v = NULL;
+    int found = client_rec(s, tss_id, client_id, &v) == 1;
+    if (found) {
+        snprintf(serial, TSE_MAX_CLIENT_ID_LEN + 1, "%s", json_string_value(json_object_get(v, "serial_number")) ?: "");
+        snprintf(state, 16, "%s", json_string_value(json_object_get(v, "state")) ?: "");
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->db.mu);
+    json_decref(v);
     return found ? 0 : -1;
+}
+
+/* The record of a client in `state`, into b. */
+static bool client_record(rec_batch *b, const char *tss_id, const char *id, const char *serial, const char *state,
+                          int64_t created)
+{
+    char ns[REC_NS_LEN];
+    json_t *v = json_pack("{s:s, s:s, s:I}", "serial_number", serial, "state", state, "time_creation",
+                          (json_int_t)created);
+    bool ok = v && rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "client", tss_id), id, state, 0, v);
+    json_decref(v);
+    return ok;
+}
+
+/* engine_register_client (or deregister) with the client's new record in its commit. */
+static tse_err client_change(srv_tss *x, const char *id, const char *serial, const char *state, int64_t created)
+{
+    rec_batch b = {0};
+    if (!client_record(&b, x->id, id, serial, state, created)) {
+        rec_batch_free(&b);
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the client record");
+    }
+    rec_attach(&b);
+    tse_err rc = strcmp(state, "REGISTERED") == 0 ? engine_register_client(x->e, serial)
+                                                   : engine_deregister_client(x->e, serial);
+    engine_records_attach(NULL, NULL);
+    rec_batch_free(&b);
+    return rc;
 }
 
 static json_t *client_json(srv_tss *x, const char *id, const char *serial, const char *state, int64_t created)
@@ -38,21 +67,13 @@ static json_t *client_json(srv_tss *x, const char *id, const char *serial, const
 
 static void respond_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
 {
-    int found = 0;
-    pthread_mutex_lock(&q->s->db.mu);
-    sqlite3_stmt *st = NULL;
-    json_t *j = NULL;
-    if (sqlite3_prepare_v2(q->s->db.db,
-                           "SELECT serial_number, state, time_creation FROM clients WHERE tss_id=? AND id=?", -1, &st,
-                           NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        found = 1;
-        j = client_json(x, id, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-                        sqlite3_column_int64(st, 2));
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->s->db.mu);
+    json_t *v = NULL, *j = NULL;
+    int found = client_rec(q->s, x->id, id, &v) == 1;
+    if (found)
+        j = client_json(x, id, json_string_value(json_object_get(v, "serial_number")),
+                        json_string_value(json_object_get(v, "state")),
+                        json_integer_value(json_object_get(v, "time_creation")));
+    json_decref(v);
     if (!found)
         resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", id, x->id);
     else if (!j)
@@ -63,17 +84,8 @@ static void respond_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
 
 tse_err client_put(srv *s, srv_tss *x, const char *client_id, const char *serial)
 {
-    tse_err rc = engine_register_client(x->e, serial);
-    if (rc)
-        return rc;
-    char now[32];
-    snprintf(now, sizeof now, "%" PRId64, now_s());
-    const char *args[] = {x->id, client_id, serial, now};
-    if (db_exec(&s->db,
-                 "INSERT INTO clients(tss_id, id, serial_number, state, time_creation) VALUES(?,?,?,'REGISTERED',?)",
-                 4, args))
-        return TSE_ERR_STORAGE_FAILURE;
-    return TSE_OK;
+    (void)s;
+    return client_change(x, client_id, serial, "REGISTERED", now_s());
 }
 
 static void list_clients(srv_req *q, srv_resp *r, srv_tss *x)
@@ -81,23 +93,21 @@ static void list_clients(srv_req *q, srv_resp *r, srv_tss *x)
     long limit, offset;
     if (req_page(q, r, &limit, &offset))
         return;
-    json_t *data = json_array();
-    pthread_mutex_lock(&q->s->db.mu);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->s->db.db,
-                           "SELECT id, serial_number, state, time_creation FROM clients WHERE tss_id=?"
-                           " ORDER BY time_creation, id LIMIT ? OFFSET ?",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, limit) == SQLITE_OK && sqlite3_bind_int64(st, 3, offset) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(data, client_json(x, (const char *)sqlite3_column_text(st, 0),
-                                                    (const char *)sqlite3_column_text(st, 1),
-                                                    (const char *)sqlite3_column_text(st, 2),
-                                                    sqlite3_column_int64(st, 3)));
+    char ns[REC_NS_LEN];
+    json_t *recs = rec_list(q->s, rec_ns(ns, "client", x->id), NULL, offset, limit), *v;
+    if (!recs) {
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the clients");
+        return;
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->s->db.mu);
+    json_t *data = json_array();
+    size_t i;
+    json_array_foreach(recs, i, v) {
+        json_array_append_new(data, client_json(x, json_string_value(json_object_get(v, "_key")),
+                                                json_string_value(json_object_get(v, "serial_number")),
+                                                json_string_value(json_object_get(v, "state")),
+                                                json_integer_value(json_object_get(v, "time_creation"))));
+    }
+    json_decref(recs);
     resp_json(r, 200,
               json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type", "CLIENT_LIST"));
 }
@@ -154,13 +164,12 @@ static void change_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
             return;
         }
         tse_err e = TSE_OK;
-        if (strcmp(want, state) != 0)
-            e = strcmp(want, "REGISTERED") == 0 ? engine_register_client(x->e, serial)
-                                                : engine_deregister_client(x->e, serial);
-        if (!e) {
-            const char *args[] = {want, x->id, id};
-            if (db_exec(&q->s->db, "UPDATE clients SET state=? WHERE tss_id=? AND id=?", 3, args))
-                e = TSE_ERR_STORAGE_FAILURE;
+        if (strcmp(want, state) != 0) {
+            json_t *v = NULL;
+            int64_t created = client_rec(q->s, x->id, id, &v) == 1
+                                  ? json_integer_value(json_object_get(v, "time_creation")) : now_s();
+            json_decref(v);
+            e = client_change(x, id, serial, want, created);
         }
         json_decref(j);
         if (e)

@@ -27,7 +27,7 @@ typedef struct opt {
 #define NUM(t, f) t, offsetof(srv_config, f), 0
 
 static const opt opts[] = {
-    {"data-dir", STR(data_dir), "directory of the TSS files, server.db and master.key (required)"},
+    {"data-dir", STR(data_dir), "directory of opentse.db (every TSS and the records) and master.key (required)"},
     {"listen", STR(listen), "HOST:PORT to listen on (default 127.0.0.1:8080)"},
     {"demo", NUM(OPT_BOOL, demo), "on a fresh data directory create a demo organization, TSS and client"},
     {"tls-cert", STR(tls_cert), "PEM certificate chain: serve HTTPS (TLS 1.2/1.3, TR-02102-2 suites)"},

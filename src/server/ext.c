@@ -102,10 +102,10 @@ static void import_certificate(srv_req *q, srv_resp *r, srv_tss *x)
     json_decref(j);
 }
 
-/* Writes bytes to a new temporary file under DATA_DIR/tss; 0 or -1. */
+/* Writes bytes to a new temporary file in DATA_DIR; 0 or -1. */
 static int keep_upload(srv *s, const uint8_t *p, size_t n, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/tss/restore-XXXXXX", s->cfg.data_dir);
+    snprintf(path, cap, "%s/restore-XXXXXX", s->cfg.data_dir);
     int fd = mkstemp(path);
     if (fd < 0)
         return -1;

@@ -1,6 +1,7 @@
 /*
  * main.c - opentsed: the cloud TSE over HTTP. Reads the settings, prepares
- * the data directory (master key, server.db), opens every TSS, serves
+ * the data directory (master key, opentse.db: every TSS and the records, migrated
+ * once from the older layout), opens every TSS, serves
  * HTTP(S) on libmicrohttpd with a thread per connection, and only then, with
  * the service really up, creates and prints the operator key (first start)
  * and the --demo organization. On SIGTERM/SIGINT stops accepting, lets the
@@ -118,12 +119,21 @@ static int lock_data_dir(srv *s)
  * and printed this once; `renew` revokes the existing ones first. */
 static int operator_key(srv *s, int renew)
 {
-    char n[32];
-    if (renew && db_exec(&s->db, "UPDATE api_keys SET revoked=1 WHERE org_id=0", 0, NULL))
+    json_t *keys = rec_list(s, "apikey", "0", 0, 0), *k;
+    size_t i;
+    int live = 0, failed = !keys;
+    json_array_foreach(keys, i, k) {
+        if (json_integer_value(json_object_get(k, "revoked")))
+            continue;
+        if (renew)
+            failed |= auth_revoke_key(s, json_string_value(json_object_get(k, "_key")), 0) != 0;
+        else
+            live++;
+    }
+    json_decref(keys);
+    if (failed)
         return -1;
-    if (db_text(&s->db, "SELECT count(*) FROM api_keys WHERE org_id=0 AND revoked=0", 0, NULL, n, sizeof n) != 1)
-        return -1;
-    if (atoi(n) > 0)
+    if (live > 0)
         return 0;
     char key[33], secret[65];
     if (auth_create_key(s, 0, key, secret))
@@ -235,6 +245,18 @@ static void drain(srv *s, struct MHD_Daemon *d)
     MHD_stop_daemon(d);
 }
 
+/* The deployment's database: migrated from the old layout once, then opened. */
+static int open_store(srv *s, const char *dbpath)
+{
+    if (migrate_legacy(s, dbpath))
+        return -1;
+    if (engine_db_open(dbpath, &s->db) != TSE_OK) {
+        fprintf(stderr, "opentsed: cannot open %s: %s\n", dbpath, tse_last_error_message());
+        return -1;
+    }
+    return 0;
+}
+
 static int init_locks(srv *s)
 {
     int rc = pthread_mutex_init(&s->tss_mu, NULL) | pthread_mutex_init(&s->create_mu, NULL) | pthread_mutex_init(&s->rate_mu, NULL) |
@@ -269,9 +291,10 @@ int main(int argc, char **argv)
     }
     if ((renew && become_owner(s->cfg.data_dir)) || lock_data_dir(s))
         return 1;
-    char dbpath[1100];
-    snprintf(dbpath, sizeof dbpath, "%s/server.db", s->cfg.data_dir);
-    int fresh = access(dbpath, F_OK) != 0;
+    char dbpath[1100], legacy[1100];
+    snprintf(dbpath, sizeof dbpath, "%s/opentse.db", s->cfg.data_dir);
+    snprintf(legacy, sizeof legacy, "%s/server.db", s->cfg.data_dir);
+    int fresh = access(dbpath, F_OK) != 0 && access(legacy, F_OK) != 0;
 
     /* Signals go to sigwait() below, not to the connection threads. */
     sigset_t set;
@@ -282,17 +305,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (renew) { /* on a fresh directory: the first key, before the first start */
-        rc = master_key(s) || db_open(&s->db, dbpath) || operator_key(s, !fresh);
+        rc = master_key(s) || open_store(s, dbpath) || operator_key(s, !fresh);
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
-        db_close(&s->db);
+        engine_db_close(s->db);
         free(s);
         return rc ? 1 : 0;
     }
-    if (master_key(s) || db_open(&s->db, dbpath) || successor_init(s) || auth_init(s) || tss_load_all(s)) {
+    if (master_key(s) || open_store(s, dbpath) || auth_init(s) || tss_load_all(s)) {
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);
-        db_close(&s->db);
+        engine_db_close(s->db);
         return 1;
     }
     char *tls_cert = NULL, *tls_key = NULL, bound[330];
@@ -305,7 +328,7 @@ int main(int argc, char **argv)
             MHD_stop_daemon(d);
         }
         tss_close_all(s);
-        db_close(&s->db);
+        engine_db_close(s->db);
         return 1;
     }
     atomic_store(&s->starting, 0);
@@ -317,7 +340,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "opentsed: %s, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     drain(s, d);
     tss_close_all(s);
-    db_close(&s->db);
+    engine_db_close(s->db);
     auth_free(s);
     if (tls_key)
         OPENSSL_cleanse(tls_key, strlen(tls_key));

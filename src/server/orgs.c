@@ -17,47 +17,65 @@
 
 int64_t auth_create_org(srv *s, const char *name)
 {
-    char now[24];
-    snprintf(now, sizeof now, "%" PRId64, now_s());
-    const char *args[] = {name, now};
-    return db_insert(&s->db, "INSERT INTO orgs(name, time_creation) VALUES(?, ?)", 2, args);
+    /* ids 1, 2, ...: the next free one (an INSERT finds a taken one) */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint64_t n = 0;
+        if (rec_count(s, "org", NULL, &n))
+            return -1;
+        char id[24];
+        snprintf(id, sizeof id, "%" PRIu64, n + 1);
+        json_t *v = json_pack("{s:s, s:I}", "name", name, "time_creation", (json_int_t)now_s());
+        int rc = v ? rec_put(s, ENGINE_RECORD_INSERT, "org", id, NULL, (int64_t)n + 1, v) : -1;
+        json_decref(v);
+        if (rc <= 0)
+            return rc ? -1 : (int64_t)n + 1;
+    }
+    return -1;
 }
 
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65])
 {
     random_hex(key_out, 16);
     random_hex(secret_out, 32);
-    char hash[65], org[24], now[24];
+    char hash[65], org[24], idhex[17];
     sha256_hex(secret_out, hash);
     snprintf(org, sizeof org, "%" PRId64, org_id);
-    snprintf(now, sizeof now, "%" PRId64, now_s());
-    const char *args[] = {org, key_out, hash, now};
-    return db_exec(&s->db, "INSERT INTO api_keys(org_id, key, secret_hash, time_creation) VALUES(?,?,?,?)", 4, args);
+    random_hex(idhex, 8);   /* the id tokens carry: random, so no node needs to count */
+    int64_t id = (int64_t)(strtoull(idhex, NULL, 16) >> 11) + 1;   /* 1 .. 2^53 */
+    json_t *v = json_pack("{s:I, s:I, s:s, s:i, s:I}", "id", (json_int_t)id, "org_id", (json_int_t)org_id,
+                          "secret_hash", hash, "revoked", 0, "time_creation", (json_int_t)now_s());
+    int rc = v ? rec_put(s, ENGINE_RECORD_INSERT, "apikey", key_out, org, now_s(), v) : -1;
+    json_decref(v);
+    return rc ? -1 : 0;
 }
 
-/* Rows of `sql` (bound to arg) as objects named by `cols` (integer columns
- * marked with a leading '#'). */
-static json_t *rows(srv *s, const char *sql, const char *arg, const char *const *cols, int ncols)
+/* The values of `data` with only `fields` kept (renamed by "name=field"). */
+static json_t *pick(json_t *data, const char *const *fields, int n)
 {
-    json_t *data = json_array();
-    pthread_mutex_lock(&s->db.mu);
-    sqlite3_stmt *st = NULL;
-    int rc = data ? sqlite3_prepare_v2(s->db.db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-    if (rc == SQLITE_OK && arg)
-        rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    json_t *out = data ? json_array() : NULL, *v;
+    size_t i;
+    json_array_foreach(data, i, v) {
         json_t *o = json_object();
-        for (int i = 0; o && i < ncols; i++)
-            json_object_set_new(o, cols[i] + (cols[i][0] == '#'),
-                                cols[i][0] == '#' ? json_integer(sqlite3_column_int64(st, i))
-                                                  : json_string((const char *)sqlite3_column_text(st, i)));
-        json_array_append_new(data, o);
+        for (int k = 0; o && k < n; k++) {
+            const char *eq = strchr(fields[k], '=');
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - fields[k]) : (int)strlen(fields[k]), fields[k]);
+            json_t *f = json_object_get(v, eq ? eq + 1 : fields[k]);
+            json_object_set(o, name, f ? f : json_null());
+        }
+        json_array_append_new(out, o);
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->db.mu);
-    if (rc != SQLITE_OK) {
-        json_decref(data);
-        return NULL;
+    json_decref(data);
+    return out;
+}
+
+/* Organization ids as numbers, as they were created. */
+static json_t *org_ids(json_t *data)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(data, i, v) {
+        json_object_set_new(v, "_id", json_integer(strtoll(json_string_value(json_object_get(v, "_id")) ?: "0", NULL, 10)));
     }
     return data;
 }
@@ -100,17 +118,34 @@ static void create_key(srv_req *q, srv_resp *r, int64_t org)
     OPENSSL_cleanse(secret, sizeof secret);
 }
 
+int auth_revoke_key(srv *s, const char *key, int64_t org_id)
+{
+    json_t *k = NULL;
+    int found = rec_get(s, "apikey", key, &k);
+    if (found == 1 && json_integer_value(json_object_get(k, "org_id")) != org_id)
+        found = 0;
+    int rc = found == 1 ? 0 : found == 0 ? 1 : -1;
+    if (!rc) {
+        char org[24];
+        snprintf(org, sizeof org, "%" PRId64, org_id);
+        json_object_set_new(k, "revoked", json_integer(1));
+        if (rec_put(s, ENGINE_RECORD_PUT, "apikey", key, org, json_integer_value(json_object_get(k, "time_creation")),
+                    k) ||
+            auth_revoke(s, json_integer_value(json_object_get(k, "id"))))
+            rc = -1;
+    }
+    json_decref(k);
+    return rc;
+}
+
 static void revoke_key(srv_req *q, srv_resp *r, const char *org, const char *key)
 {
-    char id[24];
-    const char *args[] = {key, org};
-    int found = db_text(&q->s->db, "SELECT id FROM api_keys WHERE key=? AND org_id=?", 2, args, id, sizeof id);
-    if (found == 0) {
+    int rc = auth_revoke_key(q->s, key, strtoll(org, NULL, 10));
+    if (rc == 1) {
         resp_error(r, 404, "E_NOT_FOUND", "no API key %s in organization %s", key, org);
         return;
     }
-    if (found < 0 || db_exec(&q->s->db, "UPDATE api_keys SET revoked=1 WHERE key=?", 1, args) ||
-        auth_revoke(q->s, strtoll(id, NULL, 10))) {
+    if (rc) {
         resp_error(r, 503, "STORAGE_FAILURE", "cannot revoke the API key");
         return;
     }
@@ -125,36 +160,32 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg)
         return;
     }
     if (nseg == 1) {
-        static const char *const cols[] = {"#_id", "name", "#time_creation"};
+        static const char *const cols[] = {"_id=_key", "name", "time_creation"};
         if (strcmp(m, "POST") == 0)
             create_org(q, r);
         else if (strcmp(m, "GET") == 0)
-            respond_list(r, rows(q->s, "SELECT id, name, time_creation FROM orgs ORDER BY id", NULL, cols, 3),
-                         "ORGANIZATION_LIST");
+            respond_list(r, org_ids(pick(rec_list(q->s, "org", NULL, 0, 0), cols, 3)), "ORGANIZATION_LIST");
         else
             resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET or POST");
         return;
     }
-    char org_text[24];
     uint64_t org = 0;
-    const char *args[] = {seg[1]};
+    json_t *org_rec = NULL;
     if (nseg < 3 || strcmp(seg[2], "api-keys") != 0 || nseg > 4) {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
     } else if (req_u64(r, "E_BAD_REQUEST", "the organization id", seg[1], 1, INT64_MAX, &org)) {
         return;
-    } else if (db_text(&q->s->db, "SELECT id FROM orgs WHERE id=?", 1, args, org_text, sizeof org_text) != 1) {
+    } else if (rec_get(q->s, "org", seg[1], &org_rec) != 1) {
         resp_error(r, 404, "E_NOT_FOUND", "no organization %s", seg[1]);
     } else if (nseg == 3 && strcmp(m, "POST") == 0) {
         create_key(q, r, (long long)org);
     } else if (nseg == 3 && strcmp(m, "GET") == 0) {
-        static const char *const cols[] = {"key", "#revoked", "#time_creation"};
-        respond_list(r,
-                     rows(q->s, "SELECT key, revoked, time_creation FROM api_keys WHERE org_id=? ORDER BY id",
-                          seg[1], cols, 3),
-                     "API_KEY_LIST");
+        static const char *const cols[] = {"key=_key", "revoked", "time_creation"};
+        respond_list(r, pick(rec_list(q->s, "apikey", seg[1], 0, 0), cols, 3), "API_KEY_LIST");
     } else if (nseg == 4 && strcmp(m, "DELETE") == 0) {
         revoke_key(q, r, seg[1], seg[3]);
     } else {
         resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET or POST on api-keys, DELETE on api-keys/{key}");
     }
+    json_decref(org_rec);
 }

@@ -1,6 +1,6 @@
 /*
- * registry.c - the TSSs opentsed serves: one TSS is one engine on its own
- * store file DATA_DIR/tss/<uuid>.db, opened at start (or creation) and kept
+ * registry.c - the TSSs opentsed serves: one TSS is one engine, TSE <uuid>
+ * of the deployment's database, opened at start (or creation) and kept
  * open in an in-memory registry; every lookup checks the caller's
  * organization, so another organization's TSS is not found. The links
  * between a TSS and its successor are kept here too.
@@ -14,11 +14,6 @@
 
 #include "server.h"
 
-static void tss_path(srv *s, const char *id, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/tss/%s.db", s->cfg.data_dir, id);
-}
-
 static const char *time_format_name(tse_time_format f)
 {
     return f == TSE_TIME_UTC ? "utcTime" : f == TSE_TIME_GENERALIZED ? "generalizedTime" : "unixTime";
@@ -27,11 +22,9 @@ static const char *time_format_name(tse_time_format f)
 /* Opens the engine of TSS `id` and adds it to the registry (under tss_mu). */
 static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
 {
-    char path[1200];
-    tss_path(s, id, path, sizeof path);
     tse_open_options oo = {.master_key_path = s->master_key_path};
     engine *e = NULL;
-    tse_err rc = engine_open(path, &oo, &e);
+    tse_err rc = engine_open_in(s->db, id, &oo, &e);
     if (rc) {
         fprintf(stderr, "opentsed: cannot open TSS %s: %s (%s)\n", id, tse_errname(rc), tse_last_error_message());
         return NULL;
@@ -69,18 +62,15 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
 
 int tss_load_all(srv *s)
 {
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s/tss", s->cfg.data_dir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return -1;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db.db, "SELECT id, org_id FROM tss", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = 0;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        if (!registry_open(s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1)))
+    json_t *all = rec_list(s, "tss", NULL, 0, 0), *v;
+    size_t i;
+    int rc = all ? 0 : -1;
+    json_array_foreach(all, i, v) {
+        if (!rc && !registry_open(s, json_string_value(json_object_get(v, "_key")),
+                                  json_integer_value(json_object_get(v, "org_id"))))
             rc = -1;
-    sqlite3_finalize(st);
+    }
+    json_decref(all);
     return rc;
 }
 
@@ -117,26 +107,31 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
 
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
-    char path[1200];
-    tss_path(s, id, path, sizeof path);
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1};
     int64_t validity_seconds = 0;
     if (s->cfg.cert_validity > 0 && s->cfg.cert_validity <= INT32_MAX)
         validity_seconds = s->cfg.cert_validity;
     else
         co.cert_validity_days = (uint32_t)(s->cfg.cert_validity / 86400);
-    tse_err rc = engine_create_with_validity(path, &co, validity_seconds, puk);
+    /* the TSS record is created with the TSE, in one commit */
+    char org[32];
+    snprintf(org, sizeof org, "%" PRId64, org_id);
+    int64_t now = now_s();
+    json_t *v = json_pack("{s:I, s:s, s:i, s:I}", "org_id", (json_int_t)org_id, "description", "", "deployed", 0,
+                          "time_creation", (json_int_t)now);
+    rec_batch b = {0};
+    if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v)) {
+        json_decref(v);
+        rec_batch_free(&b);
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the TSS record");
+    }
+    json_decref(v);
+    rec_attach(&b);
+    tse_err rc = engine_create_in(s->db, id, &co, validity_seconds, puk);
+    engine_records_attach(NULL, NULL);
+    rec_batch_free(&b);
     if (rc)
         return rc;
-    char org[32], now[32];
-    snprintf(org, sizeof org, "%" PRId64, org_id);
-    snprintf(now, sizeof now, "%" PRId64, now_s());
-    const char *args[] = {id, org, now};
-    if (db_exec(&s->db, "INSERT INTO tss(id, org_id, description, deployed, time_creation) VALUES(?,?,'',0,?)", 3,
-                args)) {
-        remove(path);
-        return TSE_ERR_STORAGE_FAILURE;
-    }
     if (!(*out = registry_open(s, id, org_id)))
         return TSE_ERR_INTERNAL;
     return TSE_OK;
@@ -144,22 +139,25 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
 
 /* ---- the links between a TSS and its successor (successor.c makes them) ---- */
 
-int successor_init(srv *s)
-{
-    return db_exec(&s->db,
-                   "CREATE TABLE IF NOT EXISTS tss_links(predecessor TEXT PRIMARY KEY, successor TEXT UNIQUE NOT NULL,"
-                   " time_creation INTEGER)",
-                   0, NULL);
-}
-
 /* The linked TSS of `id` ("successor" or "predecessor"); 1 found. */
 int tss_linked(srv *s, const char *id, int want_successor, char out[40])
 {
-    const char *args[] = {id};
-    return db_text(&s->db,
-                   want_successor ? "SELECT successor FROM tss_links WHERE predecessor=?"
-                                  : "SELECT predecessor FROM tss_links WHERE successor=?",
-                   1, args, out, 40) == 1;
+    json_t *v = NULL;
+    const char *other = NULL;
+    if (want_successor) {
+        if (rec_get(s, "tsslink", id, &v) == 1)
+            other = json_string_value(json_object_get(v, "successor"));
+    } else {
+        json_t *l = rec_list(s, "tsslink", id, 0, 1);
+        if (json_array_size(l) == 1)
+            v = json_incref(json_array_get(l, 0));
+        json_decref(l);
+        other = json_string_value(json_object_get(v, "_key"));
+    }
+    if (other)
+        snprintf(out, 40, "%s", other);
+    json_decref(v);
+    return other != NULL;
 }
 
 void successor_links_json(srv *s, srv_tss *x, json_t *j)

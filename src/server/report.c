@@ -25,20 +25,17 @@ static json_t *time_json(int64_t t)
 /* Every client of the TSS: {client_id, serial_number, state, time_registration}. */
 static json_t *registers(srv *s, srv_tss *x)
 {
-    json_t *list = json_array();
-    pthread_mutex_lock(&s->db.mu);
-    sqlite3_stmt *st = NULL;
-    if (list && sqlite3_prepare_v2(s->db.db, "SELECT id, serial_number, state, time_creation FROM clients WHERE tss_id=?"
-                                             " ORDER BY time_creation, rowid", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_TRANSIENT) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "client_id", sqlite3_column_text(st, 0),
-                                                  "serial_number", sqlite3_column_text(st, 1), "state",
-                                                  sqlite3_column_text(st, 2), "time_registration",
-                                                  time_json(sqlite3_column_int64(st, 3))));
+    char ns[REC_NS_LEN];
+    json_t *recs = rec_list(s, rec_ns(ns, "client", x->id), NULL, 0, 0), *v;
+    json_t *list = recs ? json_array() : NULL;
+    size_t i;
+    json_array_foreach(recs, i, v) {
+        json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:o}", "client_id", json_object_get(v, "_key"),
+                                              "serial_number", json_object_get(v, "serial_number"), "state",
+                                              json_object_get(v, "state"), "time_registration",
+                                              time_json(json_integer_value(json_object_get(v, "time_creation")))));
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->db.mu);
+    json_decref(recs);
     return list;
 }
 

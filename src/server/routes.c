@@ -68,7 +68,8 @@ static int split(char *path, char **seg)
 static void ready(srv_req *q, srv_resp *r)
 {
     srv *s = q->s;
-    char why[300] = "", n[16];
+    char why[300] = "";
+    uint64_t n_orgs = 0;
     struct statvfs fs;
     if (atomic_load(&s->stopping))
         snprintf(why, sizeof why, "shutting down");
@@ -77,7 +78,7 @@ static void ready(srv_req *q, srv_resp *r)
     else if (statvfs(s->cfg.data_dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < READY_MIN_FREE)
         snprintf(why, sizeof why, "the data directory's disk is full (%" PRIu64 " bytes free)",
                  (uint64_t)fs.f_bavail * fs.f_frsize);
-    else if (db_text(&s->db, "SELECT count(*) FROM orgs", 0, NULL, n, sizeof n) != 1)
+    else if (rec_count(s, "org", NULL, &n_orgs))
         snprintf(why, sizeof why, "the state database cannot be read");
     pthread_mutex_lock(&s->tss_mu);
     for (srv_tss *x = s->tss_list; !why[0] && x; x = x->next) {

@@ -13,7 +13,6 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,31 +44,41 @@ typedef struct srv_config {
  * (message printed). */
 int config_load(srv_config *c, int argc, char **argv);
 
-/* ------------------------------------------------------------ state db */
+/* ------------------------------------------------------------ records */
 
-/* The server's own SQLite database (DATA_DIR/server.db): organizations,
- * hashed API keys, TSS and client records and each transaction's latest
- * response. One connection behind a mutex; statements are short; writes
- * are durable when they return (group commit, see db.c). */
-typedef struct srv_db {
-    sqlite3 *db;
-    pthread_mutex_t mu;       /* guards db and written */
-    int wal_fd;
-    uint64_t written;         /* commits made */
-    pthread_mutex_t sync_mu;  /* guards synced; held during the fsync */
-    uint64_t synced;          /* commits known durable */
-} srv_db;
+typedef struct srv srv;
 
-int db_open(srv_db *d, const char *path);
-void db_close(srv_db *d);
-/* Runs a statement with no result rows; args bound as text (NULL ok); durable
- * when it returns 0. */
-int db_exec(srv_db *d, const char *sql, int nargs, const char *const *args);
-/* Runs an INSERT, durably; returns the new rowid or -1. */
-int64_t db_insert(srv_db *d, const char *sql, int nargs, const char *const *args);
-/* Runs a query whose first row's first column is text; copies it to out.
- * Returns 1 found, 0 no row, -1 error. */
-int db_text(srv_db *d, const char *sql, int nargs, const char *const *args, char *out, size_t cap);
+/* The server's records in the deployment's database (records.c says which
+ * namespaces hold what). */
+
+/* Reads ns/key as a JSON object: 1 found, 0 none, -1 error. */
+int rec_get(srv *s, const char *ns, const char *key, json_t **out);
+/* Records to commit together, their texts owned. */
+#define REC_BATCH_MAX 4
+#define REC_NS_LEN 80
+typedef struct rec_batch {
+    engine_record r[REC_BATCH_MAX];
+    char *text[REC_BATCH_MAX];
+    char ns[REC_BATCH_MAX][REC_NS_LEN], key[REC_BATCH_MAX][REC_NS_LEN], idx[REC_BATCH_MAX][REC_NS_LEN];
+    size_t n;
+} rec_batch;
+/* Adds a record (value NULL for a delete); false when full or out of memory. */
+bool rec_batch_add(rec_batch *b, engine_record_op op, const char *ns, const char *key, const char *idx, int64_t ord,
+                   json_t *value);
+void rec_batch_free(rec_batch *b);
+/* Commits the batch alone and frees it: 0 ok, 1 an INSERT found its record, -1 error. */
+int rec_commit(srv *s, rec_batch *b);
+/* One record, committed alone (as rec_commit). */
+int rec_put(srv *s, engine_record_op op, const char *ns, const char *key, const char *idx, int64_t ord, json_t *v);
+/* The batch commits with this thread's next engine operation (see
+ * engine_records_attach); clear with engine_records_attach(NULL, NULL). */
+void rec_attach(rec_batch *b);
+/* The values of ns (idx == idx unless NULL) in their order, each with its
+ * key as "_key"; NULL on error. limit 0: all. */
+json_t *rec_list(srv *s, const char *ns, const char *idx, long offset, long limit);
+int rec_count(srv *s, const char *ns, const char *idx, uint64_t *n);
+/* "<kind>/<tss_id>" */
+const char *rec_ns(char out[REC_NS_LEN], const char *kind, const char *tss_id);
 
 /* ------------------------------------------------------------ identity */
 
@@ -120,7 +129,7 @@ void metrics_observe(srv_metrics *m, const char *route, int status, double secon
 
 typedef struct srv {
     srv_config cfg;
-    srv_db db;
+    engine_db *db;              /* every TSS and the records (records.c) */
     char master_key_path[1100];
     uint8_t token_key[32];
     pthread_mutex_t tss_mu;     /* guards tss_list */
@@ -219,6 +228,8 @@ void auth_free(srv *s);
  * (shown this once, stored hashed). */
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65]);
 int64_t auth_create_org(srv *s, const char *name);
+/* Revokes API key `key` of org_id: 0 done, 1 no such key there, -1 error. */
+int auth_revoke_key(srv *s, const char *key, int64_t org_id);
 void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
 
 /* registry.c */
@@ -263,8 +274,9 @@ tss_route_fn routes_successor;
  * table; the linked TSS of `id` (want_successor: its successor, else its
  * predecessor) into out, 1 when there is one; "successor" and "predecessor"
  * (ids or null) set in a TSS answer. */
-int successor_init(srv *s);
 int tss_linked(srv *s, const char *id, int want_successor, char out[40]);
+/* Sets the TSS record's description (unless NULL) and deployed (unless < 0); 0 ok. */
+int tss_set_record(srv *s, const char *id, const char *desc, int deployed);
 void successor_links_json(srv *s, srv_tss *x, json_t *j);
 
 /* report.c: the Section 146a (4) AO report of a TSS (JSON or CSV) */
@@ -285,6 +297,10 @@ void console_serve(srv_req *q, srv_resp *r, char **seg, int nseg);
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);
+
+/* migrate.c: a data directory of the layout before the one store (server.db,
+* tss/UUID.db) becomes dbpath once; 0 also when there is nothing to migrate. */
+int migrate_legacy(srv *s, const char *dbpath);
 
 /* demo.c: --demo setup on a fresh data directory (prints and writes demo.json). */
 int demo_setup(srv *s, int fresh, const char *host);

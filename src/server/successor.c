@@ -31,34 +31,25 @@ typedef struct client_list {
 static int clients_of(srv *s, const char *tss_id, client_list *out)
 {
     memset(out, 0, sizeof *out);
-    size_t cap = 0;
-    int rc = 0;
-    pthread_mutex_lock(&s->db.mu);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db.db, "SELECT id, serial_number FROM clients WHERE tss_id=? AND state='REGISTERED'"
-                           " ORDER BY time_creation, rowid", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-        rc = -1;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? 2 * cap : 16;
-            void *a = realloc(out->id, cap * sizeof *out->id), *b = a ? realloc(out->serial, cap * sizeof *out->serial) : NULL;
-            if (a)
-                out->id = a;
-            if (b)
-                out->serial = b;
-            if (!a || !b) {
-                rc = -1;
-                break;
-            }
-        }
-        snprintf(out->id[out->n], 40, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(out->serial[out->n], TSE_MAX_CLIENT_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 1));
-        out->n++;
+    char ns[REC_NS_LEN];
+    json_t *recs = rec_list(s, rec_ns(ns, "client", tss_id), "REGISTERED", 0, 0), *v;
+    size_t n = json_array_size(recs), i;
+    if (!recs)
+        return -1;
+    out->id = calloc(n + 1, sizeof *out->id);
+    out->serial = calloc(n + 1, sizeof *out->serial);
+    if (!out->id || !out->serial) {
+        json_decref(recs);
+        return -1;
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->db.mu);
-    return rc;
+    json_array_foreach(recs, i, v) {
+        snprintf(out->id[i], 40, "%s", json_string_value(json_object_get(v, "_key")) ?: "");
+        snprintf(out->serial[i], TSE_MAX_CLIENT_ID_LEN + 1, "%s",
+                 json_string_value(json_object_get(v, "serial_number")) ?: "");
+    }
+    out->n = n;
+    json_decref(recs);
+    return 0;
 }
 
 static void clients_free(client_list *c)
@@ -77,8 +68,7 @@ static tse_err make_successor(srv *s, srv_tss *old, const char *id, const char *
     if (e)
         return e;
     srv_tss *nx = *out;
-    const char *args[] = {desc, id};
-    if (db_exec(&s->db, "UPDATE tss SET deployed=1, description=? WHERE id=?", 2, args))
+    if (tss_set_record(s, id, desc, 1))
         return TSE_ERR_STORAGE_FAILURE;
     if ((e = engine_set_admin_pin(nx->e, puk, pin)) ||
         (e = engine_authenticate_user(nx->e, TSE_USER_ADMIN, pin, NULL, NULL)) ||
@@ -223,12 +213,10 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
                 uuid_new(id);
             snprintf(d, sizeof d, "%s", desc ? desc : info.description);
             e = make_successor(s, old, id, pin, *d ? d : id, puk, &nx);
-            char now[32];
-            snprintf(now, sizeof now, "%" PRId64, now_s());
-            const char *args[] = {old->id, id, now};
-            if (!e && db_exec(&s->db, "INSERT INTO tss_links(predecessor, successor, time_creation) VALUES(?,?,?)",
-                              3, args))
+            json_t *link = json_pack("{s:s, s:I}", "successor", id, "time_creation", (json_int_t)now_s());
+            if (!e && (!link || rec_put(s, ENGINE_RECORD_INSERT, "tsslink", old->id, id, 0, link)))
                 e = TSE_ERR_STORAGE_FAILURE;
+            json_decref(link);
         }
         json_t *ret = json_object();
         if (!e)

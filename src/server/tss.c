@@ -15,13 +15,33 @@
 
 static int tss_row(srv *s, const char *id, char *desc, size_t cap, int *deployed)
 {
-    char dep[8];
-    const char *args[] = {id};
-    if (db_text(&s->db, "SELECT description FROM tss WHERE id=?", 1, args, desc, cap) != 1 ||
-        db_text(&s->db, "SELECT deployed FROM tss WHERE id=?", 1, args, dep, sizeof dep) != 1)
+    json_t *v = NULL;
+    if (rec_get(s, "tss", id, &v) != 1) {
+        json_decref(v);
         return -1;
-    *deployed = atoi(dep);
+    }
+    snprintf(desc, cap, "%s", json_string_value(json_object_get(v, "description")) ?: "");
+    *deployed = (int)json_integer_value(json_object_get(v, "deployed"));
+    json_decref(v);
     return 0;
+}
+
+/* The TSS record with description (unless NULL) and deployed (unless < 0)
+ * set, into b; false if it cannot be read or made. */
+static bool tss_change(srv *s, const char *id, const char *desc, int deployed, rec_batch *b)
+{
+    json_t *v = NULL;
+    bool ok = rec_get(s, "tss", id, &v) == 1;
+    if (ok && desc)
+        json_object_set_new(v, "description", json_string(desc));
+    if (ok && deployed >= 0)
+        json_object_set_new(v, "deployed", json_integer(deployed));
+    char org[24];
+    snprintf(org, sizeof org, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(v, "org_id")));
+    ok = ok && rec_batch_add(b, ENGINE_RECORD_PUT, "tss", id, org,
+                             json_integer_value(json_object_get(v, "time_creation")), v);
+    json_decref(v);
+    return ok;
 }
 
 static const char *state_name(tse_state st, int deployed)
@@ -145,57 +165,62 @@ static void list_tss(srv_req *q, srv_resp *r)
     long limit, offset;
     if (req_page(q, r, &limit, &offset))
         return;
+    char org[24];
+    snprintf(org, sizeof org, "%" PRId64, q->who.org_id);
+    json_t *recs = rec_list(q->s, "tss", org, offset, limit), *v;
+    if (!recs) {
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the TSSs");
+        return;
+    }
     json_t *data = json_array();
-    char(*ids)[40] = calloc(100, sizeof *ids);
+    size_t i;
     int n = 0;
-    pthread_mutex_lock(&q->s->db.mu);
-    sqlite3_stmt *st = NULL;
-    if (ids &&
-        sqlite3_prepare_v2(q->s->db.db, "SELECT id FROM tss WHERE org_id=? ORDER BY time_creation, id LIMIT ? OFFSET ?",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 1, q->who.org_id) == SQLITE_OK && sqlite3_bind_int64(st, 2, limit) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, offset) == SQLITE_OK) {
-        while (n < 100 && sqlite3_step(st) == SQLITE_ROW)
-            snprintf(ids[n++], 40, "%s", (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->s->db.mu);
-    for (int i = 0; data && i < n; i++) {
-        srv_tss *x = tss_find(q->s, ids[i], q->who.org_id);
+    json_array_foreach(recs, i, v) {
+        srv_tss *x = tss_find(q->s, json_string_value(json_object_get(v, "_key")), q->who.org_id);
         json_t *j = x ? tss_json(q->s, x) : NULL;
-        if (j)
-            json_array_append_new(data, j);
+        if (j && !json_array_append_new(data, j))
+            n++;
     }
-    free(ids);
+    json_decref(recs);
     resp_json(r, 200, json_pack("{s:o*, s:i, s:s}", "data", data, "count", n, "_type", "TSS_LIST"));
 }
 
-static tse_err set_state(srv *s, srv_tss *x, const char *state)
+int tss_set_record(srv *s, const char *id, const char *desc, int deployed)
+{
+    rec_batch b = {0};
+    if (!tss_change(s, id, desc, deployed, &b)) {
+        rec_batch_free(&b);
+        return -1;
+    }
+    return rec_commit(s, &b) ? -1 : 0;
+}
+
+/* Applies the state change; the changed TSS record in b (may be empty)
+ * commits with its log, or alone when no log is written. */
+static tse_err set_state(srv *s, srv_tss *x, const char *state, const char *desc, rec_batch *b)
 {
     tse_info info;
     tse_err e = engine_get_info(x->e, &info);
     if (e)
         return e;
-    if (strcmp(state, "UNINITIALIZED") == 0) {
-        if (info.state == TSE_STATE_CREATED) {
-            const char *args[] = {x->id};
-            return db_exec(&s->db, "UPDATE tss SET deployed=1 WHERE id=?", 1, args) ? TSE_ERR_STORAGE_FAILURE
-                                                                                     : TSE_OK;
-        }
-        return info.state == TSE_STATE_UNINITIALIZED ? TSE_OK : TSE_ERR_WRONG_STATE;
-    }
-    if (strcmp(state, "INITIALIZED") == 0) {
-        if (info.state == TSE_STATE_INITIALIZED)
-            return TSE_OK;
-        char d[TSE_MAX_DESCRIPTION_LEN + 1] = "";
-        int dep = 0;
-        if (tss_row(s, x->id, d, sizeof d, &dep) != 0)
-            d[0] = 0;   /* no description recorded: the TSS id stands in */
-        return engine_initialize(x->e, *d ? d : x->id);
-    }
-    if (strcmp(state, "DISABLED") == 0)
-        return info.state == TSE_STATE_DISABLED ? TSE_OK : engine_disable_secure_element(x->e);
-    return TSE_ERR_INVALID_ARGUMENT;
+    bool init = strcmp(state, "INITIALIZED") == 0 && info.state != TSE_STATE_INITIALIZED;
+    bool disable = strcmp(state, "DISABLED") == 0 && info.state != TSE_STATE_DISABLED;
+    if (strcmp(state, "UNINITIALIZED") == 0 && info.state != TSE_STATE_CREATED &&
+        info.state != TSE_STATE_UNINITIALIZED)
+        return TSE_ERR_WRONG_STATE;
+    if (!init && !disable)   /* no log: the record alone (deployed, description) */
+        return b->n && rec_commit(s, b) ? TSE_ERR_STORAGE_FAILURE : TSE_OK;
+    char d[TSE_MAX_DESCRIPTION_LEN + 1] = "";
+    int dep = 0;
+    if (init && !desc && tss_row(s, x->id, d, sizeof d, &dep) != 0)
+        d[0] = 0;   /* no description recorded: the TSS id stands in */
+    if (desc)
+        snprintf(d, sizeof d, "%s", desc);
+    if (b->n)
+        rec_attach(b);
+    e = init ? engine_initialize(x->e, *d ? d : x->id) : engine_disable_secure_element(x->e);
+    engine_records_attach(NULL, NULL);
+    return e;
 }
 
 static void patch_tss(srv_req *q, srv_resp *r, srv_tss *x)
@@ -213,29 +238,27 @@ static void patch_tss(srv_req *q, srv_resp *r, srv_tss *x)
     int known = 0;
     for (int i = 0; state && i < 3; i++)
         known |= strcmp(state, states[i]) == 0;
+    rec_batch b = {0};
     if ((!dv && !sv) || (dv && !desc) || (sv && !known)) {
         resp_error(r, 400, "E_BAD_REQUEST", "give state (UNINITIALIZED, INITIALIZED or DISABLED) or description");
     } else if (desc && strlen(desc) > TSE_MAX_DESCRIPTION_LEN) {
         resp_error(r, 400, "E_BAD_REQUEST", "description is limited to %d characters", TSE_MAX_DESCRIPTION_LEN);
     } else {
-        /* The request is applied whole or not at all: the description goes
-         * first (initialize writes it into the TSE), and back when the state
-         * change is refused. */
-        char old[TSE_MAX_DESCRIPTION_LEN + 1] = "";
-        int dep = 0;
-        const char *args[] = {desc, x->id}, *undo[] = {old, x->id};
-        tse_err e = TSE_OK;
-        if (desc && (tss_row(q->s, x->id, old, sizeof old, &dep) ||
-                     db_exec(&q->s->db, "UPDATE tss SET description=? WHERE id=?", 2, args)))
+        /* The request is applied whole or not at all: the new description
+         * commits together with the state change's log (or alone). */
+        tse_info info;
+        tse_err e = engine_get_info(x->e, &info);
+        int deploy = !e && state && strcmp(state, "UNINITIALIZED") == 0 && info.state == TSE_STATE_CREATED ? 1 : -1;
+        if (!e && (desc || deploy > 0) && !tss_change(q->s, x->id, desc, deploy, &b))
             e = TSE_ERR_STORAGE_FAILURE;
-        if (!e && state && (e = set_state(q->s, x, state)) && desc &&
-            db_exec(&q->s->db, "UPDATE tss SET description=? WHERE id=?", 2, undo))
-            e = TSE_ERR_STORAGE_FAILURE;
+        if (!e)
+            e = state ? set_state(q->s, x, state, desc, &b) : rec_commit(q->s, &b) ? TSE_ERR_STORAGE_FAILURE : TSE_OK;
         if (e)
             resp_tse_error(r, e);
         else
             respond_tss(q, r, x);
     }
+    rec_batch_free(&b);
     json_decref(j);
 }
 

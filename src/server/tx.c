@@ -42,55 +42,33 @@ typedef struct tx_row {
 /* 1 found, 0 none, -1 error. */
 static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
 {
-    int found = 0;
-    pthread_mutex_lock(&s->db.mu);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db.db,
-                                "SELECT number, client_id, state, revision, result FROM txs WHERE tss_id=? AND id=?",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 1, tss_id, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, tx_id, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        row->number = (uint64_t)sqlite3_column_int64(st, 0);
-        snprintf(row->client_id, sizeof row->client_id, "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(row->state, sizeof row->state, "%s", (const char *)sqlite3_column_text(st, 2));
-        row->revision = sqlite3_column_int64(st, 3);
-        row->result = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-        found = row->result ? 1 : -1;
-    } else if (rc != SQLITE_DONE) {
-        found = -1;
+    char ns[REC_NS_LEN];
+    json_t *v = NULL;
+    int found = rec_get(s, rec_ns(ns, "tx", tss_id), tx_id, &v);
+    if (found == 1) {
+        row->number = (uint64_t)json_integer_value(json_object_get(v, "number"));
+        snprintf(row->client_id, sizeof row->client_id, "%s", json_string_value(json_object_get(v, "client_id")) ?: "");
+        snprintf(row->state, sizeof row->state, "%s", json_string_value(json_object_get(v, "state")) ?: "");
+        row->revision = json_integer_value(json_object_get(v, "revision"));
+        row->result = json_incref(json_object_get(v, "result"));
+        found = json_is_object(row->result) ? 1 : -1;
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&s->db.mu);
+    json_decref(v);
     return found;
 }
 
-static int row_store(srv *s, const char *tss_id, const char *tx_id, json_t *result)
+/* The record of a transaction's latest answer, for `b`. */
+static bool row_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *result)
 {
-    char *text = json_dumps(result, JSON_COMPACT);
-    if (!text)
-        return -1;
-    char number[24], revision[24];
-    snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(result, "number")));
-    snprintf(revision, sizeof revision, "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(result, "revision")));
-    const char *args[] = {tss_id,
-                          tx_id,
-                          number,
-                          json_string_value(json_object_get(result, "client_id")),
-                          json_string_value(json_object_get(result, "state")),
-                          revision,
-                          text};
-    int rc = db_exec(&s->db,
-                     "INSERT OR REPLACE INTO txs(tss_id, id, number, client_id, state, revision, result)"
-                     " VALUES(?,?,?,?,?,?,?)",
-                     7, args);
-    free(text);
-    return rc;
+    char ns[REC_NS_LEN];
+    json_int_t number = json_integer_value(json_object_get(result, "number"));
+    const char *state = json_string_value(json_object_get(result, "state"));
+    json_t *v = json_pack("{s:I, s:O, s:s, s:O, s:O}", "number", number, "client_id",
+                          json_object_get(result, "client_id"), "state", state, "revision",
+                          json_object_get(result, "revision"), "result", result);
+    bool ok = v && rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "tx", tss_id), tx_id, state, number, v);
+    json_decref(v);
+    return ok;
 }
 
 /* A member of a body object and the JSON type it must have when given. */
@@ -311,57 +289,94 @@ static json_t *qr_code(srv_tss *x, const char *serial, const tx_req *t, const ts
     return j ? j : json_null();
 }
 
-/* Runs the engine operation the request asks for and builds the response. */
+/* What the commit hook needs to make the answer and its record. */
+typedef struct tx_answer {
+    srv_tss *x;
+    const char *tx_id;
+    const tx_req *t;
+    const char *serial;
+    const char *op;
+    json_t *json;       /* the answer, made once the result is signed */
+    rec_batch records;
+} tx_answer;
+
+/* The answer of a signed (or unsigned-update) result. */
+static json_t *answer_json(tx_answer *a, const tse_result *res)
+{
+    const tx_req *t = a->t;
+    srv_tss *x = a->x;
+    const uint8_t *pd = (const uint8_t *)t->process_data;
+    int done = strcmp(t->state, "ACTIVE") != 0;
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:O?}", "_id", a->tx_id,
+                          "_type", "TRANSACTION", "_env", "PROD", "tss_id", x->id, "client_id", t->client_id,
+                          "client_serial_number", a->serial, "tss_serial_number", x->serial_hex, "number",
+                          (json_int_t)res->transaction_number, "state", t->state, "revision", (json_int_t)t->revision,
+                          "latest_revision", (json_int_t)t->revision, "time_start", (json_int_t)res->start_time,
+                          "time_end", done ? json_integer(res->log_time) : json_null(), "schema", t->schema);
+    if (!j)
+        return NULL;
+    put_result_fields(j, x, res, a->op);
+    char *pd_b64 = base64_encode_alloc(pd ? pd : (const uint8_t *)"", t->process_data_len);
+    json_object_set_new(j, "process_type", json_string(t->process_type));
+    json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
+    free(pd_b64);
+    json_object_set_new(j, "qr_code_data", done ? qr_code(x, a->serial, t, res) : json_null());
+    return j;
+}
+
+/* The commit hook: the answer and the transaction's record, stored with its log. */
+static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record **recs, size_t *n)
+{
+    tx_answer *a = ctx;
+    if (!res || !(a->json = answer_json(a, res)) || !row_record(&a->records, a->x->id, a->tx_id, a->json))
+        return TSE_ERR_NO_MEMORY;
+    *recs = a->records.r;
+    *n = a->records.n;
+    return TSE_OK;
+}
+
+/* Runs the engine operation the request asks for; the answer and the
+ * transaction's record are committed with its log. */
 static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row *row, const char *serial,
                     json_t **out)
 {
     tse_result res;
     const uint8_t *pd = (const uint8_t *)t->process_data;
-    const char *op;
     tse_err e;
     if (t->variant == TSE_UPDATE_UNSIGNED && (!row || strcmp(t->state, "ACTIVE") != 0))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "update_variant UNSIGNED goes with an update (state ACTIVE)");
-    if (!row) {
-        op = "StartTransaction";
+    if (t->additional_data_len && row && strcmp(t->state, "ACTIVE") == 0)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "additional_data goes with a start or a finish, not an update");
+    tx_answer a = {.x = x, .tx_id = tx_id, .t = t, .serial = serial,
+                   .op = !row ? "StartTransaction" : strcmp(t->state, "ACTIVE") == 0 ? "UpdateTransaction"
+                                                                                     : "FinishTransaction"};
+    engine_records_attach(answer_hook, &a);
+    if (!row)
         e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, t->additional_data,
                                      t->additional_data_len, &res);
-    } else if (strcmp(t->state, "ACTIVE") == 0) {
-        op = "UpdateTransaction";
-        e = t->additional_data_len
-                ? engine_fail(TSE_ERR_INVALID_ARGUMENT, "additional_data goes with a start or a finish, not an update")
-                : engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
-                                            t->variant, &res);
-    } else {
-        op = "FinishTransaction";
+    else if (strcmp(t->state, "ACTIVE") == 0)
+        e = engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                      t->variant, &res);
+    else
         e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
                                       t->additional_data, t->additional_data_len, &res);
-    }
+    engine_records_attach(NULL, NULL);
+    rec_batch_free(&a.records);
     /* An expired certificate does not stop the register: the log is signed
      * and stored, the answer is the transaction with a warning. */
     char warning[300] = "";
     if (e == TSE_ERR_CERTIFICATE_EXPIRED)
         snprintf(warning, sizeof warning, "%s", tse_last_error_message());
-    else if (e)
+    else if (e) {
+        json_decref(a.json);
         return e;
-    int done = strcmp(t->state, "ACTIVE") != 0;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:O?}", "_id", tx_id,
-                          "_type", "TRANSACTION", "_env", "PROD", "tss_id", x->id, "client_id", t->client_id,
-                          "client_serial_number", serial, "tss_serial_number", x->serial_hex, "number",
-                          (json_int_t)res.transaction_number, "state", t->state, "revision", (json_int_t)t->revision,
-                          "latest_revision", (json_int_t)t->revision, "time_start", (json_int_t)res.start_time,
-                          "time_end", done ? json_integer(res.log_time) : json_null(), "schema", t->schema);
-    if (!j)
-        return TSE_ERR_NO_MEMORY;
-    put_result_fields(j, x, &res, op);
-    char *pd_b64 = base64_encode_alloc(pd ? pd : (const uint8_t *)"", t->process_data_len);
-    json_object_set_new(j, "process_type", json_string(t->process_type));
-    json_object_set_new(j, "process_data", pd_b64 ? json_string(pd_b64) : json_null());
-    free(pd_b64);
-    json_object_set_new(j, "qr_code_data", done ? qr_code(x, serial, t, &res) : json_null());
+    }
+    if (!a.json)
+        return engine_fail(TSE_ERR_INTERNAL, "the answer was not made");
     if (*warning)
-        json_object_set_new(j, "warnings", json_pack("[s]", warning));
-    expiry_add_warning(x, j);
-    *out = j;
+        json_object_set_new(a.json, "warnings", json_pack("[s]", warning));
+    expiry_add_warning(x, a.json);
+    *out = a.json;
     return TSE_OK;
 }
 
@@ -424,9 +439,6 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
             resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
         else if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out)))
             resp_tse_error(r, e);
-        else if (row_store(q->s, x->id, tx_id, out))
-            resp_error(r, 503, "STORAGE_FAILURE", "transaction %s was signed but its record could not be stored",
-                       tx_id);
         else
             resp_json(r, 200, json_incref(out));
         json_decref(out);
@@ -436,6 +448,54 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     free(t.process_data);
     free(t.additional_data);
     json_decref(body);
+}
+
+static int by_number(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "number"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "number"));
+    return (x > y) - (x < y);
+}
+
+/* The answers of the transactions in `states` (none: all), by number, paged. */
+static json_t *tx_page(srv *s, const char *tss_id, const char *const *states, int ns, long offset, long limit)
+{
+    char name[REC_NS_LEN];
+    rec_ns(name, "tx", tss_id);
+    /* every state named (or none): no filter */
+    bool all = ns == 0 || (ns == 3 && strcmp(states[0], states[1]) && strcmp(states[1], states[2]) &&
+                           strcmp(states[0], states[2]));
+    json_t *rows = json_array();
+    for (int i = 0; rows && i < (all ? 1 : ns); i++) {
+        bool again = false;
+        for (int k = 0; k < i; k++)
+            again |= strcmp(states[k], states[i]) == 0;
+        if (again)
+            continue;
+        json_t *part = rec_list(s, name, all ? NULL : states[i], all ? offset : 0, all ? limit : offset + limit);
+        if (!part || json_array_extend(rows, part)) {
+            json_decref(part);
+            json_decref(rows);
+            return NULL;
+        }
+        json_decref(part);
+    }
+    size_t n = json_array_size(rows), from = all ? 0 : (size_t)offset;
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    json_t *data = json_array();
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = json_array_get(rows, i);
+    if (v)
+        qsort(v, n, sizeof *v, by_number);
+    for (size_t i = from; v && data && i < n && i < from + (size_t)limit; i++)
+        json_array_append(data, json_object_get(v[i], "result"));
+    free(v);
+    json_decref(rows);
+    if (n && !v) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
 }
 
 static void list_tx(srv_req *q, srv_resp *r, srv_tss *x)
@@ -452,33 +512,10 @@ static void list_tx(srv_req *q, srv_resp *r, srv_tss *x)
             return;
         }
     }
-    char sql[300];
-    snprintf(sql, sizeof sql, "SELECT result FROM txs WHERE tss_id=?%s ORDER BY number LIMIT ? OFFSET ?",
-             ns == 0 ? "" : ns == 1 ? " AND state IN (?)" : ns == 2 ? " AND state IN (?,?)" : " AND state IN (?,?,?)");
     if (ns > 3)
         ns = 3;
-    json_t *data = json_array();
-    pthread_mutex_lock(&q->s->db.mu);
-    sqlite3_stmt *st = NULL;
-    int rc = data ? sqlite3_prepare_v2(q->s->db.db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-    int k = 1;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, k++, x->id, -1, SQLITE_TRANSIENT);
-    for (int i = 0; rc == SQLITE_OK && i < ns; i++)
-        rc = sqlite3_bind_text(st, k++, states[i], -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, k++, limit);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, k++, offset);
-    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-        if (j)
-            json_array_append_new(data, j);
-    }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&q->s->db.mu);
-    if (rc != SQLITE_OK) {
-        json_decref(data);
+    json_t *data = tx_page(q->s, x->id, states, ns, offset, limit);
+    if (!data) {
         resp_error(r, 503, "STORAGE_FAILURE", "cannot list transactions");
         return;
     }

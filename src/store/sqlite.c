@@ -405,7 +405,12 @@ int store_tse_open(store_db *d, const char *name, int flags, store **out, tse_er
 
 int store_open(const char *path, int flags, store **out, tse_error *err)
 {
-    if (!path || !*path || !out || (flags & ~STORE_CREATE))
+    return store_open_tse(path, "", flags, out, err);
+}
+
+int store_open_tse(const char *path, const char *name, int flags, store **out, tse_error *err)
+{
+    if (!path || !*path || !name || !out || (flags & ~STORE_CREATE))
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_open: bad argument");
     *out = NULL;
     int ret = check_exists(path, flags, err);   /* before creating a lock file */
@@ -415,7 +420,7 @@ int store_open(const char *path, int flags, store **out, tse_error *err)
     ret = store_db_open(path, flags, &d, err);
     if (ret)
         return ret;
-    ret = store_tse_open(d, "", flags, out, err);
+    ret = store_tse_open(d, name, flags, out, err);
     if (ret) {
         if (flags & STORE_CREATE)
             d->remove_on_free = true;

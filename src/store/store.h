@@ -49,6 +49,9 @@ enum { STORE_CREATE = 1 };  /* create a new store; refused if one exists */
  * schema (one TSE per file, before version 2) is migrated in place in one
  * transaction, after a copy of it was kept as "<path>.v1.bak". */
 int store_open(const char *path, int flags, store **out, tse_error *err);
+/* store_open for TSE `name` of the database file at `path` (an opentsed
+ * deployment's, opened alone while the service is stopped). */
+int store_open_tse(const char *path, const char *name, int flags, store **out, tse_error *err);
 /* Waits for queued commits, then closes (for store_open's handles also the
  * database). */
 void store_close(store *s);

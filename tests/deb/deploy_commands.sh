@@ -86,5 +86,5 @@ check '^opentse_self_test_passed' "no TSS metrics"
 [ -s "$root/root/opentse-data.tar.gz" ] && [ "$(stat -c %a "$root/root/opentse-master.key")" = 600 ] || { echo "deploy.md: no backup"; exit 1; }
 [ "$(stat -c %a "$root/root/opentse-operator.txt")" = 600 ] || { echo "deploy.md: the operator key file is readable by others"; exit 1; }
 tar -tzf "$root/root/opentse-data.tar.gz" | grep -q 'opentse/master.key' && { echo "deploy.md: the data backup holds the master key"; exit 1; }
-[ "$(chroot "$root" stat -c %U /var/lib/opentse/server.db)" = opentse ] || { echo "deploy.md: server.db is not owned by opentse"; exit 1; }
+[ "$(chroot "$root" stat -c %U /var/lib/opentse/opentse.db)" = opentse ] || { echo "deploy.md: opentse.db is not owned by opentse"; exit 1; }
 exit 0
