@@ -4,6 +4,10 @@
  * (put, insert-only, delete, selection, order, paging), records that commit
  * with a log or fail with it, a schema-1 file migrated in place with its
  * backup kept, and a single-TSE file imported as a named TSE.
+ *
+ * `test_store_db pg` runs the tests that are not about files against the
+ * PostgreSQL store (tests/pg/with_pg.sh starts the server), each in a
+ * database of its own, and the lease tests that are PostgreSQL's alone.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "helpers.h"
@@ -30,8 +35,35 @@ static char *fresh_path(const char *name)
     return th_path(buf);
 }
 
+static const char *pg_base;   /* OPENTSE_TEST_PG in `pg` mode */
+
+/* A database of this test on the PostgreSQL server: made once, its URL. */
+static const char *pg_database(const char *path)
+{
+    static char url[600];
+    char name[64];
+    const char *base = strrchr(path, '/');
+    snprintf(name, sizeof name, "t_%s", base ? base + 1 : path);
+    for (char *c = name; *c; c++)
+        if (*c == '-' || *c == '.')
+            *c = '_';
+    PGconn *c = PQconnectdb(pg_base);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(c, sql);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    assert_true(PQresultStatus(r) == PGRES_COMMAND_OK || (state && !strcmp(state, "42P04")));   /* or exists */
+    PQclear(r);
+    PQfinish(c);
+    snprintf(url, sizeof url, "%.*s/%s", (int)(strrchr(pg_base, '/') - pg_base), pg_base, name);
+    return url;
+}
+
 static store_db *open_db(const char *path)
 {
+    if (pg_base)
+        path = pg_database(path);
     store_db *d = NULL;
     tse_error err = {0};
     int rc = store_db_open(path, STORE_CREATE, &d, &err);
@@ -323,6 +355,12 @@ static void test_records_with_log(void **state)
     store_change again = rec(STORE_INSERT_RECORD, "tx/t", "a", "ACTIVE", 1, "{}");
     assert_int_equal(commit_log(s, "t", 2, &again, 1), TSE_ERR_ALREADY_EXISTS);
     assert_int_equal(last(s), 1);
+    if (pg_base) {   /* a full tablespace is the server tests' */
+        store_close(s);
+        store_db_close(d);
+        free(path);
+        return;
+    }
     /* a full disk: neither (the database may not grow by a page) */
     assert_int_equal(store_debug_set_max_pages(s, page_count(path)), 0);
     static char big[20000];
@@ -446,8 +484,100 @@ static void test_schema1_migrated(void **state)
     free(path);
 }
 
-int main(void)
+/* ---- PostgreSQL: leases and fencing ---- */
+
+static void pg_exec(const char *url, const char *sql)
 {
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    assert_true(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* Two nodes on one database: one signs for a TSE at a time; a node whose
+ * lease ran out (a paused process) and was taken over commits nothing more,
+ * and the new owner goes on from the last stored counter. */
+static void test_pg_lease_fencing(void **state)
+{
+    (void)state;
+    char *path = fresh_path("lease");
+    store_db *a = open_db(path), *b = open_db(path);
+    store *sa = open_tse(a, "tss-x", STORE_CREATE);
+    store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
+    store_batch bc = {.changes = &c, .n_changes = 1};
+    assert_int_equal(store_commit(sa, &bc, NULL), 0);
+    for (uint64_t i = 1; i <= 5; i++)
+        assert_int_equal(commit_log(sa, "a", i, NULL, 0), 0);
+    store *sb = NULL;
+    tse_error err = {0};
+    assert_int_equal(store_tse_open(b, "tss-x", 0, &sb, &err), TSE_ERR_STORE_IN_USE);
+    assert_non_null(strstr(err.message, "another node"));
+
+    /* a's lease runs out while a is stopped; b takes the TSE over */
+    pg_exec(pg_database(path), "UPDATE tses SET lease_until = now() - interval '1 second' WHERE name = 'tss-x'");
+    sb = open_tse(b, "tss-x", 0);
+    assert_int_equal(last(sb), 5);
+    assert_int_equal(commit_log(sb, "b", 6, NULL, 0), 0);
+    /* a wakes up: its next commit is fenced off, whatever its counter */
+    store_change r = rec(STORE_PUT_RECORD, "tx/x", "late", "ACTIVE", 1, "{}");
+    assert_int_equal(commit_log(sa, "a", 6, &r, 1), TSE_ERR_STORE_IN_USE);
+    assert_int_equal(commit_log(sa, "a", 7, NULL, 0), TSE_ERR_STORE_IN_USE);
+    assert_null(get(b, "tx/x", "late"));
+    expect_log(sb, "b", 6);   /* b's, not a's */
+    assert_int_equal(commit_log(sb, "b", 7, NULL, 0), 0);
+    assert_int_equal(last(sb), 7);
+    store_close(sa);   /* gives back nothing: the lease is b's */
+    store_close(sb);
+    /* closed: the lease is free at once */
+    sa = open_tse(a, "tss-x", 0);
+    assert_int_equal(last(sa), 7);
+    store_close(sa);
+    store_db_close(a);
+    store_db_close(b);
+    free(path);
+}
+
+/* The renewing thread keeps a lease alive past its length; when the lease
+ * is taken anyway, the owner learns it without a commit. */
+static void test_pg_lease_renewed(void **state)
+{
+    (void)state;
+    char *path = fresh_path("renew");
+    store_db *a = open_db(path), *b = open_db(path);
+    store *sa = open_tse(a, "tss-y", STORE_CREATE);
+    store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
+    store_batch bc = {.changes = &c, .n_changes = 1};
+    assert_int_equal(store_commit(sa, &bc, NULL), 0);
+    usleep(3 * 400 * 1000);   /* three lease lengths (OPENTSE_STORE_LEASE_MS=400) */
+    store *sb = NULL;
+    assert_int_equal(store_tse_open(b, "tss-y", 0, &sb, NULL), TSE_ERR_STORE_IN_USE);
+    assert_int_equal(commit_log(sa, "a", 1, NULL, 0), 0);
+    store_close(sa);
+    store_db_close(a);
+    store_db_close(b);
+    free(path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "pg") == 0) {
+        pg_base = getenv("OPENTSE_TEST_PG");
+        if (!pg_base) {
+            fprintf(stderr, "test_store_db pg: OPENTSE_TEST_PG is not set (run it through tests/pg/with_pg.sh)\n");
+            return 1;
+        }
+        setenv("OPENTSE_STORE_LEASE_MS", "400", 1);
+        const struct CMUnitTest pg_tests[] = {
+            cmocka_unit_test(test_tses_share_one_commit),
+            cmocka_unit_test(test_records),
+            cmocka_unit_test(test_records_with_log),
+            cmocka_unit_test(test_pg_lease_fencing),
+            cmocka_unit_test(test_pg_lease_renewed),
+        };
+        return cmocka_run_group_tests(pg_tests, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tses_share_one_commit),
         cmocka_unit_test(test_records),

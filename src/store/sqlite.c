@@ -279,11 +279,41 @@ static int open_locked(store_db *d, int flags, bool create, tse_error *err)
     return ret;
 }
 
+const store_pg_ops *store_pg;
+
+static bool is_pg_url(const char *url)
+{
+    return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
+
+/* A database on PostgreSQL: no file, no lock (leases per TSE, pg.c). */
+static int open_pg(const char *url, store_db **out, tse_error *err)
+{
+    if (!store_pg)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "this program has no PostgreSQL store (use a sqlite: store)");
+    store_db *d = db_alloc(url);
+    if (!d)
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    int ret = store_pg->open(d, url, err);
+    if (ret) {
+        db_free(d);
+        return ret;
+    }
+    *out = d;
+    return 0;
+}
+
 int store_db_open(const char *path, int flags, store_db **out, tse_error *err)
 {
     if (!path || !*path || !out || (flags & ~STORE_CREATE))
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_open: bad argument");
     *out = NULL;
+    if (is_pg_url(path))
+        return open_pg(path, out, err);
+    if (!strncmp(path, "sqlite:", 7))
+        path += 7;
+    if (!*path)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "sqlite: needs a path");
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
     if (!exists && errno != ENOENT)
@@ -310,6 +340,8 @@ void store_db_close(store_db *d)
         return;
     store_drain(d);
     assert(!d->views);   /* every TSE handle is closed first */
+    if (d->pg)
+        store_pg->close(d);
     db_free(d);
 }
 
@@ -377,6 +409,15 @@ int store_tse_open(store_db *d, const char *name, int flags, store **out, tse_er
     pthread_mutex_unlock(&d->qmu);
     int ret = busy ? error_set(err, TSE_ERR_STORE_IN_USE, "TSE \"%s\" of %s is in use", name, d->path) : 0;
     bool has_state = false;
+    if (!ret && d->pg) {
+        ret = store_pg->tse_open(d, s, (flags & STORE_CREATE) != 0, err);
+        if (ret) {
+            store_close(s);
+            return ret;
+        }
+        *out = s;
+        return 0;
+    }
     if (!ret) {
         store_writer_take(d);   /* no flush of this database runs meanwhile */
         ret = tse_lookup(d->wdb, name, &s->id, &has_state, err);
@@ -444,6 +485,8 @@ void store_close(store *s)
             break;
         }
     pthread_mutex_unlock(&d->qmu);
+    if (d->pg && s->id)
+        store_pg->tse_close(d, s);
     bool owns = s->owns_db;
     free(s->name);
     free(s);
@@ -455,6 +498,8 @@ int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err)
 {
     if (!d || !cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_tse_each: bad argument");
+    if (d->pg)
+        return store_pg->tse_each(d, cb, ctx, err);
     sqlite3_stmt *st = NULL;
     const char *sql = "SELECT name FROM tses WHERE EXISTS(SELECT 1 FROM meta WHERE tse = tses.id) ORDER BY id";
     store_writer_take(d);

@@ -31,6 +31,16 @@ int store_bulk_begin(store *s, store_bulk **out, tse_error *err)
     b->s = s;
     store_db *d = s->d;
     store_writer_take(d);
+    if (d->pg) {
+        int ret = store_pg->bulk_begin(s, err);
+        if (ret) {
+            store_writer_give(d);
+            free(b);
+            return ret;
+        }
+        *out = b;
+        return 0;
+    }
     int ret = store_exec(d->wdb, "BEGIN IMMEDIATE", NULL, err);
     if (!ret && (sqlite3_prepare_v2(d->wdb, "SELECT data FROM logs WHERE tse = ?1 AND counter = ?2", -1, &b->get,
                                     NULL) != SQLITE_OK ||
@@ -75,6 +85,14 @@ int store_bulk_put(store_bulk *b, const store_log *l, tse_error *err)
     if (!b || !l || !l->data || !l->len || !l->counter || l->counter > (uint64_t)INT64_MAX ||
         l->transaction_number > (uint64_t)INT64_MAX)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_put: bad argument");
+    if (b->s->d->pg) {
+        int ret = store_pg->bulk_put(b->s, l, err);
+        if (ret > 0)
+            return 0;   /* stored before with the same bytes */
+        if (!ret)
+            b->added++;
+        return ret;
+    }
     int ret = bulk_lookup(b, l, err);
     if (ret)
         return ret < 0 ? ret : 0;
@@ -144,6 +162,17 @@ int store_bulk_end(store_bulk *b, bool commit, uint64_t *added, tse_error *err)
     if (!b)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_bulk_end: bad argument");
     store *s = b->s;
+    if (s->d->pg) {
+        uint64_t last = s->last_counter;
+        int ret = store_pg->bulk_end(s, commit, &last, err);
+        if (commit && !ret)
+            s->last_counter = last;
+        if (added)
+            *added = commit && !ret ? b->added : 0;
+        store_writer_give(s->d);
+        free(b);
+        return ret;
+    }
     sqlite3 *db = s->d->wdb;
     uint64_t last = s->last_counter;
     int ret = commit ? check_run(s, &last, err) : 0;

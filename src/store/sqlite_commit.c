@@ -515,7 +515,7 @@ static int apply_batch(store_db *d, const store_ticket *t, tse_error *err)
 }
 
 /* The counter of the ticket's TSE as applied so far in flush `gen`. */
-static uint64_t *flush_counter(store *v, uint64_t gen)
+uint64_t *store_flush_counter(store *v, uint64_t gen)
 {
     if (v->flush_gen != gen) {
         v->flush_gen = gen;
@@ -536,7 +536,7 @@ static int apply_ticket(store_db *d, store_ticket *t)
         t->result = t->preset;
         return 0;
     }
-    uint64_t *counter = l ? flush_counter(t->view, d->flush_gen) : NULL;
+    uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
     if (l && l->counter != *counter + 1) {
         t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT,
                                "log counter %llu refused: the next counter is %llu",
@@ -566,7 +566,7 @@ static int apply_ticket(store_db *d, store_ticket *t)
 }
 
 /* The whole flush is lost: every batch fails with the flush's message. */
-static void fail_flush(store_ticket *list, const tse_error *msg)
+void store_fail_flush(store_ticket *list, const tse_error *msg)
 {
     for (store_ticket *t = list; t; t = t->next) {
         if (t->result != TSE_ERR_INVALID_ARGUMENT) {   /* a refused counter stays refused */
@@ -587,10 +587,15 @@ static void rollback(store_db *d)
 /* Applies and commits a list of tickets; sets every ticket's result. */
 static void flush(store_db *d, store_ticket *list)
 {
+    if (d->pg) {
+        d->flush_gen++;
+        store_pg->flush(d, list);
+        return;
+    }
     tse_error msg = {0};
     rollback(d);   /* what a failed ROLLBACK left */
     if (run(d, W_BEGIN, &msg) != 0) {
-        fail_flush(list, &msg);
+        store_fail_flush(list, &msg);
         return;
     }
     d->flush_gen++;
@@ -600,15 +605,20 @@ static void flush(store_db *d, store_ticket *list)
         if (apart != 0 || sqlite3_get_autocommit(d->wdb)) {   /* the whole transaction is lost */
             error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
             rollback(d);
-            fail_flush(list, &msg);
+            store_fail_flush(list, &msg);
             return;
         }
     }
     if (run(d, W_COMMIT, &msg) != 0) {
         rollback(d);
-        fail_flush(list, &msg);
+        store_fail_flush(list, &msg);
         return;
     }
+    store_commit_views(d, list);
+}
+
+void store_commit_views(store_db *d, store_ticket *list)
+{
     for (store_ticket *t = list; t; t = t->next)
         if (t->view && t->view->flush_gen == d->flush_gen) {
             assert(t->view->flush_counter >= t->view->last_counter);   /* never goes back */
@@ -748,6 +758,8 @@ int store_debug_set_max_pages(store *s, int max_pages)
 {
     if (!s || max_pages < 0)
         return TSE_ERR_INVALID_ARGUMENT;
+    if (s->d->pg)
+        return store_pg->set_max_bytes(s->d, max_pages ? (int64_t)max_pages * 4096 : 0);
     char sql[64];
     /* 0: back to SQLite's default limit */
     snprintf(sql, sizeof sql, "PRAGMA max_page_count=%d", max_pages ? max_pages : 1073741823);

@@ -65,6 +65,10 @@ struct store {
     uint64_t flush_counter;       /* the counter as applied so far in the running flush */
     uint64_t flush_gen;           /* which flush flush_counter belongs to */
     struct store *next;           /* d->views */
+    /* PostgreSQL: the lease this node holds on the TSE (pg.c) */
+    int64_t epoch;                /* fencing token: commits check it */
+    bool lease_lost;              /* another node holds the TSE now: nothing more is signed */
+    bool stale;                   /* last_counter must be re-read (a commit of unknown outcome) */
 };
 
 struct store_db {
@@ -85,7 +89,42 @@ struct store_db {
 
     pthread_mutex_t pmu;          /* guards pool */
     store_rconn *pool;
+
+    struct pg_db *pg;             /* non-NULL: the PostgreSQL backend serves this database */
 };
+
+/* The PostgreSQL backend (pg.c, only in the programs that link it: it
+ * registers itself in store_pg when loaded). Every function of the store
+ * interface hands a database with d->pg to it; group commit stays in
+ * sqlite_commit.c, which calls flush for the tickets of one flush. */
+typedef struct store_pg_ops {
+    int (*open)(store_db *d, const char *url, tse_error *err);
+    void (*close)(store_db *d);
+    int (*tse_open)(store_db *d, store *s, bool create, tse_error *err);
+    void (*tse_close)(store_db *d, store *s);
+    int (*tse_each)(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
+    void (*flush)(store_db *d, store_ticket *list);
+    int (*get_meta)(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err);
+    int (*last_log)(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err);
+    int (*get_log)(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_error *err);
+    int (*last_tx_number)(store *s, uint64_t *out, tse_error *err);
+    int (*each_client)(store *s, store_client_cb cb, void *ctx, tse_error *err);
+    int (*each_open_tx)(store *s, store_tx_cb cb, void *ctx, tse_error *err);
+    int (*count_logs)(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, tse_error *err);
+    int (*log_span)(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err);
+    int (*each_log)(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, tse_error *err);
+    int (*client_known)(store *s, const char *client_id, bool *known, tse_error *err);
+    int (*first_counter)(store *s, uint64_t *out, tse_error *err);
+    int (*record_get)(store_db *d, const char *ns, const char *key, char **value, size_t *len, tse_error *err);
+    int (*record_each)(store_db *d, const char *ns, const char *idx, uint64_t offset, uint64_t limit,
+                       store_record_cb cb, void *ctx, tse_error *err);
+    int (*record_count)(store_db *d, const char *ns, const char *idx, uint64_t *n, tse_error *err);
+    int (*bulk_begin)(store *s, tse_error *err);
+    int (*bulk_put)(store *s, const store_log *l, tse_error *err);
+    int (*bulk_end)(store *s, bool commit, uint64_t *last, tse_error *err);
+    int (*set_max_bytes)(store_db *d, int64_t bytes);
+} store_pg_ops;
+extern const store_pg_ops *store_pg;
 
 /* STORAGE_FAILURE with "<what>: <SQLite's message>" for db. */
 int store_sqlfail(tse_error *err, sqlite3 *db, const char *what);
@@ -107,6 +146,12 @@ void store_drain(store_db *d);
  * with store_writer_give(). */
 void store_writer_take(store_db *d);
 void store_writer_give(store_db *d);
+
+/* For a flush: the counter of v as applied so far in flush `gen`; every
+ * batch fails with msg; after the commit, each TSE's counter moves on. */
+uint64_t *store_flush_counter(store *v, uint64_t gen);
+void store_fail_flush(store_ticket *list, const tse_error *msg);
+void store_commit_views(store_db *d, store_ticket *list);
 
 /* The last counter of TSE `id` as committed (deleted logs count). */
 int store_load_last_counter(sqlite3 *db, int64_t id, uint64_t *out, tse_error *err);

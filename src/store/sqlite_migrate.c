@@ -82,6 +82,8 @@ int store_db_import(store_db *d, const char *name, const char *path, tse_error *
 {
     if (!d || !name || strlen(name) > 64 || !path)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_import: bad argument");
+    if (d->pg)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "an import goes into a sqlite: store");
     store_writer_take(d);
     sqlite3 *db = d->wdb;
     int ret = exec_text(db, "ATTACH ?1 AS src", path, err);

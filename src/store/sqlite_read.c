@@ -134,6 +134,8 @@ static int dup_blob(sqlite3_stmt *st, int i, uint8_t **out, size_t *len, tse_err
 
 int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err)
 {
+    if (s && s->d->pg && key && value)
+        return store_pg->get_meta(s, key, value, len, err);
     if (!key || !value)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_meta: bad argument");
     query q;
@@ -155,6 +157,8 @@ int store_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_
 
 int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err)
 {
+    if (s && s->d->pg && counter)
+        return store_pg->last_log(s, counter, msg, len, err);
     if (!counter)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_last_log: bad argument");
     query q;
@@ -177,6 +181,8 @@ int store_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_
 
 int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_error *err)
 {
+    if (s && s->d->pg && msg)
+        return store_pg->get_log(s, counter, msg, len, err);
     if (!msg)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_get_log: bad argument");
     query q;
@@ -199,6 +205,8 @@ int store_get_log(store *s, uint64_t counter, uint8_t **msg, size_t *len, tse_er
 
 int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
 {
+    if (s && s->d->pg && out)
+        return store_pg->last_tx_number(s, out, err);
     if (!out)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_last_transaction_number: bad argument");
     query q;
@@ -252,6 +260,8 @@ static int client_row(sqlite3_stmt *st, void *cb, void *ctx)
 
 int store_foreach_client(store *s, store_client_cb cb, void *ctx, tse_error *err)
 {
+    if (s && s->d->pg && cb)
+        return store_pg->each_client(s, cb, ctx, err);
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_client: no callback");
     query q;
@@ -282,6 +292,8 @@ static int tx_row(sqlite3_stmt *st, void *cb, void *ctx)
 
 int store_foreach_open_tx(store *s, store_tx_cb cb, void *ctx, tse_error *err)
 {
+    if (s && s->d->pg && cb)
+        return store_pg->each_open_tx(s, cb, ctx, err);
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_open_tx: no callback");
     query q;
@@ -314,6 +326,10 @@ static int log_row(sqlite3_stmt *st, void *cb, void *ctx)
 
 int store_foreach_log(store *s, uint64_t from, uint64_t to, store_log_cb cb, void *ctx, tse_error *err)
 {
+    if (s && s->d->pg && cb) {
+        store_log_filter f = {.from = from, .to = to};
+        return store_pg->each_log(s, &f, cb, ctx, err);
+    }
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log: no callback");
     query q;
@@ -380,6 +396,8 @@ static int filter_query(store *s, const store_log_filter *f, const char *select,
 
 int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64_t *count, tse_error *err)
 {
+    if (s && s->d->pg && f && count)
+        return store_pg->count_logs(s, f, limit, count, err);
     if (!count)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
     char tail[48] = "";
@@ -401,6 +419,8 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
 
 int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err)
 {
+    if (s && s->d->pg && f && lo && hi)
+        return store_pg->log_span(s, f, lo, hi, err);
     if (!lo || !hi)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_log_span: bad argument");
     query q;
@@ -420,6 +440,8 @@ int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *
 
 int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb cb, void *ctx, tse_error *err)
 {
+    if (s && s->d->pg && f && cb)
+        return store_pg->each_log(s, f, cb, ctx, err);
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_foreach_log_filtered: no callback");
     query q;
@@ -435,6 +457,8 @@ int store_foreach_log_filtered(store *s, const store_log_filter *f, store_log_cb
 
 int store_client_known(store *s, const char *client_id, bool *known, tse_error *err)
 {
+    if (s && s->d->pg && client_id && known)
+        return store_pg->client_known(s, client_id, known, err);
     if (!client_id || !known)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_client_known: bad argument");
     query q;
@@ -457,6 +481,8 @@ int store_client_known(store *s, const char *client_id, bool *known, tse_error *
 
 int store_first_counter(store *s, uint64_t *out, tse_error *err)
 {
+    if (s && s->d->pg && out)
+        return store_pg->first_counter(s, out, err);
     if (!out)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
     query q;
@@ -476,6 +502,8 @@ int store_first_counter(store *s, uint64_t *out, tse_error *err)
 
 int store_record_get(store_db *d, const char *ns, const char *key, char **value, size_t *len, tse_error *err)
 {
+    if (d && d->pg && ns && key && value)
+        return store_pg->record_get(d, ns, key, value, len, err);
     if (!ns || !key || !value)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_get: bad argument");
     query q;
@@ -530,6 +558,8 @@ static int record_query(store_db *d, const char *select, const char *ns, const c
 int store_record_each(store_db *d, const char *ns, const char *idx, uint64_t offset, uint64_t limit,
                       store_record_cb cb, void *ctx, tse_error *err)
 {
+    if (d && d->pg && ns && cb)
+        return store_pg->record_each(d, ns, idx, offset, limit, cb, ctx, err);
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_each: no callback");
     char tail[80];
@@ -558,6 +588,8 @@ int store_record_each(store_db *d, const char *ns, const char *idx, uint64_t off
 
 int store_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n, tse_error *err)
 {
+    if (d && d->pg && ns && n)
+        return store_pg->record_count(d, ns, idx, n, err);
     if (!n)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_count: bad argument");
     query q;

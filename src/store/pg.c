@@ -1,0 +1,687 @@
+/*
+ * pg.c - the PostgreSQL store: the schema of the SQLite store (every TSE of
+ * a deployment and the records, told apart the same way) in a PostgreSQL
+ * database that several opentsed nodes share. Group commit is the SQLite
+ * store's (sqlite_commit.c): a flush arrives here as a list of tickets and
+ * becomes one PostgreSQL transaction.
+ *
+ * One node signs for a TSE at a time. Opening a TSE takes its lease: the
+ * row in tses names this node as owner until lease_until and gets a new
+ * epoch (the fencing token). A thread renews the leases every third of the
+ * lease; every flush renews them again inside its own transaction, with the
+ * epoch in the WHERE clause, so a node whose lease was taken over (by
+ * another node after it expired, say while this process was stopped) can
+ * commit nothing more for that TSE: its batches fail with STORE_IN_USE.
+ * The node that takes over reads the last counter from the database.
+ *
+ * Reads (pg_read.c) use a pool of connections, never the writer's.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "opentse/opentse.h"
+#include "store/pg_internal.h"
+
+#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_LOCK 0x4f545345   /* advisory lock while the schema is made */
+
+/* Version 1. Migrations to later versions are appended to `migrations`. */
+static const char schema_v1[] =
+    "CREATE TABLE tses(id bigserial PRIMARY KEY, name text UNIQUE NOT NULL, owner text, epoch bigint NOT NULL"
+    "  DEFAULT 0, lease_until timestamptz);"
+    "CREATE TABLE logs(tse bigint NOT NULL, counter bigint NOT NULL, kind integer NOT NULL, log_time bigint NOT NULL,"
+    "  tx_number bigint NOT NULL DEFAULT 0, client_id text, operation text, data bytea NOT NULL,"
+    "  PRIMARY KEY(tse, counter));"
+    "CREATE INDEX logs_by_tx ON logs(tse, tx_number);"
+    "CREATE INDEX logs_by_time ON logs(tse, log_time);"
+    /* append-only: deleteStoredData alone may delete, inside its flush */
+    "CREATE FUNCTION opentse_logs_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'DELETE' AND current_setting('opentse.delete_logs', true) = 'on' THEN RETURN OLD; END IF;"
+    "  RAISE EXCEPTION 'logs are append-only: % refused', lower(TG_OP); END $$;"
+    "CREATE TRIGGER logs_append_only BEFORE UPDATE OR DELETE ON logs FOR EACH ROW"
+    "  EXECUTE FUNCTION opentse_logs_guard();"
+    "CREATE TABLE meta(tse bigint NOT NULL, key text NOT NULL, value bytea, PRIMARY KEY(tse, key));"
+    "CREATE TABLE clients(tse bigint NOT NULL, client_id text NOT NULL, registered bigint,"
+    "  PRIMARY KEY(tse, client_id));"
+    "CREATE TABLE open_tx(tse bigint NOT NULL, number bigint NOT NULL, client_id text, start_counter bigint,"
+    "  start_time bigint, last_update bigint, pending bytea, PRIMARY KEY(tse, number));"
+    "CREATE TABLE records(seq bigserial, ns text NOT NULL, key text NOT NULL, idx text, ord bigint NOT NULL"
+    "  DEFAULT 0, value text NOT NULL, PRIMARY KEY(ns, key));"
+    "CREATE INDEX records_by_idx ON records(ns, idx, ord, seq);"
+    "CREATE INDEX records_by_ord ON records(ns, ord, seq);";
+
+static const char *const migrations[] = {NULL, schema_v1};   /* [v]: from v-1 to v */
+
+/* ---- connections, parameters, errors ---- */
+
+int pg_fail(tse_error *err, PGconn *c, const PGresult *r, const char *what)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : c ? PQerrorMessage(c) : "";
+    int code = state && !strcmp(state, "23505") ? TSE_ERR_ALREADY_EXISTS : TSE_ERR_STORAGE_FAILURE;
+    char clean[200];
+    snprintf(clean, sizeof clean, "%s", msg);
+    clean[strcspn(clean, "\n")] = 0;
+    return error_set(err, code, "%s: %s%s%s%s", what, clean, state ? " (SQLSTATE " : "", state ? state : "",
+                     state ? ")" : "");
+}
+
+PGconn *pg_connect(pg_db *p, tse_error *err)
+{
+    PGconn *c = PQconnectdb(p->conninfo);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        pg_fail(err, c, NULL, "cannot connect to PostgreSQL");
+        PQfinish(c);
+        return NULL;
+    }
+    PGresult *r = PQexec(c, "SET client_min_messages = warning; SET synchronous_commit = on");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        pg_fail(err, c, r, "cannot set up a PostgreSQL session");
+    PQclear(r);
+    if (!ok) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pgp_int(pgp *q, int64_t v)
+{
+    assert(q->n < PGP_MAX);
+    snprintf(q->buf[q->n], sizeof q->buf[q->n], "%" PRId64, v);
+    q->v[q->n] = q->buf[q->n];
+    q->len[q->n] = 0;
+    q->fmt[q->n++] = 0;
+}
+
+void pgp_text(pgp *q, const char *s)
+{
+    assert(q->n < PGP_MAX);
+    q->v[q->n] = s;   /* NULL: SQL NULL */
+    q->len[q->n] = 0;
+    q->fmt[q->n++] = 0;
+}
+
+void pgp_blob(pgp *q, const void *data, size_t len)
+{
+    assert(q->n < PGP_MAX);
+    q->v[q->n] = data ? data : "";
+    q->len[q->n] = (int)len;
+    q->fmt[q->n++] = 1;
+}
+
+PGresult *pg_run(PGconn *c, const char *sql, const pgp *q)
+{
+    if (!q)   /* no parameters: the simple protocol, which takes several statements */
+        return PQexec(c, sql);
+    return PQexecParams(c, sql, q->n, NULL, q->v, q->len, q->fmt, 0);
+}
+
+/* Runs a statement that returns no rows (or some, unread); 0 or an error. */
+static int exec_ok(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err)
+{
+    PGresult *r = pg_run(c, sql, q);
+    ExecStatusType st = PQresultStatus(r);
+    int ret = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, what ? what : sql);
+    PQclear(r);
+    return ret;
+}
+
+int64_t pg_int(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ---- schema ---- */
+
+static int make_schema(PGconn *c, tse_error *err)
+{
+    int ret = exec_ok(c, "SELECT pg_advisory_lock(1330926405)", NULL, "cannot lock the schema", err);
+    if (ret)
+        return ret;
+    ret = exec_ok(c, "CREATE TABLE IF NOT EXISTS opentse_schema(version integer NOT NULL)", NULL,
+                  "cannot create the schema table", err);
+    PGresult *r = ret ? NULL : PQexec(c, "SELECT max(version) FROM opentse_schema");
+    int64_t version = 0;
+    if (!ret && PQresultStatus(r) != PGRES_TUPLES_OK)
+        ret = pg_fail(err, c, r, "cannot read the schema version");
+    else if (!ret)
+        version = pg_int(r, 0, 0);
+    PQclear(r);
+    if (!ret && version > PG_SCHEMA_VERSION)
+        ret = error_set(err, TSE_ERR_STORAGE_FAILURE,
+                        "the PostgreSQL store has schema version %" PRId64 ", this build knows %d", version,
+                        PG_SCHEMA_VERSION);
+    for (int64_t v = version + 1; !ret && v <= PG_SCHEMA_VERSION; v++) {
+        char sql[80];
+        snprintf(sql, sizeof sql, "INSERT INTO opentse_schema VALUES (%" PRId64 ")", v);
+        ret = exec_ok(c, "BEGIN", NULL, NULL, err);
+        if (!ret)
+            ret = exec_ok(c, migrations[v], NULL, "cannot migrate the PostgreSQL store", err);
+        if (!ret)
+            ret = exec_ok(c, sql, NULL, NULL, err);
+        if (!ret)
+            ret = exec_ok(c, "COMMIT", NULL, NULL, err);
+        if (ret)
+            exec_ok(c, "ROLLBACK", NULL, NULL, NULL);
+    }
+    exec_ok(c, "SELECT pg_advisory_unlock(1330926405)", NULL, NULL, NULL);
+    return ret;
+}
+
+/* ---- leases ---- */
+
+/* Renews every lease of this node; a lease found taken marks its TSE lost. */
+static void renew_all(store_db *d, PGconn *c)
+{
+    pg_db *p = d->pg;
+    enum { MAX_RENEW = 4096 };
+    int64_t *ids = malloc(MAX_RENEW * 2 * sizeof *ids);
+    if (!ids)
+        return;
+    size_t n = 0;
+    pthread_mutex_lock(&d->qmu);
+    for (store *v = d->views; v && n < MAX_RENEW; v = v->next)
+        if (v->id && !v->lease_lost) {
+            ids[2 * n] = v->id;
+            ids[2 * n + 1] = v->epoch;
+            n++;
+        }
+    pthread_mutex_unlock(&d->qmu);
+    for (size_t i = 0; i < n; i++) {
+        pgp q = {0};
+        pgp_int(&q, ids[2 * i]);
+        pgp_int(&q, ids[2 * i + 1]);
+        pgp_text(&q, p->node);
+        pgp_int(&q, p->lease_ms);
+        PGresult *r = pg_run(c, "UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
+                                " WHERE id = $1 AND epoch = $2 AND owner = $3", &q);
+        bool lost = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "0") == 0;
+        PQclear(r);
+        if (lost) {
+            pthread_mutex_lock(&d->qmu);
+            for (store *v = d->views; v; v = v->next)
+                if (v->id == ids[2 * i] && v->epoch == ids[2 * i + 1])
+                    v->lease_lost = true;
+            pthread_mutex_unlock(&d->qmu);
+            fprintf(stderr, "store: the lease on TSE %" PRId64 " was taken over; this node signs nothing more for it\n",
+                    ids[2 * i]);
+        }
+    }
+    free(ids);
+}
+
+static void *renewer(void *arg)
+{
+    store_db *d = arg;
+    pg_db *p = d->pg;
+    PGconn *c = NULL;
+    pthread_mutex_lock(&p->lmu);
+    while (!p->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (int64_t)p->lease_ms * 1000000 / 3;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&p->lcv, &p->lmu, &ts);
+        if (p->stop)
+            break;
+        pthread_mutex_unlock(&p->lmu);
+        if (c && PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = NULL;
+        }
+        if (!c)
+            c = pg_connect(p, NULL);
+        if (c)
+            renew_all(d, c);
+        pthread_mutex_lock(&p->lmu);
+    }
+    pthread_mutex_unlock(&p->lmu);
+    PQfinish(c);
+    return NULL;
+}
+
+/* ---- open and close ---- */
+
+static int pg_open(store_db *d, const char *url, tse_error *err)
+{
+    pg_db *p = calloc(1, sizeof *p);
+    if (!p || !(p->conninfo = strdup(url))) {
+        free(p);
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    }
+    const char *lease = getenv("OPENTSE_STORE_LEASE_MS");
+    p->lease_ms = lease && atoi(lease) >= 100 ? atoi(lease) : PG_LEASE_MS_DEFAULT;
+    uint8_t rnd[8];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(rnd, 1, sizeof rnd, f) : 0;
+    if (f)
+        fclose(f);
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(p->node + 2 * i, 3, "%02x", got == sizeof rnd ? rnd[i] : (uint8_t)(rand() & 0xff));
+    pthread_mutex_init(&p->pmu, NULL);
+    pthread_mutex_init(&p->lmu, NULL);
+    pthread_cond_init(&p->lcv, NULL);
+    d->pg = p;
+    int ret = (p->w = pg_connect(p, err)) ? make_schema(p->w, err) : STORE_PG_FAILED(err);
+    if (!ret && pthread_create(&p->renewer, NULL, renewer, d) != 0)
+        ret = error_set(err, TSE_ERR_STORAGE_FAILURE, "cannot start the lease thread");
+    else if (!ret)
+        p->renewer_running = true;
+    if (ret) {
+        PQfinish(p->w);
+        free(p->conninfo);
+        free(p);
+        d->pg = NULL;
+    }
+    return ret;
+}
+
+static void pg_close(store_db *d)
+{
+    pg_db *p = d->pg;
+    if (p->renewer_running) {
+        pthread_mutex_lock(&p->lmu);
+        p->stop = true;
+        pthread_cond_broadcast(&p->lcv);
+        pthread_mutex_unlock(&p->lmu);
+        pthread_join(p->renewer, NULL);
+    }
+    pg_pool_close(p);
+    PQfinish(p->w);
+    pthread_mutex_destroy(&p->pmu);
+    pthread_mutex_destroy(&p->lmu);
+    pthread_cond_destroy(&p->lcv);
+    free(p->conninfo);
+    free(p);
+    d->pg = NULL;
+}
+
+/* The writer's connection, connected again after a failure. */
+PGconn *pg_writer(pg_db *p, tse_error *err)
+{
+    if (p->w && PQstatus(p->w) != CONNECTION_OK)
+        PQreset(p->w);
+    if (p->w && PQstatus(p->w) == CONNECTION_OK)
+        return p->w;
+    PQfinish(p->w);
+    p->w = pg_connect(p, err);
+    return p->w;
+}
+
+int pg_last_counter(PGconn *c, int64_t id, uint64_t *out, tse_error *err)
+{
+    pgp q = {0};
+    pgp_int(&q, id);
+    PGresult *r = pg_run(c,
+                         "SELECT GREATEST(COALESCE((SELECT max(counter) FROM logs WHERE tse = $1), 0),"
+                         " COALESCE((SELECT convert_from(value, 'UTF8')::bigint FROM meta WHERE tse = $1"
+                         " AND key = '" STORE_META_DELETED_THROUGH "'), 0))",
+                         &q);
+    int ret = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, "cannot read the last counter");
+    if (!ret)
+        *out = (uint64_t)pg_int(r, 0, 0);
+    PQclear(r);
+    return ret;
+}
+
+static int pg_tse_open(store_db *d, store *s, bool create, tse_error *err)
+{
+    pg_db *p = d->pg;
+    store_writer_take(d);
+    PGconn *c = pg_writer(p, err);
+    int ret = c ? 0 : STORE_PG_FAILED(err);
+    pgp q = {0};
+    pgp_text(&q, s->name);
+    if (!ret && create)
+        ret = exec_ok(c, "INSERT INTO tses(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", &q, "cannot add a TSE",
+                      err);
+    PGresult *r = ret ? NULL
+                      : pg_run(c, "SELECT id, EXISTS(SELECT 1 FROM meta WHERE tse = tses.id), owner,"
+                                  " to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                                  " FROM tses WHERE name = $1", &q);
+    if (!ret && PQresultStatus(r) != PGRES_TUPLES_OK)
+        ret = pg_fail(err, c, r, "cannot look up a TSE");
+    else if (!ret && PQntuples(r) == 0)
+        ret = error_set(err, TSE_ERR_NOT_FOUND, "no TSE \"%s\" in the PostgreSQL store", s->name);
+    else if (!ret && create && !strcmp(PQgetvalue(r, 0, 1), "t"))
+        ret = error_set(err, TSE_ERR_ALREADY_EXISTS, "TSE \"%s\" already exists in the PostgreSQL store", s->name);
+    char holder[200] = "";
+    if (r && PQntuples(r) == 1)
+        snprintf(holder, sizeof holder, "node %s until %s", PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+    PQclear(r);
+    /* the lease: free, expired or already ours; a new epoch fences the last owner out */
+    pgp l = {0};
+    pgp_text(&l, s->name);
+    pgp_text(&l, p->node);
+    pgp_int(&l, p->lease_ms);
+    r = ret ? NULL
+            : pg_run(c, "UPDATE tses SET owner = $2, epoch = epoch + 1,"
+                        " lease_until = now() + $3 * interval '1 millisecond' WHERE name = $1 AND (owner IS NULL"
+                        " OR lease_until IS NULL OR lease_until < now() OR owner = $2) RETURNING id, epoch",
+                     &l);
+    if (!ret && PQresultStatus(r) != PGRES_TUPLES_OK)
+        ret = pg_fail(err, c, r, "cannot take the lease of a TSE");
+    else if (!ret && PQntuples(r) == 0)
+        ret = error_set(err, TSE_ERR_STORE_IN_USE, "TSE \"%s\" is signed by another node (%s)", s->name, holder);
+    if (!ret) {
+        s->id = pg_int(r, 0, 0);
+        s->epoch = pg_int(r, 0, 1);
+    }
+    PQclear(r);
+    if (!ret)
+        ret = pg_last_counter(c, s->id, &s->last_counter, err);
+    store_writer_give(d);
+    if (ret)
+        s->id = 0;   /* nothing to give back on close */
+    return ret;
+}
+
+static void pg_tse_close(store_db *d, store *s)
+{
+    pg_db *p = d->pg;
+    if (s->lease_lost)
+        return;
+    store_writer_take(d);
+    PGconn *c = pg_writer(p, NULL);
+    pgp q = {0};
+    pgp_int(&q, s->id);
+    pgp_int(&q, s->epoch);
+    pgp_text(&q, p->node);
+    if (c)
+        exec_ok(c, "UPDATE tses SET owner = NULL, lease_until = NULL WHERE id = $1 AND epoch = $2 AND owner = $3",
+                &q, NULL, NULL);
+    store_writer_give(d);
+}
+
+static int pg_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err)
+{
+    PGconn *c = pg_pool_get(d->pg, err);
+    if (!c)
+        return STORE_PG_FAILED(err);
+    PGresult *r = PQexec(c, "SELECT name FROM tses WHERE EXISTS(SELECT 1 FROM meta WHERE tse = tses.id) ORDER BY id");
+    int ret = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, "cannot list the TSEs");
+    pg_pool_put(d->pg, c);
+    for (int i = 0; !ret && i < PQntuples(r); i++)
+        ret = cb(ctx, PQgetvalue(r, i, 0));
+    PQclear(r);
+    return ret;
+}
+
+/* ---- a flush ---- */
+
+static int apply_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
+{
+    pgp q = {0};
+    pgp_int(&q, tse);
+    pgp_int(&q, (int64_t)l->counter);
+    pgp_int(&q, l->kind);
+    pgp_int(&q, l->log_time);
+    pgp_int(&q, (int64_t)l->transaction_number);
+    pgp_text(&q, l->client_id);
+    pgp_text(&q, l->operation);
+    pgp_blob(&q, l->data, l->len);
+    return exec_ok(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot store a log", err);
+}
+
+static int apply_delete_logs(PGconn *c, int64_t tse, uint64_t through, tse_error *err)
+{
+    pgp q = {0};
+    pgp_int(&q, tse);
+    pgp_int(&q, (int64_t)through);
+    static const char *const steps[] = {
+        /* remember what is deleted first: the highest counter and transaction number */
+        "INSERT INTO meta SELECT $1, '" STORE_META_DELETED_TX "', convert_to(GREATEST(COALESCE((SELECT"
+        " convert_from(value, 'UTF8')::bigint FROM meta WHERE tse = $1 AND key = '" STORE_META_DELETED_TX "'), 0),"
+        " COALESCE((SELECT max(tx_number) FROM logs WHERE tse = $1 AND counter <= $2), 0))::text, 'UTF8')"
+        " ON CONFLICT (tse, key) DO UPDATE SET value = EXCLUDED.value",
+        "INSERT INTO meta SELECT $1, '" STORE_META_DELETED_THROUGH "', convert_to(GREATEST(COALESCE((SELECT"
+        " convert_from(value, 'UTF8')::bigint FROM meta WHERE tse = $1 AND key = '" STORE_META_DELETED_THROUGH
+        "'), 0), $2)::text, 'UTF8') ON CONFLICT (tse, key) DO UPDATE SET value = EXCLUDED.value",
+    };
+    int ret = 0;
+    for (size_t i = 0; !ret && i < 2; i++)
+        ret = exec_ok(c, steps[i], &q, "cannot record a deletion", err);
+    if (!ret)
+        ret = exec_ok(c, "SET LOCAL opentse.delete_logs = 'on'", NULL, NULL, err);
+    if (!ret)
+        ret = exec_ok(c, "DELETE FROM logs WHERE tse = $1 AND counter <= $2", &q, "cannot delete logs", err);
+    if (!ret)
+        ret = exec_ok(c, "SET LOCAL opentse.delete_logs = 'off'", NULL, NULL, err);
+    return ret;
+}
+
+static int apply_change(PGconn *c, const store *view, const store_change *ch, tse_error *err)
+{
+    pgp q = {0};
+    bool rec = ch->kind == STORE_PUT_RECORD || ch->kind == STORE_INSERT_RECORD || ch->kind == STORE_DEL_RECORD;
+    if (!rec && !view)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "a change of a TSE without its TSE");
+    if (!rec)
+        pgp_int(&q, view->id);
+    switch (ch->kind) {
+    case STORE_PUT_META:
+        pgp_text(&q, ch->key);
+        pgp_blob(&q, ch->value, ch->value_len);
+        return exec_ok(c, "INSERT INTO meta VALUES ($1, $2, $3) ON CONFLICT (tse, key) DO UPDATE SET value ="
+                          " EXCLUDED.value", &q, "cannot store state", err);
+    case STORE_DEL_META:
+        pgp_text(&q, ch->key);
+        return exec_ok(c, "DELETE FROM meta WHERE tse = $1 AND key = $2", &q, "cannot delete state", err);
+    case STORE_PUT_CLIENT:
+        pgp_text(&q, ch->key);
+        pgp_int(&q, ch->time);
+        return exec_ok(c, "INSERT INTO clients VALUES ($1, $2, $3) ON CONFLICT (tse, client_id) DO UPDATE SET"
+                          " registered = EXCLUDED.registered", &q, "cannot store a client", err);
+    case STORE_DEL_CLIENT:
+        pgp_text(&q, ch->key);
+        return exec_ok(c, "DELETE FROM clients WHERE tse = $1 AND client_id = $2", &q, "cannot delete a client", err);
+    case STORE_PUT_TX: {
+        const store_tx *tx = ch->tx;
+        char id[sizeof tx->client_id + 1];
+        snprintf(id, sizeof id, "%.*s", (int)sizeof tx->client_id, tx->client_id);
+        pgp_int(&q, (int64_t)tx->number);
+        pgp_text(&q, id);
+        pgp_int(&q, (int64_t)tx->start_counter);
+        pgp_int(&q, tx->start_time);
+        pgp_int(&q, tx->last_update);
+        pgp_blob(&q, tx->pending, tx->pending_len);
+        return exec_ok(c, "INSERT INTO open_tx VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tse, number) DO"
+                          " UPDATE SET client_id = EXCLUDED.client_id, start_counter = EXCLUDED.start_counter,"
+                          " start_time = EXCLUDED.start_time, last_update = EXCLUDED.last_update,"
+                          " pending = EXCLUDED.pending", &q, "cannot store an open transaction", err);
+    }
+    case STORE_DEL_TX:
+        pgp_int(&q, (int64_t)ch->tx->number);
+        return exec_ok(c, "DELETE FROM open_tx WHERE tse = $1 AND number = $2", &q, "cannot delete a transaction",
+                       err);
+    case STORE_DELETE_LOGS:
+        return apply_delete_logs(c, view->id, ch->counter, err);
+    case STORE_PUT_RECORD:
+    case STORE_INSERT_RECORD:
+        pgp_text(&q, ch->ns);
+        pgp_text(&q, ch->key);
+        pgp_text(&q, ch->idx);
+        pgp_int(&q, ch->ord);
+        /* values are text (JSON); a copy to make it a C string */
+        {
+            char *v = strndup(ch->value ? ch->value : "", ch->value_len);
+            if (!v)
+                return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+            pgp_text(&q, v);
+            int ret = exec_ok(c, ch->kind == STORE_PUT_RECORD
+                                     ? "INSERT INTO records(ns, key, idx, ord, value) VALUES ($1, $2, $3, $4, $5)"
+                                       " ON CONFLICT (ns, key) DO UPDATE SET idx = EXCLUDED.idx, ord = EXCLUDED.ord,"
+                                       " value = EXCLUDED.value"
+                                     : "INSERT INTO records(ns, key, idx, ord, value) VALUES ($1, $2, $3, $4, $5)",
+                              &q, "cannot store a record", err);
+            free(v);
+            return ret;
+        }
+    case STORE_DEL_RECORD:
+        pgp_text(&q, ch->ns);
+        pgp_text(&q, ch->key);
+        return exec_ok(c, "DELETE FROM records WHERE ns = $1 AND key = $2", &q, "cannot delete a record", err);
+    }
+    return error_set(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)ch->kind);
+}
+
+static int apply_batch(PGconn *c, const store_ticket *t, tse_error *err)
+{
+    const store_batch *b = &t->batch;
+    int ret = b->log ? apply_log(c, t->view->id, b->log, err) : 0;
+    for (size_t i = 0; !ret && i < b->n_changes; i++)
+        ret = apply_change(c, t->view, &b->changes[i], err);
+    for (size_t i = 0; !ret && i < t->n_extra; i++)
+        ret = apply_change(c, t->view, &t->extra[i], err);
+    return ret;
+}
+
+/* Inside the flush's transaction: renews the lease of every TSE with a
+ * batch here, with the epoch as fence; a TSE whose lease was taken is lost.
+ * A TSE whose last commit had an unknown outcome reads its counter again. */
+static int fence(store_db *d, PGconn *c, store_ticket *list, tse_error *err)
+{
+    pg_db *p = d->pg;
+    for (store_ticket *t = list; t; t = t->next) {
+        store *v = t->view;
+        if (!v || v->lease_lost || v->flush_gen == d->flush_gen)
+            continue;
+        v->flush_gen = d->flush_gen;   /* once per flush; store_flush_counter starts from here */
+        v->flush_counter = v->last_counter;
+        pgp q = {0};
+        pgp_int(&q, v->id);
+        pgp_int(&q, v->epoch);
+        pgp_text(&q, p->node);
+        pgp_int(&q, p->lease_ms);
+        PGresult *r = pg_run(c, "UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
+                                " WHERE id = $1 AND epoch = $2 AND owner = $3", &q);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            int ret = pg_fail(err, c, r, "cannot renew a lease");
+            PQclear(r);
+            return ret;
+        }
+        if (strcmp(PQcmdTuples(r), "0") == 0) {
+            v->lease_lost = true;
+            fprintf(stderr, "store: the lease on TSE %s was taken over; this node signs nothing more for it\n",
+                    v->name);
+        }
+        PQclear(r);
+        if (v->stale && !v->lease_lost) {
+            int ret = pg_last_counter(c, v->id, &v->last_counter, err);
+            if (ret)
+                return ret;
+            v->stale = false;
+        }
+        v->flush_counter = v->last_counter;
+    }
+    return 0;
+}
+
+static void pg_flush(store_db *d, store_ticket *list)
+{
+    pg_db *p = d->pg;
+    tse_error msg = {0};
+    PGconn *c = pg_writer(p, &msg);
+    int ret = c ? exec_ok(c, "BEGIN", NULL, NULL, &msg) : STORE_PG_FAILED(&msg);
+    if (!ret)
+        ret = fence(d, c, list, &msg);
+    for (store_ticket *t = list; !ret && t; t = t->next) {
+        const store_log *l = t->batch.log;
+        if (t->preset) {
+            t->result = t->preset;
+            continue;
+        }
+        if (t->view && t->view->lease_lost) {
+            t->result = error_set(&t->err, TSE_ERR_STORE_IN_USE,
+                                  "TSE %s is signed by another node now (its lease was taken over)", t->view->name);
+            continue;
+        }
+        uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
+        if (l && l->counter != *counter + 1) {
+            t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT, "log counter %llu refused: the next counter is %llu",
+                                  (unsigned long long)l->counter, (unsigned long long)*counter + 1);
+            continue;
+        }
+        if ((t->result = exec_ok(c, "SAVEPOINT batch", NULL, NULL, &t->err)) != 0) {
+            ret = t->result;
+            msg = t->err;
+            break;
+        }
+        t->result = apply_batch(c, t, &t->err);
+        if (PQstatus(c) != CONNECTION_OK) {
+            ret = t->result ? t->result : TSE_ERR_STORAGE_FAILURE;
+            msg = t->err;
+            break;
+        }
+        const char *end = t->result ? "ROLLBACK TO SAVEPOINT batch" : "RELEASE SAVEPOINT batch";
+        if (exec_ok(c, end, NULL, NULL, &msg) != 0) {
+            ret = TSE_ERR_STORAGE_FAILURE;
+            break;
+        }
+        if (!t->result && l)
+            *counter = l->counter;
+    }
+    if (!ret)
+        ret = exec_ok(c, "COMMIT", NULL, NULL, &msg);
+    if (!ret) {
+        store_commit_views(d, list);
+        return;
+    }
+    if (c && PQstatus(c) == CONNECTION_OK)
+        exec_ok(c, "ROLLBACK", NULL, NULL, NULL);
+    /* a failed COMMIT may have committed: every TSE of the flush reads its counter again */
+    for (store_ticket *t = list; t; t = t->next)
+        if (t->view)
+            t->view->stale = true;
+    tse_error whole = {0};
+    error_set(&whole, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", msg.message);
+    store_fail_flush(list, &whole);
+}
+
+static int pg_set_max_bytes(store_db *d, int64_t bytes)
+{
+    (void)d;
+    (void)bytes;
+    return TSE_ERR_INVALID_ARGUMENT;   /* a full tablespace is a real one in the tests */
+}
+
+static const store_pg_ops ops = {
+    .open = pg_open,
+    .close = pg_close,
+    .tse_open = pg_tse_open,
+    .tse_close = pg_tse_close,
+    .tse_each = pg_tse_each,
+    .flush = pg_flush,
+    .get_meta = pg_get_meta,
+    .last_log = pg_last_log,
+    .get_log = pg_get_log,
+    .last_tx_number = pg_last_tx_number,
+    .each_client = pg_each_client,
+    .each_open_tx = pg_each_open_tx,
+    .count_logs = pg_count_logs,
+    .log_span = pg_log_span,
+    .each_log = pg_each_log,
+    .client_known = pg_client_known,
+    .first_counter = pg_first_counter,
+    .record_get = pg_record_get,
+    .record_each = pg_record_each,
+    .record_count = pg_record_count,
+    .bulk_begin = pg_bulk_begin,
+    .bulk_put = pg_bulk_put,
+    .bulk_end = pg_bulk_end,
+    .set_max_bytes = pg_set_max_bytes,
+};
+
+/* Linked into a program, the backend makes postgresql:// stores available. */
+__attribute__((constructor)) static void register_pg(void)
+{
+    store_pg = &ops;
+}
