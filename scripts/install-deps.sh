@@ -8,9 +8,10 @@ set -e
 # tests; script gives the CLI a terminal; chromium shows the verify report and
 # the web console, nginx-light proxies it), `make deb` and its test (debhelper,
 # dpkg-dev, fakeroot, debootstrap, iproute2; systemd-analyze, man and bash check the
-# unit, the man pages and the completion).
+# unit, the man pages and the completion); libpq-dev builds the PostgreSQL store,
+# postgresql gives its tests a server of their own (and pgbench to `make bench`).
 PKGS="gcc make meson ninja-build pkg-config python3 \
-libssl-dev libsqlite3-dev libcmocka-dev libarchive-dev libjansson-dev \
+libssl-dev libsqlite3-dev libpq-dev postgresql libcmocka-dev libarchive-dev libjansson-dev \
 libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev \
 openssl zbar-tools file curl bsdutils \
 chromium chromium-driver nginx-light \

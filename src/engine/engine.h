@@ -54,6 +54,8 @@ typedef struct store_db engine_db;
 
 /* Opens the database at `path`, creating it when missing. */
 tse_err engine_db_open(const char *path, engine_db **out);
+/* The same for node `node` of a deployment (see store_db_open_as). */
+tse_err engine_db_open_as(const char *path, const char *node, engine_db **out);
 void engine_db_close(engine_db *d);
 /* engine_create_with_validity and engine_open for TSE `name` of d. */
 tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *opts,

@@ -212,7 +212,7 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
         assert(t->stale);
     pthread_mutex_unlock(&t->mu);
     if (rc == TSE_ERR_SIGNING_SYSTEM_OPERATION_DATA_FAILED || rc == TSE_ERR_NO_MEMORY ||
-        rc == TSE_ERR_ALREADY_EXISTS)
+        rc == TSE_ERR_ALREADY_EXISTS || rc == TSE_ERR_STORE_IN_USE)
         return engine_fail(rc, "%s (nothing was stored)", err.message);
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
 }

@@ -35,10 +35,15 @@ static tse_err fail(int rc, const tse_error *err)
 
 tse_err engine_db_open(const char *path, engine_db **out)
 {
+    return engine_db_open_as(path, NULL, out);
+}
+
+tse_err engine_db_open_as(const char *path, const char *node, engine_db **out)
+{
     tse_error err = {0};
     if (!path || !out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a path is required");
-    int rc = store_db_open(path, STORE_CREATE, out, &err);
+    int rc = store_db_open_as(path, node, STORE_CREATE, out, &err);
     return rc ? fail(rc, &err) : TSE_OK;
 }
 

@@ -28,6 +28,9 @@ typedef struct opt {
 
 static const opt opts[] = {
     {"data-dir", STR(data_dir), "directory of opentse.db (every TSS and the records) and master.key (required)"},
+    {"store", STR(store),
+     "where every TSS and the records live: sqlite: (default: DATA_DIR/opentse.db), sqlite:PATH, or "
+     "postgresql://USER@HOST:PORT/DB shared by several opentsed nodes"},
     {"listen", STR(listen), "HOST:PORT to listen on (default 127.0.0.1:8080)"},
     {"demo", NUM(OPT_BOOL, demo), "on a fresh data directory create a demo organization, TSS and client"},
     {"tls-cert", STR(tls_cert), "PEM certificate chain: serve HTTPS (TLS 1.2/1.3, TR-02102-2 suites)"},

@@ -93,6 +93,17 @@ int demo_setup(srv *s, int fresh, const char *host)
     char path[1100];
     snprintf(path, sizeof path, "%s/demo.json", s->cfg.data_dir);
     json_t *d = NULL;
+    /* another node of the deployment made it: the same demo here */
+    if (!fresh && rec_get(s, "demo", "demo", &d) == 1) {
+        if (access(path, F_OK) != 0 && save(path, d)) {
+            fprintf(stderr, "opentsed: --demo: cannot write %s\n", path);
+            json_decref(d);
+            return -1;
+        }
+        print_demo(s, d, host);
+        json_decref(d);
+        return 0;
+    }
     if (!fresh) {
         if (!(d = json_load_file(path, 0, NULL))) {
             fprintf(stderr, "opentsed: --demo: %s is not a fresh data directory and has no demo.json; "
@@ -122,7 +133,8 @@ int demo_setup(srv *s, int fresh, const char *host)
     d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "api_key", key, "api_secret", secret, "tss_id", tss_id,
                   "client_id", client_id, "client_serial", demo_serial, "admin_pin", pin);
     OPENSSL_cleanse(secret, sizeof secret);
-    if (!d || save(path, d)) {
+    /* kept for the other nodes of the deployment (demo data only) */
+    if (!d || rec_put(s, ENGINE_RECORD_PUT, "demo", "demo", NULL, 0, d) || save(path, d)) {
         fprintf(stderr, "opentsed: --demo: cannot write %s\n", path);
         json_decref(d);
         return -1;

@@ -88,11 +88,17 @@ static char *read_text(const char *path)
 }
 
 /* DATA_DIR/master.key: 32 random bytes as hex, mode 0600, made once. */
-static int master_key(srv *s)
+static int master_key(srv *s, int fresh)
 {
     snprintf(s->master_key_path, sizeof s->master_key_path, "%s/master.key", s->cfg.data_dir);
     if (access(s->master_key_path, F_OK) == 0)
         return 0;
+    if (!fresh) {   /* another node made the deployment: its key, not a new one */
+        fprintf(stderr, "opentsed: %s is missing; the store %s already holds a deployment: copy its master.key "
+                        "(mode 0600) from the node that made it\n", s->master_key_path,
+                s->cfg.store[0] ? s->cfg.store : "opentse.db");
+        return -1;
+    }
     if (tse_create_master_key(s->master_key_path) != TSE_OK) {
         fprintf(stderr, "opentsed: %s\n", tse_last_error_detail());
         return -1;
@@ -245,15 +251,61 @@ static void drain(srv *s, struct MHD_Daemon *d)
     MHD_stop_daemon(d);
 }
 
-/* The deployment's database: migrated from the old layout once, then opened. */
-static int open_store(srv *s, const char *dbpath)
+/* This node's name among the nodes of a shared store: DATA_DIR/node-id,
+ * made on the first start, so that a restarted node takes its TSSs back
+ * at once (the data directory's lock keeps two processes from sharing it). */
+static int node_name(srv *s, char out[17])
 {
-    if (migrate_legacy(s, dbpath))
-        return -1;
-    if (engine_db_open(dbpath, &s->db) != TSE_OK) {
-        fprintf(stderr, "opentsed: cannot open %s: %s\n", dbpath, tse_last_error_message());
+    char path[1100];
+    snprintf(path, sizeof path, "%s/node-id", s->cfg.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        int ok = fscanf(f, "%16[0-9a-f]", out) == 1 && strlen(out) == 16;
+        fclose(f);
+        if (ok)
+            return 0;
+        fprintf(stderr, "opentsed: %s is not a node id (16 hex digits)\n", path);
         return -1;
     }
+    random_hex(out, 8);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, out, 16) == 16 && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        fprintf(stderr, "opentsed: cannot write %s: %s\n", path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+/* The deployment's database (--store): migrated from the old layout once,
+ * then opened; sets *fresh when it holds nothing yet. */
+static int open_store(srv *s, const char *dbpath, int *fresh)
+{
+    const char *url = s->cfg.store;
+    bool local = !*url || !strcmp(url, "sqlite:");
+    if (local)
+        url = dbpath;
+    char legacy[1100];
+    snprintf(legacy, sizeof legacy, "%s/server.db", s->cfg.data_dir);
+    if (!local && access(legacy, F_OK) == 0) {
+        fprintf(stderr, "opentsed: %s holds data of the earlier layout (server.db); start once without --store to "
+                        "migrate it to %s, then move that data to the new store\n", s->cfg.data_dir, dbpath);
+        return -1;
+    }
+    char node[17];
+    if (!local && node_name(s, node))
+        return -1;
+    if ((local && migrate_legacy(s, dbpath)) || engine_db_open_as(url, local ? NULL : node, &s->db) != TSE_OK) {
+        if (s->db == NULL)
+            fprintf(stderr, "opentsed: cannot open the store %s: %s\n", url, tse_last_error_message());
+        return -1;
+    }
+    uint64_t orgs = 0, keys = 0;
+    if (rec_count(s, "org", NULL, &orgs) || rec_count(s, "apikey", NULL, &keys)) {
+        fprintf(stderr, "opentsed: cannot read the store %s: %s\n", url, tse_last_error_message());
+        return -1;
+    }
+    *fresh = orgs == 0 && keys == 0;
     return 0;
 }
 
@@ -291,10 +343,9 @@ int main(int argc, char **argv)
     }
     if ((renew && become_owner(s->cfg.data_dir)) || lock_data_dir(s))
         return 1;
-    char dbpath[1100], legacy[1100];
+    char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/opentse.db", s->cfg.data_dir);
-    snprintf(legacy, sizeof legacy, "%s/server.db", s->cfg.data_dir);
-    int fresh = access(dbpath, F_OK) != 0 && access(legacy, F_OK) != 0;
+    int fresh = 0;
 
     /* Signals go to sigwait() below, not to the connection threads. */
     sigset_t set;
@@ -305,14 +356,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (renew) { /* on a fresh directory: the first key, before the first start */
-        rc = master_key(s) || open_store(s, dbpath) || operator_key(s, !fresh);
+        rc = open_store(s, dbpath, &fresh) || master_key(s, fresh) || operator_key(s, !fresh);
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
         engine_db_close(s->db);
         free(s);
         return rc ? 1 : 0;
     }
-    if (master_key(s) || open_store(s, dbpath) || auth_init(s) || tss_load_all(s)) {
+    if (open_store(s, dbpath, &fresh) || master_key(s, fresh) || auth_init(s) || tss_load_all(s)) {
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);
         engine_db_close(s->db);

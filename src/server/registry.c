@@ -19,14 +19,25 @@ static const char *time_format_name(tse_time_format f)
     return f == TSE_TIME_UTC ? "utcTime" : f == TSE_TIME_GENERALIZED ? "generalizedTime" : "unixTime";
 }
 
-/* Opens the engine of TSS `id` and adds it to the registry (under tss_mu). */
-static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
+/* A TSS another node of the deployment signs for now (its lease): opened
+ * here when that lease is free, e.g. after the other node died. */
+typedef struct srv_away {
+    char id[40];
+    int64_t org_id;
+    struct srv_away *next;
+} srv_away;
+
+/* Opens the engine of TSS `id` and adds it to the registry (under tss_mu).
+ * *elsewhere is set when another node holds it. */
+static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *elsewhere)
 {
     tse_open_options oo = {.master_key_path = s->master_key_path};
     engine *e = NULL;
     tse_err rc = engine_open_in(s->db, id, &oo, &e);
+    *elsewhere = rc == TSE_ERR_STORE_IN_USE;
     if (rc) {
-        fprintf(stderr, "opentsed: cannot open TSS %s: %s (%s)\n", id, tse_errname(rc), tse_last_error_message());
+        if (!*elsewhere)
+            fprintf(stderr, "opentsed: cannot open TSS %s: %s (%s)\n", id, tse_errname(rc), tse_last_error_message());
         return NULL;
     }
     srv_tss *x = calloc(1, sizeof *x);
@@ -60,18 +71,81 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
     return x;
 }
 
+static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
+{
+    bool elsewhere = false;
+    return registry_open_at(s, id, org_id, &elsewhere);
+}
+
+/* Remembers a TSS another node signs for (under tss_mu). */
+static int away_add(srv *s, const char *id, int64_t org_id)
+{
+    srv_away *a = calloc(1, sizeof *a);
+    if (!a)
+        return -1;
+    snprintf(a->id, sizeof a->id, "%s", id);
+    a->org_id = org_id;
+    a->next = s->away;
+    s->away = a;
+    return 0;
+}
+
 int tss_load_all(srv *s)
 {
     json_t *all = rec_list(s, "tss", NULL, 0, 0), *v;
     size_t i;
     int rc = all ? 0 : -1;
+    int away = 0;
     json_array_foreach(all, i, v) {
-        if (!rc && !registry_open(s, json_string_value(json_object_get(v, "_key")),
-                                  json_integer_value(json_object_get(v, "org_id"))))
-            rc = -1;
+        const char *id = json_string_value(json_object_get(v, "_key"));
+        int64_t org = json_integer_value(json_object_get(v, "org_id"));
+        bool elsewhere = false;
+        if (rc || registry_open_at(s, id, org, &elsewhere))
+            continue;
+        pthread_mutex_lock(&s->tss_mu);
+        rc = elsewhere ? away_add(s, id, org) : -1;
+        pthread_mutex_unlock(&s->tss_mu);
+        away += elsewhere;
     }
     json_decref(all);
+    if (!rc && away)
+        fprintf(stderr, "opentsed: %d TSS%s signed by other nodes now; taken over here when their lease is free\n",
+                away, away == 1 ? " is" : "s are");
     return rc;
+}
+
+int tss_elsewhere(srv *s, const char *id, int64_t org_id)
+{
+    pthread_mutex_lock(&s->tss_mu);
+    srv_away *a = s->away;
+    while (a && (strcmp(a->id, id) != 0 || a->org_id != org_id))
+        a = a->next;
+    pthread_mutex_unlock(&s->tss_mu);
+    return a != NULL;
+}
+
+/* A TSS of another node: opened here if its lease is free now. */
+static srv_tss *take_over(srv *s, const char *id, int64_t org_id)
+{
+    if (!tss_elsewhere(s, id, org_id))
+        return NULL;
+    pthread_mutex_lock(&s->create_mu);   /* one attempt at a time */
+    srv_tss *x = tss_find_any(s, id);
+    bool elsewhere = false;
+    if (!x && (x = registry_open_at(s, id, org_id, &elsewhere)) != NULL) {
+        pthread_mutex_lock(&s->tss_mu);
+        for (srv_away **p = &s->away; *p; p = &(*p)->next)
+            if (strcmp((*p)->id, id) == 0) {
+                srv_away *gone = *p;
+                *p = gone->next;
+                free(gone);
+                break;
+            }
+        pthread_mutex_unlock(&s->tss_mu);
+        fprintf(stderr, "opentsed: TSS %s taken over from another node\n", id);
+    }
+    pthread_mutex_unlock(&s->create_mu);
+    return x;
 }
 
 void tss_close_all(srv *s)
@@ -79,6 +153,11 @@ void tss_close_all(srv *s)
     pthread_mutex_lock(&s->tss_mu);
     srv_tss *x = s->tss_list;
     s->tss_list = NULL;
+    while (s->away) {
+        srv_away *a = s->away;
+        s->away = a->next;
+        free(a);
+    }
     pthread_mutex_unlock(&s->tss_mu);
     while (x) {
         srv_tss *n = x->next;
@@ -102,6 +181,8 @@ srv_tss *tss_find_any(srv *s, const char *id)
 srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
 {
     srv_tss *x = tss_find_any(s, id);
+    if (!x)
+        x = take_over(s, id, org_id);
     return x && x->org_id == org_id ? x : NULL;
 }
 
@@ -165,4 +246,12 @@ void successor_links_json(srv *s, srv_tss *x, json_t *j)
     char id[40];
     json_object_set_new(j, "successor", tss_linked(s, x->id, 1, id) ? json_string(id) : json_null());
     json_object_set_new(j, "predecessor", tss_linked(s, x->id, 0, id) ? json_string(id) : json_null());
+}
+
+void resp_elsewhere(srv_resp *r, const char *id)
+{
+    resp_error(r, 503, tse_errname(TSE_ERR_STORE_IN_USE),
+               "TSS %s is signed by another node of this deployment now; it is taken over here once that node's "
+               "lease ends", id);
+    r->retry_after = 1;
 }

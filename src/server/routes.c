@@ -96,6 +96,10 @@ static void ready(srv_req *q, srv_resp *r)
 static void tss_sub(srv_req *q, srv_resp *r, char **seg, int nseg)
 {
     srv_tss *x = tss_find(q->s, seg[1], q->who.org_id);
+    if (!x && tss_elsewhere(q->s, seg[1], q->who.org_id)) {
+        resp_elsewhere(r, seg[1]);
+        return;
+    }
     if (!x) {
         resp_error(r, 404, "E_TSS_NOT_FOUND", "no TSS %s", seg[1]);
         return;

@@ -26,6 +26,7 @@
 
 typedef struct srv_config {
     char data_dir[1024];
+    char store[1024];             /* --store: sqlite:[PATH] or postgresql://... */
     char listen[300];          /* HOST:PORT */
     char tls_cert[1024], tls_key[1024];
     int demo;
@@ -135,6 +136,7 @@ typedef struct srv {
     pthread_mutex_t tss_mu;     /* guards tss_list */
     pthread_mutex_t create_mu;  /* serializes TSS creation */
     srv_tss *tss_list;
+    struct srv_away *away;      /* TSSs other nodes sign for (registry.c) */
     srv_metrics metrics;
     pthread_mutex_t id_locks[256];  /* see id_lock() */
     pthread_mutex_t rate_mu;
@@ -236,6 +238,10 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
 int tss_load_all(srv *s);
 void tss_close_all(srv *s);
 srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
+/* Whether another node of the deployment signs for TSS id now (tss_find gave NULL for it). */
+int tss_elsewhere(srv *s, const char *id, int64_t org_id);
+/* 503 with Retry-After: TSS id is signed by another node now. */
+void resp_elsewhere(srv_resp *r, const char *id);
 /* The TSS of any organization (for refusing a taken id), or NULL. */
 srv_tss *tss_find_any(srv *s, const char *id);
 /* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */

@@ -404,7 +404,9 @@ void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg)
         return;
     }
     srv_tss *x = tss_find(q->s, seg[1], q->who.org_id);
-    if (!x)
+    if (!x && tss_elsewhere(q->s, seg[1], q->who.org_id))
+        resp_elsewhere(r, seg[1]);
+    else if (!x)
         resp_error(r, 404, "E_TSS_NOT_FOUND", "no TSS %s", seg[1]);
     else if (strcmp(m, "GET") == 0)
         respond_tss(q, r, x);

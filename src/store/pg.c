@@ -250,7 +250,7 @@ static void *renewer(void *arg)
 
 /* ---- open and close ---- */
 
-static int pg_open(store_db *d, const char *url, tse_error *err)
+static int pg_open(store_db *d, const char *url, const char *node, tse_error *err)
 {
     pg_db *p = calloc(1, sizeof *p);
     if (!p || !(p->conninfo = strdup(url))) {
@@ -266,6 +266,8 @@ static int pg_open(store_db *d, const char *url, tse_error *err)
         fclose(f);
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(p->node + 2 * i, 3, "%02x", got == sizeof rnd ? rnd[i] : (uint8_t)(rand() & 0xff));
+    if (node)
+        snprintf(p->node, sizeof p->node, "%s", node);
     pthread_mutex_init(&p->pmu, NULL);
     pthread_mutex_init(&p->lmu, NULL);
     pthread_cond_init(&p->lcv, NULL);

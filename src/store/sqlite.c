@@ -287,14 +287,14 @@ static bool is_pg_url(const char *url)
 }
 
 /* A database on PostgreSQL: no file, no lock (leases per TSE, pg.c). */
-static int open_pg(const char *url, store_db **out, tse_error *err)
+static int open_pg(const char *url, const char *node, store_db **out, tse_error *err)
 {
     if (!store_pg)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "this program has no PostgreSQL store (use a sqlite: store)");
     store_db *d = db_alloc(url);
     if (!d)
         return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
-    int ret = store_pg->open(d, url, err);
+    int ret = store_pg->open(d, url, node, err);
     if (ret) {
         db_free(d);
         return ret;
@@ -305,11 +305,16 @@ static int open_pg(const char *url, store_db **out, tse_error *err)
 
 int store_db_open(const char *path, int flags, store_db **out, tse_error *err)
 {
-    if (!path || !*path || !out || (flags & ~STORE_CREATE))
+    return store_db_open_as(path, NULL, flags, out, err);
+}
+
+int store_db_open_as(const char *path, const char *node, int flags, store_db **out, tse_error *err)
+{
+    if (!path || !*path || !out || (flags & ~STORE_CREATE) || (node && (!*node || strlen(node) > 16)))
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_open: bad argument");
     *out = NULL;
     if (is_pg_url(path))
-        return open_pg(path, out, err);
+        return open_pg(path, node, out, err);
     if (!strncmp(path, "sqlite:", 7))
         path += 7;
     if (!*path)

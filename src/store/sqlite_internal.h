@@ -98,7 +98,7 @@ struct store_db {
  * interface hands a database with d->pg to it; group commit stays in
  * sqlite_commit.c, which calls flush for the tickets of one flush. */
 typedef struct store_pg_ops {
-    int (*open)(store_db *d, const char *url, tse_error *err);
+    int (*open)(store_db *d, const char *url, const char *node, tse_error *err);
     void (*close)(store_db *d);
     int (*tse_open)(store_db *d, store *s, bool create, tse_error *err);
     void (*tse_close)(store_db *d, store *s);

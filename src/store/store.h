@@ -59,6 +59,11 @@ void store_close(store *s);
 /* Opens the database at `path`; with STORE_CREATE it is created when
  * missing. One owner (process) at a time: STORE_IN_USE otherwise. */
 int store_db_open(const char *path, int flags, store_db **out, tse_error *err);
+/* store_db_open for one node of a deployment on PostgreSQL: `node` (1..16
+ * characters) names this node in the TSEs' leases, so that a node started
+ * again under the same name takes its leases back at once (the sqlite:
+ * store ignores it). */
+int store_db_open_as(const char *path, const char *node, int flags, store_db **out, tse_error *err);
 /* Waits for queued commits, then closes. Every TSE handle must be closed first. */
 void store_db_close(store_db *d);
 /* Opens TSE `name` of the database (a TSS id, 1..64 characters). With

@@ -41,6 +41,26 @@ static void track(pid_t pid, pid_t replace)
     }
 }
 
+/* Under tests/pg/with_pg.sh (OPENTSE_TEST_PG set): the PostgreSQL store of
+ * this data directory, a database of its own made on first use. */
+static const char *pg_store(const char *data_dir, char *url, size_t cap)
+{
+    const char *base = getenv("OPENTSE_TEST_PG"), *bin = getenv("OPENTSE_TEST_PGBIN");
+    if (!base || !bin)
+        return NULL;
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a of the directory */
+    for (const char *c = data_dir; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+    const char *slash = strrchr(base, '/');
+    assert_non_null(slash);
+    snprintf(url, cap, "%.*s/d_%016llx", (int)(slash - base), base, (unsigned long long)h);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE d_%016llx' >/dev/null 2>&1", bin, base,
+             (unsigned long long)h);
+    (void)!system(cmd);   /* exists already after the first start */
+    return url;
+}
+
 void hs_start(srv_proc *p, const char *data_dir, const char *const *extra)
 {
     const char *bin = getenv("OPENTSED_BIN");
@@ -51,6 +71,11 @@ void hs_start(srv_proc *p, const char *data_dir, const char *const *extra)
     assert_int_equal(pipe(fds), 0);
     const char *argv[32] = {bin, "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--access-log", "0"};
     int n = 7;
+    char store[600];
+    if (pg_store(data_dir, store, sizeof store)) {
+        argv[n++] = "--store";
+        argv[n++] = store;
+    }
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
