@@ -59,6 +59,13 @@ tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name),
     return rc < 0 && err.code ? fail(rc, &err) : (tse_err)rc;   /* or the callback's own value */
 }
 
+tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17])
+{
+    tse_error err = {0};
+    int rc = store_tse_owner(d, name, out, &err);
+    return rc ? fail(rc, &err) : TSE_OK;
+}
+
 tse_err engine_db_import(engine_db *d, const char *name, const char *path)
 {
     tse_error err = {0};

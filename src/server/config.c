@@ -31,6 +31,8 @@ static const opt opts[] = {
     {"store", STR(store),
      "where every TSS and the records live: sqlite: (default: DATA_DIR/opentse.db), sqlite:PATH, or "
      "postgresql://USER@HOST:PORT/DB shared by several opentsed nodes"},
+    {"advertise", STR(advertise),
+     "with a postgresql:// store: the URL the other nodes reach this one at (default: the listening address)"},
     {"listen", STR(listen), "HOST:PORT to listen on (default 127.0.0.1:8080)"},
     {"demo", NUM(OPT_BOOL, demo), "on a fresh data directory create a demo organization, TSS and client"},
     {"tls-cert", STR(tls_cert), "PEM certificate chain: serve HTTPS (TLS 1.2/1.3, TR-02102-2 suites)"},

@@ -292,10 +292,10 @@ static int open_store(srv *s, const char *dbpath, int *fresh)
                         "migrate it to %s, then move that data to the new store\n", s->cfg.data_dir, dbpath);
         return -1;
     }
-    char node[17];
-    if (!local && node_name(s, node))
+    if (!local && node_name(s, s->node_id))
         return -1;
-    if ((local && migrate_legacy(s, dbpath)) || engine_db_open_as(url, local ? NULL : node, &s->db) != TSE_OK) {
+    if ((local && migrate_legacy(s, dbpath)) ||
+        engine_db_open_as(url, local ? NULL : s->node_id, &s->db) != TSE_OK) {
         if (s->db == NULL)
             fprintf(stderr, "opentsed: cannot open the store %s: %s\n", url, tse_last_error_message());
         return -1;
@@ -373,6 +373,11 @@ int main(int argc, char **argv)
     atomic_store(&s->starting, 1);
     struct MHD_Daemon *d = start_http(s, &tls_cert, &tls_key, bound, sizeof bound);
     /* Secrets only now: a service that could not start shows none. */
+    if (d && s->node_id[0] && proxy_register(s, s->cfg.advertise[0] ? s->cfg.advertise : bound)) {
+        fprintf(stderr, "opentsed: cannot record this node in the store\n");
+        MHD_stop_daemon(d);
+        d = NULL;
+    }
     if (!d || operator_key(s, 0) || (s->cfg.demo && demo_setup(s, fresh, strstr(bound, "://") + 3))) {
         if (d) {
             fprintf(stderr, "opentsed: start-up failed\n");

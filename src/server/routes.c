@@ -97,7 +97,7 @@ static void tss_sub(srv_req *q, srv_resp *r, char **seg, int nseg)
 {
     srv_tss *x = tss_find(q->s, seg[1], q->who.org_id);
     if (!x && tss_elsewhere(q->s, seg[1], q->who.org_id)) {
-        resp_elsewhere(r, seg[1]);
+        (void)(proxy_pass(q, r, seg[1]) || (resp_elsewhere(r, seg[1]), 0));
         return;
     }
     if (!x) {

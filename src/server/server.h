@@ -27,6 +27,7 @@
 typedef struct srv_config {
     char data_dir[1024];
     char store[1024];             /* --store: sqlite:[PATH] or postgresql://... */
+    char advertise[256];          /* --advertise: this node's URL for the other nodes */
     char listen[300];          /* HOST:PORT */
     char tls_cert[1024], tls_key[1024];
     int demo;
@@ -137,6 +138,7 @@ typedef struct srv {
     pthread_mutex_t create_mu;  /* serializes TSS creation */
     srv_tss *tss_list;
     struct srv_away *away;      /* TSSs other nodes sign for (registry.c) */
+    char node_id[17];           /* this node in a shared store ("" on sqlite:) */
     srv_metrics metrics;
     pthread_mutex_t id_locks[256];  /* see id_lock() */
     pthread_mutex_t rate_mu;
@@ -242,6 +244,10 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
 int tss_elsewhere(srv *s, const char *id, int64_t org_id);
 /* 503 with Retry-After: TSS id is signed by another node now. */
 void resp_elsewhere(srv_resp *r, const char *id);
+/* proxy.c: records where this node listens; passes a request for a TSS
+ * another node signs for on to it (1: answered, 0: it cannot be reached). */
+int proxy_register(srv *s, const char *url);
+int proxy_pass(srv_req *q, srv_resp *r, const char *tss_id);
 /* The TSS of any organization (for refusing a taken id), or NULL. */
 srv_tss *tss_find_any(srv *s, const char *id);
 /* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */

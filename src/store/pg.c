@@ -417,6 +417,24 @@ static int pg_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err)
     return ret;
 }
 
+static int pg_tse_owner(store_db *d, const char *name, char out[17], tse_error *err)
+{
+    PGconn *c = pg_pool_get(d->pg, err);
+    if (!c)
+        return STORE_PG_FAILED(err);
+    pgp q = {0};
+    pgp_text(&q, name);
+    PGresult *r = pg_run(c, "SELECT owner FROM tses WHERE name = $1 AND owner IS NOT NULL AND lease_until > now()", &q);
+    int ret = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, "cannot read a lease");
+    pg_pool_put(d->pg, c);
+    if (!ret && PQntuples(r) == 0)
+        ret = error_set(err, TSE_ERR_NOT_FOUND, "no node holds TSE \"%s\"", name);
+    if (!ret)
+        snprintf(out, 17, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return ret;
+}
+
 /* ---- a flush ---- */
 
 static int apply_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
@@ -661,6 +679,7 @@ static const store_pg_ops ops = {
     .tse_open = pg_tse_open,
     .tse_close = pg_tse_close,
     .tse_each = pg_tse_each,
+    .tse_owner = pg_tse_owner,
     .flush = pg_flush,
     .get_meta = pg_get_meta,
     .last_log = pg_last_log,

@@ -539,3 +539,12 @@ int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err)
     free(names);
     return ret;
 }
+
+int store_tse_owner(store_db *d, const char *name, char out[17], tse_error *err)
+{
+    if (!d || !name || !out)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_tse_owner: bad argument");
+    if (d->pg)
+        return store_pg->tse_owner(d, name, out, err);
+    return error_set(err, TSE_ERR_NOT_FOUND, "a sqlite: store has no other nodes");
+}

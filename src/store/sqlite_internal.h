@@ -103,6 +103,7 @@ typedef struct store_pg_ops {
     int (*tse_open)(store_db *d, store *s, bool create, tse_error *err);
     void (*tse_close)(store_db *d, store *s);
     int (*tse_each)(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
+    int (*tse_owner)(store_db *d, const char *name, char out[17], tse_error *err);
     void (*flush)(store_db *d, store_ticket *list);
     int (*get_meta)(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err);
     int (*last_log)(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err);
