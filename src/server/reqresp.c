@@ -52,6 +52,8 @@ void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
     if (r->json)
         json_decref(r->json);
     r->status = status;
+    if (status == 503 && r->retry_after <= 0)
+        r->retry_after = 1;   /* the store is back in a moment, or another node has the TSS */
     if (!utf8_valid(msg)) {   /* a hostile path or value quoted in the message */
         char *clean = utf8_escape(msg);
         snprintf(msg, sizeof msg, "%s", clean ? clean : "(not valid UTF-8)");
@@ -168,8 +170,6 @@ void resp_tse_error(srv_resp *r, tse_err rc)
         resp_error(r, tse_status(rc), tse_errname(rc), "%s: %s", tse_errname(rc), e->message);
     else
         resp_error(r, tse_status(rc), tse_errname(rc), "%s", tse_strerror(rc));
-    if (tse_status(rc) == 503 && r->retry_after <= 0)
-        r->retry_after = 1;   /* the store is back in a moment, or another node has the TSS */
 }
 
 const char *req_query(srv_req *q, const char *name)

@@ -431,7 +431,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     pthread_mutex_lock(lock);
     int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x->id, tx_id, &row);
     if (found == -1) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
         json_t *out = NULL;
         tse_err e = TSE_OK;

@@ -25,8 +25,10 @@ cleanup() {
 trap cleanup EXIT
 as_owner "$BIN/initdb" -D "$W/data" -U opentse -A trust --no-sync -E UTF8 >"$W/initdb.log" 2>&1 ||
     { cat "$W/initdb.log" >&2; exit 1; }
-as_owner "$BIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w -t 60 \
-    -o "-p $PORT -k $W -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null ||
+# in its configuration, so that a test may stop and start it again
+as_owner sh -c "printf '%s\n' \"port = $PORT\" \"listen_addresses = '127.0.0.1'\" \
+    \"unix_socket_directories = '$W'\" 'max_connections = 200' >>'$W/data/postgresql.conf'"
+as_owner "$BIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w -t 60 start >/dev/null ||
     { cat "$W/server.log" >&2; exit 1; }
 export OPENTSE_TEST_PG="postgresql://opentse@127.0.0.1:$PORT/postgres"
 export OPENTSE_TEST_PGDATA="$W/data" OPENTSE_TEST_PGCTL="$BIN/pg_ctl" OPENTSE_TEST_PGBIN="$BIN"

@@ -8,7 +8,9 @@
  * Afterwards every acknowledged transaction is there with the signature it
  * was answered with, the counters of the export are gapless and unique
  * (`opentse verify`), and the takeover times are printed. A node stopped
- * with SIGSTOP past its lease signs nothing more after SIGCONT.
+ * with SIGSTOP past its lease signs nothing more after SIGCONT. PostgreSQL
+ * stopped and started again under load: 503 with Retry-After meanwhile,
+ * nothing acknowledged lost, the service back by itself.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -389,10 +391,110 @@ static void test_paused_node(void **state)
     free(c);
 }
 
+/* pg_ctl stop/start of the test's server (as its owner). */
+static void pg_ctl(const char *what)
+{
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "%s'%s' -D '%s' -w -t 60 %s %s >/dev/null 2>&1",
+             !strcmp(getenv("OPENTSE_TEST_PG_AS_ROOT") ?: "0", "1") ? "runuser -u postgres -- " : "",
+             getenv("OPENTSE_TEST_PGCTL"), getenv("OPENTSE_TEST_PGDATA"), what,
+             !strcmp(what, "stop") ? "-m fast" : "");
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_postgres_restart(void **state)
+{
+    (void)state;
+    cluster *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->txs = calloc(MAX_TX, sizeof *c->txs);
+    assert_non_null(c->txs);
+    pthread_mutex_init(&c->mu, NULL);
+    const char *base = getenv("OPENTSE_TEST_PG"), *bin = getenv("OPENTSE_TEST_PGBIN");
+    snprintf(c->store, sizeof c->store, "%.*s/restart", (int)(strrchr(base, '/') - base), base);
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE restart' >/dev/null", bin, base);
+    assert_int_equal(system(cmd), 0);
+    c->dir[0] = th_path("restart-a");
+    start_node(c, 0, 1);
+    char demo_path[700];
+    snprintf(demo_path, sizeof demo_path, "%s/demo.json", c->dir[0]);
+    json_t *d = json_load_file(demo_path, 0, NULL);
+    assert_non_null(d);
+    char *token = hs_token(c->node[0].base, json_string_value(json_object_get(d, "api_key")),
+                           json_string_value(json_object_get(d, "api_secret")));
+    c->token = token;
+    c->tss = json_string_value(json_object_get(d, "tss_id"));
+    c->client = json_string_value(json_object_get(d, "client_id"));
+    pthread_t th[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, worker, c), 0);
+    usleep(500 * 1000);
+    pg_ctl("stop");
+    /* while it is down: 503 with Retry-After, never a signature */
+    char path[300], body[300], txid[37], *headers = NULL;
+    int n503 = 0;
+    for (int i = 0; i < 5; i++) {
+        hs_uuid(txid);
+        snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", c->tss, txid);
+        snprintf(body, sizeof body, "{\"state\":\"ACTIVE\",\"client_id\":\"%s\"}", c->client);
+        json_t *j = NULL;
+        long st = hs_call(c->node[0].base, "PUT", path, token, body, strlen(body), &j, &headers);
+        assert_int_equal(st, 503);
+        assert_non_null(strcasestr(headers, "Retry-After:"));
+        n503++;
+        free(headers);
+        json_decref(j);
+    }
+    pthread_mutex_lock(&c->mu);
+    int before = 0;
+    for (int i = 0; i < c->n; i++)
+        before += c->txs[i].done == 1;
+    pthread_mutex_unlock(&c->mu);
+    usleep(1000 * 1000);
+    pg_ctl("start");
+    /* back by itself: new finishes are acknowledged again */
+    double t0 = now();
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        double ok = c->last_ok;
+        pthread_mutex_unlock(&c->mu);
+        if (ok > t0)
+            break;
+        assert_true(now() - t0 < 30);
+        usleep(10000);
+    }
+    usleep(300 * 1000);
+    c->stop = 1;
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(th[i], NULL);
+    int acked = 0;
+    for (int i = 0; i < c->n; i++) {
+        tx *t = &c->txs[i];
+        if (t->done != 1)
+            continue;
+        acked++;
+        snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s", c->tss, t->id);
+        json_t *j = hs_json(c->node[0].base, "GET", path, token, 200, NULL);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "signature"), "value")), t->sig);
+        json_decref(j);
+    }
+    assert_true(acked > before);
+    printf("postgres restart: %d answers 503 with Retry-After while it was down; %d transactions acknowledged, none"
+           " lost; back %.2f s after the start\n", n503, acked, now() - t0);
+    hs_stop(&c->node[0]);
+    free(token);
+    json_decref(d);
+    free(c->dir[0]);
+    free(c->txs);
+    free(c);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_postgres_restart),
         cmocka_unit_test(test_paused_node),
         cmocka_unit_test(test_three_nodes),
     };
