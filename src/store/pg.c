@@ -123,9 +123,20 @@ PGresult *pg_run(PGconn *c, const char *sql, const pgp *q)
     return PQexecParams(c, sql, q->n, NULL, q->v, q->len, q->fmt, 0);
 }
 
+/* While a flush sends its statements in one pipeline (fast_flush): queued,
+ * their results read at the end. Only the thread in the writer role. */
+static _Thread_local bool pipelining;
+static _Thread_local int pipe_sent;
+
 /* Runs a statement that returns no rows (or some, unread); 0 or an error. */
 static int exec_ok(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err)
 {
+    if (pipelining) {
+        if (!PQsendQueryParams(c, sql, q ? q->n : 0, NULL, q ? q->v : NULL, q ? q->len : NULL, q ? q->fmt : NULL, 0))
+            return pg_fail(err, c, NULL, what ? what : sql);
+        pipe_sent++;
+        return 0;
+    }
     PGresult *r = pg_run(c, sql, q);
     ExecStatusType st = PQresultStatus(r);
     int ret = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, what ? what : sql);
@@ -605,11 +616,101 @@ static int fence(store_db *d, PGconn *c, store_ticket *list, tse_error *err)
     return 0;
 }
 
+/* The flush in one round trip: every statement sent in a pipeline, the
+ * lease fenced by a statement that fails when the epoch is not ours any
+ * more, so any failure rolls the whole transaction back. 0: committed and
+ * every ticket's result set; otherwise nothing happened and the flush is
+ * done again statement by statement (pg_flush), which tells the batches
+ * apart. */
+static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
+{
+    pg_db *p = d->pg;
+    for (store_ticket *t = list; t; t = t->next)
+        if (t->view && (t->view->stale || t->view->lease_lost))
+            return -1;
+    if (!PQenterPipelineMode(c))
+        return -1;
+    pipelining = true;
+    pipe_sent = 0;
+    tse_error e = {0};
+    int ret = exec_ok(c, "BEGIN", NULL, NULL, &e);
+    for (store_ticket *t = list; !ret && t; t = t->next) {
+        store *v = t->view;
+        if (!v || v->flush_gen == d->flush_gen)
+            continue;
+        v->flush_gen = d->flush_gen;
+        v->flush_counter = v->last_counter;
+        pgp q = {0};
+        pgp_int(&q, v->id);
+        pgp_int(&q, v->epoch);
+        pgp_text(&q, p->node);
+        pgp_int(&q, p->lease_ms);
+        ret = exec_ok(c, "WITH u AS (UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
+                         " WHERE id = $1 AND epoch = $2 AND owner = $3 RETURNING 1) SELECT 1 / count(*) FROM u",
+                      &q, NULL, &e);
+    }
+    for (store_ticket *t = list; !ret && t; t = t->next) {
+        const store_log *l = t->batch.log;
+        t->result = 0;
+        if (t->preset) {
+            t->result = t->preset;
+            continue;
+        }
+        uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
+        if (l && l->counter != *counter + 1) {
+            t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT, "log counter %llu refused: the next counter is %llu",
+                                  (unsigned long long)l->counter, (unsigned long long)*counter + 1);
+            continue;
+        }
+        ret = apply_batch(c, t, &e);
+        if (!ret && l)
+            *counter = l->counter;
+    }
+    if (!ret)
+        ret = exec_ok(c, "COMMIT", NULL, NULL, &e);
+    pipelining = false;
+    bool synced = PQpipelineSync(c) == 1, ok = !ret && synced;
+    /* every result, up to the sync's */
+    for (int got = 0; PQstatus(c) == CONNECTION_OK;) {
+        PGresult *r = PQgetResult(c);
+        if (!r && !synced && got >= pipe_sent)
+            break;
+        if (!r)
+            continue;   /* the end of one statement's results */
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        got++;
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            ok = false;
+        else if (got == pipe_sent && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+            ok = false;   /* a COMMIT of a failed transaction rolls back */
+        PQclear(r);
+    }
+    PQexitPipelineMode(c);
+    if (ok && PQstatus(c) == CONNECTION_OK) {
+        store_commit_views(d, list);
+        return 0;
+    }
+    if (PQstatus(c) == CONNECTION_OK)
+        exec_ok(c, "ROLLBACK", NULL, NULL, NULL);   /* the failed transaction block, if any */
+    for (store_ticket *t = list; t; t = t->next)
+        t->result = 0;
+    d->flush_gen++;   /* the slow way starts the counters afresh */
+    return -1;
+}
+
 static void pg_flush(store_db *d, store_ticket *list)
 {
     pg_db *p = d->pg;
     tse_error msg = {0};
     PGconn *c = pg_writer(p, &msg);
+    if (c && fast_flush(d, c, list) == 0)
+        return;
+    if (c && PQstatus(c) != CONNECTION_OK)
+        c = pg_writer(p, &msg);
     int ret = c ? exec_ok(c, "BEGIN", NULL, NULL, &msg) : STORE_PG_FAILED(&msg);
     if (!ret)
         ret = fence(d, c, list, &msg);
