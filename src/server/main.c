@@ -206,7 +206,7 @@ static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key, ch
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_ARRAY, http_options(s), MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "opentsed: cannot listen on %s%s\n", s->cfg.listen,
