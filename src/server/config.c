@@ -37,7 +37,7 @@ static const opt opts[] = {
     {"token-ttl", NUM(OPT_INT, token_ttl), "access token lifetime in seconds (default 3600)"},
     {"max-connections", NUM(OPT_INT, max_connections), "concurrent connections (default 1024)"},
     {"per-ip-connections", NUM(OPT_INT, per_ip_connections),
-     "concurrent connections from one client address, below max-connections; 0 = no limit (default 64)"},
+     "concurrent connections from one client address, below max-connections; 0 = no limit (default 32)"},
     {"header-timeout", NUM(OPT_INT, header_timeout),
      "seconds a connection has for a request's line and headers, from its opening or its previous request's end; "
      "also how long it may stay silent (default 10)"},
@@ -207,7 +207,7 @@ int config_load(srv_config *c, int argc, char **argv)
     c->rate_limit = 10000;
     c->token_ttl = 3600;
     c->max_connections = 1024;
-    c->per_ip_connections = 64;
+    c->per_ip_connections = 32;
     c->header_timeout = 10;
     c->body_timeout = 30;
     c->access_log = 1;

@@ -113,9 +113,35 @@ static void *guard_watch(void *arg)
     return NULL;
 }
 
+/* libmicrohttpd's own messages (one per refused or broken connection
+ * under an attack) go to stderr at most 10 a second, with a count of the
+ * ones left out. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    srv *s = cls;
+    static double window;
+    static long shown, dropped;
+    pthread_mutex_lock(&s->log_mu);
+    double now = now_mono();
+    if (now - window >= 1) {
+        if (dropped)
+            fprintf(stderr, "opentsed: %ld more messages of libmicrohttpd left out\n", dropped);
+        window = now;
+        shown = dropped = 0;
+    }
+    if (shown++ < 10) {
+        fputs("libmicrohttpd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&s->log_mu);
+}
+
+/* Goes first among the daemon's options (for the logger). */
 const struct MHD_OptionItem *http_options(srv *s)
 {
-    static struct MHD_OptionItem o[4];
+    static struct MHD_OptionItem o[5];
     pthread_t t;
     if (!guards.s && pthread_create(&t, NULL, guard_watch, s) == 0) {
         pthread_detach(t);
@@ -123,11 +149,12 @@ const struct MHD_OptionItem *http_options(srv *s)
     } else if (!guards.s) {
         fprintf(stderr, "opentsed: no watchdog thread: header-timeout and body-timeout only close silent connections\n");
     }
-    o[0] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, s};
+    o[0] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}; /* first, as MHD wants */
+    o[1] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, s};
     /* also the limit for a client that stops reading its answer */
-    o[1] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.header_timeout, NULL};
-    o[2] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->cfg.per_ip_connections, NULL};
-    o[3] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    o[2] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.header_timeout, NULL};
+    o[3] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->cfg.per_ip_connections, NULL};
+    o[4] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return o;
 }
 
