@@ -43,7 +43,7 @@ typedef struct guard {
 static struct {
     pthread_mutex_t mu;       /* guards the list and every deadline */
     guard *head;
-    srv *s;
+    int watching;             /* the watchdog thread runs */
 } guards = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void guard_deadline(struct MHD_Connection *conn, long long secs)
@@ -94,12 +94,13 @@ static void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_c
 }
 
 /* Shuts down the sockets past their deadline; MHD's connection thread then
- * reads the end of the stream and closes the connection as usual. */
+ * reads the end of the stream and closes the connection as usual. Touches
+ * only the list, so it may run until the process ends. */
 static void *guard_watch(void *arg)
 {
-    srv *s = arg;
+    (void)arg;
     struct timespec tick = {0, 100 * 1000 * 1000};
-    while (!atomic_load(&s->stopping)) {
+    for (;;) {
         nanosleep(&tick, NULL);
         double now = now_mono();
         pthread_mutex_lock(&guards.mu);
@@ -143,10 +144,10 @@ const struct MHD_OptionItem *http_options(srv *s)
 {
     static struct MHD_OptionItem o[5];
     pthread_t t;
-    if (!guards.s && pthread_create(&t, NULL, guard_watch, s) == 0) {
+    if (!guards.watching && pthread_create(&t, NULL, guard_watch, NULL) == 0) {
         pthread_detach(t);
-        guards.s = s;
-    } else if (!guards.s) {
+        guards.watching = 1;
+    } else if (!guards.watching) {
         fprintf(stderr, "opentsed: no watchdog thread: header-timeout and body-timeout only close silent connections\n");
     }
     o[0] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}; /* first, as MHD wants */
