@@ -7,19 +7,9 @@
 echo
 echo "== opentsed under 2,000 slow connections (defaults: max-connections 1024, per-ip-connections 32,"
 echo "   header-timeout 10 s, body-timeout 30 s); GET /health of a well-behaved client, a new connection each"
-SLOW_DIR="$WORK/slow"
-"$BUILD/src/server/opentsed" --data-dir "$SLOW_DIR" --listen 127.0.0.1:0 --access-log 0 \
-  >"$WORK/slow.out" 2>"$WORK/slow.log" &
-SLOW_PID=$!
-SLOW_BASE=""
-for _ in $(seq 1 100); do
-  SLOW_BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\).*/\1/p' "$WORK/slow.out")
-  [ -n "$SLOW_BASE" ] && break
-  sleep 0.1
-done
-if [ -z "$SLOW_BASE" ]; then
-  echo "opentsed did not start:"; cat "$WORK/slow.log"
-else
+start_opentsed slow --access-log 0
+SLOW_PID=$OPENTSED_PID SLOW_BASE=$OPENTSED_BASE
+if [ -n "$SLOW_BASE" ]; then
   printf '%-34s %9s %9s %9s %9s %12s %14s\n' attack success-% p50-ms p99-ms requests slow-conns p99-vs-calm
   set -- $("$BUILD/bench/bench_slow" "$SLOW_BASE" 0 1 "$SECONDS_EACH")
   CALM_P99=$3
