@@ -38,6 +38,28 @@ for curve in p256 bp384; do
   done
 done
 
+# start_opentsed NAME ARGS...: opentsed on a free loopback port with the data
+# directory $WORK/NAME (output in $WORK/NAME.out and .log); sets
+# OPENTSED_PID and OPENTSED_BASE, empty when it did not get ready (with
+# --demo: demo.json written).
+start_opentsed() {
+  name=$1
+  shift
+  "$BUILD/src/server/opentsed" --data-dir "$WORK/$name" --listen 127.0.0.1:0 "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  OPENTSED_PID=$!
+  OPENTSED_BASE=""
+  for _ in $(seq 1 100); do
+    OPENTSED_BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\).*/\1/p' "$WORK/$name.out")
+    if [ -n "$OPENTSED_BASE" ]; then
+      case " $* " in *" --demo "*) [ -f "$WORK/$name/demo.json" ] && break ;; *) break ;; esac
+    fi
+    sleep 0.1
+  done
+  case " $* " in *" --demo "*) [ -f "$WORK/$name/demo.json" ] || OPENTSED_BASE="" ;; esac
+  [ -n "$OPENTSED_BASE" ] || { echo "opentsed did not start:"; cat "$WORK/$name.log"; }
+}
+
 # Further benchmarks register themselves as bench/run.d/*.sh, sourced here with
 # BUILD, WORK, SECONDS_EACH, FSYNC and the openssl rates set.
 for extra in "$(dirname "$0")"/run.d/*.sh; do

@@ -8,14 +8,16 @@ set -e
 # tests; script gives the CLI a terminal; chromium shows the verify report and
 # the web console, nginx-light proxies it), `make deb` and its test (debhelper,
 # dpkg-dev, fakeroot, debootstrap, iproute2; systemd-analyze, man and bash check the
-# unit, the man pages and the completion); libpq-dev builds the PostgreSQL store,
-# postgresql gives its tests a server of their own (and pgbench to `make bench`).
+# unit, the man pages and the completion), the fuzz harnesses (clang and its
+# libFuzzer runtime); libpq-dev builds the PostgreSQL store, postgresql gives
+# its tests a server of their own (and pgbench to `make bench`).
 PKGS="gcc make meson ninja-build pkg-config python3 \
 libssl-dev libsqlite3-dev libpq-dev postgresql libcmocka-dev libarchive-dev libjansson-dev \
 libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev \
 openssl zbar-tools file curl bsdutils \
 chromium chromium-driver nginx-light \
-debhelper dpkg-dev fakeroot debootstrap iproute2 systemd man-db bash"
+debhelper dpkg-dev fakeroot debootstrap iproute2 systemd man-db bash \
+clang libclang-rt-14-dev"
 missing=""
 # The web console's browser test runs playwright-core on Node.js; any
 # Node.js 20 or later with npm will do, else Debian's.

@@ -12,22 +12,13 @@ printf '%-34s %12s %16s %14s\n' "file: (engine in-process)" "$1" \
   "$(awk -v a="$1" -v b="$P256_SIGN" 'BEGIN{printf "%.4f", 2*a/b}')" \
   "$(awk -v a="$1" -v b="$FSYNC" 'BEGIN{printf "%.2f", 2*a/b}')"
 CL_DIR="$WORK/client-http"
-"$BUILD/src/server/opentsed" --data-dir "$CL_DIR" --listen 127.0.0.1:0 --demo --rate-limit 0 --access-log 0 \
-  >"$WORK/client-http.out" 2>"$WORK/client-http.log" &
-CL_PID=$!
-CL_BASE=""
-for _ in $(seq 1 100); do
-  CL_BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\).*/\1/p' "$WORK/client-http.out")
-  [ -n "$CL_BASE" ] && [ -f "$CL_DIR/demo.json" ] && break
-  sleep 0.1
-done
+start_opentsed client-http --demo --rate-limit 0 --access-log 0
+CL_PID=$OPENTSED_PID CL_BASE=$OPENTSED_BASE
 if [ -n "$CL_BASE" ]; then
   set -- $("$BUILD/bench/bench_client" http "$CL_BASE" "$CL_DIR/demo.json" "$SECONDS_EACH")
   printf '%-34s %12s %16s %14s\n' "http: (opentsed, loopback)" "$1" \
     "$(awk -v a="$1" -v b="$P256_SIGN" 'BEGIN{printf "%.4f", 2*a/b}')" \
     "$(awk -v a="$1" -v b="$FSYNC" 'BEGIN{printf "%.2f", 2*a/b}')"
-else
-  echo "opentsed did not start:"; cat "$WORK/client-http.log"
 fi
 kill -TERM "$CL_PID" 2>/dev/null
 wait "$CL_PID" 2>/dev/null || true

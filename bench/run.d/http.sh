@@ -6,18 +6,9 @@
 echo
 echo "== opentsed over HTTP (loopback, 64 connections, 2 signatures per transaction)"
 HTTP_DIR="$WORK/http"
-"$BUILD/src/server/opentsed" --data-dir "$HTTP_DIR" --listen 127.0.0.1:0 --demo --rate-limit 0 \
-  >"$WORK/http.out" 2>"$WORK/http.log" &
-HTTP_PID=$!
-HTTP_BASE=""
-for _ in $(seq 1 100); do
-  HTTP_BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\).*/\1/p' "$WORK/http.out")
-  [ -n "$HTTP_BASE" ] && break
-  sleep 0.1
-done
-if [ -z "$HTTP_BASE" ]; then
-  echo "opentsed did not start:"; cat "$WORK/http.log"
-else
+start_opentsed http --demo --rate-limit 0
+HTTP_PID=$OPENTSED_PID HTTP_BASE=$OPENTSED_BASE
+if [ -n "$HTTP_BASE" ]; then
   printf '%-28s %10s %9s %9s %7s %16s\n' load ops/s p50-ms p99-ms errors vs-openssl-sign
   set -- $("$BUILD/bench/bench_http" "$HTTP_BASE" "$HTTP_DIR/demo.json" health 1 64 "$SECONDS_EACH")
   HEALTH=$1

@@ -41,6 +41,12 @@ static const opt opts[] = {
     {"rate-limit", NUM(OPT_DOUBLE, rate_limit), "requests per second per API key, 0 = off (default 10000)"},
     {"token-ttl", NUM(OPT_INT, token_ttl), "access token lifetime in seconds (default 3600)"},
     {"max-connections", NUM(OPT_INT, max_connections), "concurrent connections (default 1024)"},
+    {"per-ip-connections", NUM(OPT_INT, per_ip_connections),
+     "concurrent connections from one client address, below max-connections; 0 = no limit (default 32)"},
+    {"header-timeout", NUM(OPT_INT, header_timeout),
+     "seconds a connection has for a request's line and headers, from its opening or its previous request's end; "
+     "also how long it may stay silent (default 10)"},
+    {"body-timeout", NUM(OPT_INT, body_timeout), "seconds a request's body may take after its headers (default 30)"},
     {"access-log", NUM(OPT_BOOL, access_log), "JSON access log on stderr, 0 or 1 (default 1)"},
     {"shutdown-grace", NUM(OPT_INT, shutdown_grace), "seconds SIGTERM waits for requests in flight (default 30)"},
     {"cert-validity", NUM(OPT_INT, cert_validity),
@@ -206,6 +212,9 @@ int config_load(srv_config *c, int argc, char **argv)
     c->rate_limit = 10000;
     c->token_ttl = 3600;
     c->max_connections = 1024;
+    c->per_ip_connections = 32;
+    c->header_timeout = 10;
+    c->body_timeout = 30;
     c->access_log = 1;
     c->shutdown_grace = 30;
     c->cert_validity = 315360000;
@@ -249,6 +258,15 @@ int config_load(srv_config *c, int argc, char **argv)
     }
     if (c->max_body < 1024 || c->max_connections < 1) {
         fprintf(stderr, "opentsed: max-body must be at least 1024 and max-connections at least 1\n");
+        return -1;
+    }
+    if (c->per_ip_connections >= c->max_connections) { /* one address must leave room for the others */
+        fprintf(stderr, "opentsed: per-ip-connections (%lld) must be below max-connections (%lld), or 0 for no limit\n",
+                c->per_ip_connections, c->max_connections);
+        return -1;
+    }
+    if (c->header_timeout < 1 || c->header_timeout > 86400 || c->body_timeout < 1 || c->body_timeout > 86400) {
+        fprintf(stderr, "opentsed: header-timeout and body-timeout must be 1 to 86400 seconds\n");
         return -1;
     }
     return 0;

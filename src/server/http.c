@@ -5,14 +5,23 @@
  * JSON or text, writes one JSON access-log line per request to stderr and
  * records request metrics. Handlers read requests and write responses
  * through reqresp.c.
+ *
+ * Slow clients: the daemon's options (http_options) limit the connections
+ * of one address and close silent ones; a watchdog thread closes any
+ * connection whose request head is not complete header-timeout seconds
+ * after the connection opened or its previous request ended, or whose body
+ * is not complete body-timeout seconds after its head, however slowly it
+ * keeps trickling bytes.
  */
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "server.h"
@@ -23,6 +32,132 @@ typedef struct conn_ctx {
     int too_large;
     double t0;
 } conn_ctx;
+
+/* One per open connection (its socket context), on the watchdog's list. */
+typedef struct guard {
+    MHD_socket fd;
+    double deadline;          /* now_mono() by which the head or body must be in; 0 = none */
+    struct guard *prev, *next;
+} guard;
+
+static struct {
+    pthread_mutex_t mu;       /* guards the list and every deadline */
+    guard *head;
+    int watching;             /* the watchdog thread runs */
+} guards = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void guard_deadline(struct MHD_Connection *conn, long long secs)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    guard *g = ci ? ci->socket_context : NULL;
+    if (!g)
+        return;
+    pthread_mutex_lock(&guards.mu);
+    g->deadline = secs ? now_mono() + (double)secs : 0;
+    pthread_mutex_unlock(&guards.mu);
+}
+
+/* Connection opened or closed: on or off the list. The head's deadline
+ * starts now. MHD closes the socket only after the CLOSED call, so the
+ * watchdog never shuts down a socket number that was reused. */
+static void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                         enum MHD_ConnectionNotificationCode code)
+{
+    srv *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        guard *g = ci ? calloc(1, sizeof *g) : NULL;
+        if (!g)
+            return; /* no memory: MHD's idle timeout still applies */
+        g->fd = ci->connect_fd;
+        g->deadline = now_mono() + (double)s->cfg.header_timeout;
+        pthread_mutex_lock(&guards.mu);
+        g->next = guards.head;
+        if (guards.head)
+            guards.head->prev = g;
+        guards.head = g;
+        pthread_mutex_unlock(&guards.mu);
+        *socket_context = g;
+    } else if (*socket_context) {
+        guard *g = *socket_context;
+        pthread_mutex_lock(&guards.mu);
+        if (g->prev)
+            g->prev->next = g->next;
+        else
+            guards.head = g->next;
+        if (g->next)
+            g->next->prev = g->prev;
+        pthread_mutex_unlock(&guards.mu);
+        free(g);
+        *socket_context = NULL;
+    }
+}
+
+/* Shuts down the sockets past their deadline; MHD's connection thread then
+ * reads the end of the stream and closes the connection as usual. Touches
+ * only the list, so it may run until the process ends. */
+static void *guard_watch(void *arg)
+{
+    (void)arg;
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    for (;;) {
+        nanosleep(&tick, NULL);
+        double now = now_mono();
+        pthread_mutex_lock(&guards.mu);
+        for (guard *g = guards.head; g; g = g->next)
+            if (g->deadline > 0 && now >= g->deadline) {
+                shutdown(g->fd, SHUT_RDWR);
+                g->deadline = 0;
+            }
+        pthread_mutex_unlock(&guards.mu);
+    }
+    return NULL;
+}
+
+/* libmicrohttpd's own messages (one per refused or broken connection
+ * under an attack) go to stderr at most 10 a second, with a count of the
+ * ones left out. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    srv *s = cls;
+    static double window;
+    static long shown, dropped;
+    pthread_mutex_lock(&s->log_mu);
+    double now = now_mono();
+    if (now - window >= 1) {
+        if (dropped)
+            fprintf(stderr, "opentsed: %ld more messages of libmicrohttpd left out\n", dropped);
+        window = now;
+        shown = dropped = 0;
+    }
+    if (shown++ < 10) {
+        fputs("libmicrohttpd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&s->log_mu);
+}
+
+/* Goes first among the daemon's options (for the logger). */
+const struct MHD_OptionItem *http_options(srv *s)
+{
+    static struct MHD_OptionItem o[5];
+    pthread_t t;
+    if (!guards.watching && pthread_create(&t, NULL, guard_watch, NULL) == 0) {
+        pthread_detach(t);
+        guards.watching = 1;
+    } else if (!guards.watching) {
+        fprintf(stderr, "opentsed: no watchdog thread: header-timeout and body-timeout only close silent connections\n");
+    }
+    o[0] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}; /* first, as MHD wants */
+    o[1] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, s};
+    /* also the limit for a client that stops reading its answer */
+    o[2] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.header_timeout, NULL};
+    o[3] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->cfg.per_ip_connections, NULL};
+    o[4] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return o;
+}
 
 static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_len)
 {
@@ -121,8 +256,10 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body)
             c->too_large = 1;
-        if (!c->too_large)
+        if (!c->too_large) {
+            guard_deadline(conn, s->cfg.body_timeout);
             return MHD_YES; /* wait for the body */
+        }
     }
     if (*upload_size && !c->too_large) {
         if (c->len + *upload_size > (size_t)s->cfg.max_body) {
@@ -144,6 +281,7 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
         *upload_size = 0;
         return MHD_YES;
     }
+    guard_deadline(conn, 0); /* request complete: answering has no deadline */
     srv_req q = {.s = s, .method = method, .path = url, .conn = conn, .body = c->body, .body_len = c->len};
     srv_resp r = {0};
     char *escaped = NULL;
@@ -176,9 +314,9 @@ enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char 
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     srv *s = cls;
+    guard_deadline(conn, s->cfg.header_timeout); /* the next request's head, if kept alive */
     conn_ctx *c = *con_cls;
     if (c) {
         if (c->body)

@@ -198,7 +198,7 @@ static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key, ch
         fprintf(stderr, "opentsed: --listen %s: expected HOST:PORT\n", s->cfg.listen);
         return NULL;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_POLL |
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     int tls = s->cfg.tls_cert[0] != 0;
     if (tls) {
@@ -220,9 +220,9 @@ static struct MHD_Daemon *start_http(srv *s, char **tls_cert, char **tls_key, ch
     uint16_t port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, http_handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        flags, port, NULL, NULL, http_handler, s, MHD_OPTION_ARRAY, http_options(s), MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, http_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "opentsed: cannot listen on %s%s\n", s->cfg.listen,

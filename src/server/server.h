@@ -35,6 +35,9 @@ typedef struct srv_config {
     double rate_limit;         /* requests per second per API key; 0 = off */
     long long token_ttl;       /* seconds */
     long long max_connections;
+    long long per_ip_connections; /* of one client address; 0 = no limit */
+    long long header_timeout;  /* seconds for a request's head (and the idle limit) */
+    long long body_timeout;    /* seconds for a request's body after its head */
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
     long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
@@ -148,6 +151,12 @@ typedef struct srv {
     atomic_int stopping;
     atomic_int starting;  /* 1 while main.c creates the operator key and --demo after binding: 503 */
 } srv;
+
+/* http.c: the daemon options against slow clients (per-address limit,
+ * idle timeout, the head and body deadlines of header-timeout and
+ * body-timeout); starts their watchdog thread on the first call. */
+struct MHD_OptionItem;
+const struct MHD_OptionItem *http_options(srv *s);
 
 /* A request as the routes see it. */
 typedef struct srv_req {

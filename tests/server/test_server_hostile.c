@@ -4,7 +4,9 @@
  * refused halfway; fields of the wrong JSON type; a path that is not
  * UTF-8; PUK guessing (blocked, and still blocked after a restart); a full
  * disk (/ready, export jobs); the data directory's file modes; a restore of
- * an archive without logs. Each refusal is checked for its status, its
+ * an archive without logs; slow clients (heads and bodies sent a byte at a
+ * time from one address) while a well-behaved client is served. Each
+ * refusal is checked for its status, its
  * error code and message, and that the TSS did not change (no signature,
  * no transaction, the same description and state).
  */
@@ -26,6 +28,7 @@
 #include "base/encode.h"
 #include "harness.h"
 #include "helpers.h"
+#include "slow_peer.h"
 
 #define PIN "24681357"
 
@@ -494,12 +497,106 @@ static void full_disk(void **state)
     free(filler);
 }
 
+static long long counter(const char *base, const char *token, const char *tss, const char *name)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
+    json_t *t = hs_json(base, "GET", path, token, 200, NULL);
+    long long v = json_integer_value(json_object_get(t, name));
+    json_decref(t);
+    return v;
+}
+
+/* GET /health from 127.0.0.2, the attacker's address. */
+static long health_from_attacker(const char *base)
+{
+    char url[200];
+    snprintf(url, sizeof url, "%s/health", base);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    FILE *null = fopen("/dev/null", "w");
+    assert_non_null(null);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_INTERFACE, "host!127.0.0.2");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fwrite);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, null);
+    long st = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_cleanup(c);
+    fclose(null);
+    return st;
+}
+
+/* Break 7: 40 connections from one address (more than max-connections)
+ * send their heads or their bodies a byte every 100 ms and reopen when
+ * closed. The address gets per-ip-connections of the slots, the rest stay
+ * for others: /health and a signed transaction from another address
+ * succeed. The server closes every slow connection at its deadline although
+ * it keeps sending, without an answer; the slow bodies (transaction starts)
+ * sign nothing; afterwards the attacker's address is served again. */
+static void slow_clients(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--max-connections", "16", "--per-ip-connections", "6", "--header-timeout",
+                                        "1", "--body-timeout", "1", NULL};
+    world w;
+    world_start(&w, "hostile-slow", NULL, extra);
+    const char *B = w.p.base;
+    long long sig0 = counter(B, w.tok, w.tss, "signature_counter"), tx0 = counter(B, w.tok, w.tss, "transaction_counter");
+    char tx[37], path[400], auth[600];
+    hs_uuid(tx);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", w.tss, tx);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", w.tok);
+    slow_attack *a = slow_start(atoi(strrchr(B, ':') + 1), 40, 1, 100, path, auth, 300);
+    assert_non_null(a);
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the attacker holds its slots */
+
+    char mine[37];
+    for (int i = 0; i < 20; i++) {
+        json_t *h = NULL;
+        assert_int_equal(hs_call(B, "GET", "/health", NULL, NULL, 0, &h, NULL), 200);
+        json_decref(h);
+    }
+    hs_uuid(mine);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", w.tss, mine);
+    json_t *t = hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", w.client);
+    assert_int_equal(hs_verify_tx_response(t), 0);
+    json_decref(t);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", w.tss, mine);
+    t = hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "FINISHED", "client_id", w.client);
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "FINISHED");
+    assert_int_equal(hs_verify_tx_response(t), 0);
+    json_decref(t);
+    nanosleep(&pause, NULL);
+
+    slow_stats st;
+    slow_stop(a, 10, &st); /* keeps sending until the server closes each */
+    print_message("slow clients: %ld connections, %ld closed by the server, %ld answered, %ld open\n", st.opened,
+                  st.closed, st.answered, st.open);
+    assert_true(st.opened >= 40);
+    assert_int_equal(st.open, 0);
+    assert_int_equal(st.closed, st.opened);
+    assert_int_equal(st.answered, 0);
+    /* only the well-behaved transaction was signed: its start and finish */
+    assert_int_equal(counter(B, w.tok, w.tss, "signature_counter"), sig0 + 2);
+    assert_int_equal(counter(B, w.tok, w.tss, "transaction_counter"), tx0 + 1);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s", w.tss, tx);
+    refused(B, "GET", path, w.tok, NULL, 404, NULL, NULL);
+    assert_int_equal(health_from_attacker(B), 200);
+    export_verifies(B, w.tok, w.tss);
+    world_stop(&w);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(numbers),      cmocka_unit_test(types_and_patch), cmocka_unit_test(utf8_path),
         cmocka_unit_test(puk_guessing), cmocka_unit_test_teardown(full_disk, unmount_disk),
+        cmocka_unit_test(slow_clients),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
