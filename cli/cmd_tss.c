@@ -16,8 +16,12 @@ static const char *tss_usage =
     "usage: opentse --url URL tss COMMAND [OPTIONS]\n"
     "\n"
     "  create [--curve NAME] [--own-clock]      a new TSE at URL (file: path or\n"
-    "                                           http(s)://host:port/tss/<uuid>);\n"
-    "                                           prints its PUK once. An embedded TSE\n"
+    "         [--log-format 2|3]                http(s)://host:port/tss/<uuid>);\n"
+    "                                           prints its PUK once. Its logs are of\n"
+    "                                           format 3 (TR-03151-1 v1.1.1) for its\n"
+    "                                           whole life, or 2 (v1.0.1) with\n"
+    "                                           --log-format 2 (file: only; opentsed\n"
+    "                                           has --log-format). An embedded TSE\n"
     "                                           trusts the host clock unless\n"
     "                                           --own-clock (then its time is set per\n"
     "                                           process with tse_update_time)\n"
@@ -195,6 +199,10 @@ static int create(cli_ctx *ctx, int argc, char **argv)
         if (!found)
             return cli_fail(ctx, CLI_USAGE, "unknown curve '%s'", curve);
     }
+    const char *format = cli_opt(argc, argv, "--log-format");
+    if (format && strcmp(format, "2") && strcmp(format, "3"))
+        return cli_fail(ctx, CLI_USAGE, "--log-format '%s': 2 or 3", format);
+    co.log_format_version = format ? format[0] - '0' : 0;
     char *api_secret = getenv("OPENTSE_API_SECRET_FILE") ? cli_secret(NULL, getenv("OPENTSE_API_SECRET_FILE")) : NULL;
     tse_open_options remote = {.api_secret = api_secret};
     co.remote = &remote;

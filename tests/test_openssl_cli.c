@@ -27,7 +27,7 @@ static const char *const all_ops[] = {
 /* Drives one TSE through every operation that writes a log. */
 static tse *every_log_kind(tse_curve curve, tse_time_format fmt)
 {
-    tse_create_options o = {.curve = curve, .time_format = fmt};
+    tse_create_options o = {.curve = curve, .time_format = fmt, .log_format_version = 2};   /* the version-2 names below */
     char puk[TSE_PUK_LEN + 1];
     tse *t = ready_created("ossl", &o, puk, NULL);
     tse_result r;

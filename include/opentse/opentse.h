@@ -205,6 +205,9 @@ typedef struct tse_create_options {
     uint32_t session_timeout_seconds; /* admin session; default 900 */
     const char *manufacturer_description; /* info.csv description; optional */
     const struct tse_open_options *remote; /* remote URLs: credentials, timeouts */
+    int log_format_version;        /* log messages for the TSE's whole life: 3
+                                      (TR-03151-1 v1.1.1, the default for 0) or 2
+                                      (TR-03151 v1.0.1); anything else INVALID_ARGUMENT */
 } tse_create_options;
 
 /* Options for tse_open(). Zero-initialise and set what you need.

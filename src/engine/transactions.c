@@ -14,7 +14,7 @@
 
 enum tx_op { TX_START, TX_UPDATE, TX_FINISH };
 
-static const char *const op_names[] = {"StartTransaction", "UpdateTransaction", "FinishTransaction"};
+static const logmsg_tx_op log_ops[] = {LOGMSG_TX_START, LOGMSG_TX_UPDATE, LOGMSG_TX_FINISH};
 
 static tse_err check_args(const char *client_id, const uint8_t *pd, size_t pd_len, const char *pt,
                           const uint8_t *ad, size_t ad_len, tse_result *out)
@@ -137,7 +137,8 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
         snprintf(x.client_id, sizeof x.client_id, "%s", client_id);
         logmsg_fields f = {
             .kind = LOGMSG_TRANSACTION,
-            .operation = op_names[TX_START],
+            .version = engine_log_version(t),
+            .operation = engine_tx_operation(t, log_ops[TX_START]),
             .client_id = client_id,
             .process_data = {pd ? pd : (const uint8_t *)"", pd_len},
             .process_type = pt,
@@ -220,7 +221,8 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
         if (!rc) {
             logmsg_fields f = {
                 .kind = LOGMSG_TRANSACTION,
-                .operation = op_names[op],
+                .version = engine_log_version(t),
+                .operation = engine_tx_operation(t, log_ops[op]),
                 .client_id = client_id,
                 .process_data = {joined, len},
                 .process_type = pt,

@@ -119,7 +119,8 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
 {
     char path[1200];
     tss_path(s, id, path, sizeof path);
-    tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1};
+    tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
+                             .log_format_version = (int)s->cfg.log_format};
     int64_t validity_seconds = 0;
     if (s->cfg.cert_validity > 0 && s->cfg.cert_validity <= INT32_MAX)
         validity_seconds = s->cfg.cert_validity;

@@ -37,6 +37,7 @@ typedef struct srv_config {
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
     long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
+    long long log_format;      /* log message format of new TSSs: 2 or 3 */
     char bsi_certification_id[64]; /* the deployment's BSI certification id (report.c) */
 } srv_config;
 
