@@ -2,12 +2,13 @@
  * bench_sign.c - signed logs per second in-process, and the disk's own
  * fsync rate for comparison.
  *
- *   bench_sign WORKDIR CURVE THREADS TSES SECONDS   -> "logs_per_s N"
+ *   bench_sign WORKDIR CURVE THREADS TSES SECONDS [FORMAT] -> "logs_per_s N"
  *   bench_sign WORKDIR fsync SECONDS                -> "fsyncs_per_s N"
  *
  * CURVE is p256 or bp384. THREADS threads share TSES TSEs (thread i uses TSE
  * i % TSES); each records start+finish pairs (two signed logs) until the time
- * is up. Every log is durable (group commit) before it is counted.
+ * is up. Every log is durable (group commit) before it is counted. FORMAT
+ * is the log format version of the TSEs, 3 (default) or 2.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -50,11 +51,12 @@ static void *work(void *arg)
     return NULL;
 }
 
-static tse *ready(const char *dir, const char *key, tse_curve curve, int i)
+static tse *ready(const char *dir, const char *key, tse_curve curve, int i, int format)
 {
     char path[4096], puk[TSE_PUK_LEN + 1];
-    snprintf(path, sizeof path, "%s/bench-%d-%d-%ld.db", dir, (int)curve, i, (long)getpid());
-    tse_create_options co = {.master_key_path = key, .curve = curve, .trust_system_clock = 1};
+    snprintf(path, sizeof path, "%s/bench-%d-%d-v%d-%ld.db", dir, (int)curve, i, format, (long)getpid());
+    tse_create_options co = {.master_key_path = key, .curve = curve, .trust_system_clock = 1,
+                             .log_format_version = format};
     tse_open_options oo = {.master_key_path = key};
     tse *t = NULL;
     if (tse_create(path, &co, puk) || tse_open(path, &oo, &t) || tse_set_admin_pin(t, puk, "123456") ||
@@ -91,8 +93,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[2], "fsync"))
         return fsync_rate(argv[1], atof(argv[3]));
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS\n       %s WORKDIR fsync SECONDS\n",
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS [2|3]\n       %s WORKDIR fsync SECONDS\n",
                 argv[0], argv[0]);
         return 2;
     }
@@ -100,6 +102,11 @@ int main(int argc, char **argv)
     tse_curve curve = !strcmp(argv[2], "bp384") ? TSE_CURVE_BRAINPOOL_P384R1 : TSE_CURVE_P256;
     int threads = atoi(argv[3]), tses = atoi(argv[4]);
     double seconds = atof(argv[5]);
+    int format = argc == 7 ? atoi(argv[6]) : 3;
+    if (format != 2 && format != 3) {
+        fprintf(stderr, "bench: FORMAT is 2 or 3\n");
+        return 2;
+    }
     if (threads < 1 || threads > 256 || tses < 1 || tses > threads) {
         fprintf(stderr, "bench: need 1 <= TSES <= THREADS <= 256\n");
         return 2;
@@ -118,7 +125,7 @@ int main(int argc, char **argv)
     job *jobs = calloc((size_t)threads, sizeof *jobs);
     pthread_t *th = calloc((size_t)threads, sizeof *th);
     for (int i = 0; i < tses; i++)
-        t[i] = ready(dir, key, curve, i);
+        t[i] = ready(dir, key, curve, i, format);
     double start = now_s();
     for (int i = 0; i < threads; i++) {
         jobs[i] = (job){.t = t[i % tses], .until = start + seconds};

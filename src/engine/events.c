@@ -8,23 +8,32 @@
  * TR-03153-1 v1.1.1 (5.2.4.1, 5.3.2, 9.7.1).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-int engine_log_version(engine *t)
+tse_err engine_log_format(engine *t, int *version)
 {
     ENGINE_ASSERT_LOCKED(t);
     if (!t->log_version) {
-        int64_t v = engine_meta_read_int(t, META_LOG_FORMAT, LOGMSG_VERSION_2);
-        t->log_version = v == LOGMSG_VERSION_3 ? LOGMSG_VERSION_3 : LOGMSG_VERSION_2;
+        uint8_t *v = NULL;
+        size_t n = 0;
+        tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+        tse_err rc = engine_meta_read(t, META_LOG_FORMAT, &v, &n);
+        t->load_rc = saved;
+        if (rc == TSE_ERR_NOT_FOUND)
+            t->log_version = LOGMSG_VERSION_2;   /* created before the format was recorded */
+        else if (rc != TSE_OK)
+            return rc;                           /* not cached: asked again next time */
+        else if (n == 1 && (v[0] == '2' || v[0] == '3'))
+            t->log_version = v[0] - '0';
+        free(v);
+        if (!t->log_version)
+            return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds an unknown log format");
     }
-    return t->log_version;
-}
-
-const char *engine_tx_operation(engine *t, logmsg_tx_op op)
-{
-    return logmsg_tx_operation(engine_log_version(t), op);
+    *version = t->log_version;
+    return TSE_OK;
 }
 
 /* The logged-in user whose role allowed the operation (engine_require_role
@@ -160,8 +169,12 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
     uint8_t buf[TSE_ERROR_MSGLEN + 256];
     der_w w = der_w_init(buf, sizeof buf);
     ENGINE_ASSERT_LOCKED(t);
+    int version = 0;
     *ticket = NULL;
-    if (engine_log_version(t) == LOGMSG_VERSION_2) {
+    tse_err rc = engine_log_format(t, &version);
+    if (rc != TSE_OK)
+        return rc;
+    if (version == LOGMSG_VERSION_2) {
         put_v2(t, &w, ev);
         if (!der_w_ok(&w))
             return engine_fail(TSE_ERR_INTERNAL, "systemOperationData of %s too large", v2_names[ev->kind]);

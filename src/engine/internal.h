@@ -208,10 +208,9 @@ tse_err engine_require_signing(engine *t);
  * the handle is shared). */
 void engine_set_end_of_usage(engine *t);
 
-/* events.c: the log format of the TSE (2 or 3; under mu), the operationType
- * of its transaction logs, and its system logs. */
-int engine_log_version(engine *t);
-const char *engine_tx_operation(engine *t, logmsg_tx_op op);
+/* events.c: the log format of the TSE into *version (2 or 3; under mu), or
+ * why the store could not tell; and its system logs. */
+tse_err engine_log_format(engine *t, int *version);
 
 /* User ids and component names of TR-03153-1 v1.1.1 (5.3.2, 5.2.4.1) in
  * version-3 system logs. */

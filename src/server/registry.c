@@ -59,6 +59,7 @@ static srv_tss *registry_open(srv *s, const char *id, int64_t org_id)
     tse_hex(info.serial_number, TSE_SERIAL_LEN, x->serial_hex);
     snprintf(x->alg, sizeof x->alg, "%s", info.signature_algorithm);
     x->tf = info.time_format;
+    x->log_format = info.log_format_version;
     x->time_format = time_format_name(info.time_format);
     pthread_mutex_lock(&s->tss_mu);
     x->next = s->tss_list;

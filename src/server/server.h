@@ -91,6 +91,7 @@ typedef struct srv_tss {
     char serial_hex[2 * TSE_SERIAL_LEN + 1];
     char alg[32];
     tse_time_format tf;
+    int log_format;              /* 2 or 3: names of the operations in responses */
     const char *time_format;     /* its name, e.g. "unixTime" */
     uint8_t point[133];          /* public key 04||X||Y */
     size_t point_len;
