@@ -128,6 +128,8 @@ static int print_info(cli_ctx *ctx, tse *t)
                                           "certificate", i.end_of_usage_certificate ? "CA" : "TSE", "chain_index",
                                           (int)i.end_of_usage_certificate, "warning_days",
                                           (int)i.end_of_usage_warning));
+        if (j && i.log_format_version)
+            json_object_set_new(j, "log_format", json_integer(i.log_format_version));
         if (j)
             json_object_set_new(j, "warnings", *warning ? json_pack("[s]", warning) : json_array());
         cli_print_json(j);
@@ -148,6 +150,9 @@ static int print_info(cli_ctx *ctx, tse *t)
                i.max_clients, i.current_open_transactions, i.max_open_transactions, i.overdue_open_transactions,
                TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, i.cert_days_left == 1 ? "" : "s", end,
                (int)i.end_of_usage_days_left, which, i.self_test_ok ? "passed" : "FAILED", i.description);
+        if (i.log_format_version)
+            printf("log format           %d (TR-03151%s)\n", i.log_format_version,
+                   i.log_format_version == 3 ? "-1 v1.1.1" : " v1.0.1");
         if (*warning)
             printf("warning              %s\n", warning);
     }

@@ -181,25 +181,7 @@ static tse *every_log_kind(tse_curve curve, tse_time_format fmt, char **archive)
     tse_create_options o = {.curve = curve, .time_format = fmt};   /* version 3 by default */
     char puk[TSE_PUK_LEN + 1];
     tse *t = ready_created("v3", &o, puk, NULL);
-    tse_result r;
-    assert_int_equal(tse_set_admin_pin(t, "1111111111", READY_PIN), TSE_ERR_UNBLOCK_FAILED);
-    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "999999", NULL, NULL), TSE_ERR_AUTHENTICATION_FAILED);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
-    assert_int_equal(tse_initialize(t, "OpenTSE format 3"), TSE_OK);
-    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
-    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
-    assert_int_equal(tse_register_client(t, "Kasse 2 (Bar)"), TSE_OK);
-    const uint8_t pd[] = "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_5.00:Bar:CHF_5.00:Bar:USD_64.30:Unbar";
-    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &r), TSE_OK);
-    assert_int_equal(tse_update_transaction(t, READY_CLIENT, r.transaction_number, (const uint8_t *)"1;\"Bier\";3.50",
-                                            14, "Bestellung-V1", TSE_UPDATE_SIGNED, &r), TSE_OK);
-    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, pd, sizeof pd - 1,
-                                            "Kassenbeleg-V1", (const uint8_t *)"ext", 3, &r), TSE_OK);
-    assert_int_equal(tse_start_transaction(t, "Kasse 2 (Bar)", NULL, 0, NULL, NULL, 0, &r), TSE_OK);
-    assert_int_equal(tse_finish_transaction(t, "Kasse 2 (Bar)", r.transaction_number, NULL, 0, NULL, NULL, 0, &r),
-                     TSE_OK);
-    assert_int_equal(tse_deregister_client(t, "Kasse 2 (Bar)"), TSE_OK);
+    ready_every_operation(t, puk);
     assert_int_equal(tse_self_test(t), TSE_OK);
     *archive = export_to(t, "v3-before-delete.tar");
     assert_int_equal(tse_delete_stored_data(t), TSE_OK);
@@ -387,6 +369,34 @@ static void test_v2_stays_v2(void **state)
     free(p);
 }
 
+/* restoreLogsFromBackup has no log in version 3 (section 2.4: no other
+ * logs): the restored logs come back, the counter stays. */
+static void test_v3_restore_writes_no_log(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("v3-restore", NULL, NULL);
+    char *archive = export_to(t, "v3-restore.tar");
+    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
+    uint8_t *msg;
+    size_t len;
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
+    tse_info before, after;
+    assert_int_equal(tse_get_info(t, &before), TSE_OK);
+    uint64_t added = 0;
+    const char *paths[] = {archive};
+    assert_int_equal(tse_restore_from_backup(t, paths, 1, &added), TSE_OK);
+    assert_true(added > 0);
+    assert_int_equal(tse_get_info(t, &after), TSE_OK);
+    assert_int_equal(after.signature_counter, before.signature_counter);
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);
+    tse_free(msg);
+    char op[64];
+    ready_log_operation(t, after.signature_counter, op, sizeof op);
+    assert_string_equal(op, "deleteLogMessages");
+    tse_close(t);
+    free(archive);
+}
+
 /* A TSE of each version, their exports in one archive's worth: `opentse
  * verify` reads both archives together without a finding, and counts
  * each version. */
@@ -437,7 +447,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_p256_unix), cmocka_unit_test(test_p384_gent), cmocka_unit_test(test_p521_utc),
         cmocka_unit_test(test_bp256),     cmocka_unit_test(test_bp384_utc), cmocka_unit_test(test_bp512),
-        cmocka_unit_test(test_v2_stays_v2), cmocka_unit_test(test_mixed_archives_verify),
+        cmocka_unit_test(test_v2_stays_v2), cmocka_unit_test(test_v3_restore_writes_no_log),
+        cmocka_unit_test(test_mixed_archives_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

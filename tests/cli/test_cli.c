@@ -303,6 +303,45 @@ static void test_usage_and_help(void **state)
     free(url);
 }
 
+/* `tss create --log-format`: an embedded TSE keeps the format it was
+ * created with and `tss info` names it; a bad value is a usage error; a
+ * remote TSE has the server's format, so the option is refused there. */
+static void test_log_format(void **state)
+{
+    (void)state;
+    char *url = tt_new_url("cli-format");
+    run r = cli(url, "--json tss create --log-format 4");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(jstr(&r, "message"), "2 or 3"));
+    done(&r);
+    r = cli(url, "--json tss create --log-format 2");
+    if (tt_http()) {
+        assert_int_equal(r.code, 3);
+        assert_non_null(strstr(jstr(&r, "message"), "opentsed --log-format"));
+        done(&r);
+        free(url);
+        return;
+    }
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tss info");
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "log_format"), 2);
+    done(&r);
+    r = cli(url, "tss info");
+    assert_non_null(strstr(r.out, "log format           2 (TR-03151 v1.0.1)"));
+    done(&r);
+    free(url);
+    url = tt_new_url("cli-format3");
+    r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tss info");
+    assert_int_equal(jint(&r, "log_format"), 3);
+    done(&r);
+    free(url);
+}
+
 /* A TSE that cannot be reached: exit code 4, the journal keeps the operation. */
 static void test_unreachable(void **state)
 {
@@ -343,6 +382,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lifecycle_and_transactions),
         cmocka_unit_test(test_admin_operations),
         cmocka_unit_test(test_usage_and_help),
+        cmocka_unit_test(test_log_format),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests_name(tt_http() ? "cli_http" : "cli_file", tests, NULL, NULL);
