@@ -3,15 +3,20 @@
  * fsync rate for comparison.
  *
  *   bench_sign WORKDIR CURVE THREADS TSES SECONDS [FORMAT] -> "logs_per_s N"
+ *   bench_sign WORKDIR CURVE THREADS TSES SECONDS 2v3  -> "logs_per_s_v2 N" and
+ *                                                         "logs_per_s_v3 M"
  *   bench_sign WORKDIR fsync SECONDS                -> "fsyncs_per_s N"
  *
  * CURVE is p256 or bp384. THREADS threads share TSES TSEs (thread i uses TSE
  * i % TSES); each records start+finish pairs (two signed logs) until the time
  * is up. Every log is durable (group commit) before it is counted. FORMAT
- * is the log format version of the TSEs, 3 (default) or 2.
+ * is the log format version of the TSEs, 3 (default) or 2; 2v3 measures
+ * both in the same run, TSEs of each format taking turns in 20 slices of
+ * the time, so that the machine's drift touches both alike.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +73,27 @@ static tse *ready(const char *dir, const char *key, tse_curve curve, int i, int 
     return t;
 }
 
+/* THREADS threads on TSES TSEs for `seconds`: the logs they signed. */
+static unsigned long run_for(tse **t, int tses, int threads, double seconds, double *elapsed)
+{
+    job *jobs = calloc((size_t)threads, sizeof *jobs);
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    double start = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
+        pthread_create(&th[i], NULL, work, &jobs[i]);
+    }
+    unsigned long total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].logs;
+    }
+    *elapsed = now_s() - start;
+    free(jobs);
+    free(th);
+    return total;
+}
+
 static int fsync_rate(const char *dir, double seconds)
 {
     char path[4096];
@@ -94,7 +120,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[2], "fsync"))
         return fsync_rate(argv[1], atof(argv[3]));
     if (argc != 6 && argc != 7) {
-        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS [2|3]\n       %s WORKDIR fsync SECONDS\n",
+        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS [2|3|2v3]\n       %s WORKDIR fsync SECONDS\n",
                 argv[0], argv[0]);
         return 2;
     }
@@ -103,8 +129,8 @@ int main(int argc, char **argv)
     int threads = atoi(argv[3]), tses = atoi(argv[4]);
     double seconds = atof(argv[5]);
     int format = argc == 7 ? atoi(argv[6]) : 3;
-    if (format != 2 && format != 3) {
-        fprintf(stderr, "bench: FORMAT is 2 or 3\n");
+    if (format != 2 && format != 3 && strcmp(argv[6], "2v3") != 0) {
+        fprintf(stderr, "bench: FORMAT is 2, 3 or 2v3\n");
         return 2;
     }
     if (threads < 1 || threads > 256 || tses < 1 || tses > threads) {
@@ -121,27 +147,29 @@ int main(int argc, char **argv)
         fclose(f);
         chmod(key, 0600);
     }
-    tse **t = calloc((size_t)tses, sizeof *t);
-    job *jobs = calloc((size_t)threads, sizeof *jobs);
-    pthread_t *th = calloc((size_t)threads, sizeof *th);
-    for (int i = 0; i < tses; i++)
-        t[i] = ready(dir, key, curve, i, format);
-    double start = now_s();
-    for (int i = 0; i < threads; i++) {
-        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
-        pthread_create(&th[i], NULL, work, &jobs[i]);
+    bool both = argc == 7 && !strcmp(argv[6], "2v3");
+    tse **t = calloc((size_t)tses * 2, sizeof *t);
+    for (int i = 0; i < tses; i++) {
+        t[i] = ready(dir, key, curve, i, both ? 2 : format);
+        if (both)
+            t[tses + i] = ready(dir, key, curve, i, 3);
     }
-    unsigned long total = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(th[i], NULL);
-        total += jobs[i].logs;
+    if (!both) {
+        double elapsed = 0;
+        printf("logs_per_s %.0f\n", (double)run_for(t, tses, threads, seconds, &elapsed) / elapsed);
+    } else {
+        unsigned long logs[2] = {0, 0};
+        double elapsed[2] = {0, 0};
+        for (int slice = 0; slice < 20; slice++) {
+            int f = (slice % 4 == 0 || slice % 4 == 3) ? 0 : 1;   /* 2 3 3 2 2 3 3 2 ... */
+            double e = 0;
+            logs[f] += run_for(t + f * tses, tses, threads, seconds / 10, &e);
+            elapsed[f] += e;
+        }
+        printf("logs_per_s_v2 %.0f\nlogs_per_s_v3 %.0f\n", (double)logs[0] / elapsed[0], (double)logs[1] / elapsed[1]);
     }
-    double elapsed = now_s() - start;
-    printf("logs_per_s %.0f\n", (double)total / elapsed);
-    for (int i = 0; i < tses; i++)
+    for (int i = 0; i < (both ? 2 * tses : tses); i++)
         tse_close(t[i]);
     free(t);
-    free(jobs);
-    free(th);
     return 0;
 }
