@@ -428,6 +428,7 @@ static void test_mixed_archives_verify(void **state)
         verify_report_text(&res, stderr, false);
     assert_int_equal(res.errors, 0);
     assert_int_equal(res.warnings, 0);
+    assert_int_equal(res.counts.tses, 2);
     assert_int_equal(res.counts.format2_logs, i2.signature_counter);
     assert_int_equal(res.counts.format3_logs, i3.signature_counter);
     assert_int_equal(res.counts.signatures_valid, i2.signature_counter + i3.signature_counter);
