@@ -305,7 +305,9 @@ static void test_usage_and_help(void **state)
 
 /* `tss create --log-format`: an embedded TSE keeps the format it was
  * created with and `tss info` names it; a bad value is a usage error; a
- * remote TSE has the server's format, so the option is refused there. */
+ * remote TSE has the server's format, so the option is refused there. The
+ * export of a format-3 TSE, and one log of it, pass `verify` and
+ * `verify-log`, which name the format. */
 static void test_log_format(void **state)
 {
     (void)state;
@@ -339,6 +341,40 @@ static void test_log_format(void **state)
     r = cli(url, "--json tss info");
     assert_int_equal(jint(&r, "log_format"), 3);
     done(&r);
+
+    /* its export and one of its logs read by `verify` and `verify-log` */
+    char *dir = th_path("cli-format3"), *tar = th_path("cli-format3.tar"), *pin = th_path("cli-format3.pin"), cmd[3000];
+    assert_int_equal(th_write_file(pin, PIN "\n", strlen(PIN) + 1), 0);
+    free(url);
+    url = tt_new_url("cli-format3b");
+    r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    setenv("OPENTSE_PUK", jstr(&r, "puk"), 1);
+    done(&r);
+    r = cli(url, "tss init --description 'format 3' --pin-file '%s'", pin);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    unsetenv("OPENTSE_PUK");
+    r = cli(url, "--json tss info");
+    char serial[65];
+    snprintf(serial, sizeof serial, "%s", jstr(&r, "serial_number"));
+    done(&r);
+    r = cli(url, "export --out '%s'", tar);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "verify '%s'", tar);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "log format: version 3"));
+    done(&r);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && tar -xf '%s' -C '%s'", dir, dir, tar, dir);
+    assert_int_equal(system(cmd), 0);
+    r = cli(url, "verify-log --cert '%s/%s_X509.der' '%s'/*_Log-Sys_initialize.log", dir, serial, dir);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "log format: version 3"));
+    done(&r);
+    free(dir);
+    free(tar);
+    free(pin);
     free(url);
 }
 
