@@ -357,6 +357,31 @@ static void test_v2_stays_v2(void **state)
     char op[64];
     ready_log_operation(t, info.signature_counter, op, sizeof op);
     assert_string_equal(op, "FinishTransaction");
+    /* the system logs of version 2 as before, byte for byte: operationType,
+     * systemOperationData (context-tagged fields in an OCTET STRING) */
+    static const struct {
+        uint64_t counter;
+        const char *op;
+        const char *data;
+        size_t len;
+    } v2[] = {
+        {2, "unblockUser", "\x81\x05" "admin" "\x82\x01\x00", 10},
+        {3, "authenticateUser", "\x81\x05" "admin" "\x82\x01\x00\x83\x01\xff", 13},
+        {4, "initialize", "\x81\x0c" "OpenTSE test", 14},
+        {6, "registerClient", "\x81\x08" READY_CLIENT, 2 + sizeof READY_CLIENT - 1},
+    };
+    for (size_t i = 0; i < sizeof v2 / sizeof v2[0]; i++) {
+        uint8_t *msg;
+        size_t len;
+        logmsg m;
+        assert_int_equal(tse_read_log_by_counter(t, v2[i].counter, &msg, &len), TSE_OK);
+        assert_true(logmsg_parse(msg, len, &m, NULL));
+        assert_true(slice_is(m.operation, v2[i].op));
+        assert_int_equal(m.system_operation_data.n, v2[i].len);
+        assert_memory_equal(m.system_operation_data.p, v2[i].data, v2[i].len);
+        assert_false(m.has_event_origin);
+        tse_free(msg);
+    }
     tse_close(t);
     free(path);
 
