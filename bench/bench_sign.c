@@ -2,15 +2,21 @@
  * bench_sign.c - signed logs per second in-process, and the disk's own
  * fsync rate for comparison.
  *
- *   bench_sign WORKDIR CURVE THREADS TSES SECONDS   -> "logs_per_s N"
+ *   bench_sign WORKDIR CURVE THREADS TSES SECONDS [FORMAT] -> "logs_per_s N"
+ *   bench_sign WORKDIR CURVE THREADS TSES SECONDS 2v3  -> "logs_per_s_v2 N" and
+ *                                                         "logs_per_s_v3 M"
  *   bench_sign WORKDIR fsync SECONDS                -> "fsyncs_per_s N"
  *
  * CURVE is p256 or bp384. THREADS threads share TSES TSEs (thread i uses TSE
  * i % TSES); each records start+finish pairs (two signed logs) until the time
- * is up. Every log is durable (group commit) before it is counted.
+ * is up. Every log is durable (group commit) before it is counted. FORMAT
+ * is the log format version of the TSEs, 3 (default) or 2; 2v3 measures
+ * both in the same run, TSEs of each format taking turns in 20 slices of
+ * the time, so that the machine's drift touches both alike.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +56,12 @@ static void *work(void *arg)
     return NULL;
 }
 
-static tse *ready(const char *dir, const char *key, tse_curve curve, int i)
+static tse *ready(const char *dir, const char *key, tse_curve curve, int i, int format)
 {
     char path[4096], puk[TSE_PUK_LEN + 1];
-    snprintf(path, sizeof path, "%s/bench-%d-%d-%ld.db", dir, (int)curve, i, (long)getpid());
-    tse_create_options co = {.master_key_path = key, .curve = curve, .trust_system_clock = 1};
+    snprintf(path, sizeof path, "%s/bench-%d-%d-v%d-%ld.db", dir, (int)curve, i, format, (long)getpid());
+    tse_create_options co = {.master_key_path = key, .curve = curve, .trust_system_clock = 1,
+                             .log_format_version = format};
     tse_open_options oo = {.master_key_path = key};
     tse *t = NULL;
     if (tse_create(path, &co, puk) || tse_open(path, &oo, &t) || tse_set_admin_pin(t, puk, "123456") ||
@@ -64,6 +71,27 @@ static tse *ready(const char *dir, const char *key, tse_curve curve, int i)
         exit(1);
     }
     return t;
+}
+
+/* THREADS threads on TSES TSEs for `seconds`: the logs they signed. */
+static unsigned long run_for(tse **t, int tses, int threads, double seconds, double *elapsed)
+{
+    job *jobs = calloc((size_t)threads, sizeof *jobs);
+    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    double start = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
+        pthread_create(&th[i], NULL, work, &jobs[i]);
+    }
+    unsigned long total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].logs;
+    }
+    *elapsed = now_s() - start;
+    free(jobs);
+    free(th);
+    return total;
 }
 
 static int fsync_rate(const char *dir, double seconds)
@@ -91,8 +119,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[2], "fsync"))
         return fsync_rate(argv[1], atof(argv[3]));
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS\n       %s WORKDIR fsync SECONDS\n",
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS [2|3|2v3]\n       %s WORKDIR fsync SECONDS\n",
                 argv[0], argv[0]);
         return 2;
     }
@@ -100,6 +128,11 @@ int main(int argc, char **argv)
     tse_curve curve = !strcmp(argv[2], "bp384") ? TSE_CURVE_BRAINPOOL_P384R1 : TSE_CURVE_P256;
     int threads = atoi(argv[3]), tses = atoi(argv[4]);
     double seconds = atof(argv[5]);
+    int format = argc == 7 ? atoi(argv[6]) : 3;
+    if (format != 2 && format != 3 && strcmp(argv[6], "2v3") != 0) {
+        fprintf(stderr, "bench: FORMAT is 2, 3 or 2v3\n");
+        return 2;
+    }
     if (threads < 1 || threads > 256 || tses < 1 || tses > threads) {
         fprintf(stderr, "bench: need 1 <= TSES <= THREADS <= 256\n");
         return 2;
@@ -114,27 +147,29 @@ int main(int argc, char **argv)
         fclose(f);
         chmod(key, 0600);
     }
-    tse **t = calloc((size_t)tses, sizeof *t);
-    job *jobs = calloc((size_t)threads, sizeof *jobs);
-    pthread_t *th = calloc((size_t)threads, sizeof *th);
-    for (int i = 0; i < tses; i++)
-        t[i] = ready(dir, key, curve, i);
-    double start = now_s();
-    for (int i = 0; i < threads; i++) {
-        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
-        pthread_create(&th[i], NULL, work, &jobs[i]);
+    bool both = argc == 7 && !strcmp(argv[6], "2v3");
+    tse **t = calloc((size_t)tses * 2, sizeof *t);
+    for (int i = 0; i < tses; i++) {
+        t[i] = ready(dir, key, curve, i, both ? 2 : format);
+        if (both)
+            t[tses + i] = ready(dir, key, curve, i, 3);
     }
-    unsigned long total = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(th[i], NULL);
-        total += jobs[i].logs;
+    if (!both) {
+        double elapsed = 0;
+        printf("logs_per_s %.0f\n", (double)run_for(t, tses, threads, seconds, &elapsed) / elapsed);
+    } else {
+        unsigned long logs[2] = {0, 0};
+        double elapsed[2] = {0, 0};
+        for (int slice = 0; slice < 20; slice++) {
+            int f = (slice % 4 == 0 || slice % 4 == 3) ? 0 : 1;   /* 2 3 3 2 2 3 3 2 ... */
+            double e = 0;
+            logs[f] += run_for(t + f * tses, tses, threads, seconds / 10, &e);
+            elapsed[f] += e;
+        }
+        printf("logs_per_s_v2 %.0f\nlogs_per_s_v3 %.0f\n", (double)logs[0] / elapsed[0], (double)logs[1] / elapsed[1]);
     }
-    double elapsed = now_s() - start;
-    printf("logs_per_s %.0f\n", (double)total / elapsed);
-    for (int i = 0; i < tses; i++)
+    for (int i = 0; i < (both ? 2 * tses : tses); i++)
         tse_close(t[i]);
     free(t);
-    free(jobs);
-    free(th);
     return 0;
 }

@@ -289,8 +289,7 @@ static bool find_start(tse *t, uint64_t tx, uint64_t below, int64_t *start)
             continue;
         logmsg m;
         bool found = logmsg_parse(msg, len, &m, NULL) && m.kind == LOGMSG_TRANSACTION &&
-                     m.transaction_number == tx && m.operation.n == 16 &&
-                     memcmp(m.operation.p, "StartTransaction", 16) == 0;
+                     m.transaction_number == tx && m.tx_op == LOGMSG_TX_START;
         if (found)
             *start = m.log_time;
         tse_free(msg);
@@ -329,8 +328,7 @@ static int qr_make(cli_ctx *ctx, int argc, char **argv)
     logmsg m;
     tse_error err = {0};
     int64_t start = 0;
-    if (!logmsg_parse(msg, len, &m, &err) || m.kind != LOGMSG_TRANSACTION ||
-        m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
+    if (!logmsg_parse(msg, len, &m, &err) || m.kind != LOGMSG_TRANSACTION || m.tx_op != LOGMSG_TX_FINISH) {
         rc = cli_fail(ctx, CLI_FAILED, "log %llu is not a FinishTransaction log", (unsigned long long)counter);
         goto out;
     }

@@ -16,8 +16,12 @@ static const char *tss_usage =
     "usage: opentse --url URL tss COMMAND [OPTIONS]\n"
     "\n"
     "  create [--curve NAME] [--own-clock]      a new TSE at URL (file: path or\n"
-    "                                           http(s)://host:port/tss/<uuid>);\n"
-    "                                           prints its PUK once. An embedded TSE\n"
+    "         [--log-format 2|3]                http(s)://host:port/tss/<uuid>);\n"
+    "                                           prints its PUK once. Its logs are of\n"
+    "                                           format 3 (TR-03151-1 v1.1.1) for its\n"
+    "                                           whole life, or 2 (v1.0.1) with\n"
+    "                                           --log-format 2 (file: only; opentsed\n"
+    "                                           has --log-format). An embedded TSE\n"
     "                                           trusts the host clock unless\n"
     "                                           --own-clock (then its time is set per\n"
     "                                           process with tse_update_time)\n"
@@ -124,6 +128,8 @@ static int print_info(cli_ctx *ctx, tse *t)
                                           "certificate", i.end_of_usage_certificate ? "CA" : "TSE", "chain_index",
                                           (int)i.end_of_usage_certificate, "warning_days",
                                           (int)i.end_of_usage_warning));
+        if (j && i.log_format_version)
+            json_object_set_new(j, "log_format", json_integer(i.log_format_version));
         if (j)
             json_object_set_new(j, "warnings", *warning ? json_pack("[s]", warning) : json_array());
         cli_print_json(j);
@@ -144,6 +150,9 @@ static int print_info(cli_ctx *ctx, tse *t)
                i.max_clients, i.current_open_transactions, i.max_open_transactions, i.overdue_open_transactions,
                TSE_MAX_UPDATE_DELAY_SECONDS, i.cert_days_left, i.cert_days_left == 1 ? "" : "s", end,
                (int)i.end_of_usage_days_left, which, i.self_test_ok ? "passed" : "FAILED", i.description);
+        if (i.log_format_version)
+            printf("log format           %d (TR-03151%s)\n", i.log_format_version,
+                   i.log_format_version == 3 ? "-1 v1.1.1" : " v1.0.1");
         if (*warning)
             printf("warning              %s\n", warning);
     }
@@ -195,6 +204,10 @@ static int create(cli_ctx *ctx, int argc, char **argv)
         if (!found)
             return cli_fail(ctx, CLI_USAGE, "unknown curve '%s'", curve);
     }
+    const char *format = cli_opt(argc, argv, "--log-format");
+    if (format && strcmp(format, "2") && strcmp(format, "3"))
+        return cli_fail(ctx, CLI_USAGE, "--log-format '%s': 2 or 3", format);
+    co.log_format_version = format ? format[0] - '0' : 0;
     char *api_secret = getenv("OPENTSE_API_SECRET_FILE") ? cli_secret(NULL, getenv("OPENTSE_API_SECRET_FILE")) : NULL;
     tse_open_options remote = {.api_secret = api_secret};
     co.remote = &remote;

@@ -125,3 +125,31 @@ static inline void ready_log_operation(tse *t, uint64_t counter, char *out, size
     snprintf(out, cap, "%.*s", (int)m.operation.n, (const char *)m.operation.p);
     tse_free(msg);
 }
+
+/* From a created TSE (state CREATED, its PUK) every operation that writes
+ * a log, once (a wrong PUK and PIN first): unblock, authenticate,
+ * initialize, updateTime, two clients, a transaction with a signed update
+ * and additional data, one without processType or data, deregistering. The
+ * admin stays logged in. */
+static inline void ready_every_operation(tse *t, const char *puk)
+{
+    tse_result r;
+    assert_int_equal(tse_set_admin_pin(t, "1111111111", READY_PIN), TSE_ERR_UNBLOCK_FAILED);
+    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "999999", NULL, NULL), TSE_ERR_AUTHENTICATION_FAILED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_initialize(t, "OpenTSE openssl check"), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
+    assert_int_equal(tse_register_client(t, "Kasse 2 (Bar)"), TSE_OK);
+    const uint8_t pd[] = "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_5.00:Bar:CHF_5.00:Bar:USD_64.30:Unbar";
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &r), TSE_OK);
+    assert_int_equal(tse_update_transaction(t, READY_CLIENT, r.transaction_number, (const uint8_t *)"1;\"Bier\";3.50",
+                                            14, "Bestellung-V1", TSE_UPDATE_SIGNED, &r), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, pd, sizeof pd - 1,
+                                            "Kassenbeleg-V1", (const uint8_t *)"ext", 3, &r), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, "Kasse 2 (Bar)", NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    assert_int_equal(tse_finish_transaction(t, "Kasse 2 (Bar)", r.transaction_number, NULL, 0, NULL, NULL, 0, &r),
+                     TSE_OK);
+    assert_int_equal(tse_deregister_client(t, "Kasse 2 (Bar)"), TSE_OK);
+}

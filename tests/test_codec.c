@@ -600,7 +600,7 @@ static void build_parse(const logmsg_fields *f, uint8_t *msg, size_t cap, size_t
     *len = mw.len;
     if (!logmsg_parse(msg, mw.len, m, &err))
         fail_msg("parse failed: %s", err);
-    assert_int_equal(m->version, 2);
+    assert_int_equal(m->version, f->version ? f->version : 2);
     assert_int_equal(m->kind, f->kind);
     assert_bytes(m->signed_bytes.p, m->signed_bytes.n, tbs, w.len);
     assert_bytes(m->signature.p, m->signature.n, sig, sizeof sig);
@@ -793,6 +793,220 @@ static void test_builder_rejects(void **state)
     f.log_time = -1;
     w = der_w_init(b, sizeof b);
     assert_true(logmsg_encode_tbs(&w, &f));
+}
+
+/* ------------------------------------------------ log format version 3 */
+
+/* The signed bytes of a version-3 startTransaction without processType,
+ * composed by hand from TR-03151-1 v1.1.1 3.7.2.1. */
+static const uint8_t tx3_tbs_vector[] = {
+    0x02, 0x01, 0x03,                                           /* version 3 */
+    0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x03, 0x07, 0x01, 0x01, /* transaction log */
+    0x80, 0x10, 's', 't', 'a', 'r', 't', 'T', 'r', 'a', 'n', 's', 'a', 'c', 't', 'i', 'o', 'n',
+    0x81, 0x02, 'C', '1',                                       /* clientId */
+    0x82, 0x00,                                                 /* processData empty */
+    0x83, 0x00,                                                 /* processType: mandatory, empty */
+    0x85, 0x02, 0x00, 0xda,                                     /* transactionNumber */
+    0x04, 0x20,                                                 /* serialNumber */
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+    0x30, 0x0c, 0x06, 0x0a, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x01, 0x01, 0x04, 0x01, 0x03,
+    0x02, 0x01, 0x1a,                                           /* signatureCounter 26 */
+    0x02, 0x04, 0x61, 0x51, 0x78, 0x59,                         /* signatureCreationTime */
+};
+
+/* A version-3 logOut system log (2.2.1.1, 3.2.4.3): eventType [0],
+ * eventOrigin [1], eventTriggeredByUser [2], eventData [3] constructed
+ * holding LogOutEventData { "admin", userCalledLogOut }. */
+static const uint8_t sys3_tbs_vector[] = {
+    0x02, 0x01, 0x03,
+    0x06, 0x09, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x03, 0x07, 0x01, 0x02, /* system log */
+    0x80, 0x06, 'l', 'o', 'g', 'O', 'u', 't',
+    0x81, 0x03, 'S', 'M', 'A',
+    0x82, 0x05, 'a', 'd', 'm', 'i', 'n',
+    0xa3, 0x0a, 0x13, 0x05, 'a', 'd', 'm', 'i', 'n', 0x0a, 0x01, 0x00,
+    0x04, 0x20,
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+    0x30, 0x0c, 0x06, 0x0a, 0x04, 0x00, 0x7f, 0x00, 0x07, 0x01, 0x01, 0x04, 0x01, 0x03,
+    0x02, 0x01, 0x1a,
+    0x02, 0x04, 0x61, 0x51, 0x78, 0x59,
+};
+
+static logmsg_fields sys3_fields(uint8_t *data, size_t cap)
+{
+    logmsg_fields f = tx_fields();
+    der_w d = der_w_init(data, cap);
+    assert_true(logmsg_event_logout(&d, "admin", LOGMSG_LOGOUT_USER_CALLED));
+    f.kind = LOGMSG_SYSTEM;
+    f.version = 3;
+    f.operation = "logOut";
+    f.client_id = NULL;
+    f.process_type = NULL;
+    f.event_origin = "SMA";
+    f.event_triggered_by_user = "admin";
+    f.event_data = (logmsg_bytes){data, d.len};
+    return f;
+}
+
+static void test_v3_exact(void **state)
+{
+    (void)state;
+    uint8_t b[512], data[64], msg[1024];
+    size_t len;
+    logmsg m;
+    logmsg_fields f = tx_fields();
+    f.version = 3;
+    f.operation = "startTransaction";
+    f.process_type = NULL;
+    der_w w = der_w_init(b, sizeof b);
+    assert_true(logmsg_encode_tbs(&w, &f));
+    assert_bytes(b, w.len, tx3_tbs_vector, sizeof tx3_tbs_vector);
+    build_parse(&f, msg, sizeof msg, &len, &m);
+    assert_int_equal(m.tx_op, LOGMSG_TX_START);
+    assert_true(m.has_process_type);
+    assert_int_equal(m.process_type.n, 0);
+    char name[200];
+    assert_true(logmsg_filename(&m, 0, name, sizeof name));
+    assert_string_equal(name, "Unixt_1632729177_Sig-26_Log-Tra_No-218_Start_Client-C1.log");
+
+    f = sys3_fields(data, sizeof data);
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_encode_tbs(&w, &f));
+    assert_bytes(b, w.len, sys3_tbs_vector, sizeof sys3_tbs_vector);
+    build_parse(&f, msg, sizeof msg, &len, &m);
+    assert_text(m.operation, "logOut");
+    assert_true(m.has_event_origin && m.has_event_triggered_by_user);
+    assert_text(m.event_origin, "SMA");
+    assert_text(m.event_triggered_by_user, "admin");
+    assert_bytes(m.event_data.p, m.event_data.n, sys3_tbs_vector + 36, 10);
+    assert_int_equal(m.system_operation_data.n, 0);
+    assert_true(logmsg_filename(&m, 2, name, sizeof name));
+    assert_string_equal(name, "Unixt_1632729177_Sig-26_Log-Sys_logOut_Fc-2.log");
+
+    /* without origin and user, empty eventData: A3 00 */
+    f.event_origin = f.event_triggered_by_user = NULL;
+    f.event_data = (logmsg_bytes){NULL, 0};
+    build_parse(&f, msg, sizeof msg, &len, &m);
+    assert_false(m.has_event_origin || m.has_event_triggered_by_user);
+    assert_int_equal(m.event_data.n, 0);
+    assert_non_null(memmem(msg, len, "\x80\x06logOut\xa3\x00\x04\x20", 12));
+
+    /* audit log: only the version differs */
+    static const uint8_t audit[] = {0x30, 0x00};
+    f = tx_fields();
+    f.version = 3;
+    f.kind = LOGMSG_AUDIT;
+    f.se_audit_data = (logmsg_bytes){audit, sizeof audit};
+    build_parse(&f, msg, sizeof msg, &len, &m);
+    assert_int_equal(m.version, 3);
+    assert_true(m.has_se_audit_data);
+}
+
+/* The eventData writers against Appendix E.3, byte for byte. */
+static void test_v3_event_data(void **state)
+{
+    (void)state;
+    uint8_t b[256];
+    der_w w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_authenticate(&w, "admin", "admin", LOGMSG_PIN_INCORRECT_PIN, 2));
+    ASSERT_W(w, 0x13, 0x05, 'a', 'd', 'm', 'i', 'n', 0x13, 0x05, 'a', 'd', 'm', 'i', 'n', 0x0a, 0x01, 0x02,
+                 0x02, 0x01, 0x02);
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_unblock(&w, "timeadmin", LOGMSG_UNBLOCK_INCORRECT_PUK));
+    ASSERT_W(w, 0x13, 0x09, 't', 'i', 'm', 'e', 'a', 'd', 'm', 'i', 'n', 0x0a, 0x01, 0x02);
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_update_time(&w, LOGMSG_TIME_UTC, 1632729177, 1632729178));
+    ASSERT_W(w, 0x17, 0x0d, '2', '1', '0', '9', '2', '7', '0', '7', '5', '2', '5', '7', 'Z', 0x17, 0x0d, '2',
+                 '1', '0', '9', '2', '7', '0', '7', '5', '2', '5', '8', 'Z');
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_update_time(&w, LOGMSG_TIME_UNIX, 1632729177, 1632729178));
+    ASSERT_W(w, 0x02, 0x04, 0x61, 0x51, 0x78, 0x59, 0x02, 0x04, 0x61, 0x51, 0x78, 0x5a);
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_string(&w, "Kasse 1"));
+    ASSERT_W(w, 0x13, 0x07, 'K', 'a', 's', 's', 'e', ' ', '1');
+    logmsg_self_test_result r[2] = {{"CSP", true, NULL}, {"storage", false, "bad"}};
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_event_self_test(&w, r, 2));
+    ASSERT_W(w, 0x30, 0x1d, 0x30, 0x08, 0x13, 0x03, 'C', 'S', 'P', 0x01, 0x01, 0xff, 0x30, 0x11, 0x13, 0x07,
+                 's', 't', 'o', 'r', 'a', 'g', 'e', 0x01, 0x01, 0x00, 0x13, 0x03, 'b', 'a', 'd', 0x01, 0x01,
+                 0x00);
+    /* refused: strings outside PrintableString, a failed test without its message */
+    w = der_w_init(b, sizeof b);
+    assert_false(logmsg_event_string(&w, "Kasse_1"));
+    assert_false(logmsg_event_logout(&w, "a\nb", LOGMSG_LOGOUT_TIMEOUT));
+    logmsg_self_test_result bad = {"CSP", false, NULL};
+    assert_false(logmsg_event_self_test(&w, &bad, 1));
+}
+
+static void test_v3_rejects(void **state)
+{
+    (void)state;
+    uint8_t b[1024], data[64], msg[1024], sig[64] = {1};
+    logmsg_fields f;
+    der_w w;
+    /* builder: unknown version, v2 names in v3, RFU fields, long processType */
+    f = tx_fields();
+    f.version = 4;
+    w = der_w_init(b, sizeof b);
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f.version = 3;   /* "StartTransaction" is version 2's */
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f.operation = "startTransaction";
+    static const uint8_t rfu[] = {0x30, 0x00};
+    f.additional_internal_data = (logmsg_bytes){rfu, sizeof rfu};
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f.additional_internal_data = (logmsg_bytes){NULL, 0};
+    char longtype[102];
+    memset(longtype, 'x', 101);
+    longtype[101] = 0;
+    f.process_type = longtype;
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f = tx_fields();   /* version 2 does not know "startTransaction" */
+    f.operation = "startTransaction";
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f = sys3_fields(data, sizeof data);
+    f.additional_internal_data = (logmsg_bytes){rfu, sizeof rfu};
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f = sys3_fields(data, sizeof data);
+    f.event_origin = "";
+    assert_false(logmsg_encode_tbs(&w, &f));
+    f.event_origin = "bad_origin";
+    assert_false(logmsg_encode_tbs(&w, &f));
+    assert_int_equal(w.len, 0);
+
+    /* parser: eventData primitive, processType missing in version 3 */
+    logmsg m;
+    tse_error err = {0};
+    uint8_t tbs[256];
+    memcpy(tbs, sys3_tbs_vector, sizeof sys3_tbs_vector);
+    tbs[34] = 0x83;
+    w = der_w_init(msg, sizeof msg);
+    logmsg_encode(&w, tbs, sizeof sys3_tbs_vector, sig, sizeof sig);
+    assert_false(logmsg_parse(msg, w.len, &m, &err));
+    assert_non_null(strstr(err.message, "eventData is primitive"));
+    /* 83 00 taken out */
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof tx3_tbs_vector; i++)
+        if (!(i == 38 || i == 39))
+            tbs[n++] = tx3_tbs_vector[i];
+    assert_int_equal(tx3_tbs_vector[38], 0x83);
+    w = der_w_init(msg, sizeof msg);
+    logmsg_encode(&w, tbs, n, sig, sizeof sig);
+    assert_false(logmsg_parse(msg, w.len, &m, &err));
+    assert_non_null(strstr(err.message, "processType missing"));
+    /* a version-2 system log relabeled 3: [1] is primitive, no [3] */
+    f = tx_fields();
+    f.kind = LOGMSG_SYSTEM;
+    f.operation = "logOut";
+    w = der_w_init(b, sizeof b);
+    assert_true(logmsg_encode_tbs(&w, &f));
+    b[2] = 3;
+    size_t tl = w.len;
+    w = der_w_init(msg, sizeof msg);
+    logmsg_encode(&w, b, tl, sig, sizeof sig);
+    assert_false(logmsg_parse(msg, w.len, &m, &err));
+    assert_non_null(strstr(err.message, "eventData"));
 }
 
 static void test_printable(void **state)
@@ -1112,9 +1326,13 @@ static void test_parse_rejects(void **state)
     /* Wrong version (the version INTEGER is at offset 3: 02 01 02). */
     memcpy(copy, msg, len);
     assert_int_equal(copy[5], 2);
-    copy[5] = 3;
+    copy[5] = 4;
     assert_false(logmsg_parse(copy, len, &m, &err));
     assert_non_null(strstr(err.message, "version"));
+    /* version 3 with version 2's operationType */
+    copy[5] = 3;
+    assert_false(logmsg_parse(copy, len, &m, &err));
+    assert_non_null(strstr(err.message, "startTransaction"));
     copy[5] = 1;
     assert_false(logmsg_parse(copy, len, &m, &err));
 
@@ -1395,6 +1613,9 @@ int main(void)
         cmocka_unit_test(test_system_round_trip),
         cmocka_unit_test(test_audit_round_trip),
         cmocka_unit_test(test_builder_rejects),
+        cmocka_unit_test(test_v3_exact),
+        cmocka_unit_test(test_v3_event_data),
+        cmocka_unit_test(test_v3_rejects),
         cmocka_unit_test(test_printable),
         cmocka_unit_test(test_sigalg),
         cmocka_unit_test(test_time_text),

@@ -30,7 +30,8 @@ static void test_lifecycle(void **state)
 {
     (void)state;
     char puk[TSE_PUK_LEN + 1], *path = NULL;
-    tse *t = ready_created("life", NULL, puk, &path);
+    tse_create_options v2 = {.log_format_version = 2};   /* the version-2 operation names below */
+    tse *t = ready_created("life", &v2, puk, &path);
     tse_info info;
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_CREATED);

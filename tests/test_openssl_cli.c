@@ -27,28 +27,10 @@ static const char *const all_ops[] = {
 /* Drives one TSE through every operation that writes a log. */
 static tse *every_log_kind(tse_curve curve, tse_time_format fmt)
 {
-    tse_create_options o = {.curve = curve, .time_format = fmt};
+    tse_create_options o = {.curve = curve, .time_format = fmt, .log_format_version = 2};   /* the version-2 names below */
     char puk[TSE_PUK_LEN + 1];
     tse *t = ready_created("ossl", &o, puk, NULL);
-    tse_result r;
-    assert_int_equal(tse_set_admin_pin(t, "1111111111", READY_PIN), TSE_ERR_UNBLOCK_FAILED);
-    assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "999999", NULL, NULL), TSE_ERR_AUTHENTICATION_FAILED);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
-    assert_int_equal(tse_initialize(t, "OpenTSE openssl check"), TSE_OK);
-    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
-    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
-    assert_int_equal(tse_register_client(t, "Kasse 2 (Bar)"), TSE_OK);
-    const uint8_t pd[] = "Beleg^75.33_7.99_0.00_0.00_0.00^10.00:Bar_5.00:Bar:CHF_5.00:Bar:USD_64.30:Unbar";
-    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &r), TSE_OK);
-    assert_int_equal(tse_update_transaction(t, READY_CLIENT, r.transaction_number, (const uint8_t *)"1;\"Bier\";3.50",
-                                            14, "Bestellung-V1", TSE_UPDATE_SIGNED, &r), TSE_OK);
-    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, pd, sizeof pd - 1,
-                                            "Kassenbeleg-V1", (const uint8_t *)"ext", 3, &r), TSE_OK);
-    assert_int_equal(tse_start_transaction(t, "Kasse 2 (Bar)", NULL, 0, NULL, NULL, 0, &r), TSE_OK);
-    assert_int_equal(tse_finish_transaction(t, "Kasse 2 (Bar)", r.transaction_number, NULL, 0, NULL, NULL, 0, &r),
-                     TSE_OK);
-    assert_int_equal(tse_deregister_client(t, "Kasse 2 (Bar)"), TSE_OK);
+    ready_every_operation(t, puk);
     assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);

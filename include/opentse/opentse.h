@@ -205,6 +205,9 @@ typedef struct tse_create_options {
     uint32_t session_timeout_seconds; /* admin session; default 900 */
     const char *manufacturer_description; /* info.csv description; optional */
     const struct tse_open_options *remote; /* remote URLs: credentials, timeouts */
+    int log_format_version;        /* log messages for the TSE's whole life: 3
+                                      (TR-03151-1 v1.1.1, the default for 0) or 2
+                                      (TR-03151 v1.0.1); anything else INVALID_ARGUMENT */
 } tse_create_options;
 
 /* Options for tse_open(). Zero-initialise and set what you need.
@@ -295,6 +298,8 @@ typedef struct tse_info {
     int self_test_ok;
     int64_t time_creation, time_init, time_disable;
     char description[TSE_MAX_DESCRIPTION_LEN + 1];
+    int log_format_version;            /* 2 or 3 (tse_create_options); 0: not
+                                          reported (a remote TSE) */
 } tse_info;
 
 /* -------------------------------------------------- creating and opening */
@@ -682,7 +687,8 @@ TSE_API TSE_NODISCARD tse_err tse_export_data(tse *t, const tse_export_filter *f
  * in complete or incremental exports (see tse_export_data). Logs written
  * after the last such export (the admin's login at least) stay until the
  * next one; when no stored log was exported: UNEXPORTED_STORED_DATA and
- * nothing is deleted. Writes the system log deleteStoredData, which stays.
+ * nothing is deleted. Writes the system log deleteStoredData (log format 2)
+ * or deleteLogMessages (format 3), which stays.
  * Counters and transaction numbers go on.
  * Errors: UNEXPORTED_STORED_DATA, DELETE_STORED_DATA_FAILED,
  * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */
@@ -694,7 +700,8 @@ TSE_API TSE_NODISCARD tse_err tse_delete_stored_data(tse *t);
  * file name, and every certificate, is checked first; the stored counters
  * must form one run without gaps afterwards. Any problem: RESTORE_FAILED
  * with a message naming it, and nothing changes. Writes the system log
- * restoreFromBackup when the TSE can sign. `*added` (may be NULL) gets the
+ * restoreFromBackup when the TSE can sign (log format 2; format 3 has no
+ * log for it). `*added` (may be NULL) gets the
  * number of logs added. On a handle opened with tse_open_options.recovery
  * (holding the store file and its master key is the authority then; no
  * admin login, which would sign) a successful restore ends the recovery.

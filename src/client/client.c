@@ -74,6 +74,9 @@ tse_err tse_create(const char *path, const tse_create_options *opts, char puk_ou
     if (remote_is_url(path)) {
         if (!puk_out)
             return engine_fail(TSE_ERR_INVALID_ARGUMENT, "puk_out is required");
+        if (opts && opts->log_format_version)
+            return engine_fail(TSE_ERR_INVALID_ARGUMENT,
+                               "the log format of a remote TSE is the server's (opentsed --log-format)");
         return remote_create(path, opts ? opts->remote : NULL, puk_out);
     }
     return engine_create(path, opts, puk_out);

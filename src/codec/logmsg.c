@@ -1,5 +1,5 @@
 /*
- * logmsg.c - what TR-03151 log messages (version 2, logmsg.h) are made of:
+ * logmsg.c - what TR-03151 log messages (versions 2 and 3, logmsg.h) are made of:
  * signature algorithm names, the string and time rules, the UTCTime /
  * GeneralizedTime texts and export file names. The builder is in
  * logmsg_build.c, the parser in logmsg_parse.c.
@@ -88,17 +88,28 @@ bool logmsg_printable(const char *s, size_t n)
     return true;
 }
 
-const char *logmsg_tx_type(const char *op, size_t n)
+static const char *const tx_ops[2][3] = {
+    {"StartTransaction", "UpdateTransaction", "FinishTransaction"},   /* version 2 */
+    {"startTransaction", "updateTransaction", "finishTransaction"},   /* version 3 */
+};
+
+const char *logmsg_tx_operation(int version, logmsg_tx_op op)
 {
-    static const char *const ops[][2] = {
-        {"StartTransaction", "Start"},
-        {"UpdateTransaction", "Update"},
-        {"FinishTransaction", "Finish"},
-    };
-    for (size_t i = 0; i < 3; i++)
-        if (strlen(ops[i][0]) == n && memcmp(ops[i][0], op, n) == 0)
-            return ops[i][1];
-    return NULL;
+    if (op < LOGMSG_TX_START || op > LOGMSG_TX_FINISH)
+        return NULL;
+    if (version == 0 || version == LOGMSG_VERSION_2)
+        return tx_ops[0][op - 1];
+    return version == LOGMSG_VERSION_3 ? tx_ops[1][op - 1] : NULL;
+}
+
+logmsg_tx_op logmsg_tx_op_of(int version, const uint8_t *op, size_t n)
+{
+    for (int k = LOGMSG_TX_START; op && k <= LOGMSG_TX_FINISH; k++) {
+        const char *name = logmsg_tx_operation(version, (logmsg_tx_op)k);
+        if (name && strlen(name) == n && memcmp(name, op, n) == 0)
+            return (logmsg_tx_op)k;
+    }
+    return LOGMSG_TX_NONE;
 }
 
 /* --------------------------------------------------------------- time */
@@ -317,6 +328,7 @@ static void sb_time(sbuf *b, logmsg_time_format fmt, int64_t t, logmsg_bytes tex
 /* Everything after the signature counter, from parsed or build fields. */
 typedef struct name_parts {
     logmsg_kind kind;
+    logmsg_tx_op tx_op;
     logmsg_bytes operation;
     logmsg_bytes client_id;
     uint64_t transaction_number;
@@ -326,20 +338,19 @@ static bool build_name(const name_parts *np, logmsg_time_format fmt, int64_t t,
                        logmsg_bytes time_text, uint64_t ctr, unsigned fc, char *out, size_t cap)
 {
     sbuf b = {out, cap, 0, cap > 0};
-    const char *type;
+    static const char *const types[] = {NULL, "Start", "Update", "Finish"};
     if (cap > 0)
         out[0] = 0;
     sb_time(&b, fmt, t, time_text);
     sb_str(&b, "_Sig-");
     sb_u64(&b, ctr);
     if (np->kind == LOGMSG_TRANSACTION) {
-        type = np->operation.p ? logmsg_tx_type((const char *)np->operation.p, np->operation.n) : NULL;
-        if (!type)
+        if (np->tx_op < LOGMSG_TX_START || np->tx_op > LOGMSG_TX_FINISH)
             return false;
         sb_str(&b, "_Log-Tra_No-");
         sb_u64(&b, np->transaction_number);
         sb_str(&b, "_");
-        sb_str(&b, type);
+        sb_str(&b, types[np->tx_op]);
         sb_str(&b, "_Client-");
         sb_part(&b, np->client_id.p, np->client_id.n);
     } else if (np->kind == LOGMSG_SYSTEM) {
@@ -360,7 +371,7 @@ static bool build_name(const name_parts *np, logmsg_time_format fmt, int64_t t,
 
 bool logmsg_filename(const logmsg *m, unsigned fc, char *out, size_t cap)
 {
-    name_parts np = {m->kind, m->operation, m->client_id, m->transaction_number};
+    name_parts np = {m->kind, m->tx_op, m->operation, m->client_id, m->transaction_number};
     logmsg_bytes text = m->time_format == LOGMSG_TIME_UNIX ? (logmsg_bytes){NULL, 0} : m->time_text;
     return build_name(&np, m->time_format, m->log_time, text, m->signature_counter, fc, out, cap);
 }
@@ -373,7 +384,8 @@ static logmsg_bytes bytes_of(const char *s)
 
 bool logmsg_filename_fields(const logmsg_fields *f, unsigned fc, char *out, size_t cap)
 {
-    name_parts np = {f->kind, bytes_of(f->operation), bytes_of(f->client_id),
+    logmsg_bytes op = bytes_of(f->operation);
+    name_parts np = {f->kind, logmsg_tx_op_of(f->version, op.p, op.n), op, bytes_of(f->client_id),
                      f->transaction_number};
     logmsg_bytes none = {NULL, 0};
     return build_name(&np, f->time_format, f->log_time, none, f->signature_counter, fc, out, cap);

@@ -1,7 +1,8 @@
 /*
- * logmsg_build.c - the builder of TR-03151 log messages: the signed bytes
- * (certified data) and the whole message. It is strict: PrintableString
- * alphabet, known algorithms, minimal DER.
+ * logmsg_build.c - the builder of TR-03151 log messages, versions 2 and 3:
+ * the signed bytes (certified data) and the whole message. It is strict:
+ * PrintableString alphabet, known algorithms, minimal DER, the layout of
+ * the version asked for.
  */
 #include "logmsg_internal.h"
 
@@ -32,9 +33,17 @@ static const char *kind_oid(logmsg_kind k)
     return NULL;
 }
 
+static bool v3(const logmsg_fields *f)
+{
+    return f->version == LOGMSG_VERSION_3;
+}
+
 static bool transaction_fields_ok(const logmsg_fields *f)
 {
-    return f->operation && logmsg_tx_type(f->operation, strlen(f->operation)) &&
+    if (v3(f) && (f->additional_internal_data.p || (f->process_type && strlen(f->process_type) > 100)))
+        return false;   /* RFU: MUST NOT be present; processType is SIZE (0..100) */
+    return f->operation &&
+           logmsg_tx_op_of(f->version, (const uint8_t *)f->operation, strlen(f->operation)) != LOGMSG_TX_NONE &&
            printable_nonempty(f->client_id) && printable_or_null(f->process_type) &&
            bytes_ok(f->process_data) && bytes_ok(f->additional_external_data) &&
            bytes_ok(f->additional_internal_data);
@@ -42,6 +51,11 @@ static bool transaction_fields_ok(const logmsg_fields *f)
 
 static bool system_fields_ok(const logmsg_fields *f)
 {
+    if (v3(f))
+        return printable_nonempty(f->operation) && !f->additional_internal_data.p &&
+               (!f->event_origin || printable_nonempty(f->event_origin)) &&
+               (!f->event_triggered_by_user || printable_nonempty(f->event_triggered_by_user)) &&
+               bytes_ok(f->event_data);
     return printable_nonempty(f->operation) && bytes_ok(f->system_operation_data) &&
            bytes_ok(f->additional_internal_data);
 }
@@ -49,6 +63,8 @@ static bool system_fields_ok(const logmsg_fields *f)
 static bool fields_ok(const logmsg_fields *f)
 {
     char text[32];
+    if (f->version != 0 && f->version != LOGMSG_VERSION_2 && f->version != LOGMSG_VERSION_3)
+        return false;
     if (!kind_oid(f->kind) || !f->serial_number || !logmsg_sigalg_name(f->signature_algorithm_oid))
         return false;
     if (!logmsg_time_to_text(f->time_format, f->log_time, text, sizeof text))
@@ -76,8 +92,8 @@ static void put_transaction(der_w *w, const logmsg_fields *f)
     put_string(w, TAG_CTX(0), f->operation);
     put_string(w, TAG_CTX(1), f->client_id);
     der_put_tlv(w, TAG_CTX(2), f->process_data.p, f->process_data.p ? f->process_data.n : 0);
-    if (f->process_type)
-        put_string(w, TAG_CTX(3), f->process_type);
+    if (f->process_type || v3(f))   /* mandatory in version 3 */
+        put_string(w, TAG_CTX(3), f->process_type ? f->process_type : "");
     put_optional(w, TAG_CTX(4), f->additional_external_data);
     der_put_uint(w, TAG_CTX(5), f->transaction_number);
     put_optional(w, TAG_CTX(6), f->additional_internal_data);
@@ -86,6 +102,14 @@ static void put_transaction(der_w *w, const logmsg_fields *f)
 static void put_system(der_w *w, const logmsg_fields *f)
 {
     put_string(w, TAG_CTX(0), f->operation);
+    if (v3(f)) {
+        if (f->event_origin)
+            put_string(w, TAG_CTX(1), f->event_origin);
+        if (f->event_triggered_by_user)
+            put_string(w, TAG_CTX(2), f->event_triggered_by_user);
+        der_put_tlv(w, TAG_CTX_CONS(3), f->event_data.p, f->event_data.p ? f->event_data.n : 0);
+        return;
+    }
     der_put_tlv(w, TAG_CTX(1), f->system_operation_data.p,
                 f->system_operation_data.p ? f->system_operation_data.n : 0);
     put_optional(w, TAG_CTX(2), f->additional_internal_data);
@@ -101,24 +125,24 @@ static bool put_sigalg(der_w *w, const char *oid)
     return true;
 }
 
-static void put_time(der_w *w, logmsg_time_format fmt, int64_t t)
+bool logmsg_put_time(der_w *w, logmsg_time_format fmt, int64_t t)
 {
     char text[32];
     if (fmt == LOGMSG_TIME_UNIX) {
         der_put_int(w, DER_INTEGER, t);
-        return;
+        return true;
     }
-    /* Validated by fields_ok(). */
     if (!logmsg_time_to_text(fmt, t, text, sizeof text))
-        return;
+        return false;
     put_string(w, fmt == LOGMSG_TIME_UTC ? DER_UTC_TIME : DER_GENERALIZED_TIME, text);
+    return true;
 }
 
 bool logmsg_encode_tbs(der_w *w, const logmsg_fields *f)
 {
     if (!f || !fields_ok(f))
         return false;
-    der_put_uint(w, DER_INTEGER, VERSION);
+    der_put_uint(w, DER_INTEGER, v3(f) ? LOGMSG_VERSION_3 : LOGMSG_VERSION_2);
     if (!der_put_oid(w, kind_oid(f->kind)))
         return false;
     if (f->kind == LOGMSG_TRANSACTION)
@@ -131,8 +155,7 @@ bool logmsg_encode_tbs(der_w *w, const logmsg_fields *f)
     if (f->kind == LOGMSG_AUDIT)
         der_put_tlv(w, DER_OCTET_STRING, f->se_audit_data.p, f->se_audit_data.n);
     der_put_uint(w, DER_INTEGER, f->signature_counter);
-    put_time(w, f->time_format, f->log_time);
-    return true;
+    return logmsg_put_time(w, f->time_format, f->log_time);   /* validated by fields_ok() */
 }
 
 void logmsg_encode(der_w *w, const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,

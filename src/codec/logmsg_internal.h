@@ -8,13 +8,8 @@
 
 #include "logmsg.h"
 
-#define VERSION 2
 #define SERIAL_LEN 32
 #define TAG_CTX(n) ((uint8_t)(DER_CONTEXT | (n)))
 #define TAG_CTX_CONS(n) ((uint8_t)(DER_CONTEXT | DER_CONSTRUCTED | (n)))
-
-/* Transaction operationType ("StartTransaction", ...) -> the TYPE part of
- * its file name ("Start", ...); NULL for any other text op[0..n). */
-const char *logmsg_tx_type(const char *op, size_t n);
 
 #endif

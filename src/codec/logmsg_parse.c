@@ -1,5 +1,6 @@
 /*
- * logmsg_parse.c - the parser of TR-03151 log messages. It accepts what real
+ * logmsg_parse.c - the parser of TR-03151 log messages, versions 2 and 3
+ * (each with its own layout of the certified data). It accepts what real
  * vendors produce (any bytes in string fields, BER indefinite processData,
  * algorithm parameters) but rejects anything it cannot account for byte by
  * byte, and names the problem.
@@ -66,9 +67,9 @@ static bool parse_version_and_type(parser *p)
     uint64_t v;
     if (!expect(p, DER_INTEGER, &t, "version"))
         return false;
-    if (!der_get_uint(&t, &v) || v != VERSION)
-        return fail(p, "unsupported log format version (only 2 is known)");
-    p->m->version = VERSION;
+    if (!der_get_uint(&t, &v) || (v != LOGMSG_VERSION_2 && v != LOGMSG_VERSION_3))
+        return fail(p, "unsupported log format version (2 and 3 are known)");
+    p->m->version = (int)v;
     if (!expect(p, DER_OID, &t, "certifiedDataType"))
         return false;
     char *oid = p->m->certified_data_type;
@@ -108,15 +109,21 @@ static bool parse_transaction(parser *p)
     if (!expect(p, TAG_CTX(0), &t, "operationType"))
         return false;
     m->operation = content_of(&t);
-    if (!logmsg_tx_type((const char *)t.content, t.content_len))
-        return fail(p, "operationType is not Start/Update/FinishTransaction");
+    m->tx_op = logmsg_tx_op_of(m->version, t.content, t.content_len);
+    if (m->tx_op == LOGMSG_TX_NONE)
+        return fail(p, m->version == LOGMSG_VERSION_3
+                           ? "operationType is not startTransaction/updateTransaction/finishTransaction (version 3)"
+                           : "operationType is not Start/Update/FinishTransaction (version 2)");
     if (!expect(p, TAG_CTX(1), &t, "clientId"))
         return false;
     m->client_id = content_of(&t);
     if (!parse_process_data(p) ||
-        !optional(p, TAG_CTX(3), &m->process_type, &m->has_process_type, "processType") ||
-        !optional(p, TAG_CTX(4), &m->additional_external_data,
-                  &m->has_additional_external_data, "additionalExternalData"))
+        !optional(p, TAG_CTX(3), &m->process_type, &m->has_process_type, "processType"))
+        return false;
+    if (m->version == LOGMSG_VERSION_3 && !m->has_process_type)
+        return fail(p, "processType missing (mandatory in version 3)");
+    if (!optional(p, TAG_CTX(4), &m->additional_external_data, &m->has_additional_external_data,
+                  "additionalExternalData"))
         return false;
     if (!expect(p, TAG_CTX(5), &t, "transactionNumber"))
         return false;
@@ -126,10 +133,37 @@ static bool parse_transaction(parser *p)
                     &m->has_additional_internal_data, "additionalInternalData");
 }
 
+/* Version 3: eventType, eventOrigin, eventTriggeredByUser, eventData, RFU. */
+static bool parse_event(parser *p)
+{
+    logmsg *m = p->m;
+    der_tlv t;
+    if (!expect(p, TAG_CTX(0), &t, "eventType"))
+        return false;
+    if (t.content_len == 0)
+        return fail(p, "eventType is empty");
+    m->operation = content_of(&t);
+    if (!optional(p, TAG_CTX(1), &m->event_origin, &m->has_event_origin, "eventOrigin") ||
+        !optional(p, TAG_CTX(2), &m->event_triggered_by_user, &m->has_event_triggered_by_user,
+                  "eventTriggeredByUser"))
+        return false;
+    if (der_peek_tag(&p->r) == TAG_CTX(3))
+        return fail(p, "eventData is primitive (0x83); version 3 writes it constructed (0xa3)");
+    if (!expect(p, TAG_CTX_CONS(3), &t, "eventData"))
+        return false;
+    if (t.indefinite)
+        return fail(p, "eventData: indefinite length");
+    m->event_data = content_of(&t);
+    return optional(p, TAG_CTX(4), &m->additional_internal_data,
+                    &m->has_additional_internal_data, "additionalInternalData");
+}
+
 static bool parse_system(parser *p)
 {
     logmsg *m = p->m;
     der_tlv t;
+    if (m->version == LOGMSG_VERSION_3)
+        return parse_event(p);
     if (!expect(p, TAG_CTX(0), &t, "operationType"))
         return false;
     if (t.content_len == 0)

@@ -67,10 +67,8 @@ tse_err engine_initialize(engine *t, const char *description)
         engine_meta_int(&ch[0], "state", TSE_STATE_INITIALIZED, b_state);
         engine_meta_int(&ch[1], "time_init", now, b_time);
         ch[2] = (store_change){.kind = STORE_PUT_META, .key = "description", .value = desc, .value_len = strlen(desc)};
-        uint8_t buf[TSE_MAX_DESCRIPTION_LEN + 8];
-        der_w w = der_w_init(buf, sizeof buf);
-        der_put_tlv(&w, 0x81, desc, strlen(desc));
-        rc = engine_system_log(t, "initialize", buf, w.len, ch, 3, &op.ticket);
+        engine_event ev = {.kind = EV_INITIALIZE, .text = desc, .roles = ROLE_ADMIN_ONLY};
+        rc = engine_event_log(t, &ev, ch, 3, &op.ticket);
         if (!rc) {
             t->state = TSE_STATE_INITIALIZED;
             t->time_init = now;
@@ -106,11 +104,9 @@ tse_err engine_update_time(engine *t, int64_t unix_time)
             t->time_base = unix_time;
             t->mono_base = (int64_t)ts.tv_sec;
         }
-        uint8_t buf[64];
-        der_w w = der_w_init(buf, sizeof buf);
-        engine_put_time(t, &w, 0x81, before);
-        engine_put_time(t, &w, 0x82, unix_time);
-        rc = engine_system_log(t, "updateTime", buf, w.len, NULL, 0, &op.ticket);
+        engine_event ev = {.kind = EV_UPDATE_TIME, .time_before = before, .time_after = unix_time,
+                           .roles = ROLE_ANY_TIME};
+        rc = engine_event_log(t, &ev, NULL, 0, &op.ticket);
         if (rc) {
             t->time_set = saved_set;
             t->time_base = saved_base;
@@ -135,10 +131,8 @@ tse_err engine_disable_secure_element(engine *t)
         store_change ch[2];
         engine_meta_int(&ch[0], "state", TSE_STATE_DISABLED, b_state);
         engine_meta_int(&ch[1], "time_disable", now, b_time);
-        uint8_t buf[32];
-        der_w w = der_w_init(buf, sizeof buf);
-        engine_put_time(t, &w, 0x81, now);
-        rc = engine_system_log(t, "disableSecureElement", buf, w.len, ch, 2, &op.ticket);
+        engine_event ev = {.kind = EV_DISABLE, .time_after = now, .roles = ROLE_ADMIN_ONLY};
+        rc = engine_event_log(t, &ev, ch, 2, &op.ticket);
         if (!rc) {
             t->state = TSE_STATE_DISABLED;
             t->time_disable = now;
@@ -202,10 +196,9 @@ static tse_err client_op(engine *t, const char *id, bool add)
     }
     if (!rc) {
         store_change ch = {.kind = add ? STORE_PUT_CLIENT : STORE_DEL_CLIENT, .key = id, .time = engine_now(t)};
-        uint8_t buf[TSE_MAX_CLIENT_ID_LEN + 8];
-        der_w w = der_w_init(buf, sizeof buf);
-        der_put_tlv(&w, 0x81, id, strlen(id));
-        rc = engine_system_log(t, add ? "registerClient" : "deregisterClient", buf, w.len, &ch, 1, &op.ticket);
+        engine_event ev = {.kind = add ? EV_REGISTER_CLIENT : EV_DEREGISTER_CLIENT, .text = id,
+                           .roles = ROLE_ADMIN_ONLY};
+        rc = engine_event_log(t, &ev, &ch, 1, &op.ticket);
     }
     if (!rc) {
         /* keep the array sorted */

@@ -88,6 +88,8 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     if ((unsigned)o->curve > TSE_CURVE_BRAINPOOL_P512R1 || (unsigned)o->hash > TSE_HASH_SHA512 ||
         (unsigned)o->time_format > TSE_TIME_GENERALIZED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "unknown curve, hash or time format");
+    if (o->log_format_version && o->log_format_version != 2 && o->log_format_version != 3)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "log format version %d: 2 or 3 (0: 3)", o->log_format_version);
     const char *mdesc = o->manufacturer_description;
     if (mdesc && !engine_valid_text(mdesc, TSE_MAX_DESCRIPTION_LEN, false))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "manufacturer description must be 1..%d printable characters",
@@ -130,7 +132,7 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     }
 
     char b_curve[24], b_hash[24], b_tf[24], b_mc[24], b_mt[24], b_tc[24], b_st[24], b_now[24], b_state[24],
-        b_ver[24];
+        b_ver[24], b_lf[24];
     store_change ch[16];
     size_t n = 0;
     engine_meta_int(&ch[n++], META_VERSION, 1, b_ver);
@@ -144,6 +146,7 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
                     b_st);
     engine_meta_int(&ch[n++], META_TIME_CREATION, engine_host_time(), b_now);
     engine_meta_int(&ch[n++], META_STATE, TSE_STATE_CREATED, b_state);
+    engine_meta_int(&ch[n++], META_LOG_FORMAT, o->log_format_version ? o->log_format_version : 3, b_lf);
     ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_KEY, .value = blob, .value_len = blob_len};
     ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_POINT, .value = point, .value_len = point_len};
     ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_CERT, .value = pem, .value_len = strlen(pem)};
@@ -308,22 +311,6 @@ out:
     EVP_PKEY_free(pub);
 }
 
-/* Writes the selfTest system log: [1] BOOLEAN result, [2] reason if failed. */
-static tse_err log_self_test(engine *t, engine_commit **ticket)
-{
-    uint8_t buf[TSE_ERROR_MSGLEN + 16];
-    der_w w = der_w_init(buf, sizeof buf);
-    der_put_bool(&w, 0x81, t->self_test_ok);
-    if (!t->self_test_ok) {
-        char reason[TSE_ERROR_MSGLEN];
-        size_t k = 0;
-        for (const char *p = t->self_test_error; *p && k < 200; p++)
-            reason[k++] = logmsg_printable(p, 1) ? *p : ' ';
-        der_put_tlv(&w, 0x82, reason, k);
-    }
-    return engine_system_log(t, "selfTest", buf, w.len, NULL, 0, ticket);
-}
-
 tse_err engine_self_test(engine *t)
 {
     if (!t)
@@ -331,7 +318,7 @@ tse_err engine_self_test(engine *t)
     engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     run_self_test(t);
-    tse_err rc = t->key && !t->recovery ? log_self_test(t, &ticket) : TSE_OK;
+    tse_err rc = t->key && !t->recovery ? engine_log_self_test(t, &ticket) : TSE_OK;
     bool ok = t->self_test_ok;
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);

@@ -103,11 +103,9 @@ tse_err engine_delete_stored_data(engine *t)
                          "are stored",
                          (unsigned long long)first, (unsigned long long)t->counter);
     if (!rc) {
-        uint8_t buf[16];
-        der_w w = der_w_init(buf, sizeof buf);
-        der_put_uint(&w, 0x81, mark);   /* the highest counter deleted */
         store_change ch = {.kind = STORE_DELETE_LOGS, .counter = mark};
-        rc = engine_system_log(t, "deleteStoredData", buf, w.len, &ch, 1, &ticket);
+        engine_event ev = {.kind = EV_DELETE, .count = mark, .roles = 1u << USER_ADMIN};
+        rc = engine_event_log(t, &ev, &ch, 1, &ticket);
     }
     pthread_mutex_unlock(&t->mu);
     return engine_finish_after_timeout(t, timeout_ticket, rc, ticket);
@@ -144,10 +142,8 @@ tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n
         else if ((rc = engine_reload(t)) == TSE_OK && (n || recovery) && t->state != TSE_STATE_DISABLED &&
                  t->key) {
             t->recovery = false;
-            uint8_t buf[16];
-            der_w w = der_w_init(buf, sizeof buf);
-            der_put_uint(&w, 0x81, n);   /* logs restored */
-            rc = engine_system_log(t, "restoreFromBackup", buf, w.len, NULL, 0, &ticket);
+            engine_event ev = {.kind = EV_RESTORE, .count = n, .roles = 1u << USER_ADMIN};
+            rc = engine_event_log(t, &ev, NULL, 0, &ticket);
         }
     }
     pthread_mutex_unlock(&t->mu);

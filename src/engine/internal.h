@@ -42,6 +42,7 @@
 #define META_TIME_INIT "time_init"
 #define META_TIME_DISABLE "time_disable"
 #define META_PUK "puk"
+#define META_LOG_FORMAT "log_format"     /* 2 or 3; missing: 2 (events.c) */
 
 
 #define ENGINE_MAX_RETRIES 3
@@ -127,6 +128,10 @@ struct engine {
     bool stale;
     tse_err load_rc;          /* first failure of a meta read since it was reset */
 
+    /* log format (events.c): 0 until read from the store, then 2 or 3 */
+    int log_version;
+    bool self_tested;         /* the selfTest of engine_open() was logged */
+
     /* self-test */
     bool self_test_ok;
     int64_t self_test_time;
@@ -209,6 +214,47 @@ tse_err engine_require_signing(engine *t);
 /* Sets end_of_usage and end_of_usage_cert from cert_pem (under mu or before
  * the handle is shared). */
 void engine_set_end_of_usage(engine *t);
+
+/* events.c: the log format of the TSE into *version (2 or 3; under mu), or
+ * why the store could not tell; and its system logs. */
+tse_err engine_log_format(engine *t, int *version);
+
+/* User ids and component names of TR-03153-1 v1.1.1 (5.3.2, 5.2.4.1) in
+ * version-3 system logs. */
+#define ENGINE_USER_UNAUTHENTICATED "unauthenticated"
+#define ENGINE_COMPONENT_INTERFACE "integration-interface"
+#define ENGINE_COMPONENT_SMA "SMA"
+#define ENGINE_COMPONENT_CSP "CSP"
+#define ENGINE_COMPONENT_STORAGE "storage"
+
+typedef enum engine_event_kind {
+    EV_INITIALIZE, EV_UPDATE_TIME, EV_DISABLE, EV_REGISTER_CLIENT, EV_DEREGISTER_CLIENT,
+    EV_AUTHENTICATE, EV_LOGOUT, EV_UNBLOCK, EV_DELETE, EV_RESTORE, EV_SELF_TEST,
+} engine_event_kind;
+
+/* What a system log records; each event uses the fields it names. */
+typedef struct engine_event {
+    engine_event_kind kind;
+    const char *text;        /* description, client id, user id, or the selfTest's error */
+    int64_t time_before;     /* updateTime */
+    int64_t time_after;      /* updateTime: the new time; disable: now */
+    uint64_t count;          /* version 2 deleteStoredData: highest counter deleted; restore: logs restored */
+    int user_index;          /* authenticateUser: USER_* */
+    int retries_left;        /* authenticateUser */
+    bool success;            /* authenticate, unblock, selfTest */
+    bool timeout;            /* logOut: the session timed out */
+    bool by_tse;             /* the TSE triggered it itself, not a caller */
+    unsigned roles;          /* the roles that may call it (1 << USER_*): the acting user is
+                                the one logged in with them; 0: "unauthenticated" */
+} engine_event;
+
+/* Writes the system log of `ev` in the TSE's log format with the state
+ * changes `ch` (under mu); as engine_system_log. An event version 3 has no
+ * log for (restoreFromBackup) only queues `ch` (*ticket NULL if none). */
+tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *ch, size_t n_ch,
+                         engine_commit **ticket);
+/* The selfTest log of the last run_self_test() (engine.c). */
+tse_err engine_log_self_test(engine *t, engine_commit **ticket);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);

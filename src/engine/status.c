@@ -33,6 +33,11 @@ tse_err engine_get_info(engine *t, tse_info *out)
         pthread_mutex_unlock(&t->mu);
         return current;
     }
+    tse_err lf = engine_log_format(t, &out->log_format_version);
+    if (lf != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return lf;
+    }
     out->state = t->state;
     out->curve = t->curve;
     out->hash = t->hash;

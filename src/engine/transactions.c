@@ -14,7 +14,7 @@
 
 enum tx_op { TX_START, TX_UPDATE, TX_FINISH };
 
-static const char *const op_names[] = {"StartTransaction", "UpdateTransaction", "FinishTransaction"};
+static const logmsg_tx_op log_ops[] = {LOGMSG_TX_START, LOGMSG_TX_UPDATE, LOGMSG_TX_FINISH};
 
 static tse_err check_args(const char *client_id, const uint8_t *pd, size_t pd_len, const char *pt,
                           const uint8_t *ad, size_t ad_len, tse_result *out)
@@ -132,12 +132,16 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
                          t->max_open_tx);
     if (!rc)
         rc = reserve_tx(t);
+    int version = 0;
+    if (!rc)
+        rc = engine_log_format(t, &version);
     if (!rc) {
         engine_tx x = {.number = t->tx_counter + 1};
         snprintf(x.client_id, sizeof x.client_id, "%s", client_id);
         logmsg_fields f = {
             .kind = LOGMSG_TRANSACTION,
-            .operation = op_names[TX_START],
+            .version = version,
+            .operation = logmsg_tx_operation(version, log_ops[TX_START]),
             .client_id = client_id,
             .process_data = {pd ? pd : (const uint8_t *)"", pd_len},
             .process_type = pt,
@@ -184,6 +188,9 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
     if (!rc && (!x || strcmp(x->client_id, client_id) != 0))
         rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %llu for client \"%s\"",
                          (unsigned long long)number, client_id);
+    int version = 0;
+    if (!rc && sign)
+        rc = engine_log_format(t, &version);
     if (!rc && !sign) {
         if (x->pending_len + pd_len > TSE_MAX_PROCESS_DATA_LEN)
             rc = engine_fail(TSE_ERR_TOO_LARGE, "unsigned updates of one transaction are limited to %u bytes",
@@ -221,7 +228,8 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
         if (!rc) {
             logmsg_fields f = {
                 .kind = LOGMSG_TRANSACTION,
-                .operation = op_names[op],
+                .version = version,
+                .operation = logmsg_tx_operation(version, log_ops[op]),
                 .client_id = client_id,
                 .process_data = {joined, len},
                 .process_type = pt,

@@ -13,9 +13,7 @@
 
 #include "internal.h"
 
-enum { ROLE_ADMIN = 0, ROLE_TIME_ADMIN = 1 };           /* authenticateUser role ENUM */
-enum { LOGOUT_USER = 0, LOGOUT_TIMEOUT = 1 };           /* logOutCause */
-enum { UNBLOCK_OK = 0, UNBLOCK_FAILED = 1 };            /* unblockResult */
+enum { LOGOUT_USER = 0, LOGOUT_TIMEOUT = 1 };           /* why a session ends (events.c logs it) */
 
 static int64_t session_clock(void)
 {
@@ -50,12 +48,12 @@ static bool valid_pin(const char *pin)
 
 static tse_err log_logout(engine *t, int u, int cause, engine_commit **ticket)
 {
-    uint8_t buf[64];
-    der_w w = der_w_init(buf, sizeof buf);
-    der_put_tlv(&w, 0x81, t->users[u].id, strlen(t->users[u].id));
-    der_put_uint(&w, 0x82, (uint64_t)cause);
+    /* a timeout is the TSE's own doing; the user logs out herself */
+    engine_event ev = {.kind = EV_LOGOUT, .text = t->users[u].id, .timeout = cause == LOGOUT_TIMEOUT,
+                       .by_tse = cause == LOGOUT_TIMEOUT, .roles = 1u << u};
+    tse_err rc = engine_event_log(t, &ev, NULL, 0, ticket);   /* names the user while still logged in */
     t->users[u].auth_until = 0;
-    return engine_system_log(t, "logOut", buf, w.len, NULL, 0, ticket);
+    return rc;
 }
 
 tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket)
@@ -149,7 +147,6 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
 
     engine_commit *ticket = NULL;
     char key[48], val[24];
-    uint8_t buf[64];
     pthread_mutex_lock(&t->mu);
     if (usr->retries_left <= 0) {
         pthread_mutex_unlock(&t->mu);
@@ -160,11 +157,9 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
     usr->retries_left = ok ? ENGINE_MAX_RETRIES : before - 1;
     store_change ch;
     retries_change(&ch, key, val, usr);
-    der_w w = der_w_init(buf, sizeof buf);
-    der_put_tlv(&w, 0x81, usr->id, strlen(usr->id));
-    der_put_uint(&w, 0x82, u == USER_ADMIN ? ROLE_ADMIN : ROLE_TIME_ADMIN);
-    der_put_bool(&w, 0x83, ok);
-    rc = engine_system_log(t, "authenticateUser", buf, w.len, &ch, 1, &ticket);
+    engine_event ev = {.kind = EV_AUTHENTICATE, .text = usr->id, .user_index = u, .success = ok,
+                       .retries_left = usr->retries_left};
+    rc = engine_event_log(t, &ev, &ch, 1, &ticket);
     if (rc == TSE_OK && ok)
         usr->auth_until = session_clock() + t->session_timeout;
     if (rc != TSE_OK)
@@ -280,7 +275,6 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
 
     engine_commit *ticket = NULL;
     char pin_key[48], ret_key[48], ret_val[24], st_val[24], fail_val[24], until_val[24];
-    uint8_t buf[64];
     store_change ch[5];
     size_t n = 0;
     pthread_mutex_lock(&t->mu);
@@ -319,10 +313,8 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
             engine_meta_int(&ch[n++], "state", t->state, st_val);
         }
     }
-    der_w w = der_w_init(buf, sizeof buf);
-    der_put_tlv(&w, 0x81, usr->id, strlen(usr->id));
-    der_put_uint(&w, 0x82, ok ? UNBLOCK_OK : UNBLOCK_FAILED);
-    rc = engine_system_log(t, "unblockUser", buf, w.len, ch, n, &ticket);
+    engine_event ev = {.kind = EV_UNBLOCK, .text = usr->id, .success = ok};
+    rc = engine_event_log(t, &ev, ch, n, &ticket);
     if (rc != TSE_OK) {
         *usr = saved;
         t->state = saved_state;

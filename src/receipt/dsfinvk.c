@@ -175,8 +175,8 @@ int dsfinvk_add_log(dsfinvk *d, const uint8_t *msg, size_t len, tse_error *err)
     size_t key = key_of(d, &m);
     if (key == SIZE_MAX)
         return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");
-    bool start = m.operation.n == 16 && memcmp(m.operation.p, "StartTransaction", 16) == 0;
-    bool finish = m.operation.n == 17 && memcmp(m.operation.p, "FinishTransaction", 17) == 0;
+    bool start = m.tx_op == LOGMSG_TX_START;    /* either log format version */
+    bool finish = m.tx_op == LOGMSG_TX_FINISH;
     if (start) {
         if (!grow(&d->starts, &d->cap_starts, d->n_starts, sizeof *d->starts))
             return fail(err, TSE_ERR_NO_MEMORY, "%s", "out of memory");

@@ -173,7 +173,7 @@ char *receipt_qr_from_log(const uint8_t *finish_log, size_t len, int64_t start_t
         set_err(err, "receipt QR: not a log message: %.200s", finish_log ? why.message : "none given");
         return NULL;
     }
-    if (m.kind != LOGMSG_TRANSACTION || m.operation.n != 17 || memcmp(m.operation.p, "FinishTransaction", 17) != 0) {
+    if (m.kind != LOGMSG_TRANSACTION || m.tx_op != LOGMSG_TX_FINISH) {
         set_err(err, "%s", "receipt QR: the log message is not a FinishTransaction log");
         return NULL;
     }
@@ -332,7 +332,8 @@ uint8_t *receipt_qr_signed_bytes(const receipt_qr *q, size_t *len, tse_error *er
     csp_serial(q->public_key, q->public_key_len, serial);
     logmsg_fields f = {
         .kind = LOGMSG_TRANSACTION,
-        .operation = "FinishTransaction",
+        .version = q->log_version,
+        .operation = logmsg_tx_operation(q->log_version, LOGMSG_TX_FINISH),
         .client_id = q->client_id,
         .process_data = {q->process_data, q->process_data_len},
         .process_type = q->process_type,
@@ -412,9 +413,27 @@ static receipt_qr_result verify_bytes(const receipt_qr *q, tse_hash hash, const 
     return res;
 }
 
+static receipt_qr_result verify_forms_of(const receipt_qr *q, tse_hash hash, receipt_qr_check *check,
+                                         tse_error *err);
+
+/* Rebuilds the Finish log of `q` in log format version 2 and, failing that,
+ * version 3 (the QR code does not name it). */
+static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receipt_qr_check *check, tse_error *err)
+{
+    receipt_qr_result res = verify_forms_of(q, hash, check, err);
+    if (res == RECEIPT_QR_BAD_SIGNATURE && q->log_version != LOGMSG_VERSION_3) {
+        receipt_qr v3 = *q;
+        v3.log_version = LOGMSG_VERSION_3;
+        if (verify_forms_of(&v3, hash, check, err) == RECEIPT_QR_VALID)
+            res = RECEIPT_QR_VALID;
+    }
+    return res;
+}
+
 /* Rebuilds the Finish log of `q` with processData in DER and, failing that,
  * BER indefinite-length, and verifies each. */
-static receipt_qr_result verify_forms(const receipt_qr *q, tse_hash hash, receipt_qr_check *check, tse_error *err)
+static receipt_qr_result verify_forms_of(const receipt_qr *q, tse_hash hash, receipt_qr_check *check,
+                                         tse_error *err)
 {
     size_t len = 0, ber_len = 0;
     uint8_t *tbs = receipt_qr_signed_bytes(q, &len, err), *ber = NULL;

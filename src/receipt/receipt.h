@@ -90,6 +90,8 @@ typedef struct receipt_qr {
     size_t signature_len;
     const uint8_t *public_key;      /* uncompressed point 04||X||Y */
     size_t public_key_len;
+    int log_version;                /* of the Finish log: 3, or 0/2 for version 2 (the
+                                       QR code does not say: verifying tries both) */
 } receipt_qr;
 
 /* The QR string of `q`. Refused: missing fields, ';' in clientId or

@@ -51,6 +51,8 @@ static const opt opts[] = {
     {"shutdown-grace", NUM(OPT_INT, shutdown_grace), "seconds SIGTERM waits for requests in flight (default 30)"},
     {"cert-validity", NUM(OPT_INT, cert_validity),
      "seconds the built-in CA's certificate of a new TSS is valid (default 315360000, 10 years)"},
+    {"log-format", NUM(OPT_INT, log_format),
+     "log message format of a new TSS for its whole life: 3 (TR-03151-1 v1.1.1) or 2 (v1.0.1) (default 3)"},
     {"bsi-certification-id", STR(bsi_certification_id),
      "the BSI certification id of this deployment's TSE, for the Section 146a AO report (default: none)"},
 };
@@ -218,6 +220,7 @@ int config_load(srv_config *c, int argc, char **argv)
     c->access_log = 1;
     c->shutdown_grace = 30;
     c->cert_validity = 315360000;
+    c->log_format = 3;
 
     const char *file = getenv("OPENTSED_CONFIG");
     for (int i = 1; i < argc; i++) {
@@ -250,6 +253,10 @@ int config_load(srv_config *c, int argc, char **argv)
         return -1;
     if (!c->data_dir[0]) {
         fprintf(stderr, "opentsed: --data-dir DIR is required (see --help)\n");
+        return -1;
+    }
+    if (c->log_format != 2 && c->log_format != 3) {
+        fprintf(stderr, "opentsed: --log-format %lld: 2 or 3\n", c->log_format);
         return -1;
     }
     if (!c->tls_cert[0] != !c->tls_key[0]) {

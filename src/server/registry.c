@@ -63,6 +63,7 @@ static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *e
     tse_hex(info.serial_number, TSE_SERIAL_LEN, x->serial_hex);
     snprintf(x->alg, sizeof x->alg, "%s", info.signature_algorithm);
     x->tf = info.time_format;
+    x->log_format = info.log_format_version;
     x->time_format = time_format_name(info.time_format);
     pthread_mutex_lock(&s->tss_mu);
     x->next = s->tss_list;
@@ -188,7 +189,8 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
 
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
-    tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1};
+    tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
+                             .log_format_version = (int)s->cfg.log_format};
     int64_t validity_seconds = 0;
     if (s->cfg.cert_validity > 0 && s->cfg.cert_validity <= INT32_MAX)
         validity_seconds = s->cfg.cert_validity;

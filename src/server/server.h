@@ -41,6 +41,7 @@ typedef struct srv_config {
     int access_log;            /* 1: one JSON line per request on stderr */
     long long shutdown_grace;  /* seconds to wait for in-flight requests */
     long long cert_validity;   /* seconds; certificates of new TSSs (built-in CA) */
+    long long log_format;      /* log message format of new TSSs: 2 or 3 */
     char bsi_certification_id[64]; /* the deployment's BSI certification id (report.c) */
 } srv_config;
 
@@ -104,6 +105,7 @@ typedef struct srv_tss {
     char serial_hex[2 * TSE_SERIAL_LEN + 1];
     char alg[32];
     tse_time_format tf;
+    int log_format;              /* 2 or 3: names of the operations in responses */
     const char *time_format;     /* its name, e.g. "unixTime" */
     uint8_t point[133];          /* public key 04||X||Y */
     size_t point_len;

@@ -267,7 +267,9 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
 
 static void put_result_fields(json_t *j, srv_tss *x, const tse_result *res, const char *op)
 {
-    char *sig = base64_encode_alloc(res->signature, res->signature_len);
+    char *sig = base64_encode_alloc(res->signature, res->signature_len), v3[24];
+    if (x->log_format == 3 && snprintf(v3, sizeof v3, "%c%s", op[0] - 'A' + 'a', op + 1) > 0)
+        op = v3;   /* the log's own operationType: startTransaction, ... */
     json_object_set_new(j, "log",
                         json_pack("{s:s, s:I, s:s}", "operation", op, "timestamp", (json_int_t)res->log_time,
                                   "timestamp_format", x->time_format));

@@ -208,19 +208,13 @@ static int check_signature(vctx *x, const char *name, const uint8_t *data, size_
 
 static uint8_t op_of(const logmsg *m)
 {
-    static const struct {
-        const char *name;
-        uint8_t op;
-    } ops[] = {
-        {"StartTransaction", VOP_START},
-        {"UpdateTransaction", VOP_UPDATE},
-        {"FinishTransaction", VOP_FINISH},
-        {"updateTime", VOP_UPDATE_TIME},
-    };
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (m->operation.n == strlen(ops[i].name) &&
-            memcmp(m->operation.p, ops[i].name, m->operation.n) == 0)
-            return ops[i].op;
+    /* the transaction phases by the parser's reading of either version */
+    static const uint8_t tx[] = {[LOGMSG_TX_START] = VOP_START, [LOGMSG_TX_UPDATE] = VOP_UPDATE,
+                                 [LOGMSG_TX_FINISH] = VOP_FINISH};
+    if (m->kind == LOGMSG_TRANSACTION && m->tx_op != LOGMSG_TX_NONE)
+        return tx[m->tx_op];
+    if (m->kind == LOGMSG_SYSTEM && m->operation.n == 10 && !memcmp(m->operation.p, "updateTime", 10))
+        return VOP_UPDATE_TIME;
     return VOP_OTHER;
 }
 
@@ -242,6 +236,8 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
         return vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name, "%s", err.message);
     vrec rec = {.counter = m.signature_counter, .time = m.log_time, .kind = (uint8_t)m.kind,
                 .op = op_of(&m)};
+    c->format2_logs += m.version == LOGMSG_VERSION_2;
+    c->format3_logs += m.version == LOGMSG_VERSION_3;
     if (m.kind == LOGMSG_TRANSACTION) {
         c->transaction_logs++;
         c->starts += rec.op == VOP_START;

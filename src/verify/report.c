@@ -219,6 +219,10 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet)
                      "%zu system; %zu audit), %zu signature%s valid\n",
                 c->logs, plural(c->logs), c->transaction_logs, c->starts, c->updates, c->finishes,
                 c->system_logs, c->audit_logs, c->signatures_valid, plural(c->signatures_valid));
+        if (c->format2_logs && c->format3_logs)
+            fprintf(out, "  log formats: %zu of version 2, %zu of version 3\n", c->format2_logs, c->format3_logs);
+        else if (c->logs)
+            fprintf(out, "  log format: version %d\n", c->format3_logs ? 3 : 2);
         fprintf(out, "  %zu transaction%s (%zu open), %zu certificate%s, %zu file%s\n",
                 c->transactions, plural(c->transactions), c->open_transactions, c->certificates,
                 plural(c->certificates), c->files, plural(c->files));
@@ -292,6 +296,8 @@ static json_t *counts_json(const verify_counts *c, bool *ok)
     put(o, "transaction_logs", json_integer((json_int_t)c->transaction_logs), ok);
     put(o, "system_logs", json_integer((json_int_t)c->system_logs), ok);
     put(o, "audit_logs", json_integer((json_int_t)c->audit_logs), ok);
+    put(o, "format2_logs", json_integer((json_int_t)c->format2_logs), ok);
+    put(o, "format3_logs", json_integer((json_int_t)c->format3_logs), ok);
     put(o, "starts", json_integer((json_int_t)c->starts), ok);
     put(o, "updates", json_integer((json_int_t)c->updates), ok);
     put(o, "finishes", json_integer((json_int_t)c->finishes), ok);

@@ -62,6 +62,7 @@ typedef struct verify_counts {
     size_t files;              /* regular files in the archive */
     size_t logs;               /* .log files */
     size_t transaction_logs, system_logs, audit_logs;
+    size_t format2_logs, format3_logs; /* by log message version (TR-03151 v1.0.1 / v1.1.1) */
     size_t starts, updates, finishes;
     size_t signatures_valid;   /* logs whose signature verified */
     size_t transactions;       /* distinct transaction numbers seen */

@@ -303,6 +303,81 @@ static void test_usage_and_help(void **state)
     free(url);
 }
 
+/* `tss create --log-format`: an embedded TSE keeps the format it was
+ * created with and `tss info` names it; a bad value is a usage error; a
+ * remote TSE has the server's format, so the option is refused there. The
+ * export of a format-3 TSE, and one log of it, pass `verify` and
+ * `verify-log`, which name the format. */
+static void test_log_format(void **state)
+{
+    (void)state;
+    char *url = tt_new_url("cli-format");
+    run r = cli(url, "--json tss create --log-format 4");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(jstr(&r, "message"), "2 or 3"));
+    done(&r);
+    r = cli(url, "--json tss create --log-format 2");
+    if (tt_http()) {
+        assert_int_equal(r.code, 3);
+        assert_non_null(strstr(jstr(&r, "message"), "opentsed --log-format"));
+        done(&r);
+        free(url);
+        return;
+    }
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tss info");
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "log_format"), 2);
+    done(&r);
+    r = cli(url, "tss info");
+    assert_non_null(strstr(r.out, "log format           2 (TR-03151 v1.0.1)"));
+    done(&r);
+    free(url);
+    url = tt_new_url("cli-format3");
+    r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tss info");
+    assert_int_equal(jint(&r, "log_format"), 3);
+    done(&r);
+
+    /* its export and one of its logs read by `verify` and `verify-log` */
+    char *dir = th_path("cli-format3"), *tar = th_path("cli-format3.tar"), *pin = th_path("cli-format3.pin"), cmd[3000];
+    assert_int_equal(th_write_file(pin, PIN "\n", strlen(PIN) + 1), 0);
+    free(url);
+    url = tt_new_url("cli-format3b");
+    r = cli(url, "--json tss create");
+    assert_int_equal(r.code, 0);
+    setenv("OPENTSE_PUK", jstr(&r, "puk"), 1);
+    done(&r);
+    r = cli(url, "tss init --description 'format 3' --pin-file '%s'", pin);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    unsetenv("OPENTSE_PUK");
+    r = cli(url, "--json tss info");
+    char serial[65];
+    snprintf(serial, sizeof serial, "%s", jstr(&r, "serial_number"));
+    done(&r);
+    r = cli(url, "export --out '%s'", tar);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "verify '%s'", tar);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "log format: version 3"));
+    done(&r);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' && tar -xf '%s' -C '%s'", dir, dir, tar, dir);
+    assert_int_equal(system(cmd), 0);
+    r = cli(url, "verify-log --cert '%s/%s_X509.der' '%s'/*_Log-Sys_initialize.log", dir, serial, dir);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "log format: version 3"));
+    done(&r);
+    free(dir);
+    free(tar);
+    free(pin);
+    free(url);
+}
+
 /* A TSE that cannot be reached: exit code 4, the journal keeps the operation. */
 static void test_unreachable(void **state)
 {
@@ -343,6 +418,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lifecycle_and_transactions),
         cmocka_unit_test(test_admin_operations),
         cmocka_unit_test(test_usage_and_help),
+        cmocka_unit_test(test_log_format),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests_name(tt_http() ? "cli_http" : "cli_file", tests, NULL, NULL);

@@ -35,6 +35,7 @@ static void check_signature(tse *t, const char *operation, const char *client, c
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     logmsg_fields f = {
         .kind = LOGMSG_TRANSACTION,
+        .version = 3,   /* both transports' TSEs are of the default log format */
         .operation = operation,
         .client_id = client,
         .process_data = {(const uint8_t *)pd, strlen(pd)},
@@ -192,7 +193,7 @@ static void test_transactions(void **state)
     assert_int_equal(s.signature_counter, before.signature_counter + 1);
     assert_int_equal(s.start_time, s.log_time);
     assert_true(llabs(s.log_time - (int64_t)time(NULL)) < 3600);
-    check_signature(t, "StartTransaction", TT_CLIENT, "", pt, &s);
+    check_signature(t, "startTransaction", TT_CLIENT, "", pt, &s);
 
     const char *item = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
     assert_int_equal(tse_update_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)item, strlen(item),
@@ -200,7 +201,7 @@ static void test_transactions(void **state)
                      TSE_OK);
     assert_int_equal(u.transaction_number, s.transaction_number);
     assert_int_equal(u.signature_counter, s.signature_counter + 1);
-    check_signature(t, "UpdateTransaction", TT_CLIENT, item, pt, &u);
+    check_signature(t, "updateTransaction", TT_CLIENT, item, pt, &u);
 
     tse_open_transaction *open = NULL;
     size_t n = 0;
@@ -221,7 +222,7 @@ static void test_transactions(void **state)
     assert_int_equal(f.transaction_number, s.transaction_number);
     assert_int_equal(f.signature_counter, u.signature_counter + 1);
     assert_int_equal(f.start_time, s.start_time);
-    check_signature(t, "FinishTransaction", TT_CLIENT, item, pt, &f);
+    check_signature(t, "finishTransaction", TT_CLIENT, item, pt, &f);
 
     assert_int_equal(tse_list_open_transactions(t, &open, &n), TSE_OK);
     assert_int_equal(n, 0);
@@ -406,7 +407,7 @@ static void test_additional_data(void **state)
         size_t len = 0;
         logmsg m;
         assert_int_equal(tse_read_log_by_counter(t, counters[i], &msg, &len), TSE_OK);
-        check_log(t, msg, len, counters[i], i ? "FinishTransaction" : "StartTransaction");
+        check_log(t, msg, len, counters[i], i ? "finishTransaction" : "startTransaction");
         assert_true(logmsg_parse(msg, len, &m, NULL));
         assert_true(m.has_additional_external_data);
         assert_int_equal(m.additional_external_data.n, lens[i]);
@@ -451,7 +452,7 @@ static void test_unsigned_update(void **state)
                                             &f),
                      TSE_OK);
     assert_int_equal(f.signature_counter, s.signature_counter + 1);
-    check_signature(t, "FinishTransaction", TT_CLIENT, "A;B;C", "p", &f);
+    check_signature(t, "finishTransaction", TT_CLIENT, "A;B;C", "p", &f);
     tse_close(t);
 }
 

@@ -405,7 +405,8 @@ static void test_incremental(void **state)
 static void test_delete(void **state)
 {
     (void)state;
-    tse *t = ready_tse("delete", NULL, NULL);
+    tse_create_options v2 = {.log_format_version = 2};   /* version 2: deleteStoredData, restoreFromBackup logs */
+    tse *t = ready_tse("delete", &v2, NULL);
     tx(t, READY_CLIENT, 1, NULL);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
 
@@ -468,7 +469,8 @@ static void same_logs(tse *t, uint64_t from, uint64_t to, uint8_t **copies, size
 static void test_restore_after_delete(void **state)
 {
     (void)state;
-    tse *t = ready_tse("rdel", NULL, NULL);
+    tse_create_options v2 = {.log_format_version = 2};   /* version 2: deleteStoredData, restoreFromBackup logs */
+    tse *t = ready_tse("rdel", &v2, NULL);
     tx(t, READY_CLIENT, 1, NULL);
     char *path = NULL;
     tse_export_result full = export_checked(t, NULL, &path);
@@ -575,7 +577,8 @@ static void test_restore_old_copy(void **state)
 {
     (void)state;
     char *db = NULL;
-    tse *t = ready_tse("rold", NULL, &db);
+    tse_create_options v2 = {.log_format_version = 2};   /* version 2: deleteStoredData, restoreFromBackup logs */
+    tse *t = ready_tse("rold", &v2, &db);
     tx(t, READY_CLIENT, 0, NULL);
     tse_close(t);
     size_t db_len = 0;

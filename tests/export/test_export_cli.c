@@ -80,7 +80,8 @@ static void test_cli(void **state)
 {
     (void)state;
     assert_non_null(getenv("OPENTSE_CLI"));
-    tse *t = ready_tse("cli", NULL, &db);
+    tse_create_options v2 = {.log_format_version = 2};   /* the restoreFromBackup log counted below */
+    tse *t = ready_tse("cli", &v2, &db);
     tse_result r, u;
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, (const uint8_t *)"x", 1, "Kassenbeleg-V1", NULL, 0, &r),
                      TSE_OK);

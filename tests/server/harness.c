@@ -362,13 +362,14 @@ int hs_verify_tx_log(const char *operation, const char *client_serial, const uin
     static const uint8_t alg[] = {0x30, 0x0c, 0x06, 0x0a, 0x04, 0x00, 0x7f, 0x00,
                                   0x07, 0x01, 0x01, 0x04, 0x01, 0x03}; /* ecdsa-plain-SHA256 */
     der d = {0};
-    integer(&d, 0x02, 2);
+    bool v3 = operation[0] >= 'a' && operation[0] <= 'z';   /* startTransaction: log format 3 */
+    integer(&d, 0x02, v3 ? 3 : 2);
     tlv(&d, 0x06, oid_tx_log, sizeof oid_tx_log);
     tlv(&d, 0x80, operation, strlen(operation));
     tlv(&d, 0x81, client_serial, strlen(client_serial));
     tlv(&d, 0x82, pd, pd_len);
-    if (process_type)
-        tlv(&d, 0x83, process_type, strlen(process_type));
+    if (process_type || v3)   /* mandatory in format 3 */
+        tlv(&d, 0x83, process_type ? process_type : "", process_type ? strlen(process_type) : 0);
     integer(&d, 0x85, tx_number);
     uint8_t serial[32];
     assert_int_equal(strlen(serial_hex), 64);

@@ -69,7 +69,7 @@ static void check_qr(json_t *tx, const char *want_type, const char *want_pd)
     assert_non_null(strptime(f[7], "%Y-%m-%dT%H:%M:%S", &tm));
     int64_t t_end = (int64_t)timegm(&tm);
     assert_int_equal(t_end, json_integer_value(json_object_get(tx, "time_end")));
-    assert_int_equal(hs_verify_tx_log("FinishTransaction", f[1], (const uint8_t *)f[3], strlen(f[3]), f[2],
+    assert_int_equal(hs_verify_tx_log("finishTransaction", f[1], (const uint8_t *)f[3], strlen(f[3]), f[2],
                                       strtoull(f[4], NULL, 10), json_string_value(json_object_get(tx, "tss_serial_number")),
                                       strtoull(f[5], NULL, 10), t_end, f[10], f[11]),
                      0);
@@ -127,7 +127,7 @@ static void lifecycle(void **state)
         json_t *tx = hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client);
         assert_string_equal(json_string_value(json_object_get(tx, "state")), "ACTIVE");
         assert_string_equal(json_string_value(json_object_get(json_object_get(tx, "log"), "operation")),
-                            "StartTransaction");
+                            "startTransaction");
         assert_int_equal(json_integer_value(json_object_get(tx, "number")), i + 1);
         assert_string_equal(json_string_value(json_object_get(tx, "client_serial_number")), "KASSE 01");
         assert_true(json_is_null(json_object_get(tx, "qr_code_data")));
@@ -148,7 +148,7 @@ static void lifecycle(void **state)
                          client, "schema", "raw", "process_type", "Bestellung-V1", "process_data", b64);
             free(b64);
             assert_string_equal(json_string_value(json_object_get(json_object_get(tx, "log"), "operation")),
-                                "UpdateTransaction");
+                                "updateTransaction");
             assert_int_equal(json_integer_value(json_object_get(tx, "revision")), rev);
             assert_int_equal(hs_verify_tx_response(tx), 0);
             c = (uint64_t)json_integer_value(json_object_get(json_object_get(tx, "signature"), "counter"));

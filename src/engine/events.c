@@ -1,0 +1,205 @@
+/*
+ * events.c - the log format a TSE writes and the system logs of its events
+ * in that format. A TSE keeps the format it was created with for its whole
+ * life (meta "log_format"; a TSE without it is version 2). Version 2 writes
+ * systemOperationData as TR-03151 v1.0.1 deployed TSEs do; version 3 writes
+ * eventType, eventOrigin, eventTriggeredByUser and eventData as TR-03151-1
+ * v1.1.1 section 3 defines them, with the user ids and component names of
+ * TR-03153-1 v1.1.1 (5.2.4.1, 5.3.2, 9.7.1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+tse_err engine_log_format(engine *t, int *version)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    if (!t->log_version) {
+        uint8_t *v = NULL;
+        size_t n = 0;
+        tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+        tse_err rc = engine_meta_read(t, META_LOG_FORMAT, &v, &n);
+        t->load_rc = saved;
+        if (rc == TSE_ERR_NOT_FOUND)
+            t->log_version = LOGMSG_VERSION_2;   /* created before the format was recorded */
+        else if (rc != TSE_OK)
+            return rc;                           /* not cached: asked again next time */
+        else if (n == 1 && (v[0] == '2' || v[0] == '3'))
+            t->log_version = v[0] - '0';
+        free(v);
+        if (!t->log_version)
+            return engine_fail(TSE_ERR_STORAGE_FAILURE, "the store holds an unknown log format");
+    }
+    *version = t->log_version;
+    return TSE_OK;
+}
+
+/* The logged-in user whose role allowed the operation (engine_require_role
+ * succeeded for `roles`), or "unauthenticated". */
+static const char *acting_user(engine *t, unsigned roles)
+{
+    for (int u = 0; u < USER_COUNT; u++)
+        if ((roles & (1u << u)) && t->users[u].auth_until)
+            return t->users[u].id;
+    return ENGINE_USER_UNAUTHENTICATED;
+}
+
+static const char *const v2_names[] = {
+    [EV_INITIALIZE] = "initialize", [EV_UPDATE_TIME] = "updateTime",
+    [EV_DISABLE] = "disableSecureElement", [EV_REGISTER_CLIENT] = "registerClient",
+    [EV_DEREGISTER_CLIENT] = "deregisterClient", [EV_AUTHENTICATE] = "authenticateUser",
+    [EV_LOGOUT] = "logOut", [EV_UNBLOCK] = "unblockUser", [EV_DELETE] = "deleteStoredData",
+    [EV_RESTORE] = "restoreFromBackup", [EV_SELF_TEST] = "selfTest",
+};
+
+/* Version 3 renames two functions; restoreLogsFromBackup has no log. */
+static const char *const v3_names[] = {
+    [EV_INITIALIZE] = "initialize", [EV_UPDATE_TIME] = "updateTime",
+    [EV_DISABLE] = "disableSecureElement", [EV_REGISTER_CLIENT] = "registerClient",
+    [EV_DEREGISTER_CLIENT] = "deregisterClient", [EV_AUTHENTICATE] = "authenticateUser",
+    [EV_LOGOUT] = "logOut", [EV_UNBLOCK] = "unblockPin", [EV_DELETE] = "deleteLogMessages",
+    [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest",
+};
+
+/* Version 2 systemOperationData: context-tagged fields, no outer SEQUENCE. */
+static void put_v2(engine *t, der_w *w, const engine_event *ev)
+{
+    switch (ev->kind) {
+    case EV_INITIALIZE:
+    case EV_REGISTER_CLIENT:
+    case EV_DEREGISTER_CLIENT:
+        der_put_tlv(w, 0x81, ev->text, strlen(ev->text));
+        break;
+    case EV_UPDATE_TIME:
+        engine_put_time(t, w, 0x81, ev->time_before);
+        engine_put_time(t, w, 0x82, ev->time_after);
+        break;
+    case EV_DISABLE:
+        engine_put_time(t, w, 0x81, ev->time_after);
+        break;
+    case EV_AUTHENTICATE:
+        der_put_tlv(w, 0x81, ev->text, strlen(ev->text));
+        der_put_uint(w, 0x82, ev->user_index == USER_ADMIN ? 0 : 1);   /* role ENUM */
+        der_put_bool(w, 0x83, ev->success);
+        break;
+    case EV_LOGOUT:
+        der_put_tlv(w, 0x81, ev->text, strlen(ev->text));
+        der_put_uint(w, 0x82, ev->timeout ? 1 : 0);                    /* logOutCause */
+        break;
+    case EV_UNBLOCK:
+        der_put_tlv(w, 0x81, ev->text, strlen(ev->text));
+        der_put_uint(w, 0x82, ev->success ? 0 : 1);                    /* unblockResult */
+        break;
+    case EV_DELETE:
+    case EV_RESTORE:
+        der_put_uint(w, 0x81, ev->count);   /* highest counter deleted / logs restored */
+        break;
+    case EV_SELF_TEST:
+        der_put_bool(w, 0x81, ev->success);
+        if (!ev->success)
+            der_put_tlv(w, 0x82, ev->text, strlen(ev->text));
+        break;
+    }
+}
+
+/* Version 3 selfTest results: the key and certificate are the CSP's part,
+ * the stored logs the storage's; the engine stops at the first failure. */
+static bool put_v3_self_test(der_w *w, const engine_event *ev)
+{
+    logmsg_self_test_result r[2] = {{.component = ENGINE_COMPONENT_CSP, .positive = true},
+                                    {.component = ENGINE_COMPONENT_STORAGE, .positive = true}};
+    size_t n = 2;
+    if (!ev->success) {
+        bool storage = strstr(ev->text, "stored log") != NULL;
+        logmsg_self_test_result *bad = storage ? &r[1] : &r[0];
+        bad->positive = false;
+        bad->error_message = ev->text;
+        n = storage ? 2 : 1;
+    }
+    return logmsg_event_self_test(w, r, n);
+}
+
+static bool put_v3(engine *t, der_w *w, const engine_event *ev)
+{
+    logmsg_time_format fmt = (logmsg_time_format)t->time_format;
+    switch (ev->kind) {
+    case EV_INITIALIZE:
+    case EV_DISABLE:
+    case EV_DELETE:
+    case EV_RESTORE:
+        return true;   /* empty SEQUENCE */
+    case EV_REGISTER_CLIENT:
+    case EV_DEREGISTER_CLIENT:
+        return logmsg_event_string(w, ev->text);
+    case EV_UPDATE_TIME:
+        return logmsg_event_update_time(w, fmt, ev->time_before, ev->time_after);
+    case EV_AUTHENTICATE:
+        return logmsg_event_authenticate(w, ev->text, ev->user_index == USER_ADMIN ? "admin" : "timeadmin",
+                                         ev->success ? LOGMSG_PIN_SUCCESS : LOGMSG_PIN_INCORRECT_PIN,
+                                         (unsigned)(ev->retries_left > 0 ? ev->retries_left : 0));
+    case EV_LOGOUT:
+        return logmsg_event_logout(w, ev->text, ev->timeout ? LOGMSG_LOGOUT_TIMEOUT : LOGMSG_LOGOUT_USER_CALLED);
+    case EV_UNBLOCK:
+        return logmsg_event_unblock(w, ev->text, ev->success ? LOGMSG_UNBLOCK_SUCCESS : LOGMSG_UNBLOCK_INCORRECT_PUK);
+    case EV_SELF_TEST:
+        return put_v3_self_test(w, ev);
+    }
+    return false;
+}
+
+/* eventOrigin and eventTriggeredByUser (TR-03153-1 v1.1.1 9.7.1): a call at
+ * the integration interface names the interface and its user; what the TSE
+ * does by itself (a session's timeout, the selfTest when it is opened)
+ * names the SMA and no user. */
+static void v3_origin(engine *t, const engine_event *ev, logmsg_fields *f)
+{
+    if (ev->by_tse) {
+        f->event_origin = ENGINE_COMPONENT_SMA;
+        return;
+    }
+    f->event_origin = ENGINE_COMPONENT_INTERFACE;
+    f->event_triggered_by_user = ev->roles ? acting_user(t, ev->roles) : ENGINE_USER_UNAUTHENTICATED;
+}
+
+tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *ch, size_t n_ch,
+                         engine_commit **ticket)
+{
+    uint8_t buf[TSE_ERROR_MSGLEN + 256];
+    der_w w = der_w_init(buf, sizeof buf);
+    ENGINE_ASSERT_LOCKED(t);
+    int version = 0;
+    *ticket = NULL;
+    tse_err rc = engine_log_format(t, &version);
+    if (rc != TSE_OK)
+        return rc;
+    if (version == LOGMSG_VERSION_2) {
+        put_v2(t, &w, ev);
+        if (!der_w_ok(&w))
+            return engine_fail(TSE_ERR_INTERNAL, "systemOperationData of %s too large", v2_names[ev->kind]);
+        return engine_system_log(t, v2_names[ev->kind], buf, w.len, ch, n_ch, ticket);
+    }
+    logmsg_fields f = {.kind = LOGMSG_SYSTEM, .version = LOGMSG_VERSION_3, .operation = v3_names[ev->kind]};
+    if (!f.operation)   /* no log in version 3: only the state changes */
+        return n_ch ? engine_submit_state(t, ch, n_ch, ticket) : TSE_OK;
+    if (!put_v3(t, &w, ev) || !der_w_ok(&w))
+        return engine_fail(TSE_ERR_INTERNAL, "eventData of %s not encodable", f.operation);
+    v3_origin(t, ev, &f);
+    f.event_data = (logmsg_bytes){buf, w.len};
+    return engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
+}
+
+tse_err engine_log_self_test(engine *t, engine_commit **ticket)
+{
+    char reason[TSE_ERROR_MSGLEN];
+    size_t k = 0;
+    for (const char *p = t->self_test_error; *p && k < 200; p++)
+        reason[k++] = logmsg_printable(p, 1) ? *p : ' ';
+    reason[k] = 0;
+    /* the first of a handle is the one engine_open() runs */
+    engine_event ev = {.kind = EV_SELF_TEST, .success = t->self_test_ok, .text = reason,
+                       .by_tse = !t->self_tested, .roles = 1u << USER_ADMIN | 1u << USER_TIME_ADMIN};
+    t->self_tested = true;
+    return engine_event_log(t, &ev, NULL, 0, ticket);
+}
