@@ -139,10 +139,38 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     pthread_mutex_unlock(&s->log_mu);
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* libmicrohttpd's %XX decoding of the path and the query, with one change:
+ * %00 becomes the byte 0xFF, which is not UTF-8, instead of a NUL that
+ * would cut the text short unseen; the path check (http_handler) and the
+ * strict parameter parsers refuse it. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+            int v = hi * 16 + lo;
+            *w++ = (char)(v ? v : 0xff);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* Goes first among the daemon's options (for the logger). */
 const struct MHD_OptionItem *http_options(srv *s)
 {
-    static struct MHD_OptionItem o[5];
+    static struct MHD_OptionItem o[6];
     pthread_t t;
     if (!guards.watching && pthread_create(&t, NULL, guard_watch, NULL) == 0) {
         pthread_detach(t);
@@ -155,7 +183,8 @@ const struct MHD_OptionItem *http_options(srv *s)
     /* also the limit for a client that stops reading its answer */
     o[2] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.header_timeout, NULL};
     o[3] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->cfg.per_ip_connections, NULL};
-    o[4] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    o[4] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
+    o[5] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return o;
 }
 

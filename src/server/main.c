@@ -12,6 +12,7 @@
  * a fresh directory the way to see the first one on a terminal, not in the
  * service's journal.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -104,6 +105,27 @@ static int master_key(srv *s, int fresh)
         return -1;
     }
     return 0;
+}
+
+/* The data directory holds keys, PIN records and logs: owner only, also
+ * for files an older release made readable by others. */
+static void owner_only(const char *dir)
+{
+    if (chmod(dir, 0700) != 0)
+        fprintf(stderr, "opentsed: cannot chmod %s: %s\n", dir, strerror(errno));
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[1400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == '.' || lstat(path, &st) != 0 || (st.st_mode & 077) == 0)
+            continue;
+        if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && chmod(path, st.st_mode & 0700) == 0)
+            fprintf(stderr, "opentsed: %s was readable by others; now owner only\n", path);
+    }
+    if (d)
+        closedir(d);
 }
 
 /* One opentsed per data directory: an exclusive lock held until exit. */
@@ -343,6 +365,7 @@ int main(int argc, char **argv)
     }
     if ((renew && become_owner(s->cfg.data_dir)) || lock_data_dir(s))
         return 1;
+    owner_only(s->cfg.data_dir);
     char dbpath[1100];
     snprintf(dbpath, sizeof dbpath, "%s/opentse.db", s->cfg.data_dir);
     int fresh = 0;

@@ -238,6 +238,13 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
         return -1;
     }
     t->state = json_string_value(json_object_get(body, "state"));
+    if (t->state && strcmp(t->state, "ACTIVE") == 0 && revision == REQ_MAX_JSON_INT) {
+        /* the transaction could never be finished: no revision is left above it */
+        resp_error(r, 400, "E_BAD_REQUEST", "tx_revision %llu of an ACTIVE transaction leaves no revision to finish it "
+                                            "with; the largest is %llu", (unsigned long long)revision,
+                   (unsigned long long)REQ_MAX_JSON_INT - 1);
+        return -1;
+    }
     t->client_id = json_string_value(json_object_get(body, "client_id"));
     t->schema = json_object_get(body, "schema");
     if (!t->state ||

@@ -313,7 +313,34 @@ static void utf8_path(void **state)
     /* valid UTF-8 is routed as before */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%%c3%%a4", w.tss);
     refused(B, "GET", path, w.tok, NULL, 404, "E_TX_NOT_FOUND", NULL);
+    /* %00 cuts nothing short: the TSS, a transaction id, a query name */
+    char tx[37];
+    hs_uuid(tx);
+    snprintf(path, sizeof path, "/api/v2/tss/%s%%00junk", w.tss);
+    refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "not valid UTF-8");
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s%%00x?tx_revision=1", w.tss, tx);
+    refused(B, "PUT", path, w.tok, "{\"state\":\"ACTIVE\"}", 400, "E_BAD_REQUEST", "not valid UTF-8");
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision%%00x=1", w.tss, tx);
+    char body[200];
+    snprintf(body, sizeof body, "{\"state\":\"ACTIVE\",\"client_id\":\"%s\"}", w.client);
+    refused(B, "PUT", path, w.tok, body, 400, "E_BAD_REQUEST", "tx_revision");
+    /* the last revision of JSON's integers would leave a transaction that can never be finished */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=9007199254740991", w.tss, tx);
+    refused(B, "PUT", path, w.tok, body, 400, "E_BAD_REQUEST", "no revision to finish");
     unchanged(B, w.tok, w.tss, before);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", w.tss, tx);
+    json_decref(hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", w.client));
+    snap(B, w.tok, w.tss, before);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=9007199254740991", w.tss, tx);
+    refused(B, "PUT", path, w.tok, body, 400, "E_BAD_REQUEST", "no revision to finish");
+    unchanged(B, w.tok, w.tss, before);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=9007199254740990", w.tss, tx);
+    json_decref(hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", w.client));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=9007199254740991", w.tss, tx);
+    json_t *fin = hs_json(B, "PUT", path, w.tok, 200, "{s:s, s:s}", "state", "FINISHED", "client_id", w.client);
+    assert_string_equal(json_string_value(json_object_get(fin, "state")), "FINISHED");
+    json_decref(fin);
+    snap(B, w.tok, w.tss, before);
     export_verifies(B, w.tok, w.tss);
     world_stop(&w);
     size_t len = 0;
@@ -332,6 +359,23 @@ static void utf8_path(void **state)
     assert_int_equal(lines, 2);
     free(text);
     free(log);
+
+    /* files an older release left readable by others are owner only after a start */
+    char *dir = th_path("hostile-modes"), *file = NULL;
+    hs_start(&w.p, dir, NULL);
+    hs_stop(&w.p);
+    assert_true(asprintf(&file, "%s/opentse.db", dir) > 0);
+    assert_int_equal(chmod(file, 0644), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    hs_start(&w.p, dir, NULL);
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    hs_stop(&w.p);
+    free(file);
+    free(dir);
 }
 
 /* Break 6: three wrong PUKs in a row block the PUK (TR-03151-1 3.2.5 step 4,
