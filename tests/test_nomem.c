@@ -1,7 +1,9 @@
 /*
  * test_nomem.c - allocation failures along whole operations, in SQLite's
  * way: for n = 1, 2, 3 ... the n-th allocation (our code, SQLite, OpenSSL;
- * see alloc_fail.h) fails while one SE API operation runs. Each time the
+ * see alloc_fail.h) fails while one SE API operation runs. With "io" as
+ * the first argument the n-th write, sync or truncate of a store file
+ * fails instead (io_fail.h): a disk error at every point of the operation. Each time the
  * operation must end with a clean error (or succeed where the failure was
  * absorbed), the engine must agree with its store, and no log may be half
  * written or lost; once n is past the operation's allocations it succeeds.
@@ -21,7 +23,33 @@
 #include <cmocka.h>
 
 #include "alloc_fail.h"
+#include "io_fail.h"
 #include "ready_tse.h"
+
+/* What fails: allocations (alloc_fail.h) or store I/O (io_fail.h, "io"). */
+static bool io_mode;
+static const char *what = "allocation";
+
+static void arm(long n, bool persistent)
+{
+    if (io_mode)
+        persistent ? io_arm_persistent(n) : io_arm(n);
+    else
+        persistent ? af_arm_persistent(n) : af_arm(n);
+}
+
+static void disarm(void)
+{
+    if (io_mode)
+        io_disarm();
+    else
+        af_disarm();
+}
+
+static bool armed_hit(void)
+{
+    return io_mode ? io_hit() : af_hit();
+}
 
 /* Stop a run that never ends (an operation that allocates without bound). */
 #define MAX_STEPS 20000
@@ -192,19 +220,16 @@ static long run(const char *name, fx *f, op_fn prepare, op_fn op, const tse_err 
             fail_msg("%s: before allocation %ld: %d %s", name, n, ready, tse_last_error_message());
         snap before = take(f);
         assert_int_equal(before.info.signature_counter, before.stored_counter);
-        if (f->persistent)
-            af_arm_persistent(n);
-        else
-            af_arm(n);
+        arm(n, f->persistent);
         tse_err rc = op(f);
-        af_disarm();
-        bool hit = af_hit();
+        disarm();
+        bool hit = armed_hit();
         if (f->check)
             f->check(f, rc);
         snap after = take(f);
         /* the engine's counter is the store's, and moved by whole logs */
         if (after.info.signature_counter != after.stored_counter)
-            fail_msg("%s: allocation %ld: the engine's counter %llu is not the store's %llu (result %d: %s)", name, n,
+            fail_msg("%s: %s %ld: the engine's counter %llu is not the store's %llu (result %d: %s)", name, what, n,
                      (unsigned long long)after.info.signature_counter, (unsigned long long)after.stored_counter, rc,
                      tse_last_error_message());
         assert_true(after.info.signature_counter >= before.info.signature_counter);
@@ -212,14 +237,14 @@ static long run(const char *name, fx *f, op_fn prepare, op_fn op, const tse_err 
         check_new_logs(f, before.info.signature_counter, after.info.signature_counter);
         if (!hit) {
             if (rc != TSE_OK)
-                fail_msg("%s: fails without an allocation failure: %d %s", name, rc, tse_last_error_message());
+                fail_msg("%s: fails without a failing %s: %d %s", name, what, rc, tse_last_error_message());
             assert_int_equal(after.info.signature_counter, before.info.signature_counter + (uint64_t)f->expected);
             break;
         }
         if (rc != TSE_OK) {
             failures++;
             if (!clean_error(rc, also))
-                fail_msg("%s: allocation %ld failed: unexpected %d (%s)", name, n, rc, tse_last_error_message());
+                fail_msg("%s: %s %ld failed: unexpected %d (%s)", name, what, n, rc, tse_last_error_message());
             assert_true(tse_last_error_message()[0] != 0);
         }
     }
@@ -228,10 +253,10 @@ static long run(const char *name, fx *f, op_fn prepare, op_fn op, const tse_err 
         assert_true(failures > 0);   /* the failures did reach the operation */
     check_reopened(f);
     if (last_step && n > last_step)
-        print_message("%s: allocations %ld..%ld, %ld of them failing the operation cleanly\n", name, first_step,
+        print_message("%s: %ss %ld..%ld, %ld of them failing the operation cleanly\n", name, what, first_step,
                       last_step, failures);
     else
-        print_message("%s: %ld allocations, %ld of them failing the operation cleanly\n", name, n - 1, failures);
+        print_message("%s: %ld %ss, %ld of them failing the operation cleanly\n", name, n - 1, what, failures);
     return n - 1;
 }
 
@@ -324,6 +349,8 @@ static struct {
 static int sink(void *ctx, const uint8_t *data, size_t len)
 {
     (void)ctx;
+    if (io_mode && io_fail_here())   /* the archive's disk fails too: passed back as it is */
+        return TSE_ERR_STORAGE_FAILURE;
     if (len > sizeof out.data - out.len)
         return -1;
     memcpy(out.data + out.len, data, len);
@@ -570,6 +597,16 @@ int main(int argc, char **argv)
     if (!af_init()) {
         fprintf(stderr, "the allocation hooks of SQLite and OpenSSL could not be installed\n");
         return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "io") == 0) {
+        io_mode = true;
+        what = "write";
+        argc--;
+        argv++;
+        if (!io_init()) {
+            fprintf(stderr, "the failing VFS could not be registered\n");
+            return 1;
+        }
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transactions),
