@@ -128,8 +128,7 @@ PGresult *pg_run(PGconn *c, const char *sql, const pgp *q)
 static _Thread_local bool pipelining;
 static _Thread_local int pipe_sent;
 
-/* Runs a statement that returns no rows (or some, unread); 0 or an error. */
-static int exec_ok(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err)
+int pg_exec(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err)
 {
     if (pipelining) {
         if (!PQsendQueryParams(c, sql, q ? q->n : 0, NULL, q ? q->v : NULL, q ? q->len : NULL, q ? q->fmt : NULL, 0))
@@ -153,10 +152,10 @@ int64_t pg_int(const PGresult *r, int row, int col)
 
 static int make_schema(PGconn *c, tse_error *err)
 {
-    int ret = exec_ok(c, "SELECT pg_advisory_lock(1330926405)", NULL, "cannot lock the schema", err);
+    int ret = pg_exec(c, "SELECT pg_advisory_lock(1330926405)", NULL, "cannot lock the schema", err);
     if (ret)
         return ret;
-    ret = exec_ok(c, "CREATE TABLE IF NOT EXISTS opentse_schema(version integer NOT NULL)", NULL,
+    ret = pg_exec(c, "CREATE TABLE IF NOT EXISTS opentse_schema(version integer NOT NULL)", NULL,
                   "cannot create the schema table", err);
     PGresult *r = ret ? NULL : PQexec(c, "SELECT max(version) FROM opentse_schema");
     int64_t version = 0;
@@ -172,17 +171,17 @@ static int make_schema(PGconn *c, tse_error *err)
     for (int64_t v = version + 1; !ret && v <= PG_SCHEMA_VERSION; v++) {
         char sql[80];
         snprintf(sql, sizeof sql, "INSERT INTO opentse_schema VALUES (%" PRId64 ")", v);
-        ret = exec_ok(c, "BEGIN", NULL, NULL, err);
+        ret = pg_exec(c, "BEGIN", NULL, NULL, err);
         if (!ret)
-            ret = exec_ok(c, migrations[v], NULL, "cannot migrate the PostgreSQL store", err);
+            ret = pg_exec(c, migrations[v], NULL, "cannot migrate the PostgreSQL store", err);
         if (!ret)
-            ret = exec_ok(c, sql, NULL, NULL, err);
+            ret = pg_exec(c, sql, NULL, NULL, err);
         if (!ret)
-            ret = exec_ok(c, "COMMIT", NULL, NULL, err);
+            ret = pg_exec(c, "COMMIT", NULL, NULL, err);
         if (ret)
-            exec_ok(c, "ROLLBACK", NULL, NULL, NULL);
+            pg_exec(c, "ROLLBACK", NULL, NULL, NULL);
     }
-    exec_ok(c, "SELECT pg_advisory_unlock(1330926405)", NULL, NULL, NULL);
+    pg_exec(c, "SELECT pg_advisory_unlock(1330926405)", NULL, NULL, NULL);
     return ret;
 }
 
@@ -354,7 +353,7 @@ static int pg_tse_open(store_db *d, store *s, bool create, tse_error *err)
     pgp q = {0};
     pgp_text(&q, s->name);
     if (!ret && create)
-        ret = exec_ok(c, "INSERT INTO tses(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", &q, "cannot add a TSE",
+        ret = pg_exec(c, "INSERT INTO tses(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", &q, "cannot add a TSE",
                       err);
     PGresult *r = ret ? NULL
                       : pg_run(c, "SELECT id, EXISTS(SELECT 1 FROM meta WHERE tse = tses.id), owner,"
@@ -409,7 +408,7 @@ static void pg_tse_close(store_db *d, store *s)
     pgp_int(&q, s->epoch);
     pgp_text(&q, p->node);
     if (c)
-        exec_ok(c, "UPDATE tses SET owner = NULL, lease_until = NULL WHERE id = $1 AND epoch = $2 AND owner = $3",
+        pg_exec(c, "UPDATE tses SET owner = NULL, lease_until = NULL WHERE id = $1 AND epoch = $2 AND owner = $3",
                 &q, NULL, NULL);
     store_writer_give(d);
 }
@@ -459,7 +458,7 @@ static int apply_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
     pgp_text(&q, l->client_id);
     pgp_text(&q, l->operation);
     pgp_blob(&q, l->data, l->len);
-    return exec_ok(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot store a log", err);
+    return pg_exec(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot store a log", err);
 }
 
 static int apply_delete_logs(PGconn *c, int64_t tse, uint64_t through, tse_error *err)
@@ -479,13 +478,13 @@ static int apply_delete_logs(PGconn *c, int64_t tse, uint64_t through, tse_error
     };
     int ret = 0;
     for (size_t i = 0; !ret && i < 2; i++)
-        ret = exec_ok(c, steps[i], &q, "cannot record a deletion", err);
+        ret = pg_exec(c, steps[i], &q, "cannot record a deletion", err);
     if (!ret)
-        ret = exec_ok(c, "SET LOCAL opentse.delete_logs = 'on'", NULL, NULL, err);
+        ret = pg_exec(c, "SET LOCAL opentse.delete_logs = 'on'", NULL, NULL, err);
     if (!ret)
-        ret = exec_ok(c, "DELETE FROM logs WHERE tse = $1 AND counter <= $2", &q, "cannot delete logs", err);
+        ret = pg_exec(c, "DELETE FROM logs WHERE tse = $1 AND counter <= $2", &q, "cannot delete logs", err);
     if (!ret)
-        ret = exec_ok(c, "SET LOCAL opentse.delete_logs = 'off'", NULL, NULL, err);
+        ret = pg_exec(c, "SET LOCAL opentse.delete_logs = 'off'", NULL, NULL, err);
     return ret;
 }
 
@@ -501,19 +500,19 @@ static int apply_change(PGconn *c, const store *view, const store_change *ch, ts
     case STORE_PUT_META:
         pgp_text(&q, ch->key);
         pgp_blob(&q, ch->value, ch->value_len);
-        return exec_ok(c, "INSERT INTO meta VALUES ($1, $2, $3) ON CONFLICT (tse, key) DO UPDATE SET value ="
+        return pg_exec(c, "INSERT INTO meta VALUES ($1, $2, $3) ON CONFLICT (tse, key) DO UPDATE SET value ="
                           " EXCLUDED.value", &q, "cannot store state", err);
     case STORE_DEL_META:
         pgp_text(&q, ch->key);
-        return exec_ok(c, "DELETE FROM meta WHERE tse = $1 AND key = $2", &q, "cannot delete state", err);
+        return pg_exec(c, "DELETE FROM meta WHERE tse = $1 AND key = $2", &q, "cannot delete state", err);
     case STORE_PUT_CLIENT:
         pgp_text(&q, ch->key);
         pgp_int(&q, ch->time);
-        return exec_ok(c, "INSERT INTO clients VALUES ($1, $2, $3) ON CONFLICT (tse, client_id) DO UPDATE SET"
+        return pg_exec(c, "INSERT INTO clients VALUES ($1, $2, $3) ON CONFLICT (tse, client_id) DO UPDATE SET"
                           " registered = EXCLUDED.registered", &q, "cannot store a client", err);
     case STORE_DEL_CLIENT:
         pgp_text(&q, ch->key);
-        return exec_ok(c, "DELETE FROM clients WHERE tse = $1 AND client_id = $2", &q, "cannot delete a client", err);
+        return pg_exec(c, "DELETE FROM clients WHERE tse = $1 AND client_id = $2", &q, "cannot delete a client", err);
     case STORE_PUT_TX: {
         const store_tx *tx = ch->tx;
         char id[sizeof tx->client_id + 1];
@@ -524,14 +523,14 @@ static int apply_change(PGconn *c, const store *view, const store_change *ch, ts
         pgp_int(&q, tx->start_time);
         pgp_int(&q, tx->last_update);
         pgp_blob(&q, tx->pending, tx->pending_len);
-        return exec_ok(c, "INSERT INTO open_tx VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tse, number) DO"
+        return pg_exec(c, "INSERT INTO open_tx VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tse, number) DO"
                           " UPDATE SET client_id = EXCLUDED.client_id, start_counter = EXCLUDED.start_counter,"
                           " start_time = EXCLUDED.start_time, last_update = EXCLUDED.last_update,"
                           " pending = EXCLUDED.pending", &q, "cannot store an open transaction", err);
     }
     case STORE_DEL_TX:
         pgp_int(&q, (int64_t)ch->tx->number);
-        return exec_ok(c, "DELETE FROM open_tx WHERE tse = $1 AND number = $2", &q, "cannot delete a transaction",
+        return pg_exec(c, "DELETE FROM open_tx WHERE tse = $1 AND number = $2", &q, "cannot delete a transaction",
                        err);
     case STORE_DELETE_LOGS:
         return apply_delete_logs(c, view->id, ch->counter, err);
@@ -547,7 +546,7 @@ static int apply_change(PGconn *c, const store *view, const store_change *ch, ts
             if (!v)
                 return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
             pgp_text(&q, v);
-            int ret = exec_ok(c, ch->kind == STORE_PUT_RECORD
+            int ret = pg_exec(c, ch->kind == STORE_PUT_RECORD
                                      ? "INSERT INTO records(ns, key, idx, ord, value) VALUES ($1, $2, $3, $4, $5)"
                                        " ON CONFLICT (ns, key) DO UPDATE SET idx = EXCLUDED.idx, ord = EXCLUDED.ord,"
                                        " value = EXCLUDED.value"
@@ -559,7 +558,7 @@ static int apply_change(PGconn *c, const store *view, const store_change *ch, ts
     case STORE_DEL_RECORD:
         pgp_text(&q, ch->ns);
         pgp_text(&q, ch->key);
-        return exec_ok(c, "DELETE FROM records WHERE ns = $1 AND key = $2", &q, "cannot delete a record", err);
+        return pg_exec(c, "DELETE FROM records WHERE ns = $1 AND key = $2", &q, "cannot delete a record", err);
     }
     return error_set(err, TSE_ERR_INTERNAL, "unknown store change %d", (int)ch->kind);
 }
@@ -616,6 +615,30 @@ static int fence(store_db *d, PGconn *c, store_ticket *list, tse_error *err)
     return 0;
 }
 
+/* Whether the ticket's batch is applied: not when store_complete() failed
+ * it, its TSE's lease is lost or its log breaks the counter rule (then its
+ * result is set). *counter: its TSE's counter in this flush (logs only). */
+static bool ticket_goes(store_db *d, store_ticket *t, uint64_t **counter)
+{
+    const store_log *l = t->batch.log;
+    if (t->preset) {
+        t->result = t->preset;
+        return false;
+    }
+    if (t->view && t->view->lease_lost) {
+        t->result = error_set(&t->err, TSE_ERR_STORE_IN_USE,
+                              "TSE %s is signed by another node now (its lease was taken over)", t->view->name);
+        return false;
+    }
+    *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
+    if (l && l->counter != **counter + 1) {
+        t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT, "log counter %llu refused: the next counter is %llu",
+                              (unsigned long long)l->counter, (unsigned long long)**counter + 1);
+        return false;
+    }
+    return true;
+}
+
 /* The flush in one round trip: every statement sent in a pipeline, the
  * lease fenced by a statement that fails when the epoch is not ours any
  * more, so any failure rolls the whole transaction back. 0: committed and
@@ -633,7 +656,7 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
     pipelining = true;
     pipe_sent = 0;
     tse_error e = {0};
-    int ret = exec_ok(c, "BEGIN", NULL, NULL, &e);
+    int ret = pg_exec(c, "BEGIN", NULL, NULL, &e);
     for (store_ticket *t = list; !ret && t; t = t->next) {
         store *v = t->view;
         if (!v || v->flush_gen == d->flush_gen)
@@ -645,29 +668,22 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
         pgp_int(&q, v->epoch);
         pgp_text(&q, p->node);
         pgp_int(&q, p->lease_ms);
-        ret = exec_ok(c, "WITH u AS (UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
+        ret = pg_exec(c, "WITH u AS (UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
                          " WHERE id = $1 AND epoch = $2 AND owner = $3 RETURNING 1) SELECT 1 / count(*) FROM u",
                       &q, NULL, &e);
     }
     for (store_ticket *t = list; !ret && t; t = t->next) {
         const store_log *l = t->batch.log;
+        uint64_t *counter = NULL;
         t->result = 0;
-        if (t->preset) {
-            t->result = t->preset;
+        if (!ticket_goes(d, t, &counter))
             continue;
-        }
-        uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
-        if (l && l->counter != *counter + 1) {
-            t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT, "log counter %llu refused: the next counter is %llu",
-                                  (unsigned long long)l->counter, (unsigned long long)*counter + 1);
-            continue;
-        }
         ret = apply_batch(c, t, &e);
         if (!ret && l)
             *counter = l->counter;
     }
     if (!ret)
-        ret = exec_ok(c, "COMMIT", NULL, NULL, &e);
+        ret = pg_exec(c, "COMMIT", NULL, NULL, &e);
     pipelining = false;
     bool synced = PQpipelineSync(c) == 1, ok = !ret && synced;
     /* every result, up to the sync's */
@@ -695,7 +711,7 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
         return 0;
     }
     if (PQstatus(c) == CONNECTION_OK)
-        exec_ok(c, "ROLLBACK", NULL, NULL, NULL);   /* the failed transaction block, if any */
+        pg_exec(c, "ROLLBACK", NULL, NULL, NULL);   /* the failed transaction block, if any */
     for (store_ticket *t = list; t; t = t->next)
         t->result = 0;
     d->flush_gen++;   /* the slow way starts the counters afresh */
@@ -711,27 +727,15 @@ static void pg_flush(store_db *d, store_ticket *list)
         return;
     if (c && PQstatus(c) != CONNECTION_OK)
         c = pg_writer(p, &msg);
-    int ret = c ? exec_ok(c, "BEGIN", NULL, NULL, &msg) : STORE_PG_FAILED(&msg);
+    int ret = c ? pg_exec(c, "BEGIN", NULL, NULL, &msg) : STORE_PG_FAILED(&msg);
     if (!ret)
         ret = fence(d, c, list, &msg);
     for (store_ticket *t = list; !ret && t; t = t->next) {
         const store_log *l = t->batch.log;
-        if (t->preset) {
-            t->result = t->preset;
+        uint64_t *counter = NULL;
+        if (!ticket_goes(d, t, &counter))
             continue;
-        }
-        if (t->view && t->view->lease_lost) {
-            t->result = error_set(&t->err, TSE_ERR_STORE_IN_USE,
-                                  "TSE %s is signed by another node now (its lease was taken over)", t->view->name);
-            continue;
-        }
-        uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
-        if (l && l->counter != *counter + 1) {
-            t->result = error_set(&t->err, TSE_ERR_INVALID_ARGUMENT, "log counter %llu refused: the next counter is %llu",
-                                  (unsigned long long)l->counter, (unsigned long long)*counter + 1);
-            continue;
-        }
-        if ((t->result = exec_ok(c, "SAVEPOINT batch", NULL, NULL, &t->err)) != 0) {
+        if ((t->result = pg_exec(c, "SAVEPOINT batch", NULL, NULL, &t->err)) != 0) {
             ret = t->result;
             msg = t->err;
             break;
@@ -743,7 +747,7 @@ static void pg_flush(store_db *d, store_ticket *list)
             break;
         }
         const char *end = t->result ? "ROLLBACK TO SAVEPOINT batch" : "RELEASE SAVEPOINT batch";
-        if (exec_ok(c, end, NULL, NULL, &msg) != 0) {
+        if (pg_exec(c, end, NULL, NULL, &msg) != 0) {
             ret = TSE_ERR_STORAGE_FAILURE;
             break;
         }
@@ -751,13 +755,13 @@ static void pg_flush(store_db *d, store_ticket *list)
             *counter = l->counter;
     }
     if (!ret)
-        ret = exec_ok(c, "COMMIT", NULL, NULL, &msg);
+        ret = pg_exec(c, "COMMIT", NULL, NULL, &msg);
     if (!ret) {
         store_commit_views(d, list);
         return;
     }
     if (c && PQstatus(c) == CONNECTION_OK)
-        exec_ok(c, "ROLLBACK", NULL, NULL, NULL);
+        pg_exec(c, "ROLLBACK", NULL, NULL, NULL);
     /* a failed COMMIT may have committed: every TSE of the flush reads its counter again */
     for (store_ticket *t = list; t; t = t->next)
         if (t->view)

@@ -54,6 +54,9 @@ static inline int store_pg_failed(const tse_error *err)
 #define STORE_PG_FAILED(err) store_pg_failed(err)
 PGconn *pg_connect(pg_db *p, tse_error *err);
 PGresult *pg_run(PGconn *c, const char *sql, const pgp *q);
+/* Runs a statement that returns no rows (or some, unread); 0 or an error
+ * naming `what` (NULL: the SQL). Inside a flush's pipeline it is queued. */
+int pg_exec(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err);
 int64_t pg_int(const PGresult *r, int row, int col);
 int pg_last_counter(PGconn *c, int64_t id, uint64_t *out, tse_error *err);
 /* The writer's connection (under the writer role), connected again after a failure. */

@@ -420,19 +420,10 @@ int pg_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n, t
 
 /* ---- bulk insert (restoreFromBackup), under the writer role ---- */
 
-static int bulk_exec(PGconn *c, const char *sql, const pgp *q, tse_error *err)
-{
-    PGresult *r = pg_run(c, sql, q);
-    ExecStatusType st = PQresultStatus(r);
-    int ret = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, sql);
-    PQclear(r);
-    return ret;
-}
-
 int pg_bulk_begin(store *s, tse_error *err)
 {
     PGconn *c = pg_writer(s->d->pg, err);
-    return c ? bulk_exec(c, "BEGIN", NULL, err) : query_failed(err);
+    return c ? pg_exec(c, "BEGIN", NULL, NULL, err) : query_failed(err);
 }
 
 int pg_bulk_put(store *s, const store_log *l, tse_error *err)
@@ -467,7 +458,7 @@ int pg_bulk_put(store *s, const store_log *l, tse_error *err)
     pgp_text(&q, l->client_id);
     pgp_text(&q, l->operation);
     pgp_blob(&q, l->data, l->len);
-    return bulk_exec(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, err);
+    return pg_exec(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot restore a log", err);
 }
 
 int pg_bulk_end(store *s, bool commit, uint64_t *last, tse_error *err)
@@ -502,8 +493,8 @@ int pg_bulk_end(store *s, bool commit, uint64_t *last, tse_error *err)
         PQclear(r);
     }
     if (commit && !ret)
-        ret = bulk_exec(c, "COMMIT", NULL, err);
+        ret = pg_exec(c, "COMMIT", NULL, NULL, err);
     if (!commit || ret)
-        bulk_exec(c, "ROLLBACK", NULL, NULL);
+        pg_exec(c, "ROLLBACK", NULL, NULL, NULL);
     return ret;
 }

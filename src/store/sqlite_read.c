@@ -111,6 +111,18 @@ static int query_step(query *q, tse_error *err)
     return store_sqlfail(err, q->db, "cannot read the store");
 }
 
+/* Steps q once for one integer (column 0), ends q; `what` names it. */
+static int one_u64(query *q, uint64_t *out, const char *what, tse_error *err)
+{
+    int rc = query_step(q, err), ret = 0;
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(q->st, 0);
+    else
+        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for %s", what);
+    query_end(q);
+    return ret;
+}
+
 static int64_t clamp_id(uint64_t v)
 {
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
@@ -216,15 +228,7 @@ int store_last_transaction_number(store *s, uint64_t *out, tse_error *err)
                           " COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
                           " WHERE tse = ?1 AND key = '" STORE_META_DELETED_TX "'), 0))",
                           &q, err);
-    if (ret)
-        return ret;
-    int rc = query_step(&q, err);
-    if (rc == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(q.st, 0);
-    else
-        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MAX(tx_number)");
-    query_end(&q);
-    return ret;
+    return ret ? ret : one_u64(&q, out, "MAX(tx_number)", err);
 }
 
 /* Steps q to the end, handing every row to row(); stops early on non-zero. */
@@ -406,15 +410,7 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
     query q;
     int ret = filter_query(s, f, limit ? "SELECT COUNT(*) FROM (SELECT 1 FROM logs" : "SELECT COUNT(*) FROM logs",
                            limit ? tail : "", &q, err);
-    if (ret)
-        return ret;
-    int rc = query_step(&q, err);
-    if (rc == SQLITE_ROW)
-        *count = (uint64_t)sqlite3_column_int64(q.st, 0);
-    else
-        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
-    query_end(&q);
-    return ret;
+    return ret ? ret : one_u64(&q, count, "COUNT", err);
 }
 
 int store_log_span(store *s, const store_log_filter *f, uint64_t *lo, uint64_t *hi, tse_error *err)
@@ -487,15 +483,7 @@ int store_first_counter(store *s, uint64_t *out, tse_error *err)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_first_counter: bad argument");
     query q;
     int ret = query_begin(s, "SELECT COALESCE(MIN(counter), 0) FROM logs WHERE tse = ?1", &q, err);
-    if (ret)
-        return ret;
-    int rc = query_step(&q, err);
-    if (rc == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(q.st, 0);
-    else
-        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for MIN(counter)");
-    query_end(&q);
-    return ret;
+    return ret ? ret : one_u64(&q, out, "MIN(counter)", err);
 }
 
 /* ---- records ---- */
@@ -594,13 +582,5 @@ int store_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_count: bad argument");
     query q;
     int ret = record_query(d, "SELECT COUNT(*)", ns, idx, "", &q, err);
-    if (ret)
-        return ret;
-    int rc = query_step(&q, err);
-    if (rc == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(q.st, 0);
-    else
-        ret = rc < 0 ? rc : error_set(err, TSE_ERR_STORAGE_FAILURE, "no result for COUNT");
-    query_end(&q);
-    return ret;
+    return ret ? ret : one_u64(&q, n, "COUNT", err);
 }

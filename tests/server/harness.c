@@ -407,3 +407,26 @@ int hs_verify_tx_response(json_t *tx)
     free(pd);
     return rc;
 }
+
+void hs_export_all(const char *base, const char *token, const char *tss, const char *file)
+{
+    char id[37], path[600];
+    hs_uuid(id);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s", tss, id);
+    json_decref(hs_json(base, "PUT", path, token, 200, NULL));
+    for (int i = 0;; i++) {
+        json_t *j = hs_json(base, "GET", path, token, 200, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        int done = st && strcmp(st, "PENDING") && strcmp(st, "WORKING");
+        if (done)
+            assert_string_equal(st, "COMPLETED");
+        json_decref(j);
+        if (done)
+            break;
+        assert_true(i < 3000);
+        usleep(20000);
+    }
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "curl -sf -o '%s' -H 'Authorization: Bearer %s' '%s%s/file'", file, token, base, path);
+    assert_int_equal(system(cmd), 0);
+}

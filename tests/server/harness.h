@@ -64,4 +64,8 @@ int hs_verify_tx_response(json_t *tx);
 
 uint8_t *hs_b64_decode(const char *s, size_t *len);
 
+/* An export job of all of TSS tss, waited for (COMPLETED asserted), its
+ * archive downloaded to `file`. */
+void hs_export_all(const char *base, const char *token, const char *tss, const char *file);
+
 #endif

@@ -142,31 +142,6 @@ static void recover(load *l, int from)
     }
 }
 
-/* Exports everything into `file`; asserts the job completes. */
-static void export_all(const load *l, const char *file)
-{
-    char id[37], path[600];
-    hs_uuid(id);
-    snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s", l->tss, id);
-    json_decref(hs_json(l->base, "PUT", path, l->token, 200, NULL));
-    for (int i = 0;; i++) {
-        json_t *j = hs_json(l->base, "GET", path, l->token, 200, NULL);
-        const char *st = json_string_value(json_object_get(j, "state"));
-        int done = st && strcmp(st, "PENDING") && strcmp(st, "WORKING");
-        if (done)
-            assert_string_equal(st, "COMPLETED");
-        json_decref(j);
-        if (done)
-            break;
-        assert_true(i < 3000);
-        usleep(20000);
-    }
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "curl -sf -o '%s' -H 'Authorization: Bearer %s' '%s%s/file'", file, l->token, l->base,
-             path);
-    assert_int_equal(system(cmd), 0);
-}
-
 /* Transaction logs of the archive by kind. */
 static void count_logs(const char *file, int *starts, int *finishes, int *others)
 {
@@ -230,7 +205,7 @@ static void test_kill9_cycles(void **state)
     assert_true(lost > 0);   /* the kills did land mid-request */
 
     char *file = th_path("atomic.tar");
-    export_all(l, file);
+    hs_export_all(l->base, l->token, l->tss, file);
     int starts, finishes, others;
     count_logs(file, &starts, &finishes, &others);
     assert_int_equal(starts, known);

@@ -162,51 +162,79 @@ static int owner(cluster *c)
     return -1;
 }
 
-static void make_store(cluster *c)
+/* A cluster on a new database `db` of the test's PostgreSQL server; node 0
+ * is started with --demo in data directory "<db>-0". */
+static cluster *cluster_new(const char *db)
 {
+    cluster *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->txs = calloc(MAX_TX, sizeof *c->txs);
+    assert_non_null(c->txs);
+    pthread_mutex_init(&c->mu, NULL);
     const char *base = getenv("OPENTSE_TEST_PG"), *bin = getenv("OPENTSE_TEST_PGBIN");
     assert_non_null(base);
     assert_non_null(bin);
-    snprintf(c->store, sizeof c->store, "%.*s/nodes", (int)(strrchr(base, '/') - base), base);
-    char cmd[1000];
-    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE nodes' >/dev/null", bin, base);
+    snprintf(c->store, sizeof c->store, "%.*s/%s", (int)(strrchr(base, '/') - base), base, db);
+    char cmd[1000], name[64];
+    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE %s' >/dev/null", bin, base, db);
     assert_int_equal(system(cmd), 0);
+    for (int k = 0; k < NODES; k++) {
+        snprintf(name, sizeof name, "%s-%d", db, k);
+        c->dir[k] = th_path(name);
+    }
+    start_node(c, 0, 1);
+    return c;
+}
+
+/* Node k's data directory with the deployment's master key, nothing else. */
+static void join(cluster *c, int k)
+{
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "mkdir -p -m 700 '%s' && cp -p '%s/master.key' '%s/'", c->dir[k], c->dir[0], c->dir[k]);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The demo of node 0 (returned), its token, TSS and client in c. */
+static json_t *use_demo(cluster *c, int via)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/demo.json", c->dir[0]);
+    json_t *d = json_load_file(path, 0, NULL);
+    assert_non_null(d);
+    c->token = hs_token(c->node[via].base, json_string_value(json_object_get(d, "api_key")),
+                        json_string_value(json_object_get(d, "api_secret")));
+    c->tss = json_string_value(json_object_get(d, "tss_id"));
+    c->client = json_string_value(json_object_get(d, "client_id"));
+    return d;
+}
+
+static void cluster_free(cluster *c, json_t *demo)
+{
+    for (int k = 0; k < NODES; k++) {
+        if (c->alive[k])
+            hs_stop(&c->node[k]);
+        free(c->dir[k]);
+    }
+    free((char *)c->token);
+    json_decref(demo);
+    free(c->txs);
+    free(c);
 }
 
 static void test_three_nodes(void **state)
 {
     (void)state;
     setenv("OPENTSE_STORE_LEASE_MS", "1000", 1);
-    cluster *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    c->txs = calloc(MAX_TX, sizeof *c->txs);
-    assert_non_null(c->txs);
-    pthread_mutex_init(&c->mu, NULL);
-    make_store(c);
-    static const char *names[NODES] = {"node-a", "node-b", "node-c"};
-    for (int k = 0; k < NODES; k++)
-        c->dir[k] = th_path(names[k]);
-    start_node(c, 0, 1);
-    /* the other nodes: the deployment's master key, nothing else */
+    cluster *c = cluster_new("nodes");
     for (int k = 1; k < NODES; k++) {
-        char cmd[1500];
-        snprintf(cmd, sizeof cmd, "mkdir -p -m 700 '%s' && cp -p '%s/master.key' '%s/'", c->dir[k], c->dir[0],
-                 c->dir[k]);
-        assert_int_equal(system(cmd), 0);
+        join(c, k);
         start_node(c, k, 1);
         char demo[700];
         snprintf(demo, sizeof demo, "cmp -s '%s/demo.json' '%s/demo.json'", c->dir[0], c->dir[k]);
         assert_int_equal(system(demo), 0);   /* --demo on a later node: the same demo */
     }
-    char demo_path[700];
-    snprintf(demo_path, sizeof demo_path, "%s/demo.json", c->dir[0]);
-    json_t *d = json_load_file(demo_path, 0, NULL);
-    assert_non_null(d);
-    char *token = hs_token(c->node[1].base, json_string_value(json_object_get(d, "api_key")),
-                           json_string_value(json_object_get(d, "api_secret")));
-    c->token = token;
-    c->tss = json_string_value(json_object_get(d, "tss_id"));
-    c->client = json_string_value(json_object_get(d, "client_id"));
+    json_t *d = use_demo(c, 1);
+    const char *token = c->token;
 
     pthread_t th[WORKERS];
     for (int i = 0; i < WORKERS; i++)
@@ -274,36 +302,12 @@ static void test_three_nodes(void **state)
     assert_true(acked > 100);
 
     /* the export: gapless, unique, every signature (opentse verify) */
-    char id[37], path[600], file_path[700], cmd[4000];
-    hs_uuid(id);
-    snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s", c->tss, id);
-    json_decref(hs_json(c->node[0].base, "PUT", path, token, 200, NULL));
-    for (int i = 0;; i++) {
-        json_t *j = hs_json(c->node[0].base, "GET", path, token, 200, NULL);
-        const char *st = json_string_value(json_object_get(j, "state"));
-        int done = st && strcmp(st, "PENDING") && strcmp(st, "WORKING");
-        if (done)
-            assert_string_equal(st, "COMPLETED");
-        json_decref(j);
-        if (done)
-            break;
-        assert_true(i < 3000);
-        usleep(20000);
-    }
-    char *file = th_path("nodes.tar");
-    snprintf(file_path, sizeof file_path, "%s", file);
-    snprintf(cmd, sizeof cmd, "curl -sf -o '%s' -H 'Authorization: Bearer %s' '%s%s/file' && '%s' verify '%s' >/dev/null",
-             file_path, token, c->node[0].base, path, getenv("OPENTSE_CLI"), file_path);
+    char *file = th_path("nodes.tar"), cmd[1400];
+    hs_export_all(c->node[0].base, token, c->tss, file);
+    snprintf(cmd, sizeof cmd, "'%s' verify '%s' >/dev/null", getenv("OPENTSE_CLI"), file);
     assert_int_equal(system(cmd), 0);
-    for (int k = 0; k < NODES; k++)
-        hs_stop(&c->node[k]);
     free(file);
-    free(token);
-    json_decref(d);
-    for (int k = 0; k < NODES; k++)
-        free(c->dir[k]);
-    free(c->txs);
-    free(c);
+    cluster_free(c, d);
 }
 
 /* A node paused past its lease (SIGSTOP) signs nothing more for the TSS
@@ -312,29 +316,11 @@ static void test_paused_node(void **state)
 {
     (void)state;
     setenv("OPENTSE_STORE_LEASE_MS", "1000", 1);
-    cluster *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    pthread_mutex_init(&c->mu, NULL);
-    const char *base = getenv("OPENTSE_TEST_PG"), *bin = getenv("OPENTSE_TEST_PGBIN");
-    snprintf(c->store, sizeof c->store, "%.*s/paused", (int)(strrchr(base, '/') - base), base);
-    char cmd[1500];
-    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE paused' >/dev/null", bin, base);
-    assert_int_equal(system(cmd), 0);
-    c->dir[0] = th_path("paused-a");
-    c->dir[1] = th_path("paused-b");
-    start_node(c, 0, 1);
-    snprintf(cmd, sizeof cmd, "mkdir -p -m 700 '%s' && cp -p '%s/master.key' '%s/'", c->dir[1], c->dir[0], c->dir[1]);
-    assert_int_equal(system(cmd), 0);
+    cluster *c = cluster_new("paused");
+    join(c, 1);
     start_node(c, 1, 0);
-    char demo_path[700];
-    snprintf(demo_path, sizeof demo_path, "%s/demo.json", c->dir[0]);
-    json_t *d = json_load_file(demo_path, 0, NULL);
-    assert_non_null(d);
-    char *token = hs_token(c->node[0].base, json_string_value(json_object_get(d, "api_key")),
-                           json_string_value(json_object_get(d, "api_secret")));
-    const char *tss = json_string_value(json_object_get(d, "tss_id"));
-    const char *client = json_string_value(json_object_get(d, "client_id"));
-    c->tss = tss;
+    json_t *d = use_demo(c, 0);
+    const char *token = c->token, *tss = c->tss, *client = c->client;
     assert_int_equal(owner(c), 0);
     char path[300], body[300], txid[37];
     snprintf(body, sizeof body, "{\"state\":\"ACTIVE\",\"client_id\":\"%s\"}", client);
@@ -382,13 +368,7 @@ static void test_paused_node(void **state)
     assert_int_equal(json_integer_value(json_object_get(t, "signature_counter")), last);
     json_decref(t);
     assert_int_equal(owner(c), 1);
-    hs_stop(&c->node[0]);
-    hs_stop(&c->node[1]);
-    free(token);
-    json_decref(d);
-    free(c->dir[0]);
-    free(c->dir[1]);
-    free(c);
+    cluster_free(c, d);
 }
 
 /* pg_ctl stop/start of the test's server (as its owner). */
@@ -405,27 +385,9 @@ static void pg_ctl(const char *what)
 static void test_postgres_restart(void **state)
 {
     (void)state;
-    cluster *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    c->txs = calloc(MAX_TX, sizeof *c->txs);
-    assert_non_null(c->txs);
-    pthread_mutex_init(&c->mu, NULL);
-    const char *base = getenv("OPENTSE_TEST_PG"), *bin = getenv("OPENTSE_TEST_PGBIN");
-    snprintf(c->store, sizeof c->store, "%.*s/restart", (int)(strrchr(base, '/') - base), base);
-    char cmd[1500];
-    snprintf(cmd, sizeof cmd, "'%s/psql' -q '%s' -c 'CREATE DATABASE restart' >/dev/null", bin, base);
-    assert_int_equal(system(cmd), 0);
-    c->dir[0] = th_path("restart-a");
-    start_node(c, 0, 1);
-    char demo_path[700];
-    snprintf(demo_path, sizeof demo_path, "%s/demo.json", c->dir[0]);
-    json_t *d = json_load_file(demo_path, 0, NULL);
-    assert_non_null(d);
-    char *token = hs_token(c->node[0].base, json_string_value(json_object_get(d, "api_key")),
-                           json_string_value(json_object_get(d, "api_secret")));
-    c->token = token;
-    c->tss = json_string_value(json_object_get(d, "tss_id"));
-    c->client = json_string_value(json_object_get(d, "client_id"));
+    cluster *c = cluster_new("restart");
+    json_t *d = use_demo(c, 0);
+    const char *token = c->token;
     pthread_t th[WORKERS];
     for (int i = 0; i < WORKERS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, worker, c), 0);
@@ -482,12 +444,7 @@ static void test_postgres_restart(void **state)
     assert_true(acked > before);
     printf("postgres restart: %d answers 503 with Retry-After while it was down; %d transactions acknowledged, none"
            " lost; back %.2f s after the start\n", n503, acked, now() - t0);
-    hs_stop(&c->node[0]);
-    free(token);
-    json_decref(d);
-    free(c->dir[0]);
-    free(c->txs);
-    free(c);
+    cluster_free(c, d);
 }
 
 int main(void)
