@@ -447,7 +447,7 @@ static int pg_tse_owner(store_db *d, const char *name, char out[17], tse_error *
 
 /* ---- a flush ---- */
 
-static int apply_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
+int pg_insert_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
 {
     pgp q = {0};
     pgp_int(&q, tse);
@@ -566,7 +566,7 @@ static int apply_change(PGconn *c, const store *view, const store_change *ch, ts
 static int apply_batch(PGconn *c, const store_ticket *t, tse_error *err)
 {
     const store_batch *b = &t->batch;
-    int ret = b->log ? apply_log(c, t->view->id, b->log, err) : 0;
+    int ret = b->log ? pg_insert_log(c, t->view->id, b->log, err) : 0;
     for (size_t i = 0; !ret && i < b->n_changes; i++)
         ret = apply_change(c, t->view, &b->changes[i], err);
     for (size_t i = 0; !ret && i < t->n_extra; i++)

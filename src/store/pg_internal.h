@@ -59,6 +59,8 @@ PGresult *pg_run(PGconn *c, const char *sql, const pgp *q);
 int pg_exec(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err);
 int64_t pg_int(const PGresult *r, int row, int col);
 int pg_last_counter(PGconn *c, int64_t id, uint64_t *out, tse_error *err);
+/* Inserts log l of TSE tse (a flush's or a restore's). */
+int pg_insert_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err);
 /* The writer's connection (under the writer role), connected again after a failure. */
 PGconn *pg_writer(pg_db *p, tse_error *err);
 

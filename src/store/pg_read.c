@@ -452,13 +452,7 @@ int pg_bulk_put(store *s, const store_log *l, tse_error *err)
         return ret ? ret : 1;
     }
     PQclear(r);
-    pgp_int(&q, l->kind);
-    pgp_int(&q, l->log_time);
-    pgp_int(&q, (int64_t)l->transaction_number);
-    pgp_text(&q, l->client_id);
-    pgp_text(&q, l->operation);
-    pgp_blob(&q, l->data, l->len);
-    return pg_exec(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot restore a log", err);
+    return pg_insert_log(c, s->id, l, err);
 }
 
 int pg_bulk_end(store *s, bool commit, uint64_t *last, tse_error *err)
