@@ -63,6 +63,8 @@ tse_err engine_create_in(engine_db *d, const char *name, const tse_create_option
 tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *opts, engine **out);
 /* Every TSE of d in the order of creation; cb returns non-zero to stop. */
 tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name), void *ctx);
+/* Whether another node of a shared store took this TSE over. */
+bool engine_lease_lost(engine *t);
 /* The node holding TSE name's lease now (a shared store); NOT_FOUND if none. */
 tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17]);
 /* Copies the TSE of a single-TSE file (file: layout) into d as `name`. */

@@ -59,6 +59,11 @@ tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name),
     return rc < 0 && err.code ? fail(rc, &err) : (tse_err)rc;   /* or the callback's own value */
 }
 
+bool engine_lease_lost(engine *t)
+{
+    return t && store_lease_lost(t->st);
+}
+
 tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17])
 {
     tse_error err = {0};

@@ -548,3 +548,13 @@ int store_tse_owner(store_db *d, const char *name, char out[17], tse_error *err)
         return store_pg->tse_owner(d, name, out, err);
     return error_set(err, TSE_ERR_NOT_FOUND, "a sqlite: store has no other nodes");
 }
+
+bool store_lease_lost(store *s)
+{
+    if (!s || !s->d->pg)
+        return false;
+    pthread_mutex_lock(&s->d->qmu);
+    bool lost = s->lease_lost;
+    pthread_mutex_unlock(&s->d->qmu);
+    return lost;
+}

@@ -76,6 +76,9 @@ store_db *store_db_of(store *s);
 /* Every TSE of the database that has state, in the order of creation. */
 typedef int (*store_name_cb)(void *ctx, const char *name);
 int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
+/* Whether another node took this TSE's lease over (PostgreSQL): nothing
+ * more is committed for it through this handle. */
+bool store_lease_lost(store *s);
 /* The node that holds TSE `name`'s lease now (PostgreSQL); NOT_FOUND when
  * none does (and always on sqlite:, where one process holds them all). */
 int store_tse_owner(store_db *d, const char *name, char out[17], tse_error *err);
