@@ -65,6 +65,9 @@ tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *o
 tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name), void *ctx);
 /* Whether another node of a shared store took this TSE over. */
 bool engine_lease_lost(engine *t);
+/* Takes the TSE back when no node holds it any more; its state is read
+ * again before the next operation. STORE_IN_USE while another node has it. */
+tse_err engine_reacquire(engine *t);
 /* The node holding TSE name's lease now (a shared store); NOT_FOUND if none. */
 tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17]);
 /* Copies the TSE of a single-TSE file (file: layout) into d as `name`. */

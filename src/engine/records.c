@@ -64,6 +64,19 @@ bool engine_lease_lost(engine *t)
     return t && store_lease_lost(t->st);
 }
 
+tse_err engine_reacquire(engine *t)
+{
+    tse_error err = {0};
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    pthread_mutex_lock(&t->mu);
+    int rc = store_tse_reacquire(t->st, &err);
+    if (!rc)
+        t->stale = true;   /* counters, clients, open transactions as the other node left them */
+    pthread_mutex_unlock(&t->mu);
+    return rc ? fail(rc, &err) : TSE_OK;
+}
+
 tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17])
 {
     tse_error err = {0};

@@ -96,7 +96,7 @@ static void ready(srv_req *q, srv_resp *r)
 static void tss_sub(srv_req *q, srv_resp *r, char **seg, int nseg)
 {
     srv_tss *x = tss_find(q->s, seg[1], q->who.org_id);
-    if ((!x && tss_elsewhere(q->s, seg[1], q->who.org_id)) || (x && engine_lease_lost(x->e))) {
+    if ((!x && tss_elsewhere(q->s, seg[1], q->who.org_id)) || (x && engine_lease_lost(x->e) && engine_reacquire(x->e) != TSE_OK)) {
         (void)(proxy_pass(q, r, seg[1]) || (resp_elsewhere(r, seg[1]), 0));
         return;
     }

@@ -396,6 +396,36 @@ static int pg_tse_open(store_db *d, store *s, bool create, tse_error *err)
     return ret;
 }
 
+static int pg_tse_reacquire(store_db *d, store *s, tse_error *err)
+{
+    pg_db *p = d->pg;
+    store_writer_take(d);   /* no flush of this TSE meanwhile */
+    PGconn *c = pg_writer(p, err);
+    pgp q = {0};
+    pgp_int(&q, s->id);
+    pgp_text(&q, p->node);
+    pgp_int(&q, p->lease_ms);
+    PGresult *r = c ? pg_run(c, "UPDATE tses SET owner = $2, epoch = epoch + 1, lease_until = now() + $3 * interval"
+                                " '1 millisecond' WHERE id = $1 AND (owner IS NULL OR lease_until IS NULL OR"
+                                " lease_until < now()) RETURNING epoch", &q)
+                    : NULL;
+    int ret = !c ? STORE_PG_FAILED(err)
+              : PQresultStatus(r) != PGRES_TUPLES_OK ? pg_fail(err, c, r, "cannot take a lease back")
+              : PQntuples(r) == 0 ? error_set(err, TSE_ERR_STORE_IN_USE, "TSE %s is signed by another node", s->name)
+                                  : 0;
+    if (!ret) {
+        pthread_mutex_lock(&d->qmu);
+        s->epoch = pg_int(r, 0, 0);
+        s->lease_lost = false;
+        s->stale = true;   /* the other node signed meanwhile */
+        pthread_mutex_unlock(&d->qmu);
+        fprintf(stderr, "store: the lease on TSE %s is this node's again\n", s->name);
+    }
+    PQclear(r);
+    store_writer_give(d);
+    return ret;
+}
+
 static void pg_tse_close(store_db *d, store *s)
 {
     pg_db *p = d->pg;
@@ -783,6 +813,7 @@ static const store_pg_ops ops = {
     .close = pg_close,
     .tse_open = pg_tse_open,
     .tse_close = pg_tse_close,
+    .tse_reacquire = pg_tse_reacquire,
     .tse_each = pg_tse_each,
     .tse_owner = pg_tse_owner,
     .flush = pg_flush,

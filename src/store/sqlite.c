@@ -558,3 +558,10 @@ bool store_lease_lost(store *s)
     pthread_mutex_unlock(&s->d->qmu);
     return lost;
 }
+
+int store_tse_reacquire(store *s, tse_error *err)
+{
+    if (!s || !s->d->pg)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "only a PostgreSQL store has leases");
+    return store_pg->tse_reacquire(s->d, s, err);
+}

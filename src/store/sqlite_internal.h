@@ -102,6 +102,7 @@ typedef struct store_pg_ops {
     void (*close)(store_db *d);
     int (*tse_open)(store_db *d, store *s, bool create, tse_error *err);
     void (*tse_close)(store_db *d, store *s);
+    int (*tse_reacquire)(store_db *d, store *s, tse_error *err);
     int (*tse_each)(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
     int (*tse_owner)(store_db *d, const char *name, char out[17], tse_error *err);
     void (*flush)(store_db *d, store_ticket *list);

@@ -79,6 +79,10 @@ int store_tse_each(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
 /* Whether another node took this TSE's lease over (PostgreSQL): nothing
  * more is committed for it through this handle. */
 bool store_lease_lost(store *s);
+/* Takes a lost lease back when it is free again (the other node gone): a
+ * new epoch; the TSE's counter is read again before its next commit.
+ * STORE_IN_USE while another node holds it. */
+int store_tse_reacquire(store *s, tse_error *err);
 /* The node that holds TSE `name`'s lease now (PostgreSQL); NOT_FOUND when
  * none does (and always on sqlite:, where one process holds them all). */
 int store_tse_owner(store_db *d, const char *name, char out[17], tse_error *err);

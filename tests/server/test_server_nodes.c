@@ -9,7 +9,8 @@
  * was answered with, the counters of the export are gapless and unique
  * (`opentse verify`), and the takeover times are printed. A node stopped
  * with SIGSTOP past its lease signs nothing more after SIGCONT: it passes
- * requests on to the node that took the TSS over. PostgreSQL
+ * requests on to the node that took the TSS over, and takes the TSS back
+ * when that node dies. PostgreSQL
  * stopped and started again under load: 503 with Retry-After meanwhile,
  * nothing acknowledged lost, the service back by itself.
  */
@@ -379,6 +380,25 @@ static void test_paused_node(void **state)
     assert_int_equal(json_integer_value(json_object_get(t, "signature_counter")), last);
     json_decref(t);
     assert_int_equal(owner(c), 1);
+    /* b dies: a takes the TSS back once b's lease has run out, from b's counter on */
+    hs_signal(&c->node[1], SIGKILL);
+    c->alive[1] = 0;
+    json_t *j = NULL;
+    long st = 0;
+    for (int tries = 0; tries < 100 && st != 200; tries++) {
+        json_decref(j);
+        j = NULL;
+        hs_uuid(txid);
+        snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, txid);
+        st = hs_call(c->node[0].base, "PUT", path, token, body, strlen(body), &j, NULL);
+        if (st != 200)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "signature"), "counter")), last + 1);
+    assert_int_equal(hs_verify_tx_response(j), 0);
+    json_decref(j);
+    assert_int_equal(owner(c), 0);
     cluster_free(c, d);
 }
 
