@@ -2,7 +2,8 @@
  * log.c - the path every log message takes: its fields built and checked,
  * the next signature counter taken under the TSE lock, the log queued in
  * counter order with its signature missing, signed outside the lock, and
- * acknowledged only once the store has it on disk (group commit).
+ * acknowledged only once the store has it on disk (group commit), waited
+ * for in turn (one waiter per database in the store, the others in a lane).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -187,14 +188,94 @@ static void complete_queued(engine *t, engine_commit *c)
     free(ch);
 }
 
-tse_err engine_finish_commit(engine *t, engine_commit *c)
+/* Waiting for the disk in turn. Every waiter in the store wakes at each
+ * signature handed in and at each flush; with many callers that herd costs
+ * more than the work. So one caller per database at a time waits in the
+ * store (and leads its flushes); the others, whose logs are already signed
+ * and handed in, queue in a lane, each on its own condition variable, and
+ * are woken one by one as the turn passes: a caller whose batch was in the
+ * same flush returns at once. Only a caller with nothing else of its own
+ * unsigned in the queue may wait in a lane (the lane's holder may need every
+ * earlier batch); databases sharing a lane only wait one after the other. */
+typedef struct lane_waiter {
+    pthread_cond_t cv;
+    bool turn;
+    struct lane_waiter *next;
+} lane_waiter;
+
+typedef struct lane {
+    pthread_mutex_t mu;
+    bool busy;
+    lane_waiter *head, *tail;
+} lane;
+
+#define N_LANES 64
+static lane lanes[N_LANES];
+static pthread_once_t lanes_once = PTHREAD_ONCE_INIT;
+
+static void lanes_init(void)
+{
+    for (int i = 0; i < N_LANES; i++)
+        pthread_mutex_init(&lanes[i].mu, NULL);
+}
+
+static lane *lane_of(store *st)
+{
+    pthread_once(&lanes_once, lanes_init);
+    uintptr_t p = (uintptr_t)store_db_of(st);
+    return &lanes[(p >> 6 ^ p >> 12) % N_LANES];
+}
+
+static void lane_enter(lane *l)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->busy) {
+        lane_waiter me = {.turn = false};
+        pthread_cond_init(&me.cv, NULL);
+        if (l->tail)
+            l->tail->next = &me;
+        else
+            l->head = &me;
+        l->tail = &me;
+        while (!me.turn)
+            pthread_cond_wait(&me.cv, &l->mu);
+        pthread_cond_destroy(&me.cv);
+    } else {
+        l->busy = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Hands the turn to the next in line (it stays busy) or frees the lane. */
+static void lane_leave(lane *l)
+{
+    pthread_mutex_lock(&l->mu);
+    lane_waiter *n = l->head;
+    if (n) {
+        l->head = n->next;
+        if (!l->head)
+            l->tail = NULL;
+        n->turn = true;
+        pthread_cond_signal(&n->cv);
+    } else {
+        l->busy = false;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+static tse_err finish_commit(engine *t, engine_commit *c, bool in_turn)
 {
     tse_error err = {0};
     if (!c)
         return TSE_OK;
     if (c->tbs || c->hook)
         complete_queued(t, c);
+    lane *l = in_turn ? lane_of(t->st) : NULL;
+    if (l)
+        lane_enter(l);
     int rc = store_wait(t->st, c->ticket, &err);
+    if (l)
+        lane_leave(l);
     free(c->tbs);
     free(c);
     if (rc == 0)
@@ -217,9 +298,15 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
 }
 
+tse_err engine_finish_commit(engine *t, engine_commit *c)
+{
+    return finish_commit(t, c, true);
+}
+
 tse_err engine_finish_after_timeout(engine *t, engine_commit *timeout, tse_err rc, engine_commit *ticket)
 {
-    tse_err timeout_rc = engine_finish_commit(t, timeout);
+    /* not in a lane: ticket, queued after timeout, is not signed yet */
+    tse_err timeout_rc = finish_commit(t, timeout, false);
     tse_err own = engine_finish_commit(t, ticket);
     if (rc != TSE_OK)
         return timeout_rc != TSE_OK ? timeout_rc : rc;
