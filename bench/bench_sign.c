@@ -4,10 +4,16 @@
  *
  *   bench_sign WORKDIR CURVE THREADS TSES SECONDS   -> "logs_per_s N"
  *   bench_sign WORKDIR fsync SECONDS                -> "fsyncs_per_s N"
+ *   bench_sign WORKDIR db CALLERS TSES SECONDS      -> "logs_per_s N logs_per_flush M"
  *
  * CURVE is p256 or bp384. THREADS threads share TSES TSEs (thread i uses TSE
  * i % TSES); each records start+finish pairs (two signed logs) until the time
  * is up. Every log is durable (group commit) before it is counted.
+ *
+ * The db form puts TSES P-256 TSEs in one database, as opentsed keeps every
+ * TSS of a deployment, and CALLERS threads on them; it counts the database's
+ * flushes (transactions to disk) during the run, so logs_per_flush is the
+ * group commit's batching with that many concurrent callers.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "opentse/opentse.h"
 
 static double now_s(void)
@@ -87,13 +94,97 @@ static int fsync_rate(const char *dir, double seconds)
     return 0;
 }
 
+/* ---- db form: the engine's own API on one database of several TSEs ---- */
+
+typedef struct db_job {
+    engine *e;
+    double until;
+    unsigned long logs;
+} db_job;
+
+static void *db_work(void *arg)
+{
+    db_job *j = arg;
+    const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
+    while (now_s() < j->until) {
+        tse_result r;
+        if (engine_start_transaction(j->e, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK ||
+            engine_finish_transaction(j->e, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
+                                      "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK) {
+            fprintf(stderr, "bench: %s\n", tse_last_error_message());
+            exit(1);
+        }
+        j->logs += 2;
+    }
+    return NULL;
+}
+
+static engine *db_ready(engine_db *d, const char *key, int i)
+{
+    char name[32], puk[TSE_PUK_LEN + 1];
+    snprintf(name, sizeof name, "bench-%d", i);
+    tse_create_options co = {.master_key_path = key, .curve = TSE_CURVE_P256, .trust_system_clock = 1};
+    tse_open_options oo = {.master_key_path = key};
+    engine *e = NULL;
+    if (engine_create_in(d, name, &co, 0, puk) || engine_open_in(d, name, &oo, &e) ||
+        engine_set_admin_pin(e, puk, "123456") ||
+        engine_authenticate_user(e, TSE_USER_ADMIN, "123456", NULL, NULL) || engine_initialize(e, "bench") ||
+        engine_register_client(e, "BENCH")) {
+        fprintf(stderr, "bench setup: %s\n", tse_last_error_message());
+        exit(1);
+    }
+    return e;
+}
+
+static int db_bench(const char *dir, const char *key, int callers, int tses, double seconds)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bench-db-%d-%d-%ld.db", dir, callers, tses, (long)getpid());
+    engine_db *d = NULL;
+    if (engine_db_open(path, &d) != TSE_OK) {
+        fprintf(stderr, "bench setup: %s\n", tse_last_error_message());
+        return 1;
+    }
+    engine **e = calloc((size_t)tses, sizeof *e);
+    db_job *jobs = calloc((size_t)callers, sizeof *jobs);
+    pthread_t *th = calloc((size_t)callers, sizeof *th);
+    if (!e || !jobs || !th)
+        return 1;
+    for (int i = 0; i < tses; i++)
+        e[i] = db_ready(d, key, i);
+    uint64_t b0, f0, f1, m;
+    engine_commit_stats(e[0], &b0, &f0, &m);
+    double start = now_s();
+    for (int i = 0; i < callers; i++) {
+        jobs[i] = (db_job){.e = e[i % tses], .until = start + seconds};
+        pthread_create(&th[i], NULL, db_work, &jobs[i]);
+    }
+    unsigned long total = 0;
+    for (int i = 0; i < callers; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].logs;
+    }
+    double elapsed = now_s() - start;
+    engine_commit_stats(e[0], &b0, &f1, &m);
+    printf("logs_per_s %.0f logs_per_flush %.2f\n", (double)total / elapsed,
+           f1 > f0 ? (double)total / (double)(f1 - f0) : 0.0);
+    for (int i = 0; i < tses; i++)
+        engine_close(e[i]);
+    engine_db_close(d);
+    free(e);
+    free(jobs);
+    free(th);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[2], "fsync"))
         return fsync_rate(argv[1], atof(argv[3]));
     if (argc != 6) {
-        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS\n       %s WORKDIR fsync SECONDS\n",
-                argv[0], argv[0]);
+        fprintf(stderr, "usage: %s WORKDIR p256|bp384 THREADS TSES SECONDS\n       %s WORKDIR fsync SECONDS\n"
+                        "       %s WORKDIR db CALLERS TSES SECONDS\n",
+                argv[0], argv[0], argv[0]);
         return 2;
     }
     const char *dir = argv[1];
@@ -114,6 +205,8 @@ int main(int argc, char **argv)
         fclose(f);
         chmod(key, 0600);
     }
+    if (!strcmp(argv[2], "db"))
+        return db_bench(dir, key, threads, tses, seconds);
     tse **t = calloc((size_t)tses, sizeof *t);
     job *jobs = calloc((size_t)threads, sizeof *jobs);
     pthread_t *th = calloc((size_t)threads, sizeof *th);
