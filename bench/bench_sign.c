@@ -35,26 +35,58 @@ static double now_s(void)
 }
 
 typedef struct job {
-    tse *t;
+    tse *t;      /* through libopentse, or */
+    engine *e;   /* the engine's own API (db form) */
     double until;
     unsigned long logs;
 } job;
+
+/* A start and a finish: two signed logs. */
+static tse_err pair(job *j, const char *pd)
+{
+    tse_result r;
+    tse_err rc = j->t ? tse_start_transaction(j->t, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r)
+                      : engine_start_transaction(j->e, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r);
+    if (rc != TSE_OK)
+        return rc;
+    return j->t ? tse_finish_transaction(j->t, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
+                                         "Kassenbeleg-V1", NULL, 0, &r)
+                : engine_finish_transaction(j->e, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
+                                            "Kassenbeleg-V1", NULL, 0, &r);
+}
 
 static void *work(void *arg)
 {
     job *j = arg;
     const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
     while (now_s() < j->until) {
-        tse_result r;
-        if (tse_start_transaction(j->t, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK ||
-            tse_finish_transaction(j->t, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
-                                   "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK) {
+        if (pair(j, pd) != TSE_OK) {
             fprintf(stderr, "bench: %s\n", tse_last_error_message());
             exit(1);
         }
         j->logs += 2;
     }
     return NULL;
+}
+
+/* Runs n jobs (each with its handle set) for `seconds`; logs per second. */
+static double run_all(job *jobs, int n, double seconds)
+{
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    if (!th)
+        exit(1);
+    double start = now_s();
+    for (int i = 0; i < n; i++) {
+        jobs[i].until = start + seconds;
+        pthread_create(&th[i], NULL, work, &jobs[i]);
+    }
+    unsigned long total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        total += jobs[i].logs;
+    }
+    free(th);
+    return (double)total / (now_s() - start);
 }
 
 static tse *ready(const char *dir, const char *key, tse_curve curve, int i)
@@ -96,29 +128,6 @@ static int fsync_rate(const char *dir, double seconds)
 
 /* ---- db form: the engine's own API on one database of several TSEs ---- */
 
-typedef struct db_job {
-    engine *e;
-    double until;
-    unsigned long logs;
-} db_job;
-
-static void *db_work(void *arg)
-{
-    db_job *j = arg;
-    const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
-    while (now_s() < j->until) {
-        tse_result r;
-        if (engine_start_transaction(j->e, "BENCH", NULL, 0, "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK ||
-            engine_finish_transaction(j->e, "BENCH", r.transaction_number, (const uint8_t *)pd, strlen(pd),
-                                      "Kassenbeleg-V1", NULL, 0, &r) != TSE_OK) {
-            fprintf(stderr, "bench: %s\n", tse_last_error_message());
-            exit(1);
-        }
-        j->logs += 2;
-    }
-    return NULL;
-}
-
 static engine *db_ready(engine_db *d, const char *key, int i)
 {
     char name[32], puk[TSE_PUK_LEN + 1];
@@ -146,34 +155,26 @@ static int db_bench(const char *dir, const char *key, int callers, int tses, dou
         return 1;
     }
     engine **e = calloc((size_t)tses, sizeof *e);
-    db_job *jobs = calloc((size_t)callers, sizeof *jobs);
-    pthread_t *th = calloc((size_t)callers, sizeof *th);
-    if (!e || !jobs || !th)
+    job *jobs = calloc((size_t)callers, sizeof *jobs);
+    if (!e || !jobs)
         return 1;
     for (int i = 0; i < tses; i++)
         e[i] = db_ready(d, key, i);
+    for (int i = 0; i < callers; i++)
+        jobs[i] = (job){.e = e[i % tses]};
     uint64_t b0, f0, f1, m;
     engine_commit_stats(e[0], &b0, &f0, &m);
-    double start = now_s();
-    for (int i = 0; i < callers; i++) {
-        jobs[i] = (db_job){.e = e[i % tses], .until = start + seconds};
-        pthread_create(&th[i], NULL, db_work, &jobs[i]);
-    }
-    unsigned long total = 0;
-    for (int i = 0; i < callers; i++) {
-        pthread_join(th[i], NULL);
-        total += jobs[i].logs;
-    }
-    double elapsed = now_s() - start;
+    double rate = run_all(jobs, callers, seconds);
     engine_commit_stats(e[0], &b0, &f1, &m);
-    printf("logs_per_s %.0f logs_per_flush %.2f\n", (double)total / elapsed,
-           f1 > f0 ? (double)total / (double)(f1 - f0) : 0.0);
+    double logs = 0;
+    for (int i = 0; i < callers; i++)
+        logs += (double)jobs[i].logs;
+    printf("logs_per_s %.0f logs_per_flush %.2f\n", rate, f1 > f0 ? logs / (double)(f1 - f0) : 0.0);
     for (int i = 0; i < tses; i++)
         engine_close(e[i]);
     engine_db_close(d);
     free(e);
     free(jobs);
-    free(th);
     return 0;
 }
 
@@ -209,25 +210,16 @@ int main(int argc, char **argv)
         return db_bench(dir, key, threads, tses, seconds);
     tse **t = calloc((size_t)tses, sizeof *t);
     job *jobs = calloc((size_t)threads, sizeof *jobs);
-    pthread_t *th = calloc((size_t)threads, sizeof *th);
+    if (!t || !jobs)
+        return 1;
     for (int i = 0; i < tses; i++)
         t[i] = ready(dir, key, curve, i);
-    double start = now_s();
-    for (int i = 0; i < threads; i++) {
-        jobs[i] = (job){.t = t[i % tses], .until = start + seconds};
-        pthread_create(&th[i], NULL, work, &jobs[i]);
-    }
-    unsigned long total = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(th[i], NULL);
-        total += jobs[i].logs;
-    }
-    double elapsed = now_s() - start;
-    printf("logs_per_s %.0f\n", (double)total / elapsed);
+    for (int i = 0; i < threads; i++)
+        jobs[i] = (job){.t = t[i % tses]};
+    printf("logs_per_s %.0f\n", run_all(jobs, threads, seconds));
     for (int i = 0; i < tses; i++)
         tse_close(t[i]);
     free(t);
     free(jobs);
-    free(th);
     return 0;
 }
