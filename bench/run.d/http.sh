@@ -20,7 +20,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 load() { cut -d' ' -f1 /proc/loadavg; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b > 0 ? a/b : 0}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}'; }
 if [ -z "$HTTP_BASE" ]; then
   echo "opentsed did not start:"; cat "$WORK/http.log"
 else
