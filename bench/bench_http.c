@@ -7,18 +7,24 @@
  *
  * Usage: bench_http BASE DEMO_JSON tx|health TSSS CONNECTIONS SECONDS
  * DEMO_JSON is the demo.json `opentsed --demo` wrote; further TSSs are
- * created and initialized through the API first.
- * Output: "<ops/s> <p50 ms> <p99 ms> <errors>", ops = finished transactions
- * (tx) or requests (health).
+ * created and initialized through the API first, by SETUP_THREADS callers
+ * at once (each TSS's own calls in order). A connection moves on to the
+ * next of its TSSs with every new transaction, so all TSSs are used.
+ * Output: "<ops/s> <p50 ms> <p99 ms> <errors> <setup s>", ops = finished
+ * transactions (tx) or requests (health), setup s = the time the TSSs took
+ * to create.
  */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define PIN "12345678"
+#define SETUP_THREADS 16
 
 typedef struct conn {
     CURL *h;
@@ -63,11 +69,13 @@ static void uuid(char out[37])
     fclose(f);
 }
 
-/* One blocking call for the setup; exits on an unexpected status. */
-static json_t *call(const char *base, const char *method, const char *path, const char *token, const char *body)
+/* One blocking call for the setup on h (kept alive between calls); exits
+ * on an unexpected status. */
+static json_t *call(CURL *h, const char *base, const char *method, const char *path, const char *token,
+                    const char *body)
 {
     conn c = {0};
-    CURL *h = curl_easy_init();
+    curl_easy_reset(h);
     char url[512], auth[600];
     snprintf(url, sizeof url, "%s%s", base, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
@@ -83,7 +91,6 @@ static json_t *call(const char *base, const char *method, const char *path, cons
     if (curl_easy_perform(h) == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
     curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
     if (st != 200) {
         fprintf(stderr, "bench_http: %s %s: %ld %s\n", method, path, st, c.resp ? c.resp : "");
         exit(1);
@@ -94,27 +101,62 @@ static json_t *call(const char *base, const char *method, const char *path, cons
 }
 
 /* A new initialized TSS with one client. */
-static void make_tss(const char *base, const char *token, char tss[37], char client[37])
+static void make_tss(CURL *h, const char *base, const char *token, char tss[37], char client[37])
 {
     char path[256], body[256];
     uuid(tss);
     uuid(client);
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    json_t *t = call(base, "PUT", path, token, "{}");
+    json_t *t = call(h, base, "PUT", path, token, "{}");
     snprintf(body, sizeof body, "{\"admin_puk\":\"%s\",\"new_admin_pin\":\"" PIN "\"}",
              json_string_value(json_object_get(t, "admin_puk")));
     json_decref(t);
-    json_decref(call(base, "PATCH", path, token, "{\"state\":\"UNINITIALIZED\"}"));
+    json_decref(call(h, base, "PATCH", path, token, "{\"state\":\"UNINITIALIZED\"}"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin", tss);
-    json_decref(call(base, "PATCH", path, token, body));
+    json_decref(call(h, base, "PATCH", path, token, body));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
-    json_decref(call(base, "POST", path, token, "{\"admin_pin\":\"" PIN "\"}"));
+    json_decref(call(h, base, "POST", path, token, "{\"admin_pin\":\"" PIN "\"}"));
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    json_decref(call(base, "PATCH", path, token, "{\"state\":\"INITIALIZED\"}"));
+    json_decref(call(h, base, "PATCH", path, token, "{\"state\":\"INITIALIZED\"}"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
-    json_decref(call(base, "PUT", path, token, "{\"serial_number\":\"BENCH-KASSE\"}"));
+    json_decref(call(h, base, "PUT", path, token, "{\"serial_number\":\"BENCH-KASSE\"}"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/logout", tss);
-    json_decref(call(base, "POST", path, token, NULL));
+    json_decref(call(h, base, "POST", path, token, NULL));
+}
+
+/* TSSs 1 .. n-1 made by SETUP_THREADS threads, each taking the next. */
+typedef struct setup {
+    const char *base, *token;
+    char (*tss)[37], (*client)[37];
+    int n;
+    atomic_int next;
+} setup;
+
+static void *setup_work(void *arg)
+{
+    setup *u = arg;
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "bench_http: no curl handle\n");
+        exit(1);
+    }
+    for (int i; (i = atomic_fetch_add(&u->next, 1)) < u->n;)
+        make_tss(h, u->base, u->token, u->tss[i], u->client[i]);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+static void make_all(setup *u)
+{
+    pthread_t th[SETUP_THREADS];
+    int n = 0;
+    for (; n < SETUP_THREADS; n++)
+        if (pthread_create(&th[n], NULL, setup_work, u) != 0)
+            break;
+    if (n == 0)
+        setup_work(u);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -143,7 +185,11 @@ int main(int argc, char **argv)
     char auth_body[512];
     snprintf(auth_body, sizeof auth_body, "{\"api_key\":\"%s\",\"api_secret\":\"%s\"}",
              json_string_value(json_object_get(demo, "api_key")), json_string_value(json_object_get(demo, "api_secret")));
-    json_t *a = call(base, "POST", "/api/v2/auth", NULL, auth_body);
+    CURL *h0 = curl_easy_init();
+    if (!h0)
+        return 1;
+    json_t *a = call(h0, base, "POST", "/api/v2/auth", NULL, auth_body);
+    curl_easy_cleanup(h0);
     char token[512], auth_hdr[600];
     snprintf(token, sizeof token, "%s", json_string_value(json_object_get(a, "access_token")));
     snprintf(auth_hdr, sizeof auth_hdr, "Authorization: Bearer %s", token);
@@ -153,8 +199,10 @@ int main(int argc, char **argv)
         return 1;
     snprintf(tss[0], 37, "%s", json_string_value(json_object_get(demo, "tss_id")));
     snprintf(client[0], 37, "%s", json_string_value(json_object_get(demo, "client_id")));
-    for (int i = 1; !health && i < n_tss; i++)
-        make_tss(base, token, tss[i], client[i]);
+    double setup_t0 = now();
+    setup u = {.base = base, .token = token, .tss = tss, .client = client, .n = health ? 1 : n_tss, .next = 1};
+    make_all(&u);
+    double setup_s = now() - setup_t0;
 
     CURLM *m = curl_multi_init();
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)n_conn * 2);
@@ -237,6 +285,7 @@ int main(int argc, char **argv)
                          client[c->tss]);
             } else {
                 c->step = 0;
+                c->tss = (c->tss + n_conn) % n_tss;
                 uuid(c->tx);
                 snprintf(c->url, sizeof c->url, "%s/api/v2/tss/%s/tx/%s?tx_revision=1", base, tss[c->tss], c->tx);
                 snprintf(c->body, sizeof c->body, "{\"state\":\"ACTIVE\",\"client_id\":\"%s\"}", client[c->tss]);
@@ -256,7 +305,7 @@ int main(int argc, char **argv)
         elapsed = seconds;
     qsort(lat, n_lat, sizeof *lat, cmp_double);
     double p50 = n_lat ? lat[n_lat / 2] : 0, p99 = n_lat ? lat[(size_t)((double)n_lat * 0.99)] : 0;
-    printf("%.0f %.2f %.2f %ld\n", (double)done / elapsed, p50 * 1000, p99 * 1000, errors);
+    printf("%.0f %.2f %.2f %ld %.1f\n", (double)done / elapsed, p50 * 1000, p99 * 1000, errors, setup_s);
     for (int i = 0; i < n_conn; i++) {
         curl_easy_cleanup(cs[i].h);
         curl_slist_free_all(cs[i].hdrs);

@@ -38,6 +38,16 @@ for curve in p256 bp384; do
   done
 done
 
+echo
+echo "== group commit in-process: logs per flush vs concurrent callers (P-256, one database as opentsed keeps it)"
+printf '%-24s %12s %15s %20s\n' setup logs/s logs-per-flush "vs-callers (>=0.5)"
+for setup in "1 1" "8 1" "64 1" "64 16"; do
+  set -- $setup
+  set -- "$1" "$2" $("$BUILD/bench/bench_sign" "$WORK" db "$1" "$2" "$SECONDS_EACH")
+  printf '%-24s %12s %15s %20s\n' "$2 TSE x $1 callers" "$4" "$6" \
+    "$(awk -v a="$6" -v b="$1" 'BEGIN{printf "%.2f", a/b}')"
+done
+
 # start_opentsed NAME ARGS...: opentsed on a free loopback port with the data
 # directory $WORK/NAME (output in $WORK/NAME.out and .log); sets
 # OPENTSED_PID and OPENTSED_BASE, empty when it did not get ready (with

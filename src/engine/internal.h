@@ -154,6 +154,7 @@ typedef struct engine_commit {
     tse_result *res;          /* gets the signature; may be NULL */
     engine_record_fn hook;    /* the caller's records for this commit (engine_records_attach) */
     void *hook_ctx;
+    uint64_t seq;             /* its place in its database's queue (log.c's lanes) */
 } engine_commit;
 
 /* records.c: takes this thread's attached records hook (NULL if none). */

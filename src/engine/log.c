@@ -2,7 +2,8 @@
  * log.c - the path every log message takes: its fields built and checked,
  * the next signature counter taken under the TSE lock, the log queued in
  * counter order with its signature missing, signed outside the lock, and
- * acknowledged only once the store has it on disk (group commit).
+ * acknowledged only once the store has it on disk (group commit), waited
+ * for in turn (one waiter per database in the store, the others in a lane).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +27,121 @@ static tse_err recovery_refusal(void)
 {
     return engine_fail(TSE_ERR_WRONG_STATE, "opened for recovery: nothing is signed before "
                                             "tse_restore_from_backup succeeded");
+}
+
+/* Waiting for the disk in turn. Every waiter in the store wakes at each
+ * signature handed in and at each flush; with many callers that herd costs
+ * more than the work. So one caller per database at a time waits in the
+ * store (and leads its flushes); the others, whose logs are already signed
+ * and handed in, queue in a lane, each on its own condition variable. The
+ * store commits a database's queue in order, so when the holder's batch is
+ * done so is every batch of that database queued before it: those waiters
+ * are released at once, and the turn passes to the next one. Batches get
+ * their place (seq) as they are queued (submit_in_order). Only a caller
+ * with nothing else of its own unsigned in the queue may wait in a lane
+ * (the holder may need every earlier batch); databases sharing a lane only
+ * wait one after the other. */
+typedef struct lane_waiter {
+    pthread_cond_t cv;
+    const void *db;
+    uint64_t seq;
+    int state;   /* WAITING, TURN (waits in the store next) or DONE (its batch is) */
+    struct lane_waiter *next;
+} lane_waiter;
+
+enum { WAITING, TURN, DONE };
+
+typedef struct lane {
+    pthread_mutex_t mu, order;
+    bool busy;
+    uint64_t seq;   /* under order */
+    lane_waiter *head, *tail;
+} lane;
+
+#define N_LANES 64
+static lane lanes[N_LANES];
+static pthread_once_t lanes_once = PTHREAD_ONCE_INIT;
+
+static void lanes_init(void)
+{
+    for (int i = 0; i < N_LANES; i++) {
+        pthread_mutex_init(&lanes[i].mu, NULL);
+        pthread_mutex_init(&lanes[i].order, NULL);
+    }
+}
+
+static lane *lane_of(store *st)
+{
+    pthread_once(&lanes_once, lanes_init);
+    uintptr_t p = (uintptr_t)store_db_of(st);
+    return &lanes[(p >> 6 ^ p >> 12) % N_LANES];
+}
+
+/* store_submit, numbering the batch in the order of its database's queue. */
+static int submit_in_order(store *st, const store_batch *b, engine_commit *c, tse_error *err)
+{
+    lane *l = lane_of(st);
+    pthread_mutex_lock(&l->order);
+    int rc = store_submit(st, b, &c->ticket, err);
+    c->seq = ++l->seq;
+    pthread_mutex_unlock(&l->order);
+    return rc;
+}
+
+/* True when the caller holds the turn, false when its batch is done. */
+static bool lane_enter(lane *l, const void *db, uint64_t seq)
+{
+    pthread_mutex_lock(&l->mu);
+    int state = TURN;
+    if (l->busy) {
+        lane_waiter me = {.db = db, .seq = seq, .state = WAITING};
+        pthread_cond_init(&me.cv, NULL);
+        if (l->tail)
+            l->tail->next = &me;
+        else
+            l->head = &me;
+        l->tail = &me;
+        while (me.state == WAITING)
+            pthread_cond_wait(&me.cv, &l->mu);
+        pthread_cond_destroy(&me.cv);
+        state = me.state;
+    } else {
+        l->busy = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return state == TURN;
+}
+
+/* The holder's batch `seq` of db is done: releases the waiters of db queued
+ * before it, then hands the turn to the next in line (the lane stays busy)
+ * or frees the lane. */
+static void lane_leave(lane *l, const void *db, uint64_t seq)
+{
+    pthread_mutex_lock(&l->mu);
+    lane_waiter **pp = &l->head, *last = NULL;
+    while (*pp) {
+        lane_waiter *w = *pp;
+        if (w->db == db && w->seq < seq) {
+            *pp = w->next;
+            w->state = DONE;
+            pthread_cond_signal(&w->cv);
+        } else {
+            last = w;
+            pp = &w->next;
+        }
+    }
+    l->tail = last;
+    lane_waiter *n = l->head;
+    if (n) {
+        l->head = n->next;
+        if (!l->head)
+            l->tail = NULL;
+        n->state = TURN;
+        pthread_cond_signal(&n->cv);
+    } else {
+        l->busy = false;
+    }
+    pthread_mutex_unlock(&l->mu);
 }
 
 tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, size_t n_ch,
@@ -87,7 +203,7 @@ tse_err engine_submit_log(engine *t, logmsg_fields *f, const store_change *ch, s
     };
     store_batch b = {.log = &log, .changes = ch, .n_changes = n_ch, .log_tail_later = sig_len};
     c->hook = engine_take_hook(&c->hook_ctx);
-    int rc = store_submit(t->st, &b, &c->ticket, &err);
+    int rc = submit_in_order(t->st, &b, c, &err);
     if (rc != 0) {
         free(c);
         free(buf);
@@ -124,7 +240,7 @@ tse_err engine_submit_state(engine *t, const store_change *ch, size_t n_ch, engi
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory to queue a change");
     c->hook = engine_take_hook(&c->hook_ctx);
     store_batch b = {.log = NULL, .changes = ch, .n_changes = n_ch, .hold = c->hook != NULL};
-    int rc = store_submit(t->st, &b, &c->ticket, &err);
+    int rc = submit_in_order(t->st, &b, c, &err);
     if (rc) {
         free(c);
         return commit_error(rc, &err);
@@ -187,14 +303,20 @@ static void complete_queued(engine *t, engine_commit *c)
     free(ch);
 }
 
-tse_err engine_finish_commit(engine *t, engine_commit *c)
+static tse_err finish_commit(engine *t, engine_commit *c, bool in_turn)
 {
     tse_error err = {0};
     if (!c)
         return TSE_OK;
     if (c->tbs || c->hook)
         complete_queued(t, c);
+    lane *l = in_turn ? lane_of(t->st) : NULL;
+    const void *db = store_db_of(t->st);
+    if (l && !lane_enter(l, db, c->seq))
+        l = NULL;   /* done: store_wait returns at once */
     int rc = store_wait(t->st, c->ticket, &err);
+    if (l)
+        lane_leave(l, db, c->seq);
     free(c->tbs);
     free(c);
     if (rc == 0)
@@ -217,9 +339,15 @@ tse_err engine_finish_commit(engine *t, engine_commit *c)
     return engine_fail(TSE_ERR_STORAGE_FAILURE, "the log could not be stored (nothing was changed): %s", err.message);
 }
 
+tse_err engine_finish_commit(engine *t, engine_commit *c)
+{
+    return finish_commit(t, c, true);
+}
+
 tse_err engine_finish_after_timeout(engine *t, engine_commit *timeout, tse_err rc, engine_commit *ticket)
 {
-    tse_err timeout_rc = engine_finish_commit(t, timeout);
+    /* not in a lane: ticket, queued after timeout, is not signed yet */
+    tse_err timeout_rc = finish_commit(t, timeout, false);
     tse_err own = engine_finish_commit(t, ticket);
     if (rc != TSE_OK)
         return timeout_rc != TSE_OK ? timeout_rc : rc;

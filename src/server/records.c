@@ -44,10 +44,20 @@ bool rec_batch_add(rec_batch *b, engine_record_op op, const char *ns, const char
 {
     if (b->n == REC_BATCH_MAX)
         return false;
-    size_t i = b->n;
     char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
     if (value && !text)
         return false;
+    return rec_batch_add_text(b, op, ns, key, idx, ord, text);
+}
+
+bool rec_batch_add_text(rec_batch *b, engine_record_op op, const char *ns, const char *key, const char *idx,
+                        int64_t ord, char *text)
+{
+    if (b->n == REC_BATCH_MAX) {
+        free(text);
+        return false;
+    }
+    size_t i = b->n;
     snprintf(b->ns[i], sizeof b->ns[i], "%s", ns);
     snprintf(b->key[i], sizeof b->key[i], "%s", key);
     snprintf(b->idx[i], sizeof b->idx[i], "%s", idx ? idx : "");

@@ -25,6 +25,15 @@ void resp_json(srv_resp *r, int status, json_t *j)
     r->json = j;
 }
 
+void resp_json_text(srv_resp *r, int status, char *text)
+{
+    json_decref(r->json);
+    r->json = NULL;
+    free(r->text);
+    r->text = text;
+    r->status = status;
+}
+
 static const char *status_text(int status)
 {
     switch (status) {

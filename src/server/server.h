@@ -71,6 +71,10 @@ typedef struct rec_batch {
 /* Adds a record (value NULL for a delete); false when full or out of memory. */
 bool rec_batch_add(rec_batch *b, engine_record_op op, const char *ns, const char *key, const char *idx, int64_t ord,
                    json_t *value);
+/* rec_batch_add with the value already as JSON text (malloc'd, owned by the
+ * batch from here on, also when false is returned). */
+bool rec_batch_add_text(rec_batch *b, engine_record_op op, const char *ns, const char *key, const char *idx,
+                        int64_t ord, char *text);
 void rec_batch_free(rec_batch *b);
 /* Commits the batch alone and frees it: 0 ok, 1 an INSERT found its record, -1 error. */
 int rec_commit(srv *s, rec_batch *b);
@@ -194,6 +198,8 @@ void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
 void resp_tse_error(srv_resp *r, tse_err rc);
 /* Takes ownership of j; NULL j gives a 500. */
 void resp_json(srv_resp *r, int status, json_t *j);
+/* A JSON body already written out as text (malloc'd; ownership taken). */
+void resp_json_text(srv_resp *r, int status, char *text);
 
 /* Query parameter or NULL. */
 const char *req_query(srv_req *q, const char *name);

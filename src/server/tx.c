@@ -57,18 +57,32 @@ static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
     return found;
 }
 
-/* The record of a transaction's latest answer, for `b`. */
-static bool row_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *result)
+/* The record of a transaction's latest answer, for `b`: {number, client_id,
+ * state, revision, result}, with result given as its JSON text too (so an
+ * answer is written out once, for its record and its response). */
+static bool row_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *result, const char *result_text)
 {
+    static const char member[] = ",\"result\":";
     char ns[REC_NS_LEN];
     json_int_t number = json_integer_value(json_object_get(result, "number"));
     const char *state = json_string_value(json_object_get(result, "state"));
-    json_t *v = json_pack("{s:I, s:O, s:s, s:O, s:O}", "number", number, "client_id",
-                          json_object_get(result, "client_id"), "state", state, "revision",
-                          json_object_get(result, "revision"), "result", result);
-    bool ok = v && rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "tx", tss_id), tx_id, state, number, v);
+    json_t *v = json_pack("{s:I, s:O, s:s, s:O}", "number", number, "client_id", json_object_get(result, "client_id"),
+                          "state", state, "revision", json_object_get(result, "revision"));
+    char *head = v ? json_dumps(v, JSON_COMPACT) : NULL;   /* {...}: ends in '}' */
     json_decref(v);
-    return ok;
+    size_t hl = head ? strlen(head) : 0, rl = strlen(result_text);
+    char *text = hl > 2 ? malloc(hl + rl + sizeof member) : NULL;
+    if (text) {   /* head without its '}', then "result":RESULT} */
+        char *p = text;
+        memcpy(p, head, hl - 1);
+        p += hl - 1;
+        memcpy(p, member, sizeof member - 1);
+        p += sizeof member - 1;
+        memcpy(p, result_text, rl);
+        memcpy(p + rl, "}", 2);
+    }
+    free(head);
+    return text && rec_batch_add_text(b, ENGINE_RECORD_PUT, rec_ns(ns, "tx", tss_id), tx_id, state, number, text);
 }
 
 /* A member of a body object and the JSON type it must have when given. */
@@ -306,6 +320,7 @@ typedef struct tx_answer {
     const char *serial;
     const char *op;
     json_t *json;       /* the answer, made once the result is signed */
+    char *text;         /* and as JSON text */
     rec_batch records;
 } tx_answer;
 
@@ -337,7 +352,8 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
 static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record **recs, size_t *n)
 {
     tx_answer *a = ctx;
-    if (!res || !(a->json = answer_json(a, res)) || !row_record(&a->records, a->x->id, a->tx_id, a->json))
+    if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_dumps(a->json, JSON_COMPACT)) ||
+        !row_record(&a->records, a->x->id, a->tx_id, a->json, a->text))
         return TSE_ERR_NO_MEMORY;
     *recs = a->records.r;
     *n = a->records.n;
@@ -345,9 +361,10 @@ static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record
 }
 
 /* Runs the engine operation the request asks for; the answer and the
- * transaction's record are committed with its log. */
+ * transaction's record are committed with its log. *out_text is the answer
+ * as JSON text, or NULL when it has to be written out from *out. */
 static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row *row, const char *serial,
-                    json_t **out)
+                    json_t **out, char **out_text)
 {
     tse_result res;
     const uint8_t *pd = (const uint8_t *)t->process_data;
@@ -378,14 +395,22 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
         snprintf(warning, sizeof warning, "%s", tse_last_error_message());
     else if (e) {
         json_decref(a.json);
+        free(a.text);
         return e;
     }
-    if (!a.json)
+    if (!a.json) {
+        free(a.text);
         return engine_fail(TSE_ERR_INTERNAL, "the answer was not made");
+    }
     if (*warning)
         json_object_set_new(a.json, "warnings", json_pack("[s]", warning));
     expiry_add_warning(x, a.json);
+    if (json_object_get(a.json, "warnings")) {   /* the response has more than the record */
+        free(a.text);
+        a.text = NULL;
+    }
     *out = a.json;
+    *out_text = a.text;
     return TSE_OK;
 }
 
@@ -443,11 +468,14 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
         json_t *out = NULL;
+        char *text = NULL;
         tse_err e = TSE_OK;
         if (client_lookup(q->s, x->id, t.client_id, serial, cstate))
             resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
-        else if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out)))
+        else if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out, &text)))
             resp_tse_error(r, e);
+        else if (text)
+            resp_json_text(r, 200, text);
         else
             resp_json(r, 200, json_incref(out));
         json_decref(out);
