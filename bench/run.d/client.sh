@@ -12,7 +12,7 @@ printf '%-34s %12s %16s %14s\n' "file: (engine in-process)" "$1" \
   "$(awk -v a="$1" -v b="$P256_SIGN" 'BEGIN{printf "%.4f", 2*a/b}')" \
   "$(awk -v a="$1" -v b="$FSYNC" 'BEGIN{printf "%.2f", 2*a/b}')"
 CL_DIR="$WORK/client-http"
-start_opentsed client-http --demo --rate-limit 0 --access-log 0
+start_opentsed client-http --demo --rate-limit 0 --access-log 0 --per-ip-connections 0
 CL_PID=$OPENTSED_PID CL_BASE=$OPENTSED_BASE
 if [ -n "$CL_BASE" ]; then
   set -- $("$BUILD/bench/bench_client" http "$CL_BASE" "$CL_DIR/demo.json" "$SECONDS_EACH")

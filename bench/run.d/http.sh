@@ -10,7 +10,7 @@ echo
 echo "== opentsed over HTTP (loopback, 64 connections, 2 signatures per transaction)"
 HTTP_DIR="$WORK/http"
 MANY=${BENCH_MANY_TSS:-1000}
-start_opentsed http --demo --rate-limit 0
+start_opentsed http --demo --rate-limit 0 --per-ip-connections 0   # 64 connections from one address
 HTTP_PID=$OPENTSED_PID HTTP_BASE=$OPENTSED_BASE
 load() { cut -d' ' -f1 /proc/loadavg; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}'; }

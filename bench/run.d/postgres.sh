@@ -19,8 +19,9 @@ else
     TPS=$("$pgb" -n -c 64 -j 2 -T "$SECONDS_EACH" -f "$OPENTSE_TEST_TMP/insert.sql" "$base/bench" 2>/dev/null |
           sed -n "s/^tps = \([0-9.]*\).*/\1/p" | head -n1)
     start() { # DIR -> BASE of a node on the tse database
-      "$BUILD/src/server/opentsed" --data-dir "$1" --listen 127.0.0.1:0 --store "$base/tse" --rate-limit 0 $2 \
+      "$BUILD/src/server/opentsed" --data-dir "$1" --listen 127.0.0.1:0 --store "$base/tse" --rate-limit 0 --per-ip-connections 0 $2 \
         >"$1.out" 2>"$1.log" &
+      echo $! >"$1.pid"
       for _ in $(seq 100); do
         b=$(sed -n "s/^opentsed listening on \(http[^ ]*\).*/\1/p" "$1.out" 2>/dev/null)
         [ -n "$b" ] && { echo "$b"; return 0; }
@@ -40,12 +41,12 @@ else
     "$BUILD/bench/bench_http" "$A" "$DEMO" tx 1 32 "$SECONDS_EACH" >"$OPENTSE_TEST_TMP/a.res" &
     "$BUILD/bench/bench_http" "$B" "$DEMO" tx 1 32 "$SECONDS_EACH" >"$OPENTSE_TEST_TMP/b.res"
     wait $!
-    set -- $(cat "$OPENTSE_TEST_TMP/a.res") $(cat "$OPENTSE_TEST_TMP/b.res")
+    set -- $(cut -d" " -f1-4 "$OPENTSE_TEST_TMP/a.res") $(cut -d" " -f1-4 "$OPENTSE_TEST_TMP/b.res")
     SUM=$(awk -v a="$1" -v b="$5" "BEGIN{printf \"%.0f\", a+b}")
     printf "%-34s %10s %9s %9s %7s %14s\n" "finished tx, 2 nodes (32 + 32)" "$SUM" "$2/$6" "$3/$7" "$(($4 + $8))" \
       "$(awk -v a="$SUM" -v b="$TPS" "BEGIN{printf \"%.2f\", 2*a/b}")"
     echo "(logs/s-vs-pgbench = 2 signed logs per transaction / pgbench transactions per second; node b passes"
     echo " its requests on to node a, which holds the TSS)"
-    kill $(jobs -p) 2>/dev/null || true
+    kill "$(cat "$OPENTSE_TEST_TMP/node-a.pid")" "$(cat "$OPENTSE_TEST_TMP/node-b.pid")" 2>/dev/null || true
   ' || echo "(the PostgreSQL benchmark failed)"
 fi
