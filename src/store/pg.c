@@ -811,8 +811,8 @@ static int pg_set_max_bytes(store_db *d, int64_t bytes)
 static const store_pg_ops ops = {
     .open = pg_open,
     .close = pg_close,
-    .tse_open = pg_tse_open,
-    .tse_close = pg_tse_close,
+    .open_tse = pg_tse_open,
+    .close_tse = pg_tse_close,
     .tse_reacquire = pg_tse_reacquire,
     .tse_each = pg_tse_each,
     .tse_owner = pg_tse_owner,

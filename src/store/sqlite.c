@@ -415,7 +415,7 @@ int store_tse_open(store_db *d, const char *name, int flags, store **out, tse_er
     int ret = busy ? error_set(err, TSE_ERR_STORE_IN_USE, "TSE \"%s\" of %s is in use", name, d->path) : 0;
     bool has_state = false;
     if (!ret && d->pg) {
-        ret = store_pg->tse_open(d, s, (flags & STORE_CREATE) != 0, err);
+        ret = store_pg->open_tse(d, s, (flags & STORE_CREATE) != 0, err);
         if (ret) {
             store_close(s);
             return ret;
@@ -491,7 +491,7 @@ void store_close(store *s)
         }
     pthread_mutex_unlock(&d->qmu);
     if (d->pg && s->id)
-        store_pg->tse_close(d, s);
+        store_pg->close_tse(d, s);
     bool owns = s->owns_db;
     free(s->name);
     free(s);

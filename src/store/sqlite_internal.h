@@ -100,8 +100,8 @@ struct store_db {
 typedef struct store_pg_ops {
     int (*open)(store_db *d, const char *url, const char *node, tse_error *err);
     void (*close)(store_db *d);
-    int (*tse_open)(store_db *d, store *s, bool create, tse_error *err);
-    void (*tse_close)(store_db *d, store *s);
+    int (*open_tse)(store_db *d, store *s, bool create, tse_error *err);
+    void (*close_tse)(store_db *d, store *s);
     int (*tse_reacquire)(store_db *d, store *s, tse_error *err);
     int (*tse_each)(store_db *d, store_name_cb cb, void *ctx, tse_error *err);
     int (*tse_owner)(store_db *d, const char *name, char out[17], tse_error *err);
