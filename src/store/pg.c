@@ -25,7 +25,7 @@
 #include <time.h>
 
 #include "opentse/opentse.h"
-#include "store/pg_internal.h"
+#include "store/pg_conn.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_SCHEMA_LOCK 0x4f545345   /* advisory lock while the schema is made */
@@ -56,97 +56,6 @@ static const char schema_v1[] =
     "CREATE INDEX records_by_ord ON records(ns, ord, seq);";
 
 static const char *const migrations[] = {NULL, schema_v1};   /* [v]: from v-1 to v */
-
-/* ---- connections, parameters, errors ---- */
-
-int pg_fail(tse_error *err, PGconn *c, const PGresult *r, const char *what)
-{
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : c ? PQerrorMessage(c) : "";
-    int code = state && !strcmp(state, "23505") ? TSE_ERR_ALREADY_EXISTS : TSE_ERR_STORAGE_FAILURE;
-    char clean[200];
-    snprintf(clean, sizeof clean, "%s", msg);
-    clean[strcspn(clean, "\n")] = 0;
-    return error_set(err, code, "%s: %s%s%s%s", what, clean, state ? " (SQLSTATE " : "", state ? state : "",
-                     state ? ")" : "");
-}
-
-PGconn *pg_connect(pg_db *p, tse_error *err)
-{
-    PGconn *c = PQconnectdb(p->conninfo);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        pg_fail(err, c, NULL, "cannot connect to PostgreSQL");
-        PQfinish(c);
-        return NULL;
-    }
-    PGresult *r = PQexec(c, "SET client_min_messages = warning; SET synchronous_commit = on");
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        pg_fail(err, c, r, "cannot set up a PostgreSQL session");
-    PQclear(r);
-    if (!ok) {
-        PQfinish(c);
-        return NULL;
-    }
-    return c;
-}
-
-void pgp_int(pgp *q, int64_t v)
-{
-    assert(q->n < PGP_MAX);
-    snprintf(q->buf[q->n], sizeof q->buf[q->n], "%" PRId64, v);
-    q->v[q->n] = q->buf[q->n];
-    q->len[q->n] = 0;
-    q->fmt[q->n++] = 0;
-}
-
-void pgp_text(pgp *q, const char *s)
-{
-    assert(q->n < PGP_MAX);
-    q->v[q->n] = s;   /* NULL: SQL NULL */
-    q->len[q->n] = 0;
-    q->fmt[q->n++] = 0;
-}
-
-void pgp_blob(pgp *q, const void *data, size_t len)
-{
-    assert(q->n < PGP_MAX);
-    q->v[q->n] = data ? data : "";
-    q->len[q->n] = (int)len;
-    q->fmt[q->n++] = 1;
-}
-
-PGresult *pg_run(PGconn *c, const char *sql, const pgp *q)
-{
-    if (!q)   /* no parameters: the simple protocol, which takes several statements */
-        return PQexec(c, sql);
-    return PQexecParams(c, sql, q->n, NULL, q->v, q->len, q->fmt, 0);
-}
-
-/* While a flush sends its statements in one pipeline (fast_flush): queued,
- * their results read at the end. Only the thread in the writer role. */
-static _Thread_local bool pipelining;
-static _Thread_local int pipe_sent;
-
-int pg_exec(PGconn *c, const char *sql, const pgp *q, const char *what, tse_error *err)
-{
-    if (pipelining) {
-        if (!PQsendQueryParams(c, sql, q ? q->n : 0, NULL, q ? q->v : NULL, q ? q->len : NULL, q ? q->fmt : NULL, 0))
-            return pg_fail(err, c, NULL, what ? what : sql);
-        pipe_sent++;
-        return 0;
-    }
-    PGresult *r = pg_run(c, sql, q);
-    ExecStatusType st = PQresultStatus(r);
-    int ret = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, what ? what : sql);
-    PQclear(r);
-    return ret;
-}
-
-int64_t pg_int(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
 
 /* ---- schema ---- */
 
@@ -317,33 +226,6 @@ static void pg_close(store_db *d)
 }
 
 /* The writer's connection, connected again after a failure. */
-PGconn *pg_writer(pg_db *p, tse_error *err)
-{
-    if (p->w && PQstatus(p->w) != CONNECTION_OK)
-        PQreset(p->w);
-    if (p->w && PQstatus(p->w) == CONNECTION_OK)
-        return p->w;
-    PQfinish(p->w);
-    p->w = pg_connect(p, err);
-    return p->w;
-}
-
-int pg_last_counter(PGconn *c, int64_t id, uint64_t *out, tse_error *err)
-{
-    pgp q = {0};
-    pgp_int(&q, id);
-    PGresult *r = pg_run(c,
-                         "SELECT GREATEST(COALESCE((SELECT max(counter) FROM logs WHERE tse = $1), 0),"
-                         " COALESCE((SELECT convert_from(value, 'UTF8')::bigint FROM meta WHERE tse = $1"
-                         " AND key = '" STORE_META_DELETED_THROUGH "'), 0))",
-                         &q);
-    int ret = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pg_fail(err, c, r, "cannot read the last counter");
-    if (!ret)
-        *out = (uint64_t)pg_int(r, 0, 0);
-    PQclear(r);
-    return ret;
-}
-
 static int pg_tse_open(store_db *d, store *s, bool create, tse_error *err)
 {
     pg_db *p = d->pg;
@@ -476,20 +358,6 @@ static int pg_tse_owner(store_db *d, const char *name, char out[17], tse_error *
 }
 
 /* ---- a flush ---- */
-
-int pg_insert_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err)
-{
-    pgp q = {0};
-    pgp_int(&q, tse);
-    pgp_int(&q, (int64_t)l->counter);
-    pgp_int(&q, l->kind);
-    pgp_int(&q, l->log_time);
-    pgp_int(&q, (int64_t)l->transaction_number);
-    pgp_text(&q, l->client_id);
-    pgp_text(&q, l->operation);
-    pgp_blob(&q, l->data, l->len);
-    return pg_exec(c, "INSERT INTO logs VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &q, "cannot store a log", err);
-}
 
 static int apply_delete_logs(PGconn *c, int64_t tse, uint64_t through, tse_error *err)
 {
@@ -683,8 +551,8 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
             return -1;
     if (!PQenterPipelineMode(c))
         return -1;
-    pipelining = true;
-    pipe_sent = 0;
+    pg_pipelining = true;
+    pg_pipe_sent = 0;
     tse_error e = {0};
     int ret = pg_exec(c, "BEGIN", NULL, NULL, &e);
     for (store_ticket *t = list; !ret && t; t = t->next) {
@@ -714,12 +582,12 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
     }
     if (!ret)
         ret = pg_exec(c, "COMMIT", NULL, NULL, &e);
-    pipelining = false;
+    pg_pipelining = false;
     bool synced = PQpipelineSync(c) == 1, ok = !ret && synced;
     /* every result, up to the sync's */
     for (int got = 0; PQstatus(c) == CONNECTION_OK;) {
         PGresult *r = PQgetResult(c);
-        if (!r && !synced && got >= pipe_sent)
+        if (!r && !synced && got >= pg_pipe_sent)
             break;
         if (!r)
             continue;   /* the end of one statement's results */
@@ -731,7 +599,7 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
         got++;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
             ok = false;
-        else if (got == pipe_sent && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        else if (got == pg_pipe_sent && strcmp(PQcmdStatus(r), "COMMIT") != 0)
             ok = false;   /* a COMMIT of a failed transaction rolls back */
         PQclear(r);
     }

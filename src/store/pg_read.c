@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "opentse/opentse.h"
-#include "store/pg_internal.h"
+#include "store/pg_conn.h"
 
 PGconn *pg_pool_get(pg_db *p, tse_error *err)
 {

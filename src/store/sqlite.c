@@ -1,8 +1,10 @@
 /*
  * sqlite.c - the embedded store: one SQLite file in WAL mode with
- * synchronous=FULL. This file opens, creates and closes a store: the
- * single-owner lock, the schema and its version. Group commit lives in
- * sqlite_commit.c, the read functions in sqlite_read.c.
+ * synchronous=FULL, every TSE of a deployment in it. This file opens,
+ * creates and closes a database and its TSEs: the single-owner lock, the
+ * schema's version (its SQL and the migrations in sqlite_migrate.c), and
+ * hands a postgresql:// database to the PostgreSQL store (pg.c). Group
+ * commit lives in sqlite_commit.c, the read functions in sqlite_read.c.
  *
  * One owner at a time: a sidecar file "<path>-lock" is flock'd (exclusive,
  * non-blocking) for the life of the handle. flock and SQLite's own POSIX
@@ -24,66 +26,6 @@
 
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
-
-/*
- * Schema version 2: every TSE of the database in the same tables, told
- * apart by `tse` (tses.id), and the faces' records.
- *
- * logs is append-only: triggers abort every UPDATE and DELETE, and every
- * INSERT of an existing counter (INSERT OR REPLACE deletes the old row
- * without firing delete triggers). deleteStoredData drops and re-creates
- * the delete trigger inside the flush that deletes (sqlite_commit.c).
- */
-const char store_schema_sql[] =
-    "CREATE TABLE tses(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
-    "CREATE TABLE logs("
-    "  tse INTEGER NOT NULL,"
-    "  counter INTEGER NOT NULL,"
-    "  kind INTEGER NOT NULL,"
-    "  log_time INTEGER NOT NULL,"
-    "  tx_number INTEGER NOT NULL DEFAULT 0,"
-    "  client_id TEXT,"
-    "  operation TEXT,"
-    "  data BLOB NOT NULL,"
-    "  PRIMARY KEY(tse, counter));"
-    "CREATE INDEX logs_by_tx ON logs(tse, tx_number);"
-    "CREATE INDEX logs_by_time ON logs(tse, log_time);"
-    "CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs"
-    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: update refused'); END;"
-    "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
-    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END;"
-    "CREATE TRIGGER logs_no_replace BEFORE INSERT ON logs"
-    "  WHEN EXISTS (SELECT 1 FROM logs WHERE tse = NEW.tse AND counter = NEW.counter)"
-    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: replace refused'); END;"
-    "CREATE TABLE meta(tse INTEGER NOT NULL, key TEXT NOT NULL, value BLOB, PRIMARY KEY(tse, key));"
-    "CREATE TABLE clients(tse INTEGER NOT NULL, client_id TEXT NOT NULL, registered INTEGER,"
-    "  PRIMARY KEY(tse, client_id));"
-    "CREATE TABLE open_tx("
-    "  tse INTEGER NOT NULL,"
-    "  number INTEGER NOT NULL,"
-    "  client_id TEXT,"
-    "  start_counter INTEGER,"
-    "  start_time INTEGER,"
-    "  last_update INTEGER,"
-    "  pending BLOB,"
-    "  PRIMARY KEY(tse, number));"
-    "CREATE TABLE records(ns TEXT NOT NULL, key TEXT NOT NULL, idx TEXT, ord INTEGER NOT NULL DEFAULT 0,"
-    "  value BLOB NOT NULL, UNIQUE(ns, key));"
-    "CREATE INDEX records_by_idx ON records(ns, idx, ord);"
-    "CREATE INDEX records_by_ord ON records(ns, ord);";
-
-int store_query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return store_sqlfail(err, db, sql);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    int ret = rc == SQLITE_ROW ? 0 : store_sqlfail(err, db, sql);
-    sqlite3_finalize(st);
-    return ret;
-}
 
 /* Switches to WAL and checks that SQLite agreed. */
 static int set_wal(sqlite3 *db, tse_error *err)
@@ -162,10 +104,12 @@ static int sync_parent_dir(const char *path, tse_error *err)
 /* Writes the schema, its version and our application id in one transaction. */
 static int create_schema(store_db *d, tse_error *err)
 {
-    char sql[sizeof store_schema_sql + 128];
-    snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;%sPRAGMA application_id=%d;PRAGMA user_version=%d;COMMIT;",
-             store_schema_sql, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+    char *sql = NULL;
+    if (asprintf(&sql, "BEGIN IMMEDIATE;%sPRAGMA application_id=%d;PRAGMA user_version=%d;COMMIT;",
+                 store_schema_sql, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION) < 0)
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
     int ret = store_exec(d->wdb, sql, "cannot create the store schema", err);
+    free(sql);
     if (ret && !sqlite3_get_autocommit(d->wdb))
         sqlite3_exec(d->wdb, "ROLLBACK", NULL, NULL, NULL);
     return ret ? ret : sync_parent_dir(d->path, err);

@@ -1,6 +1,7 @@
 /*
  * sqlite_conn.c - what every file of the SQLite store stands on: SQLite's
- * failures as error values, one statement run to its end, and a connection opened
+ * failures as error values, one statement run to its end (or to one
+ * integer), and a connection opened
  * the way the store needs it (busy timeout, extended codes,
  * synchronous=FULL).
  */
@@ -44,4 +45,17 @@ int store_connect(const char *path, int flags, sqlite3 **out, tse_error *err)
     }
     *out = db;
     return 0;
+}
+
+int store_query_int(sqlite3 *db, const char *sql, int64_t *out, tse_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_sqlfail(err, db, sql);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    int ret = rc == SQLITE_ROW ? 0 : store_sqlfail(err, db, sql);
+    sqlite3_finalize(st);
+    return ret;
 }

@@ -161,7 +161,7 @@ int store_load_last_counter(sqlite3 *db, int64_t id, uint64_t *out, tse_error *e
 #define STORE_META_DELETED_THROUGH "store.deleted_through"
 #define STORE_META_DELETED_TX "store.deleted_tx_number"
 
-/* sqlite.c: the schema of STORE_SCHEMA_VERSION */
+/* sqlite_migrate.c: the schema of STORE_SCHEMA_VERSION */
 extern const char store_schema_sql[];
 
 /* sqlite_migrate.c: a file of schema 1 (one TSE, no tse columns) becomes

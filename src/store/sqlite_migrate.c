@@ -1,6 +1,7 @@
 /*
- * sqlite_migrate.c - data of earlier layouts brought into the current
- * schema: a store file of schema 1 (one TSE per file) migrated in place,
+ * sqlite_migrate.c - the schema and data of earlier layouts brought into
+ * it: the current schema's SQL, a store file of schema 1 (one TSE per
+ * file) migrated in place,
  * a single-TSE file imported into a database as a named TSE, and the rows
  * of another layout's tables read for a face's own migration (opentsed's
  * server.db of before the one store).
@@ -13,6 +14,53 @@
 
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
+
+/*
+ * Schema version 2: every TSE of the database in the same tables, told
+ * apart by `tse` (tses.id), and the faces' records.
+ *
+ * logs is append-only: triggers abort every UPDATE and DELETE, and every
+ * INSERT of an existing counter (INSERT OR REPLACE deletes the old row
+ * without firing delete triggers). deleteStoredData drops and re-creates
+ * the delete trigger inside the flush that deletes (sqlite_commit.c).
+ */
+const char store_schema_sql[] =
+    "CREATE TABLE tses(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
+    "CREATE TABLE logs("
+    "  tse INTEGER NOT NULL,"
+    "  counter INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  log_time INTEGER NOT NULL,"
+    "  tx_number INTEGER NOT NULL DEFAULT 0,"
+    "  client_id TEXT,"
+    "  operation TEXT,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY(tse, counter));"
+    "CREATE INDEX logs_by_tx ON logs(tse, tx_number);"
+    "CREATE INDEX logs_by_time ON logs(tse, log_time);"
+    "CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs"
+    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: update refused'); END;"
+    "CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs"
+    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: delete refused'); END;"
+    "CREATE TRIGGER logs_no_replace BEFORE INSERT ON logs"
+    "  WHEN EXISTS (SELECT 1 FROM logs WHERE tse = NEW.tse AND counter = NEW.counter)"
+    "  BEGIN SELECT RAISE(ABORT, 'logs are append-only: replace refused'); END;"
+    "CREATE TABLE meta(tse INTEGER NOT NULL, key TEXT NOT NULL, value BLOB, PRIMARY KEY(tse, key));"
+    "CREATE TABLE clients(tse INTEGER NOT NULL, client_id TEXT NOT NULL, registered INTEGER,"
+    "  PRIMARY KEY(tse, client_id));"
+    "CREATE TABLE open_tx("
+    "  tse INTEGER NOT NULL,"
+    "  number INTEGER NOT NULL,"
+    "  client_id TEXT,"
+    "  start_counter INTEGER,"
+    "  start_time INTEGER,"
+    "  last_update INTEGER,"
+    "  pending BLOB,"
+    "  PRIMARY KEY(tse, number));"
+    "CREATE TABLE records(ns TEXT NOT NULL, key TEXT NOT NULL, idx TEXT, ord INTEGER NOT NULL DEFAULT 0,"
+    "  value BLOB NOT NULL, UNIQUE(ns, key));"
+    "CREATE INDEX records_by_idx ON records(ns, idx, ord);"
+    "CREATE INDEX records_by_ord ON records(ns, ord);";
 
 /* fsyncs a file by name. */
 static int sync_file(const char *path, tse_error *err)

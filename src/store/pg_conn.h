@@ -1,10 +1,10 @@
 /*
- * pg_internal.h - what the files of the PostgreSQL store share: its part
+ * pg_conn.h - what the files of the PostgreSQL store share: its part
  * of the database handle, statement parameters, connections and the read
  * functions pg.c hands to the store interface.
  */
-#ifndef OPENTSE_STORE_PG_INTERNAL_H
-#define OPENTSE_STORE_PG_INTERNAL_H
+#ifndef OPENTSE_STORE_PG_CONN_H
+#define OPENTSE_STORE_PG_CONN_H
 
 #include <libpq-fe.h>
 
@@ -30,6 +30,12 @@ struct pg_db {
     pthread_cond_t lcv;
 };
 typedef struct pg_db pg_db;
+
+/* pg_conn.c. While a flush sends its statements in one pipeline
+ * (fast_flush in pg.c), pg_exec queues them and counts them here; their
+ * results are read at the end. Only the thread in the writer role. */
+extern _Thread_local bool pg_pipelining;
+extern _Thread_local int pg_pipe_sent;
 
 /* Statement parameters: text, integers as text, blobs as binary. */
 #define PGP_MAX 12
