@@ -1,6 +1,6 @@
 /*
  * server.h - shared declarations of opentsed, the cloud TSE over HTTP: the
- * process configuration, the server's own state database, the registry of
+ * process configuration, the records it keeps in the deployment's store, the registry of
  * open TSSs (one engine each), authentication, metrics and the
  * request/response helpers the route handlers use.
  *
