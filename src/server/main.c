@@ -383,6 +383,7 @@ int main(int argc, char **argv)
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
         engine_db_close(s->db);
+        auth_free(s);   /* the revoked keys' buckets */
         free(s);
         return rc ? 1 : 0;
     }
@@ -390,6 +391,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);
         engine_db_close(s->db);
+        auth_free(s);
         return 1;
     }
     char *tls_cert = NULL, *tls_key = NULL, bound[330];
@@ -408,6 +410,7 @@ int main(int argc, char **argv)
         }
         tss_close_all(s);
         engine_db_close(s->db);
+        auth_free(s);
         return 1;
     }
     atomic_store(&s->starting, 0);
