@@ -84,6 +84,16 @@ static store *open_tse(store_db *d, const char *name, int flags)
     return s;
 }
 
+/* A new TSE `name` of d with state (a TSE exists once it has state). */
+static store *created(store_db *d, const char *name)
+{
+    store *s = open_tse(d, name, STORE_CREATE);
+    store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
+    store_batch b = {.changes = &c, .n_changes = 1};
+    assert_int_equal(store_commit(s, &b, NULL), 0);
+    return s;
+}
+
 /* A log whose bytes name its TSE and counter. */
 typedef struct tlog {
     store_log log;
@@ -171,12 +181,8 @@ static void test_tses_share_one_commit(void **state)
     worker w[4];
     pthread_t th[8];
     for (int i = 0; i < 4; i++) {
-        w[i] = (worker){.s = open_tse(d, names[i], STORE_CREATE), .name = names[i]};
+        w[i] = (worker){.s = created(d, names[i]), .name = names[i]};
         pthread_mutex_init(&w[i].mu, NULL);
-        /* a TSE exists once it has state */
-        store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
-        store_batch b = {.changes = &c, .n_changes = 1};
-        assert_int_equal(store_commit(w[i].s, &b, NULL), 0);
     }
     /* one handle per TSE */
     store *again = NULL;
@@ -504,10 +510,7 @@ static void test_pg_lease_fencing(void **state)
     (void)state;
     char *path = fresh_path("lease");
     store_db *a = open_db(path), *b = open_db(path);
-    store *sa = open_tse(a, "tss-x", STORE_CREATE);
-    store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
-    store_batch bc = {.changes = &c, .n_changes = 1};
-    assert_int_equal(store_commit(sa, &bc, NULL), 0);
+    store *sa = created(a, "tss-x");
     for (uint64_t i = 1; i <= 5; i++)
         assert_int_equal(commit_log(sa, "a", i, NULL, 0), 0);
     store *sb = NULL;
@@ -539,17 +542,14 @@ static void test_pg_lease_fencing(void **state)
     free(path);
 }
 
-/* The renewing thread keeps a lease alive past its length; when the lease
- * is taken anyway, the owner learns it without a commit. */
+/* The renewing thread keeps a lease alive past its length: another node
+ * cannot take it, and the owner still commits. */
 static void test_pg_lease_renewed(void **state)
 {
     (void)state;
     char *path = fresh_path("renew");
     store_db *a = open_db(path), *b = open_db(path);
-    store *sa = open_tse(a, "tss-y", STORE_CREATE);
-    store_change c = {.kind = STORE_PUT_META, .key = "version", .value = "1", .value_len = 1};
-    store_batch bc = {.changes = &c, .n_changes = 1};
-    assert_int_equal(store_commit(sa, &bc, NULL), 0);
+    store *sa = created(a, "tss-y");
     usleep(3 * 400 * 1000);   /* three lease lengths (OPENTSE_STORE_LEASE_MS=400) */
     store *sb = NULL;
     assert_int_equal(store_tse_open(b, "tss-y", 0, &sb, NULL), TSE_ERR_STORE_IN_USE);

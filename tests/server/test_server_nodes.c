@@ -125,6 +125,20 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Waits until a finish is acknowledged after t0 (at most 30 s). */
+static void acked_after(cluster *c, double t0)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        double ok = c->last_ok;
+        pthread_mutex_unlock(&c->mu);
+        if (ok > t0)
+            return;
+        assert_true(now() - t0 < 30);
+        usleep(5000);
+    }
+}
+
 static void start_node(cluster *c, int k, int demo)
 {
     const char *args[] = {"--store", c->store, demo ? "--demo" : NULL, NULL};
@@ -259,15 +273,7 @@ static void test_three_nodes(void **state)
         hs_signal(&c->node[k], SIGKILL);
         down = k;
         /* the takeover: the next acknowledged finish through another node */
-        for (;;) {
-            pthread_mutex_lock(&c->mu);
-            double ok = c->last_ok;
-            pthread_mutex_unlock(&c->mu);
-            if (ok > t0)
-                break;
-            assert_true(now() - t0 < 30);
-            usleep(5000);
-        }
+        acked_after(c, t0);
         double took = now() - t0;
         sum += took;
         takeovers++;
@@ -448,15 +454,7 @@ static void test_postgres_restart(void **state)
     pg_ctl("start");
     /* back by itself: new finishes are acknowledged again */
     double t0 = now();
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        double ok = c->last_ok;
-        pthread_mutex_unlock(&c->mu);
-        if (ok > t0)
-            break;
-        assert_true(now() - t0 < 30);
-        usleep(10000);
-    }
+    acked_after(c, t0);
     usleep(300 * 1000);
     c->stop = 1;
     for (int i = 0; i < WORKERS; i++)
