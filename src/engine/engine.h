@@ -61,8 +61,6 @@ void engine_db_close(engine_db *d);
 tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *opts,
                          int64_t cert_validity_seconds, char puk_out[TSE_PUK_LEN + 1]);
 tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *opts, engine **out);
-/* Every TSE of d in the order of creation; cb returns non-zero to stop. */
-tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name), void *ctx);
 /* Whether another node of a shared store took this TSE over. */
 bool engine_lease_lost(engine *t);
 /* Takes the TSE back when no node holds it any more; its state is read

@@ -52,13 +52,6 @@ void engine_db_close(engine_db *d)
     store_db_close(d);
 }
 
-tse_err engine_db_each_tse(engine_db *d, int (*cb)(void *ctx, const char *name), void *ctx)
-{
-    tse_error err = {0};
-    int rc = store_tse_each(d, cb, ctx, &err);
-    return rc < 0 && err.code ? fail(rc, &err) : (tse_err)rc;   /* or the callback's own value */
-}
-
 bool engine_lease_lost(engine *t)
 {
     return t && store_lease_lost(t->st);
