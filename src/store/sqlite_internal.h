@@ -49,9 +49,16 @@ enum store_wstmt {
     W_PUT_RECORD, W_INSERT_RECORD, W_DEL_RECORD, W_COUNT
 };
 
-/* A read connection waiting in the pool. */
+/* A read connection with the statements it has prepared (by their SQL
+ * text), waiting in the pool between reads. */
+#define STORE_RCONN_STMTS 24
 typedef struct store_rconn {
     sqlite3 *db;
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } stmt[STORE_RCONN_STMTS];
+    int n_stmt;
     struct store_rconn *next;
 } store_rconn;
 

@@ -5,7 +5,8 @@
  * from a pool (opening a new one when all are busy) and returns it when done,
  * so reads run concurrently with commits and with each other (WAL gives every
  * statement a consistent snapshot of committed data), and a callback may call
- * back into the store. Statements are prepared per call and always finalized;
+ * back into the store. A connection keeps the statements it has prepared
+ * (reset after each read, so no read holds a snapshot once it is done);
  * iteration steps one prepared statement, so memory stays constant.
  */
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #include "opentse/opentse.h"
 #include "store/sqlite_internal.h"
 
-static int pool_get(store_db *s, sqlite3 **db, tse_error *err)
+static int pool_get(store_db *s, store_rconn **out, tse_error *err)
 {
     pthread_mutex_lock(&s->pmu);
     store_rconn *rc = s->pool;
@@ -23,26 +24,25 @@ static int pool_get(store_db *s, sqlite3 **db, tse_error *err)
         s->pool = rc->next;
     pthread_mutex_unlock(&s->pmu);
     if (rc) {
-        *db = rc->db;
-        free(rc);
+        *out = rc;
         return 0;
     }
-    int ret = store_connect(s->path, SQLITE_OPEN_READWRITE, db, err);
-    if (!ret && sqlite3_exec(*db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
-        ret = store_sqlfail(err, *db, "cannot open a read connection");
-        sqlite3_close(*db);
+    if (!(rc = calloc(1, sizeof *rc)))
+        return error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    int ret = store_connect(s->path, SQLITE_OPEN_READWRITE, &rc->db, err);
+    if (!ret && sqlite3_exec(rc->db, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK) {
+        ret = store_sqlfail(err, rc->db, "cannot open a read connection");
+        sqlite3_close(rc->db);
     }
+    if (ret)
+        free(rc);
+    else
+        *out = rc;
     return ret;
 }
 
-static void pool_put(store_db *s, sqlite3 *db)
+static void pool_put(store_db *s, store_rconn *rc)
 {
-    store_rconn *rc = malloc(sizeof *rc);
-    if (!rc) {
-        sqlite3_close(db);
-        return;
-    }
-    rc->db = db;
     pthread_mutex_lock(&s->pmu);
     rc->next = s->pool;
     s->pool = rc;
@@ -54,16 +54,24 @@ void store_pool_close(store_db *s)
     while (s->pool) {
         store_rconn *rc = s->pool;
         s->pool = rc->next;
+        for (int i = 0; i < rc->n_stmt; i++) {
+            sqlite3_finalize(rc->stmt[i].st);
+            free(rc->stmt[i].sql);
+        }
         sqlite3_close(rc->db);
         free(rc);
     }
 }
 
-/* One read query: a borrowed connection and a statement on it. */
+/* One read query: a borrowed connection and a statement on it, kept
+ * prepared on that connection for the next query of the same text unless
+ * `once`. */
 typedef struct query {
     store_db *d;
+    store_rconn *rc;
     sqlite3 *db;
     sqlite3_stmt *st;
+    bool once;
 } query;
 
 static int query_begin_db(store_db *d, const char *sql, query *q, tse_error *err)
@@ -71,14 +79,28 @@ static int query_begin_db(store_db *d, const char *sql, query *q, tse_error *err
     *q = (query){.d = d};
     if (!d)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "no store");
-    int ret = pool_get(d, &q->db, err);
+    int ret = pool_get(d, &q->rc, err);
     if (ret)
         return ret;
-    if (sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL) != SQLITE_OK) {
+    store_rconn *rc = q->rc;
+    q->db = rc->db;
+    for (int i = 0; i < rc->n_stmt; i++)
+        if (strcmp(rc->stmt[i].sql, sql) == 0) {
+            q->st = rc->stmt[i].st;
+            return 0;
+        }
+    if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->st, NULL) != SQLITE_OK) {
         ret = store_sqlfail(err, q->db, sql);
-        pool_put(d, q->db);
+        pool_put(d, rc);
+        return ret;
     }
-    return ret;
+    char *copy = rc->n_stmt < STORE_RCONN_STMTS ? strdup(sql) : NULL;
+    if (copy) {
+        rc->stmt[rc->n_stmt].sql = copy;
+        rc->stmt[rc->n_stmt++].st = q->st;
+    } else
+        q->once = true;
+    return 0;
 }
 
 static void query_end(query *q);
@@ -96,10 +118,16 @@ static int query_begin(store *s, const char *sql, query *q, tse_error *err)
     return ret;
 }
 
+/* Ends the statement's read (and its snapshot of the database). */
 static void query_end(query *q)
 {
-    sqlite3_finalize(q->st);
-    pool_put(q->d, q->db);
+    if (q->once)
+        sqlite3_finalize(q->st);
+    else {
+        sqlite3_reset(q->st);
+        sqlite3_clear_bindings(q->st);
+    }
+    pool_put(q->d, q->rc);
 }
 
 /* SQLITE_ROW, SQLITE_DONE, or a negative tse_err with err set. */
@@ -404,12 +432,13 @@ int store_count_logs(store *s, const store_log_filter *f, uint64_t limit, uint64
         return store_pg->count_logs(s, f, limit, count, err);
     if (!count)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_count_logs: bad argument");
-    char tail[48] = "";
-    if (limit)
-        snprintf(tail, sizeof tail, " LIMIT %llu)", (unsigned long long)(limit < INT64_MAX ? limit + 1 : limit));
     query q;
     int ret = filter_query(s, f, limit ? "SELECT COUNT(*) FROM (SELECT 1 FROM logs" : "SELECT COUNT(*) FROM logs",
-                           limit ? tail : "", &q, err);
+                           limit ? " LIMIT ?9)" : "", &q, err);
+    if (!ret && limit && sqlite3_bind_int64(q.st, 9, limit < INT64_MAX ? (int64_t)limit + 1 : INT64_MAX) != SQLITE_OK) {
+        ret = store_sqlfail(err, q.db, "cannot bind the count limit");
+        query_end(&q);
+    }
     return ret ? ret : one_u64(&q, count, "COUNT", err);
 }
 
@@ -550,13 +579,16 @@ int store_record_each(store_db *d, const char *ns, const char *idx, uint64_t off
         return store_pg->record_each(d, ns, idx, offset, limit, cb, ctx, err);
     if (!cb)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_record_each: no callback");
-    char tail[80];
-    snprintf(tail, sizeof tail, " ORDER BY ord, rowid LIMIT %lld OFFSET %lld", limit ? (long long)clamp_id(limit) : -1LL,
-             (long long)clamp_id(offset));
     query q;
-    int ret = record_query(d, "SELECT key, value", ns, idx, tail, &q, err);
+    int ret = record_query(d, "SELECT key, value", ns, idx, " ORDER BY ord, rowid LIMIT ?3 OFFSET ?4", &q, err);
     if (ret)
         return ret;
+    if (sqlite3_bind_int64(q.st, 3, limit ? clamp_id(limit) : -1) != SQLITE_OK ||
+        sqlite3_bind_int64(q.st, 4, clamp_id(offset)) != SQLITE_OK) {
+        ret = store_sqlfail(err, q.db, "cannot bind the record page");
+        query_end(&q);
+        return ret;
+    }
     for (;;) {
         int rc = query_step(&q, err);
         if (rc == SQLITE_DONE)
