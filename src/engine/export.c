@@ -67,11 +67,15 @@ tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_expor
     char description[TSE_MAX_DESCRIPTION_LEN + 1];
     memcpy(description, t->description, sizeof description);
     int64_t now = engine_now(t);
+    int format = 3;
+    if (engine_log_format(t, &format) != TSE_OK)
+        format = 3;
     pthread_mutex_unlock(&t->mu);
     if (t->cert_pem && !cert)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
 
-    export_source src = {.st = t->st, .description = description, .cert_pem = cert, .mtime = now};
+    export_source src = {.st = t->st, .info_format = format, .description = description, .cert_pem = cert,
+                         .mtime = now};
     tse_export_result local, *res = out ? out : &local;
     tse_error err = {0};
     int rc = export_archive(&src, filter, write, ctx, res, &err);

@@ -5,6 +5,10 @@
  * spec name, streamed from the store one log at a time (constant memory)
  * into the caller's chunk callback.
  *
+ * info.csv is the one of TR-03151-1 v1.1.1 (the components of
+ * device_info.c, then the description) for TSEs of log format 3, and the
+ * one line of v1.0.1 for those of format 2.
+ *
  * Entries are ustar (typeflag '0', mode 0644, mtime = creation time). A name
  * longer than ustar's 100 characters (a long clientId) gets a pax extended
  * header for that entry only, the one way TAR can carry such a name.
@@ -89,15 +93,40 @@ static void csv_value(char *out, size_t cap, size_t *pos, const char *v, bool la
     }
 }
 
-static int put_info(writer *w, const char *description)
+/* info.csv: TR-03151-1 v1.1.1 section 2.5.3 (a line per component, then
+ * the description padded to as many values), or the one line of v1.0.1. */
+static int put_info(writer *w, int format, const char *description)
 {
-    char csv[4 * TSE_MAX_DESCRIPTION_LEN + 128];
-    size_t n = 0;
-    const char *fields[] = {"description:", description ? description : "", "manufacturer:", EXPORT_MANUFACTURER,
-                            "version:", OPENTSE_VERSION};
-    for (size_t i = 0; i < 6; i++)
-        csv_value(csv, sizeof csv, &n, fields[i], i == 5);
-    return put_file(w, "info.csv", csv, n);
+    const export_device *dev = NULL;
+    if (format != 2 && export_device_get(&dev, w->err) != 0)
+        return TSE_ERR_INVALID_ARGUMENT;
+    size_t cap = 4 * TSE_MAX_DESCRIPTION_LEN + 128 + (dev ? (size_t)dev->n * (2 * 5 * EXPORT_VALUE_MAX + 80) : 0), n = 0;
+    char *csv = malloc(cap);
+    if (!csv)
+        return error_set(w->err, TSE_ERR_NO_MEMORY, "out of memory");
+    if (!dev) {
+        const char *fields[] = {"description:", description ? description : "", "manufacturer:", EXPORT_MANUFACTURER,
+                                "version:", OPENTSE_VERSION};
+        for (size_t i = 0; i < 6; i++)
+            csv_value(csv, cap, &n, fields[i], i == 5);
+    } else {
+        static const char *const labels[EXPORT_COMPONENT_FIELDS] = {"component:", "manufacturer:", "model:", "version:",
+                                                                    "certification-id:"};
+        for (int c = 0; c < dev->n; c++)
+            for (int i = 0; i < EXPORT_COMPONENT_FIELDS; i++) {
+                csv_value(csv, cap, &n, labels[i], false);
+                csv_value(csv, cap, &n, dev->c[c].v[i], i == EXPORT_COMPONENT_FIELDS - 1);
+            }
+        csv_value(csv, cap, &n, "description:", false);
+        csv_value(csv, cap, &n, description ? description : "", false);
+        n--;   /* the value's comma: the padding follows */
+        for (int i = 0; i < 2 * EXPORT_COMPONENT_FIELDS - 2; i++)
+            csv[n++] = ',';
+        csv[n++] = '\n';
+    }
+    int rc = put_file(w, "info.csv", csv, n);
+    free(csv);
+    return rc;
 }
 
 static int put_certificates(writer *w, const char *pem)
@@ -174,7 +203,7 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
         archive_write_open2(w.a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
         rc = archive_error(&w, "cannot start the archive");
     if (!rc)
-        rc = put_info(&w, src->description);
+        rc = put_info(&w, src->info_format, src->description);
     if (!rc)
         rc = put_certificates(&w, src->cert_pem);
     if (!rc) {

@@ -28,9 +28,26 @@
  * incremental export, the kind that makes deleteStoredData possible). */
 bool export_filter_is_complete(const tse_export_filter *f);
 
+/* The components info.csv names (device_info.c): component, manufacturer,
+ * model, version, certification ids. */
+#define EXPORT_COMPONENT_FIELDS 5
+#define EXPORT_MAX_COMPONENTS 16
+#define EXPORT_VALUE_MAX 256
+typedef struct export_device {
+    struct {
+        char v[EXPORT_COMPONENT_FIELDS][EXPORT_VALUE_MAX];
+    } c[EXPORT_MAX_COMPONENTS];
+    int n;
+} export_device;
+
+/* Checks the device information file at `path` as an export would read it
+ * (OPENTSE_DEVICE_INFO): 0, or INVALID_ARGUMENT with the line at fault. */
+int export_device_check(const char *path, tse_error *err);
+
 /* What goes into the archive beside the logs. */
 typedef struct export_source {
     store *st;
+    int info_format;               /* info.csv: 3 (TR-03151-1 v1.1.1, components) or 2 (v1.0.1, one line) */
     const char *description;       /* info.csv description */
     const char *cert_pem;          /* the whole chain, TSE certificate first */
     int64_t mtime;                 /* the archive's creation time */

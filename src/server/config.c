@@ -54,7 +54,11 @@ static const opt opts[] = {
     {"log-format", NUM(OPT_INT, log_format),
      "log message format of a new TSS for its whole life: 3 (TR-03151-1 v1.1.1) or 2 (v1.0.1) (default 3)"},
     {"bsi-certification-id", STR(bsi_certification_id),
-     "the BSI certification id of this deployment's TSE, for the Section 146a AO report (default: none)"},
+     "the BSI certification id of this deployment's TSE, for the Section 146a AO report and the SMAERS line of "
+     "info.csv (default: none)"},
+    {"device-info", STR(device_info),
+     "CSV file of the components info.csv names in exports: component,manufacturer,model,version,certification-id "
+     "per line (default: this build and its OpenSSL)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

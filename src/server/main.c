@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export/export.h"
 #include "server.h"
 #ifdef OPENTSE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -340,6 +341,24 @@ static int init_locks(srv *s)
     return rc ? -1 : 0;
 }
 
+/* Exports read the components of info.csv from OPENTSE_DEVICE_INFO and the
+ * SMAERS line's certification id from OPENTSE_BSI_CERTIFICATION_ID: set
+ * from the configuration before any thread runs. A malformed file stops
+ * the start here rather than failing each export. */
+static int device_info(const srv_config *c)
+{
+    if (c->bsi_certification_id[0] && setenv("OPENTSE_BSI_CERTIFICATION_ID", c->bsi_certification_id, 1) != 0)
+        return 1;
+    if (!c->device_info[0])
+        return 0;
+    tse_error err = {0};
+    if (export_device_check(c->device_info, &err) != 0) {
+        fprintf(stderr, "opentsed: --device-info: %s\n", err.message);
+        return 1;
+    }
+    return setenv("OPENTSE_DEVICE_INFO", c->device_info, 1) != 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -356,7 +375,7 @@ int main(int argc, char **argv)
         free(s);
         return rc > 0 ? 0 : 2;
     }
-    if (init_locks(s))
+    if (init_locks(s) || device_info(&s->cfg))
         return 1;
     umask(077);   /* the data directory holds keys, PIN records and logs: owner only */
     if (mkdir(s->cfg.data_dir, 0700) != 0 && errno != EEXIST) {

@@ -144,6 +144,77 @@ static size_t csv_fields(char *line, char **fields, size_t max, bool *quoted)
     return n;
 }
 
+/* Keeps what info.csv says; `strict`: every value quoted and one line feed
+ * after each line, as our own exports write it. */
+static int info_found(vctx *x, const char *name, const char *desc, const char *manufacturer, const char *version,
+                      bool strict)
+{
+    verify_result *r = x->r;
+    const verify_options *o = x->o;
+    if (!(r->info_description = strdup(desc)) || !(r->info_manufacturer = strdup(manufacturer)) ||
+        !(r->info_version = strdup(version)))
+        return -1;
+    if (strict)
+        return 0;
+    if (strcmp(manufacturer, VERIFY_OUR_MANUFACTURER) == 0)
+        return vr_add(r, o, VERIFY_WARNING, "info-not-strict", name,
+                      "an %s export writes every value quoted, each line ending in a line feed",
+                      VERIFY_OUR_MANUFACTURER);
+    return vr_add(r, o, VERIFY_NOTE, "info-unquoted", name,
+                  "values without quotes (read leniently, as older exports write them)");
+}
+
+/* info.csv of TR-03151-1 v1.1.1 (section 2.5.3): one line per component
+ * (component, manufacturer, model, version, certification-id, each after
+ * its label), then "description:" with its value and eight empty values.
+ * The manufacturer and version reported are the first component's. */
+static int check_info_components(vctx *x, const char *name, char *text, bool final_lf)
+{
+    verify_result *r = x->r;
+    const verify_options *o = x->o;
+    static const char *const labels[] = {"component:", "manufacturer:", "model:", "version:", "certification-id:"};
+    char *manufacturer = NULL, *version = NULL, *line = text, *f[10];
+    bool strict = final_lf;
+    for (int no = 1;; no++) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        size_t ln = strlen(line);
+        if (ln && line[ln - 1] == '\r') {
+            line[--ln] = 0;
+            strict = false;
+        }
+        bool quoted;
+        size_t n = csv_fields(line, f, 10, &quoted);
+        if (n != 10)
+            return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "line %d has %zu values; expected 10", no, n);
+        if (strcmp(f[0], "description:") == 0) {
+            for (int i = 2; i < 10; i++)
+                if (*f[i])
+                    return vr_add(r, o, VERIFY_WARNING, "info-malformed", name,
+                                  "line %d: the description line has a value %d after the description", no, i + 1);
+            if (next && *next)
+                return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "lines after the description line");
+            if (!manufacturer)
+                return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "no component line");
+            /* the eight padding values are empty, so never quoted */
+            return info_found(x, name, f[1], manufacturer, version, strict && line[0] == '"');
+        }
+        for (int i = 0; i < 5; i++)
+            if (strcmp(f[2 * i], labels[i]) != 0)
+                return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "line %d: value %d is \"%s\", expected \"%s\"",
+                              no, 2 * i + 1, f[2 * i], labels[i]);
+        strict = strict && quoted;
+        if (!manufacturer) {
+            manufacturer = f[3];
+            version = f[7];
+        }
+        if (!next || !*next)
+            return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "no description line after the components");
+        line = next;
+    }
+}
+
 /* Checks info.csv. `ours`: our own exports are written strictly (every
  * value quoted, one line ending in a line feed); others are read leniently. */
 static int check_info(vctx *x, const char *name, char *text, size_t len)
@@ -155,6 +226,8 @@ static int check_info(vctx *x, const char *name, char *text, size_t len)
     bool final_lf = len && text[len - 1] == '\n';
     size_t body = len - final_lf - (len > 1 && final_lf && text[len - 2] == '\r');
     text[body] = 0;
+    if (strncmp(text, "\"component:\"", 12) == 0 || strncmp(text, "component:", 10) == 0)
+        return check_info_components(x, name, text, final_lf && body == len - 1);
     if (strchr(text, '\n'))
         return vr_add(r, o, VERIFY_WARNING, "info-malformed", name, "more than one line");
     char *f[6];
@@ -168,19 +241,7 @@ static int check_info(vctx *x, const char *name, char *text, size_t len)
         if (strcmp(f[2 * i], labels[i]) != 0)
             return vr_add(r, o, VERIFY_WARNING, "info-malformed", name,
                           "value %zu is \"%s\", expected \"%s\"", 2 * i + 1, f[2 * i], labels[i]);
-    if (!(r->info_description = strdup(f[1])) || !(r->info_manufacturer = strdup(f[3])) ||
-        !(r->info_version = strdup(f[5])))
-        return -1;
-    bool ours = strcmp(f[3], VERIFY_OUR_MANUFACTURER) == 0;
-    if (quoted && final_lf && body == len - 1)
-        return 0;
-    if (ours)
-        return vr_add(r, o, VERIFY_WARNING, "info-not-strict", name,
-                      "an %s export writes every value quoted on one line ending in a line feed",
-                      VERIFY_OUR_MANUFACTURER);
-    return quoted ? 0
-                  : vr_add(r, o, VERIFY_NOTE, "info-unquoted", name,
-                           "values without quotes (read leniently, as older exports write them)");
+    return info_found(x, name, f[1], f[3], f[5], quoted && final_lf && body == len - 1);
 }
 
 /* ------------------------------------------------------------ passes */

@@ -162,6 +162,38 @@ void ex_check_archive(tse *t, const char *path, ex_archive *out)
     ex_check_archive_of(&info, path, out);
 }
 
+/* info.csv as Python's csv module reads it: for log format 3 the lines of
+ * TR-03151-1 v1.1.1 section 2.5.3 (this library, then the OpenSSL the
+ * openssl command line names, then the description padded to ten values),
+ * for format 2 the one line of v1.0.1; LF line ends, every value quoted. */
+static void check_info_csv(const tse_info *info, const char *dir, const char *text, size_t len)
+{
+    char file[600], want[2048];
+    snprintf(file, sizeof file, "%s/info.csv", dir);
+    assert_int_equal(th_write_file(file, text, len), 0);
+    assert_null(memchr(text, '\r', len));
+    assert_true(len && text[len - 1] == '\n');
+    for (const char *l = text; l < text + len; l = strchr(l, '\n') + 1)
+        assert_int_equal(*l, '"');
+    char ossl[64];
+    snprintf(ossl, sizeof ossl, "%s", sh("openssl version -v | cut -d' ' -f2"));
+    /* one line: the rows joined by "/" */
+    const char *rows = sh("python3 -c 'import csv,sys\n"
+                          "print(\"/\".join(\"|\".join(r) for r in csv.reader(open(sys.argv[1], newline=\"\"))))' '%s'",
+                          file);
+    if (info->log_format_version == 2) {
+        snprintf(want, sizeof want, "description:|%s|manufacturer:|OpenTSE|version:|%s", info->description,
+                 OPENTSE_VERSION);
+    } else {
+        snprintf(want, sizeof want,
+                 "component:|SMAERS|manufacturer:|OpenTSE|model:|libopentse|version:|%s|certification-id:|/"
+                 "component:|CSP|manufacturer:|OpenSSL Project|model:|libcrypto|version:|%s|certification-id:|/"
+                 "description:|%s||||||||",
+                 OPENTSE_VERSION, ossl, info->description);
+    }
+    assert_string_equal(rows, want);
+}
+
 void ex_check_archive_of(const tse_info *ip, const char *path, ex_archive *out)
 {
     tse_info info = *ip;
@@ -190,11 +222,7 @@ void ex_check_archive_of(const tse_info *ip, const char *path, ex_archive *out)
     for (size_t i = 0; i < n; i++) {
         char file[1024];
         if (strcmp(e[i].name, "info.csv") == 0) {
-            char want[512];
-            snprintf(want, sizeof want, "\"description:\",\"%s\",\"manufacturer:\",\"OpenTSE\",\"version:\",\"",
-                     info.description);
-            assert_int_equal(strncmp((char *)e[i].data, want, strlen(want)), 0);
-            assert_true(ends_with((char *)e[i].data, "\"\n"));
+            check_info_csv(&info, dir, (const char *)e[i].data, e[i].len);
             info_seen = true;
         } else if (ends_with(e[i].name, "_X509.der")) {
             /* openssl reads the certificate; the TSE's is named by the key serial */
