@@ -15,14 +15,21 @@
 
 #include "base/text.h"
 #include "cli.h"
+#include "codec/logmsg.h"
 
 static const char export_usage[] =
-    "usage: opentse export [--out FILE] [FILTER...] [--cursor N]\n"
+    "usage: opentse export [--out FILE | --dir DIR] [--split-size BYTES] [FILTER...] [--cursor N]\n"
     "\n"
     "Writes the TSE's logs as a TR-03151 export archive (TAR: info.csv, the\n"
-    "certificate chain, one file per log). Without --out the archive goes to\n"
-    "stdout when that is not a terminal. A failed export leaves no file.\n"
+    "certificate chain, one file per log). Without --out or --dir the archive goes\n"
+    "to stdout when that is not a terminal. A failed export leaves no file.\n"
     "  --out FILE                 write the archive to FILE\n"
+    "  --dir DIR                  write it to DIR under its TR-03151-1 name,\n"
+    "                             Export_<Unixt|Utc|Gent>_<time>.tar\n"
+    "  --split-size BYTES         an archive larger than BYTES goes into parts of\n"
+    "                             BYTES each, FILE.001 to FILE.999, whose\n"
+    "                             concatenation is the archive (restore and verify\n"
+    "                             read the parts given in order)\n"
     "  --transaction N            transaction N and the system logs during it\n"
     "  --start-transaction N      transactions from N (with --end-transaction: up to M)\n"
     "  --end-transaction M\n"
@@ -33,7 +40,7 @@ static const char export_usage[] =
     "  --cursor N                 incremental: every log written since the export that\n"
     "                             printed cursor N (no other filter)\n"
     "An unfiltered or --cursor export counts as exported for delete-stored-data.\n"
-    "--json prints {\"file\", \"logs\", \"bytes\", \"cursor\"}; a progress bar shows on a terminal.\n";
+    "--json prints {\"file\", \"files\", \"logs\", \"bytes\", \"cursor\"}; a progress bar shows on a terminal.\n";
 
 static const char delete_usage[] =
     "usage: opentse delete-stored-data [--pin-file FILE]\n"
@@ -83,6 +90,11 @@ typedef struct sink {
     const cli_ctx *ctx;
     FILE *f;
     uint64_t bytes;
+    /* a file (out) written as out.part, or split parts out.NNN.part */
+    const char *out;
+    uint64_t split, in_part;       /* split: bytes per part, 0 = one file */
+    unsigned parts;
+    int werr;                      /* errno of a failed write */
     const tse_export_filter *filter;
     const tse_export_result *res;  /* its cursor is known at the first chunk */
     cli_meter meter;
@@ -138,10 +150,88 @@ static void count_logs(sink *s, const uint8_t *data, size_t len)
     }
 }
 
+/* The name of part n (1..) while it is written, or once done. */
+static char *part_name(const sink *s, unsigned n, bool done)
+{
+    char *name = NULL;
+    int rc = s->split ? asprintf(&name, "%s.%03u%s", s->out, n, done ? "" : ".part")
+                      : asprintf(&name, "%s%s", s->out, done ? "" : ".part");
+    return rc < 0 ? NULL : name;
+}
+
+/* Opens the next part (the file itself when not split). */
+static int next_part(sink *s)
+{
+    if (s->f && fclose(s->f) != 0) {
+        s->f = NULL;
+        return s->werr = errno, TSE_ERR_STORAGE_FAILURE;
+    }
+    s->f = NULL;
+    if (s->parts == ARCHIVE_MAX_PARTS)
+        return s->werr = EFBIG, TSE_ERR_STORAGE_FAILURE;
+    char *name = part_name(s, ++s->parts, false);
+    s->f = name ? fopen(name, "wb") : NULL;
+    if (!s->f)
+        s->werr = name ? errno : ENOMEM;
+    free(name);
+    s->in_part = 0;
+    return s->f ? 0 : TSE_ERR_STORAGE_FAILURE;
+}
+
+static int write_parts(sink *s, const uint8_t *data, size_t len)
+{
+    while (len) {
+        if (!s->f || (s->split && s->in_part == s->split)) {
+            int rc = next_part(s);
+            if (rc)
+                return rc;
+        }
+        size_t take = s->split && s->split - s->in_part < len ? (size_t)(s->split - s->in_part) : len;
+        if (fwrite(data, 1, take, s->f) != take)
+            return s->werr = errno, TSE_ERR_STORAGE_FAILURE;
+        s->in_part += take;
+        data += take;
+        len -= take;
+    }
+    return 0;
+}
+
+/* Ends the parts: renamed to their names when ok (an archive that fitted
+ * into one part is the file itself, without a number), else removed. The
+ * names go to `files`. */
+static int finish_parts(sink *s, bool ok, json_t *files)
+{
+    if (s->f && fclose(s->f) != 0 && ok) {
+        s->werr = errno;
+        ok = false;
+    }
+    s->f = NULL;
+    bool whole = s->parts == 1;
+    for (unsigned n = 1; n <= s->parts; n++) {
+        char *from = part_name(s, n, false), *to = whole ? strdup(s->out) : part_name(s, n, true);
+        if (!from || !to || !ok || rename(from, to) != 0) {
+            if (ok)
+                s->werr = from && to ? errno : ENOMEM;
+            ok = false;
+            if (from)
+                unlink(from);
+        } else
+            json_array_append_new(files, json_string(to));
+        free(from);
+        free(to);
+    }
+    if (!ok) { /* parts already renamed go too */
+        for (size_t i = 0; i < json_array_size(files); i++)
+            unlink(json_string_value(json_array_get(files, i)));
+        json_array_clear(files);
+    }
+    return ok ? 0 : -1;
+}
+
 static int to_sink(void *p, const uint8_t *data, size_t len)
 {
     sink *s = p;
-    if (fwrite(data, 1, len, s->f) != len)
+    if (s->out ? write_parts(s, data, len) != 0 : fwrite(data, 1, len, s->f) != len)
         return TSE_ERR_STORAGE_FAILURE;
     if (!s->bytes) { /* the logs to come: known for an unfiltered or incremental export */
         const tse_export_filter *f = s->filter;
@@ -157,11 +247,19 @@ static int to_sink(void *p, const uint8_t *data, size_t len)
 }
 
 /* The export's options, through getopt_long ("--name VALUE", "--name=VALUE"). */
-static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *f, const char **out)
+typedef struct export_args {
+    const char *out, *dir;
+    uint64_t split;
+} export_args;
+
+static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *f, export_args *out)
 {
-    enum { O_OUT = 1, O_CLIENT, O_TX, O_START_TX, O_END_TX, O_MAX, O_CURSOR, O_START_DATE, O_END_DATE };
+    enum { O_OUT = 1, O_CLIENT, O_TX, O_START_TX, O_END_TX, O_MAX, O_CURSOR, O_START_DATE, O_END_DATE, O_DIR,
+           O_SPLIT };
     static const struct option opts[] = {
         {"out", required_argument, NULL, O_OUT},
+        {"dir", required_argument, NULL, O_DIR},
+        {"split-size", required_argument, NULL, O_SPLIT},
         {"client", required_argument, NULL, O_CLIENT},
         {"transaction", required_argument, NULL, O_TX},
         {"start-transaction", required_argument, NULL, O_START_TX},
@@ -172,13 +270,19 @@ static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *
         {"end-date", required_argument, NULL, O_END_DATE},
         {0}};
     memset(f, 0, sizeof *f);
-    *out = NULL;
+    *out = (export_args){0};
     optind = 1;
     opterr = 0;
     for (int prev = optind, k; (k = getopt_long(argc, argv, ":", opts, NULL)) != -1; prev = optind) {
         int rc = 0;
         switch (k) {
-        case O_OUT: *out = optarg; break;
+        case O_OUT: out->out = optarg; break;
+        case O_DIR: out->dir = optarg; break;
+        case O_SPLIT:
+            rc = number_arg(ctx, "--split-size", optarg, &out->split);
+            if (!rc && out->split < 512)
+                rc = cli_fail(ctx, CLI_USAGE, "--split-size needs at least 512 bytes (one TAR block)");
+            break;
         case O_CLIENT: f->client_id = optarg; break;
         case O_TX: rc = number_arg(ctx, "--transaction", optarg, &f->transaction_number); break;
         case O_START_TX: rc = number_arg(ctx, "--start-transaction", optarg, &f->start_transaction_number); break;
@@ -197,6 +301,10 @@ static int parse_filter(cli_ctx *ctx, int argc, char **argv, tse_export_filter *
     }
     if (optind < argc)
         return cli_fail(ctx, CLI_USAGE, "unexpected argument %s (see --help)", argv[optind]);
+    if (out->out && out->dir)
+        return cli_fail(ctx, CLI_USAGE, "give --out FILE or --dir DIR, not both");
+    if (out->split && !out->out && !out->dir)
+        return cli_fail(ctx, CLI_USAGE, "--split-size needs --out FILE or --dir DIR");
     return 0;
 }
 
@@ -207,54 +315,67 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         return CLI_OK;
     }
     tse_export_filter f;
-    const char *out = NULL;
-    int ec = parse_filter(ctx, argc, argv, &f, &out);
+    export_args a;
+    int ec = parse_filter(ctx, argc, argv, &f, &a);
     if (ec)
         return ec;
-    bool to_stdout = !out || !strcmp(out, "-");
+    bool to_stdout = !a.dir && (!a.out || !strcmp(a.out, "-"));
     if (to_stdout && (ctx->json || isatty(STDOUT_FILENO)))
-        return cli_fail(ctx, CLI_USAGE, "give --out FILE (the archive does not go to a terminal or beside --json)");
-    char *part = NULL;
-    if (!to_stdout && asprintf(&part, "%s.part", out) < 0)
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+        return cli_fail(ctx, CLI_USAGE,
+                        "give --out FILE or --dir DIR (the archive does not go to a terminal or beside --json)");
     tse_export_result res = {0};
-    sink s = {.ctx = ctx, .f = to_stdout ? stdout : fopen(part, "wb"), .filter = &f, .res = &res};
-    if (!s.f) {
-        ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", part, strerror(errno));
-        free(part);
-        return ec;
-    }
+    sink s = {.ctx = ctx, .f = to_stdout ? stdout : NULL, .filter = &f, .res = &res, .split = a.split};
+    json_t *files = json_array();
+    char *named = NULL;
     tse *t = NULL;
     tse_err rc = TSE_OK;
+    if (!files)
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
     if (!(ec = cli_open(ctx, &t))) {
-        rc = tse_export_data(t, &f, to_sink, &s, &res);
-        if (s.bytes)
-            cli_meter_end(&s.meter, s.logs, s.bytes);
-        if (rc)
+        tse_info info;
+        char name[128];
+        if (a.dir && (rc = tse_get_info(t, &info)) != TSE_OK)
             ec = cli_tse_error(ctx, rc, "the export failed");
+        else if (a.dir && (!archive_name("Export", (logmsg_time_format)info.time_format, (int64_t)time(NULL), 0, name,
+                                         sizeof name) ||
+                           asprintf(&named, "%s/%s", a.dir, name) < 0))
+            ec = cli_fail(ctx, CLI_INTERNAL, "out of memory");
+        s.out = to_stdout ? NULL : a.dir ? named : a.out;
+        if (!ec) {
+            rc = tse_export_data(t, &f, to_sink, &s, &res);
+            if (s.bytes)
+                cli_meter_end(&s.meter, s.logs, s.bytes);
+            if (rc)
+                ec = s.werr ? cli_fail(ctx, CLI_INTERNAL, "cannot write the archive%s%s: %s", s.out ? " " : "",
+                                       s.out ? s.out : "", strerror(s.werr))
+                            : cli_tse_error(ctx, rc, "the export failed");
+        }
         tse_close(t);
     }
-    if (fflush(s.f) != 0 || (!to_stdout && fclose(s.f) != 0)) {
-        if (!ec)
-            ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", to_stdout ? "stdout" : part, strerror(errno));
+    if (to_stdout && fflush(stdout) != 0 && !ec)
+        ec = cli_fail(ctx, CLI_INTERNAL, "cannot write stdout: %s", strerror(errno));
+    if (!to_stdout && s.out && finish_parts(&s, !ec, files) != 0 && !ec)
+        ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s", s.out, strerror(s.werr));
+    if (!ec && !to_stdout && !s.parts)
+        ec = cli_fail(ctx, CLI_INTERNAL, "the export wrote nothing");
+    if (!ec) {
+        const char *first = to_stdout ? "-" : json_string_value(json_array_get(files, 0));
+        if (ctx->json)
+            cli_print_json(json_pack("{s:s, s:O, s:I, s:I, s:I}", "file", first, "files", files, "logs",
+                                     (json_int_t)res.logs, "bytes", (json_int_t)res.bytes, "cursor",
+                                     (json_int_t)res.cursor));
+        else {
+            fprintf(stderr, "%llu log%s, %llu bytes%s%s", (unsigned long long)res.logs, res.logs == 1 ? "" : "s",
+                    (unsigned long long)res.bytes, to_stdout ? "" : " to ", to_stdout ? "" : first);
+            if (json_array_size(files) > 1)
+                fprintf(stderr, " ... %s (%zu parts)", json_string_value(json_array_get(files, json_array_size(files) - 1)),
+                        json_array_size(files));
+            fprintf(stderr, "; next incremental export: --cursor %llu\n", (unsigned long long)res.cursor);
+        }
     }
-    if (!to_stdout && (ec || rename(part, out) != 0)) {
-        if (!ec)
-            ec = cli_fail(ctx, CLI_INTERNAL, "cannot rename %s to %s: %s", part, out, strerror(errno));
-        unlink(part);
-    }
-    free(part);
-    if (ec)
-        return ec;
-    if (ctx->json)
-        cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "file", to_stdout ? "-" : out, "logs", (json_int_t)res.logs,
-                                 "bytes", (json_int_t)res.bytes, "cursor", (json_int_t)res.cursor));
-    else
-        fprintf(stderr, "%llu log%s, %llu bytes%s%s; next incremental export: --cursor %llu\n",
-                (unsigned long long)res.logs, res.logs == 1 ? "" : "s", (unsigned long long)res.bytes,
-                to_stdout ? "" : " to ",
-                to_stdout ? "" : out, (unsigned long long)res.cursor);
-    return CLI_OK;
+    json_decref(files);
+    free(named);
+    return ec;
 }
 
 int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/logmsg.h"
 #include "client/remote_impl.h"
 #include "engine/engine.h"
 
@@ -136,29 +137,37 @@ tse_err remote_delete_stored_data(void *backend)
     return http_call(r->h, "POST", path, NULL, false, NULL);
 }
 
-/* The file at `path` in base64 (malloc'd), or NULL with the error set. */
-static char *file_b64(const char *path)
+/* The files at paths[0..k) one after the other (a whole archive, or the
+ * parts of a split one) in base64 (malloc'd), or NULL with the error set. */
+static char *file_b64(const char *const *paths, size_t k)
 {
-    FILE *f = fopen(path, "rb");
     uint8_t *p = NULL;
-    size_t n = 0, cap = 0, got = 1;
-    while (f && got) {
-        if (n == cap) {
-            uint8_t *np = cap < MAX_UPLOAD ? realloc(p, cap = cap ? 2 * cap : 65536) : NULL;
-            if (!np)
-                break;
-            p = np;
+    size_t n = 0, cap = 0;
+    const char *path = paths[0];
+    int ok = 1;
+    for (size_t i = 0; ok && i < k; i++) {
+        FILE *f = fopen(path = paths[i], "rb");
+        size_t got = 1;
+        while (f && got) {
+            if (n == cap) {
+                uint8_t *np = cap < MAX_UPLOAD ? realloc(p, cap = cap ? 2 * cap : 65536) : NULL;
+                if (!np)
+                    break;
+                p = np;
+            }
+            n += got = fread(p + n, 1, cap - n, f);
         }
-        n += got = fread(p + n, 1, cap - n, f);
+        ok = f && !got && !ferror(f);
+        if (f)
+            fclose(f);
+        else
+            ok = -1;
     }
-    int ok = f && !got && !ferror(f);
-    if (f)
-        fclose(f);
-    char *b64 = ok ? base64_encode_alloc(p, n) : NULL;
+    char *b64 = ok > 0 ? base64_encode_alloc(p, n) : NULL;
     free(p);
     if (!b64)
-        engine_fail(ok ? TSE_ERR_NO_MEMORY : TSE_ERR_RESTORE_FAILED, "cannot read %s%s", path,
-                    f && !ok ? " (larger than the upload limit)" : "");
+        engine_fail(ok > 0 ? TSE_ERR_NO_MEMORY : TSE_ERR_RESTORE_FAILED, "cannot read %s%s", path,
+                    !ok ? " (larger than the upload limit)" : "");
     return b64;
 }
 
@@ -171,10 +180,16 @@ tse_err remote_restore_from_backup(void *backend, const char *const *paths, size
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a TSE handle and at least one archive are required");
     json_t *list = json_array(), *body = json_pack("{s:o*}", "archives", list), *j = NULL;
     tse_err rc = body ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
-    for (size_t i = 0; !rc && i < n_paths; i++) {
-        char *b64 = paths[i] ? file_b64(paths[i]) : NULL;
+    for (size_t i = 0; !rc && i < n_paths; i++)
         if (!paths[i])
             rc = engine_fail(TSE_ERR_INVALID_ARGUMENT, "archive path %zu is NULL", i);
+    /* the parts of a split archive go up as the one archive they make */
+    for (size_t i = 0, k = 0; !rc && i < n_paths; i += k) {
+        char why[1200] = "";
+        k = archive_group(paths + i, n_paths - i, why, sizeof why);
+        char *b64 = k ? file_b64(paths + i, k) : NULL;
+        if (!k)
+            rc = engine_fail(TSE_ERR_RESTORE_FAILED, "%s", why);
         else if (!b64 || json_array_append_new(list, json_string(b64)))
             rc = b64 ? engine_fail(TSE_ERR_NO_MEMORY, "no memory") : (tse_err)TSE_ERR_RESTORE_FAILED;
         free(b64);

@@ -168,6 +168,20 @@ bool logmsg_filename_fields(const logmsg_fields *f, unsigned fc, char *out, size
  * seconds, which are dropped); LOGMSG_TIME_UNIX is decimal seconds.
  * Return false if malformed, out of range, or `out` is too small. */
 bool logmsg_time_to_text(logmsg_time_format fmt, int64_t t, char *out, size_t cap);
+/* archive_name.c: names of export archives (TR-03151-1 v1.1.1 2.5.2). */
+#define ARCHIVE_MAX_PARTS 999
+/* "<prefix>_<Utc|Gent|Unixt>_<DATE>.tar", with ".NNN" for part > 0 (1..999);
+ * prefix "Export" or "CertificateExport". False when it does not fit. */
+bool archive_name(const char *prefix, logmsg_time_format fmt, int64_t t, unsigned part, char *out, size_t cap);
+/* The part number (1..999) of a path ending in ".tar.NNN", else 0;
+ * *stem_len (may be NULL) gets the length up to and with ".tar". */
+unsigned archive_part(const char *path, size_t *stem_len);
+/* How many of paths[0..n) form one archive: 1 for a whole archive, k for
+ * its parts .001 to .k given in order; 0 with `why` set when paths[0] is a
+ * part not preceded by part 001, or a part of the same archive is out of
+ * order or missing. */
+size_t archive_group(const char *const *paths, size_t n, char *why, size_t cap);
+
 bool logmsg_time_from_text(logmsg_time_format fmt, const uint8_t *s, size_t n, int64_t *t);
 
 /* Time as a universal-tagged Time CHOICE (INTEGER / UTCTime /

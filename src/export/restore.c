@@ -174,15 +174,20 @@ static int read_entry(restorer *r, struct archive *a, size_t len)
     return 0;
 }
 
-static int restore_one(restorer *r, const char *path)
+/* One archive: a whole file, or the `n` parts of a split one read as their
+ * concatenation (TR-03151-1 v1.1.1 section 2.5.2). */
+static int restore_one(restorer *r, const char *const *paths, size_t n)
 {
-    r->path = path;
+    r->path = paths[0];
     r->name = NULL;
     struct archive *a = archive_read_new();
+    const char *names[ARCHIVE_MAX_PARTS + 1];
     if (!a)
         return error_set(r->err, TSE_ERR_NO_MEMORY, "out of memory");
+    memcpy(names, paths, n * sizeof *paths);
+    names[n] = NULL;
     int rc = 0;
-    if (archive_read_support_format_tar(a) != ARCHIVE_OK || archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+    if (archive_read_support_format_tar(a) != ARCHIVE_OK || archive_read_open_filenames(a, names, 1 << 16) != ARCHIVE_OK)
         rc = refuse(r, "cannot open the archive: %s", archive_error_string(a));
     struct archive_entry *e;
     char name[512];
@@ -227,6 +232,9 @@ int export_restore(store *st, const export_restore_key *key, const char *const *
         *added = 0;
     if (!st || !key || !key->pub || !key->serial || !key->sigalg_oid || !paths || !n_paths)
         return error_set(err, TSE_ERR_INVALID_ARGUMENT, "export_restore: the store, key and archives are required");
+    for (size_t i = 0; i < n_paths; i++)
+        if (!paths[i])
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT, "archive path missing");
     restorer r = {.key = key, .err = err};
     tse_error cerr = {0}, serr = {0};
     if (key->cert_pem && csp_chain_split(key->cert_pem, &r.chain, &r.n_chain, &cerr) != 0)
@@ -234,8 +242,11 @@ int export_restore(store *st, const export_restore_key *key, const char *const *
     int rc = store_bulk_begin(st, &r.bulk, &serr);
     if (rc)
         rc = error_set(err, TSE_ERR_RESTORE_FAILED, "%s", serr.message);
-    for (size_t i = 0; !rc && i < n_paths; i++)
-        rc = paths[i] ? restore_one(&r, paths[i]) : error_set(err, TSE_ERR_INVALID_ARGUMENT, "archive path missing");
+    for (size_t i = 0, k; !rc && i < n_paths; i += k) {
+        char why[1200] = "";
+        k = archive_group(paths + i, n_paths - i, why, sizeof why);
+        rc = k ? restore_one(&r, paths + i, k) : error_set(err, TSE_ERR_RESTORE_FAILED, "%s", why);
+    }
     if (r.bulk) {
         int end = store_bulk_end(r.bulk, rc == 0, added, &serr);
         if (!rc && end)
