@@ -7,7 +7,9 @@
  *
  * `test_store_db pg` runs the tests that are not about files against the
  * PostgreSQL store (tests/pg/with_pg.sh starts the server), each in a
- * database of its own, and the lease tests that are PostgreSQL's alone.
+ * database of its own, and the tests that are PostgreSQL's alone: leases,
+ * and a full tablespace (a tiny tmpfs) refusing commits cleanly until
+ * space is freed.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -560,6 +567,118 @@ static void test_pg_lease_renewed(void **state)
     free(path);
 }
 
+/* A log of 4 KiB of random bytes (nothing to compress), its first bytes
+ * naming its counter. */
+static void big_log(store_log *l, uint8_t *buf, size_t len, uint64_t counter)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(random() >> 7);
+    snprintf((char *)buf, 32, "log %llu", (unsigned long long)counter);
+    *l = (store_log){.counter = counter, .kind = 2, .log_time = 1700000000 + (int64_t)counter,
+                     .operation = "SelfTest", .data = buf, .len = len};
+}
+
+/* The TSE's tables in a tablespace on a tiny tmpfs that is then filled:
+ * commits fail with STORAGE_FAILURE naming the cause and store nothing,
+ * the counter stays; once space is freed the next log commits, and a
+ * reopened store holds every acknowledged log, gapless. */
+static void test_pg_full_tablespace(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/opentse-ts-XXXXXX";   /* where the server's user reaches it */
+    assert_non_null(mkdtemp(dir));
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=1M,mode=0700") != 0) {
+        printf("store_db pg: tmpfs mount failed (%s): full-tablespace test skipped\n", strerror(errno));
+        rmdir(dir);
+        skip();
+    }
+    struct passwd *pw = getpwnam("postgres");
+    if (getuid() == 0 && pw)
+        assert_int_equal(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+    char *path = fresh_path("fullts"), sql[400];
+    const char *url = pg_database(path);
+    const char *db = strrchr(url, '/') + 1;
+    snprintf(sql, sizeof sql, "CREATE TABLESPACE %s_ts LOCATION '%s'", db, dir);
+    pg_exec(pg_base, sql);
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s SET default_tablespace = %s_ts", db, db);
+    pg_exec(pg_base, sql);
+    store_db *d = open_db(path);
+    store *s = created(d, "tss-full");
+
+    /* fill the tmpfs around the tables */
+    char filler[300];
+    snprintf(filler, sizeof filler, "%s/filler", dir);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    static uint8_t block[4096], buf[4096];
+    while (write(fd, block, sizeof block) == (ssize_t)sizeof block)
+        ;
+    while (write(fd, block, 1) == 1)
+        ;
+    close(fd);
+
+    uint64_t c = 0;
+    int rc = 0;
+    tse_error err = {0};
+    store_log l;
+    char key[32];
+    store_change r;
+    while (c < 500) {   /* the pages the tables had free take a few */
+        big_log(&l, buf, sizeof buf, c + 1);
+        snprintf(key, sizeof key, "k%llu", (unsigned long long)c + 1);
+        r = rec(STORE_PUT_RECORD, "tx/full", key, "FINISHED", (int64_t)c + 1, "{\"answer\": 1}");
+        store_batch b = {.log = &l, .changes = &r, .n_changes = 1};
+        if ((rc = store_commit(s, &b, &err)) != 0)
+            break;
+        c++;
+    }
+    printf("store_db pg: commit %llu on a full tablespace: %s\n", (unsigned long long)c + 1, err.message);
+    assert_int_equal(rc, TSE_ERR_STORAGE_FAILURE);
+    assert_non_null(strstr(err.message, "No space left on device"));
+    assert_int_equal(last(s), c);
+    assert_null(get(d, "tx/full", key));   /* the log's record went with it */
+    /* and again: still refused, still nothing stored */
+    store_batch b = {.log = &l, .changes = &r, .n_changes = 1};
+    assert_int_equal(store_commit(s, &b, NULL), TSE_ERR_STORAGE_FAILURE);
+    assert_int_equal(last(s), c);
+    assert_null(get(d, "tx/full", key));
+
+    assert_int_equal(unlink(filler), 0);   /* space returns */
+    assert_int_equal(store_commit(s, &b, &err), 0);
+    c++;
+    char *v = get(d, "tx/full", key);
+    assert_non_null(v);
+    free(v);
+    big_log(&l, buf, sizeof buf, c + 1);
+    assert_int_equal(store_commit(s, &b, &err), 0);
+    c++;
+    store_close(s);
+    store_db_close(d);
+
+    d = open_db(path);
+    s = open_tse(d, "tss-full", 0);
+    assert_int_equal(last(s), c);
+    for (uint64_t i = 1; i <= c; i++) {
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        char want[32];
+        snprintf(want, sizeof want, "log %llu", (unsigned long long)i);
+        assert_int_equal(store_get_log(s, i, &msg, &len, NULL), 0);
+        assert_int_equal(len, sizeof buf);
+        assert_string_equal((char *)msg, want);
+        free(msg);
+    }
+    store_close(s);
+    store_db_close(d);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", db);
+    pg_exec(pg_base, sql);
+    snprintf(sql, sizeof sql, "DROP TABLESPACE %s_ts", db);
+    pg_exec(pg_base, sql);
+    assert_int_equal(umount2(dir, MNT_DETACH), 0);
+    rmdir(dir);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "pg") == 0) {
@@ -575,6 +694,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_records_with_log),
             cmocka_unit_test(test_pg_lease_fencing),
             cmocka_unit_test(test_pg_lease_renewed),
+            cmocka_unit_test(test_pg_full_tablespace),
         };
         return cmocka_run_group_tests(pg_tests, NULL, NULL);
     }
