@@ -70,6 +70,11 @@ tse_err engine_reacquire(engine *t);
 tse_err engine_db_tse_owner(engine_db *d, const char *name, char out[17]);
 /* Copies the TSE of a single-TSE file (file: layout) into d as `name`. */
 tse_err engine_db_import(engine_db *d, const char *name, const char *path);
+/* Moves the deployment in the sqlite: store file at `path` into d, an empty
+ * PostgreSQL store (store_db_copy_from); counts (may be NULL): TSEs, logs
+ * and records moved, and 1 in counts[3] when the file had been copied
+ * before (nothing done). */
+tse_err engine_db_copy_from(engine_db *d, const char *path, uint64_t counts[4]);
 
 /* A record: a text value (JSON by convention) under a namespace and key,
  * with an optional secondary key `idx` to select by and an order `ord`. */

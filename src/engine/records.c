@@ -84,6 +84,20 @@ tse_err engine_db_import(engine_db *d, const char *name, const char *path)
     return rc ? fail(rc, &err) : TSE_OK;
 }
 
+tse_err engine_db_copy_from(engine_db *d, const char *path, uint64_t counts[4])
+{
+    tse_error err = {0};
+    store_copy_counts n = {0};
+    int rc = store_db_copy_from(d, path, &n, &err);
+    if (!rc && counts) {
+        counts[0] = n.tses;
+        counts[1] = n.logs;
+        counts[2] = n.records;
+        counts[3] = n.again;
+    }
+    return rc ? fail(rc, &err) : TSE_OK;
+}
+
 tse_err engine_records_to_changes(const engine_record *r, size_t n, store_change **out)
 {
     *out = NULL;

@@ -308,21 +308,16 @@ static int open_store(srv *s, const char *dbpath, int *fresh)
     bool local = !*url || !strcmp(url, "sqlite:");
     if (local)
         url = dbpath;
-    char legacy[1100];
-    snprintf(legacy, sizeof legacy, "%s/server.db", s->cfg.data_dir);
-    if (!local && access(legacy, F_OK) == 0) {
-        fprintf(stderr, "opentsed: %s holds data of the earlier layout (server.db); start once without --store to "
-                        "migrate it to %s, then move that data to the new store\n", s->cfg.data_dir, dbpath);
-        return -1;
-    }
     if (!local && node_name(s, s->node_id))
         return -1;
-    if ((local && migrate_legacy(s, dbpath)) ||
-        engine_db_open_as(url, local ? NULL : s->node_id, &s->db) != TSE_OK) {
+    /* the old layout becomes dbpath; with PostgreSQL, dbpath then moves into it */
+    if (migrate_legacy(s, dbpath) || engine_db_open_as(url, local ? NULL : s->node_id, &s->db) != TSE_OK) {
         if (s->db == NULL)
             fprintf(stderr, "opentsed: cannot open the store %s: %s\n", url, tse_last_error_message());
         return -1;
     }
+    if (!local && migrate_to_pg(s, dbpath))
+        return -1;
     uint64_t orgs = 0, keys = 0;
     if (rec_count(s, "org", NULL, &orgs) || rec_count(s, "apikey", NULL, &keys)) {
         fprintf(stderr, "opentsed: cannot read the store %s: %s\n", url, tse_last_error_message());

@@ -156,15 +156,14 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
-/* Moves what is left of the old layout into pre-store-backup/. */
-static int keep_old(const char *dir)
+/* Moves the files `old` (those there) of dir into pre-store-backup/. */
+static int keep_files(const char *dir, const char *const *old, size_t n)
 {
-    static const char *const old[] = {"server.db", "server.db-wal", "server.db-shm", "tss"};
     char backup[1100], from[1200], to[1300];
     snprintf(backup, sizeof backup, "%s/pre-store-backup", dir);
     if (mkdir(backup, 0700) != 0 && errno != EEXIST)
         return -1;
-    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+    for (size_t i = 0; i < n; i++) {
         snprintf(from, sizeof from, "%s/%s", dir, old[i]);
         snprintf(to, sizeof to, "%s/%s", backup, old[i]);
         if (rename(from, to) != 0 && errno != ENOENT) {
@@ -173,6 +172,13 @@ static int keep_old(const char *dir)
         }
     }
     return sync_dir(backup) || sync_dir(dir) ? -1 : 0;
+}
+
+/* Moves what is left of the old layout into pre-store-backup/. */
+static int keep_old(const char *dir)
+{
+    static const char *const old[] = {"server.db", "server.db-wal", "server.db-shm", "tss"};
+    return keep_files(dir, old, sizeof old / sizeof old[0]);
 }
 
 static void remove_db_files(const char *path)
@@ -237,4 +243,30 @@ int migrate_legacy(srv *s, const char *dbpath)
         rc = keep_old(dir);
     }
     return rc;
+}
+
+int migrate_to_pg(srv *s, const char *dbpath)
+{
+    if (access(dbpath, F_OK) != 0)
+        return 0;
+    uint64_t n[4] = {0};
+    tse_err rc = engine_db_copy_from(s->db, dbpath, n);
+    if (rc == TSE_OK && n[3])   /* copied before a crash, the file not yet moved */
+        fprintf(stderr, "opentsed: %s was copied into the PostgreSQL store before\n", dbpath);
+    if (rc != TSE_OK) {
+        fprintf(stderr, "opentsed: cannot move %s into the PostgreSQL store: %s; nothing was changed\n", dbpath,
+                tse_last_error_message());
+        return -1;
+    }
+    if (!n[3])
+        fprintf(stderr, "opentsed: moved %" PRIu64 " TSS%s, %" PRIu64 " logs and %" PRIu64 " records from %s into "
+                        "the PostgreSQL store; the file is kept in %s/pre-store-backup\n",
+                n[0], n[0] == 1 ? "" : "s", n[1], n[2], dbpath, s->cfg.data_dir);
+    const char *base = strrchr(dbpath, '/') ? strrchr(dbpath, '/') + 1 : dbpath;
+    char names[3][300];
+    snprintf(names[0], sizeof names[0], "%s", base);
+    snprintf(names[1], sizeof names[1], "%s-wal", base);
+    snprintf(names[2], sizeof names[2], "%s-shm", base);
+    const char *const files[] = {names[0], names[1], names[2]};
+    return keep_files(s->cfg.data_dir, files, 3);
 }

@@ -331,6 +331,10 @@ char *metrics_render(srv *s);
 /* migrate.c: a data directory of the layout before the one store (server.db,
 * tss/UUID.db) becomes dbpath once; 0 also when there is nothing to migrate. */
 int migrate_legacy(srv *s, const char *dbpath);
+/* With a PostgreSQL store (s->db open): the deployment in the sqlite: file
+ * dbpath, if there, is copied into the store when that is empty, then the
+ * file is moved into DATA_DIR/pre-store-backup/; 0 also with no file. */
+int migrate_to_pg(srv *s, const char *dbpath);
 
 /* demo.c: --demo setup on a fresh data directory (prints and writes demo.json). */
 int demo_setup(srv *s, int fresh, const char *host);

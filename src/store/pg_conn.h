@@ -73,6 +73,8 @@ PGconn *pg_writer(pg_db *p, tse_error *err);
 /* pg_read.c */
 PGconn *pg_pool_get(pg_db *p, tse_error *err);
 void pg_pool_put(pg_db *p, PGconn *c);
+/* pg_import.c */
+int pg_copy_from(store_db *d, const char *path, store_copy_counts *out, tse_error *err);
 void pg_pool_close(pg_db *p);
 int pg_get_meta(store *s, const char *key, uint8_t **value, size_t *len, tse_error *err);
 int pg_last_log(store *s, uint64_t *counter, uint8_t **msg, size_t *len, tse_error *err);

@@ -175,6 +175,15 @@ int store_db_import(store_db *d, const char *name, const char *path, tse_error *
     return ret;
 }
 
+int store_db_copy_from(store_db *d, const char *path, store_copy_counts *out, tse_error *err)
+{
+    if (!d || !path)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "store_db_copy_from: bad argument");
+    if (!d->pg)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT, "a store file is copied into a PostgreSQL store only");
+    return store_pg->copy_from(d, path, out, err);
+}
+
 /* ---- rows of another layout ---- */
 
 int store_legacy_rows(const char *path, const char *table, store_row_cb cb, void *ctx, tse_error *err)

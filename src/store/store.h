@@ -89,6 +89,16 @@ int store_tse_owner(store_db *d, const char *name, char out[17], tse_error *err)
 /* Copies the single TSE of the store file at `path` (either schema) into
  * this database as TSE `name`, which must not exist; one transaction. */
 int store_db_import(store_db *d, const char *name, const char *path, tse_error *err);
+/* What store_db_copy_from moved. */
+typedef struct store_copy_counts {
+    uint64_t tses, logs, records;
+    bool again;   /* the file had been copied before: nothing done */
+} store_copy_counts;
+/* Moves a deployment to PostgreSQL: every TSE and record of the sqlite:
+ * store file at `path` (schema 2) into `d`, an empty PostgreSQL store, in
+ * one transaction (pg_import.c); refused when d holds anything but this
+ * file's earlier copy. */
+int store_db_copy_from(store_db *d, const char *path, store_copy_counts *out, tse_error *err);
 
 /* A log message to append. */
 typedef struct store_log {
