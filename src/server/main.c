@@ -18,6 +18,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,9 +92,10 @@ static char *read_text(const char *path)
 }
 
 /* DATA_DIR/master.key: 32 random bytes as hex, mode 0600, made once. */
-static int master_key(srv *s, int fresh)
+static int master_key(srv *s, int fresh, int *made)
 {
     snprintf(s->master_key_path, sizeof s->master_key_path, "%s/master.key", s->cfg.data_dir);
+    *made = 0;
     if (access(s->master_key_path, F_OK) == 0)
         return 0;
     if (!fresh) {   /* another node made the deployment: its key, not a new one */
@@ -105,7 +108,50 @@ static int master_key(srv *s, int fresh)
         fprintf(stderr, "opentsed: %s\n", tse_last_error_detail());
         return -1;
     }
+    *made = 1;
     return 0;
+}
+
+/* The deployment is its store together with the master key that made it.
+ * The first start records a check value derived from its master key,
+ * insert-only: of nodes starting at once on an empty store exactly one
+ * makes the deployment (*fresh stays 1 for it alone, also when its first
+ * start ended early; the others get -1: the operator key and the demo are
+ * the first one's), and every node whose master key is not the
+ * deployment's refuses to start (a key it has just made is removed). */
+static int deployment_key(srv *s, int *fresh, int made_key)
+{
+    static const char label[] = "opentsed deployment";
+    uint8_t mac[32];
+    unsigned len = 0;
+    char check[65];
+    if (!HMAC(EVP_sha256(), s->token_key, 32, (const unsigned char *)label, sizeof label - 1, mac, &len))
+        return -1;
+    tse_hex(mac, sizeof mac, check);
+    json_t *v = json_pack("{s:s, s:s, s:I}", "check", check, "node", s->node_id, "time", (json_int_t)now_s()),
+           *had = NULL;
+    int rc = v ? rec_put(s, ENGINE_RECORD_INSERT, "deployment", "key", NULL, 0, v) : -1;
+    json_decref(v);
+    if (rc == 0)
+        return 0;   /* the first start of this deployment, or of this build on it */
+    if (rc < 0 || rec_get(s, "deployment", "key", &had) != 1) {
+        fprintf(stderr, "opentsed: cannot read the deployment's record: %s\n", tse_last_error_message());
+        json_decref(had);
+        return -1;
+    }
+    int same = !strcmp(json_string_value(json_object_get(had, "check")) ?: "", check);
+    int ours = !strcmp(json_string_value(json_object_get(had, "node")) ?: "", s->node_id);
+    json_decref(had);
+    if (*fresh && !ours)
+        *fresh = -1;   /* another node is making it: its operator key and demo */
+    if (same)
+        return 0;
+    fprintf(stderr, "opentsed: %s is not the master key of the deployment in %s%s: copy master.key (mode 0600) "
+                    "from the node that made it\n", s->master_key_path, s->cfg.store[0] ? s->cfg.store : "opentse.db",
+            made_key ? " (another node made it first; the key just made is removed)" : "");
+    if (made_key)
+        unlink(s->master_key_path);
+    return -1;
 }
 
 /* The data directory holds keys, PIN records and logs: owner only, also
@@ -392,8 +438,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    int made_key = 0;
     if (renew) { /* on a fresh directory: the first key, before the first start */
-        rc = open_store(s, dbpath, &fresh) || master_key(s, fresh) || operator_key(s, !fresh);
+        rc = open_store(s, dbpath, &fresh) || master_key(s, fresh, &made_key) || auth_init(s) ||
+             deployment_key(s, &fresh, made_key) || operator_key(s, fresh <= 0);
         if (rc)
             fprintf(stderr, "opentsed: no new operator key\n");
         engine_db_close(s->db);
@@ -401,7 +449,8 @@ int main(int argc, char **argv)
         free(s);
         return rc ? 1 : 0;
     }
-    if (open_store(s, dbpath, &fresh) || master_key(s, fresh) || auth_init(s) || tss_load_all(s)) {
+    if (open_store(s, dbpath, &fresh) || master_key(s, fresh, &made_key) || auth_init(s) ||
+        deployment_key(s, &fresh, made_key) || tss_load_all(s)) {
         fprintf(stderr, "opentsed: start-up failed\n");
         tss_close_all(s);
         engine_db_close(s->db);
@@ -417,7 +466,8 @@ int main(int argc, char **argv)
         MHD_stop_daemon(d);
         d = NULL;
     }
-    if (!d || operator_key(s, 0) || (s->cfg.demo && demo_setup(s, fresh, strstr(bound, "://") + 3))) {
+    if (!d || (fresh >= 0 && operator_key(s, 0)) ||
+        (s->cfg.demo && demo_setup(s, fresh > 0, strstr(bound, "://") + 3))) {
         if (d) {
             fprintf(stderr, "opentsed: start-up failed\n");
             MHD_stop_daemon(d);
