@@ -226,6 +226,8 @@ static void environments(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
     t = call("PATCH", path, test, "{\"state\": \"UNINITIALIZED\"}", 200);
     assert_string_equal(str(t, "state"), "UNINITIALIZED");
+    assert_true(json_integer_value(json_object_get(t, "time_uninit")) >= json_integer_value(json_object_get(t, "time_creation")));
+    assert_null(json_object_get(t, "time_init"));
     json_decref(t);
     char body[256];
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin", tss);
@@ -234,6 +236,7 @@ static void environments(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
     refused("POST", path, test, "{\"admin_pin\": \"00000000\"}", 401, "E_PIN_INVALID/AUTHENTICATION_FAILED", "wrong");
     json_decref(call("POST", path, test, "{\"admin_pin\": \"" PIN "\"}", 200));
+    json_decref(call("POST", path, test, "{\"admin_pin\": \"" PIN "\"}", 200));   /* again: still fine */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
     t = call("PATCH", path, test, "{\"state\": \"INITIALIZED\"}", 200);
     envelope(t, "TSS", tss, "TEST");
@@ -296,7 +299,7 @@ static void metadata_limits(const char *path, const char *tok)
     char m[400], big[2048];
     snprintf(m, sizeof m, "%s/metadata", path);
     json_t *before = meta_of(path, tok);
-    refused("PATCH", path, tok, "{\"metadata\": {\"a\": 1}}", 400, "E_BAD_REQUEST", "metadata.a must be a string");
+    refused("PATCH", path, tok, "{\"metadata\": {\"a\": [1]}}", 400, "E_BAD_REQUEST", "metadata.a must be a string");
     refused("PATCH", path, tok, "{\"metadata\": [\"a\"]}", 400, "E_BAD_REQUEST", "metadata");
     refused("PATCH", m, tok, "{\"a\": {\"b\": \"c\"}}", 400, "E_BAD_REQUEST", "metadata.a must be a string");
     int n = snprintf(big, sizeof big, "{\"metadata\": {");
@@ -321,6 +324,12 @@ static void metadata_limits(const char *path, const char *tok)
     assert_int_equal(strlen(str(ok, "long")), 1000);
     json_decref(ok);
     json_decref(call("PATCH", m, tok, "{\"long\": null}", 200));
+    /* a number (as fiskaltrust's LastExportedTransactionNumber) is kept as its text */
+    ok = call("PATCH", m, tok, "{\"LastExportedTransactionNumber\": 123, \"flag\": true}", 200);
+    assert_string_equal(str(ok, "LastExportedTransactionNumber"), "123");
+    assert_string_equal(str(ok, "flag"), "true");
+    json_decref(ok);
+    json_decref(call("PATCH", m, tok, "{\"LastExportedTransactionNumber\": null, \"flag\": null}", 200));
     /* a NUL inside a value, and a body that is not UTF-8 */
     refused("PATCH", m, tok, "{\"a\": \"x\\u0000y\"}", 400, "E_BAD_REQUEST", "malformed JSON");
     refused("PATCH", m, tok, "{\"a\": \"\xff\"}", 400, "E_BAD_REQUEST", "malformed JSON");
@@ -356,7 +365,7 @@ static void metadata(void **state)
     json_decref(call("PUT", path, tok, " ", 200));
     snprintf(path, sizeof path, "/api/v2/tss/%s", c);
     refused("PUT", path, tok, "[1]", 400, "E_BAD_REQUEST", "object");
-    refused("PUT", path, tok, "{\"metadata\": {\"shop\": 7}}", 400, "E_BAD_REQUEST", "metadata.shop");
+    refused("PUT", path, tok, "{\"metadata\": {\"shop\": null}}", 400, "E_BAD_REQUEST", "metadata.shop");
     refused("GET", path, tok, NULL, 404, "E_TSS_NOT_FOUND", c);   /* the refused PUTs made nothing */
 
     /* metadata at creation, returned, read on its own, merged by PATCH */
@@ -563,6 +572,8 @@ static void clients_and_states(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/client?states%%5B0%%5D=REGISTERED&states%%5B1%%5D=DEREGISTERED", tss[1]);
     assert_int_equal(count_of(path, test), 3);
     assert_int_equal(count_of("/api/v2/client?states[]=DEREGISTERED", test), 1);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client?state=REGISTERED", tss[1]);   /* the singular, as one client sends it */
+    assert_int_equal(count_of(path, test), 2);
     assert_int_equal(count_of("/api/v2/client?states=REGISTERED", test), 4);
     refused("GET", "/api/v2/client?states[]=ACTIVE", test, NULL, 400, "E_BAD_REQUEST", "ACTIVE");
     snprintf(path, sizeof path, "/api/v2/tss/%s/client?states[2]=nope", tss[1]);
