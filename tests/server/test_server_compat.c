@@ -126,6 +126,15 @@ static char *auth(const char *key, const char *secret, const char *env, long lon
     return tok;
 }
 
+/* Starts opentsed on a fresh directory `name` (into *dir); the operator's token. */
+static char *start(srv_proc *p, const char *name, char **dir)
+{
+    *dir = th_path(name);
+    hs_start(p, *dir, NULL);
+    B = p->base;
+    return hs_token(B, p->op_key, p->op_secret);
+}
+
 static long long new_org(const char *op, const char *name)
 {
     char body[128];
@@ -152,11 +161,9 @@ static int listed(json_t *j, const char *id, const char *env)
 static void environments(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_env");
+    char *dir;
     srv_proc p;
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
+    char *op = start(&p, "compat_env", &dir);
     long long org = new_org(op, "Café Zwei");
     char lk[64], ls[96], tk[64], ts[96], path[256];
     key_of(op, org, NULL, lk, ls);
@@ -348,11 +355,9 @@ static void metadata_limits(const char *path, const char *tok)
 static void metadata(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_meta");
+    char *dir;
     srv_proc p;
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
+    char *op = start(&p, "compat_meta", &dir);
     char key[64], secret[96], path[256], cpath[300];
     hs_org_key(B, op, "Metadaten", key, secret);
     char *tok = hs_token(B, key, secret);
@@ -482,11 +487,9 @@ static int count_of(const char *path, const char *tok)
 static void clients_and_states(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_clients");
+    char *dir;
     srv_proc p;
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
+    char *op = start(&p, "compat_clients", &dir);
     long long org = new_org(op, "Kette");
     char tk[64], ts[96], lk[64], ls[96], path[300], body[200];
     key_of(op, org, "TEST", tk, ts);
