@@ -14,6 +14,7 @@
 
 #include "base/text.h"
 #include "cli.h"
+#include "codec/logmsg.h"
 #include "verify/verify.h"
 
 #define MAX_ANCHOR_FILES 16
@@ -212,14 +213,16 @@ static int write_html(cli_ctx *ctx, const char *path, verify_result *kept, size_
     return rc;
 }
 
-/* Verifies one archive or log into r. Returns 0, CLI_USAGE when the log
- * cannot be read, CLI_INTERNAL when memory ran out. */
-static int verify_one(cli_ctx *ctx, const char *file, bool log, const uint8_t *cert,
+/* Verifies one archive (n files: the parts of a split one) or log into r.
+ * Returns 0, CLI_USAGE when the log cannot be read, CLI_INTERNAL when
+ * memory ran out. */
+static int verify_one(cli_ctx *ctx, char *const *files, size_t n, bool log, const uint8_t *cert,
                       size_t cert_len, const char *cert_name, const verify_options *o,
                       verify_result *r)
 {
+    const char *file = files[0];
     if (!log) {
-        int ok = verify_archive(file, o, r);
+        int ok = verify_archive_parts((const char *const *)files, n, o, r);
         cli_progress_end(ctx);
         return ok == 0 || r->io_failed ? 0 : CLI_INTERNAL;
     }
@@ -289,9 +292,16 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
     verify_result *kept = keep ? calloc((size_t)(argc - a.first) + 1, sizeof *kept) : NULL;
     if (keep && !kept)
         rc = CLI_INTERNAL;
-    for (int i = a.first; i < argc && results && !rc; i++) {
+    for (int i = a.first, k = 1; i < argc && results && !rc; i += k) {
         verify_result r = {0};
-        rc = verify_one(ctx, argv[i], log, cert, cert_len, a.cert, &o, &r);
+        char why[1200] = "";
+        /* the parts of a split archive, given in order, are one archive */
+        k = log ? 1 : (int)archive_group((const char *const *)argv + i, (size_t)(argc - i), why, sizeof why);
+        if (!k) {
+            rc = cli_fail(ctx, CLI_USAGE, "%s", why);
+            break;
+        }
+        rc = verify_one(ctx, argv + i, (size_t)k, log, cert, cert_len, a.cert, &o, &r);
         int v = rc ? 0 : emit(ctx, &a, &r, results, kept ? &kept[n_kept++] : NULL);
         if (rc)
             verify_result_free(&r);

@@ -72,13 +72,19 @@ static ssize_t read_entry(struct archive *a, struct archive_entry *e, size_t max
     return (ssize_t)got;
 }
 
-/* Opens the archive for reading. false when it cannot be opened (the
- * reason is in archive_error_string). */
-static bool open_archive(struct archive *a, const char *path)
+/* Opens the archive for reading: one file, or the parts of a split one
+ * read as their concatenation (TR-03151-1 v1.1.1 section 2.5.2). false
+ * when it cannot be opened (the reason is in archive_error_string). */
+static bool open_archive(struct archive *a, const char *const *paths, size_t n)
 {
+    const char *names[ARCHIVE_MAX_PARTS + 1];
+    if (n > ARCHIVE_MAX_PARTS)
+        return false;
+    memcpy(names, paths, n * sizeof *paths);
+    names[n] = NULL;
     return archive_read_support_format_tar(a) == ARCHIVE_OK &&
            archive_read_support_filter_all(a) == ARCHIVE_OK &&
-           archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK;
+           archive_read_open_filenames(a, names, 1 << 16) == ARCHIVE_OK;
 }
 
 /* ---------------------------------------------------------- info.csv */
@@ -328,14 +334,14 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
 
 /* Runs one pass over the archive. Returns 0, 1 when it could not be read
  * to its end (the finding archive-unreadable says why), -1 when out of memory. */
-static int run_pass(vctx *x, const char *path, int pass, uint64_t total, uint8_t **buf,
+static int run_pass(vctx *x, const char *const *paths, size_t n, int pass, uint64_t total, uint8_t **buf,
                     size_t *cap, size_t *infos)
 {
     struct archive *a = archive_read_new();
     if (!a)
         return -1;
     int rc = 1;
-    bool opened = open_archive(a, path);
+    bool opened = open_archive(a, paths, n);
     if (opened)
         rc = pass == 1 ? load_side_files(x, a, buf, cap, infos) : check_entries(x, a, total, buf, cap);
     if (rc == 1 && !x->r->io_failed) {   /* the second pass fails the same way */
@@ -363,17 +369,28 @@ static int begin(verify_result *out, const char *source, const verify_options *o
 
 int verify_archive(const char *path, const verify_options *opts, verify_result *out)
 {
+    return verify_archive_parts(&path, 1, opts, out);
+}
+
+int verify_archive_parts(const char *const *paths, size_t n, const verify_options *opts, verify_result *out)
+{
     vctx x;
     uint8_t *buf = NULL;
     size_t cap = 0, infos = 0;
-    struct stat st;
-    uint64_t total = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-    int rc = begin(out, path, opts, false, &x);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        total += stat(paths[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+    }
+    char source[1200];
+    if (n > 1)
+        snprintf(source, sizeof source, "%s (%zu parts)", paths[0], n);
+    int rc = n ? begin(out, n > 1 ? source : paths[0], opts, false, &x) : -1;
     if (rc == 0)
-        rc = run_pass(&x, path, 1, total, &buf, &cap, &infos);
+        rc = run_pass(&x, paths, n, 1, total, &buf, &cap, &infos);
     /* What can be read of a broken archive is still checked. */
     if (rc >= 0) {
-        int rc2 = run_pass(&x, path, 2, total, &buf, &cap, &infos);
+        int rc2 = run_pass(&x, paths, n, 2, total, &buf, &cap, &infos);
         rc = rc2 < 0 ? -1 : rc | rc2;
     }
     int more = 0;

@@ -207,6 +207,10 @@ typedef struct verify_options {
  * (a finding "archive-unreadable" says why, out->io_failed is set, and what
  * could be read is still checked) or memory ran out. */
 int verify_archive(const char *path, const verify_options *opts, verify_result *out);
+/* The same for an archive split into parts (FILE.tar.001 ... in order,
+ * TR-03151-1 v1.1.1 section 2.5.2), read as their concatenation; the
+ * report's source names the first part and their number. */
+int verify_archive_parts(const char *const *paths, size_t n, const verify_options *opts, verify_result *out);
 
 /* Verifies one log message named `name` (a base name, checked against its
  * content). With a certificate (`cert`, DER or PEM, may be NULL) the

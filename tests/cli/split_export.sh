@@ -3,8 +3,8 @@
 # (section 2.5.2) and split into numbered parts: `opentse export --dir
 # --split-size` over both transports; Python's tarfile reads the parts'
 # concatenation as the archive, with the same logs as a later export in
-# one file; restore takes the parts back (file: and http:) and refuses parts
-# out of order, with a gap, or without part 001, changing nothing.
+# one file; verify and restore take the parts back (file: and http:) and
+# refuse parts out of order, with a gap, or without part 001, changing nothing.
 # Usage: split_export.sh OPENTSE [OPENTSED]
 set -eu
 OPENTSE=$1 OPENTSED=${2:-}
@@ -72,6 +72,12 @@ check() { # $1: label; exports on $OPENTSE_URL, checks, restores
     [ "$(head -n "$(wc -l < "$W/$label/parts.members")" "$W/$label/whole.members")" = "$(cat "$W/$label/parts.members")" ] ||
         fail "$label: the parts are not the start of the whole archive"
     [ "$(grep -c '\.log ' "$W/$label/parts.members")" -ge 20 ] || fail "$label: too few logs in the parts"
+    # verify reads the parts given in order as the archive
+    "$OPENTSE" verify "$@" >"$W/$label/verify.txt" || fail "$label: the parts do not verify: $(cat "$W/$label/verify.txt")"
+    grep -q "($n parts): OK, intact and complete" "$W/$label/verify.txt" || fail "$label: $(head -1 "$W/$label/verify.txt")"
+    rc=0
+    "$OPENTSE" verify "$2" 2>"$W/err" >/dev/null || rc=$?
+    [ $rc = 2 ] && grep -q "no part 001 comes before it" "$W/err" || fail "$label: verify of part 002 alone: $rc $(cat "$W/err")"
     # restore: the parts in order are one archive; out of order, with a gap, or without 001 it is refused
     p1=$1 p2=$2 p3=$3
     if "$OPENTSE" restore "$p2" "$p1" 2>"$W/err"; then fail "$label: parts out of order restored"; fi
