@@ -300,14 +300,14 @@
 
   async function refreshExports() {
     const mine = exportsStarted.filter((x) => x.tss === selected);
-    const jobs = await Promise.all(mine.map((x) => api('GET', tssPath(x.tss, `/export/${x.id}`)).catch((e) => ({ _id: x.id, state: 'ERROR', exception: { message: e.message } }))));
+    const jobs = await Promise.all(mine.map((x) => api('GET', tssPath(x.tss, `/export/${x.id}`)).catch((e) => ({ _id: x.id, state: 'ERROR', exception: e.message }))));
     $('#export-table tbody').replaceChildren(...jobs.map((j) => {
       const done = j.state === 'COMPLETED';
       const btn = el('button', { className: 'download', disabled: !done }, t('download'));
       btn.addEventListener('click', () => download(selected, j._id));
       const tr = el('tr', {}, el('td', {}, el('code', {}, j._id.slice(0, 8))), el('td', {}, timeEl(j.time_request)),
         el('td', { className: 'state' + (j.state === 'ERROR' ? ' flag-bad' : '') }, j.state,
-          j.exception ? ` — ${j.exception.code || ''} ${j.exception.message || ''}` : ''),
+          j.exception ? ` — ${j.exception}` : ''),
         el('td', { className: 'num' }, j.logs == null ? '' : j.logs), el('td', { className: 'num' }, j.bytes == null ? '' : j.bytes),
         el('td', {}, btn));
       tr.dataset.export = j._id;

@@ -153,7 +153,7 @@ static void test_http(void **state)
     for (int round = 0; round < 3; round++) {
         transaction();
         dl d;
-        snprintf(path, sizeof path, "/api/v2/tss/%s/export?cursor=%llu", tss, (unsigned long long)cursor);
+        snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?cursor=%llu", tss, (unsigned long long)cursor);
         assert_int_equal(download(path, file, &d), 200);
         assert_non_null(strcasestr(d.headers, "Transfer-Encoding: chunked"));
         assert_non_null(strcasestr(d.headers, "Content-Type: application/x-tar"));
@@ -168,12 +168,12 @@ static void test_http(void **state)
     }
     /* nothing new: NO_DATA_AVAILABLE as a JSON error */
     json_t *e = NULL;
-    snprintf(path, sizeof path, "/api/v2/tss/%s/export?cursor=%llu", tss, (unsigned long long)cursor);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?cursor=%llu", tss, (unsigned long long)cursor);
     long st = hs_call(proc.base, "GET", path, token, NULL, 0, &e, NULL);
     assert_true(st >= 400 && st < 500);
     assert_string_equal(json_string_value(json_object_get(e, "code")), "NO_DATA_AVAILABLE");
     json_decref(e);
-    snprintf(path, sizeof path, "/api/v2/tss/%s/export?cursor=abc", tss);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?cursor=abc", tss);
     assert_int_equal(hs_call(proc.base, "GET", path, token, NULL, 0, NULL, NULL), 400);
 
     /* a job for the last transaction of the client */
@@ -211,16 +211,15 @@ static void test_http(void **state)
     json_decref(job(id, "?start_transaction_number=5&end_transaction_number=2", 200));
     j = finished(id);
     assert_string_equal(json_string_value(json_object_get(j, "state")), "ERROR");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "exception"), "code")),
-                        "PARAMETER_MISMATCH");
+    assert_string_equal(json_string_value(json_object_get(j, "exception_code")), "PARAMETER_MISMATCH");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "exception")), "PARAMETER_MISMATCH: "));
     json_decref(j);
     snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s/file", tss, id);
     assert_int_equal(hs_call(proc.base, "GET", path, token, NULL, 0, NULL, NULL), 409);
     hs_uuid(id);
     json_decref(job(id, "?maximum_number_records=1", 200));
     j = finished(id);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "exception"), "code")),
-                        "TOO_MANY_RECORDS");
+    assert_string_equal(json_string_value(json_object_get(j, "exception_code")), "TOO_MANY_RECORDS");
     json_decref(j);
 
     /* bad requests */
