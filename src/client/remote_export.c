@@ -61,9 +61,9 @@ static tse_err wait_job(remote *r, const char *path, tse_export_result *out)
             out->bytes = (uint64_t)json_integer_value(json_object_get(j, "bytes"));
             out->cursor = (uint64_t)json_integer_value(json_object_get(j, "cursor"));
         } else if (!rc && state && !strcmp(state, "ERROR")) {
-            /* exception: "<TR-03151 name>: <message>", the name also in exception_code */
+            /* exception: "<TR-03151 name>: <message>", the name also in tse_error */
             const char *msg = json_string_value(json_object_get(j, "exception"));
-            const char *code = json_string_value(json_object_get(j, "exception_code"));
+            const char *code = json_string_value(json_object_get(j, "tse_error"));
             rc = engine_fail(http_code_from_name(code, TSE_ERR_INTERNAL), "%s", msg ? msg : "the export failed");
         } else if (!rc) {
             json_decref(j);

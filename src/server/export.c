@@ -37,7 +37,7 @@
 
 static const char *export_mark(srv_tss *x)
 {
-    return strcmp(xj_env(x), "TEST") == 0 ? TEST_MARK : NULL;
+    return strcmp(x->env, "TEST") == 0 ? TEST_MARK : NULL;
 }
 
 /* ------------------------------------------------------------ filters */
@@ -231,7 +231,7 @@ static void job_end(job *j, tse_err rc, const char *msg, const tse_export_result
         snprintf(text, sizeof text, "%s: %s", tse_errname(rc), msg && msg[0] ? msg : tse_strerror(rc));
         json_object_set_new(doc, "state", json_string("ERROR"));
         json_object_set_new(doc, "exception", json_string(text));
-        json_object_set_new(doc, "exception_code", json_string(tse_errname(rc)));
+        json_object_set_new(doc, "tse_error", json_string(tse_errname(rc)));
         json_object_set_new(doc, "time_error", json_integer(now));
     }
     if (rc != TSE_OK)
@@ -303,7 +303,7 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
         return;
     }
     j->lock_fd = -1;
-    if (parse_filter(q, r, x, body, &j->f, j->serial, params) != 0 || xj_metadata(r, body, &metadata) != 0) {
+    if (parse_filter(q, r, x, body, &j->f, j->serial, params) != 0 || req_metadata(r, body, &metadata) != 0) {
         json_decref(body);
         json_decref(params);
         json_decref(metadata);
@@ -331,9 +331,10 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
         if (j->lock_fd >= 0)
             close(j->lock_fd);
         free(j);
-        if (err)
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot record the export job: %s", strerror(err));
-        else
+        if (err) {
+            resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot record the export job: %s", strerror(err));
+            resp_tse_name(r, "STORAGE_FAILURE");
+        } else
             resp_error(r, 500, "E_INTERNAL", "no memory");
         return;
     }
@@ -381,7 +382,8 @@ static void cancel_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
                      : -1;
         if (fd < 0) {
             json_decref(doc);
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot cancel export %s: %s", id, strerror(errno));
+            resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot cancel export %s: %s", id, strerror(errno));
+            resp_tse_name(r, "STORAGE_FAILURE");
             return;
         }
         close(fd);
@@ -485,11 +487,12 @@ static void job_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *id, in
         resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", id, x->id);
     else if (!wrap)
         resp_error(r, 500, "E_INTERNAL", "no memory");
-    else if (patch && xj_metadata(r, wrap, &valid) != 0)
+    else if (patch && req_metadata(r, wrap, &valid) != 0)
         ;   /* the 400 naming the field is in r */
-    else if (patch && (json_object_set(doc, "metadata", merged) || export_job_save(q->s, x->id, id, doc) != 0))
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot record the metadata of export %s: %s", id, strerror(errno));
-    else
+    else if (patch && (json_object_set(doc, "metadata", merged) || export_job_save(q->s, x->id, id, doc) != 0)) {
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot record the metadata of export %s: %s", id, strerror(errno));
+        resp_tse_name(r, "STORAGE_FAILURE");
+    } else
         resp_json(r, 200, json_incref(merged));
     json_decref(valid);
     json_decref(wrap);

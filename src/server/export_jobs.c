@@ -7,7 +7,8 @@
  *                                                               the organization
  *
  * Jobs are listed oldest request first (then by id), so that paging with
- * offset is stable while new jobs are added.
+ * offset is stable while new jobs are added. The organization's list holds
+ * the TSSs of the API key's environment (TEST or LIVE).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,63 +20,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "export_jobs.h"
-
-/* ------------------------------------------------------------ shared helpers */
-
-const char *xj_env(srv_tss *x)
-{
-    (void)x;
-    return "LIVE";
-}
-
-typedef struct states_acc {
-    const char **out;
-    int n, max;
-} states_acc;
-
-static enum MHD_Result one_state(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void)kind;
-    states_acc *a = cls;
-    size_t len = key ? strlen(key) : 0;
-    int ok = key && value && (!strcmp(key, "states") || !strcmp(key, "states[]") ||
-                              (len > 8 && !strncmp(key, "states[", 7) && key[len - 1] == ']' &&
-                               strspn(key + 7, "0123456789") == len - 8));
-    if (ok && a->n < a->max)
-        a->out[a->n++] = value;
-    return MHD_YES;
-}
-
-int xj_states(srv_req *q, const char **out, int max)
-{
-    states_acc a = {out, 0, max};
-    MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, one_state, &a);
-    return a.n;
-}
-
-int xj_metadata(srv_resp *r, json_t *body, json_t **out)
-{
-    json_t *m = json_object_get(body, "metadata"), *v;
-    const char *k;
-    *out = NULL;
-    if (!m)
-        return 0;
-    if (!json_is_object(m) || json_object_size(m) > 20) {
-        resp_error(r, 400, "E_BAD_REQUEST", "metadata must be an object of at most 20 keys");
-        return -1;
-    }
-    json_object_foreach(m, k, v) {
-        if (!k[0] || strlen(k) > 40 || !json_is_string(v) || strlen(json_string_value(v)) > 500) {
-            resp_error(r, 400, "E_BAD_REQUEST", "metadata.%.40s must be a string of at most 500 characters (keys 1 to 40)", k);
-            return -1;
-        }
-    }
-    *out = json_incref(m);
-    return 0;
-}
 
 int export_job_path(srv *s, const char *tss_id, const char *id, const char *ext, char *out, size_t cap)
 {
@@ -139,7 +84,6 @@ json_t *export_job_read(srv *s, const char *tss_id, const char *id)
         json_object_set_new(doc, "state", json_string("ERROR"));
         json_object_set_new(doc, "exception",
                             json_string("INTERRUPTED: the server stopped while the export ran; start it again"));
-        json_object_set_new(doc, "exception_code", json_string("E_EXPORT_INTERRUPTED"));
         json_object_set_new(doc, "time_error", json_integer(now_s()));
         char part[1310];
         if (export_job_path(s, tss_id, id, "tar.part", part, sizeof part) == 0)
@@ -165,34 +109,17 @@ json_t *export_job_answer(srv_tss *x, json_t *doc)
         char text[700];
         snprintf(text, sizeof text, "%s: %s", code ? code : "ERROR", msg ? msg : "the export failed");
         if (code)
-            json_object_set_new(doc, "exception_code", json_string(code));
+            json_object_set_new(doc, "tse_error", json_string(code));
         json_object_set_new(doc, "exception", json_string(text));
     }
-    json_object_set_new(doc, "_env", json_string(xj_env(x)));
-    json_object_set_new(doc, "_version", json_string(OPENTSE_VERSION));
+    res_envelope(doc, "EXPORT", NULL, x);
     return doc;
 }
 
 /* ------------------------------------------------------------ lists */
 
-static const char *const job_states[] = {"PENDING", "WORKING", "COMPLETED", "CANCELLED", "EXPIRED", "DELETED", "ERROR"};
-#define N_JOB_STATES (int)(sizeof job_states / sizeof job_states[0])
-
-int export_states(srv_req *q, srv_resp *r, const char **states, int *n, int max)
-{
-    *n = xj_states(q, states, max);
-    for (int i = 0; i < *n; i++) {
-        int known = 0;
-        for (int k = 0; k < N_JOB_STATES; k++)
-            known |= strcmp(states[i], job_states[k]) == 0;
-        if (!known) {
-            resp_error(r, 400, "E_BAD_REQUEST",
-                       "states must be PENDING, WORKING, COMPLETED, CANCELLED, EXPIRED, DELETED or ERROR");
-            return -1;
-        }
-    }
-    return 0;
-}
+static const char *const job_states[] = {"PENDING", "WORKING", "COMPLETED", "CANCELLED", "EXPIRED", "DELETED",
+                                         "ERROR", NULL};
 
 static int wanted(json_t *doc, const char **states, int n)
 {
@@ -242,8 +169,9 @@ static int by_request(const void *a, const void *b)
     return strcmp(ia ? ia : "", ib ? ib : "");
 }
 
-/* Sorts `all` (taken) and answers the page of it as an EXPORT_LIST. */
-static void answer_page(srv_resp *r, json_t *all, long offset, long limit)
+/* Sorts `all` (taken) and answers the page of it as an EXPORT_LIST of
+ * environment env. */
+static void answer_page(srv_resp *r, json_t *all, long offset, long limit, const char *env)
 {
     size_t n = json_array_size(all);
     json_t **v = n ? malloc(n * sizeof *v) : NULL;
@@ -262,14 +190,15 @@ static void answer_page(srv_resp *r, json_t *all, long offset, long limit)
         json_array_append(data, v[i]);
     free(v);
     json_decref(all);
-    resp_json(r, 200, json_pack("{s:o, s:i, s:s, s:s}", "data", data, "count", (int)json_array_size(data), "_type",
-                                "EXPORT_LIST", "_version", OPENTSE_VERSION));
+    json_t *j = json_pack("{s:o, s:i}", "data", data, "count", (int)json_array_size(data));
+    res_envelope_env(j, "EXPORT_LIST", NULL, env);
+    resp_json(r, 200, j);
 }
 
 /* The page and states of a list request; -1 with the 400 in r. */
 static int list_params(srv_req *q, srv_resp *r, long *limit, long *offset, const char **states, int *n)
 {
-    return req_page(q, r, limit, offset) || export_states(q, r, states, n, 8) ? -1 : 0;
+    return req_page(q, r, limit, offset) || (*n = req_states(q, r, job_states, states, 8)) < 0 ? -1 : 0;
 }
 
 void export_list_tss(srv_req *q, srv_resp *r, srv_tss *x)
@@ -282,10 +211,11 @@ void export_list_tss(srv_req *q, srv_resp *r, srv_tss *x)
     json_t *all = json_array();
     if (!all || collect(q->s, x, states, n, all) != 0) {
         json_decref(all);
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the exports of TSS %s", x->id);
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot list the exports of TSS %s", x->id);
+        resp_tse_name(r, "STORAGE_FAILURE");
         return;
     }
-    answer_page(r, all, offset, limit);
+    answer_page(r, all, offset, limit, x->env);
 }
 
 void routes_export_list(srv_req *q, srv_resp *r, char **seg, int nseg)
@@ -306,19 +236,21 @@ void routes_export_list(srv_req *q, srv_resp *r, char **seg, int nseg)
         return;
     char org[24];
     snprintf(org, sizeof org, "%" PRId64, q->who.org_id);
+    const char *env = strcmp(q->who.env, "TEST") == 0 ? "TEST" : "LIVE";
     json_t *recs = rec_list(q->s, "tss", org, 0, 0), *all = json_array(), *v;
     size_t i;
     int failed = !recs || !all;
     json_array_foreach(recs, i, v) {
         srv_tss *x = failed ? NULL : tss_find(q->s, json_string_value(json_object_get(v, "_key")), q->who.org_id);
-        if (x)
+        if (x && strcmp(x->env, env) == 0)   /* the key's environment only */
             failed |= collect(q->s, x, states, n, all) != 0;
     }
     json_decref(recs);
     if (failed) {
         json_decref(all);
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the exports");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot list the exports");
+        resp_tse_name(r, "STORAGE_FAILURE");
         return;
     }
-    answer_page(r, all, offset, limit);
+    answer_page(r, all, offset, limit, env);
 }

@@ -27,18 +27,6 @@ int export_job_lock(srv *s, const char *tss_id, const char *id);
 /* The job's answer: the document (taken) with its envelope (_env,
  * _version) and older documents' fields in today's form. */
 json_t *export_job_answer(srv_tss *x, json_t *doc);
-/* 0 when every value of the states filter (states[]=, states[N]=, states=)
- * is a state of an export job; the 400 in r otherwise. */
-int export_states(srv_req *q, srv_resp *r, const char **states, int *n, int max);
-
-/* The TSS's environment: "TEST" or "LIVE". */
-const char *xj_env(srv_tss *x);
-/* Every value of states[]=, states[N]= and states= (up to max) into out. */
-int xj_states(srv_req *q, const char **out, int max);
-/* Validates the body's `metadata` (absent: *out NULL): 0 and a reference
- * in *out, or -1 with the 400 in r. */
-int xj_metadata(srv_resp *r, json_t *body, json_t **out);
-
 /* GET /api/v2/tss/{id}/export: that TSS's jobs, paged and filtered. */
 void export_list_tss(srv_req *q, srv_resp *r, srv_tss *x);
 

@@ -171,7 +171,8 @@ static void test_http(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?cursor=%llu", tss, (unsigned long long)cursor);
     long st = hs_call(proc.base, "GET", path, token, NULL, 0, &e, NULL);
     assert_true(st >= 400 && st < 500);
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "NO_DATA_AVAILABLE");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "E_NOT_FOUND");
+    assert_string_equal(json_string_value(json_object_get(e, "tse_error")), "NO_DATA_AVAILABLE");
     json_decref(e);
     snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?cursor=abc", tss);
     assert_int_equal(hs_call(proc.base, "GET", path, token, NULL, 0, NULL, NULL), 400);
@@ -211,7 +212,7 @@ static void test_http(void **state)
     json_decref(job(id, "?start_transaction_number=5&end_transaction_number=2", 200));
     j = finished(id);
     assert_string_equal(json_string_value(json_object_get(j, "state")), "ERROR");
-    assert_string_equal(json_string_value(json_object_get(j, "exception_code")), "PARAMETER_MISMATCH");
+    assert_string_equal(json_string_value(json_object_get(j, "tse_error")), "PARAMETER_MISMATCH");
     assert_non_null(strstr(json_string_value(json_object_get(j, "exception")), "PARAMETER_MISMATCH: "));
     json_decref(j);
     snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s/file", tss, id);
@@ -219,7 +220,7 @@ static void test_http(void **state)
     hs_uuid(id);
     json_decref(job(id, "?maximum_number_records=1", 200));
     j = finished(id);
-    assert_string_equal(json_string_value(json_object_get(j, "exception_code")), "TOO_MANY_RECORDS");
+    assert_string_equal(json_string_value(json_object_get(j, "tse_error")), "TOO_MANY_RECORDS");
     json_decref(j);
 
     /* bad requests */
