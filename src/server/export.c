@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,14 @@ static int filter_value(srv_req *q, srv_resp *r, json_t *body, const char *name,
     const char *qv = req_query(q, name), *also = req_query(q, qname);
     json_t *b = json_object_get(body, name);
     const char *bv = json_string_value(b);
+    double d = json_real_value(b);
     if (json_is_integer(b) && json_integer_value(b) >= 0) {
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(b));
+        bv = num;
+    } else if (json_is_real(b) && d >= 0 && d < 1e15 && (d == floor(d) || strstr(name, "_date"))) {
+        /* seconds as a float (1764590400.0); a fraction: the whole seconds
+         * inside the range, the logs' times being whole seconds */
+        snprintf(num, sizeof num, "%.0f", strcmp(name, "start_date") == 0 ? ceil(d) : floor(d));
         bv = num;
     }
     *v = NULL;

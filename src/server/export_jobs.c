@@ -112,6 +112,8 @@ json_t *export_job_answer(srv_tss *x, json_t *doc)
             json_object_set_new(doc, "tse_error", json_string(code));
         json_object_set_new(doc, "exception", json_string(text));
     }
+    if (!json_is_object(json_object_get(doc, "metadata")))
+        json_object_set_new(doc, "metadata", json_object());
     res_envelope(doc, "EXPORT", NULL, x);
     return doc;
 }
