@@ -36,7 +36,7 @@
 /* info.csv's description of a TEST TSS's archives begins with this. */
 #define TEST_MARK "TEST (not for production use)"
 
-static const char *export_mark(srv_tss *x)
+const char *export_mark(const srv_tss *x)
 {
     return strcmp(x->env, "TEST") == 0 ? TEST_MARK : NULL;
 }
