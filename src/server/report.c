@@ -50,8 +50,8 @@ static json_t *report_json(srv *s, srv_tss *x)
                             json_object_get(t, "description"), "state", json_object_get(t, "state"),
                             "signature_algorithm", json_object_get(t, "signature_algorithm"), "public_key",
                             json_object_get(t, "public_key"), "end_of_usage", json_object_get(t, "end_of_usage"),
-                            "successor", json_object_get(t, "successor"), "predecessor",
-                            json_object_get(t, "predecessor"), "certificate", json_object_get(t, "certificate"));
+                            "successor", json_object_get(t, "successor") ?: json_null(), "predecessor",
+                            json_object_get(t, "predecessor") ?: json_null(), "certificate", json_object_get(t, "certificate"));
     json_t *ti = json_object_get(t, "time_init"), *td = json_object_get(t, "time_disable");
     if (tse) {
         json_object_set_new(tse, "time_start_of_use", time_json(json_integer_value(ti)));

@@ -282,6 +282,35 @@ int req_metadata(srv_resp *r, json_t *body, json_t **out)
     return 0;
 }
 
+json_t *req_metadata_body(json_t *body)
+{
+    json_t *m = json_object_get(body, "metadata");
+    return json_object_size(body) == 1 && json_is_object(m) ? m : body;
+}
+
+int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out)
+{
+    *out = NULL;
+    if (!json_is_object(patch)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "metadata must be an object of string values");
+        return -1;
+    }
+    json_t *merged = json_is_object(current) ? json_deep_copy(current) : json_object(), *v;
+    const char *k;
+    json_object_foreach(patch, k, v) {
+        if (json_is_null(v))
+            json_object_del(merged, k);
+        else
+            json_object_set(merged, k, v);
+    }
+    json_t *wrap = json_pack("{s:o}", "metadata", merged);
+    int rc = wrap ? req_metadata(r, wrap, out) : -1;
+    if (!wrap)
+        resp_error(r, 500, "E_INTERNAL", "no memory");
+    json_decref(wrap);
+    return rc;
+}
+
 typedef struct states_read {
     const char *const *allowed;
     const char **out;
@@ -393,6 +422,23 @@ int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
         *vals[i] = (long)n;
     }
     return 0;
+}
+
+json_t *req_json_create(srv_req *q, srv_resp *r)
+{
+    const char *p = q->body, *end = q->body + q->body_len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == end)
+        return json_object();
+    json_error_t e;
+    json_t *j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (json_is_array(j) && json_array_size(j) == 0) {   /* what some clients send for "nothing" */
+        json_decref(j);
+        return json_object();
+    }
+    json_decref(j);
+    return req_json(q, r);
 }
 
 json_t *req_json(srv_req *q, srv_resp *r)

@@ -144,7 +144,10 @@ static void test_http(void **state)
     info.curve = TSE_CURVE_P256;
     info.hash = TSE_HASH_SHA256;
     const char *desc = json_string_value(json_object_get(t, "description"));
-    snprintf(info.description, sizeof info.description, "%s", desc ? desc : "");
+    /* the demo TSS is of the TEST environment: its archives say so first */
+    assert_string_equal(json_string_value(json_object_get(t, "_env")), "TEST");
+    snprintf(info.description, sizeof info.description, "TEST (not for production use)%s%s", desc && desc[0] ? ": " : "",
+             desc ? desc : "");
 
     /* the incremental stream, round after round */
     static uint8_t seen[4096];

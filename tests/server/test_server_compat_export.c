@@ -35,6 +35,7 @@
 static srv_proc P;
 static char *tok, *dir;
 static char tss[37], client[37];
+static char op_key[64], op_secret[96];   /* printed on the first start only */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -285,7 +286,9 @@ static int setup(void **state)
     (void)state;
     dir = th_path("compat-export");
     hs_start(&P, dir, NULL);
-    char *op = hs_token(P.base, P.op_key, P.op_secret), key[64], secret[96];
+    snprintf(op_key, sizeof op_key, "%s", P.op_key);
+    snprintf(op_secret, sizeof op_secret, "%s", P.op_secret);
+    char *op = hs_token(P.base, op_key, op_secret), key[64], secret[96];
     hs_org_key(P.base, op, "Export GmbH", key, secret);
     free(op);
     tok = hs_token(P.base, key, secret);
@@ -651,7 +654,7 @@ static void lists(void **state)
     refused("GET", "/api/v2/export?states[]=DONE", NULL, 400, "E_BAD_REQUEST");
     json_decref(all);
 
-    char *op = hs_token(P.base, P.op_key, P.op_secret), key[64], secret[96];
+    char *op = hs_token(P.base, op_key, op_secret), key[64], secret[96];
     hs_org_key(P.base, op, "Another GmbH", key, secret);
     char *t2 = hs_token(P.base, key, secret);
     json_t *none = NULL;
@@ -735,6 +738,65 @@ static void interrupted_and_older_jobs(void **state)
     free(path);
 }
 
+/* A TEST TSS's archives say so in info.csv (the job's and the stream's);
+ * the organization's list holds the key's environment only. */
+static void test_environment(void **state)
+{
+    (void)state;
+    char *op = hs_token(P.base, op_key, op_secret), *path;
+    json_t *org = hs_json(P.base, "POST", "/api/v2/organizations", op, 200, "{s:s}", "name", "Kasse CI");
+    path = path_of("/api/v2/organizations/%" JSON_INTEGER_FORMAT "/api-keys", json_integer_value(json_object_get(org, "_id")));
+    json_t *tk = hs_json(P.base, "POST", path, op, 200, "{s:s}", "env", "TEST");
+    json_t *lk = hs_json(P.base, "POST", path, op, 200, "{s:s}", "env", "LIVE");
+    free(path);
+    char *test_tok = hs_token(P.base, json_string_value(json_object_get(tk, "key")), json_string_value(json_object_get(tk, "secret")));
+    char *live_tok = hs_token(P.base, json_string_value(json_object_get(lk, "key")), json_string_value(json_object_get(lk, "secret")));
+    char *mine = tok;
+    tok = test_tok;
+    char t[37], c[37], id[37];
+    hs_uuid(t);
+    hs_uuid(c);
+    hs_ready_tss(P.base, tok, t, PIN, c, "ERS-CI-1");
+    transaction(t, c);
+    hs_uuid(id);
+    path = path_of("/api/v2/tss/%s/export/%s", t, id);
+    json_t *j = call("PUT", path, NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "_env")), "TEST");
+    json_decref(j);
+    free(path);
+    j = finished(t, id);
+    assert_string_equal(state_of(j), "COMPLETED");
+    assert_string_equal(json_string_value(json_object_get(j, "_env")), "TEST");
+    json_decref(j);
+    tar_view v;
+    archive_of(t, id, &v);
+    assert_true(strncmp(v.info, "\"description:\",\"TEST (not for production use)", 40) == 0);
+    path = path_of("/api/v2/tss/%s/incremental-export", t);
+    char *file = th_path("compat-test-stream.tar");
+    got g;
+    assert_int_equal(download(path, file, &g), 200);
+    read_tar(file, &v);
+    assert_true(strncmp(v.info, "\"description:\",\"TEST (not for production use)", 40) == 0);
+    free(file);
+    free(path);
+    j = call("GET", "/api/v2/export", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "_env")), "TEST");
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 1);
+    json_decref(j);
+    tok = live_tok;   /* the same organization's LIVE key: none of the TEST jobs */
+    j = call("GET", "/api/v2/export", NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "_env")), "LIVE");
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 0);
+    json_decref(j);
+    tok = mine;
+    free(test_tok);
+    free(live_tok);
+    json_decref(tk);
+    json_decref(lk);
+    json_decref(org);
+    free(op);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +808,7 @@ int main(void)
         cmocka_unit_test(lists),
         cmocka_unit_test(incremental_stream),
         cmocka_unit_test(interrupted_and_older_jobs),
+        cmocka_unit_test(test_environment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
