@@ -34,6 +34,8 @@ static tse_err job_query(const tse_export_filter *f, char *out, size_t cap)
     PARAM(f->start_date, "start_date=%" PRId64, f->start_date);
     PARAM(f->end_date, "end_date=%" PRId64, f->end_date);
     PARAM(f->maximum_number_records, "maximum_number_records=%" PRIu64, f->maximum_number_records);
+    PARAM(f->start_signature_counter, "start_signature_counter=%" PRIu64, f->start_signature_counter);
+    PARAM(f->end_signature_counter, "end_signature_counter=%" PRIu64, f->end_signature_counter);
 #undef PARAM
     if (f->client_id) {
         char uuid[37];
@@ -90,7 +92,7 @@ tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_e
     char path[512];
     if (f->cursor) {
         if (f->transaction_number || f->start_transaction_number || f->end_transaction_number || f->start_date ||
-            f->end_date || f->client_id)
+            f->end_date || f->client_id || f->start_signature_counter || f->end_signature_counter)
             return engine_fail(TSE_ERR_PARAMETER_MISMATCH, "a cursor combines with no other filter");
         snprintf(path, sizeof path, "%s/incremental-export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, r->tss_path,
                  f->cursor, f->maximum_number_records);

@@ -4,7 +4,8 @@
  *   PUT /api/v2/tss/{tss_id}/export/{export_id}      starts an export job; the
  *       filters (start_date, end_date, start_transaction_number,
  *       end_transaction_number, transaction_number, client_id,
- *       maximum_number_records) in the query or the JSON body, with metadata
+ *       maximum_number_records, start_signature_counter,
+ *       end_signature_counter) in the query or the JSON body, with metadata
  *   GET /api/v2/tss/{tss_id}/export                  the TSS's jobs (export_jobs.c)
  *   GET /api/v2/tss/{tss_id}/export/{export_id}      the job: PENDING, WORKING,
  *                                                    COMPLETED, CANCELLED or ERROR
@@ -46,12 +47,10 @@ const char *export_mark(const srv_tss *x)
 /* The last second of the year 9999: dates are seconds since 1970 up to it. */
 #define EXPORT_MAX_DATE 253402300799ull
 
-enum { F_START_DATE, F_END_DATE, F_START_TX, F_END_TX, F_TX, F_MAX, F_CLIENT, N_FILTERS };
+enum { F_START_DATE, F_END_DATE, F_START_TX, F_END_TX, F_TX, F_MAX, F_START_SIG, F_END_SIG, F_CLIENT, N_FILTERS };
 static const char *const filter_names[N_FILTERS] = {
     "start_date", "end_date", "start_transaction_number", "end_transaction_number", "transaction_number",
-    "maximum_number_records", "client_id"};
-/* The market's signature counter range, which TR-03151's exportData lacks. */
-static const char *const unsupported[] = {"start_signature_counter", "end_signature_counter"};
+    "maximum_number_records", "start_signature_counter", "end_signature_counter", "client_id"};
 
 /* Filter `name` from the query (also after a doubled "?", as "??name=",
  * which one client sends) or the body (a string, or a whole number), into
@@ -98,15 +97,8 @@ static int parse_filter(srv_req *q, srv_resp *r, srv_tss *x, json_t *body, tse_e
                         char serial[TSE_MAX_CLIENT_ID_LEN + 1], json_t *params)
 {
     memset(f, 0, sizeof *f);
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-        if (req_query(q, unsupported[i]) || json_object_get(body, unsupported[i])) {
-            resp_error(r, 400, "E_PARAMETER",
-                       "%s is not supported: filter by transaction numbers or dates (TR-03151 exportData)",
-                       unsupported[i]);
-            return -1;
-        }
     uint64_t *dst[] = {NULL, NULL, &f->start_transaction_number, &f->end_transaction_number, &f->transaction_number,
-                       &f->maximum_number_records};
+                       &f->maximum_number_records, &f->start_signature_counter, &f->end_signature_counter};
     int64_t *ddst[] = {&f->start_date, &f->end_date};
     for (int i = 0; i < N_FILTERS; i++) {
         char buf[300];
