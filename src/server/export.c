@@ -650,6 +650,9 @@ void routes_export(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
             get_incremental(q, r, x);
         } else
             resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
+    } else if (nseg == 3 && get && req_query(q, "cursor")) {   /* a caller of the stream's old path */
+        resp_error(r, 400, "E_BAD_REQUEST", "cursor: the incremental export is GET %s/incremental-export?cursor=N; "
+                   "GET .../export lists the export jobs", q->path);
     } else if (nseg == 3 && get) {
         export_list_tss(q, r, x);
     } else if (nseg >= 4 && !uuid_valid(seg[3])) {

@@ -711,6 +711,11 @@ static void incremental_stream(void **state)
     read_tar(file, &v);
     assert_int_equal((unsigned long)v.n_logs, cursor);
     free(path);
+    path = path_of("/api/v2/tss/%s/export?cursor=0", tss);   /* the stream's old path says where it went */
+    json_t *moved = call("GET", path, NULL, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(moved, "message")), "incremental-export"));
+    json_decref(moved);
+    free(path);
     path = path_of("/api/v2/tss/%s/incremental-export?cursor=%lu", tss, cursor);
     json_t *e = call("GET", path, NULL, 404);
     assert_string_equal(json_string_value(json_object_get(e, "code")), "E_NOT_FOUND");
