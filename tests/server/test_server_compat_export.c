@@ -11,7 +11,6 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -127,47 +126,29 @@ static const char *state_of(json_t *j)
     return json_string_value(json_object_get(j, "state"));
 }
 
-typedef struct got {
-    FILE *f;
-    char headers[4096];
-    size_t hlen;
-} got;
-
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+/* A new job of TSS tss (its id to id) with `query` and `body`, waited for
+ * and in state `want`; its last answer. */
+static json_t *run_job(const char *query, const char *body, const char *want, char id[37])
 {
-    got *g = ctx;
-    size_t len = size * n;
-    if (g->hlen + len < sizeof g->headers) {
-        memcpy(g->headers + g->hlen, p, len);
-        g->hlen += len;
-        g->headers[g->hlen] = 0;
-    }
-    return len;
+    hs_uuid(id);
+    char *path = path_of("/api/v2/tss/%s/export/%s%s", tss, id, query);
+    json_t *j = call("PUT", path, body, 200);
+    typed_export(j);
+    json_decref(j);
+    free(path);
+    j = finished(tss, id);
+    assert_string_equal(state_of(j), want);
+    return j;
 }
+
+typedef struct got {
+    char headers[4096];
+} got;
 
 /* GET path into file; returns the status, headers in g. */
 static long download(const char *path, const char *file, got *g)
 {
-    char url[700], auth[600];
-    snprintf(url, sizeof url, "%s%s", P.base, path);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
-    memset(g, 0, sizeof *g);
-    g->f = fopen(file, "wb");
-    assert_non_null(g->f);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, g->f);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(g->f);
-    return status;
+    return hs_download(P.base, path, tok, file, g->headers, sizeof g->headers);
 }
 
 /* What a TAR holds: info.csv's text, the transaction numbers of its logs. */
@@ -359,73 +340,41 @@ static void filters_as_clients_send_them(void **state)
     assert_null(strstr(v.info, "TEST"));   /* a LIVE TSS's archive */
 
     /* uala/fiskaly-ruby: the filters in the JSON body, numbers as digit strings */
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s", tss, id);
-    json_decref(call("PUT", path, "{\"transaction_number\": \"4\", \"maximum_number_records\": \"100\"}", 200));
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "COMPLETED");
-    json_decref(j);
+    json_decref(run_job("", "{\"transaction_number\": \"4\", \"maximum_number_records\": \"100\"}", "COMPLETED", id));
     archive_of(tss, id, &v);
     assert_int_equal(v.n_tx, 2);
     assert_int_equal(v.tx[0], 4);
     assert_int_equal(v.tx[1], 4);
 
     /* the market's signature counter range (the Ruby library's body) */
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s", tss, id);
-    json_decref(call("PUT", path, "{\"start_signature_counter\": \"5\", \"end_signature_counter\": 8}", 200));
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "COMPLETED");
+    j = run_job("", "{\"start_signature_counter\": \"5\", \"end_signature_counter\": 8}", "COMPLETED", id);
     assert_int_equal(json_integer_value(json_object_get(j, "logs")), 4);
     json_decref(j);
     archive_of(tss, id, &v);
     assert_int_equal(v.n_sig, 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(v.sig[i], 5 + i);
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s?start_signature_counter=9&end_signature_counter=2", tss, id);
-    json_decref(call("PUT", path, NULL, 200));
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "ERROR");
+    j = run_job("?start_signature_counter=9&end_signature_counter=2", NULL, "ERROR", id);
     assert_string_equal(json_string_value(json_object_get(j, "tse_error")), "PARAMETER_MISMATCH");
     json_decref(j);
 
     /* Odoo: dates as floats in the body, with the client */
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s", tss, id);
     char body[300];
     snprintf(body, sizeof body, "{\"start_date\": 1000000000.0, \"end_date\": 4000000000.5, \"client_id\": \"%s\"}",
              client);
-    j = call("PUT", path, body, 200);
+    j = run_job("", body, "COMPLETED", id);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "parameters"), "end_date")), "4000000000");
     assert_int_equal(json_object_size(json_object_get(j, "metadata")), 0);   /* there, empty */
-    json_decref(j);
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "COMPLETED");
     json_decref(j);
     archive_of(tss, id, &v);
     assert_int_equal(v.n_tx, 8);   /* every transaction log of the client */
 
     /* the body's dates as whole numbers, the PHP library's body of [] with the query */
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s?start_date=1000000000", tss, id);
-    json_decref(call("PUT", path, "[]", 200));
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "COMPLETED");
+    j = run_job("?start_date=1000000000", "[]", "COMPLETED", id);
     assert_true(json_integer_value(json_object_get(j, "logs")) > 8);
     json_decref(j);
-    hs_uuid(id);
-    path = path_of("/api/v2/tss/%s/export/%s?end_transaction_number=1", tss, id);
-    json_decref(call("PUT", path, "{\"start_transaction_number\": 1, \"end_transaction_number\": 1}", 200));
-    free(path);
-    j = finished(tss, id);
-    assert_string_equal(state_of(j), "COMPLETED");
-    json_decref(j);
+    json_decref(run_job("?end_transaction_number=1", "{\"start_transaction_number\": 1, \"end_transaction_number\": 1}",
+                        "COMPLETED", id));
     archive_of(tss, id, &v);
     assert_int_equal(v.n_tx, 2);
     assert_int_equal(v.tx[0], 1);
