@@ -461,41 +461,25 @@ static void get_file(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
  * (the object itself or {"metadata": {...}}; a key with null is removed). */
 static void job_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *id, int patch)
 {
-    json_t *patchv = NULL, *body = NULL;
-    if (patch) {
-        if (!(body = req_json(q, r)))
-            return;
-        json_t *inner = json_object_get(body, "metadata");
-        patchv = json_object_size(body) == 1 && json_is_object(inner) ? inner : body;
-    }
+    json_t *body = NULL, *next = NULL;
+    if (patch && !(body = req_json(q, r)))
+        return;
     pthread_mutex_t *mu = id_lock(q->s, x->id, id);
     pthread_mutex_lock(mu);
     json_t *doc = job_load(q->s, x->id, id);
     json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
-    json_t *merged = json_is_object(md) ? json_deep_copy(md) : json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(patchv, k, v) {
-        if (json_is_null(v))
-            json_object_del(merged, k);
-        else
-            json_object_set(merged, k, v);
-    }
-    json_t *wrap = json_pack("{s:O}", "metadata", merged), *valid = NULL;
     if (!doc)
         resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", id, x->id);
-    else if (!wrap)
-        resp_error(r, 500, "E_INTERNAL", "no memory");
-    else if (patch && req_metadata(r, wrap, &valid) != 0)
+    else if (!patch)
+        resp_json(r, 200, json_is_object(md) ? json_incref(md) : json_object());
+    else if (req_metadata_patch(r, req_metadata_body(body), md, &next) != 0)
         ;   /* the 400 naming the field is in r */
-    else if (patch && (json_object_set(doc, "metadata", merged) || export_job_save(q->s, x->id, id, doc) != 0)) {
+    else if (json_object_set(doc, "metadata", next) || export_job_save(q->s, x->id, id, doc) != 0) {
         resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot record the metadata of export %s: %s", id, strerror(errno));
         resp_tse_name(r, "STORAGE_FAILURE");
     } else
-        resp_json(r, 200, json_incref(merged));
-    json_decref(valid);
-    json_decref(wrap);
-    json_decref(merged);
+        resp_json(r, 200, json_incref(next));
+    json_decref(next);
     json_decref(doc);
     pthread_mutex_unlock(mu);
     json_decref(body);

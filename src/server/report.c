@@ -58,8 +58,10 @@ static json_t *report_json(srv *s, srv_tss *x)
         json_object_set_new(tse, "time_end_of_use", time_json(json_integer_value(td)));
     }
     json_decref(t);
-    return json_pack("{s:s, s:o, s:o*, s:o}", "_type", "TSE_REPORT", "time_generated", time_json(now_s()), "tse",
-                     tse, "registers", registers(s, x));
+    json_t *rep = json_pack("{s:s, s:o, s:o*, s:o}", "_type", "TSE_REPORT", "time_generated", time_json(now_s()),
+                            "tse", tse, "registers", registers(s, x));
+    res_envelope(rep, "TSE_REPORT", NULL, x);   /* _env: a TEST TSS is not one to report */
+    return rep;
 }
 
 /* A CSV field: quoted when it holds the separator, a quote or a line break. */

@@ -260,25 +260,37 @@ int req_metadata(srv_resp *r, json_t *body, json_t **out)
                    REQ_METADATA_MAX_KEYS);
         return -1;
     }
+    json_t *copy = json_object();
     json_object_foreach(m, k, v) {
-        size_t kl = strlen(k), vl = json_string_length(v);
+        /* a number or boolean is kept as its text: metadata values are strings */
+        char num[64];
         const char *sv = json_string_value(v);
-        if (!kl || !utf8_valid(k) || utf8_chars(k) > REQ_METADATA_MAX_KEY) {
+        if (json_is_integer(v))
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        else if (json_is_boolean(v))
+            snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+        if (json_is_number(v) || json_is_boolean(v))
+            sv = num;
+        if (!*k || !utf8_valid(k) || utf8_chars(k) > REQ_METADATA_MAX_KEY) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata keys must be 1 to %d characters of valid UTF-8",
                        REQ_METADATA_MAX_KEY);
-            return -1;
-        }
-        if (!sv) {
+        } else if (!sv) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be a string", k);
-            return -1;
-        }
-        if (strlen(sv) != vl || !utf8_valid(sv) || utf8_chars(sv) > REQ_METADATA_MAX_VALUE) {
+        } else if ((sv != num && strlen(sv) != json_string_length(v)) || !utf8_valid(sv) ||
+                   utf8_chars(sv) > REQ_METADATA_MAX_VALUE) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be up to %d characters of valid UTF-8 (no NUL)", k,
                        REQ_METADATA_MAX_VALUE);
-            return -1;
+        } else if (json_object_set_new(copy, k, json_string(sv)) == 0) {
+            continue;
+        } else {
+            resp_error(r, 500, "E_INTERNAL", "no memory for the metadata");
         }
+        json_decref(copy);
+        return -1;
     }
-    *out = json_incref(m);
+    *out = copy;
     return 0;
 }
 
@@ -318,9 +330,11 @@ typedef struct states_read {
     const char *bad;
 } states_read;
 
-/* states, states[] or states[N] */
+/* states, states[] or states[N] (and state, as some clients spell it) */
 static bool states_key(const char *key)
 {
+    if (strcmp(key, "state") == 0)
+        return true;
     if (strncmp(key, "states", 6) != 0)
         return false;
     key += 6;

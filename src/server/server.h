@@ -219,9 +219,10 @@ json_t *req_json(srv_req *q, srv_resp *r);
 json_t *req_json_create(srv_req *q, srv_resp *r);
 /* The body's optional `metadata` member: an object of at most
  * REQ_METADATA_MAX_KEYS string values, keys of 1..REQ_METADATA_MAX_KEY and
- * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8.
- * 0 with *out a new reference (NULL when absent); -1 and a 400 naming the
- * problem. */
+ * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8 (a
+ * number or boolean value is taken as its text, 123 as "123"). 0 with *out
+ * the checked metadata, a new object (NULL when absent); -1 and a 400
+ * naming the problem. */
 #define REQ_METADATA_MAX_KEYS 20
 #define REQ_METADATA_MAX_KEY 40
 #define REQ_METADATA_MAX_VALUE 500
@@ -234,7 +235,7 @@ int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out
  * member metadata when that is its only one and an object (borrowed). */
 json_t *req_metadata_body(json_t *body);
 /* The `states` filter of a list: states[]=X, states[0]=X.. and repeated
- * states=X, each one of `allowed` (NULL-ended). Up to max into out; the
+ * states=X (or state=X), each one of `allowed` (NULL-ended). Up to max into out; the
  * number found, or -1 and a 400 naming an unknown state. */
 int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max);
 /* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a

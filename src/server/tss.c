@@ -14,9 +14,10 @@
 
 #include "server.h"
 
-/* The TSS record's description, deployed flag and (unless meta is NULL)
- * metadata, a new reference ({} when it has none). */
-static int tss_row_meta(srv *s, const char *id, char *desc, size_t cap, int *deployed, json_t **meta)
+/* The TSS record's description, deployed flag, (unless NULL) metadata, a
+ * new reference ({} when it has none), and time of deployment (0: none). */
+static int tss_row_full(srv *s, const char *id, char *desc, size_t cap, int *deployed, json_t **meta,
+                        int64_t *time_uninit)
 {
     json_t *v = NULL;
     if (rec_get(s, "tss", id, &v) != 1) {
@@ -29,8 +30,16 @@ static int tss_row_meta(srv *s, const char *id, char *desc, size_t cap, int *dep
         json_t *m = json_object_get(v, "metadata");
         *meta = json_is_object(m) ? json_incref(m) : json_object();
     }
+    if (time_uninit)
+        *time_uninit = json_integer_value(json_object_get(v, "time_uninit"));
     json_decref(v);
     return 0;
+}
+
+
+static int tss_row_meta(srv *s, const char *id, char *desc, size_t cap, int *deployed, json_t **meta)
+{
+    return tss_row_full(s, id, desc, cap, deployed, meta, NULL);
 }
 
 static int tss_row(srv *s, const char *id, char *desc, size_t cap, int *deployed)
@@ -48,6 +57,8 @@ static bool tss_change_meta(srv *s, const char *id, const char *desc, int deploy
         json_object_set_new(v, "description", json_string(desc));
     if (ok && deployed >= 0)
         json_object_set_new(v, "deployed", json_integer(deployed));
+    if (ok && deployed > 0)   /* CREATED -> UNINITIALIZED now */
+        json_object_set_new(v, "time_uninit", json_integer(now_s()));
     if (ok && meta)
         json_object_set(v, "metadata", meta);
     char org[24];
@@ -98,7 +109,9 @@ static json_t *tss_json(srv *s, srv_tss *x)
     char desc[TSE_MAX_DESCRIPTION_LEN + 1] = "";
     int deployed = 0;
     json_t *meta = NULL;
-    if (engine_get_info(x->e, &info) != TSE_OK || tss_row_meta(s, x->id, desc, sizeof desc, &deployed, &meta))
+    int64_t time_uninit = 0;
+    if (engine_get_info(x->e, &info) != TSE_OK ||
+        tss_row_full(s, x->id, desc, sizeof desc, &deployed, &meta, &time_uninit))
         return NULL;
     char *pem = first_cert(x->e);
     char expiry[40], st_time[40];
@@ -120,7 +133,9 @@ static json_t *tss_json(srv *s, srv_tss *x)
         info.self_test_ok, "overdue_active_transactions", (int)info.overdue_open_transactions,
         "transaction_data_encoding", "UTF-8", "supported_update_variants", "SIGNED", "metadata", meta);
     free(pem);
-    if (j && info.time_init)   /* times that have not come yet are left out, not null */
+    if (j && time_uninit)   /* times that have not come yet are left out, not null */
+        json_object_set_new(j, "time_uninit", json_integer(time_uninit));
+    if (j && info.time_init)
         json_object_set_new(j, "time_init", json_integer(info.time_init));
     if (j && info.time_disable)
         json_object_set_new(j, "time_disable", json_integer(info.time_disable));

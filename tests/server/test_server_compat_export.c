@@ -442,7 +442,7 @@ static void metadata(void **state)
     assert_int_equal(json_object_size(j), 1);
     assert_string_equal(json_string_value(json_object_get(j, "shift")), "early");
     json_decref(j);
-    json_decref(call("PATCH", md, "{\"start_transaction_number\": \"1\", \"end_transaction_number\": \"4\"}", 200));
+    json_decref(call("PATCH", md, "{\"start_transaction_number\": \"1\", \"end_transaction_number\": 4}", 200));
     j = call("PATCH", md, "{\"metadata\": {\"register\": \"K1\", \"shift\": null}}", 200);
     assert_int_equal(json_object_size(j), 3);
     assert_null(json_object_get(j, "shift"));
