@@ -92,6 +92,15 @@ tse_err engine_export_data_marked(engine *t, const char *mark, const tse_export_
     return TSE_OK;
 }
 
+tse_err engine_export_check(engine *t, const tse_export_filter *filter)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    tse_error err = {0};
+    int rc = export_check(t->st, filter, &err);
+    return rc ? engine_fail(rc, "%s", err.message) : TSE_OK;
+}
+
 tse_err engine_delete_stored_data(engine *t)
 {
     if (!t)

@@ -130,3 +130,10 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
                     (unsigned long long)max);
     return 0;
 }
+
+int export_check(store *st, const tse_export_filter *f, tse_error *err)
+{
+    tse_export_filter none = {0};
+    store_log_filter sel;
+    return export_select(st, f ? f : &none, &sel, err);
+}

@@ -302,7 +302,11 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
         return;
     }
     j->lock_fd = -1;
-    if (parse_filter(q, r, x, body, &j->f, j->serial, params) != 0 || req_metadata(r, body, &metadata) != 0) {
+    tse_err bad = TSE_OK;
+    if (parse_filter(q, r, x, body, &j->f, j->serial, params) != 0 || req_metadata(r, body, &metadata) != 0 ||
+        (bad = engine_export_check(x->e, &j->f)) != TSE_OK) {
+        if (bad)   /* the filter's TR-03151 checks: no job, as for a malformed one */
+            resp_tse_error(r, bad);
         json_decref(body);
         json_decref(params);
         json_decref(metadata);
