@@ -331,6 +331,9 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
     int saved = j->lock_fd >= 0 ? export_job_save(q->s, x->id, id, doc) : -1, err = errno;
     if (saved != 0) {   /* a full or read-only disk: the store's failure, not ours */
         json_decref(doc);
+        char lock[1300];
+        if (j->lock_fd >= 0 && export_job_path(q->s, x->id, id, "lock", lock, sizeof lock) == 0)
+            unlink(lock);
         if (j->lock_fd >= 0)
             close(j->lock_fd);
         free(j);
