@@ -187,7 +187,8 @@ static void answer_page(srv_resp *r, json_t *all, long offset, long limit, const
     }
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(all, i);
-    qsort(v, n, sizeof *v, by_request);
+    if (n)
+        qsort(v, n, sizeof *v, by_request);
     for (size_t i = (size_t)offset; i < n && (long)(i - (size_t)offset) < limit; i++)
         json_array_append(data, v[i]);
     free(v);
