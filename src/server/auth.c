@@ -5,9 +5,9 @@
  * a bearer token. Tokens are stateless: "<kind>.<key_id>.<org_id>.<expiry>.
  * <env>.<HMAC-SHA256 hex>" keyed with a secret derived from the master key, so
  * they survive restarts and cost no lookup; env is the key's environment
- * (TEST or LIVE; a token of the form before environments is LIVE). Each key has a token bucket (rate and
- * burst = --rate-limit requests per second) and a revoked flag, so a revoked
- * key's tokens stop working at once.
+ * (TEST or LIVE; a token of the form before environments is LIVE). Each key
+ * has a token bucket (rate and burst = --rate-limit requests per second) and
+ * a revoked flag, so a revoked key's tokens stop working at once.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -327,7 +327,7 @@ typedef struct states_read {
     const char *const *allowed;
     const char **out;
     int n, max;
-    const char *bad;
+    const char *bad, *bad_key;
 } states_read;
 
 /* states, states[] or states[N] (and state, as some clients spell it) */
@@ -358,6 +358,7 @@ static enum MHD_Result state_value(void *cls, enum MHD_ValueKind kind, const cha
         known |= strcmp(value, a->allowed[i]) == 0;
     if (!known) {
         a->bad = value ? value : "";
+        a->bad_key = key;
         return MHD_YES;
     }
     for (int i = 0; i < a->n; i++)
@@ -370,13 +371,13 @@ static enum MHD_Result state_value(void *cls, enum MHD_ValueKind kind, const cha
 
 int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max)
 {
-    states_read a = {allowed, out, 0, max, NULL};
+    states_read a = {allowed, out, 0, max, NULL, NULL};
     MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, state_value, &a);
     if (a.bad) {
         char list[256] = "";
         for (int i = 0; allowed[i]; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
-        resp_error(r, 400, "E_BAD_REQUEST", "unknown state \"%s\" in states; give %s", a.bad, list);
+        resp_error(r, 400, "E_BAD_REQUEST", "unknown state \"%s\" in %s; give %s", a.bad, a.bad_key, list);
         return -1;
     }
     return a.n;

@@ -1,8 +1,9 @@
 /*
- * tss.c - TSS resources: PUT/GET/PATCH /api/v2/tss[/{id}] and the admin
- * routes (PIN via PUK, admin login and logout; the time admin's as an
- * extension), over the TSSs of the registry (registry.c); another
- * organization's TSS answers 404.
+ * tss.c - TSS resources: PUT/GET/PATCH /api/v2/tss[/{id}], their metadata
+ * (GET/PATCH .../metadata) and the admin routes (PIN via PUK, admin login
+ * and logout; the time admin's as an extension), over the TSSs of the
+ * registry (registry.c); another organization's or environment's TSS
+ * answers 404.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +36,6 @@ static int tss_row_full(srv *s, const char *id, char *desc, size_t cap, int *dep
     json_decref(v);
     return 0;
 }
-
 
 static int tss_row_meta(srv *s, const char *id, char *desc, size_t cap, int *deployed, json_t **meta)
 {
@@ -100,8 +100,6 @@ static char *first_cert(engine *e)
     tse_free(chain);
     return pem;
 }
-
-static int tss_metadata_merged(srv_req *q, srv_resp *r, srv_tss *x, json_t *patch, json_t **out);
 
 static json_t *tss_json(srv *s, srv_tss *x)
 {
@@ -293,6 +291,8 @@ static tse_err set_state(srv *s, srv_tss *x, const char *state, const char *desc
     engine_records_attach(NULL, NULL);
     return e;
 }
+
+static int tss_metadata_merged(srv_req *q, srv_resp *r, srv_tss *x, json_t *patch, json_t **out);
 
 /* PATCH /api/v2/tss/{id} {state, description, metadata}: any of them;
  * metadata merges into the TSS's (a key with null is removed). */

@@ -586,7 +586,7 @@ static void clients_and_states(void **state)
     assert_int_equal(count_of("/api/v2/client?states=REGISTERED", test), 4);
     refused("GET", "/api/v2/client?states[]=ACTIVE", test, NULL, 400, "E_BAD_REQUEST", "ACTIVE");
     snprintf(path, sizeof path, "/api/v2/tss/%s/client?states[2]=nope", tss[1]);
-    refused("GET", path, test, NULL, 400, "E_BAD_REQUEST", "nope");
+    refused("GET", path, test, NULL, 400, "E_BAD_REQUEST", "\"nope\" in states[2]");
 
     /* ... and on the TSS list */
     char fresh[37];
