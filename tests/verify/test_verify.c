@@ -1194,6 +1194,18 @@ static void test_dsfinvk_cross_check(void **state)
     assert_int_equal(json_array_size(json_object_get(d, "findings")), 0);
     json_decref(j);
 
+    /* Our archive of a format-2 and a format-3 TSE (test_own_archive wrote
+     * it): the tables of both match, 3 transactions each. */
+    char *mixed = th_path("own-mixed.tar"), *mdir = th_path("dk-mixed");
+    assert_int_equal(run_cli(&out, "dsfinvk '%s' --out '%s'", mixed, mdir), 0);
+    free(out);
+    j = dsfinvk_run(mdir, mixed, 0, &d);
+    assert_int_equal(json_integer_value(json_object_get(d, "rows")), 6);
+    assert_int_equal(json_integer_value(json_object_get(d, "verdict")), 0);
+    json_decref(j);
+    free(mixed);
+    free(mdir);
+
     /* restores both tables */
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.orig' '%s'", copy, tx, tse, tse);
 
