@@ -83,8 +83,9 @@ static void generate(const char *path, tse_curve curve, unsigned long logs)
     csp_certs_free(certs, n_certs);
     free(pem);
     const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
-    /* times in the past: the logs were signed before the check */
-    int64_t t0 = (int64_t)time(NULL) - (int64_t)(logs / 100) - 60;
+    /* after the certificate was issued and, within the 5 minutes the check
+     * allows for clocks, not after the check */
+    int64_t t0 = (int64_t)time(NULL);
     for (unsigned long c = 1; c <= logs; c++) {
         logmsg_fields f = {
             .kind = LOGMSG_TRANSACTION,
@@ -97,7 +98,7 @@ static void generate(const char *path, tse_curve curve, unsigned long logs)
             .signature_algorithm_oid = csp_sigalg_oid(h),
             .signature_counter = c,
             .time_format = LOGMSG_TIME_UNIX,
-            .log_time = t0 + (int64_t)(c / 100),
+            .log_time = t0 + (int64_t)(c / 100000),
         };
         uint8_t tbs[1024], sig[200], msg[1400];
         size_t sig_len;

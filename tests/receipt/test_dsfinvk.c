@@ -451,6 +451,43 @@ static void refusals(void **state)
     assert_true(exists(dir, "tse.csv") && exists(dir, "transactions_tse.csv"));
     dsfinvk_free(d);
 
+    /* DSFinV-K 2.4's lengths: a processType longer than TSE_TA_VORGANGSART's
+     * 30 characters is refused; processData longer than TSE_VORGANGSDATEN's
+     * 1000 is left out of the optional column */
+    static const char long_type[] = "Kassenbeleg-V1-and-31-character";
+    static char long_data[1002];
+    memset(long_data, 'x', sizeof long_data - 1);
+    const struct { const char *type, *data; int rc; } lengths[] = {
+        {long_type, "x", TSE_ERR_INVALID_ARGUMENT}, {"Kassenbeleg-V1", long_data, 0}};
+    char *pem2;
+    assert_int_equal(tse_export_certificates(t, &pem2), TSE_OK);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(strlen(long_type), 31);
+        assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, lengths[i].type, NULL, 0, &st), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number,
+                                                (const uint8_t *)lengths[i].data, strlen(lengths[i].data),
+                                                lengths[i].type, NULL, 0, &fin), TSE_OK);
+        assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
+        d = dsfinvk_new();
+        assert_int_equal(dsfinvk_add_log(d, msg, len, &err), 0);
+        assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem2, strlen(pem2), &err), 0);
+        tse_free(msg);
+        char *ldir = out_dir(i ? "long-data" : "long-type");
+        assert_int_equal(dsfinvk_write(d, NULL, ldir, &sum, &err), lengths[i].rc);
+        if (lengths[i].rc) {
+            assert_non_null(strstr(err.message, "longer than the 30 characters of TSE_TA_VORGANGSART"));
+            assert_false(exists(ldir, "tse.csv") || exists(ldir, "transactions_tse.csv"));
+        } else {
+            csv_table tx = read_table(ldir, "transactions_tse.csv", tx_cols, sizeof tx_cols / sizeof *tx_cols);
+            assert_int_equal(tx.rows, 1);
+            assert_string_equal(tx.cell[0][csv_col(&tx, "TSE_VORGANGSDATEN")], "");
+            csv_free(&tx);
+        }
+        dsfinvk_free(d);
+        free(ldir);
+    }
+    tse_free(pem2);
+
     /* archives: missing, not a tar, a tar without logs */
     d = dsfinvk_new();
     assert_int_equal(dsfinvk_add_archive(d, "/nonexistent/x.tar", &err), TSE_ERR_INVALID_ARGUMENT);
