@@ -158,6 +158,8 @@ typedef struct vsort {
     size_t n_runs, cap_runs;
     struct vcursor *cur;     /* one per run being merged */
     size_t n_cur;
+    bool in_memory;          /* no temporary file could be made: all in buf */
+    int spill_errno;         /* why */
 } vsort;
 
 int vsort_init(vsort *s, int (*cmp)(const void *, const void *), size_t chunk);

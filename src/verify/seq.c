@@ -373,6 +373,15 @@ int vseq_check(vsort *recs, const vkey *keys, size_t n_keys, char **clients, ver
                      vsort_begin(&txs) != 0 || by_transaction(&txs, keys, clients, first, r, o) != 0
                  ? -1
                  : 0;
+    /* The same checks, but memory grew with the archive: say so. */
+    const char *tmp = getenv("TMPDIR");
+    if (rc == 0 && (recs->in_memory || txs.in_memory) &&
+        vr_add(r, o, VERIFY_NOTE, "verify-in-memory", NULL,
+               "no temporary file could be made in %s (%s): the records of the %zu logs were "
+               "kept in memory",
+               tmp && *tmp ? tmp : "/tmp", strerror(recs->in_memory ? recs->spill_errno : txs.spill_errno),
+               recs->total) != 0)
+        rc = -1;
     vsort_free(&txs);
     free(first);
     return rc;

@@ -4,8 +4,11 @@
  * of fixed size; a full chunk is sorted and written to a temporary file (in
  * TMPDIR, removed at once) as one run; reading merges the runs, at most
  * VSORT_FANIN at a time (more are merged into longer runs first). Small
- * archives never touch the disk: one chunk is sorted in memory.
+ * archives never touch the disk: one chunk is sorted in memory. When no
+ * temporary file can be made at all, the records stay in memory (the chunk
+ * grows) and s->in_memory says so.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,17 @@ static int put_run(vsort *s, const vrec *recs, size_t n)
 
 int vsort_add(vsort *s, const vrec *r)
 {
+    if (s->n == s->cap && !s->tmp && !s->in_memory && !(s->tmp = temp_file())) {
+        s->in_memory = true;
+        s->spill_errno = errno;
+    }
+    if (s->n == s->cap && s->in_memory) {
+        vrec *b = realloc(s->buf, 2 * s->cap * sizeof *b);
+        if (!b)
+            return -1;
+        s->buf = b;
+        s->cap *= 2;
+    }
     if (s->n == s->cap) {
         qsort(s->buf, s->n, sizeof *s->buf, s->cmp);
         if (put_run(s, s->buf, s->n) != 0)

@@ -106,9 +106,9 @@ static void tar_close(struct archive *a)
 
 /* The same verification with the per-log records spilled to a temporary
  * file every `spill` records (spill.c's merge) finds exactly the same. */
-static void same_when_spilled(const char *path, const verify_result *r, size_t spill)
+static void same_when_spilled(const char *path, const verify_result *r, size_t spill, int64_t now)
 {
-    verify_options o = {.spill_records = spill};
+    verify_options o = {.spill_records = spill, .now = now};
     verify_result s;
     assert_int_equal(verify_archive(path, &o, &s), 0);
     assert_int_equal(s.n_findings, r->n_findings);
@@ -131,8 +131,10 @@ static verify_result tar_verify(struct archive *a, char *path)
 {
     tar_close(a);
     verify_result r;
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
-    same_when_spilled(path, &r, 2);
+    /* one time of the check for both (messages name it) */
+    verify_options o = {.now = (int64_t)time(NULL)};
+    assert_int_equal(verify_archive(path, &o, &r), 0);
+    same_when_spilled(path, &r, 2, o.now);
     free(path);
     return r;
 }
@@ -969,8 +971,28 @@ static void test_spilled(void **state)
     assert_int_equal(r.counts.open_transactions, 1);
     assert_int_equal(r.counts.transactions, 149);
     char *path = th_path("spilled.tar");
-    same_when_spilled(path, &r, 1);
-    same_when_spilled(path, &r, 3);
+    same_when_spilled(path, &r, 1, 0);
+    same_when_spilled(path, &r, 3, 0);
+    /* No temporary file can be made: the records stay in memory, the
+     * findings are the same and a note says why. */
+    const char *tmp = getenv("TMPDIR");
+    char *saved = tmp ? strdup(tmp) : NULL;
+    setenv("TMPDIR", "/nonexistent/dir", 1);
+    verify_options o = {.spill_records = 2};
+    verify_result m;
+    assert_int_equal(verify_archive(path, &o, &m), 0);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    assert_int_equal(m.n_findings, r.n_findings + 1);
+    assert_int_equal(m.errors, r.errors);
+    assert_int_equal(m.warnings, r.warnings);
+    assert_true(has_message(&m, "verify-in-memory",
+                            "no temporary file could be made in /nonexistent/dir (No such file or directory): "
+                            "the records of the 297 logs were kept in memory"));
+    verify_result_free(&m);
     free(path);
     verify_result_free(&r);
 }
