@@ -1002,7 +1002,7 @@ static void test_spilled(void **state)
 static void test_format3(void **state)
 {
     void (*const scenarios[])(void **) = {test_clean, test_time, test_transactions, test_counters,
-                                          test_certificates, test_spilled};
+                                          test_certificates, test_spilled, test_roots};
     for (int v = 3; v >= -1; v -= 4) {
         forge_version = v;
         for (size_t i = 0; i < N(scenarios); i++)
