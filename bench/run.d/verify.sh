@@ -20,9 +20,11 @@ ossl_rate() { # $1 = openssl speed algorithm name, then options
 # 1,000,000 P-256 logs and 100,000 brainpoolP384r1 logs (about ten times
 # slower to verify) unless BENCH_VERIFY_LOGS says otherwise.
 VERIFY_LOGS=${BENCH_VERIFY_LOGS:-1000000}
-printf '%-6s %8s %9s %9s %8s %10s %9s %9s %7s %8s %12s\n' curve logs load logs/s openssl vs-openssl target \
-  logs/cpu-s openssl/cpu-s vs-cpu RSS-MB "RSS-MB(N/10)"
-for curve in p256 bp384; do
+FMT='%-6s %8s %6s %7s %7s %10s %10s %10s %13s %6s %6s %12s\n'
+printf "$FMT" curve logs load logs/s openssl vs-openssl target logs/cpu-s openssl/cpu-s vs-cpu RSS-MB \
+ "RSS-MB(N/10)"
+# BENCH_VERIFY_CURVES: one of them only, e.g. for a rerun
+for curve in ${BENCH_VERIFY_CURVES:-p256 bp384}; do
   if [ "$curve" = p256 ]; then N=$VERIFY_LOGS; ALG=ecdsap256; else N=$((VERIFY_LOGS / 10)); ALG=ecdsabrp384r1; fi
   "$BUILD/bench/bench_verify" "$WORK/verify-$curve-small.tar" "$curve" $((N / 10))
   set -- $("$BUILD/bench/bench_verify" "$WORK/verify-$curve-small.tar")
@@ -36,7 +38,7 @@ for curve in p256 bp384; do
   ONE_CPU=$(ossl_rate "$ALG")
   WALL=$(awk -v a="$BEFORE" -v b="$AFTER" 'BEGIN{printf "%.0f", (a+b)/2}')
   echo "  $curve: openssl speed -elapsed -multi $CORES $ALG verify $BEFORE/s before, $AFTER/s after; one process $ONE_CPU per CPU second"
-  printf '%-6s %8s %9s %9s %8s %10s %9s %9s %7s %8s %12s\n' "$curve" "$6" "$LOAD" "$2" "$WALL" \
+  printf "$FMT" "$curve" "$6" "$LOAD" "$2" "$WALL" \
     "$(awk -v a="$2" -v b="$WALL" 'BEGIN{printf "%.2f", a/b}')" \
     "$(awk -v a="$2" -v b="$WALL" 'BEGIN{print (a/b >= 0.9) ? "0.90 ok" : "0.90 MISS"}')" \
     "$8" "$ONE_CPU" "$(awk -v a="$8" -v b="$ONE_CPU" 'BEGIN{printf "%.2f", a/b}')" \
