@@ -82,6 +82,8 @@ static void generate(const char *path, tse_curve curve, unsigned long logs)
     csp_certs_free(certs, n_certs);
     free(pem);
     const char *pd = "Beleg^3.70_0.00_0.00_0.00_0.00^3.70:Bar";
+    /* after the certificate was issued and, within the 5 minutes the check
+     * allows for clocks, not after the check */
     int64_t t0 = (int64_t)time(NULL);
     for (unsigned long c = 1; c <= logs; c++) {
         logmsg_fields f = {
@@ -95,7 +97,7 @@ static void generate(const char *path, tse_curve curve, unsigned long logs)
             .signature_algorithm_oid = csp_sigalg_oid(h),
             .signature_counter = c,
             .time_format = LOGMSG_TIME_UNIX,
-            .log_time = t0 + (int64_t)(c / 100),
+            .log_time = t0 + (int64_t)(c / 100000),
         };
         uint8_t tbs[1024], sig[200], msg[1400];
         size_t sig_len;
@@ -137,8 +139,12 @@ int main(int argc, char **argv)
         verify_report_text(&r, stderr, true);
         die("the archive does not verify");
     }
-    printf("verify_logs_per_s %.0f peak_rss_kb %ld logs %zu\n", (double)r.counts.logs / t,
-           ru.ru_maxrss, r.counts.logs);
+    /* Logs per second of CPU time (all threads): held against one `openssl
+     * speed` process's verifies per CPU second, whatever others run. */
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 ru.ru_stime.tv_usec / 1e6;
+    printf("verify_logs_per_s %.0f peak_rss_kb %ld logs %zu cpu_logs_per_s %.0f\n", (double)r.counts.logs / t,
+           ru.ru_maxrss, r.counts.logs, cpu > 0 ? (double)r.counts.logs / cpu : 0);
     verify_result_free(&r);
     return 0;
 }

@@ -215,7 +215,7 @@ static int write_html(cli_ctx *ctx, const char *path, verify_result *kept, size_
 
 /* Verifies one archive (n files: the parts of a split one) or log into r.
  * Returns 0, CLI_USAGE when the log cannot be read, CLI_INTERNAL when
- * memory ran out. */
+ * memory ran out or the temporary file failed. */
 static int verify_one(cli_ctx *ctx, char *const *files, size_t n, bool log, const uint8_t *cert,
                       size_t cert_len, const char *cert_name, const verify_options *o,
                       verify_result *r)
@@ -334,7 +334,8 @@ static int run(cli_ctx *ctx, int argc, char **argv, bool log)
         verify_result_free(&kept[i]);
     free(kept);
     if (!results || rc == CLI_INTERNAL)
-        rc = cli_fail(ctx, CLI_INTERNAL, "out of memory or cannot write the report");
+        rc = cli_fail(ctx, CLI_INTERNAL, "out of memory, the temporary file (TMPDIR) could not be written, or "
+                                         "the report could not be written");
     if (!rc)
         rc = html_rc;
     if (rc) {

@@ -2,11 +2,15 @@
  * dsfinvk.c - DSFinV-K tse.csv and transactions_tse.csv from a TSE's log
  * messages (see dsfinvk.h).
  *
- * Columns as DSFinV-K v2.3 defines them: chapter 3.1.2.5 "TSE_Transaktionen"
- * (transactions_tse.csv) and chapter 3.2.7 "Stamm_TSE" (tse.csv), each led by
- * the closing's key fields Z_KASSE_ID, Z_ERSTELLUNG, Z_NR (and BON_ID). File
- * form as its index.xml declares: ';' between columns, CR LF after each row,
- * text in double quotes (quotes doubled), integers bare, one header row.
+ * Columns as DSFinV-K 2.4 and its index.xml define them: "TSE_Transaktionen"
+ * (transactions_tse.csv) and "Stamm_TSE" (tse.csv), each led by the
+ * closing's key fields Z_KASSE_ID, Z_ERSTELLUNG, Z_NR (and BON_ID), with
+ * index.xml's names (the processData column is TSE_VORGANGSDATEN), order and
+ * lengths; tse.csv has TSE_ZERTIFIKAT_I and _II, and _III .. _VII only when a
+ * certificate needs them, as the format allows. File form as index.xml
+ * declares: ';' between columns, CR LF after each row, text in double quotes
+ * (quotes doubled), integers bare, times ISO 8601 (log times in UTC with
+ * milliseconds), one header row.
  */
 #include <assert.h>
 #include <errno.h>
@@ -27,6 +31,10 @@
 
 #define CERT_PART 1000   /* TSE_ZERTIFIKAT_I .. _VII hold 1000 characters each */
 #define CERT_PARTS 7
+#define CERT_PARTS_MIN 2 /* index.xml declares _I and _II */
+/* index.xml's lengths of the text columns filled from the logs */
+#define LEN_VORGANGSART 30
+#define LEN_VORGANGSDATEN 1000
 
 typedef struct key_rec {
     uint8_t serial[32];
@@ -308,7 +316,7 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
                               dsfinvk_summary *sum)
 {
     fputs("Z_KASSE_ID;Z_ERSTELLUNG;Z_NR;BON_ID;TSE_ID;TSE_TANR;TSE_TA_START;TSE_TA_ENDE;TSE_TA_VORGANGSART;"
-          "TSE_TA_SIGZ;TSE_TA_SIG;TSE_TA_FEHLER;TSE_TA_VORGANGSDATEN\r\n", f);
+          "TSE_TA_SIGZ;TSE_TA_SIG;TSE_TA_FEHLER;TSE_VORGANGSDATEN\r\n", f);
     for (size_t i = 0; i < d->n_finishes; i++) {
         const finish_rec *r = &d->finishes[i];
         start_rec probe = {r->key, r->tx, 0};
@@ -339,8 +347,10 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
         fputc(';', f);
         csv_str(f, s ? "" : "StartTransaction log not in the data");
         fputc(';', f);
-        /* processData that is not UTF-8 text stays out (the field is optional) */
-        bool text = rc_utf8_text(r->process_data, r->process_data_len, true);
+        /* processData that is not UTF-8 text or longer than the column
+         * stays out (the field is optional) */
+        bool text = rc_utf8_text(r->process_data, r->process_data_len, true) &&
+                    r->process_data_len <= LEN_VORGANGSDATEN;
         csv_text(f, text ? (const char *)r->process_data : "", text ? r->process_data_len : 0);
         fputs("\r\n", f);
         free(sig);
@@ -352,9 +362,18 @@ static int write_transactions(dsfinvk *d, const dsfinvk_options *o, const char *
 /* One row per TSE key and Z_KASSE_ID, in order of the sorted finishes. */
 static int write_tse(dsfinvk *d, const dsfinvk_options *o, const char *erstellung, FILE *f, dsfinvk_summary *sum)
 {
+    static const char *const part_names[CERT_PARTS] = {"I", "II", "III", "IV", "V", "VI", "VII"};
+    size_t parts = CERT_PARTS_MIN;
+    for (size_t k = 0; k < d->n_keys; k++) {
+        size_t need = (4 * ((d->keys[k].cert_len + 2) / 3) + CERT_PART - 1) / CERT_PART;
+        if (need > parts)
+            parts = need;
+    }
     fputs("Z_KASSE_ID;Z_ERSTELLUNG;Z_NR;TSE_ID;TSE_SERIAL;TSE_SIG_ALGO;TSE_ZEITFORMAT;TSE_PD_ENCODING;"
-          "TSE_PUBLIC_KEY;TSE_ZERTIFIKAT_I;TSE_ZERTIFIKAT_II;TSE_ZERTIFIKAT_III;TSE_ZERTIFIKAT_IV;"
-          "TSE_ZERTIFIKAT_V;TSE_ZERTIFIKAT_VI;TSE_ZERTIFIKAT_VII\r\n", f);
+          "TSE_PUBLIC_KEY", f);
+    for (size_t p = 0; p < parts; p++)
+        fprintf(f, ";TSE_ZERTIFIKAT_%s", part_names[p]);
+    fputs("\r\n", f);
     for (size_t k = 0; k < d->n_keys; k++) {
         key_rec *key = &d->keys[k];
         char *cert = base64_encode_alloc(key->cert_der, key->cert_len), *pub = base64_encode_alloc(key->point, key->point_len);
@@ -395,7 +414,7 @@ static int write_tse(dsfinvk *d, const dsfinvk_options *o, const char *erstellun
             csv_str(f, "UTF-8");
             fputc(';', f);
             csv_str(f, pub);
-            for (size_t p = 0; p < CERT_PARTS; p++) {
+            for (size_t p = 0; p < parts; p++) {
                 size_t off = p * CERT_PART;
                 fputc(';', f);
                 csv_text(f, cert + (off < cert_len ? off : cert_len),
@@ -502,6 +521,11 @@ int dsfinvk_write(dsfinvk *d, const dsfinvk_options *opts, const char *dir, dsfi
     int rc = sort_unique(d, err);
     if (rc != 0)
         return rc;
+    for (size_t i = 0; i < d->n_finishes; i++)
+        if (strlen(d->finishes[i].process_type) > LEN_VORGANGSART)
+            return fail(err, TSE_ERR_INVALID_ARGUMENT,
+                        "processType \"%.100s\" is longer than the 30 characters of TSE_TA_VORGANGSART",
+                        d->finishes[i].process_type);
     int64_t when = o.z_erstellung;
     for (size_t i = 0; !o.z_erstellung && i < d->n_finishes; i++)
         if (d->finishes[i].time > when)

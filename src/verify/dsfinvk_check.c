@@ -234,8 +234,10 @@ static int tse_row(const csv_row *row, const int *c, const verify_result *const 
 
 static const char *const tx_cols[] = {"TSE_ID", "TSE_TANR", "TSE_TA_START", "TSE_TA_ENDE",
                                       "TSE_TA_VORGANGSART", "TSE_TA_SIGZ", "TSE_TA_SIG",
-                                      "TSE_TA_VORGANGSDATEN"};
-enum { TX_ID, TX_TANR, TX_START, TX_END, TX_TYPE, TX_SIGZ, TX_SIG, TX_DATA };
+                                      "TSE_VORGANGSDATEN", "TSE_TA_VORGANGSDATEN"};
+/* TX_DATA: DSFinV-K 2.4's name of the processData column; TX_DATA_OLD the
+ * name some tables (ours before) give it. */
+enum { TX_ID, TX_TANR, TX_START, TX_END, TX_TYPE, TX_SIGZ, TX_SIG, TX_DATA, TX_DATA_OLD, TX_COLS };
 
 /* Field `what` of a row differs from the Finish log. */
 static int mismatch(verify_result *out, const verify_options *o, const char *file,
@@ -272,11 +274,12 @@ static int compare(const csv_row *row, const int *c, const verify_finish *f, con
                       vr_time(f->start_time, want, sizeof want));
     if (rc == 0 && strcmp(row->f[c[TX_TYPE]], f->process_type) != 0)
         rc = mismatch(out, o, file, f, "TSE_TA_VORGANGSART", row->f[c[TX_TYPE]], f->process_type);
-    /* TSE_TA_VORGANGSDATEN is optional: held against the log when given. */
-    const char *pd = c[TX_DATA] >= 0 ? row->f[c[TX_DATA]] : "";
+    /* TSE_VORGANGSDATEN is optional: held against the log when given. */
+    int dc = c[TX_DATA] >= 0 ? c[TX_DATA] : c[TX_DATA_OLD];
+    const char *pd = dc >= 0 ? row->f[dc] : "";
     if (rc == 0 && *pd &&
         (strlen(pd) != f->process_data_len || memcmp(pd, f->process_data, f->process_data_len) != 0))
-        rc = mismatch(out, o, file, f, "TSE_TA_VORGANGSDATEN", pd, (const char *)f->process_data);
+        rc = mismatch(out, o, file, f, tx_cols[dc == c[TX_DATA] ? TX_DATA : TX_DATA_OLD], pd, (const char *)f->process_data);
     return rc;
 }
 
@@ -401,7 +404,7 @@ int verify_dsfinvk(const char *dir, const verify_result *const *results, size_t 
     if (rc == 0)
         rc = read_table(dir, "tse.csv", tse_cols, 4, 4, on_tse, &x, out, o);
     if (rc == 0)
-        rc = read_table(dir, "transactions_tse.csv", tx_cols, 8, 7, on_tx, &x, out, o);
+        rc = read_table(dir, "transactions_tse.csv", tx_cols, TX_COLS, 7, on_tx, &x, out, o);
     /* Transactions of the archives' TSEs that the tables leave out. */
     bool unreadable = verify_count(out, "dsfinvk-unreadable") > 0;
     for (size_t i = 0; i < n && rc == 0 && !unreadable; i++)

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include <pthread.h>
 
@@ -138,11 +140,47 @@ typedef struct vrec {
     uint8_t op;              /* VOP_* */
 } vrec;
 
-/* Counter, time and transaction checks over all records (reorders them).
- * `strings` are the interned client ids and operation names the records
- * point to. Returns -1 only when out of memory. */
-int vseq_check(vrec *recs, size_t n, const vkey *keys, size_t n_keys, char **strings,
-               verify_result *r, const verify_options *o);
+/* Records in sorted order with bounded memory (spill.c): a chunk of
+ * `chunk` records (0: the default) in memory, full chunks sorted into runs
+ * of a temporary file, merged when read. */
+typedef struct vrun {
+    off_t off;
+    size_t n;
+} vrun;
+struct vcursor;
+typedef struct vsort {
+    int (*cmp)(const void *, const void *);
+    vrec *buf;               /* the chunk being filled; when nothing was spilled, all records */
+    size_t n, cap, pos;
+    size_t total;            /* records added */
+    FILE *tmp;
+    vrun *runs;
+    size_t n_runs, cap_runs;
+    struct vcursor *cur;     /* one per run being merged */
+    size_t n_cur;
+    bool in_memory;          /* no temporary file could be made: all in buf */
+    int spill_errno;         /* why */
+} vsort;
+
+int vsort_init(vsort *s, int (*cmp)(const void *, const void *), size_t chunk);
+/* -1: out of memory or the temporary file cannot be written. */
+int vsort_add(vsort *s, const vrec *r);
+/* Ends adding; the records come out of vsort_next in order. -1 as above. */
+int vsort_begin(vsort *s);
+/* The next record: 1, 0 at the end, -1 on a read error. */
+int vsort_next(vsort *s, vrec *out);
+void vsort_free(vsort *s);
+
+/* Records by key and counter (the order vseq_check wants them in). */
+int vrec_by_key_counter(const void *a, const void *b);
+
+/* Counter, time and transaction checks over all records, added to `recs`
+ * (sorted by vrec_by_key_counter) in any order; the transaction checks sort
+ * the transaction records again, with the same bounded memory. `strings`
+ * are the interned client ids and operation names the records point to.
+ * Returns -1 when out of memory or the temporary file failed. */
+int vseq_check(vsort *recs, const vkey *keys, size_t n_keys, char **strings, verify_result *r,
+               const verify_options *o);
 
 /* ---------------------------------------------- batched signatures */
 
@@ -203,8 +241,7 @@ typedef struct vctx {
     size_t n_roots;
     vkey *keys;
     size_t n_keys, last_key;
-    vrec *recs;
-    size_t n_recs, cap_recs;
+    vsort recs;              /* one record per log, sorted by key and counter */
     char **clients;
     size_t n_clients;
     uint32_t *slots;        /* open-addressing table of client indexes + 1 */

@@ -220,10 +220,7 @@ static uint8_t op_of(const logmsg *m)
 
 static int keep(vctx *x, const vrec *rec)
 {
-    if (vr_grow(&x->recs, &x->cap_recs, x->n_recs, sizeof *x->recs) != 0)
-        return -1;
-    x->recs[x->n_recs++] = *rec;
-    return 0;
+    return vsort_add(&x->recs, rec);
 }
 
 int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
@@ -366,7 +363,8 @@ int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
     x->o = o;
     x->single = single;
     if (vbatch_init(&x->batch, o ? o->threads : 0) != 0 ||
-        vbatch_init(&x->pending, o ? o->threads : 0) != 0)
+        vbatch_init(&x->pending, o ? o->threads : 0) != 0 ||
+        vsort_init(&x->recs, vrec_by_key_counter, o ? o->spill_records : 0) != 0)
         return -1;
     return single ? 0 : load_roots(x);
 }
@@ -379,9 +377,12 @@ int vctx_finish(vctx *x)
                     x->r, x->o) != 0)
         return -1;
     if (x->single) { /* no sequence to check; the counters seen still go in the summary */
-        for (size_t i = 0; i < x->n_recs; i++) {
-            verify_tse *t = &x->r->tses[x->recs[i].key];
-            uint64_t c = x->recs[i].counter;
+        vrec rec;
+        if (vsort_begin(&x->recs) != 0)
+            return -1;
+        while (vsort_next(&x->recs, &rec) == 1) {
+            verify_tse *t = &x->r->tses[rec.key];
+            uint64_t c = rec.counter;
             if (!t->first_counter || c < t->first_counter)
                 t->first_counter = c;
             if (c > t->last_counter)
@@ -393,7 +394,7 @@ int vctx_finish(vctx *x)
         vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
         return -1;
     vfin_finish(x);
-    return vseq_check(x->recs, x->n_recs, x->keys, x->n_keys, x->clients, x->r, x->o);
+    return vseq_check(&x->recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 
 void vctx_free(vctx *x)
@@ -406,7 +407,7 @@ void vctx_free(vctx *x)
     free(x->roots);
     free(x->starts);
     free(x->keys);
-    free(x->recs);
+    vsort_free(&x->recs);
     for (size_t i = 0; i < x->n_clients; i++)
         free(x->clients[i]);
     free(x->clients);

@@ -199,6 +199,10 @@ typedef struct verify_options {
     /* Keep every Finish log's data in the result (finishes), for
      * verify_dsfinvk and receipt checks. */
     bool keep_finishes;
+    /* Per-log records kept in memory before they are sorted into a
+     * temporary file (TMPDIR) for the checks across logs; memory stays at
+     * this many records whatever the archive's size. 0: 65536. */
+    size_t spill_records;
 } verify_options;
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with

@@ -23,14 +23,59 @@
 #include "receipt/receipt.h"
 #include "rtest.h"
 
-/* DSFinV-K v2.3, 3.1.2.5 TSE_Transaktionen and 3.2.7 Stamm_TSE */
-static const char *const tx_cols[] = {"Z_KASSE_ID", "Z_ERSTELLUNG", "Z_NR", "BON_ID", "TSE_ID", "TSE_TANR",
-                                      "TSE_TA_START", "TSE_TA_ENDE", "TSE_TA_VORGANGSART", "TSE_TA_SIGZ",
-                                      "TSE_TA_SIG", "TSE_TA_FEHLER", "TSE_TA_VORGANGSDATEN"};
-static const char *const tse_cols[] = {"Z_KASSE_ID", "Z_ERSTELLUNG", "Z_NR", "TSE_ID", "TSE_SERIAL", "TSE_SIG_ALGO",
-                                       "TSE_ZEITFORMAT", "TSE_PD_ENCODING", "TSE_PUBLIC_KEY", "TSE_ZERTIFIKAT_I",
-                                       "TSE_ZERTIFIKAT_II", "TSE_ZERTIFIKAT_III", "TSE_ZERTIFIKAT_IV",
-                                       "TSE_ZERTIFIKAT_V", "TSE_ZERTIFIKAT_VI", "TSE_ZERTIFIKAT_VII"};
+/* The two tables as DSFinV-K 2.4's index.xml declares them (tables
+ * TSE_Transaktionen and Stamm_TSE): names in order, AlphaNumeric columns with
+ * their MaxLength, Numeric ones without decimals. 'A' text of at most `max`
+ * characters, 'N' an integer, 'T' a log time YYYY-MM-DDThh:mm:ss.fffZ,
+ * 'L' Z_ERSTELLUNG, ISO 8601 local time YYYY-MM-DDThh:mm:ss. index.xml holds
+ * TSE_ZERTIFIKAT_I and _II; further parts (_III ..) only where a certificate
+ * needs them. */
+typedef struct col24 {
+    const char *name;
+    char kind;
+    size_t max;
+} col24;
+static const col24 tx_cols[] = {
+    {"Z_KASSE_ID", 'A', 50}, {"Z_ERSTELLUNG", 'L', 30}, {"Z_NR", 'N', 0}, {"BON_ID", 'A', 40},
+    {"TSE_ID", 'N', 0}, {"TSE_TANR", 'N', 0}, {"TSE_TA_START", 'T', 30}, {"TSE_TA_ENDE", 'T', 30},
+    {"TSE_TA_VORGANGSART", 'A', 30}, {"TSE_TA_SIGZ", 'N', 0}, {"TSE_TA_SIG", 'A', 512},
+    {"TSE_TA_FEHLER", 'A', 200}, {"TSE_VORGANGSDATEN", 'A', 1000}};
+static const col24 tse_cols[] = {
+    {"Z_KASSE_ID", 'A', 50}, {"Z_ERSTELLUNG", 'L', 30}, {"Z_NR", 'N', 0}, {"TSE_ID", 'N', 0},
+    {"TSE_SERIAL", 'A', 68}, {"TSE_SIG_ALGO", 'A', 21}, {"TSE_ZEITFORMAT", 'A', 31},
+    {"TSE_PD_ENCODING", 'A', 5}, {"TSE_PUBLIC_KEY", 'A', 512}, {"TSE_ZERTIFIKAT_I", 'A', 1000},
+    {"TSE_ZERTIFIKAT_II", 'A', 1000}};
+static const char *const cert_parts[] = {"III", "IV", "V", "VI", "VII"};
+
+/* Characters of UTF-8 text s. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+/* One cell against its column's declaration. */
+static void check_cell(const char *file, size_t row, const col24 *c, const char *v)
+{
+    size_t n = strlen(v);
+    bool ok = utf8_chars(v) <= (c->max ? c->max : 20);
+    if (c->kind == 'N')
+        ok = ok && n > 0 && strspn(v, "0123456789") == n;
+    if (c->kind == 'T' && n) {   /* empty: no Start log in the data */
+        int y, mo, d, h, mi, se, ms;
+        char z = 0;
+        ok = ok && n == 24 && sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &se, &ms, &z) == 8 &&
+             z == 'Z';
+    }
+    if (c->kind == 'L') {
+        int y, mo, d, h, mi, se;
+        ok = ok && n == 19 && sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) == 6;
+    }
+    if (!ok)
+        fail_msg("%s row %zu: %s \"%s\" is not what DSFinV-K 2.4 declares", file, row + 1, c->name, v);
+}
 
 static char *out_dir(const char *name)
 {
@@ -46,15 +91,31 @@ static bool exists(const char *dir, const char *file)
     return e;
 }
 
-static csv_table read_table(const char *dir, const char *file, const char *const *cols, size_t n_cols)
+/* Reads a table and holds it against the 2.4 declaration: the columns by
+ * name and order, then (tse.csv) further certificate parts only when the
+ * parts before are full, every cell's length and form. */
+static csv_table read_table(const char *dir, const char *file, const col24 *cols, size_t n_cols)
 {
     char *p;
     assert_true(asprintf(&p, "%s/%s", dir, file) > 0);
     csv_table t = csv_read(p);
     free(p);
-    assert_int_equal(t.cols, n_cols);
+    assert_true(t.cols >= n_cols);
     for (size_t i = 0; i < n_cols; i++)
-        assert_string_equal(t.header[i], cols[i]);
+        assert_string_equal(t.header[i], cols[i].name);
+    for (size_t i = n_cols; i < t.cols; i++) {
+        char name[32];
+        assert_true(cols == tse_cols && i - n_cols < sizeof cert_parts / sizeof *cert_parts);
+        snprintf(name, sizeof name, "TSE_ZERTIFIKAT_%s", cert_parts[i - n_cols]);
+        assert_string_equal(t.header[i], name);
+        bool needed = false;
+        for (size_t r = 0; r < t.rows; r++)
+            needed = needed || strlen(t.cell[r][i - 1]) == 1000;
+        assert_true(needed);
+    }
+    for (size_t r = 0; r < t.rows; r++)
+        for (size_t i = 0; i < t.cols; i++)
+            check_cell(file, r, i < n_cols ? &cols[i] : &cols[n_cols - 1], t.cell[r][i]);
     return t;
 }
 
@@ -87,7 +148,7 @@ static size_t check_tables_verify(const char *dir, csv_table *tx, csv_table *tse
         const char *start = row[csv_col(tx, "TSE_TA_START")];
         char *qr;
         assert_true(asprintf(&qr, "V0;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s", row[csv_col(tx, "Z_KASSE_ID")],
-                             row[csv_col(tx, "TSE_TA_VORGANGSART")], row[csv_col(tx, "TSE_TA_VORGANGSDATEN")],
+                             row[csv_col(tx, "TSE_TA_VORGANGSART")], row[csv_col(tx, "TSE_VORGANGSDATEN")],
                              row[csv_col(tx, "TSE_TANR")], row[csv_col(tx, "TSE_TA_SIGZ")],
                              *start ? start : row[csv_col(tx, "TSE_TA_ENDE")], row[csv_col(tx, "TSE_TA_ENDE")],
                              key[csv_col(tse, "TSE_SIG_ALGO")], key[csv_col(tse, "TSE_ZEITFORMAT")],
@@ -264,10 +325,10 @@ static void own_tse(void **state)
     assert_int_equal(sum.without_start, 0);
     csv_table tx, tse;
     check_tables_verify(dir, &tx, &tse);
-    assert_string_equal(tx.cell[0][csv_col(&tx, "TSE_TA_VORGANGSDATEN")], order);
+    assert_string_equal(tx.cell[0][csv_col(&tx, "TSE_VORGANGSDATEN")], order);
     assert_string_equal(tx.cell[0][csv_col(&tx, "Z_KASSE_ID")], READY_CLIENT);
     assert_string_equal(tx.cell[1][csv_col(&tx, "Z_KASSE_ID")], "KASSE 02");
-    assert_string_equal(tx.cell[1][csv_col(&tx, "TSE_TA_VORGANGSDATEN")], beleg);
+    assert_string_equal(tx.cell[1][csv_col(&tx, "TSE_VORGANGSDATEN")], beleg);
     assert_string_equal(tx.cell[2][csv_col(&tx, "TSE_TA_VORGANGSART")], "SonstigerVorgang");
     assert_string_equal(tx.cell[0][csv_col(&tx, "Z_ERSTELLUNG")], "2023-11-14T22:13:20");
     assert_string_equal(tx.cell[0][csv_col(&tx, "Z_NR")], "7");
@@ -389,6 +450,43 @@ static void refusals(void **state)
     assert_int_equal(dsfinvk_write(d, NULL, dir, &sum, &err), 0);
     assert_true(exists(dir, "tse.csv") && exists(dir, "transactions_tse.csv"));
     dsfinvk_free(d);
+
+    /* DSFinV-K 2.4's lengths: a processType longer than TSE_TA_VORGANGSART's
+     * 30 characters is refused; processData longer than TSE_VORGANGSDATEN's
+     * 1000 is left out of the optional column */
+    static const char long_type[] = "Kassenbeleg-V1-and-31-character";
+    static char long_data[1002];
+    memset(long_data, 'x', sizeof long_data - 1);
+    const struct { const char *type, *data; int rc; } lengths[] = {
+        {long_type, "x", TSE_ERR_INVALID_ARGUMENT}, {"Kassenbeleg-V1", long_data, 0}};
+    char *pem2;
+    assert_int_equal(tse_export_certificates(t, &pem2), TSE_OK);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(strlen(long_type), 31);
+        assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, lengths[i].type, NULL, 0, &st), TSE_OK);
+        assert_int_equal(tse_finish_transaction(t, READY_CLIENT, st.transaction_number,
+                                                (const uint8_t *)lengths[i].data, strlen(lengths[i].data),
+                                                lengths[i].type, NULL, 0, &fin), TSE_OK);
+        assert_int_equal(tse_read_log_by_counter(t, fin.signature_counter, &msg, &len), TSE_OK);
+        d = dsfinvk_new();
+        assert_int_equal(dsfinvk_add_log(d, msg, len, &err), 0);
+        assert_int_equal(dsfinvk_add_certificate(d, (uint8_t *)pem2, strlen(pem2), &err), 0);
+        tse_free(msg);
+        char *ldir = out_dir(i ? "long-data" : "long-type");
+        assert_int_equal(dsfinvk_write(d, NULL, ldir, &sum, &err), lengths[i].rc);
+        if (lengths[i].rc) {
+            assert_non_null(strstr(err.message, "longer than the 30 characters of TSE_TA_VORGANGSART"));
+            assert_false(exists(ldir, "tse.csv") || exists(ldir, "transactions_tse.csv"));
+        } else {
+            csv_table tx = read_table(ldir, "transactions_tse.csv", tx_cols, sizeof tx_cols / sizeof *tx_cols);
+            assert_int_equal(tx.rows, 1);
+            assert_string_equal(tx.cell[0][csv_col(&tx, "TSE_VORGANGSDATEN")], "");
+            csv_free(&tx);
+        }
+        dsfinvk_free(d);
+        free(ldir);
+    }
+    tse_free(pem2);
 
     /* archives: missing, not a tar, a tar without logs */
     d = dsfinvk_new();

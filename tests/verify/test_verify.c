@@ -587,10 +587,12 @@ static void test_verify_log(void **state)
 
 /* ---------------------------------------------------------- our TSE */
 
-/* Our own TSE with 3 transactions (Start, signed Update, Finish each). */
-static tse *own_tse(void)
+/* Our own TSE with 3 transactions (Start, signed Update, Finish each), its
+ * logs in `format` (2 or 3). */
+static tse *own_tse(int format)
 {
-    tse *t = ready_tse("verify", NULL, NULL);
+    tse_create_options opts = {.log_format_version = format};
+    tse *t = ready_tse(format == 2 ? "verify-v2" : "verify", &opts, NULL);
     static const uint8_t pd[] = "Beleg^10.00_0.00_0.00_0.00_0.00^10.00:Bar";
     for (int i = 0; i < 3; i++) {
         tse_result s, u, f;
@@ -619,14 +621,74 @@ static char *own_export(tse *t, const tse_export_filter *filter, const char *nam
     return path;
 }
 
+/* Our archives of formats 2 and 3 in one: two TSEs, each clean. */
+static void own_mixed(const char *v2, const char *v3)
+{
+    th_tar_entry *a, *b;
+    size_t na, nb;
+    assert_int_equal(th_tar_read(v2, &a, &na), 0);
+    assert_int_equal(th_tar_read(v3, &b, &nb), 0);
+    th_tar_entry *c = copy_entries(a, na, nb);
+    for (size_t i = 0; i < nb; i++) {
+        c[na + i].name = strdup(b[i].name);
+        c[na + i].data = malloc(b[i].len);
+        assert_non_null(c[na + i].data);
+        memcpy(c[na + i].data, b[i].data, b[i].len);
+        c[na + i].len = b[i].len;
+        if (!strcmp(b[i].name, "info.csv")) {   /* one info.csv */
+            free(c[na + i].data);
+            c[na + i].data = NULL;
+        }
+    }
+    char *mixed = write_tar("own-mixed.tar", c, na + nb);
+    verify_result r;
+    verify_path(mixed, &r);
+    if (r.errors || r.warnings)
+        print_findings(&r);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INTACT);
+    assert_int_equal(r.counts.tses, 2);
+    assert_int_equal(r.counts.format2_logs, count_suffix(a, na, ".log"));
+    assert_int_equal(r.counts.format3_logs, count_suffix(b, nb, ".log"));
+    assert_int_equal(r.counts.signatures_valid, r.counts.logs);
+    verify_result_free(&r);
+    free(mixed);
+    free_entries(c, na + nb);
+    th_tar_free(a, na);
+    th_tar_free(b, nb);
+}
+
+/* Our own archive in log format 2: clean, and its tampered copies fail. */
+static char *own_archive_v2(void)
+{
+    tse *t = own_tse(2);
+    tse_export_result res;
+    char *path = own_export(t, NULL, "own-v2.tar", &res);
+    tse_close(t);
+    verify_result r;
+    verify_path(path, &r);
+    if (r.errors || r.warnings)
+        print_findings(&r);
+    assert_int_equal(verify_verdict_of(&r), VERIFY_INTACT);
+    assert_int_equal(r.counts.format2_logs, res.logs);
+    assert_int_equal(r.counts.format3_logs, 0);
+    assert_int_equal(r.counts.signatures_valid, r.counts.logs);
+    verify_result_free(&r);
+    tamper_one("own-v2.tar", path);
+    return path;
+}
+
 static void test_own_archive(void **state)
 {
     (void)state;
-    tse *t = own_tse();
+    char *v2 = own_archive_v2();
+    tse *t = own_tse(3);
     tse_export_result res;
     char *path = own_export(t, NULL, "own.tar", &res);
+    own_mixed(v2, path);
+    free(v2);
     verify_result r;
     verify_path(path, &r);
+    assert_int_equal(r.counts.format3_logs, res.logs);
     if (r.errors || r.warnings)
         print_findings(&r);
     assert_int_equal(r.errors, 0);
@@ -1131,6 +1193,18 @@ static void test_dsfinvk_cross_check(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "verdict")), 0);
     assert_int_equal(json_array_size(json_object_get(d, "findings")), 0);
     json_decref(j);
+
+    /* Our archive of a format-2 and a format-3 TSE (test_own_archive wrote
+     * it): the tables of both match, 3 transactions each. */
+    char *mixed = th_path("own-mixed.tar"), *mdir = th_path("dk-mixed");
+    assert_int_equal(run_cli(&out, "dsfinvk '%s' --out '%s'", mixed, mdir), 0);
+    free(out);
+    j = dsfinvk_run(mdir, mixed, 0, &d);
+    assert_int_equal(json_integer_value(json_object_get(d, "rows")), 6);
+    assert_int_equal(json_integer_value(json_object_get(d, "verdict")), 0);
+    json_decref(j);
+    free(mixed);
+    free(mdir);
 
     /* restores both tables */
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s.orig' '%s'", copy, tx, tse, tse);

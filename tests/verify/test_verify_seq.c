@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,11 +104,37 @@ static void tar_close(struct archive *a)
     archive_write_free(a);
 }
 
+/* The same verification with the per-log records spilled to a temporary
+ * file every `spill` records (spill.c's merge) finds exactly the same. */
+static void same_when_spilled(const char *path, const verify_result *r, size_t spill, int64_t now)
+{
+    verify_options o = {.spill_records = spill, .now = now};
+    verify_result s;
+    assert_int_equal(verify_archive(path, &o, &s), 0);
+    assert_int_equal(s.n_findings, r->n_findings);
+    for (size_t i = 0; i < r->n_findings; i++) {
+        assert_string_equal(s.findings[i].code, r->findings[i].code);
+        assert_string_equal(s.findings[i].message, r->findings[i].message);
+    }
+    assert_int_equal(s.n_gaps, r->n_gaps);
+    assert_int_equal(s.n_marks, r->n_marks);
+    assert_int_equal(s.counts.transactions, r->counts.transactions);
+    assert_int_equal(s.counts.open_transactions, r->counts.open_transactions);
+    for (size_t i = 0; i < r->n_tses; i++) {
+        assert_int_equal(s.tses[i].first_counter, r->tses[i].first_counter);
+        assert_int_equal(s.tses[i].last_counter, r->tses[i].last_counter);
+    }
+    verify_result_free(&s);
+}
+
 static verify_result tar_verify(struct archive *a, char *path)
 {
     tar_close(a);
     verify_result r;
-    assert_int_equal(verify_archive(path, NULL, &r), 0);
+    /* one time of the check for both (messages name it) */
+    verify_options o = {.now = (int64_t)time(NULL)};
+    assert_int_equal(verify_archive(path, &o, &r), 0);
+    same_when_spilled(path, &r, 2, o.now);
     free(path);
     return r;
 }
@@ -129,17 +156,29 @@ static void put_chain(struct archive *a, const forge_tse *t, size_t skip_root)
     }
 }
 
+/* The log format forged logs are written in (2 or 3); -1: 2 and 3 by turns. */
+static int forge_version = 2;
+static size_t forged;
+
 static void put_log(struct archive *a, const forge_tse *t, const flog *l, int64_t now)
 {
     static const char pd[] = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
     bool tx = l->op == 'S' || l->op == 'U' || l->op == 'F';
+    int version = forge_version > 0 ? forge_version : 2 + (int)(forged++ % 2);
+    logmsg_tx_op op = l->op == 'S' ? LOGMSG_TX_START : l->op == 'U' ? LOGMSG_TX_UPDATE : LOGMSG_TX_FINISH;
+    /* version 3 system logs carry their event's data */
+    uint8_t ev[256];
+    der_w evw = der_w_init(ev, sizeof ev);
+    const logmsg_self_test_result ok[] = {{"SMA", true, NULL}};
+    if (version == 3 && !tx)
+        assert_true(l->op == 'T' ? logmsg_event_update_time(&evw, LOGMSG_TIME_UNIX, now + l->dt - 60, now + l->dt)
+                                 : logmsg_event_self_test(&evw, ok, 1));
     logmsg_fields f = {
         .kind = tx ? LOGMSG_TRANSACTION : LOGMSG_SYSTEM,
-        .operation = l->op == 'S'   ? "StartTransaction"
-                     : l->op == 'U' ? "UpdateTransaction"
-                     : l->op == 'F' ? "FinishTransaction"
-                     : l->op == 'T' ? "updateTime"
-                                    : "selfTest",
+        .version = version,
+        .event_origin = version == 3 && !tx ? "SMA" : NULL,
+        .event_data = {ev, version == 3 && !tx ? evw.len : 0},
+        .operation = tx ? logmsg_tx_operation(version, op) : l->op == 'T' ? "updateTime" : "selfTest",
         .client_id = l->client ? l->client : "KASSE-01",
         .process_data = {(const uint8_t *)pd, l->op == 'S' ? 0 : sizeof pd - 1},
         .process_type = tx ? "Kassenbeleg-V1" : NULL,
@@ -221,7 +260,9 @@ static void expect(const verify_result *r, size_t errors, size_t warnings, const
 static bool has_message(const verify_result *r, const char *code, const char *text)
 {
     for (size_t i = 0; i < r->n_findings; i++)
-        if (!strcmp(r->findings[i].code, code) && strstr(r->findings[i].message, text))
+        /* case aside: operation names are "FinishTransaction" in format 2,
+         * "finishTransaction" in format 3 */
+        if (!strcmp(r->findings[i].code, code) && strcasestr(r->findings[i].message, text))
             return true;
     return false;
 }
@@ -357,10 +398,10 @@ static void test_counters(void **state)
     assert_int_equal(r.gaps[0].first, 3);
     assert_int_equal(r.gaps[0].last, 5);
     assert_int_equal(r.gaps[0].before.counter, 2);
-    assert_string_equal(r.gaps[0].before.operation, "FinishTransaction");
+    assert_int_equal(strcasecmp(r.gaps[0].before.operation, "FinishTransaction"), 0);
     assert_int_equal(r.gaps[0].before.transaction, 1);
     assert_int_equal(r.gaps[0].after.counter, 6);
-    assert_string_equal(r.gaps[0].after.operation, "StartTransaction");
+    assert_int_equal(strcasecmp(r.gaps[0].after.operation, "StartTransaction"), 0);
     assert_string_equal(r.gaps[0].after.client, "KASSE-01");
     verify_result_free(&r);
 
@@ -905,10 +946,93 @@ static void test_crls(void **state)
     free(dir);
 }
 
+/* Many more records than the spill holds: runs merged in several rounds
+ * (more than the merge's fan-in), the findings as in memory. */
+static void test_spilled(void **state)
+{
+    (void)state;
+    flog logs[300];
+    size_t n = 0;
+    for (uint64_t t = 1; t <= 150; t++) {
+        if (t == 40)
+            continue;   /* counters 79, 80 and number 40 missing */
+        logs[n++] = (flog){'S', t, 2 * t - 1, (int64_t)t};
+        if (t != 77)    /* transaction 77 stays open */
+            logs[n++] = (flog){'F', t, 2 * t, (int64_t)t};
+    }
+    verify_result r = forge("spilled.tar", only_a, 1, logs, n);
+    expect(&r, 0, 3, "counter-gap");
+    assert_int_equal(r.n_gaps, 2);
+    assert_int_equal(r.gaps[0].first, 79);
+    assert_int_equal(r.gaps[0].last, 80);
+    assert_int_equal(r.gaps[1].first, 154);
+    assert_int_equal(r.gaps[1].last, 154);
+    assert_int_equal(verify_count(&r, "transaction-number-gap"), 1);
+    assert_int_equal(r.counts.open_transactions, 1);
+    assert_int_equal(r.counts.transactions, 149);
+    char *path = th_path("spilled.tar");
+    same_when_spilled(path, &r, 1, 0);
+    same_when_spilled(path, &r, 3, 0);
+    /* No temporary file can be made: the records stay in memory, the
+     * findings are the same and a note says why. */
+    const char *tmp = getenv("TMPDIR");
+    char *saved = tmp ? strdup(tmp) : NULL;
+    setenv("TMPDIR", "/nonexistent/dir", 1);
+    verify_options o = {.spill_records = 2};
+    verify_result m;
+    assert_int_equal(verify_archive(path, &o, &m), 0);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    assert_int_equal(m.n_findings, r.n_findings + 1);
+    assert_int_equal(m.errors, r.errors);
+    assert_int_equal(m.warnings, r.warnings);
+    assert_true(has_message(&m, "verify-in-memory",
+                            "no temporary file could be made in /nonexistent/dir (No such file or directory): "
+                            "the records of the 297 logs were kept in memory"));
+    verify_result_free(&m);
+    free(path);
+    verify_result_free(&r);
+}
+
+/* The same archives in log format 3, and with formats 2 and 3 by turns in
+ * one archive: the same findings (the scenario tests run again). */
+static void test_format3(void **state)
+{
+    void (*const scenarios[])(void **) = {test_clean, test_time, test_transactions, test_counters,
+                                          test_certificates, test_spilled, test_roots};
+    for (int v = 3; v >= -1; v -= 4) {
+        forge_version = v;
+        for (size_t i = 0; i < N(scenarios); i++)
+            scenarios[i](state);
+    }
+    forge_version = 2;
+    /* the archives are of that format: counted so */
+    const flog logs[] = {{'Y', 0, 1, 0}, {'S', 1, 2, 0}, {'F', 1, 3, 0}, {'T', 0, 4, 0}};
+    forge_version = 3;
+    verify_result r = forge("format3.tar", only_a, 1, logs, N(logs));
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.format3_logs, 4);
+    assert_int_equal(r.counts.format2_logs, 0);
+    verify_result_free(&r);
+    forge_version = -1;
+    forged = 0;
+    r = forge("mixed.tar", only_a, 1, logs, N(logs));
+    expect(&r, 0, 0, NULL);
+    assert_int_equal(r.counts.format3_logs, 2);
+    assert_int_equal(r.counts.format2_logs, 2);
+    verify_result_free(&r);
+    forge_version = 2;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_spilled),
+        cmocka_unit_test(test_format3),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_counters),
