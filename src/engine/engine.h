@@ -134,6 +134,15 @@ tse_err engine_disable_secure_element(engine *t);
 tse_err engine_register_client(engine *t, const char *client_id);
 tse_err engine_deregister_client(engine *t, const char *client_id);
 tse_err engine_self_test(engine *t);
+/* TR-03151-1 v1.1.1 (admin.c, device.c) */
+tse_err engine_set_description(engine *t, const char *description);
+tse_err engine_set_transaction_logging_locked(engine *t, bool lock);
+/* tse_get_device_info without the integration-interface component, which
+ * the face that calls it adds (libopentse or opentsed). */
+tse_err engine_get_device_info(engine *t, tse_device_info *out);
+tse_err engine_get_transaction_state(engine *t, uint64_t number, tse_transaction_state *out);
+/* tse_get_last_transaction_log_message without the file name. */
+tse_err engine_get_last_transaction_log(engine *t, uint64_t number, uint8_t **msg, size_t *len);
 
 /* --------------------------------------------------------- transactions */
 

@@ -703,6 +703,7 @@ static const store_pg_ops ops = {
     .bulk_put = pg_bulk_put,
     .bulk_end = pg_bulk_end,
     .set_max_bytes = pg_set_max_bytes,
+    .usage = pg_usage,
 };
 
 /* Linked into a program, the backend makes postgresql:// stores available. */
