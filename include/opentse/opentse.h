@@ -860,6 +860,12 @@ TSE_API TSE_NODISCARD tse_err tse_get_transaction_state(tse *t, uint64_t transac
  * `*der` (tse_free); an empty SEQUENCE when none is open. */
 TSE_API TSE_NODISCARD tse_err tse_get_open_transactions(tse *t, uint8_t **der, size_t *len);
 
+/* TR-03151-1 exportLoggingCertificates: a TAR archive (ustar, as the
+ * export's) of every certificate of the chain as "<key serial hex>_X509.der",
+ * streamed to `write` as tse_export_data does. Errors: EXPORT_CERT_FAILED,
+ * the negative return of `write` that stopped it, STORAGE_FAILURE. */
+TSE_API TSE_NODISCARD tse_err tse_export_logging_certificates(tse *t, tse_export_write_fn write, void *ctx);
+
 /* TR-03151-1 configureLogging: OpenTSE logs every event TR-03153-1
  * requires and has no optional one, so no event is configurable:
  * LOGGING_OF_EVENT_NOT_CONFIGURABLE for every component and event (after

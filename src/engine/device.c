@@ -25,10 +25,10 @@ static void component(tse_device_info *out, const char *name, const char *manufa
     snprintf(c->version, sizeof c->version, "%s", version);
 }
 
-tse_err engine_get_device_info(engine *t, tse_device_info *out)
+tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info *out)
 {
-    if (!t || !out)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    if (!t || !interface || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, interface and out are required");
     memset(out, 0, sizeof *out);
     store_usage_info u;
     tse_error err = {0};
@@ -48,6 +48,7 @@ tse_err engine_get_device_info(engine *t, tse_device_info *out)
     component(out, ENGINE_COMPONENT_SMA, "OpenTSE", "OpenTSE engine", OPENTSE_VERSION);
     component(out, ENGINE_COMPONENT_CSP, "OpenSSL", "OpenSSL libcrypto", OpenSSL_version(OPENSSL_VERSION_STRING));
     component(out, ENGINE_COMPONENT_STORAGE, u.engine, u.engine, u.version);
+    component(out, ENGINE_COMPONENT_INTERFACE, "OpenTSE", interface, OPENTSE_VERSION);
     return TSE_OK;
 }
 
@@ -106,4 +107,41 @@ tse_err engine_get_last_transaction_log(engine *t, uint64_t number, uint8_t **ms
                                     (unsigned long long)number)
                       : engine_fail(TSE_ERR_NO_LOG_MESSAGE, "no transaction log is stored");
     return engine_read_log_by_counter(t, counter, msg, len);
+}
+
+static const char *const tx_state_names[] = {"started", "updated", "updatedWithUnprotectedData", "finished",
+                                             "abandoned"};
+static const char *const sync_names[] = {"automaticSync", "manualSync", "automaticAndManualSync"};
+
+static const char *name_of(const char *const *names, size_t n, int v)
+{
+    return v >= 0 && (size_t)v < n ? names[v] : NULL;
+}
+
+static int value_of(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *engine_tx_state_name(tse_transaction_state s)
+{
+    return name_of(tx_state_names, sizeof tx_state_names / sizeof *tx_state_names, (int)s);
+}
+
+int engine_tx_state_value(const char *name)
+{
+    return value_of(tx_state_names, sizeof tx_state_names / sizeof *tx_state_names, name);
+}
+
+const char *engine_time_sync_name(tse_time_sync_variant v)
+{
+    return name_of(sync_names, sizeof sync_names / sizeof *sync_names, (int)v);
+}
+
+int engine_time_sync_value(const char *name)
+{
+    return value_of(sync_names, sizeof sync_names / sizeof *sync_names, name);
 }
