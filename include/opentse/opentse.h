@@ -719,6 +719,8 @@ TSE_API TSE_NODISCARD tse_err tse_restore_from_backup(tse *t, const char *const 
  * The functions v1.1.1 added or changed. Each works on both transports;
  * over http(s) they are opentsed's extension routes (docs/api.md). */
 
+#define TSE_MAX_SET_DESCRIPTION_LEN 64
+
 /* TR-03151-1 setDescription (Admin; an INITIALIZED TSE with its time set):
  * replaces the description of info.csv by `description` (1..64
  * PrintableString characters) and writes the system log setDescription
@@ -727,7 +729,6 @@ TSE_API TSE_NODISCARD tse_err tse_restore_from_backup(tse *t, const char *const 
  * PrintableString), TIME_NOT_SET, SE_API_NOT_INITIALIZED,
  * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED,
  * KEY_UNAVAILABLE, SELF_TEST_FAILED. */
-#define TSE_MAX_SET_DESCRIPTION_LEN 64
 TSE_API TSE_NODISCARD tse_err tse_set_description(tse *t, const char *description);
 
 /* TR-03151-1 getDescription: the description of info.csv ("" when none is
@@ -822,11 +823,12 @@ TSE_API TSE_NODISCARD tse_err tse_get_current_transaction_counter(tse *t, uint64
  * `*der` (tse_free). */
 TSE_API TSE_NODISCARD tse_err tse_get_current_logging_signature_counters(tse *t, uint8_t **der, size_t *len);
 
+#define TSE_MAX_LOG_FILE_NAME 256
+
 /* TR-03151-1 getLastLogMessage: the last log message written (DER) and
  * its export file name (TR-03151-1 2.5.5, e.g.
  * "Unixt_1700000000_Sig-12_Log-Sys_updateTime.log") into `file_name`.
  * Errors: NO_LOG_MESSAGE, READING_LOG_MESSAGE. */
-#define TSE_MAX_LOG_FILE_NAME 256
 TSE_API TSE_NODISCARD tse_err tse_get_last_log_message(tse *t, char file_name[TSE_MAX_LOG_FILE_NAME], uint8_t **msg,
                                                        size_t *len);
 
