@@ -732,7 +732,7 @@ TSE_API TSE_NODISCARD tse_err tse_restore_from_backup(tse *t, const char *const 
 TSE_API TSE_NODISCARD tse_err tse_set_description(tse *t, const char *description);
 
 /* TR-03151-1 getDescription: the description of info.csv ("" when none is
- * set) into `out`. Any state, no login. */
+ * set; tse_device_info's) into `out`. Any state, no login. */
 TSE_API TSE_NODISCARD tse_err tse_get_description(tse *t, char out[TSE_MAX_DESCRIPTION_LEN + 1]);
 
 /* TR-03151-1 lockTransactionLogging (Admin): from now on startTransaction,
@@ -777,6 +777,7 @@ typedef struct tse_device_info {
     int free_memory_known;
     tse_time_sync_variant time_sync_variant;
     int transaction_logging_locked;
+    char description[TSE_MAX_DESCRIPTION_LEN + 1];   /* info.csv's, as setDescription set it */
     size_t n_components;
     tse_component components[TSE_MAX_COMPONENTS];
 } tse_device_info;

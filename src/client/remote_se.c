@@ -69,7 +69,8 @@ tse_err remote_get_device_info(void *backend, tse_device_info *out)
     int sync = engine_time_sync_value(json_string_value(json_object_get(j, "time_sync_variant")));
     bool ok = get_u64(j, "used_memory", &out->used_memory) && get_u64(j, "total_memory", &out->total_memory) &&
               json_is_boolean(json_object_get(j, "transaction_logging_locked")) && sync >= 0 &&
-              json_is_array(comps) && json_array_size(comps) <= TSE_MAX_COMPONENTS;
+              json_is_array(comps) && json_array_size(comps) <= TSE_MAX_COMPONENTS &&
+              copy_text(j, "description", out->description, sizeof out->description);
     out->free_memory_known = ok && get_u64(j, "free_memory", &out->free_memory);
     ok = ok && (out->free_memory_known || json_is_null(json_object_get(j, "free_memory")));
     out->time_sync_variant = (tse_time_sync_variant)sync;

@@ -334,7 +334,12 @@ short int initialize(void)
     tse *t;
     if (enter(&t))
         return last_status;
-    tse_err rc = tse_initialize(t, NULL);
+    tse_info info;
+    tse_err rc = tse_get_info(t, &info);
+    if (!rc && info.state == TSE_STATE_INITIALIZED)   /* opentsed's PATCH would accept it again */
+        return leave(done(ERROR_DEVICE_IS_INITIALIZED, "the TSE is initialized already"));
+    if (!rc)
+        rc = tse_initialize(t, NULL);
     if (rc == TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER)
         rc = tse_initialize(t, "OpenTSE");
     return leave(result(rc, FN_INIT));

@@ -39,10 +39,10 @@ tse_err tse_get_description(tse *t, char out[TSE_MAX_DESCRIPTION_LEN + 1])
     CHECK_HANDLE(t);
     if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
-    tse_info info;
-    tse_err rc = tse_get_info(t, &info);
+    tse_device_info d;
+    tse_err rc = tse_get_device_info(t, &d);
     if (!rc)
-        memcpy(out, info.description, sizeof info.description);
+        memcpy(out, d.description, sizeof d.description);
     return rc;
 }
 

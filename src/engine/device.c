@@ -42,6 +42,7 @@ tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info
     tse_err rc = engine_catch_up(t);
     out->time_sync_variant = t->trust_clock ? TSE_TIME_SYNC_AUTOMATIC_AND_MANUAL : TSE_TIME_SYNC_MANUAL;
     out->transaction_logging_locked = t->tx_logging_locked;
+    snprintf(out->description, sizeof out->description, "%s", t->description);
     pthread_mutex_unlock(&t->mu);
     if (rc != TSE_OK)
         return rc;

@@ -226,11 +226,12 @@ static void device(srv_resp *r, srv_tss *x)
                                                "manufacturer", d.components[i].manufacturer, "model",
                                                d.components[i].model, "version", d.components[i].version));
     resp_json(r, 200,
-              json_pack("{s:I, s:I, s:o, s:s, s:b, s:o}", "total_memory", (json_int_t)d.total_memory, "used_memory",
+              json_pack("{s:I, s:I, s:o, s:s, s:b, s:s, s:o}", "total_memory", (json_int_t)d.total_memory, "used_memory",
                         (json_int_t)d.used_memory, "free_memory",
                         d.free_memory_known ? json_integer((json_int_t)d.free_memory) : json_null(),
                         "time_sync_variant", engine_time_sync_name(d.time_sync_variant),
-                        "transaction_logging_locked", d.transaction_logging_locked, "components", comps));
+                        "transaction_logging_locked", d.transaction_logging_locked, "description", d.description,
+                        "components", comps));
 }
 
 /* GET .../transaction-state/{number}: getTransactionState. */
