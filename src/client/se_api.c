@@ -161,6 +161,15 @@ short int seApiClose(void)
     return done(EXECUTION_OK, NULL);
 }
 
+/* A function without parameters: op on the bound TSE. */
+static short int no_args(tse_err (*op)(tse *), fn f)
+{
+    tse *t;
+    if (enter(&t))
+        return last_status;
+    return leave(result(op(t), f));
+}
+
 /* ------------------------------------------------------------ helpers */
 
 /* A text input of `len` bytes (its NUL counted, or not) as a C string in
@@ -411,10 +420,7 @@ short int updateDevice(const unsigned char *update, unsigned long int updateLeng
 
 short int disableSecureElement(void)
 {
-    tse *t;
-    if (enter(&t))
-        return last_status;
-    return leave(result(tse_disable_secure_element(t), FN_SIGNING));
+    return no_args(tse_disable_secure_element, FN_SIGNING);
 }
 
 /* ------------------------------------------------- device information */
@@ -609,10 +615,7 @@ short int configureLogging(const unsigned char *componentName, unsigned long int
 
 short int deleteLogMessages(void)
 {
-    tse *t;
-    if (enter(&t))
-        return last_status;
-    return leave(result(tse_delete_stored_data(t), FN_SIGNING));
+    return no_args(tse_delete_stored_data, FN_SIGNING);
 }
 
 short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long long int restoreDataLength)
@@ -985,22 +988,14 @@ short int getTransactionState(unsigned long int transactionNumber, TransactionSt
     return leave(result(rc, FN_OTHER));
 }
 
-static short int lock_call(bool lock)
-{
-    tse *t;
-    if (enter(&t))
-        return last_status;
-    return leave(result(lock ? tse_lock_transaction_logging(t) : tse_unlock_transaction_logging(t), FN_SIGNING));
-}
-
 short int lockTransactionLogging(void)
 {
-    return lock_call(true);
+    return no_args(tse_lock_transaction_logging, FN_SIGNING);
 }
 
 short int unlockTransactionLogging(void)
 {
-    return lock_call(false);
+    return no_args(tse_unlock_transaction_logging, FN_SIGNING);
 }
 
 /* ------------------------------------------------------- transactions */

@@ -52,6 +52,18 @@ static void update_time(srv_req *q, srv_resp *r, srv_tss *x)
     json_decref(j);
 }
 
+/* The answer with one log message (DER in base64), or the error; frees msg. */
+static void log_answer(srv_resp *r, tse_err e, uint8_t *msg, size_t len)
+{
+    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
+    tse_free(msg);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
+    free(b64);
+}
+
 /* GET .../log/last, GET .../log/{counter}: one log message, DER in base64. */
 static void read_log(srv_resp *r, srv_tss *x, const char *which)
 {
@@ -68,13 +80,7 @@ static void read_log(srv_resp *r, srv_tss *x, const char *which)
         }
         e = engine_read_log_by_counter(x->e, c, &msg, &len);
     }
-    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
-    tse_free(msg);
-    if (e)
-        resp_tse_error(r, e);
-    else
-        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
-    free(b64);
+    log_answer(r, e, msg, len);
 }
 
 /* GET .../csr: a certificate signing request for the TSS key; GET
@@ -91,16 +97,19 @@ static void export_pem(srv_resp *r, srv_tss *x, int csr)
     tse_free(pem);
 }
 
-/* PUT .../certificate {certificate}: an issued chain (PEM, TSS first); admin. */
-static void import_certificate(srv_req *q, srv_resp *r, srv_tss *x)
+/* A body {name: "<text>"} handed to op: PUT .../certificate {certificate}
+ * (an issued chain, PEM, TSS first; admin), PUT .../description
+ * {description} (setDescription; admin). */
+static void string_body(srv_req *q, srv_resp *r, srv_tss *x, const char *name, const char *what,
+                        tse_err (*op)(engine *, const char *))
 {
-    json_t *v = NULL, *j = body_with(q, r, "certificate", &v);
+    json_t *v = NULL, *j = body_with(q, r, name, &v);
     if (!j)
         return;
     if (!json_is_string(v))
-        resp_error(r, 400, "E_BAD_REQUEST", "certificate must be a PEM string");
+        resp_error(r, 400, "E_BAD_REQUEST", "%s must be %s", name, what);
     else
-        ok_or_error(r, engine_import_certificate(x->e, json_string_value(v)));
+        ok_or_error(r, op(x->e, json_string_value(v)));
     json_decref(j);
 }
 
@@ -176,26 +185,7 @@ static void last_transaction_log(srv_resp *r, srv_tss *x, const char *number)
     uint8_t *msg = NULL;
     size_t len = 0;
     tse_err e = engine_get_last_transaction_log(x->e, n, &msg, &len);
-    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
-    tse_free(msg);
-    if (e)
-        resp_tse_error(r, e);
-    else
-        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
-    free(b64);
-}
-
-/* PUT .../description {description}: setDescription; admin. */
-static void set_description(srv_req *q, srv_resp *r, srv_tss *x)
-{
-    json_t *v = NULL, *j = body_with(q, r, "description", &v);
-    if (!j)
-        return;
-    if (!json_is_string(v))
-        resp_error(r, 400, "E_BAD_REQUEST", "description must be a string");
-    else
-        ok_or_error(r, engine_set_description(x->e, json_string_value(v)));
-    json_decref(j);
+    log_answer(r, e, msg, len);
 }
 
 /* POST .../transaction-logging {locked}: lock/unlockTransactionLogging; admin. */
@@ -267,7 +257,7 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
     else if (nseg == 4 && strcmp(m, "GET") == 0 && strcmp(name, "log") == 0)
         read_log(r, x, seg[3]);
     else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "description") == 0)
-        set_description(q, r, x);
+        string_body(q, r, x, "description", "a string", engine_set_description);
     else if (nseg == 3 && post && strcmp(name, "transaction-logging") == 0)
         transaction_logging(q, r, x);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "device") == 0)
@@ -279,7 +269,7 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "certificate") == 0)
         export_pem(r, x, 0);
     else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "certificate") == 0)
-        import_certificate(q, r, x);
+        string_body(q, r, x, "certificate", "a PEM string", engine_import_certificate);
     else if (nseg == 3 && post && strcmp(name, "delete-stored-data") == 0)
         ok_or_error(r, engine_delete_stored_data(x->e));
     else if (nseg == 3 && post && strcmp(name, "restore") == 0)

@@ -287,7 +287,8 @@ int main(int argc, char **argv)
     EXPECT(getTotalMemory(&total), EXECUTION_OK);
     EXPECT(getUsedMemory(&used), EXECUTION_OK);
     EXPECT(getFreeMemory(&free_mem), EXECUTION_OK);
-    CHECK(used > 4096 && total == used + free_mem);
+    /* three calls: the file system's free space may move in between */
+    CHECK(used > 4096 && free_mem > 0 && total > used);
     unsigned char der[1024];
     unsigned long int der_len = 0;
     EXPECT(getDeviceHealth(sizeof der, der, &der_len), EXECUTION_OK);
