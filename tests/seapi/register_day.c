@@ -265,6 +265,24 @@ int main(int argc, char **argv)
     CHECK(strncmp(export_name, "Export_", 7) == 0 && strstr(export_name, ".tar") != NULL);
     export_all(3, argv[5], cert_name, 4096);
     CHECK(strncmp(cert_name, "CertificateExport_", 18) == 0);
+    /* the exported logs may be deleted, and come back from the archive */
+    FILE *ef = fopen(argv[4], "rb");
+    static unsigned char archive[4 << 20];
+    size_t archive_len = ef ? fread(archive, 1, sizeof archive, ef) : 0;
+    if (ef)
+        fclose(ef);
+    CHECK(archive_len > 1024 && archive_len < sizeof archive);
+    EXPECT(deleteLogMessages(), EXECUTION_OK);
+    EXPECT(getLastLogMessage(sizeof name, (unsigned char *)name, &name_len, sizeof msg, msg, &msg_len), EXECUTION_OK);
+    CHECK(strstr(name, "_Log-Sys_deleteLogMessages.log") != NULL);
+    EXPECT(getLastTransactionLogMessageTransactionNumber(t1, sizeof name, (unsigned char *)name, &name_len,
+                                                         sizeof msg, msg, &msg_len),
+           ERROR_NO_LOG_MESSAGE_FOUND);
+    EXPECT(restoreLogsFromBackup(archive, archive_len), EXECUTION_OK);
+    EXPECT(getLastTransactionLogMessageTransactionNumber(t1, sizeof name, (unsigned char *)name, &name_len,
+                                                         sizeof msg, msg, &msg_len),
+           EXECUTION_OK);
+    EXPECT(restoreLogsFromBackup(archive, 100), ERROR_RESTORE_FAILED);
     unsigned char part[100000];
     unsigned long long int part_len = 0;
     unsigned long int fn_len = 0;
