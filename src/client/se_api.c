@@ -23,6 +23,7 @@
 
 static pthread_rwlock_t bind_lock = PTHREAD_RWLOCK_INITIALIZER;
 static tse *current;
+static _Atomic size_t current_sig_len;   /* the bound TSE's signature size, 0 until known */
 
 static _Thread_local short int last_status;
 static _Thread_local char last_data[TSE_ERROR_MSGLEN + 64];
@@ -146,6 +147,7 @@ short int seApiOpen(const char *url, const char *masterKeyPath, const char *apiK
     pthread_rwlock_wrlock(&bind_lock);
     tse *old = current;
     current = t;
+    current_sig_len = 0;
     pthread_rwlock_unlock(&bind_lock);
     tse_close(old);
     return done(EXECUTION_OK, NULL);
@@ -1024,6 +1026,20 @@ static short int tx_texts(tx_in *in, const unsigned char *clientId, unsigned lon
     return EXECUTION_OK;
 }
 
+/* The size of the bound TSE's signatures (plain r||s of its curve), asked
+ * once; TSE_MAX_SIGNATURE_LEN when it cannot be told. */
+static size_t sig_len(tse *t)
+{
+    size_t n = current_sig_len;
+    tse_info info;
+    if (!n && tse_get_info(t, &info) == TSE_OK) {
+        static const size_t by_curve[] = {64, 96, 132, 64, 96, 128};
+        n = (unsigned)info.curve < 6 ? by_curve[info.curve] : TSE_MAX_SIGNATURE_LEN;
+        current_sig_len = n;
+    }
+    return n ? n : TSE_MAX_SIGNATURE_LEN;
+}
+
 /* A signed log's outputs (time, signature, counter), limits checked first. */
 typedef struct log_out {
     struct tm *time;
@@ -1069,13 +1085,14 @@ static short int start(const unsigned char *clientId, unsigned long int clientId
     log_out o = {signatureCreationTime, signatureValueLimit, signatureValue, signatureValueLength, signatureCounter};
     if (!transactionNumber || !serialNumberLength || !serialNumber || !log_out_ok(&o))
         return done(ERROR_PARAMETER_SYNTAX, "an output is NULL");
-    /* a signature is at most TSE_MAX_SIGNATURE_LEN bytes: too small a buffer is refused before signing */
-    if (!fits(TSE_SERIAL_LEN, serialNumberLimit, serialNumberLength) |
-        !fits(TSE_MAX_SIGNATURE_LEN, signatureValueLimit, signatureValueLength))
-        return too_low("serialNumber or signatureValue", TSE_MAX_SIGNATURE_LEN);
     tse *t;
     if (enter(&t))
         return last_status;
+    /* too small a buffer for the curve's signature is refused before signing */
+    size_t need = sig_len(t);
+    if (!fits(TSE_SERIAL_LEN, serialNumberLimit, serialNumberLength) |
+        !fits(need, signatureValueLimit, signatureValueLength))
+        return leave(too_low("serialNumber or signatureValue", need));
     tse_result r;
     tse_err rc = tse_start_transaction(t, in.cs, processData, processDataLength, in.ts, ad, adLength, &r);
     if (!rc || rc == TSE_ERR_CERTIFICATE_EXPIRED) {
@@ -1128,11 +1145,12 @@ static short int continue_tx(bool finish, bool sign, const unsigned char *client
         return last_status;
     if (!performed || !log_out_ok(first) || !log_out_ok(second))
         return done(ERROR_PARAMETER_SYNTAX, "an output is NULL");
-    if ((finish || sign) && !fits(TSE_MAX_SIGNATURE_LEN, first->sigLimit, first->sigLength))
-        return too_low("firstLogSignatureValue", TSE_MAX_SIGNATURE_LEN);
     tse *t;
     if (enter(&t))
         return last_status;
+    size_t need = sig_len(t);
+    if ((finish || sign) && !fits(need, first->sigLimit, first->sigLength))
+        return leave(too_low("firstLogSignatureValue", need));
     tse_transaction_state before = TSE_TX_STARTED;
     tse_err rc = finish ? TSE_OK : tse_get_transaction_state(t, transactionNumber, &before);
     bool prev = before == TSE_TX_UPDATED_WITH_UNPROTECTED_DATA;

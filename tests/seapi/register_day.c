@@ -197,7 +197,18 @@ int main(int argc, char **argv)
     CHECK(n == 1);
 
     /* sales: one with updates, one more open at the same time */
+    /* a signature buffer too small for the curve: refused before signing, with the size needed */
+    unsigned long int none = 0, sn_len = 0, sig_need = 0, cnt = 0;
+    unsigned char sn[32], sig[8];
+    struct tm st;
+    EXPECT(startTransaction(S("KASSE-01"), (const unsigned char *)"x", 1, S("Kassenbeleg-V1"), &none, &st, sizeof sn,
+                            sn, &sn_len, &cnt, sizeof sig, sig, &sig_need),
+           MEMORY_ERROR_LIMIT_TOO_LOW);
+    CHECK(sig_need >= 64 && sig_need <= 132 && sig_need % 2 == 0);
+    EXPECT(getCurrentTransactionCounter(&none), EXECUTION_OK);
+    CHECK(none == 0);   /* nothing was started */
     unsigned long int t1 = start("Beleg 1", &l, EXECUTION_OK);
+    CHECK(l.sig_len == sig_need);
     unsigned long int start_counter = l.counter;
     CHECK(state_of(t1) == TransactionState_started);
     UpdateProtectionVariants v;
