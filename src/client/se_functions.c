@@ -78,7 +78,7 @@ static tse_err memory(tse *t, int which, uint64_t *out)
         return rc;
     if (which != 1 && !d.free_memory_known)
         return engine_fail(TSE_ERR_NOT_SUPPORTED, "the store (%s) does not report the free space of its file system",
-                           d.components[2].version);
+                           d.components[2].manufacturer);
     *out = which == 0 ? d.total_memory : which == 1 ? d.used_memory : d.free_memory;
     return TSE_OK;
 }
