@@ -98,6 +98,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv);
 int cmd_restore(cli_ctx *ctx, int argc, char **argv);
 int cmd_keygen(cli_ctx *ctx, int argc, char **argv);
+int cmd_se(cli_ctx *ctx, int argc, char **argv);
 
 /* main.c: the value of option `name` ("--name VALUE" or "--name=VALUE")
  * among argv[1..], or NULL; whether a flag is present. */

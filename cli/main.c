@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "write a TR-03151 export archive (filters, incremental --cursor)"},
     {"delete-stored-data", cmd_delete_stored_data, "delete logs that were exported (admin)"},
     {"restore", cmd_restore, "restore lost logs from export archives (admin)"},
+    {"se", cmd_se, "the other TR-03151-1 functions: description, lock, device, health, logs"},
     {"keygen", cmd_keygen, "write a new master key file for embedded TSEs (mode 0600)"},
     {NULL, NULL, NULL},
 };

@@ -115,6 +115,11 @@ typedef enum tse_err {
     TSE_ERR_UNREACHABLE = -6014,        /* remote TSE could not be reached */
     TSE_ERR_INTERNAL = -6015,
     TSE_ERR_NOT_SUPPORTED = -6016,      /* the transport does not offer this call */
+    /* TR-03151-1 v1.1.1 exceptions the v1.0.1 codes above do not name */
+    TSE_ERR_TRANSACTION_LOGGING_LOCKED = -6017,     /* ErrorTransactionLoggingLocked */
+    TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED = -6018, /* ErrorTransactionLoggingNotLocked */
+    TSE_ERR_OPEN_TRANSACTION_FOUND = -6019,         /* ErrorOpenTransactionFound */
+    TSE_ERR_LOGGING_OF_EVENT_NOT_CONFIGURABLE = -6020, /* ErrorLoggingOfEventNotConfigurable */
 } tse_err;
 
 /* Name of a code, e.g. "TIME_NOT_SET: the TSE's time has not been set".
@@ -712,6 +717,169 @@ TSE_API TSE_NODISCARD tse_err tse_delete_stored_data(tse *t);
  * Errors: RESTORE_FAILED, USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED. */
 TSE_API TSE_NODISCARD tse_err tse_restore_from_backup(tse *t, const char *const *paths, size_t n_paths,
                                                       uint64_t *added);
+
+/* ------------------------------------------ TR-03151-1 v1.1.1 section 3
+ *
+ * The functions v1.1.1 added or changed. Each works on both transports;
+ * over http(s) they are opentsed's extension routes (docs/api.md). */
+
+#define TSE_MAX_SET_DESCRIPTION_LEN 64
+
+/* TR-03151-1 setDescription (Admin; an INITIALIZED TSE with its time set):
+ * replaces the description of info.csv by `description` (1..64
+ * PrintableString characters) and writes the system log setDescription
+ * {newDeviceDescription}. Log format 2 TSEs have no such function
+ * (NOT_SUPPORTED). Errors: TOO_LARGE (longer than 64), INVALID_ARGUMENT (not
+ * PrintableString), TIME_NOT_SET, SE_API_NOT_INITIALIZED,
+ * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED,
+ * KEY_UNAVAILABLE, SELF_TEST_FAILED. */
+TSE_API TSE_NODISCARD tse_err tse_set_description(tse *t, const char *description);
+
+/* TR-03151-1 getDescription: the description of info.csv ("" when none is
+ * set; tse_device_info's) into `out`. Any state, no login. */
+TSE_API TSE_NODISCARD tse_err tse_get_description(tse *t, char out[TSE_MAX_DESCRIPTION_LEN + 1]);
+
+/* TR-03151-1 lockTransactionLogging (Admin): from now on startTransaction,
+ * updateTransaction and finishTransaction give TRANSACTION_LOGGING_LOCKED,
+ * until tse_unlock_transaction_logging; the lock survives reopening. System
+ * log lockTransactionLogging (empty eventData). Log format 2 TSEs:
+ * NOT_SUPPORTED. Errors: OPEN_TRANSACTION_FOUND (finish the open
+ * transactions first), TRANSACTION_LOGGING_LOCKED (locked already),
+ * TIME_NOT_SET, SE_API_NOT_INITIALIZED, USER_NOT_AUTHENTICATED,
+ * USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED, KEY_UNAVAILABLE,
+ * SELF_TEST_FAILED. */
+TSE_API TSE_NODISCARD tse_err tse_lock_transaction_logging(tse *t);
+/* TR-03151-1 unlockTransactionLogging (Admin): ends the lock (system log
+ * unlockTransactionLogging). Errors: TRANSACTION_LOGGING_NOT_LOCKED, and
+ * those of tse_lock_transaction_logging but OPEN_TRANSACTION_FOUND. */
+TSE_API TSE_NODISCARD tse_err tse_unlock_transaction_logging(tse *t);
+
+/* What the TSE knows about itself: the TR-03151-1 device information
+ * (getTotalMemory, getUsedMemory, getFreeMemory, getTimeSyncVariant,
+ * getComponentVersions) and whether transaction logging is locked. */
+typedef enum tse_time_sync_variant {
+    TSE_TIME_SYNC_AUTOMATIC = 0,            /* automaticSync */
+    TSE_TIME_SYNC_MANUAL = 1,               /* manualSync: updateTime sets it */
+    TSE_TIME_SYNC_AUTOMATIC_AND_MANUAL = 2, /* the host clock, and updateTime too */
+} tse_time_sync_variant;
+
+#define TSE_MAX_COMPONENTS 4
+typedef struct tse_component {
+    char name[32];          /* TR-03153-1 component: SMA, CSP, storage, integration-interface */
+    char manufacturer[64];
+    char model[64];
+    char version[64];
+} tse_component;
+
+typedef struct tse_device_info {
+    /* The store's true figures: bytes the database takes (file and
+     * write-ahead log; PostgreSQL: pg_database_size), bytes left on its
+     * file system, and their sum. free_memory_known is 0 when the database
+     * server does not tell its free space (PostgreSQL): then total equals
+     * used and tse_get_free_memory / tse_get_total_memory fail. */
+    uint64_t total_memory, used_memory, free_memory;
+    int free_memory_known;
+    tse_time_sync_variant time_sync_variant;
+    int transaction_logging_locked;
+    char description[TSE_MAX_DESCRIPTION_LEN + 1];   /* info.csv's, as setDescription set it */
+    size_t n_components;
+    tse_component components[TSE_MAX_COMPONENTS];
+} tse_device_info;
+
+/* Fills `*out`. Any state, no login. */
+TSE_API TSE_NODISCARD tse_err tse_get_device_info(tse *t, tse_device_info *out);
+
+/* TR-03151-1 getTotalMemory, getUsedMemory, getFreeMemory: the figures of
+ * tse_device_info into `*out`. NOT_SUPPORTED for total and free when the
+ * store does not know its free space (PostgreSQL). */
+TSE_API TSE_NODISCARD tse_err tse_get_total_memory(tse *t, uint64_t *out);
+TSE_API TSE_NODISCARD tse_err tse_get_used_memory(tse *t, uint64_t *out);
+TSE_API TSE_NODISCARD tse_err tse_get_free_memory(tse *t, uint64_t *out);
+
+/* TR-03151-1 getTimeSyncVariant into `*out`. */
+TSE_API TSE_NODISCARD tse_err tse_get_time_sync_variant(tse *t, tse_time_sync_variant *out);
+
+/* TR-03151-1 getComponentVersions: DER DeviceInformationSet (SEQUENCE OF
+ * SEQUENCE {componentName, manufacturer, model, version PrintableString})
+ * of tse_device_info's components, `*len` bytes in `*der` (tse_free). */
+TSE_API TSE_NODISCARD tse_err tse_get_component_versions(tse *t, uint8_t **der, size_t *len);
+
+/* TR-03151-1 getDeviceHealth: DER HealthInformationSet (SEQUENCE OF
+ * SEQUENCE {componentName PrintableString, healthLevel ENUMERATED ok(0)
+ * warning(1) error(2) fatal(3), additionalDescription PrintableString
+ * OPTIONAL}), `*len` bytes in `*der` (tse_free): "SMA" (the lifecycle:
+ * fatal once disabled), "CSP" (the last self-test: error when it failed;
+ * the certificate chain: warning from 90 days before its end of usage,
+ * fatal after it), "storage" (error below 1 MiB free, warning below 100
+ * MiB; ok with "free space not reported" on PostgreSQL). */
+TSE_API TSE_NODISCARD tse_err tse_get_device_health(tse *t, uint8_t **der, size_t *len);
+
+/* TR-03151-1 getCurrentSeTime: the TSE's time (seconds since the epoch)
+ * into `*out`. Errors: TIME_NOT_SET, SECURE_ELEMENT_DISABLED. */
+TSE_API TSE_NODISCARD tse_err tse_get_current_se_time(tse *t, int64_t *out);
+
+/* TR-03151-1 getCurrentTransactionCounter: the number of the last
+ * transaction started (0 before the first) into `*out`. */
+TSE_API TSE_NODISCARD tse_err tse_get_current_transaction_counter(tse *t, uint64_t *out);
+
+/* TR-03151-1 getCurrentLoggingSignatureCounters: DER SignatureCounterSet
+ * (SEQUENCE OF SEQUENCE {keySerialNumber OCTET STRING, counterValue
+ * INTEGER}), one record: the TSE's one key signs every log. `*len` bytes in
+ * `*der` (tse_free). */
+TSE_API TSE_NODISCARD tse_err tse_get_current_logging_signature_counters(tse *t, uint8_t **der, size_t *len);
+
+#define TSE_MAX_LOG_FILE_NAME 256
+
+/* TR-03151-1 getLastLogMessage: the last log message written (DER) and
+ * its export file name (TR-03151-1 2.5.5, e.g.
+ * "Unixt_1700000000_Sig-12_Log-Sys_updateTime.log") into `file_name`.
+ * Errors: NO_LOG_MESSAGE, READING_LOG_MESSAGE. */
+TSE_API TSE_NODISCARD tse_err tse_get_last_log_message(tse *t, char file_name[TSE_MAX_LOG_FILE_NAME], uint8_t **msg,
+                                                       size_t *len);
+
+/* TR-03151-1 getLastTransactionLogMessage: the last transaction log of
+ * transaction `transaction_number`, or with 0 the last transaction log the
+ * TSE wrote, with its export file name, as tse_get_last_log_message.
+ * Errors: NO_LOG_MESSAGE (no such transaction log is stored),
+ * READING_LOG_MESSAGE. */
+TSE_API TSE_NODISCARD tse_err tse_get_last_transaction_log_message(tse *t, uint64_t transaction_number,
+                                                                   char file_name[TSE_MAX_LOG_FILE_NAME],
+                                                                   uint8_t **msg, size_t *len);
+
+/* TR-03151-1 getTransactionState. OpenTSE never abandons a transaction:
+ * an open one stays open (overdue, see tse_open_transaction) until it is
+ * finished, so TSE_TX_ABANDONED is never reported. */
+typedef enum tse_transaction_state {
+    TSE_TX_STARTED = 0,                     /* started, no update yet */
+    TSE_TX_UPDATED = 1,                     /* updated, every update signed */
+    TSE_TX_UPDATED_WITH_UNPROTECTED_DATA = 2, /* unsigned update data waiting */
+    TSE_TX_FINISHED = 3,
+    TSE_TX_ABANDONED = 4,
+} tse_transaction_state;
+/* The state of transaction `transaction_number` into `*out`.
+ * Errors: TRANSACTION_NUMBER_NOT_FOUND (never started). */
+TSE_API TSE_NODISCARD tse_err tse_get_transaction_state(tse *t, uint64_t transaction_number,
+                                                        tse_transaction_state *out);
+
+/* TR-03151-1 getOpenTransactions: DER TransactionInfoSet (SEQUENCE OF
+ * SEQUENCE {transactionNumber INTEGER, lastInput Time}, lastInput in the
+ * TSE's time format), the open transactions by number, `*len` bytes in
+ * `*der` (tse_free); an empty SEQUENCE when none is open. */
+TSE_API TSE_NODISCARD tse_err tse_get_open_transactions(tse *t, uint8_t **der, size_t *len);
+
+/* TR-03151-1 exportLoggingCertificates: a TAR archive (ustar, as the
+ * export's) of every certificate of the chain as "<key serial hex>_X509.der",
+ * streamed to `write` as tse_export_data does. Errors: EXPORT_CERT_FAILED,
+ * the negative return of `write` that stopped it, STORAGE_FAILURE. */
+TSE_API TSE_NODISCARD tse_err tse_export_logging_certificates(tse *t, tse_export_write_fn write, void *ctx);
+
+/* TR-03151-1 configureLogging: OpenTSE logs every event TR-03153-1
+ * requires and has no optional one, so no event is configurable:
+ * LOGGING_OF_EVENT_NOT_CONFIGURABLE for every component and event (after
+ * the arguments were checked: INVALID_ARGUMENT for NULL or non-printable
+ * names), and nothing is logged or changed. */
+TSE_API TSE_NODISCARD tse_err tse_configure_logging(tse *t, const char *component_name, const char *event_name,
+                                                    int event_enabled);
 
 /* ------------------------------------------------------------ helpers */
 

@@ -76,6 +76,10 @@ static const err_entry errors[] = {
     E(TSE_ERR_UNREACHABLE, "UNREACHABLE", "the TSE cannot be reached"),
     E(TSE_ERR_INTERNAL, "INTERNAL", "internal error"),
     E(TSE_ERR_NOT_SUPPORTED, "NOT_SUPPORTED", "this transport does not offer the operation"),
+    E(TSE_ERR_TRANSACTION_LOGGING_LOCKED, "TRANSACTION_LOGGING_LOCKED", "transaction logging is locked"),
+    E(TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED, "TRANSACTION_LOGGING_NOT_LOCKED", "transaction logging is not locked"),
+    E(TSE_ERR_OPEN_TRANSACTION_FOUND, "OPEN_TRANSACTION_FOUND", "open transactions must be finished first"),
+    E(TSE_ERR_LOGGING_OF_EVENT_NOT_CONFIGURABLE, "LOGGING_OF_EVENT_NOT_CONFIGURABLE", "the logging of this event is not configurable"),
 };
 
 static const err_entry *find(int code)

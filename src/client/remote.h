@@ -109,5 +109,11 @@ tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_e
                            tse_export_result *out);
 tse_err remote_delete_stored_data(void *backend);
 tse_err remote_restore_from_backup(void *backend, const char *const *paths, size_t n_paths, uint64_t *added);
+/* remote_se.c: TR-03151-1 v1.1.1 */
+tse_err remote_set_description(void *backend, const char *description);
+tse_err remote_set_transaction_logging_locked(void *backend, bool lock);
+tse_err remote_get_device_info(void *backend, tse_device_info *out);
+tse_err remote_get_transaction_state(void *backend, uint64_t number, tse_transaction_state *out);
+tse_err remote_get_last_transaction_log(void *backend, uint64_t number, uint8_t **msg, size_t *len);
 
 #endif /* OPENTSE_CLIENT_REMOTE_H */

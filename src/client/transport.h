@@ -73,6 +73,15 @@ typedef struct tse_ops {
     tse_err (*delete_stored_data)(void *backend);
     tse_err (*restore_from_backup)(void *backend, const char *const *paths, size_t n_paths, uint64_t *added);
 
+    /* TR-03151-1 v1.1.1 (the rest of its functions are built on these and
+     * the ones above in se_functions.c) */
+    tse_err (*set_description)(void *backend, const char *description);
+    tse_err (*set_transaction_logging_locked)(void *backend, bool lock);
+    tse_err (*get_device_info)(void *backend, tse_device_info *out);
+    tse_err (*get_transaction_state)(void *backend, uint64_t number, tse_transaction_state *out);
+    /* the DER of the last transaction log (of transaction `number`, or any with 0) */
+    tse_err (*get_last_transaction_log)(void *backend, uint64_t number, uint8_t **msg, size_t *len);
+
     /* Remote only. The tx id and revision of the last transaction request
      * that got no answer ("" and 0 if the last one was answered). */
     void (*pending)(void *backend, char id[37], uint32_t *revision);

@@ -191,6 +191,31 @@ static tse_err file_restore_from_backup(void *e, const char *const *paths, size_
     return engine_restore_from_backup(e, paths, n_paths, added);
 }
 
+static tse_err file_set_description(void *e, const char *description)
+{
+    return engine_set_description(e, description);
+}
+
+static tse_err file_set_transaction_logging_locked(void *e, bool lock)
+{
+    return engine_set_transaction_logging_locked(e, lock);
+}
+
+static tse_err file_get_device_info(void *e, tse_device_info *out)
+{
+    return engine_get_device_info(e, "libopentse", out);
+}
+
+static tse_err file_get_transaction_state(void *e, uint64_t number, tse_transaction_state *out)
+{
+    return engine_get_transaction_state(e, number, out);
+}
+
+static tse_err file_get_last_transaction_log(void *e, uint64_t number, uint8_t **msg, size_t *len)
+{
+    return engine_get_last_transaction_log(e, number, msg, len);
+}
+
 const tse_ops transport_file = {
     .remote = false,
     .open = file_open,
@@ -228,4 +253,9 @@ const tse_ops transport_file = {
     .export_data = file_export_data,
     .delete_stored_data = file_delete_stored_data,
     .restore_from_backup = file_restore_from_backup,
+    .set_description = file_set_description,
+    .set_transaction_logging_locked = file_set_transaction_logging_locked,
+    .get_device_info = file_get_device_info,
+    .get_transaction_state = file_get_transaction_state,
+    .get_last_transaction_log = file_get_last_transaction_log,
 };

@@ -412,3 +412,64 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain)
     free(copy);
     return admin_end(t, &op, r);
 }
+
+/* TR-03151-1 v1.1.1 setDescription. */
+tse_err engine_set_description(engine *t, const char *description)
+{
+    if (!t || !description)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "%s", !t ? "no TSE handle" : "description is required");
+    if (strnlen(description, TSE_MAX_SET_DESCRIPTION_LEN + 1) > TSE_MAX_SET_DESCRIPTION_LEN)
+        return engine_fail(TSE_ERR_TOO_LARGE, "the description is longer than %d characters",
+                           TSE_MAX_SET_DESCRIPTION_LEN);
+    if (!engine_valid_text(description, TSE_MAX_SET_DESCRIPTION_LEN, false))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT,
+                           "the description must be 1..%d PrintableString characters (A-Z a-z 0-9 space '()+,-./:=?)",
+                           TSE_MAX_SET_DESCRIPTION_LEN);
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = engine_require_signing(t);
+    if (!rc && !t->time_set)
+        rc = engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc) {
+        store_change ch = {.kind = STORE_PUT_META, .key = META_DESCRIPTION, .value = description,
+                           .value_len = strlen(description)};
+        engine_event ev = {.kind = EV_SET_DESCRIPTION, .text = description, .roles = ROLE_ADMIN_ONLY};
+        rc = engine_event_log(t, &ev, &ch, 1, &op.ticket);
+        if (!rc)
+            snprintf(t->description, sizeof t->description, "%s", description);
+    }
+    return admin_end(t, &op, rc);
+}
+
+/* TR-03151-1 v1.1.1 lockTransactionLogging / unlockTransactionLogging. */
+tse_err engine_set_transaction_logging_locked(engine *t, bool lock)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = engine_require_signing(t);
+    if (!rc && lock && t->tx_logging_locked)
+        rc = engine_fail(TSE_ERR_TRANSACTION_LOGGING_LOCKED, "transaction logging is locked already");
+    if (!rc && !lock && !t->tx_logging_locked)
+        rc = engine_fail(TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED, "transaction logging is not locked");
+    if (!rc && lock && t->n_txs)
+        rc = engine_fail(TSE_ERR_OPEN_TRANSACTION_FOUND, "%zu transactions are open (e.g. %llu); finish them first",
+                         t->n_txs, (unsigned long long)t->txs[0].number);
+    if (!rc && !t->time_set)
+        rc = engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc) {
+        char b[24];
+        store_change ch;
+        engine_meta_int(&ch, META_TX_LOCKED, lock ? 1 : 0, b);
+        engine_event ev = {.kind = lock ? EV_LOCK_TX : EV_UNLOCK_TX, .roles = ROLE_ADMIN_ONLY};
+        rc = engine_event_log(t, &ev, &ch, 1, &op.ticket);
+        if (!rc)
+            t->tx_logging_locked = lock;
+    }
+    return admin_end(t, &op, rc);
+}

@@ -139,6 +139,22 @@ tse_err engine_disable_secure_element(engine *t);
 tse_err engine_register_client(engine *t, const char *client_id);
 tse_err engine_deregister_client(engine *t, const char *client_id);
 tse_err engine_self_test(engine *t);
+/* TR-03151-1 v1.1.1 (admin.c, device.c) */
+tse_err engine_set_description(engine *t, const char *description);
+tse_err engine_set_transaction_logging_locked(engine *t, bool lock);
+/* tse_get_device_info; `interface` names the face that calls it
+ * ("libopentse", "opentsed"), the model of the integration-interface. */
+tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info *out);
+tse_err engine_get_transaction_state(engine *t, uint64_t number, tse_transaction_state *out);
+/* The TR-03151-1 names of a transaction state ("started", ...) and of a
+ * time sync variant ("manualSync", ...), NULL for other values; and back
+ * (-1 for an unknown name). The faces' JSON uses them. */
+const char *engine_tx_state_name(tse_transaction_state s);
+int engine_tx_state_value(const char *name);
+const char *engine_time_sync_name(tse_time_sync_variant v);
+int engine_time_sync_value(const char *name);
+/* tse_get_last_transaction_log_message without the file name. */
+tse_err engine_get_last_transaction_log(engine *t, uint64_t number, uint8_t **msg, size_t *len);
 
 /* --------------------------------------------------------- transactions */
 

@@ -60,7 +60,8 @@ static const char *const v3_names[] = {
     [EV_DISABLE] = "disableSecureElement", [EV_REGISTER_CLIENT] = "registerClient",
     [EV_DEREGISTER_CLIENT] = "deregisterClient", [EV_AUTHENTICATE] = "authenticateUser",
     [EV_LOGOUT] = "logOut", [EV_UNBLOCK] = "unblockPin", [EV_DELETE] = "deleteLogMessages",
-    [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest",
+    [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest", [EV_SET_DESCRIPTION] = "setDescription",
+    [EV_LOCK_TX] = "lockTransactionLogging", [EV_UNLOCK_TX] = "unlockTransactionLogging",
 };
 
 /* Version 2 systemOperationData: context-tagged fields, no outer SEQUENCE. */
@@ -101,6 +102,10 @@ static void put_v2(engine *t, der_w *w, const engine_event *ev)
         if (!ev->success)
             der_put_tlv(w, 0x82, ev->text, strlen(ev->text));
         break;
+    case EV_SET_DESCRIPTION:
+    case EV_LOCK_TX:
+    case EV_UNLOCK_TX:
+        break;   /* version 3 only */
     }
 }
 
@@ -129,9 +134,12 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
     case EV_DISABLE:
     case EV_DELETE:
     case EV_RESTORE:
+    case EV_LOCK_TX:
+    case EV_UNLOCK_TX:
         return true;   /* empty SEQUENCE */
     case EV_REGISTER_CLIENT:
     case EV_DEREGISTER_CLIENT:
+    case EV_SET_DESCRIPTION:
         return logmsg_event_string(w, ev->text);
     case EV_UPDATE_TIME:
         return logmsg_event_update_time(w, fmt, ev->time_before, ev->time_after);
@@ -175,6 +183,9 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
     if (rc != TSE_OK)
         return rc;
     if (version == LOGMSG_VERSION_2) {
+        if (ev->kind >= EV_SET_DESCRIPTION)
+            return engine_fail(TSE_ERR_NOT_SUPPORTED, "a TSE of log format 2 (TR-03151 v1.0.1) has no %s",
+                               v3_names[ev->kind]);
         put_v2(t, &w, ev);
         if (!der_w_ok(&w))
             return engine_fail(TSE_ERR_INTERNAL, "systemOperationData of %s too large", v2_names[ev->kind]);

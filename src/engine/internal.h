@@ -43,6 +43,7 @@
 #define META_TIME_DISABLE "time_disable"
 #define META_PUK "puk"
 #define META_LOG_FORMAT "log_format"     /* 2 or 3; missing: 2 (events.c) */
+#define META_TX_LOCKED "transaction_logging_locked"   /* 1: lockTransactionLogging (admin.c) */
 
 
 #define ENGINE_MAX_RETRIES 3
@@ -102,6 +103,7 @@ struct engine {
     tse_state state;
     char description[TSE_MAX_DESCRIPTION_LEN + 1];
     int64_t time_creation, time_init, time_disable;
+    bool tx_logging_locked;   /* lockTransactionLogging: no transaction logs until unlocked */
     engine_user users[USER_COUNT];
     uint8_t puk_rec[CSP_SECRET_HASH_LEN];
     int64_t puk_failures;     /* wrong PUKs in a row (meta "puk.failures") */
@@ -231,6 +233,8 @@ tse_err engine_log_format(engine *t, int *version);
 typedef enum engine_event_kind {
     EV_INITIALIZE, EV_UPDATE_TIME, EV_DISABLE, EV_REGISTER_CLIENT, EV_DEREGISTER_CLIENT,
     EV_AUTHENTICATE, EV_LOGOUT, EV_UNBLOCK, EV_DELETE, EV_RESTORE, EV_SELF_TEST,
+    /* version 3 only (TR-03151-1 v1.1.1): the callers refuse them on version 2 */
+    EV_SET_DESCRIPTION, EV_LOCK_TX, EV_UNLOCK_TX,
 } engine_event_kind;
 
 /* What a system log records; each event uses the fields it names. */

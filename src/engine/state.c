@@ -215,6 +215,7 @@ static tse_err load_state(engine *t)
     t->time_creation = engine_meta_read_int(t, META_TIME_CREATION, 0);
     t->time_init = engine_meta_read_int(t, META_TIME_INIT, 0);
     t->time_disable = engine_meta_read_int(t, META_TIME_DISABLE, 0);
+    t->tx_logging_locked = engine_meta_read_int(t, META_TX_LOCKED, 0) == 1;
     load_user(t, USER_ADMIN, TSE_USER_ADMIN);
     load_user(t, USER_TIME_ADMIN, TSE_USER_TIME_ADMIN);
 
@@ -268,6 +269,7 @@ tse_err engine_reload(engine *t)
     t->time_creation = n.time_creation;
     t->time_init = n.time_init;
     t->time_disable = n.time_disable;
+    t->tx_logging_locked = n.tx_logging_locked;
     memcpy(t->users, n.users, sizeof t->users);
     t->counter = n.counter;
     t->last_log_time = n.last_log_time;

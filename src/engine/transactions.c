@@ -113,6 +113,9 @@ static tse_err common_checks(engine *t, const char *client_id)
         return engine_fail(TSE_ERR_CLIENT_NOT_REGISTERED, "client \"%s\" is not registered", client_id);
     if (!t->time_set)
         return engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
+    if (t->tx_logging_locked)
+        return engine_fail(TSE_ERR_TRANSACTION_LOGGING_LOCKED,
+                           "transaction logging is locked (lockTransactionLogging); the admin unlocks it");
     return TSE_OK;
 }
 

@@ -2,8 +2,10 @@
  * ext.c - OpenTSE extensions of the /api/v2 tree for the SE API calls the
  * market API has no endpoint for: time update, self-test, reading log
  * messages, CSR out and certificate in, deleteStoredData and
- * restoreFromBackup (the time admin's PIN and login are with the admin's in
- * tss.c). Each handler translates one request into one engine call; roles,
+ * restoreFromBackup, and the TR-03151-1 v1.1.1 functions: setDescription,
+ * lock/unlockTransactionLogging, the device information, a transaction's
+ * state, the last transaction log (the time admin's PIN and login are with
+ * the admin's in tss.c). Each handler translates one request into one engine call; roles,
  * states and error codes are the engine's, tenancy and token checks are done
  * by routes.c before any handler runs.
  */
@@ -50,6 +52,18 @@ static void update_time(srv_req *q, srv_resp *r, srv_tss *x)
     json_decref(j);
 }
 
+/* The answer with one log message (DER in base64), or the error; frees msg. */
+static void log_answer(srv_resp *r, tse_err e, uint8_t *msg, size_t len)
+{
+    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
+    tse_free(msg);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
+    free(b64);
+}
+
 /* GET .../log/last, GET .../log/{counter}: one log message, DER in base64. */
 static void read_log(srv_resp *r, srv_tss *x, const char *which)
 {
@@ -66,13 +80,7 @@ static void read_log(srv_resp *r, srv_tss *x, const char *which)
         }
         e = engine_read_log_by_counter(x->e, c, &msg, &len);
     }
-    char *b64 = e ? NULL : base64_encode_alloc(msg, len);
-    tse_free(msg);
-    if (e)
-        resp_tse_error(r, e);
-    else
-        resp_json(r, 200, b64 ? json_pack("{s:s, s:I}", "log_message", b64, "size", (json_int_t)len) : NULL);
-    free(b64);
+    log_answer(r, e, msg, len);
 }
 
 /* GET .../csr: a certificate signing request for the TSS key; GET
@@ -89,16 +97,19 @@ static void export_pem(srv_resp *r, srv_tss *x, int csr)
     tse_free(pem);
 }
 
-/* PUT .../certificate {certificate}: an issued chain (PEM, TSS first); admin. */
-static void import_certificate(srv_req *q, srv_resp *r, srv_tss *x)
+/* A body {name: "<text>"} handed to op: PUT .../certificate {certificate}
+ * (an issued chain, PEM, TSS first; admin), PUT .../description
+ * {description} (setDescription; admin). */
+static void string_body(srv_req *q, srv_resp *r, srv_tss *x, const char *name, const char *what,
+                        tse_err (*op)(engine *, const char *))
 {
-    json_t *v = NULL, *j = body_with(q, r, "certificate", &v);
+    json_t *v = NULL, *j = body_with(q, r, name, &v);
     if (!j)
         return;
     if (!json_is_string(v))
-        resp_error(r, 400, "E_BAD_REQUEST", "certificate must be a PEM string");
+        resp_error(r, 400, "E_BAD_REQUEST", "%s must be %s", name, what);
     else
-        ok_or_error(r, engine_import_certificate(x->e, json_string_value(v)));
+        ok_or_error(r, op(x->e, json_string_value(v)));
     json_decref(j);
 }
 
@@ -162,7 +173,76 @@ static void restore(srv_req *q, srv_resp *r, srv_tss *x)
         resp_json(r, 200, json_pack("{s:I}", "restored", (json_int_t)added));
 }
 
-/* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore> */
+/* GET .../log/last-transaction[/{number}]: the last transaction log (of
+ * that transaction), DER in base64. */
+static void last_transaction_log(srv_resp *r, srv_tss *x, const char *number)
+{
+    uint64_t n = 0;
+    if (number && (!parse_u64(number, (size_t)-1, INT64_MAX, &n) || n == 0)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "the transaction number must be a whole number from 1 (digits only)");
+        return;
+    }
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    tse_err e = engine_get_last_transaction_log(x->e, n, &msg, &len);
+    log_answer(r, e, msg, len);
+}
+
+/* POST .../transaction-logging {locked}: lock/unlockTransactionLogging; admin. */
+static void transaction_logging(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *v = NULL, *j = body_with(q, r, "locked", &v);
+    if (!j)
+        return;
+    if (!json_is_boolean(v))
+        resp_error(r, 400, "E_BAD_REQUEST", "locked must be true or false");
+    else
+        ok_or_error(r, engine_set_transaction_logging_locked(x->e, json_is_true(v)));
+    json_decref(j);
+}
+
+/* GET .../device: memory figures, time sync variant, lock, components. */
+static void device(srv_resp *r, srv_tss *x)
+{
+    tse_device_info d;
+    tse_err e = engine_get_device_info(x->e, "opentsed", &d);
+    if (e) {
+        resp_tse_error(r, e);
+        return;
+    }
+    json_t *comps = json_array();
+    for (size_t i = 0; comps && i < d.n_components; i++)
+        json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s}", "component", d.components[i].name,
+                                               "manufacturer", d.components[i].manufacturer, "model",
+                                               d.components[i].model, "version", d.components[i].version));
+    resp_json(r, 200,
+              json_pack("{s:I, s:I, s:o, s:s, s:b, s:s, s:o}", "total_memory", (json_int_t)d.total_memory, "used_memory",
+                        (json_int_t)d.used_memory, "free_memory",
+                        d.free_memory_known ? json_integer((json_int_t)d.free_memory) : json_null(),
+                        "time_sync_variant", engine_time_sync_name(d.time_sync_variant),
+                        "transaction_logging_locked", d.transaction_logging_locked, "description", d.description,
+                        "components", comps));
+}
+
+/* GET .../transaction-state/{number}: getTransactionState. */
+static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
+{
+    uint64_t n = 0;
+    if (!parse_u64(number, (size_t)-1, INT64_MAX, &n)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "the transaction number must be a whole number (digits only)");
+        return;
+    }
+    tse_transaction_state s;
+    tse_err e = engine_get_transaction_state(x->e, n, &s);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_pack("{s:I, s:s}", "transaction_number", (json_int_t)n, "state",
+                                    engine_tx_state_name(s)));
+}
+
+/* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore|
+ * description|transaction-logging|device|transaction-state> */
 void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method, *name = seg[2];
@@ -171,14 +251,25 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
         update_time(q, r, x);
     else if (nseg == 3 && post && strcmp(name, "self-test") == 0)
         ok_or_error(r, engine_self_test(x->e));
+    else if (nseg >= 4 && nseg <= 5 && strcmp(m, "GET") == 0 && strcmp(name, "log") == 0 &&
+             strcmp(seg[3], "last-transaction") == 0)
+        last_transaction_log(r, x, nseg == 5 ? seg[4] : NULL);
     else if (nseg == 4 && strcmp(m, "GET") == 0 && strcmp(name, "log") == 0)
         read_log(r, x, seg[3]);
+    else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "description") == 0)
+        string_body(q, r, x, "description", "a string", engine_set_description);
+    else if (nseg == 3 && post && strcmp(name, "transaction-logging") == 0)
+        transaction_logging(q, r, x);
+    else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "device") == 0)
+        device(r, x);
+    else if (nseg == 4 && strcmp(m, "GET") == 0 && strcmp(name, "transaction-state") == 0)
+        transaction_state(r, x, seg[3]);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "csr") == 0)
         export_pem(r, x, 1);
     else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "certificate") == 0)
         export_pem(r, x, 0);
     else if (nseg == 3 && strcmp(m, "PUT") == 0 && strcmp(name, "certificate") == 0)
-        import_certificate(q, r, x);
+        string_body(q, r, x, "certificate", "a PEM string", engine_import_certificate);
     else if (nseg == 3 && post && strcmp(name, "delete-stored-data") == 0)
         ok_or_error(r, engine_delete_stored_data(x->e));
     else if (nseg == 3 && post && strcmp(name, "restore") == 0)

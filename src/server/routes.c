@@ -49,6 +49,10 @@ static const struct {
     {"certificate", routes_ext},
     {"delete-stored-data", routes_ext},
     {"restore", routes_ext},
+    {"description", routes_ext},
+    {"transaction-logging", routes_ext},
+    {"device", routes_ext},
+    {"transaction-state", routes_ext},
     {"successor", routes_successor},
     {"report", routes_report},
 };

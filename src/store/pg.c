@@ -704,6 +704,7 @@ static const store_pg_ops ops = {
     .bulk_end = pg_bulk_end,
     .set_max_bytes = pg_set_max_bytes,
     .copy_from = pg_copy_from,
+    .usage = pg_usage,
 };
 
 /* Linked into a program, the backend makes postgresql:// stores available. */

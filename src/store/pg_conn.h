@@ -70,6 +70,9 @@ int pg_insert_log(PGconn *c, int64_t tse, const store_log *l, tse_error *err);
 /* The writer's connection (under the writer role), connected again after a failure. */
 PGconn *pg_writer(pg_db *p, tse_error *err);
 
+/* pg_usage.c: the database's size (pg_database_size) and server version */
+int pg_usage(store *s, store_usage_info *out, tse_error *err);
+
 /* pg_read.c */
 PGconn *pg_pool_get(pg_db *p, tse_error *err);
 void pg_pool_put(pg_db *p, PGconn *c);

@@ -133,6 +133,7 @@ typedef struct store_pg_ops {
     int (*bulk_end)(store *s, bool commit, uint64_t *last, tse_error *err);
     int (*set_max_bytes)(store_db *d, int64_t bytes);
     int (*copy_from)(store_db *d, const char *path, store_copy_counts *out, tse_error *err);
+    int (*usage)(store *s, store_usage_info *out, tse_error *err);   /* pg_usage.c */
 } store_pg_ops;
 extern const store_pg_ops *store_pg;
 

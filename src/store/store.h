@@ -231,6 +231,20 @@ int store_record_count(store_db *d, const char *ns, const char *idx, uint64_t *n
 typedef int (*store_row_cb)(void *ctx, int ncols, const char *const *names, const char *const *values);
 int store_legacy_rows(const char *path, const char *table, store_row_cb cb, void *ctx, tse_error *err);
 
+/* How much storage the database takes (TR-03151-1 getTotalMemory,
+ * getUsedMemory, getFreeMemory; usage.c): `used` bytes in use by the
+ * database, `free` bytes left for it (free_known false when the database
+ * server does not tell, as PostgreSQL does not for its file system; total
+ * then equals used), `total` = used + free; and which database it is
+ * ("SQLite" / "PostgreSQL") in which version. */
+typedef struct store_usage_info {
+    uint64_t total, used, free;
+    bool free_known;
+    char engine[16];
+    char version[64];
+} store_usage_info;
+int store_usage(store *s, store_usage_info *out, tse_error *err);
+
 /* Statistics of group commit since open (of the whole database). */
 typedef struct store_stats {
     uint64_t commits;      /* batches committed */

@@ -1,6 +1,6 @@
 /*
  * test_cli.c - `opentse` tss/client/tx/qr/export/delete-stored-data/restore/
- * outage over both transports
+ * outage/se over both transports
  * (argv[1]: file or http): runs the real binary, parses its --json output
  * with jansson and checks results, counters, exit codes, --help on every
  * command, and that secrets are neither accepted on the command line nor
@@ -303,6 +303,112 @@ static void test_usage_and_help(void **state)
     free(url);
 }
 
+/* `opentse se`: the TR-03151-1 v1.1.1 functions on the command line. */
+static void test_se_command(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse_close(tt_ready("cli-se", &url));
+    setenv("OPENTSE_ADMIN_PIN", TT_PIN, 1);
+    run r = cli(url, "se --help");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "usage: opentse se"));
+    done(&r);
+    r = cli(url, "--json se bogus");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json se device");
+    assert_int_equal(r.code, 0);
+    assert_true(jint(&r, "used_memory") > 4096);
+    assert_int_equal(json_array_size(json_object_get(r.json, "components")), 4);
+    done(&r);
+    r = cli(url, "--json se set-description 'Kasse 5'");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json se description");
+    assert_string_equal(jstr(&r, "description"), "Kasse 5");
+    done(&r);
+    r = cli(url, "--json se lock");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tx start --client " TT_CLIENT);
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "TRANSACTION_LOGGING_LOCKED");
+    done(&r);
+    r = cli(url, "--json se unlock");
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json se unlock");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "TRANSACTION_LOGGING_NOT_LOCKED");
+    done(&r);
+    r = cli(url, "--json tx start --client " TT_CLIENT " --data abc");
+    assert_int_equal(r.code, 0);
+    json_int_t n = jint(&r, "transaction_number");
+    done(&r);
+    r = cli(url, "--json se tx-state %lld", (long long)n);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(jstr(&r, "state"), "started");
+    done(&r);
+    r = cli(url, "--json se tx-state abc");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json se tx-state %lld", (long long)n + 9);
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "TRANSACTION_NUMBER_NOT_FOUND");
+    done(&r);
+    r = cli(url, "--json se open-transactions");
+    assert_int_equal(r.code, 0);
+    json_t *nums = json_object_get(r.json, "transaction_numbers");
+    assert_int_equal(json_array_size(nums), 1);
+    assert_int_equal(json_integer_value(json_array_get(nums, 0)), n);
+    done(&r);
+    char *file = th_path("last.log");
+    r = cli(url, "--json se last-log --any-transaction --out '%s'", file);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(jstr(&r, "file_name"), "_Start_Client-" TT_CLIENT ".log"));
+    size_t len = 0, flen = 0;
+    unsigned char *msg = tt_unb64(jstr(&r, "log_message"), &len);
+    uint8_t *stored = th_read_file(file, &flen);
+    assert_int_equal(len, flen);
+    assert_memory_equal(msg, stored, len);
+    free(msg);
+    free(stored);
+    done(&r);
+    r = cli(url, "--json se last-log --transaction 0");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json se counters");
+    assert_int_equal(jint(&r, "transaction_counter"), n);
+    done(&r);
+    r = cli(url, "--json se health");
+    assert_int_equal(r.code, 0);
+    assert_int_equal(json_array_size(json_object_get(r.json, "components")), 3);
+    done(&r);
+    char *tar = th_path("certs.tar");
+    r = cli(url, "--json se certificates --out '%s'", tar);
+    assert_int_equal(r.code, 0);
+    th_tar_entry *e = NULL;
+    size_t ne = 0;
+    assert_int_equal(th_tar_read(tar, &e, &ne), 0);
+    assert_true(ne >= 2 && strstr(e[0].name, "_X509.der") != NULL);
+    th_tar_free(e, ne);
+    done(&r);
+    r = cli(url, "--json se configure-logging SMA selfTest off");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "LOGGING_OF_EVENT_NOT_CONFIGURABLE");
+    done(&r);
+    r = cli(url, "--json se configure-logging SMA");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json se time");
+    assert_true(jint(&r, "unix_time") > 1700000000);
+    done(&r);
+    free(tar);
+    free(file);
+    free(url);
+}
+
 /* `tss create --log-format`: an embedded TSE keeps the format it was
  * created with and `tss info` names it; a bad value is a usage error; a
  * remote TSE has the server's format, so the option is refused there. The
@@ -419,6 +525,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_admin_operations),
         cmocka_unit_test(test_usage_and_help),
         cmocka_unit_test(test_log_format),
+        cmocka_unit_test(test_se_command),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests_name(tt_http() ? "cli_http" : "cli_file", tests, NULL, NULL);

@@ -72,7 +72,7 @@ for f in /usr/bin/opentse /usr/bin/opentsed /lib/systemd/system/opentsed.service
     /usr/share/man/man1/opentse.1.gz /usr/share/man/man8/opentsed.8.gz /usr/share/man/man3/libopentse.3.gz \
     /usr/share/bash-completion/completions/opentse /usr/share/doc/opentse/deploy.md.gz /usr/share/doc/opentse/copyright \
     "/usr/lib/$multiarch/libopentse.so.0" "/usr/lib/$multiarch/libopentse.so" "/usr/lib/$multiarch/pkgconfig/opentse.pc" \
-    /usr/include/opentse/opentse.h /usr/include/opentse/receipt.h; do
+    /usr/include/opentse/opentse.h /usr/include/opentse/receipt.h /usr/include/opentse/se_api.h; do
     [ -e "$root$f" ] || fail "$f is not installed"
 done
 [ "$(in_root dpkg -S /usr/bin/opentsed | cut -d: -f1)" = opentse ] || fail "opentsed is not in package opentse"

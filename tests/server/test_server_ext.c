@@ -1,7 +1,9 @@
 /*
  * test_server_ext.c - the failure paths of opentsed's OpenTSE extension
  * endpoints (time, time admin, self-test, log messages, CSR, certificate,
- * deleteStoredData, restore) and of the tx PUT's extension fields, over real
+ * deleteStoredData, restore, and the TR-03151-1 v1.1.1 routes description,
+ * transaction-logging, device, transaction-state, log/last-transaction) and
+ * of the tx PUT's extension fields, over real
  * HTTP: unknown TSS, another organization's token, no token, wrong role,
  * wrong state, malformed bodies and a body over the size limit. Each refusal
  * is checked for its status and code, and for changing nothing.
@@ -227,10 +229,121 @@ static void extension_failures(void **state)
     free(dir);
 }
 
+/* The TR-03151-1 v1.1.1 routes: tenancy, roles, malformed input, and what
+ * they answer. */
+static void v11_routes(void **state)
+{
+    (void)state;
+    char *dir = th_path("ext11");
+    srv_proc p;
+    hs_start(&p, dir, NULL);
+    B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret);
+    char k1[64], s1[96], k2[64], s2[96];
+    hs_org_key(B, op, "one", k1, s1);
+    hs_org_key(B, op, "two", k2, s2);
+    char *t1 = hs_token(B, k1, s1), *t2 = hs_token(B, k2, s2);
+    char tss[37], client[37], unknown[37];
+    hs_uuid(tss);
+    hs_uuid(client);
+    hs_uuid(unknown);
+    tss_id = tss;
+    hs_ready_tss(B, t1, tss, PIN, client, "KASSE-1");
+    static const char *routes[][3] = {
+        {"PUT", "description", "{\"description\": \"x\"}"},
+        {"POST", "transaction-logging", "{\"locked\": true}"},
+        {"GET", "device", NULL},
+        {"GET", "transaction-state/1", NULL},
+        {"GET", "log/last-transaction", NULL},
+        {"GET", "log/last-transaction/1", NULL},
+    };
+    json_int_t before = counter(t1);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        expect(routes[i][0], unknown, routes[i][1], t1, routes[i][2], 404, "E_TSS_NOT_FOUND");
+        expect(routes[i][0], tss, routes[i][1], t2, routes[i][2], 404, "E_TSS_NOT_FOUND");
+        expect(routes[i][0], tss, routes[i][1], NULL, routes[i][2], 401, "E_UNAUTHORIZED");
+    }
+    /* the admin is logged out */
+    expect("PUT", tss, "description", t1, "{\"description\": \"Kasse 2\"}", 403, "USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "transaction-logging", t1, "{\"locked\": true}", 403, "USER_NOT_AUTHENTICATED");
+    assert_int_equal(counter(t1), before);
+
+    login(t1, PIN);
+    before = counter(t1);
+    expect("PUT", tss, "description", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("PUT", tss, "description", t1, "{\"description\": 5}", 400, "E_BAD_REQUEST");
+    expect("PUT", tss, "description", t1, "{\"description\": \"Kasse #2\"}", 400, "INVALID_ARGUMENT");
+    expect("PUT", tss, "description", t1,
+           "{\"description\": \"01234567890123456789012345678901234567890123456789012345678901234\"}", 413,
+           "TOO_LARGE");
+    expect("POST", tss, "transaction-logging", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "transaction-logging", t1, "{\"locked\": \"yes\"}", 400, "E_BAD_REQUEST");
+    expect("POST", tss, "transaction-logging", t1, "{\"locked\": false}", 409, "TRANSACTION_LOGGING_NOT_LOCKED");
+    expect("GET", tss, "transaction-state/abc", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "transaction-state/-1", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "transaction-state/1", t1, NULL, 404, "TRANSACTION_NUMBER_NOT_FOUND");
+    expect("GET", tss, "log/last-transaction/0", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "log/last-transaction/x1", t1, NULL, 400, "E_BAD_REQUEST");
+    expect("GET", tss, "log/last-transaction", t1, NULL, 404, "NO_LOG_MESSAGE");
+    expect("POST", tss, "device", t1, NULL, 404, "E_NOT_FOUND");
+    assert_int_equal(counter(t1), before);
+
+    /* the device information: the store's figures and the components */
+    json_t *d = ok("GET", "device", t1, NULL);
+    json_int_t used = json_integer_value(json_object_get(d, "used_memory"));
+    json_int_t free_mem = json_integer_value(json_object_get(d, "free_memory"));
+    json_t *comps = json_object_get(d, "components");
+    const char *storage = json_string_value(json_object_get(json_array_get(comps, 2), "manufacturer"));
+    assert_true(used > 4096);
+    if (getenv("OPENTSE_TEST_PG")) {
+        /* pg_database_size; PostgreSQL does not tell its free space */
+        assert_true(json_is_null(json_object_get(d, "free_memory")));
+        assert_int_equal(json_integer_value(json_object_get(d, "total_memory")), used);
+        assert_string_equal(storage, "PostgreSQL");
+    } else {
+        assert_true(free_mem > 0);
+        assert_int_equal(json_integer_value(json_object_get(d, "total_memory")), used + free_mem);
+        assert_string_equal(storage, "SQLite");
+    }
+    assert_false(json_is_true(json_object_get(d, "transaction_logging_locked")));
+    assert_int_equal(json_array_size(comps), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(comps, 3), "model")), "opentsed");
+    assert_non_null(json_string_value(json_object_get(d, "time_sync_variant")));
+    json_decref(d);
+
+    /* lock, and what the other routes then say */
+    json_decref(ok("POST", "transaction-logging", t1, "{\"locked\": true}"));
+    assert_int_equal(counter(t1), before + 1);
+    expect("POST", tss, "transaction-logging", t1, "{\"locked\": true}", 409, "TRANSACTION_LOGGING_LOCKED");
+    d = ok("GET", "device", t1, NULL);
+    assert_true(json_is_true(json_object_get(d, "transaction_logging_locked")));
+    json_decref(d);
+    json_decref(ok("POST", "transaction-logging", t1, "{\"locked\": false}"));
+    json_decref(ok("PUT", "description", t1, "{\"description\": \"Kasse 2\"}"));
+    assert_int_equal(counter(t1), before + 3);
+    d = ok("GET", "device", t1, NULL);
+    assert_string_equal(json_string_value(json_object_get(d, "description")), "Kasse 2");
+    json_decref(d);
+    d = ok("GET", "log/last", t1, NULL);
+    size_t len = 0;
+    uint8_t *msg = hs_b64_decode(json_string_value(json_object_get(d, "log_message")), &len);
+    assert_non_null(msg);
+    assert_non_null(memmem(msg, len, "setDescription", 14));
+    free(msg);
+    json_decref(d);
+
+    free(t1);
+    free(t2);
+    free(op);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(extension_failures),
+        cmocka_unit_test(v11_routes),
     };
     return cmocka_run_group_tests_name("server_ext", tests, NULL, NULL);
 }
