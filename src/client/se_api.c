@@ -757,18 +757,16 @@ static bool same_key(const export_key *a, const export_key *b)
 
 /* "Export_<format>_<date>.tar" (TR-03151-1 2.5.2; "CertificateExport_..."
  * for certificates), the date in the TSE's time format. */
-static tse_err archive_name(tse *t, int kind, char *out, size_t cap)
+static tse_err export_name_of(tse *t, int kind, char *out, size_t cap)
 {
     tse_info info;
     tse_err rc = tse_get_info(t, &info);
     if (rc)
         return rc;
-    static const char *const fmt[] = {"Unixt", "Utc", "Gent"};
-    char date[32];
     int64_t now = info.time_set ? info.time_now : (int64_t)time(NULL);
-    if (!logmsg_time_to_text((logmsg_time_format)info.time_format, now, date, sizeof date))
-        return engine_fail(TSE_ERR_INTERNAL, "the export date cannot be written");
-    snprintf(out, cap, "%s_%s_%s.tar", kind == 3 ? "CertificateExport" : "Export", fmt[info.time_format], date);
+    if (!archive_name(kind == 3 ? "CertificateExport" : "Export", (logmsg_time_format)info.time_format, now, 0, out,
+                      cap))
+        return engine_fail(TSE_ERR_INTERNAL, "the export's name cannot be written");
     return TSE_OK;
 }
 
@@ -782,7 +780,7 @@ static tse_err make_export(tse *t, const export_key *k)
         return engine_fail(TSE_ERR_STORAGE_FAILURE, "no temporary file for the export");
     export_of = *k;
     export_of.filter.client_id = k->filter.client_id ? export_of.client : NULL;
-    tse_err rc = archive_name(t, k->kind, export_name, sizeof export_name);
+    tse_err rc = export_name_of(t, k->kind, export_name, sizeof export_name);
     if (!rc && k->kind == 3)
         rc = tse_export_logging_certificates(t, to_file, export_file);
     else if (!rc)
