@@ -167,6 +167,24 @@
     return td;
   }
 
+  /* TEST systems stand out, so that a test setup is never taken for production */
+  function envCell(env) {
+    if (env !== 'TEST') return el('td', { className: 'env' }, env || '');
+    return el('td', { className: 'env env-test', title: t('env_test_hint') }, t('env_test'));
+  }
+
+  /* the server's check of a completed export with the auditor's verifier */
+  function verificationCell(v) {
+    if (!v) return el('td', {}, '');
+    if (v.state !== 'DONE') return el('td', { className: v.state === 'FAILED' ? 'flag-bad' : '' },
+      t(v.state === 'FAILED' ? 'verify_failed' : 'verify_pending'));
+    const td = el('td', { className: 'verdict ' + (v.verdict === 0 ? 'ok' : v.verdict === 1 ? 'flag-bad' : 'flag-warn') },
+      t('verdict_' + v.verdict));
+    td.title = `${v.errors} errors, ${v.warnings} warnings, ${v.notes} notes (opentse verify: ${v.verdict_text})`;
+    td.dataset.verdict = v.verdict;
+    return td;
+  }
+
   let tssCache = [];
   async function refreshTss() {
     const list = await api('GET', 'api/v2/tss?limit=100');
@@ -176,7 +194,7 @@
       const tr = el('tr', {},
         el('td', {}, el('code', {}, x._id.slice(0, 8)), ' ', x.description || ''),
         el('td', { className: 'state' }, x.state),
-        el('td', {}, x._env),
+        envCell(x._env),
         el('td', { className: 'num sig' }, x.signature_counter),
         el('td', { className: 'num txc' }, x.transaction_counter),
         el('td', { className: 'num' }, x.number_registered_clients),
@@ -233,6 +251,9 @@
       ' — ', t('info_eou_which', e.chain_index ? t('cert_ca', e.chain_index) : t('cert_tss')));
     info(dl, t('info_self_test'), timeEl(x.self_test && x.self_test.unix), ' ',
       x.self_test && x.self_test.passed ? t('passed') : t('failed'));
+    const st = x.se_time || {};
+    const td = st.set ? timeEl(st.unix) : el('span', { className: 'flag-bad time-not-set' }, t('time_not_set'));
+    info(dl, t('info_se_time'), td);
     if (x.successor) info(dl, t('info_successor'), el('code', { className: 'successor-id' }, x.successor));
     if (x.predecessor) info(dl, t('info_predecessor'), el('code', {}, x.predecessor));
 
@@ -317,7 +338,7 @@
         el('td', { className: 'state' + (j.state === 'ERROR' ? ' flag-bad' : '') }, j.state,
           j.exception ? ` — ${j.exception}` : ''),
         el('td', { className: 'num' }, j.logs == null ? '' : j.logs), el('td', { className: 'num' }, j.bytes == null ? '' : j.bytes),
-        el('td', {}, btn));
+        verificationCell(j.verification), el('td', {}, btn));
       tr.dataset.export = j._id;
       return tr;
     }));

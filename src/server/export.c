@@ -20,7 +20,9 @@
  * outlive a restart. Streams come from a thread writing into a pipe that
  * libmicrohttpd sends with chunked transfer encoding; the headers go out
  * only once the export has checked its filter, so refusals are ordinary
- * JSON errors. Archives of TEST TSSs say so in info.csv.
+ * JSON errors. Archives of TEST TSSs say so in info.csv. A completed job's
+ * archive is then checked by the auditor's verifier (OpenTSE's
+ * `verification`: PENDING, then DONE with the verdict of `opentse verify`).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "export_jobs.h"
+#include "verify/verify.h"
 
 /* info.csv's description of a TEST TSS's archives begins with this. */
 #define TEST_MARK "TEST (not for production use)"
@@ -223,6 +226,7 @@ static void job_end(job *j, tse_err rc, const char *msg, const tse_export_result
         json_object_set_new(doc, "cursor", json_integer((json_int_t)res->cursor));
         json_object_set_new(doc, "href", json_string(href));
         json_object_set_new(doc, "estimated_time_of_completion", json_integer(now));
+        json_object_set_new(doc, "verification", json_pack("{s:s}", "state", "PENDING"));
     } else if (j->cancelled) {
         json_object_set_new(doc, "state", json_string("CANCELLED"));
     } else {
@@ -240,6 +244,37 @@ static void job_end(job *j, tse_err rc, const char *msg, const tse_export_result
         fprintf(stderr, "opentsed: export %s: cannot save the job's final state (%s)\n", j->id,
                 json_string_value(json_object_get(doc, "state")));
     json_decref(doc);
+    pthread_mutex_unlock(mu);
+}
+
+/* A completed job's archive checked by the auditor's verifier (verify/),
+ * its verdict kept with the job (the OpenTSE extension `verification`);
+ * the archive can be downloaded meanwhile. */
+static void job_verify(job *j)
+{
+    char tar[1300];
+    if (export_job_path(j->s, j->x->id, j->id, "tar", tar, sizeof tar) != 0)
+        return;
+    verify_result vr = {0};
+    verify_options o = {.threads = 1};   /* beside the signing, not instead of it */
+    int rc = verify_archive(tar, &o, &vr);
+    verify_verdict v = verify_verdict_of(&vr);
+    json_t *result = rc == 0 || vr.io_failed
+                         ? json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "state", "DONE", "verdict", (int)v,
+                                     "verdict_text", verify_verdict_text(v), "errors", (json_int_t)vr.errors,
+                                     "warnings", (json_int_t)vr.warnings, "notes", (json_int_t)vr.notes, "logs",
+                                     (json_int_t)vr.counts.logs)
+                         : json_pack("{s:s}", "state", "FAILED");
+    verify_result_free(&vr);
+    pthread_mutex_t *mu = id_lock(j->s, j->x->id, j->id);
+    pthread_mutex_lock(mu);
+    json_t *doc = job_load(j->s, j->x->id, j->id);
+    if (doc && result && !json_object_set_new(doc, "verification", result))
+        result = NULL;
+    if (doc && export_job_save(j->s, j->x->id, j->id, doc) != 0)
+        fprintf(stderr, "opentsed: export %s: cannot save its verification\n", j->id);
+    json_decref(doc);
+    json_decref(result);
     pthread_mutex_unlock(mu);
 }
 
@@ -270,6 +305,8 @@ static void *job_run(void *p)
             rc = TSE_ERR_STORAGE_FAILURE, msg = "cannot write the archive file";
     }
     job_end(j, j->cancelled ? TSE_ERR_UNREACHABLE : rc, msg, &res);
+    if (rc == TSE_OK && !j->cancelled)
+        job_verify(j);
     atomic_fetch_sub(&j->s->in_flight, 1);
     job_free(j);
     return NULL;

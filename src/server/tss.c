@@ -139,6 +139,9 @@ static json_t *tss_json(srv *s, srv_tss *x)
         json_object_set_new(j, "time_disable", json_integer(info.time_disable));
     if (j) {
         res_envelope(j, "TSS", x->id, x);
+        /* OpenTSE: the TSE's own time (getCurrentSeTime), once it is set */
+        json_object_set_new(j, "se_time", info.time_set ? json_pack("{s:b, s:I}", "set", 1, "unix", (json_int_t)info.time_now)
+                                                        : json_pack("{s:b}", "set", 0));
         json_object_set_new(j, "end_of_usage", expiry_json(x));
         json_object_set_new(j, "warnings", json_array());
         expiry_add_warning(x, j);

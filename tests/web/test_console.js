@@ -204,6 +204,9 @@ async function main() {
     await page.waitForSelector(demoRow);
     assert.strictEqual(await page.inputValue('#api-secret'), '', 'the secret field is cleared after sign-in');
     assert.strictEqual(await page.textContent(`${demoRow} .state`), 'INITIALIZED');
+    /* the demo is a TEST system, and says so */
+    assert(await page.$eval(`${demoRow} .env`, (e) => e.classList.contains('env-test')), 'the TEST mark');
+    assert.strictEqual(await page.textContent(`${demoRow} .env`), 'TEST – not for production');
     await page.screenshot({ path: path.join(shots, '01-signed-in.png'), fullPage: true });
 
     /* counters move with transactions (2 signatures and 1 number each) */
@@ -246,6 +249,12 @@ async function main() {
     await page.click('#pin-ok');
     await until('the new client', async () => (await page.$$eval('#clients-table .serial', (c) => c.map((x) => x.textContent))).includes('KASSE-UI'));
     assert.strictEqual(await page.inputValue('#pin-input'), '', 'the PIN is not kept in the page');
+    /* the TSE's own time, as the API gives it */
+    const seTime = (await call(B, 'GET', `/api/v2/tss/${demo.tss_id}`, tok)).se_time;
+    assert.strictEqual(seTime.set, true);
+    assert(await page.$('#d-info time'), 'times in the detail');
+    assert.match(await page.textContent('#d-info'), /TSE time/);
+    assert.strictEqual(await page.$('#d-info .time-not-set'), null, 'the demo TSE has its time');
     const clients = await call(B, 'GET', `/api/v2/tss/${demo.tss_id}/client`, tok);
     assert(clients.data.some((c) => c.serial_number === 'KASSE-UI' && c.state === 'REGISTERED'));
 
@@ -259,6 +268,10 @@ async function main() {
     assert(fs.statSync(tar).size > 1024, 'the archive has content');
     const verified = execFileSync(CLI, ['verify', tar], { encoding: 'utf8' });
     assert.match(verified, /\d+ logs?/i, verified);
+    /* the server's own check of the archive shows beside it, the same verdict as opentse verify's exit 0 */
+    await until('the export\'s verification', async () =>
+      (await page.$eval(`${exportRow} .verdict`, (e) => e.dataset.verdict).catch(() => null)) === '0', 30000);
+    assert.strictEqual(await page.textContent(`${exportRow} .verdict`), 'intact and complete');
     await page.screenshot({ path: path.join(shots, '03-export.png'), fullPage: true });
 
     /* the open transaction, flagged once past 45 s */
