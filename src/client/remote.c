@@ -227,7 +227,7 @@ tse_err remote_create(const char *url, const tse_open_options *opts, char puk_ou
         return rc;
     json_t *resp = NULL, *body = json_object();
     /* A repeated PUT answers the existing TSS without its PUK. */
-    rc = body ? http_call(r->h, "PUT", r->tss_path, body, true, &resp) : TSE_ERR_NO_MEMORY;
+    rc = body ? http_call(r->h, "PUT", TSS_PATH(r), body, true, &resp) : TSE_ERR_NO_MEMORY;
     const char *puk = json_string_value(json_object_get(resp, "admin_puk"));
     if (!rc && !puk)
         rc = engine_fail(TSE_ERR_ALREADY_EXISTS, "TSS %s exists already", r->tss);
@@ -299,3 +299,11 @@ const tse_ops transport_remote = {
     .restore_pending = remote_restore_pending,
     .tss_id = remote_tss_id,
 };
+
+const char *remote_tss_path(remote *r, char buf[48])
+{
+    pthread_mutex_lock(&r->mu);
+    memcpy(buf, r->tss_path, sizeof r->tss_path);
+    pthread_mutex_unlock(&r->mu);
+    return buf;
+}

@@ -21,7 +21,7 @@ static tse_err user_path(remote *r, const char *user_id, const char *sub, char *
                                                                                                          : NULL;
     if (!res)
         return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "user id \"%s\" is not managed", user_id);
-    snprintf(out, cap, "%s/%s%s", r->tss_path, res, sub);
+    snprintf(out, cap, "%s/%s%s", TSS_PATH(r), res, sub);
     return TSE_OK;
 }
 
@@ -104,7 +104,7 @@ tse_err remote_set_time_admin_pin(void *backend, const char *new_pin)
 
 static tse_err patch_tss(remote *r, json_t *body)
 {
-    tse_err rc = body ? http_call(r->h, "PATCH", r->tss_path, body, true, NULL) : TSE_ERR_NO_MEMORY;
+    tse_err rc = body ? http_call(r->h, "PATCH", TSS_PATH(r), body, true, NULL) : TSE_ERR_NO_MEMORY;
     json_decref(body);
     return rc;
 }
@@ -137,7 +137,7 @@ tse_err remote_update_time(void *backend, int64_t unix_time)
 {
     remote *r = backend;
     char path[80];
-    snprintf(path, sizeof path, "%s/time", r->tss_path);
+    snprintf(path, sizeof path, "%s/time", TSS_PATH(r));
     return call_body(r, "POST", path, json_pack("{s:I}", "unix_time", (json_int_t)unix_time));
 }
 
@@ -155,7 +155,7 @@ static tse_err client_call(remote *r, const char *method, const char *client_id,
     }
     char uuid[37], path[128];
     remote_client_uuid(client_id, uuid);
-    snprintf(path, sizeof path, "%s/client/%s", r->tss_path, uuid);
+    snprintf(path, sizeof path, "%s/client/%s", TSS_PATH(r), uuid);
     tse_err rc = body || !strcmp(method, "GET") ? http_call(r->h, method, path, body, true, resp) : TSE_ERR_NO_MEMORY;
     json_decref(body);
     return rc;
@@ -196,6 +196,6 @@ tse_err remote_self_test(void *backend)
 {
     remote *r = backend;
     char path[80];
-    snprintf(path, sizeof path, "%s/self-test", r->tss_path);
+    snprintf(path, sizeof path, "%s/self-test", TSS_PATH(r));
     return http_call(r->h, "POST", path, NULL, false, NULL);
 }

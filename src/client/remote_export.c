@@ -95,7 +95,7 @@ tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_e
         if (f->transaction_number || f->start_transaction_number || f->end_transaction_number || f->start_date ||
             f->end_date || f->client_id || f->start_signature_counter || f->end_signature_counter)
             return engine_fail(TSE_ERR_PARAMETER_MISMATCH, "a cursor combines with no other filter");
-        snprintf(path, sizeof path, "%s/incremental-export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, r->tss_path,
+        snprintf(path, sizeof path, "%s/incremental-export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, TSS_PATH(r),
                  f->cursor, f->maximum_number_records);
         tse_err rc = http_stream(r->h, path, &sink);
         if (rc)
@@ -111,17 +111,17 @@ tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_e
     if (rc)
         return rc;
     remote_random_uuid(id);
-    snprintf(path, sizeof path, "%s/export/%s%s", r->tss_path, id, query);
+    snprintf(path, sizeof path, "%s/export/%s%s", TSS_PATH(r), id, query);
     json_t *body = json_object();
     rc = body ? http_call(r->h, "PUT", path, body, true, NULL) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(body);
     if (rc == TSE_ERR_NOT_FOUND && f->client_id)
         return engine_fail(TSE_ERR_ID_NOT_FOUND, "no client \"%s\"", f->client_id);
-    snprintf(path, sizeof path, "%s/export/%s", r->tss_path, id);
+    snprintf(path, sizeof path, "%s/export/%s", TSS_PATH(r), id);
     if (!rc)
         rc = wait_job(r, path, res);
     if (!rc) {
-        snprintf(path, sizeof path, "%s/export/%s/file", r->tss_path, id);
+        snprintf(path, sizeof path, "%s/export/%s/file", TSS_PATH(r), id);
         rc = http_stream(r->h, path, &sink);
     }
     if (!rc && sink.bytes != res->bytes)
@@ -136,7 +136,7 @@ tse_err remote_delete_stored_data(void *backend)
 {
     remote *r = backend;
     char path[80];
-    snprintf(path, sizeof path, "%s/delete-stored-data", r->tss_path);
+    snprintf(path, sizeof path, "%s/delete-stored-data", TSS_PATH(r));
     return http_call(r->h, "POST", path, NULL, false, NULL);
 }
 
@@ -198,7 +198,7 @@ tse_err remote_restore_from_backup(void *backend, const char *const *paths, size
         free(b64);
     }
     char path[80];
-    snprintf(path, sizeof path, "%s/restore", r->tss_path);
+    snprintf(path, sizeof path, "%s/restore", TSS_PATH(r));
     if (!rc)
         rc = http_call(r->h, "POST", path, body, false, &j);
     if (!rc && added)

@@ -25,8 +25,8 @@ typedef struct remote_tx {
 struct remote {
     http *h;
     char tss[37];
-    char tss_path[48];          /* "/tss/<uuid>" */
-    pthread_mutex_t mu;         /* guards txs */
+    char tss_path[48];          /* "/tss/<uuid>": read it with TSS_PATH() */
+    pthread_mutex_t mu;         /* guards txs, tss and tss_path */
     remote_tx *txs;
     size_t n_txs, cap_txs;
     /* The last operation whose answer never came (pend_rev 0: none), to
@@ -36,6 +36,11 @@ struct remote {
     char pend_id[37];
     uint32_t pend_rev;
 };
+
+/* A copy of tss_path taken under mu, into buf: a successor may switch the
+ * handle to another TSS from another thread while a request is made. */
+const char *remote_tss_path(remote *r, char buf[48]);
+#define TSS_PATH(r) remote_tss_path((r), (char[48]){0})
 
 /* A new random UUID (v4) into out. */
 void remote_random_uuid(char out[37]);

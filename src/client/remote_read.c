@@ -19,7 +19,7 @@
 
 tse_err remote_get_tss(remote *r, json_t **out)
 {
-    return http_call(r->h, "GET", r->tss_path, NULL, true, out);
+    return http_call(r->h, "GET", TSS_PATH(r), NULL, true, out);
 }
 
 static tse_state state_from(const char *s)
@@ -180,7 +180,7 @@ static tse_err read_log(remote *r, const char *which, uint8_t **msg, size_t *len
     if (!msg || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "msg and len are required");
     char path[96];
-    snprintf(path, sizeof path, "%s/log/%s", r->tss_path, which);
+    snprintf(path, sizeof path, "%s/log/%s", TSS_PATH(r), which);
     json_t *j = NULL;
     tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
     if (!rc && !(*msg = remote_unb64(json_string_value(json_object_get(j, "log_message")), len)))
@@ -233,7 +233,7 @@ static tse_err get_text(remote *r, const char *sub, const char *field, tse_err m
     if (!out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem is required");
     char path[80];
-    snprintf(path, sizeof path, "%s%s", r->tss_path, sub);
+    snprintf(path, sizeof path, "%s%s", TSS_PATH(r), sub);
     json_t *j = NULL;
     tse_err rc = http_call(r->h, "GET", path, NULL, true, &j);
     const char *text = json_string_value(json_object_get(j, field));
@@ -276,7 +276,7 @@ tse_err remote_import_certificate(void *backend, const char *pem_chain)
     if (!pem_chain)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "pem_chain is required");
     char path[80];
-    snprintf(path, sizeof path, "%s/certificate", r->tss_path);
+    snprintf(path, sizeof path, "%s/certificate", TSS_PATH(r));
     json_t *body = json_pack("{s:s}", "certificate", pem_chain);
     tse_err rc = body ? http_call(r->h, "PUT", path, body, false, NULL) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(body);
@@ -293,7 +293,7 @@ tse_err remote_list_clients(void *backend, char ***ids, size_t *count)
     tse_err rc = list ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     for (size_t offset = 0; !rc;) {
         char path[128];
-        snprintf(path, sizeof path, "%s/client?limit=100&offset=%zu", r->tss_path, offset);
+        snprintf(path, sizeof path, "%s/client?limit=100&offset=%zu", TSS_PATH(r), offset);
         json_t *j = NULL;
         rc = http_call(r->h, "GET", path, NULL, true, &j);
         json_t *data = json_object_get(j, "data");

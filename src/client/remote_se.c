@@ -14,7 +14,7 @@
 static tse_err call(remote *r, const char *method, const char *sub, json_t *body, json_t **resp)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", r->tss_path, sub);
+    snprintf(path, sizeof path, "%s/%s", TSS_PATH(r), sub);
     tse_err rc = http_call(r->h, method, path, body, false, resp);
     json_decref(body);
     return rc;

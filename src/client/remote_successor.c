@@ -26,7 +26,7 @@ tse_err remote_create_successor(remote *r, const char *admin_pin, char successor
     if (!admin_pin || !successor_id || !puk_out)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "admin_pin, successor_id and puk_out are required");
     char path[80];
-    snprintf(path, sizeof path, "%s/successor", r->tss_path);
+    snprintf(path, sizeof path, "%s/successor", TSS_PATH(r));
     json_t *body = json_pack("{s:s}", "admin_pin", admin_pin), *resp = NULL;
     tse_err rc = body ? http_call(r->h, "POST", path, body, false, &resp) : TSE_ERR_NO_MEMORY;
     json_decref(body);

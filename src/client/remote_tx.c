@@ -131,7 +131,7 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
 {
     char cuuid[37], path[160];
     remote_client_uuid(client_id, cuuid);
-    snprintf(path, sizeof path, "%s/tx/%s?tx_revision=%" PRIu32, r->tss_path, tx_id, rev);
+    snprintf(path, sizeof path, "%s/tx/%s?tx_revision=%" PRIu32, TSS_PATH(r), tx_id, rev);
     char *b64 = base64_encode_alloc(pd, pd_len);
     json_t *body = b64 ? json_pack("{s:s, s:s, s:{s:{s:s, s:s}}}", "state", state, "client_id", cuuid, "schema",
                                    "raw", "process_type", pt ? pt : "", "process_data", b64)
@@ -207,7 +207,7 @@ static void drop_tx(remote *r, uint64_t number)
 static tse_err open_page(remote *r, size_t offset, json_t **out)
 {
     char path[160];
-    snprintf(path, sizeof path, "%s/tx?states%%5B%%5D=ACTIVE&limit=100&offset=%zu", r->tss_path, offset);
+    snprintf(path, sizeof path, "%s/tx?states%%5B%%5D=ACTIVE&limit=100&offset=%zu", TSS_PATH(r), offset);
     return http_call(r->h, "GET", path, NULL, true, out);
 }
 
