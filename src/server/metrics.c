@@ -104,7 +104,7 @@ static void requests(buf *b, srv_metrics *m)
 
 static void tss_gauges(buf *b, srv *s)
 {
-    enum { N_GAUGES = 11 };
+    enum { N_GAUGES = 12 };
     static const struct {
         const char *name, *type, *help;
     } g[N_GAUGES] = {
@@ -120,6 +120,7 @@ static void tss_gauges(buf *b, srv *s)
         {"opentse_group_commit_batches_total", "counter", "Batches (signed logs, state changes) committed."},
         {"opentse_group_commit_flushes_total", "counter", "Flushes to disk; batches/flushes is the mean batch size."},
         {"opentse_group_commit_max_batch", "gauge", "Most batches one flush carried since start."},
+        {"opentse_tss_disabled", "gauge", "1 when the TSS is disabled for good (its end of usage no longer matters)."},
     };
     buf rows[N_GAUGES] = {{0}};
     pthread_mutex_lock(&s->tss_mu);
@@ -133,9 +134,10 @@ static void tss_gauges(buf *b, srv *s)
                                  i.cert_days_left,               i.end_of_usage_days_left,
                                  (long long)i.end_of_usage,      i.self_test_ok,
                                  (long long)batches,             (long long)flushes,
-                                 (long long)max_batch};
-        for (int k = 0; k < N_GAUGES; k++)
-            put(&rows[k], "%s{tss=\"%s\"} %lld\n", g[k].name, x->id, v[k]);
+                                 (long long)max_batch,           i.state == TSE_STATE_DISABLED};
+        for (int k = 0; k < N_GAUGES; k++)   /* a disabled TSS's end of usage alerts nobody */
+            if (!(i.state == TSE_STATE_DISABLED && (k == 4 || k == 5 || k == 6)))
+                put(&rows[k], "%s{tss=\"%s\"} %lld\n", g[k].name, x->id, v[k]);
     }
     pthread_mutex_unlock(&s->tss_mu);
     for (int k = 0; k < N_GAUGES; k++) {

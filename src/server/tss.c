@@ -144,7 +144,8 @@ static json_t *tss_json(srv *s, srv_tss *x)
                                                         : json_pack("{s:b}", "set", 0));
         json_object_set_new(j, "end_of_usage", expiry_json(x));
         json_object_set_new(j, "warnings", json_array());
-        expiry_add_warning(x, j);
+        if (info.state != TSE_STATE_DISABLED)   /* a disabled TSS signs nothing more: no warning */
+            expiry_add_warning(x, j);
         successor_links_json(s, x, j);
     }
     return j;

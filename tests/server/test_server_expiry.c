@@ -328,12 +328,39 @@ static void thresholds(void **state)
     }
 }
 
+/* Disabled for good, the 20-day TSS warns nobody any more: no warning in
+ * its answer, no end-of-usage gauges, and opentse_tss_disabled says why
+ * (last: the other tests use it). */
+static void disabled_is_silent(void **state)
+{
+    (void)state;
+    char path[200];
+    snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss20);
+    json_decref(hs_json(P.base, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
+    snprintf(path, sizeof path, "/api/v2/tss/%s", tss20);
+    json_decref(hs_json(P.base, "PATCH", path, tok, 200, "{s:s}", "state", "DISABLED"));
+    json_t *t = get_tss(tss20);
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "DISABLED");
+    assert_int_equal(json_array_size(json_object_get(t, "warnings")), 0);
+    assert_true(json_is_object(json_object_get(t, "end_of_usage")));   /* still told, not warned */
+    json_decref(t);
+    assert_int_equal(gauge("opentse_tss_disabled", tss20), 1);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "curl -s %s/metrics | grep -c 'end_of_usage.*tss=\"%s\"'", P.base, tss20);
+    FILE *f = popen(cmd, "r");
+    char line[32] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    pclose(f);
+    assert_int_equal(atoi(line), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(twenty_days),
         cmocka_unit_test(ca_ends_first),
         cmocka_unit_test(thresholds),
+        cmocka_unit_test(disabled_is_silent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
