@@ -25,6 +25,7 @@ static const struct {
     {"auth", routes_auth},
     {"organizations", routes_org},
     {"tss", routes_tss},
+    {"tx", routes_tx_all},
 };
 
 /* /api/v2/tss/{tss_id}/<name>. */
