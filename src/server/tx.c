@@ -573,8 +573,8 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
         return 1;
     }
     if (strcmp(row->state, "ACTIVE") != 0) {
-        resp_error(r, 409, "E_TX_UPSERT", "transaction %s is already %s (revision %lld)", tx_id, row->state,
-                   row->revision);
+        resp_error(r, 409, "E_TX_UPSERT", "%s: transaction %s is already %s (revision %lld)",
+                   tse_errname(TSE_ERR_NO_TRANSACTION), tx_id, row->state, row->revision);
         json_object_set_new(r->json, "tr_code", json_string(tse_errname(TSE_ERR_NO_TRANSACTION)));
         return 1;
     }
@@ -667,13 +667,13 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x->id, tx_id, &row);
     if (found == -1) {
         resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s: %s", tx_id, tse_last_error_message());
+    } else if (found >= 0 && client_lookup(q->s, x->id, t.client_id, serial, cstate)) {
+        resp_error(r, 400, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
     } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
         json_t *out = NULL;
         char *text = NULL;
         tse_err e = TSE_OK;
-        if (client_lookup(q->s, x->id, t.client_id, serial, cstate))
-            resp_error(r, 400, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
-        else if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out, &text)))
+        if ((e = sign(x, tx_id, &t, found ? &row : NULL, serial, &out, &text)))
             resp_tse_error(r, e);
         else if (text)
             resp_json_text(r, 200, text);
