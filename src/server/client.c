@@ -61,8 +61,10 @@ static tse_err client_change(srv_tss *x, const char *id, const char *serial, con
 
 static json_t *client_json(srv_tss *x, const char *id, const char *serial, const char *state, int64_t created)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "_id", id, "_type", "CLIENT", "serial_number", serial, "state",
-                     state, "tss_id", x->id, "time_creation", (json_int_t)created);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "serial_number", serial, "state", state, "tss_id", x->id,
+                          "time_creation", (json_int_t)created);
+    res_envelope(j, "CLIENT", id, x);
+    return j;
 }
 
 static void respond_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
@@ -96,7 +98,7 @@ static void list_clients(srv_req *q, srv_resp *r, srv_tss *x)
     char ns[REC_NS_LEN];
     json_t *recs = rec_list(q->s, rec_ns(ns, "client", x->id), NULL, offset, limit), *v;
     if (!recs) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the clients");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot list the clients (STORAGE_FAILURE)");
         return;
     }
     json_t *data = json_array();
@@ -108,8 +110,9 @@ static void list_clients(srv_req *q, srv_resp *r, srv_tss *x)
                                                 json_integer_value(json_object_get(v, "time_creation"))));
     }
     json_decref(recs);
-    resp_json(r, 200,
-              json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type", "CLIENT_LIST"));
+    json_t *list = json_pack("{s:o, s:i}", "data", data, "count", (int)json_array_size(data));
+    res_envelope(list, "CLIENT_LIST", NULL, x);
+    resp_json(r, 200, list);
 }
 
 /* PUT or PATCH of one client, under its lock. */
@@ -138,7 +141,7 @@ static void change_client(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
             if (same)
                 respond_client(q, r, x, id);
             else
-                resp_error(r, 409, "E_CONFLICT", "client %s exists with another serial_number", id);
+                resp_error(r, 409, "E_CLIENT_CONFLICT", "client %s exists with another serial_number", id);
             return;
         }
         tse_err e = client_put(q->s, x, id, sn);

@@ -83,7 +83,7 @@ static json_t *org_ids(json_t *data)
 static void respond_list(srv_resp *r, json_t *data, const char *type)
 {
     if (!data)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read the state database");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot read the state database (STORAGE_FAILURE)");
     else
         resp_json(r, 200, json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type",
                                     type));
@@ -99,7 +99,7 @@ static void create_org(srv_req *q, srv_resp *r)
     if (!name || !*name || strlen(name) > 200)
         resp_error(r, 400, "E_BAD_REQUEST", "name (1..200 characters) is required");
     else if ((id = auth_create_org(q->s, name)) < 0)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot store the organization");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot store the organization (STORAGE_FAILURE)");
     else
         resp_json(r, 200, json_pack("{s:I, s:s, s:s, s:I}", "_id", (json_int_t)id, "_type", "ORGANIZATION", "name",
                                     name, "time_creation", (json_int_t)now_s()));
@@ -110,7 +110,7 @@ static void create_key(srv_req *q, srv_resp *r, int64_t org)
 {
     char key[33], secret[65];
     if (auth_create_key(q->s, org, key, secret)) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot store the API key");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot store the API key (STORAGE_FAILURE)");
         return;
     }
     resp_json(r, 200, json_pack("{s:s, s:s, s:s, s:I}", "_type", "API_KEY", "key", key, "secret", secret,
@@ -146,7 +146,7 @@ static void revoke_key(srv_req *q, srv_resp *r, const char *org, const char *key
         return;
     }
     if (rc) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot revoke the API key");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot revoke the API key (STORAGE_FAILURE)");
         return;
     }
     resp_json(r, 200, json_pack("{s:s, s:s, s:b}", "_type", "API_KEY", "key", key, "revoked", 1));

@@ -27,6 +27,16 @@ typedef struct srv_away {
     struct srv_away *next;
 } srv_away;
 
+/* The environment of TSS id from its record: "TEST", or "LIVE" (also for a
+ * record written before TSSs had one). */
+static void tss_record_env(srv *s, const char *id, char env[5])
+{
+    json_t *v = NULL;
+    const char *e = rec_get(s, "tss", id, &v) == 1 ? json_string_value(json_object_get(v, "env")) : NULL;
+    snprintf(env, 5, "%s", e && strcmp(e, "TEST") == 0 ? "TEST" : "LIVE");
+    json_decref(v);
+}
+
 /* Opens the engine of TSS `id` and adds it to the registry (under tss_mu).
  * *elsewhere is set when another node holds it. */
 static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *elsewhere)
@@ -59,6 +69,7 @@ static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *e
     snprintf(x->id, sizeof x->id, "%s", id);
     x->org_id = org_id;
     x->e = e;
+    tss_record_env(s, id, x->env);
     x->curve = info.curve;
     tse_hex(info.serial_number, TSE_SERIAL_LEN, x->serial_hex);
     snprintf(x->alg, sizeof x->alg, "%s", info.signature_algorithm);
@@ -189,6 +200,12 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
 
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
+    return tss_create_env(s, id, org_id, "LIVE", puk, out);
+}
+
+tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
+                       srv_tss **out)
+{
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
                              .log_format_version = (int)s->cfg.log_format};
     int64_t validity_seconds = 0;
@@ -200,8 +217,9 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
     char org[32];
     snprintf(org, sizeof org, "%" PRId64, org_id);
     int64_t now = now_s();
-    json_t *v = json_pack("{s:I, s:s, s:i, s:I}", "org_id", (json_int_t)org_id, "description", "", "deployed", 0,
-                          "time_creation", (json_int_t)now);
+    json_t *v = json_pack("{s:I, s:s, s:i, s:I, s:s}", "org_id", (json_int_t)org_id, "description", "", "deployed",
+                          0, "time_creation", (json_int_t)now, "env",
+                          env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE");
     rec_batch b = {0};
     if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v)) {
         json_decref(v);
@@ -252,8 +270,9 @@ void successor_links_json(srv *s, srv_tss *x, json_t *j)
 
 void resp_elsewhere(srv_resp *r, const char *id)
 {
-    resp_error(r, 503, tse_errname(TSE_ERR_STORE_IN_USE),
+    resp_error(r, 503, "E_SERVICE_UNAVAILABLE",
                "TSS %s is signed by another node of this deployment now; it is taken over here once that node's "
                "lease ends", id);
+    resp_tse_name(r, tse_errname(TSE_ERR_STORE_IN_USE));
     r->retry_after = 1;
 }

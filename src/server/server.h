@@ -96,6 +96,7 @@ typedef struct srv_principal {
     int64_t key_id;
     int64_t org_id;   /* 0 for the operator */
     int operator_role;
+    char env[5];      /* the API key's environment: "TEST" or "LIVE" */
 } srv_principal;
 
 /* ------------------------------------------------------------ TSS registry */
@@ -105,6 +106,7 @@ typedef struct srv_tss {
     int64_t org_id;
     engine *e;
     /* fixed for the TSS's life, cached at open */
+    char env[5];                 /* "TEST" or "LIVE" (the TSS record's env; LIVE when it has none) */
     tse_curve curve;
     char serial_hex[2 * TSE_SERIAL_LEN + 1];
     char alg[32];
@@ -194,8 +196,13 @@ typedef struct srv_resp {
 void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Error response for an engine error: HTTP status by class, `code` the
- * TR-03151 name, message the engine's detail. */
+ * market API's code (E_TSS_DISABLED, E_CLIENT_NOT_FOUND, ...), `tse_error`
+ * the TR-03151 name, message the engine's detail. */
 void resp_tse_error(srv_resp *r, tse_err rc);
+/* Adds the TR-03151 name `tse_error` to the error response in r. */
+void resp_tse_name(srv_resp *r, const char *name);
+/* The market API's code for an engine error (static string). */
+const char *tse_market_code(tse_err rc);
 /* Takes ownership of j; NULL j gives a 500. */
 void resp_json(srv_resp *r, int status, json_t *j);
 /* A JSON body already written out as text (malloc'd; ownership taken). */
@@ -208,6 +215,19 @@ const char *req_header(srv_req *q, const char *name);
 int req_query_all(srv_req *q, const char *name, const char **out, int max);
 /* Parses the body as a JSON object; on failure fills r with 400 and returns NULL. */
 json_t *req_json(srv_req *q, srv_resp *r);
+/* The body's optional `metadata` member: an object of at most
+ * REQ_METADATA_MAX_KEYS string values, keys of 1..REQ_METADATA_MAX_KEY and
+ * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8.
+ * 0 with *out a new reference (NULL when absent); -1 and a 400 naming the
+ * problem. */
+#define REQ_METADATA_MAX_KEYS 20
+#define REQ_METADATA_MAX_KEY 40
+#define REQ_METADATA_MAX_VALUE 500
+int req_metadata(srv_resp *r, json_t *body, json_t **out);
+/* The `states` filter of a list: states[]=X, states[0]=X.. and repeated
+ * states=X, each one of `allowed` (NULL-ended). Up to max into out; the
+ * number found, or -1 and a 400 naming an unknown state. */
+int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max);
 /* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a
  * 400 in r when malformed. */
 int req_page(srv_req *q, srv_resp *r, long *limit, long *offset);
@@ -269,6 +289,9 @@ int proxy_pass(srv_req *q, srv_resp *r, const char *tss_id);
 srv_tss *tss_find_any(srv *s, const char *id);
 /* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out);
+/* The same in environment env ("TEST" or "LIVE"), kept for the TSS's life. */
+tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
+                       srv_tss **out);
 
 /* tss.c */
 void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
@@ -339,6 +362,14 @@ int migrate_legacy(srv *s, const char *dbpath);
 int demo_setup(srv *s, int fresh, const char *host);
 
 /* util.c */
+/* The version the market API names in its answers' `_version`. */
+#define SRV_API_VERSION "2.0.0"
+/* Sets the resource envelope of j: _type, _id (unless NULL), _env (x's
+ * environment, "LIVE" when x is NULL) and _version. */
+void res_envelope(json_t *j, const char *type, const char *id, const srv_tss *x);
+/* The same with the environment given (e.g. the caller's, q->who.env, on a
+ * list across TSSs); NULL or "" is LIVE. */
+void res_envelope_env(json_t *j, const char *type, const char *id, const char *env);
 void random_hex(char *out, size_t nbytes);
 /* A new random (version 4) UUID. */
 void uuid_new(char out[37]);

@@ -88,9 +88,9 @@ static json_t *tss_json(srv *s, srv_tss *x)
     time_iso(info.cert_not_after, TIME_ISO_MILLIS, expiry, sizeof expiry);
     time_iso(info.self_test_time, TIME_ISO_MILLIS, st_time, sizeof st_time);
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:s,"
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:s,"
         " s:{s:s, s:I, s:i}, s:{s:s, s:I, s:b}, s:i}",
-        "_id", x->id, "_type", "TSS", "_env", "PROD", "state", state_name(info.state, deployed), "description",
+        "state", state_name(info.state, deployed), "description",
         desc[0] ? desc : info.description,
         "serial_number", x->serial_hex, "public_key", x->pub_b64, "signature_algorithm", x->alg,
         "signature_timestamp_format", x->time_format, "signature_counter", (json_int_t)info.signature_counter,
@@ -104,6 +104,7 @@ static json_t *tss_json(srv *s, srv_tss *x)
         info.self_test_ok, "overdue_active_transactions", (int)info.overdue_open_transactions);
     free(pem);
     if (j) {
+        res_envelope(j, "TSS", x->id, x);
         json_object_set_new(j, "end_of_usage", expiry_json(x));
         json_object_set_new(j, "warnings", json_array());
         expiry_add_warning(x, j);
@@ -121,7 +122,7 @@ static void respond_tss(srv_req *q, srv_resp *r, srv_tss *x)
 {
     json_t *j = tss_json(q->s, x);
     if (!j)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read the TSS");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot read the TSS (STORAGE_FAILURE)");
     else
         resp_json(r, 200, j);
 }
@@ -142,7 +143,7 @@ static void put_tss(srv_req *q, srv_resp *r, const char *id)
     if (x) {
         pthread_mutex_unlock(&s->create_mu);
         if (x->org_id != q->who.org_id)
-            resp_error(r, 409, "E_CONFLICT", "tss_id %s is taken", id);
+            resp_error(r, 409, "E_TSS_CONFLICT", "tss_id %s is taken", id);
         else
             respond_tss(q, r, x);
         return;
@@ -169,7 +170,7 @@ static void list_tss(srv_req *q, srv_resp *r)
     snprintf(org, sizeof org, "%" PRId64, q->who.org_id);
     json_t *recs = rec_list(q->s, "tss", org, offset, limit), *v;
     if (!recs) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot list the TSSs");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot list the TSSs (STORAGE_FAILURE)");
         return;
     }
     json_t *data = json_array();
@@ -182,7 +183,9 @@ static void list_tss(srv_req *q, srv_resp *r)
             n++;
     }
     json_decref(recs);
-    resp_json(r, 200, json_pack("{s:o*, s:i, s:s}", "data", data, "count", n, "_type", "TSS_LIST"));
+    json_t *list = json_pack("{s:o*, s:i}", "data", data, "count", n);
+    res_envelope_env(list, "TSS_LIST", NULL, q->who.env);
+    resp_json(r, 200, list);
 }
 
 int tss_set_record(srv *s, const char *id, const char *desc, int deployed)
@@ -269,7 +272,8 @@ static void puk_answer(srv_req *q, srv_resp *r, srv_tss *x, tse_err e)
 {
     int64_t wait = e == TSE_ERR_PIN_BLOCKED ? engine_puk_blocked_for(x->e) : 0;
     if (wait > 0) {
-        resp_error(r, 403, "PUK_TEMPORARILY_BLOCKED", "%s", tse_last_error_message());
+        resp_error(r, 403, "E_PUK_BLOCKED", "%s", tse_last_error_message());
+        resp_tse_name(r, "PUK_TEMPORARILY_BLOCKED");
         r->retry_after = (int)wait;
         json_object_set_new(r->json, "retry_after", json_integer(wait));
     } else if (e) {
@@ -324,13 +328,16 @@ static void user_auth(srv_req *q, srv_resp *r, srv_tss *x, const char *user, con
     tse_err e = engine_authenticate_user(x->e, user, pin, &res, &left);
     json_decref(j);
     if (e == TSE_ERR_AUTHENTICATION_FAILED && res != TSE_AUTH_PIN_BLOCKED && left > 0) {
-        resp_error(r, 401, tse_errname(e), "wrong %s PIN; %d attempt%s left before the PIN is blocked", user, left,
-                   left == 1 ? "" : "s");
+        resp_error(r, 401, tse_market_code(e), "wrong %s PIN; %d attempt%s left before the PIN is blocked", user,
+                   left, left == 1 ? "" : "s");
+        resp_tse_name(r, tse_errname(e));
         json_object_set_new(r->json, "remaining_retries", json_integer(left));
     } else if (e == TSE_ERR_PIN_BLOCKED || res == TSE_AUTH_PIN_BLOCKED) {
-        resp_error(r, 403, tse_errname(TSE_ERR_PIN_BLOCKED),
+        int admin = strcmp(user, TSE_USER_ADMIN) == 0;
+        resp_error(r, 403, admin ? "E_ADMIN_PIN_BLOCKED" : "E_TIME_ADMIN_PIN_BLOCKED",
                    "the %s PIN is blocked; set a new PIN with the PUK (PATCH .../%s)", user,
-                   strcmp(user, TSE_USER_ADMIN) ? "time-admin" : "admin");
+                   admin ? "admin" : "time-admin");
+        resp_tse_name(r, tse_errname(TSE_ERR_PIN_BLOCKED));
         json_object_set_new(r->json, "remaining_retries", json_integer(0));
     } else if (e) {
         resp_tse_error(r, e);
