@@ -28,7 +28,7 @@ typedef struct tx_req {
     const char *state;          /* ACTIVE, FINISHED, CANCELLED */
     const char *client_id;
     json_t *schema;             /* borrowed from the body, may be NULL */
-    json_t *metadata;           /* borrowed from the body, may be NULL */
+    json_t *metadata;           /* owned, may be NULL */
     char *process_data;         /* malloc'd, may hold NUL bytes */
     size_t process_data_len;
     const char *process_type;   /* "" without a schema */
@@ -62,9 +62,28 @@ static json_t *without_nulls(json_t *j)
     return j;
 }
 
-/* 1 found, 0 none, -1 error. */
-static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
+/* A stored answer as the API answers it today: nulls left out, the
+ * envelope of the TSS's environment `env`, and the metadata and schema that
+ * answers of earlier versions lacked (the schema: the raw values signed). */
+static json_t *as_answered(json_t *j, const char *env)
 {
+    if (!json_is_object(j))
+        return j;
+    without_nulls(j);
+    res_envelope_env(j, "TRANSACTION", NULL, env);
+    if (!json_is_object(json_object_get(j, "metadata")))
+        json_object_set_new(j, "metadata", json_object());
+    if (!json_is_object(json_object_get(j, "schema")))
+        json_object_set_new(j, "schema", json_pack("{s:{s:O, s:O}}", "raw", "process_type",
+                                                   json_object_get(j, "process_type"), "process_data",
+                                                   json_object_get(j, "process_data")));
+    return j;
+}
+
+/* 1 found, 0 none, -1 error. */
+static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
+{
+    const char *tss_id = x->id;
     char ns[REC_NS_LEN];
     json_t *v = NULL;
     int found = rec_get(s, rec_ns(ns, "tx", tss_id), tx_id, &v);
@@ -73,7 +92,7 @@ static int row_load(srv *s, const char *tss_id, const char *tx_id, tx_row *row)
         snprintf(row->client_id, sizeof row->client_id, "%s", json_string_value(json_object_get(v, "client_id")) ?: "");
         snprintf(row->state, sizeof row->state, "%s", json_string_value(json_object_get(v, "state")) ?: "");
         row->revision = json_integer_value(json_object_get(v, "revision"));
-        row->result = without_nulls(json_incref(json_object_get(v, "result")));
+        row->result = as_answered(json_incref(json_object_get(v, "result")), x->env);
         found = json_is_object(row->result) ? 1 : -1;
     }
     json_decref(v);
@@ -145,8 +164,7 @@ static const field_type payment_fields[] = {
     {"payment_type", JSON_STRING}, {"amount", JSON_STRING}, {"currency_code", JSON_STRING}, {NULL, 0}};
 static const field_type body_fields[] = {{"state", JSON_STRING},          {"client_id", JSON_STRING},
                                          {"schema", JSON_OBJECT},         {"additional_data", JSON_STRING},
-                                         {"update_variant", JSON_STRING}, {"metadata", JSON_OBJECT},
-                                         {NULL, 0}};
+                                         {"update_variant", JSON_STRING}, {NULL, 0}};
 static const field_type order_fields[] = {{"line_items", JSON_ARRAY}, {NULL, 0}};
 static const field_type item_fields[] = {{"text", JSON_STRING}, {NULL, 0}};
 static const field_type raw_fields[] = {{"process_type", JSON_STRING}, {"process_data", JSON_STRING}, {NULL, 0}};
@@ -291,6 +309,35 @@ static char *bestellung(json_t *order, tse_error *err)
     return pd;
 }
 
+/* The metadata members `given` sets on `stored` (a request's: numbers and
+ * booleans, which registers send too, as their JSON text; null removes a
+ * member), checked by req_metadata whole; 0 and *out (new reference, NULL
+ * without `given`), else -1 and a 400 in r. */
+static int metadata_checked(srv_resp *r, json_t *given, json_t *stored, json_t **out)
+{
+    *out = NULL;
+    if (!given)
+        return 0;
+    json_t *m = json_is_object(given) ? (json_is_object(stored) ? json_deep_copy(stored) : json_object()) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(given, k, v) {
+        if (json_is_null(v)) {
+            json_object_del(m, k);
+            continue;
+        }
+        char *text = json_is_number(v) || json_is_boolean(v) ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+        json_object_set_new(m, k, text ? json_string(text) : json_incref(v));
+        free(text);
+    }
+    json_t *body = json_pack("{s:o}", "metadata", m ? m : json_incref(given));
+    int rc = body ? req_metadata(r, body, out) : -1;
+    json_decref(body);
+    if (!body)
+        resp_error(r, 500, "E_INTERNAL", "no memory");
+    return rc;
+}
+
 /* Fills t->process_data/type from the schema; 400 in r on bad input. */
 static int parse_schema(tx_req *t, srv_resp *r)
 {
@@ -361,7 +408,8 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
     }
     t->client_id = json_string_value(json_object_get(body, "client_id"));
     t->schema = json_object_get(body, "schema");
-    t->metadata = json_object_get(body, "metadata");
+    if (metadata_checked(r, json_object_get(body, "metadata"), NULL, &t->metadata))
+        return -1;
     if (!t->state ||
         (strcmp(t->state, "ACTIVE") && strcmp(t->state, "FINISHED") && strcmp(t->state, "CANCELLED"))) {
         resp_error(r, 400, "E_BAD_REQUEST", "state must be ACTIVE, FINISHED or CANCELLED");
@@ -426,22 +474,6 @@ typedef struct tx_answer {
     rec_batch records;
 } tx_answer;
 
-/* The metadata of a transaction after a request: the stored one with the
- * request's members set over it (a member set to null is removed). */
-static json_t *metadata_merged(json_t *stored, json_t *given)
-{
-    json_t *m = json_is_object(stored) ? json_deep_copy(stored) : json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(given, k, v) {
-        if (json_is_null(v))
-            json_object_del(m, k);
-        else
-            json_object_set(m, k, v);
-    }
-    return m;
-}
-
 /* The answer of a signed (or unsigned-update) result. Fields without a value
  * (time_end and qr_code_data of an ACTIVE revision) are left out. */
 static json_t *answer_json(tx_answer *a, const tse_result *res)
@@ -455,20 +487,25 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
      * the answer says so as a raw schema */
     json_t *schema = t->schema ? json_incref(t->schema)
                                : json_pack("{s:{s:s, s:s}}", "raw", "process_type", "", "process_data", "");
-    json_t *j = pd_b64 ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:s}",
-                                   "_id", a->tx_id, "_type", "TRANSACTION", "_env", "PROD", "tss_id", x->id,
+    /* the metadata so far with the request's members set over it */
+    json_t *stored = a->row ? json_object_get(a->row->result, "metadata") : NULL;
+    json_t *metadata = json_is_object(stored) ? json_deep_copy(stored) : json_object();
+    if (t->metadata)
+        json_object_update(metadata, t->metadata);
+    json_t *j = pd_b64 ? json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:s}",
+                                   "tss_id", x->id,
                                    "client_id", t->client_id, "client_serial_number", a->serial,
                                    "tss_serial_number", x->serial_hex, "number", (json_int_t)res->transaction_number,
                                    "state", t->state, "revision", (json_int_t)t->revision, "latest_revision",
                                    (json_int_t)t->revision, "time_start", (json_int_t)res->start_time, "schema",
                                    schema, "metadata",
-                                   metadata_merged(a->row ? json_object_get(a->row->result, "metadata") : NULL,
-                                                   t->metadata),
+                                   metadata,
                                    "process_type", t->process_type, "process_data", pd_b64)
-                           : (json_decref(schema), NULL);
+                           : (json_decref(schema), json_decref(metadata), NULL);
     free(pd_b64);
     if (!j)
         return NULL;
+    res_envelope(j, "TRANSACTION", a->tx_id, x);
     put_result_fields(j, x, res, a->op);
     if (done) {
         json_object_set_new(j, "time_end", json_integer(res->log_time));
@@ -575,7 +612,7 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
     if (strcmp(row->state, "ACTIVE") != 0) {
         resp_error(r, 409, "E_TX_UPSERT", "%s: transaction %s is already %s (revision %lld)",
                    tse_errname(TSE_ERR_NO_TRANSACTION), tx_id, row->state, row->revision);
-        json_object_set_new(r->json, "tr_code", json_string(tse_errname(TSE_ERR_NO_TRANSACTION)));
+        resp_tse_name(r, tse_errname(TSE_ERR_NO_TRANSACTION));
         return 1;
     }
     if (strcmp(row->client_id, t->client_id) != 0) {
@@ -649,6 +686,25 @@ static int tx_resolve(srv *s, srv_resp *r, srv_tss *x, const char *ref, char out
     return found == 1 && id ? 0 : -1;
 }
 
+/* A client the TSS does not know: the TSE's state first, as the engine
+ * checks it (not initialized, disabled), else 400 E_CLIENT_NOT_FOUND. */
+static void unknown_client(srv_resp *r, srv_tss *x, const char *client_id)
+{
+    tse_info info;
+    tse_err e = engine_get_info(x->e, &info);
+    if (!e && info.state == TSE_STATE_DISABLED)
+        e = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "TSS %s is disabled", x->id);
+    else if (!e && info.state != TSE_STATE_INITIALIZED)
+        e = engine_fail(TSE_ERR_SE_API_NOT_INITIALIZED, "TSS %s is not initialized", x->id);
+    if (e) {
+        resp_tse_error(r, e);
+        return;
+    }
+    resp_error(r, 400, "E_CLIENT_NOT_FOUND", "%s: no client %s in TSS %s", tse_errname(TSE_ERR_CLIENT_NOT_REGISTERED),
+               client_id, x->id);
+    resp_tse_name(r, tse_errname(TSE_ERR_CLIENT_NOT_REGISTERED));
+}
+
 static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
 {
     char tx_id[37];
@@ -664,11 +720,11 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], cstate[16];
     pthread_mutex_t *lock = id_lock(q->s, x->id, tx_id);
     pthread_mutex_lock(lock);
-    int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x->id, tx_id, &row);
+    int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x, tx_id, &row);
     if (found == -1) {
         resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && client_lookup(q->s, x->id, t.client_id, serial, cstate)) {
-        resp_error(r, 400, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", t.client_id, x->id);
+        unknown_client(r, x, t.client_id);
     } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
         json_t *out = NULL;
         char *text = NULL;
@@ -685,6 +741,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     json_decref(row.result);
     free(t.process_data);
     free(t.additional_data);
+    json_decref(t.metadata);
     json_decref(body);
 }
 
@@ -696,7 +753,8 @@ static int by_number(const void *a, const void *b)
 }
 
 /* The answers of the transactions in `states` (none: all), by number, paged. */
-static json_t *tx_page(srv *s, const char *tss_id, const char *const *states, int ns, long offset, long limit)
+static json_t *tx_page(srv *s, const char *tss_id, const char *env, const char *const *states, int ns, long offset,
+                       long limit)
 {
     char name[REC_NS_LEN];
     rec_ns(name, "tx", tss_id);
@@ -726,7 +784,7 @@ static json_t *tx_page(srv *s, const char *tss_id, const char *const *states, in
     if (v)
         qsort(v, n, sizeof *v, by_number);
     for (size_t i = from; v && data && i < n && i < from + (size_t)limit; i++)
-        json_array_append(data, without_nulls(json_object_get(v[i], "result")));
+        json_array_append(data, as_answered(json_object_get(v[i], "result"), env));
     free(v);
     json_decref(rows);
     if (n && !v) {
@@ -736,41 +794,31 @@ static json_t *tx_page(srv *s, const char *tss_id, const char *const *states, in
     return data;
 }
 
-/* The states filter of a list: states[]=, states= (repeated) and
- * states[0]=, states[1]=, ...; 0 and their number in *ns, else -1 with a
- * 400 in r. */
+/* The states filter of a list (req_states), each state once. */
 static int states_filter(srv_req *q, srv_resp *r, const char *states[3], int *ns)
 {
+    static const char *const allowed[] = {"ACTIVE", "FINISHED", "CANCELLED", NULL};
     const char *v[16];
-    int n = req_query_all(q, "states[]", v, 16);
-    n += req_query_all(q, "states", v + n, 16 - n);
-    for (int i = 0; i < 10 && n < 16; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "states[%d]", i);
-        n += req_query_all(q, name, v + n, 16 - n);
-    }
+    int n = req_states(q, r, allowed, v, 16);
     *ns = 0;
     for (int i = 0; i < n; i++) {
-        if (strcmp(v[i], "ACTIVE") && strcmp(v[i], "FINISHED") && strcmp(v[i], "CANCELLED")) {
-            resp_error(r, 400, "E_BAD_REQUEST", "states[] must be ACTIVE, FINISHED or CANCELLED, not '%.40s'", v[i]);
-            return -1;
-        }
         bool again = false;
         for (int k = 0; k < *ns; k++)
             again |= strcmp(states[k], v[i]) == 0;
         if (!again)
             states[(*ns)++] = v[i];
     }
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
-static void list_answer(srv_resp *r, json_t *data)
+static void list_answer(srv_resp *r, json_t *data, const char *env)
 {
+    json_t *l = data ? json_pack("{s:o, s:I}", "data", data, "count", (json_int_t)json_array_size(data)) : NULL;
+    res_envelope_env(l, "TRANSACTION_LIST", NULL, env);
     if (!data)
         resp_error(r, 503, "STORAGE_FAILURE", "cannot list transactions");
     else
-        resp_json(r, 200, json_pack("{s:o, s:I, s:s}", "data", data, "count", (json_int_t)json_array_size(data),
-                                    "_type", "TRANSACTION_LIST"));
+        resp_json(r, 200, l);
 }
 
 static void list_tx(srv_req *q, srv_resp *r, srv_tss *x)
@@ -780,7 +828,7 @@ static void list_tx(srv_req *q, srv_resp *r, srv_tss *x)
     int ns;
     if (req_page(q, r, &limit, &offset) || states_filter(q, r, states, &ns))
         return;
-    list_answer(r, tx_page(q->s, x->id, states, ns, offset, limit));
+    list_answer(r, tx_page(q->s, x->id, x->env, states, ns, offset, limit), x->env);
 }
 
 /* Lists that gather more than one page's worth stop at this offset. */
@@ -814,7 +862,7 @@ void routes_client_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *client_id
         return;
     }
     if (txnum_backfill(q->s, x->id)) {
-        list_answer(r, NULL);
+        list_answer(r, NULL, x->env);
         return;
     }
     rec_ns(nums, "txnum", x->id);
@@ -828,7 +876,7 @@ void routes_client_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *client_id
         from += chunk;
         json_array_foreach(keys, i, k) {
             tx_row row = {0};
-            int found = row_load(q->s, x->id, json_string_value(json_object_get(k, "tx_id")), &row);
+            int found = row_load(q->s, x, json_string_value(json_object_get(k, "tx_id")), &row);
             if (found == 1 && state_in(row.result, states, ns) && skipped++ >= (ns ? offset : 0) &&
                 (long)json_array_size(data) < limit)
                 json_array_append(data, row.result);
@@ -845,7 +893,7 @@ void routes_client_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *client_id
         }
         json_decref(keys);
     }
-    list_answer(r, data);
+    list_answer(r, data, x->env);
 }
 
 /* GET /api/v2/tx: the transactions of every TSS of the organization, each
@@ -870,7 +918,8 @@ static void list_org_tx(srv_req *q, srv_resp *r)
     size_t *head = n ? calloc(n, sizeof *head) : NULL;
     json_t *data = tsss && (!n || (lists && head)) ? json_array() : NULL;
     json_array_foreach(tsss, i, t) {
-        if (data && !(lists[i] = tx_page(q->s, json_string_value(json_object_get(t, "_key")), states, ns, 0,
+        if (data && !(lists[i] = tx_page(q->s, json_string_value(json_object_get(t, "_key")),
+                                         json_string_value(json_object_get(t, "env")), states, ns, 0,
                                          offset + limit))) {
             json_decref(data);
             data = NULL;
@@ -898,7 +947,7 @@ static void list_org_tx(srv_req *q, srv_resp *r)
     free(lists);
     free(head);
     json_decref(tsss);
-    list_answer(r, data);
+    list_answer(r, data, q->who.env);
 }
 
 void routes_tx_all(srv_req *q, srv_resp *r, char **seg, int nseg)
@@ -922,14 +971,14 @@ static void get_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     uint64_t want = 0;
     if (rev && req_u64(r, "E_BAD_REQUEST", "tx_revision", rev, 1, REQ_MAX_JSON_INT, &want))
         return;
-    int found = row_load(q->s, x->id, tx_id, &row);
+    int found = row_load(q->s, x, tx_id, &row);
     if (found == 1 && want && (long long)want != row.revision) {
         char ns[REC_NS_LEN], key[REC_NS_LEN];
         json_t *v = NULL;
         snprintf(key, sizeof key, "%s/%" PRIu64, tx_id, want);
         int got = (long long)want < row.revision ? rec_get(q->s, rec_ns(ns, "txrev", x->id), key, &v) : 0;
         if (got == 1)
-            resp_json(r, 200, without_nulls(v));
+            resp_json(r, 200, as_answered(v, x->env));
         else if (got == 0)
             resp_error(r, 404, "E_TX_NOT_FOUND", "transaction %s has no stored revision %" PRIu64 " (its latest is "
                        "%lld)", tx_id, want, row.revision);
@@ -962,7 +1011,7 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     tx_row row = {0};
     pthread_mutex_t *lock = id_lock(q->s, x->id, tx_id);
     pthread_mutex_lock(lock);
-    int found = row_load(q->s, x->id, tx_id, &row);
+    int found = row_load(q->s, x, tx_id, &row);
     if (found == 0) {
         resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", tx_id, x->id);
     } else if (found < 0) {
@@ -971,16 +1020,17 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         json_t *m = json_object_get(row.result, "metadata");
         resp_json(r, 200, json_is_object(m) ? json_incref(m) : json_object());
     } else {
-        json_t *m = metadata_merged(json_object_get(row.result, "metadata"), body);
+        json_t *m = NULL;
         rec_batch b = {0};
         char *text = NULL;
-        if (m)
+        if (metadata_checked(r, body, json_object_get(row.result, "metadata"), &m) == 0) {
             json_object_set(row.result, "metadata", m);
-        if (!m || !(text = json_dumps(row.result, JSON_COMPACT)) ||
-            !row_record(&b, x->id, tx_id, row.result, text) || rec_commit(q->s, &b))
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot store the metadata of transaction %s", tx_id);
-        else
-            resp_json(r, 200, json_incref(m));
+            if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
+                rec_commit(q->s, &b))
+                resp_error(r, 503, "STORAGE_FAILURE", "cannot store the metadata of transaction %s", tx_id);
+            else
+                resp_json(r, 200, json_incref(m));
+        }
         rec_batch_free(&b);
         free(text);
         json_decref(m);
@@ -1020,7 +1070,7 @@ static json_t *log_entry(srv_tss *x, json_t *answer)
 static void tx_log(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
 {
     tx_row row = {0};
-    int found = row_load(q->s, x->id, tx_id, &row);
+    int found = row_load(q->s, x, tx_id, &row);
     if (found <= 0) {
         if (found == 0)
             resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", tx_id, x->id);
