@@ -52,7 +52,13 @@ bool receipt_amount_parse(const char *s, int64_t *cents)
 bool receipt_amount_parse_rounded(const char *s, int64_t *cents)
 {
     int64_t e5;
-    if (!s || !amount_parse_n(s, strlen(s), false, 5, &e5))
+    size_t n = s ? strlen(s) : 0;
+    const char *dot = s ? strchr(s, '.') : NULL;
+    /* zeros past the fifth place say nothing ("11.9000000" from a decimal
+     * type's scale) */
+    while (dot && n > (size_t)(dot - s) + 6 && s[n - 1] == '0')
+        n--;
+    if (!s || !amount_parse_n(s, n, false, 5, &e5))
         return false;
     /* half away from zero: 0.005 -> 0.01, -0.005 -> -0.01 */
     int64_t a = e5 < 0 ? -e5 : e5, c = (a + 500) / 1000;

@@ -28,8 +28,9 @@
  * sign other than a leading '-', |amount| <= RECEIPT_MAX_CENTS. */
 bool receipt_amount_parse(const char *s, int64_t *cents);
 /* The same with up to five decimals ("12.34567", as registers send them to
- * the HTTP API), rounded half away from zero to cents: "0.005" -> 1,
- * "-2.344999" refused (six decimals), "-2.34500" -> -235. */
+ * the HTTP API; zeros past the fifth do not count), rounded half away from
+ * zero to cents: "0.005" -> 1, "-2.34500" -> -235, "11.9000000" -> 1190,
+ * "-2.344999" refused (six places). */
 bool receipt_amount_parse_rounded(const char *s, int64_t *cents);
 /* cents -> "12.30", "-4.50" into out (cap >= 24). */
 void receipt_amount_format(int64_t cents, char *out, size_t cap);

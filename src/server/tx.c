@@ -977,8 +977,10 @@ static void get_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         json_t *v = NULL;
         snprintf(key, sizeof key, "%s/%" PRIu64, tx_id, want);
         int got = (long long)want < row.revision ? rec_get(q->s, rec_ns(ns, "txrev", x->id), key, &v) : 0;
-        if (got == 1)
-            resp_json(r, 200, as_answered(v, x->env));
+        if (got == 1) {   /* that revision as answered; latest_revision says where it stands now */
+            json_object_set_new(as_answered(v, x->env), "latest_revision", json_integer(row.revision));
+            resp_json(r, 200, v);
+        }
         else if (got == 0)
             resp_error(r, 404, "E_TX_NOT_FOUND", "transaction %s has no stored revision %" PRIu64 " (its latest is "
                        "%lld)", tx_id, want, row.revision);
@@ -1023,7 +1025,10 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         json_t *m = NULL;
         rec_batch b = {0};
         char *text = NULL;
-        if (metadata_checked(r, body, json_object_get(row.result, "metadata"), &m) == 0) {
+        /* the metadata object itself, or wrapped as {"metadata": {...}} (its
+         * values are strings, so an object value is the wrapper) */
+        json_t *given = json_is_object(json_object_get(body, "metadata")) ? json_object_get(body, "metadata") : body;
+        if (metadata_checked(r, given, json_object_get(row.result, "metadata"), &m) == 0) {
             json_object_set(row.result, "metadata", m);
             if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
                 rec_commit(q->s, &b))

@@ -238,12 +238,13 @@ static void api_names(void **state)
         int64_t cents;
     } rounded[] = {{"12.34000", 1234}, {"12.345", 1235}, {"12.34499", 1234}, {"-12.345", -1235},
                    {"0.00499", 0},     {"0.005", 1},     {"-0.005", -1},     {"7", 700},
-                   {"19.99999", 2000}, {"1000000000000.00", 100000000000000LL}};
+                   {"19.99999", 2000}, {"1000000000000.00", 100000000000000LL}, {"11.9000000", 1190},
+                   {"-0.00500000", -1}};
     for (size_t i = 0; i < sizeof rounded / sizeof rounded[0]; i++) {
         assert_true(receipt_amount_parse_rounded(rounded[i].in, &c));
         assert_int_equal(c, rounded[i].cents);
     }
-    const char *bad_amounts[] = {"12.345678", "1.000001", "1e3", "12,34", "", "-", "1000000000000.01", "999999999999.999995"};
+    const char *bad_amounts[] = {"12.345678", "1.000001", "1.0000010", "1e3", "12,34", "", "-", "1000000000000.01", "999999999999.999995"};
     for (size_t i = 0; i < sizeof bad_amounts / sizeof bad_amounts[0]; i++)
         assert_false(receipt_amount_parse_rounded(bad_amounts[i], &c));
     int64_t q;
