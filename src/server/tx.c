@@ -595,7 +595,8 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
             return 1;
         }
         if (strcmp(t->state, "ACTIVE") != 0) {
-            resp_error(r, 409, "E_TX_NOT_STARTED", "start transaction %s with state ACTIVE first", tx_id);
+            resp_error(r, 409, "E_TX_UPSERT", "transaction %s does not exist yet: start it with state ACTIVE first",
+                       tx_id);
             return 1;
         }
         return 0;
@@ -616,8 +617,9 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
         return 1;
     }
     if (strcmp(row->client_id, t->client_id) != 0) {
-        resp_error(r, 409, tse_errname(TSE_ERR_PARAMETER_MISMATCH), "transaction %s belongs to client %s", tx_id,
-                   row->client_id);
+        resp_error(r, 409, "E_TX_UPSERT", "%s: transaction %s belongs to client %s",
+                   tse_errname(TSE_ERR_PARAMETER_MISMATCH), tx_id, row->client_id);
+        resp_tse_name(r, tse_errname(TSE_ERR_PARAMETER_MISMATCH));
         return 1;
     }
     return 0;

@@ -481,6 +481,21 @@ static void errors(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/1?tx_revision=3", tss);
     hs_expect_error(hs_json(B, "PUT", path, tok, 400, "{s:s, s:s}", "state", "FINISHED", "client_id", other), 400,
                     "E_CLIENT_NOT_FOUND/CLIENT_NOT_REGISTERED");
+    /* Another client's transaction, a new one that does not start ACTIVE. */
+    char c2[37], fresh[37];
+    hs_uuid(c2);
+    hs_uuid(fresh);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
+    json_decref(hs_json(B, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, c2);
+    json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s}", "serial_number", "KASSE-02"));
+    c0 = counter_of(B, tok, tss);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/1?tx_revision=3", tss);
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "FINISHED", "client_id", c2), 409,
+                    "E_TX_UPSERT/PARAMETER_MISMATCH");
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, fresh);
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "FINISHED", "client_id", c2), 409,
+                    "E_TX_UPSERT");
     /* Unknown numbers and malformed references. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/2?tx_revision=2", tss);
     hs_expect_error(hs_json(B, "PUT", path, tok, 404, "{s:s, s:s}", "state", "FINISHED", "client_id", client), 404,
@@ -540,12 +555,112 @@ static void errors(void **state)
     free(dir);
 }
 
+/* Transactions stored before numbers, revisions and metadata had records of
+ * their own (answers with time_end and qr_code_data null, _env PROD, no
+ * metadata, no schema without one) read as today's after the upgrade. */
+static void earlier_records(void **state)
+{
+    (void)state;
+    char *dir = th_path("compat_tx_earlier");
+    srv_proc p;
+    hs_start(&p, dir, NULL);
+    const char *B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret);
+    char key[64], secret[96];
+    hs_org_key(B, op, "Altbestand", key, secret);
+    char *tok = hs_token(B, key, secret);
+    char tss[37], client[37], tx1[37], tx2[37], path[512], cmd[2048];
+    hs_uuid(tss);
+    hs_uuid(client);
+    hs_uuid(tx1);
+    hs_uuid(tx2);
+    hs_ready_tss(B, tok, tss, PIN, client, "KASSE-ALT");
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx1);
+    json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", tss, tx1);
+    json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "FINISHED", "client_id", client));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx2);
+    json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client));
+    free(tok);
+    assert_int_equal(hs_stop(&p), 0);
+    /* the records as the version before wrote them, in SQLite or (under
+     * with_pg.sh) in the data directory's PostgreSQL database */
+    static const char script[] =
+        "import json, os, sqlite3, subprocess, sys\n"
+        "d = sys.argv[1]\n"
+        "def old(value):\n"
+        "    v = json.loads(value); r = v['result']\n"
+        "    r['_env'] = 'PROD'; r.pop('_version'); r.pop('metadata'); r.pop('schema')\n"
+        "    r.setdefault('time_end', None); r.setdefault('qr_code_data', None)\n"
+        "    return json.dumps(v)\n"
+        "drop = \"DELETE FROM records WHERE ns LIKE 'txnum/%' OR ns LIKE 'txrev/%'\"\n"
+        "pick = \"SELECT key, value FROM records WHERE ns LIKE 'tx/%'\"\n"
+        "pg, pgbin = os.environ.get('OPENTSE_TEST_PG'), os.environ.get('OPENTSE_TEST_PGBIN')\n"
+        "if pg and pgbin:\n"
+        "    h = 1469598103934665603\n"
+        "    for c in d.encode():\n"
+        "        h = ((h ^ c) * 1099511628211) % 2**64\n"
+        "    psql = [pgbin + '/psql', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-F', '\\x1f',\n"
+        "            pg[:pg.rindex('/')] + '/d_%016x' % h]\n"
+        "    rows = subprocess.run(psql + ['-c', pick], check=True, capture_output=True, text=True).stdout\n"
+        "    sql = drop + ';\\n'\n"
+        "    for line in rows.splitlines():\n"
+        "        key, value = line.split('\\x1f', 1)\n"
+        "        sql += \"UPDATE records SET value = $v$%s$v$ WHERE key = '%s';\\n\" % (old(value), key)\n"
+        "    subprocess.run(psql, input=sql, check=True, text=True)\n"
+        "else:\n"
+        "    db = sqlite3.connect(os.path.join(d, 'opentse.db'))\n"
+        "    db.execute(drop)\n"
+        "    for key, value in db.execute(pick).fetchall():\n"
+        "        db.execute('UPDATE records SET value = ? WHERE key = ?', (old(value), key))\n"
+        "    db.commit()\n";
+    char *py = th_path("earlier.py");
+    assert_int_equal(th_write_file(py, script, strlen(script)), 0);
+    snprintf(cmd, sizeof cmd, "python3 '%s' '%s'", py, dir);
+    free(py);
+    assert_int_equal(system(cmd), 0);
+    hs_start(&p, dir, NULL);
+    B = p.base;
+    tok = hs_token(B, key, secret);
+    /* by number (its record made on the first lookup), typed as today */
+    for (int n = 1; n <= 2; n++) {
+        snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%d", tss, n);
+        json_t *t = hs_json(B, "GET", path, tok, 200, NULL);
+        assert_typed(t);
+        assert_string_equal(json_string_value(json_object_get(t, "_id")), n == 1 ? tx1 : tx2);
+        assert_string_equal(json_string_value(json_object_get(t, "_env")), "LIVE");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(t, "schema"), "raw"),
+                                                              "process_type")), "");
+        json_decref(t);
+    }
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/3", tss);
+    hs_expect_error(hs_json(B, "GET", path, tok, 404, NULL), 404, "E_TX_NOT_FOUND");
+    /* the client's list has both; the earlier revision was not kept */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s/tx", tss, client);
+    assert_int_equal(list_count(B, tok, path), 2);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/1?tx_revision=1", tss);
+    hs_expect_error(hs_json(B, "GET", path, tok, 404, NULL), 404, "E_TX_NOT_FOUND");
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx", tss);
+    assert_int_equal(list_count(B, tok, path), 2);
+    /* finished by number now */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/2?tx_revision=2", tss);
+    json_t *fin = hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "FINISHED", "client_id", client);
+    assert_typed(fin);
+    assert_int_equal(hs_verify_tx_response(fin), 0);
+    json_decref(fin);
+    hs_stop(&p);
+    free(op);
+    free(tok);
+    free(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(receipts_and_reads),
         cmocka_unit_test(errors),
+        cmocka_unit_test(earlier_records),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
