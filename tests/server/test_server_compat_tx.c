@@ -141,6 +141,31 @@ static size_t list_count(const char *B, const char *tok, const char *path)
     return n;
 }
 
+/* A server of a test's own with one organization and its token. */
+typedef struct world {
+    char *dir, *op, *tok;
+    srv_proc p;
+    char key[64], secret[96];
+} world;
+
+static const char *world_start(world *w, const char *name, const char *org)
+{
+    w->dir = th_path(name);
+    hs_start(&w->p, w->dir, NULL);
+    w->op = hs_token(w->p.base, w->p.op_key, w->p.op_secret);
+    hs_org_key(w->p.base, w->op, org, w->key, w->secret);
+    w->tok = hs_token(w->p.base, w->key, w->secret);
+    return w->p.base;
+}
+
+static void world_stop(world *w)
+{
+    hs_stop(&w->p);
+    free(w->op);
+    free(w->tok);
+    free(w->dir);
+}
+
 static const char *start_odoo = "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"schema\": {\"standard_v1\": "
                                 "{\"receipt\": {\"receipt_type\": \"RECEIPT\", \"amounts_per_vat_rate\": [], "
                                 "\"amounts_per_payment_type\": []}}}, \"metadata\": {\"pos_config_id\": 1, "
@@ -149,15 +174,11 @@ static const char *start_odoo = "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", 
 static void receipts_and_reads(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_tx");
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    const char *B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
-    char key[64], secret[96], key2[64], secret2[96];
-    hs_org_key(B, op, "Gasthaus", key, secret);
+    world w;
+    const char *B = world_start(&w, "compat_tx", "Gasthaus");
+    char *op = w.op, *tok = w.tok, key2[64], secret2[96];
     hs_org_key(B, op, "Nachbar", key2, secret2);
-    char *tok = hs_token(B, key, secret), *tok2 = hs_token(B, key2, secret2);
+    char *tok2 = hs_token(B, key2, secret2);
     char tss[37], tss2[37], client[37], client2[37], other[37], tx[37], path[512], body[2048];
     hs_uuid(tss);
     hs_uuid(tss2);
@@ -441,25 +462,16 @@ static void receipts_and_reads(void **state)
 
     json_decref(first);
     json_decref(fin);
-    hs_stop(&p);
-    free(op);
-    free(tok);
     free(tok2);
-    free(dir);
+    world_stop(&w);
 }
 
 static void errors(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_tx_errors");
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    const char *B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
-    char key[64], secret[96];
-    hs_org_key(B, op, "Kiosk", key, secret);
-    char *tok = hs_token(B, key, secret);
-    char tss[37], client[37], other[37], tx[37], path[512];
+    world w;
+    const char *B = world_start(&w, "compat_tx_errors", "Kiosk");
+    char *tok = w.tok, tss[37], client[37], other[37], tx[37], path[512];
     hs_uuid(tss);
     hs_uuid(client);
     hs_uuid(other);
@@ -548,11 +560,7 @@ static void errors(void **state)
     assert_typed(g);
     assert_int_equal(json_integer_value(json_object_get(g, "revision")), 3);
     json_decref(g);
-
-    hs_stop(&p);
-    free(op);
-    free(tok);
-    free(dir);
+    world_stop(&w);
 }
 
 /* Transactions stored before numbers, revisions and metadata had records of
@@ -561,15 +569,9 @@ static void errors(void **state)
 static void earlier_records(void **state)
 {
     (void)state;
-    char *dir = th_path("compat_tx_earlier");
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    const char *B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
-    char key[64], secret[96];
-    hs_org_key(B, op, "Altbestand", key, secret);
-    char *tok = hs_token(B, key, secret);
-    char tss[37], client[37], tx1[37], tx2[37], path[512], cmd[2048];
+    world w;
+    const char *B = world_start(&w, "compat_tx_earlier", "Altbestand");
+    char *tok = w.tok, tss[37], client[37], tx1[37], tx2[37], path[512], cmd[2048];
     hs_uuid(tss);
     hs_uuid(client);
     hs_uuid(tx1);
@@ -581,8 +583,7 @@ static void earlier_records(void **state)
     json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "FINISHED", "client_id", client));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx2);
     json_decref(hs_json(B, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", client));
-    free(tok);
-    assert_int_equal(hs_stop(&p), 0);
+    assert_int_equal(hs_stop(&w.p), 0);
     /* the records as the version before wrote them, in SQLite or (under
      * with_pg.sh) in the data directory's PostgreSQL database */
     static const char script[] =
@@ -616,12 +617,13 @@ static void earlier_records(void **state)
         "    db.commit()\n";
     char *py = th_path("earlier.py");
     assert_int_equal(th_write_file(py, script, strlen(script)), 0);
-    snprintf(cmd, sizeof cmd, "python3 '%s' '%s'", py, dir);
+    snprintf(cmd, sizeof cmd, "python3 '%s' '%s'", py, w.dir);
     free(py);
     assert_int_equal(system(cmd), 0);
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    tok = hs_token(B, key, secret);
+    hs_start(&w.p, w.dir, NULL);
+    B = w.p.base;
+    free(w.tok);
+    tok = w.tok = hs_token(B, w.key, w.secret);
     /* by number (its record made on the first lookup), typed as today */
     for (int n = 1; n <= 2; n++) {
         snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%d", tss, n);
@@ -648,10 +650,7 @@ static void earlier_records(void **state)
     assert_typed(fin);
     assert_int_equal(hs_verify_tx_response(fin), 0);
     json_decref(fin);
-    hs_stop(&p);
-    free(op);
-    free(tok);
-    free(dir);
+    world_stop(&w);
 }
 
 int main(void)
