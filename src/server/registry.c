@@ -198,6 +198,12 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
     return x && x->org_id == org_id ? x : NULL;
 }
 
+srv_tss *tss_find_for(srv *s, const char *id, const srv_principal *who)
+{
+    srv_tss *x = tss_find(s, id, who->org_id);
+    return x && strcmp(x->env, strcmp(who->env, "TEST") == 0 ? "TEST" : "LIVE") == 0 ? x : NULL;
+}
+
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
     return tss_create_env(s, id, org_id, "LIVE", puk, out);
@@ -205,6 +211,12 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
 
 tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
                        srv_tss **out)
+{
+    return tss_create_meta(s, id, org_id, env, NULL, puk, out);
+}
+
+tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
+                        char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
                              .log_format_version = (int)s->cfg.log_format};
@@ -220,6 +232,8 @@ tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, 
     json_t *v = json_pack("{s:I, s:s, s:i, s:I, s:s}", "org_id", (json_int_t)org_id, "description", "", "deployed",
                           0, "time_creation", (json_int_t)now, "env",
                           env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE");
+    if (v && metadata)
+        json_object_set(v, "metadata", metadata);
     rec_batch b = {0};
     if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v)) {
         json_decref(v);
@@ -264,8 +278,10 @@ int tss_linked(srv *s, const char *id, int want_successor, char out[40])
 void successor_links_json(srv *s, srv_tss *x, json_t *j)
 {
     char id[40];
-    json_object_set_new(j, "successor", tss_linked(s, x->id, 1, id) ? json_string(id) : json_null());
-    json_object_set_new(j, "predecessor", tss_linked(s, x->id, 0, id) ? json_string(id) : json_null());
+    if (tss_linked(s, x->id, 1, id))   /* none: left out */
+        json_object_set_new(j, "successor", json_string(id));
+    if (tss_linked(s, x->id, 0, id))
+        json_object_set_new(j, "predecessor", json_string(id));
 }
 
 void resp_elsewhere(srv_resp *r, const char *id)

@@ -260,38 +260,81 @@ int req_metadata(srv_resp *r, json_t *body, json_t **out)
                    REQ_METADATA_MAX_KEYS);
         return -1;
     }
+    json_t *copy = json_object();
     json_object_foreach(m, k, v) {
-        size_t kl = strlen(k), vl = json_string_length(v);
+        /* a number or boolean is kept as its text: metadata values are strings */
+        char num[64];
         const char *sv = json_string_value(v);
-        if (!kl || !utf8_valid(k) || utf8_chars(k) > REQ_METADATA_MAX_KEY) {
+        if (json_is_integer(v))
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        else if (json_is_boolean(v))
+            snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+        if (json_is_number(v) || json_is_boolean(v))
+            sv = num;
+        if (!*k || !utf8_valid(k) || utf8_chars(k) > REQ_METADATA_MAX_KEY) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata keys must be 1 to %d characters of valid UTF-8",
                        REQ_METADATA_MAX_KEY);
-            return -1;
-        }
-        if (!sv) {
+        } else if (!sv) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be a string", k);
-            return -1;
-        }
-        if (strlen(sv) != vl || !utf8_valid(sv) || utf8_chars(sv) > REQ_METADATA_MAX_VALUE) {
+        } else if ((sv != num && strlen(sv) != json_string_length(v)) || !utf8_valid(sv) ||
+                   utf8_chars(sv) > REQ_METADATA_MAX_VALUE) {
             resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be up to %d characters of valid UTF-8 (no NUL)", k,
                        REQ_METADATA_MAX_VALUE);
-            return -1;
+        } else if (json_object_set_new(copy, k, json_string(sv)) == 0) {
+            continue;
+        } else {
+            resp_error(r, 500, "E_INTERNAL", "no memory for the metadata");
         }
+        json_decref(copy);
+        return -1;
     }
-    *out = json_incref(m);
+    *out = copy;
     return 0;
+}
+
+json_t *req_metadata_body(json_t *body)
+{
+    json_t *m = json_object_get(body, "metadata");
+    return json_object_size(body) == 1 && json_is_object(m) ? m : body;
+}
+
+int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out)
+{
+    *out = NULL;
+    if (!json_is_object(patch)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "metadata must be an object of string values");
+        return -1;
+    }
+    json_t *merged = json_is_object(current) ? json_deep_copy(current) : json_object(), *v;
+    const char *k;
+    json_object_foreach(patch, k, v) {
+        if (json_is_null(v))
+            json_object_del(merged, k);
+        else
+            json_object_set(merged, k, v);
+    }
+    json_t *wrap = json_pack("{s:o}", "metadata", merged);
+    int rc = wrap ? req_metadata(r, wrap, out) : -1;
+    if (!wrap)
+        resp_error(r, 500, "E_INTERNAL", "no memory");
+    json_decref(wrap);
+    return rc;
 }
 
 typedef struct states_read {
     const char *const *allowed;
     const char **out;
     int n, max;
-    const char *bad;
+    const char *bad, *bad_key;
 } states_read;
 
-/* states, states[] or states[N] */
+/* states, states[] or states[N] (and state, as some clients spell it) */
 static bool states_key(const char *key)
 {
+    if (strcmp(key, "state") == 0)
+        return true;
     if (strncmp(key, "states", 6) != 0)
         return false;
     key += 6;
@@ -315,6 +358,7 @@ static enum MHD_Result state_value(void *cls, enum MHD_ValueKind kind, const cha
         known |= strcmp(value, a->allowed[i]) == 0;
     if (!known) {
         a->bad = value ? value : "";
+        a->bad_key = key;
         return MHD_YES;
     }
     for (int i = 0; i < a->n; i++)
@@ -327,13 +371,13 @@ static enum MHD_Result state_value(void *cls, enum MHD_ValueKind kind, const cha
 
 int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max)
 {
-    states_read a = {allowed, out, 0, max, NULL};
+    states_read a = {allowed, out, 0, max, NULL, NULL};
     MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, state_value, &a);
     if (a.bad) {
         char list[256] = "";
         for (int i = 0; allowed[i]; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
-        resp_error(r, 400, "E_BAD_REQUEST", "unknown state \"%s\" in states; give %s", a.bad, list);
+        resp_error(r, 400, "E_BAD_REQUEST", "unknown state \"%s\" in %s; give %s", a.bad, a.bad_key, list);
         return -1;
     }
     return a.n;
@@ -393,6 +437,23 @@ int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
         *vals[i] = (long)n;
     }
     return 0;
+}
+
+json_t *req_json_create(srv_req *q, srv_resp *r)
+{
+    const char *p = q->body, *end = q->body + q->body_len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == end)
+        return json_object();
+    json_error_t e;
+    json_t *j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (json_is_array(j) && json_array_size(j) == 0) {   /* what some clients send for "nothing" */
+        json_decref(j);
+        return json_object();
+    }
+    json_decref(j);
+    return req_json(q, r);
 }
 
 json_t *req_json(srv_req *q, srv_resp *r)

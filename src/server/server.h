@@ -215,17 +215,27 @@ const char *req_header(srv_req *q, const char *name);
 int req_query_all(srv_req *q, const char *name, const char **out, int max);
 /* Parses the body as a JSON object; on failure fills r with 400 and returns NULL. */
 json_t *req_json(srv_req *q, srv_resp *r);
+/* req_json for a body that may say nothing: an empty body or [] is {}. */
+json_t *req_json_create(srv_req *q, srv_resp *r);
 /* The body's optional `metadata` member: an object of at most
  * REQ_METADATA_MAX_KEYS string values, keys of 1..REQ_METADATA_MAX_KEY and
- * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8.
- * 0 with *out a new reference (NULL when absent); -1 and a 400 naming the
- * problem. */
+ * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8 (a
+ * number or boolean value is taken as its text, 123 as "123"). 0 with *out
+ * the checked metadata, a new object (NULL when absent); -1 and a 400
+ * naming the problem. */
 #define REQ_METADATA_MAX_KEYS 20
 #define REQ_METADATA_MAX_KEY 40
 #define REQ_METADATA_MAX_VALUE 500
 int req_metadata(srv_resp *r, json_t *body, json_t **out);
+/* current (NULL: none) with the metadata patch applied as a JSON merge
+ * patch (a key with null is removed), checked as req_metadata: 0 with *out
+ * the new metadata (a new reference), or -1 and a 400. */
+int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out);
+/* The metadata a PATCH .../metadata body gives: the body itself, or its
+ * member metadata when that is its only one and an object (borrowed). */
+json_t *req_metadata_body(json_t *body);
 /* The `states` filter of a list: states[]=X, states[0]=X.. and repeated
- * states=X, each one of `allowed` (NULL-ended). Up to max into out; the
+ * states=X (or state=X), each one of `allowed` (NULL-ended). Up to max into out; the
  * number found, or -1 and a 400 naming an unknown state. */
 int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max);
 /* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a
@@ -268,6 +278,9 @@ void auth_free(srv *s);
 /* New API key of org_id (0 = operator); writes the key and the secret
  * (shown this once, stored hashed). */
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65]);
+/* The same in environment env ("TEST" or "LIVE"; auth_create_key: LIVE):
+ * its tokens see only the TSSs of that environment. */
+int auth_create_key_env(srv *s, int64_t org_id, const char *env, char key_out[33], char secret_out[65]);
 int64_t auth_create_org(srv *s, const char *name);
 /* Revokes API key `key` of org_id: 0 done, 1 no such key there, -1 error. */
 int auth_revoke_key(srv *s, const char *key, int64_t org_id);
@@ -277,6 +290,9 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
 int tss_load_all(srv *s);
 void tss_close_all(srv *s);
 srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
+/* tss_find for the caller: a TSS of its organization and of its key's
+ * environment (one of the other environment is not found). */
+srv_tss *tss_find_for(srv *s, const char *id, const srv_principal *who);
 /* Whether another node of the deployment signs for TSS id now (tss_find gave NULL for it). */
 int tss_elsewhere(srv *s, const char *id, int64_t org_id);
 /* 503 with Retry-After: TSS id is signed by another node now. */
@@ -292,13 +308,22 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
 /* The same in environment env ("TEST" or "LIVE"), kept for the TSS's life. */
 tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
                        srv_tss **out);
+/* The same with the TSS's metadata (NULL: none) in its record. */
+tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
+                        char puk[TSE_PUK_LEN + 1], srv_tss **out);
 
 /* tss.c */
 void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
 tss_route_fn routes_admin;
+/* GET/PATCH /api/v2/tss/{id}/metadata */
+tss_route_fn routes_tss_metadata;
+/* Replaces the TSS record's metadata; 0 ok. */
+int tss_set_metadata(srv *s, const char *id, json_t *meta);
 
 /* client.c */
 tss_route_fn routes_client;
+/* GET /api/v2/client: the clients of all the caller's TSSs (of its environment) */
+void routes_client_all(srv_req *q, srv_resp *r, char **seg, int nseg);
 /* Registers client_id (UUID) with serial number `serial` in the TSE and the
  * state db. Returns TSE_OK or an engine code. */
 tse_err client_put(srv *s, srv_tss *x, const char *client_id, const char *serial);
@@ -329,7 +354,7 @@ tss_route_fn routes_successor;
 /* registry.c: the links between TSSs and their successors. Creates their
  * table; the linked TSS of `id` (want_successor: its successor, else its
  * predecessor) into out, 1 when there is one; "successor" and "predecessor"
- * (ids or null) set in a TSS answer. */
+ * (ids; left out when there is none) set in a TSS answer. */
 int tss_linked(srv *s, const char *id, int want_successor, char out[40]);
 /* Sets the TSS record's description (unless NULL) and deployed (unless < 0); 0 ok. */
 int tss_set_record(srv *s, const char *id, const char *desc, int deployed);
