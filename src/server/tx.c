@@ -309,35 +309,6 @@ static char *bestellung(json_t *order, tse_error *err)
     return pd;
 }
 
-/* The metadata members `given` sets on `stored` (a request's: numbers and
- * booleans, which registers send too, as their JSON text; null removes a
- * member), checked by req_metadata whole; 0 and *out (new reference, NULL
- * without `given`), else -1 and a 400 in r. */
-static int metadata_checked(srv_resp *r, json_t *given, json_t *stored, json_t **out)
-{
-    *out = NULL;
-    if (!given)
-        return 0;
-    json_t *m = json_is_object(given) ? (json_is_object(stored) ? json_deep_copy(stored) : json_object()) : NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach(given, k, v) {
-        if (json_is_null(v)) {
-            json_object_del(m, k);
-            continue;
-        }
-        char *text = json_is_number(v) || json_is_boolean(v) ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-        json_object_set_new(m, k, text ? json_string(text) : json_incref(v));
-        free(text);
-    }
-    json_t *body = json_pack("{s:o}", "metadata", m ? m : json_incref(given));
-    int rc = body ? req_metadata(r, body, out) : -1;
-    json_decref(body);
-    if (!body)
-        resp_error(r, 500, "E_INTERNAL", "no memory");
-    return rc;
-}
-
 /* Fills t->process_data/type from the schema; 400 in r on bad input. */
 static int parse_schema(tx_req *t, srv_resp *r)
 {
@@ -408,7 +379,7 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
     }
     t->client_id = json_string_value(json_object_get(body, "client_id"));
     t->schema = json_object_get(body, "schema");
-    if (metadata_checked(r, json_object_get(body, "metadata"), NULL, &t->metadata))
+    if (req_metadata(r, body, &t->metadata))
         return -1;
     if (!t->state ||
         (strcmp(t->state, "ACTIVE") && strcmp(t->state, "FINISHED") && strcmp(t->state, "CANCELLED"))) {
@@ -1027,10 +998,8 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         json_t *m = NULL;
         rec_batch b = {0};
         char *text = NULL;
-        /* the metadata object itself, or wrapped as {"metadata": {...}} (its
-         * values are strings, so an object value is the wrapper) */
-        json_t *given = json_is_object(json_object_get(body, "metadata")) ? json_object_get(body, "metadata") : body;
-        if (metadata_checked(r, given, json_object_get(row.result, "metadata"), &m) == 0) {
+        /* the metadata object itself, or wrapped as {"metadata": {...}} */
+        if (req_metadata_patch(r, req_metadata_body(body), json_object_get(row.result, "metadata"), &m) == 0) {
             json_object_set(row.result, "metadata", m);
             if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
                 rec_commit(q->s, &b))
