@@ -27,6 +27,7 @@ static const struct {
     {"tss", routes_tss},
     {"export", routes_export_list},
     {"client", routes_client_all},
+    {"tx", routes_tx_all},
 };
 
 /* /api/v2/tss/{tss_id}/<name>. */
