@@ -516,7 +516,11 @@ static void test_pg_lease_fencing(void **state)
 {
     (void)state;
     char *path = fresh_path("lease");
+    /* a lease long enough that a loaded machine never lets it lapse by
+     * itself: here it ends only when the test says so */
+    setenv("OPENTSE_STORE_LEASE_MS", "10000", 1);
     store_db *a = open_db(path), *b = open_db(path);
+    setenv("OPENTSE_STORE_LEASE_MS", "400", 1);
     store *sa = created(a, "tss-x");
     for (uint64_t i = 1; i <= 5; i++)
         assert_int_equal(commit_log(sa, "a", i, NULL, 0), 0);
