@@ -54,14 +54,14 @@ class Resp:
 class Contract:
     """One client's contract run: the server, the failures found."""
 
-    def __init__(self, name):
+    def __init__(self, name, record=True):
         self.name = name
         self.failures = []
         self.step = ''
         self.proc = None
         self.tmp = None
         self.seq = 0
-        self.record = os.environ.get('OPENTSE_API_RECORD')
+        self.record = os.environ.get('OPENTSE_API_RECORD') if record else None
         if self.record:
             self.record = os.path.join(self.record, 'contract_' + name)
             shutil.rmtree(self.record, ignore_errors=True)
