@@ -11,12 +11,14 @@ exits 1 when there was any. With OPENTSE_API_RECORD set, every exchange is
 written there as JSON for the OpenAPI response check (tests/openapi/)."""
 import base64
 import http.client
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 
@@ -370,3 +372,28 @@ def is_tar(data):
     """A TAR archive: ustar magic at 257 of the first header, a size that is
     a multiple of 512."""
     return len(data) >= 1024 and len(data) % 512 == 0 and data[257:262] == b'ustar'
+
+
+def tar_text(data, name):
+    """The text of member `name` of a TAR archive (None if it has none)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as t:
+            f = t.extractfile(name)
+            return f.read().decode('utf-8', 'replace') if f else None
+    except (tarfile.TarError, KeyError):
+        return None
+
+
+TEST_MARK = 'TEST (not for production use)'
+
+
+def check_env_mark(c, tar, env):
+    """An export of a TEST TSS says so in info.csv's description, one of a
+    LIVE TSS does not: a development archive is never taken for a real one."""
+    info = tar_text(tar, 'info.csv')
+    if not c.check(info is not None, 'the export has no info.csv'):
+        return
+    if env == 'TEST':
+        c.check(TEST_MARK in info, 'info.csv of a TEST TSS does not say %r: %r' % (TEST_MARK, info[:300]))
+    else:
+        c.check(TEST_MARK not in info, 'info.csv of a LIVE TSS is marked TEST: %r' % info[:300])

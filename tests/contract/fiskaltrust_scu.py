@@ -12,8 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from contract import (Contract, TSS_STATES_FISKALTRUST, cs_dict, cs_guid, cs_int, cs_long, cs_nullable_int,
-                      cs_object, cs_string, cs_uint, b64, is_tar, new_id, setup_tss)
+from contract import (Contract, TSS_STATES_FISKALTRUST, check_env_mark, cs_dict, cs_guid, cs_int, cs_long,
+                      cs_nullable_int, cs_object, cs_string, cs_uint, b64, is_tar, new_id, setup_tss)
 
 c = Contract('fiskaltrust_scu')
 c.start()
@@ -241,6 +241,8 @@ exp = new_id()
 # RequestExportAsync builds "tss/{id}/export/{eid}?{query}" with query
 # starting with "?": the query string on the wire begins with "?".
 tar = export(exp, '?end_transaction_number=%d' % to, None, to)
+if tar:
+    check_env_mark(c, tar, 'LIVE')
 
 # EndExportSessionAsync(erase): no open transaction, the export's metadata,
 # LastExportedTransactionNumber into the TSS's metadata (as a JSON number).

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from contract import Contract, error_body, is_tar, js_number, js_string, new_id, process_data
+from contract import Contract, check_env_mark, error_body, is_tar, js_number, js_string, new_id, process_data
 
 c = Contract('odoo_pos_cert')
 c.start()
@@ -196,7 +196,8 @@ for _ in range(300):
 if c.check(state == 'completed', 'the export ended %r' % state):
     params = r.json.get('parameters') or {}
     r = c.call('GET', V2 + '/tss/%s/export/%s/file' % (tss, exp), token=tok)
-    c.check(r.status == 200 and is_tar(r.body), 'download: %s' % r)
+    if c.check(r.status == 200 and is_tar(r.body), 'download: %s' % r):
+        check_env_mark(c, r.body, 'TEST')
     c.check(params.get('client_id') == client and 'start_date' in params,
             'the filters of the body were not applied: parameters %r' % (params,))
 
