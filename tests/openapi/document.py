@@ -50,6 +50,9 @@ def refs(node, where):
 refs(doc, '#')
 
 ext_tags = {t['name'] for t in doc.get('tags', []) if t.get('x-opentse-extension')}
+ids = [op.get('operationId') for item in doc['paths'].values() for m, op in item.items() if m in METHODS]
+if None in ids or len(set(ids)) != len(ids):
+    fails.append('operationIds missing or not unique: %s' % sorted(i for i in ids if ids.count(i) > 1 or i is None))
 for template, item in doc['paths'].items():
     want = set(re.findall(r'\{([^}]+)\}', template))
     for method, op in item.items():
