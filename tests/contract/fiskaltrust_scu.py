@@ -27,8 +27,14 @@ def tss_dto(t):
     for k in ('_type', '_env', '_version', 'description', 'state', 'certificate', 'public_key',
               'signature_algorithm', 'signature_timestamp_format', 'transaction_data_encoding', 'serial_number'):
         cs_string(c, t, k)
-    for k in ('time_creation', 'time_init', 'time_disable', 'signature_counter', 'transaction_counter'):
-        cs_long(c, t, k)
+    state = t.get('state')
+    cs_long(c, t, 'time_creation', required=True)
+    cs_long(c, t, 'time_init', required=state in ('INITIALIZED', 'DISABLED'))
+    cs_long(c, t, 'time_disable', required=state == 'DISABLED')
+    cs_long(c, t, 'signature_counter', required=True)     # TseInfo.CurrentNumberOfSignatures
+    cs_long(c, t, 'transaction_counter', required=True)   # the end of the export range
+    cs_string(c, t, 'serial_number', required=True)
+    cs_string(c, t, 'public_key', required=True)
     for k in ('max_number_active_transactions', 'max_number_registered_clients', 'number_active_transactions'):
         cs_nullable_int(c, t, k)
     cs_dict(c, t, 'metadata', required=True)   # GetExportRange: tss.Metadata.ContainsKey(...)
@@ -55,7 +61,7 @@ def tx_dto(x, raw=True):
     cs_int(c, x, 'latest_revision', required=True)
     cs_uint(c, x, 'number', required=True)
     cs_long(c, x, 'time_start', required=True)
-    cs_long(c, x, 'time_end')
+    cs_long(c, x, 'time_end', required=x.get('state') in ('FINISHED', 'CANCELLED'))
     log = cs_object(c, x, 'log')
     if log is not None:
         cs_string(c, log, 'operation')

@@ -26,16 +26,20 @@ def tss_response(t):
     for k in ('description', 'certificate', 'serial_number', 'public_key', 'signature_algorithm',
               'signature_timestamp_format'):
         cs_string(c, t, k)
-    cs_enum(c, t, 'state', TSS_STATES_MEWS)
-    for k in ('time_creation', 'time_init', 'time_disable', 'transaction_counter'):
-        cs_long(c, t, k)
-    cs_int(c, t, 'signature_counter')
+    state = cs_enum(c, t, 'state', TSS_STATES_MEWS)
+    # MapTss: FromUnixTime of each time (absent: 1970, right only while it
+    # has not happened), the counters.
+    cs_long(c, t, 'time_creation', required=True)
+    cs_long(c, t, 'time_init', required=state in ('INITIALIZED', 'DISABLED'))
+    cs_long(c, t, 'time_disable', required=state == 'DISABLED')
+    cs_long(c, t, 'transaction_counter', required=True)
+    cs_int(c, t, 'signature_counter', required=True)
 
 
 def client_response(x):
     cs_enum(c, x, 'state', CLIENT_STATES)
     cs_string(c, x, 'serial_number')
-    cs_long(c, x, 'time_creation')
+    cs_long(c, x, 'time_creation', required=True)
     cs_guid(c, x, 'tss_id')
     cs_guid(c, x, '_id')
     for k in ('_type', '_env', '_version'):
@@ -43,9 +47,9 @@ def client_response(x):
 
 
 def tx_response(x):
-    cs_long(c, x, 'number')
-    cs_long(c, x, 'time_start')
-    cs_long(c, x, 'time_end')
+    cs_long(c, x, 'number', required=True)
+    cs_long(c, x, 'time_start', required=True)
+    cs_long(c, x, 'time_end', required=x.get('state') in ('FINISHED', 'CANCELLED'))
     for k in ('client_serial_number', 'certificate_serial', 'qr_code_data', 'tss_serial_number', '_type', '_env',
               '_version'):
         cs_string(c, x, k)
@@ -53,8 +57,8 @@ def tx_response(x):
     cs_guid(c, x, 'client_id')
     cs_guid(c, x, 'tss_id')
     cs_guid(c, x, '_id')
-    cs_long(c, x, 'revision')
-    cs_long(c, x, 'latest_revision')
+    cs_long(c, x, 'revision', required=True)
+    cs_long(c, x, 'latest_revision', required=True)
     log = cs_object(c, x, 'log', required=False)
     if log:
         cs_string(c, log, 'operation')
@@ -64,8 +68,8 @@ def tx_response(x):
     if sig:
         cs_string(c, sig, 'value')
         cs_string(c, sig, 'algorithm')
-        cs_int(c, sig, 'counter')
-        cs_bytes(c, sig, 'public_key')
+        cs_int(c, sig, 'counter', required=True)
+        c.check(cs_bytes(c, sig, 'public_key') is not None, 'signature.public_key (byte[]) is missing')
     schema = cs_object(c, x, 'schema', required=False)
     sv1 = cs_object(c, schema, 'standard_v1', required=False) if schema else None
     rec = cs_object(c, sv1, 'receipt', required=False) if sv1 else None
