@@ -117,6 +117,13 @@ tse_err http_code_from_name(const char *name, tse_err fallback)
     return name && error_lookup(name, strlen(name), &code) && code ? (tse_err)code : fallback;
 }
 
+/* The TR-03151 name of an error answer: its tse_error, else its code. */
+static const char *http_error_name(json_t *e)
+{
+    const char *name = json_string_value(json_object_get(e, "tse_error"));
+    return name ? name : json_string_value(json_object_get(e, "code"));
+}
+
 static tse_err code_for_status(long status)
 {
     switch (status) {
@@ -309,7 +316,7 @@ static tse_err outcome(http *h, const char *method, const char *path, http_sink 
     }
     if (x->status >= 200 && x->status < 300)
         return TSE_OK;
-    const char *name = json_string_value(json_object_get(x->json, "code"));
+    const char *name = http_error_name(x->json);
     const char *msg = json_string_value(json_object_get(x->json, "message"));
     tse_err code = http_code_from_name(name, code_for_status(x->status));
     return engine_fail(code, "HTTP %ld from %s %s: %s", x->status, method, path,
@@ -393,7 +400,7 @@ static tse_err call(http *h, const char *method, const char *path, json_t *body,
         if (rc)
             break;
         send_retrying(h, method, path, text, h->access_token, replayable, sink, &x);
-        const char *code = json_string_value(json_object_get(x.json, "code"));
+        const char *code = http_error_name(x.json);
         if (x.cc == CURLE_OK && x.status == 401 && round == 0 && http_code_from_name(code, 0) == 0) {
             /* not a TSE refusal: the token expired or the server restarted;
              * once more with a new token */

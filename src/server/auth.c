@@ -3,10 +3,11 @@
  *
  * POST /api/v2/auth exchanges {api_key, api_secret} (or {refresh_token}) for
  * a bearer token. Tokens are stateless: "<kind>.<key_id>.<org_id>.<expiry>.
- * <HMAC-SHA256 hex>" keyed with a secret derived from the master key, so they
- * survive restarts and cost no lookup. Each key has a token bucket (rate and
- * burst = --rate-limit requests per second) and a revoked flag, so a revoked
- * key's tokens stop working at once.
+ * <env>.<HMAC-SHA256 hex>" keyed with a secret derived from the master key, so
+ * they survive restarts and cost no lookup; env is the key's environment
+ * (TEST or LIVE; a token of the form before environments is LIVE). Each key
+ * has a token bucket (rate and burst = --rate-limit requests per second) and
+ * a revoked flag, so a revoked key's tokens stop working at once.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -98,10 +99,11 @@ static void token_mac(srv *s, const char *body, char out[65])
         snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
-static void token_make(srv *s, const char *kind, int64_t key_id, int64_t org_id, int64_t exp, char *out, size_t cap)
+static void token_make(srv *s, const char *kind, const srv_principal *who, int64_t exp, char *out, size_t cap)
 {
     char body[128], mac[65];
-    snprintf(body, sizeof body, "%s.%" PRId64 ".%" PRId64 ".%" PRId64, kind, key_id, org_id, exp);
+    snprintf(body, sizeof body, "%s.%" PRId64 ".%" PRId64 ".%" PRId64 ".%s", kind, who->key_id, who->org_id, exp,
+             strcmp(who->env, "TEST") == 0 ? "TEST" : "LIVE");
     token_mac(s, body, mac);
     snprintf(out, cap, "%s.%s", body, mac);
 }
@@ -121,16 +123,17 @@ static int token_check(srv *s, const char *tok, const char *kind, srv_principal 
     token_mac(s, copy, mac);
     if (!ct_streq(mac, dot + 1))
         return -1;
-    char k[16];
+    char k[16], env[8] = "LIVE";
     int64_t key_id, org_id, exp;
-    if (sscanf(copy, "%15[a-z].%" SCNd64 ".%" SCNd64 ".%" SCNd64, k, &key_id, &org_id, &exp) != 4 ||
-        strcmp(k, kind) != 0)
+    int n = sscanf(copy, "%15[a-z].%" SCNd64 ".%" SCNd64 ".%" SCNd64 ".%7[A-Z]", k, &key_id, &org_id, &exp, env);
+    if (n < 4 || strcmp(k, kind) != 0 || (strcmp(env, "TEST") != 0 && strcmp(env, "LIVE") != 0))
         return -1;
     if (exp < now_s())
         return -2;
     who->key_id = key_id;
     who->org_id = org_id;
     who->operator_role = org_id == 0;
+    snprintf(who->env, sizeof who->env, "%s", env);
     return 0;
 }
 
@@ -191,17 +194,32 @@ int auth_require(srv_req *q, srv_resp *r)
     return 0;
 }
 
+/* What the token says, as the market API's access_token_claims: the
+ * environment and the organization (its id as a string, and its name). */
+static json_t *token_claims(srv *s, const srv_principal *who)
+{
+    char org[24];
+    snprintf(org, sizeof org, "%" PRId64, who->org_id);
+    json_t *c = json_pack("{s:s, s:s}", "env", who->env, "organization_id", org), *o = NULL;
+    if (c && who->org_id && rec_get(s, "org", org, &o) == 1 && json_is_string(json_object_get(o, "name")))
+        json_object_set(c, "organization_name", json_object_get(o, "name"));
+    json_decref(o);
+    return c;
+}
+
 static json_t *token_response(srv *s, srv_principal *who)
 {
     int64_t now = now_s();
     char at[256], rt[256];
-    token_make(s, "a", who->key_id, who->org_id, now + s->cfg.token_ttl, at, sizeof at);
-    token_make(s, "r", who->key_id, who->org_id, now + 86400, rt, sizeof rt);
-    return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s, s:I}", "access_token", at, "access_token_expires_in",
+    token_make(s, "a", who, now + s->cfg.token_ttl, at, sizeof at);
+    token_make(s, "r", who, now + 86400, rt, sizeof rt);
+    return json_pack("{s:s, s:o, s:I, s:I, s:s, s:I, s:I, s:s, s:I, s:s}", "access_token", at,
+                     "access_token_claims", token_claims(s, who), "access_token_expires_in",
                      (json_int_t)s->cfg.token_ttl, "access_token_expires_at", (json_int_t)(now + s->cfg.token_ttl),
                      "refresh_token", rt, "refresh_token_expires_in", (json_int_t)86400,
                      "refresh_token_expires_at", (json_int_t)(now + 86400), "role",
-                     who->org_id == 0 ? "OPERATOR" : "ORGANIZATION", "organization_id", (json_int_t)who->org_id);
+                     who->org_id == 0 ? "OPERATOR" : "ORGANIZATION", "organization_id", (json_int_t)who->org_id,
+                     "env", who->env);
 }
 
 /* POST /api/v2/auth */
@@ -234,6 +252,8 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
         if (found) {
             who.key_id = json_integer_value(json_object_get(k, "id"));
             who.org_id = json_integer_value(json_object_get(k, "org_id"));
+            const char *env = json_string_value(json_object_get(k, "env"));   /* none: a key of before, LIVE */
+            snprintf(who.env, sizeof who.env, "%s", env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE");
             snprintf(have, sizeof have, "%s", json_string_value(json_object_get(k, "secret_hash")) ?: "");
         }
         json_decref(k);
@@ -247,6 +267,6 @@ void routes_auth(srv_req *q, srv_resp *r, char **seg, int nseg)
         json_decref(j);
         return;
     }
-    json_decref(j);
     resp_json(r, 200, token_response(q->s, &who));
+    json_decref(j);
 }

@@ -1,9 +1,9 @@
 /*
  * demo.c - `opentsed --demo`: on a fresh data directory creates a demo
  * organization with an API key, a TSS taken to INITIALIZED (admin PIN set
- * with the PUK) and a registered client, and writes DATA_DIR/demo.json
- * {api_key, api_secret, tss_id, client_id, client_serial, admin_pin} (mode
- * 0600). The client's UUID is the one every face derives from its serial
+ * with the PUK) and a registered client, all of the TEST environment, and
+ * writes DATA_DIR/demo.json {api_key, api_secret, tss_id, client_id,
+ * client_serial, admin_pin, env} (mode 0600). The client's UUID is the one every face derives from its serial
  * number (engine_client_uuid), so the CLI, libopentse and curl all reach it.
  * demo_print shows them, with a curl and an `opentse` example, once the
  * service listens; every start prints the saved demo.json again.
@@ -73,7 +73,7 @@ static tse_err make_tss(srv *s, int64_t org, const char *tss_id, const char *cli
 {
     char puk[TSE_PUK_LEN + 1];
     srv_tss *x = NULL;
-    tse_err e = tss_create(s, tss_id, org, puk, &x);
+    tse_err e = tss_create_env(s, tss_id, org, "TEST", puk, &x);   /* demo data: never mistaken for production */
     if (!e)
         e = engine_set_admin_pin(x->e, puk, pin);
     OPENSSL_cleanse(puk, sizeof puk);
@@ -125,13 +125,14 @@ int demo_setup(srv *s, int fresh, const char *host)
     for (int i = 0; i < 8; i++)
         pin[i] = (char)('0' + (unsigned char)pin[i] % 10);
     tse_err e = TSE_OK;
-    if (org < 0 || auth_create_key(s, org, key, secret) || (e = make_tss(s, org, tss_id, client_id, pin))) {
+    if (org < 0 || auth_create_key_env(s, org, "TEST", key, secret) ||
+        (e = make_tss(s, org, tss_id, client_id, pin))) {
         fprintf(stderr, "opentsed: --demo failed: %s %s\n", e ? tse_errname(e) : "cannot store the organization",
                 e ? tse_last_error_message() : "");
         return -1;
     }
-    d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "api_key", key, "api_secret", secret, "tss_id", tss_id,
-                  "client_id", client_id, "client_serial", demo_serial, "admin_pin", pin);
+    d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "api_key", key, "api_secret", secret, "tss_id", tss_id,
+                  "client_id", client_id, "client_serial", demo_serial, "admin_pin", pin, "env", "TEST");
     OPENSSL_cleanse(secret, sizeof secret);
     /* kept for the other nodes of the deployment (demo data only) */
     if (!d || rec_put(s, ENGINE_RECORD_PUT, "demo", "demo", NULL, 0, d) || save(path, d)) {

@@ -2,7 +2,7 @@
  * orgs.c - tenancy for the operator key (organization 0):
  *   POST   /api/v2/organizations {name}                  create an organization
  *   GET    /api/v2/organizations                         list them
- *   POST   /api/v2/organizations/{id}/api-keys           new API key (secret shown once)
+ *   POST   /api/v2/organizations/{id}/api-keys [{env}]   new API key of environment TEST or LIVE (secret shown once)
  *   GET    /api/v2/organizations/{id}/api-keys           list keys (never secrets)
  *   DELETE /api/v2/organizations/{id}/api-keys/{key}     revoke a key and its tokens
  * Secrets are random 256-bit values stored as SHA-256 hashes.
@@ -35,6 +35,11 @@ int64_t auth_create_org(srv *s, const char *name)
 
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65])
 {
+    return auth_create_key_env(s, org_id, "LIVE", key_out, secret_out);
+}
+
+int auth_create_key_env(srv *s, int64_t org_id, const char *env, char key_out[33], char secret_out[65])
+{
     random_hex(key_out, 16);
     random_hex(secret_out, 32);
     char hash[65], org[24], idhex[17];
@@ -42,8 +47,9 @@ int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65
     snprintf(org, sizeof org, "%" PRId64, org_id);
     random_hex(idhex, 8);   /* the id tokens carry: random, so no node needs to count */
     int64_t id = (int64_t)(strtoull(idhex, NULL, 16) >> 11) + 1;   /* 1 .. 2^53 */
-    json_t *v = json_pack("{s:I, s:I, s:s, s:i, s:I}", "id", (json_int_t)id, "org_id", (json_int_t)org_id,
-                          "secret_hash", hash, "revoked", 0, "time_creation", (json_int_t)now_s());
+    json_t *v = json_pack("{s:I, s:I, s:s, s:i, s:I, s:s}", "id", (json_int_t)id, "org_id", (json_int_t)org_id,
+                          "secret_hash", hash, "revoked", 0, "time_creation", (json_int_t)now_s(), "env",
+                          env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE");
     int rc = v ? rec_put(s, ENGINE_RECORD_INSERT, "apikey", key_out, org, now_s(), v) : -1;
     json_decref(v);
     return rc ? -1 : 0;
@@ -61,7 +67,8 @@ static json_t *pick(json_t *data, const char *const *fields, int n)
             char name[32];
             snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - fields[k]) : (int)strlen(fields[k]), fields[k]);
             json_t *f = json_object_get(v, eq ? eq + 1 : fields[k]);
-            json_object_set(o, name, f ? f : json_null());
+            if (f)   /* a field a record has not (e.g. env before environments): left out */
+                json_object_set(o, name, f);
         }
         json_array_append_new(out, o);
     }
@@ -80,10 +87,22 @@ static json_t *org_ids(json_t *data)
     return data;
 }
 
+/* Keys made before environments are LIVE. */
+static json_t *key_envs(json_t *data)
+{
+    json_t *v;
+    size_t i;
+    json_array_foreach(data, i, v) {
+        if (!json_object_get(v, "env"))
+            json_object_set_new(v, "env", json_string("LIVE"));
+    }
+    return data;
+}
+
 static void respond_list(srv_resp *r, json_t *data, const char *type)
 {
     if (!data)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read the state database");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot read the state database (STORAGE_FAILURE)");
     else
         resp_json(r, 200, json_pack("{s:o, s:i, s:s}", "data", data, "count", (int)json_array_size(data), "_type",
                                     type));
@@ -99,22 +118,36 @@ static void create_org(srv_req *q, srv_resp *r)
     if (!name || !*name || strlen(name) > 200)
         resp_error(r, 400, "E_BAD_REQUEST", "name (1..200 characters) is required");
     else if ((id = auth_create_org(q->s, name)) < 0)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot store the organization");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot store the organization (STORAGE_FAILURE)");
     else
         resp_json(r, 200, json_pack("{s:I, s:s, s:s, s:I}", "_id", (json_int_t)id, "_type", "ORGANIZATION", "name",
                                     name, "time_creation", (json_int_t)now_s()));
     json_decref(j);
 }
 
+/* POST .../api-keys [{"env": "TEST" | "LIVE"}] (LIVE when not given) */
 static void create_key(srv_req *q, srv_resp *r, int64_t org)
 {
     char key[33], secret[65];
-    if (auth_create_key(q->s, org, key, secret)) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot store the API key");
+    json_t *j = q->body_len ? req_json(q, r) : NULL;
+    if (q->body_len && !j)
+        return;
+    json_t *ev = json_object_get(j, "env");
+    const char *env = ev ? json_string_value(ev) : "LIVE";
+    if (!env || (strcmp(env, "TEST") != 0 && strcmp(env, "LIVE") != 0)) {
+        json_decref(j);
+        resp_error(r, 400, "E_BAD_REQUEST", "env must be \"TEST\" or \"LIVE\"");
         return;
     }
-    resp_json(r, 200, json_pack("{s:s, s:s, s:s, s:I}", "_type", "API_KEY", "key", key, "secret", secret,
-                                "organization_id", (json_int_t)org));
+    int rc = auth_create_key_env(q->s, org, env, key, secret);
+    if (rc) {
+        json_decref(j);
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot store the API key (STORAGE_FAILURE)");
+        return;
+    }
+    resp_json(r, 200, json_pack("{s:s, s:s, s:s, s:I, s:s}", "_type", "API_KEY", "key", key, "secret", secret,
+                                "organization_id", (json_int_t)org, "env", env));
+    json_decref(j);
     OPENSSL_cleanse(secret, sizeof secret);
 }
 
@@ -146,7 +179,7 @@ static void revoke_key(srv_req *q, srv_resp *r, const char *org, const char *key
         return;
     }
     if (rc) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot revoke the API key");
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot revoke the API key (STORAGE_FAILURE)");
         return;
     }
     resp_json(r, 200, json_pack("{s:s, s:s, s:b}", "_type", "API_KEY", "key", key, "revoked", 1));
@@ -180,8 +213,8 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg)
     } else if (nseg == 3 && strcmp(m, "POST") == 0) {
         create_key(q, r, (long long)org);
     } else if (nseg == 3 && strcmp(m, "GET") == 0) {
-        static const char *const cols[] = {"key=_key", "revoked", "time_creation"};
-        respond_list(r, pick(rec_list(q->s, "apikey", seg[1], 0, 0), cols, 3), "API_KEY_LIST");
+        static const char *const cols[] = {"key=_key", "revoked", "time_creation", "env"};
+        respond_list(r, key_envs(pick(rec_list(q->s, "apikey", seg[1], 0, 0), cols, 4)), "API_KEY_LIST");
     } else if (nseg == 4 && strcmp(m, "DELETE") == 0) {
         revoke_key(q, r, seg[1], seg[3]);
     } else {

@@ -27,6 +27,16 @@ typedef struct srv_away {
     struct srv_away *next;
 } srv_away;
 
+/* The environment of TSS id from its record: "TEST", or "LIVE" (also for a
+ * record written before TSSs had one). */
+static void tss_record_env(srv *s, const char *id, char env[5])
+{
+    json_t *v = NULL;
+    const char *e = rec_get(s, "tss", id, &v) == 1 ? json_string_value(json_object_get(v, "env")) : NULL;
+    snprintf(env, 5, "%s", e && strcmp(e, "TEST") == 0 ? "TEST" : "LIVE");
+    json_decref(v);
+}
+
 /* Opens the engine of TSS `id` and adds it to the registry (under tss_mu).
  * *elsewhere is set when another node holds it. */
 static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *elsewhere)
@@ -59,6 +69,7 @@ static srv_tss *registry_open_at(srv *s, const char *id, int64_t org_id, bool *e
     snprintf(x->id, sizeof x->id, "%s", id);
     x->org_id = org_id;
     x->e = e;
+    tss_record_env(s, id, x->env);
     x->curve = info.curve;
     tse_hex(info.serial_number, TSE_SERIAL_LEN, x->serial_hex);
     snprintf(x->alg, sizeof x->alg, "%s", info.signature_algorithm);
@@ -187,7 +198,25 @@ srv_tss *tss_find(srv *s, const char *id, int64_t org_id)
     return x && x->org_id == org_id ? x : NULL;
 }
 
+srv_tss *tss_find_for(srv *s, const char *id, const srv_principal *who)
+{
+    srv_tss *x = tss_find(s, id, who->org_id);
+    return x && strcmp(x->env, strcmp(who->env, "TEST") == 0 ? "TEST" : "LIVE") == 0 ? x : NULL;
+}
+
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out)
+{
+    return tss_create_env(s, id, org_id, "LIVE", puk, out);
+}
+
+tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
+                       srv_tss **out)
+{
+    return tss_create_meta(s, id, org_id, env, NULL, puk, out);
+}
+
+tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
+                        char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
                              .log_format_version = (int)s->cfg.log_format};
@@ -200,8 +229,11 @@ tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN 
     char org[32];
     snprintf(org, sizeof org, "%" PRId64, org_id);
     int64_t now = now_s();
-    json_t *v = json_pack("{s:I, s:s, s:i, s:I}", "org_id", (json_int_t)org_id, "description", "", "deployed", 0,
-                          "time_creation", (json_int_t)now);
+    json_t *v = json_pack("{s:I, s:s, s:i, s:I, s:s}", "org_id", (json_int_t)org_id, "description", "", "deployed",
+                          0, "time_creation", (json_int_t)now, "env",
+                          env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE");
+    if (v && metadata)
+        json_object_set(v, "metadata", metadata);
     rec_batch b = {0};
     if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v)) {
         json_decref(v);
@@ -246,14 +278,17 @@ int tss_linked(srv *s, const char *id, int want_successor, char out[40])
 void successor_links_json(srv *s, srv_tss *x, json_t *j)
 {
     char id[40];
-    json_object_set_new(j, "successor", tss_linked(s, x->id, 1, id) ? json_string(id) : json_null());
-    json_object_set_new(j, "predecessor", tss_linked(s, x->id, 0, id) ? json_string(id) : json_null());
+    if (tss_linked(s, x->id, 1, id))   /* none: left out */
+        json_object_set_new(j, "successor", json_string(id));
+    if (tss_linked(s, x->id, 0, id))
+        json_object_set_new(j, "predecessor", json_string(id));
 }
 
 void resp_elsewhere(srv_resp *r, const char *id)
 {
-    resp_error(r, 503, tse_errname(TSE_ERR_STORE_IN_USE),
+    resp_error(r, 503, "E_SERVICE_UNAVAILABLE",
                "TSS %s is signed by another node of this deployment now; it is taken over here once that node's "
                "lease ends", id);
+    resp_tse_name(r, tse_errname(TSE_ERR_STORE_IN_USE));
     r->retry_after = 1;
 }

@@ -50,16 +50,18 @@ static json_t *report_json(srv *s, srv_tss *x)
                             json_object_get(t, "description"), "state", json_object_get(t, "state"),
                             "signature_algorithm", json_object_get(t, "signature_algorithm"), "public_key",
                             json_object_get(t, "public_key"), "end_of_usage", json_object_get(t, "end_of_usage"),
-                            "successor", json_object_get(t, "successor"), "predecessor",
-                            json_object_get(t, "predecessor"), "certificate", json_object_get(t, "certificate"));
+                            "successor", json_object_get(t, "successor") ?: json_null(), "predecessor",
+                            json_object_get(t, "predecessor") ?: json_null(), "certificate", json_object_get(t, "certificate"));
     json_t *ti = json_object_get(t, "time_init"), *td = json_object_get(t, "time_disable");
     if (tse) {
         json_object_set_new(tse, "time_start_of_use", time_json(json_integer_value(ti)));
         json_object_set_new(tse, "time_end_of_use", time_json(json_integer_value(td)));
     }
     json_decref(t);
-    return json_pack("{s:s, s:o, s:o*, s:o}", "_type", "TSE_REPORT", "time_generated", time_json(now_s()), "tse",
-                     tse, "registers", registers(s, x));
+    json_t *rep = json_pack("{s:s, s:o, s:o*, s:o}", "_type", "TSE_REPORT", "time_generated", time_json(now_s()),
+                            "tse", tse, "registers", registers(s, x));
+    res_envelope(rep, "TSE_REPORT", NULL, x);   /* _env: a TEST TSS is not one to report */
+    return rep;
 }
 
 /* A CSV field: quoted when it holds the separator, a quote or a line break. */

@@ -1,7 +1,9 @@
 /*
  * reqresp.c - what every handler of opentsed uses to read its request and
  * write its response: query values, headers, paging, the JSON body, JSON
- * answers and errors (HTTP status, TR-03151 code name and message).
+ * answers and errors (HTTP status, the market API's code, the TR-03151
+ * name and message), the metadata of a resource and the states filter of a
+ * list.
  */
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -151,6 +153,8 @@ static int tse_status(tse_err rc)
         return 404;
     case TSE_ERR_INVALID_ARGUMENT:
     case TSE_ERR_PARAMETER_MISMATCH:
+    case TSE_ERR_CLIENT_NOT_REGISTERED:   /* the market API: 400 E_CLIENT_NOT_FOUND */
+    case TSE_ERR_SECURE_ELEMENT_DISABLED: /* and 400 E_TSS_DISABLED */
     case TSE_ERR_INVALID_TIME:
     case TSE_ERR_USER_ID_NOT_MANAGED:
         return 400;
@@ -170,15 +174,213 @@ static int tse_status(tse_err rc)
     }
 }
 
+/* The market API's code of an engine error; those it has no own code for
+ * get the general one of their HTTP status. */
+const char *tse_market_code(tse_err rc)
+{
+    switch (rc) {
+    case TSE_ERR_SECURE_ELEMENT_DISABLED: return "E_TSS_DISABLED";
+    case TSE_ERR_SE_API_NOT_INITIALIZED: return "E_TSS_NOT_INITIALIZED";
+    case TSE_ERR_WRONG_STATE: return "E_TSS_INVALID_STATE";
+    case TSE_ERR_NOT_FOUND: return "E_TSS_NOT_FOUND";
+    case TSE_ERR_CERTIFICATE_EXPIRED: return "E_TSS_CERTIFICATE_EXPIRED";
+    case TSE_ERR_TIME_NOT_SET: return "E_TSS_TIME_NOT_SET";
+    case TSE_ERR_SELF_TEST_FAILED: return "E_TSS_SELF_TEST_FAILED";
+    case TSE_ERR_CLIENT_NOT_REGISTERED:
+    case TSE_ERR_ID_NOT_FOUND:
+    case TSE_ERR_USER_ID_NOT_MANAGED: return "E_CLIENT_NOT_FOUND";
+    case TSE_ERR_TOO_MANY_CLIENTS: return "E_CLIENT_LIMIT_REACHED";
+    case TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND:
+    case TSE_ERR_NO_TRANSACTION: return "E_TX_NOT_FOUND";
+    case TSE_ERR_TOO_MANY_TRANSACTIONS: return "E_TX_LIMIT_REACHED";
+    case TSE_ERR_START_TRANSACTION_FAILED:
+    case TSE_ERR_UPDATE_TRANSACTION_FAILED:
+    case TSE_ERR_FINISH_TRANSACTION_FAILED: return "E_TX_UPSERT";
+    case TSE_ERR_AUTHENTICATION_FAILED: return "E_PIN_INVALID";
+    case TSE_ERR_UNBLOCK_FAILED: return "E_PUK_INVALID";
+    case TSE_ERR_PIN_BLOCKED: return "E_ADMIN_PIN_BLOCKED";
+    case TSE_ERR_USER_NOT_AUTHENTICATED:
+    case TSE_ERR_USER_ID_NOT_AUTHENTICATED: return "E_ADMIN_NOT_AUTHENTICATED";
+    case TSE_ERR_TOO_LARGE: return "E_PAYLOAD_TOO_LARGE";
+    default:
+        break;
+    }
+    switch (tse_status(rc)) {
+    case 400: return "E_BAD_REQUEST";
+    case 401: return "E_UNAUTHORIZED";
+    case 403: return "E_FORBIDDEN";
+    case 404: return "E_NOT_FOUND";
+    case 413: return "E_PAYLOAD_TOO_LARGE";
+    case 500: return "E_INTERNAL";
+    case 503: return "E_SERVICE_UNAVAILABLE";
+    default: return "E_CONFLICT";
+    }
+}
+
 void resp_tse_error(srv_resp *r, tse_err rc)
 {
     /* The engine's detail for this thread, if it is about this code; the
      * server's own refusals carry the code's general text. */
     const tse_error *e = error_last();
     if (e->code == (int)rc && e->message[0])
-        resp_error(r, tse_status(rc), tse_errname(rc), "%s: %s", tse_errname(rc), e->message);
+        resp_error(r, tse_status(rc), tse_market_code(rc), "%s: %s", tse_errname(rc), e->message);
     else
-        resp_error(r, tse_status(rc), tse_errname(rc), "%s", tse_strerror(rc));
+        resp_error(r, tse_status(rc), tse_market_code(rc), "%s", tse_strerror(rc));
+    resp_tse_name(r, tse_errname(rc));
+}
+
+void resp_tse_name(srv_resp *r, const char *name)
+{
+    if (r->json)
+        json_object_set_new(r->json, "tse_error", json_string(name));
+}
+
+/* The characters (code points) of valid UTF-8 s. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+int req_metadata(srv_resp *r, json_t *body, json_t **out)
+{
+    *out = NULL;
+    json_t *m = json_object_get(body, "metadata"), *v;
+    const char *k;
+    if (!m)
+        return 0;
+    if (!json_is_object(m)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "metadata must be an object of string values");
+        return -1;
+    }
+    if (json_object_size(m) > REQ_METADATA_MAX_KEYS) {
+        resp_error(r, 400, "E_BAD_REQUEST", "metadata has %zu keys; at most %d are allowed", json_object_size(m),
+                   REQ_METADATA_MAX_KEYS);
+        return -1;
+    }
+    json_t *copy = json_object();
+    json_object_foreach(m, k, v) {
+        /* a number or boolean is kept as its text: metadata values are strings */
+        char num[64];
+        const char *sv = json_string_value(v);
+        if (json_is_integer(v))
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v))
+            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        else if (json_is_boolean(v))
+            snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+        if (json_is_number(v) || json_is_boolean(v))
+            sv = num;
+        if (!*k || !utf8_valid(k) || utf8_chars(k) > REQ_METADATA_MAX_KEY) {
+            resp_error(r, 400, "E_BAD_REQUEST", "metadata keys must be 1 to %d characters of valid UTF-8",
+                       REQ_METADATA_MAX_KEY);
+        } else if (!sv) {
+            resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be a string", k);
+        } else if ((sv != num && strlen(sv) != json_string_length(v)) || !utf8_valid(sv) ||
+                   utf8_chars(sv) > REQ_METADATA_MAX_VALUE) {
+            resp_error(r, 400, "E_BAD_REQUEST", "metadata.%s must be up to %d characters of valid UTF-8 (no NUL)", k,
+                       REQ_METADATA_MAX_VALUE);
+        } else if (json_object_set_new(copy, k, json_string(sv)) == 0) {
+            continue;
+        } else {
+            resp_error(r, 500, "E_INTERNAL", "no memory for the metadata");
+        }
+        json_decref(copy);
+        return -1;
+    }
+    *out = copy;
+    return 0;
+}
+
+json_t *req_metadata_body(json_t *body)
+{
+    json_t *m = json_object_get(body, "metadata");
+    return json_object_size(body) == 1 && json_is_object(m) ? m : body;
+}
+
+int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out)
+{
+    *out = NULL;
+    if (!json_is_object(patch)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "metadata must be an object of string values");
+        return -1;
+    }
+    json_t *merged = json_is_object(current) ? json_deep_copy(current) : json_object(), *v;
+    const char *k;
+    json_object_foreach(patch, k, v) {
+        if (json_is_null(v))
+            json_object_del(merged, k);
+        else
+            json_object_set(merged, k, v);
+    }
+    json_t *wrap = json_pack("{s:o}", "metadata", merged);
+    int rc = wrap ? req_metadata(r, wrap, out) : -1;
+    if (!wrap)
+        resp_error(r, 500, "E_INTERNAL", "no memory");
+    json_decref(wrap);
+    return rc;
+}
+
+typedef struct states_read {
+    const char *const *allowed;
+    const char **out;
+    int n, max;
+    const char *bad, *bad_key;
+} states_read;
+
+/* states, states[] or states[N] (and state, as some clients spell it) */
+static bool states_key(const char *key)
+{
+    if (strcmp(key, "state") == 0)
+        return true;
+    if (strncmp(key, "states", 6) != 0)
+        return false;
+    key += 6;
+    if (!*key)
+        return true;
+    if (*key++ != '[')
+        return false;
+    while (*key >= '0' && *key <= '9')
+        key++;
+    return strcmp(key, "]") == 0;
+}
+
+static enum MHD_Result state_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    states_read *a = cls;
+    if (!key || !states_key(key) || a->bad)
+        return MHD_YES;
+    int known = 0;
+    for (int i = 0; value && a->allowed[i]; i++)
+        known |= strcmp(value, a->allowed[i]) == 0;
+    if (!known) {
+        a->bad = value ? value : "";
+        a->bad_key = key;
+        return MHD_YES;
+    }
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->out[i], value) == 0)
+            return MHD_YES;
+    if (a->n < a->max)
+        a->out[a->n++] = value;
+    return MHD_YES;
+}
+
+int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max)
+{
+    states_read a = {allowed, out, 0, max, NULL, NULL};
+    MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, state_value, &a);
+    if (a.bad) {
+        char list[256] = "";
+        for (int i = 0; allowed[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+        resp_error(r, 400, "E_BAD_REQUEST", "unknown state \"%s\" in %s; give %s", a.bad, a.bad_key, list);
+        return -1;
+    }
+    return a.n;
 }
 
 const char *req_query(srv_req *q, const char *name)
@@ -235,6 +437,23 @@ int req_page(srv_req *q, srv_resp *r, long *limit, long *offset)
         *vals[i] = (long)n;
     }
     return 0;
+}
+
+json_t *req_json_create(srv_req *q, srv_resp *r)
+{
+    const char *p = q->body, *end = q->body + q->body_len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == end)
+        return json_object();
+    json_error_t e;
+    json_t *j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (json_is_array(j) && json_array_size(j) == 0) {   /* what some clients send for "nothing" */
+        json_decref(j);
+        return json_object();
+    }
+    json_decref(j);
+    return req_json(q, r);
 }
 
 json_t *req_json(srv_req *q, srv_resp *r)

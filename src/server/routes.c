@@ -25,6 +25,7 @@ static const struct {
     {"auth", routes_auth},
     {"organizations", routes_org},
     {"tss", routes_tss},
+    {"client", routes_client_all},
 };
 
 /* /api/v2/tss/{tss_id}/<name>. */
@@ -33,6 +34,7 @@ static const struct {
     tss_route_fn *fn;
 } tss_routes[] = {
     {"admin", routes_admin},
+    {"metadata", routes_tss_metadata},
     {"client", routes_client},
     {"tx", routes_tx},
     {"export", routes_export},
@@ -95,7 +97,7 @@ static void ready(srv_req *q, srv_resp *r)
 
 static void tss_sub(srv_req *q, srv_resp *r, char **seg, int nseg)
 {
-    srv_tss *x = tss_find(q->s, seg[1], q->who.org_id);
+    srv_tss *x = tss_find_for(q->s, seg[1], &q->who);
     if ((!x && tss_elsewhere(q->s, seg[1], q->who.org_id)) || (x && engine_lease_lost(x->e) && engine_reacquire(x->e) != TSE_OK)) {
         (void)(proxy_pass(q, r, seg[1]) || (resp_elsewhere(r, seg[1]), 0));
         return;

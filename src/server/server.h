@@ -96,6 +96,7 @@ typedef struct srv_principal {
     int64_t key_id;
     int64_t org_id;   /* 0 for the operator */
     int operator_role;
+    char env[5];      /* the API key's environment: "TEST" or "LIVE" */
 } srv_principal;
 
 /* ------------------------------------------------------------ TSS registry */
@@ -105,6 +106,7 @@ typedef struct srv_tss {
     int64_t org_id;
     engine *e;
     /* fixed for the TSS's life, cached at open */
+    char env[5];                 /* "TEST" or "LIVE" (the TSS record's env; LIVE when it has none) */
     tse_curve curve;
     char serial_hex[2 * TSE_SERIAL_LEN + 1];
     char alg[32];
@@ -194,8 +196,13 @@ typedef struct srv_resp {
 void resp_error(srv_resp *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Error response for an engine error: HTTP status by class, `code` the
- * TR-03151 name, message the engine's detail. */
+ * market API's code (E_TSS_DISABLED, E_CLIENT_NOT_FOUND, ...), `tse_error`
+ * the TR-03151 name, message the engine's detail. */
 void resp_tse_error(srv_resp *r, tse_err rc);
+/* Adds the TR-03151 name `tse_error` to the error response in r. */
+void resp_tse_name(srv_resp *r, const char *name);
+/* The market API's code for an engine error (static string). */
+const char *tse_market_code(tse_err rc);
 /* Takes ownership of j; NULL j gives a 500. */
 void resp_json(srv_resp *r, int status, json_t *j);
 /* A JSON body already written out as text (malloc'd; ownership taken). */
@@ -208,6 +215,29 @@ const char *req_header(srv_req *q, const char *name);
 int req_query_all(srv_req *q, const char *name, const char **out, int max);
 /* Parses the body as a JSON object; on failure fills r with 400 and returns NULL. */
 json_t *req_json(srv_req *q, srv_resp *r);
+/* req_json for a body that may say nothing: an empty body or [] is {}. */
+json_t *req_json_create(srv_req *q, srv_resp *r);
+/* The body's optional `metadata` member: an object of at most
+ * REQ_METADATA_MAX_KEYS string values, keys of 1..REQ_METADATA_MAX_KEY and
+ * values of up to REQ_METADATA_MAX_VALUE characters, all valid UTF-8 (a
+ * number or boolean value is taken as its text, 123 as "123"). 0 with *out
+ * the checked metadata, a new object (NULL when absent); -1 and a 400
+ * naming the problem. */
+#define REQ_METADATA_MAX_KEYS 20
+#define REQ_METADATA_MAX_KEY 40
+#define REQ_METADATA_MAX_VALUE 500
+int req_metadata(srv_resp *r, json_t *body, json_t **out);
+/* current (NULL: none) with the metadata patch applied as a JSON merge
+ * patch (a key with null is removed), checked as req_metadata: 0 with *out
+ * the new metadata (a new reference), or -1 and a 400. */
+int req_metadata_patch(srv_resp *r, json_t *patch, json_t *current, json_t **out);
+/* The metadata a PATCH .../metadata body gives: the body itself, or its
+ * member metadata when that is its only one and an object (borrowed). */
+json_t *req_metadata_body(json_t *body);
+/* The `states` filter of a list: states[]=X, states[0]=X.. and repeated
+ * states=X (or state=X), each one of `allowed` (NULL-ended). Up to max into out; the
+ * number found, or -1 and a 400 naming an unknown state. */
+int req_states(srv_req *q, srv_resp *r, const char *const *allowed, const char **out, int max);
 /* limit (1..100, default 100) and offset (>= 0) query parameters; -1 and a
  * 400 in r when malformed. */
 int req_page(srv_req *q, srv_resp *r, long *limit, long *offset);
@@ -248,6 +278,9 @@ void auth_free(srv *s);
 /* New API key of org_id (0 = operator); writes the key and the secret
  * (shown this once, stored hashed). */
 int auth_create_key(srv *s, int64_t org_id, char key_out[33], char secret_out[65]);
+/* The same in environment env ("TEST" or "LIVE"; auth_create_key: LIVE):
+ * its tokens see only the TSSs of that environment. */
+int auth_create_key_env(srv *s, int64_t org_id, const char *env, char key_out[33], char secret_out[65]);
 int64_t auth_create_org(srv *s, const char *name);
 /* Revokes API key `key` of org_id: 0 done, 1 no such key there, -1 error. */
 int auth_revoke_key(srv *s, const char *key, int64_t org_id);
@@ -257,6 +290,9 @@ void routes_org(srv_req *q, srv_resp *r, char **seg, int nseg);
 int tss_load_all(srv *s);
 void tss_close_all(srv *s);
 srv_tss *tss_find(srv *s, const char *id, int64_t org_id);
+/* tss_find for the caller: a TSS of its organization and of its key's
+ * environment (one of the other environment is not found). */
+srv_tss *tss_find_for(srv *s, const char *id, const srv_principal *who);
 /* Whether another node of the deployment signs for TSS id now (tss_find gave NULL for it). */
 int tss_elsewhere(srv *s, const char *id, int64_t org_id);
 /* 503 with Retry-After: TSS id is signed by another node now. */
@@ -269,13 +305,25 @@ int proxy_pass(srv_req *q, srv_resp *r, const char *tss_id);
 srv_tss *tss_find_any(srv *s, const char *id);
 /* Creates TSS `id` of org_id; PUK to puk. Returns TSE_OK or an engine code. */
 tse_err tss_create(srv *s, const char *id, int64_t org_id, char puk[TSE_PUK_LEN + 1], srv_tss **out);
+/* The same in environment env ("TEST" or "LIVE"), kept for the TSS's life. */
+tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, char puk[TSE_PUK_LEN + 1],
+                       srv_tss **out);
+/* The same with the TSS's metadata (NULL: none) in its record. */
+tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
+                        char puk[TSE_PUK_LEN + 1], srv_tss **out);
 
 /* tss.c */
 void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);
 tss_route_fn routes_admin;
+/* GET/PATCH /api/v2/tss/{id}/metadata */
+tss_route_fn routes_tss_metadata;
+/* Replaces the TSS record's metadata; 0 ok. */
+int tss_set_metadata(srv *s, const char *id, json_t *meta);
 
 /* client.c */
 tss_route_fn routes_client;
+/* GET /api/v2/client: the clients of all the caller's TSSs (of its environment) */
+void routes_client_all(srv_req *q, srv_resp *r, char **seg, int nseg);
 /* Registers client_id (UUID) with serial number `serial` in the TSE and the
  * state db. Returns TSE_OK or an engine code. */
 tse_err client_put(srv *s, srv_tss *x, const char *client_id, const char *serial);
@@ -302,7 +350,7 @@ tss_route_fn routes_successor;
 /* registry.c: the links between TSSs and their successors. Creates their
  * table; the linked TSS of `id` (want_successor: its successor, else its
  * predecessor) into out, 1 when there is one; "successor" and "predecessor"
- * (ids or null) set in a TSS answer. */
+ * (ids; left out when there is none) set in a TSS answer. */
 int tss_linked(srv *s, const char *id, int want_successor, char out[40]);
 /* Sets the TSS record's description (unless NULL) and deployed (unless < 0); 0 ok. */
 int tss_set_record(srv *s, const char *id, const char *desc, int deployed);
@@ -337,6 +385,14 @@ int migrate_legacy(srv *s, const char *dbpath);
 int demo_setup(srv *s, int fresh, const char *host);
 
 /* util.c */
+/* The version the market API names in its answers' `_version`. */
+#define SRV_API_VERSION "2.0.0"
+/* Sets the resource envelope of j: _type, _id (unless NULL), _env (x's
+ * environment, "LIVE" when x is NULL) and _version. */
+void res_envelope(json_t *j, const char *type, const char *id, const srv_tss *x);
+/* The same with the environment given (e.g. the caller's, q->who.env, on a
+ * list across TSSs); NULL or "" is LIVE. */
+void res_envelope_env(json_t *j, const char *type, const char *id, const char *env);
 void random_hex(char *out, size_t nbytes);
 /* A new random (version 4) UUID. */
 void uuid_new(char out[37]);

@@ -63,7 +63,7 @@ static tse_err make_successor(srv *s, srv_tss *old, const char *id, const char *
                               char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
     pthread_mutex_lock(&s->create_mu);
-    tse_err e = tss_create(s, id, old->org_id, puk, out);
+    tse_err e = tss_create_env(s, id, old->org_id, old->env, puk, out);   /* of the same environment */
     pthread_mutex_unlock(&s->create_mu);
     if (e)
         return e;

@@ -1,5 +1,7 @@
 /*
- * util.c - small helpers of opentsed: randomness, hashing, constant-time comparison and the per-resource locks.
+ * util.c - small helpers of opentsed: randomness, hashing, constant-time
+ * comparison, the per-resource locks and the envelope of every resource
+ * answer (_type, _id, _env, _version).
  */
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -69,4 +71,20 @@ pthread_mutex_t *id_lock(srv *s, const char *a, const char *b)
     for (const char *p = b; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     return &s->id_locks[h % (sizeof s->id_locks / sizeof s->id_locks[0])];
+}
+
+void res_envelope_env(json_t *j, const char *type, const char *id, const char *env)
+{
+    if (!j)
+        return;
+    json_object_set_new(j, "_type", json_string(type));
+    if (id)
+        json_object_set_new(j, "_id", json_string(id));
+    json_object_set_new(j, "_env", json_string(env && strcmp(env, "TEST") == 0 ? "TEST" : "LIVE"));
+    json_object_set_new(j, "_version", json_string(SRV_API_VERSION));
+}
+
+void res_envelope(json_t *j, const char *type, const char *id, const srv_tss *x)
+{
+    res_envelope_env(j, type, id, x ? x->env : NULL);
 }

@@ -171,7 +171,8 @@ static void test_http(void **state)
     snprintf(path, sizeof path, "/api/v2/tss/%s/export?cursor=%llu", tss, (unsigned long long)cursor);
     long st = hs_call(proc.base, "GET", path, token, NULL, 0, &e, NULL);
     assert_true(st >= 400 && st < 500);
-    assert_string_equal(json_string_value(json_object_get(e, "code")), "NO_DATA_AVAILABLE");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "E_NOT_FOUND");
+    assert_string_equal(json_string_value(json_object_get(e, "tse_error")), "NO_DATA_AVAILABLE");
     json_decref(e);
     snprintf(path, sizeof path, "/api/v2/tss/%s/export?cursor=abc", tss);
     assert_int_equal(hs_call(proc.base, "GET", path, token, NULL, 0, NULL, NULL), 400);

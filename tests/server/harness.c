@@ -284,8 +284,15 @@ void hs_expect_error(json_t *e, long status, const char *code)
     assert_non_null(json_string_value(json_object_get(e, "error")));
     const char *msg = json_string_value(json_object_get(e, "message"));
     assert_true(msg && *msg);
-    if (code)
+    const char *slash = code ? strchr(code, '/') : NULL;
+    if (slash) {
+        const char *got = json_string_value(json_object_get(e, "code"));
+        if (!got || strncmp(got, code, (size_t)(slash - code)) != 0 || got[slash - code])
+            fail_msg("code %s, not %.*s (%s)", got ? got : "(none)", (int)(slash - code), code, msg);
+        assert_string_equal(json_string_value(json_object_get(e, "tse_error")), slash + 1);
+    } else if (code) {
         assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    }
     json_decref(e);
 }
 

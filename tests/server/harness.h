@@ -40,7 +40,8 @@ json_t *hs_json(const char *base, const char *method, const char *path, const ch
                 const char *fmt, ...);
 
 /* Checks an error body {status_code, error, code, message} (code NULL: any)
- * and frees it. */
+ * and frees it. code "E_X/NAME": code E_X and tse_error NAME (the TR-03151
+ * name of an engine error). */
 void hs_expect_error(json_t *e, long status, const char *code);
 
 /* POST /api/v2/auth -> access token (malloc'd). */

@@ -216,16 +216,16 @@ static void lifecycle(void **state)
 
     /* Deregistering a client and disabling need the admin. */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
-    hs_expect_error(hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DISABLED"), 403, "USER_NOT_AUTHENTICATED");
+    hs_expect_error(hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DISABLED"), 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
 
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
     hs_expect_error(hs_json(B, "PATCH", path, tok, 403, "{s:s}", "state", "DEREGISTERED"),
-                    403, "USER_NOT_AUTHENTICATED");
+                    403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
     json_decref(hs_json(B, "POST", path, tok, 200, "{s:s}", "admin_pin", PIN));
     /* Not while the client has an open transaction. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
-    hs_expect_error(hs_json(B, "PATCH", path, tok, 409, "{s:s}", "state", "DEREGISTERED"), 409, "WRONG_STATE");
+    hs_expect_error(hs_json(B, "PATCH", path, tok, 409, "{s:s}", "state", "DEREGISTERED"), 409, "E_TSS_INVALID_STATE/WRONG_STATE");
 
     /* Ready and metrics. */
     json_decref(hs_json(B, "GET", "/ready", NULL, 200, NULL));
@@ -268,8 +268,8 @@ static void lifecycle(void **state)
     char late[37];
     hs_uuid(late);
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);
-    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client),
-                    409, "CLIENT_NOT_REGISTERED");
+    hs_expect_error(hs_json(B, "PUT", path, tok, 400, "{s:s, s:s}", "state", "ACTIVE", "client_id", client),
+                    400, "E_CLIENT_NOT_FOUND/CLIENT_NOT_REGISTERED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/client/%s", tss, client);
     json_decref(hs_json(B, "PATCH", path, tok, 200, "{s:s}", "state", "REGISTERED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, late);

@@ -92,10 +92,10 @@ static void errors(void **state)
                  401, NULL);
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s, s:s}", "admin_puk", puk, "new_admin_pin", PIN));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
-    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999999"), 401, "AUTHENTICATION_FAILED");
-    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999998"), 401, "AUTHENTICATION_FAILED");
-    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", "99999997"), 403, "PIN_BLOCKED");
-    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", PIN), 403, "PIN_BLOCKED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999999"), 401, "E_PIN_INVALID/AUTHENTICATION_FAILED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "99999998"), 401, "E_PIN_INVALID/AUTHENTICATION_FAILED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", "99999997"), 403, "E_ADMIN_PIN_BLOCKED/PIN_BLOCKED");
+    hs_expect_error(hs_json(B, "POST", path, t1, 403, "{s:s}", "admin_pin", PIN), 403, "E_ADMIN_PIN_BLOCKED/PIN_BLOCKED");
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin", tss);
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s, s:s}", "admin_puk", puk, "new_admin_pin", "11223344"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
@@ -147,11 +147,11 @@ static void errors(void **state)
     assert_int_equal(json_integer_value(json_object_get(t, "transaction_counter")), 0);
     json_decref(t);
 
-    /* 409: a disabled TSS signs nothing more. */
+    /* 400 E_TSS_DISABLED: a disabled TSS signs nothing more. */
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s}", "state", "DISABLED"));
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", tss, tx);
-    hs_expect_error(hs_json(B, "PUT", path, t1, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
-                 "SECURE_ELEMENT_DISABLED");
+    hs_expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 400,
+                 "E_TSS_DISABLED/SECURE_ELEMENT_DISABLED");
 
     /* A revoked key: its live token and its secret stop working. */
     char *op2 = hs_token(B, p.op_key, p.op_secret);

@@ -114,21 +114,21 @@ static void extension_failures(void **state)
     assert_int_equal(counter(t1), before);
 
     /* wrong role: the admin is logged out */
-    expect("POST", tss, "time", t1, time_body, 403, "USER_NOT_AUTHENTICATED");
-    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "CERTIFICATE_INVALID");
-    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "USER_NOT_AUTHENTICATED");
-    expect("POST", tss, "restore", t1, "{\"archives\": [\"AAAA\"]}", 403, "USER_NOT_AUTHENTICATED");
-    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 403, "USER_NOT_AUTHENTICATED");
-    expect("POST", tss, "admin/logout", t1, NULL, 403, "USER_ID_NOT_AUTHENTICATED");
-    expect("POST", tss, "time-admin/logout", t1, NULL, 403, "USER_ID_NOT_AUTHENTICATED");
+    expect("POST", tss, "time", t1, time_body, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "E_CONFLICT/CERTIFICATE_INVALID");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "restore", t1, "{\"archives\": [\"AAAA\"]}", 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "admin/logout", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_ID_NOT_AUTHENTICATED");
+    expect("POST", tss, "time-admin/logout", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_ID_NOT_AUTHENTICATED");
     /* no time admin PIN yet */
-    expect("POST", tss, "time-admin/auth", t1, "{\"pin\": \"24680246\"}", 409, "WRONG_STATE");
+    expect("POST", tss, "time-admin/auth", t1, "{\"pin\": \"24680246\"}", 409, "E_TSS_INVALID_STATE/WRONG_STATE");
     /* a wrong admin PIN says how many attempts are left, as a field */
     char path[256];
     snprintf(path, sizeof path, "/api/v2/tss/%s/admin/auth", tss);
     json_t *e = hs_json(B, "POST", path, t1, 401, "{s:s}", "admin_pin", "00000000");
     assert_int_equal(json_integer_value(json_object_get(e, "remaining_retries")), 2);
-    hs_expect_error(e, 401, "AUTHENTICATION_FAILED");
+    hs_expect_error(e, 401, "E_PIN_INVALID/AUTHENTICATION_FAILED");
     assert_int_equal(counter(t1), before + 1); /* the failed login is a system log */
     before = counter(t1);
 
@@ -138,8 +138,8 @@ static void extension_failures(void **state)
     json_decref(ok("POST", "admin/logout", t1, NULL));
     json_decref(ok("POST", "time-admin/auth", t1, "{\"pin\": \"24680246\"}"));
     before = counter(t1);
-    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "USER_NOT_AUTHORIZED");
-    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "CERTIFICATE_INVALID");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "E_FORBIDDEN/USER_NOT_AUTHORIZED");
+    expect("PUT", tss, "certificate", t1, "{\"certificate\": \"x\"}", 409, "E_CONFLICT/CERTIFICATE_INVALID");
     assert_int_equal(counter(t1), before);
     json_decref(ok("POST", "time", t1, time_body));
     assert_int_equal(counter(t1), before + 1);
@@ -151,28 +151,28 @@ static void extension_failures(void **state)
     expect("POST", tss, "time", t1, "{\"unix_time\": ", 400, "E_BAD_REQUEST");
     expect("POST", tss, "time", t1, "{}", 400, "E_BAD_REQUEST");
     expect("POST", tss, "time", t1, "{\"unix_time\": \"now\"}", 400, "E_BAD_REQUEST");
-    expect("POST", tss, "time", t1, "{\"unix_time\": 5}", 400, "INVALID_TIME");
+    expect("POST", tss, "time", t1, "{\"unix_time\": 5}", 400, "E_BAD_REQUEST/INVALID_TIME");
     expect("GET", tss, "time", t1, NULL, 404, "E_NOT_FOUND");
     expect("GET", tss, "log/abc", t1, NULL, 400, "E_BAD_REQUEST");
     expect("GET", tss, "log/-1", t1, NULL, 400, "E_BAD_REQUEST");
     expect("GET", tss, "log/99999999999999999999999", t1, NULL, 400, "E_BAD_REQUEST");
-    expect("GET", tss, "log/99999", t1, NULL, 404, "NO_LOG_MESSAGE");
+    expect("GET", tss, "log/99999", t1, NULL, 404, "E_NOT_FOUND/NO_LOG_MESSAGE");
     expect("GET", tss, "export?cursor=0&maximum_number_records=many", t1, NULL, 400, "E_PARAMETER");
     expect("GET", tss, "export?cursor=0&maximum_number_records=-1", t1, NULL, 400, "E_PARAMETER");
-    expect("GET", tss, "export?cursor=0&maximum_number_records=1", t1, NULL, 409, "TOO_MANY_RECORDS");
+    expect("GET", tss, "export?cursor=0&maximum_number_records=1", t1, NULL, 409, "E_CONFLICT/TOO_MANY_RECORDS");
     expect("PUT", tss, "certificate", t1, "{}", 400, "E_BAD_REQUEST");
     expect("PUT", tss, "certificate", t1, "{\"certificate\": 5}", 400, "E_BAD_REQUEST");
     expect("PUT", tss, "certificate", t1, "{\"certificate\": \"-----BEGIN CERTIFICATE-----\\nAAAA\\n\"}", 409,
-           "CERTIFICATE_INVALID");
+           "E_CONFLICT/CERTIFICATE_INVALID");
     expect("POST", tss, "restore", t1, "{}", 400, "E_BAD_REQUEST");
     expect("POST", tss, "restore", t1, "{\"archives\": []}", 400, "E_BAD_REQUEST");
     expect("POST", tss, "restore", t1, "{\"archives\": \"AAAA\"}", 400, "E_BAD_REQUEST");
     expect("POST", tss, "restore", t1, "{\"archives\": [\"not base64!\"]}", 400, "E_BAD_REQUEST");
     expect("POST", tss, "restore", t1, "{\"archives\": [7]}", 400, "E_BAD_REQUEST");
     /* "not a tar archive" in base64: the engine refuses it */
-    expect("POST", tss, "restore", t1, "{\"archives\": [\"bm90IGEgdGFyIGFyY2hpdmU=\"]}", 409, "RESTORE_FAILED");
+    expect("POST", tss, "restore", t1, "{\"archives\": [\"bm90IGEgdGFyIGFyY2hpdmU=\"]}", 409, "E_CONFLICT/RESTORE_FAILED");
     expect("PATCH", tss, "time-admin", t1, "{}", 400, "E_BAD_REQUEST");
-    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"1\"}", 400, "INVALID_ARGUMENT");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"1\"}", 400, "E_BAD_REQUEST/INVALID_ARGUMENT");
     expect("POST", tss, "time-admin/auth", t1, "{\"admin_pin\": \"24680246\"}", 400, "E_BAD_REQUEST");
     assert_int_equal(counter(t1), before);
 
@@ -187,7 +187,7 @@ static void extension_failures(void **state)
     free(body);
 
     /* wrong state: nothing exported yet */
-    expect("POST", tss, "delete-stored-data", t1, NULL, 409, "UNEXPORTED_STORED_DATA");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 409, "E_CONFLICT/UNEXPORTED_STORED_DATA");
     assert_int_equal(counter(t1), before);
 
     /* the tx PUT's extension fields */
@@ -200,24 +200,24 @@ static void extension_failures(void **state)
     expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST");
     snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"update_variant\": \"UNSIGNED\"}",
              client);
-    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST/INVALID_ARGUMENT");
     assert_int_equal(counter(t1), before);
     snprintf(txb, sizeof txb, "{\"state\": \"ACTIVE\", \"client_id\": \"%s\", \"additional_data\": \"AQI=\"}", client);
     json_decref(ok("PUT", path, t1, txb));
     snprintf(path, sizeof path, "tx/%s?tx_revision=2", tx);
-    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST/INVALID_ARGUMENT");
     snprintf(txb, sizeof txb, "{\"state\": \"FINISHED\", \"client_id\": \"%s\", \"update_variant\": \"UNSIGNED\"}",
              client);
-    expect("PUT", tss, path, t1, txb, 400, "INVALID_ARGUMENT");
+    expect("PUT", tss, path, t1, txb, 400, "E_BAD_REQUEST/INVALID_ARGUMENT");
     assert_int_equal(counter(t1), before + 1);
 
     /* a disabled TSS refuses the admin's extension calls */
     snprintf(path, sizeof path, "/api/v2/tss/%s", tss);
     json_decref(hs_json(B, "PATCH", path, t1, 200, "{s:s}", "state", "DISABLED"));
     before = counter(t1);
-    expect("POST", tss, "time", t1, time_body, 409, "SECURE_ELEMENT_DISABLED");
-    expect("POST", tss, "delete-stored-data", t1, NULL, 409, "SECURE_ELEMENT_DISABLED");
-    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 409, "SECURE_ELEMENT_DISABLED");
+    expect("POST", tss, "time", t1, time_body, 400, "E_TSS_DISABLED/SECURE_ELEMENT_DISABLED");
+    expect("POST", tss, "delete-stored-data", t1, NULL, 400, "E_TSS_DISABLED/SECURE_ELEMENT_DISABLED");
+    expect("PATCH", tss, "time-admin", t1, "{\"new_pin\": \"24680246\"}", 400, "E_TSS_DISABLED/SECURE_ELEMENT_DISABLED");
     assert_int_equal(counter(t1), before);
 
     free(t1);

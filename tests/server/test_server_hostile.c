@@ -209,7 +209,7 @@ static void types_and_patch(void **state)
     assert_non_null(strstr(before, "desc=front desk state=INITIALIZED"));
     /* The admin is logged out: the state change is refused, and so is the description with it. */
     refused(B, "PATCH", path, w.tok, "{\"description\": \"X\", \"state\": \"DISABLED\"}", 403,
-            "USER_NOT_AUTHENTICATED", NULL);
+            "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED", NULL);
     unchanged(B, w.tok, w.tss, before);
     refused(B, "PATCH", path, w.tok, "{\"description\": 5}", 400, "E_BAD_REQUEST", "description");
     refused(B, "PATCH", path, w.tok, "{\"description\": \"Y\", \"state\": true}", 400, "E_BAD_REQUEST", "state");
@@ -400,7 +400,7 @@ static void puk_guessing(void **state)
     for (int i = 0; i < 3; i++) {
         snap(p.base, tok, tss, before);
         refused(p.base, "PATCH", path, tok, "{\"admin_puk\": \"0000000000\", \"new_admin_pin\": \"" PIN "\"}", 401,
-                "UNBLOCK_FAILED", i < 2 ? "PUK is wrong" : "blocked for 60 s");
+                "E_PUK_INVALID/UNBLOCK_FAILED", i < 2 ? "PUK is wrong" : "blocked for 60 s");
         /* each wrong PUK is a signed unblockUser log */
         char now[512];
         snap(p.base, tok, tss, now);
@@ -418,14 +418,14 @@ static void puk_guessing(void **state)
         assert_true(after > 0 && after <= 60);
         assert_int_equal(json_integer_value(json_object_get(e, "retry_after")), after);
         assert_non_null(strstr(json_string_value(json_object_get(e, "message")), "temporarily blocked"));
-        hs_expect_error(e, 403, "PUK_TEMPORARILY_BLOCKED");
+        hs_expect_error(e, 403, "E_PUK_BLOCKED/PUK_TEMPORARILY_BLOCKED");
         free(hdr);
         unchanged(p.base, tok, tss, before);
         /* the time admin's unblock shares the PUK */
         char tpath[300];
         snprintf(tpath, sizeof tpath, "/api/v2/tss/%s/time-admin", tss);
         snprintf(body, sizeof body, "{\"admin_puk\": \"%s\", \"new_pin\": \"%s\"}", puk, PIN);
-        refused(p.base, "PATCH", tpath, tok, body, 403, "PUK_TEMPORARILY_BLOCKED", "temporarily blocked");
+        refused(p.base, "PATCH", tpath, tok, body, 403, "E_PUK_BLOCKED/PUK_TEMPORARILY_BLOCKED", "temporarily blocked");
         unchanged(p.base, tok, tss, before);
         snprintf(body, sizeof body, "{\"admin_puk\": \"%s\", \"new_admin_pin\": \"%s\"}", puk, PIN);
         assert_int_equal(hs_stop(&p), 0);
@@ -508,7 +508,7 @@ static void full_disk(void **state)
     char *body = NULL;
     assert_true(asprintf(&body, "{\"archives\": [\"%s\"]}", b64) > 0);
     snprintf(path, sizeof path, "/api/v2/tss/%s/restore", tss);
-    refused(B, "POST", path, tok, body, 409, "RESTORE_FAILED", "no log messages");
+    refused(B, "POST", path, tok, body, 409, "E_CONFLICT/RESTORE_FAILED", "no log messages");
     unchanged(B, tok, tss, before);
     free(body);
     free(b64);

@@ -369,7 +369,8 @@ static void test_paused_node(void **state)
         json_t *j = NULL;
         long st = hs_call(c->node[0].base, "PUT", path, token, body, strlen(body), &j, NULL);
         if (st == 503) {
-            assert_string_equal(json_string_value(json_object_get(j, "code")), "STORE_IN_USE");
+            assert_string_equal(json_string_value(json_object_get(j, "code")), "E_SERVICE_UNAVAILABLE");
+            assert_string_equal(json_string_value(json_object_get(j, "tse_error")), "STORE_IN_USE");
         } else {
             assert_int_equal(st, 200);   /* signed by b: the next of b's counters */
             json_int_t ctr = json_integer_value(json_object_get(json_object_get(j, "signature"), "counter"));
