@@ -29,6 +29,11 @@ static int quantity_text(int64_t milli, char *out, size_t cap)
     return n;
 }
 
+bool receipt_quantity_parse(const char *s, int64_t *milli)
+{
+    return s && rc_decimal_parse(s, strlen(s), false, 3, MAX_QUANTITY_MILLI, milli);
+}
+
 static char *item_fail(tse_error *err, size_t i, const char *msg)
 {
     error_set(err, TSE_ERR_INVALID_ARGUMENT, "Bestellung-V1: item %zu: %s", i, msg);

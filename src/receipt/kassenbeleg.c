@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "receipt.h"
 
 static const char *const vorgangstypen[] = {
@@ -33,51 +34,38 @@ static void set_err(tse_error *err, const char *fmt, const char *arg)
     }
 }
 
-/* Parses an amount from s[0..n). Same rules as receipt_amount_parse; `exact2`
- * demands exactly two decimals (the processData form). */
-static bool amount_parse_n(const char *s, size_t n, bool exact2, int64_t *cents)
+/* An amount from s[0..n) in units of 10^-places (see rc_decimal_parse),
+ * at most RECEIPT_MAX_CENTS in cents. */
+static bool amount_parse_n(const char *s, size_t n, bool exact, int places, int64_t *units)
 {
-    size_t i = 0;
-    bool neg = false;
-    if (i < n && s[i] == '-') {
-        neg = true;
-        i++;
-    }
-    int64_t v = 0;
-    size_t digits = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-        if (++digits > 13)
-            return false;
-        v = v * 10 + (s[i++] - '0');
-    }
-    if (digits == 0)
-        return false;
-    int decimals = 0;
-    if (i < n && s[i] == '.') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && decimals < 2) {
-            v = v * 10 + (s[i++] - '0');
-            decimals++;
-        }
-        if (decimals == 0)
-            return false;
-    }
-    if (i != n || (exact2 && decimals != 2))
-        return false;
-    /* the processData form is canonical: no leading zeros, no "-0.00" */
-    if (exact2 && ((digits > 1 && s[neg] == '0') || (neg && v == 0)))
-        return false;
-    for (; decimals < 2; decimals++)
-        v *= 10;
-    if (v > RECEIPT_MAX_CENTS)
-        return false;
-    *cents = neg ? -v : v;
-    return true;
+    int64_t max = RECEIPT_MAX_CENTS;
+    for (int d = 2; d < places; d++)
+        max *= 10;
+    return rc_decimal_parse(s, n, exact, places, max, units);
 }
 
 bool receipt_amount_parse(const char *s, int64_t *cents)
 {
-    return s && amount_parse_n(s, strlen(s), false, cents);
+    return s && amount_parse_n(s, strlen(s), false, 2, cents);
+}
+
+bool receipt_amount_parse_rounded(const char *s, int64_t *cents)
+{
+    int64_t e5;
+    size_t n = s ? strlen(s) : 0;
+    const char *dot = s ? strchr(s, '.') : NULL;
+    /* zeros past the fifth place say nothing ("11.9000000" from a decimal
+     * type's scale) */
+    while (dot && n > (size_t)(dot - s) + 6 && s[n - 1] == '0')
+        n--;
+    if (!s || !amount_parse_n(s, n, false, 5, &e5))
+        return false;
+    /* half away from zero: 0.005 -> 0.01, -0.005 -> -0.01 */
+    int64_t a = e5 < 0 ? -e5 : e5, c = (a + 500) / 1000;
+    if (c > RECEIPT_MAX_CENTS)
+        return false;
+    *cents = e5 < 0 ? -c : c;
+    return true;
 }
 
 void receipt_amount_format(int64_t cents, char *out, size_t cap)
@@ -240,7 +228,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, tse_error *err)
             return fail(err, "fewer than five gross amounts", amounts, al);
         int64_t c;
         fl = field(amounts, al, &apos, '_', &f);
-        if (!amount_parse_n(f, fl, true, &c))
+        if (!amount_parse_n(f, fl, true, 2, &c))
             return fail(err, "gross amount is not a number with two decimals and no leading zeros", f, fl);
     }
     if (apos <= al)
@@ -261,7 +249,7 @@ bool receipt_kassenbeleg_check(const char *pd, size_t n, tse_error *err)
         bool has_cur = q <= plen;
         size_t cur_l = has_cur ? field(p, plen, &q, ':', &cur) : 0;
         int64_t c;
-        if (!amount_parse_n(amt, amt_l, true, &c))
+        if (!amount_parse_n(amt, amt_l, true, 2, &c))
             return fail(err, "payment amount is not a number with two decimals and no leading zeros", p, plen);
         if (c == 0)
             return fail(err, "zero payments are omitted", p, plen);
@@ -319,6 +307,24 @@ int receipt_vat_from_api(const char *vat_rate)
     for (int k = 0; vat_rate && k < TSE_RECEIPT_VAT_COUNT; k++)
         if (strcmp(vat_rate, names[k]) == 0)
             return k;
+    /* a percentage, in hundredths: the rates of each field of Kassenbeleg-V1,
+     * the current one first (UStG 12 and 24 (1); 16 and 5 of the second half
+     * of 2020; the average rate of 24 (1) no. 3 over the years) */
+    static const struct {
+        int64_t rate;
+        int k;
+    } rates[] = {{1900, TSE_RECEIPT_VAT_NORMAL},      {700, TSE_RECEIPT_VAT_REDUCED},
+                 {1070, TSE_RECEIPT_VAT_AVERAGE_3},   {550, TSE_RECEIPT_VAT_AVERAGE_1},
+                 {0, TSE_RECEIPT_VAT_ZERO},           {1600, TSE_RECEIPT_VAT_NORMAL},
+                 {500, TSE_RECEIPT_VAT_REDUCED},      {950, TSE_RECEIPT_VAT_AVERAGE_3},
+                 {900, TSE_RECEIPT_VAT_AVERAGE_3},    {840, TSE_RECEIPT_VAT_AVERAGE_3},
+                 {780, TSE_RECEIPT_VAT_AVERAGE_3}};
+    int64_t h;
+    if (!vat_rate || vat_rate[0] == '-' || !amount_parse_n(vat_rate, strlen(vat_rate), false, 2, &h))
+        return -1;
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+        if (rates[i].rate == h)
+            return rates[i].k;
     return -1;
 }
 

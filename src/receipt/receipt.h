@@ -27,6 +27,11 @@
 /* "12.3", "-4.50", "7" -> cents. At most two decimals, '.' as separator, no
  * sign other than a leading '-', |amount| <= RECEIPT_MAX_CENTS. */
 bool receipt_amount_parse(const char *s, int64_t *cents);
+/* The same with up to five decimals ("12.34567", as registers send them to
+ * the HTTP API; zeros past the fifth do not count), rounded half away from
+ * zero to cents: "0.005" -> 1, "-2.34500" -> -235, "11.9000000" -> 1190,
+ * "-2.344999" refused (six places). */
+bool receipt_amount_parse_rounded(const char *s, int64_t *cents);
 /* cents -> "12.30", "-4.50" into out (cap >= 24). */
 void receipt_amount_format(int64_t cents, char *out, size_t cap);
 
@@ -54,7 +59,10 @@ bool receipt_kassenbeleg_check(const char *pd, size_t len, tse_error *err);
 /* Names of the HTTP API (fiskaly standard_v1 receipt): receipt_type RECEIPT,
  * TRAINING, TRANSFER, ORDER, CANCELLATION, ABORT, BENEFIT_IN_KIND, INVOICE,
  * OTHER -> Vorgangstyp (NULL if unknown); vat_rate NORMAL, REDUCED_1,
- * SPECIAL_RATE_1, SPECIAL_RATE_2, NULL -> tse_receipt_vat (-1 if unknown);
+ * SPECIAL_RATE_1, SPECIAL_RATE_2, NULL or a percentage ("19", "7", "10.7",
+ * "5.5", "0", with up to two decimals; also the rates of earlier years:
+ * "16", "5", and "9.5", "9", "8.4", "7.8" for SPECIAL_RATE_1) ->
+ * tse_receipt_vat (-1 if unknown);
  * payment_type CASH / NON_CASH -> non_cash 0 / 1 (-1 if unknown). */
 const char *receipt_vorgangstyp_from_api(const char *receipt_type);
 int receipt_vat_from_api(const char *vat_rate);
@@ -69,6 +77,8 @@ typedef tse_receipt_item receipt_item;
  * one with control characters or invalid UTF-8, quantity 0, amounts beyond
  * RECEIPT_MAX_CENTS. */
 char *receipt_bestellung_build(const receipt_item *items, size_t n, tse_error *err);
+/* A quantity "2", "0.5", "-1.125" (up to three decimals) in thousandths. */
+bool receipt_quantity_parse(const char *s, int64_t *milli);
 
 /* ------------------------------------------------------ receipt QR code */
 

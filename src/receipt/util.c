@@ -1,4 +1,5 @@
-/* util.c - the UTF-8 text check of receipt/ (see internal.h). */
+/* util.c - what the files of receipt/ share (see internal.h): the UTF-8 text
+ * check and the decimal numbers of amounts and quantities. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,5 +27,45 @@ bool rc_utf8_text(const uint8_t *s, size_t n, bool allow_line_breaks)
             return false;
         s += more + 1;
     }
+    return true;
+}
+
+bool rc_decimal_parse(const char *s, size_t n, bool exact, int places, int64_t max, int64_t *units)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && s[i] == '-') {
+        neg = true;
+        i++;
+    }
+    int64_t v = 0;
+    size_t digits = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (++digits > 13)
+            return false;
+        v = v * 10 + (s[i++] - '0');
+    }
+    if (digits == 0)
+        return false;
+    int decimals = 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && decimals < places) {
+            v = v * 10 + (s[i++] - '0');
+            decimals++;
+        }
+        if (decimals == 0)
+            return false;
+    }
+    if (i != n || (exact && decimals != places))
+        return false;
+    /* the processData form is canonical: no leading zeros, no "-0.00" */
+    if (exact && ((digits > 1 && s[neg] == '0') || (neg && v == 0)))
+        return false;
+    for (; decimals < places; decimals++)
+        v *= 10;
+    if (v > max)
+        return false;
+    *units = neg ? -v : v;
     return true;
 }

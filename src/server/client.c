@@ -351,6 +351,10 @@ void routes_client(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
             resp_error(r, 405, "E_METHOD_NOT_ALLOWED", "use GET");
         return;
     }
+    if (nseg == 5 && strcmp(seg[4], "tx") == 0) {
+        routes_client_tx(q, r, x, seg[3]);
+        return;
+    }
     int metadata = nseg == 5 && strcmp(seg[4], "metadata") == 0;
     if (nseg != 4 && !metadata) {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);

@@ -26,6 +26,7 @@ static const struct {
     {"organizations", routes_org},
     {"tss", routes_tss},
     {"client", routes_client_all},
+    {"tx", routes_tx_all},
 };
 
 /* /api/v2/tss/{tss_id}/<name>. */

@@ -334,6 +334,10 @@ int client_lookup(srv *s, const char *tss_id, const char *client_id, char serial
 
 /* tx.c */
 tss_route_fn routes_tx;
+/* GET /api/v2/tx: the transactions of every TSS of the caller's organization. */
+void routes_tx_all(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* GET /api/v2/tss/{tss_id}/client/{client_id}/tx: one client's transactions. */
+void routes_client_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *client_id);
 
 /* export.c: TR-03151 export archives, as jobs and streamed incrementally */
 tss_route_fn routes_export;

@@ -219,7 +219,40 @@ static void api_names(void **state)
     assert_int_equal(receipt_vat_from_api("NORMAL"), TSE_RECEIPT_VAT_NORMAL);
     assert_int_equal(receipt_vat_from_api("NULL"), TSE_RECEIPT_VAT_ZERO);
     assert_int_equal(receipt_vat_from_api("SPECIAL_RATE_2"), TSE_RECEIPT_VAT_AVERAGE_1);
-    assert_int_equal(receipt_vat_from_api("19"), -1);
+    /* percentages, as registers send them */
+    assert_int_equal(receipt_vat_from_api("19"), TSE_RECEIPT_VAT_NORMAL);
+    assert_int_equal(receipt_vat_from_api("19.00"), TSE_RECEIPT_VAT_NORMAL);
+    assert_int_equal(receipt_vat_from_api("7"), TSE_RECEIPT_VAT_REDUCED);
+    assert_int_equal(receipt_vat_from_api("10.7"), TSE_RECEIPT_VAT_AVERAGE_3);
+    assert_int_equal(receipt_vat_from_api("7.8"), TSE_RECEIPT_VAT_AVERAGE_3);
+    assert_int_equal(receipt_vat_from_api("5.5"), TSE_RECEIPT_VAT_AVERAGE_1);
+    assert_int_equal(receipt_vat_from_api("0"), TSE_RECEIPT_VAT_ZERO);
+    assert_int_equal(receipt_vat_from_api("0.0"), TSE_RECEIPT_VAT_ZERO);
+    const char *bad_rates[] = {"20", "-19", "19.001", "19%", " 19", "1 9", "", "7.", ".7", "normal"};
+    for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++)
+        assert_int_equal(receipt_vat_from_api(bad_rates[i]), -1);
+    /* amounts with up to five places, rounded half away from zero */
+    int64_t c;
+    const struct {
+        const char *in;
+        int64_t cents;
+    } rounded[] = {{"12.34000", 1234}, {"12.345", 1235}, {"12.34499", 1234}, {"-12.345", -1235},
+                   {"0.00499", 0},     {"0.005", 1},     {"-0.005", -1},     {"7", 700},
+                   {"19.99999", 2000}, {"1000000000000.00", 100000000000000LL}, {"11.9000000", 1190},
+                   {"-0.00500000", -1}};
+    for (size_t i = 0; i < sizeof rounded / sizeof rounded[0]; i++) {
+        assert_true(receipt_amount_parse_rounded(rounded[i].in, &c));
+        assert_int_equal(c, rounded[i].cents);
+    }
+    const char *bad_amounts[] = {"12.345678", "1.000001", "1.0000010", "1e3", "12,34", "", "-", "1000000000000.01", "999999999999.999995"};
+    for (size_t i = 0; i < sizeof bad_amounts / sizeof bad_amounts[0]; i++)
+        assert_false(receipt_amount_parse_rounded(bad_amounts[i], &c));
+    int64_t q;
+    assert_true(receipt_quantity_parse("1.5", &q));
+    assert_int_equal(q, 1500);
+    assert_true(receipt_quantity_parse("-2", &q));
+    assert_int_equal(q, -2000);
+    assert_false(receipt_quantity_parse("1.2345", &q));
     assert_int_equal(receipt_payment_type_from_api("NON_CASH"), 1);
     assert_int_equal(receipt_payment_type_from_api("CASH"), 0);
     assert_int_equal(receipt_payment_type_from_api("CARD"), -1);

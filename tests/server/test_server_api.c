@@ -130,7 +130,8 @@ static void lifecycle(void **state)
                             "startTransaction");
         assert_int_equal(json_integer_value(json_object_get(tx, "number")), i + 1);
         assert_string_equal(json_string_value(json_object_get(tx, "client_serial_number")), "KASSE 01");
-        assert_true(json_is_null(json_object_get(tx, "qr_code_data")));
+        assert_null(json_object_get(tx, "qr_code_data"));   /* absent, not null, while ACTIVE */
+        assert_null(json_object_get(tx, "time_end"));
         assert_int_equal(hs_verify_tx_response(tx), 0);
         uint64_t c = (uint64_t)json_integer_value(json_object_get(json_object_get(tx, "signature"), "counter"));
         assert_true(c > last_counter);
@@ -186,10 +187,10 @@ static void lifecycle(void **state)
     /* Stale revision and a finished transaction. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", tss, txid[3]);
     hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
-                    "E_TX_REVISION_CONFLICT");
+                    "E_TX_UPSERT");
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=5", tss, txid[3]);
-    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client),
-                    409, "NO_TRANSACTION");
+    hs_expect_error(hs_json(B, "PUT", path, tok, 409, "{s:s, s:s}", "state", "ACTIVE", "client_id", client), 409,
+                    "E_TX_UPSERT/NO_TRANSACTION");
 
     /* Lists and paging. */
     char open_tx[37];

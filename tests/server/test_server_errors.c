@@ -135,7 +135,7 @@ static void errors(void **state)
                  400, NULL);
     char other[37];
     hs_uuid(other);
-    hs_expect_error(hs_json(B, "PUT", path, t1, 404, "{s:s, s:s}", "state", "ACTIVE", "client_id", other), 404,
+    hs_expect_error(hs_json(B, "PUT", path, t1, 400, "{s:s, s:s}", "state", "ACTIVE", "client_id", other), 400,
                  "E_CLIENT_NOT_FOUND");
     /* A transaction that never started cannot jump ahead. */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=3", tss, tx);

@@ -309,10 +309,10 @@ static void utf8_path(void **state)
     refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "%ED%A0%80");
     /* a bad byte in a query value quoted by a message */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx?states[]=%%ff", w.tss);
-    refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "states[]");
-    /* valid UTF-8 is routed as before */
+    refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "in states");
+    /* valid UTF-8 is routed as before: the transaction route answers it */
     snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%%c3%%a4", w.tss);
-    refused(B, "GET", path, w.tok, NULL, 404, "E_TX_NOT_FOUND", NULL);
+    refused(B, "GET", path, w.tok, NULL, 400, "E_BAD_REQUEST", "its id (a UUID) or its number");
     /* %00 cuts nothing short: the TSS, a transaction id, a query name */
     char tx[37];
     hs_uuid(tx);
