@@ -17,7 +17,6 @@
   let lang = (navigator.language || 'en').toLowerCase().startsWith('de') ? 'de' : 'en';
   let selected = null; /* TSS id shown in #detail */
   let timer = null;
-  const exportsStarted = []; /* {tss, id, requested} started in this tab */
 
   /* ---------------------------------------------------------------- texts */
 
@@ -277,8 +276,7 @@
     add('client_id', $('#ex-client').value);
     const id = crypto.randomUUID();
     try {
-      const job = await api('PUT', tssPath(selected, `/export/${id}${q.toString() ? '?' + q : ''}`));
-      exportsStarted.unshift({ tss: selected, id, requested: job.time_request });
+      await api('PUT', tssPath(selected, `/export/${id}${q.toString() ? '?' + q : ''}`));
       showError(null);
       await refreshExports();
     } catch (e) { showError(e); }
@@ -299,15 +297,25 @@
   }
 
   async function refreshExports() {
-    const mine = exportsStarted.filter((x) => x.tss === selected);
-    const jobs = await Promise.all(mine.map((x) => api('GET', tssPath(x.tss, `/export/${x.id}`)).catch((e) => ({ _id: x.id, state: 'ERROR', exception: { message: e.message } }))));
+    /* every job of the TSS (the list is oldest first, 100 a page), newest first */
+    const tss = selected;
+    let jobs = [];
+    try {
+      for (let offset = 0; offset < 10000; offset += 100) {
+        const page = await api('GET', tssPath(tss, `/export?limit=100&offset=${offset}`));
+        jobs = jobs.concat(page.data);
+        if (page.data.length < 100) break;
+      }
+    } catch (e) { showError(e); }
+    if (tss !== selected) return;
+    jobs = jobs.reverse().slice(0, 50);
     $('#export-table tbody').replaceChildren(...jobs.map((j) => {
       const done = j.state === 'COMPLETED';
       const btn = el('button', { className: 'download', disabled: !done }, t('download'));
       btn.addEventListener('click', () => download(selected, j._id));
       const tr = el('tr', {}, el('td', {}, el('code', {}, j._id.slice(0, 8))), el('td', {}, timeEl(j.time_request)),
         el('td', { className: 'state' + (j.state === 'ERROR' ? ' flag-bad' : '') }, j.state,
-          j.exception ? ` — ${j.exception.code || ''} ${j.exception.message || ''}` : ''),
+          j.exception ? ` — ${j.exception}` : ''),
         el('td', { className: 'num' }, j.logs == null ? '' : j.logs), el('td', { className: 'num' }, j.bytes == null ? '' : j.bytes),
         el('td', {}, btn));
       tr.dataset.export = j._id;

@@ -641,7 +641,10 @@ TSE_API TSE_NODISCARD tse_err tse_outage_report(tse *t, char **json);
  *   - start_date and/or end_date (inclusive, seconds since the epoch)
  *     [+ client_id];
  *   - cursor: incremental export, every log written after the export that
- *     returned this cursor (with nothing else but maximum_number_records).
+ *     returned this cursor (with nothing else but maximum_number_records);
+ *   - start_/end_signature_counter (either end may be open): only the logs
+ *     with a signature counter in that range, alone or narrowing any
+ *     filter above but the cursor (a range of the market API, not TR-03151).
  * Number and date filters never combine (PARAMETER_MISMATCH), nor do a
  * transaction number and a range. maximum_number_records > 0: more matching
  * logs give TOO_MANY_RECORDS and nothing is written. Nothing matching gives
@@ -654,6 +657,7 @@ typedef struct tse_export_filter {
     const char *client_id;
     uint64_t maximum_number_records;
     uint64_t cursor;
+    uint64_t start_signature_counter, end_signature_counter;
 } tse_export_filter;
 
 /* Receives the archive in order, chunk by chunk (`data` is valid during the

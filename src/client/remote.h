@@ -11,7 +11,7 @@
  *   list_open_transactions        GET /tss/{id}/tx?states[]=ACTIVE (paged)
  *   get_info, the counts, key     GET /tss/{id}
  *   list_clients                  GET /tss/{id}/client (paged)
- *   export_data                   GET /tss/{id}/export?cursor=N, or an export job
+ *   export_data                   GET /tss/{id}/incremental-export?cursor=N, or an export job
  *                                 (PUT/GET /tss/{id}/export/{uuid}[/file])
  *
  * and through OpenTSE's extensions of the contract (docs/api.md):

@@ -1,6 +1,7 @@
 /*
  * remote_export.c - TR-03151 exportData from a remote TSS. An incremental
- * export (a cursor) streams GET /tss/{id}/export?cursor=N; any other is an
+ * export (a cursor) streams GET /tss/{id}/incremental-export?cursor=N
+ * (OpenTSE's extension); any other is an
  * export job: PUT /tss/{id}/export/{uuid} with the filter, polled with GET
  * until it is COMPLETED or ERROR, then its archive streamed from .../file.
  * Either way the archive reaches the caller's callback chunk by chunk.
@@ -33,6 +34,8 @@ static tse_err job_query(const tse_export_filter *f, char *out, size_t cap)
     PARAM(f->start_date, "start_date=%" PRId64, f->start_date);
     PARAM(f->end_date, "end_date=%" PRId64, f->end_date);
     PARAM(f->maximum_number_records, "maximum_number_records=%" PRIu64, f->maximum_number_records);
+    PARAM(f->start_signature_counter, "start_signature_counter=%" PRIu64, f->start_signature_counter);
+    PARAM(f->end_signature_counter, "end_signature_counter=%" PRIu64, f->end_signature_counter);
 #undef PARAM
     if (f->client_id) {
         char uuid[37];
@@ -60,10 +63,10 @@ static tse_err wait_job(remote *r, const char *path, tse_export_result *out)
             out->bytes = (uint64_t)json_integer_value(json_object_get(j, "bytes"));
             out->cursor = (uint64_t)json_integer_value(json_object_get(j, "cursor"));
         } else if (!rc && state && !strcmp(state, "ERROR")) {
-            json_t *e = json_object_get(j, "exception");
-            const char *msg = json_string_value(json_object_get(e, "message"));
-            rc = engine_fail(http_code_from_name(json_string_value(json_object_get(e, "code")), TSE_ERR_INTERNAL),
-                             "%s", msg ? msg : "the export failed");
+            /* exception: "<TR-03151 name>: <message>", the name also in tse_error */
+            const char *msg = json_string_value(json_object_get(j, "exception"));
+            const char *code = json_string_value(json_object_get(j, "tse_error"));
+            rc = engine_fail(http_code_from_name(code, TSE_ERR_INTERNAL), "%s", msg ? msg : "the export failed");
         } else if (!rc) {
             json_decref(j);
             pause_ms(step);
@@ -89,9 +92,9 @@ tse_err remote_export_data(void *backend, const tse_export_filter *filter, tse_e
     char path[512];
     if (f->cursor) {
         if (f->transaction_number || f->start_transaction_number || f->end_transaction_number || f->start_date ||
-            f->end_date || f->client_id)
+            f->end_date || f->client_id || f->start_signature_counter || f->end_signature_counter)
             return engine_fail(TSE_ERR_PARAMETER_MISMATCH, "a cursor combines with no other filter");
-        snprintf(path, sizeof path, "%s/export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, r->tss_path,
+        snprintf(path, sizeof path, "%s/incremental-export?cursor=%" PRIu64 "&maximum_number_records=%" PRIu64, r->tss_path,
                  f->cursor, f->maximum_number_records);
         tse_err rc = http_stream(r->h, path, &sink);
         if (rc)

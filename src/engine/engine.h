@@ -187,6 +187,14 @@ tse_err engine_commit_stats(engine *t, uint64_t *batches, uint64_t *flushes, uin
 
 tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                            tse_export_result *out);
+/* The same with info.csv's description starting with `mark` (NULL: none),
+ * e.g. "TEST": an archive that says what kind of TSE wrote it. */
+tse_err engine_export_data_marked(engine *t, const char *mark, const tse_export_filter *filter,
+                                  tse_export_write_fn write, void *ctx, tse_export_result *out);
+/* Whether an export with `filter` would start now: the filter's checks
+ * (PARAMETER_MISMATCH, ID_NOT_FOUND, TRANSACTION_NUMBER_NOT_FOUND,
+ * NO_DATA_AVAILABLE, TOO_MANY_RECORDS), nothing written. */
+tse_err engine_export_check(engine *t, const tse_export_filter *filter);
 tse_err engine_delete_stored_data(engine *t);
 tse_err engine_restore_from_backup(engine *t, const char *const *paths, size_t n_paths, uint64_t *added);
 

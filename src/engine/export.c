@@ -9,6 +9,7 @@
  * logs up to it; later ones (such as the login that precedes every delete)
  * stay until the next export. With no exported log stored it refuses.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,14 +59,22 @@ static tse_err mark_exported(engine *t, uint64_t cursor, uint64_t upto)
 tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_export_write_fn write, void *ctx,
                            tse_export_result *out)
 {
+    return engine_export_data_marked(t, NULL, filter, write, ctx, out);
+}
+
+tse_err engine_export_data_marked(engine *t, const char *mark, const tse_export_filter *filter,
+                                  tse_export_write_fn write, void *ctx, tse_export_result *out)
+{
     if (out)
         *out = (tse_export_result){0};
     if (!t || !write)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a TSE handle and a write callback are required");
     pthread_mutex_lock(&t->mu);
     char *cert = t->cert_pem ? strdup(t->cert_pem) : NULL;
-    char description[TSE_MAX_DESCRIPTION_LEN + 1];
-    memcpy(description, t->description, sizeof description);
+    char description[TSE_MAX_DESCRIPTION_LEN + 64] = "";
+    memcpy(description, t->description, sizeof t->description);
+    if (mark)   /* info.csv says first what kind of TSE wrote the archive */
+        snprintf(description, sizeof description, "%s%s%s", mark, t->description[0] ? ": " : "", t->description);
     int64_t now = engine_now(t);
     pthread_mutex_unlock(&t->mu);
     if (t->cert_pem && !cert)
@@ -81,6 +90,15 @@ tse_err engine_export_data(engine *t, const tse_export_filter *filter, tse_expor
     if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res->cursor)) != 0)
         return rc;
     return TSE_OK;
+}
+
+tse_err engine_export_check(engine *t, const tse_export_filter *filter)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    tse_error err = {0};
+    int rc = export_check(t->st, filter, &err);
+    return rc ? engine_fail(rc, "%s", err.message) : TSE_OK;
 }
 
 tse_err engine_delete_stored_data(engine *t)

@@ -49,6 +49,11 @@ typedef struct export_source {
 int export_archive(const export_source *src, const tse_export_filter *f, tse_export_write_fn write, void *ctx,
                    tse_export_result *out, tse_error *err);
 
+/* The checks export_archive makes before it writes anything (the same
+ * errors but those of writing), without writing: 0 when an export with f
+ * would start now. */
+int export_check(store *st, const tse_export_filter *f, tse_error *err);
+
 /* What a restored log must match: the TSE's public key, hash and serial,
  * and its certificate chain. */
 typedef struct export_restore_key {

@@ -12,7 +12,8 @@
 bool export_filter_is_complete(const tse_export_filter *f)
 {
     return !f || (!f->transaction_number && !f->start_transaction_number && !f->end_transaction_number &&
-                  !f->start_date && !f->end_date && !f->client_id);
+                  !f->start_date && !f->end_date && !f->client_id && !f->start_signature_counter &&
+                  !f->end_signature_counter);
 }
 
 /* Parameters that cannot hold together. */
@@ -32,6 +33,9 @@ static int check_params(const tse_export_filter *f, tse_error *err)
         f->start_transaction_number > f->end_transaction_number)
         return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "startTransactionNumber %llu is above endTransactionNumber %llu",
                     (unsigned long long)f->start_transaction_number, (unsigned long long)f->end_transaction_number);
+    if (f->start_signature_counter && f->end_signature_counter && f->start_signature_counter > f->end_signature_counter)
+        return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "start signature counter %llu is above the end %llu",
+                    (unsigned long long)f->start_signature_counter, (unsigned long long)f->end_signature_counter);
     if (f->start_date < 0 || f->end_date < 0)
         return error_set(err, TSE_ERR_PARAMETER_MISMATCH, "dates before 1970 are not valid");
     if (f->start_date && f->end_date && f->start_date > f->end_date)
@@ -107,6 +111,15 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         sel->time_to = f->end_date ? f->end_date : INT64_MAX;
     }
 
+    /* a signature counter range narrows what the other filters chose */
+    if (f->start_signature_counter > sel->from)
+        sel->from = f->start_signature_counter;
+    if (f->end_signature_counter && f->end_signature_counter < sel->to)
+        sel->to = f->end_signature_counter;
+    if (sel->from > sel->to)
+        return error_set(err, TSE_ERR_NO_DATA_AVAILABLE, "no stored log matches the filter in signature counters %llu..%llu",
+                    (unsigned long long)f->start_signature_counter, (unsigned long long)f->end_signature_counter);
+
     uint64_t max = f->maximum_number_records, n = 0;
     if ((rc = store_count_logs(st, sel, max ? max : 1, &n, &serr)) != 0)
         return store_error(rc, &serr, err);
@@ -116,4 +129,11 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
         return error_set(err, TSE_ERR_TOO_MANY_RECORDS, "more than maximumNumberRecords = %llu logs match the filter",
                     (unsigned long long)max);
     return 0;
+}
+
+int export_check(store *st, const tse_export_filter *f, tse_error *err)
+{
+    tse_export_filter none = {0};
+    store_log_filter sel;
+    return export_select(st, f ? f : &none, &sel, err);
 }

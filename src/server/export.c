@@ -1,24 +1,30 @@
 /*
  * export.c - TR-03151 export archives of a TSS over HTTP:
  *
- *   PUT /api/v2/tss/{tss_id}/export/{export_id}?start_date=&end_date=
- *       &start_transaction_number=&end_transaction_number=&transaction_number=
- *       &client_id=&maximum_number_records=      starts an export job
- *   GET /api/v2/tss/{tss_id}/export/{export_id}       the job: PENDING, WORKING,
- *                                                     COMPLETED or ERROR
- *   GET /api/v2/tss/{tss_id}/export/{export_id}/file  its archive, chunked
- *   GET /api/v2/tss/{tss_id}/export?cursor=N[&maximum_number_records=M]  the next incremental
- *       archive streamed at once; its cursor in the X-Export-Cursor header
+ *   PUT /api/v2/tss/{tss_id}/export/{export_id}      starts an export job; the
+ *       filters (start_date, end_date, start_transaction_number,
+ *       end_transaction_number, transaction_number, client_id,
+ *       maximum_number_records, start_signature_counter,
+ *       end_signature_counter) in the query or the JSON body, with metadata
+ *   GET /api/v2/tss/{tss_id}/export                  the TSS's jobs (export_jobs.c)
+ *   GET /api/v2/tss/{tss_id}/export/{export_id}      the job: PENDING, WORKING,
+ *                                                    COMPLETED, CANCELLED or ERROR
+ *   DELETE /api/v2/tss/{tss_id}/export/{export_id}   cancels a PENDING or WORKING job
+ *   GET /api/v2/tss/{tss_id}/export/{export_id}/file its archive, chunked
+ *   GET|PATCH /api/v2/tss/{tss_id}/export/{export_id}/metadata
+ *   GET /api/v2/tss/{tss_id}/incremental-export?cursor=N[&maximum_number_records=M]
+ *       (OpenTSE) the next incremental archive streamed at once; its cursor
+ *       in the X-Export-Cursor header
  *
- * A job runs on its own thread into DATA_DIR/exports/<tss_id>/<export_id>.tar
- * and keeps its state beside it in <export_id>.json (written whole and
- * renamed), so jobs outlive a restart. Streams come from a thread writing
- * into a pipe that libmicrohttpd sends with chunked transfer encoding; the
- * headers go out only once the export has checked its filter, so refusals
- * are ordinary JSON errors.
+ * A job runs on its own thread into its files (export_jobs.h), so jobs
+ * outlive a restart. Streams come from a thread writing into a pipe that
+ * libmicrohttpd sends with chunked transfer encoding; the headers go out
+ * only once the export has checked its filter, so refusals are ordinary
+ * JSON errors. Archives of TEST TSSs say so in info.csv.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,49 +32,119 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "export_jobs.h"
+
+/* info.csv's description of a TEST TSS's archives begins with this. */
+#define TEST_MARK "TEST (not for production use)"
+
+const char *export_mark(const srv_tss *x)
+{
+    return strcmp(x->env, "TEST") == 0 ? TEST_MARK : NULL;
+}
 
 /* ------------------------------------------------------------ filters */
 
 /* The last second of the year 9999: dates are seconds since 1970 up to it. */
 #define EXPORT_MAX_DATE 253402300799ull
 
-static const char *const number_params[] = {"start_transaction_number", "end_transaction_number",
-                                            "transaction_number", "maximum_number_records"};
+enum { F_START_DATE, F_END_DATE, F_START_TX, F_END_TX, F_TX, F_MAX, F_START_SIG, F_END_SIG, F_CLIENT, N_FILTERS };
+static const char *const filter_names[N_FILTERS] = {
+    "start_date", "end_date", "start_transaction_number", "end_transaction_number", "transaction_number",
+    "maximum_number_records", "start_signature_counter", "end_signature_counter", "client_id"};
 
-/* The query parameters as a filter; client_id (the caller's UUID) becomes
- * the clientId in the logs, its serial number. 0, or -1 with r filled. */
-static int parse_filter(srv_req *q, srv_resp *r, srv_tss *x, tse_export_filter *f, char serial[TSE_MAX_CLIENT_ID_LEN + 1])
+/* Filter `name` from the query (also after a doubled "?", as "??name=",
+ * which one client sends) or the body (a string, or a whole number), into
+ * out (NULL when absent). -1 with the 400 in r when it is of another type
+ * or given twice with different values. */
+static int filter_value(srv_req *q, srv_resp *r, json_t *body, const char *name, char *out, size_t cap,
+                        const char **v)
+{
+    char qname[64], num[32];
+    snprintf(qname, sizeof qname, "?%s", name);
+    const char *qv = req_query(q, name), *also = req_query(q, qname);
+    json_t *b = json_object_get(body, name);
+    const char *bv = json_string_value(b);
+    double d = json_real_value(b);
+    if (json_is_integer(b) && json_integer_value(b) >= 0) {
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(b));
+        bv = num;
+    } else if (json_is_real(b) && d >= 0 && d < 1e15 && (d == floor(d) || strstr(name, "_date"))) {
+        /* seconds as a float (1764590400.0); a fraction: the whole seconds
+         * inside the range, the logs' times being whole seconds */
+        snprintf(num, sizeof num, "%.0f", strcmp(name, "start_date") == 0 ? ceil(d) : floor(d));
+        bv = num;
+    }
+    *v = NULL;
+    if (b && !bv)
+        resp_error(r, 400, "E_PARAMETER", "%s in the body must be a string or a whole number", name);
+    else if (qv && also && strcmp(qv, also) != 0)
+        resp_error(r, 400, "E_PARAMETER", "%s is given twice with different values", name);
+    else if ((qv || also) && bv && strcmp(qv ? qv : also, bv) != 0)
+        resp_error(r, 400, "E_PARAMETER", "%s differs between the query and the body", name);
+    else {
+        const char *got = qv ? qv : also ? also : bv;
+        if (got)
+            *v = out, snprintf(out, cap, "%s", got);
+        return 0;
+    }
+    return -1;
+}
+
+/* The filters as an export filter and as the job's `parameters`; client_id
+ * (the caller's UUID) becomes the clientId in the logs, its serial number.
+ * 0, or -1 with r filled. */
+static int parse_filter(srv_req *q, srv_resp *r, srv_tss *x, json_t *body, tse_export_filter *f,
+                        char serial[TSE_MAX_CLIENT_ID_LEN + 1], json_t *params)
 {
     memset(f, 0, sizeof *f);
-    uint64_t *dst[] = {&f->start_transaction_number, &f->end_transaction_number, &f->transaction_number,
-                       &f->maximum_number_records};
-    for (size_t i = 0; i < 4; i++) {
-        const char *v = req_query(q, number_params[i]);
-        if (v && req_u64(r, "E_PARAMETER", number_params[i], v, 0, INT64_MAX, dst[i]))
-            return -1;
-    }
-    const char *dates[] = {"start_date", "end_date"};
+    uint64_t *dst[] = {NULL, NULL, &f->start_transaction_number, &f->end_transaction_number, &f->transaction_number,
+                       &f->maximum_number_records, &f->start_signature_counter, &f->end_signature_counter};
     int64_t *ddst[] = {&f->start_date, &f->end_date};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = req_query(q, dates[i]);
+    for (int i = 0; i < N_FILTERS; i++) {
+        char buf[300];
+        const char *v;
         uint64_t n;
+        if (filter_value(q, r, body, filter_names[i], buf, sizeof buf, &v))
+            return -1;
         if (!v)
             continue;
-        if (req_u64(r, "E_PARAMETER", dates[i], v, 1, EXPORT_MAX_DATE, &n))
-            return -1;
-        *ddst[i] = (int64_t)n;
-    }
-    const char *client = req_query(q, "client_id");
-    if (client) {
-        char state[16];
-        if (client_lookup(q->s, x->id, client, serial, state) != 0) {
-            resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", client, x->id);
-            return -1;
+        json_object_set_new(params, filter_names[i], json_string(v));
+        if (i == F_START_DATE || i == F_END_DATE) {
+            if (req_u64(r, "E_PARAMETER", filter_names[i], v, 1, EXPORT_MAX_DATE, &n))
+                return -1;
+            *ddst[i] = (int64_t)n;
+        } else if (i != F_CLIENT) {
+            if (req_u64(r, "E_PARAMETER", filter_names[i], v, 0, INT64_MAX, dst[i]))
+                return -1;
+        } else {
+            char state[16];
+            if (!uuid_valid(v) || client_lookup(q->s, x->id, v, serial, state) != 0) {
+                resp_error(r, 404, "E_CLIENT_NOT_FOUND", "no client %s in TSS %s", v, x->id);
+                return -1;
+            }
+            f->client_id = serial;
         }
-        f->client_id = serial;
     }
     return 0;
+}
+
+/* The request body of PUT: none, {}, [] or an object with filters and
+ * metadata. NULL with the 400 in r otherwise; *out gets a new object. */
+static json_t *put_body(srv_req *q, srv_resp *r)
+{
+    json_error_t e;
+    json_t *j = q->body_len ? json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e) : json_object();
+    if (!j)
+        resp_error(r, 400, "E_BAD_REQUEST", "malformed JSON body: %s", e.text);
+    else if (json_is_array(j) && json_array_size(j) == 0) {
+        json_decref(j);
+        j = json_object();
+    } else if (!json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+        resp_error(r, 400, "E_BAD_REQUEST", "the body must be a JSON object");
+    }
+    return j;
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -79,135 +155,199 @@ typedef struct job {
     tse_export_filter f;
     char serial[TSE_MAX_CLIENT_ID_LEN + 1];
     char id[64];
-    json_t *doc;          /* the job as GET shows it */
+    char cancel[1310];    /* the marker a DELETE leaves */
+    int lock_fd;          /* <id>.lock, held while the job runs */
+    int cancelled;
+    FILE *out;
 } job;
 
-static int job_path(srv *s, const char *tss_id, const char *id, const char *ext, char *out, size_t cap)
-{
-    return snprintf(out, cap, "%s/exports/%s/%s.%s", s->cfg.data_dir, tss_id, id, ext) < (int)cap ? 0 : -1;
-}
-
-/* Writes the job document whole, then renames it into place. */
-static int job_save(srv *s, const char *tss_id, const char *id, json_t *doc)
-{
-    char path[1300], tmp[1310];
-    if (job_path(s, tss_id, id, "json", path, sizeof path) != 0)
-        return -1;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    return rename(tmp, path);
-}
-
+/* The job's raw document; the caller holds its id_lock. */
 static json_t *job_load(srv *s, const char *tss_id, const char *id)
 {
     char path[1300];
-    if (job_path(s, tss_id, id, "json", path, sizeof path) != 0)
-        return NULL;
-    return json_load_file(path, 0, NULL);
+    return export_job_path(s, tss_id, id, "json", path, sizeof path) ? NULL : json_load_file(path, 0, NULL);
 }
 
 static int to_file(void *ctx, const uint8_t *data, size_t len)
 {
-    return fwrite(data, 1, len, ctx) == len ? 0 : TSE_ERR_STORAGE_FAILURE;
+    job *j = ctx;
+    if (access(j->cancel, F_OK) == 0) {   /* a DELETE asked us to stop */
+        j->cancelled = 1;
+        return TSE_ERR_UNREACHABLE;
+    }
+    return fwrite(data, 1, len, j->out) == len ? 0 : TSE_ERR_STORAGE_FAILURE;
+}
+
+/* The job becomes WORKING unless it was cancelled before it started;
+ * returns that it was not. */
+static int job_start(job *j)
+{
+    pthread_mutex_t *mu = id_lock(j->s, j->x->id, j->id);
+    pthread_mutex_lock(mu);
+    json_t *doc = job_load(j->s, j->x->id, j->id);
+    int go = doc && access(j->cancel, F_OK) != 0;
+    if (go) {
+        json_object_set_new(doc, "state", json_string("WORKING"));
+        json_object_set_new(doc, "time_start", json_integer(now_s()));
+        if (export_job_save(j->s, j->x->id, j->id, doc) != 0)   /* GET goes on showing PENDING */
+            fprintf(stderr, "opentsed: export %s: cannot save the job's state WORKING\n", j->id);
+    }
+    json_decref(doc);
+    pthread_mutex_unlock(mu);
+    j->cancelled = !go;
+    return go;
+}
+
+/* The job's end: its archive in place (COMPLETED), or gone (CANCELLED, ERROR). */
+static void job_end(job *j, tse_err rc, const char *msg, const tse_export_result *res)
+{
+    char tar[1300], part[1310];
+    int named = export_job_path(j->s, j->x->id, j->id, "tar", tar, sizeof tar);
+    snprintf(part, sizeof part, "%s.part", tar);
+    pthread_mutex_t *mu = id_lock(j->s, j->x->id, j->id);
+    pthread_mutex_lock(mu);
+    json_t *doc = job_load(j->s, j->x->id, j->id);
+    if (!doc)
+        doc = json_object();
+    int64_t now = now_s();
+    /* a complete archive counts as exported data: it is kept, however late a
+     * cancellation came */
+    if (rc == TSE_OK && (named != 0 || rename(part, tar) != 0))
+        rc = TSE_ERR_STORAGE_FAILURE, msg = "cannot move the archive into place";
+    if (rc == TSE_OK) {
+        char href[200];
+        snprintf(href, sizeof href, "/api/v2/tss/%s/export/%s/file", j->x->id, j->id);
+        json_object_set_new(doc, "state", json_string("COMPLETED"));
+        json_object_set_new(doc, "logs", json_integer((json_int_t)res->logs));
+        json_object_set_new(doc, "bytes", json_integer((json_int_t)res->bytes));
+        json_object_set_new(doc, "cursor", json_integer((json_int_t)res->cursor));
+        json_object_set_new(doc, "href", json_string(href));
+        json_object_set_new(doc, "estimated_time_of_completion", json_integer(now));
+    } else if (j->cancelled) {
+        json_object_set_new(doc, "state", json_string("CANCELLED"));
+    } else {
+        char text[700];
+        snprintf(text, sizeof text, "%s: %s", tse_errname(rc), msg && msg[0] ? msg : tse_strerror(rc));
+        json_object_set_new(doc, "state", json_string("ERROR"));
+        json_object_set_new(doc, "exception", json_string(text));
+        json_object_set_new(doc, "tse_error", json_string(tse_errname(rc)));
+        json_object_set_new(doc, "time_error", json_integer(now));
+    }
+    if (rc != TSE_OK)
+        unlink(part);
+    json_object_set_new(doc, "time_end", json_integer(now));
+    if (export_job_save(j->s, j->x->id, j->id, doc) != 0)
+        fprintf(stderr, "opentsed: export %s: cannot save the job's final state (%s)\n", j->id,
+                json_string_value(json_object_get(doc, "state")));
+    json_decref(doc);
+    pthread_mutex_unlock(mu);
+}
+
+static void job_free(job *j)
+{
+    char lock[1300];
+    if (export_job_path(j->s, j->x->id, j->id, "lock", lock, sizeof lock) == 0)
+        unlink(lock);
+    unlink(j->cancel);
+    close(j->lock_fd);   /* the job no longer runs */
+    free(j);
 }
 
 static void *job_run(void *p)
 {
     job *j = p;
-    char tar[1300], part[1310];
-    int named = job_path(j->s, j->x->id, j->id, "tar", tar, sizeof tar);
-    snprintf(part, sizeof part, "%s.part", tar);
-    json_object_set_new(j->doc, "state", json_string("WORKING"));
-    json_object_set_new(j->doc, "time_start", json_integer(now_s()));
-    if (job_save(j->s, j->x->id, j->id, j->doc) != 0)   /* GET goes on showing PENDING */
-        fprintf(stderr, "opentsed: export %s: cannot save the job's state WORKING\n", j->id);
-
     tse_export_result res = {0};
-    FILE *f = named == 0 ? fopen(part, "wb") : NULL;
-    tse_err rc = f ? engine_export_data(j->x->e, &j->f, to_file, f, &res) : TSE_ERR_STORAGE_FAILURE;
-    const char *msg = f ? tse_last_error_message() : "cannot create the archive file";
-    if (f && fclose(f) != 0 && rc == TSE_OK)
-        rc = TSE_ERR_STORAGE_FAILURE;
-    if (rc == TSE_OK && rename(part, tar) != 0)
-        rc = TSE_ERR_STORAGE_FAILURE;
-    if (rc != TSE_OK) {
-        unlink(part);
-        json_object_set_new(j->doc, "state", json_string("ERROR"));
-        json_object_set_new(j->doc, "exception",
-                            json_pack("{s:s, s:i, s:s}", "code", tse_errname(rc), "code_value", rc, "message", msg));
-    } else {
-        json_object_set_new(j->doc, "state", json_string("COMPLETED"));
-        json_object_set_new(j->doc, "logs", json_integer((json_int_t)res.logs));
-        json_object_set_new(j->doc, "bytes", json_integer((json_int_t)res.bytes));
-        json_object_set_new(j->doc, "cursor", json_integer((json_int_t)res.cursor));
+    tse_err rc = TSE_OK;
+    const char *msg = "";
+    if (job_start(j)) {
+        char part[1310];
+        export_job_path(j->s, j->x->id, j->id, "tar.part", part, sizeof part);
+        j->out = fopen(part, "wb");
+        rc = j->out ? engine_export_data_marked(j->x->e, export_mark(j->x), &j->f, to_file, j, &res)
+                    : TSE_ERR_STORAGE_FAILURE;
+        msg = j->out ? tse_last_error_message() : "cannot create the archive file";
+        if (j->out && fclose(j->out) != 0 && rc == TSE_OK)
+            rc = TSE_ERR_STORAGE_FAILURE, msg = "cannot write the archive file";
     }
-    json_object_set_new(j->doc, "time_end", json_integer(now_s()));
-    if (job_save(j->s, j->x->id, j->id, j->doc) != 0)
-        fprintf(stderr, "opentsed: export %s: cannot save the job's final state (%s)\n", j->id,
-                rc == TSE_OK ? "COMPLETED" : "ERROR");
-    json_decref(j->doc);
+    job_end(j, j->cancelled ? TSE_ERR_UNREACHABLE : rc, msg, &res);
     atomic_fetch_sub(&j->s->in_flight, 1);
-    free(j);
+    job_free(j);
     return NULL;
 }
 
-static json_t *params_json(srv_req *q)
+/* The job record's first form; NULL when out of memory. */
+static json_t *job_doc(srv_tss *x, const char *id, json_t *params, json_t *metadata)
 {
-    json_t *p = json_object();
-    const char *names[] = {"start_date", "end_date", "start_transaction_number", "end_transaction_number",
-                           "transaction_number", "client_id", "maximum_number_records"};
-    for (size_t i = 0; p && i < sizeof names / sizeof names[0]; i++) {
-        const char *v = req_query(q, names[i]);
-        if (v)
-            json_object_set_new(p, names[i], json_string(v));
-    }
-    return p;
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "_id", id, "_type", "EXPORT", "tss_id", x->id,
+                            "state", "PENDING", "time_request", (json_int_t)now_s(), "parameters", params);
+    if (doc && metadata)
+        json_object_set(doc, "metadata", metadata);
+    return doc;
 }
 
 static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
 {
-    json_t *old = job_load(q->s, x->id, id);
+    json_t *old = export_job_read(q->s, x->id, id);
     if (old) {   /* the same id again: the job as it stands */
-        resp_json(r, 200, old);
+        resp_json(r, 200, export_job_answer(x, old));
         return;
     }
-    job *j = calloc(1, sizeof *j);
+    json_t *body = put_body(q, r), *params = json_object(), *metadata = NULL;
+    job *j = body && params ? calloc(1, sizeof *j) : NULL;
     if (!j) {
-        resp_error(r, 500, "E_INTERNAL", "no memory");
+        if (body && params)
+            resp_error(r, 500, "E_INTERNAL", "no memory");
+        json_decref(body);
+        json_decref(params);
         return;
     }
-    if (parse_filter(q, r, x, &j->f, j->serial) != 0) {
+    j->lock_fd = -1;
+    tse_err bad = TSE_OK;
+    if (parse_filter(q, r, x, body, &j->f, j->serial, params) != 0 || req_metadata(r, body, &metadata) != 0 ||
+        (bad = engine_export_check(x->e, &j->f)) != TSE_OK) {
+        if (bad)   /* the filter's TR-03151 checks: no job, as for a malformed one */
+            resp_tse_error(r, bad);
+        json_decref(body);
+        json_decref(params);
+        json_decref(metadata);
         free(j);
         return;
     }
     j->s = q->s;
     j->x = x;
     snprintf(j->id, sizeof j->id, "%s", id);
+    export_job_path(q->s, x->id, id, "cancel", j->cancel, sizeof j->cancel);
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/exports", q->s->cfg.data_dir);
     mkdir(dir, 0700);
     snprintf(dir, sizeof dir, "%s/exports/%s", q->s->cfg.data_dir, x->id);
     mkdir(dir, 0700);
-    j->doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "_id", id, "_type", "EXPORT", "tss_id", x->id, "state",
-                       "PENDING", "time_request", (json_int_t)now_s(), "parameters", params_json(q));
-    pthread_t th;
-    pthread_attr_t attr;
+    unlink(j->cancel);   /* a marker a crash left */
+    json_t *doc = job_doc(x, id, params, metadata);
+    json_decref(metadata);
+    json_decref(body);
     errno = 0;
-    int saved = j->doc ? job_save(q->s, x->id, id, j->doc) : -1, full = saved && errno;
-    int ok = saved == 0, err = errno;
-    if (!ok && full) {   /* a full or read-only disk: the store's failure, not ours */
-        json_decref(j->doc);
+    j->lock_fd = doc ? export_job_lock(q->s, x->id, id) : -1;
+    int saved = j->lock_fd >= 0 ? export_job_save(q->s, x->id, id, doc) : -1, err = errno;
+    if (saved != 0) {   /* a full or read-only disk: the store's failure, not ours */
+        json_decref(doc);
+        char lock[1300];
+        if (j->lock_fd >= 0 && export_job_path(q->s, x->id, id, "lock", lock, sizeof lock) == 0)
+            unlink(lock);
+        if (j->lock_fd >= 0)
+            close(j->lock_fd);
         free(j);
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot record the export job: %s", strerror(err));
+        if (err) {
+            resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot record the export job: %s", strerror(err));
+            resp_tse_name(r, "STORAGE_FAILURE");
+        } else
+            resp_error(r, 500, "E_INTERNAL", "no memory");
         return;
     }
-    json_t *answer = ok ? json_deep_copy(j->doc) : NULL;
-    if (ok && pthread_attr_init(&attr) == 0) {
+    pthread_t th;
+    pthread_attr_t attr;
+    int ok = pthread_attr_init(&attr) == 0;
+    if (ok) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         atomic_fetch_add(&q->s->in_flight, 1);   /* shutdown waits for the job */
         if (pthread_create(&th, &attr, job_run, j) != 0) {
@@ -215,16 +355,63 @@ static void put_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
             ok = 0;
         }
         pthread_attr_destroy(&attr);
-    } else
-        ok = 0;
-    if (!ok) {
-        json_decref(answer);
-        json_decref(j->doc);
-        free(j);
+    }
+    if (!ok) {   /* no thread: the job ends at once */
+        json_decref(doc);
+        job_end(j, TSE_ERR_INTERNAL, "cannot start the export thread", NULL);
+        job_free(j);
         resp_error(r, 500, "E_INTERNAL", "cannot start the export: %s", strerror(errno));
         return;
     }
-    resp_json(r, 200, answer);
+    resp_json(r, 200, export_job_answer(x, doc));
+}
+
+/* ------------------------------------------------------------ one job */
+
+static int is_state(json_t *doc, const char *state)
+{
+    const char *s = json_string_value(json_object_get(doc, "state"));
+    return s && strcmp(s, state) == 0;
+}
+
+#define CANCEL_WAIT_MS 30000
+
+/* DELETE: a PENDING or WORKING job stops and becomes CANCELLED; the answer
+ * waits for its thread to have stopped (or to have finished first). */
+static void cancel_job(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
+{
+    json_t *doc = export_job_read(q->s, x->id, id);
+    if (doc && (is_state(doc, "PENDING") || is_state(doc, "WORKING"))) {
+        char marker[1300];
+        int fd = export_job_path(q->s, x->id, id, "cancel", marker, sizeof marker) == 0
+                     ? open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)
+                     : -1;
+        if (fd < 0) {
+            json_decref(doc);
+            resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot cancel export %s: %s", id, strerror(errno));
+            resp_tse_name(r, "STORAGE_FAILURE");
+            return;
+        }
+        close(fd);
+        for (int waited = 0; doc && (is_state(doc, "PENDING") || is_state(doc, "WORKING")); waited += 10) {
+            json_decref(doc);
+            if (waited >= CANCEL_WAIT_MS) {
+                resp_error(r, 503, "E_EXPORT_CANCELLING",
+                           "export %s is being cancelled; GET it to see when it has stopped", id);
+                return;
+            }
+            usleep(10000);
+            doc = export_job_read(q->s, x->id, id);
+        }
+    }
+    if (!doc)
+        resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", id, x->id);
+    else if (is_state(doc, "CANCELLED"))
+        resp_json(r, 200, export_job_answer(x, json_incref(doc)));
+    else
+        resp_error(r, 409, "E_EXPORT_NOT_CANCELLABLE", "export %s is %s: only a PENDING or WORKING export can be cancelled",
+                   id, json_string_value(json_object_get(doc, "state")));
+    json_decref(doc);
 }
 
 static ssize_t read_file(void *cls, uint64_t pos, char *buf, size_t max)
@@ -249,15 +436,20 @@ static void tar_headers(struct MHD_Response *resp, const char *name)
 
 static void get_file(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
 {
-    json_t *doc = job_load(q->s, x->id, id);
+    json_t *doc = export_job_read(q->s, x->id, id);
     const char *state = doc ? json_string_value(json_object_get(doc, "state")) : NULL;
     char path[1300];
     FILE *f = NULL;
     if (!doc)
         resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", id, x->id);
+    else if (is_state(doc, "CANCELLED"))
+        resp_error(r, 409, "E_EXPORT_CANCELLED", "export %s was cancelled: it has no archive", id);
+    else if (is_state(doc, "ERROR"))
+        resp_error(r, 409, "E_EXPORT_FAILED", "export %s failed: %s", id,
+                   json_string_value(json_object_get(export_job_answer(x, doc), "exception")));
     else if (!state || strcmp(state, "COMPLETED") != 0)
         resp_error(r, 409, "E_EXPORT_NOT_READY", "export %s is %s", id, state ? state : "unknown");
-    else if (job_path(q->s, x->id, id, "tar", path, sizeof path) != 0 || !(f = fopen(path, "rb")))
+    else if (export_job_path(q->s, x->id, id, "tar", path, sizeof path) != 0 || !(f = fopen(path, "rb")))
         resp_error(r, 500, "E_INTERNAL", "the archive of export %s cannot be read", id);
     json_decref(doc);
     if (!f)
@@ -272,6 +464,34 @@ static void get_file(srv_req *q, srv_resp *r, srv_tss *x, const char *id)
     r->status = 200;
 }
 
+/* GET .../metadata: the job's metadata object; PATCH sets the keys given
+ * (the object itself or {"metadata": {...}}; a key with null is removed). */
+static void job_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *id, int patch)
+{
+    json_t *body = NULL, *next = NULL;
+    if (patch && !(body = req_json(q, r)))
+        return;
+    pthread_mutex_t *mu = id_lock(q->s, x->id, id);
+    pthread_mutex_lock(mu);
+    json_t *doc = job_load(q->s, x->id, id);
+    json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
+    if (!doc)
+        resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", id, x->id);
+    else if (!patch)
+        resp_json(r, 200, json_is_object(md) ? json_incref(md) : json_object());
+    else if (req_metadata_patch(r, req_metadata_body(body), md, &next) != 0)
+        ;   /* the 400 naming the field is in r */
+    else if (json_object_set(doc, "metadata", next) || export_job_save(q->s, x->id, id, doc) != 0) {
+        resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "cannot record the metadata of export %s: %s", id, strerror(errno));
+        resp_tse_name(r, "STORAGE_FAILURE");
+    } else
+        resp_json(r, 200, json_incref(next));
+    json_decref(next);
+    json_decref(doc);
+    pthread_mutex_unlock(mu);
+    json_decref(body);
+}
+
 /* ------------------------------------------------------------ streams */
 
 typedef struct stream {
@@ -283,6 +503,7 @@ typedef struct stream {
     char msg[512];
     int fd;               /* write end of the pipe */
     engine *e;
+    const char *mark;     /* info.csv's mark (TEST) or NULL */
     tse_export_filter f;
     tse_export_result res;
     srv *s;
@@ -325,7 +546,7 @@ static int to_pipe(void *ctx, const uint8_t *data, size_t len)
 static void *stream_run(void *p)
 {
     stream *st = p;
-    tse_err rc = engine_export_data(st->e, &st->f, to_pipe, st, &st->res);
+    tse_err rc = engine_export_data_marked(st->e, st->mark, &st->f, to_pipe, st, &st->res);
     close(st->fd);   /* the end of the chunked body */
     pthread_mutex_lock(&st->mu);
     st->done = 1;
@@ -357,6 +578,7 @@ static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
     st->refs = 2;
     st->fd = fds[1];
     st->e = x->e;
+    st->mark = export_mark(x);
     st->s = q->s;
     st->f.cursor = cursor;
     st->f.maximum_number_records = max;
@@ -411,23 +633,36 @@ static void get_incremental(srv_req *q, srv_resp *r, srv_tss *x)
 
 void routes_export(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
-    int get = strcmp(q->method, "GET") == 0, put = strcmp(q->method, "PUT") == 0;
-    if (nseg == 3 && get) {
-        q->route = "export_stream";
-        get_incremental(q, r, x);
+    int get = strcmp(q->method, "GET") == 0, put = strcmp(q->method, "PUT") == 0,
+        del = strcmp(q->method, "DELETE") == 0, patch = strcmp(q->method, "PATCH") == 0;
+    if (strcmp(seg[2], "incremental-export") == 0) {
+        if (nseg == 3 && get) {
+            q->route = "export_stream";
+            get_incremental(q, r, x);
+        } else
+            resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
+    } else if (nseg == 3 && get && req_query(q, "cursor")) {   /* a caller of the stream's old path */
+        resp_error(r, 400, "E_BAD_REQUEST", "cursor: the incremental export is GET %s/incremental-export?cursor=N; "
+                   "GET .../export lists the export jobs", q->path);
+    } else if (nseg == 3 && get) {
+        export_list_tss(q, r, x);
     } else if (nseg >= 4 && !uuid_valid(seg[3])) {
         resp_error(r, 400, "E_ID", "export_id must be a UUID");
     } else if (nseg == 4 && put) {
         put_job(q, r, x, seg[3]);
     } else if (nseg == 4 && get) {
-        json_t *doc = job_load(q->s, x->id, seg[3]);
+        json_t *doc = export_job_read(q->s, x->id, seg[3]);
         if (doc)
-            resp_json(r, 200, doc);
+            resp_json(r, 200, export_job_answer(x, doc));
         else
             resp_error(r, 404, "E_EXPORT_NOT_FOUND", "no export %s of TSS %s", seg[3], x->id);
+    } else if (nseg == 4 && del) {
+        cancel_job(q, r, x, seg[3]);
     } else if (nseg == 5 && get && strcmp(seg[4], "file") == 0) {
         q->route = "export_file";
         get_file(q, r, x, seg[3]);
+    } else if (nseg == 5 && (get || patch) && strcmp(seg[4], "metadata") == 0) {
+        job_metadata(q, r, x, seg[3], patch);
     } else {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
     }

@@ -25,6 +25,7 @@ static const struct {
     {"auth", routes_auth},
     {"organizations", routes_org},
     {"tss", routes_tss},
+    {"export", routes_export_list},
     {"client", routes_client_all},
     {"tx", routes_tx_all},
 };
@@ -40,6 +41,7 @@ static const struct {
     {"tx", routes_tx},
     {"export", routes_export},
     /* OpenTSE extensions (docs/api.md) */
+    {"incremental-export", routes_export},
     {"time-admin", routes_admin},
     {"time", routes_ext},
     {"self-test", routes_ext},

@@ -341,6 +341,11 @@ void routes_client_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *client_id
 
 /* export.c: TR-03151 export archives, as jobs and streamed incrementally */
 tss_route_fn routes_export;
+/* export_jobs.c: GET /api/v2/export, the export jobs of every TSS of the organization */
+void routes_export_list(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* The mark of info.csv's description in x's archives: TEST TSSs say so
+ * ("TEST (not for production use)"); NULL for LIVE ones. */
+const char *export_mark(const srv_tss *x);
 
 /* ext.c: OpenTSE extensions for the SE API calls the market API lacks */
 tss_route_fn routes_ext;

@@ -100,7 +100,7 @@ static tse_err export_verified(srv_tss *old, const char *tar, tse_export_result 
     if (!f)
         return engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot write %s: %s", tar, strerror(errno));
     tse_export_filter all = {0};
-    tse_err e = engine_export_data(old->e, &all, to_file, f, res);
+    tse_err e = engine_export_data_marked(old->e, export_mark(old), &all, to_file, f, res);
     if (fclose(f) != 0 && !e)
         e = engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot write the final export");
     if (e) {

@@ -410,10 +410,25 @@ static void test_delete(void **state)
     tx(t, READY_CLIENT, 1, NULL);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
 
-    /* a filtered export does not count */
+    /* a filtered export does not count, nor does a signature counter range
+     * that happens to hold every log */
     tse_export_filter f = {.start_date = 1};
     export_checked(t, &f, NULL);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    tse_export_filter g = {.start_signature_counter = 1, .end_signature_counter = counter(t)};
+    export_checked(t, &g, NULL);
+    assert_int_equal(arch.n_logs, counter(t));
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    tse_export_filter h = {.start_signature_counter = 2, .end_signature_counter = 3};
+    export_checked(t, &h, NULL);
+    assert_int_equal(arch.n_logs, 2);
+    assert_int_equal(arch.counters[0], 2);
+    assert_int_equal(arch.counters[1], 3);
+    tse_export_filter bad = {.start_signature_counter = 3, .end_signature_counter = 2}, cur = {.cursor = 1, .end_signature_counter = 5};
+    char *bad_path = th_path("bad-range.tar");
+    assert_int_equal(ex_export_file(t, &bad, bad_path, NULL), TSE_ERR_PARAMETER_MISMATCH);
+    assert_int_equal(ex_export_file(t, &cur, bad_path, NULL), TSE_ERR_PARAMETER_MISMATCH);
+    free(bad_path);
     uint8_t *msg = NULL;
     size_t len = 0;
     assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);

@@ -488,3 +488,46 @@ void hs_export_all(const char *base, const char *token, const char *tss, const c
     snprintf(cmd, sizeof cmd, "curl -sf -o '%s' -H 'Authorization: Bearer %s' '%s%s/file'", file, token, base, path);
     assert_int_equal(system(cmd), 0);
 }
+
+typedef struct headers_buf {
+    char *p;
+    size_t len, cap;
+} headers_buf;
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    headers_buf *h = ctx;
+    size_t len = size * n;
+    if (h->p && h->len + len < h->cap) {
+        memcpy(h->p + h->len, p, len);
+        h->len += len;
+        h->p[h->len] = 0;
+    }
+    return len;
+}
+
+long hs_download(const char *base, const char *path, const char *token, const char *file, char *headers, size_t cap)
+{
+    char url[1200], auth[600];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+    headers_buf hb = {headers, 0, cap};
+    if (headers && cap)
+        headers[0] = 0;
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = token ? curl_slist_append(NULL, auth) : NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    assert_int_equal(fclose(f), 0);
+    return status;
+}

@@ -68,5 +68,8 @@ uint8_t *hs_b64_decode(const char *s, size_t *len);
 /* An export job of all of TSS tss, waited for (COMPLETED asserted), its
  * archive downloaded to `file`. */
 void hs_export_all(const char *base, const char *token, const char *tss, const char *file);
+/* GET path (with token, unless NULL) into `file`; returns the status. The
+ * response headers into headers (cap bytes, NUL-ended) unless NULL. */
+long hs_download(const char *base, const char *path, const char *token, const char *file, char *headers, size_t cap);
 
 #endif

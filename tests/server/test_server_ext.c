@@ -157,9 +157,9 @@ static void extension_failures(void **state)
     expect("GET", tss, "log/-1", t1, NULL, 400, "E_BAD_REQUEST");
     expect("GET", tss, "log/99999999999999999999999", t1, NULL, 400, "E_BAD_REQUEST");
     expect("GET", tss, "log/99999", t1, NULL, 404, "E_NOT_FOUND/NO_LOG_MESSAGE");
-    expect("GET", tss, "export?cursor=0&maximum_number_records=many", t1, NULL, 400, "E_PARAMETER");
-    expect("GET", tss, "export?cursor=0&maximum_number_records=-1", t1, NULL, 400, "E_PARAMETER");
-    expect("GET", tss, "export?cursor=0&maximum_number_records=1", t1, NULL, 409, "E_CONFLICT/TOO_MANY_RECORDS");
+    expect("GET", tss, "incremental-export?cursor=0&maximum_number_records=many", t1, NULL, 400, "E_PARAMETER");
+    expect("GET", tss, "incremental-export?cursor=0&maximum_number_records=-1", t1, NULL, 400, "E_PARAMETER");
+    expect("GET", tss, "incremental-export?cursor=0&maximum_number_records=1", t1, NULL, 409, "E_CONFLICT/TOO_MANY_RECORDS");
     expect("PUT", tss, "certificate", t1, "{}", 400, "E_BAD_REQUEST");
     expect("PUT", tss, "certificate", t1, "{\"certificate\": 5}", 400, "E_BAD_REQUEST");
     expect("PUT", tss, "certificate", t1, "{\"certificate\": \"-----BEGIN CERTIFICATE-----\\nAAAA\\n\"}", 409,

@@ -68,14 +68,14 @@ static void unchanged(const char *base, const char *token, const char *tss, cons
     assert_string_equal(now, before);
 }
 
-/* The TSS's whole export (GET .../export) passes `opentse verify`: intact
+/* The TSS's whole export (GET .../incremental-export) passes `opentse verify`: intact
  * and complete. */
 static void export_verifies(const char *base, const char *token, const char *tss)
 {
     const char *cli = getenv("OPENTSE_CLI");
     assert_non_null(cli);
     char url[300], auth[600], *file = th_path("hostile-export.tar"), *cmd = NULL;
-    snprintf(url, sizeof url, "%s/api/v2/tss/%s/export", base, tss);
+    snprintf(url, sizeof url, "%s/api/v2/tss/%s/incremental-export", base, tss);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     FILE *f = fopen(file, "wb");
     assert_non_null(f);
@@ -164,7 +164,7 @@ static void numbers(void **state)
     char id[37];
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         int job = strcmp(filters[i][0], "cursor") != 0, stream = !job || i == 0;
-        snprintf(path, sizeof path, "/api/v2/tss/%s/export?%s=%s", w.tss, filters[i][0], filters[i][1]);
+        snprintf(path, sizeof path, "/api/v2/tss/%s/incremental-export?%s=%s", w.tss, filters[i][0], filters[i][1]);
         if (stream)   /* the incremental export takes cursor and maximum_number_records */
             refused(B, "GET", path, w.tok, NULL, 400, "E_PARAMETER", filters[i][0]);
         if (!job)
@@ -523,7 +523,7 @@ static void full_disk(void **state)
     refused(B, "GET", "/ready", NULL, NULL, 503, "E_NOT_READY", "full");
     hs_uuid(id);
     snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s", tss, id);
-    refused(B, "PUT", path, tok, NULL, 503, "STORAGE_FAILURE", "export");
+    refused(B, "PUT", path, tok, NULL, 503, "E_SERVICE_UNAVAILABLE/STORAGE_FAILURE", "export");
     refused(B, "GET", path, tok, NULL, 404, "E_EXPORT_NOT_FOUND", id);
     unchanged(B, tok, tss, before);
     /* Space again: ready, and the job can be made. */
