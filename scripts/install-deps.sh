@@ -5,13 +5,14 @@ set -e
 # Each one is used: the build (compiler, Meson, the libraries of DESIGN.md,
 # libsystemd for sd_notify), the tests (cmocka; openssl, zbarimg and file
 # check our output; curl talks to opentsed; python3 reads JSON in the shell
-# tests; script gives the CLI a terminal; chromium shows the verify report and
+# tests; python3-jsonschema holds the API's answers against docs/openapi.json;
+# script gives the CLI a terminal; chromium shows the verify report and
 # the web console, nginx-light proxies it), `make deb` and its test (debhelper,
 # dpkg-dev, fakeroot, debootstrap, iproute2; systemd-analyze, man and bash check the
 # unit, the man pages and the completion), the fuzz harnesses (clang and its
 # libFuzzer runtime); libpq-dev builds the PostgreSQL store, postgresql gives
 # its tests a server of their own (and pgbench to `make bench`).
-PKGS="gcc make meson ninja-build pkg-config python3 \
+PKGS="gcc make meson ninja-build pkg-config python3 python3-jsonschema \
 libssl-dev libsqlite3-dev libpq-dev postgresql libcmocka-dev libarchive-dev libjansson-dev \
 libmicrohttpd-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libsystemd-dev \
 openssl zbar-tools file curl bsdutils \

@@ -154,6 +154,11 @@ void routes_handle(srv_req *q, srv_resp *r)
         console_serve(q, r, n ? seg + 1 : NULL, n ? n - 1 : -1);
         return;
     }
+    if (n == 3 && get && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "v2") == 0 && strcmp(seg[2], "openapi.json") == 0) {
+        q->route = "openapi";
+        openapi_serve(q, r);
+        return;
+    }
     if (n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v2") != 0) {
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", q->method, q->path);
         return;

@@ -381,6 +381,8 @@ void expiry_add_warning(srv_tss *x, json_t *j);
 /* console.c: the operator's web console, static files under /ui/ (and / as a
  * redirect to it). `seg` are the path segments after "ui"; nseg -1 for "/". */
 void console_serve(srv_req *q, srv_resp *r, char **seg, int nseg);
+/* GET /api/v2/openapi.json: the OpenAPI document of the HTTP API (openapi.c). */
+void openapi_serve(srv_req *q, srv_resp *r);
 
 /* metrics.c: Prometheus text exposition; malloc'd or NULL. */
 char *metrics_render(srv *s);

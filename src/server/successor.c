@@ -240,6 +240,7 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
             resp_json(r, 200, j);
         }
     }
-    explicit_bzero((void *)pin, pin ? strlen(pin) : 0);
+    if (pin)
+        explicit_bzero((void *)pin, strlen(pin));
     json_decref(body);
 }

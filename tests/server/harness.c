@@ -1,6 +1,7 @@
 /* harness.c - implementation of the opentsed test harness (see harness.h). */
 #include "harness.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +147,54 @@ typedef struct membuf {
     size_t n;
 } membuf;
 
+/* With OPENTSE_API_RECORD set (meson does for the server tests), each
+ * exchange goes to RECORD/<test program>[_pg]/<pid>-<n>.json as {method,
+ * path, status, content_type, body (the JSON answer or null), is_json}, for
+ * tests/openapi/responses.py to hold against docs/openapi.json. The
+ * program's directory is emptied at its first exchange. */
+static void record_exchange(const char *method, const char *path, long status, const membuf *b, const membuf *h)
+{
+    static char dir[512];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static unsigned long seq;
+    const char *root = getenv("OPENTSE_API_RECORD");
+    if (!root || !*root || status <= 0)
+        return;
+    pthread_mutex_lock(&mu);
+    if (!dir[0]) {
+        char prog[200] = "test";
+        FILE *f = fopen("/proc/self/cmdline", "r");
+        if (f) {
+            size_t n = fread(prog, 1, sizeof prog - 1, f);
+            prog[n] = 0;
+            fclose(f);
+        }
+        const char *name = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
+        snprintf(dir, sizeof dir, "%s/%s%s", root, name, getenv("OPENTSE_TEST_PG") ? "_pg" : "");
+        char cmd[1100];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+        (void)!system(cmd);
+    }
+    unsigned long n = ++seq;
+    pthread_mutex_unlock(&mu);
+    char ctype[256] = "";
+    for (const char *l = h->p; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncasecmp(l, "content-type:", 13) == 0) {
+            sscanf(l + 13, " %255[^\r\n]", ctype);
+            break;
+        }
+    }
+    json_t *body = b->p ? json_loads(b->p, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *rec = json_pack("{s:s, s:s, s:I, s:s, s:O?, s:b}", "method", method, "path", path, "status",
+                            (json_int_t)status, "content_type", ctype, "body", body, "is_json", body != NULL);
+    char file[600];
+    snprintf(file, sizeof file, "%s/%ld-%05lu.json", dir, (long)getpid(), n);
+    if (rec)
+        json_dump_file(rec, file, JSON_COMPACT);
+    json_decref(rec);
+    json_decref(body);
+}
+
 static size_t sink(char *data, size_t size, size_t nmemb, void *cls)
 {
     membuf *b = cls;
@@ -188,6 +238,7 @@ long hs_call(const char *base, const char *method, const char *path, const char 
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    record_exchange(method, path, status, &b, &h);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     if (out)
