@@ -129,6 +129,12 @@ static short int enter(tse **t)
     return done(ERROR_SE_API_NOT_BOUND, "no TSE is bound: call seApiOpen first");
 }
 
+/* enter() for a function with one output, which must not be NULL. */
+static short int enter_out(const void *out, tse **t)
+{
+    return out ? enter(t) : done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
+}
+
 static short int leave(short int status)
 {
     pthread_rwlock_unlock(&bind_lock);
@@ -429,10 +435,8 @@ short int disableSecureElement(void)
 
 static short int memory(tse_err (*get)(tse *, uint64_t *), short int failed, unsigned long int *out)
 {
-    if (!out)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(out, &t))
         return last_status;
     uint64_t v = 0;
     tse_err rc = get(t, &v);
@@ -547,10 +551,8 @@ short int getRegisteredClients(unsigned long int registeredClientsLimit, unsigne
 /* A function with one time output: get(t, &unix). */
 static short int time_call(tse_err (*get)(tse *, int64_t *), struct tm *out)
 {
-    if (!out)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(out, &t))
         return last_status;
     int64_t v = 0;
     tse_err rc = get(t, &v);
@@ -584,10 +586,8 @@ short int updateTime(const struct tm *newDateTime)
 
 short int getTimeSyncVariant(SyncVariants *supportedSyncVariant)
 {
-    if (!supportedSyncVariant)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(supportedSyncVariant, &t))
         return last_status;
     tse_time_sync_variant v;
     tse_err rc = tse_get_time_sync_variant(t, &v);
@@ -912,10 +912,8 @@ short int deregisterClient(const unsigned char *clientId, unsigned long int clie
 
 static short int count_call(tse_err (*get)(tse *, uint32_t *), unsigned long int *out)
 {
-    if (!out)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(out, &t))
         return last_status;
     uint32_t v = 0;
     tse_err rc = get(t, &v);
@@ -946,10 +944,8 @@ short int getMaxNumberOfTransactions(unsigned long int *maxNumberTransactions)
 
 short int getCurrentTransactionCounter(unsigned long int *transactionNumber)
 {
-    if (!transactionNumber)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(transactionNumber, &t))
         return last_status;
     uint64_t v = 0;
     tse_err rc = tse_get_current_transaction_counter(t, &v);
@@ -960,10 +956,8 @@ short int getCurrentTransactionCounter(unsigned long int *transactionNumber)
 
 short int getSupportedTransactionUpdateVariants(UpdateVariants *supportedUpdateVariants)
 {
-    if (!supportedUpdateVariants)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(supportedUpdateVariants, &t))
         return last_status;
     tse_update_variant v;
     tse_err rc = tse_get_supported_transaction_update_variants(t, &v);
@@ -976,10 +970,8 @@ short int getSupportedTransactionUpdateVariants(UpdateVariants *supportedUpdateV
 
 short int getTransactionState(unsigned long int transactionNumber, TransactionState *transactionState)
 {
-    if (!transactionState)
-        return done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_out(transactionState, &t))
         return last_status;
     tse_transaction_state s;
     tse_err rc = tse_get_transaction_state(t, transactionNumber, &s);
