@@ -15,6 +15,7 @@
  * (id_lock).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,19 @@ typedef struct tx_row {
     long long revision;
     json_t *result;             /* owned */
 } tx_row;
+
+/* 503 when the records cannot be read or written: the market API's code,
+ * the TR-03151 name beside it in tse_error. */
+static void storage_failure(srv_resp *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp_error(r, 503, "E_SERVICE_UNAVAILABLE", "%s", msg);
+    resp_tse_name(r, "STORAGE_FAILURE");
+}
 
 /* Members that are null (answers stored by earlier versions had time_end
  * and qr_code_data null) are left out: a field without a value is absent. */
@@ -654,7 +668,7 @@ static int tx_resolve(srv *s, srv_resp *r, srv_tss *x, const char *ref, char out
     else if (found == 0)
         resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction number %s in TSS %s", ref, x->id);
     else
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction number %s", ref);
+        storage_failure(r, "cannot read transaction number %s", ref);
     json_decref(v);
     return found == 1 && id ? 0 : -1;
 }
@@ -695,7 +709,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     pthread_mutex_lock(lock);
     int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x, tx_id, &row);
     if (found == -1) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s: %s", tx_id, tse_last_error_message());
+        storage_failure(r, "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && client_lookup(q->s, x->id, t.client_id, serial, cstate)) {
         unknown_client(r, x, t.client_id);
     } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
@@ -789,7 +803,7 @@ static void list_answer(srv_resp *r, json_t *data, const char *env)
     json_t *l = data ? json_pack("{s:o, s:I}", "data", data, "count", (json_int_t)json_array_size(data)) : NULL;
     res_envelope_env(l, "TRANSACTION_LIST", NULL, env);
     if (!data)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot list transactions");
+        storage_failure(r, "cannot list transactions");
     else
         resp_json(r, 200, l);
 }
@@ -958,7 +972,7 @@ static void get_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
             resp_error(r, 404, "E_TX_NOT_FOUND", "transaction %s has no stored revision %" PRIu64 " (its latest is "
                        "%lld)", tx_id, want, row.revision);
         else
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+            storage_failure(r, "cannot read transaction %s", tx_id);
         if (got != 1)
             json_decref(v);
         json_decref(row.result);
@@ -967,7 +981,7 @@ static void get_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     } else if (found == 0) {
         resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", tx_id, x->id);
     } else {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+        storage_failure(r, "cannot read transaction %s", tx_id);
     }
 }
 
@@ -990,7 +1004,7 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     if (found == 0) {
         resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", tx_id, x->id);
     } else if (found < 0) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+        storage_failure(r, "cannot read transaction %s", tx_id);
     } else if (!patch) {
         json_t *m = json_object_get(row.result, "metadata");
         resp_json(r, 200, json_is_object(m) ? json_incref(m) : json_object());
@@ -1003,7 +1017,7 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
             json_object_set(row.result, "metadata", m);
             if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
                 rec_commit(q->s, &b))
-                resp_error(r, 503, "STORAGE_FAILURE", "cannot store the metadata of transaction %s", tx_id);
+                storage_failure(r, "cannot store the metadata of transaction %s", tx_id);
             else
                 resp_json(r, 200, json_incref(m));
         }
@@ -1051,7 +1065,7 @@ static void tx_log(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         if (found == 0)
             resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s in TSS %s", tx_id, x->id);
         else
-            resp_error(r, 503, "STORAGE_FAILURE", "cannot read transaction %s", tx_id);
+            storage_failure(r, "cannot read transaction %s", tx_id);
         return;
     }
     char ns[REC_NS_LEN];
@@ -1065,7 +1079,7 @@ static void tx_log(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
     json_decref(older);
     json_decref(row.result);
     if (!data)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read the revisions of transaction %s", tx_id);
+        storage_failure(r, "cannot read the revisions of transaction %s", tx_id);
     else
         resp_json(r, 200, json_pack("{s:o, s:I, s:s}", "data", data, "count", (json_int_t)json_array_size(data),
                                     "_type", "TRANSACTION_LOG_LIST"));
