@@ -165,9 +165,10 @@ static void restore(srv_req *q, srv_resp *r, srv_tss *x)
         unlink(paths[i]);
     if (bad == 1)
         resp_error(r, 400, "E_BAD_REQUEST", "archives must be 1 to %d export archives in base64", MAX_ARCHIVES);
-    else if (bad)
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot keep the uploaded archive");
-    else if (e)
+    else if (bad) {
+        resp_error(r, 503, tse_market_code(TSE_ERR_STORAGE_FAILURE), "cannot keep the uploaded archive");
+        resp_tse_name(r, "STORAGE_FAILURE");
+    } else if (e)
         resp_tse_error(r, e);
     else
         resp_json(r, 200, json_pack("{s:I}", "restored", (json_int_t)added));

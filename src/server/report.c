@@ -135,7 +135,8 @@ void routes_report(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
     }
     json_t *rep = report_json(q->s, x);
     if (!rep) {
-        resp_error(r, 503, "STORAGE_FAILURE", "cannot read the TSS");
+        resp_error(r, 503, tse_market_code(TSE_ERR_STORAGE_FAILURE), "cannot read the TSS");
+        resp_tse_name(r, "STORAGE_FAILURE");
         return;
     }
     if (!format || !strcmp(format, "json")) {

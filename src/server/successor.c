@@ -193,9 +193,10 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
     } else if ((e = engine_get_info(old->e, &info))) {
         resp_tse_error(r, e);
     } else if (!has && info.state != TSE_STATE_INITIALIZED) {
-        resp_error(r, 409, info.state == TSE_STATE_DISABLED ? "SECURE_ELEMENT_DISABLED" : "SE_API_NOT_INITIALIZED",
-                   "TSS %s is %s: only an initialized TSS gets a successor", old->id,
+        tse_err why = info.state == TSE_STATE_DISABLED ? TSE_ERR_SECURE_ELEMENT_DISABLED : TSE_ERR_SE_API_NOT_INITIALIZED;
+        resp_error(r, 409, tse_market_code(why), "TSS %s is %s: only an initialized TSS gets a successor", old->id,
                    info.state == TSE_STATE_DISABLED ? "disabled" : "not initialized");
+        resp_tse_name(r, tse_errname(why));
     } else if (info.state != TSE_STATE_DISABLED &&
                (e = engine_authenticate_user(old->e, TSE_USER_ADMIN, pin, NULL, NULL))) {
         resp_tse_error(r, e);
