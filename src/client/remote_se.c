@@ -72,7 +72,7 @@ tse_err remote_get_device_info(void *backend, tse_device_info *out)
               json_is_array(comps) && json_array_size(comps) <= TSE_MAX_COMPONENTS &&
               copy_text(j, "description", out->description, sizeof out->description);
     out->free_memory_known = ok && get_u64(j, "free_memory", &out->free_memory);
-    ok = ok && (out->free_memory_known || json_is_null(json_object_get(j, "free_memory")));
+    ok = ok && (out->free_memory_known || !json_object_get(j, "free_memory"));   /* absent: unknown */
     out->time_sync_variant = (tse_time_sync_variant)sync;
     out->transaction_logging_locked = json_is_true(json_object_get(j, "transaction_logging_locked"));
     for (size_t i = 0; ok && i < json_array_size(comps); i++) {

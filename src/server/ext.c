@@ -217,9 +217,9 @@ static void device(srv_resp *r, srv_tss *x)
                                                "manufacturer", d.components[i].manufacturer, "model",
                                                d.components[i].model, "version", d.components[i].version));
     resp_json(r, 200,
-              json_pack("{s:I, s:I, s:o, s:s, s:b, s:s, s:o}", "total_memory", (json_int_t)d.total_memory, "used_memory",
-                        (json_int_t)d.used_memory, "free_memory",
-                        d.free_memory_known ? json_integer((json_int_t)d.free_memory) : json_null(),
+              json_pack("{s:I, s:I, s:o*, s:s, s:b, s:s, s:o}", "total_memory", (json_int_t)d.total_memory,
+                        "used_memory", (json_int_t)d.used_memory, "free_memory",   /* absent when unknown, not null */
+                        d.free_memory_known ? json_integer((json_int_t)d.free_memory) : NULL,
                         "time_sync_variant", engine_time_sync_name(d.time_sync_variant),
                         "transaction_logging_locked", d.transaction_logging_locked, "description", d.description,
                         "components", comps));
