@@ -44,7 +44,7 @@ size_t archive_group(const char *const *paths, size_t n, char *why, size_t cap)
     if (!first)
         return n ? 1 : 0;
     if (first != 1) {
-        snprintf(why, cap, "%s is part %03u of a split archive, but no part 001 comes before it", paths[0], first);
+        snprintf(why, cap, "part %03u of a split archive comes without part 001 before it: %s", first, paths[0]);
         return 0;
     }
     size_t k = 1;
@@ -54,8 +54,8 @@ size_t archive_group(const char *const *paths, size_t n, char *why, size_t cap)
         if (!p || s != stem || memcmp(paths[k], paths[0], stem) != 0)
             break;
         if (p != k + 1) {
-            snprintf(why, cap, "%s follows part %03zu of the split archive %.*s: its parts must be given in order, "
-                     "without a gap", paths[k], k, (int)stem, paths[0]);
+            snprintf(why, cap, "the parts of a split archive must be given in order, without a gap: %s follows part %03zu",
+                     paths[k], k);
             return 0;
         }
     }

@@ -77,11 +77,11 @@ check() { # $1: label; exports on $OPENTSE_URL, checks, restores
     grep -q "($n parts): OK, intact and complete" "$W/$label/verify.txt" || fail "$label: $(head -1 "$W/$label/verify.txt")"
     rc=0
     "$OPENTSE" verify "$2" 2>"$W/err" >/dev/null || rc=$?
-    [ $rc = 2 ] && grep -q "no part 001 comes before it" "$W/err" || fail "$label: verify of part 002 alone: $rc $(cat "$W/err")"
+    [ $rc = 2 ] && grep -q "without part 001 before it" "$W/err" || fail "$label: verify of part 002 alone: $rc $(cat "$W/err")"
     # restore: the parts in order are one archive; out of order, with a gap, or without 001 it is refused
     p1=$1 p2=$2 p3=$3
     if "$OPENTSE" restore "$p2" "$p1" 2>"$W/err"; then fail "$label: parts out of order restored"; fi
-    grep -q "no part 001 comes before it" "$W/err" || fail "$label: $(cat "$W/err")"
+    grep -q "without part 001 before it" "$W/err" || fail "$label: $(cat "$W/err")"
     if "$OPENTSE" restore "$p1" "$p3" 2>"$W/err"; then fail "$label: parts with a gap restored"; fi
     grep -q "must be given in order" "$W/err" || fail "$label: $(cat "$W/err")"
     "$OPENTSE" --json restore "$@" > "$W/$label/restore.json" || fail "$label: restore of the parts"
