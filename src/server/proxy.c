@@ -314,15 +314,14 @@ int proxy_pass(srv_req *q, srv_resp *r, const char *tss_id)
         relay_free(x);
         return 0;   /* the owner is gone: 503 here, its lease ends soon */
     }
-    relay *a = x;
-    if (a->type[0])
-        MHD_add_response_header(resp, "Content-Type", a->type);
-    if (a->retry[0])
-        MHD_add_response_header(resp, "Retry-After", a->retry);
-    if (a->cursor[0])
-        MHD_add_response_header(resp, "X-Export-Cursor", a->cursor);
-    if (a->disposition[0])
-        MHD_add_response_header(resp, "Content-Disposition", a->disposition);
+    if (x->type[0])
+        MHD_add_response_header(resp, "Content-Type", x->type);
+    if (x->retry[0])
+        MHD_add_response_header(resp, "Retry-After", x->retry);
+    if (x->cursor[0])
+        MHD_add_response_header(resp, "X-Export-Cursor", x->cursor);
+    if (x->disposition[0])
+        MHD_add_response_header(resp, "Content-Disposition", x->disposition);
     r->status = (int)status;
     r->stream = resp;
     return 1;
