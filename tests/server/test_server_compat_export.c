@@ -633,9 +633,9 @@ static void lists(void **state)
     path = path_of("/api/v2/tss/%s/export?limit=2&offset=1", tss);
     j = call("GET", path, NULL, 200);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 2);
-    for (i = 0; i < 2; i++)
-        assert_true(json_equal(json_array_get(json_object_get(j, "data"), i),
-                               json_array_get(json_object_get(all, "data"), i + 1)));
+    for (i = 0; i < 2; i++)   /* the same jobs in the same order (a job's verification may finish meanwhile) */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), i), "_id")),
+                            json_string_value(json_object_get(json_array_get(json_object_get(all, "data"), i + 1), "_id")));
     json_decref(j);
     free(path);
 
