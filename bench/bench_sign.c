@@ -158,7 +158,7 @@ static engine *db_ready(engine_db *d, const char *key, int i)
     tse_create_options co = {.master_key_path = key, .curve = TSE_CURVE_P256, .trust_system_clock = 1};
     tse_open_options oo = {.master_key_path = key};
     engine *e = NULL;
-    if (engine_create_in(d, name, &co, 0, puk) || engine_open_in(d, name, &oo, &e) ||
+    if (engine_create_in(d, name, &co, 0, NULL, puk) || engine_open_in(d, name, &oo, &e) ||
         engine_set_admin_pin(e, puk, "123456") ||
         engine_authenticate_user(e, TSE_USER_ADMIN, "123456", NULL, NULL) || engine_initialize(e, "bench") ||
         engine_register_client(e, "BENCH")) {

@@ -34,6 +34,7 @@ typedef struct create_target {
     const char *path;
     engine_db *d;
     const char *name;
+    const char *admin_pin;   /* optional: set in the creation's commit */
 } create_target;
 
 static int target_open(const create_target *to, store **st, tse_error *err)
@@ -58,11 +59,14 @@ tse_err engine_create_with_validity(const char *path, const tse_create_options *
 }
 
 tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *o, int64_t cert_validity_seconds,
-                         char puk_out[TSE_PUK_LEN + 1])
+                         const char *admin_pin, char puk_out[TSE_PUK_LEN + 1])
 {
     if (!d || !name)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "a database and a name are required");
-    create_target to = {.d = d, .name = name};
+    if (admin_pin && !engine_valid_pin(admin_pin))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the PIN must be %d..%d printable characters without spaces",
+                           TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
+    create_target to = {.d = d, .name = name, .admin_pin = admin_pin};
     return create_at(&to, o, cert_validity_seconds, puk_out);
 }
 
@@ -105,7 +109,7 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     uint8_t *blob = NULL, point[ENGINE_MAX_POINT], serial[32];
     size_t blob_len = 0, point_len = 0;
     char *pem = NULL, serial_hex[65];
-    uint8_t puk_rec[CSP_SECRET_HASH_LEN];
+    uint8_t puk_rec[CSP_SECRET_HASH_LEN], pin_rec[CSP_SECRET_HASH_LEN];
     char puk[TSE_PUK_LEN + 1];
     store *st = NULL;
     tse_err res = TSE_OK;
@@ -122,7 +126,8 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     if ((rc = csp_key_seal(key, mk, serial, 32, &blob, &blob_len, &err)) != 0 ||
         (rc = csp_ca_issue(key, serial_hex, validity, &pem, &err)) != 0 ||
         (rc = csp_random_digits(puk, TSE_PUK_LEN)) != 0 ||
-        (rc = csp_secret_hash(puk, puk_rec, &err)) != 0) {
+        (rc = csp_secret_hash(puk, puk_rec, &err)) != 0 ||
+        (to->admin_pin && (rc = csp_secret_hash(to->admin_pin, pin_rec, &err)) != 0)) {
         res = create_fail(rc, &err);
         goto out;
     }
@@ -133,7 +138,7 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
 
     char b_curve[24], b_hash[24], b_tf[24], b_mc[24], b_mt[24], b_tc[24], b_st[24], b_now[24], b_state[24],
         b_ver[24], b_lf[24];
-    store_change ch[16];
+    store_change ch[18];
     size_t n = 0;
     engine_meta_int(&ch[n++], META_VERSION, 1, b_ver);
     engine_meta_int(&ch[n++], META_CURVE, o->curve, b_curve);
@@ -145,7 +150,10 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
     engine_meta_int(&ch[n++], META_SESSION_TIMEOUT, o->session_timeout_seconds ? o->session_timeout_seconds : 900,
                     b_st);
     engine_meta_int(&ch[n++], META_TIME_CREATION, engine_host_time(), b_now);
-    engine_meta_int(&ch[n++], META_STATE, TSE_STATE_CREATED, b_state);
+    engine_meta_int(&ch[n++], META_STATE, to->admin_pin ? TSE_STATE_UNINITIALIZED : TSE_STATE_CREATED, b_state);
+    if (to->admin_pin)   /* retries are ENGINE_MAX_RETRIES while unset */
+        ch[n++] = (store_change){.kind = STORE_PUT_META, .key = "pin." TSE_USER_ADMIN, .value = pin_rec,
+                                 .value_len = sizeof pin_rec};
     engine_meta_int(&ch[n++], META_LOG_FORMAT, o->log_format_version ? o->log_format_version : 3, b_lf);
     ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_KEY, .value = blob, .value_len = blob_len};
     ch[n++] = (store_change){.kind = STORE_PUT_META, .key = META_POINT, .value = point, .value_len = point_len};
@@ -186,6 +194,7 @@ static tse_err create_at(const create_target *to, const tse_create_options *o, i
 out:
     OPENSSL_cleanse(mk, sizeof mk);
     OPENSSL_cleanse(puk, sizeof puk);
+    OPENSSL_cleanse(pin_rec, sizeof pin_rec);
     csp_key_free(key);
     free(blob);
     free(pem);

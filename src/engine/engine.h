@@ -57,9 +57,12 @@ tse_err engine_db_open(const char *path, engine_db **out);
 /* The same for node `node` of a deployment (see store_db_open_as). */
 tse_err engine_db_open_as(const char *path, const char *node, engine_db **out);
 void engine_db_close(engine_db *d);
-/* engine_create_with_validity and engine_open for TSE `name` of d. */
+/* engine_create_with_validity and engine_open for TSE `name` of d.
+ * admin_pin (optional) is the admin's PIN from the creation's own commit
+ * (the TSE then starts UNINITIALIZED, as after tse_unblock_user with the
+ * PUK), so a TSE made for a caller is never left without a usable PIN. */
 tse_err engine_create_in(engine_db *d, const char *name, const tse_create_options *opts,
-                         int64_t cert_validity_seconds, char puk_out[TSE_PUK_LEN + 1]);
+                         int64_t cert_validity_seconds, const char *admin_pin, char puk_out[TSE_PUK_LEN + 1]);
 tse_err engine_open_in(engine_db *d, const char *name, const tse_open_options *opts, engine **out);
 /* Whether another node of a shared store took this TSE over. */
 bool engine_lease_lost(engine *t);

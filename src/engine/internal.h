@@ -263,6 +263,8 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);
+/* A PIN of TSE_MIN_PIN_LEN..TSE_MAX_PIN_LEN printable characters without spaces. */
+bool engine_valid_pin(const char *pin);
 void engine_meta_int(store_change *c, const char *key, int64_t v, char buf[24]);
 
 /* clients and transactions (engine.c) */

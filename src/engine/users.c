@@ -33,7 +33,7 @@ static int user_index(const char *id)
     return -1;
 }
 
-static bool valid_pin(const char *pin)
+bool engine_valid_pin(const char *pin)
 {
     if (!pin)
         return false;
@@ -242,7 +242,7 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     int u = user_index(user_id);
     if (u < 0)
         return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id (use \"admin\" or \"timeadmin\")");
-    if (!valid_pin(new_pin))
+    if (!engine_valid_pin(new_pin))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the new PIN must be %d..%d printable characters without spaces",
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
     if (strnlen(puk, 64) > 63)
@@ -347,7 +347,7 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
 {
     if (!t || !new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and new_pin are required");
-    if (!valid_pin(new_pin))
+    if (!engine_valid_pin(new_pin))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the PIN must be %d..%d printable characters without spaces",
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
     uint8_t rec[CSP_SECRET_HASH_LEN];

@@ -136,15 +136,27 @@ int tss_elsewhere(srv *s, const char *id, int64_t org_id)
     return a != NULL;
 }
 
-/* A TSS of another node: opened here if its lease is free now. */
+/* Whether the store has a record of TSS id for org_id. */
+static bool recorded(srv *s, const char *id, int64_t org_id)
+{
+    json_t *v = NULL;
+    bool yes = rec_get(s, "tss", id, &v) == 1 && json_integer_value(json_object_get(v, "org_id")) == org_id;
+    json_decref(v);
+    return yes;
+}
+
+/* A TSS of another node: opened here if its lease is free now. Also a TSS
+ * of this node's store that could not be opened before (the store failed
+ * as it was made or opened): opened now. */
 static srv_tss *take_over(srv *s, const char *id, int64_t org_id)
 {
-    if (!tss_elsewhere(s, id, org_id))
+    bool away = tss_elsewhere(s, id, org_id);
+    if (!away && !recorded(s, id, org_id))
         return NULL;
     pthread_mutex_lock(&s->create_mu);   /* one attempt at a time */
     srv_tss *x = tss_find_any(s, id);
     bool elsewhere = false;
-    if (!x && (x = registry_open_at(s, id, org_id, &elsewhere)) != NULL) {
+    if (!x && (x = registry_open_at(s, id, org_id, &elsewhere)) != NULL && away) {
         pthread_mutex_lock(&s->tss_mu);
         for (srv_away **p = &s->away; *p; p = &(*p)->next)
             if (strcmp((*p)->id, id) == 0) {
@@ -215,8 +227,10 @@ tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, 
     return tss_create_meta(s, id, org_id, env, NULL, puk, out);
 }
 
-tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
-                        char puk[TSE_PUK_LEN + 1], srv_tss **out)
+/* A new TSS with its record in one commit; also, for a successor, its
+ * admin PIN and the link record `link` from TSS `from`. */
+static tse_err create(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata, const char *pin,
+                      const char *from, json_t *link, char puk[TSE_PUK_LEN + 1], srv_tss **out)
 {
     tse_create_options co = {.master_key_path = s->master_key_path, .trust_system_clock = 1,
                              .log_format_version = (int)s->cfg.log_format};
@@ -235,21 +249,34 @@ tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env,
     if (v && metadata)
         json_object_set(v, "metadata", metadata);
     rec_batch b = {0};
-    if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v)) {
+    if (!v || !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tss", id, org, now, v) ||
+        (from && !rec_batch_add(&b, ENGINE_RECORD_INSERT, "tsslink", from, id, 0, link))) {
         json_decref(v);
         rec_batch_free(&b);
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory for the TSS record");
     }
     json_decref(v);
     rec_attach(&b);
-    tse_err rc = engine_create_in(s->db, id, &co, validity_seconds, puk);
+    tse_err rc = engine_create_in(s->db, id, &co, validity_seconds, pin, puk);
     engine_records_attach(NULL, NULL);
     rec_batch_free(&b);
     if (rc)
         return rc;
-    if (!(*out = registry_open(s, id, org_id)))
-        return TSE_ERR_INTERNAL;
+    if (!(*out = registry_open(s, id, org_id)))   /* the engine's code and detail, or ours */
+        return error_last()->code ? (tse_err)error_last()->code : TSE_ERR_INTERNAL;
     return TSE_OK;
+}
+
+tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
+                        char puk[TSE_PUK_LEN + 1], srv_tss **out)
+{
+    return create(s, id, org_id, env, metadata, NULL, NULL, NULL, puk, out);
+}
+
+tse_err tss_create_linked(srv *s, const char *id, const srv_tss *from, const char *pin, json_t *link,
+                          char puk[TSE_PUK_LEN + 1], srv_tss **out)
+{
+    return create(s, id, from->org_id, from->env, NULL, pin, from->id, link, puk, out);
 }
 
 /* ---- the links between a TSS and its successor (successor.c makes them) ---- */

@@ -312,6 +312,11 @@ tse_err tss_create_env(srv *s, const char *id, int64_t org_id, const char *env, 
 /* The same with the TSS's metadata (NULL: none) in its record. */
 tse_err tss_create_meta(srv *s, const char *id, int64_t org_id, const char *env, json_t *metadata,
                         char puk[TSE_PUK_LEN + 1], srv_tss **out);
+/* A successor of `from` (same organization and environment) with admin PIN
+ * `pin` and the link record `link` (tsslink from -> id), all in the one
+ * commit that creates it. */
+tse_err tss_create_linked(srv *s, const char *id, const srv_tss *from, const char *pin, json_t *link,
+                          char puk[TSE_PUK_LEN + 1], srv_tss **out);
 
 /* tss.c */
 void routes_tss(srv_req *q, srv_resp *r, char **seg, int nseg);

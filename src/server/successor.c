@@ -1,11 +1,13 @@
 /*
  * successor.c - a successor TSS in one step, and the retirement of the old
  * one. POST /api/v2/tss/{id}/successor {admin_pin, successor_id?,
- * description?} checks the old TSS's admin PIN, creates the successor for
- * the same organization, initializes it with that PIN as its admin PIN,
- * registers every registered client of the old TSS under the same client
- * ids, and records the link both ways (the tss_links table; each TSS
- * answer carries `successor` / `predecessor`). Then it retires the old TSS
+ * description?} checks the old TSS's admin PIN and creates the successor
+ * for the same organization, with that PIN as its admin PIN and the link
+ * record (tsslink; each TSS answer carries `successor` / `predecessor`) in
+ * the creation's one commit. It then initializes the successor, registers
+ * every registered client of the old TSS under the same client ids and
+ * marks the link set up; a call cut short in between is completed by the
+ * same call again, never leaving an unlinked TSS. Then it retires the old TSS
  * when it has no open transaction: a complete export kept as an export job
  * (downloadable like any other), checked by the verifier, and
  * disableSecureElement. While transactions are open the old TSS keeps
@@ -58,32 +60,45 @@ static void clients_free(client_list *c)
     free(c->serial);
 }
 
-/* Creates, initializes and fills the successor; TSE_OK or the failing code. */
-static tse_err make_successor(srv *s, srv_tss *old, const char *id, const char *pin, const char *desc,
-                              char puk[TSE_PUK_LEN + 1], srv_tss **out)
+/* Whether client `id` is in list c. */
+static bool listed(const client_list *c, const char *id)
 {
-    pthread_mutex_lock(&s->create_mu);
-    tse_err e = tss_create_env(s, id, old->org_id, old->env, puk, out);   /* of the same environment */
-    pthread_mutex_unlock(&s->create_mu);
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->id[i], id))
+            return true;
+    return false;
+}
+
+/* Takes the successor nx from its creation (which set its admin PIN and the
+ * link, in one commit) to the end of its setup: initialized, every client
+ * of `old` registered, the link marked complete. Each step is done only if
+ * still missing, so the same call after a failure at any step completes it.
+ * TSE_OK or the failing code. */
+static tse_err set_up(srv *s, srv_tss *old, srv_tss *nx, const char *pin, const char *desc, json_t *link)
+{
+    tse_info info;
+    tse_err e;
+    if (tss_set_record(s, nx->id, desc, 1))
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot record the successor %s", nx->id);
+    if ((e = engine_get_info(nx->e, &info)) || (e = engine_authenticate_user(nx->e, TSE_USER_ADMIN, pin, NULL, NULL)))
+        return e;
+    if (info.state != TSE_STATE_INITIALIZED)
+        e = engine_initialize(nx->e, desc);
+    client_list want = {0}, have = {0};
+    if (!e && (clients_of(s, old->id, &want) || clients_of(s, nx->id, &have)))
+        e = engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot read the clients of %s", old->id);
+    for (size_t i = 0; !e && i < want.n; i++)
+        if (!listed(&have, want.id[i]))
+            e = client_put(s, nx, want.id[i], want.serial[i]);
+    clients_free(&want);
+    clients_free(&have);
+    engine_logout(nx->e, TSE_USER_ADMIN);
     if (e)
         return e;
-    srv_tss *nx = *out;
-    if (tss_set_record(s, id, desc, 1))
-        return TSE_ERR_STORAGE_FAILURE;
-    if ((e = engine_set_admin_pin(nx->e, puk, pin)) ||
-        (e = engine_authenticate_user(nx->e, TSE_USER_ADMIN, pin, NULL, NULL)) ||
-        (e = engine_initialize(nx->e, desc)))
-        return e;
-    client_list cl;
-    if (clients_of(s, old->id, &cl)) {
-        clients_free(&cl);
-        engine_logout(nx->e, TSE_USER_ADMIN);
-        return TSE_ERR_STORAGE_FAILURE;
-    }
-    for (size_t i = 0; !e && i < cl.n; i++)
-        e = client_put(s, nx, cl.id[i], cl.serial[i]);
-    clients_free(&cl);
-    engine_logout(nx->e, TSE_USER_ADMIN);
+    json_object_del(link, "setup");
+    if (json_object_set_new(link, "time_setup", json_integer((json_int_t)now_s())) ||
+        rec_put(s, ENGINE_RECORD_PUT, "tsslink", old->id, nx->id, 0, link))
+        e = engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot record the link to the successor %s", nx->id);
     return e;
 }
 
@@ -203,22 +218,32 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
     } else {
         char puk[TSE_PUK_LEN + 1] = "";
         srv_tss *nx = NULL;
+        json_t *link = NULL;
         if (has) {
             snprintf(id, sizeof id, "%s", have);
             nx = tss_find(s, id, old->org_id);
             e = nx ? TSE_OK : engine_fail(TSE_ERR_INTERNAL, "the successor %s is not open", id);
+            if (!e && rec_get(s, "tsslink", old->id, &link) != 1)
+                e = engine_fail(TSE_ERR_STORAGE_FAILURE, "cannot read the link to the successor %s", id);
         } else {
             if (want)
                 snprintf(id, sizeof id, "%s", want);
             else
                 uuid_new(id);
             snprintf(d, sizeof d, "%s", desc ? desc : info.description);
-            e = make_successor(s, old, id, pin, *d ? d : id, puk, &nx);
-            json_t *link = json_pack("{s:s, s:I}", "successor", id, "time_creation", (json_int_t)now_s());
-            if (!e && (!link || rec_put(s, ENGINE_RECORD_INSERT, "tsslink", old->id, id, 0, link)))
-                e = TSE_ERR_STORAGE_FAILURE;
-            json_decref(link);
+            /* the successor, its admin PIN and the link (set up: not yet) in one commit */
+            link = json_pack("{s:s, s:I, s:b, s:s}", "successor", id, "time_creation", (json_int_t)now_s(), "setup",
+                             1, "description", *d ? d : id);
+            pthread_mutex_lock(&s->create_mu);
+            e = link ? tss_create_linked(s, id, old, pin, link, puk, &nx) : TSE_ERR_NO_MEMORY;
+            pthread_mutex_unlock(&s->create_mu);
         }
+        /* a successor whose setup was cut short (store failure, crash) is
+         * completed by the same call again */
+        if (!e && json_is_true(json_object_get(link, "setup")))
+            e = set_up(s, old, nx, pin,
+                       desc ? desc : json_string_value(json_object_get(link, "description")) ?: id, link);
+        json_decref(link);
         json_t *ret = json_object();
         if (!e)
             e = retire(s, old, ret);
