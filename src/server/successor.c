@@ -252,6 +252,10 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
         if (e) {
             json_decref(ret);
             resp_tse_error(r, e);
+            if (*puk && r->json) {   /* made, but its setup was cut short: the PUK is shown now or never */
+                json_object_set_new(r->json, "successor", json_string(id));
+                json_object_set_new(r->json, "admin_puk", json_string(puk));
+            }
         } else {
             json_t *j = tss_answer(s, nx);
             if (j && *puk)

@@ -10,6 +10,7 @@
  * nothing.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,7 +43,8 @@ static const char *str(json_t *j, const char *k)
 
 /* The successor call that fails: an error answer naming the store's
  * refusal, the link there, the old TSS still initialized. */
-static void cut_short(const char *B, const char *tok, const char *old, const char *body, const char *next)
+static void cut_short(const char *B, const char *tok, const char *old, const char *body, const char *next,
+                      bool made)
 {
     char path[200];
     snprintf(path, sizeof path, "/api/v2/tss/%s/successor", old);
@@ -50,6 +52,12 @@ static void cut_short(const char *B, const char *tok, const char *old, const cha
     long st = hs_call(B, "POST", path, tok, body, strlen(body), &e, NULL);
     assert_true(st >= 500);
     assert_non_null(strstr(str(e, "message"), "injected failure"));
+    if (made) {   /* the call that made it shows its PUK, even in its error */
+        assert_string_equal(str(e, "successor"), next);
+        assert_int_equal(strspn(str(e, "admin_puk"), "0123456789"), TSE_PUK_LEN);
+    } else {
+        assert_null(json_object_get(e, "admin_puk"));
+    }
     json_decref(e);
     snprintf(path, sizeof path, "/api/v2/tss/%s", old);
     json_t *o = hs_json(B, "GET", path, tok, 200, NULL);
@@ -106,7 +114,7 @@ static void resumed(void **state)
              next);
     sql(db, trig);
     snprintf(body, sizeof body, "{\"admin_pin\": \"%s\", \"successor_id\": \"%s\"}", pin, next);
-    cut_short(B, tok, old, body, next);
+    cut_short(B, tok, old, body, next, true);
     sign(B, tok, old, cl);   /* the old TSS goes on signing */
 
     /* 2: its client registrations are refused */
@@ -114,7 +122,7 @@ static void resumed(void **state)
             "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
     half_made(B, tok, old, next, "UNINITIALIZED");   /* its admin PIN is the old one's */
     snprintf(body, sizeof body, "{\"admin_pin\": \"%s\"}", pin);
-    cut_short(B, tok, old, body, next);
+    cut_short(B, tok, old, body, next, false);
     half_made(B, tok, old, next, "INITIALIZED");
 
     /* a wrong PIN changes nothing */
