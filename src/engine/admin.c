@@ -116,15 +116,21 @@ tse_err engine_update_time(engine *t, int64_t unix_time)
     return admin_end(t, &op, rc);
 }
 
-tse_err engine_disable_secure_element(engine *t)
+#define META_RETIRE "retire.authorized"
+
+/* disableSecureElement; by the admin logged in now or (authorized) by the
+ * admin who authorized the retirement before. */
+static tse_err disable(engine *t, bool authorized)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
     admin_op op = {0};
     pthread_mutex_lock(&t->mu);
     tse_err rc = not_disabled(t);
-    if (!rc)
+    if (!rc && !authorized)
         rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc && authorized && engine_meta_read_int(t, META_RETIRE, 0) <= 0)
+        rc = engine_fail(TSE_ERR_AUTHENTICATION_FAILED, "no admin authorized the retirement of this TSE");
     if (!rc) {
         int64_t now = engine_now(t);
         char b_state[24], b_time[24];
@@ -141,6 +147,42 @@ tse_err engine_disable_secure_element(engine *t)
         }
     }
     return admin_end(t, &op, rc);
+}
+
+tse_err engine_disable_secure_element(engine *t)
+{
+    return disable(t, false);
+}
+
+tse_err engine_authorize_retirement(engine *t)
+{
+    if (!t)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
+    admin_op op = {0};
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = not_disabled(t);
+    if (!rc)
+        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc && engine_meta_read_int(t, META_RETIRE, 0) <= 0) {
+        char b[24];
+        store_change ch;
+        engine_meta_int(&ch, META_RETIRE, engine_host_time(), b);
+        rc = engine_submit_state(t, &ch, 1, &op.ticket);
+    }
+    return admin_end(t, &op, rc);
+}
+
+bool engine_retirement_authorized(engine *t)
+{
+    pthread_mutex_lock(&t->mu);
+    bool yes = t->state != TSE_STATE_DISABLED && engine_meta_read_int(t, META_RETIRE, 0) > 0;
+    pthread_mutex_unlock(&t->mu);
+    return yes;
+}
+
+tse_err engine_disable_authorized(engine *t)
+{
+    return disable(t, true);
 }
 
 static tse_err check_client_id(const char *id)

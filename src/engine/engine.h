@@ -139,6 +139,15 @@ int64_t engine_puk_blocked_for(engine *t);
 tse_err engine_initialize(engine *t, const char *description);
 tse_err engine_update_time(engine *t, int64_t unix_time);
 tse_err engine_disable_secure_element(engine *t);
+/* The retirement of a TSE for its successor: the admin logged in now
+ * authorizes it (kept in the TSE's state, so a restart keeps it), and
+ * engine_disable_authorized later performs the disableSecureElement it
+ * authorized (its log names the admin's role), when the faces have exported
+ * the TSE after its last transaction. AUTHENTICATION_FAILED when nobody
+ * authorized it. */
+tse_err engine_authorize_retirement(engine *t);
+bool engine_retirement_authorized(engine *t);
+tse_err engine_disable_authorized(engine *t);
 tse_err engine_register_client(engine *t, const char *client_id);
 tse_err engine_deregister_client(engine *t, const char *client_id);
 tse_err engine_self_test(engine *t);

@@ -478,6 +478,7 @@ int main(int argc, char **argv)
         return 1;
     }
     atomic_store(&s->starting, 0);
+    successor_watch_all(s);
     printf("opentsed listening on %s\n", bound);
     sd_notify(0, "READY=1"); /* systemd's Type=notify: up, and every secret shown */
     int sig = 0;
@@ -485,6 +486,7 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     fprintf(stderr, "opentsed: %s, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     drain(s, d);
+    successor_watch_stop();
     tss_close_all(s);
     engine_db_close(s->db);
     auth_free(s);

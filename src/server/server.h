@@ -361,6 +361,11 @@ json_t *tss_answer(srv *s, srv_tss *x);
 
 /* successor.c: a successor TSS in one step (POST .../successor) */
 tss_route_fn routes_successor;
+/* Starts the watchers that retire a TSS by itself once the last open
+ * transaction of a retirement its admin authorized has finished (at start);
+ * successor_watch_stop waits for them to end (after `stopping` is set). */
+void successor_watch_all(srv *s);
+void successor_watch_stop(void);
 
 /* registry.c: the links between TSSs and their successors. Creates their
  * table; the linked TSS of `id` (want_successor: its successor, else its

@@ -10,8 +10,10 @@
  * same call again, never leaving an unlinked TSS. Then it retires the old TSS
  * when it has no open transaction: a complete export kept as an export job
  * (downloadable like any other), checked by the verifier, and
- * disableSecureElement. While transactions are open the old TSS keeps
- * signing them and the same call again (with the PIN) retires it later.
+ * disableSecureElement, which the admin's PIN authorized in this call (the
+ * authorization is kept in the TSS). While transactions are open the old
+ * TSS keeps signing them, and a watcher retires it by itself once the last
+ * one has finished (again after a restart: successor_watch_all).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "server.h"
 #include "verify/verify.h"
@@ -129,9 +132,13 @@ static tse_err export_verified(srv_tss *old, const char *tar, tse_export_result 
     return TSE_OK;
 }
 
-/* The retirement of `old` (its admin logged in): a complete export that
+/* One retirement at a time: the successor call's and the watchers'. */
+static pthread_mutex_t retire_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The retirement of `old` (authorized by its admin): a complete export that
  * passes the verifier, disableSecureElement, and the complete export again
- * (with the disable log), kept as an export job. Fills `ret`. */
+ * (with the disable log), kept as an export job. Fills `ret`, which is
+ * also kept (record "retirement") for the answers after it. */
 static tse_err retire(srv *s, srv_tss *old, json_t *ret)
 {
     tse_info info;
@@ -139,6 +146,10 @@ static tse_err retire(srv *s, srv_tss *old, json_t *ret)
     if (e)
         return e;
     if (info.state == TSE_STATE_DISABLED) {
+        json_t *kept = NULL;
+        if (rec_get(s, "retirement", old->id, &kept) == 1)
+            json_object_update(ret, kept);
+        json_decref(kept);
         json_object_set_new(ret, "state", json_string("DISABLED"));
         return TSE_OK;
     }
@@ -160,7 +171,7 @@ static tse_err retire(srv *s, srv_tss *old, json_t *ret)
     int64_t t0 = now_s();
     if ((e = export_verified(old, tar, &res, &errors)))
         return e;
-    if (!errors && ((e = engine_disable_secure_element(old->e)) || (e = export_verified(old, tar, &res, &errors))))
+    if (!errors && ((e = engine_disable_authorized(old->e)) || (e = export_verified(old, tar, &res, &errors))))
         return e;
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{}}", "_id", export_id, "_type",
                             "EXPORT", "tss_id", old->id, "state", "COMPLETED", "time_request", (json_int_t)t0,
@@ -176,7 +187,130 @@ static tse_err retire(srv *s, srv_tss *old, json_t *ret)
     json_object_set_new(ret, "logs", json_integer((json_int_t)res.logs));
     json_object_set_new(ret, "verify_errors", json_integer((json_int_t)errors));
     json_object_set_new(ret, "state", json_string(errors ? "EXPORT_FAILED_VERIFICATION" : "DISABLED"));
+    if (rec_put(s, ENGINE_RECORD_PUT, "retirement", old->id, NULL, 0, ret))
+        fprintf(stderr, "opentsed: TSS %s: the record of its retirement could not be kept (export %s)\n", old->id,
+                export_id);
     return TSE_OK;
+}
+
+/* ---- retiring by itself once the last open transaction has finished ---- */
+
+typedef struct watch {
+    srv *s;
+    char id[40];
+    int64_t org_id;
+    struct watch *next;
+} watch;
+
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static watch *watching;   /* one watcher per TSS (opentsed has one srv) */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Retires TSS w->id as soon as it has no open transaction (and its
+ * retirement was authorized); ends with the server or the retirement. */
+static void *watch_run(void *arg)
+{
+    watch *w = arg;
+    srv *s = w->s;
+    tse_err last = TSE_OK;
+    while (!atomic_load(&s->stopping)) {
+        for (int i = 0; i < (last ? 25 : 1) && !atomic_load(&s->stopping); i++)
+            sleep_ms(200);
+        srv_tss *x = tss_find(s, w->id, w->org_id);
+        tse_info info;
+        if (!x)   /* signed by another node now: it is taken over here when free */
+            continue;
+        if (!engine_retirement_authorized(x->e))   /* retired already */
+            break;
+        if (engine_get_info(x->e, &info) || info.current_open_transactions)
+            continue;
+        json_t *ret = json_object();
+        pthread_mutex_lock(&retire_mu);
+        tse_err e = ret ? retire(s, x, ret) : TSE_ERR_NO_MEMORY;
+        pthread_mutex_unlock(&retire_mu);
+        const char *st = json_string_value(json_object_get(ret, "state"));
+        if (e && e != last)
+            fprintf(stderr, "opentsed: TSS %s: the retirement failed: %s (%s); tried again\n", w->id,
+                    tse_errname(e), tse_last_error_message());
+        else if (!e && st && strcmp(st, "WAITING_FOR_OPEN_TRANSACTIONS") != 0)
+            fprintf(stderr, "opentsed: TSS %s: its last transaction has finished; the old TSS is %s (export %s)\n",
+                    w->id, st, json_string_value(json_object_get(ret, "export_id")) ?: "-");
+        bool over = !e && st && strcmp(st, "WAITING_FOR_OPEN_TRANSACTIONS") != 0;
+        last = e;
+        json_decref(ret);
+        if (over)   /* DISABLED, or EXPORT_FAILED_VERIFICATION: left to the operator */
+            break;
+    }
+    pthread_mutex_lock(&watch_mu);
+    for (watch **p = &watching; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    pthread_mutex_unlock(&watch_mu);
+    free(w);
+    return NULL;
+}
+
+/* Starts the watcher of TSS x unless it runs already. */
+static void watch_start(srv *s, const srv_tss *x)
+{
+    pthread_mutex_lock(&watch_mu);
+    watch *w = watching;
+    while (w && strcmp(w->id, x->id) != 0)
+        w = w->next;
+    if (!w && (w = calloc(1, sizeof *w)) != NULL) {
+        w->s = s;
+        snprintf(w->id, sizeof w->id, "%s", x->id);
+        w->org_id = x->org_id;
+        pthread_t th;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0 || pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+            pthread_create(&th, &attr, watch_run, w) != 0) {
+            fprintf(stderr, "opentsed: TSS %s: cannot watch for its last transaction; call .../successor again "
+                            "once it has finished\n", x->id);
+            free(w);
+        } else {
+            w->next = watching;
+            watching = w;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&watch_mu);
+}
+
+void successor_watch_stop(void)
+{
+    for (;;) {
+        pthread_mutex_lock(&watch_mu);
+        bool none = watching == NULL;
+        pthread_mutex_unlock(&watch_mu);
+        if (none)
+            return;
+        sleep_ms(20);
+    }
+}
+
+void successor_watch_all(srv *s)
+{
+    pthread_mutex_lock(&s->tss_mu);
+    size_t n = 0;
+    for (srv_tss *x = s->tss_list; x; x = x->next)
+        n++;
+    srv_tss **all = calloc(n + 1, sizeof *all);
+    n = 0;
+    for (srv_tss *x = s->tss_list; all && x; x = x->next)
+        all[n++] = x;
+    pthread_mutex_unlock(&s->tss_mu);
+    for (size_t i = 0; all && i < n; i++)
+        if (engine_retirement_authorized(all[i]->e))
+            watch_start(s, all[i]);
+    free(all);
 }
 
 /* POST .../successor {admin_pin, successor_id?, description?} */
@@ -197,6 +331,7 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
     char id[40], have[40], d[TSE_MAX_DESCRIPTION_LEN + 1];
     tse_info info;
     tse_err e;
+    pthread_mutex_lock(&retire_mu);   /* the state read below holds until the retirement */
     int has = tss_linked(s, old->id, 1, have);
     if (!pin || (idv && !uuid_valid(want)) || (dv && (!desc || !*desc || strlen(desc) > TSE_MAX_DESCRIPTION_LEN))) {
         resp_error(r, 400, "E_BAD_REQUEST",
@@ -245,8 +380,12 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
                        desc ? desc : json_string_value(json_object_get(link, "description")) ?: id, link);
         json_decref(link);
         json_t *ret = json_object();
+        if (!e && info.state != TSE_STATE_DISABLED)   /* kept in the TSS: a restart still retires it */
+            e = engine_authorize_retirement(old->e);
         if (!e)
             e = retire(s, old, ret);
+        if (!e && !strcmp(json_string_value(json_object_get(ret, "state")) ?: "", "WAITING_FOR_OPEN_TRANSACTIONS"))
+            watch_start(s, old);
         if (info.state != TSE_STATE_DISABLED)
             engine_logout(old->e, TSE_USER_ADMIN);
         if (e) {
@@ -270,6 +409,7 @@ void routes_successor(srv_req *q, srv_resp *r, srv_tss *old, char **seg, int nse
             resp_json(r, 200, j);
         }
     }
+    pthread_mutex_unlock(&retire_mu);
     if (pin)
         explicit_bzero((void *)pin, strlen(pin));
     json_decref(body);

@@ -7,7 +7,8 @@
  * TSS with the old TSS's admin PIN, the old TSS keeps signing, and the same
  * call again completes the same successor: initialized, every client
  * registered, the old TSS retired. A wrong PIN on the resumed call changes
- * nothing.
+ * nothing. A retirement that waits for an open transaction is done by the
+ * server itself once it finishes, also after a restart.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -164,9 +166,87 @@ static void resumed(void **state)
     free(dir);
 }
 
+/* The state of TSS id. */
+static char *state_of(const char *B, const char *tok, const char *id)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v2/tss/%s", id);
+    json_t *t = hs_json(B, "GET", path, tok, 200, NULL);
+    char *st = strdup(str(t, "state"));
+    json_decref(t);
+    return st;
+}
+
+/* A retirement waiting for an open transaction survives a restart: once
+ * the transaction finishes, the old TSS is exported, verified and disabled
+ * without another call; the call again answers that export. */
+static void waits_across_restart(void **state)
+{
+    (void)state;
+    srv_proc p;
+    char *dir = th_path("successor-wait"), *tok = NULL, path[300], tx[37];
+    json_t *demo = hs_start_demo(&p, dir, &tok);
+    const char *old = str(demo, "tss_id"), *cl = str(demo, "client_id"), *pin = str(demo, "admin_pin");
+    hs_uuid(tx);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=1", old, tx);
+    json_decref(hs_json(p.base, "PUT", path, tok, 200, "{s:s, s:s}", "state", "ACTIVE", "client_id", cl));
+    snprintf(path, sizeof path, "/api/v2/tss/%s/successor", old);
+    json_t *s = hs_json(p.base, "POST", path, tok, 200, "{s:s}", "admin_pin", pin);
+    json_t *ret = json_object_get(s, "retirement");
+    assert_string_equal(str(ret, "state"), "WAITING_FOR_OPEN_TRANSACTIONS");
+    assert_int_equal(json_integer_value(json_object_get(ret, "open_transactions")), 1);
+    char next[40];
+    snprintf(next, sizeof next, "%s", str(s, "_id"));
+    json_decref(s);
+
+    assert_int_equal(hs_stop(&p), 0);
+    hs_start(&p, dir, NULL);
+    free(tok);
+    tok = hs_token(p.base, str(demo, "api_key"), str(demo, "api_secret"));
+    char *st = state_of(p.base, tok, old);
+    assert_string_equal(st, "INITIALIZED");   /* the transaction is still open */
+    free(st);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/tx/%s?tx_revision=2", old, tx);
+    json_decref(hs_json(p.base, "PUT", path, tok, 200, "{s:s, s:s}", "state", "CANCELLED", "client_id", cl));
+    for (int i = 0; i < 200; i++) {
+        st = state_of(p.base, tok, old);
+        if (!strcmp(st, "DISABLED"))
+            break;
+        free(st);
+        st = NULL;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_non_null(st);
+    assert_string_equal(st, "DISABLED");
+    free(st);
+
+    /* the call again: the same successor and the final export, verified */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/successor", old);
+    s = hs_json(p.base, "POST", path, tok, 200, "{s:s}", "admin_pin", pin);
+    assert_string_equal(str(s, "_id"), next);
+    ret = json_object_get(s, "retirement");
+    assert_string_equal(str(ret, "state"), "DISABLED");
+    assert_int_equal(json_integer_value(json_object_get(ret, "verify_errors")), 0);
+    snprintf(path, sizeof path, "/api/v2/tss/%s/export/%s", old, str(ret, "export_id"));
+    json_t *ex = hs_json(p.base, "GET", path, tok, 200, NULL);
+    assert_string_equal(str(ex, "state"), "COMPLETED");
+    assert_int_equal(json_integer_value(json_object_get(ex, "logs")), json_integer_value(json_object_get(ret, "logs")));
+    char tar[900], cmd[2000];
+    snprintf(tar, sizeof tar, "%s/exports/%s/%s.tar", dir, old, str(ret, "export_id"));
+    snprintf(cmd, sizeof cmd, "'%s' verify '%s' >/dev/null", getenv("OPENTSE_CLI"), tar);
+    assert_int_equal(system(cmd), 0);
+    json_decref(ex);
+    json_decref(s);
+    json_decref(demo);
+    free(tok);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(resumed)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(resumed), cmocka_unit_test(waits_across_restart)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
