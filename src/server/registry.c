@@ -156,7 +156,10 @@ static srv_tss *take_over(srv *s, const char *id, int64_t org_id)
     pthread_mutex_lock(&s->create_mu);   /* one attempt at a time */
     srv_tss *x = tss_find_any(s, id);
     bool elsewhere = false;
-    if (!x && (x = registry_open_at(s, id, org_id, &elsewhere)) != NULL && away) {
+    bool opened = !x && (x = registry_open_at(s, id, org_id, &elsewhere)) != NULL;
+    if (opened)
+        successor_watch(s, x);   /* a retirement another node was waiting for */
+    if (opened && away) {
         pthread_mutex_lock(&s->tss_mu);
         for (srv_away **p = &s->away; *p; p = &(*p)->next)
             if (strcmp((*p)->id, id) == 0) {

@@ -366,6 +366,8 @@ tss_route_fn routes_successor;
  * successor_watch_stop waits for them to end (after `stopping` is set). */
 void successor_watch_all(srv *s);
 void successor_watch_stop(void);
+/* The same for TSS x (taken over from another node). */
+void successor_watch(srv *s, srv_tss *x);
 
 /* registry.c: the links between TSSs and their successors. Creates their
  * table; the linked TSS of `id` (want_successor: its successor, else its

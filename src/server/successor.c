@@ -296,6 +296,12 @@ void successor_watch_stop(void)
     }
 }
 
+void successor_watch(srv *s, srv_tss *x)
+{
+    if (engine_retirement_authorized(x->e))
+        watch_start(s, x);
+}
+
 void successor_watch_all(srv *s)
 {
     pthread_mutex_lock(&s->tss_mu);
@@ -308,8 +314,7 @@ void successor_watch_all(srv *s)
         all[n++] = x;
     pthread_mutex_unlock(&s->tss_mu);
     for (size_t i = 0; all && i < n; i++)
-        if (engine_retirement_authorized(all[i]->e))
-            watch_start(s, all[i]);
+        successor_watch(s, all[i]);
     free(all);
 }
 
