@@ -7,31 +7,8 @@
 # Usage: first_hour.sh OPENTSED OPENTSE OPENTSE_POS OPENTSE_DEMO API_MD
 set -eu
 OPENTSED=$1 OPENTSE=$2 POS=$3 DEMO=$4 API_MD=$5
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/first-hour.XXXXXX")
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
-# Starts opentsed with "$@" in the background, its stdout to $W/$NAME.out;
-# waits for the "listening" line and sets BASE to its URL.
-start() {
-    name=$1; shift
-    : >"$W/$name.out"
-    "$OPENTSED" "$@" >"$W/$name.out" 2>"$W/$name.err" &
-    PID=$!
-    PIDS="$PIDS $PID"
-    for _ in $(seq 100); do
-        BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\)$/\1/p' "$W/$name.out")
-        [ -n "$BASE" ] && return 0
-        kill -0 "$PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+. "$(dirname "$0")/../lib.sh"
+work first-hour
 
 # --- the demo: what it prints works from curl, the CLI, libopentse (pos) ----
 start demo --data-dir "$W/demo" --listen 127.0.0.1:0 --demo || fail "opentsed --demo did not start"

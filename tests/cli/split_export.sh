@@ -8,13 +8,8 @@
 # Usage: split_export.sh OPENTSE [OPENTSED]
 set -eu
 OPENTSE=$1 OPENTSED=${2:-}
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/split.XXXXXX")
-SRV=""
-cleanup() { [ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+. "$(dirname "$0")/../lib.sh"
+work split
 # the members of an archive given as its parts, read by Python's tarfile
 # from their concatenation: "name size sha256" per line
 members() {
@@ -103,13 +98,7 @@ run_day
 check file
 
 if [ -n "$OPENTSED" ]; then
-    "$OPENTSED" --data-dir "$W/srv" --listen 127.0.0.1:0 --demo >"$W/srv.out" 2>"$W/srv.err" &
-    SRV=$!
-    for _ in $(seq 100); do
-        [ -s "$W/srv/demo.json" ] && grep -q listening "$W/srv.out" && break
-        sleep 0.1
-    done
-    BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\)$/\1/p' "$W/srv.out")
+    start srv --data-dir "$W/srv" --listen 127.0.0.1:0 --demo || fail "opentsed --demo did not start: $(cat "$W/srv.err")"
     D="$W/srv/demo.json"
     export OPENTSE_URL="$BASE/tss/$(json 'd["tss_id"]' < "$D")" OPENTSE_API_KEY=$(json 'd["api_key"]' < "$D") \
         OPENTSE_API_SECRET=$(json 'd["api_secret"]' < "$D") OPENTSE_ADMIN_PIN=$(json 'd["admin_pin"]' < "$D")

@@ -8,12 +8,8 @@
 # Usage: deployment_key.sh OPENTSED OPENTSE
 set -eu
 OPENTSED=$1 OPENTSE=$2
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/deployment.XXXXXX")
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+work deployment
 # waits until the node named $1 listens (0) or exits (1)
 up() {
     for _ in $(seq 150); do

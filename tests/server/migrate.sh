@@ -8,31 +8,8 @@
 # Usage: migrate.sh OPENTSED OPENTSE
 set -eu
 OPENTSED=$1 OPENTSE=$2
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/migrate.XXXXXX")
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-start() {
-    name=$1; shift
-    "$OPENTSED" "$@" >"$W/$name.out" 2>"$W/$name.err" &
-    PID=$!
-    for _ in $(seq 100); do
-        BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\)$/\1/p' "$W/$name.out")
-        [ -n "$BASE" ] && return 0
-        kill -0 "$PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
-call() { # METHOD PATH [BODY] -> body on stdout, status in $W/status
-    curl -s -o "$W/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${TOKEN:-}" \
-        -H 'Content-Type: application/json' ${3:+--data "$3"} "$BASE$2" >"$W/status"
-    cat "$W/body"
-}
+. "$(dirname "$0")/../lib.sh"
+work migrate
 
 # --- an old data directory: one TSE file with logs, and server.db ---------
 D=$W/data

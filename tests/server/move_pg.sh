@@ -9,31 +9,8 @@
 # Runs under tests/pg/with_pg.sh. Usage: move_pg.sh OPENTSED OPENTSE
 set -eu
 OPENTSED=$1 OPENTSE=$2
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/move-pg.XXXXXX")
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-start() {
-    name=$1; shift
-    "$OPENTSED" "$@" >"$W/$name.out" 2>"$W/$name.err" &
-    PID=$!
-    for _ in $(seq 150); do
-        BASE=$(sed -n 's/^opentsed listening on \(http[^ ]*\)$/\1/p' "$W/$name.out")
-        [ -n "$BASE" ] && return 0
-        kill -0 "$PID" 2>/dev/null || { PID=""; return 1; }
-        sleep 0.1
-    done
-    return 1
-}
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
-call() { # METHOD PATH [BODY] -> body on stdout, status in $W/status
-    curl -s -o "$W/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${TOKEN:-}" \
-        -H 'Content-Type: application/json' ${3:+--data "$3"} "$BASE$2" >"$W/status"
-    cat "$W/body"
-}
+. "$(dirname "$0")/../lib.sh"
+work move-pg
 login() { TOKEN=$(call POST /api/v2/auth "{\"api_key\":\"$KEY\",\"api_secret\":\"$SECRET\"}" | json 'd["access_token"]'); }
 sale() { # a finished transaction; its answer in $W/$1.json
     id=$(python3 -c 'import uuid; print(uuid.uuid4())')

@@ -7,27 +7,15 @@
 # Runs under tests/pg/with_pg.sh. Usage: proxy_export.sh OPENTSED OPENTSE
 set -eu
 OPENTSED=$1 OPENTSE=$2
-mkdir -p "${OPENTSE_TEST_TMP:-/tmp}"
-W=$(mktemp -d "${OPENTSE_TEST_TMP:-/tmp}/proxy-export.XXXXXX")
-PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$W"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-start() { # NAME DATA_DIR ARGS...; sets BASE_NAME
+. "$(dirname "$0")/../lib.sh"
+work proxy-export
+node() { # NAME DATA_DIR ARGS...; sets BASE_NAME
     name=$1 dir=$2; shift 2
-    "$OPENTSED" --data-dir "$dir" --listen 127.0.0.1:0 --store "$STORE" --max-body 4194304 "$@" \
-        >"$W/$name.out" 2>"$W/$name.err" &
-    echo $! >"$W/$name.pid"
-    PIDS="$PIDS $!"
-    for _ in $(seq 150); do
-        b=$(sed -n 's/^opentsed listening on \(http[^ ]*\)$/\1/p' "$W/$name.out")
-        [ -n "$b" ] && { eval "BASE_$name=$b"; return 0; }
-        sleep 0.1
-    done
-    fail "$name did not start: $(cat "$W/$name.err")"
+    start "$name" --data-dir "$dir" --listen 127.0.0.1:0 --store "$STORE" --max-body 4194304 "$@" ||
+        fail "$name did not start: $(cat "$W/$name.err")"
+    eval "BASE_$name=$BASE"
 }
-call() { # BASE METHOD PATH [BODY_FILE]
+call_at() { # BASE METHOD PATH [BODY_FILE]
     curl -s -o "$W/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $TOKEN" \
         -H 'Content-Type: application/json' ${4:+--data-binary @"$4"} "$1$3" >"$W/status"
     cat "$W/body"
@@ -36,10 +24,10 @@ call() { # BASE METHOD PATH [BODY_FILE]
 STORE="${OPENTSE_TEST_PG%/*}/proxied"
 export OPENTSE_STORE_LEASE_MS=1000
 
-start a "$W/a" --demo
+node a "$W/a" --demo
 mkdir -m 700 "$W/b"
 cp "$W/a/master.key" "$W/b/master.key"
-start b "$W/b"
+node b "$W/b"
 D="$W/a/demo.json"
 TSS=$(json 'd["tss_id"]' <"$D") CLIENT=$(json 'd["client_id"]' <"$D")
 TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
@@ -49,7 +37,7 @@ TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' \
 # 66 signed updates of 1 MiB each (random, so nothing compresses)
 TX=$(python3 -c 'import uuid; print(uuid.uuid4())')
 echo "{\"state\":\"ACTIVE\",\"client_id\":\"$CLIENT\"}" >"$W/start.json"
-call "$BASE_a" PUT "/api/v2/tss/$TSS/tx/$TX?tx_revision=1" "$W/start.json" >/dev/null
+call_at "$BASE_a" PUT "/api/v2/tss/$TSS/tx/$TX?tx_revision=1" "$W/start.json" >/dev/null
 [ "$(cat "$W/status")" = 200 ] || fail "start: $(cat "$W/body")"
 python3 - "$W/update.json" "$CLIENT" <<'PY'
 import base64, json, os, sys
@@ -59,17 +47,17 @@ json.dump({"state": "ACTIVE", "client_id": sys.argv[2],
 PY
 r=2
 while [ $r -le 67 ]; do
-    call "$BASE_a" PUT "/api/v2/tss/$TSS/tx/$TX?tx_revision=$r" "$W/update.json" >/dev/null
+    call_at "$BASE_a" PUT "/api/v2/tss/$TSS/tx/$TX?tx_revision=$r" "$W/update.json" >/dev/null
     [ "$(cat "$W/status")" = 200 ] || fail "update $r: $(cat "$W/body")"
     r=$((r + 1))
 done
 
 # an export job on the owner, read through b and through a
 EX=$(python3 -c 'import uuid; print(uuid.uuid4())')
-call "$BASE_b" PUT "/api/v2/tss/$TSS/export/$EX" >/dev/null
+call_at "$BASE_b" PUT "/api/v2/tss/$TSS/export/$EX" >/dev/null
 [ "$(cat "$W/status")" = 200 ] || fail "export through b: $(cat "$W/body")"
 for _ in $(seq 600); do
-    st=$(call "$BASE_b" GET "/api/v2/tss/$TSS/export/$EX" | json 'd["state"]')
+    st=$(call_at "$BASE_b" GET "/api/v2/tss/$TSS/export/$EX" | json 'd["state"]')
     [ "$st" = COMPLETED ] && break
     [ "$st" = ERROR ] && fail "export: $(cat "$W/body")"
     sleep 0.2
