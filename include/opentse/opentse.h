@@ -888,6 +888,8 @@ TSE_API TSE_NODISCARD tse_err tse_export_logging_certificates(tse *t, tse_export
 TSE_API TSE_NODISCARD tse_err tse_configure_logging(tse *t, const char *component_name, const char *event_name,
                                                     int event_enabled);
 
+/* The largest update package tse_update_device takes, in bytes. */
+#define TSE_MAX_UPDATE_PACKAGE (64 * 1024)
 /* TR-03151-1 updateDevice (Admin, log format 3): applies a signed update
  * package (docs/se-api.md "Update packages"): a manifest naming the
  * components and their new versions, signed with the deployment's update
@@ -903,7 +905,6 @@ TSE_API TSE_NODISCARD tse_err tse_configure_logging(tse *t, const char *componen
  * 64 KiB), OPEN_TRANSACTION_FOUND, TIME_NOT_SET, USER_NOT_AUTHENTICATED,
  * SE_API_NOT_INITIALIZED, SECURE_ELEMENT_DISABLED, NOT_SUPPORTED (a TSE of
  * log format 2). */
-#define TSE_MAX_UPDATE_PACKAGE (64 * 1024)
 TSE_API TSE_NODISCARD tse_err tse_update_device(tse *t, const uint8_t *package, size_t len);
 
 /* ------------------------------------------------------------ helpers */

@@ -324,7 +324,7 @@ int main(int argc, char **argv)
     CHECK(der_len > 10 && der[0] == 0x30 && memmem(der, der_len, "storage", 7) != NULL);
     EXPECT(getComponentVersions(4, der, &der_len), MEMORY_ERROR_LIMIT_TOO_LOW);
     EXPECT(getComponentVersions(sizeof der, der, &der_len), EXECUTION_OK);
-    CHECK(der[0] == 0x30 && memmem(der, der_len, "integration-interface", 21) != NULL);
+    CHECK(der[0] == 0x30 && memmem(der, der_len, "SMAERS", 6) != NULL);
     EXPECT(getCurrentLoggingSignatureCounters(sizeof der, der, &der_len), EXECUTION_OK);
     CHECK(der[0] == 0x30 && der[4] == 0x04 && der[5] == 32);
     EXPECT(exportSerialNumbers(sizeof der, der, &der_len), EXECUTION_OK);
@@ -345,7 +345,8 @@ int main(int argc, char **argv)
     EXPECT(selfTest(sizeof der, der, &der_len), EXECUTION_OK);
     CHECK(der[0] == 0x30 && memmem(der, der_len, "CSP", 3) != NULL);
     EXPECT(configureLogging(S("SMA"), S("selfTest"), false), ERROR_LOGGING_OF_EVENT_NOT_CONFIGURABLE);
-    EXPECT(updateDevice((const unsigned char *)"x", 1), ERROR_FUNCTION_NOT_SUPPORTED);
+    EXPECT(updateDevice((const unsigned char *)"x", 1), ERROR_UPDATE_DEVICE_FAILED);   /* not a signed package */
+    EXPECT(updateDevice(NULL, 0), ERROR_PARAMETER_SYNTAX);
 
     /* the evening: log out; the admin's functions are refused then */
     EXPECT(logOut(S("admin")), EXECUTION_OK);
