@@ -337,6 +337,34 @@ static void test_no_key(void **state)
     free(url);
 }
 
+/* opentsed refuses to start with an --update-key that is no public key,
+ * naming it, and leaves no data directory behind. */
+static void test_server_key_checked(void **state)
+{
+    (void)state;
+    const char *bin = getenv("OPENTSED");
+    assert_non_null(bin);
+    char *dir = th_path("badkey-srv"), *notkey = th_path("not-a-key.pem"), cmd[3000], out[2048];
+    assert_int_equal(th_write_file(notkey, "hello\n", 6), 0);
+    const char *keys[] = {notkey, "/nonexistent/update.pub"};
+    const char *why[] = {"is not a PEM public key", "cannot be opened"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "'%s' --data-dir '%s' --listen 127.0.0.1:0 --update-key '%s' 2>&1; echo \"exit $?\"; "
+                 "test -e '%s' && echo exists",
+                 bin, dir, keys[i], dir);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+        if (!strstr(out, "--update-key") || !strstr(out, why[i]) || !strstr(out, "exit 1") || strstr(out, "exists"))
+            fail_msg("opentsed with --update-key %s: %s", keys[i], out);
+    }
+    free(dir);
+    free(notkey);
+}
+
 int main(int argc, char **argv)
 {
     g_key = th_path("update.key");
@@ -351,6 +379,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_applied),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_no_key),
+        cmocka_unit_test(test_server_key_checked),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(g_key);
