@@ -245,6 +245,7 @@ typedef struct engine_event {
     int64_t time_after;      /* updateTime: the new time; disable: now */
     uint64_t count;          /* version 2 deleteStoredData: highest counter deleted; restore: logs restored */
     int user_index;          /* authenticateUser: USER_* */
+    bool unknown_user;       /* authenticateUser, unblockPin: `text` is no user id the TSE manages */
     int retries_left;        /* authenticateUser */
     bool success;            /* authenticate, unblock, selfTest, updateDeviceCompleted */
     const logmsg_component *components;   /* updateDevice: before; updateDeviceCompleted: after */

@@ -245,6 +245,35 @@ static void update_device(srv_req *q, srv_resp *r, srv_tss *x)
     json_decref(j);
 }
 
+/* POST .../authenticate-user {user_id, pin} and POST .../unblock-pin
+ * {user_id, puk, new_pin}: authenticateUser and unblockPin for any user
+ * id, so that an attempt for one the TSS does not manage is logged (400
+ * USER_ID_NOT_MANAGED after the log); the admin's and time admin's own
+ * routes are .../admin and .../time-admin. A wrong PIN's answer carries
+ * remaining_retries. */
+static void user_call(srv_req *q, srv_resp *r, srv_tss *x, int unblock)
+{
+    json_t *j = req_json(q, r);
+    if (!j)
+        return;
+    const char *id = json_string_value(json_object_get(j, "user_id"));
+    const char *pin = json_string_value(json_object_get(j, unblock ? "new_pin" : "pin"));
+    const char *puk = json_string_value(json_object_get(j, "puk"));
+    if (!id || !pin || (unblock && !puk)) {
+        resp_error(r, 400, "E_BAD_REQUEST", unblock ? "user_id, puk and new_pin are required strings"
+                                                    : "user_id and pin are required strings");
+        json_decref(j);
+        return;
+    }
+    int left = 0;
+    tse_auth_result res = TSE_AUTH_FAILED;
+    tse_err e = unblock ? engine_unblock_user(x->e, id, puk, pin) : engine_authenticate_user(x->e, id, pin, &res, &left);
+    json_decref(j);
+    ok_or_error(r, e);
+    if (e == TSE_ERR_AUTHENTICATION_FAILED && r->json)
+        json_object_set_new(r->json, "remaining_retries", json_integer(left));
+}
+
 /* GET .../transaction-state/{number}: getTransactionState. */
 static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
 {
@@ -263,7 +292,8 @@ static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
 }
 
 /* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore|
- * description|transaction-logging|device|transaction-state|update-device> */
+ * description|transaction-logging|device|transaction-state|update-device|
+ * authenticate-user|unblock-pin> */
 void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method, *name = seg[2];
@@ -297,6 +327,10 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
         restore(q, r, x);
     else if (nseg == 3 && post && strcmp(name, "update-device") == 0)
         update_device(q, r, x);
+    else if (nseg == 3 && post && strcmp(name, "authenticate-user") == 0)
+        user_call(q, r, x, 0);
+    else if (nseg == 3 && post && strcmp(name, "unblock-pin") == 0)
+        user_call(q, r, x, 1);
     else
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
 }

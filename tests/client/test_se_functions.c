@@ -129,6 +129,51 @@ static void test_lock(void **state)
     free(url);
 }
 
+/* authenticateUser and unblockPin for a user id the TSE does not manage:
+ * refused with USER_ID_NOT_MANAGED, and the attempt is one system log
+ * (TR-03151-1 v1.1.1 3.2.3.5, 3.2.5.5) with unknownUserId, also over HTTP. */
+static void test_unknown_user_logged(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("unknown-user", NULL);
+    static const uint8_t auth[] = {0x13, 5, 'k', 'a', 's', 's', 'e', 0x13, 7, 'u', 'n', 'k', 'n', 'o', 'w', 'n',
+                                   0x0a, 1, 1, 0x02, 1, 0};
+    static const uint8_t unblock[] = {0x13, 5, 'k', 'a', 's', 's', 'e', 0x0a, 1, 1};
+    for (int i = 0; i < 2; i++) {
+        tse_info before, after;
+        assert_int_equal(tse_get_info(t, &before), TSE_OK);
+        tse_auth_result res = TSE_AUTH_OK;
+        tse_err rc = i ? tse_unblock_user(t, "kasse", "1234567890", "654321")
+                       : tse_authenticate_user(t, "kasse", TT_PIN, &res, NULL);
+        assert_int_equal(rc, TSE_ERR_USER_ID_NOT_MANAGED);
+        if (!i)
+            assert_int_equal(res, TSE_AUTH_UNKNOWN_USER_ID);
+        assert_int_equal(tse_get_info(t, &after), TSE_OK);
+        assert_int_equal(after.signature_counter, before.signature_counter + 1);
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        assert_int_equal(tse_read_log_by_counter(t, after.signature_counter, &msg, &len), TSE_OK);
+        logmsg m;
+        assert_true(logmsg_parse(msg, len, &m, NULL));
+        const char *event = i ? "unblockPin" : "authenticateUser";
+        assert_int_equal(m.operation.n, strlen(event));
+        assert_memory_equal(m.operation.p, event, m.operation.n);
+        assert_int_equal(m.event_data.n, i ? sizeof unblock : sizeof auth);
+        assert_memory_equal(m.event_data.p, i ? unblock : auth, m.event_data.n);
+        tse_info info;
+        uint8_t *point = NULL;
+        size_t point_len = 0;
+        assert_int_equal(tse_get_info(t, &info), TSE_OK);
+        assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+        assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p,
+                                           m.signed_bytes.n, m.signature.p, m.signature.n),
+                         0);
+        tse_free(point);
+        tse_free(msg);
+    }
+    tse_close(t);
+}
+
 static void test_description(void **state)
 {
     (void)state;
@@ -491,6 +536,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_description),
+        cmocka_unit_test(test_unknown_user_logged),
         cmocka_unit_test(test_version2_refuses),
         cmocka_unit_test(test_device_info),
         cmocka_unit_test(test_health),
