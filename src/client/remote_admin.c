@@ -133,6 +133,18 @@ tse_err remote_initialize(void *backend, const char *description)
     remote *r = backend;
     if (description && strlen(description) > TSE_MAX_DESCRIPTION_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "description is limited to %d bytes", TSE_MAX_DESCRIPTION_LEN);
+    /* the market API's PATCH {state: INITIALIZED} is idempotent; initialize
+     * is not: a TSS initialized (or disabled) already refuses it, as in-process */
+    json_t *cur = NULL;
+    tse_err known = remote_get_tss(r, &cur);
+    const char *now = json_string_value(json_object_get(cur, "state"));
+    if (!known && now && strcmp(now, "INITIALIZED") == 0)
+        known = engine_fail(TSE_ERR_WRONG_STATE, "the TSE is initialized already");
+    else if (!known && now && strcmp(now, "DISABLED") == 0)
+        known = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    json_decref(cur);
+    if (known)
+        return known;
     if (description && *description) {
         tse_err rc = patch_tss(r, json_pack("{s:s}", "description", description));
         if (rc)
