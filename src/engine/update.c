@@ -73,6 +73,24 @@ static int parse_lines(const char *text, size_t len, const char *what, int first
     return 0;
 }
 
+/* The components applied updates recorded (none: n == 0); under mu. */
+static tse_err read_applied(engine *t, export_device *out)
+{
+    *out = (export_device){0};
+    uint8_t *v = NULL;
+    size_t n = 0;
+    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+    tse_err rc = engine_meta_read(t, META_UPDATED_COMPONENTS, &v, &n);
+    t->load_rc = saved;
+    if (rc == TSE_ERR_NOT_FOUND)
+        return TSE_OK;
+    tse_error err = {0};
+    if (!rc && parse_lines((const char *)v, n, "of the applied updates", 1, out, &err) != 0)
+        rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
+    free(v);
+    return rc;
+}
+
 tse_err engine_components(engine *t, export_device *out)
 {
     ENGINE_ASSERT_LOCKED(t);
@@ -81,25 +99,12 @@ tse_err engine_components(engine *t, export_device *out)
     if (export_device_get(&dep, &err) != 0)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "%s", err.message);
     *out = *dep;
-    uint8_t *v = NULL;
-    size_t n = 0;
-    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
-    tse_err rc = engine_meta_read(t, META_UPDATED_COMPONENTS, &v, &n);
-    t->load_rc = saved;
-    if (rc == TSE_ERR_NOT_FOUND)
-        return TSE_OK;
-    if (rc)
-        return rc;
     export_device *upd = malloc(sizeof *upd);
-    int bad = !upd ? TSE_ERR_NO_MEMORY : parse_lines((const char *)v, n, "of the applied updates", 1, upd, &err);
-    if (!bad)
-        bad = export_device_merge(out, upd, &err);
+    tse_err rc = upd ? read_applied(t, upd) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    if (!rc && export_device_merge(out, upd, &err) != 0)
+        rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
     free(upd);
-    free(v);
-    if (bad)
-        return engine_fail(bad == TSE_ERR_NO_MEMORY ? bad : TSE_ERR_STORAGE_FAILURE, "%s",
-                           bad == TSE_ERR_NO_MEMORY ? "no memory" : err.message);
-    return TSE_OK;
+    return rc;
 }
 
 /* The update key: the PEM public key in the file OPENTSE_UPDATE_KEY names. */
@@ -230,16 +235,7 @@ static tse_err log_attempt(engine *t, const export_device *before, const export_
         }
     }
     if (!rc && !why) {   /* the record: the earlier updates with this one */
-        uint8_t *v = NULL;
-        size_t n = 0;
-        tse_err saved = t->load_rc;
-        tse_err m = engine_meta_read(t, META_UPDATED_COMPONENTS, &v, &n);
-        t->load_rc = saved;
-        if (m == TSE_ERR_NOT_FOUND)
-            *applied = (export_device){0};
-        else if (m || parse_lines((const char *)v, n, "of the applied updates", 1, applied, &err) != 0)
-            rc = m ? m : engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
-        free(v);
+        rc = read_applied(t, applied);
         if (!rc && export_device_merge(applied, upd, &err) != 0)
             rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
         size_t need = rc ? 0 : export_device_csv(applied, NULL, 0);

@@ -46,37 +46,13 @@ static void check_system_log(tse *t, const char *event, char *data, size_t cap)
     char want[200];
     snprintf(want, sizeof want, "_Sig-%llu_Log-Sys_%s.log", (unsigned long long)m.signature_counter, event);
     assert_non_null(strstr(name, want));
-    tse_info info;
-    uint8_t *point = NULL;
-    size_t point_len = 0;
-    assert_int_equal(tse_get_info(t, &info), TSE_OK);
-    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
-    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
-                                       m.signature.p, m.signature.n),
-                     0);
+    tt_check_signature(t, &m);
     if (data) {
         assert_true(m.event_data.n < cap);
         memcpy(data, m.event_data.p, m.event_data.n);
         data[m.event_data.n] = 0;
     }
-    tse_free(point);
     tse_free(msg);
-}
-
-/* `openssl asn1parse` of DER bytes: its output (malloc'd). */
-static char *asn1parse(const uint8_t *der, size_t len)
-{
-    char *in = th_path("asn1.der"), cmd[1200];
-    assert_int_equal(th_write_file(in, der, len), 0);
-    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s' 2>&1", in);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = calloc(1, 65536);
-    size_t n = fread(out, 1, 65535, p);
-    out[n] = 0;
-    assert_int_equal(pclose(p), 0);
-    free(in);
-    return out;
 }
 
 static void start(tse *t, tse_result *r)
@@ -160,15 +136,7 @@ static void test_unknown_user_logged(void **state)
         assert_memory_equal(m.operation.p, event, m.operation.n);
         assert_int_equal(m.event_data.n, i ? sizeof unblock : sizeof auth);
         assert_memory_equal(m.event_data.p, i ? unblock : auth, m.event_data.n);
-        tse_info info;
-        uint8_t *point = NULL;
-        size_t point_len = 0;
-        assert_int_equal(tse_get_info(t, &info), TSE_OK);
-        assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
-        assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p,
-                                           m.signed_bytes.n, m.signature.p, m.signature.n),
-                         0);
-        tse_free(point);
+        tt_check_signature(t, &m);
         tse_free(msg);
     }
     tse_close(t);
@@ -271,7 +239,7 @@ static void test_device_info(void **state)
     uint8_t *der = NULL;
     size_t len = 0;
     assert_int_equal(tse_get_component_versions(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
+    char *parsed = tt_asn1parse(der, len);
     assert_non_null(strstr(parsed, ":SMAERS"));
     assert_non_null(strstr(parsed, OpenSSL_version(OPENSSL_VERSION_STRING)));
     free(parsed);
@@ -291,7 +259,7 @@ static void test_health(void **state)
     uint8_t *der = NULL;
     size_t len = 0;
     assert_int_equal(tse_get_device_health(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
+    char *parsed = tt_asn1parse(der, len);
     assert_non_null(strstr(parsed, ":SMA"));
     assert_non_null(strstr(parsed, ":CSP"));
     assert_non_null(strstr(parsed, ":storage"));
@@ -301,7 +269,7 @@ static void test_health(void **state)
     tse_free(der);
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_device_health(t, &der, &len), TSE_OK);
-    parsed = asn1parse(der, len);
+    parsed = tt_asn1parse(der, len);
     assert_non_null(strstr(parsed, "ENUMERATED        :03"));   /* SMA fatal once disabled */
     assert_non_null(strstr(parsed, "disabled"));
     free(parsed);
@@ -403,7 +371,7 @@ static void test_der_sets(void **state)
     start(t, &a);
     start(t, &b);
     assert_int_equal(tse_get_open_transactions(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
+    char *parsed = tt_asn1parse(der, len);
     char want[64];
     snprintf(want, sizeof want, "INTEGER           :%02llX", (unsigned long long)a.transaction_number);
     assert_non_null(strstr(parsed, want));

@@ -68,22 +68,6 @@ static uint64_t counter(tse *t)
     return info.signature_counter;
 }
 
-/* `openssl asn1parse` of DER bytes: its output (malloc'd). */
-static char *asn1parse(const uint8_t *der, size_t len)
-{
-    char *in = th_path("asn1.der"), cmd[1200];
-    assert_int_equal(th_write_file(in, der, len), 0);
-    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s' 2>&1", in);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = calloc(1, 65536);
-    size_t n = fread(out, 1, 65535, p);
-    out[n] = 0;
-    assert_int_equal(pclose(p), 0);
-    free(in);
-    return out;
-}
-
 /* Log `c`: a version-3 system log `event` by the admin, its signature
  * verified by openssl; returns `openssl asn1parse` of its eventData
  * (wrapped in a SEQUENCE), malloc'd. */
@@ -100,21 +84,13 @@ static char *system_log(tse *t, uint64_t c, const char *event)
     assert_memory_equal(m.operation.p, event, m.operation.n);
     assert_true(m.has_event_triggered_by_user && m.event_triggered_by_user.n == 5);
     assert_memory_equal(m.event_triggered_by_user.p, "admin", 5);
-    tse_info info;
-    uint8_t *point = NULL;
-    size_t point_len = 0;
-    assert_int_equal(tse_get_info(t, &info), TSE_OK);
-    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
-    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
-                                       m.signature.p, m.signature.n),
-                     0);
+    tt_check_signature(t, &m);
     uint8_t *seq = malloc(m.event_data.n + 8);
     der_w w = der_w_init(seq, m.event_data.n + 8);
     der_put_tlv(&w, DER_SEQUENCE, m.event_data.p, m.event_data.n);
     assert_true(der_w_ok(&w));
-    char *parsed = asn1parse(seq, w.len);
+    char *parsed = tt_asn1parse(seq, w.len);
     free(seq);
-    tse_free(point);
     tse_free(msg);
     return parsed;
 }
@@ -161,7 +137,7 @@ static void check_agree(tse *t, const char *name, const char *version)
     uint8_t *der = NULL;
     size_t len = 0;
     assert_int_equal(tse_get_component_versions(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len), want[300];
+    char *parsed = tt_asn1parse(der, len), want[300];
     snprintf(want, sizeof want, "PRINTABLESTRING   :%s\n", version);
     assert_non_null(strstr(parsed, want));
     char *info = info_csv(t);
