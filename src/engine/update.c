@@ -166,11 +166,11 @@ static int check_package(const uint8_t *pkg, size_t len, export_device *upd, cha
     ERR_clear_error();
     BIO *b = BIO_new_mem_buf(pkg + body, (int)(len - body));
     int pem = b && PEM_read_bio(b, &name, &header, &sig, &sig_len) == 1 && strcmp(name, UPDATE_PEM_NAME) == 0;
-    char rest[64];
-    int tail = pem ? BIO_read(b, rest, sizeof rest) : 0;
-    for (int i = 0; i < tail; i++)
-        if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ')
-            pem = 0;
+    char rest[256];
+    for (int got; pem && (got = BIO_read(b, rest, sizeof rest)) > 0;)   /* only line ends may follow */
+        for (int i = 0; i < got; i++)
+            if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ')
+                pem = 0;
     BIO_free(b);
     OPENSSL_free(name);
     OPENSSL_free(header);

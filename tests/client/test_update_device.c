@@ -8,7 +8,8 @@
  * deployment without update key, are refused with UPDATE_DEVICE_FAILED,
  * each attempt leaving its updateDevice and updateDeviceCompleted logs
  * (signatures checked by openssl, eventData read by `openssl asn1parse`)
- * and nothing else changed. Refusals before the attempt (no login, open
+ * and nothing else changed. RSA and Ed25519 update keys work as EC ones.
+ * Refusals before the attempt (no login, open
  * transaction, empty package) write nothing.
  */
 #include <stdarg.h>
@@ -262,6 +263,15 @@ static void test_refused(void **state)
     const char *broken = "OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,6.6.6,\n"
                          "-----BEGIN OPENTSE UPDATE SIGNATURE-----\n!!!!\n-----END OPENTSE UPDATE SIGNATURE-----\n";
     refused(t, (const uint8_t *)broken, strlen(broken), "the update package is malformed: its signature block");
+    /* a good package with something after its signature block */
+    pkg = package("OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,6.6.6,\n", g_key, &len);
+    uint8_t *longer = malloc(len + 300);
+    memcpy(longer, pkg, len);
+    memset(longer + len, '\n', 299);
+    longer[len + 299] = 'x';
+    refused(t, longer, len + 300, "the update package is malformed: its signature block");
+    free(longer);
+    free(pkg);
 
     /* refused before the attempt: nothing written */
     pkg = package(GOOD, g_key, &len);
@@ -283,6 +293,56 @@ static void test_refused(void **state)
     assert_int_equal(counter(t), c);
     check_agree(t, "SMAERS", tse_version());   /* none of the refused packages was applied */
     free(pkg);
+    tse_close(t);
+}
+
+/* RSA and Ed25519 update keys, signed by `openssl dgst -sha256` and
+ * `openssl pkeyutl -rawin`. The key is read at each call: an embedded TSE
+ * (file:) takes a new OPENTSE_UPDATE_KEY at once; opentsed's is fixed at
+ * its start, so this runs in-process only. */
+static void test_key_types(void **state)
+{
+    (void)state;
+    if (tt_http())
+        skip();
+    tse *t = tt_ready("upd-keys", NULL);
+    char *rsa = th_path("rsa.key"), *rsa_pub = th_path("rsa.pub"), *ed = th_path("ed.key"), *ed_pub = th_path("ed.pub");
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null && "
+       "openssl pkey -in '%s' -pubout -out '%s' && openssl genpkey -algorithm ED25519 -out '%s' && "
+       "openssl pkey -in '%s' -pubout -out '%s'",
+       rsa, rsa, rsa_pub, ed, ed, ed_pub);
+    setenv("OPENTSE_UPDATE_KEY", rsa_pub, 1);
+    size_t len = 0;
+    uint8_t *pkg = package("OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,8.0.0-rsa,\n", rsa, &len);
+    assert_int_equal(tse_update_device(t, pkg, len), TSE_OK);
+    check_agree(t, "SMAERS", "8.0.0-rsa");
+    free(pkg);
+    /* the EC update key's package is no good under the RSA key */
+    pkg = package("OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,6.6.6,\n", g_key, &len);
+    refused(t, pkg, len, "the signature of the update package was not made with the update key");
+    free(pkg);
+
+    setenv("OPENTSE_UPDATE_KEY", ed_pub, 1);
+    char *m = th_path("ed.manifest"), *sig = th_path("ed.sig"), *out = th_path("ed.pkg");
+    const char *manifest = "OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,8.0.1-ed,\n";
+    assert_int_equal(th_write_file(m, manifest, strlen(manifest)), 0);
+    sh("openssl pkeyutl -sign -inkey '%s' -rawin -in '%s' -out '%s' && { cat '%s'; "
+       "echo '-----BEGIN OPENTSE UPDATE SIGNATURE-----'; openssl base64 -in '%s'; "
+       "echo '-----END OPENTSE UPDATE SIGNATURE-----'; } > '%s'",
+       ed, m, sig, m, sig, out);
+    pkg = th_read_file(out, &len);
+    assert_non_null(pkg);
+    assert_int_equal(tse_update_device(t, pkg, len), TSE_OK);
+    check_agree(t, "SMAERS", "8.0.1-ed");
+    free(pkg);
+    setenv("OPENTSE_UPDATE_KEY", g_pub, 1);
+    free(m);
+    free(sig);
+    free(out);
+    free(rsa);
+    free(rsa_pub);
+    free(ed);
+    free(ed_pub);
     tse_close(t);
 }
 
@@ -354,6 +414,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_applied),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_key_types),
         cmocka_unit_test(test_no_key),
         cmocka_unit_test(test_server_key_checked),
     };
