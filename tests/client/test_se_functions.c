@@ -188,6 +188,7 @@ static void test_version2_refuses(void **state)
     assert_int_equal(tse_get_info(t, &before), TSE_OK);
     assert_int_equal(tse_lock_transaction_logging(t), TSE_ERR_NOT_SUPPORTED);
     assert_int_equal(tse_set_description(t, "neu"), TSE_ERR_NOT_SUPPORTED);
+    assert_int_equal(tse_update_device(t, (const uint8_t *)"OpenTSE update package 1\n", 25), TSE_ERR_NOT_SUPPORTED);
     assert_int_equal(tse_get_info(t, &after), TSE_OK);
     assert_int_equal(after.signature_counter, before.signature_counter);
     char d[TSE_MAX_DESCRIPTION_LEN + 1];
