@@ -5,7 +5,7 @@
  * (memory, time sync variant, component versions), getDeviceHealth,
  * getCurrentSeTime, the counters, getLastLogMessage /
  * getLastTransactionLogMessage, getTransactionState, getOpenTransactions,
- * exportLoggingCertificates and configureLogging.
+ * exportLoggingCertificates, configureLogging and updateDevice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,8 @@ static const char se_usage[] =
     "  certificates --out FILE           exportLoggingCertificates (a TAR archive)\n"
     "  configure-logging COMPONENT EVENT on|off\n"
     "                                    configureLogging\n"
+    "  update-device FILE                updateDevice (admin): apply the signed update\n"
+    "                                    package FILE (docs/se-api.md)\n"
     "\n"
     "The admin's PIN comes from $OPENTSE_ADMIN_PIN or --pin-file FILE.\n";
 
@@ -76,8 +78,9 @@ static int device(cli_ctx *ctx, tse *t)
                      sync[d.time_sync_variant], d.transaction_logging_locked ? "locked" : "unlocked");
     for (size_t i = 0; i < d.n_components; i++) {
         const tse_component *c = &d.components[i];
-        json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s}", "component", c->name, "manufacturer",
-                                               c->manufacturer, "model", c->model, "version", c->version));
+        json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s, s:s}", "component", c->name, "manufacturer",
+                                               c->manufacturer, "model", c->model, "version", c->version,
+                                               "certification_id", c->certification_id));
         if (n > 0 && (size_t)n < sizeof text)
             n += snprintf(text + n, sizeof text - (size_t)n, "  %-22s %s, %s %s\n", c->name, c->manufacturer,
                           c->model, c->version);
@@ -280,6 +283,37 @@ static int certificates(cli_ctx *ctx, tse *t, int argc, char **argv)
     return show(ctx, json_pack("{s:s}", "file", out), text);
 }
 
+/* update-device FILE: the package read whole (at most TSE_MAX_UPDATE_PACKAGE bytes). */
+static int update_device(cli_ctx *ctx, tse *t, int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-')
+        return cli_fail(ctx, CLI_USAGE, "update-device needs the update package FILE");
+    FILE *f = fopen(argv[1], "rb");
+    if (!f)
+        return cli_fail(ctx, CLI_USAGE, "cannot open %s", argv[1]);
+    uint8_t *pkg = malloc(TSE_MAX_UPDATE_PACKAGE + 1);
+    size_t n = pkg ? fread(pkg, 1, TSE_MAX_UPDATE_PACKAGE + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!pkg || bad) {
+        free(pkg);
+        return cli_fail(ctx, CLI_INTERNAL, "cannot read %s", argv[1]);
+    }
+    if (n > TSE_MAX_UPDATE_PACKAGE) {
+        free(pkg);
+        return cli_fail(ctx, CLI_USAGE, "%s is larger than %d bytes: not an update package", argv[1],
+                        TSE_MAX_UPDATE_PACKAGE);
+    }
+    int ec = cli_admin_login(ctx, t, argc, argv);
+    tse_err rc = ec ? TSE_OK : tse_update_device(t, pkg, n);
+    free(pkg);
+    if (ec)
+        return ec;
+    if (rc)
+        return cli_tse_error(ctx, rc, "the update was not applied");
+    return show(ctx, json_pack("{s:b}", "ok", 1), "update applied\n");
+}
+
 static int admin_op(cli_ctx *ctx, tse *t, int argc, char **argv, const char *sub)
 {
     const char *desc = NULL;
@@ -311,7 +345,7 @@ int cmd_se(cli_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     static const char *const known[] = {"description", "set-description", "lock", "unlock", "device", "health",
                                         "time", "counters", "last-log", "tx-state", "open-transactions",
-                                        "certificates", "configure-logging"};
+                                        "certificates", "configure-logging", "update-device"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         found = found || !strcmp(sub, known[i]);
@@ -345,6 +379,8 @@ int cmd_se(cli_ctx *ctx, int argc, char **argv)
         ec = certificates(ctx, t, argc, argv);
     else if (!strcmp(sub, "set-description") || !strcmp(sub, "lock") || !strcmp(sub, "unlock"))
         ec = admin_op(ctx, t, argc, argv, sub);
+    else if (!strcmp(sub, "update-device"))
+        ec = update_device(ctx, t, argc, argv);
     else if (!strcmp(sub, "configure-logging")) {
         tse_err rc = tse_configure_logging(t, argv[1], argv[2], !strcmp(argv[3], "on"));
         ec = rc ? cli_tse_error(ctx, rc, "cannot configure the logging") : show(ctx, json_pack("{s:b}", "ok", 1), "ok\n");

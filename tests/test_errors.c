@@ -2,7 +2,7 @@
  * test_errors.c - every error code the engine returns, each provoked the way
  * a caller would meet it, and each checked to change nothing (no counter
  * consumed, no transaction, no client) unless TR-03151 says the attempt
- * itself is logged (wrong PIN, wrong PUK) or the log is still stored
+ * itself is logged (wrong PIN, wrong PUK, unknown user id) or the log is still stored
  * (CERTIFICATE_EXPIRED, tested in test_engine.c).
  */
 #include <setjmp.h>
@@ -44,6 +44,38 @@ static void same(snapshot a, snapshot b)
     assert_int_equal(a.open, b.open);
     assert_int_equal(a.state, b.state);
 }
+
+/* A call for the user id "root", which the TSE does not manage, was refused
+ * with USER_ID_NOT_MANAGED and logged as failed (TR-03151-1 v1.1.1 3.2.3.5,
+ * 3.2.5.5): one log more than `before`, the system log `event` with exactly
+ * `data` as eventData (userId "root", role "unknown" and unknownUserId). */
+static void unknown_user_logged(tse *t, snapshot before, tse_err rc, const char *event, const uint8_t *data,
+                                size_t n)
+{
+    assert_int_equal(rc, TSE_ERR_USER_ID_NOT_MANAGED);
+    assert_non_null(strstr(tse_last_error_message(), "unknown user id \"root\""));
+    snapshot after = snap(t);
+    assert_int_equal(after.counter, before.counter + 1);
+    before.counter++;
+    same(before, after);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
+    logmsg m;
+    assert_true(logmsg_parse(msg, len, &m, NULL));
+    assert_int_equal(m.operation.n, strlen(event));
+    assert_memory_equal(m.operation.p, event, m.operation.n);
+    assert_int_equal(m.event_data.n, n);
+    assert_memory_equal(m.event_data.p, data, n);
+    tse_free(msg);
+}
+
+/* eventData of the two: PrintableString "root", then authenticateUser's
+ * role "unknown", ENUMERATED unknownUserId (1), INTEGER remainingRetries 0,
+ * or unblockPin's ENUMERATED unknownUserId (1). */
+static const uint8_t auth_unknown[] = {0x13, 4, 'r', 'o', 'o', 't', 0x13, 7, 'u', 'n', 'k', 'n', 'o', 'w', 'n',
+                                       0x0a, 1, 1, 0x02, 1, 0};
+static const uint8_t unblock_unknown[] = {0x13, 4, 'r', 'o', 'o', 't', 0x0a, 1, 1};
 
 /* Runs `call`, expects `code`, a non-empty message naming it, and no change. */
 #define EXPECT_ERR(t, code, call)                                                    \
@@ -117,7 +149,9 @@ static void test_state_errors(void **state)
     EXPECT_ERR(t, TSE_ERR_SE_API_NOT_INITIALIZED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
     assert_int_equal(tse_set_admin_pin(t, puk, READY_PIN), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_USER_NOT_AUTHENTICATED, tse_initialize(t, "x"));
-    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_authenticate_user(t, "root", READY_PIN, NULL, NULL));
+    snapshot s0 = snap(t);
+    unknown_user_logged(t, s0, tse_authenticate_user(t, "root", READY_PIN, NULL, NULL), "authenticateUser",
+                        auth_unknown, sizeof auth_unknown);
     EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_AUTHENTICATED, tse_logout(t, TSE_USER_ADMIN));
     EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_logout(t, "root"));
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
@@ -204,7 +238,9 @@ static void test_pin_retries_block_and_unblock(void **state)
     snapshot before = snap(t);
     assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "1111111111", "777777"), TSE_ERR_UNBLOCK_FAILED);
     assert_int_equal(snap(t).counter, before.counter + 1);
-    EXPECT_ERR(t, TSE_ERR_USER_ID_NOT_MANAGED, tse_unblock_user(t, "root", puk, "777777"));
+    before = snap(t);
+    unknown_user_logged(t, before, tse_unblock_user(t, "root", puk, "777777"), "unblockPin", unblock_unknown,
+                        sizeof unblock_unknown);
     assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left), TSE_ERR_AUTHENTICATION_FAILED);
     assert_int_equal(left, 2);

@@ -120,6 +120,7 @@ typedef enum tse_err {
     TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED = -6018, /* ErrorTransactionLoggingNotLocked */
     TSE_ERR_OPEN_TRANSACTION_FOUND = -6019,         /* ErrorOpenTransactionFound */
     TSE_ERR_LOGGING_OF_EVENT_NOT_CONFIGURABLE = -6020, /* ErrorLoggingOfEventNotConfigurable */
+    TSE_ERR_UPDATE_DEVICE_FAILED = -6021,           /* ErrorUpdateDeviceFailed: the update package was refused */
 } tse_err;
 
 /* Name of a code, e.g. "TIME_NOT_SET: the TSE's time has not been set".
@@ -763,12 +764,17 @@ typedef enum tse_time_sync_variant {
     TSE_TIME_SYNC_AUTOMATIC_AND_MANUAL = 2, /* the host clock, and updateTime too */
 } tse_time_sync_variant;
 
-#define TSE_MAX_COMPONENTS 4
+/* The device's components: the deployment's (OPENTSE_DEVICE_INFO, or this
+ * library and its OpenSSL) with the versions applied updates recorded
+ * (tse_update_device); info.csv names the same ones. */
+#define TSE_MAX_COMPONENTS 16
+#define TSE_COMPONENT_VALUE_MAX 256
 typedef struct tse_component {
-    char name[32];          /* TR-03153-1 component: SMA, CSP, storage, integration-interface */
-    char manufacturer[64];
-    char model[64];
-    char version[64];
+    char name[TSE_COMPONENT_VALUE_MAX];   /* e.g. SMAERS, CSP */
+    char manufacturer[TSE_COMPONENT_VALUE_MAX];
+    char model[TSE_COMPONENT_VALUE_MAX];
+    char version[TSE_COMPONENT_VALUE_MAX];
+    char certification_id[TSE_COMPONENT_VALUE_MAX];   /* "" when not certified */
 } tse_component;
 
 typedef struct tse_device_info {
@@ -800,7 +806,8 @@ TSE_API TSE_NODISCARD tse_err tse_get_free_memory(tse *t, uint64_t *out);
 TSE_API TSE_NODISCARD tse_err tse_get_time_sync_variant(tse *t, tse_time_sync_variant *out);
 
 /* TR-03151-1 getComponentVersions: DER DeviceInformationSet (SEQUENCE OF
- * SEQUENCE {componentName, manufacturer, model, version PrintableString})
+ * SEQUENCE {componentName, manufacturer, model, version PrintableString,
+ * certificationId PrintableString OPTIONAL (absent when empty)})
  * of tse_device_info's components, `*len` bytes in `*der` (tse_free). */
 TSE_API TSE_NODISCARD tse_err tse_get_component_versions(tse *t, uint8_t **der, size_t *len);
 
@@ -880,6 +887,25 @@ TSE_API TSE_NODISCARD tse_err tse_export_logging_certificates(tse *t, tse_export
  * names), and nothing is logged or changed. */
 TSE_API TSE_NODISCARD tse_err tse_configure_logging(tse *t, const char *component_name, const char *event_name,
                                                     int event_enabled);
+
+/* The largest update package tse_update_device takes, in bytes. */
+#define TSE_MAX_UPDATE_PACKAGE (64 * 1024)
+/* TR-03151-1 updateDevice (Admin, log format 3): applies a signed update
+ * package (docs/se-api.md "Update packages"): a manifest naming the
+ * components and their new versions, signed with the deployment's update
+ * key (the PEM public key in the file OPENTSE_UPDATE_KEY names; opentsed
+ * --update-key). Applying it records the new versions, which
+ * tse_get_device_info, getComponentVersions and info.csv report from then
+ * on; the software itself is installed by the package manager. Every
+ * attempt past the checks of the caller and the state writes the system
+ * logs updateDevice and updateDeviceCompleted (outcome success, or failed
+ * with the reason). Errors: UPDATE_DEVICE_FAILED (no key configured, the
+ * package malformed, or its signature not made by the update key; logged,
+ * nothing else changed), INVALID_ARGUMENT (NULL or empty), TOO_LARGE (over
+ * 64 KiB), OPEN_TRANSACTION_FOUND, TIME_NOT_SET, USER_NOT_AUTHENTICATED,
+ * SE_API_NOT_INITIALIZED, SECURE_ELEMENT_DISABLED, NOT_SUPPORTED (a TSE of
+ * log format 2). */
+TSE_API TSE_NODISCARD tse_err tse_update_device(tse *t, const uint8_t *package, size_t len);
 
 /* ------------------------------------------------------------ helpers */
 

@@ -209,8 +209,12 @@ SE_API short int getDescription(unsigned long int descriptionLimit, unsigned cha
 /* selfTestResults: the DER SelfTestResultSet of the selfTest log. */
 SE_API short int selfTest(unsigned long int selfTestResultsLimit, unsigned char *selfTestResults,
                           unsigned long int *selfTestResultsLength);
-/* OpenTSE is software: it is updated by installing a new release of its
- * package, not through the SE API. ERROR_FUNCTION_NOT_SUPPORTED. */
+/* update: a signed update package (docs/se-api.md "Update packages"),
+ * verified against the deployment's update key (OPENTSE_UPDATE_KEY,
+ * opentsed --update-key); applying it records the versions it names
+ * (getComponentVersions, info.csv). Every attempt past the login and state
+ * checks writes the updateDevice and updateDeviceCompleted system logs; a
+ * refused package gives ERROR_UPDATE_DEVICE_FAILED. */
 SE_API short int updateDevice(const unsigned char *update, unsigned long int updateLength);
 SE_API short int disableSecureElement(void);
 

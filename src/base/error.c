@@ -80,6 +80,7 @@ static const err_entry errors[] = {
     E(TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED, "TRANSACTION_LOGGING_NOT_LOCKED", "transaction logging is not locked"),
     E(TSE_ERR_OPEN_TRANSACTION_FOUND, "OPEN_TRANSACTION_FOUND", "open transactions must be finished first"),
     E(TSE_ERR_LOGGING_OF_EVENT_NOT_CONFIGURABLE, "LOGGING_OF_EVENT_NOT_CONFIGURABLE", "the logging of this event is not configurable"),
+    E(TSE_ERR_UPDATE_DEVICE_FAILED, "UPDATE_DEVICE_FAILED", "the update package was refused"),
 };
 
 static const err_entry *find(int code)

@@ -295,6 +295,7 @@ const tse_ops transport_remote = {
     .get_device_info = remote_get_device_info,
     .get_transaction_state = remote_get_transaction_state,
     .get_last_transaction_log = remote_get_last_transaction_log,
+    .update_device = remote_update_device,
     .pending = remote_pending,
     .restore_pending = remote_restore_pending,
     .tss_id = remote_tss_id,

@@ -113,6 +113,7 @@ tse_err remote_restore_from_backup(void *backend, const char *const *paths, size
 tse_err remote_set_description(void *backend, const char *description);
 tse_err remote_set_transaction_logging_locked(void *backend, bool lock);
 tse_err remote_get_device_info(void *backend, tse_device_info *out);
+tse_err remote_update_device(void *backend, const uint8_t *package, size_t len);
 tse_err remote_get_transaction_state(void *backend, uint64_t number, tse_transaction_state *out);
 tse_err remote_get_last_transaction_log(void *backend, uint64_t number, uint8_t **msg, size_t *len);
 

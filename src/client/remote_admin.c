@@ -38,11 +38,23 @@ tse_err remote_set_admin_pin(void *backend, const char *puk, const char *new_pin
     return remote_unblock_user(r, TSE_USER_ADMIN, puk, new_pin);
 }
 
+/* A user id the TSS does not manage goes to the extension routes
+ * authenticate-user and unblock-pin, whose engine logs the attempt. */
+static tse_err unknown_user_call(remote *r, const char *route, json_t *body)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/%s", TSS_PATH(r), route);
+    return call_body(r, "POST", path, body);
+}
+
 tse_err remote_unblock_user(void *backend, const char *user_id, const char *puk, const char *new_pin)
 {
     remote *r = backend;
     char path[96];
     tse_err rc = user_path(r, user_id, "", path, sizeof path);
+    if (rc == TSE_ERR_USER_ID_NOT_MANAGED && puk && new_pin)
+        return unknown_user_call(r, "unblock-pin",
+                                 json_pack("{s:s, s:s, s:s}", "user_id", user_id, "puk", puk, "new_pin", new_pin));
     if (rc)
         return rc;
     if (!puk || !new_pin)
@@ -62,6 +74,13 @@ tse_err remote_authenticate_user(void *backend, const char *user_id, const char 
         *remaining_retries = 0;
     char path[96];
     tse_err rc = user_path(r, user_id, "/auth", path, sizeof path);
+    if (rc == TSE_ERR_USER_ID_NOT_MANAGED && pin) {
+        rc = unknown_user_call(r, "authenticate-user", json_pack("{s:s, s:s}", "user_id", user_id, "pin", pin));
+        if (result)
+            *result = rc == TSE_OK ? TSE_AUTH_OK : rc == TSE_ERR_USER_ID_NOT_MANAGED ? TSE_AUTH_UNKNOWN_USER_ID
+                                                                                     : TSE_AUTH_FAILED;
+        return rc;
+    }
     if (rc) {
         if (result && rc == TSE_ERR_USER_ID_NOT_MANAGED)
             *result = TSE_AUTH_UNKNOWN_USER_ID;
@@ -114,6 +133,18 @@ tse_err remote_initialize(void *backend, const char *description)
     remote *r = backend;
     if (description && strlen(description) > TSE_MAX_DESCRIPTION_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "description is limited to %d bytes", TSE_MAX_DESCRIPTION_LEN);
+    /* the market API's PATCH {state: INITIALIZED} is idempotent; initialize
+     * is not: a TSS initialized (or disabled) already refuses it, as in-process */
+    json_t *cur = NULL;
+    tse_err known = remote_get_tss(r, &cur);
+    const char *now = json_string_value(json_object_get(cur, "state"));
+    if (!known && now && strcmp(now, "INITIALIZED") == 0)
+        known = engine_fail(TSE_ERR_WRONG_STATE, "the TSE is initialized already");
+    else if (!known && now && strcmp(now, "DISABLED") == 0)
+        known = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
+    json_decref(cur);
+    if (known)
+        return known;
     if (description && *description) {
         tse_err rc = patch_tss(r, json_pack("{s:s}", "description", description));
         if (rc)

@@ -1,7 +1,8 @@
 /*
  * remote_se.c - the "http(s):" transport's calls for the TR-03151-1 v1.1.1
  * functions: opentsed's extension routes description, transaction-logging,
- * device, transaction-state and log/last-transaction (docs/api.md).
+ * device, transaction-state, log/last-transaction and update-device
+ * (docs/api.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,8 @@ tse_err remote_get_device_info(void *backend, tse_device_info *out)
         tse_component *o = &out->components[i];
         ok = copy_text(c, "component", o->name, sizeof o->name) &&
              copy_text(c, "manufacturer", o->manufacturer, sizeof o->manufacturer) &&
-             copy_text(c, "model", o->model, sizeof o->model) && copy_text(c, "version", o->version, sizeof o->version);
+             copy_text(c, "model", o->model, sizeof o->model) && copy_text(c, "version", o->version, sizeof o->version) &&
+             copy_text(c, "certification_id", o->certification_id, sizeof o->certification_id);
         out->n_components = i + 1;
     }
     json_decref(j);
@@ -120,4 +122,18 @@ tse_err remote_get_last_transaction_log(void *backend, uint64_t number, uint8_t 
         rc = bad_answer("log_message");
     json_decref(j);
     return rc;
+}
+
+tse_err remote_update_device(void *backend, const uint8_t *package, size_t len)
+{
+    if (!package || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the update package is empty");
+    if (len > TSE_MAX_UPDATE_PACKAGE)
+        return engine_fail(TSE_ERR_TOO_LARGE, "the update package is larger than %d bytes", TSE_MAX_UPDATE_PACKAGE);
+    char *b64 = base64_encode_alloc(package, len);
+    if (!b64)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    json_t *body = json_pack("{s:s}", "package", b64);
+    free(b64);
+    return body ? call(backend, "POST", "update-device", body, NULL) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
 }

@@ -108,6 +108,7 @@ static short int code_of(tse_err rc, fn f)
     case TSE_ERR_TRANSACTION_LOGGING_NOT_LOCKED: return ERROR_TRANSACTION_LOGGING_NOT_LOCKED;
     case TSE_ERR_OPEN_TRANSACTION_FOUND: return ERROR_OPEN_TRANSACTION_FOUND;
     case TSE_ERR_LOGGING_OF_EVENT_NOT_CONFIGURABLE: return ERROR_LOGGING_OF_EVENT_NOT_CONFIGURABLE;
+    case TSE_ERR_UPDATE_DEVICE_FAILED: return ERROR_UPDATE_DEVICE_FAILED;
     default: return ERROR_FUNCTION_FAILED;
     }
 }
@@ -418,12 +419,14 @@ short int selfTest(unsigned long int selfTestResultsLimit, unsigned char *selfTe
     return leave(s == EXECUTION_OK && rc ? result(rc, FN_OTHER) : s);
 }
 
+/* The update file is a signed update package (docs/se-api.md). */
 short int updateDevice(const unsigned char *update, unsigned long int updateLength)
 {
-    (void)update;
-    (void)updateLength;
-    return done(ERROR_FUNCTION_NOT_SUPPORTED,
-                "OpenTSE is updated by installing a new release of its package, not through the SE API");
+    tse *t;
+    if (enter(&t))
+        return last_status;
+    tse_err rc = tse_update_device(t, update, updateLength);
+    return leave(result(rc, FN_SIGNING));
 }
 
 short int disableSecureElement(void)

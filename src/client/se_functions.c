@@ -77,8 +77,7 @@ static tse_err memory(tse *t, int which, uint64_t *out)
     if (rc)
         return rc;
     if (which != 1 && !d.free_memory_known)
-        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the store (%s) does not report the free space of its file system",
-                           d.components[2].manufacturer);
+        return engine_fail(TSE_ERR_NOT_SUPPORTED, "the store does not report the free space of its file system");
     *out = which == 0 ? d.total_memory : which == 1 ? d.used_memory : d.free_memory;
     return TSE_OK;
 }
@@ -155,21 +154,44 @@ static void put_printable(der_w *w, const char *s)
     der_put_tlv(w, DER_PRINTABLE_STRING, buf, n);
 }
 
-static void component_record(const void *ctx, size_t i, der_w *w)
-{
-    const tse_component *c = &((const tse_device_info *)ctx)->components[i];
-    put_printable(w, c->name);
-    put_printable(w, c->manufacturer);
-    put_printable(w, c->model);
-    put_printable(w, c->version);
-}
-
+/* The DeviceInformationSet as the update logs carry it (logmsg_device_information). */
 tse_err tse_get_component_versions(tse *t, uint8_t **der, size_t *len)
 {
     CHECK_HANDLE(t);
-    tse_device_info d;
-    tse_err rc = tse_get_device_info(t, &d);
-    return rc ? rc : sequence_of(d.n_components, component_record, &d, der, len);
+    if (!der || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "der and len are required");
+    tse_device_info *d = malloc(sizeof *d);
+    char (*v)[5][TSE_COMPONENT_VALUE_MAX] = malloc(TSE_MAX_COMPONENTS * sizeof *v);
+    logmsg_component c[TSE_MAX_COMPONENTS];
+    tse_err rc = d && v ? tse_get_device_info(t, d) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    for (size_t i = 0; !rc && i < d->n_components; i++) {
+        const tse_component *s = &d->components[i];
+        const char *f[5] = {s->name, s->manufacturer, s->model, s->version, s->certification_id};
+        for (int k = 0; k < 5; k++)
+            logmsg_printable_copy(v[i][k], TSE_COMPONENT_VALUE_MAX, f[k]);
+        c[i] = (logmsg_component){v[i][0], v[i][1], v[i][2], v[i][3], v[i][4]};
+    }
+    der_w m = der_w_init(NULL, 0);
+    if (!rc && !logmsg_device_information(&m, c, d->n_components))
+        rc = engine_fail(TSE_ERR_INTERNAL, "the components cannot be encoded");
+    uint8_t *out = rc ? NULL : malloc(m.len);
+    if (!rc && !out)
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    if (!rc) {
+        der_w w = der_w_init(out, m.len);
+        logmsg_device_information(&w, c, d->n_components);
+        *der = out;
+        *len = w.len;
+    }
+    free(v);
+    free(d);
+    return rc;
+}
+
+tse_err tse_update_device(tse *t, const uint8_t *package, size_t len)
+{
+    CHECK_HANDLE(t);
+    return t->ops->update_device(t->backend, package, len);
 }
 
 enum { HEALTH_OK = 0, HEALTH_WARNING = 1, HEALTH_ERROR = 2, HEALTH_FATAL = 3 };

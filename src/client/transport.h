@@ -81,6 +81,7 @@ typedef struct tse_ops {
     tse_err (*get_transaction_state)(void *backend, uint64_t number, tse_transaction_state *out);
     /* the DER of the last transaction log (of transaction `number`, or any with 0) */
     tse_err (*get_last_transaction_log)(void *backend, uint64_t number, uint8_t **msg, size_t *len);
+    tse_err (*update_device)(void *backend, const uint8_t *package, size_t len);
 
     /* Remote only. The tx id and revision of the last transaction request
      * that got no answer ("" and 0 if the last one was answered). */

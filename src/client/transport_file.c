@@ -216,6 +216,11 @@ static tse_err file_get_last_transaction_log(void *e, uint64_t number, uint8_t *
     return engine_get_last_transaction_log(e, number, msg, len);
 }
 
+static tse_err file_update_device(void *e, const uint8_t *package, size_t len)
+{
+    return engine_update_device(e, package, len);
+}
+
 const tse_ops transport_file = {
     .remote = false,
     .open = file_open,
@@ -258,4 +263,5 @@ const tse_ops transport_file = {
     .get_device_info = file_get_device_info,
     .get_transaction_state = file_get_transaction_state,
     .get_last_transaction_log = file_get_last_transaction_log,
+    .update_device = file_update_device,
 };

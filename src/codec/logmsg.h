@@ -238,6 +238,30 @@ typedef struct logmsg_self_test_result {
 } logmsg_self_test_result;
 bool logmsg_event_self_test(der_w *w, const logmsg_self_test_result *r, size_t n);
 
+/* DeviceInformationSet (SEQUENCE OF ComponentInformationSet {componentName,
+ * manufacturer, model, version, certificationId OPTIONAL}), as
+ * getComponentVersions answers and the update logs carry it. */
+typedef struct logmsg_component {
+    const char *name, *manufacturer, *model, *version;
+    const char *certification_id;   /* NULL or "": absent (not certified) */
+} logmsg_component;
+typedef enum logmsg_update_outcome { /* UpdateOutcome */
+    LOGMSG_UPDATE_SUCCESS = 0,
+    LOGMSG_UPDATE_FAILED = 1,
+    LOGMSG_UPDATE_PARTLY_FAILED = 2,
+} logmsg_update_outcome;
+/* The whole DeviceInformationSet (a SEQUENCE with its tag). */
+bool logmsg_device_information(der_w *w, const logmsg_component *c, size_t n);
+/* UpdateDeviceEventData { deviceInformationBeforeUpdate } */
+bool logmsg_event_update_device(der_w *w, const logmsg_component *before, size_t n);
+/* UpdateDeviceCompletedEventData { updateOutcome, reasonForFailure OPTIONAL
+ * (NULL: absent; not allowed on success), deviceInformationAfterUpdate } */
+bool logmsg_event_update_device_completed(der_w *w, logmsg_update_outcome outcome, const char *reason,
+                                          const logmsg_component *after, size_t n);
+/* Copies s into out (cap bytes, truncated, NUL-terminated) with every
+ * character outside the PrintableString alphabet replaced by '?'. */
+void logmsg_printable_copy(char *out, size_t cap, const char *s);
+
 /* Checks the PrintableString alphabet (A-Z a-z 0-9 space ' ( ) + , - . / : = ?). */
 bool logmsg_printable(const char *s, size_t n);
 

@@ -88,3 +88,61 @@ bool logmsg_event_self_test(der_w *w, const logmsg_self_test_result *r, size_t n
     der_put_bool(w, DER_BOOLEAN, all);
     return true;
 }
+
+/* The elements of one ComponentInformationSet; false if a string is not printable. */
+static bool put_component(der_w *w, const logmsg_component *c)
+{
+    if (!put_printable(w, c->name) || !put_printable(w, c->manufacturer) || !put_printable(w, c->model) ||
+        !put_printable(w, c->version))
+        return false;
+    return !c->certification_id || !c->certification_id[0] || put_printable(w, c->certification_id);
+}
+
+static size_t component_len(const logmsg_component *c)
+{
+    der_w m = der_w_init(NULL, 0);
+    return put_component(&m, c) ? m.len : 0;
+}
+
+bool logmsg_device_information(der_w *w, const logmsg_component *c, size_t n)
+{
+    size_t set_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = component_len(&c[i]);
+        if (!len)
+            return false;
+        set_len += der_header_len(len) + len;
+    }
+    der_put_header(w, DER_SEQUENCE, set_len);
+    for (size_t i = 0; i < n; i++) {
+        der_put_header(w, DER_SEQUENCE, component_len(&c[i]));
+        put_component(w, &c[i]);
+    }
+    return true;
+}
+
+bool logmsg_event_update_device(der_w *w, const logmsg_component *before, size_t n)
+{
+    return logmsg_device_information(w, before, n);
+}
+
+bool logmsg_event_update_device_completed(der_w *w, logmsg_update_outcome outcome, const char *reason,
+                                          const logmsg_component *after, size_t n)
+{
+    if (outcome == LOGMSG_UPDATE_SUCCESS && reason)
+        return false;
+    der_put_uint(w, DER_ENUMERATED, (uint64_t)outcome);
+    if (reason && !put_printable(w, reason))
+        return false;
+    return logmsg_device_information(w, after, n);
+}
+
+void logmsg_printable_copy(char *out, size_t cap, const char *s)
+{
+    if (!cap)
+        return;
+    size_t n = 0;
+    for (; s && s[n] && n + 1 < cap; n++)
+        out[n] = logmsg_printable(&s[n], 1) ? s[n] : '?';
+    out[n] = 0;
+}

@@ -9,21 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
+#include "export/export.h"
 #include "internal.h"
-
-static void component(tse_device_info *out, const char *name, const char *manufacturer, const char *model,
-                      const char *version)
-{
-    if (out->n_components >= TSE_MAX_COMPONENTS)
-        return;
-    tse_component *c = &out->components[out->n_components++];
-    snprintf(c->name, sizeof c->name, "%s", name);
-    snprintf(c->manufacturer, sizeof c->manufacturer, "%s", manufacturer);
-    snprintf(c->model, sizeof c->model, "%s", model);
-    snprintf(c->version, sizeof c->version, "%s", version);
-}
 
 tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info *out)
 {
@@ -38,19 +25,26 @@ tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info
     out->used_memory = u.used;
     out->free_memory = u.free;
     out->free_memory_known = u.free_known;
+    export_device *dev = malloc(sizeof *dev);
+    if (!dev)
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     pthread_mutex_lock(&t->mu);
     tse_err rc = engine_catch_up(t);
     out->time_sync_variant = t->trust_clock ? TSE_TIME_SYNC_AUTOMATIC_AND_MANUAL : TSE_TIME_SYNC_MANUAL;
     out->transaction_logging_locked = t->tx_logging_locked;
     snprintf(out->description, sizeof out->description, "%s", t->description);
+    if (!rc)
+        rc = engine_components(t, dev);   /* the ones info.csv names */
     pthread_mutex_unlock(&t->mu);
-    if (rc != TSE_OK)
-        return rc;
-    component(out, ENGINE_COMPONENT_SMA, "OpenTSE", "OpenTSE engine", OPENTSE_VERSION);
-    component(out, ENGINE_COMPONENT_CSP, "OpenSSL", "OpenSSL libcrypto", OpenSSL_version(OPENSSL_VERSION_STRING));
-    component(out, ENGINE_COMPONENT_STORAGE, u.engine, u.engine, u.version);
-    component(out, ENGINE_COMPONENT_INTERFACE, "OpenTSE", interface, OPENTSE_VERSION);
-    return TSE_OK;
+    for (int i = 0; !rc && i < dev->n && i < TSE_MAX_COMPONENTS; i++) {
+        tse_component *c = &out->components[out->n_components++];
+        char *const f[EXPORT_COMPONENT_FIELDS] = {c->name, c->manufacturer, c->model, c->version,
+                                                  c->certification_id};
+        for (int k = 0; k < EXPORT_COMPONENT_FIELDS; k++)
+            snprintf(f[k], TSE_COMPONENT_VALUE_MAX, "%s", dev->c[i].v[k]);
+    }
+    free(dev);
+    return rc;
 }
 
 /* The highest counter of the transaction logs of transactions lo..hi (0

@@ -158,6 +158,10 @@ tse_err engine_set_transaction_logging_locked(engine *t, bool lock);
  * ("libopentse", "opentsed"), the model of the integration-interface. */
 tse_err engine_get_device_info(engine *t, const char *interface, tse_device_info *out);
 tse_err engine_get_transaction_state(engine *t, uint64_t number, tse_transaction_state *out);
+/* update.c: tse_update_device; and whether the file at `path` holds a PEM
+ * public key an update key can be (INVALID_ARGUMENT with the reason). */
+tse_err engine_update_device(engine *t, const uint8_t *package, size_t len);
+tse_err engine_update_key_check(const char *path);
 /* The TR-03151-1 names of a transaction state ("started", ...) and of a
  * time sync variant ("manualSync", ...), NULL for other values; and back
  * (-1 for an unknown name). The faces' JSON uses them. */

@@ -62,6 +62,7 @@ static const char *const v3_names[] = {
     [EV_LOGOUT] = "logOut", [EV_UNBLOCK] = "unblockPin", [EV_DELETE] = "deleteLogMessages",
     [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest", [EV_SET_DESCRIPTION] = "setDescription",
     [EV_LOCK_TX] = "lockTransactionLogging", [EV_UNLOCK_TX] = "unlockTransactionLogging",
+    [EV_UPDATE_DEVICE] = "updateDevice", [EV_UPDATE_DEVICE_COMPLETED] = "updateDeviceCompleted",
 };
 
 /* Version 2 systemOperationData: context-tagged fields, no outer SEQUENCE. */
@@ -105,6 +106,8 @@ static void put_v2(engine *t, der_w *w, const engine_event *ev)
     case EV_SET_DESCRIPTION:
     case EV_LOCK_TX:
     case EV_UNLOCK_TX:
+    case EV_UPDATE_DEVICE:
+    case EV_UPDATE_DEVICE_COMPLETED:
         break;   /* version 3 only */
     }
 }
@@ -144,15 +147,24 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
     case EV_UPDATE_TIME:
         return logmsg_event_update_time(w, fmt, ev->time_before, ev->time_after);
     case EV_AUTHENTICATE:
+        if (ev->unknown_user)   /* 3.2.3.3.2: role "unknown" */
+            return logmsg_event_authenticate(w, ev->text, "unknown", LOGMSG_PIN_UNKNOWN_USER_ID, 0);
         return logmsg_event_authenticate(w, ev->text, ev->user_index == USER_ADMIN ? "admin" : "timeadmin",
                                          ev->success ? LOGMSG_PIN_SUCCESS : LOGMSG_PIN_INCORRECT_PIN,
                                          (unsigned)(ev->retries_left > 0 ? ev->retries_left : 0));
     case EV_LOGOUT:
         return logmsg_event_logout(w, ev->text, ev->timeout ? LOGMSG_LOGOUT_TIMEOUT : LOGMSG_LOGOUT_USER_CALLED);
     case EV_UNBLOCK:
-        return logmsg_event_unblock(w, ev->text, ev->success ? LOGMSG_UNBLOCK_SUCCESS : LOGMSG_UNBLOCK_INCORRECT_PUK);
+        return logmsg_event_unblock(w, ev->text, ev->unknown_user ? LOGMSG_UNBLOCK_UNKNOWN_USER_ID
+                                                 : ev->success    ? LOGMSG_UNBLOCK_SUCCESS
+                                                                  : LOGMSG_UNBLOCK_INCORRECT_PUK);
     case EV_SELF_TEST:
         return put_v3_self_test(w, ev);
+    case EV_UPDATE_DEVICE:
+        return logmsg_event_update_device(w, ev->components, ev->n_components);
+    case EV_UPDATE_DEVICE_COMPLETED:
+        return logmsg_event_update_device_completed(w, ev->success ? LOGMSG_UPDATE_SUCCESS : LOGMSG_UPDATE_FAILED,
+                                                    ev->success ? NULL : ev->text, ev->components, ev->n_components);
     }
     return false;
 }
@@ -194,11 +206,23 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
     logmsg_fields f = {.kind = LOGMSG_SYSTEM, .version = LOGMSG_VERSION_3, .operation = v3_names[ev->kind]};
     if (!f.operation)   /* no log in version 3: only the state changes */
         return n_ch ? engine_submit_state(t, ch, n_ch, ticket) : TSE_OK;
-    if (!put_v3(t, &w, ev) || !der_w_ok(&w))
+    uint8_t *big = NULL;   /* the update events' lists of components may not fit buf */
+    if (ev->n_components) {
+        der_w m = der_w_init(NULL, 0);
+        put_v3(t, &m, ev);
+        if (!(big = malloc(m.len + 1)))
+            return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+        w = der_w_init(big, m.len + 1);
+    }
+    if (!put_v3(t, &w, ev) || !der_w_ok(&w)) {
+        free(big);
         return engine_fail(TSE_ERR_INTERNAL, "eventData of %s not encodable", f.operation);
+    }
     v3_origin(t, ev, &f);
-    f.event_data = (logmsg_bytes){buf, w.len};
-    return engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
+    f.event_data = (logmsg_bytes){big ? big : buf, w.len};
+    rc = engine_submit_log(t, &f, ch, n_ch, NULL, ticket);
+    free(big);
+    return rc;
 }
 
 tse_err engine_log_self_test(engine *t, engine_commit **ticket)

@@ -79,16 +79,22 @@ tse_err engine_export_data_marked(engine *t, const char *mark, const tse_export_
     int format = 3;
     if (engine_log_format(t, &format) != TSE_OK)
         format = 3;
+    export_device *dev = malloc(sizeof *dev);   /* info.csv's components: getComponentVersions' */
+    tse_err drc = dev ? engine_components(t, dev) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     pthread_mutex_unlock(&t->mu);
-    if (t->cert_pem && !cert)
-        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    if ((t->cert_pem && !cert) || drc) {
+        free(cert);
+        free(dev);
+        return drc ? drc : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    }
 
     export_source src = {.st = t->st, .info_format = format, .description = description, .cert_pem = cert,
-                         .mtime = now};
+                         .mtime = now, .device = dev};
     tse_export_result local, *res = out ? out : &local;
     tse_error err = {0};
     int rc = export_archive(&src, filter, write, ctx, res, &err);
     free(cert);
+    free(dev);
     if (rc)
         return engine_fail(rc, "%s", err.message);
     if (export_filter_is_complete(filter) && (rc = mark_exported(t, filter ? filter->cursor : 0, res->cursor)) != 0)

@@ -234,7 +234,7 @@ typedef enum engine_event_kind {
     EV_INITIALIZE, EV_UPDATE_TIME, EV_DISABLE, EV_REGISTER_CLIENT, EV_DEREGISTER_CLIENT,
     EV_AUTHENTICATE, EV_LOGOUT, EV_UNBLOCK, EV_DELETE, EV_RESTORE, EV_SELF_TEST,
     /* version 3 only (TR-03151-1 v1.1.1): the callers refuse them on version 2 */
-    EV_SET_DESCRIPTION, EV_LOCK_TX, EV_UNLOCK_TX,
+    EV_SET_DESCRIPTION, EV_LOCK_TX, EV_UNLOCK_TX, EV_UPDATE_DEVICE, EV_UPDATE_DEVICE_COMPLETED,
 } engine_event_kind;
 
 /* What a system log records; each event uses the fields it names. */
@@ -245,8 +245,11 @@ typedef struct engine_event {
     int64_t time_after;      /* updateTime: the new time; disable: now */
     uint64_t count;          /* version 2 deleteStoredData: highest counter deleted; restore: logs restored */
     int user_index;          /* authenticateUser: USER_* */
+    bool unknown_user;       /* authenticateUser, unblockPin: `text` is no user id the TSE manages */
     int retries_left;        /* authenticateUser */
-    bool success;            /* authenticate, unblock, selfTest */
+    bool success;            /* authenticate, unblock, selfTest, updateDeviceCompleted */
+    const logmsg_component *components;   /* updateDevice: before; updateDeviceCompleted: after */
+    size_t n_components;
     bool timeout;            /* logOut: the session timed out */
     bool by_tse;             /* the TSE triggered it itself, not a caller */
     unsigned roles;          /* the roles that may call it (1 << USER_*): the acting user is
@@ -260,6 +263,11 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
                          engine_commit **ticket);
 /* The selfTest log of the last run_self_test() (engine.c). */
 tse_err engine_log_self_test(engine *t, engine_commit **ticket);
+
+/* update.c: the device's components (the deployment's with the applied
+ * updates) into *out; under mu. */
+struct export_device;
+tse_err engine_components(engine *t, struct export_device *out);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);

@@ -93,6 +93,30 @@ tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_t
     return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", (roles & 1u) ? "admin" : "timeadmin");
 }
 
+/* TR-03151-1 v1.1.1 3.2.3.5 and 3.2.5.5: an authenticateUser or unblockPin
+ * for a user id the TSE does not manage is logged as failed (unknownUserId,
+ * the id as given in PrintableString, '?' for other characters, at most 64)
+ * before ErrorUnknownUserId. Version 2 has no such result and a disabled TSE
+ * or one without its key signs nothing: then only the refusal. */
+static tse_err refuse_unknown_user(engine *t, engine_event_kind kind, const char *user_id)
+{
+    char id[65];
+    logmsg_printable_copy(id, sizeof id, user_id);
+    engine_commit *ticket = NULL;
+    int version = 0;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = t->state == TSE_STATE_DISABLED || !t->key ? TSE_OK : engine_log_format(t, &version);
+    if (!rc && version == LOGMSG_VERSION_3) {
+        engine_event ev = {.kind = kind, .text = id, .user_index = -1, .unknown_user = true};
+        rc = engine_event_log(t, &ev, NULL, 0, &ticket);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!rc)
+        rc = engine_finish_commit(t, ticket);
+    return rc ? rc
+              : engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id \"%s\" (use \"admin\" or \"timeadmin\")", id);
+}
+
 /* Retries are stored as text under "retries.<user>". */
 static void retries_change(store_change *c, char key[48], char val[24], const engine_user *usr)
 {
@@ -116,7 +140,7 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
     int u = user_index(user_id);
     if (u < 0) {
         *result = TSE_AUTH_UNKNOWN_USER_ID;
-        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id (use \"admin\" or \"timeadmin\")");
+        return refuse_unknown_user(t, EV_AUTHENTICATE, user_id);
     }
     if (strnlen(pin, TSE_MAX_PIN_LEN + 1) > TSE_MAX_PIN_LEN)
         return engine_fail(TSE_ERR_TOO_LARGE, "PIN longer than %d characters", TSE_MAX_PIN_LEN);
@@ -241,7 +265,7 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, user_id, puk and new_pin are required");
     int u = user_index(user_id);
     if (u < 0)
-        return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id (use \"admin\" or \"timeadmin\")");
+        return refuse_unknown_user(t, EV_UNBLOCK, user_id);
     if (!engine_valid_pin(new_pin))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the new PIN must be %d..%d printable characters without spaces",
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);

@@ -95,10 +95,11 @@ static void csv_value(char *out, size_t cap, size_t *pos, const char *v, bool la
 
 /* info.csv: TR-03151-1 v1.1.1 section 2.5.3 (a line per component, then
  * the description padded to as many values), or the one line of v1.0.1. */
-static int put_info(writer *w, int format, const char *description)
+static int put_info(writer *w, int format, const char *description, const export_device *dev)
 {
-    const export_device *dev = NULL;
-    if (format != 2 && export_device_get(&dev, w->err) != 0)
+    if (format == 2)
+        dev = NULL;
+    else if (!dev && export_device_get(&dev, w->err) != 0)
         return TSE_ERR_INVALID_ARGUMENT;
     size_t cap = 4 * TSE_MAX_DESCRIPTION_LEN + 128 + (dev ? (size_t)dev->n * (2 * 5 * EXPORT_VALUE_MAX + 80) : 0), n = 0;
     char *csv = malloc(cap);
@@ -203,7 +204,7 @@ int export_archive(const export_source *src, const tse_export_filter *f, tse_exp
         archive_write_open2(w.a, &w, NULL, on_write, NULL, NULL) != ARCHIVE_OK)
         rc = archive_error(&w, "cannot start the archive");
     if (!rc)
-        rc = put_info(&w, src->info_format, src->description);
+        rc = put_info(&w, src->info_format, src->description, src->device);
     if (!rc)
         rc = put_certificates(&w, src->cert_pem);
     if (!rc) {

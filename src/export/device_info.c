@@ -91,6 +91,19 @@ static int split_csv(char *line, char **f, int max)
     }
 }
 
+int export_device_add_line(export_device *d, char *line, const char *what, int no, tse_error *err)
+{
+    char *f[EXPORT_COMPONENT_FIELDS];
+    int n = split_csv(line, f, EXPORT_COMPONENT_FIELDS);
+    if (n != EXPORT_COMPONENT_FIELDS)
+        return error_set(err, TSE_ERR_INVALID_ARGUMENT,
+                         n < 0 ? "device information %s line %d: a quote is misplaced"
+                               : "device information %s line %d: expected 5 values "
+                                 "(component,manufacturer,model,version,certification-id)",
+                         what, no);
+    return add(d, (const char *const *)f, err, no);
+}
+
 int export_device_load(const char *path, export_device *d, tse_error *err)
 {
     *d = (export_device){0};
@@ -110,16 +123,7 @@ int export_device_load(const char *path, export_device *d, tse_error *err)
             line[--len] = 0;
         if (!len || line[0] == '#')
             continue;
-        char *f[EXPORT_COMPONENT_FIELDS];
-        int n = split_csv(line, f, EXPORT_COMPONENT_FIELDS);
-        if (n != EXPORT_COMPONENT_FIELDS)
-            rc = error_set(err, TSE_ERR_INVALID_ARGUMENT,
-                           n < 0 ? "device information %s line %d: a quote is misplaced"
-                                 : "device information %s line %d: expected 5 values "
-                                   "(component,manufacturer,model,version,certification-id)",
-                           path, no);
-        else
-            rc = add(d, (const char *const *)f, err, no);
+        rc = export_device_add_line(d, line, path, no, err);
     }
     if (!rc && ferror(fp))
         rc = error_set(err, TSE_ERR_INVALID_ARGUMENT, "device information %s cannot be read", path);
@@ -163,4 +167,43 @@ int export_device_check(const char *path, tse_error *err)
     int rc = export_device_load(path, d, err);
     free(d);
     return rc;
+}
+
+int export_device_merge(export_device *d, const export_device *updated, tse_error *err)
+{
+    for (int u = 0; u < updated->n; u++) {
+        int i = 0;
+        while (i < d->n && strcmp(d->c[i].v[0], updated->c[u].v[0]) != 0)
+            i++;
+        if (i == EXPORT_MAX_COMPONENTS)
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT, "device information: more than %d components",
+                             EXPORT_MAX_COMPONENTS);
+        memcpy(&d->c[i], &updated->c[u], sizeof d->c[i]);
+        if (i == d->n)
+            d->n++;
+    }
+    return 0;
+}
+
+size_t export_device_csv(const export_device *d, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (int c = 0; c < d->n; c++)
+        for (int i = 0; i < EXPORT_COMPONENT_FIELDS; i++) {
+            const char *p = d->c[c].v[i];
+            if (n < cap)
+                out[n] = '"';
+            n++;
+            for (; *p; p++) {
+                if (*p == '"' && ++n <= cap)
+                    out[n - 1] = '"';
+                if (++n <= cap)
+                    out[n - 1] = *p;
+            }
+            if (++n <= cap)
+                out[n - 1] = '"';
+            if (++n <= cap)
+                out[n - 1] = i == EXPORT_COMPONENT_FIELDS - 1 ? '\n' : ',';
+        }
+    return n;
 }

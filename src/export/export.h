@@ -43,6 +43,18 @@ typedef struct export_device {
 /* Checks the device information file at `path` as an export would read it
  * (OPENTSE_DEVICE_INFO): 0, or INVALID_ARGUMENT with the line at fault. */
 int export_device_check(const char *path, tse_error *err);
+/* The deployment's components (OPENTSE_DEVICE_INFO or the built-in ones),
+ * read once per process; an unreadable or malformed file fails every call. */
+int export_device_get(const export_device **out, tse_error *err);
+/* Adds one line of five CSV values (RFC 4180 quoting; split in place) to
+ * d; INVALID_ARGUMENT naming `what` and line `no` when it is malformed. */
+int export_device_add_line(export_device *d, char *line, const char *what, int no, tse_error *err);
+/* Puts the components of `updated` into d: each replaces d's component of
+ * the same name, or is added after d's. */
+int export_device_merge(export_device *d, const export_device *updated, tse_error *err);
+/* d as CSV lines that export_device_add_line reads back (every value
+ * quoted), into out (cap bytes, not NUL-terminated); the length it needs. */
+size_t export_device_csv(const export_device *d, char *out, size_t cap);
 
 /* What goes into the archive beside the logs. */
 typedef struct export_source {
@@ -50,6 +62,7 @@ typedef struct export_source {
     int info_format;               /* info.csv: 3 (TR-03151-1 v1.1.1, components) or 2 (v1.0.1, one line) */
     const char *description;       /* info.csv description */
     const char *cert_pem;          /* the whole chain, TSE certificate first */
+    const export_device *device;   /* info.csv's components (format 3); NULL: export_device_get's */
     int64_t mtime;                 /* the archive's creation time */
 } export_source;
 

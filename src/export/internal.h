@@ -16,8 +16,5 @@ int export_select(store *st, const tse_export_filter *f, store_log_filter *sel, 
 
 /* device_info.c */
 int export_device_load(const char *path, export_device *d, tse_error *err);
-/* The deployment's components (OPENTSE_DEVICE_INFO or the built-in ones),
- * read once per process; an unreadable or malformed file fails every call. */
-int export_device_get(const export_device **out, tse_error *err);
 
 #endif

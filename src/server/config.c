@@ -59,6 +59,9 @@ static const opt opts[] = {
     {"device-info", STR(device_info),
      "CSV file of the components info.csv names in exports: component,manufacturer,model,version,certification-id "
      "per line (default: this build and its OpenSSL)"},
+    {"update-key", STR(update_key),
+     "PEM public key that signs update packages (updateDevice, POST .../update-device); without it every update "
+     "is refused (default: none)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -4,7 +4,7 @@
  * messages, CSR out and certificate in, deleteStoredData and
  * restoreFromBackup, and the TR-03151-1 v1.1.1 functions: setDescription,
  * lock/unlockTransactionLogging, the device information, a transaction's
- * state, the last transaction log (the time admin's PIN and login are with
+ * state, the last transaction log, updateDevice (the time admin's PIN and login are with
  * the admin's in tss.c). Each handler translates one request into one engine call; roles,
  * states and error codes are the engine's, tenancy and token checks are done
  * by routes.c before any handler runs.
@@ -213,9 +213,10 @@ static void device(srv_resp *r, srv_tss *x)
     }
     json_t *comps = json_array();
     for (size_t i = 0; comps && i < d.n_components; i++)
-        json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s}", "component", d.components[i].name,
+        json_array_append_new(comps, json_pack("{s:s, s:s, s:s, s:s, s:s}", "component", d.components[i].name,
                                                "manufacturer", d.components[i].manufacturer, "model",
-                                               d.components[i].model, "version", d.components[i].version));
+                                               d.components[i].model, "version", d.components[i].version,
+                                               "certification_id", d.components[i].certification_id));
     resp_json(r, 200,
               json_pack("{s:I, s:I, s:o*, s:s, s:b, s:s, s:o}", "total_memory", (json_int_t)d.total_memory,
                         "used_memory", (json_int_t)d.used_memory, "free_memory",   /* absent when unknown, not null */
@@ -223,6 +224,54 @@ static void device(srv_resp *r, srv_tss *x)
                         "time_sync_variant", engine_time_sync_name(d.time_sync_variant),
                         "transaction_logging_locked", d.transaction_logging_locked, "description", d.description,
                         "components", comps));
+}
+
+/* POST .../update-device {package}: updateDevice with the signed update
+ * package in base64 (admin). */
+static void update_device(srv_req *q, srv_resp *r, srv_tss *x)
+{
+    json_t *v = NULL, *j = body_with(q, r, "package", &v);
+    if (!j)
+        return;
+    const char *b64 = json_string_value(v);
+    size_t n = 0;
+    uint8_t *pkg = b64 ? base64_decode_alloc(b64, strlen(b64), TSE_MAX_UPDATE_PACKAGE, &n) : NULL;
+    if (!pkg)
+        resp_error(r, b64 && strlen(b64) > (TSE_MAX_UPDATE_PACKAGE + 2) / 3 * 4 ? 413 : 400, "E_BAD_REQUEST",
+                   "package must be the update package in base64, at most %d bytes", TSE_MAX_UPDATE_PACKAGE);
+    else
+        ok_or_error(r, engine_update_device(x->e, pkg, n));
+    free(pkg);
+    json_decref(j);
+}
+
+/* POST .../authenticate-user {user_id, pin} and POST .../unblock-pin
+ * {user_id, puk, new_pin}: authenticateUser and unblockPin for any user
+ * id, so that an attempt for one the TSS does not manage is logged (400
+ * USER_ID_NOT_MANAGED after the log); the admin's and time admin's own
+ * routes are .../admin and .../time-admin. A wrong PIN's answer carries
+ * remaining_retries. */
+static void user_call(srv_req *q, srv_resp *r, srv_tss *x, int unblock)
+{
+    json_t *j = req_json(q, r);
+    if (!j)
+        return;
+    const char *id = json_string_value(json_object_get(j, "user_id"));
+    const char *pin = json_string_value(json_object_get(j, unblock ? "new_pin" : "pin"));
+    const char *puk = json_string_value(json_object_get(j, "puk"));
+    if (!id || !pin || (unblock && !puk)) {
+        resp_error(r, 400, "E_BAD_REQUEST", unblock ? "user_id, puk and new_pin are required strings"
+                                                    : "user_id and pin are required strings");
+        json_decref(j);
+        return;
+    }
+    int left = 0;
+    tse_auth_result res = TSE_AUTH_FAILED;
+    tse_err e = unblock ? engine_unblock_user(x->e, id, puk, pin) : engine_authenticate_user(x->e, id, pin, &res, &left);
+    json_decref(j);
+    ok_or_error(r, e);
+    if (e == TSE_ERR_AUTHENTICATION_FAILED && r->json)
+        json_object_set_new(r->json, "remaining_retries", json_integer(left));
 }
 
 /* GET .../transaction-state/{number}: getTransactionState. */
@@ -243,7 +292,8 @@ static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
 }
 
 /* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore|
- * description|transaction-logging|device|transaction-state> */
+ * description|transaction-logging|device|transaction-state|update-device|
+ * authenticate-user|unblock-pin> */
 void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method, *name = seg[2];
@@ -275,6 +325,12 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
         ok_or_error(r, engine_delete_stored_data(x->e));
     else if (nseg == 3 && post && strcmp(name, "restore") == 0)
         restore(q, r, x);
+    else if (nseg == 3 && post && strcmp(name, "update-device") == 0)
+        update_device(q, r, x);
+    else if (nseg == 3 && post && strcmp(name, "authenticate-user") == 0)
+        user_call(q, r, x, 0);
+    else if (nseg == 3 && post && strcmp(name, "unblock-pin") == 0)
+        user_call(q, r, x, 1);
     else
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
 }

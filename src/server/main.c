@@ -390,6 +390,12 @@ static int device_info(const srv_config *c)
 {
     if (c->bsi_certification_id[0] && setenv("OPENTSE_BSI_CERTIFICATION_ID", c->bsi_certification_id, 1) != 0)
         return 1;
+    if (c->update_key[0] && engine_update_key_check(c->update_key) != TSE_OK) {
+        fprintf(stderr, "opentsed: --update-key: %s\n", tse_last_error_detail());
+        return 1;
+    }
+    if (c->update_key[0] && setenv("OPENTSE_UPDATE_KEY", c->update_key, 1) != 0)
+        return 1;
     if (!c->device_info[0])
         return 0;
     tse_error err = {0};

@@ -54,6 +54,9 @@ static const struct {
     {"transaction-logging", routes_ext},
     {"device", routes_ext},
     {"transaction-state", routes_ext},
+    {"update-device", routes_ext},
+    {"authenticate-user", routes_ext},
+    {"unblock-pin", routes_ext},
     {"successor", routes_successor},
     {"report", routes_report},
 };

@@ -44,6 +44,7 @@ typedef struct srv_config {
     long long log_format;      /* log message format of new TSSs: 2 or 3 */
     char bsi_certification_id[64]; /* the deployment's BSI certification id (report.c) */
     char device_info[1024];    /* --device-info: the components info.csv names (export/device_info.c) */
+    char update_key[1024];     /* --update-key: the public key of update packages (engine/update.c) */
 } srv_config;
 
 /* Defaults, then --config FILE, then OPENTSED_* environment variables, then

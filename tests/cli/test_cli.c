@@ -320,7 +320,7 @@ static void test_se_command(void **state)
     r = cli(url, "--json se device");
     assert_int_equal(r.code, 0);
     assert_true(jint(&r, "used_memory") > 4096);
-    assert_int_equal(json_array_size(json_object_get(r.json, "components")), 4);
+    assert_int_equal(json_array_size(json_object_get(r.json, "components")), 2);   /* info.csv's: SMAERS, CSP */
     done(&r);
     r = cli(url, "--json se set-description 'Kasse 5'");
     assert_int_equal(r.code, 0);
@@ -516,8 +516,58 @@ static void test_unreachable(void **state)
     free(journal);
 }
 
+/* `opentse se update-device`: a package signed with the update key by the
+ * openssl command line is applied (its version in `se device`); one with
+ * its manifest changed after signing, and a missing file, are refused. */
+static void test_update_device_command(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse_close(tt_ready("cli-upd", &url));
+    setenv("OPENTSE_ADMIN_PIN", TT_PIN, 1);
+    char *m = th_path("cli-upd.manifest"), *key = th_path("update.key"), cmd[4096];
+    const char *manifest = "OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,7.0.1,\n";
+    assert_int_equal(th_write_file(m, manifest, strlen(manifest)), 0);
+    snprintf(cmd, sizeof cmd,
+             "openssl dgst -sha256 -sign '%s' -out '%s.sig' '%s' && { cat '%s'; echo '-----BEGIN OPENTSE UPDATE "
+             "SIGNATURE-----'; openssl base64 -in '%s.sig'; echo '-----END OPENTSE UPDATE SIGNATURE-----'; } > "
+             "'%s.pkg' && sed 's/7.0.1/6.0.1/' '%s.pkg' > '%s.forged'",
+             key, m, m, m, m, m, m, m);
+    assert_int_equal(system(cmd), 0);
+    run r = cli(url, "--json se update-device '%s.forged'", m);
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "UPDATE_DEVICE_FAILED");
+    done(&r);
+    r = cli(url, "--json se update-device '%s.pkg'", m);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json se device");
+    json_t *c0 = json_array_get(json_object_get(r.json, "components"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "version")), "7.0.1");
+    done(&r);
+    r = cli(url, "--json se update-device '%s.missing'", m);
+    assert_int_equal(r.code, 2);
+    done(&r);
+    r = cli(url, "--json se update-device");
+    assert_int_equal(r.code, 2);
+    done(&r);
+    free(key);
+    free(m);
+    free(url);
+}
+
 int main(int argc, char **argv)
 {
+    /* the update key, before the server starts: opentsed reads it too */
+    char *key = th_path("update.key"), *pub = th_path("update.pub"), cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "openssl ecparam -name prime256v1 -genkey -noout -out '%s' && openssl pkey -in '%s' -pubout -out '%s'",
+             key, key, pub);
+    if (system(cmd) != 0)
+        return 1;
+    setenv("OPENTSE_UPDATE_KEY", pub, 1);
+    free(key);
+    free(pub);
     tt_init(argc > 1 ? argv[1] : "file");
     setenv("OPENTSE_MASTER_KEY", th_master_key(), 1);
     const struct CMUnitTest tests[] = {
@@ -526,6 +576,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_usage_and_help),
         cmocka_unit_test(test_log_format),
         cmocka_unit_test(test_se_command),
+        cmocka_unit_test(test_update_device_command),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests_name(tt_http() ? "cli_http" : "cli_file", tests, NULL, NULL);

@@ -105,6 +105,16 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_INITIALIZED);
     assert_true(info.time_set);
+    /* a second initialize is refused on both transports, and writes nothing */
+    tse_info again;
+    assert_int_equal(tse_initialize(t, "noch einmal"), TSE_ERR_WRONG_STATE);
+    assert_non_null(strstr(tse_last_error_message(), "initialized already"));
+    assert_int_equal(tse_initialize(t, NULL), TSE_ERR_WRONG_STATE);
+    assert_int_equal(tse_get_info(t, &again), TSE_OK);
+    assert_int_equal(again.signature_counter, info.signature_counter);
+    char desc[TSE_MAX_DESCRIPTION_LEN + 1];
+    assert_int_equal(tse_get_description(t, desc), TSE_OK);
+    assert_string_equal(desc, "OpenTSE client test");
 
     assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_OK);
     assert_int_equal(tse_register_client(t, TT_CLIENT), TSE_ERR_ALREADY_EXISTS);

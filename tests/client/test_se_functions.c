@@ -46,37 +46,13 @@ static void check_system_log(tse *t, const char *event, char *data, size_t cap)
     char want[200];
     snprintf(want, sizeof want, "_Sig-%llu_Log-Sys_%s.log", (unsigned long long)m.signature_counter, event);
     assert_non_null(strstr(name, want));
-    tse_info info;
-    uint8_t *point = NULL;
-    size_t point_len = 0;
-    assert_int_equal(tse_get_info(t, &info), TSE_OK);
-    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
-    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
-                                       m.signature.p, m.signature.n),
-                     0);
+    tt_check_signature(t, &m);
     if (data) {
         assert_true(m.event_data.n < cap);
         memcpy(data, m.event_data.p, m.event_data.n);
         data[m.event_data.n] = 0;
     }
-    tse_free(point);
     tse_free(msg);
-}
-
-/* `openssl asn1parse` of DER bytes: its output (malloc'd). */
-static char *asn1parse(const uint8_t *der, size_t len)
-{
-    char *in = th_path("asn1.der"), cmd[1200];
-    assert_int_equal(th_write_file(in, der, len), 0);
-    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s' 2>&1", in);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *out = calloc(1, 65536);
-    size_t n = fread(out, 1, 65535, p);
-    out[n] = 0;
-    assert_int_equal(pclose(p), 0);
-    free(in);
-    return out;
 }
 
 static void start(tse *t, tse_result *r)
@@ -129,6 +105,43 @@ static void test_lock(void **state)
     free(url);
 }
 
+/* authenticateUser and unblockPin for a user id the TSE does not manage:
+ * refused with USER_ID_NOT_MANAGED, and the attempt is one system log
+ * (TR-03151-1 v1.1.1 3.2.3.5, 3.2.5.5) with unknownUserId, also over HTTP. */
+static void test_unknown_user_logged(void **state)
+{
+    (void)state;
+    tse *t = tt_ready("unknown-user", NULL);
+    static const uint8_t auth[] = {0x13, 5, 'k', 'a', 's', 's', 'e', 0x13, 7, 'u', 'n', 'k', 'n', 'o', 'w', 'n',
+                                   0x0a, 1, 1, 0x02, 1, 0};
+    static const uint8_t unblock[] = {0x13, 5, 'k', 'a', 's', 's', 'e', 0x0a, 1, 1};
+    for (int i = 0; i < 2; i++) {
+        tse_info before, after;
+        assert_int_equal(tse_get_info(t, &before), TSE_OK);
+        tse_auth_result res = TSE_AUTH_OK;
+        tse_err rc = i ? tse_unblock_user(t, "kasse", "1234567890", "654321")
+                       : tse_authenticate_user(t, "kasse", TT_PIN, &res, NULL);
+        assert_int_equal(rc, TSE_ERR_USER_ID_NOT_MANAGED);
+        if (!i)
+            assert_int_equal(res, TSE_AUTH_UNKNOWN_USER_ID);
+        assert_int_equal(tse_get_info(t, &after), TSE_OK);
+        assert_int_equal(after.signature_counter, before.signature_counter + 1);
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        assert_int_equal(tse_read_log_by_counter(t, after.signature_counter, &msg, &len), TSE_OK);
+        logmsg m;
+        assert_true(logmsg_parse(msg, len, &m, NULL));
+        const char *event = i ? "unblockPin" : "authenticateUser";
+        assert_int_equal(m.operation.n, strlen(event));
+        assert_memory_equal(m.operation.p, event, m.operation.n);
+        assert_int_equal(m.event_data.n, i ? sizeof unblock : sizeof auth);
+        assert_memory_equal(m.event_data.p, i ? unblock : auth, m.event_data.n);
+        tt_check_signature(t, &m);
+        tse_free(msg);
+    }
+    tse_close(t);
+}
+
 static void test_description(void **state)
 {
     (void)state;
@@ -175,6 +188,7 @@ static void test_version2_refuses(void **state)
     assert_int_equal(tse_get_info(t, &before), TSE_OK);
     assert_int_equal(tse_lock_transaction_logging(t), TSE_ERR_NOT_SUPPORTED);
     assert_int_equal(tse_set_description(t, "neu"), TSE_ERR_NOT_SUPPORTED);
+    assert_int_equal(tse_update_device(t, (const uint8_t *)"OpenTSE update package 1\n", 25), TSE_ERR_NOT_SUPPORTED);
     assert_int_equal(tse_get_info(t, &after), TSE_OK);
     assert_int_equal(after.signature_counter, before.signature_counter);
     char d[TSE_MAX_DESCRIPTION_LEN + 1];
@@ -216,21 +230,19 @@ static void test_device_info(void **state)
     assert_true(v > d.used_memory);
     assert_int_equal(tse_get_free_memory(t, &v), TSE_OK);
     assert_true(v > 0);
-    assert_int_equal(d.n_components, 4);
-    assert_string_equal(d.components[0].name, "SMA");
+    /* the components info.csv names (no OPENTSE_DEVICE_INFO: this build and its OpenSSL) */
+    assert_int_equal(d.n_components, 2);
+    assert_string_equal(d.components[0].name, "SMAERS");
     assert_string_equal(d.components[0].version, tse_version());
     assert_string_equal(d.components[1].name, "CSP");
     assert_string_equal(d.components[1].version, OpenSSL_version(OPENSSL_VERSION_STRING));
-    assert_string_equal(d.components[2].name, "storage");
-    assert_string_equal(d.components[2].version, sqlite3_libversion());
-    assert_string_equal(d.components[3].name, "integration-interface");
-    assert_string_equal(d.components[3].model, tt_http() ? "opentsed" : "libopentse");
+    assert_string_equal(d.components[1].certification_id, "");
     uint8_t *der = NULL;
     size_t len = 0;
     assert_int_equal(tse_get_component_versions(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
-    assert_non_null(strstr(parsed, ":integration-interface"));
-    assert_non_null(strstr(parsed, sqlite3_libversion()));
+    char *parsed = tt_asn1parse(der, len);
+    assert_non_null(strstr(parsed, ":SMAERS"));
+    assert_non_null(strstr(parsed, OpenSSL_version(OPENSSL_VERSION_STRING)));
     free(parsed);
     tse_free(der);
     tse_time_sync_variant sv;
@@ -248,7 +260,7 @@ static void test_health(void **state)
     uint8_t *der = NULL;
     size_t len = 0;
     assert_int_equal(tse_get_device_health(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
+    char *parsed = tt_asn1parse(der, len);
     assert_non_null(strstr(parsed, ":SMA"));
     assert_non_null(strstr(parsed, ":CSP"));
     assert_non_null(strstr(parsed, ":storage"));
@@ -258,7 +270,7 @@ static void test_health(void **state)
     tse_free(der);
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_device_health(t, &der, &len), TSE_OK);
-    parsed = asn1parse(der, len);
+    parsed = tt_asn1parse(der, len);
     assert_non_null(strstr(parsed, "ENUMERATED        :03"));   /* SMA fatal once disabled */
     assert_non_null(strstr(parsed, "disabled"));
     free(parsed);
@@ -360,7 +372,7 @@ static void test_der_sets(void **state)
     start(t, &a);
     start(t, &b);
     assert_int_equal(tse_get_open_transactions(t, &der, &len), TSE_OK);
-    char *parsed = asn1parse(der, len);
+    char *parsed = tt_asn1parse(der, len);
     char want[64];
     snprintf(want, sizeof want, "INTEGER           :%02llX", (unsigned long long)a.transaction_number);
     assert_non_null(strstr(parsed, want));
@@ -493,6 +505,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_description),
+        cmocka_unit_test(test_unknown_user_logged),
         cmocka_unit_test(test_version2_refuses),
         cmocka_unit_test(test_device_info),
         cmocka_unit_test(test_health),

@@ -251,3 +251,32 @@ unsigned char *tt_unb64(const char *s, size_t *n)
     *n = (size_t)got - (len && s[len - 1] == '=' ? (len > 1 && s[len - 2] == '=' ? 2 : 1) : 0);
     return out;
 }
+
+void tt_check_signature(tse *t, const logmsg *m)
+{
+    tse_info info;
+    uint8_t *point = NULL;
+    size_t point_len = 0;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m->signed_bytes.p, m->signed_bytes.n,
+                                       m->signature.p, m->signature.n),
+                     0);
+    tse_free(point);
+}
+
+char *tt_asn1parse(const uint8_t *der, size_t len)
+{
+    char *in = th_path("asn1.der"), cmd[1200];
+    assert_int_equal(th_write_file(in, der, len), 0);
+    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s' 2>&1", in);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 65536);
+    assert_non_null(out);
+    size_t n = fread(out, 1, 65535, p);
+    out[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    free(in);
+    return out;
+}

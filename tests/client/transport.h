@@ -56,6 +56,13 @@ tse *tt_ready(const char *stem, char **url_out);
 /* The same at a given URL (e.g. on a server of the test's own). */
 tse *tt_ready_at(const char *url);
 
+/* Asserts that the log m (parsed from one of t's) carries a signature the
+ * openssl command line verifies with t's public key. */
+struct logmsg;
+void tt_check_signature(tse *t, const struct logmsg *m);
+/* `openssl asn1parse` of DER bytes: its output (malloc'd); asserts it parses. */
+char *tt_asn1parse(const uint8_t *der, size_t len);
+
 /* bytes of base64 (malloc'd), length to *n; NULL if invalid. */
 unsigned char *tt_unb64(const char *s, size_t *n);
 

@@ -33,7 +33,16 @@ $cc -std=c11 -Wall -Wextra -Werror -o "$work/register_day" "$src/tests/seapi/reg
 export LD_LIBRARY_PATH="$(pkg-config $flags --variable=libdir opentse)"
 opentse="$work/root$prefix/bin/opentse"
 
+# an update package, signed by the update key with the openssl command line
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/update.key"
+openssl pkey -in "$work/update.key" -pubout -out "$work/update.pub"
+printf 'OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,0.1.1-day,\n' >"$work/update.manifest"
+openssl dgst -sha256 -sign "$work/update.key" -out "$work/update.sig" "$work/update.manifest"
+{ cat "$work/update.manifest"; echo '-----BEGIN OPENTSE UPDATE SIGNATURE-----'; openssl base64 -in "$work/update.sig"
+  echo '-----END OPENTSE UPDATE SIGNATURE-----'; } >"$work/update.pkg"
+
 if [ "$transport" = file ]; then
+    export OPENTSE_UPDATE_KEY="$work/update.pub"
     "$opentse" keygen "$work/master.key" >/dev/null
     url="file:$work/tse.db"
     key="$work/master.key"
@@ -42,6 +51,7 @@ else
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     mkdir "$work/data"
     "$work/root$prefix/bin/opentsed" --data-dir "$work/data" --listen "127.0.0.1:$port" --demo \
+        --update-key "$work/update.pub" \
         >"$work/opentsed.log" 2>&1 &
     server=$!
     i=0
@@ -60,7 +70,7 @@ else
 fi
 [ -n "$puk" ] || { echo "no PUK from tss create"; exit 1; }
 
-"$work/register_day" "$url" "$puk" "$key" "$work/export.tar" "$work/certs.tar"
+"$work/register_day" "$url" "$puk" "$key" "$work/export.tar" "$work/certs.tar" "$work/update.pkg"
 
 # the chunked export is one archive: tar reads it, every log parses as DER,
 # our verifier accepts every signature

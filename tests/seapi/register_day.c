@@ -5,9 +5,11 @@
  * transport: PIN set with the PUK, login, initialize, time, description,
  * client registration, transactions (aggregated and signed updates),
  * getOpenTransactions, lock/unlock, the last logs, chunked exports, the
- * device information, and the refusals on the way.
+ * device information, an update package, and the refusals on the way.
  *
- * usage: register_day URL PUK MASTER_KEY|- EXPORT_TAR CERT_TAR
+ * usage: register_day URL PUK MASTER_KEY|- EXPORT_TAR CERT_TAR UPDATE_PACKAGE
+ * (UPDATE_PACKAGE: signed with the update key the TSE is configured with,
+ * naming SMAERS version 0.1.1-day)
  * (a remote TSE's API key and secret come from the environment).
  */
 #define _GNU_SOURCE /* timegm, memmem */
@@ -138,8 +140,8 @@ static void export_all(int filtered, const char *path, char *name, unsigned long
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: register_day URL PUK MASTER_KEY|- EXPORT_TAR CERT_TAR\n");
+    if (argc != 7) {
+        fprintf(stderr, "usage: register_day URL PUK MASTER_KEY|- EXPORT_TAR CERT_TAR UPDATE_PACKAGE\n");
         return 2;
     }
     signed_log l, l2;
@@ -324,7 +326,7 @@ int main(int argc, char **argv)
     CHECK(der_len > 10 && der[0] == 0x30 && memmem(der, der_len, "storage", 7) != NULL);
     EXPECT(getComponentVersions(4, der, &der_len), MEMORY_ERROR_LIMIT_TOO_LOW);
     EXPECT(getComponentVersions(sizeof der, der, &der_len), EXECUTION_OK);
-    CHECK(der[0] == 0x30 && memmem(der, der_len, "integration-interface", 21) != NULL);
+    CHECK(der[0] == 0x30 && memmem(der, der_len, "SMAERS", 6) != NULL);
     EXPECT(getCurrentLoggingSignatureCounters(sizeof der, der, &der_len), EXECUTION_OK);
     CHECK(der[0] == 0x30 && der[4] == 0x04 && der[5] == 32);
     EXPECT(exportSerialNumbers(sizeof der, der, &der_len), EXECUTION_OK);
@@ -345,7 +347,20 @@ int main(int argc, char **argv)
     EXPECT(selfTest(sizeof der, der, &der_len), EXECUTION_OK);
     CHECK(der[0] == 0x30 && memmem(der, der_len, "CSP", 3) != NULL);
     EXPECT(configureLogging(S("SMA"), S("selfTest"), false), ERROR_LOGGING_OF_EVENT_NOT_CONFIGURABLE);
-    EXPECT(updateDevice((const unsigned char *)"x", 1), ERROR_FUNCTION_NOT_SUPPORTED);
+    EXPECT(updateDevice((const unsigned char *)"x", 1), ERROR_UPDATE_DEVICE_FAILED);   /* not a signed package */
+    EXPECT(updateDevice(NULL, 0), ERROR_PARAMETER_SYNTAX);
+    /* the signed package is applied: getComponentVersions names its version */
+    unsigned char pkg[8192];
+    FILE *pf = fopen(argv[6], "rb");
+    size_t pkg_len = pf ? fread(pkg, 1, sizeof pkg, pf) : 0;
+    if (pf)
+        fclose(pf);
+    CHECK(pkg_len > 0);
+    EXPECT(updateDevice(pkg, pkg_len), EXECUTION_OK);
+    EXPECT(getComponentVersions(sizeof der, der, &der_len), EXECUTION_OK);
+    CHECK(memmem(der, der_len, "0.1.1-day", 9) != NULL);
+    pkg[30] ^= 1;   /* a byte of the manifest's component line changed: refused */
+    EXPECT(updateDevice(pkg, pkg_len), ERROR_UPDATE_DEVICE_FAILED);
 
     /* the evening: log out; the admin's functions are refused then */
     EXPECT(logOut(S("admin")), EXECUTION_OK);

@@ -1,0 +1,316 @@
+/*
+ * update.c - the device's components and TR-03151-1 v1.1.1 updateDevice.
+ *
+ * The components are the deployment's (export/device_info.c) with the
+ * versions applied update packages recorded in the TSE's meta record
+ * "updated_components" (CSV lines as the device information file's);
+ * getComponentVersions, tse_get_device_info and info.csv all read them
+ * from engine_components().
+ *
+ * An update package (docs/se-api.md "Update packages") is a manifest, its
+ * first line "OpenTSE update package 1", then one CSV line per component
+ * (component,manufacturer,model,version,certification-id), followed by a
+ * PEM block "OPENTSE UPDATE SIGNATURE" holding the signature over every
+ * byte before the block, made with the deployment's update key (the PEM
+ * public key in the file OPENTSE_UPDATE_KEY names; SHA-256 with an EC or
+ * RSA key, or Ed25519). OpenTSE is software installed by a package
+ * manager: applying a package records the versions it names; it installs
+ * nothing. Each attempt writes the updateDevice log (the components
+ * before) and the updateDeviceCompleted log (the outcome, the reason of a
+ * refusal, the components after).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "export/export.h"
+#include "internal.h"
+
+#define META_UPDATED_COMPONENTS "updated_components"
+#define UPDATE_MAGIC "OpenTSE update package 1"
+#define UPDATE_PEM_NAME "OPENTSE UPDATE SIGNATURE"
+#define UPDATE_BEGIN "-----BEGIN " UPDATE_PEM_NAME "-----"
+
+/* The OpenSSL reason of the last failure, or `dflt`. */
+static const char *ssl_reason(const char *dflt)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    return r ? r : dflt;
+}
+
+/* Components from CSV lines (the meta record or the manifest's lines after
+ * the first); 0, or INVALID_ARGUMENT naming `what` and the line. */
+static int parse_lines(const char *text, size_t len, const char *what, int first_no, export_device *out,
+                       tse_error *err)
+{
+    *out = (export_device){0};
+    char line[4 * EXPORT_VALUE_MAX];
+    int no = first_no;
+    for (size_t i = 0; i < len; no++) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t n = (nl ? (size_t)(nl - text) : len) - i;
+        if (n >= sizeof line)
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s line %d is too long", what, no);
+        memcpy(line, text + i, n);
+        line[n] = 0;
+        i += n + 1;
+        if (n && line[n - 1] == '\r')
+            line[--n] = 0;
+        if (!n || line[0] == '#')
+            continue;
+        if (memchr(line, 0, n))
+            return error_set(err, TSE_ERR_INVALID_ARGUMENT, "%s line %d holds a NUL byte", what, no);
+        int rc = export_device_add_line(out, line, what, no, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The components applied updates recorded (none: n == 0); under mu. */
+static tse_err read_applied(engine *t, export_device *out)
+{
+    *out = (export_device){0};
+    uint8_t *v = NULL;
+    size_t n = 0;
+    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+    tse_err rc = engine_meta_read(t, META_UPDATED_COMPONENTS, &v, &n);
+    t->load_rc = saved;
+    if (rc == TSE_ERR_NOT_FOUND)
+        return TSE_OK;
+    tse_error err = {0};
+    if (!rc && parse_lines((const char *)v, n, "of the applied updates", 1, out, &err) != 0)
+        rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
+    free(v);
+    return rc;
+}
+
+tse_err engine_components(engine *t, export_device *out)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    const export_device *dep = NULL;
+    tse_error err = {0};
+    if (export_device_get(&dep, &err) != 0)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "%s", err.message);
+    *out = *dep;
+    export_device *upd = malloc(sizeof *upd);
+    tse_err rc = upd ? read_applied(t, upd) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    if (!rc && export_device_merge(out, upd, &err) != 0)
+        rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
+    free(upd);
+    return rc;
+}
+
+/* The update key: the PEM public key in the file OPENTSE_UPDATE_KEY names. */
+static EVP_PKEY *load_key(const char *path, char *why, size_t cap)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(why, cap, "the update key %s cannot be opened: %s", path, strerror(errno));
+        return NULL;
+    }
+    ERR_clear_error();
+    EVP_PKEY *k = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (!k)
+        snprintf(why, cap, "the update key %s is not a PEM public key (%s)", path, ssl_reason("unreadable"));
+    return k;
+}
+
+tse_err engine_update_key_check(const char *path)
+{
+    char why[TSE_ERROR_MSGLEN];
+    EVP_PKEY *k = load_key(path, why, sizeof why);
+    EVP_PKEY_free(k);
+    return k ? TSE_OK : engine_fail(TSE_ERR_INVALID_ARGUMENT, "%s", why);
+}
+
+/* Whether `sig` over `data` verifies with the key. */
+static bool verify(EVP_PKEY *k, const uint8_t *data, size_t len, const uint8_t *sig, size_t sig_len)
+{
+    int id = EVP_PKEY_get_base_id(k);
+    const EVP_MD *md = id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? NULL : EVP_sha256();
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    bool ok = c && EVP_DigestVerifyInit(c, NULL, md, NULL, k) == 1 &&
+              EVP_DigestVerify(c, sig, sig_len, data, len) == 1;
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+/* Checks a package: 0 and its components in *upd, or -1 and why in `why`. */
+static int check_package(const uint8_t *pkg, size_t len, export_device *upd, char *why, size_t cap)
+{
+    const char *path = getenv("OPENTSE_UPDATE_KEY");
+    if (!path || !*path) {
+        snprintf(why, cap, "no update key is configured (OPENTSE_UPDATE_KEY, opentsed --update-key)");
+        return -1;
+    }
+    /* the signature block starts a line; everything before it is signed */
+    size_t body = 0;
+    const size_t bl = strlen(UPDATE_BEGIN);
+    while (body + bl <= len && (memcmp(pkg + body, UPDATE_BEGIN, bl) != 0 || (body && pkg[body - 1] != '\n')))
+        body++;
+    if (body + bl > len) {
+        snprintf(why, cap, "the update package is malformed: no \"%s\" line", UPDATE_BEGIN);
+        return -1;
+    }
+    char *name = NULL, *header = NULL;
+    unsigned char *sig = NULL;
+    long sig_len = 0;
+    ERR_clear_error();
+    BIO *b = BIO_new_mem_buf(pkg + body, (int)(len - body));
+    int pem = b && PEM_read_bio(b, &name, &header, &sig, &sig_len) == 1 && strcmp(name, UPDATE_PEM_NAME) == 0;
+    char rest[256];
+    for (int got; pem && (got = BIO_read(b, rest, sizeof rest)) > 0;)   /* only line ends may follow */
+        for (int i = 0; i < got; i++)
+            if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ')
+                pem = 0;
+    BIO_free(b);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    int rc = -1;
+    EVP_PKEY *k = NULL;
+    tse_error err = {0};
+    if (!pem)
+        snprintf(why, cap, "the update package is malformed: its signature block is not one PEM block");
+    else if (!(k = load_key(path, why, cap)))
+        ;
+    else if (!verify(k, pkg, body, sig, (size_t)sig_len))
+        snprintf(why, cap, "the signature of the update package was not made with the update key");
+    else if (body < strlen(UPDATE_MAGIC) + 1 || memcmp(pkg, UPDATE_MAGIC "\n", strlen(UPDATE_MAGIC) + 1) != 0)
+        snprintf(why, cap, "the update package is malformed: its first line is not \"%s\"", UPDATE_MAGIC);
+    else if (parse_lines((const char *)pkg + strlen(UPDATE_MAGIC) + 1, body - strlen(UPDATE_MAGIC) - 1,
+                         "of the update package", 2, upd, &err) != 0)
+        snprintf(why, cap, "the update package is malformed: %.200s", err.message);
+    else if (!upd->n)
+        snprintf(why, cap, "the update package is malformed: it names no component");
+    else
+        rc = 0;
+    EVP_PKEY_free(k);
+    OPENSSL_free(sig);
+    return rc;
+}
+
+/* The components as the logs carry them: PrintableString copies. */
+typedef struct printable_set {
+    char v[EXPORT_MAX_COMPONENTS][EXPORT_COMPONENT_FIELDS][EXPORT_VALUE_MAX];
+    logmsg_component c[EXPORT_MAX_COMPONENTS];
+    size_t n;
+} printable_set;
+
+static void printable(const export_device *d, printable_set *p)
+{
+    p->n = (size_t)d->n;
+    for (int i = 0; i < d->n; i++) {
+        for (int f = 0; f < EXPORT_COMPONENT_FIELDS; f++)
+            logmsg_printable_copy(p->v[i][f], EXPORT_VALUE_MAX, d->c[i].v[f]);
+        p->c[i] = (logmsg_component){p->v[i][0], p->v[i][1], p->v[i][2], p->v[i][3], p->v[i][4]};
+    }
+}
+
+/* Under mu: the two logs of an attempt; on success the meta record of the
+ * applied versions commits with the second. */
+static tse_err log_attempt(engine *t, const export_device *before, const export_device *upd, char *why_buf,
+                           size_t cap, bool *refused, engine_commit **first, engine_commit **second)
+{
+    const char *why = *refused ? why_buf : NULL;
+    printable_set *pb = malloc(sizeof *pb), *pa = malloc(sizeof *pa);
+    export_device *after = malloc(sizeof *after), *applied = malloc(sizeof *applied);
+    char *csv = NULL;
+    tse_err rc = pb && pa && after && applied ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    tse_error err = {0};
+    store_change ch = {.kind = STORE_PUT_META, .key = META_UPDATED_COMPONENTS};
+    if (!rc) {
+        *after = *before;
+        if (!why && export_device_merge(after, upd, &err) != 0) {   /* more components than a device holds */
+            snprintf(why_buf, cap, "the update package is malformed: %.200s", err.message);
+            why = why_buf;
+            *refused = true;
+        }
+    }
+    if (!rc && !why) {   /* the record: the earlier updates with this one */
+        rc = read_applied(t, applied);
+        if (!rc && export_device_merge(applied, upd, &err) != 0)
+            rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "%s", err.message);
+        size_t need = rc ? 0 : export_device_csv(applied, NULL, 0);
+        if (!rc && !(csv = malloc(need)))
+            rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+        if (!rc) {
+            export_device_csv(applied, csv, need);
+            ch.value = csv;
+            ch.value_len = need;
+        }
+    }
+    if (!rc) {
+        printable(before, pb);
+        printable(why ? before : after, pa);
+        engine_event ev = {.kind = EV_UPDATE_DEVICE, .components = pb->c, .n_components = pb->n,
+                           .roles = 1u << USER_ADMIN};
+        rc = engine_event_log(t, &ev, NULL, 0, first);
+    }
+    char reason[TSE_ERROR_MSGLEN];
+    logmsg_printable_copy(reason, sizeof reason, why);
+    if (!rc) {
+        engine_event ev = {.kind = EV_UPDATE_DEVICE_COMPLETED, .success = !why, .text = why ? reason : NULL,
+                           .components = pa->c, .n_components = pa->n, .roles = 1u << USER_ADMIN};
+        rc = engine_event_log(t, &ev, why ? NULL : &ch, why ? 0 : 1, second);
+    }
+    free(csv);
+    free(applied);
+    free(after);
+    free(pa);
+    free(pb);
+    return rc;
+}
+
+tse_err engine_update_device(engine *t, const uint8_t *package, size_t len)
+{
+    if (!t || !package || !len)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "%s", !t ? "no TSE handle" : "the update package is empty");
+    if (len > TSE_MAX_UPDATE_PACKAGE)
+        return engine_fail(TSE_ERR_TOO_LARGE, "the update package is larger than %d bytes", TSE_MAX_UPDATE_PACKAGE);
+    export_device *upd = malloc(sizeof *upd), *before = malloc(sizeof *before);
+    if (!upd || !before) {
+        free(upd);
+        free(before);
+        return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    }
+    char why[TSE_ERROR_MSGLEN] = "";
+    bool refused = check_package(package, len, upd, why, sizeof why) != 0;   /* before the lock: file and CPU */
+
+    engine_commit *timeout = NULL, *first = NULL, *second = NULL;
+    int version = 0;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = engine_require_signing(t);
+    if (!rc)
+        rc = engine_log_format(t, &version);
+    if (!rc && version == LOGMSG_VERSION_2)
+        rc = engine_fail(TSE_ERR_NOT_SUPPORTED, "a TSE of log format 2 (TR-03151 v1.0.1) has no updateDevice");
+    if (!rc && t->n_txs)
+        rc = engine_fail(TSE_ERR_OPEN_TRANSACTION_FOUND, "%zu transactions are open (e.g. %llu); finish them first",
+                         t->n_txs, (unsigned long long)t->txs[0].number);
+    if (!rc && !t->time_set)
+        rc = engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
+    if (!rc)
+        rc = engine_require_role(t, 1u << USER_ADMIN, &timeout);
+    if (!rc)
+        rc = engine_components(t, before);
+    if (!rc)
+        rc = log_attempt(t, before, upd, why, sizeof why, &refused, &first, &second);
+    pthread_mutex_unlock(&t->mu);
+    rc = engine_finish_after_timeout(t, timeout, rc, first);
+    tse_err fin = engine_finish_commit(t, second);
+    if (!rc)
+        rc = fin;
+    free(upd);
+    free(before);
+    if (!rc && refused)
+        rc = engine_fail(TSE_ERR_UPDATE_DEVICE_FAILED, "%s", why);
+    return rc;
+}
