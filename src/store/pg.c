@@ -96,44 +96,105 @@ static int make_schema(PGconn *c, tse_error *err)
 
 /* ---- leases ---- */
 
-/* Renews every lease of this node; a lease found taken marks its TSE lost. */
-static void renew_all(store_db *d, PGconn *c)
+/* "{a,b,...}" of v[0..n) (malloc'd), a bigint[] parameter. */
+static char *pg_array(const int64_t *v, size_t n)
 {
-    pg_db *p = d->pg;
-    enum { MAX_RENEW = 4096 };
-    int64_t *ids = malloc(MAX_RENEW * 2 * sizeof *ids);
-    if (!ids)
-        return;
-    size_t n = 0;
-    pthread_mutex_lock(&d->qmu);
-    for (store *v = d->views; v && n < MAX_RENEW; v = v->next)
-        if (v->id && !v->lease_lost) {
-            ids[2 * n] = v->id;
-            ids[2 * n + 1] = v->epoch;
-            n++;
-        }
-    pthread_mutex_unlock(&d->qmu);
-    for (size_t i = 0; i < n; i++) {
+    size_t cap = n * 21 + 3, at = 0;
+    char *a = malloc(cap);
+    if (!a)
+        return NULL;
+    a[at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(a + at, cap - at, "%s%" PRId64, i ? "," : "", v[i]);
+    snprintf(a + at, cap - at, "}");
+    return a;
+}
+
+/* Renews the leases of TSEs ids[i] (epochs[i]) held by this node, in one
+ * statement. A row a flush of this node has locked is skipped (that flush
+ * renews it), so the two never wait on each other. The result: the ids
+ * whose lease is not this node's any more (NULL and *err on a failure). */
+static PGresult *renew(pg_db *p, PGconn *c, const int64_t *ids, const int64_t *epochs, size_t n, tse_error *err)
+{
+    char *a = pg_array(ids, n), *b = pg_array(epochs, n);
+    PGresult *r = NULL;
+    if (!a || !b) {
+        error_set(err, TSE_ERR_NO_MEMORY, "out of memory");
+    } else {
         pgp q = {0};
-        pgp_int(&q, ids[2 * i]);
-        pgp_int(&q, ids[2 * i + 1]);
+        pgp_text(&q, a);
+        pgp_text(&q, b);
         pgp_text(&q, p->node);
         pgp_int(&q, p->lease_ms);
-        PGresult *r = pg_run(c, "UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
-                                " WHERE id = $1 AND epoch = $2 AND owner = $3", &q);
-        bool lost = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "0") == 0;
-        PQclear(r);
-        if (lost) {
-            pthread_mutex_lock(&d->qmu);
-            for (store *v = d->views; v; v = v->next)
-                if (v->id == ids[2 * i] && v->epoch == ids[2 * i + 1])
-                    v->lease_lost = true;
-            pthread_mutex_unlock(&d->qmu);
-            fprintf(stderr, "store: the lease on TSE %" PRId64 " was taken over; this node signs nothing more for it\n",
-                    ids[2 * i]);
+        r = pg_run(c, "WITH f AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS f(id, epoch)),"
+                      " l AS (SELECT t.id FROM tses t JOIN f ON t.id = f.id AND t.epoch = f.epoch"
+                      " WHERE t.owner = $3 FOR UPDATE OF t SKIP LOCKED),"
+                      " u AS (UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
+                      " WHERE id IN (SELECT id FROM l) RETURNING id)"
+                      " SELECT f.id FROM f WHERE NOT EXISTS"
+                      " (SELECT 1 FROM tses t WHERE t.id = f.id AND t.epoch = f.epoch AND t.owner = $3)", &q);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            pg_fail(err, c, r, "cannot renew the leases");
+            PQclear(r);
+            r = NULL;
         }
     }
-    free(ids);
+    free(a);
+    free(b);
+    return r;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Renews every lease of this node, in statements of up to 1,000; a lease
+ * found taken marks its TSE lost. */
+static void renew_all(store_db *d, PGconn *c)
+{
+    enum { CHUNK = 1000 };
+    size_t n = 0, cap = 0;
+    int64_t *pairs = NULL;   /* id, epoch */
+    pthread_mutex_lock(&d->qmu);
+    for (store *v = d->views; v; v = v->next)
+        cap++;
+    pairs = malloc((cap + 1) * 2 * sizeof *pairs);
+    for (store *v = d->views; pairs && v; v = v->next)
+        if (v->id && !v->lease_lost) {
+            pairs[2 * n] = v->id;
+            pairs[2 * n++ + 1] = v->epoch;
+        }
+    pthread_mutex_unlock(&d->qmu);
+    if (!pairs)
+        return;
+    qsort(pairs, n, 2 * sizeof *pairs, by_id);
+    int64_t ids[CHUNK], epochs[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t m = n - at < CHUNK ? n - at : CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            ids[i] = pairs[2 * (at + i)];
+            epochs[i] = pairs[2 * (at + i) + 1];
+        }
+        tse_error err = {0};
+        PGresult *r = renew(d->pg, c, ids, epochs, m, &err);
+        if (!r)
+            break;   /* tried again at the next round; the flushes renew too */
+        for (int k = 0; k < PQntuples(r); k++) {   /* the lost ones */
+            int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+            pthread_mutex_lock(&d->qmu);
+            for (store *v = d->views; v; v = v->next)
+                for (size_t i = 0; i < m; i++)
+                    if (v->id == id && ids[i] == id && v->epoch == epochs[i])
+                        v->lease_lost = true;
+            pthread_mutex_unlock(&d->qmu);
+            fprintf(stderr, "store: the lease on TSE %" PRId64 " was taken over; this node signs nothing more for it\n",
+                    id);
+        }
+        PQclear(r);
+    }
+    free(pairs);
 }
 
 static void *renewer(void *arg)
@@ -555,21 +616,40 @@ static int fast_flush(store_db *d, PGconn *c, store_ticket *list)
     pg_pipe_sent = 0;
     tse_error e = {0};
     int ret = pg_exec(c, "BEGIN", NULL, NULL, &e);
-    for (store_ticket *t = list; !ret && t; t = t->next) {
+    /* the fence: every TSE of the flush, in one statement that fails unless
+     * each lease is still this node's with its epoch */
+    size_t n = 0, cap = 0;
+    for (store_ticket *t = list; t; t = t->next)
+        cap++;
+    int64_t *ids = calloc((cap + 1) * 2, sizeof *ids), *epochs = ids ? ids + cap + 1 : NULL;
+    for (store_ticket *t = list; ids && t; t = t->next) {
         store *v = t->view;
         if (!v || v->flush_gen == d->flush_gen)
             continue;
         v->flush_gen = d->flush_gen;
         v->flush_counter = v->last_counter;
+        ids[n] = v->id;
+        epochs[n++] = v->epoch;
+    }
+    char *ia = ids ? pg_array(ids, n) : NULL, *ea = ids ? pg_array(epochs, n) : NULL;
+    if (!ia || !ea) {
+        ret = -1;
+    } else if (!ret && n) {
         pgp q = {0};
-        pgp_int(&q, v->id);
-        pgp_int(&q, v->epoch);
+        pgp_text(&q, ia);
+        pgp_text(&q, ea);
         pgp_text(&q, p->node);
         pgp_int(&q, p->lease_ms);
-        ret = pg_exec(c, "WITH u AS (UPDATE tses SET lease_until = now() + $4 * interval '1 millisecond'"
-                         " WHERE id = $1 AND epoch = $2 AND owner = $3 RETURNING 1) SELECT 1 / count(*) FROM u",
+        pgp_int(&q, (int64_t)n);
+        ret = pg_exec(c, "WITH u AS (UPDATE tses t SET lease_until = now() + $4 * interval '1 millisecond'"
+                         " FROM unnest($1::bigint[], $2::bigint[]) AS f(id, epoch)"
+                         " WHERE t.id = f.id AND t.epoch = f.epoch AND t.owner = $3 RETURNING 1)"
+                         " SELECT 1 / (count(*) = $5)::int FROM u",
                       &q, NULL, &e);
     }
+    free(ia);
+    free(ea);
+    free(ids);
     for (store_ticket *t = list; !ret && t; t = t->next) {
         const store_log *l = t->batch.log;
         uint64_t *counter = NULL;
