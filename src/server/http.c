@@ -232,7 +232,7 @@ static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_l
     snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
     const char *route = q->route ? q->route : "other";
     size_t cap = 6 * (strlen(q->method) + strlen(q->path) + strlen(route)) + 512;   /* the rest is at most 260 */
-    char stack[1024], *line = cap <= sizeof stack ? stack : malloc(cap), *p = line;
+    char stack[4096], *line = cap <= sizeof stack ? stack : malloc(cap), *p = line;
     if (!line)
         return;
     p += sprintf(p, "{\"time\":\"%s\",\"method\":", ts);
