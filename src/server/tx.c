@@ -45,6 +45,7 @@ typedef struct tx_row {
     char state[16];
     long long revision;
     json_t *result;             /* owned */
+    char *result_text;          /* owned: result as stored, when asked for and found (row_load_text) */
 } tx_row;
 
 /* 503 when the records cannot be read or written: the market API's code,
@@ -94,13 +95,51 @@ static json_t *as_answered(json_t *j, const char *env)
     return j;
 }
 
-/* 1 found, 0 none, -1 error. */
-static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
+/* The text of the member "result" in a record's text `text` whose object
+ * `v` has it as the last of five members: a copy, else NULL. A quote in a
+ * JSON string is always escaped, so the first `,"result":` not in one ends
+ * a member; it is the top level's when what comes before it, closed, is an
+ * object of the four other members. */
+static char *result_text(const char *text, json_t *v)
+{
+    static const char member[] = ",\"result\":";
+    const char *at = strstr(text, member);
+    size_t len = strlen(text);
+    if (!at || json_object_size(v) != 5 || text[len - 1] != '}')
+        return NULL;
+    size_t head_len = (size_t)(at - text);
+    char *head = malloc(head_len + 2);
+    if (!head)
+        return NULL;
+    memcpy(head, text, head_len);
+    memcpy(head + head_len, "}", 2);
+    json_t *h = json_loads(head, 0, NULL);
+    free(head);
+    bool top = json_object_size(h) == 4 && !json_object_get(h, "result");
+    json_decref(h);
+    const char *from = at + sizeof member - 1;
+    return top ? strndup(from, (size_t)(text + len - 1 - from)) : NULL;
+}
+
+/* 1 found, 0 none, -1 error; with keep_text the result's stored text too
+ * (row->result_text, NULL if it could not be told apart). */
+static int row_load_text(srv *s, const srv_tss *x, const char *tx_id, tx_row *row, bool keep_text)
 {
     const char *tss_id = x->id;
     char ns[REC_NS_LEN];
     json_t *v = NULL;
-    int found = rec_get(s, rec_ns(ns, "tx", tss_id), tx_id, &v);
+    char *text = NULL;
+    int found;
+    tse_err e = engine_record_get(s->db, rec_ns(ns, "tx", tss_id), tx_id, &text);
+    if (e == TSE_ERR_NOT_FOUND)
+        found = 0;
+    else if (e)
+        found = -1;
+    else
+        found = json_is_object(v = json_loads(text, JSON_DECODE_ANY, NULL)) ? 1 : -1;
+    if (found == 1 && keep_text)
+        row->result_text = result_text(text, v);
+    free(text);
     if (found == 1) {
         row->number = (uint64_t)json_integer_value(json_object_get(v, "number"));
         snprintf(row->client_id, sizeof row->client_id, "%s", json_string_value(json_object_get(v, "client_id")) ?: "");
@@ -111,6 +150,11 @@ static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
     }
     json_decref(v);
     return found;
+}
+
+static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
+{
+    return row_load_text(s, x, tx_id, row, false);
 }
 
 /* The record of a transaction's latest answer, for `b`: {number, client_id,
@@ -154,13 +198,18 @@ static bool txnum_record(rec_batch *b, const char *tss_id, uint64_t number, cons
 }
 
 /* The answer of a revision that the next one supersedes: txrev/<tss> key =
- * "<tx id>/<revision>", idx = tx id, ord = revision. */
-static bool txrev_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *answer)
+ * "<tx id>/<revision>", idx = tx id, ord = revision. `text` is the answer as
+ * stored, kept as it is (readers answer it through as_answered), or NULL to
+ * write `answer` out. */
+static bool txrev_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *answer, const char *text)
 {
     char ns[REC_NS_LEN], key[REC_NS_LEN];
     json_int_t rev = json_integer_value(json_object_get(answer, "revision"));
     snprintf(key, sizeof key, "%s/%" JSON_INTEGER_FORMAT, tx_id, rev);
-    return rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, answer);
+    if (!text)
+        return rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, answer);
+    char *copy = strdup(text);
+    return copy && rec_batch_add_text(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, copy);
 }
 
 /* A member of a body object and the JSON type it must have when given. */
@@ -509,7 +558,7 @@ static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record
     tx_answer *a = ctx;
     if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_dumps(a->json, JSON_COMPACT)) ||
         !row_record(&a->records, a->x->id, a->tx_id, a->json, a->text) ||
-        !(a->row ? txrev_record(&a->records, a->x->id, a->tx_id, a->row->result)
+        !(a->row ? txrev_record(&a->records, a->x->id, a->tx_id, a->row->result, a->row->result_text)
                  : txnum_record(&a->records, a->x->id, res->transaction_number, a->t->client_id, a->tx_id)))
         return TSE_ERR_NO_MEMORY;
     *recs = a->records.r;
@@ -707,7 +756,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], cstate[16];
     pthread_mutex_t *lock = id_lock(q->s, x->id, tx_id);
     pthread_mutex_lock(lock);
-    int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x, tx_id, &row);
+    int found = parse_request(q, r, body, &t) ? -2 : row_load_text(q->s, x, tx_id, &row, true);
     if (found == -1) {
         storage_failure(r, "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && client_lookup(q->s, x->id, t.client_id, serial, cstate)) {
@@ -726,6 +775,7 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     }
     pthread_mutex_unlock(lock);
     json_decref(row.result);
+    free(row.result_text);
     free(t.process_data);
     free(t.additional_data);
     json_decref(t.metadata);
