@@ -273,7 +273,7 @@ static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q
     } else {
         if (!r->json)
             resp_error(r, 500, "E_INTERNAL", "no response");
-        out = json_dumps(r->json, JSON_COMPACT);
+        out = json_text(r->json);
         if (!out) {
             out = strdup("{\"status_code\":500,\"error\":\"Internal Server Error\",\"code\":\"E_INTERNAL\","
                          "\"message\":\"no memory\"}");

@@ -289,7 +289,7 @@ static bool row_record(rec_batch *b, const char *tss_id, const char *tx_id, json
     const char *state = json_string_value(json_object_get(result, "state"));
     json_t *v = json_pack("{s:I, s:O, s:s, s:O}", "number", number, "client_id", json_object_get(result, "client_id"),
                           "state", state, "revision", json_object_get(result, "revision"));
-    char *head = v ? json_dumps(v, JSON_COMPACT) : NULL;   /* {...}: ends in '}' */
+    char *head = v ? json_text(v) : NULL;   /* {...}: ends in '}' */
     json_decref(v);
     size_t hl = head ? strlen(head) : 0, rl = strlen(result_text);
     char *text = hl > 2 ? malloc(hl + rl + sizeof member) : NULL;
@@ -677,7 +677,7 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
 static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record **recs, size_t *n)
 {
     tx_answer *a = ctx;
-    if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_dumps(a->json, JSON_COMPACT)) ||
+    if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_text(a->json)) ||
         !row_record(&a->records, a->x->id, a->tx_id, a->json, a->text) ||
         !(a->row ? txrev_record(&a->records, a->x->id, a->tx_id, a->row->revision, a->row->result, a->row->result_text)
                  : txnum_record(&a->records, a->x->id, res->transaction_number, a->t->client_id, a->tx_id)))
@@ -1191,7 +1191,7 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         /* the metadata object itself, or wrapped as {"metadata": {...}} */
         if (req_metadata_patch(r, req_metadata_body(body), json_object_get(row.result, "metadata"), &m) == 0) {
             json_object_set(row.result, "metadata", m);
-            if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
+            if (!(text = json_text(row.result)) || !row_record(&b, x->id, tx_id, row.result, text) ||
                 rec_commit(q->s, &b))
                 storage_failure(r, "cannot store the metadata of transaction %s", tx_id);
             else
