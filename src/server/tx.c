@@ -45,7 +45,7 @@ typedef struct tx_row {
     char state[16];
     long long revision;
     json_t *result;             /* owned; NULL when only result_text was read (row_load_head) */
-    char *result_text;          /* owned: result as stored, when asked for and found (row_load_text) */
+    char *result_text;          /* owned: result as stored, read by row_load_head */
     json_t *metadata;           /* owned: the result's metadata, read by row_load_head */
     bool found;
 } tx_row;
@@ -97,51 +97,13 @@ static json_t *as_answered(json_t *j, const char *env)
     return j;
 }
 
-/* The text of the member "result" in a record's text `text` whose object
- * `v` has it as the last of five members: a copy, else NULL. A quote in a
- * JSON string is always escaped, so the first `,"result":` not in one ends
- * a member; it is the top level's when what comes before it, closed, is an
- * object of the four other members. */
-static char *result_text(const char *text, json_t *v)
-{
-    static const char member[] = ",\"result\":";
-    const char *at = strstr(text, member);
-    size_t len = strlen(text);
-    if (!at || json_object_size(v) != 5 || text[len - 1] != '}')
-        return NULL;
-    size_t head_len = (size_t)(at - text);
-    char *head = malloc(head_len + 2);
-    if (!head)
-        return NULL;
-    memcpy(head, text, head_len);
-    memcpy(head + head_len, "}", 2);
-    json_t *h = json_loads(head, 0, NULL);
-    free(head);
-    bool top = json_object_size(h) == 4 && !json_object_get(h, "result");
-    json_decref(h);
-    const char *from = at + sizeof member - 1;
-    return top ? strndup(from, (size_t)(text + len - 1 - from)) : NULL;
-}
-
-/* 1 found, 0 none, -1 error; with keep_text the result's stored text too
- * (row->result_text, NULL if it could not be told apart). */
-static int row_load_text(srv *s, const srv_tss *x, const char *tx_id, tx_row *row, bool keep_text)
+/* 1 found, 0 none, -1 error. */
+static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
 {
     const char *tss_id = x->id;
     char ns[REC_NS_LEN];
     json_t *v = NULL;
-    char *text = NULL;
-    int found;
-    tse_err e = engine_record_get(s->db, rec_ns(ns, "tx", tss_id), tx_id, &text);
-    if (e == TSE_ERR_NOT_FOUND)
-        found = 0;
-    else if (e)
-        found = -1;
-    else
-        found = json_is_object(v = json_loads(text, JSON_DECODE_ANY, NULL)) ? 1 : -1;
-    if (found == 1 && keep_text)
-        row->result_text = result_text(text, v);
-    free(text);
+    int found = rec_get(s, rec_ns(ns, "tx", tss_id), tx_id, &v);
     if (found == 1) {
         row->number = (uint64_t)json_integer_value(json_object_get(v, "number"));
         snprintf(row->client_id, sizeof row->client_id, "%s", json_string_value(json_object_get(v, "client_id")) ?: "");
@@ -152,11 +114,6 @@ static int row_load_text(srv *s, const srv_tss *x, const char *tx_id, tx_row *ro
     }
     json_decref(v);
     return found;
-}
-
-static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
-{
-    return row_load_text(s, x, tx_id, row, false);
 }
 
 static const char *skip_ws(const char *p)
@@ -233,7 +190,9 @@ static int row_load_head(srv *s, const srv_tss *x, const char *tx_id, tx_row *ro
     if (e)
         return -1;
     static const char member[] = ",\"result\":";
-    char *comma = strstr(text, member);   /* the first one outside a string (see result_text) */
+    /* A quote in a JSON string is always escaped, so the first `,"result":`
+     * ends a member (the top level's when the head before it is an object) */
+    char *comma = strstr(text, member);
     const char *res = NULL, *meta = NULL, *end = NULL;
     size_t meta_len = 0, len = strlen(text);
     json_t *head = NULL;
@@ -265,7 +224,7 @@ static int row_load_head(srv *s, const srv_tss *x, const char *tx_id, tx_row *ro
     free(text);
     if (whole)
         return row->found ? 1 : -1;
-    int found = row_load_text(s, x, tx_id, row, true);
+    int found = row_load(s, x, tx_id, row);   /* result_text stays NULL */
     row->found = found == 1;
     return found;
 }
