@@ -23,6 +23,8 @@ static char *room(out *o, size_t n)
 {
     if (o->len + n + 1 > o->cap) {
         size_t cap = (o->len + n + 1) * 2;
+        if (cap < 2048)
+            cap = 2048;   /* an answer with its record fits */
         char *np = realloc(o->p, cap);
         if (!np) {
             o->fail = true;
