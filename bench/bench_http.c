@@ -10,9 +10,11 @@
  * created and initialized through the API first, by SETUP_THREADS callers
  * at once (each TSS's own calls in order). A connection moves on to the
  * next of its TSSs with every new transaction, so all TSSs are used.
- * Output: "<ops/s> <p50 ms> <p99 ms> <errors> <setup s>", ops = finished
- * transactions (tx) or requests (health), setup s = the time the TSSs took
- * to create.
+ * Output: "<ops/s> <p50 ms> <p99 ms> <errors> <setup s> <server CPU ms/op>",
+ * ops = finished transactions (tx) or requests (health), setup s = the time
+ * the TSSs took to create, server CPU = the user and system time of the
+ * process BENCH_SERVER_PID names (from /proc) over the run, divided by every
+ * op it finished ("-" without it): on a shared machine steadier than the rate.
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PIN "12345678"
 #define SETUP_THREADS 16
@@ -44,6 +47,24 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The user + system CPU seconds of process pid so far, or -1. */
+static double cpu_of(const char *pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    char *p = strrchr(line, ')');   /* the name may hold spaces */
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static size_t sink(char *d, size_t s, size_t n, void *cls)
@@ -209,7 +230,9 @@ int main(int argc, char **argv)
     conn *cs = calloc((size_t)n_conn, sizeof *cs);
     size_t cap = 1 << 20, n_lat = 0;
     double *lat = malloc(cap * sizeof *lat);
-    long done = 0, errors = 0;
+    long done = 0, done_all = 0, errors = 0;
+    const char *server = getenv("BENCH_SERVER_PID");
+    double cpu0 = server ? cpu_of(server) : -1;
     double start = now(), end = start + seconds;
 
     if (!cs || !lat || !m) {
@@ -267,6 +290,7 @@ int main(int argc, char **argv)
                 errors++;
                 c->step = 1; /* start over with a new transaction */
             } else if (health || c->step == 1) {
+                done_all++;
                 if (t <= end)
                     done++;
             }
@@ -300,12 +324,16 @@ int main(int argc, char **argv)
         if (running > 0)
             curl_multi_poll(m, NULL, 0, 100, NULL);
     }
+    double cpu1 = cpu0 >= 0 ? cpu_of(server) : -1;
     double elapsed = now() - start;
     if (elapsed > seconds)
         elapsed = seconds;
+    char cpu[32] = "-";
+    if (cpu0 >= 0 && cpu1 >= cpu0 && done_all)
+        snprintf(cpu, sizeof cpu, "%.4f", (cpu1 - cpu0) * 1000 / (double)done_all);
     qsort(lat, n_lat, sizeof *lat, cmp_double);
     double p50 = n_lat ? lat[n_lat / 2] : 0, p99 = n_lat ? lat[(size_t)((double)n_lat * 0.99)] : 0;
-    printf("%.0f %.2f %.2f %ld %.1f\n", (double)done / elapsed, p50 * 1000, p99 * 1000, errors, setup_s);
+    printf("%.0f %.2f %.2f %ld %.1f %s\n", (double)done / elapsed, p50 * 1000, p99 * 1000, errors, setup_s, cpu);
     for (int i = 0; i < n_conn; i++) {
         curl_easy_cleanup(cs[i].h);
         curl_slist_free_all(cs[i].hdrs);

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -188,6 +189,37 @@ const struct MHD_OptionItem *http_options(srv *s)
     return o;
 }
 
+/* `v` as a JSON string at `p` (room for 6 bytes per byte of v + 3):
+ * quotes, backslashes and control bytes escaped; bytes from 0x80 as they are
+ * when v is UTF-8, else as \u00XX (so the line stays valid JSON). */
+static char *json_str_at(char *p, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    bool utf8 = utf8_valid(v);
+    *p++ = '"';
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+        char brief = *c == '"' ? '"' : *c == '\\' ? '\\' : *c == '\b' ? 'b' : *c == '\f' ? 'f'
+                   : *c == '\n' ? 'n' : *c == '\r' ? 'r' : *c == '\t' ? 't' : 0;
+        if (brief) {
+            *p++ = '\\';
+            *p++ = brief;
+        } else if (*c < 0x20 || (*c >= 0x80 && !utf8)) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[*c >> 4];
+            p[5] = hex[*c & 15];
+            p += 6;
+        } else {
+            *p++ = (char)*c;
+        }
+    }
+    *p++ = '"';
+    *p = 0;
+    return p;
+}
+
+/* One line per request, written out directly (it is on every request's
+ * path): {"time","method","path","route","status","duration_ms",
+ * "bytes_in","bytes_out"[,"key_id"]}, duration_ms to the microsecond. */
 static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_len)
 {
     if (!s->cfg.access_log)
@@ -198,21 +230,29 @@ static void access_log(srv *s, srv_req *q, int status, double secs, size_t out_l
     time_iso(now.tv_sec, TIME_ISO_LOCAL_NAIVE, ts, sizeof ts);
     size_t n = strlen(ts);
     snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:I, s:I}", "time", ts, "method", q->method, "path",
-                          q->path, "route", q->route ? q->route : "other", "status", status, "duration_ms",
-                          round(secs * 1e6) / 1000.0, "bytes_in", (json_int_t)q->body_len, "bytes_out", (json_int_t)out_len);
-    if (!j)
-        return;
-    if (q->authenticated)
-        json_object_set_new(j, "key_id", json_integer(q->who.key_id));
-    char *line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)); /* duration_ms to the microsecond */
-    json_decref(j);
+    const char *route = q->route ? q->route : "other";
+    size_t cap = 6 * (strlen(q->method) + strlen(q->path) + strlen(route)) + 512;   /* the rest is at most 260 */
+    char stack[4096], *line = cap <= sizeof stack ? stack : malloc(cap), *p = line;
     if (!line)
         return;
+    p += sprintf(p, "{\"time\":\"%s\",\"method\":", ts);
+    p = json_str_at(p, q->method);
+    memcpy(p, ",\"path\":", 8);
+    p = json_str_at(p + 8, q->path);
+    memcpy(p, ",\"route\":", 9);
+    p = json_str_at(p + 9, route);
+    char ms[40];   /* as jansson writes a real: %.9g, with ".0" when it looks like an integer */
+    snprintf(ms, sizeof ms, "%.9g", round(secs * 1e6) / 1000.0);
+    p += sprintf(p, ",\"status\":%d,\"duration_ms\":%s%s,\"bytes_in\":%zu,\"bytes_out\":%zu", status, ms,
+                 strpbrk(ms, ".eE") ? "" : ".0", q->body_len, out_len);
+    if (q->authenticated)
+        p += sprintf(p, ",\"key_id\":%" PRId64, q->who.key_id);
+    memcpy(p, "}\n", 3);
     pthread_mutex_lock(&s->log_mu);
-    fprintf(stderr, "%s\n", line);
+    fputs(line, stderr);
     pthread_mutex_unlock(&s->log_mu);
-    free(line);
+    if (line != stack)
+        free(line);
 }
 
 static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q, srv_resp *r, double t0)
@@ -233,7 +273,7 @@ static enum MHD_Result send_resp(srv *s, struct MHD_Connection *conn, srv_req *q
     } else {
         if (!r->json)
             resp_error(r, 500, "E_INTERNAL", "no response");
-        out = json_dumps(r->json, JSON_COMPACT);
+        out = json_text(r->json);
         if (!out) {
             out = strdup("{\"status_code\":500,\"error\":\"Internal Server Error\",\"code\":\"E_INTERNAL\","
                          "\"message\":\"no memory\"}");

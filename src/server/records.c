@@ -44,7 +44,7 @@ bool rec_batch_add(rec_batch *b, engine_record_op op, const char *ns, const char
 {
     if (b->n == REC_BATCH_MAX)
         return false;
-    char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    char *text = value ? json_text(value) : NULL;
     if (value && !text)
         return false;
     return rec_batch_add_text(b, op, ns, key, idx, ord, text);

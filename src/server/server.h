@@ -255,6 +255,10 @@ int req_type(srv_resp *r, json_t *obj, const char *where, const char *name, json
 bool utf8_valid(const char *s);
 /* s with every byte >= 0x80 written as %XX (printable in a log); malloc'd or NULL. */
 char *utf8_escape(const char *s);
+/* j (an object or array) as compact JSON text, byte for byte what
+ * json_dumps(j, JSON_COMPACT) writes; malloc'd, NULL without memory
+ * (json_text.c). */
+char *json_text(const json_t *j);
 /* The largest number a JSON reader holds exactly (2^53 - 1): the bound of
  * revisions and other counters clients send. */
 #define REQ_MAX_JSON_INT 9007199254740991ull

@@ -44,7 +44,10 @@ typedef struct tx_row {
     char client_id[40];
     char state[16];
     long long revision;
-    json_t *result;             /* owned */
+    json_t *result;             /* owned; NULL when only result_text was read (row_load_head) */
+    char *result_text;          /* owned: result as stored, read by row_load_head */
+    json_t *metadata;           /* owned: the result's metadata, read by row_load_head */
+    bool found;
 } tx_row;
 
 /* 503 when the records cannot be read or written: the market API's code,
@@ -113,6 +116,127 @@ static int row_load(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
     return found;
 }
 
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* After the JSON string at p ('"'), or NULL. */
+static const char *skip_string(const char *p)
+{
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && !*++p)
+            return NULL;
+    return *p ? p + 1 : NULL;
+}
+
+/* After the JSON value at p, or NULL when its strings, brackets and
+ * members do not close; numbers and literals are taken as they are. If
+ * `name` is given and the value is an object, the value of its member
+ * `name` is put in *at and *len. */
+static const char *skip_value(const char *p, int depth, const char *name, const char **at, size_t *len)
+{
+    p = skip_ws(p);
+    if (*p == '"')
+        return skip_string(p);
+    if (*p != '{' && *p != '[') {
+        const char *q = p;
+        while (*q && !strchr(",}] \t\n\r", *q))
+            q++;
+        return q > p ? q : NULL;
+    }
+    if (depth > 64)
+        return NULL;
+    char close = *p == '{' ? '}' : ']';
+    p = skip_ws(p + 1);
+    if (*p == close)
+        return p + 1;
+    for (;;) {
+        if (close == '}') {   /* "key": */
+            const char *key = p, *end = *p == '"' ? skip_string(p) : NULL;
+            if (!end || *(p = skip_ws(end)) != ':')
+                return NULL;
+            const char *v = skip_ws(p + 1);
+            if (!(p = skip_value(v, depth + 1, NULL, NULL, NULL)))
+                return NULL;
+            if (name && (size_t)(end - key) == strlen(name) + 2 && !memcmp(key + 1, name, strlen(name))) {
+                *at = v;
+                *len = (size_t)(p - v);
+            }
+        } else if (!(p = skip_value(p, depth + 1, NULL, NULL, NULL))) {
+            return NULL;
+        }
+        p = skip_ws(p);
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1);
+    }
+}
+
+/* For a revision that goes on from the stored one: the row's fields, the
+ * result's text and its metadata, without reading the whole result into
+ * objects (row->result stays NULL; row_result() reads it when needed).
+ * Records it cannot take apart are read whole, as by row_load. */
+static int row_load_head(srv *s, const srv_tss *x, const char *tx_id, tx_row *row)
+{
+    char ns[REC_NS_LEN], *text = NULL;
+    tse_err e = engine_record_get(s->db, rec_ns(ns, "tx", x->id), tx_id, &text);
+    if (e == TSE_ERR_NOT_FOUND)
+        return 0;
+    if (e)
+        return -1;
+    static const char member[] = ",\"result\":";
+    /* A quote in a JSON string is always escaped, so the first `,"result":`
+     * ends a member (the top level's when the head before it is an object) */
+    char *comma = strstr(text, member);
+    const char *res = NULL, *meta = NULL, *end = NULL;
+    size_t meta_len = 0, len = strlen(text);
+    json_t *head = NULL;
+    if (comma && text[len - 1] == '}') {   /* head: the members before result, closed */
+        res = comma + sizeof member - 1;
+        *comma = '}';
+        head = json_loadb(text, (size_t)(comma - text) + 1, 0, NULL);
+        *comma = ',';
+        end = *skip_ws(res) == '{' ? skip_value(res, 0, "metadata", &meta, &meta_len) : NULL;
+    }
+    json_t *number = json_object_get(head, "number"), *revision = json_object_get(head, "revision");
+    const char *client = json_string_value(json_object_get(head, "client_id"));
+    const char *state = json_string_value(json_object_get(head, "state"));
+    json_t *metadata = meta ? json_loadb(meta, meta_len, 0, NULL) : NULL;
+    bool whole = json_object_size(head) == 4 && json_is_integer(number) && json_is_integer(revision) && client &&
+                 state && end == text + len - 1 && json_is_object(metadata);
+    if (whole) {
+        row->number = (uint64_t)json_integer_value(number);
+        snprintf(row->client_id, sizeof row->client_id, "%s", client);
+        snprintf(row->state, sizeof row->state, "%s", state);
+        row->revision = json_integer_value(revision);
+        row->result_text = strndup(res, (size_t)(end - res));
+        row->metadata = without_nulls(metadata);
+        row->found = row->result_text != NULL;
+    } else {
+        json_decref(metadata);
+    }
+    json_decref(head);
+    free(text);
+    if (whole)
+        return row->found ? 1 : -1;
+    int found = row_load(s, x, tx_id, row);   /* result_text stays NULL */
+    row->found = found == 1;
+    return found;
+}
+
+/* The stored result as answered (NULL when it cannot be read). */
+static json_t *row_result(const srv_tss *x, tx_row *row)
+{
+    if (!row->result && row->result_text)
+        row->result = as_answered(json_loads(row->result_text, 0, NULL), x->env);
+    return json_is_object(row->result) ? row->result : NULL;
+}
+
 /* The record of a transaction's latest answer, for `b`: {number, client_id,
  * state, revision, result}, with result given as its JSON text too (so an
  * answer is written out once, for its record and its response). */
@@ -124,7 +248,7 @@ static bool row_record(rec_batch *b, const char *tss_id, const char *tx_id, json
     const char *state = json_string_value(json_object_get(result, "state"));
     json_t *v = json_pack("{s:I, s:O, s:s, s:O}", "number", number, "client_id", json_object_get(result, "client_id"),
                           "state", state, "revision", json_object_get(result, "revision"));
-    char *head = v ? json_dumps(v, JSON_COMPACT) : NULL;   /* {...}: ends in '}' */
+    char *head = v ? json_text(v) : NULL;   /* {...}: ends in '}' */
     json_decref(v);
     size_t hl = head ? strlen(head) : 0, rl = strlen(result_text);
     char *text = hl > 2 ? malloc(hl + rl + sizeof member) : NULL;
@@ -154,13 +278,18 @@ static bool txnum_record(rec_batch *b, const char *tss_id, uint64_t number, cons
 }
 
 /* The answer of a revision that the next one supersedes: txrev/<tss> key =
- * "<tx id>/<revision>", idx = tx id, ord = revision. */
-static bool txrev_record(rec_batch *b, const char *tss_id, const char *tx_id, json_t *answer)
+ * "<tx id>/<revision>", idx = tx id, ord = revision. `text` is the answer as
+ * stored, kept as it is (readers answer it through as_answered), or NULL to
+ * write `answer` out. */
+static bool txrev_record(rec_batch *b, const char *tss_id, const char *tx_id, long long rev, json_t *answer,
+                         const char *text)
 {
     char ns[REC_NS_LEN], key[REC_NS_LEN];
-    json_int_t rev = json_integer_value(json_object_get(answer, "revision"));
-    snprintf(key, sizeof key, "%s/%" JSON_INTEGER_FORMAT, tx_id, rev);
-    return rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, answer);
+    snprintf(key, sizeof key, "%s/%lld", tx_id, rev);
+    if (!text)
+        return rec_batch_add(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, answer);
+    char *copy = strdup(text);
+    return copy && rec_batch_add_text(b, ENGINE_RECORD_PUT, rec_ns(ns, "txrev", tss_id), key, tx_id, (int64_t)rev, copy);
 }
 
 /* A member of a body object and the JSON type it must have when given. */
@@ -473,7 +602,7 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
     json_t *schema = t->schema ? json_incref(t->schema)
                                : json_pack("{s:{s:s, s:s}}", "raw", "process_type", "", "process_data", "");
     /* the metadata so far with the request's members set over it */
-    json_t *stored = a->row ? json_object_get(a->row->result, "metadata") : NULL;
+    json_t *stored = !a->row ? NULL : a->row->metadata ? a->row->metadata : json_object_get(a->row->result, "metadata");
     json_t *metadata = json_is_object(stored) ? json_deep_copy(stored) : json_object();
     if (t->metadata)
         json_object_update(metadata, t->metadata);
@@ -507,9 +636,9 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
 static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record **recs, size_t *n)
 {
     tx_answer *a = ctx;
-    if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_dumps(a->json, JSON_COMPACT)) ||
+    if (!res || !(a->json = answer_json(a, res)) || !(a->text = json_text(a->json)) ||
         !row_record(&a->records, a->x->id, a->tx_id, a->json, a->text) ||
-        !(a->row ? txrev_record(&a->records, a->x->id, a->tx_id, a->row->result)
+        !(a->row ? txrev_record(&a->records, a->x->id, a->tx_id, a->row->revision, a->row->result, a->row->result_text)
                  : txnum_record(&a->records, a->x->id, res->transaction_number, a->t->client_id, a->tx_id)))
         return TSE_ERR_NO_MEMORY;
     *recs = a->records.r;
@@ -572,9 +701,9 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
 }
 
 /* Checks the stored row against the request; 0 to go on, 1 answered. */
-static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char *tx_id)
+static int check_row(srv_resp *r, const srv_tss *x, const tx_req *t, tx_row *row, const char *tx_id)
 {
-    if (!row->result) {
+    if (!row->found) {
         if (t->revision != 1) {
             resp_error(r, 404, "E_TX_NOT_FOUND", "no transaction %s; start it with tx_revision=1", tx_id);
             return 1;
@@ -587,7 +716,11 @@ static int check_row(srv_resp *r, const tx_req *t, const tx_row *row, const char
         return 0;
     }
     if (t->revision == row->revision) {
-        resp_json(r, 200, json_incref(row->result));
+        json_t *result = row_result(x, row);
+        if (result)
+            resp_json(r, 200, json_incref(result));
+        else
+            storage_failure(r, "cannot read transaction %s", tx_id);
         return 1;
     }
     if (t->revision < row->revision) {
@@ -707,12 +840,12 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     char serial[TSE_MAX_CLIENT_ID_LEN + 1], cstate[16];
     pthread_mutex_t *lock = id_lock(q->s, x->id, tx_id);
     pthread_mutex_lock(lock);
-    int found = parse_request(q, r, body, &t) ? -2 : row_load(q->s, x, tx_id, &row);
+    int found = parse_request(q, r, body, &t) ? -2 : row_load_head(q->s, x, tx_id, &row);
     if (found == -1) {
         storage_failure(r, "cannot read transaction %s: %s", tx_id, tse_last_error_message());
     } else if (found >= 0 && client_lookup(q->s, x->id, t.client_id, serial, cstate)) {
         unknown_client(r, x, t.client_id);
-    } else if (found >= 0 && !check_row(r, &t, &row, tx_id)) {
+    } else if (found >= 0 && !check_row(r, x, &t, &row, tx_id)) {
         json_t *out = NULL;
         char *text = NULL;
         tse_err e = TSE_OK;
@@ -726,6 +859,8 @@ static void put_tx(srv_req *q, srv_resp *r, srv_tss *x, const char *ref)
     }
     pthread_mutex_unlock(lock);
     json_decref(row.result);
+    json_decref(row.metadata);
+    free(row.result_text);
     free(t.process_data);
     free(t.additional_data);
     json_decref(t.metadata);
@@ -1015,7 +1150,7 @@ static void tx_metadata(srv_req *q, srv_resp *r, srv_tss *x, const char *tx_id)
         /* the metadata object itself, or wrapped as {"metadata": {...}} */
         if (req_metadata_patch(r, req_metadata_body(body), json_object_get(row.result, "metadata"), &m) == 0) {
             json_object_set(row.result, "metadata", m);
-            if (!(text = json_dumps(row.result, JSON_COMPACT)) || !row_record(&b, x->id, tx_id, row.result, text) ||
+            if (!(text = json_text(row.result)) || !row_record(&b, x->id, tx_id, row.result, text) ||
                 rec_commit(q->s, &b))
                 storage_failure(r, "cannot store the metadata of transaction %s", tx_id);
             else

@@ -212,6 +212,16 @@ static int open_locked(store_db *d, int flags, bool create, tse_error *err)
     (void)flags;
     if (!ret)
         ret = set_wal(d->wdb, err);
+    /* A flush puts every batch in its own SAVEPOINT; the pages the batches
+     * before it changed are kept for its rollback in the sub-journal. In a
+     * file that is a write(2) per page and batch; in memory it is a copy. */
+    if (!ret)
+        ret = store_exec(d->wdb, "PRAGMA temp_store=MEMORY", "cannot set temp_store=MEMORY", err);
+    /* A checkpoint copies each page once however often the flushes since
+     * wrote it; with many TSSs every flush writes again the last pages of
+     * each one's logs and records. 8192 pages: a WAL of 32 MiB at most. */
+    if (!ret)
+        ret = store_exec(d->wdb, "PRAGMA wal_autocheckpoint=8192", "cannot set wal_autocheckpoint", err);
     if (!ret && create)
         ret = create_schema(d, err);
     if (!ret)

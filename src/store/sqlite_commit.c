@@ -4,8 +4,11 @@
  * store_submit() copies a batch into a ticket and appends it to a FIFO queue.
  * store_wait() sleeps until its ticket is done; when no flush is running the
  * waiter becomes the leader: it takes every queued ticket, applies them in
- * order in one BEGIN IMMEDIATE ... COMMIT (each batch inside its own
- * SAVEPOINT so a refused batch is dropped alone), and wakes everyone. COMMIT
+ * order in one BEGIN IMMEDIATE ... COMMIT, and wakes everyone. When a batch
+ * is refused, that transaction is rolled back and the flush applied again
+ * with each batch inside its own SAVEPOINT, so the refused one is dropped
+ * alone (savepoints on every flush would copy every page a batch changes
+ * that the batches before it had changed). COMMIT
  * under synchronous=FULL fsyncs the WAL, so nobody returns before their batch
  * is on disk. A batch whose log still lacks its signature (submitted in
  * counter order, signed afterwards outside the caller's lock) is not ready:
@@ -565,6 +568,29 @@ static int apply_ticket(store_db *d, store_ticket *t)
     return 0;
 }
 
+/* The tickets of a flush applied one after the other without a savepoint
+ * each (a savepoint keeps a copy of every page its batch changes that the
+ * batches before had changed). 0 when every one applied, its result set;
+ * else -1: a batch failed or was refused, the transaction holds part of it,
+ * and the flush must be rolled back and applied ticket by ticket. */
+static int apply_all(store_db *d, store_ticket *list)
+{
+    for (store_ticket *t = list; t; t = t->next) {
+        const store_log *l = t->batch.log;
+        if (t->preset)
+            continue;
+        uint64_t *counter = l ? store_flush_counter(t->view, d->flush_gen) : NULL;
+        tse_error err = {0};
+        if ((l && l->counter != *counter + 1) || apply_batch(d, t, &err) != 0 || sqlite3_get_autocommit(d->wdb))
+            return -1;
+        if (l)
+            *counter = l->counter;
+    }
+    for (store_ticket *t = list; t; t = t->next)
+        t->result = t->preset;
+    return 0;
+}
+
 /* The whole flush is lost: every batch fails with the flush's message. */
 void store_fail_flush(store_ticket *list, const tse_error *msg)
 {
@@ -584,7 +610,28 @@ static void rollback(store_db *d)
         (void)run(d, W_ROLLBACK, NULL);
 }
 
-/* Applies and commits a list of tickets; sets every ticket's result. */
+/* Each ticket in its own savepoint, in the open transaction; 0, or -1 when
+ * the whole flush was lost (every ticket then failed, rolled back). */
+static int apply_each(store_db *d, store_ticket *list)
+{
+    tse_error msg = {0};
+    for (store_ticket *t = list; t; t = t->next) {
+        assert(t->ready && !t->done);
+        int apart = apply_ticket(d, t);
+        if (apart != 0 || sqlite3_get_autocommit(d->wdb)) {   /* the whole transaction is lost */
+            error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
+            rollback(d);
+            store_fail_flush(list, &msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Applies and commits a list of tickets; sets every ticket's result. All
+ * of them are applied in one go first; when one fails, that is rolled back
+ * and each is applied in its own savepoint, so that only the failed ones
+ * are left out. */
 static void flush(store_db *d, store_ticket *list)
 {
     if (d->pg) {
@@ -593,28 +640,25 @@ static void flush(store_db *d, store_ticket *list)
         return;
     }
     tse_error msg = {0};
-    rollback(d);   /* what a failed ROLLBACK left */
-    if (run(d, W_BEGIN, &msg) != 0) {
-        store_fail_flush(list, &msg);
-        return;
-    }
-    d->flush_gen++;
-    for (store_ticket *t = list; t; t = t->next) {
-        assert(t->ready && !t->done);
-        int apart = apply_ticket(d, t);
-        if (apart != 0 || sqlite3_get_autocommit(d->wdb)) {   /* the whole transaction is lost */
-            error_set(&msg, TSE_ERR_STORAGE_FAILURE, "flush rolled back: %.200s", t->err.message);
+    for (int careful = 0; careful < 2; careful++) {
+        rollback(d);   /* what a failed ROLLBACK or the first try left */
+        if (run(d, W_BEGIN, &msg) != 0) {
+            store_fail_flush(list, &msg);
+            return;
+        }
+        d->flush_gen++;   /* each try starts from the counters as committed */
+        if (careful && apply_each(d, list) != 0)
+            return;   /* the whole flush was lost: apply_each failed them all */
+        if (!careful && apply_all(d, list) != 0)
+            continue;   /* a batch failed: again, each one apart */
+        if (run(d, W_COMMIT, &msg) != 0) {
             rollback(d);
             store_fail_flush(list, &msg);
             return;
         }
-    }
-    if (run(d, W_COMMIT, &msg) != 0) {
-        rollback(d);
-        store_fail_flush(list, &msg);
+        store_commit_views(d, list);
         return;
     }
-    store_commit_views(d, list);
 }
 
 void store_commit_views(store_db *d, store_ticket *list)
