@@ -55,6 +55,7 @@ done
 start_opentsed() {
   name=$1
   shift
+  : >"$WORK/$name.out"   # there before the first look at it (set -e)
   "$BUILD/src/server/opentsed" --data-dir "$WORK/$name" --listen 127.0.0.1:0 "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.log" &
   OPENTSED_PID=$!

@@ -22,6 +22,7 @@ json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 # "listening" line and sets BASE to its URL; 1 when it exited instead.
 start() {
     name=$1; shift
+    : >"$W/$name.out"   # there before the first look at it (set -e)
     "$OPENTSED" "$@" >"$W/$name.out" 2>"$W/$name.err" &
     PID=$!
     PIDS="$PIDS $PID"

@@ -20,6 +20,7 @@ else
     TPS=$("$pgb" -n -c 64 -j 2 -T "$SECONDS_EACH" -f "$OPENTSE_TEST_TMP/insert.sql" "$base/bench" 2>/dev/null |
           sed -n "s/^tps = \([0-9.]*\).*/\1/p" | head -n1)
     start() { # DIR -> BASE of a node on the tse database
+      : >"$1.out"   # there before the first look at it (set -e)
       "$BUILD/src/server/opentsed" --data-dir "$1" --listen 127.0.0.1:0 --store "$base/tse" --rate-limit 0 --per-ip-connections 0 $2 \
         >"$1.out" 2>"$1.log" &
       echo $! >"$1.pid"
