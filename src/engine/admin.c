@@ -113,7 +113,13 @@ tse_err engine_update_time(engine *t, int64_t unix_time)
             t->mono_base = saved_mono;
         }
     }
-    return admin_end(t, &op, rc);
+    bool first = !rc && !op.timeout_ticket && t->self_test_ok;
+    rc = admin_end(t, &op, rc);
+    /* a TSE whose time was not set at opening logs an update made outside
+     * updateDevice now (update.c) */
+    if (!rc && first)
+        rc = engine_log_outside_update(t);
+    return rc;
 }
 
 #define META_RETIRE "retire.authorized"

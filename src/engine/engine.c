@@ -399,6 +399,8 @@ static tse_err open_at(const char *path, engine_db *d, const char *name, const t
          * so that the logs can be read and exported. */
         if (res == TSE_ERR_SELF_TEST_FAILED)
             res = TSE_OK;
+        if (res == TSE_OK && t->self_test_ok)
+            res = engine_log_outside_update(t);
     }
     if (res != TSE_OK) {
         engine_close(t); /* keeps this thread's error message */

@@ -268,6 +268,9 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket);
  * updates) into *out; under mu. */
 struct export_device;
 tse_err engine_components(engine *t, struct export_device *out);
+/* At opening: the updateDeviceCompleted log of an update made outside
+ * updateDevice (TR-03153-1 9.10), see update.c. */
+tse_err engine_log_outside_update(engine *t);
 
 /* string helpers */
 bool engine_valid_text(const char *s, size_t max, bool allow_empty);

@@ -32,6 +32,7 @@
 #include "internal.h"
 
 #define META_UPDATED_COMPONENTS "updated_components"
+#define META_LOGGED_COMPONENTS "logged_components"   /* as the last updateDeviceCompleted log named them */
 #define UPDATE_MAGIC "OpenTSE update package 1"
 #define UPDATE_PEM_NAME "OPENTSE UPDATE SIGNATURE"
 #define UPDATE_BEGIN "-----BEGIN " UPDATE_PEM_NAME "-----"
@@ -259,7 +260,19 @@ static tse_err log_attempt(engine *t, const export_device *before, const export_
     if (!rc) {
         engine_event ev = {.kind = EV_UPDATE_DEVICE_COMPLETED, .success = !why, .text = why ? reason : NULL,
                            .components = pa->c, .n_components = pa->n, .roles = 1u << USER_ADMIN};
-        rc = engine_event_log(t, &ev, why ? NULL : &ch, why ? 0 : 1, second);
+        char *logged = NULL;
+        size_t need = why ? 0 : export_device_csv(after, NULL, 0);
+        store_change chs[2] = {ch, {.kind = STORE_PUT_META, .key = META_LOGGED_COMPONENTS}};
+        if (!why && !(logged = malloc(need)))
+            rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+        if (!rc && logged) {
+            export_device_csv(after, logged, need);
+            chs[1].value = logged;
+            chs[1].value_len = need;
+        }
+        if (!rc)
+            rc = engine_event_log(t, &ev, why ? NULL : chs, why ? 0 : 2, second);
+        free(logged);
     }
     free(csv);
     free(applied);
@@ -312,5 +325,62 @@ tse_err engine_update_device(engine *t, const uint8_t *package, size_t len)
     free(before);
     if (!rc && refused)
         rc = engine_fail(TSE_ERR_UPDATE_DEVICE_FAILED, "%s", why);
+    return rc;
+}
+
+/* TR-03153-1 v1.1.1 9.10: an update made outside updateDevice (a new
+ * release installed by the package manager, another device list of the
+ * deployment) gets its updateDeviceCompleted log, made by the TSE itself,
+ * at the first opening after it. The components a log last named are kept
+ * in the meta record "logged_components"; a TSE without one yet (made by an
+ * earlier release, or just initialized) records them without a log. Only
+ * an initialized TSE of log format 3 whose time is set and whose key is
+ * there logs. */
+tse_err engine_log_outside_update(engine *t)
+{
+    export_device *now = malloc(sizeof *now);
+    printable_set *pa = malloc(sizeof *pa);
+    char *csv = NULL;
+    uint8_t *was = NULL;
+    size_t was_len = 0;
+    engine_commit *ticket = NULL;
+    int version = 0;
+    tse_err rc = now && pa ? TSE_OK : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+    pthread_mutex_lock(&t->mu);
+    if (rc || engine_log_format(t, &version) || version != LOGMSG_VERSION_3 || t->state != TSE_STATE_INITIALIZED ||
+        !t->time_set || !t->key)
+        goto out;
+    if ((rc = engine_components(t, now)))
+        goto out;
+    size_t need = export_device_csv(now, NULL, 0);
+    if (!(csv = malloc(need))) {
+        rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+        goto out;
+    }
+    export_device_csv(now, csv, need);
+    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+    tse_err found = engine_meta_read(t, META_LOGGED_COMPONENTS, &was, &was_len);
+    t->load_rc = saved;
+    if (found && found != TSE_ERR_NOT_FOUND) {
+        rc = found;
+        goto out;
+    }
+    store_change ch = {.kind = STORE_PUT_META, .key = META_LOGGED_COMPONENTS, .value = csv, .value_len = need};
+    if (found == TSE_ERR_NOT_FOUND) {
+        rc = engine_submit_state(t, &ch, 1, &ticket);
+    } else if (was_len != need || memcmp(was, csv, need) != 0) {
+        printable(now, pa);
+        engine_event ev = {.kind = EV_UPDATE_DEVICE_COMPLETED, .success = true, .components = pa->c,
+                           .n_components = pa->n, .by_tse = true};
+        rc = engine_event_log(t, &ev, &ch, 1, &ticket);
+    }
+out:
+    pthread_mutex_unlock(&t->mu);
+    if (!rc)
+        rc = engine_finish_commit(t, ticket);
+    free(was);
+    free(csv);
+    free(pa);
+    free(now);
     return rc;
 }

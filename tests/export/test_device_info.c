@@ -3,7 +3,8 @@
  * (TR-03151-1 v1.1.1 section 2.5.3), configured per deployment with a CSV
  * file (OPENTSE_DEVICE_INFO, opentsed --device-info): what a configured
  * archive holds, read back with Python's csv module; each malformed file
- * refused with the line at fault, by the loader and by opentsed at start.
+ * refused with the line at fault, by the loader and by opentsed at start;
+ * a changed list logged once by updateDeviceCompleted (TR-03153-1 9.10).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +109,56 @@ static void test_configured(void **state)
     free(conf);
 }
 
+/* The system logs named updateDeviceCompleted (those whose bytes hold
+ * `needle`, if given) in a complete export of the file: TSE `db` after
+ * `opentse tss time` and `export` with OPENTSE_DEVICE_INFO=conf (NULL:
+ * unset). */
+static size_t outside_updates(const char *db, const char *conf, const char *needle)
+{
+    char *tar = th_path("devinfo-upd.tar"), out[4096], env[700];
+    snprintf(env, sizeof env, "%s%s%s OPENTSE_ADMIN_PIN=%s", conf ? "OPENTSE_DEVICE_INFO='" : "env -u OPENTSE_DEVICE_INFO",
+             conf ? conf : "", conf ? "'" : "", READY_PIN);
+    /* a process that sets the TSE's time (the TSE does not trust the host's
+     * clock), then one that exports */
+    run(out, sizeof out, "%s '%s' --url 'file:%s' --master-key '%s' tss time >/dev/null 2>&1 && "
+                         "%s '%s' --url 'file:%s' --master-key '%s' export --out '%s' >/dev/null 2>&1; echo $?",
+        env, getenv("OPENTSE_CLI"), db, th_master_key(), env, getenv("OPENTSE_CLI"), db, th_master_key(), tar);
+    assert_string_equal(out, "0");
+    th_tar_entry *e = NULL;
+    size_t n = 0, found = 0;
+    assert_int_equal(th_tar_read(tar, &e, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strstr(e[i].name, "_Log-Sys_updateDeviceCompleted"))
+            found += !needle || memmem(e[i].data, e[i].len, needle, strlen(needle));
+    th_tar_free(e, n);
+    free(tar);
+    return found;
+}
+
+/* TR-03153-1 9.10: a component changed outside updateDevice (another
+ * device list, a new release) is logged by the TSE at its first opening
+ * after the change, once. */
+static void test_outside_update(void **state)
+{
+    (void)state;
+    char *path = NULL;
+    tse *t = ready_tse("devinfo-upd", NULL, &path);   /* its time set: this process's list is recorded */
+    tse_close(t);
+    char *v1 = write_tmp("devinfo-v1.csv", "SMAERS,Example Cloud GmbH,OpenTSE,7.1,\nCSP,Example HSM AG,X,4.0,\n");
+    char *v2 = write_tmp("devinfo-v2.csv", "SMAERS,Example Cloud GmbH,OpenTSE,7.2,\nCSP,Example HSM AG,X,4.0,\n");
+    assert_int_equal(outside_updates(path, v1, NULL), 1);    /* another list: logged */
+    assert_int_equal(outside_updates(path, v1, "7.1"), 1);   /* naming the new version */
+    assert_int_equal(outside_updates(path, v1, NULL), 1);    /* unchanged: nothing more */
+    assert_int_equal(outside_updates(path, v2, NULL), 2);    /* changed again: one more */
+    assert_int_equal(outside_updates(path, v2, "7.2"), 1);
+    assert_int_equal(outside_updates(path, NULL, NULL), 3);  /* back to the built-in list: this release */
+    assert_int_equal(outside_updates(path, NULL, OPENTSE_VERSION), 1);
+    assert_int_equal(outside_updates(path, NULL, NULL), 3);
+    free(v1);
+    free(v2);
+    free(path);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -169,6 +220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_configured),
+        cmocka_unit_test(test_outside_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
