@@ -634,6 +634,168 @@ void T_II_MCU_03(void **state)
     EXPECT(registerClient(S("KASSE-99")), ERROR_CLIENT_LIMIT_REACHED);
 }
 
+/* ------------------------------------------- the secure element (SM, STO) */
+
+/* Transaction numbers one after another without gaps, sequential (SM_TRA_01). */
+static void T_SM_TRA_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    for (unsigned long int i = 1; i <= 5; i++)
+        assert_int_equal(cf_sale(CF_CLIENT, "x"), i);
+}
+
+/* An update of a number never started (SM_TRA_04), of a finished
+ * transaction (SM_TRA_05), a second finish (SM_TRA_06): refused, nothing signed. */
+static void T_SM_TRA_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    unsigned long int before = cf_signature_counter();
+    UpdateProtectionVariants v;
+    EXPECT(cf_update(CF_CLIENT, n + 1, CF_TYPE, "x", true, &v, NULL), ERROR_TRANSACTION_NUMBER_NOT_FOUND);
+    EXPECT(cf_update(CF_CLIENT, n + 1, CF_TYPE, "x", false, &v, NULL), ERROR_TRANSACTION_NUMBER_NOT_FOUND);
+    assert_int_equal(cf_signature_counter(), before);
+}
+
+static void T_SM_TRA_05(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int n = cf_sale(CF_CLIENT, "x");
+    UpdateProtectionVariants v;
+    EXPECT(cf_update(CF_CLIENT, n, CF_TYPE, "x", true, &v, NULL), ERROR_TRANSACTION_NUMBER_NOT_FOUND);
+    EXPECT(cf_update(CF_CLIENT, n, CF_TYPE, "x", false, &v, NULL), ERROR_TRANSACTION_NUMBER_NOT_FOUND);
+}
+
+static void T_SM_TRA_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int n = cf_sale(CF_CLIENT, "x");
+    unsigned long int before = cf_signature_counter();
+    EXPECT(cf_finish(CF_CLIENT, n, CF_TYPE, "x", NULL, NULL, NULL), ERROR_TRANSACTION_NUMBER_NOT_FOUND);
+    assert_int_equal(cf_signature_counter(), before);
+}
+
+/* One signature counter over every log, +1 each, with kept and signed
+ * updates of sequential transactions (SM_SIG_02). */
+static void T_SM_SIG_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    for (int i = 0; i < 3; i++) {
+        unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+        UpdateProtectionVariants v;
+        OK(cf_update(CF_CLIENT, n, CF_TYPE, "a;", false, &v, NULL));
+        OK(cf_update(CF_CLIENT, n, CF_TYPE, "b;", true, &v, NULL));
+        OK(cf_update(CF_CLIENT, n, CF_TYPE, "c;", false, &v, NULL));
+        OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", NULL, NULL, NULL));
+    }
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    uint64_t want = 1;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.e[i].is_log)
+            assert_int_equal(a.e[i].m.signature_counter, want++);
+    assert_int_equal(cf_count(&a, LOGMSG_TRANSACTION, NULL), 9);
+    cf_archive_free(&a);
+}
+
+/* The time of the logs runs on, never back (SM_TME_04 with parallel
+ * transactions and kept updates) and in one time format (SM_TME_11). */
+static void T_SM_TME_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int a = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    unsigned long int b = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    UpdateProtectionVariants v;
+    OK(cf_update(CF_CLIENT, a, CF_TYPE, "a", true, &v, NULL));
+    OK(cf_update(CF_CLIENT, b, CF_TYPE, "b", false, &v, NULL));
+    OK(cf_finish(CF_CLIENT, b, CF_TYPE, "b", NULL, NULL, NULL));
+    OK(cf_finish(CF_CLIENT, a, CF_TYPE, "a", NULL, NULL, NULL));
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));
+    int64_t last = 0;
+    for (size_t i = 0; i < x.n; i++)
+        if (x.e[i].is_log) {
+            assert_true(x.e[i].m.log_time >= last);
+            last = x.e[i].m.log_time;
+        }
+    cf_archive_free(&x);
+}
+
+static void T_SM_TME_11(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_sale(CF_CLIENT, "x");
+    OK(logOut(S("admin")));
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));
+    for (size_t i = 0; i < x.n; i++)
+        if (x.e[i].is_log)
+            assert_int_equal(x.e[i].m.time_format, cf.info.time_format);
+    cf_archive_free(&x);
+}
+
+/* The serial number is the SHA-256 of the public key of the certificate
+ * (SM_KRY_03), and every signature verifies with openssl under the
+ * algorithm the logs name (SM_KRY_02). */
+static void T_SM_KRY_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_sale(CF_CLIENT, "x");
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));   /* every log through openssl dgst -verify */
+    for (size_t i = 0; i < x.n; i++)
+        if (x.e[i].is_log)
+            assert_non_null(logmsg_sigalg_name(x.e[i].m.signature_algorithm_oid));
+    cf_archive_free(&x);
+}
+
+/* Every protected step of a transaction is stored: start, signed update,
+ * finish (STO_FUN_01), initialize (STO_FUN_09) and disableSecureElement
+ * (STO_FUN_10) are in the export, with the values returned. */
+static void T_STO_FUN_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_signed s, u, f;
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    UpdateProtectionVariants v;
+    OK(cf_update(CF_CLIENT, n, CF_TYPE, "a", true, &v, &u));
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "b", NULL, &f, NULL));
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));
+    const cf_signed *want[] = {&s, &u, &f};
+    size_t found = 0;
+    for (size_t i = 0; i < x.n; i++)
+        for (int k = 0; k < 3; k++)
+            if (x.e[i].is_log && x.e[i].m.signature_counter == want[k]->counter) {
+                assert_true(x.e[i].m.signature.n == want[k]->sig_len &&
+                            !memcmp(x.e[i].m.signature.p, want[k]->sig, want[k]->sig_len));
+                found++;
+            }
+    assert_int_equal(found, 3);
+    cf_archive_free(&x);
+}
+
+static void T_STO_FUN_10(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(disableSecureElement());
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));
+    assert_int_equal(cf_count(&x, LOGMSG_SYSTEM, "initialize"), 1);            /* STO_FUN_09 too */
+    assert_int_equal(cf_count(&x, LOGMSG_SYSTEM, "disableSecureElement"), 1);
+    cf_archive_free(&x);
+}
+
 const struct CMUnitTest cf_transactions[] = {
     cmocka_unit_test(T_II_STA_01), cmocka_unit_test(T_II_STA_02), cmocka_unit_test(T_II_STA_04),
     cmocka_unit_test(T_II_UPD_01), cmocka_unit_test(T_II_UPD_02), cmocka_unit_test(T_II_UPD_04),
@@ -646,6 +808,9 @@ const struct CMUnitTest cf_transactions[] = {
     cmocka_unit_test(T_II_CTC_02), cmocka_unit_test(T_II_GLT_02), cmocka_unit_test(T_II_GLT_04),
     cmocka_unit_test(T_II_GLT_05), cmocka_unit_test(T_II_GLT_06), cmocka_unit_test(T_II_LTL_01),
     cmocka_unit_test(T_II_LTL_02), cmocka_unit_test(T_II_UTL_01), cmocka_unit_test(T_II_UTL_02),
-    cmocka_unit_test(T_II_MCU_01), cmocka_unit_test(T_II_MCU_02),
+    cmocka_unit_test(T_II_MCU_01), cmocka_unit_test(T_II_MCU_02), cmocka_unit_test(T_SM_TRA_01),
+    cmocka_unit_test(T_SM_TRA_04), cmocka_unit_test(T_SM_TRA_05), cmocka_unit_test(T_SM_TRA_06),
+    cmocka_unit_test(T_SM_SIG_02), cmocka_unit_test(T_SM_TME_04), cmocka_unit_test(T_SM_TME_11),
+    cmocka_unit_test(T_SM_KRY_02), cmocka_unit_test(T_STO_FUN_01), cmocka_unit_test(T_STO_FUN_10),
 };
 const size_t cf_transactions_n = sizeof cf_transactions / sizeof cf_transactions[0];
