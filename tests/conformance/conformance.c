@@ -52,7 +52,7 @@ void cf_fresh_file(cf_stage stage, const tse_create_options *opts)
         cf.url = tt_new_url("cf");
         tse_create_options co = *opts;
         co.master_key_path = th_master_key();
-        co.trust_system_clock = 1;
+        co.trust_system_clock = opts->trust_system_clock < 0 ? 0 : 1;   /* -1: a clock set by updateTime only */
         assert_int_equal(tse_create(cf.url + 5, &co, cf.puk), TSE_OK);
     } else {
         cf.url = tt_create("cf", cf.puk);
@@ -371,7 +371,7 @@ const struct CMUnitTest cf_file_only[] = {
     cmocka_unit_test(T_II_LGO_02), cmocka_unit_test(T_II_STA_03), cmocka_unit_test(T_II_GOT_03),
     cmocka_unit_test(T_II_CNT_04), cmocka_unit_test(T_II_REC_03), cmocka_unit_test(T_II_GRC_02),
     cmocka_unit_test(T_II_CNC_04), cmocka_unit_test(T_II_MCU_03), cmocka_unit_test(T_II_GDE_02),
-    cmocka_unit_test(T_EXP_INF_03), cmocka_unit_test(T_EXP_INF_06),
+    cmocka_unit_test(T_EXP_INF_03), cmocka_unit_test(T_EXP_INF_06), cmocka_unit_test(T_II_ERR_02),
 };
 const size_t cf_file_only_n = sizeof cf_file_only / sizeof cf_file_only[0];
 

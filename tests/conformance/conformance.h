@@ -54,7 +54,8 @@ typedef enum cf_stage {
 /* A new TSE, bound with seApiOpen and prepared up to `stage`. */
 void cf_fresh(cf_stage stage);
 /* The same, for a file: TSE created with these options (limits, session
- * timeout, manufacturer's description; NULL: the defaults, either transport). */
+ * timeout, manufacturer's description; trust_system_clock -1: the time is
+ * unset until updateTime; NULL: the defaults, either transport). */
 void cf_fresh_file(cf_stage stage, const tse_create_options *opts);
 /* Asserts that `got` is `want`, naming the call and
  * getLastFunctionCallStatus's text. */
@@ -146,6 +147,7 @@ void T_II_MCU_03(void **state);
 void T_II_GDE_02(void **state);
 void T_EXP_INF_03(void **state);
 void T_EXP_INF_06(void **state);
+void T_II_ERR_02(void **state);
 extern const struct CMUnitTest cf_file_only[];
 extern const size_t cf_file_only_n;
 

@@ -827,6 +827,27 @@ static void system_export(cf_archive *a)
     OK(cf_export(0, NULL, a));
 }
 
+/* Every log of kind k (0: any) of an export after busy_day (system:
+ * system_export's, with unblockPin too) passes check. */
+static void every_log(bool system, logmsg_kind k, void (*check)(const struct cf_entry *))
+{
+    cf_archive a;
+    if (system)
+        system_export(&a);
+    else {
+        busy_day();
+        OK(cf_export(0, NULL, &a));
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.e[i].is_log && (!k || a.e[i].m.kind == k)) {
+            check(&a.e[i]);
+            n++;
+        }
+    assert_true(n > 0);
+    cf_archive_free(&a);
+}
+
 static void T_EXP_LOG_01(void **state)
 {
     (void)state;
@@ -861,15 +882,15 @@ static void T_EXP_LOG_02(void **state)
     cf_archive_free(&a);
 }
 
+static void system_log_name(const struct cf_entry *e)
+{
+    assert_non_null(strstr(e->path, "_Log-Sys_"));   /* and cf_export held it against logmsg_filename */
+}
+
 static void T_EXP_LOG_03(void **state)
 {
     (void)state;
-    cf_archive a;
-    system_export(&a);   /* cf_export holds every name against logmsg_filename */
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_SYSTEM)
-            assert_non_null(strstr(a.e[i].path, "_Log-Sys_"));
-    cf_archive_free(&a);
+    every_log(true, LOGMSG_SYSTEM, system_log_name);
 }
 
 static void asn1parse_all(const cf_archive *a, logmsg_kind kind)
@@ -925,16 +946,15 @@ static void T_EXP_LOG_08(void **state)
     cf_archive_free(&a);
 }
 
+static void transaction_log_name(const struct cf_entry *e)
+{
+    assert_non_null(strstr(e->path, "_Log-Tra_"));
+}
+
 static void T_EXP_LOG_11(void **state)
 {
     (void)state;
-    busy_day();
-    cf_archive a;
-    OK(cf_export(0, NULL, &a));
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION)
-            assert_non_null(strstr(a.e[i].path, "_Log-Tra_"));
-    cf_archive_free(&a);
+    every_log(false, LOGMSG_TRANSACTION, transaction_log_name);
 }
 
 static void T_EXP_LOG_12(void **state)
@@ -948,82 +968,72 @@ static void T_EXP_LOG_12(void **state)
 }
 
 /* Only log kinds the TRs define; OpenTSE writes no audit logs. */
+static void known_kind(const struct cf_entry *e)
+{
+    assert_true(e->m.kind == LOGMSG_TRANSACTION || e->m.kind == LOGMSG_SYSTEM);
+}
+
 static void T_EXP_LOG_18(void **state)
 {
     (void)state;
-    cf_archive a;
-    system_export(&a);
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log)
-            assert_true(a.e[i].m.kind == LOGMSG_TRANSACTION || a.e[i].m.kind == LOGMSG_SYSTEM);
-    cf_archive_free(&a);
+    every_log(true, 0, known_kind);
 }
 
 /* No additionalInternalData in transaction logs (EXP_LOG_23) nor in
  * system logs (EXP_LOG_26: RFU in version 3); no additionalExternalData
  * when none was passed (EXP_LOG_24). */
+static void no_internal_data(const struct cf_entry *e)
+{
+    assert_false(e->m.has_additional_internal_data);
+}
+
+static void no_external_data(const struct cf_entry *e)
+{
+    assert_false(e->m.has_additional_external_data);
+}
+
 static void T_EXP_LOG_23(void **state)
 {
     (void)state;
-    busy_day();
-    cf_archive a;
-    OK(cf_export(0, NULL, &a));
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION)
-            assert_false(a.e[i].m.has_additional_internal_data);
-    cf_archive_free(&a);
+    every_log(false, LOGMSG_TRANSACTION, no_internal_data);
 }
 
 static void T_EXP_LOG_24(void **state)
 {
     (void)state;
-    busy_day();
-    cf_archive a;
-    OK(cf_export(0, NULL, &a));
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION)
-            assert_false(a.e[i].m.has_additional_external_data);
-    cf_archive_free(&a);
+    every_log(false, LOGMSG_TRANSACTION, no_external_data);
 }
 
 static void T_EXP_LOG_26(void **state)
 {
     (void)state;
-    cf_archive a;
-    system_export(&a);
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_SYSTEM)
-            assert_false(a.e[i].m.has_additional_internal_data);
-    cf_archive_free(&a);
+    every_log(true, LOGMSG_SYSTEM, no_internal_data);
 }
 
-/* No indefinite lengths in any log (EXP_LOG_28); processData is an OCTET
- * STRING in every transaction log (EXP_LOG_29). */
+/* No indefinite lengths in any log (EXP_LOG_28); processData is a
+ * definite [2] IMPLICIT OCTET STRING in every transaction log (EXP_LOG_29). */
+static void definite(const struct cf_entry *e)
+{
+    strict_der(e->data, e->len, 0);
+}
+
+static void process_data_tag(const struct cf_entry *e)
+{
+    assert_int_equal(e->m.process_data.tag, 0x82);
+    assert_false(e->m.process_data.indefinite);
+    assert_false(e->m.process_data.constructed);
+}
+
 static void T_EXP_LOG_28(void **state)
 {
     (void)state;
-    busy_day();
-    cf_archive a;
-    OK(cf_export(0, NULL, &a));
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log)
-            strict_der(a.e[i].data, a.e[i].len, 0);
-    cf_archive_free(&a);
+    every_log(false, 0, definite);
 }
 
 static void T_EXP_LOG_29(void **state)
 {
     (void)state;
-    busy_day();
-    cf_archive a;
-    OK(cf_export(0, NULL, &a));
-    for (size_t i = 0; i < a.n; i++)
-        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION) {
-            assert_int_equal(a.e[i].m.process_data.tag, 0x82);   /* [2] IMPLICIT OCTET STRING */
-            assert_false(a.e[i].m.process_data.indefinite);
-            assert_false(a.e[i].m.process_data.constructed);
-        }
-    cf_archive_free(&a);
+    every_log(false, LOGMSG_TRANSACTION, process_data_tag);
 }
 
 const struct CMUnitTest cf_export_format[] = {
@@ -1085,6 +1095,25 @@ static void T_II_ERR_05(void **state)
     EXPECT(lockTransactionLogging(), ERROR_SECURE_ELEMENT_DISABLED);                   /* _AF */
     EXPECT(unlockTransactionLogging(), ERROR_SECURE_ELEMENT_DISABLED);                 /* _AG */
     assert_int_equal(cf_signature_counter(), before);
+}
+
+/* The time not set since the start (table 92): ErrorTimeNotSet, nothing
+ * signed; updateTime with a time sets it. */
+void T_II_ERR_02(void **state)
+{
+    (void)state;
+    tse_create_options o = {.trust_system_clock = -1};
+    cf_fresh_file(CF_ADMIN, &o);
+    OK(initialize());   /* _A: TR-03151-1 3.3.1.5 raises no ErrorTimeNotSet for it */
+    unsigned long int before = cf_signature_counter();
+    EXPECT(setDescription(S("x")), ERROR_TIME_NOT_SET);                        /* _B */
+    EXPECT(lockTransactionLogging(), ERROR_TIME_NOT_SET);                      /* _K */
+    /* _F registerClient and _G deregisterClient work without the time (docs/conformance.md) */
+    assert_int_equal(cf_signature_counter(), before);
+    struct tm now = tm_at(time(NULL));
+    OK(updateTime(&now));                                                      /* _E sets it */
+    OK(registerClient(S(CF_CLIENT)));
+    cf_sale(CF_CLIENT, "x");
 }
 
 /* Inputs longer than their maximum (table 95): ErrorParameterTooLong. */

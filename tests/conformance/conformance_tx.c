@@ -645,6 +645,19 @@ static void T_SM_TRA_01(void **state)
         assert_int_equal(cf_sale(CF_CLIENT, "x"), i);
 }
 
+/* Parallel: numbers without gaps while none is finished (SM_TRA_02). */
+static void T_SM_TRA_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int first = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    for (unsigned long int i = 1; i < 8; i++)
+        assert_int_equal(cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK), first + i);
+    unsigned long int c = 0;
+    OK(getCurrentTransactionCounter(&c));
+    assert_int_equal(c, first + 7);
+}
+
 /* An update of a number never started (SM_TRA_04), of a finished
  * transaction (SM_TRA_05), a second finish (SM_TRA_06): refused, nothing signed. */
 static void T_SM_TRA_04(void **state)
@@ -799,18 +812,19 @@ static void T_STO_FUN_10(void **state)
 const struct CMUnitTest cf_transactions[] = {
     cmocka_unit_test(T_II_STA_01), cmocka_unit_test(T_II_STA_02), cmocka_unit_test(T_II_STA_04),
     cmocka_unit_test(T_II_UPD_01), cmocka_unit_test(T_II_UPD_02), cmocka_unit_test(T_II_UPD_04),
-    cmocka_unit_test(T_II_UPD_05), cmocka_unit_test(T_II_UPD_09), cmocka_unit_test(T_II_FIN_01), cmocka_unit_test(T_II_FIN_02),
-    cmocka_unit_test(T_II_FIN_03), cmocka_unit_test(T_II_FIN_04), cmocka_unit_test(T_II_FIN_05),
-    cmocka_unit_test(T_II_FIN_06), cmocka_unit_test(T_II_UTV_01), cmocka_unit_test(T_II_CNT_01),
-    cmocka_unit_test(T_II_CNT_02), cmocka_unit_test(T_II_CNT_03), cmocka_unit_test(T_II_MNT_01),
-    cmocka_unit_test(T_II_GTS_01), cmocka_unit_test(T_II_GTS_02), cmocka_unit_test(T_II_GOT_01),
-    cmocka_unit_test(T_II_GOT_02), cmocka_unit_test(T_II_GOT_04), cmocka_unit_test(T_II_CTC_01),
-    cmocka_unit_test(T_II_CTC_02), cmocka_unit_test(T_II_GLT_02), cmocka_unit_test(T_II_GLT_04),
-    cmocka_unit_test(T_II_GLT_05), cmocka_unit_test(T_II_GLT_06), cmocka_unit_test(T_II_LTL_01),
-    cmocka_unit_test(T_II_LTL_02), cmocka_unit_test(T_II_UTL_01), cmocka_unit_test(T_II_UTL_02),
-    cmocka_unit_test(T_II_MCU_01), cmocka_unit_test(T_II_MCU_02), cmocka_unit_test(T_SM_TRA_01),
-    cmocka_unit_test(T_SM_TRA_04), cmocka_unit_test(T_SM_TRA_05), cmocka_unit_test(T_SM_TRA_06),
-    cmocka_unit_test(T_SM_SIG_02), cmocka_unit_test(T_SM_TME_04), cmocka_unit_test(T_SM_TME_11),
-    cmocka_unit_test(T_SM_KRY_02), cmocka_unit_test(T_STO_FUN_01), cmocka_unit_test(T_STO_FUN_10),
+    cmocka_unit_test(T_II_UPD_05), cmocka_unit_test(T_II_UPD_09), cmocka_unit_test(T_II_FIN_01),
+    cmocka_unit_test(T_II_FIN_02), cmocka_unit_test(T_II_FIN_03), cmocka_unit_test(T_II_FIN_04),
+    cmocka_unit_test(T_II_FIN_05), cmocka_unit_test(T_II_FIN_06), cmocka_unit_test(T_II_UTV_01),
+    cmocka_unit_test(T_II_CNT_01), cmocka_unit_test(T_II_CNT_02), cmocka_unit_test(T_II_CNT_03),
+    cmocka_unit_test(T_II_MNT_01), cmocka_unit_test(T_II_GTS_01), cmocka_unit_test(T_II_GTS_02),
+    cmocka_unit_test(T_II_GOT_01), cmocka_unit_test(T_II_GOT_02), cmocka_unit_test(T_II_GOT_04),
+    cmocka_unit_test(T_II_CTC_01), cmocka_unit_test(T_II_CTC_02), cmocka_unit_test(T_II_GLT_02),
+    cmocka_unit_test(T_II_GLT_04), cmocka_unit_test(T_II_GLT_05), cmocka_unit_test(T_II_GLT_06),
+    cmocka_unit_test(T_II_LTL_01), cmocka_unit_test(T_II_LTL_02), cmocka_unit_test(T_II_UTL_01),
+    cmocka_unit_test(T_II_UTL_02), cmocka_unit_test(T_II_MCU_01), cmocka_unit_test(T_II_MCU_02),
+    cmocka_unit_test(T_SM_TRA_01), cmocka_unit_test(T_SM_TRA_02), cmocka_unit_test(T_SM_TRA_04),
+    cmocka_unit_test(T_SM_TRA_05), cmocka_unit_test(T_SM_TRA_06), cmocka_unit_test(T_SM_SIG_02),
+    cmocka_unit_test(T_SM_TME_04), cmocka_unit_test(T_SM_TME_11), cmocka_unit_test(T_SM_KRY_02),
+    cmocka_unit_test(T_STO_FUN_01), cmocka_unit_test(T_STO_FUN_10),
 };
 const size_t cf_transactions_n = sizeof cf_transactions / sizeof cf_transactions[0];

@@ -11,6 +11,10 @@ docs/conformance.md maps every one of them.
       the specification (none missing, none extra, none twice), that every
       test a row names (`file.c:T_ID`) exists in that source file, and that
       every T_ function of the sources is named by the row of its id.
+  spec_ids.py --exceptions TR-03151-1.md se_api.h
+      SDI_ERR_01: every exception of TR-03151-1 3.1.1 is a constant of the
+      header named by TR-03151-2's appendix rule (ErrorTimeNotSet ->
+      ERROR_TIME_NOT_SET), every value negative and used once, EXECUTION_OK 0.
 """
 import re
 import sys
@@ -83,10 +87,46 @@ def check(spec, doc, sources):
     return 1 if problems else 0
 
 
+def exceptions(tr, header):
+    lines = open(tr, encoding="utf-8").read().split("\n")
+    names, inside = [], False
+    for line in lines:
+        if line.startswith("### 3.1.1 "):
+            inside = True
+        elif line.startswith("### 3.1.2"):
+            inside = False
+        m = inside and re.match(r"^\|\s*(Error[A-Za-z]+)\s*\|", line)
+        if m:
+            names.append(m.group(1))
+    text = open(header, encoding="utf-8").read()
+    defs = dict(re.findall(r"^#define ([A-Z_]+) (-?[0-9]+)$", text, re.M))
+    problems = []
+    if len(names) < 80:
+        problems.append("%s: only %d exceptions found in 3.1.1; is it TR-03151-1 v1.1.1?" % (tr, len(names)))
+    for n in names:
+        c = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", n).upper()
+        if c not in defs:
+            problems.append("%s: no %s for the exception %s" % (header, c, n))
+        elif int(defs[c]) >= 0:
+            problems.append("%s: %s is %s, not negative" % (header, c, defs[c]))
+    values = [v for k, v in defs.items() if k.startswith(("ERROR_", "MEMORY_ERROR_"))]
+    for v in sorted({v for v in values if values.count(v) > 1}):
+        problems.append("%s: the value %s is given twice" % (header, v))
+    if defs.get("EXECUTION_OK") != "0":
+        problems.append("%s: EXECUTION_OK is not 0" % header)
+    for p in problems:
+        print(p)
+    if not problems:
+        print("%d exceptions of TR-03151-1, each an ERROR_ constant of %s" % (len(names), header.rsplit("/", 1)[-1]))
+    return 1 if problems else 0
+
+
 def main(argv):
     if len(argv) == 2 and not argv[1].startswith("-"):
         print("\n".join(spec_ids(argv[1])))
         return 0
+    if len(argv) == 4 and argv[1] == "--exceptions":
+        return exceptions(argv[2], argv[3])
     if len(argv) >= 4 and argv[1] == "--check":
         return check(argv[2], argv[3], argv[4:])
     print(__doc__.strip(), file=sys.stderr)
