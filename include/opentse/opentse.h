@@ -546,7 +546,9 @@ TSE_API TSE_NODISCARD tse_err tse_read_log_by_counter(tse *t, uint64_t counter, 
  * Errors: EXPORT_SERIAL_NUMBERS_FAILED. */
 TSE_API TSE_NODISCARD tse_err tse_export_serial_numbers(tse *t, uint8_t **der, size_t *len);
 
-/* TR-03151 getMaxNumberOfClients, getCurrentNumberOfClients,
+/* TR-03151 getMaxNumberOfClients, getCurrentNumberOfClients (the distinct
+ * clients of the open transactions, TR-03151-1 v1.1.1 3.7.9.2; the
+ * registered ones are tse_info.current_clients),
  * getMaxNumberOfTransactions (open at once), getCurrentNumberOfTransactions
  * (open now): the number into `*out`. */
 TSE_API TSE_NODISCARD tse_err tse_get_max_number_of_clients(tse *t, uint32_t *out);

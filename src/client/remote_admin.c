@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/remote_impl.h"
+#include "codec/logmsg.h"
 #include "engine/engine.h"
 
 /* ------------------------------------------------------------ users */
@@ -60,8 +61,15 @@ tse_err remote_unblock_user(void *backend, const char *user_id, const char *puk,
     if (!puk || !new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "PUK and new PIN are required");
     int admin = !strcmp(user_id, TSE_USER_ADMIN);
-    return call_body(r, "PATCH", path,
-                     json_pack("{s:s, s:s}", "admin_puk", puk, admin ? "new_admin_pin" : "new_pin", new_pin));
+    json_t *body = json_pack("{s:s, s:s}", "admin_puk", puk, admin ? "new_admin_pin" : "new_pin", new_pin), *err = NULL;
+    rc = body ? http_call_err(r->h, "PATCH", path, body, false, NULL, &err) : TSE_ERR_NO_MEMORY;
+    json_decref(body);
+    /* the PUK's back-off is 403 with the TR-03151 name, the engine's PIN_BLOCKED of an unblock */
+    const char *name = json_string_value(json_object_get(err, "tse_error"));
+    if (rc && name && strcmp(name, "PUK_TEMPORARILY_BLOCKED") == 0)
+        rc = engine_fail(TSE_ERR_PIN_BLOCKED, "%s", tse_last_error_message());
+    json_decref(err);
+    return rc;
 }
 
 tse_err remote_authenticate_user(void *backend, const char *user_id, const char *pin, tse_auth_result *result,
@@ -196,6 +204,10 @@ tse_err remote_register_client(void *backend, const char *client_id)
 {
     remote *r = backend;
     json_t *resp = NULL;
+    /* a clientId is a PrintableString (a byte beyond ASCII would not even make a JSON text) */
+    if (!logmsg_printable(client_id, strlen(client_id)))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "client \"%s\" holds a character outside PrintableString",
+                           client_id);
     /* The engine refuses a second registration; the server's PUT replays. */
     tse_err rc = client_call(r, "GET", client_id, NULL, &resp);
     const char *state = json_string_value(json_object_get(resp, "state"));

@@ -138,9 +138,24 @@ tse_err remote_get_max_number_of_clients(void *backend, uint32_t *out)
     return info_count(backend, out, offsetof(tse_info, max_clients));
 }
 
+/* TR-03151-1 v1.1.1 3.7.9.2: the distinct clients of the open transactions. */
 tse_err remote_get_current_number_of_clients(void *backend, uint32_t *out)
 {
-    return info_count(backend, out, offsetof(tse_info, current_clients));
+    tse_open_transaction *open = NULL;
+    size_t n = 0;
+    tse_err rc = remote_list_open_transactions(backend, &open, &n);
+    if (rc)
+        return rc;
+    uint32_t clients = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < i && strcmp(open[j].client_id, open[i].client_id) != 0)
+            j++;
+        clients += j == i;
+    }
+    tse_free(open);
+    *out = clients;
+    return TSE_OK;
 }
 
 tse_err remote_get_max_number_of_transactions(void *backend, uint32_t *out)

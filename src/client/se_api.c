@@ -119,6 +119,48 @@ static short int result(tse_err rc, fn f)
     return done(code_of(rc, f), rc ? tse_last_error_message() : NULL);
 }
 
+/* Whether `client` is registered (false also when the list cannot be read). */
+static bool registered(tse *t, const char *client)
+{
+    char **ids = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (tse_list_clients(t, &ids, &n) == TSE_OK)
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(ids[i], client) == 0;
+    tse_free_strings(ids, n);
+    return found;
+}
+
+/* A failed client or transaction call gives the exception of the first
+ * check of TR-03151-1 that fails, whatever the transport checked first:
+ * ErrorDeviceNotInitialized, ErrorSecureElementDisabled, then for
+ * transactions ErrorTransactionLoggingLocked and ErrorClientNotRegistered
+ * before an unknown number. The state is read on the failure path only. */
+static short int result_of(tse *t, tse_err rc, fn f, const char *client)
+{
+    if (!rc || rc == TSE_ERR_UNREACHABLE)
+        return result(rc, f);
+    char why[TSE_ERROR_MSGLEN];
+    snprintf(why, sizeof why, "%s", tse_last_error_message());
+    short int code = code_of(rc, f);
+    tse_info info;
+    tse_device_info d;
+    if (tse_get_info(t, &info) == TSE_OK) {
+        if (info.state == TSE_STATE_CREATED || info.state == TSE_STATE_UNINITIALIZED)
+            return done(ERROR_DEVICE_NOT_INITIALIZED, "the TSE is not initialized");
+        if (info.state == TSE_STATE_DISABLED)
+            return done(ERROR_SECURE_ELEMENT_DISABLED, "the secure element was disabled");
+    }
+    bool tx = f == FN_START || f == FN_UPDATE || f == FN_FINISH;
+    if (tx && code != ERROR_TRANSACTION_LOGGING_LOCKED && tse_get_device_info(t, &d) == TSE_OK &&
+        d.transaction_logging_locked)
+        return done(ERROR_TRANSACTION_LOGGING_LOCKED, "transaction logging is locked");
+    if (tx && code == ERROR_TRANSACTION_NUMBER_NOT_FOUND && client && !registered(t, client))
+        return done(ERROR_CLIENT_NOT_REGISTERED, "the client is not registered");
+    return done(code, why);
+}
+
 /* Holds the binding for a call (read lock); ERROR_SE_API_NOT_BOUND if none. */
 static short int enter(tse **t)
 {
@@ -184,13 +226,17 @@ static short int no_args(tse_err (*op)(tse *), fn f)
 /* A text input of `len` bytes (its NUL counted, or not) as a C string in
  * buf (cap bytes); NULL with len 0 gives NULL when `optional`. False for a
  * NULL that is required, an inner NUL, or a text longer than cap - 1. */
+static _Thread_local bool text_too_long;   /* why the last text_in refused: its length */
+
 static bool text_in(const unsigned char *p, unsigned long int len, bool optional, char *buf, size_t cap,
                     const char **out)
 {
     *out = NULL;
+    text_too_long = false;
     if (!p)
         return optional && len == 0;
     size_t n = len && p[len - 1] == 0 ? len - 1 : len;
+    text_too_long = n >= cap && !memchr(p, 0, n);
     if (memchr(p, 0, n) || n >= cap)
         return false;
     memcpy(buf, p, n);
@@ -202,6 +248,10 @@ static bool text_in(const unsigned char *p, unsigned long int len, bool optional
 static short int bad_text(const char *name)
 {
     char m[160];
+    if (text_too_long) {
+        snprintf(m, sizeof m, "%s is longer than its maximum", name);
+        return done(ERROR_PARAMETER_TOO_LONG, m);
+    }
     snprintf(m, sizeof m, "%s must be a text of its length (NUL counted) without inner NUL and not too long", name);
     return done(ERROR_PARAMETER_SYNTAX, m);
 }
@@ -265,6 +315,10 @@ static bool from_tm(const struct tm *in, int64_t *out)
     struct tm c = *in;
     time_t t = timegm(&c);
     if (t == (time_t)-1 && !(in->tm_year == 69 && in->tm_mon == 11 && in->tm_mday == 31))
+        return false;
+    /* a field out of its range (month 13, day 0, 25 o'clock) is no valid time, not one timegm moved */
+    if (c.tm_year != in->tm_year || c.tm_mon != in->tm_mon || c.tm_mday != in->tm_mday || c.tm_hour != in->tm_hour ||
+        c.tm_min != in->tm_min || c.tm_sec != in->tm_sec)
         return false;
     *out = (int64_t)t;
     return true;
@@ -339,6 +393,8 @@ short int unblockPin(const unsigned char *userId, unsigned long int userIdLength
         return bad_text("puk");
     if (!text_in(newPin, newPinLength, false, p, sizeof p, &ps))
         return bad_text("newPin");
+    if (strlen(ps) > TSE_MAX_PIN_LEN)
+        return done(ERROR_PARAMETER_TOO_LONG, "newPin is longer than its maximum of 64 characters");
     tse *t;
     if (enter(&t))
         return last_status;
@@ -360,6 +416,8 @@ short int initialize(void)
         rc = tse_initialize(t, NULL);
     if (rc == TSE_ERR_DESCRIPTION_NOT_SET_BY_MANUFACTURER)
         rc = tse_initialize(t, "OpenTSE");
+    if (rc == TSE_ERR_WRONG_STATE && info.state == TSE_STATE_CREATED)   /* no admin PIN yet: nobody logged in */
+        return leave(done(ERROR_USER_NOT_AUTHENTICATED, tse_last_error_message()));
     return leave(result(rc, FN_INIT));
 }
 
@@ -429,9 +487,25 @@ short int updateDevice(const unsigned char *update, unsigned long int updateLeng
     return leave(result(rc, FN_SIGNING));
 }
 
+/* An operation that TR-03151-1 refuses with ErrorDeviceNotInitialized
+ * before initialize (disableSecureElement 3.3.6.4, deleteLogMessages 3.6.4.4). */
+static short int when_initialized(tse_err (*op)(tse *), fn f)
+{
+    tse *t;
+    if (enter(&t))
+        return last_status;
+    tse_info info;
+    tse_err rc = tse_get_info(t, &info);
+    if (!rc && (info.state == TSE_STATE_CREATED || info.state == TSE_STATE_UNINITIALIZED))
+        return leave(done(ERROR_DEVICE_NOT_INITIALIZED, "the TSE is not initialized"));
+    if (!rc && info.state == TSE_STATE_DISABLED)
+        return leave(done(ERROR_SECURE_ELEMENT_DISABLED, "the secure element was disabled"));
+    return leave(result(rc ? rc : op(t), f));
+}
+
 short int disableSecureElement(void)
 {
-    return no_args(tse_disable_secure_element, FN_SIGNING);
+    return when_initialized(tse_disable_secure_element, FN_SIGNING);
 }
 
 /* ------------------------------------------------- device information */
@@ -620,7 +694,7 @@ short int configureLogging(const unsigned char *componentName, unsigned long int
 
 short int deleteLogMessages(void)
 {
-    return no_args(tse_delete_stored_data, FN_SIGNING);
+    return when_initialized(tse_delete_stored_data, FN_SIGNING);
 }
 
 short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long long int restoreDataLength)
@@ -773,6 +847,34 @@ static tse_err export_name_of(tse *t, int kind, char *out, size_t cap)
     return TSE_OK;
 }
 
+static int stop_at_data(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)ctx, (void)data, (void)len;
+    return TSE_ERR_TOO_LARGE;
+}
+
+/* TR-03151-1 3.7.8.4 steps 4 to 6 name what found nothing: logs of the
+ * transactions or the period without the client's give
+ * ErrorClientIdNotFound; no transaction log of a number range gives
+ * ErrorTransactionNumberNotFound (the export itself answers NO_DATA). */
+static tse_err nothing_found(tse *t, const tse_export_filter *f, tse_err rc)
+{
+    if (f->client_id) {
+        tse_export_filter all = *f;
+        all.client_id = NULL;
+        bool other_filter = all.transaction_number || all.start_transaction_number || all.start_date || all.end_date;
+        tse_err without = other_filter ? tse_export_data(t, &all, stop_at_data, NULL, NULL) : TSE_OK;
+        if (without != TSE_ERR_NO_DATA_AVAILABLE && without != TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND)
+            return engine_fail(TSE_ERR_ID_NOT_FOUND, "no log of client \"%s\" matches the filter", f->client_id);
+        rc = without;
+    }
+    if (rc == TSE_ERR_NO_DATA_AVAILABLE && f->start_transaction_number)
+        return engine_fail(TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND, "no stored transaction log numbered %llu..%llu",
+                           (unsigned long long)f->start_transaction_number,
+                           (unsigned long long)f->end_transaction_number);
+    return engine_fail(rc, "%s", tse_last_error_message());
+}
+
 /* Makes the archive of `k` into export_file (under export_mu). */
 static tse_err make_export(tse *t, const export_key *k)
 {
@@ -788,6 +890,8 @@ static tse_err make_export(tse *t, const export_key *k)
         rc = tse_export_logging_certificates(t, to_file, export_file);
     else if (!rc)
         rc = tse_export_data(t, k->kind == 1 ? NULL : &export_of.filter, to_file, export_file, NULL);
+    if (k->kind == 2 && (rc == TSE_ERR_NO_DATA_AVAILABLE || rc == TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND))
+        rc = nothing_found(t, &export_of.filter, rc);
     if (!rc && fflush(export_file) != 0)
         rc = engine_fail(TSE_ERR_STORAGE_FAILURE, "the export's temporary file cannot be written");
     if (rc) {
@@ -900,7 +1004,7 @@ static short int client_call(tse_err (*op)(tse *, const char *), fn f, const uns
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(op(t, ids), f));
+    return leave(result_of(t, op(t, ids), f, NULL));
 }
 
 short int registerClient(const unsigned char *clientId, unsigned long int clientIdLength)
@@ -1093,7 +1197,7 @@ static short int start(const unsigned char *clientId, unsigned long int clientId
         put(r.serial_number, TSE_SERIAL_LEN, serialNumber, serialNumberLength);
         log_out_put(&o, &r);
     }
-    return leave(result(rc, FN_START));
+    return leave(result_of(t, rc, FN_START, in.cs));
 }
 
 short int startTransaction(const unsigned char *clientId, unsigned long int clientIdLength,
@@ -1168,7 +1272,7 @@ static short int continue_tx(bool finish, bool sign, const unsigned char *client
         if (finish || sign)
             log_out_put(first, &r);
     }
-    return leave(result(rc, finish ? FN_FINISH : FN_UPDATE));
+    return leave(result_of(t, rc, finish ? FN_FINISH : FN_UPDATE, in.cs));
 }
 
 short int updateTransactionForceSignature(

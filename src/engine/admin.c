@@ -317,7 +317,23 @@ static tse_err get_u32(engine *t, uint32_t *out, int what)
 }
 
 tse_err engine_get_max_number_of_clients(engine *t, uint32_t *out) { return get_u32(t, out, 0); }
-tse_err engine_get_current_number_of_clients(engine *t, uint32_t *out) { return get_u32(t, out, 1); }
+/* TR-03151-1 v1.1.1 3.7.9.2: the distinct clients of the open transactions. */
+tse_err engine_get_current_number_of_clients(engine *t, uint32_t *out)
+{
+    if (!t || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    pthread_mutex_lock(&t->mu);
+    uint32_t n = 0;
+    for (size_t i = 0; i < t->n_txs; i++) {
+        size_t j = 0;
+        while (j < i && strcmp(t->txs[j].client_id, t->txs[i].client_id) != 0)
+            j++;
+        n += j == i;
+    }
+    *out = n;
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
 tse_err engine_get_max_number_of_transactions(engine *t, uint32_t *out) { return get_u32(t, out, 2); }
 tse_err engine_get_current_number_of_transactions(engine *t, uint32_t *out) { return get_u32(t, out, 3); }
 

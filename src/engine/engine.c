@@ -327,7 +327,8 @@ tse_err engine_self_test(engine *t)
     engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     run_self_test(t);
-    tse_err rc = t->key && !t->recovery ? engine_log_self_test(t, &ticket) : TSE_OK;
+    /* a disabled secure element signs nothing more (TR-03151-1 3.3.6): the test runs, unlogged */
+    tse_err rc = t->key && !t->recovery && t->state != TSE_STATE_DISABLED ? engine_log_self_test(t, &ticket) : TSE_OK;
     bool ok = t->self_test_ok;
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);

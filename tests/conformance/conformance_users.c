@@ -1,0 +1,414 @@
+/*
+ * conformance_users.c - TR-03153-1-TS v1.1.1 6.3.1.1 to 6.3.1.3: the users
+ * of the integration interface (II_AUT), logging out (II_LGO) and
+ * unblocking a PIN (II_UBP).
+ */
+#include "conformance.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "../client/transport.h"
+
+/* authenticateUser for admin and timeadmin: the call succeeds and writes
+ * the system log authenticateUser. */
+static void T_II_AUT_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    cf_expect_system_log("authenticateUser", NULL);
+    cf_time_admin();
+    cf_expect_system_log("authenticateUser", NULL);
+}
+
+/* An unknown user ID: ErrorUnknownUserId, and no log. */
+static void T_II_AUT_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    unsigned long int before = cf_signature_counter();
+    EXPECT(authenticateUser(S("nobody"), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+    EXPECT(authenticateUser(S(""), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+    assert_int_equal(cf_signature_counter(), before);
+}
+
+/* The remaining retries as getLastFunctionCallStatus's text. */
+static void expect_retries(const char *left)
+{
+    unsigned char d[32];
+    unsigned long int n = 0;
+    EXPECT(getLastFunctionCallStatus(sizeof d, d, &n), ERROR_INCORRECT_PIN);
+    assert_string_equal((char *)d, left);
+}
+
+/* A wrong PIN while more than one try is left: ErrorIncorrectPin with the
+ * tries left, the user stays logged out, the failure is logged. */
+static void T_II_AUT_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    OK(logOut(S("admin")));
+    EXPECT(authenticateUser(S("admin"), S("999999")), ERROR_INCORRECT_PIN);
+    expect_retries("2");
+    cf_expect_system_log("authenticateUser", NULL);
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    cf_time_admin();
+    OK(logOut(S("timeadmin")));
+    EXPECT(authenticateUser(S("timeadmin"), S("999999")), ERROR_INCORRECT_PIN);
+    expect_retries("2");
+}
+
+/* The last try wrong: ErrorPinBlocked. */
+static void T_II_AUT_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    cf_time_admin();
+    const char *users[] = {"admin", "timeadmin"};
+    for (int u = 0; u < 2; u++) {
+        OK(logOut(S(users[u])));
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
+        expect_retries("1");
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_PIN_BLOCKED);
+        cf_expect_system_log("authenticateUser", NULL);
+        if (u == 0) {
+            OK(unblockPin(S("admin"), S(cf.puk), S(CF_PIN)));
+            OK(authenticateUser(S("admin"), S(CF_PIN)));
+        }
+    }
+}
+
+/* A blocked PIN: the right PIN does not log in. */
+static void T_II_AUT_05(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    OK(logOut(S("admin")));
+    for (int i = 0; i < 3; i++)
+        authenticateUser(S("admin"), S("999999"));
+    EXPECT(authenticateUser(S("admin"), S(CF_PIN)), ERROR_PIN_BLOCKED);
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);
+}
+
+/* Functions of an authenticated user called without login (table 34):
+ * ErrorUserNotAuthenticated, nothing changes, nothing is logged. */
+static void T_II_AUT_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_CREATED);
+    EXPECT(initialize(), ERROR_USER_NOT_AUTHENTICATED);                        /* _B */
+    cf_fresh(CF_READY);
+    OK(logOut(S("admin")));
+    unsigned long int before = cf_signature_counter();
+    EXPECT(logOut(S("admin")), ERROR_USER_NOT_AUTHENTICATED);                  /* _A */
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);              /* _C */
+    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHENTICATED);              /* _F */
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    EXPECT(updateTime(&utc), ERROR_USER_NOT_AUTHENTICATED);                    /* _G */
+    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHENTICATED);                 /* _I */
+    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHENTICATED);       /* _K */
+    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHENTICATED);      /* _L */
+    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHENTICATED);            /* _P */
+    assert_int_equal(cf_signature_counter(), before);
+    /* unlock where the admin could: with the logging locked */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(lockTransactionLogging());
+    OK(logOut(S("admin")));
+    before = cf_signature_counter();
+    EXPECT(unlockTransactionLogging(), ERROR_USER_NOT_AUTHENTICATED);          /* _Q */
+    assert_int_equal(cf_signature_counter(), before);
+}
+
+/* The time admin calling the admin's functions (table 37): ErrorUserNotAuthorized. */
+static void T_II_AUT_09(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_time_admin();
+    OK(logOut(S("admin")));
+    unsigned long int before = cf_signature_counter();
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);
+    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);
+    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);
+    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHORIZED);
+    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHORIZED);
+    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);
+    assert_int_equal(cf_signature_counter(), before);
+}
+
+/* The read functions every user may call (tables 38, 41, 43), answered
+ * the same with or without login. */
+static void read_functions(void)
+{
+    unsigned char buf[4096];
+    unsigned long int n = 0, v = 0;
+    struct tm tmv;
+    SyncVariants sv;
+    UpdateVariants uv;
+    OK(getDescription(sizeof buf, buf, &n));
+    OK(getTotalMemory(&v));
+    OK(getUsedMemory(&v));
+    OK(getFreeMemory(&v));
+    OK(getDeviceHealth(sizeof buf, buf, &n));
+    OK(getComponentVersions(sizeof buf, buf, &n));
+    OK(getEndOfUsageDate(&tmv));
+    OK(getTimeSyncVariant(&sv));
+    OK(getCurrentSeTime(&tmv));
+    OK(exportSerialNumbers(sizeof buf, buf, &n));
+    OK(getCurrentLoggingSignatureCounters(sizeof buf, buf, &n));
+    unsigned long int nl = 0;
+    OK(getLastLogMessage(sizeof buf, buf, &nl, sizeof buf, buf, &n));
+    OK(getSupportedTransactionUpdateVariants(&uv));
+    OK(getCurrentNumberOfClients(&v));
+    OK(getMaxNumberOfClients(&v));
+    OK(getRegisteredClients(sizeof buf, buf, &n));
+    OK(getCurrentNumberOfTransactions(&v));
+    OK(getMaxNumberOfTransactions(&v));
+    OK(getOpenTransactions(sizeof buf, buf, &n));
+    OK(getCurrentTransactionCounter(&v));
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    cf_archive_free(&a);
+    OK(cf_export(1, NULL, &a));
+    cf_archive_free(&a);
+}
+
+/* Unauthenticated: the read functions of table 38. */
+static void T_II_AUT_10(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(logOut(S("admin")));
+    read_functions();
+}
+
+/* Unauthenticated: selfTest (table 39), logged as triggered by "unauthenticated". */
+static void T_II_AUT_11(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(logOut(S("admin")));
+    unsigned char r[2048];
+    unsigned long int n = 0;
+    OK(selfTest(sizeof r, r, &n));
+    cf_expect_system_log("selfTest", "unauthenticated");
+}
+
+/* The admin: the read functions of table 41. */
+static void T_II_AUT_14(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    read_functions();
+}
+
+/* The admin's functions (table 42), each logged as triggered by "admin". */
+static void T_II_AUT_15(void **state)
+{
+    (void)state;
+    cf_fresh(CF_ADMIN);
+    OK(initialize());
+    cf_expect_system_log("initialize", "admin");                           /* _D */
+    OK(setDescription(S("Filiale 7")));
+    cf_expect_system_log("setDescription", "admin");                       /* _E */
+    OK(registerClient(S(CF_CLIENT)));
+    cf_expect_system_log("registerClient", "admin");                       /* _K */
+    OK(registerClient(S("KASSE-02")));
+    OK(deregisterClient(S("KASSE-02")));
+    cf_expect_system_log("deregisterClient", "admin");                     /* _L */
+    OK(lockTransactionLogging());
+    cf_expect_system_log("lockTransactionLogging", "admin");               /* _M */
+    OK(unlockTransactionLogging());
+    cf_expect_system_log("unlockTransactionLogging", "admin");             /* _N */
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    OK(updateTime(&utc));
+    cf_expect_system_log("updateTime", "admin");                           /* _I */
+    OK(logOut(S("admin")));
+    cf_expect_system_log("logOut", "admin");                               /* _B */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));                           /* _A */
+    cf_expect_system_log("authenticateUser", NULL);
+    OK(disableSecureElement());
+    cf_expect_system_log("disableSecureElement", "admin");                 /* _H */
+}
+
+/* The time admin: the read functions of table 43. */
+static void T_II_AUT_16(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_time_admin();
+    OK(logOut(S("admin")));
+    read_functions();
+}
+
+/* The time admin's functions (table 44): updateTime logged as "timeadmin". */
+static void T_II_AUT_17(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_time_admin();
+    OK(logOut(S("admin")));
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    OK(updateTime(&utc));
+    cf_expect_system_log("updateTime", "timeadmin");
+    OK(logOut(S("timeadmin")));
+    cf_expect_system_log("logOut", "timeadmin");
+}
+
+/* A successful login resets the retry counter to its initial 3. */
+static void T_II_AUT_20(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    cf_time_admin();
+    const char *users[] = {"admin", "timeadmin"}, *pins[] = {CF_PIN, CF_TIME_PIN};
+    for (int u = 0; u < 2; u++) {
+        OK(logOut(S(users[u])));
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
+        expect_retries("1");
+        OK(authenticateUser(S(users[u]), S(pins[u])));
+        OK(logOut(S(users[u])));
+        EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
+        expect_retries("2");
+        OK(authenticateUser(S(users[u]), S(pins[u])));
+    }
+}
+
+/* No users beyond the TR's: other names are unknown, the PUK opens nothing else. */
+static void T_II_AUT_21(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    const char *others[] = {"root", "Admin", "ADMIN", "admin ", "smaadmin", "centraltimeadmin", "manufacturer"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        EXPECT(authenticateUser(S(others[i]), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+        EXPECT(unblockPin(S(others[i]), S(cf.puk), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+    }
+}
+
+/* smaadmin cannot log in through the interface. */
+static void T_II_AUT_24(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    EXPECT(authenticateUser(S("smaadmin"), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+    EXPECT(authenticateUser(S("smaadmin"), S(cf.puk)), ERROR_UNKNOWN_USER_ID);
+}
+
+/* logOut ends the session and writes the logOut log. */
+static void T_II_LGO_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    OK(logOut(S("admin")));
+    cf_expect_system_log("logOut", "admin");
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);
+    EXPECT(logOut(S("admin")), ERROR_USER_NOT_AUTHENTICATED);
+    cf_time_admin();
+    OK(logOut(S("timeadmin")));
+    cf_expect_system_log("logOut", "timeadmin");
+}
+
+/* The session ends by itself after the configured idle time (1 s here). */
+void T_II_LGO_02(void **state)
+{
+    (void)state;
+    tse_create_options o = {.session_timeout_seconds = 1};
+    cf_fresh_file(CF_INITIALIZED, &o);
+    sleep(2);
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(setDescription(S("x")));
+}
+
+/* unblockPin with the right PUK sets a new PIN that logs in. */
+static void T_II_UBP_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    OK(logOut(S("admin")));
+    for (int i = 0; i < 3; i++)
+        authenticateUser(S("admin"), S("999999"));
+    OK(unblockPin(S("admin"), S(cf.puk), S("135790")));
+    cf_expect_system_log("unblockPin", NULL);
+    EXPECT(authenticateUser(S("admin"), S(CF_PIN)), ERROR_INCORRECT_PIN);
+    OK(authenticateUser(S("admin"), S("135790")));
+    OK(unblockPin(S("timeadmin"), S(cf.puk), S("864200")));
+    OK(authenticateUser(S("timeadmin"), S("864200")));
+}
+
+/* A wrong PUK: ErrorIncorrectPuk, the PIN is unchanged. */
+static void T_II_UBP_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    char bad[TSE_PUK_LEN + 1];
+    snprintf(bad, sizeof bad, "%s", cf.puk);
+    bad[0] = bad[0] == '9' ? '0' : (char)(bad[0] + 1);
+    EXPECT(unblockPin(S("admin"), S(bad), S("135790")), ERROR_INCORRECT_PUK);
+    EXPECT(unblockPin(S("timeadmin"), S(bad), S("135790")), ERROR_INCORRECT_PUK);
+    OK(logOut(S("admin")));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+}
+
+/* Guessing the PUK: after wrong PUKs the function is blocked for a while,
+ * even for the right PUK (ErrorPukIsTemporarilyBlocked). */
+static void T_II_UBP_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    char bad[TSE_PUK_LEN + 1];
+    snprintf(bad, sizeof bad, "%s", cf.puk);
+    bad[1] = bad[1] == '9' ? '0' : (char)(bad[1] + 1);
+    short int rc = EXECUTION_OK;
+    int tries = 0;
+    while (tries < 20 && (rc = unblockPin(S("admin"), S(bad), S("135790"))) == ERROR_INCORRECT_PUK)
+        tries++;
+    EXPECT(rc, ERROR_PUK_TEMPORARILY_BLOCKED);
+    assert_true(tries >= 1);
+    EXPECT(unblockPin(S("admin"), S(cf.puk), S("135790")), ERROR_PUK_TEMPORARILY_BLOCKED);
+}
+
+/* An empty new PIN is refused for the admin (_05) and the time admin (_06). */
+static void T_II_UBP_05(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    unsigned long int before = cf_signature_counter();
+    EXPECT(unblockPin(S("admin"), S(cf.puk), S("")), ERROR_PARAMETER_SYNTAX);
+    assert_int_equal(cf_signature_counter(), before);
+    OK(logOut(S("admin")));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+}
+
+static void T_II_UBP_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    EXPECT(unblockPin(S("timeadmin"), S(cf.puk), S("")), ERROR_PARAMETER_SYNTAX);
+    OK(unblockPin(S("timeadmin"), S(cf.puk), S(CF_TIME_PIN)));
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+}
+
+const struct CMUnitTest cf_users[] = {
+    cmocka_unit_test(T_II_AUT_01), cmocka_unit_test(T_II_AUT_02), cmocka_unit_test(T_II_AUT_03),
+    cmocka_unit_test(T_II_AUT_04), cmocka_unit_test(T_II_AUT_05), cmocka_unit_test(T_II_AUT_06),
+    cmocka_unit_test(T_II_AUT_09), cmocka_unit_test(T_II_AUT_10), cmocka_unit_test(T_II_AUT_11),
+    cmocka_unit_test(T_II_AUT_14), cmocka_unit_test(T_II_AUT_15), cmocka_unit_test(T_II_AUT_16),
+    cmocka_unit_test(T_II_AUT_17), cmocka_unit_test(T_II_AUT_20), cmocka_unit_test(T_II_AUT_21),
+    cmocka_unit_test(T_II_AUT_24), cmocka_unit_test(T_II_LGO_01),
+    cmocka_unit_test(T_II_UBP_01), cmocka_unit_test(T_II_UBP_02), cmocka_unit_test(T_II_UBP_04),
+    cmocka_unit_test(T_II_UBP_05), cmocka_unit_test(T_II_UBP_06),
+};
+const size_t cf_users_n = sizeof cf_users / sizeof cf_users[0];
+
