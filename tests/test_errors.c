@@ -78,6 +78,16 @@ static const uint8_t auth_unknown[] = {0x13, 4, 'r', 'o', 'o', 't', 0x13, 7, 'u'
 static const uint8_t unblock_unknown[] = {0x13, 4, 'r', 'o', 'o', 't', 0x0a, 1, 1};
 
 /* Runs `call`, expects `code`, a non-empty message naming it, and no change. */
+/* A refusal that writes exactly one log (the attempt) and changes nothing else. */
+#define EXPECT_LOGGED(t, code, call)                                                 \
+    do {                                                                             \
+        snapshot before_ = snap(t);                                                  \
+        assert_int_equal((call), (code));                                            \
+        assert_non_null(strstr(tse_last_error_message(), tse_errname(code)));        \
+        before_.counter++;                                                           \
+        same(before_, snap(t));                                                      \
+    } while (0)
+
 #define EXPECT_ERR(t, code, call)                                                    \
     do {                                                                             \
         snapshot before_ = snap(t);                                                  \
@@ -227,14 +237,14 @@ static void test_pin_retries_block_and_unblock(void **state)
         assert_int_equal(res, i < 3 ? TSE_AUTH_FAILED : TSE_AUTH_PIN_BLOCKED);
         assert_int_equal(snap(t).counter, before.counter + 1); /* each attempt is logged */
     }
-    /* blocked: even the right PIN is refused, without a log */
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
+    /* blocked: even the right PIN is refused; the attempt is logged (pinBlocked, 3.2.3.5 step 2) */
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
     assert_int_equal(res, TSE_AUTH_PIN_BLOCKED);
     /* the block survives reopening */
     tse_close(t);
     tse_open_options oo = {.master_key_path = th_master_key()};
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, &res, &left));
     snapshot before = snap(t);
     assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "1111111111", "777777"), TSE_ERR_UNBLOCK_FAILED);
     assert_int_equal(snap(t).counter, before.counter + 1);
@@ -328,8 +338,8 @@ static void puk_block_ends(const char *path)
 
 /* TR-03151-1 3.2.5 step 4: three wrong PUKs in a row block the PUK for 60 s,
  * each further one doubles that; blocked, even the right PUK is refused
- * without a log, and the block survives reopening; the right PUK resets the
- * count. */
+ * (the attempt logged, unchecked), and the block survives reopening; the
+ * right PUK resets the count. */
 static void test_puk_back_off(void **state)
 {
     (void)state;
@@ -343,13 +353,13 @@ static void test_puk_back_off(void **state)
         assert_int_equal(snap(t).counter, before.counter + 1);
     }
     snapshot before = snap(t);
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
     assert_non_null(strstr(tse_last_error_message(), "temporarily blocked"));
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_set_admin_pin(t, puk, "777777"));
-    assert_int_equal(snap(t).counter, before.counter);
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_set_admin_pin(t, puk, "777777"));
+    assert_int_equal(snap(t).counter, before.counter + 2);   /* each attempt logged (3.2.5.5 step 4) */
     tse_close(t);
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
     tse_info info;
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
     assert_int_equal(info.state, TSE_STATE_CREATED);
@@ -359,7 +369,7 @@ static void test_puk_back_off(void **state)
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
     assert_int_equal(tse_unblock_user(t, TSE_USER_ADMIN, "0000000000", "777777"), TSE_ERR_UNBLOCK_FAILED);
     assert_non_null(strstr(tse_last_error_message(), "blocked for 120 s"));
-    EXPECT_ERR(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
+    EXPECT_LOGGED(t, TSE_ERR_PIN_BLOCKED, tse_unblock_user(t, TSE_USER_ADMIN, puk, "777777"));
     tse_close(t);
     /* After that wait the right PUK works and the count starts again. */
     puk_block_ends(path);

@@ -150,12 +150,15 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
         if (ev->unknown_user)   /* 3.2.3.3.2: role "unknown" */
             return logmsg_event_authenticate(w, ev->text, "unknown", LOGMSG_PIN_UNKNOWN_USER_ID, 0);
         return logmsg_event_authenticate(w, ev->text, ev->user_index == USER_ADMIN ? "admin" : "timeadmin",
-                                         ev->success ? LOGMSG_PIN_SUCCESS : LOGMSG_PIN_INCORRECT_PIN,
+                                         ev->blocked   ? LOGMSG_PIN_BLOCKED
+                                         : ev->success ? LOGMSG_PIN_SUCCESS
+                                                       : LOGMSG_PIN_INCORRECT_PIN,
                                          (unsigned)(ev->retries_left > 0 ? ev->retries_left : 0));
     case EV_LOGOUT:
         return logmsg_event_logout(w, ev->text, ev->timeout ? LOGMSG_LOGOUT_TIMEOUT : LOGMSG_LOGOUT_USER_CALLED);
     case EV_UNBLOCK:
         return logmsg_event_unblock(w, ev->text, ev->unknown_user ? LOGMSG_UNBLOCK_UNKNOWN_USER_ID
+                                                 : ev->blocked    ? LOGMSG_UNBLOCK_TEMPORARILY_BLOCKED
                                                  : ev->success    ? LOGMSG_UNBLOCK_SUCCESS
                                                                   : LOGMSG_UNBLOCK_INCORRECT_PUK);
     case EV_SELF_TEST:

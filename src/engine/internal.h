@@ -252,6 +252,7 @@ typedef struct engine_event {
     size_t n_components;
     bool timeout;            /* logOut: the session timed out */
     bool by_tse;             /* the TSE triggered it itself, not a caller */
+    bool blocked;            /* authenticate/unblock refused: PIN blocked, PUK temporarily blocked */
     unsigned roles;          /* the roles that may call it (1 << USER_*): the acting user is
                                 the one logged in with them; 0: "unauthenticated" */
 } engine_event;

@@ -117,6 +117,27 @@ static tse_err refuse_unknown_user(engine *t, engine_event_kind kind, const char
               : engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id \"%s\" (use \"admin\" or \"timeadmin\")", id);
 }
 
+/* TR-03151-1 v1.1.1 3.2.3.5 step 2 and 3.2.5.5 step 4: an attempt refused
+ * because the PIN is blocked (authenticateUser) or the PUK temporarily
+ * blocked (unblockPin) is logged (pinBlocked, unblockingTemporarilyBlocked)
+ * by a TSE of log format 3 that can sign, then refused with PIN_BLOCKED
+ * and `why`. */
+static tse_err refuse_blocked(engine *t, engine_event_kind kind, int u, const char *why)
+{
+    engine_commit *ticket = NULL;
+    int version = 0;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = t->state == TSE_STATE_DISABLED || !t->key ? TSE_OK : engine_log_format(t, &version);
+    if (!rc && version == LOGMSG_VERSION_3) {
+        engine_event ev = {.kind = kind, .text = t->users[u].id, .user_index = u, .blocked = true};
+        rc = engine_event_log(t, &ev, NULL, 0, &ticket);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (!rc)
+        rc = engine_finish_commit(t, ticket);
+    return rc ? rc : engine_fail(TSE_ERR_PIN_BLOCKED, "%s", why);
+}
+
 /* Retries are stored as text under "retries.<user>". */
 static void retries_change(store_change *c, char key[48], char val[24], const engine_user *usr)
 {
@@ -153,15 +174,17 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
         rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
     else if (!usr->has_pin)
         rc = engine_fail(TSE_ERR_WRONG_STATE, "no PIN is set for %s", usr->id);
-    else if (usr->retries_left <= 0) {
-        *result = TSE_AUTH_PIN_BLOCKED;
-        rc = engine_fail(TSE_ERR_PIN_BLOCKED, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
-    } else if (!t->key)
+    else if (!t->key)
         rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
+    bool blocked = !rc && usr->retries_left <= 0;
     memcpy(rec, usr->pin_rec, sizeof rec);
     pthread_mutex_unlock(&t->mu);
-    if (rc)
-        return rc;
+    char why[96];
+    snprintf(why, sizeof why, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
+    if (blocked)
+        *result = TSE_AUTH_PIN_BLOCKED;
+    if (rc || blocked)
+        return rc ? rc : refuse_blocked(t, EV_AUTHENTICATE, u, why);
 
     tse_error kerr = {0};
     int checked = csp_secret_verify(pin, rec, &kerr);
@@ -172,10 +195,10 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
     engine_commit *ticket = NULL;
     char key[48], val[24];
     pthread_mutex_lock(&t->mu);
-    if (usr->retries_left <= 0) {
+    if (usr->retries_left <= 0) {   /* another request's wrong PIN came first */
         pthread_mutex_unlock(&t->mu);
         *result = TSE_AUTH_PIN_BLOCKED;
-        return engine_fail(TSE_ERR_PIN_BLOCKED, "the PIN of %s is blocked; unblock it with the PUK", usr->id);
+        return refuse_blocked(t, EV_AUTHENTICATE, u, why);
     }
     int before = usr->retries_left;
     usr->retries_left = ok ? ENGINE_MAX_RETRIES : before - 1;
@@ -275,19 +298,21 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     uint8_t puk_rec[CSP_SECRET_HASH_LEN], new_rec[CSP_SECRET_HASH_LEN];
     tse_error err = {0};
     tse_err rc = TSE_OK;
+    char why[160];
     pthread_mutex_lock(&t->mu);
     int64_t wait = puk_wait(t);
     if (t->state == TSE_STATE_DISABLED)
         rc = engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled");
-    else if (wait > 0)   /* refused unchecked and unlogged: guessing costs time, not logs */
-        rc = engine_fail(TSE_ERR_PIN_BLOCKED, "the PUK is temporarily blocked after %lld wrong PUKs in a row; "
-                         "try again in %lld s", (long long)t->puk_failures, (long long)wait);
     else if (!t->key)
         rc = engine_fail(TSE_ERR_KEY_UNAVAILABLE, "%s", t->key_error.message);
+    snprintf(why, sizeof why, "the PUK is temporarily blocked after %lld wrong PUKs in a row; try again in %lld s",
+             (long long)t->puk_failures, (long long)wait);
     memcpy(puk_rec, t->puk_rec, sizeof puk_rec);
     pthread_mutex_unlock(&t->mu);
     if (rc)
         return rc;
+    if (wait > 0)   /* refused unchecked: guessing costs time */
+        return refuse_blocked(t, EV_UNBLOCK, u, why);
 
     int checked = csp_secret_verify(puk, puk_rec, &err);
     if (checked != 0 && checked != TSE_ERR_AUTHENTICATION_FAILED)
@@ -305,8 +330,8 @@ tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk, con
     if ((wait = puk_wait(t)) > 0) {   /* another request's wrong PUK came first */
         pthread_mutex_unlock(&t->mu);
         OPENSSL_cleanse(new_rec, sizeof new_rec);
-        return engine_fail(TSE_ERR_PIN_BLOCKED, "the PUK is temporarily blocked; try again in %lld s",
-                           (long long)wait);
+        snprintf(why, sizeof why, "the PUK is temporarily blocked; try again in %lld s", (long long)wait);
+        return refuse_blocked(t, EV_UNBLOCK, u, why);
     }
     engine_user *usr = &t->users[u];
     engine_user saved = *usr;

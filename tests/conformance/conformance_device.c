@@ -283,6 +283,45 @@ static void T_II_GDH_03(void **state)
 
 /* getComponentVersions: a DER DeviceInformationSet of records { componentName,
  * manufacturer, model, version, certificationId OPTIONAL }, PrintableStrings. */
+/* getComponentVersions names the components info.csv names, each with its
+ * version, in info.csv's order. */
+static void T_II_GCV_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    uint8_t d[4096];
+    unsigned long int n = 0;
+    OK(getComponentVersions(sizeof d, d, &n));
+    const uint8_t *rec[32];
+    size_t rl[32];
+    int k = records(d, n, rec, rl, 32);
+    assert_true(k >= 1);
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    const struct cf_entry *e = cf_entry(&a, "info.csv");
+    assert_non_null(e);
+    char *csv = strndup((const char *)e->data, e->len);
+    const char *at = csv;
+    for (int i = 0; i < k; i++) {
+        const uint8_t *p = rec[i], *v;
+        size_t left = rl[i], vn;
+        uint8_t tag;
+        char f[5][300] = {{0}};
+        for (int j = 0; j < 5 && next(&p, &left, &tag, &v, &vn); j++)
+            snprintf(f[j], sizeof f[j], "%.*s", (int)vn, (const char *)v);
+        char want[1300];   /* its line of info.csv, after the one before */
+        snprintf(want, sizeof want, "\"component:\",\"%s\",\"manufacturer:\",\"%s\",\"model:\",\"%s\",\"version:\",\"%s\"",
+                 f[0], f[1], f[2], f[3]);
+        const char *line = strstr(at, want);
+        if (!line)
+            fail_msg("component %d (%s %s) is not in info.csv after the one before:\n%s", i, f[0], f[3], csv);
+        at = line + strlen(want);
+    }
+    assert_null(strstr(at, "\"component:\""));   /* and info.csv names no other */
+    free(csv);
+    cf_archive_free(&a);
+}
+
 static void T_II_GCV_02(void **state)
 {
     (void)state;
@@ -441,7 +480,7 @@ const struct CMUnitTest cf_device[] = {
     cmocka_unit_test(T_II_DSE_01), cmocka_unit_test(T_II_DSE_02), cmocka_unit_test(T_II_GTM_01),
     cmocka_unit_test(T_II_GUM_01), cmocka_unit_test(T_II_GFM_01), cmocka_unit_test(T_II_GDH_01),
     cmocka_unit_test(T_II_GDH_02), cmocka_unit_test(T_II_GDH_03), 
-    cmocka_unit_test(T_II_GCV_02), cmocka_unit_test(T_II_GCV_03), cmocka_unit_test(T_II_GEU_01),
+    cmocka_unit_test(T_II_GCV_01), cmocka_unit_test(T_II_GCV_02), cmocka_unit_test(T_II_GCV_03), cmocka_unit_test(T_II_GEU_01),
 };
 const size_t cf_device_n = sizeof cf_device / sizeof cf_device[0];
 

@@ -22,15 +22,19 @@ static void T_II_AUT_01(void **state)
     cf_expect_system_log("authenticateUser", NULL);
 }
 
-/* An unknown user ID: ErrorUnknownUserId, and no log. */
+static void expect_result(const char *event, unsigned char result);
+
+/* An unknown user ID: ErrorUnknownUserId, the attempt logged with
+ * unknownUserId (TR-03151-1 3.2.3.5). */
 static void T_II_AUT_02(void **state)
 {
     (void)state;
     cf_fresh(CF_INITIALIZED);
     unsigned long int before = cf_signature_counter();
     EXPECT(authenticateUser(S("nobody"), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
+    expect_result("authenticateUser", 1);
     EXPECT(authenticateUser(S(""), S(CF_PIN)), ERROR_UNKNOWN_USER_ID);
-    assert_int_equal(cf_signature_counter(), before);
+    assert_int_equal(cf_signature_counter(), before + 2);
 }
 
 /* The remaining retries as getLastFunctionCallStatus's text. */
@@ -81,7 +85,19 @@ static void T_II_AUT_04(void **state)
     }
 }
 
-/* A blocked PIN: the right PIN does not log in. */
+/* The last log's eventData holds ENUMERATED `result` (authenticationResult,
+ * unblockResult). */
+static void expect_result(const char *event, unsigned char result)
+{
+    cf_expect_system_log(event, NULL);
+    cf_log l;
+    cf_last_log(&l);
+    const unsigned char want[] = {0x0a, 0x01, result};
+    assert_non_null(memmem(l.m.event_data.p, l.m.event_data.n, want, sizeof want));
+}
+
+/* A blocked PIN: the right PIN does not log in; the attempt is logged with
+ * pinBlocked (TR-03151-1 3.2.3.5 step 2). */
 static void T_II_AUT_05(void **state)
 {
     (void)state;
@@ -89,7 +105,10 @@ static void T_II_AUT_05(void **state)
     OK(logOut(S("admin")));
     for (int i = 0; i < 3; i++)
         authenticateUser(S("admin"), S("999999"));
+    unsigned long int before = cf_signature_counter();
     EXPECT(authenticateUser(S("admin"), S(CF_PIN)), ERROR_PIN_BLOCKED);
+    assert_int_equal(cf_signature_counter(), before + 1);
+    expect_result("authenticateUser", 3);   /* pinBlocked */
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);
 }
 
@@ -376,7 +395,10 @@ static void T_II_UBP_04(void **state)
         tries++;
     EXPECT(rc, ERROR_PUK_TEMPORARILY_BLOCKED);
     assert_true(tries >= 1);
+    unsigned long int before = cf_signature_counter();
     EXPECT(unblockPin(S("admin"), S(cf.puk), S("135790")), ERROR_PUK_TEMPORARILY_BLOCKED);
+    assert_int_equal(cf_signature_counter(), before + 1);   /* logged (3.2.5.5 step 4) */
+    expect_result("unblockPin", 3);                          /* unblockingTemporarilyBlocked */
 }
 
 /* An empty new PIN is refused for the admin (_05) and the time admin (_06). */
