@@ -117,7 +117,8 @@ struct verify_finishes {
 };
 
 /* Start and Finish records by key, transaction number, Start before Finish,
- * then archive order (a Finish's counter field holds its heap offset). */
+ * then archive order. A Finish's record holds the offset of its data in the
+ * heap in `counter`, their length in `digest`. */
 static int by_key_tx_op(const void *a, const void *b)
 {
     const vrec *x = a, *y = b;
@@ -176,21 +177,8 @@ int vfin_keep(vctx *x, const logmsg *m, const char *name, uint16_t key, uint8_t 
     free(pd);
     if (rc == 0 && h->size - start > UINT32_MAX)
         return 0;   /* not kept: cannot be one row */
+    rec.digest = (uint32_t)(h->size - start);   /* the length of its data */
     return rc == 0 ? vsort_add(&x->fins, &rec) : -1;
-}
-
-/* The length of the Finish data at `off` (written as vfin_keep lays it out). */
-static int data_len(vstore *h, uint64_t off, uint32_t *len)
-{
-    uint64_t p = off + sizeof(uint64_t);
-    for (int i = 0; i < 5; i++) {
-        uint32_t n;
-        if (vstore_get(h, p, &n, sizeof n) != 0)
-            return -1;
-        p += sizeof n + n;
-    }
-    *len = (uint32_t)(p - off);
-    return 0;
 }
 
 int vfin_finish(vctx *x)
@@ -212,13 +200,12 @@ int vfin_finish(vctx *x)
             }
             continue;
         }
-        vfinrow row = {.tx = c.txno, .off = c.counter, .time = c.time, .tse = c.key};
+        vfinrow row = {.tx = c.txno, .off = c.counter, .time = c.time, .tse = c.key, .len = c.digest};
         if (have_start && start.key == c.key && start.txno == c.txno) {
             row.has_start = 1;
             row.start_time = start.time;
         }
-        if (data_len(&r->finishes->heap, row.off, &row.len) != 0 ||
-            vstore_put(&r->finishes->table, &row, sizeof row, NULL) != 0)
+        if (vstore_put(&r->finishes->table, &row, sizeof row, NULL) != 0)
             return -1;
         r->n_finishes++;
     }

@@ -239,6 +239,14 @@ typedef struct vjob {
 
 #define VBATCH_MAX_THREADS 16
 
+/* ECDSA verification with fixed-base tables for one key (fixed.c): for
+ * brainpool keys, NULL for others or when out of memory. One thread's. */
+typedef struct vfixed vfixed;
+vfixed *vfixed_new(EVP_PKEY *pub);
+/* Whether the ecdsa-plain signature (r || s) verifies over the digest. */
+bool vfixed_verify(vfixed *f, const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t sig_len);
+void vfixed_free(vfixed *f);
+
 /* Up to VBATCH_JOBS signatures whose messages are copied into the arena. */
 typedef struct vbatch {
     vjob *jobs;
