@@ -12,7 +12,8 @@
  * as much larger than the chunk as a 16-million-log archive is than the
  * default one); it reports the growth of its resident set over the check
  * (VmHWM, reset before). 10 times the logs must not grow it more than 1.5
- * times, and every check must still come out right. Without a temporary
+ * times (in a build without AddressSanitizer, whose allocator the resident
+ * set would measure), and every check must still come out right. Without a temporary
  * file the Finish logs stay in memory, with a note that says so.
  */
 #include <setjmp.h>
@@ -221,7 +222,15 @@ static void test_bounded(void **state)
              getenv("OPENTSE_CLI"), big.dir, big.archive, getenv("OPENTSE_CLI"), big.archive, big.qr);
     assert_int_equal(system(cmd), 0);
     assert_true(a.grown_kb > 0);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's allocator keeps pools per size and thread beside
+     * shadow memory: the resident set measures it, not the check (it grows
+     * so even for a verification without cross-checks). The bound holds in
+     * the plain build. */
+    print_message("AddressSanitizer build: the resident-set bound is checked in the plain build\n");
+#else
     assert_true(b.grown_kb * 2 <= a.grown_kb * 3);
+#endif
 
     /* A transaction that is not there; a table row changed. */
     verify_options opts = {.keep_finishes = true, .spill_records = CHUNK};
