@@ -140,16 +140,22 @@ static int match_one(cli_ctx *ctx, const char *text, const verify_result *r, jso
     receipt_qr_check chk;
     receipt_qr_parsed p;
     receipt_qr_result v = receipt_qr_verify(text, &chk, &err);
-    const verify_finish *f = NULL;
+    verify_finish found, *f = NULL;
     bool parsed = receipt_qr_parse(text, &p, NULL);
     if (chk.signed_len)
         hex_encode(serial, sizeof serial, chk.serial, 32);
     if (parsed && v == RECEIPT_QR_VALID) {
-        f = verify_find_finish(r, serial, p.q.transaction_number);
-        if (f)
+        int got = verify_find_finish(r, serial, p.q.transaction_number, &found);
+        if (got < 0) {
+            receipt_qr_parsed_free(&p);
+            return -1;
+        }
+        if (got > 0) {
+            f = &found;
             differences(&p.q, f, diff, sizeof diff);
+        }
     }
-    bool ok = v == RECEIPT_QR_VALID && f && !diff[0];
+    int ok = v == RECEIPT_QR_VALID && f && !diff[0];
     char msg[400];
     if (v != RECEIPT_QR_VALID)
         snprintf(msg, sizeof msg, "the code's signature: %s", err.message);
@@ -167,10 +173,12 @@ static int match_one(cli_ctx *ctx, const char *text, const verify_result *r, jso
                               "in_archive", f != NULL, "log", f ? f->file : NULL, "differences", diff,
                               "message", msg);
         if (!j || json_array_append_new(list, j) != 0)
-            return -1;
+            ok = -1;
     } else {
         printf("%s: %s\n", ok ? "valid" : "NOT VALID", msg);
     }
+    if (f)
+        verify_finish_free(f);
     return ok;
 }
 
@@ -182,7 +190,7 @@ static int qr_verify_archive(cli_ctx *ctx, const char *archive, char **qrs, int 
     verify_result r;
     if (verify_archive(archive, &o, &r) != 0 && !r.io_failed) {
         verify_result_free(&r);
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory, or the temporary file (TMPDIR) could not be written");
     }
     verify_verdict verdict = verify_verdict_of(&r);
     json_t *list = json_array();
@@ -207,7 +215,7 @@ static int qr_verify_archive(cli_ctx *ctx, const char *archive, char **qrs, int 
     json_decref(list);
     verify_result_free(&r);
     if (rc < 0)
-        return cli_fail(ctx, CLI_INTERNAL, "out of memory");
+        return cli_fail(ctx, CLI_INTERNAL, "out of memory, or the temporary file (TMPDIR) could not be read");
     return rc ? rc : all ? CLI_OK : CLI_FAILED;
 }
 

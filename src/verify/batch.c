@@ -1,9 +1,12 @@
 /*
- * batch.c - signature checks in batches on every core. The archive is read
- * by one thread; the messages of up to VBATCH_JOBS logs are copied into an
- * arena and their signatures checked in parallel, each result in its own
- * slot, so findings are reported in archive order and memory stays at two
- * batches: one checked in the background while the next is read.
+ * batch.c - signature checks on every core. The archive is read by one
+ * thread; the messages of up to VBATCH_JOBS logs are copied into a batch's
+ * arena and handed to a pool of worker threads that live as long as the
+ * verification. The pool holds VPOOL_BATCHES batches: the workers check the
+ * oldest ones job by job while the reader fills the next, so they never wait
+ * for one another at a batch's end; each result goes into its job's slot and
+ * a batch is taken back, checked, in archive order. Memory stays at the
+ * pool's batches.
  *
  * Each worker sets up the verification of a key once (an EVP_PKEY_CTX, the
  * hash fetched) and checks its signatures over it: OpenSSL's per-call setup
@@ -23,27 +26,9 @@
 
 #define VBATCH_ARENA (4u << 20)
 
-int vbatch_init(vbatch *b, unsigned threads)
-{
-    memset(b, 0, sizeof *b);
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (unsigned)n : 1;
-    }
-    b->threads = threads > VBATCH_MAX_THREADS ? VBATCH_MAX_THREADS : threads;
-    b->size = VBATCH_ARENA;
-    b->jobs = calloc(VBATCH_JOBS, sizeof *b->jobs);
-    b->arena = malloc(b->size);
-    return b->jobs && b->arena ? 0 : -1;
-}
-
-void vbatch_free(vbatch *b)
-{
-    vbatch_wait(b);
-    free(b->jobs);
-    free(b->arena);
-    memset(b, 0, sizeof *b);
-}
+/* Fewer signatures than this in all are checked by the caller itself:
+ * threads only pay off for more than a handful. */
+#define VPOOL_INLINE 64
 
 bool vbatch_fits(const vbatch *b, size_t len, const char *name)
 {
@@ -70,12 +55,18 @@ typedef struct vprep {
     EVP_PKEY_CTX *ctx;
     EVP_MD *md;
     size_t half;             /* bytes of r and of s: the group order's */
+    size_t uses;             /* signatures of the key checked in a row */
+    vfixed *fixed;           /* its tables (fixed.c), once it signed VPREP_FIXED in a row */
 } vprep;
+
+/* Signatures of one key in a row after which its tables pay off. */
+#define VPREP_FIXED 64
 
 static void prep_free(vprep *p)
 {
     EVP_PKEY_CTX_free(p->ctx);
     EVP_MD_free(p->md);
+    vfixed_free(p->fixed);
     memset(p, 0, sizeof *p);
 }
 
@@ -83,8 +74,11 @@ static void prep_free(vprep *p)
  * (then csp_verify checks the job). */
 static bool prep_for(vprep *p, const vjob *j)
 {
-    if (p->ctx && p->pub == j->pub && p->hash == j->hash)
+    if (p->ctx && p->pub == j->pub && p->hash == j->hash) {
+        if (++p->uses == VPREP_FIXED)
+            p->fixed = vfixed_new(p->pub);   /* NULL: not a curve it serves */
         return true;
+    }
     prep_free(p);
     const char *md = j->hash == TSE_HASH_SHA256   ? "SHA256"
                      : j->hash == TSE_HASH_SHA384 ? "SHA384"
@@ -113,6 +107,9 @@ static bool prep_verifies(const vprep *p, const vjob *j)
         return false;
     uint8_t digest[EVP_MAX_MD_SIZE], der[2 * 70 + 8];
     unsigned dlen = 0;
+    if (p->fixed)
+        return EVP_Digest(j->tbs, j->tbs_len, digest, &dlen, p->md, NULL) == 1 &&
+               vfixed_verify(p->fixed, digest, dlen, j->sig, j->sig_len);
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(j->sig, (int)p->half, NULL), *s = BN_bin2bn(j->sig + p->half, (int)p->half, NULL);
     bool ok = false;
@@ -131,50 +128,153 @@ static bool prep_verifies(const vprep *p, const vjob *j)
     return ok;
 }
 
+static void check_job(vprep *p, vjob *j)
+{
+    j->ok = (prep_for(p, j) && prep_verifies(p, j)) ||
+            csp_verify(j->pub, j->hash, j->tbs, j->tbs_len, j->sig, j->sig_len, &j->err) == 0;
+}
+
+/* ------------------------------------------------------------- pool */
+
+int vpool_init(vpool *p, unsigned threads)
+{
+    memset(p, 0, sizeof *p);
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    p->threads = threads > VBATCH_MAX_THREADS ? VBATCH_MAX_THREADS : threads;
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&p->work, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return -1;
+    }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+        return -1;
+    }
+    p->ready = true;
+    for (size_t i = 0; i < VPOOL_BATCHES; i++) {
+        vbatch *b = &p->ring[i];
+        b->size = VBATCH_ARENA;
+        if (!(b->jobs = calloc(VBATCH_JOBS, sizeof *b->jobs)) || !(b->arena = malloc(b->size)))
+            return -1;
+    }
+    return 0;
+}
+
+void vpool_free(vpool *p)
+{
+    if (p->ready) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->mu);
+        for (unsigned i = 0; i < p->started; i++)
+            pthread_join(p->workers[i], NULL);
+        pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+    }
+    for (size_t i = 0; i < VPOOL_BATCHES; i++) {
+        free(p->ring[i].jobs);
+        free(p->ring[i].arena);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+vbatch *vpool_filling(vpool *p)
+{
+    return &p->ring[(p->head + p->queued) % VPOOL_BATCHES];
+}
+
+/* A worker: takes the next unchecked job of the oldest batch that has one,
+ * until the pool stops. */
 static void *work(void *arg)
 {
-    vbatch *b = arg;
-    vprep p = {0};
-    for (;;) {
-        size_t i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
-        if (i >= b->n)
-            break;
-        vjob *j = &b->jobs[i];
-        j->ok = (prep_for(&p, j) && prep_verifies(&p, j)) ||
-                csp_verify(j->pub, j->hash, j->tbs, j->tbs_len, j->sig, j->sig_len, &j->err) == 0;
+    vpool *p = arg;
+    vprep prep = {0};
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        vbatch *b = NULL;
+        for (size_t i = 0; i < p->queued && !b; i++) {
+            vbatch *c = &p->ring[(p->head + i) % VPOOL_BATCHES];
+            if (c->next < c->n)
+                b = c;
+        }
+        if (!b) {
+            pthread_cond_wait(&p->work, &p->mu);
+            continue;
+        }
+        vjob *j = &b->jobs[b->next++];
+        pthread_mutex_unlock(&p->mu);
+        check_job(&prep, j);
+        pthread_mutex_lock(&p->mu);
+        if (++b->done == b->n)
+            pthread_cond_signal(&p->done);
     }
-    prep_free(&p);
+    pthread_mutex_unlock(&p->mu);
+    prep_free(&prep);
     return NULL;
 }
 
-void vbatch_start(vbatch *b)
+/* Checks the jobs of `b` not yet taken, here (no worker runs). */
+static void check_here(vbatch *b)
 {
-    b->next = 0;
-    b->started = 0;
-    /* Threads only pay off for more than a handful of signatures. */
-    unsigned want = b->n < 64 ? 1 : b->threads;
-    for (unsigned i = 0; i < want; i++)
-        if (pthread_create(&b->workers[b->started], NULL, work, b) == 0)
-            b->started++;
-    if (!b->started)
-        work(b);   /* no thread could start: check here */
+    vprep prep = {0};
+    for (; b->next < b->n; b->next++, b->done++)
+        check_job(&prep, &b->jobs[b->next]);
+    prep_free(&prep);
 }
 
-void vbatch_wait(vbatch *b)
+/* Starts the workers not yet running; p->failed when one cannot start. */
+static void start_workers(vpool *p)
 {
-    for (unsigned i = 0; i < b->started; i++)
-        pthread_join(b->workers[i], NULL);
-    b->started = 0;
+    while (p->started < p->threads && !p->failed) {
+        if (pthread_create(&p->workers[p->started], NULL, work, p) == 0)
+            p->started++;
+        else
+            p->failed = true;
+    }
 }
 
-void vbatch_run(vbatch *b)
+void vpool_submit(vpool *p, bool last)
 {
-    vbatch_start(b);
-    vbatch_wait(b);
+    vbatch *b = vpool_filling(p);
+    if (!b->n)
+        return;
+    if (!p->started && last && !p->queued && b->n < VPOOL_INLINE)
+        check_here(b);   /* a handful of signatures in all */
+    else
+        start_workers(p);
+    pthread_mutex_lock(&p->mu);
+    p->queued++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
 }
 
-void vbatch_clear(vbatch *b)
+vbatch *vpool_take(vpool *p, bool all)
 {
-    b->n = 0;
-    b->used = 0;
+    if (!p->queued || (!all && p->queued < VPOOL_BATCHES))
+        return NULL;
+    vbatch *b = &p->ring[p->head];
+    if (!p->started)
+        check_here(b);   /* no thread could start */
+    pthread_mutex_lock(&p->mu);
+    while (b->done < b->n)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+void vpool_release(vpool *p)
+{
+    vbatch *b = &p->ring[p->head];
+    pthread_mutex_lock(&p->mu);
+    b->n = b->used = b->next = b->done = 0;
+    p->head = (p->head + 1) % VPOOL_BATCHES;
+    p->queued--;
+    pthread_mutex_unlock(&p->mu);
 }

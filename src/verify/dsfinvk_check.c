@@ -176,16 +176,19 @@ typedef struct dtse {
     uint64_t id;
     char serial[65];
     const verify_result *r;  /* the verified archive holding it, or NULL */
+    size_t ri;               /* its index in the results */
+    size_t tse;              /* the TSE's index in r->tses */
 } dtse;
 
 static const char *const tse_cols[] = {"TSE_ID", "TSE_SERIAL", "TSE_SIG_ALGO", "TSE_PUBLIC_KEY"};
 
 static const verify_result *holder(const verify_result *const *results, size_t n,
-                                   const char *serial, size_t *tse)
+                                   const char *serial, size_t *ri, size_t *tse)
 {
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < results[i]->n_tses; k++)
             if (strcasecmp(results[i]->tses[k].serial_hex, serial) == 0) {
+                *ri = i;
                 *tse = k;
                 return results[i];
             }
@@ -206,7 +209,7 @@ static int tse_row(const csv_row *row, const int *c, const verify_result *const 
     for (int i = 0; i < 64; i++)
         t->serial[i] = (char)(serial[i] >= 'A' && serial[i] <= 'F' ? serial[i] - 'A' + 'a' : serial[i]);
     t->serial[64] = 0;
-    size_t point_len, k = 0;
+    size_t point_len;
     uint8_t *point = unbase64(key, &point_len), digest[32];
     char hex[65] = "";
     if (point && point_len) {
@@ -218,15 +221,15 @@ static int tse_row(const csv_row *row, const int *c, const verify_result *const 
     if (strcmp(hex, t->serial) != 0)
         rc = vr_add(out, o, VERIFY_ERROR, "dsfinvk-tse-key-mismatch", file,
                     "TSE_PUBLIC_KEY does not hash to TSE_SERIAL %s", t->serial);
-    t->r = holder(results, n, t->serial, &k);
+    t->r = holder(results, n, t->serial, &t->ri, &t->tse);
     if (rc == 0 && !t->r)
         rc = vr_add(out, o, VERIFY_WARNING, "dsfinvk-tse-unknown", file,
                     "TSE %s (TSE_ID %llu) signs no log of the archives", t->serial,
                     (unsigned long long)t->id);
-    else if (rc == 0 && strcmp(row->f[c[2]], t->r->tses[k].signature_algorithm) != 0)
+    else if (rc == 0 && strcmp(row->f[c[2]], t->r->tses[t->tse].signature_algorithm) != 0)
         rc = vr_add(out, o, VERIFY_ERROR, "dsfinvk-mismatch", file,
                     "TSE_SIG_ALGO \"%s\", but the logs of TSE %.16s... are signed with %s",
-                    row->f[c[2]], t->serial, t->r->tses[k].signature_algorithm);
+                    row->f[c[2]], t->serial, t->r->tses[t->tse].signature_algorithm);
     return rc;
 }
 
@@ -283,8 +286,9 @@ static int compare(const csv_row *row, const int *c, const verify_finish *f, con
     return rc;
 }
 
-static int tx_row(const csv_row *row, const int *c, const dtse *tses, size_t n_tses,
-                  const verify_result *const *results, size_t n, bool **matched,
+/* The Finish logs a row matched: {key: the result's index, counter: the
+ * row of its table}, sorted for the walk over the rows left out. */
+static int tx_row(const csv_row *row, const int *c, const dtse *tses, size_t n_tses, vsort *matched,
                   verify_result *out, const verify_options *o)
 {
     char file[48];
@@ -301,16 +305,22 @@ static int tx_row(const csv_row *row, const int *c, const dtse *tses, size_t n_t
     if (!t)
         return vr_add(out, o, VERIFY_WARNING, "dsfinvk-tse-unknown", file,
                       "TSE_ID %llu is not in tse.csv", (unsigned long long)id);
-    const verify_finish *f = t->r ? verify_find_finish(t->r, t->serial, tanr) : NULL;
-    if (!f)
+    size_t at = 0;
+    int found = t->r ? vfin_find(t->r, t->tse, tanr, &at) : 0;
+    if (found < 0)
+        return -1;
+    if (!found)
         return t->r ? vr_add(out, o, VERIFY_WARNING, "dsfinvk-not-in-archive", file,
                              "transaction %llu of TSE %.16s... has no Finish log in the archives",
                              (unsigned long long)tanr, t->serial)
                     : 0;   /* the TSE's archive is not given: one finding in tse.csv */
-    for (size_t i = 0; i < n; i++)
-        if (results[i] == t->r)
-            matched[i][f - t->r->finishes] = true;
-    return compare(row, c, f, file, out, o);
+    vrec m = {.key = (uint16_t)t->ri, .counter = at};
+    verify_finish f;
+    if (vsort_add(matched, &m) != 0 || vfin_at(t->r, at, &f) != 0)
+        return -1;
+    int rc = compare(row, c, &f, file, out, o);
+    verify_finish_free(&f);
+    return rc;
 }
 
 /* Reads `name` in `dir` row by row: the header's columns `cols` (`need` of
@@ -363,7 +373,7 @@ typedef struct check_ctx {
     size_t n;
     dtse *tses;
     size_t n_tses;
-    bool **matched;
+    vsort matched;
     verify_result *out;
     const verify_options *o;
 } check_ctx;
@@ -386,7 +396,38 @@ static int on_tx(void *p, const csv_row *row, const int *c)
 {
     check_ctx *x = p;
     x->out->dsfinvk_rows++;
-    return tx_row(row, c, x->tses, x->n_tses, x->results, x->n, x->matched, x->out, x->o);
+    return tx_row(row, c, x->tses, x->n_tses, &x->matched, x->out, x->o);
+}
+
+/* The Finish logs of the archives' TSEs that no row matched. */
+static int missing_rows(check_ctx *x)
+{
+    verify_result *out = x->out;
+    vrec m;
+    int got = vsort_begin(&x->matched) == 0 ? vsort_next(&x->matched, &m) : -1;
+    for (size_t i = 0; i < x->n && got >= 0; i++) {
+        const verify_result *r = x->results[i];
+        for (size_t j = 0; j < r->n_finishes && got >= 0; j++) {
+            while (got == 1 && (m.key < i || (m.key == i && m.counter < j)))
+                got = vsort_next(&x->matched, &m);
+            if (got == 1 && m.key == i && m.counter == j)
+                continue;
+            verify_finish f;
+            if (got < 0 || vfin_at(r, j, &f) != 0)
+                return -1;
+            bool listed_tse = false;
+            for (size_t k = 0; k < x->n_tses; k++)
+                listed_tse = listed_tse || (x->tses[k].r == r && x->tses[k].tse == f.tse);
+            int rc = vr_add(out, x->o, VERIFY_WARNING, "dsfinvk-missing-row", f.file,
+                            "transaction %llu (TSE %.16s...%s) has no row in transactions_tse.csv",
+                            (unsigned long long)f.transaction, r->tses[f.tse].serial_hex,
+                            listed_tse ? "" : ", not in tse.csv");
+            verify_finish_free(&f);
+            if (rc != 0)
+                return -1;
+        }
+    }
+    return got < 0 ? -1 : 0;
 }
 
 int verify_dsfinvk(const char *dir, const verify_result *const *results, size_t n,
@@ -396,33 +437,16 @@ int verify_dsfinvk(const char *dir, const verify_result *const *results, size_t 
     out->dsfinvk = true;
     if (!(out->source = strdup(dir)))
         return -1;
-    check_ctx x = {results, n, NULL, 0, calloc(n ? n : 1, sizeof(bool *)), out, o};
-    int rc = x.matched ? 0 : -1;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (!(x.matched[i] = calloc(results[i]->n_finishes + 1, sizeof(bool))))
-            rc = -1;
+    check_ctx x = {results, n, NULL, 0, {0}, out, o};
+    int rc = n <= UINT16_MAX ? vsort_init(&x.matched, vrec_by_key_counter, o ? o->spill_records : 0) : -1;
     if (rc == 0)
         rc = read_table(dir, "tse.csv", tse_cols, 4, 4, on_tse, &x, out, o);
     if (rc == 0)
         rc = read_table(dir, "transactions_tse.csv", tx_cols, TX_COLS, 7, on_tx, &x, out, o);
     /* Transactions of the archives' TSEs that the tables leave out. */
-    bool unreadable = verify_count(out, "dsfinvk-unreadable") > 0;
-    for (size_t i = 0; i < n && rc == 0 && !unreadable; i++)
-        for (size_t j = 0; j < results[i]->n_finishes && rc == 0; j++) {
-            const verify_finish *f = &results[i]->finishes[j];
-            bool listed_tse = false;
-            for (size_t k = 0; k < x.n_tses; k++)
-                listed_tse = listed_tse || (x.tses[k].r == results[i] &&
-                                            !strcmp(x.tses[k].serial, results[i]->tses[f->tse].serial_hex));
-            if (!x.matched[i][j])
-                rc = vr_add(out, o, VERIFY_WARNING, "dsfinvk-missing-row", f->file,
-                            "transaction %llu (TSE %.16s...%s) has no row in transactions_tse.csv",
-                            (unsigned long long)f->transaction, results[i]->tses[f->tse].serial_hex,
-                            listed_tse ? "" : ", not in tse.csv");
-        }
-    for (size_t i = 0; x.matched && i < n; i++)
-        free(x.matched[i]);
-    free(x.matched);
+    if (rc == 0 && verify_count(out, "dsfinvk-unreadable") == 0)
+        rc = missing_rows(&x);
+    vsort_free(&x.matched);
     free(x.tses);
     return rc;
 }

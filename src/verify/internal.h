@@ -36,12 +36,51 @@ int vr_add(verify_result *r, const verify_options *o, verify_severity sev, const
 /* Adds a timeline mark; bounded per kind and TSE by the caller. -1: out of memory. */
 int vr_mark(verify_result *r, size_t tse, verify_mark_kind kind, uint64_t counter, int64_t time);
 
-/* Keeps the Finish log `m` (named `name`) or the time of the Start log `m`
- * (vctx->starts) for the cross-checks. -1: out of memory. */
+/* ----------------------------------------------- kept Finish logs */
+
+/* Bytes appended and read back at their offset: in memory up to `mem_max`
+ * bytes, then in a temporary file (TMPDIR, removed at once); when none can
+ * be made, in memory all the same (in_memory, spill_errno). */
+typedef struct vstore {
+    FILE *f;
+    uint8_t *mem;
+    size_t len, cap, mem_max;
+    uint64_t size;           /* bytes appended */
+    bool dirty;              /* written to f since the last read */
+    bool in_memory;
+    int spill_errno;
+} vstore;
+
+void vstore_init(vstore *s, size_t mem_max);
+/* Appends n bytes; their offset in *off (may be NULL). -1: out of memory or
+ * the temporary file cannot be written. */
+int vstore_put(vstore *s, const void *p, size_t n, uint64_t *off);
+/* Reads n bytes at off. -1: not there, or a read error. */
+int vstore_get(vstore *s, uint64_t off, void *p, size_t n);
+void vstore_free(vstore *s);
+
+/* A new temporary file in TMPDIR, already removed; NULL (errno) when none
+ * can be made. */
+FILE *vtemp_file(void);
+
 struct vctx;
+/* Starts keeping Finish logs (options' keep_finishes) into r->finishes. -1:
+ * out of memory. */
+int vfin_init(struct vctx *x);
+/* Keeps the Finish log `m` (named `name`) or the time of the Start log `m`
+ * for the cross-checks. -1: out of memory or the temporary file failed. */
 int vfin_keep(struct vctx *x, const logmsg *m, const char *name, uint16_t key, uint8_t op);
-/* Joins the Start times to the kept finishes and sorts them for lookup. */
-void vfin_finish(struct vctx *x);
+/* Joins the Start times to the kept finishes and writes their table, by TSE
+ * and transaction number (r->n_finishes rows). -1 as above. */
+int vfin_finish(struct vctx *x);
+/* Frees what r->finishes holds. */
+void vfin_free(verify_result *r);
+/* Row i of the table into *out (free with verify_finish_free). -1: read
+ * error or out of memory. */
+int vfin_at(const verify_result *r, size_t i, verify_finish *out);
+/* The first row of TSE index `tse` and transaction `tx`: 1 (its row in
+ * *index), 0 when there is none, -1 on a read error. */
+int vfin_find(const verify_result *r, size_t tse, uint64_t tx, size_t *index);
 
 /* Findings listed per code (the options' limit or the default). */
 size_t vr_limit(const verify_options *o);
@@ -200,33 +239,64 @@ typedef struct vjob {
 
 #define VBATCH_MAX_THREADS 16
 
+/* ECDSA verification with fixed-base tables for one key (fixed.c): for
+ * brainpool keys, NULL for others or when out of memory. One thread's. */
+typedef struct vfixed vfixed;
+vfixed *vfixed_new(EVP_PKEY *pub);
+/* Whether the ecdsa-plain signature (r || s) verifies over the digest. */
+bool vfixed_verify(vfixed *f, const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t sig_len);
+void vfixed_free(vfixed *f);
+
+/* Up to VBATCH_JOBS signatures whose messages are copied into the arena. */
 typedef struct vbatch {
     vjob *jobs;
     size_t n;
     uint8_t *arena;
     size_t used, size;
-    unsigned threads;
-    size_t next;             /* the next job a worker takes (atomic) */
-    pthread_t workers[VBATCH_MAX_THREADS];
-    unsigned started;        /* workers running, 0 when none */
+    size_t next;             /* the next job a worker takes (under the pool's lock) */
+    size_t done;             /* jobs checked (under the pool's lock) */
 } vbatch;
 
-/* `threads` 0: one per core. -1 when out of memory. */
-int vbatch_init(vbatch *b, unsigned threads);
-void vbatch_free(vbatch *b);
 /* Whether a message of `len` bytes named `name` fits in the batch. */
 bool vbatch_fits(const vbatch *b, size_t len, const char *name);
 /* A new job with a copy of the message (its address in *copy) and name;
  * the caller fills in key and slices. Only after vbatch_fits. */
 vjob *vbatch_add(vbatch *b, const uint8_t *data, size_t len, const char *name, const uint8_t **copy);
-/* Checks every job's signature (sets ok / err), in parallel. */
-void vbatch_run(vbatch *b);
-/* The same in the background: workers check while the caller reads on;
- * vbatch_wait waits for them (at once when none run). The batch must not be
- * touched in between. */
-void vbatch_start(vbatch *b);
-void vbatch_wait(vbatch *b);
-void vbatch_clear(vbatch *b);
+
+/* Worker threads checking the jobs of a ring of batches: the oldest
+ * `queued` from `head` on are the workers'; the one after them is filled by
+ * the caller. The workers start with the first batch handed over and stop
+ * with vpool_free. */
+#define VPOOL_BATCHES 4
+typedef struct vpool {
+    vbatch ring[VPOOL_BATCHES];
+    size_t head, queued;
+    unsigned threads;
+    pthread_t workers[VBATCH_MAX_THREADS];
+    unsigned started;        /* workers running */
+    bool failed;             /* a worker could not start: no more tried */
+    bool stop;
+    bool ready;              /* the lock and conditions exist */
+    pthread_mutex_t mu;
+    pthread_cond_t work;     /* to the workers: a batch handed over, or stop */
+    pthread_cond_t done;     /* to the caller: a batch is checked */
+} vpool;
+
+/* `threads` 0: one per core. -1 when out of memory. */
+int vpool_init(vpool *p, unsigned threads);
+/* Stops the workers (unchecked jobs are left) and frees the batches. */
+void vpool_free(vpool *p);
+/* The batch the caller fills. */
+vbatch *vpool_filling(vpool *p);
+/* Hands the batch being filled to the workers (nothing when it is empty).
+ * `last`: no more follow; a handful of signatures in all are then checked
+ * at once, without threads. */
+void vpool_submit(vpool *p, bool last);
+/* The oldest batch handed over, once checked (ok / err set in its jobs),
+ * when no batch is free to fill or `all`; NULL otherwise and when none is
+ * handed over. The caller reads it, then gives it back with vpool_release. */
+vbatch *vpool_take(vpool *p, bool all);
+void vpool_release(vpool *p);
 
 /* ------------------------------------------------- one verification */
 
@@ -248,10 +318,8 @@ typedef struct vctx {
     size_t n_slots;
     bool single;            /* one log (verify_log): no chain or sequence checks */
     size_t expected_logs;   /* .log entries the first pass saw */
-    struct vstart { uint16_t key; uint64_t tx; int64_t time; } *starts;  /* keep_finishes */
-    size_t n_starts, cap_starts;
-    vbatch batch;           /* signatures being collected */
-    vbatch pending;         /* the batch before, checked in the background */
+    vsort fins;             /* keep_finishes: Start and Finish records (finishes.c) */
+    vpool sigs;             /* signatures being checked */
 } vctx;
 
 /* Starts a verification writing into `r`. -1 when out of memory. */

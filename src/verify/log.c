@@ -148,8 +148,8 @@ static int check_name(vctx *x, const char *name, const logmsg *m)
                   "the content gives the name %s", ours);
 }
 
-/* The results of a checked batch, in archive order; the batch is emptied. */
-static int report(vctx *x, vbatch *b)
+/* The results of a checked batch, in archive order. */
+static int report(vctx *x, const vbatch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         const vjob *j = &b->jobs[i];
@@ -159,26 +159,24 @@ static int report(vctx *x, vbatch *b)
                         "%s with the key of %s", j->err.message, j->cert_file) != 0)
             return -1;
     }
-    vbatch_clear(b);
     return 0;
 }
 
-/* Signatures are checked in batches (batch.c): the full batch goes to the
- * background while the next one is read; its results are taken in archive
- * order before the one after it starts. `last`: wait for it too. */
+/* Signatures are checked by the pool's workers (batch.c) while the next
+ * batch is read: the full batch is handed over, and the results of the
+ * batches checked are taken in archive order when no batch is free to fill.
+ * `last`: every batch, after waiting for it. */
 static int flush(vctx *x, bool last)
 {
-    vbatch *p = &x->pending, full = x->batch;
-    vbatch_wait(p);
-    if (report(x, p) != 0)
-        return -1;
-    x->batch = *p;
-    *p = full;
-    vbatch_start(p);
-    if (!last)
-        return 0;
-    vbatch_wait(p);
-    return report(x, p);
+    vpool_submit(&x->sigs, last);
+    vbatch *b;
+    while ((b = vpool_take(&x->sigs, last)) != NULL) {
+        int rc = report(x, b);
+        vpool_release(&x->sigs);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int check_signature(vctx *x, const char *name, const uint8_t *data, size_t len,
@@ -192,10 +190,10 @@ static int check_signature(vctx *x, const char *name, const uint8_t *data, size_
         return vr_add(x->r, x->o, VERIFY_ERROR, "signature-algorithm-unsupported", name,
                       "%s cannot be checked", alg ? alg : m->signature_algorithm_oid);
     }
-    if (!vbatch_fits(&x->batch, len, name) && flush(x, false) != 0)
+    if (!vbatch_fits(vpool_filling(&x->sigs), len, name) && flush(x, false) != 0)
         return -1;
     const uint8_t *copy;
-    vjob *j = vbatch_add(&x->batch, data, len, name, &copy);
+    vjob *j = vbatch_add(vpool_filling(&x->sigs), data, len, name, &copy);
     j->pub = k->pub;
     j->hash = h;
     j->cert_file = k->cert->file;
@@ -272,7 +270,7 @@ int vctx_check_log(vctx *x, const char *name, const uint8_t *data, size_t len)
         return -1;
     if (check_name(x, name, &m) != 0 || check_signature(x, name, data, len, &m, k) != 0)
         return -1;
-    if (x->o && x->o->keep_finishes && m.kind == LOGMSG_TRANSACTION &&
+    if (x->r->finishes && m.kind == LOGMSG_TRANSACTION &&
         vfin_keep(x, &m, name, rec.key, rec.op) != 0)
         return -1;
     return keep(x, &rec);
@@ -362,9 +360,9 @@ int vctx_init(vctx *x, verify_result *r, const verify_options *o, bool single)
     x->r = r;
     x->o = o;
     x->single = single;
-    if (vbatch_init(&x->batch, o ? o->threads : 0) != 0 ||
-        vbatch_init(&x->pending, o ? o->threads : 0) != 0 ||
-        vsort_init(&x->recs, vrec_by_key_counter, o ? o->spill_records : 0) != 0)
+    if (vpool_init(&x->sigs, o ? o->threads : 0) != 0 ||
+        vsort_init(&x->recs, vrec_by_key_counter, o ? o->spill_records : 0) != 0 ||
+        (o && o->keep_finishes && !single && vfin_init(x) != 0))
         return -1;
     return single ? 0 : load_roots(x);
 }
@@ -393,7 +391,8 @@ int vctx_finish(vctx *x)
     if (vcrl_check(x->certs, x->n_certs, x->roots, x->n_roots, x->r, x->o) != 0 ||
         vcert_summarize(x->certs, x->n_certs, x->roots, x->n_roots, x->r) != 0)
         return -1;
-    vfin_finish(x);
+    if (vfin_finish(x) != 0)
+        return -1;
     return vseq_check(&x->recs, x->keys, x->n_keys, x->clients, x->r, x->o);
 }
 
@@ -405,14 +404,13 @@ void vctx_free(vctx *x)
     for (size_t i = 0; i < x->n_roots; i++)
         vcert_free(&x->roots[i]);
     free(x->roots);
-    free(x->starts);
+    vsort_free(&x->fins);
     free(x->keys);
     vsort_free(&x->recs);
     for (size_t i = 0; i < x->n_clients; i++)
         free(x->clients[i]);
     free(x->clients);
     free(x->slots);
-    vbatch_free(&x->pending);
-    vbatch_free(&x->batch);
+    vpool_free(&x->sigs);
     memset(x, 0, sizeof *x);
 }

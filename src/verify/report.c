@@ -165,13 +165,7 @@ void verify_result_free(verify_result *r)
         free(r->certs[i].subject);
     }
     free(r->certs);
-    for (size_t i = 0; i < r->n_finishes; i++) {
-        free(r->finishes[i].client);
-        free(r->finishes[i].process_type);
-        free(r->finishes[i].process_data);
-        free(r->finishes[i].file);
-    }
-    free(r->finishes);
+    vfin_free(r);
     free(r->tallies);
     free(r->tses);
     free(r->source);

@@ -29,7 +29,7 @@ int vsort_init(vsort *s, int (*cmp)(const void *, const void *), size_t chunk)
     return s->buf ? 0 : -1;
 }
 
-static FILE *temp_file(void)
+FILE *vtemp_file(void)
 {
     const char *dir = getenv("TMPDIR");
     char path[4096];
@@ -47,7 +47,7 @@ static FILE *temp_file(void)
 /* Appends run (sorted records) to the file. -1: cannot write. */
 static int put_run(vsort *s, const vrec *recs, size_t n)
 {
-    if (!s->tmp && !(s->tmp = temp_file()))
+    if (!s->tmp && !(s->tmp = vtemp_file()))
         return -1;
     if (vr_grow(&s->runs, &s->cap_runs, s->n_runs, sizeof *s->runs) != 0)
         return -1;
@@ -62,7 +62,7 @@ static int put_run(vsort *s, const vrec *recs, size_t n)
 
 int vsort_add(vsort *s, const vrec *r)
 {
-    if (s->n == s->cap && !s->tmp && !s->in_memory && !(s->tmp = temp_file())) {
+    if (s->n == s->cap && !s->tmp && !s->in_memory && !(s->tmp = vtemp_file())) {
         s->in_memory = true;
         s->spill_errno = errno;
     }

@@ -112,7 +112,9 @@ typedef struct verify_cert {
 } verify_cert;
 
 /* A transaction as its Finish log signed it, kept for the cross-checks
- * with DSFinV-K tables and receipt QR codes (verify_options.keep_finishes). */
+ * with DSFinV-K tables and receipt QR codes (verify_options.keep_finishes)
+ * and read back with verify_find_finish into a verify_finish of the
+ * caller's. */
 typedef struct verify_finish {
     size_t tse;               /* index into tses */
     uint64_t transaction, counter;
@@ -160,8 +162,8 @@ typedef struct verify_result {
     size_t n_certs;
     size_t dsfinvk_rows;           /* a verify_dsfinvk result: rows of transactions_tse.csv; */
     bool dsfinvk;                  /* (then no archive counts) */
-    verify_finish *finishes;       /* with keep_finishes: by TSE and transaction number */
-    size_t n_finishes, cap_finishes;
+    struct verify_finishes *finishes;  /* with keep_finishes: their table, in temporary files */
+    size_t n_finishes;             /* (memory stays bounded whatever their number) */
 } verify_result;
 
 /* Progress of the second pass: bytes of the archive read so far out of
@@ -256,8 +258,11 @@ int verify_report_text(const verify_result *r, FILE *out, bool quiet);
 int verify_report_html(const verify_result *const *results, size_t n, FILE *out);
 
 /* The kept Finish log of transaction `tx` of the TSE with key serial
- * `serial_hex` (64 hex digits, any case), or NULL. */
-const verify_finish *verify_find_finish(const verify_result *r, const char *serial_hex, uint64_t tx);
+ * `serial_hex` (64 hex digits, any case) into *out: 1 (free it with
+ * verify_finish_free), 0 when there is none, -1 when the temporary file
+ * cannot be read or memory ran out. */
+int verify_find_finish(const verify_result *r, const char *serial_hex, uint64_t tx, verify_finish *out);
+void verify_finish_free(verify_finish *f);
 
 /* Cross-checks a DSFinV-K export in `dir` (transactions_tse.csv, tse.csv)
  * against the verified archives (`results`, verified with keep_finishes):
