@@ -283,19 +283,26 @@ static void T_II_GDH_03(void **state)
 
 /* getComponentVersions: a DER DeviceInformationSet of records { componentName,
  * manufacturer, model, version, certificationId OPTIONAL }, PrintableStrings. */
+/* getComponentVersions of a ready TSE into d: its records (at least one). */
+static int component_records(uint8_t *d, size_t cap, const uint8_t *rec[32], size_t rl[32])
+{
+    cf_fresh(CF_READY);
+    unsigned long int n = 0;
+    OK(getComponentVersions(cap, d, &n));
+    int k = records(d, n, rec, rl, 32);
+    assert_true(k >= 1);
+    return k;
+}
+
 /* getComponentVersions names the components info.csv names, each with its
  * version, in info.csv's order. */
 static void T_II_GCV_01(void **state)
 {
     (void)state;
-    cf_fresh(CF_READY);
     uint8_t d[4096];
-    unsigned long int n = 0;
-    OK(getComponentVersions(sizeof d, d, &n));
     const uint8_t *rec[32];
     size_t rl[32];
-    int k = records(d, n, rec, rl, 32);
-    assert_true(k >= 1);
+    int k = component_records(d, sizeof d, rec, rl);
     cf_archive a;
     OK(cf_export(0, NULL, &a));
     const struct cf_entry *e = cf_entry(&a, "info.csv");
@@ -325,14 +332,10 @@ static void T_II_GCV_01(void **state)
 static void T_II_GCV_02(void **state)
 {
     (void)state;
-    cf_fresh(CF_READY);
     uint8_t d[4096];
-    unsigned long int n = 0;
-    OK(getComponentVersions(sizeof d, d, &n));
     const uint8_t *rec[32];
     size_t rl[32];
-    int k = records(d, n, rec, rl, 32);
-    assert_true(k >= 1);
+    int k = component_records(d, sizeof d, rec, rl);
     for (int i = 0; i < k; i++) {
         const uint8_t *p = rec[i], *v;
         size_t left = rl[i], vn;
