@@ -19,9 +19,7 @@ tse_err engine_log_format(engine *t, int *version)
     if (!t->log_version) {
         uint8_t *v = NULL;
         size_t n = 0;
-        tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
-        tse_err rc = engine_meta_read(t, META_LOG_FORMAT, &v, &n);
-        t->load_rc = saved;
+        tse_err rc = engine_meta_read_now(t, META_LOG_FORMAT, &v, &n);
         if (rc == TSE_ERR_NOT_FOUND)
             t->log_version = LOGMSG_VERSION_2;   /* created before the format was recorded */
         else if (rc != TSE_OK)

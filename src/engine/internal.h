@@ -173,6 +173,8 @@ int64_t engine_now(engine *t);            /* TSE time, or host time when not set
 /* state.c: a meta record (`*val` malloc'd; NOT_FOUND when there is none),
  * or as an integer or text with a default for a missing record. */
 tse_err engine_meta_read(engine *t, const char *key, uint8_t **val, size_t *len);
+/* The same outside a load: a failure is not recorded in load_rc. */
+tse_err engine_meta_read_now(engine *t, const char *key, uint8_t **val, size_t *len);
 int64_t engine_meta_read_int(engine *t, const char *key, int64_t dflt);
 void engine_meta_read_text(engine *t, const char *key, char *out, size_t cap);
 /* Frees the handle's lists of clients and open transactions. */

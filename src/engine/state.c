@@ -74,6 +74,14 @@ tse_err engine_meta_read(engine *t, const char *key, uint8_t **val, size_t *len)
     return rc;
 }
 
+tse_err engine_meta_read_now(engine *t, const char *key, uint8_t **val, size_t *len)
+{
+    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
+    tse_err rc = engine_meta_read(t, key, val, len);
+    t->load_rc = saved;
+    return rc;
+}
+
 int64_t engine_meta_read_int(engine *t, const char *key, int64_t dflt)
 {
     uint8_t *v = NULL;

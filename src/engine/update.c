@@ -80,9 +80,7 @@ static tse_err read_applied(engine *t, export_device *out)
     *out = (export_device){0};
     uint8_t *v = NULL;
     size_t n = 0;
-    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
-    tse_err rc = engine_meta_read(t, META_UPDATED_COMPONENTS, &v, &n);
-    t->load_rc = saved;
+    tse_err rc = engine_meta_read_now(t, META_UPDATED_COMPONENTS, &v, &n);
     if (rc == TSE_ERR_NOT_FOUND)
         return TSE_OK;
     tse_error err = {0};
@@ -358,9 +356,7 @@ tse_err engine_log_outside_update(engine *t)
         goto out;
     }
     export_device_csv(now, csv, need);
-    tse_err saved = t->load_rc;   /* not a load: leave the loaders' record alone */
-    tse_err found = engine_meta_read(t, META_LOGGED_COMPONENTS, &was, &was_len);
-    t->load_rc = saved;
+    tse_err found = engine_meta_read_now(t, META_LOGGED_COMPONENTS, &was, &was_len);
     if (found && found != TSE_ERR_NOT_FOUND) {
         rc = found;
         goto out;
