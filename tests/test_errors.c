@@ -62,7 +62,8 @@ static void unknown_user_logged(tse *t, snapshot before, tse_err rc, const char 
     size_t len = 0;
     assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
     logmsg m;
-    assert_true(logmsg_parse(msg, len, &m, NULL));
+    tse_error perr = {0};
+        assert_true(logmsg_parse(msg, len, &m, &perr));
     assert_int_equal(m.operation.n, strlen(event));
     assert_memory_equal(m.operation.p, event, m.operation.n);
     assert_int_equal(m.event_data.n, n);
@@ -323,8 +324,6 @@ static void test_open_errors(void **state)
     free(path);
 }
 
-/* Someone with file access alters a stored log: the next open's self-test
- * fails and the TSE refuses to sign. */
 /* Moves the stored end of the PUK's block into the past (as if its back-off
  * had been waited out) while the TSE is closed. */
 static void puk_block_ends(const char *path)
@@ -383,14 +382,10 @@ static void test_puk_back_off(void **state)
     free(path);
 }
 
-static void test_tampered_store_fails_self_test(void **state)
+/* Alters one byte of the stored log `counter` of the closed TSE at `path`,
+ * past the triggers that keep the logs append-only. */
+static void tamper_log(const char *path, uint64_t counter)
 {
-    (void)state;
-    char *path = NULL;
-    tse *t = ready_tse("tamper", NULL, &path);
-    tse_result r;
-    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
-    tse_close(t);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     char sql[512];
@@ -408,10 +403,23 @@ static void test_tampered_store_fails_self_test(void **state)
     assert_int_equal(sqlite3_exec(db, drops, NULL, NULL, NULL), SQLITE_OK);
     snprintf(sql, sizeof sql,
              "UPDATE logs SET data = substr(data,1,20) || x'EE' || substr(data,22) WHERE counter = %llu",
-             (unsigned long long)r.signature_counter);
+             (unsigned long long)counter);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_changes(db), 1);
     sqlite3_close(db);
+}
+
+/* Someone with file access alters a stored log: the next open's self-test
+ * fails and the TSE refuses to sign. */
+static void test_tampered_store_fails_self_test(void **state)
+{
+    (void)state;
+    char *path = NULL;
+    tse *t = ready_tse("tamper", NULL, &path);
+    tse_result r;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
+    tse_close(t);
+    tamper_log(path, r.signature_counter);
 
     tse_open_options oo = {.master_key_path = th_master_key()};
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
@@ -421,6 +429,117 @@ static void test_tampered_store_fails_self_test(void **state)
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    tse_close(t);
+    free(path);
+}
+
+/* The stored log `counter`: a system log of the SMA (no triggering user)
+ * named `event`; its eventData's content into *data (freed with free). */
+static void expect_sma_log(tse *t, uint64_t counter, const char *event, uint8_t **data, size_t *data_len)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
+    logmsg m;
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
+    assert_int_equal(m.kind, LOGMSG_SYSTEM);
+    if (m.operation.n != strlen(event) || memcmp(m.operation.p, event, m.operation.n) != 0)
+        fail_msg("log %llu is %.*s, not %s", (unsigned long long)counter, (int)m.operation.n,
+                 (const char *)m.operation.p, event);
+    assert_true(m.has_event_origin);
+    assert_int_equal(m.event_origin.n, 3);
+    assert_memory_equal(m.event_origin.p, "SMA", 3);
+    assert_false(m.has_event_triggered_by_user);
+    if (data) {
+        *data = malloc(m.event_data.n + 1);
+        memcpy(*data, m.event_data.p, m.event_data.n);
+        *data_len = m.event_data.n;
+    }
+    tse_free(msg);
+}
+
+/* TR-03153-1 v1.1.1 9.8.3 and 9.8.4: a failed self-test puts the SMA into
+ * its safe state (enterSecureState after the failed selfTest), a passing one
+ * leaves it (exitSecureState). Without the key nothing can be signed: the
+ * enterSecureState log comes when the key is back, with the time of the
+ * event, just before the exitSecureState. A TSE of log format 2 has neither. */
+static void test_secure_state(void **state)
+{
+    (void)state;
+    char *path = NULL;
+    tse *t = ready_tse("secure", NULL, &path);
+    uint64_t last = snap(t).counter;
+    tse_close(t);
+    tamper_log(path, last);
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(snap(t).counter, last + 2);   /* selfTest (failed), enterSecureState */
+    uint8_t *data = NULL;
+    size_t n = 0;
+    expect_sma_log(t, last + 1, "selfTest", NULL, NULL);
+    expect_sma_log(t, last + 2, "enterSecureState", &data, &n);
+    assert_int_equal(n, 0);   /* logged when it happened: no timeOfEvent */
+    free(data);
+    /* the last stored log is sound again: selfTest passed, exitSecureState */
+    assert_int_equal(tse_self_test(t), TSE_OK);
+    assert_int_equal(snap(t).counter, last + 4);
+    expect_sma_log(t, last + 4, "exitSecureState", &data, &n);
+    assert_int_equal(n, 0);
+    free(data);
+    assert_int_equal(tse_self_test(t), TSE_OK);
+    assert_int_equal(snap(t).counter, last + 5);   /* only the selfTest: not in the safe state */
+    last += 5;
+    tse_close(t);
+
+    /* without the master key: no log, the time is kept */
+    int64_t before = (int64_t)time(NULL);
+    assert_int_equal(tse_open(path, NULL, &t), TSE_OK);
+    EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_self_test(t));
+    assert_int_equal(snap(t).counter, last);
+    tse_close(t);
+    int64_t after = (int64_t)time(NULL);
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_true(info.self_test_ok);
+    assert_int_equal(info.signature_counter, last + 3);   /* selfTest, enterSecureState, exitSecureState */
+    expect_sma_log(t, last + 2, "enterSecureState", &data, &n);
+    /* timeOfEvent: the ready TSE's Unix time, an INTEGER */
+    assert_true(n >= 3 && data[0] == 0x02 && data[1] == n - 2 && n - 2 <= 8);
+    int64_t when = (data[2] & 0x80) ? -1 : 0;
+    for (size_t i = 2; i < n; i++)
+        when = (int64_t)((uint64_t)when << 8 | data[i]);
+    assert_true(when >= before && when <= after);
+    free(data);
+    expect_sma_log(t, last + 3, "exitSecureState", NULL, NULL);
+    /* the logs after the altered one, checked by the openssl command line */
+    uint8_t *point = NULL;
+    size_t point_len = 0;
+    assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
+    for (uint64_t c = last - 4; c <= last + 3; c++) {
+        uint8_t *msg = NULL;
+        size_t len = 0;
+        assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
+        logmsg m;
+        tse_error perr = {0};
+        assert_true(logmsg_parse(msg, len, &m, &perr));
+        assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p,
+                                           m.signed_bytes.n, m.signature.p, m.signature.n), 0);
+        tse_free(msg);
+    }
+    tse_free(point);
+    tse_close(t);
+    free(path);
+
+    /* log format 2: the failed selfTest only */
+    tse_create_options v2 = {.log_format_version = 2};
+    t = ready_tse("secure-v2", &v2, &path);
+    last = snap(t).counter;
+    tse_close(t);
+    tamper_log(path, last);
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(snap(t).counter, last + 1);
     tse_close(t);
     free(path);
 }
@@ -494,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_puk_back_off),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_tampered_store_fails_self_test),
+        cmocka_unit_test(test_secure_state),
         cmocka_unit_test(test_full_disk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

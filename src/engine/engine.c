@@ -328,13 +328,20 @@ tse_err engine_self_test(engine *t)
     pthread_mutex_lock(&t->mu);
     run_self_test(t);
     /* a disabled secure element signs nothing more (TR-03151-1 3.3.6): the test runs, unlogged */
-    tse_err rc = t->key && !t->recovery && t->state != TSE_STATE_DISABLED ? engine_log_self_test(t, &ticket) : TSE_OK;
+    bool logs = !t->recovery && t->state != TSE_STATE_DISABLED;
+    tse_err rc = t->key && logs ? engine_log_self_test(t, &ticket) : TSE_OK;
+    engine_commit *enter = NULL, *leave = NULL;
+    if (rc == TSE_OK && logs)
+        rc = engine_log_secure_state(t, &enter, &leave);
     bool ok = t->self_test_ok;
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);
     pthread_mutex_unlock(&t->mu);
+    tse_err fin = engine_finish_commit(t, ticket);
+    tse_err fin2 = engine_finish_commit(t, enter);
+    tse_err fin3 = engine_finish_commit(t, leave);
     if (rc == TSE_OK)
-        rc = engine_finish_commit(t, ticket);
+        rc = fin != TSE_OK ? fin : fin2 != TSE_OK ? fin2 : fin3;
     if (rc == TSE_OK && !ok)
         rc = engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", why);
     return rc;

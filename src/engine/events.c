@@ -61,6 +61,7 @@ static const char *const v3_names[] = {
     [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest", [EV_SET_DESCRIPTION] = "setDescription",
     [EV_LOCK_TX] = "lockTransactionLogging", [EV_UNLOCK_TX] = "unlockTransactionLogging",
     [EV_UPDATE_DEVICE] = "updateDevice", [EV_UPDATE_DEVICE_COMPLETED] = "updateDeviceCompleted",
+    [EV_ENTER_SECURE_STATE] = "enterSecureState", [EV_EXIT_SECURE_STATE] = "exitSecureState",
 };
 
 /* Version 2 systemOperationData: context-tagged fields, no outer SEQUENCE. */
@@ -106,6 +107,8 @@ static void put_v2(engine *t, der_w *w, const engine_event *ev)
     case EV_UNLOCK_TX:
     case EV_UPDATE_DEVICE:
     case EV_UPDATE_DEVICE_COMPLETED:
+    case EV_ENTER_SECURE_STATE:
+    case EV_EXIT_SECURE_STATE:
         break;   /* version 3 only */
     }
 }
@@ -137,7 +140,10 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
     case EV_RESTORE:
     case EV_LOCK_TX:
     case EV_UNLOCK_TX:
+    case EV_EXIT_SECURE_STATE:
         return true;   /* empty SEQUENCE */
+    case EV_ENTER_SECURE_STATE:   /* timeOfEvent only when logged after the event */
+        return !ev->time_before || logmsg_put_time(w, fmt, ev->time_before);
     case EV_REGISTER_CLIENT:
     case EV_DEREGISTER_CLIENT:
     case EV_SET_DESCRIPTION:
@@ -238,4 +244,52 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket)
                        .by_tse = !t->self_tested, .roles = 1u << USER_ADMIN | 1u << USER_TIME_ADMIN};
     t->self_tested = true;
     return engine_event_log(t, &ev, NULL, 0, ticket);
+}
+
+/* The meta record of the safe state: "<time entered (engine_now)>,<1 if its
+ * enterSecureState log was written>"; absent while the SMA is not in it. */
+#define META_SECURE_STATE "secure_state"
+
+tse_err engine_log_secure_state(engine *t, engine_commit **first, engine_commit **second)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    *first = *second = NULL;
+    int version = 0;
+    if (engine_log_format(t, &version) != TSE_OK || version != LOGMSG_VERSION_3)
+        return TSE_OK;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    /* a store that cannot be read now is logged when it can be (9.8.3) */
+    tse_err found = engine_meta_read_now(t, META_SECURE_STATE, &v, &n);
+    if (found != TSE_OK && found != TSE_ERR_NOT_FOUND)
+        return TSE_OK;
+    char text[48] = "";
+    if (v)
+        snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), (const char *)v);
+    free(v);
+    long long since = 0;
+    int logged = 0;
+    bool in = found == TSE_OK && sscanf(text, "%lld,%d", &since, &logged) == 2;
+    if (!t->self_test_ok) {
+        if (in && (logged || !t->key))
+            return TSE_OK;   /* in it already */
+        char buf[48];
+        snprintf(buf, sizeof buf, "%lld,%d", in ? since : (long long)engine_now(t), t->key ? 1 : 0);
+        store_change ch = {.kind = STORE_PUT_META, .key = META_SECURE_STATE, .value = buf, .value_len = strlen(buf)};
+        if (!t->key)
+            return engine_submit_state(t, &ch, 1, first);
+        engine_event ev = {.kind = EV_ENTER_SECURE_STATE, .time_before = in ? since : 0, .by_tse = true};
+        return engine_event_log(t, &ev, &ch, 1, first);
+    }
+    if (!in)
+        return TSE_OK;
+    if (!logged) {
+        engine_event ev = {.kind = EV_ENTER_SECURE_STATE, .time_before = since, .by_tse = true};
+        tse_err rc = engine_event_log(t, &ev, NULL, 0, first);
+        if (rc != TSE_OK)
+            return rc;
+    }
+    store_change del = {.kind = STORE_DEL_META, .key = META_SECURE_STATE};
+    engine_event ev = {.kind = EV_EXIT_SECURE_STATE, .by_tse = true};
+    return engine_event_log(t, &ev, &del, 1, logged ? first : second);
 }

@@ -237,13 +237,14 @@ typedef enum engine_event_kind {
     EV_AUTHENTICATE, EV_LOGOUT, EV_UNBLOCK, EV_DELETE, EV_RESTORE, EV_SELF_TEST,
     /* version 3 only (TR-03151-1 v1.1.1): the callers refuse them on version 2 */
     EV_SET_DESCRIPTION, EV_LOCK_TX, EV_UNLOCK_TX, EV_UPDATE_DEVICE, EV_UPDATE_DEVICE_COMPLETED,
+    EV_ENTER_SECURE_STATE, EV_EXIT_SECURE_STATE,   /* TR-03153-1 v1.1.1 9.8.3, 9.8.4: by the SMA */
 } engine_event_kind;
 
 /* What a system log records; each event uses the fields it names. */
 typedef struct engine_event {
     engine_event_kind kind;
     const char *text;        /* description, client id, user id, or the selfTest's error */
-    int64_t time_before;     /* updateTime */
+    int64_t time_before;     /* updateTime; enterSecureState: timeOfEvent of a late log, 0: none */
     int64_t time_after;      /* updateTime: the new time; disable: now */
     uint64_t count;          /* version 2 deleteStoredData: highest counter deleted; restore: logs restored */
     int user_index;          /* authenticateUser: USER_* */
@@ -266,6 +267,12 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
                          engine_commit **ticket);
 /* The selfTest log of the last run_self_test() (engine.c). */
 tse_err engine_log_self_test(engine *t, engine_commit **ticket);
+/* After run_self_test(), under mu: the SMA's safe state (TR-03153-1 v1.1.1
+ * 9.8.3, 9.8.4). A failed self-test enters it: the enterSecureState log, or,
+ * without the key, only the time in the meta record "secure_state". A
+ * passing one leaves it: enterSecureState (with timeOfEvent) if it could not
+ * be logged then, and exitSecureState. Version 3 only; up to two tickets. */
+tse_err engine_log_secure_state(engine *t, engine_commit **first, engine_commit **second);
 
 /* update.c: the device's components (the deployment's with the applied
  * updates) into *out; under mu. */
