@@ -53,4 +53,9 @@ typedef struct th_rebuilt {
 } th_rebuilt;
 bool th_fields_from(const logmsg *m, th_rebuilt *rb, logmsg_fields *f);
 
+/* tamper.c: alters one byte of the stored log `counter` in the SQLite file
+ * of a closed TSE at `path`, past the triggers that keep the logs
+ * append-only, as someone with file access could. 0, or -1 if no such log. */
+int th_tamper_log(const char *path, uint64_t counter);
+
 #endif

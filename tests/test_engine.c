@@ -340,11 +340,13 @@ static void test_serial_numbers_and_certificates(void **state)
     uint8_t *der = NULL, *point = NULL;
     size_t len = 0, plen = 0;
     assert_int_equal(tse_export_serial_numbers(t, &der, &len), TSE_OK);
-    /* 30 L 30 L 04 20 <serial> 30 09 80 01 FF 81 01 FF 82 01 FF */
+    /* 30 L 30 L 04 20 <serial> 30 09 01 01 FF 01 01 FF 01 01 FF (log format 3: untagged) */
     assert_int_equal(len, 2 + 2 + 34 + 11);
     assert_int_equal(der[0], 0x30);
     assert_int_equal(der[4], 0x04);
     assert_memory_equal(der + 6, info.serial_number, 32);
+    static const uint8_t usage[] = {0x30, 9, 1, 1, 0xff, 1, 1, 0xff, 1, 1, 0xff};
+    assert_memory_equal(der + 38, usage, sizeof usage);
     tse_free(der);
     assert_int_equal(tse_public_key(t, &point, &plen), TSE_OK);
     uint8_t serial[32];

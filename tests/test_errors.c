@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "ready_tse.h"
+#include "verify/verify.h"
 
 typedef struct snapshot {
     uint64_t counter, tx;
@@ -382,31 +383,9 @@ static void test_puk_back_off(void **state)
     free(path);
 }
 
-/* Alters one byte of the stored log `counter` of the closed TSE at `path`,
- * past the triggers that keep the logs append-only. */
-static void tamper_log(const char *path, uint64_t counter)
+static int to_file(void *ctx, const uint8_t *data, size_t len)
 {
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT name FROM sqlite_master WHERE type='trigger'");
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    char drops[1024] = "";
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        strcat(drops, "DROP TRIGGER ");
-        strcat(drops, (const char *)sqlite3_column_text(st, 0));
-        strcat(drops, ";");
-    }
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_exec(db, drops, NULL, NULL, NULL), SQLITE_OK);
-    snprintf(sql, sizeof sql,
-             "UPDATE logs SET data = substr(data,1,20) || x'EE' || substr(data,22) WHERE counter = %llu",
-             (unsigned long long)counter);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_changes(db), 1);
-    sqlite3_close(db);
+    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
 }
 
 /* Someone with file access alters a stored log: the next open's self-test
@@ -419,7 +398,7 @@ static void test_tampered_store_fails_self_test(void **state)
     tse_result r;
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);
     tse_close(t);
-    tamper_log(path, r.signature_counter);
+    assert_int_equal(th_tamper_log(path, r.signature_counter), 0);
 
     tse_open_options oo = {.master_key_path = th_master_key()};
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
@@ -429,6 +408,26 @@ static void test_tampered_store_fails_self_test(void **state)
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_SELF_TEST_FAILED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+
+    /* everything stored is still exported, the altered log too, and the
+     * verifier calls the archive's integrity broken */
+    char *tar = th_path("tamper.tar");
+    FILE *f = fopen(tar, "wb");
+    assert_non_null(f);
+    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(fclose(f), 0);
+    th_tar_entry *e = NULL;
+    size_t n = 0, logs = 0;
+    assert_int_equal(th_tar_read(tar, &e, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        logs += strstr(e[i].name, ".log") != NULL;
+    assert_int_equal(logs, snap(t).counter);
+    th_tar_free(e, n);
+    verify_result res;
+    assert_int_equal(verify_archive(tar, NULL, &res), 0);
+    assert_int_equal(verify_verdict_of(&res), VERIFY_BROKEN);
+    verify_result_free(&res);
+    free(tar);
     tse_close(t);
     free(path);
 }
@@ -471,7 +470,7 @@ static void test_secure_state(void **state)
     tse *t = ready_tse("secure", NULL, &path);
     uint64_t last = snap(t).counter;
     tse_close(t);
-    tamper_log(path, last);
+    assert_int_equal(th_tamper_log(path, last), 0);
     tse_open_options oo = {.master_key_path = th_master_key()};
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
     assert_int_equal(snap(t).counter, last + 2);   /* selfTest (failed), enterSecureState */
@@ -479,6 +478,23 @@ static void test_secure_state(void **state)
     size_t n = 0;
     expect_sma_log(t, last + 1, "selfTest", NULL, NULL);
     expect_sma_log(t, last + 2, "enterSecureState", &data, &n);
+    /* the altered byte is in the eventType: the log cannot name itself and
+     * is exported as it is stored, under Invalid_Sig-N.log */
+    char *tar = th_path("secure.tar"), want[64];
+    FILE *f = fopen(tar, "wb");
+    assert_non_null(f);
+    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(fclose(f), 0);
+    th_tar_entry *e = NULL;
+    size_t ne = 0;
+    bool found = false;
+    assert_int_equal(th_tar_read(tar, &e, &ne), 0);
+    snprintf(want, sizeof want, "Invalid_Sig-%llu.log", (unsigned long long)last);
+    for (size_t i = 0; i < ne; i++)
+        found |= strcmp(e[i].name, want) == 0;
+    assert_true(found);
+    th_tar_free(e, ne);
+    free(tar);
     assert_int_equal(n, 0);   /* logged when it happened: no timeOfEvent */
     free(data);
     /* the last stored log is sound again: selfTest passed, exitSecureState */
@@ -537,7 +553,7 @@ static void test_secure_state(void **state)
     t = ready_tse("secure-v2", &v2, &path);
     last = snap(t).counter;
     tse_close(t);
-    tamper_log(path, last);
+    assert_int_equal(th_tamper_log(path, last), 0);
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
     assert_int_equal(snap(t).counter, last + 1);
     tse_close(t);

@@ -305,7 +305,8 @@ typedef struct tse_info {
     int64_t time_creation, time_init, time_disable;
     char description[TSE_MAX_DESCRIPTION_LEN + 1];
     int log_format_version;            /* 2 or 3 (tse_create_options); 0: not
-                                          reported (a remote TSE) */
+                                          reported (a remote TSE of an older
+                                          opentsed) */
 } tse_info;
 
 /* -------------------------------------------------- creating and opening */

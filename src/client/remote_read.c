@@ -91,6 +91,7 @@ tse_err remote_get_info(void *backend, tse_info *out)
         sscanf(serial + 2 * i, "%2x", &v);
         out->serial_number[i] = (uint8_t)v;
     }
+    out->log_format_version = (int)u64(j, "log_format_version");   /* 0 from a server that does not say */
     out->signature_counter = u64(j, "signature_counter");
     out->transaction_counter = u64(j, "transaction_counter");
     out->max_clients = (uint32_t)u64(j, "max_number_registered_clients");
@@ -227,10 +228,12 @@ tse_err remote_export_serial_numbers(void *backend, uint8_t **der, size_t *len)
     tse_err rc = remote_get_info(r, &info);
     if (rc)
         return rc;
-    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { [0] [1] [2] BOOLEAN TRUE } },
-     * as the engine writes it. */
+    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { three BOOLEANs TRUE } }, as the
+     * engine writes it: untagged for log format 3, [0] [1] [2] for 2 */
     static const uint8_t head[] = {0x30, 47, 0x30, 45, 0x04, TSE_SERIAL_LEN};
-    static const uint8_t tail[] = {0x30, 9, 0x80, 1, 0xff, 0x81, 1, 0xff, 0x82, 1, 0xff};
+    uint8_t tail[] = {0x30, 9, 0x80, 1, 0xff, 0x81, 1, 0xff, 0x82, 1, 0xff};
+    for (int i = 0; i < 3 && info.log_format_version != 2; i++)   /* 0: an older server, version 3 */
+        tail[2 + 3 * i] = 0x01;
     uint8_t *out = malloc(sizeof head + TSE_SERIAL_LEN + sizeof tail);
     if (!out)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");

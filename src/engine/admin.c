@@ -379,14 +379,22 @@ tse_err engine_export_serial_numbers(engine *t, uint8_t **der, size_t *len)
 {
     if (!t || !der || !len)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, der and len are required");
-    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { [0] BOOL, [1] BOOL, [2] BOOL } } */
+    /* SEQUENCE OF SEQUENCE { OCTET STRING serial, SEQUENCE { three BOOLEANs } }: version 3
+     * (TR-03151-1 v1.1.1 3.6.5.2) LogMessageUsageTypes { systemLog, auditLog, transactionLog },
+     * untagged; version 2 (TR-03151 v1.0.1 table 63) [0] transactionLog, [1] systemLog,
+     * [2] auditLog. One key signs every kind of log. */
+    int version = 0;
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = engine_log_format(t, &version);
+    pthread_mutex_unlock(&t->mu);
+    if (rc != TSE_OK)
+        return rc;
     uint8_t types[16], rec[64], *out = malloc(80);
     if (!out)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     der_w tw = der_w_init(types, sizeof types);
-    der_put_bool(&tw, 0x80, true);
-    der_put_bool(&tw, 0x81, true);
-    der_put_bool(&tw, 0x82, true);
+    for (uint8_t i = 0; i < 3; i++)
+        der_put_bool(&tw, version == LOGMSG_VERSION_3 ? DER_BOOLEAN : 0x80 + i, true);
     der_w rw = der_w_init(rec, sizeof rec);
     der_put_tlv(&rw, DER_OCTET_STRING, t->serial, TSE_SERIAL_LEN);
     der_put_tlv(&rw, DER_SEQUENCE, types, tw.len);

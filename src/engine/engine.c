@@ -329,7 +329,10 @@ tse_err engine_self_test(engine *t)
     run_self_test(t);
     /* a disabled secure element signs nothing more (TR-03151-1 3.3.6): the test runs, unlogged */
     bool logs = !t->recovery && t->state != TSE_STATE_DISABLED;
-    tse_err rc = t->key && logs ? engine_log_self_test(t, &ticket) : TSE_OK;
+    engine_commit *audit = NULL;
+    tse_err rc = t->key && logs && !t->self_tested ? engine_log_start_audit(t, &audit) : TSE_OK;
+    if (rc == TSE_OK && t->key && logs)
+        rc = engine_log_self_test(t, &ticket);
     engine_commit *enter = NULL, *leave = NULL;
     if (rc == TSE_OK && logs)
         rc = engine_log_secure_state(t, &enter, &leave);
@@ -337,11 +340,12 @@ tse_err engine_self_test(engine *t)
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);
     pthread_mutex_unlock(&t->mu);
+    tse_err fin0 = engine_finish_commit(t, audit);
     tse_err fin = engine_finish_commit(t, ticket);
     tse_err fin2 = engine_finish_commit(t, enter);
     tse_err fin3 = engine_finish_commit(t, leave);
     if (rc == TSE_OK)
-        rc = fin != TSE_OK ? fin : fin2 != TSE_OK ? fin2 : fin3;
+        rc = fin0 != TSE_OK ? fin0 : fin != TSE_OK ? fin : fin2 != TSE_OK ? fin2 : fin3;
     if (rc == TSE_OK && !ok)
         rc = engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", why);
     return rc;

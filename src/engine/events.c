@@ -61,7 +61,7 @@ static const char *const v3_names[] = {
     [EV_RESTORE] = NULL, [EV_SELF_TEST] = "selfTest", [EV_SET_DESCRIPTION] = "setDescription",
     [EV_LOCK_TX] = "lockTransactionLogging", [EV_UNLOCK_TX] = "unlockTransactionLogging",
     [EV_UPDATE_DEVICE] = "updateDevice", [EV_UPDATE_DEVICE_COMPLETED] = "updateDeviceCompleted",
-    [EV_ENTER_SECURE_STATE] = "enterSecureState", [EV_EXIT_SECURE_STATE] = "exitSecureState",
+    [EV_START_AUDIT] = "startAudit", [EV_ENTER_SECURE_STATE] = "enterSecureState", [EV_EXIT_SECURE_STATE] = "exitSecureState",
 };
 
 /* Version 2 systemOperationData: context-tagged fields, no outer SEQUENCE. */
@@ -107,6 +107,7 @@ static void put_v2(engine *t, der_w *w, const engine_event *ev)
     case EV_UNLOCK_TX:
     case EV_UPDATE_DEVICE:
     case EV_UPDATE_DEVICE_COMPLETED:
+    case EV_START_AUDIT:
     case EV_ENTER_SECURE_STATE:
     case EV_EXIT_SECURE_STATE:
         break;   /* version 3 only */
@@ -140,6 +141,7 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
     case EV_RESTORE:
     case EV_LOCK_TX:
     case EV_UNLOCK_TX:
+    case EV_START_AUDIT:
     case EV_EXIT_SECURE_STATE:
         return true;   /* empty SEQUENCE */
     case EV_ENTER_SECURE_STATE:   /* timeOfEvent only when logged after the event */
@@ -243,6 +245,17 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket)
     engine_event ev = {.kind = EV_SELF_TEST, .success = t->self_test_ok, .text = reason,
                        .by_tse = !t->self_tested, .roles = 1u << USER_ADMIN | 1u << USER_TIME_ADMIN};
     t->self_tested = true;
+    return engine_event_log(t, &ev, NULL, 0, ticket);
+}
+
+tse_err engine_log_start_audit(engine *t, engine_commit **ticket)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    *ticket = NULL;
+    int version = 0;
+    if (t->counter || engine_log_format(t, &version) != TSE_OK || version != LOGMSG_VERSION_3)
+        return TSE_OK;
+    engine_event ev = {.kind = EV_START_AUDIT, .by_tse = true};
     return engine_event_log(t, &ev, NULL, 0, ticket);
 }
 

@@ -237,7 +237,7 @@ typedef enum engine_event_kind {
     EV_AUTHENTICATE, EV_LOGOUT, EV_UNBLOCK, EV_DELETE, EV_RESTORE, EV_SELF_TEST,
     /* version 3 only (TR-03151-1 v1.1.1): the callers refuse them on version 2 */
     EV_SET_DESCRIPTION, EV_LOCK_TX, EV_UNLOCK_TX, EV_UPDATE_DEVICE, EV_UPDATE_DEVICE_COMPLETED,
-    EV_ENTER_SECURE_STATE, EV_EXIT_SECURE_STATE,   /* TR-03153-1 v1.1.1 9.8.3, 9.8.4: by the SMA */
+    EV_START_AUDIT, EV_ENTER_SECURE_STATE, EV_EXIT_SECURE_STATE,   /* TR-03153-1 v1.1.1 9.8.2-9.8.4: by the SMA */
 } engine_event_kind;
 
 /* What a system log records; each event uses the fields it names. */
@@ -267,6 +267,10 @@ tse_err engine_event_log(engine *t, const engine_event *ev, const store_change *
                          engine_commit **ticket);
 /* The selfTest log of the last run_self_test() (engine.c). */
 tse_err engine_log_self_test(engine *t, engine_commit **ticket);
+/* Under mu, before the first selfTest of a TSE that has never signed: the
+ * SMA starts its audit function (TR-03153-1 v1.1.1 9.8.2), the startAudit
+ * log, once in the TSE's life. Version 3 only. */
+tse_err engine_log_start_audit(engine *t, engine_commit **ticket);
 /* After run_self_test(), under mu: the SMA's safe state (TR-03153-1 v1.1.1
  * 9.8.3, 9.8.4). A failed self-test enters it: the enterSecureState log, or,
  * without the key, only the time in the meta record "secure_state". A

@@ -156,15 +156,18 @@ static int put_log(void *p, const store_log *l)
     logmsg m;
     tse_error perr = {0};
     char name[NAME_CAP];
-    if (!logmsg_parse(l->data, l->len, &m, &perr))
-        return error_set(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu does not parse: %s",
-                           (unsigned long long)l->counter, perr.message);
     /* Every name carries the signature counter, unique in one TSE's store,
      * so no name repeats and the _Fc-n of TR-03151 for repeated names is
-     * never needed here (restore accepts it in archives). */
-    if (!logmsg_filename(&m, 0, name, sizeof name))
-        return error_set(w->err, TSE_ERR_STORAGE_FAILURE, "stored log %llu has no valid file name",
-                           (unsigned long long)l->counter);
+     * never needed here (restore accepts it in archives). A stored log
+     * altered so that it does not parse or names itself with bytes outside
+     * printable ASCII is exported all the same, as Invalid_Sig-N.log with its
+     * bytes as stored: the export of everything stored must never fail
+     * (TR-03153-1 3.8), and the verifier calls such a file what it is. */
+    bool named = logmsg_parse(l->data, l->len, &m, &perr) && logmsg_filename(&m, 0, name, sizeof name);
+    for (size_t i = 0; named && name[i]; i++)
+        named = name[i] >= 0x20 && name[i] < 0x7f;   /* the parts are PrintableStrings */
+    if (!named)
+        snprintf(name, sizeof name, "Invalid_Sig-%llu.log", (unsigned long long)l->counter);
     int rc = put_file(w, name, l->data, l->len);
     if (!rc) {
         w->logs++;

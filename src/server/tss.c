@@ -133,6 +133,8 @@ static json_t *tss_json(srv *s, srv_tss *x)
     free(pem);
     if (j && time_uninit)   /* times that have not come yet are left out, not null */
         json_object_set_new(j, "time_uninit", json_integer(time_uninit));
+    if (j)   /* 2 or 3 for the TSS's whole life (TR-03151 v1.0.1 or v1.1.1 logs) */
+        json_object_set_new(j, "log_format_version", json_integer(x->log_format));
     if (j && info.time_init)
         json_object_set_new(j, "time_init", json_integer(info.time_init));
     if (j && info.time_disable)

@@ -372,6 +372,7 @@ const struct CMUnitTest cf_file_only[] = {
     cmocka_unit_test(T_II_CNT_04), cmocka_unit_test(T_II_REC_03), cmocka_unit_test(T_II_GRC_02),
     cmocka_unit_test(T_II_CNC_04), cmocka_unit_test(T_II_MCU_03), cmocka_unit_test(T_II_GDE_02),
     cmocka_unit_test(T_EXP_INF_03), cmocka_unit_test(T_EXP_INF_06), cmocka_unit_test(T_II_ERR_02),
+    cmocka_unit_test(T_SM_LOG_04), cmocka_unit_test(T_SM_LOG_05), cmocka_unit_test(T_SM_LOG_06),
 };
 const size_t cf_file_only_n = sizeof cf_file_only / sizeof cf_file_only[0];
 

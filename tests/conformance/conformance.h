@@ -148,6 +148,9 @@ void T_II_GDE_02(void **state);
 void T_EXP_INF_03(void **state);
 void T_EXP_INF_06(void **state);
 void T_II_ERR_02(void **state);
+void T_SM_LOG_04(void **state);
+void T_SM_LOG_05(void **state);
+void T_SM_LOG_06(void **state);
 extern const struct CMUnitTest cf_file_only[];
 extern const size_t cf_file_only_n;
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "helpers.h"
+
 /* The elements of a DER SEQUENCE OF SEQUENCE: each record's content
  * [start, end) to `rec`; their number, -1 if not DER of that shape. */
 static int records(const uint8_t *d, size_t n, const uint8_t *rec[], size_t rec_len[], int max)
@@ -477,6 +479,136 @@ static void T_II_GCT_01(void **state)
     assert_int_equal(l.m.transaction_number, n);
 }
 
+/* A system log of the SMA itself: `event`, origin SMA, no triggering user. */
+static void expect_sma(const logmsg *m, const char *event)
+{
+    assert_int_equal(m->kind, LOGMSG_SYSTEM);
+    if (m->operation.n != strlen(event) || memcmp(m->operation.p, event, m->operation.n) != 0)
+        fail_msg("log %lu is %.*s, not %s", (unsigned long)m->signature_counter, (int)m->operation.n,
+                 (const char *)m->operation.p, event);
+    assert_true(m->has_event_origin);
+    assert_int_equal(m->event_origin.n, 3);
+    assert_memory_equal(m->event_origin.p, "SMA", 3);
+    assert_false(m->has_event_triggered_by_user);
+}
+
+/* The one log of `a` named `event`. */
+static const logmsg *only_log(const cf_archive *a, const char *event)
+{
+    assert_int_equal(cf_count(a, LOGMSG_SYSTEM, event), 1);
+    for (size_t i = 0; i < a->n; i++)
+        if (a->e[i].is_log && a->e[i].m.operation.n == strlen(event) &&
+            !memcmp(a->e[i].m.operation.p, event, strlen(event)))
+            return &a->e[i].m;
+    fail();
+    return NULL;
+}
+
+/* SM_LOG_03: the SMA starts its audit function once, before anything else
+ * (TR-03153-1 v1.1.1 9.8.2): the first log of a new TSE is startAudit,
+ * eventData an empty SEQUENCE; later operations write no other. */
+/* selfTest with its result (the DER SelfTestResultSet). */
+static short int self_test(void)
+{
+    unsigned char r[512];
+    unsigned long int n = 0;
+    return selfTest(sizeof r, r, &n);
+}
+
+static void T_SM_LOG_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(self_test());
+    cf_archive a;
+    EXPECT(cf_export(0, NULL, &a), EXECUTION_OK);
+    const logmsg *m = only_log(&a, "startAudit");
+    assert_int_equal(m->signature_counter, 1);
+    expect_sma(m, "startAudit");
+    assert_int_equal(m->event_data.n, 0);
+    cf_archive_free(&a);
+}
+
+/* Unbinds the TSE, alters its last stored log if `tamper` (someone with
+ * access to its file), and binds it again, with the master key or without. */
+static void rebind(bool tamper, bool with_key)
+{
+    unsigned long int last = cf_signature_counter();
+    OK(seApiClose());
+    if (tamper)
+        assert_int_equal(th_tamper_log(cf.url + 5, last), 0);
+    OK(seApiOpen(cf.url, with_key ? th_master_key() : NULL, NULL, NULL));
+}
+
+/* SM_LOG_05: a failed self-test puts the SMA into its safe state, logged at
+ * once: enterSecureState after the failed selfTest, without timeOfEvent. */
+void T_SM_LOG_05(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int before = cf_signature_counter();
+    rebind(true, true);
+    cf_log l;
+    cf_last_log(&l);
+    expect_sma(&l.m, "enterSecureState");
+    assert_int_equal(l.m.event_data.n, 0);
+    assert_int_equal(l.m.signature_counter, before + 2);   /* the selfTest before it */
+    assert_int_equal(cf_signature_counter(), before + 2);
+}
+
+/* SM_LOG_06: the next passing self-test leaves the safe state:
+ * exitSecureState, an empty SEQUENCE; the TSE signs transactions again. */
+void T_SM_LOG_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    rebind(true, true);
+    OK(self_test());   /* the last stored log is sound again */
+    cf_log l;
+    cf_last_log(&l);
+    expect_sma(&l.m, "exitSecureState");
+    assert_int_equal(l.m.event_data.n, 0);
+    assert_true(cf_sale(CF_CLIENT, "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar") > 0);
+}
+
+/* SM_LOG_04: without its key the TSE fails its self-test and can sign
+ * nothing; once the key is back, enterSecureState is written with the time
+ * of the event as timeOfEvent, then exitSecureState. */
+void T_SM_LOG_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int was = cf_signature_counter();
+    time_t before = time(NULL);
+    rebind(false, false);
+    time_t after = time(NULL);
+    rebind(false, true);
+    cf_archive a;
+    EXPECT(cf_export(0, NULL, &a), EXECUTION_OK);
+    const logmsg *enter = only_log(&a, "enterSecureState");
+    const logmsg *leave = only_log(&a, "exitSecureState");
+    expect_sma(enter, "enterSecureState");
+    expect_sma(leave, "exitSecureState");
+    assert_int_equal(enter->signature_counter, was + 2);   /* after the passing selfTest */
+    assert_int_equal(leave->signature_counter, was + 3);
+    size_t hdr = 0, len = 0;
+    assert_true(cf_der(enter->event_data.p, enter->event_data.n, &hdr, &len));
+    assert_int_equal(hdr + len, enter->event_data.n);   /* one element: timeOfEvent */
+    int64_t when = 0;
+    const uint8_t *v = enter->event_data.p + hdr;
+    if (enter->time_format == LOGMSG_TIME_UNIX) {
+        assert_int_equal(enter->event_data.p[0], 0x02);
+        for (size_t i = 0; i < len; i++)
+            when = (int64_t)((uint64_t)when << 8 | v[i]);
+    } else {
+        assert_int_equal(enter->event_data.p[0], enter->time_format == LOGMSG_TIME_UTC ? 0x17 : 0x18);
+        assert_true(logmsg_time_from_text(enter->time_format, v, len, &when));
+    }
+    assert_true(when >= before && when <= after);
+    assert_true(when <= enter->log_time);
+    cf_archive_free(&a);
+}
+
 const struct CMUnitTest cf_device[] = {
     cmocka_unit_test(T_II_INI_01), cmocka_unit_test(T_II_INI_02), cmocka_unit_test(T_II_SDE_01),
     cmocka_unit_test(T_II_GDE_01), cmocka_unit_test(T_II_GDE_03), cmocka_unit_test(T_II_STE_01),
@@ -484,6 +616,7 @@ const struct CMUnitTest cf_device[] = {
     cmocka_unit_test(T_II_GUM_01), cmocka_unit_test(T_II_GFM_01), cmocka_unit_test(T_II_GDH_01),
     cmocka_unit_test(T_II_GDH_02), cmocka_unit_test(T_II_GDH_03), 
     cmocka_unit_test(T_II_GCV_01), cmocka_unit_test(T_II_GCV_02), cmocka_unit_test(T_II_GCV_03), cmocka_unit_test(T_II_GEU_01),
+    cmocka_unit_test(T_SM_LOG_03),
 };
 const size_t cf_device_n = sizeof cf_device / sizeof cf_device[0];
 

@@ -175,11 +175,11 @@ static void serial_numbers(int check)
     static const uint8_t head[] = {0x30, 0x2f, 0x30, 0x2d, 0x04, 0x20};
     assert_int_equal(n, 49);                            /* _02: exactly one record */
     assert_memory_equal(d, head, sizeof head);          /* _01: the structure */
-    /* usage: SEQUENCE of three BOOLEANs, all TRUE; OpenTSE tags them [0] [1]
-     * [2] as TR-03151 v1.0.1 table 63 does (docs/conformance.md) */
+    /* usage: LogMessageUsageTypes, a SEQUENCE of three untagged BOOLEANs, all
+     * TRUE (TR-03151-1 v1.1.1 3.6.5.2; v1.0.1 tagged them [0] [1] [2]) */
     assert_true(d[38] == 0x30 && d[39] == 9);
     for (int i = 0; i < 3; i++)
-        assert_true(d[40 + 3 * i] == 0x80 + i && d[41 + 3 * i] == 1 && d[42 + 3 * i] == 0xff);
+        assert_true(d[40 + 3 * i] == 0x01 && d[41 + 3 * i] == 1 && d[42 + 3 * i] == 0xff);
     if (check == 3) {
         unsigned char h[32];
         SHA256(cf.point, cf.point_len, h);
