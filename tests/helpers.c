@@ -266,3 +266,22 @@ bool th_fields_from(const logmsg *m, th_rebuilt *rb, logmsg_fields *f)
     f->log_time = m->log_time;
     return true;
 }
+
+uint8_t *th_update_package(const char *manifest, const char *key, size_t *len)
+{
+    static int n;
+    char name[64], cmd[4000];
+    snprintf(name, sizeof name, "pkg-%d-%d", (int)getpid(), ++n);
+    char *m = th_path(name);
+    snprintf(cmd, sizeof cmd,
+             "openssl dgst -sha256 -sign '%s' -out '%s.sig' '%s.manifest' && { cat '%s.manifest'; "
+             "echo '-----BEGIN OPENTSE UPDATE SIGNATURE-----'; openssl base64 -in '%s.sig'; "
+             "echo '-----END OPENTSE UPDATE SIGNATURE-----'; } > '%s.pkg'",
+             key, m, m, m, m, m);
+    char mf[600], pkg[600];
+    snprintf(mf, sizeof mf, "%s.manifest", m);
+    snprintf(pkg, sizeof pkg, "%s.pkg", m);
+    uint8_t *p = th_write_file(mf, manifest, strlen(manifest)) == 0 && system(cmd) == 0 ? th_read_file(pkg, len) : NULL;
+    free(m);
+    return p;
+}

@@ -53,6 +53,12 @@ typedef struct th_rebuilt {
 } th_rebuilt;
 bool th_fields_from(const logmsg *m, th_rebuilt *rb, logmsg_fields *f);
 
+/* An update package (docs/se-api.md): `manifest` signed with the private
+ * key in the PEM file `key` by `openssl dgst -sha256`, the signature
+ * appended as its PEM block; its bytes (malloc'd) and length, NULL if
+ * openssl failed. */
+uint8_t *th_update_package(const char *manifest, const char *key, size_t *len);
+
 /* tamper.c: alters one byte of the stored log `counter` in the SQLite file
  * of a closed TSE at `path`, past the triggers that keep the logs
  * append-only, as someone with file access could. 0, or -1 if no such log. */

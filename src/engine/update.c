@@ -8,7 +8,9 @@
  * from engine_components().
  *
  * An update package (docs/se-api.md "Update packages") is a manifest, its
- * first line "OpenTSE update package 1", then one CSV line per component
+ * first line "OpenTSE update package 2" followed by "sequence: N" (and
+ * optionally "tse: SERIAL", the one TSE it is for), or "OpenTSE update
+ * package 1" without them, then one CSV line per component
  * (component,manufacturer,model,version,certification-id), followed by a
  * PEM block "OPENTSE UPDATE SIGNATURE" holding the signature over every
  * byte before the block, made with the deployment's update key (the PEM
@@ -17,8 +19,13 @@
  * manager: applying a package records the versions it names; it installs
  * nothing. Each attempt writes the updateDevice log (the components
  * before) and the updateDeviceCompleted log (the outcome, the reason of a
- * refusal, the components after).
+ * refusal, the components after). A TSE keeps the highest sequence number
+ * it applied (meta "update_sequence") and refuses a package whose number is
+ * not higher, and every package without one once it has applied one: a
+ * signed package cannot be applied again, nor an older one after it.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +35,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "base/encode.h"
 #include "export/export.h"
 #include "internal.h"
 
 #define META_UPDATED_COMPONENTS "updated_components"
 #define META_LOGGED_COMPONENTS "logged_components"   /* as the last updateDeviceCompleted log named them */
+#define META_UPDATE_SEQUENCE "update_sequence"   /* the highest sequence applied */
 #define UPDATE_MAGIC "OpenTSE update package 1"
+#define UPDATE_MAGIC2 "OpenTSE update package 2"
 #define UPDATE_PEM_NAME "OPENTSE UPDATE SIGNATURE"
 #define UPDATE_BEGIN "-----BEGIN " UPDATE_PEM_NAME "-----"
 
@@ -142,9 +152,65 @@ static bool verify(EVP_PKEY *k, const uint8_t *data, size_t len, const uint8_t *
     return ok;
 }
 
-/* Checks a package: 0 and its components in *upd, or -1 and why in `why`. */
-static int check_package(const uint8_t *pkg, size_t len, export_device *upd, char *why, size_t cap)
+/* What a package names besides its components. */
+typedef struct package_head {
+    uint64_t sequence;               /* 0: a package of format 1, without one */
+    bool has_tse;
+    uint8_t tse[TSE_SERIAL_LEN];     /* the serial number of the one TSE it is for */
+} package_head;
+
+/* Format 2's header lines ("sequence: N", then optionally "tse: SERIAL")
+ * from `p`; true and the offset of the first component line in *off, or
+ * false and why. */
+static bool parse_head(const char *p, size_t len, package_head *h, size_t *off, char *why, size_t cap)
 {
+    size_t at = 0;
+    for (int line = 2; at < len; line++) {
+        const char *nl = memchr(p + at, '\n', len - at);
+        size_t n = (nl ? (size_t)(nl - p) : len) - at;
+        char text[100];
+        if (n >= sizeof text)
+            n = sizeof text - 1;
+        memcpy(text, p + at, n);
+        text[n] = 0;
+        if (n && text[n - 1] == '\r')
+            text[--n] = 0;
+        char *end = NULL;
+        if (line == 2) {
+            unsigned long long v = 0;
+            if (strncmp(text, "sequence: ", 10) == 0 && text[10] >= '1' && text[10] <= '9') {
+                errno = 0;
+                v = strtoull(text + 10, &end, 10);
+            }
+            if (!v || !end || *end || errno == ERANGE || v > INT64_MAX) {
+                snprintf(why, cap, "the update package is malformed: line 2 is not \"sequence: N\" (N from 1)");
+                return false;
+            }
+            h->sequence = v;
+        } else if (line == 3 && strncmp(text, "tse: ", 5) == 0) {
+            if (strlen(text + 5) != 2 * TSE_SERIAL_LEN || hex_decode(h->tse, TSE_SERIAL_LEN, text + 5) != 0) {
+                snprintf(why, cap, "the update package is malformed: line 3 is not \"tse: \" and 64 hex digits");
+                return false;
+            }
+            h->has_tse = true;
+        } else {
+            break;
+        }
+        at += (nl ? (size_t)(nl - (p + at)) + 1 : len - at);
+    }
+    if (!h->sequence) {
+        snprintf(why, cap, "the update package is malformed: line 2 is not \"sequence: N\" (N from 1)");
+        return false;
+    }
+    *off = at;
+    return true;
+}
+
+/* Checks a package: 0 and its components in *upd and what else it names in
+ * *h, or -1 and why in `why`. */
+static int check_package(const uint8_t *pkg, size_t len, export_device *upd, package_head *h, char *why, size_t cap)
+{
+    *h = (package_head){0};
     const char *path = getenv("OPENTSE_UPDATE_KEY");
     if (!path || !*path) {
         snprintf(why, cap, "no update key is configured (OPENTSE_UPDATE_KEY, opentsed --update-key)");
@@ -182,15 +248,24 @@ static int check_package(const uint8_t *pkg, size_t len, export_device *upd, cha
         ;
     else if (!verify(k, pkg, body, sig, (size_t)sig_len))
         snprintf(why, cap, "the signature of the update package was not made with the update key");
-    else if (body < strlen(UPDATE_MAGIC) + 1 || memcmp(pkg, UPDATE_MAGIC "\n", strlen(UPDATE_MAGIC) + 1) != 0)
-        snprintf(why, cap, "the update package is malformed: its first line is not \"%s\"", UPDATE_MAGIC);
-    else if (parse_lines((const char *)pkg + strlen(UPDATE_MAGIC) + 1, body - strlen(UPDATE_MAGIC) - 1,
-                         "of the update package", 2, upd, &err) != 0)
-        snprintf(why, cap, "the update package is malformed: %.200s", err.message);
-    else if (!upd->n)
-        snprintf(why, cap, "the update package is malformed: it names no component");
-    else
-        rc = 0;
+    else {
+        const size_t ml = strlen(UPDATE_MAGIC) + 1;   /* both magics are as long */
+        bool v2 = body >= ml && memcmp(pkg, UPDATE_MAGIC2 "\n", ml) == 0;
+        const char *lines = (const char *)pkg + ml;
+        size_t head = 0;
+        if (!v2 && (body < ml || memcmp(pkg, UPDATE_MAGIC "\n", ml) != 0))
+            snprintf(why, cap, "the update package is malformed: its first line is not \"%s\" or \"%s\"",
+                     UPDATE_MAGIC2, UPDATE_MAGIC);
+        else if (v2 && !parse_head(lines, body - ml, h, &head, why, cap))
+            ;   /* why is set */
+        else if (parse_lines(lines + head, body - ml - head, "of the update package", 2 + (h->has_tse ? 2 : h->sequence ? 1 : 0),
+                             upd, &err) != 0)
+            snprintf(why, cap, "the update package is malformed: %.200s", err.message);
+        else if (!upd->n)
+            snprintf(why, cap, "the update package is malformed: it names no component");
+        else
+            rc = 0;
+    }
     EVP_PKEY_free(k);
     OPENSSL_free(sig);
     return rc;
@@ -215,8 +290,8 @@ static void printable(const export_device *d, printable_set *p)
 
 /* Under mu: the two logs of an attempt; on success the meta record of the
  * applied versions commits with the second. */
-static tse_err log_attempt(engine *t, const export_device *before, const export_device *upd, char *why_buf,
-                           size_t cap, bool *refused, engine_commit **first, engine_commit **second)
+static tse_err log_attempt(engine *t, const export_device *before, const export_device *upd, uint64_t sequence,
+                           char *why_buf, size_t cap, bool *refused, engine_commit **first, engine_commit **second)
 {
     const char *why = *refused ? why_buf : NULL;
     printable_set *pb = malloc(sizeof *pb), *pa = malloc(sizeof *pa);
@@ -260,7 +335,9 @@ static tse_err log_attempt(engine *t, const export_device *before, const export_
                            .components = pa->c, .n_components = pa->n, .roles = 1u << USER_ADMIN};
         char *logged = NULL;
         size_t need = why ? 0 : export_device_csv(after, NULL, 0);
-        store_change chs[2] = {ch, {.kind = STORE_PUT_META, .key = META_LOGGED_COMPONENTS}};
+        char seq[24];
+        store_change chs[3] = {ch, {.kind = STORE_PUT_META, .key = META_LOGGED_COMPONENTS}};
+        engine_meta_int(&chs[2], META_UPDATE_SEQUENCE, (int64_t)sequence, seq);
         if (!why && !(logged = malloc(need)))
             rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
         if (!rc && logged) {
@@ -269,7 +346,7 @@ static tse_err log_attempt(engine *t, const export_device *before, const export_
             chs[1].value_len = need;
         }
         if (!rc)
-            rc = engine_event_log(t, &ev, why ? NULL : chs, why ? 0 : 2, second);
+            rc = engine_event_log(t, &ev, why ? NULL : chs, why ? 0 : sequence ? 3 : 2, second);
         free(logged);
     }
     free(csv);
@@ -278,6 +355,42 @@ static tse_err log_attempt(engine *t, const export_device *before, const export_
     free(pa);
     free(pb);
     return rc;
+}
+
+/* Under mu: whether this TSE may apply a package naming `h` (0), or why
+ * not (-1, `why`); the store failing: its error in *rc. */
+static int check_sequence(engine *t, const package_head *h, char *why, size_t cap, tse_err *rc)
+{
+    char mine[2 * TSE_SERIAL_LEN + 1], theirs[2 * TSE_SERIAL_LEN + 1];
+    if (h->has_tse && memcmp(h->tse, t->serial, TSE_SERIAL_LEN) != 0) {
+        hex_encode(mine, sizeof mine, t->serial, TSE_SERIAL_LEN);
+        hex_encode(theirs, sizeof theirs, h->tse, TSE_SERIAL_LEN);
+        snprintf(why, cap, "the update package is for the TSE %.16s..., not for this one (%.16s...)", theirs, mine);
+        return -1;
+    }
+    uint8_t *v = NULL;
+    size_t n = 0;
+    tse_err found = engine_meta_read_now(t, META_UPDATE_SEQUENCE, &v, &n);
+    char text[24] = "0";
+    if (found == TSE_OK)
+        snprintf(text, sizeof text, "%.*s", (int)(n < 20 ? n : 20), (const char *)v);
+    free(v);
+    if (found != TSE_OK && found != TSE_ERR_NOT_FOUND) {
+        *rc = found;
+        return -1;
+    }
+    unsigned long long last = strtoull(text, NULL, 10);
+    if (!h->sequence && last) {
+        snprintf(why, cap, "the update package has no sequence number, and this TSE applied the one of sequence %llu: "
+                           "an older package could be applied again", last);
+        return -1;
+    }
+    if (h->sequence && h->sequence <= last) {
+        snprintf(why, cap, "the update package's sequence %llu is not above %llu, the last this TSE applied: "
+                           "it was applied already or is older", (unsigned long long)h->sequence, last);
+        return -1;
+    }
+    return 0;
 }
 
 tse_err engine_update_device(engine *t, const uint8_t *package, size_t len)
@@ -293,7 +406,8 @@ tse_err engine_update_device(engine *t, const uint8_t *package, size_t len)
         return engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     }
     char why[TSE_ERROR_MSGLEN] = "";
-    bool refused = check_package(package, len, upd, why, sizeof why) != 0;   /* before the lock: file and CPU */
+    package_head head;
+    bool refused = check_package(package, len, upd, &head, why, sizeof why) != 0;   /* before the lock: file and CPU */
 
     engine_commit *timeout = NULL, *first = NULL, *second = NULL;
     int version = 0;
@@ -312,8 +426,10 @@ tse_err engine_update_device(engine *t, const uint8_t *package, size_t len)
         rc = engine_require_role(t, 1u << USER_ADMIN, &timeout);
     if (!rc)
         rc = engine_components(t, before);
+    if (!rc && !refused)
+        refused = check_sequence(t, &head, why, sizeof why, &rc) != 0;
     if (!rc)
-        rc = log_attempt(t, before, upd, why, sizeof why, &refused, &first, &second);
+        rc = log_attempt(t, before, upd, refused ? 0 : head.sequence, why, sizeof why, &refused, &first, &second);
     pthread_mutex_unlock(&t->mu);
     rc = engine_finish_after_timeout(t, timeout, rc, first);
     tse_err fin = engine_finish_commit(t, second);

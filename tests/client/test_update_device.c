@@ -9,6 +9,8 @@
  * each attempt leaving its updateDevice and updateDeviceCompleted logs
  * (signatures checked by openssl, eventData read by `openssl asn1parse`)
  * and nothing else changed. RSA and Ed25519 update keys work as EC ones.
+ * Packages with sequence numbers apply once each, in rising order, and only
+ * to the TSE they name.
  * Refusals before the attempt (no login, open
  * transaction, empty package) write nothing.
  */
@@ -39,26 +41,11 @@ static void sh(const char *fmt, ...)
     assert_int_equal(system(cmd), 0);
 }
 
-/* An update package: `manifest` signed with `key` by `openssl dgst`, the
- * signature appended as the PEM block; its bytes (malloc'd) and length. */
+/* An update package of `manifest` signed with `key` (helpers.c). */
 static uint8_t *package(const char *manifest, const char *key, size_t *len)
 {
-    static int n;
-    char name[64];
-    snprintf(name, sizeof name, "pkg-%d", ++n);
-    char *m = th_path(name);
-    char mf[600], sig[600], out[600];
-    snprintf(mf, sizeof mf, "%s.manifest", m);
-    snprintf(sig, sizeof sig, "%s.sig", m);
-    snprintf(out, sizeof out, "%s.pkg", m);
-    assert_int_equal(th_write_file(mf, manifest, strlen(manifest)), 0);
-    sh("openssl dgst -sha256 -sign '%s' -out '%s' '%s'", key, sig, mf);
-    sh("{ cat '%s'; echo '-----BEGIN OPENTSE UPDATE SIGNATURE-----'; openssl base64 -in '%s';"
-       " echo '-----END OPENTSE UPDATE SIGNATURE-----'; } > '%s'",
-       mf, sig, out);
-    uint8_t *p = th_read_file(out, len);
+    uint8_t *p = th_update_package(manifest, key, len);
     assert_non_null(p);
-    free(m);
     return p;
 }
 
@@ -223,7 +210,7 @@ static void refused(tse *t, const uint8_t *pkg, size_t len, const char *why)
     char reason[200], printable[41];
     logmsg_printable_copy(printable, sizeof printable, why);   /* as the log carries it */
     snprintf(reason, sizeof reason, "PRINTABLESTRING   :%s", printable);
-    assert_non_null(strstr(after, reason));
+    if (!strstr(after, reason)) fail_msg("%s not in %s", reason, after);
     assert_null(strstr(after, ":6.6.6"));
     assert_int_equal(tse_get_device_info(t, &d1), TSE_OK);
     assert_int_equal(d1.n_components, d0.n_components);
@@ -294,6 +281,83 @@ static void test_refused(void **state)
     check_agree(t, "SMAERS", tse_version());   /* none of the refused packages was applied */
     free(pkg);
     tse_close(t);
+}
+
+/* A package of format 2: sequence `seq`, for the TSE `serial` (hex; NULL:
+ * any), setting the SMAERS version to `version`; signed with the update key. */
+static uint8_t *sequenced(unsigned long long seq, const char *serial, const char *version, size_t *len)
+{
+    char m[400];
+    snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: %llu\n%s%s%sSMAERS,OpenTSE,libopentse,%s,\n", seq,
+             serial ? "tse: " : "", serial ? serial : "", serial ? "\n" : "", version);
+    return package(m, g_key, len);
+}
+
+/* Packages with sequence numbers: each applies once and only above the
+ * last one the TSE applied, a package for another TSE and one without a
+ * number (once a numbered one was applied) are refused, logged; the number
+ * is the TSE's, in its store, so a new handle refuses the replay too. */
+static void test_sequence(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    tse *t = tt_ready("upd-seq", &url);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    char mine[65], other[65];
+    for (int i = 0; i < 32; i++) {
+        snprintf(mine + 2 * i, 3, "%02x", info.serial_number[i]);
+        snprintf(other + 2 * i, 3, "%02x", info.serial_number[i] ^ 0x5a);
+    }
+    size_t len = 0;
+    /* before any numbered package, one without a number still applies */
+    uint8_t *pkg = package("OpenTSE update package 1\nSMAERS,OpenTSE,libopentse,9.0.1,\n", g_key, &len);
+    assert_int_equal(tse_update_device(t, pkg, len), TSE_OK);
+    uint8_t *old = pkg;
+    size_t old_len = len;
+    pkg = sequenced(5, NULL, "9.0.5", &len);
+    assert_int_equal(tse_update_device(t, pkg, len), TSE_OK);
+    check_agree(t, "SMAERS", "9.0.5");
+    refused(t, pkg, len, "the update package's sequence 5 is not above 5, the last this TSE applied");
+    free(pkg);
+    pkg = sequenced(3, NULL, "6.6.6", &len);
+    refused(t, pkg, len, "the update package's sequence 3 is not above 5");
+    free(pkg);
+    refused(t, old, old_len, "the update package has no sequence number, and this TSE applied the one of sequence 5");
+    free(old);
+    pkg = sequenced(6, other, "6.6.6", &len);
+    refused(t, pkg, len, "the update package is for the TSE ");
+    free(pkg);
+    /* malformed header lines */
+    pkg = package("OpenTSE update package 2\nsequence: 0\nSMAERS,OpenTSE,libopentse,6.6.6,\n", g_key, &len);
+    refused(t, pkg, len, "the update package is malformed: line 2 is not \"sequence: N\"");
+    free(pkg);
+    pkg = package("OpenTSE update package 2\nsequence: 99999999999999999999\nSMAERS,OpenTSE,libopentse,6.6.6,\n",
+                  g_key, &len);
+    refused(t, pkg, len, "the update package is malformed: line 2 is not \"sequence: N\"");
+    free(pkg);
+    pkg = package("OpenTSE update package 2\nSMAERS,OpenTSE,libopentse,6.6.6,\n", g_key, &len);
+    refused(t, pkg, len, "the update package is malformed: line 2 is not \"sequence: N\"");
+    free(pkg);
+    pkg = package("OpenTSE update package 2\nsequence: 7\ntse: 12zz\nSMAERS,OpenTSE,libopentse,6.6.6,\n", g_key, &len);
+    refused(t, pkg, len, "the update package is malformed: line 3 is not \"tse: \" and 64 hex digits");
+    free(pkg);
+    pkg = package("OpenTSE update package 2\nsequence: 7\nSMAERS,OpenTSE,6.6.6\n", g_key, &len);
+    refused(t, pkg, len, "the update package is malformed: device information of the update package line 3");
+    free(pkg);
+    /* for this TSE, the next number */
+    pkg = sequenced(6, mine, "9.0.6", &len);
+    assert_int_equal(tse_update_device(t, pkg, len), TSE_OK);
+    check_agree(t, "SMAERS", "9.0.6");
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    tse_close(t);
+    t = tt_open(url);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    refused(t, pkg, len, "the update package's sequence 6 is not above 6");
+    check_agree(t, "SMAERS", "9.0.6");
+    free(pkg);
+    tse_close(t);
+    free(url);
 }
 
 /* RSA and Ed25519 update keys, signed by `openssl dgst -sha256` and
@@ -414,6 +478,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_applied),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_sequence),
         cmocka_unit_test(test_key_types),
         cmocka_unit_test(test_no_key),
         cmocka_unit_test(test_server_key_checked),

@@ -367,6 +367,8 @@ const struct cf_entry *cf_entry(const cf_archive *a, const char *path)
     return NULL;
 }
 
+char *cf_update_key;
+
 const struct CMUnitTest cf_file_only[] = {
     cmocka_unit_test(T_II_LGO_02), cmocka_unit_test(T_II_STA_03), cmocka_unit_test(T_II_GOT_03),
     cmocka_unit_test(T_II_CNT_04), cmocka_unit_test(T_II_REC_03), cmocka_unit_test(T_II_GRC_02),
@@ -405,6 +407,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: conformance file|http GROUP\n");
         return 2;
     }
+    /* the deployment's update key, before opentsed starts: it reads it once */
+    cf_update_key = th_path("update.key");
+    char *pub = th_path("update.pub"), cmd[2000];
+    snprintf(cmd, sizeof cmd, "openssl ecparam -name prime256v1 -genkey -noout -out '%s' && "
+             "openssl pkey -in '%s' -pubout -out '%s'", cf_update_key, cf_update_key, pub);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "conformance: openssl could not make the update key\n");
+        return 2;
+    }
+    setenv("OPENTSE_UPDATE_KEY", pub, 1);
     tt_init(argv[1]);
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (strcmp(argv[2], groups[i].name) == 0) {

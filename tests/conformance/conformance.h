@@ -51,6 +51,10 @@ typedef enum cf_stage {
 #define CF_CLIENT "KASSE-01"
 #define CF_TYPE "Kassenbeleg-V1"
 
+/* The private update key (PEM) whose public half OPENTSE_UPDATE_KEY names,
+ * made before opentsed starts; packages signed with it apply. */
+extern char *cf_update_key;
+
 /* A new TSE, bound with seApiOpen and prepared up to `stage`. */
 void cf_fresh(cf_stage stage);
 /* The same, for a file: TSE created with these options (limits, session

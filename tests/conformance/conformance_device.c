@@ -609,6 +609,106 @@ void T_SM_LOG_04(void **state)
     cf_archive_free(&a);
 }
 
+/* updateDevice with a package of sequence `seq` setting the SMAERS's
+ * version to `version`, signed with `key` (NULL: the update key). */
+static short int update_device(unsigned long long seq, const char *version, const char *key)
+{
+    char m[300];
+    snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: %llu\nSMAERS,OpenTSE,libopentse,%s,\n", seq, version);
+    size_t len = 0;
+    uint8_t *p = th_update_package(m, key ? key : cf_update_key, &len);
+    assert_non_null(p);
+    short int rc = updateDevice(p, len);
+    free(p);
+    return rc;
+}
+
+/* Whether getComponentVersions names `version`. */
+static bool has_version(const char *version)
+{
+    unsigned char d[4096];
+    unsigned long int n = 0;
+    OK(getComponentVersions(sizeof d, d, &n));
+    return memmem(d, n, version, strlen(version)) != NULL;
+}
+
+/* The updateDevice and updateDeviceCompleted logs of the one update of the
+ * TSE, at counters c + 1 and c + 2, by the admin, naming `old` before and
+ * `now` after (NULL: the update failed, `old` after too); the outcome (the
+ * ENUMERATED that starts updateDeviceCompleted's eventData) into *outcome. */
+static void update_logs(unsigned long int c, const char *old, const char *now, int *outcome)
+{
+    cf_archive a;
+    EXPECT(cf_export(0, NULL, &a), EXECUTION_OK);
+    const logmsg *before = only_log(&a, "updateDevice"), *after = only_log(&a, "updateDeviceCompleted");
+    assert_int_equal(before->signature_counter, c + 1);
+    assert_int_equal(after->signature_counter, c + 2);
+    for (int i = 0; i < 2; i++) {
+        const logmsg *m = i ? after : before;
+        assert_true(m->has_event_triggered_by_user && m->event_triggered_by_user.n == 5);
+        assert_memory_equal(m->event_triggered_by_user.p, "admin", 5);
+    }
+    /* updateDevice: the components before; updateDeviceCompleted: after */
+    assert_non_null(memmem(before->event_data.p, before->event_data.n, old, strlen(old)));
+    assert_non_null(memmem(after->event_data.p, after->event_data.n, now ? now : old, strlen(now ? now : old)));
+    if (now)
+        assert_null(memmem(before->event_data.p, before->event_data.n, now, strlen(now)));
+    assert_true(after->event_data.n > 3 && after->event_data.p[0] == 0x0a && after->event_data.p[1] == 1);
+    *outcome = after->event_data.p[2];
+    cf_archive_free(&a);
+}
+
+/* II_UDD_01: an update through updateDevice: applied, its two logs name the
+ * versions before and after. */
+static void T_II_UDD_01(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int c = cf_signature_counter();
+    OK(update_device(1, "9.1.1", NULL));
+    assert_int_equal(cf_signature_counter(), c + 2);
+    int outcome = -1;
+    update_logs(c, tse_version(), "9.1.1", &outcome);
+    assert_int_equal(outcome, 0);   /* success */
+    assert_true(has_version("9.1.1"));
+}
+
+/* II_UDD_04: an update that fails completely (a package not signed by the
+ * update key) is logged, outcome failed with its reason; nothing changes. */
+static void T_II_UDD_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    char *other = th_path("other-update.key"), cmd[1000];
+    snprintf(cmd, sizeof cmd, "openssl ecparam -name prime256v1 -genkey -noout -out '%s'", other);
+    assert_int_equal(system(cmd), 0);
+    unsigned long int c = cf_signature_counter();
+    EXPECT(update_device(1, "6.6.6", other), ERROR_UPDATE_DEVICE_FAILED);
+    assert_int_equal(cf_signature_counter(), c + 2);
+    int outcome = -1;
+    update_logs(c, tse_version(), NULL, &outcome);
+    assert_int_equal(outcome, 1);   /* failed */
+    cf_log l;
+    cf_last_log(&l);
+    assert_non_null(memmem(l.m.event_data.p, l.m.event_data.n, "not made with the update key", 28));
+    assert_false(has_version("6.6.6"));
+    free(other);
+}
+
+/* II_UDD_06: an open transaction refuses the update with
+ * ErrorOpenTransactionFound, writing nothing. */
+static void T_II_UDD_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_signed s;
+    cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    unsigned long int c = cf_signature_counter();
+    EXPECT(update_device(1, "6.6.6", NULL), ERROR_OPEN_TRANSACTION_FOUND);
+    assert_int_equal(cf_signature_counter(), c);
+    assert_false(has_version("6.6.6"));
+}
+
 const struct CMUnitTest cf_device[] = {
     cmocka_unit_test(T_II_INI_01), cmocka_unit_test(T_II_INI_02), cmocka_unit_test(T_II_SDE_01),
     cmocka_unit_test(T_II_GDE_01), cmocka_unit_test(T_II_GDE_03), cmocka_unit_test(T_II_STE_01),
@@ -616,7 +716,8 @@ const struct CMUnitTest cf_device[] = {
     cmocka_unit_test(T_II_GUM_01), cmocka_unit_test(T_II_GFM_01), cmocka_unit_test(T_II_GDH_01),
     cmocka_unit_test(T_II_GDH_02), cmocka_unit_test(T_II_GDH_03), 
     cmocka_unit_test(T_II_GCV_01), cmocka_unit_test(T_II_GCV_02), cmocka_unit_test(T_II_GCV_03), cmocka_unit_test(T_II_GEU_01),
-    cmocka_unit_test(T_SM_LOG_03),
+    cmocka_unit_test(T_SM_LOG_03), cmocka_unit_test(T_II_UDD_01), cmocka_unit_test(T_II_UDD_04),
+    cmocka_unit_test(T_II_UDD_06),
 };
 const size_t cf_device_n = sizeof cf_device / sizeof cf_device[0];
 
