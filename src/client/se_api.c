@@ -40,7 +40,38 @@ static short int done(short int status, const char *data)
 typedef enum fn {
     FN_OTHER, FN_AUTH, FN_UNBLOCK, FN_INIT, FN_REGISTER, FN_DEREGISTER, FN_START, FN_UPDATE, FN_FINISH,
     FN_EXPORT, FN_SIGNING,
+    FN_KEEP,      /* updateTransaction whose data is kept, not logged */
+    FN_RESTORE,   /* restoreLogsFromBackup */
+    FN_DELETE,    /* deleteLogMessages: never ErrorStorageMemoryFull (TR-03151-1 3.1.2.12) */
 } fn;
+
+/* Below this much free space on the store's medium a refused write is
+ * ErrorStorageMemoryFull (TR-03151-1 3.1.2.12: "dangerously close"). */
+#define STORAGE_NEARLY_FULL (1024 * 1024)
+
+/* Whether the bound TSE's store has (nearly) no space left; asked on the
+ * failure path of a write only, with the binding held. */
+static bool storage_full(void)
+{
+    uint64_t free_bytes = 0;
+    return current && tse_get_free_memory(current, &free_bytes) == TSE_OK && free_bytes < STORAGE_NEARLY_FULL;
+}
+
+/* What a store that refused the write of `f` means for it. */
+static short int store_failed(fn f)
+{
+    if (f == FN_EXPORT)
+        return ERROR_STORAGE_MEDIUM_DISCONNECTED;
+    if (f == FN_OTHER)
+        return ERROR_FUNCTION_FAILED;
+    if (f == FN_DELETE)
+        return ERROR_DELETE_LOG_MESSAGES_FAILED;
+    if (storage_full())
+        return ERROR_STORAGE_MEMORY_FULL;
+    return f == FN_RESTORE ? ERROR_RESTORE_FAILED
+           : f == FN_KEEP  ? ERROR_UPDATE_TRANSACTION_FAILED
+                           : ERROR_STORING_LOG_MESSAGE_FAILED;
+}
 
 static short int code_of(tse_err rc, fn f)
 {
@@ -50,9 +81,7 @@ static short int code_of(tse_err rc, fn f)
     case TSE_ERR_UNBLOCK_FAILED: return ERROR_INCORRECT_PUK;
     case TSE_ERR_PIN_BLOCKED: return f == FN_UNBLOCK ? ERROR_PUK_TEMPORARILY_BLOCKED : ERROR_PIN_BLOCKED;
     case TSE_ERR_RETRIEVE_LOG_MESSAGE_FAILED: return ERROR_RETRIEVE_LOG_MESSAGE_FAILED;
-    case TSE_ERR_STORAGE_FAILURE:
-        return f == FN_EXPORT ? ERROR_STORAGE_MEDIUM_DISCONNECTED
-               : f == FN_OTHER ? ERROR_FUNCTION_FAILED : ERROR_STORING_LOG_MESSAGE_FAILED;
+    case TSE_ERR_STORAGE_FAILURE: return store_failed(f);
     case TSE_ERR_UPDATE_TIME_FAILED: return ERROR_UPDATE_TIME_FAILED;
     case TSE_ERR_PARAMETER_MISMATCH: return ERROR_PARAMETER_MISMATCH;
     case TSE_ERR_ID_NOT_FOUND: return f == FN_DEREGISTER ? ERROR_CLIENT_NOT_REGISTERED : ERROR_CLIENT_ID_NOT_FOUND;
@@ -116,7 +145,9 @@ static short int code_of(tse_err rc, fn f)
 /* Ends a call with the result of a tse_* call. */
 static short int result(tse_err rc, fn f)
 {
-    return done(code_of(rc, f), rc ? tse_last_error_message() : NULL);
+    char why[TSE_ERROR_MSGLEN + 64];   /* code_of may ask the TSE more */
+    snprintf(why, sizeof why, "%s", rc ? tse_last_error_message() : "");
+    return done(code_of(rc, f), rc ? why : NULL);
 }
 
 /* Whether `client` is registered (false also when the list cannot be read). */
@@ -152,7 +183,7 @@ static short int result_of(tse *t, tse_err rc, fn f, const char *client)
         if (info.state == TSE_STATE_DISABLED)
             return done(ERROR_SECURE_ELEMENT_DISABLED, "the secure element was disabled");
     }
-    bool tx = f == FN_START || f == FN_UPDATE || f == FN_FINISH;
+    bool tx = f == FN_START || f == FN_UPDATE || f == FN_FINISH || f == FN_KEEP;
     if (tx && code != ERROR_TRANSACTION_LOGGING_LOCKED && tse_get_device_info(t, &d) == TSE_OK &&
         d.transaction_logging_locked)
         return done(ERROR_TRANSACTION_LOGGING_LOCKED, "transaction logging is locked");
@@ -379,7 +410,7 @@ short int logOut(const unsigned char *userId, unsigned long int userIdLength)
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(tse_logout(t, ids), FN_OTHER));
+    return leave(result(tse_logout(t, ids), FN_SIGNING));
 }
 
 short int unblockPin(const unsigned char *userId, unsigned long int userIdLength, const unsigned char *puk,
@@ -694,7 +725,7 @@ short int configureLogging(const unsigned char *componentName, unsigned long int
 
 short int deleteLogMessages(void)
 {
-    return when_initialized(tse_delete_stored_data, FN_SIGNING);
+    return when_initialized(tse_delete_stored_data, FN_DELETE);
 }
 
 short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long long int restoreDataLength)
@@ -718,7 +749,7 @@ short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long 
     short int s = enter(&t);
     if (!s) {
         const char *paths[1] = {path};
-        s = leave(result(tse_restore_from_backup(t, paths, 1, NULL), FN_SIGNING));
+        s = leave(result(tse_restore_from_backup(t, paths, 1, NULL), FN_RESTORE));
     }
     unlink(path);
     return s;
@@ -1272,7 +1303,7 @@ static short int continue_tx(bool finish, bool sign, const unsigned char *client
         if (finish || sign)
             log_out_put(first, &r);
     }
-    return leave(result_of(t, rc, finish ? FN_FINISH : FN_UPDATE, in.cs));
+    return leave(result_of(t, rc, finish ? FN_FINISH : sign ? FN_UPDATE : FN_KEEP, in.cs));
 }
 
 short int updateTransactionForceSignature(

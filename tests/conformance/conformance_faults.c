@@ -1,0 +1,235 @@
+/*
+ * conformance_faults.c - the test cases of TR-03153-1-TS v1.1.1 that need
+ * the store to fail inside a running TSE: a file: TSE whose SQLite file
+ * refuses writes for real while the SE API is bound to it (a trigger the
+ * test puts into the database file through its own connection, as a
+ * damaged or read-only medium would refuse), or whose file system is full
+ * (the TSE on a small tmpfs the test fills). Each call under the fault must
+ * answer the case's exception; with the fault removed the TSE shows that
+ * nothing changed (the same counters, also after the TSE is bound again,
+ * no half-written log in the export, every log verified by openssl) and
+ * the next call continues both counters without a gap.
+ */
+#include "conformance.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "helpers.h"
+
+/* ------------------------------------------------------------ the faults */
+
+static void sql(const char *text)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(cf.url + 5, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char *err = NULL;
+    if (sqlite3_exec(db, text, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", text, err ? err : "?");
+    sqlite3_close(db);
+}
+
+/* From now on the store refuses `what` ("INSERT ON logs", "UPDATE ON meta
+ * WHEN NEW.key = 'state'", ...) of the TSE under test. */
+static void refuse(const char *what)
+{
+    char text[400];
+    snprintf(text, sizeof text,
+             "CREATE TRIGGER fault BEFORE %s BEGIN SELECT RAISE(ABORT, 'the medium refuses the write'); END;", what);
+    sql(text);
+}
+
+static void heal(void)
+{
+    sql("DROP TRIGGER fault;");
+}
+
+/* ------------------------------------------------- what must not change */
+
+typedef struct seen {
+    unsigned long int counter, tx;
+    cf_log last;
+} seen;
+
+static unsigned long int tx_counter(void)
+{
+    unsigned long int c = 0;
+    OK(getCurrentTransactionCounter(&c));
+    return c;
+}
+
+static seen look(void)
+{
+    seen s;
+    memset(&s, 0, sizeof s);
+    s.counter = cf_signature_counter();
+    s.tx = tx_counter();
+    cf_last_log(&s.last);
+    return s;
+}
+
+static void same_as(const seen *a, const char *what)
+{
+    seen b = look();
+    if (b.counter != a->counter || b.tx != a->tx)
+        fail_msg("after %s: signature counter %lu, transaction counter %lu; before %lu, %lu", what, b.counter, b.tx,
+                 a->counter, a->tx);
+    assert_string_equal(b.last.name, a->last.name);
+    assert_int_equal(b.last.len, a->last.len);
+    assert_memory_equal(b.last.der, a->last.der, a->last.len);
+}
+
+#define same(a) same_as((a), __func__)
+
+/* After the fault: the same state once the TSE is bound again (read back
+ * from its file), an export of exactly `a->counter` logs numbered 1..n,
+ * each verified by openssl, and the auditor's checks pass. */
+static void nothing_written(const seen *a)
+{
+    same(a);
+    OK(seApiClose());
+    OK(seApiOpen(cf.url, th_master_key(), NULL, NULL));
+    /* the TSE read back from its file: one selfTest log of the open more */
+    cf_expect_system_log("selfTest", NULL);
+    assert_int_equal(cf_signature_counter(), a->counter + 1);
+    assert_int_equal(tx_counter(), a->tx);
+    cf_archive x;
+    OK(cf_export(0, NULL, &x));
+    assert_int_equal(x.logs, a->counter + 1);
+    bool *have = calloc(a->counter + 2, sizeof *have);
+    assert_non_null(have);
+    for (size_t i = 0; i < x.n; i++)
+        if (x.e[i].is_log) {
+            uint64_t c = x.e[i].m.signature_counter;
+            assert_true(c >= 1 && c <= a->counter + 1 && !have[c]);
+            have[c] = true;
+            /* the log before the fault is the same, byte for byte */
+            if (c == a->counter)
+                assert_true(x.e[i].len == a->last.len && memcmp(x.e[i].data, a->last.der, a->last.len) == 0);
+        }
+    free(have);
+    cf_audit_archive(&x);
+    cf_archive_free(&x);
+    /* the login is gone with the new binding */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+}
+
+/* The next start continues both counters (after the selfTest and login
+ * logs of nothing_written). */
+static void continues(const seen *a)
+{
+    cf_signed s;
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    assert_int_equal(s.counter, a->counter + 3);
+    assert_int_equal(n, a->tx + 1);
+    assert_int_equal(cf_signature_counter(), a->counter + 3);
+}
+
+/* `call` under the fault answers `want` and changes nothing. */
+#define REFUSED(call, want)                                                                                         \
+    do {                                                                                                            \
+        seen before_ = look();                                                                                      \
+        EXPECT(call, want);                                                                                         \
+        same_as(&before_, #call);                                                                                           \
+    } while (0)
+
+/* ------------------------------------------------------------ the calls */
+
+static short int do_start(void)
+{
+    unsigned long int n = 0, sl = 0, c = 0, serl = 0;
+    struct tm t;
+    unsigned char sig[200], ser[64];
+    return startTransaction(S(CF_CLIENT), (const unsigned char *)"", 0, S(CF_TYPE), &n, &t, sizeof ser, ser, &serl,
+                            &c, sizeof sig, sig, &sl);
+}
+
+static short int do_self_test(void)
+{
+    unsigned char r[2048];
+    unsigned long int n = 0;
+    return selfTest(sizeof r, r, &n);
+}
+
+static short int do_update_time(void)
+{
+    time_t now = time(NULL);
+    struct tm t;
+    gmtime_r(&now, &t);
+    return updateTime(&t);
+}
+
+/* II_ERR_13: every function that writes a log answers
+ * ErrorStoringLogMessageFailed when its log cannot be stored, and neither
+ * the log nor anything the call would have changed is there. */
+static void T_II_ERR_13(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(registerClient(S("KASSE-02")));
+    unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    seen before = look();
+    refuse("INSERT ON logs");
+    REFUSED(setDescription(S("Filiale 9")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(do_self_test(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(do_update_time(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(registerClient(S("KASSE-03")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(deregisterClient(S("KASSE-02")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(do_start(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(cf_update(CF_CLIENT, open, CF_TYPE, "1 Kaffee", true, &(UpdateProtectionVariants){0}, NULL),
+            ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL), ERROR_STORING_LOG_MESSAGE_FAILED);
+    /* a refused logOut keeps the session; a login whose log is refused
+     * leaves none: no session without its log */
+    REFUSED(logOut(S("admin")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(setDescription(S("Filiale 9")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(unblockPin(S("admin"), S(cf.puk), S("654321")), ERROR_STORING_LOG_MESSAGE_FAILED);
+    REFUSED(authenticateUser(S("admin"), S(CF_PIN)), ERROR_STORING_LOG_MESSAGE_FAILED);
+    EXPECT(setDescription(S("Filiale 9")), ERROR_USER_NOT_AUTHENTICATED);
+    heal();
+    /* nothing of it happened: the client is there, the other not, the
+     * transaction open, logging not locked, the TSE not disabled */
+    nothing_written(&before);
+    char d[80];
+    cf_description(d, sizeof d);
+    assert_string_not_equal(d, "Filiale 9");
+    EXPECT(registerClient(S("KASSE-02")), ERROR_CLIENT_ALREADY_REGISTERED);
+    /* OpenTSE ends the sessions when it disables, before its commit: a
+     * refused disableSecureElement leaves the TSE enabled, the admin out */
+    seen logged_in = look();
+    refuse("INSERT ON logs");
+    REFUSED(disableSecureElement(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    EXPECT(setDescription(S("Filiale 9")), ERROR_USER_NOT_AUTHENTICATED);
+    heal();
+    same(&logged_in);
+    continues(&before);
+    OK(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    OK(cf_finish(CF_CLIENT, before.tx + 1, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    /* locking needs no open transaction */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    refuse("INSERT ON logs");
+    REFUSED(lockTransactionLogging(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    heal();
+    OK(lockTransactionLogging());
+    refuse("INSERT ON logs");
+    REFUSED(unlockTransactionLogging(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    heal();
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_TRANSACTION_LOGGING_LOCKED);   /* still locked */
+    before = look();
+    OK(unlockTransactionLogging());
+    assert_int_equal(cf_signature_counter(), before.counter + 1);
+}
+
+const struct CMUnitTest cf_faults[] = {
+    cmocka_unit_test(T_II_ERR_13),
+};
+const size_t cf_faults_n = sizeof cf_faults / sizeof cf_faults[0];
