@@ -229,7 +229,209 @@ static void T_II_ERR_13(void **state)
     assert_int_equal(cf_signature_counter(), before.counter + 1);
 }
 
+/* One call whose state change the store refuses (its log alone would be
+ * stored): the call fails, the change and its log are not there (they are
+ * one commit in OpenTSE, so the answer is ErrorStoringLogMessageFailed,
+ * where the TR names the step that failed; docs/conformance.md). */
+static void refused_change(const char *what, short int (*call)(void), short int want)
+{
+    seen before = look();
+    refuse(what);
+    REFUSED(call(), want);
+    heal();
+    nothing_written(&before);
+    continues(&before);
+}
+
+static short int register_third(void)
+{
+    return registerClient(S("KASSE-03"));
+}
+
+/* registerClient when the client cannot be enabled: refused, and the
+ * client is not registered (no transaction with it). */
+static void T_II_REC_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    refused_change("INSERT ON clients", register_third, ERROR_STORING_LOG_MESSAGE_FAILED);
+    cf_start("KASSE-03", CF_TYPE, "", NULL, ERROR_CLIENT_NOT_REGISTERED);
+    OK(register_third());
+    cf_start("KASSE-03", CF_TYPE, "", NULL, EXECUTION_OK);
+}
+
+static short int deregister_second(void)
+{
+    return deregisterClient(S("KASSE-02"));
+}
+
+/* deregisterClient when the client cannot be disabled: refused, and the
+ * client goes on signing. */
+static void T_II_DRC_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(registerClient(S("KASSE-02")));
+    refused_change("DELETE ON clients", deregister_second, ERROR_STORING_LOG_MESSAGE_FAILED);
+    unsigned long int n = cf_start("KASSE-02", CF_TYPE, "", NULL, EXECUTION_OK);
+    OK(cf_finish("KASSE-02", n, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    OK(deregister_second());
+    cf_start("KASSE-02", CF_TYPE, "", NULL, ERROR_CLIENT_NOT_REGISTERED);
+}
+
+#define LOCKED_KEY "INSERT ON meta WHEN NEW.key = 'transaction_logging_locked'"
+
+/* lockTransactionLogging when the lock cannot be stored: transactions go on. */
+static void T_II_LTL_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    refused_change(LOCKED_KEY, lockTransactionLogging, ERROR_STORING_LOG_MESSAGE_FAILED);
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);   /* the second open one */
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    OK(cf_finish(CF_CLIENT, n - 1, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    OK(lockTransactionLogging());
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_TRANSACTION_LOGGING_LOCKED);
+}
+
+/* unlockTransactionLogging when the unlock cannot be stored: still locked. */
+static void T_II_UTL_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(lockTransactionLogging());
+    seen before = look();
+    refuse(LOCKED_KEY);
+    REFUSED(unlockTransactionLogging(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    heal();
+    nothing_written(&before);
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_TRANSACTION_LOGGING_LOCKED);
+    OK(unlockTransactionLogging());
+    assert_int_equal(cf_signature_counter(), before.counter + 3);   /* selfTest, login, unlock */
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+}
+
+static short int describe(void)
+{
+    return setDescription(S("Filiale 9"));
+}
+
+/* setDescription when the description cannot be stored: the old one stays. */
+static void T_II_SDE_02(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    char old[80], now[80];
+    cf_description(old, sizeof old);
+    refused_change("INSERT ON meta WHEN NEW.key = 'description'", describe, ERROR_STORING_LOG_MESSAGE_FAILED);
+    cf_description(now, sizeof now);
+    assert_string_equal(now, old);
+    OK(describe());
+    cf_description(now, sizeof now);
+    assert_string_equal(now, "Filiale 9");
+}
+
+/* disableSecureElement when the deactivation cannot be stored: the TSE
+ * stays enabled and signs. */
+static void T_II_DSE_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    refused_change("INSERT ON meta WHEN NEW.key = 'state'", disableSecureElement, ERROR_STORING_LOG_MESSAGE_FAILED);
+    OK(disableSecureElement());
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_SECURE_ELEMENT_DISABLED);
+}
+
+/* updateTransaction without forceSignature when its data cannot be kept:
+ * ErrorUpdateTransactionFailed, and the refused data is in no log. */
+static void T_II_UPD_10(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    UpdateProtectionVariants v;
+    OK(cf_update(CF_CLIENT, n, CF_TYPE, "1 Kaffee;", false, &v, NULL));
+    assert_int_equal(v, UpdateProtectionVariants_noPrevPassedInMem);
+    seen before = look();
+    refuse("INSERT ON open_tx");
+    REFUSED(cf_update(CF_CLIENT, n, CF_TYPE, "1 Tee;", false, &v, NULL), ERROR_UPDATE_TRANSACTION_FAILED);
+    heal();
+    nothing_written(&before);
+    TransactionState st;
+    OK(getTransactionState(n, &st));
+    assert_int_equal(st, TransactionState_updatedWithUnprotectedData);
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    cf_log l;
+    cf_last_log(&l);
+    uint8_t pd[256];
+    size_t len = cf_process_data(&l.m, pd, sizeof pd);
+    assert_int_equal(l.m.signature_counter, before.counter + 3);   /* selfTest, login, finish */
+    assert_true(len == 14 && memcmp(pd, "1 Kaffee;Beleg", 14) == 0);
+}
+
+static short int restore_file(const char *path)
+{
+    size_t n = 0;
+    uint8_t *d = th_read_file(path, &n);
+    assert_non_null(d);
+    short int rc = restoreLogsFromBackup(d, n);
+    free(d);
+    return rc;
+}
+
+/* restoreLogsFromBackup when the logs cannot be stored: ErrorRestoreFailed,
+ * none of them is back; without the fault all are. */
+static void T_II_RFB_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    for (int i = 0; i < 3; i++)
+        cf_sale(CF_CLIENT, "x");
+    cf_archive all, gone, left, back;
+    OK(cf_export(0, NULL, &all));
+    OK(deleteLogMessages());
+    OK(cf_export(0, NULL, &gone));
+    assert_true(gone.logs < all.logs);
+    seen before = look();
+    refuse("INSERT ON logs");
+    REFUSED(restore_file(all.file), ERROR_RESTORE_FAILED);
+    heal();
+    same(&before);
+    OK(cf_export(0, NULL, &left));   /* the same logs as before the restore */
+    assert_int_equal(left.logs, gone.logs);
+    for (size_t i = 0; i < left.n; i++)
+        if (left.e[i].is_log)
+            assert_non_null(cf_entry(&gone, left.e[i].path));
+    OK(restore_file(all.file));
+    OK(cf_export(0, NULL, &back));
+    for (size_t i = 0; i < all.n; i++)
+        if (all.e[i].is_log)
+            assert_non_null(cf_entry(&back, all.e[i].path));
+    cf_archive_free(&all);
+    cf_archive_free(&gone);
+    cf_archive_free(&left);
+    cf_archive_free(&back);
+}
+
+/* deleteLogMessages when the logs cannot be deleted: ErrorDeleteLogMessagesFailed,
+ * every log is still there. */
+static void T_II_DLM_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    for (int i = 0; i < 3; i++)
+        cf_sale(CF_CLIENT, "x");
+    cf_archive all;
+    OK(cf_export(0, NULL, &all));
+    refused_change("DELETE ON logs", deleteLogMessages, ERROR_DELETE_LOG_MESSAGES_FAILED);
+    OK(deleteLogMessages());
+    cf_archive_free(&all);
+}
+
 const struct CMUnitTest cf_faults[] = {
-    cmocka_unit_test(T_II_ERR_13),
+    cmocka_unit_test(T_II_ERR_13), cmocka_unit_test(T_II_REC_06), cmocka_unit_test(T_II_DRC_03),
+    cmocka_unit_test(T_II_LTL_03), cmocka_unit_test(T_II_UTL_03), cmocka_unit_test(T_II_SDE_02),
+    cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
+    cmocka_unit_test(T_II_DLM_04),
 };
 const size_t cf_faults_n = sizeof cf_faults / sizeof cf_faults[0];
