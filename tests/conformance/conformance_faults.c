@@ -428,10 +428,159 @@ static void T_II_DLM_04(void **state)
     cf_archive_free(&all);
 }
 
+/* ------------------------------------------------------- a full medium */
+
+static char *disk, *filler;
+
+/* A small tmpfs of the test's own for the TSE under test (root only). */
+static void mount_disk(void)
+{
+    static int seq;
+    char name[32];
+    snprintf(name, sizeof name, "disk-%d", seq++);
+    disk = th_path(name);
+    assert_int_equal(mkdir(disk, 0700), 0);
+    if (mount("tmpfs", disk, "tmpfs", 0, "size=4m") != 0)
+        fail_msg("mount tmpfs on %s: %s", disk, strerror(errno));
+    assert_true(asprintf(&filler, "%s/filler", disk) > 0);
+}
+
+static int unmount_disk(void **state)
+{
+    (void)state;
+    seApiClose();
+    if (disk) {
+        umount2(disk, MNT_DETACH);
+        rmdir(disk);
+    }
+    free(disk);
+    free(filler);
+    disk = filler = NULL;
+    return 0;
+}
+
+static uint64_t free_bytes(void)
+{
+    struct statvfs fs;
+    assert_int_equal(statvfs(disk, &fs), 0);
+    return (uint64_t)fs.f_bavail * fs.f_frsize;
+}
+
+/* Fills the medium but `keep` bytes. */
+static void fill(uint64_t keep)
+{
+    FILE *f = fopen(filler, "ab");
+    assert_non_null(f);
+    static char chunk[4096];
+    uint64_t want = free_bytes() > keep ? free_bytes() - keep : 0;
+    for (uint64_t put = 0; put < want; put += sizeof chunk)
+        if (fwrite(chunk, 1, sizeof chunk, f) != sizeof chunk || fflush(f) != 0)
+            break;
+    fclose(f);
+    if (!keep)
+        assert_int_equal(free_bytes(), 0);
+}
+
+/* ErrorStorageMemoryFull (table 101): on a full medium every function that
+ * stores a log answers it and nothing changes; with space again the TSE
+ * goes on without a gap. initialize on a second TSE of the same medium. */
+static void T_II_ERR_16(void **state)
+{
+    (void)state;
+    mount_disk();
+    cf_fresh_at(disk, CF_ADMIN, NULL);
+    char *uninit = strdup(cf.url), uninit_puk[TSE_PUK_LEN + 1];
+    memcpy(uninit_puk, cf.puk, sizeof uninit_puk);
+    cf_fresh_at(disk, CF_READY, NULL);
+    OK(registerClient(S("KASSE-02")));
+    unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    seen before = look();
+    fill(0);
+    REFUSED(setDescription(S("Filiale 9")), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(do_self_test(), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(do_update_time(), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(registerClient(S("KASSE-03")), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(deregisterClient(S("KASSE-02")), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(do_start(), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(cf_update(CF_CLIENT, open, CF_TYPE, "1 Kaffee", true, &(UpdateProtectionVariants){0}, NULL),
+            ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(logOut(S("admin")), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(unblockPin(S("admin"), S(cf.puk), S("654321")), ERROR_STORAGE_MEMORY_FULL);
+    REFUSED(authenticateUser(S("admin"), S(CF_PIN)), ERROR_STORAGE_MEMORY_FULL);
+    assert_int_equal(unlink(filler), 0);
+    nothing_written(&before);
+    EXPECT(registerClient(S("KASSE-02")), ERROR_CLIENT_ALREADY_REGISTERED);
+    continues(&before);
+    OK(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL));
+
+    /* initialize on the full medium */
+    OK(seApiOpen(uninit, th_master_key(), NULL, NULL));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    fill(0);
+    EXPECT(initialize(), ERROR_STORAGE_MEMORY_FULL);
+    assert_int_equal(unlink(filler), 0);
+    EXPECT(registerClient(S("KASSE-02")), ERROR_DEVICE_NOT_INITIALIZED);   /* still not initialized */
+    OK(initialize());
+    free(uninit);
+}
+
+/* Export with the medium half full (II_EXP_08) and full (II_EXP_09,
+ * EXP_TAR_02): every stored log in a TAR of the right name and format,
+ * which the auditor's checks pass. With no byte left OpenTSE cannot store
+ * the export's mark (how far the logs were exported, which
+ * deleteLogMessages keeps to) and gives no archive, nothing changed (a
+ * deviation, docs/conformance.md); with the last 64 KiB it exports all. */
+static void export_on(uint64_t keep)
+{
+    mount_disk();
+    cf_fresh_at(disk, CF_READY, NULL);
+    for (int i = 0; i < 3; i++)
+        cf_sale(CF_CLIENT, "x");
+    seen before = look();
+    cf_archive a;
+    if (!keep) {
+        fill(0);
+        REFUSED(cf_export(0, NULL, &a), ERROR_STORAGE_MEDIUM_DISCONNECTED);
+        assert_int_equal(unlink(filler), 0);
+        keep = 64 * 1024;
+    }
+    fill(keep == 1 ? free_bytes() / 2 : keep);
+    OK(cf_export(0, NULL, &a));
+    assert_int_equal(a.logs, before.counter);
+    same(&before);
+    cf_audit_archive(&a);
+    assert_true(strlen(a.name) > 8 && strcmp(a.name + strlen(a.name) - 4, ".tar") == 0);
+    cf_archive_free(&a);
+    OK(cf_export(1, NULL, &a));   /* the certificates too */
+    cf_archive_free(&a);
+    cf_sale(CF_CLIENT, "still room");
+}
+
+static void T_II_EXP_08(void **state)
+{
+    (void)state;
+    export_on(1);
+}
+
+static void T_II_EXP_09(void **state)
+{
+    (void)state;
+    export_on(0);
+}
+
+static void T_EXP_TAR_02(void **state)
+{
+    (void)state;
+    export_on(0);
+}
+
 const struct CMUnitTest cf_faults[] = {
     cmocka_unit_test(T_II_ERR_13), cmocka_unit_test(T_II_REC_06), cmocka_unit_test(T_II_DRC_03),
     cmocka_unit_test(T_II_LTL_03), cmocka_unit_test(T_II_UTL_03), cmocka_unit_test(T_II_SDE_02),
     cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
-    cmocka_unit_test(T_II_DLM_04),
+    cmocka_unit_test(T_II_DLM_04), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
+    cmocka_unit_test_teardown(T_II_EXP_08, unmount_disk), cmocka_unit_test_teardown(T_II_EXP_09, unmount_disk),
+    cmocka_unit_test_teardown(T_EXP_TAR_02, unmount_disk),
 };
 const size_t cf_faults_n = sizeof cf_faults / sizeof cf_faults[0];
