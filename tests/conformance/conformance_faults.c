@@ -428,6 +428,117 @@ static void T_II_DLM_04(void **state)
     cf_archive_free(&all);
 }
 
+/* ------------------------------------------------------- unreadable logs */
+
+/* The logs table goes missing under the running TSE (as a damaged or
+ * foreign database file would show it) and comes back. */
+static void logs_gone(bool gone)
+{
+    sql(gone ? "ALTER TABLE logs RENAME TO logs_away;" : "ALTER TABLE logs_away RENAME TO logs;");
+}
+
+/* getLastLogMessage when the last log cannot be read: ErrorReadingLogMessage;
+ * readable again, it is the same log. */
+static void T_II_GLL_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_sale(CF_CLIENT, "x");
+    seen before = look();
+    char name[300];
+    uint8_t der[8192];
+    unsigned long int nl = 0, dl = 0;
+    logs_gone(true);
+    EXPECT(getLastLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl),
+           ERROR_READING_LOG_MESSAGE);
+    logs_gone(false);
+    same(&before);
+    OK(logOut(S("admin")));
+    cf_expect_system_log("logOut", "admin");
+}
+
+/* getLastTransactionLogMessage likewise: ErrorReadingLogMessage, then the
+ * same transaction log. */
+static void T_II_GLT_07(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_signed s;
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    char name[300];
+    uint8_t der[8192];
+    unsigned long int nl = 0, dl = 0;
+    logs_gone(true);
+    EXPECT(getLastTransactionLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl),
+           ERROR_READING_LOG_MESSAGE);
+    logs_gone(false);
+    OK(getLastTransactionLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl));
+    logmsg m;
+    tse_error err = {0};
+    assert_true(logmsg_parse(der, dl, &m, &err));
+    assert_int_equal(m.signature_counter, s.counter);
+    assert_int_equal(m.transaction_number, n);
+    assert_int_equal(tx_counter(), n);
+}
+
+/* The TSE's stored certificate (meta "certificate") swapped with the one
+ * in `other`'s file, with the TSE unbound: a certificate that does not
+ * belong to the key, as a damaged or mixed-up medium would hold. A second
+ * swap puts both back. */
+static void swap_certificate(const char *other)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(cf.url + 5, &db), SQLITE_OK);
+    char text[900];
+    snprintf(text, sizeof text,
+             "ATTACH '%s' AS o;"
+             "CREATE TEMP TABLE c AS SELECT value FROM main.meta WHERE key = 'certificate';"
+             "UPDATE main.meta SET value = (SELECT value FROM o.meta WHERE key = 'certificate')"
+             " WHERE key = 'certificate';"
+             "UPDATE o.meta SET value = (SELECT value FROM c) WHERE key = 'certificate';",
+             other);
+    char *err = NULL;
+    if (sqlite3_exec(db, text, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", text, err ? err : "?");
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+}
+
+/* selfTest when the self-test finds a fault (the certificate is not the
+ * key's): ErrorSelfTestFailed, the TSE signs nothing (the open's selfTest
+ * log is the last one it signs); with the right certificate back it
+ * passes and signs on without a gap. */
+static void T_II_STE_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_CREATED);
+    char *other = strdup(cf.url + 5);
+    cf_fresh(CF_READY);
+    cf_sale(CF_CLIENT, "x");
+    OK(seApiClose());
+    swap_certificate(other);
+    OK(seApiOpen(cf.url, th_master_key(), NULL, NULL));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    unsigned long int counter = cf_signature_counter();
+    uint8_t r[2048];
+    unsigned long int n = 0;
+    EXPECT(selfTest(sizeof r, r, &n), ERROR_SELF_TEST_FAILED);
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_SELF_TEST_FAILED);
+    assert_int_equal(cf_signature_counter(), counter + 1);   /* the failed selfTest is logged */
+    cf_expect_system_log("selfTest", "admin");
+    OK(seApiClose());
+    swap_certificate(other);
+    OK(seApiOpen(cf.url, th_master_key(), NULL, NULL));
+    assert_int_equal(cf_signature_counter(), counter + 2);   /* the open's selfTest */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(selfTest(sizeof r, r, &n));
+    cf_expect_system_log("selfTest", "admin");
+    cf_signed s;
+    cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    assert_int_equal(s.counter, counter + 5);
+    free(other);
+}
+
 /* ------------------------------------------------------- a full medium */
 
 static char *disk, *filler;
@@ -579,7 +690,8 @@ const struct CMUnitTest cf_faults[] = {
     cmocka_unit_test(T_II_ERR_13), cmocka_unit_test(T_II_REC_06), cmocka_unit_test(T_II_DRC_03),
     cmocka_unit_test(T_II_LTL_03), cmocka_unit_test(T_II_UTL_03), cmocka_unit_test(T_II_SDE_02),
     cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
-    cmocka_unit_test(T_II_DLM_04), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
+    cmocka_unit_test(T_II_DLM_04), cmocka_unit_test(T_II_GLL_03), cmocka_unit_test(T_II_GLT_07),
+    cmocka_unit_test(T_II_STE_03), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
     cmocka_unit_test_teardown(T_II_EXP_08, unmount_disk), cmocka_unit_test_teardown(T_II_EXP_09, unmount_disk),
     cmocka_unit_test_teardown(T_EXP_TAR_02, unmount_disk),
 };
