@@ -539,6 +539,43 @@ static void T_II_STE_03(void **state)
     free(other);
 }
 
+/* --------------------------------------------- the transaction number's end */
+
+/* SM_TRA_07: a TSE whose transaction numbers reached the store's maximum
+ * (2^63 - 1; the numbers of deleted transactions stay used, meta
+ * "store.deleted_tx_number", which the test sets in the TSE's file as a
+ * deletion up to 2^63 - 2 would leave it): the last number is given, the
+ * next start is refused and nothing wraps round; the TSE's other functions
+ * go on signing. OpenTSE refuses it as a log it cannot store
+ * (ErrorStoringLogMessageFailed, asserted; docs/conformance.md). */
+static void T_SM_TRA_07(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_sale(CF_CLIENT, "x");
+    OK(seApiClose());
+    sql("INSERT OR REPLACE INTO meta(tse, key, value) SELECT id, 'store.deleted_tx_number', '9223372036854775806'"
+        " FROM tses;");
+    OK(seApiOpen(cf.url, th_master_key(), NULL, NULL));
+    assert_int_equal(tx_counter(), 9223372036854775806UL);
+    unsigned long int last = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    assert_int_equal(last, 9223372036854775807UL);
+    OK(cf_finish(CF_CLIENT, last, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    seen before = look();
+    for (int i = 0; i < 2; i++)
+        REFUSED(do_start(), ERROR_STORING_LOG_MESSAGE_FAILED);
+    assert_int_equal(tx_counter(), last);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));   /* system logs go on */
+    assert_int_equal(cf_signature_counter(), before.counter + 1);
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    assert_int_equal(a.logs, before.counter + 1);
+    for (size_t i = 0; i < a.n; i++)
+        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION)
+            assert_true(a.e[i].m.transaction_number == 1 || a.e[i].m.transaction_number == last);
+    cf_archive_free(&a);
+}
+
 /* ------------------------------------------------------- a full medium */
 
 static char *disk, *filler;
@@ -691,7 +728,7 @@ const struct CMUnitTest cf_faults[] = {
     cmocka_unit_test(T_II_LTL_03), cmocka_unit_test(T_II_UTL_03), cmocka_unit_test(T_II_SDE_02),
     cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
     cmocka_unit_test(T_II_DLM_04), cmocka_unit_test(T_II_GLL_03), cmocka_unit_test(T_II_GLT_07),
-    cmocka_unit_test(T_II_STE_03), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
+    cmocka_unit_test(T_II_STE_03), cmocka_unit_test(T_SM_TRA_07), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
     cmocka_unit_test_teardown(T_II_EXP_08, unmount_disk), cmocka_unit_test_teardown(T_II_EXP_09, unmount_disk),
     cmocka_unit_test_teardown(T_EXP_TAR_02, unmount_disk),
 };
