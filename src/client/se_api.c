@@ -1115,6 +1115,8 @@ short int getTransactionState(unsigned long int transactionNumber, TransactionSt
     tse_err rc = tse_get_transaction_state(t, transactionNumber, &s);
     if (!rc)
         *transactionState = (TransactionState)s;   /* the same order as TR-03151-1's enum */
+    if (rc == TSE_ERR_READING_LOG_MESSAGE || rc == TSE_ERR_STORAGE_FAILURE)   /* its logs cannot be read */
+        return leave(done(ERROR_GET_TRANSACTION_STATE_FAILED, tse_last_error_message()));
     return leave(result(rc, FN_OTHER));
 }
 

@@ -481,6 +481,25 @@ static void T_II_GLT_07(void **state)
     assert_int_equal(tx_counter(), n);
 }
 
+/* getTransactionState when the open transaction's logs cannot be read
+ * (whether it was updated is in them): ErrorGetTransactionStateFailed;
+ * readable again, the right state. */
+static void T_II_GTS_03(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
+    unsigned long int done = cf_sale(CF_CLIENT, "x");
+    TransactionState st;
+    logs_gone(true);
+    EXPECT(getTransactionState(n, &st), ERROR_GET_TRANSACTION_STATE_FAILED);
+    logs_gone(false);
+    OK(getTransactionState(n, &st));
+    assert_int_equal(st, TransactionState_started);
+    OK(getTransactionState(done, &st));
+    assert_int_equal(st, TransactionState_finished);
+}
+
 /* The TSE's stored certificate (meta "certificate") swapped with the one
  * in `other`'s file, with the TSE unbound: a certificate that does not
  * belong to the key, as a damaged or mixed-up medium would hold. A second
@@ -728,6 +747,7 @@ const struct CMUnitTest cf_faults[] = {
     cmocka_unit_test(T_II_LTL_03), cmocka_unit_test(T_II_UTL_03), cmocka_unit_test(T_II_SDE_02),
     cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
     cmocka_unit_test(T_II_DLM_04), cmocka_unit_test(T_II_GLL_03), cmocka_unit_test(T_II_GLT_07),
+    cmocka_unit_test(T_II_GTS_03),
     cmocka_unit_test(T_II_STE_03), cmocka_unit_test(T_SM_TRA_07), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
     cmocka_unit_test_teardown(T_II_EXP_08, unmount_disk), cmocka_unit_test_teardown(T_II_EXP_09, unmount_disk),
     cmocka_unit_test_teardown(T_EXP_TAR_02, unmount_disk),
