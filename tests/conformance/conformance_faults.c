@@ -168,6 +168,27 @@ static short int do_update_time(void)
     return updateTime(&t);
 }
 
+/* Every function that writes a log, with the admin logged in, transaction
+ * `open` open and client KASSE-02 registered, answers `want` and changes
+ * nothing. A refused logOut keeps the session; a login whose log is
+ * refused leaves none (no session without its log). */
+static void every_logging_call(unsigned long int open, short int want)
+{
+    REFUSED(setDescription(S("Filiale 9")), want);
+    REFUSED(do_self_test(), want);
+    REFUSED(do_update_time(), want);
+    REFUSED(registerClient(S("KASSE-03")), want);
+    REFUSED(deregisterClient(S("KASSE-02")), want);
+    REFUSED(do_start(), want);
+    REFUSED(cf_update(CF_CLIENT, open, CF_TYPE, "1 Kaffee", true, &(UpdateProtectionVariants){0}, NULL), want);
+    REFUSED(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL), want);
+    REFUSED(logOut(S("admin")), want);
+    REFUSED(setDescription(S("Filiale 9")), want);
+    REFUSED(unblockPin(S("admin"), S(cf.puk), S("654321")), want);
+    REFUSED(authenticateUser(S("admin"), S(CF_PIN)), want);
+    EXPECT(setDescription(S("Filiale 9")), ERROR_USER_NOT_AUTHENTICATED);
+}
+
 /* II_ERR_13: every function that writes a log answers
  * ErrorStoringLogMessageFailed when its log cannot be stored, and neither
  * the log nor anything the call would have changed is there. */
@@ -179,22 +200,7 @@ static void T_II_ERR_13(void **state)
     unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
     seen before = look();
     refuse("INSERT ON logs");
-    REFUSED(setDescription(S("Filiale 9")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(do_self_test(), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(do_update_time(), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(registerClient(S("KASSE-03")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(deregisterClient(S("KASSE-02")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(do_start(), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(cf_update(CF_CLIENT, open, CF_TYPE, "1 Kaffee", true, &(UpdateProtectionVariants){0}, NULL),
-            ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL), ERROR_STORING_LOG_MESSAGE_FAILED);
-    /* a refused logOut keeps the session; a login whose log is refused
-     * leaves none: no session without its log */
-    REFUSED(logOut(S("admin")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(setDescription(S("Filiale 9")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(unblockPin(S("admin"), S(cf.puk), S("654321")), ERROR_STORING_LOG_MESSAGE_FAILED);
-    REFUSED(authenticateUser(S("admin"), S(CF_PIN)), ERROR_STORING_LOG_MESSAGE_FAILED);
-    EXPECT(setDescription(S("Filiale 9")), ERROR_USER_NOT_AUTHENTICATED);
+    every_logging_call(open, ERROR_STORING_LOG_MESSAGE_FAILED);
     heal();
     /* nothing of it happened: the client is there, the other not, the
      * transaction open, logging not locked, the TSE not disabled */
@@ -369,16 +375,6 @@ static void T_II_UPD_10(void **state)
     assert_true(len == 14 && memcmp(pd, "1 Kaffee;Beleg", 14) == 0);
 }
 
-static short int restore_file(const char *path)
-{
-    size_t n = 0;
-    uint8_t *d = th_read_file(path, &n);
-    assert_non_null(d);
-    short int rc = restoreLogsFromBackup(d, n);
-    free(d);
-    return rc;
-}
-
 /* restoreLogsFromBackup when the logs cannot be stored: ErrorRestoreFailed,
  * none of them is back; without the fault all are. */
 static void T_II_RFB_04(void **state)
@@ -392,9 +388,12 @@ static void T_II_RFB_04(void **state)
     OK(deleteLogMessages());
     OK(cf_export(0, NULL, &gone));
     assert_true(gone.logs < all.logs);
+    size_t len = 0;
+    uint8_t *backup = th_read_file(all.file, &len);
+    assert_non_null(backup);
     seen before = look();
     refuse("INSERT ON logs");
-    REFUSED(restore_file(all.file), ERROR_RESTORE_FAILED);
+    REFUSED(restoreLogsFromBackup(backup, len), ERROR_RESTORE_FAILED);
     heal();
     same(&before);
     OK(cf_export(0, NULL, &left));   /* the same logs as before the restore */
@@ -402,7 +401,8 @@ static void T_II_RFB_04(void **state)
     for (size_t i = 0; i < left.n; i++)
         if (left.e[i].is_log)
             assert_non_null(cf_entry(&gone, left.e[i].path));
-    OK(restore_file(all.file));
+    OK(restoreLogsFromBackup(backup, len));
+    free(backup);
     OK(cf_export(0, NULL, &back));
     for (size_t i = 0; i < all.n; i++)
         if (all.e[i].is_log)
@@ -437,6 +437,24 @@ static void logs_gone(bool gone)
     sql(gone ? "ALTER TABLE logs RENAME TO logs_away;" : "ALTER TABLE logs_away RENAME TO logs;");
 }
 
+typedef short int (*last_log_fn)(unsigned long int, unsigned char *, unsigned long int *, unsigned long int,
+                                 unsigned char *, unsigned long int *);
+
+/* `get` (getLastLogMessage or getLastTransactionLogMessage) with the logs
+ * unreadable answers ErrorReadingLogMessage; readable again, the log it
+ * gives is parsed into `m` (its bytes in `der`). */
+static void unreadable_then(last_log_fn get, uint8_t der[8192], logmsg *m)
+{
+    char name[300];
+    unsigned long int nl = 0, dl = 0;
+    logs_gone(true);
+    EXPECT(get(sizeof name, (unsigned char *)name, &nl, 8192, der, &dl), ERROR_READING_LOG_MESSAGE);
+    logs_gone(false);
+    OK(get(sizeof name, (unsigned char *)name, &nl, 8192, der, &dl));
+    tse_error err = {0};
+    assert_true(logmsg_parse(der, dl, m, &err));
+}
+
 /* getLastLogMessage when the last log cannot be read: ErrorReadingLogMessage;
  * readable again, it is the same log. */
 static void T_II_GLL_03(void **state)
@@ -445,13 +463,10 @@ static void T_II_GLL_03(void **state)
     cf_fresh(CF_READY);
     cf_sale(CF_CLIENT, "x");
     seen before = look();
-    char name[300];
     uint8_t der[8192];
-    unsigned long int nl = 0, dl = 0;
-    logs_gone(true);
-    EXPECT(getLastLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl),
-           ERROR_READING_LOG_MESSAGE);
-    logs_gone(false);
+    logmsg m;
+    unreadable_then(getLastLogMessage, der, &m);
+    assert_memory_equal(der, before.last.der, before.last.len);
     same(&before);
     OK(logOut(S("admin")));
     cf_expect_system_log("logOut", "admin");
@@ -465,17 +480,9 @@ static void T_II_GLT_07(void **state)
     cf_fresh(CF_READY);
     cf_signed s;
     unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
-    char name[300];
     uint8_t der[8192];
-    unsigned long int nl = 0, dl = 0;
-    logs_gone(true);
-    EXPECT(getLastTransactionLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl),
-           ERROR_READING_LOG_MESSAGE);
-    logs_gone(false);
-    OK(getLastTransactionLogMessage(sizeof name, (unsigned char *)name, &nl, sizeof der, der, &dl));
     logmsg m;
-    tse_error err = {0};
-    assert_true(logmsg_parse(der, dl, &m, &err));
+    unreadable_then(getLastTransactionLogMessage, der, &m);
     assert_int_equal(m.signature_counter, s.counter);
     assert_int_equal(m.transaction_number, n);
     assert_int_equal(tx_counter(), n);
@@ -663,18 +670,7 @@ static void T_II_ERR_16(void **state)
     unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "", NULL, EXECUTION_OK);
     seen before = look();
     fill(0);
-    REFUSED(setDescription(S("Filiale 9")), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(do_self_test(), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(do_update_time(), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(registerClient(S("KASSE-03")), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(deregisterClient(S("KASSE-02")), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(do_start(), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(cf_update(CF_CLIENT, open, CF_TYPE, "1 Kaffee", true, &(UpdateProtectionVariants){0}, NULL),
-            ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(cf_finish(CF_CLIENT, open, CF_TYPE, "Beleg", NULL, NULL, NULL), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(logOut(S("admin")), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(unblockPin(S("admin"), S(cf.puk), S("654321")), ERROR_STORAGE_MEMORY_FULL);
-    REFUSED(authenticateUser(S("admin"), S(CF_PIN)), ERROR_STORAGE_MEMORY_FULL);
+    every_logging_call(open, ERROR_STORAGE_MEMORY_FULL);
     assert_int_equal(unlink(filler), 0);
     nothing_written(&before);
     EXPECT(registerClient(S("KASSE-02")), ERROR_CLIENT_ALREADY_REGISTERED);
