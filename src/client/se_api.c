@@ -548,8 +548,10 @@ static short int memory(tse_err (*get)(tse *, uint64_t *), short int failed, uns
         return last_status;
     uint64_t v = 0;
     tse_err rc = get(t, &v);
-    if (rc)
-        return leave(done(rc == TSE_ERR_NOT_SUPPORTED ? failed : code_of(rc, FN_OTHER), tse_last_error_message()));
+    if (rc) {
+        bool unknown = rc == TSE_ERR_NOT_SUPPORTED || rc == TSE_ERR_STORAGE_FAILURE;   /* the store cannot tell */
+        return leave(done(unknown ? failed : code_of(rc, FN_OTHER), tse_last_error_message()));
+    }
     put_ulong(v, out);
     return leave(done(EXECUTION_OK, NULL));
 }
@@ -569,9 +571,10 @@ short int getFreeMemory(unsigned long int *freeMemory)
     return memory(tse_get_free_memory, ERROR_GET_FREE_MEMORY_FAILED, freeMemory);
 }
 
-/* A function with one DER output: get(t, &der, &len). */
-static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), const char *name, unsigned long int limit,
-                          unsigned char *buf, unsigned long int *length)
+/* A function with one DER output: get(t, &der, &len); `failed` when the
+ * store cannot give what it needs. */
+static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), short int failed, const char *name,
+                          unsigned long int limit, unsigned char *buf, unsigned long int *length)
 {
     tse *t;
     if (enter(&t))
@@ -579,43 +582,47 @@ static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), const cha
     uint8_t *der = NULL;
     size_t n = 0;
     tse_err rc = get(t, &der, &n);
+    if (rc == TSE_ERR_STORAGE_FAILURE) {
+        tse_free(der);
+        return leave(done(failed, tse_last_error_message()));
+    }
     return leave(out_der(name, rc, FN_OTHER, der, n, limit, buf, length));
 }
 
 short int getDeviceHealth(unsigned long int healthInformationSetLimit, unsigned char *healthInformationSet,
                           unsigned long int *healthInformationSetLength)
 {
-    return der_call(tse_get_device_health, "healthInformationSet", healthInformationSetLimit, healthInformationSet,
-                    healthInformationSetLength);
+    return der_call(tse_get_device_health, ERROR_GET_DEVICE_HEALTH_FAILED, "healthInformationSet",
+                    healthInformationSetLimit, healthInformationSet, healthInformationSetLength);
 }
 
 short int getComponentVersions(unsigned long int deviceInformationSetLimit, unsigned char *deviceInformationSet,
                                unsigned long int *deviceInformationSetLength)
 {
-    return der_call(tse_get_component_versions, "deviceInformationSet", deviceInformationSetLimit,
-                    deviceInformationSet, deviceInformationSetLength);
+    return der_call(tse_get_component_versions, ERROR_GET_COMPONENT_VERSIONS_FAILED, "deviceInformationSet",
+                    deviceInformationSetLimit, deviceInformationSet, deviceInformationSetLength);
 }
 
 short int exportSerialNumbers(unsigned long int serialNumbersLimit, unsigned char *serialNumbers,
                               unsigned long int *serialNumbersLength)
 {
-    return der_call(tse_export_serial_numbers, "serialNumbers", serialNumbersLimit, serialNumbers,
-                    serialNumbersLength);
+    return der_call(tse_export_serial_numbers, ERROR_EXPORT_SERIAL_NUMBERS_FAILED, "serialNumbers",
+                    serialNumbersLimit, serialNumbers, serialNumbersLength);
 }
 
 short int getCurrentLoggingSignatureCounters(unsigned long int signatureCountersLimit,
                                              unsigned char *signatureCounters,
                                              unsigned long int *signatureCountersLength)
 {
-    return der_call(tse_get_current_logging_signature_counters, "signatureCounters", signatureCountersLimit,
-                    signatureCounters, signatureCountersLength);
+    return der_call(tse_get_current_logging_signature_counters, ERROR_GET_CURRENT_SIGNATURE_COUNTER_FAILED,
+                    "signatureCounters", signatureCountersLimit, signatureCounters, signatureCountersLength);
 }
 
 short int getOpenTransactions(unsigned long int openTransactionsLimit, unsigned char *openTransactions,
                               unsigned long int *openTransactionsLength)
 {
-    return der_call(tse_get_open_transactions, "openTransactions", openTransactionsLimit, openTransactions,
-                    openTransactionsLength);
+    return der_call(tse_get_open_transactions, ERROR_GET_OPEN_TRANSACTIONS_FAILED, "openTransactions",
+                    openTransactionsLimit, openTransactions, openTransactionsLength);
 }
 
 static tse_err registered_clients(tse *t, uint8_t **der, size_t *len)
@@ -652,8 +659,8 @@ static tse_err registered_clients(tse *t, uint8_t **der, size_t *len)
 short int getRegisteredClients(unsigned long int registeredClientsLimit, unsigned char *registeredClients,
                                unsigned long int *registeredClientsLength)
 {
-    return der_call(registered_clients, "registeredClients", registeredClientsLimit, registeredClients,
-                    registeredClientsLength);
+    return der_call(registered_clients, ERROR_GET_REGISTERED_CLIENTS_FAILED, "registeredClients",
+                    registeredClientsLimit, registeredClients, registeredClientsLength);
 }
 
 /* A function with one time output: get(t, &unix). */

@@ -139,7 +139,7 @@ static void continues(const seen *a)
     do {                                                                                                            \
         seen before_ = look();                                                                                      \
         EXPECT(call, want);                                                                                         \
-        same_as(&before_, #call);                                                                                           \
+        same_as(&before_, #call);                                                                                   \
     } while (0)
 
 /* ------------------------------------------------------------ the calls */
@@ -602,6 +602,98 @@ static void T_SM_TRA_07(void **state)
     cf_archive_free(&a);
 }
 
+/* ------------------------------------------------ a directory gone away */
+
+static char *dir, *away;
+
+/* A TSE in a directory of its own, ready. */
+static void fresh_in_dir(void)
+{
+    static int seq;
+    char name[32];
+    snprintf(name, sizeof name, "own-%d", seq++);
+    dir = th_path(name);
+    assert_true(asprintf(&away, "%s.away", dir) > 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    cf_fresh_at(dir, CF_READY, NULL);
+}
+
+/* The TSE's directory moved away under the running TSE and a plain file
+ * put in its place (as a medium mounted over or taken out shows it): the
+ * TSE keeps its open files, but nothing can be found by the store's path. */
+static void dir_gone(bool gone)
+{
+    if (gone) {
+        assert_int_equal(rename(dir, away), 0);
+        FILE *f = fopen(dir, "w");
+        assert_non_null(f);
+        assert_int_equal(fclose(f), 0);
+    } else {
+        assert_int_equal(unlink(dir), 0);
+        assert_int_equal(rename(away, dir), 0);
+    }
+}
+
+static int dir_back(void **state)
+{
+    (void)state;
+    seApiClose();
+    if (dir && access(away, F_OK) == 0) {
+        unlink(dir);
+        rename(away, dir);
+    }
+    free(dir);
+    free(away);
+    dir = away = NULL;
+    return 0;
+}
+
+/* getUsedMemory, getTotalMemory and getFreeMemory (II_GTM_02, II_GFM_02)
+ * when the store's size and its medium's free space cannot be read: each
+ * its own exception; back, the true figures (the used memory is the
+ * TSE's files). */
+static void T_II_GUM_02(void **state)
+{
+    (void)state;
+    fresh_in_dir();
+    unsigned long int used = 0, total = 0, free_mem = 0;
+    dir_gone(true);
+    EXPECT(getUsedMemory(&used), ERROR_GET_USED_MEMORY_FAILED);
+    EXPECT(getTotalMemory(&total), ERROR_GET_TOTAL_MEMORY_FAILED);
+    EXPECT(getFreeMemory(&free_mem), ERROR_GET_FREE_MEMORY_FAILED);
+    dir_gone(false);
+    OK(getUsedMemory(&used));
+    OK(getTotalMemory(&total));
+    OK(getFreeMemory(&free_mem));
+    struct stat db, wal;
+    assert_int_equal(stat(cf.url + 5, &db), 0);
+    char *w = NULL;
+    assert_true(asprintf(&w, "%s-wal", cf.url + 5) > 0);
+    if (stat(w, &wal) != 0)
+        wal.st_size = 0;
+    free(w);
+    assert_true(used > 0);
+    assert_int_equal(used, (unsigned long int)(db.st_size + wal.st_size));
+    assert_true(total >= used + free_mem - 1024 * 1024 && total > used);
+}
+
+/* getDeviceHealth and getComponentVersions (II_GCV_04; both report the
+ * store) when the store cannot be found: their own exceptions; back, they
+ * answer. */
+static void T_II_GDH_04(void **state)
+{
+    (void)state;
+    fresh_in_dir();
+    uint8_t d[4096];
+    unsigned long int n = 0;
+    dir_gone(true);
+    EXPECT(getDeviceHealth(sizeof d, d, &n), ERROR_GET_DEVICE_HEALTH_FAILED);
+    EXPECT(getComponentVersions(sizeof d, d, &n), ERROR_GET_COMPONENT_VERSIONS_FAILED);
+    dir_gone(false);
+    OK(getDeviceHealth(sizeof d, d, &n));
+    OK(getComponentVersions(sizeof d, d, &n));
+}
+
 /* ------------------------------------------------------- a full medium */
 
 static char *disk, *filler;
@@ -744,7 +836,8 @@ const struct CMUnitTest cf_faults[] = {
     cmocka_unit_test(T_II_DSE_03), cmocka_unit_test(T_II_UPD_10), cmocka_unit_test(T_II_RFB_04),
     cmocka_unit_test(T_II_DLM_04), cmocka_unit_test(T_II_GLL_03), cmocka_unit_test(T_II_GLT_07),
     cmocka_unit_test(T_II_GTS_03),
-    cmocka_unit_test(T_II_STE_03), cmocka_unit_test(T_SM_TRA_07), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
+    cmocka_unit_test(T_II_STE_03), cmocka_unit_test(T_SM_TRA_07),
+    cmocka_unit_test_teardown(T_II_GUM_02, dir_back), cmocka_unit_test_teardown(T_II_GDH_04, dir_back), cmocka_unit_test_teardown(T_II_ERR_16, unmount_disk),
     cmocka_unit_test_teardown(T_II_EXP_08, unmount_disk), cmocka_unit_test_teardown(T_II_EXP_09, unmount_disk),
     cmocka_unit_test_teardown(T_EXP_TAR_02, unmount_disk),
 };
