@@ -1,14 +1,17 @@
 /*
  * conformance_faults.c - the test cases of TR-03153-1-TS v1.1.1 that need
- * the store to fail inside a running TSE: a file: TSE whose SQLite file
- * refuses writes for real while the SE API is bound to it (a trigger the
- * test puts into the database file through its own connection, as a
- * damaged or read-only medium would refuse), or whose file system is full
- * (the TSE on a small tmpfs the test fills). Each call under the fault must
- * answer the case's exception; with the fault removed the TSE shows that
- * nothing changed (the same counters, also after the TSE is bound again,
- * no half-written log in the export, every log verified by openssl) and
- * the next call continues both counters without a gap.
+ * the store to fail inside a running TSE (group "faults", file: only): the
+ * TSE's real SQLite file refuses writes while the SE API is bound to it (a
+ * trigger the test puts into the file through its own connection, as a
+ * damaged or read-only medium would refuse), loses its logs table, sits in
+ * a directory that is taken away, holds a certificate that is not the
+ * key's, has its transaction numbers at the store's maximum, or lies on a
+ * small tmpfs the test fills. Each call under the fault must answer the
+ * case's exception; with the fault removed the TSE shows that nothing
+ * changed (the same counters and last log, also once the TSE is bound
+ * again, no half-written log in the export, every log verified by openssl,
+ * the auditor's checks) and the next call continues both counters without
+ * a gap.
  */
 #include "conformance.h"
 
