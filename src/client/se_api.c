@@ -40,7 +40,38 @@ static short int done(short int status, const char *data)
 typedef enum fn {
     FN_OTHER, FN_AUTH, FN_UNBLOCK, FN_INIT, FN_REGISTER, FN_DEREGISTER, FN_START, FN_UPDATE, FN_FINISH,
     FN_EXPORT, FN_SIGNING,
+    FN_KEEP,      /* updateTransaction whose data is kept, not logged */
+    FN_RESTORE,   /* restoreLogsFromBackup */
+    FN_DELETE,    /* deleteLogMessages: never ErrorStorageMemoryFull (TR-03151-1 3.1.2.12) */
 } fn;
+
+/* Below this much free space on the store's medium a refused write is
+ * ErrorStorageMemoryFull (TR-03151-1 3.1.2.12: "dangerously close"). */
+#define STORAGE_NEARLY_FULL (1024 * 1024)
+
+/* Whether the bound TSE's store has (nearly) no space left; asked on the
+ * failure path of a write only, with the binding held. */
+static bool storage_full(void)
+{
+    uint64_t free_bytes = 0;
+    return current && tse_get_free_memory(current, &free_bytes) == TSE_OK && free_bytes < STORAGE_NEARLY_FULL;
+}
+
+/* What a store that refused the write of `f` means for it. */
+static short int store_failed(fn f)
+{
+    if (f == FN_EXPORT)
+        return ERROR_STORAGE_MEDIUM_DISCONNECTED;
+    if (f == FN_OTHER)
+        return ERROR_FUNCTION_FAILED;
+    if (f == FN_DELETE)
+        return ERROR_DELETE_LOG_MESSAGES_FAILED;
+    if (storage_full())
+        return ERROR_STORAGE_MEMORY_FULL;
+    return f == FN_RESTORE ? ERROR_RESTORE_FAILED
+           : f == FN_KEEP  ? ERROR_UPDATE_TRANSACTION_FAILED
+                           : ERROR_STORING_LOG_MESSAGE_FAILED;
+}
 
 static short int code_of(tse_err rc, fn f)
 {
@@ -50,9 +81,7 @@ static short int code_of(tse_err rc, fn f)
     case TSE_ERR_UNBLOCK_FAILED: return ERROR_INCORRECT_PUK;
     case TSE_ERR_PIN_BLOCKED: return f == FN_UNBLOCK ? ERROR_PUK_TEMPORARILY_BLOCKED : ERROR_PIN_BLOCKED;
     case TSE_ERR_RETRIEVE_LOG_MESSAGE_FAILED: return ERROR_RETRIEVE_LOG_MESSAGE_FAILED;
-    case TSE_ERR_STORAGE_FAILURE:
-        return f == FN_EXPORT ? ERROR_STORAGE_MEDIUM_DISCONNECTED
-               : f == FN_OTHER ? ERROR_FUNCTION_FAILED : ERROR_STORING_LOG_MESSAGE_FAILED;
+    case TSE_ERR_STORAGE_FAILURE: return store_failed(f);
     case TSE_ERR_UPDATE_TIME_FAILED: return ERROR_UPDATE_TIME_FAILED;
     case TSE_ERR_PARAMETER_MISMATCH: return ERROR_PARAMETER_MISMATCH;
     case TSE_ERR_ID_NOT_FOUND: return f == FN_DEREGISTER ? ERROR_CLIENT_NOT_REGISTERED : ERROR_CLIENT_ID_NOT_FOUND;
@@ -116,7 +145,9 @@ static short int code_of(tse_err rc, fn f)
 /* Ends a call with the result of a tse_* call. */
 static short int result(tse_err rc, fn f)
 {
-    return done(code_of(rc, f), rc ? tse_last_error_message() : NULL);
+    char why[TSE_ERROR_MSGLEN + 64];   /* code_of may ask the TSE more */
+    snprintf(why, sizeof why, "%s", rc ? tse_last_error_message() : "");
+    return done(code_of(rc, f), rc ? why : NULL);
 }
 
 /* Whether `client` is registered (false also when the list cannot be read). */
@@ -152,7 +183,7 @@ static short int result_of(tse *t, tse_err rc, fn f, const char *client)
         if (info.state == TSE_STATE_DISABLED)
             return done(ERROR_SECURE_ELEMENT_DISABLED, "the secure element was disabled");
     }
-    bool tx = f == FN_START || f == FN_UPDATE || f == FN_FINISH;
+    bool tx = f == FN_START || f == FN_UPDATE || f == FN_FINISH || f == FN_KEEP;
     if (tx && code != ERROR_TRANSACTION_LOGGING_LOCKED && tse_get_device_info(t, &d) == TSE_OK &&
         d.transaction_logging_locked)
         return done(ERROR_TRANSACTION_LOGGING_LOCKED, "transaction logging is locked");
@@ -379,7 +410,7 @@ short int logOut(const unsigned char *userId, unsigned long int userIdLength)
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(tse_logout(t, ids), FN_OTHER));
+    return leave(result(tse_logout(t, ids), FN_SIGNING));
 }
 
 short int unblockPin(const unsigned char *userId, unsigned long int userIdLength, const unsigned char *puk,
@@ -517,8 +548,10 @@ static short int memory(tse_err (*get)(tse *, uint64_t *), short int failed, uns
         return last_status;
     uint64_t v = 0;
     tse_err rc = get(t, &v);
-    if (rc)
-        return leave(done(rc == TSE_ERR_NOT_SUPPORTED ? failed : code_of(rc, FN_OTHER), tse_last_error_message()));
+    if (rc) {
+        bool unknown = rc == TSE_ERR_NOT_SUPPORTED || rc == TSE_ERR_STORAGE_FAILURE;   /* the store cannot tell */
+        return leave(done(unknown ? failed : code_of(rc, FN_OTHER), tse_last_error_message()));
+    }
     put_ulong(v, out);
     return leave(done(EXECUTION_OK, NULL));
 }
@@ -538,9 +571,10 @@ short int getFreeMemory(unsigned long int *freeMemory)
     return memory(tse_get_free_memory, ERROR_GET_FREE_MEMORY_FAILED, freeMemory);
 }
 
-/* A function with one DER output: get(t, &der, &len). */
-static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), const char *name, unsigned long int limit,
-                          unsigned char *buf, unsigned long int *length)
+/* A function with one DER output: get(t, &der, &len); `failed` when the
+ * store cannot give what it needs. */
+static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), short int failed, const char *name,
+                          unsigned long int limit, unsigned char *buf, unsigned long int *length)
 {
     tse *t;
     if (enter(&t))
@@ -548,43 +582,47 @@ static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), const cha
     uint8_t *der = NULL;
     size_t n = 0;
     tse_err rc = get(t, &der, &n);
+    if (rc == TSE_ERR_STORAGE_FAILURE) {
+        tse_free(der);
+        return leave(done(failed, tse_last_error_message()));
+    }
     return leave(out_der(name, rc, FN_OTHER, der, n, limit, buf, length));
 }
 
 short int getDeviceHealth(unsigned long int healthInformationSetLimit, unsigned char *healthInformationSet,
                           unsigned long int *healthInformationSetLength)
 {
-    return der_call(tse_get_device_health, "healthInformationSet", healthInformationSetLimit, healthInformationSet,
-                    healthInformationSetLength);
+    return der_call(tse_get_device_health, ERROR_GET_DEVICE_HEALTH_FAILED, "healthInformationSet",
+                    healthInformationSetLimit, healthInformationSet, healthInformationSetLength);
 }
 
 short int getComponentVersions(unsigned long int deviceInformationSetLimit, unsigned char *deviceInformationSet,
                                unsigned long int *deviceInformationSetLength)
 {
-    return der_call(tse_get_component_versions, "deviceInformationSet", deviceInformationSetLimit,
-                    deviceInformationSet, deviceInformationSetLength);
+    return der_call(tse_get_component_versions, ERROR_GET_COMPONENT_VERSIONS_FAILED, "deviceInformationSet",
+                    deviceInformationSetLimit, deviceInformationSet, deviceInformationSetLength);
 }
 
 short int exportSerialNumbers(unsigned long int serialNumbersLimit, unsigned char *serialNumbers,
                               unsigned long int *serialNumbersLength)
 {
-    return der_call(tse_export_serial_numbers, "serialNumbers", serialNumbersLimit, serialNumbers,
-                    serialNumbersLength);
+    return der_call(tse_export_serial_numbers, ERROR_EXPORT_SERIAL_NUMBERS_FAILED, "serialNumbers",
+                    serialNumbersLimit, serialNumbers, serialNumbersLength);
 }
 
 short int getCurrentLoggingSignatureCounters(unsigned long int signatureCountersLimit,
                                              unsigned char *signatureCounters,
                                              unsigned long int *signatureCountersLength)
 {
-    return der_call(tse_get_current_logging_signature_counters, "signatureCounters", signatureCountersLimit,
-                    signatureCounters, signatureCountersLength);
+    return der_call(tse_get_current_logging_signature_counters, ERROR_GET_CURRENT_SIGNATURE_COUNTER_FAILED,
+                    "signatureCounters", signatureCountersLimit, signatureCounters, signatureCountersLength);
 }
 
 short int getOpenTransactions(unsigned long int openTransactionsLimit, unsigned char *openTransactions,
                               unsigned long int *openTransactionsLength)
 {
-    return der_call(tse_get_open_transactions, "openTransactions", openTransactionsLimit, openTransactions,
-                    openTransactionsLength);
+    return der_call(tse_get_open_transactions, ERROR_GET_OPEN_TRANSACTIONS_FAILED, "openTransactions",
+                    openTransactionsLimit, openTransactions, openTransactionsLength);
 }
 
 static tse_err registered_clients(tse *t, uint8_t **der, size_t *len)
@@ -621,8 +659,8 @@ static tse_err registered_clients(tse *t, uint8_t **der, size_t *len)
 short int getRegisteredClients(unsigned long int registeredClientsLimit, unsigned char *registeredClients,
                                unsigned long int *registeredClientsLength)
 {
-    return der_call(registered_clients, "registeredClients", registeredClientsLimit, registeredClients,
-                    registeredClientsLength);
+    return der_call(registered_clients, ERROR_GET_REGISTERED_CLIENTS_FAILED, "registeredClients",
+                    registeredClientsLimit, registeredClients, registeredClientsLength);
 }
 
 /* A function with one time output: get(t, &unix). */
@@ -694,7 +732,7 @@ short int configureLogging(const unsigned char *componentName, unsigned long int
 
 short int deleteLogMessages(void)
 {
-    return when_initialized(tse_delete_stored_data, FN_SIGNING);
+    return when_initialized(tse_delete_stored_data, FN_DELETE);
 }
 
 short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long long int restoreDataLength)
@@ -718,7 +756,7 @@ short int restoreLogsFromBackup(const unsigned char *restoreData, unsigned long 
     short int s = enter(&t);
     if (!s) {
         const char *paths[1] = {path};
-        s = leave(result(tse_restore_from_backup(t, paths, 1, NULL), FN_SIGNING));
+        s = leave(result(tse_restore_from_backup(t, paths, 1, NULL), FN_RESTORE));
     }
     unlink(path);
     return s;
@@ -1084,6 +1122,8 @@ short int getTransactionState(unsigned long int transactionNumber, TransactionSt
     tse_err rc = tse_get_transaction_state(t, transactionNumber, &s);
     if (!rc)
         *transactionState = (TransactionState)s;   /* the same order as TR-03151-1's enum */
+    if (rc == TSE_ERR_READING_LOG_MESSAGE || rc == TSE_ERR_STORAGE_FAILURE)   /* its logs cannot be read */
+        return leave(done(ERROR_GET_TRANSACTION_STATE_FAILED, tse_last_error_message()));
     return leave(result(rc, FN_OTHER));
 }
 
@@ -1272,7 +1312,7 @@ static short int continue_tx(bool finish, bool sign, const unsigned char *client
         if (finish || sign)
             log_out_put(first, &r);
     }
-    return leave(result_of(t, rc, finish ? FN_FINISH : FN_UPDATE, in.cs));
+    return leave(result_of(t, rc, finish ? FN_FINISH : sign ? FN_UPDATE : FN_KEEP, in.cs));
 }
 
 short int updateTransactionForceSignature(

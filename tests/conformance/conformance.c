@@ -43,13 +43,25 @@ static void write_pub_pem(void)
 
 void cf_fresh_file(cf_stage stage, const tse_create_options *opts)
 {
+    cf_fresh_at(NULL, stage, opts);
+}
+
+void cf_fresh_at(const char *dir, cf_stage stage, const tse_create_options *opts)
+{
+    static int seq;
+    static const tse_create_options defaults = {.trust_system_clock = 1};
     seApiClose();
     free(cf.url);
     free(cf.point);
     memset(&cf, 0, sizeof cf);
+    if (dir && !opts)
+        opts = &defaults;
     if (opts) {
         assert_false(tt_http());
-        cf.url = tt_new_url("cf");
+        if (dir)
+            assert_true(asprintf(&cf.url, "file:%s/cf-at-%d.db", dir, seq++) > 0);
+        else
+            cf.url = tt_new_url("cf");
         tse_create_options co = *opts;
         co.master_key_path = th_master_key();
         co.trust_system_clock = opts->trust_system_clock < 0 ? 0 : 1;   /* -1: a clock set by updateTime only */
@@ -401,6 +413,7 @@ int main(int argc, char **argv)
         {"filtered", cf_filtered, &cf_filtered_n},
         {"export_format", cf_export_format, &cf_export_format_n},
         {"interface", cf_interface, &cf_interface_n},
+        {"faults", cf_faults, &cf_faults_n},
         {"file_only", cf_file_only, &cf_file_only_n},
     };
     if (argc != 3) {

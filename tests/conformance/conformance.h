@@ -61,6 +61,9 @@ void cf_fresh(cf_stage stage);
  * timeout, manufacturer's description; trust_system_clock -1: the time is
  * unset until updateTime; NULL: the defaults, either transport). */
 void cf_fresh_file(cf_stage stage, const tse_create_options *opts);
+/* The same in directory `dir` (NULL: the test's own; a file: TSE, options
+ * NULL: the defaults), e.g. on a file system the test fills. */
+void cf_fresh_at(const char *dir, cf_stage stage, const tse_create_options *opts);
 /* Asserts that `got` is `want`, naming the call and
  * getLastFunctionCallStatus's text. */
 void cf_expect(short int got, short int want, const char *what, const char *file, int line);
@@ -166,8 +169,8 @@ bool cf_der(const uint8_t *p, size_t n, size_t *hdr, size_t *len);
 
 /* The test groups (conformance_<group>.c). */
 extern const struct CMUnitTest cf_users[], cf_device[], cf_time[], cf_logging[], cf_clients[],
-    cf_transactions[], cf_filtered[], cf_export_format[], cf_interface[];
+    cf_transactions[], cf_filtered[], cf_export_format[], cf_interface[], cf_faults[];
 extern const size_t cf_users_n, cf_device_n, cf_time_n, cf_logging_n, cf_clients_n, cf_transactions_n,
-    cf_filtered_n, cf_export_format_n, cf_interface_n;
+    cf_filtered_n, cf_export_format_n, cf_interface_n, cf_faults_n;
 
 #endif
