@@ -61,7 +61,8 @@ uint8_t *th_update_package(const char *manifest, const char *key, size_t *len);
 
 /* tamper.c: alters one byte of the stored log `counter` in the SQLite file
  * of a closed TSE at `path`, past the triggers that keep the logs
- * append-only, as someone with file access could. 0, or -1 if no such log. */
+ * append-only, as someone with file access could; the same call again
+ * restores it. 0, or -1 if no such log. */
 int th_tamper_log(const char *path, uint64_t counter);
 
 #endif

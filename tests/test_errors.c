@@ -497,15 +497,21 @@ static void test_secure_state(void **state)
     free(tar);
     assert_int_equal(n, 0);   /* logged when it happened: no timeOfEvent */
     free(data);
-    /* the last stored log is sound again: selfTest passed, exitSecureState */
-    assert_int_equal(tse_self_test(t), TSE_OK);
-    assert_int_equal(snap(t).counter, last + 4);
-    expect_sma_log(t, last + 4, "exitSecureState", &data, &n);
+    /* newer logs do not hide the altered one: the SMA stays in its safe state */
+    assert_int_equal(tse_self_test(t), TSE_ERR_SELF_TEST_FAILED);
+    assert_non_null(strstr(tse_last_error_message(), "still does not verify"));
+    assert_int_equal(snap(t).counter, last + 3);   /* the failed selfTest only */
+    tse_close(t);
+    assert_int_equal(th_tamper_log(path, last), 0);   /* the log as it was signed */
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    /* selfTest passed, exitSecureState, an empty eventData */
+    assert_int_equal(snap(t).counter, last + 5);
+    expect_sma_log(t, last + 5, "exitSecureState", &data, &n);
     assert_int_equal(n, 0);
     free(data);
     assert_int_equal(tse_self_test(t), TSE_OK);
-    assert_int_equal(snap(t).counter, last + 5);   /* only the selfTest: not in the safe state */
-    last += 5;
+    assert_int_equal(snap(t).counter, last + 6);   /* only the selfTest: not in the safe state */
+    last += 6;
     tse_close(t);
 
     /* without the master key: no log, the time is kept */

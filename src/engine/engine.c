@@ -270,8 +270,27 @@ static void load_key(engine *t, const char *master_key_path)
     free(blob);
 }
 
+/* Whether the stored log `msg` is log `counter` of this TSE, signed by its
+ * key; why not in `why`. */
+static bool stored_log_sound(engine *t, EVP_PKEY *pub, uint64_t counter, const uint8_t *msg, size_t len, char *why,
+                             size_t cap)
+{
+    logmsg m;
+    tse_error perr = {0}, err = {0};
+    if (!logmsg_parse(msg, len, &m, &perr) || m.signature_counter != counter || m.serial_number.n != 32 ||
+        memcmp(m.serial_number.p, t->serial, 32) != 0 ||
+        csp_verify(pub, t->hash, m.signed_bytes.p, m.signed_bytes.n, m.signature.p, m.signature.n, &err) != 0) {
+        snprintf(why, cap, "%.200s%.200s", perr.message, err.message);
+        return false;
+    }
+    return true;
+}
+
 /* Sign/verify round trip, last stored log against the counter, certificate
- * against the key. Under mu. Fills self_test_ok / self_test_error. */
+ * against the key, and the stored log an earlier self-test found altered
+ * (t->self_test_bad_log, from the safe state's record): the SMA stays in
+ * its safe state until that log is sound again. Under mu. Fills
+ * self_test_ok / self_test_error / self_test_bad_log. */
 static void run_self_test(engine *t)
 {
     tse_error err = {0};
@@ -279,6 +298,7 @@ static void run_self_test(engine *t)
     size_t sig_len = 0, len = 0;
     uint64_t last = 0;
     EVP_PKEY *pub = NULL;
+    char why[420];
     t->self_test_ok = false;
     t->self_test_time = engine_host_time();
     if (!t->key) {
@@ -301,18 +321,29 @@ static void run_self_test(engine *t)
                  (unsigned long long)t->counter);
         goto out;
     }
-    if (msg) {
-        logmsg m;
-        tse_error perr = {0};
-        tse_hash h = t->hash;
-        if (!logmsg_parse(msg, len, &m, &perr) || m.signature_counter != last ||
-            m.serial_number.n != 32 || memcmp(m.serial_number.p, t->serial, 32) != 0 ||
-            csp_verify(pub, h, m.signed_bytes.p, m.signed_bytes.n, m.signature.p, m.signature.n, &err) != 0) {
+    if (msg && !stored_log_sound(t, pub, last, msg, len, why, sizeof why)) {
+        snprintf(t->self_test_error, sizeof t->self_test_error, "the last stored log (counter %llu) does not verify: %s",
+                 (unsigned long long)last, why);
+        t->self_test_bad_log = last;
+        goto out;
+    }
+    uint64_t bad = t->self_test_bad_log;
+    if (bad && bad != last) {
+        free(msg);
+        msg = NULL;
+        int got = store_get_log(t->st, bad, &msg, &len, &err);
+        if (got == 0 && !stored_log_sound(t, pub, bad, msg, len, why, sizeof why)) {
             snprintf(t->self_test_error, sizeof t->self_test_error,
-                     "the last stored log (counter %llu) does not verify: %s%s", (unsigned long long)last, perr.message, err.message);
+                     "the stored log (counter %llu) still does not verify: %s", (unsigned long long)bad, why);
+            goto out;
+        }
+        if (got != 0 && got != TSE_ERR_NO_LOG_MESSAGE) {   /* deleted after its export: nothing to check */
+            snprintf(t->self_test_error, sizeof t->self_test_error, "the stored log (counter %llu) cannot be read: %s",
+                     (unsigned long long)bad, err.message);
             goto out;
         }
     }
+    t->self_test_bad_log = 0;
     t->self_test_ok = true;
     t->self_test_error[0] = 0;
 out:
@@ -324,28 +355,32 @@ tse_err engine_self_test(engine *t)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
-    engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
+    engine_secure_state_load(t);
     run_self_test(t);
     /* a disabled secure element signs nothing more (TR-03151-1 3.3.6): the test runs, unlogged */
     bool logs = !t->recovery && t->state != TSE_STATE_DISABLED;
-    engine_commit *audit = NULL;
-    tse_err rc = t->key && logs && !t->self_tested ? engine_log_start_audit(t, &audit) : TSE_OK;
-    if (rc == TSE_OK && t->key && logs)
-        rc = engine_log_self_test(t, &ticket);
-    engine_commit *enter = NULL, *leave = NULL;
-    if (rc == TSE_OK && logs)
-        rc = engine_log_secure_state(t, &enter, &leave);
     bool ok = t->self_test_ok;
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);
     pthread_mutex_unlock(&t->mu);
-    tse_err fin0 = engine_finish_commit(t, audit);
-    tse_err fin = engine_finish_commit(t, ticket);
-    tse_err fin2 = engine_finish_commit(t, enter);
-    tse_err fin3 = engine_finish_commit(t, leave);
-    if (rc == TSE_OK)
-        rc = fin0 != TSE_OK ? fin0 : fin != TSE_OK ? fin : fin2 != TSE_OK ? fin2 : fin3;
+    /* startAudit (a TSE's first), selfTest, then the safe state's logs, each
+     * committed before the next is made: a refused commit drains the store's
+     * queue, which must not hold another log of this thread unsigned */
+    tse_err rc = TSE_OK;
+    for (int step = 0; logs && rc == TSE_OK && step < 4; step++) {
+        engine_commit *c = NULL;
+        pthread_mutex_lock(&t->mu);
+        if (step == 0 && t->key && !t->self_tested)
+            rc = engine_log_start_audit(t, &c);
+        else if (step == 1 && t->key)
+            rc = engine_log_self_test(t, &c);
+        else if (step >= 2)   /* a late enterSecureState, then exitSecureState */
+            rc = engine_log_secure_state(t, &c);
+        pthread_mutex_unlock(&t->mu);
+        if (rc == TSE_OK)
+            rc = engine_finish_commit(t, c);
+    }
     if (rc == TSE_OK && !ok)
         rc = engine_fail(TSE_ERR_SELF_TEST_FAILED, "%s", why);
     return rc;

@@ -260,49 +260,70 @@ tse_err engine_log_start_audit(engine *t, engine_commit **ticket)
 }
 
 /* The meta record of the safe state: "<time entered (engine_now)>,<1 if its
- * enterSecureState log was written>"; absent while the SMA is not in it. */
+ * enterSecureState log was written>,<the altered stored log, 0 none>";
+ * absent while the SMA is not in it. */
 #define META_SECURE_STATE "secure_state"
 
-tse_err engine_log_secure_state(engine *t, engine_commit **first, engine_commit **second)
+/* The safe state's record: whether there is one, and its fields. */
+typedef struct secure_record {
+    bool in;
+    long long since;
+    int logged;
+    unsigned long long bad_log;
+} secure_record;
+
+/* Reads it; false when the store cannot be read now. */
+static bool read_secure(engine *t, secure_record *r)
 {
-    ENGINE_ASSERT_LOCKED(t);
-    *first = *second = NULL;
-    int version = 0;
-    if (engine_log_format(t, &version) != TSE_OK || version != LOGMSG_VERSION_3)
-        return TSE_OK;
+    *r = (secure_record){0};
     uint8_t *v = NULL;
     size_t n = 0;
-    /* a store that cannot be read now is logged when it can be (9.8.3) */
     tse_err found = engine_meta_read_now(t, META_SECURE_STATE, &v, &n);
     if (found != TSE_OK && found != TSE_ERR_NOT_FOUND)
-        return TSE_OK;
-    char text[48] = "";
+        return false;
+    char text[80] = "";
     if (v)
-        snprintf(text, sizeof text, "%.*s", (int)(n < 40 ? n : 40), (const char *)v);
+        snprintf(text, sizeof text, "%.*s", (int)(n < 70 ? n : 70), (const char *)v);
     free(v);
-    long long since = 0;
-    int logged = 0;
-    bool in = found == TSE_OK && sscanf(text, "%lld,%d", &since, &logged) == 2;
-    if (!t->self_test_ok) {
-        if (in && (logged || !t->key))
-            return TSE_OK;   /* in it already */
-        char buf[48];
-        snprintf(buf, sizeof buf, "%lld,%d", in ? since : (long long)engine_now(t), t->key ? 1 : 0);
-        store_change ch = {.kind = STORE_PUT_META, .key = META_SECURE_STATE, .value = buf, .value_len = strlen(buf)};
-        if (!t->key)
-            return engine_submit_state(t, &ch, 1, first);
-        engine_event ev = {.kind = EV_ENTER_SECURE_STATE, .time_before = in ? since : 0, .by_tse = true};
-        return engine_event_log(t, &ev, &ch, 1, first);
-    }
-    if (!in)
+    r->in = found == TSE_OK && sscanf(text, "%lld,%d,%llu", &r->since, &r->logged, &r->bad_log) >= 2;
+    return true;
+}
+
+void engine_secure_state_load(engine *t)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    secure_record r;
+    if (read_secure(t, &r) && r.in && r.bad_log)
+        t->self_test_bad_log = r.bad_log;
+}
+
+tse_err engine_log_secure_state(engine *t, engine_commit **ticket)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    *ticket = NULL;
+    int version = 0;
+    secure_record r;
+    /* a store that cannot be read now is logged when it can be (9.8.3) */
+    if (engine_log_format(t, &version) != TSE_OK || version != LOGMSG_VERSION_3 || !read_secure(t, &r))
         return TSE_OK;
-    if (!logged) {
-        engine_event ev = {.kind = EV_ENTER_SECURE_STATE, .time_before = since, .by_tse = true};
-        tse_err rc = engine_event_log(t, &ev, NULL, 0, first);
-        if (rc != TSE_OK)
-            return rc;
+    char buf[80];
+    snprintf(buf, sizeof buf, "%lld,%d,%llu", r.in ? r.since : (long long)engine_now(t), t->key ? 1 : 0,
+             (unsigned long long)t->self_test_bad_log);
+    store_change ch = {.kind = STORE_PUT_META, .key = META_SECURE_STATE, .value = buf, .value_len = strlen(buf)};
+    if (!r.in && t->self_test_ok)
+        return TSE_OK;
+    if (!r.in && !t->key)   /* nothing can be signed: the time only */
+        return engine_submit_state(t, &ch, 1, ticket);
+    if (!r.logged && t->key) {   /* entered now, or the late log of an earlier entry */
+        engine_event ev = {.kind = EV_ENTER_SECURE_STATE, .time_before = r.in ? r.since : 0, .by_tse = true};
+        return engine_event_log(t, &ev, &ch, 1, ticket);
+    }
+    if (!t->self_test_ok) {   /* in it already; a newly found altered log is remembered */
+        if (t->self_test_bad_log == r.bad_log || !t->self_test_bad_log)
+            return TSE_OK;
+        return engine_submit_state(t, &ch, 1, ticket);
     }
     store_change del = {.kind = STORE_DEL_META, .key = META_SECURE_STATE};
     engine_event ev = {.kind = EV_EXIT_SECURE_STATE, .by_tse = true};
-    return engine_event_log(t, &ev, &del, 1, logged ? first : second);
+    return engine_event_log(t, &ev, &del, 1, ticket);
 }

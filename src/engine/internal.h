@@ -138,6 +138,7 @@ struct engine {
     bool self_test_ok;
     int64_t self_test_time;
     char self_test_error[640];
+    uint64_t self_test_bad_log;   /* the stored log a self-test found altered, 0: none */
 };
 
 /* Debug builds: the code below requires t->mu to be held (by this thread;
@@ -271,12 +272,16 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket);
  * SMA starts its audit function (TR-03153-1 v1.1.1 9.8.2), the startAudit
  * log, once in the TSE's life. Version 3 only. */
 tse_err engine_log_start_audit(engine *t, engine_commit **ticket);
-/* After run_self_test(), under mu: the SMA's safe state (TR-03153-1 v1.1.1
- * 9.8.3, 9.8.4). A failed self-test enters it: the enterSecureState log, or,
- * without the key, only the time in the meta record "secure_state". A
- * passing one leaves it: enterSecureState (with timeOfEvent) if it could not
- * be logged then, and exitSecureState. Version 3 only; up to two tickets. */
-tse_err engine_log_secure_state(engine *t, engine_commit **first, engine_commit **second);
+/* After run_self_test(), under mu: the next log of the SMA's safe state
+ * (TR-03153-1 v1.1.1 9.8.3, 9.8.4), *ticket NULL when none is due. A failed
+ * self-test enters it: the enterSecureState log, or, without the key, only
+ * the time in the meta record "secure_state". A passing one leaves it:
+ * first enterSecureState (with timeOfEvent) if it could not be logged
+ * then, at the next call exitSecureState. Version 3 only. */
+tse_err engine_log_secure_state(engine *t, engine_commit **ticket);
+/* Before a self-test, under mu: the altered log the safe state's record
+ * names into t->self_test_bad_log, checked again by the self-test. */
+void engine_secure_state_load(engine *t);
 
 /* update.c: the device's components (the deployment's with the applied
  * updates) into *out; under mu. */

@@ -52,7 +52,8 @@ static void cut_short(const char *B, const char *tok, const char *old, const cha
     snprintf(path, sizeof path, "/api/v2/tss/%s/successor", old);
     json_t *e = NULL;
     long st = hs_call(B, "POST", path, tok, body, strlen(body), &e, NULL);
-    assert_true(st >= 500);
+    if (st < 500)   /* a negative status: curl's error (the server did not answer) */
+        fail_msg("the successor call answered %ld, not an error of the store", st);
     assert_non_null(strstr(str(e, "message"), "injected failure"));
     if (made) {   /* the call that made it shows its PUK, even in its error */
         assert_string_equal(str(e, "successor"), next);
