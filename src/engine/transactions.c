@@ -230,6 +230,19 @@ static tse_err kept_load(engine *t, engine_tx *x)
     return TSE_OK;
 }
 
+/* x once a log made at `when` signed its kept data, and *s as the store
+ * keeps it. */
+static engine_tx kept_signed(const engine_tx *x, int64_t when, store_tx *s)
+{
+    engine_tx nx = *x;
+    nx.pending = NULL;
+    nx.pending_len = 0;
+    nx.kept = false;
+    nx.last_update = when;
+    to_store_tx(&nx, s);
+    return nx;
+}
+
 /* Kept data of another clientId or processType than this call's
  * (TR-03151-1 3.7.6.5 step 9). Unknown owners are taken for the caller's. */
 static bool kept_by_other(const engine_tx *x, const char *client_id, const char *pt)
@@ -267,13 +280,8 @@ static tse_err secure_kept(engine *t, const char *client_id, uint64_t number, co
             .transaction_number = number,
             .log_time = engine_now(t),
         };
-        engine_tx nx = *x;
-        nx.pending = NULL;
-        nx.pending_len = 0;
-        nx.kept = false;
-        nx.last_update = f.log_time;
         store_tx s;
-        to_store_tx(&nx, &s);
+        engine_tx nx = kept_signed(x, f.log_time, &s);
         char key[40];
         kept_key(number, key);
         store_change ch[2] = {{.kind = STORE_PUT_TX, .tx = &s}, {.kind = STORE_DEL_META, .key = key}};
@@ -395,13 +403,8 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
                     .transaction_number = number,
                     .log_time = engine_now(t),
                 };
-                engine_tx nx = *x;
-                nx.pending = NULL;
-                nx.pending_len = 0;
-                nx.kept = false;
-                nx.last_update = f.log_time;
                 store_tx s;
-                to_store_tx(&nx, &s);
+                engine_tx nx = kept_signed(x, f.log_time, &s);
                 store_change ch[2] = {op == TX_FINISH ? (store_change){.kind = STORE_DEL_TX, .tx = &s}
                                                       : (store_change){.kind = STORE_PUT_TX, .tx = &s},
                                       {.kind = STORE_DEL_META, .key = key}};
