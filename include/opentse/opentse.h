@@ -532,9 +532,10 @@ TSE_API TSE_NODISCARD tse_err tse_finish_transaction(tse *t, const char *client_
  * (created first: its signature_counter is below out's), or all zero
  * (signature_counter 0) when no such log was needed; `*out` is this call's
  * own result as with the functions above. When the call fails after the
- * kept data's log was stored, `*kept` still tells that log (the kept data
- * is secured, the call's own data is not applied); when that log could not
- * be made, nothing changed and the data stays kept. */
+ * kept data's log was stored, the kept data is secured and the call's own
+ * data is not applied (on a file: handle `*kept` still tells that log; an
+ * http: handle gets no answer to read it from); when that log could not be
+ * made, nothing changed and the data stays kept. */
 TSE_API TSE_NODISCARD tse_err tse_update_transaction_logs(tse *t, const char *client_id,
                                                           uint64_t transaction_number,
                                                           const uint8_t *process_data, size_t process_data_len,
