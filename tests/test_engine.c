@@ -175,6 +175,117 @@ static void test_unsigned_updates_survive_reopen(void **state)
     free(path);
 }
 
+/* Log `counter` is the transaction log of op for (client, type, pd);
+ * type NULL: an empty processType. */
+static void expect_tx(tse *t, uint64_t counter, logmsg_tx_op op, const char *client, const char *type,
+                      const char *pd)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
+    logmsg m;
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
+    assert_int_equal(m.tx_op, op);
+    assert_true(m.client_id.n == strlen(client) && !memcmp(m.client_id.p, client, m.client_id.n));
+    type = type ? type : "";
+    assert_true(m.process_type.n == strlen(type) && !memcmp(m.process_type.p, type, m.process_type.n));
+    uint8_t d[64];
+    size_t dn = 0;
+    assert_true(der_get_octets(&m.process_data, d, sizeof d, &dn));
+    assert_true(dn == strlen(pd) && !memcmp(d, pd, dn));
+    tse_free(msg);
+}
+
+/* Any registered client goes on with an open transaction, each log under
+ * its own call's clientId; kept data of another clientId or processType
+ * is first signed under its own (TR-03151-1 3.7.6.5 step 9), also after a
+ * reopen (whose the kept data is, is stored with it). */
+static void test_kept_data_of_another_client_or_type(void **state)
+{
+    (void)state;
+    char *path = NULL;
+    tse *t = ready_tse("kept-owner", NULL, &path);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
+    tse_result s, k, r;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+    uint64_t n = s.transaction_number, c = s.signature_counter;
+    assert_int_equal(tse_update_transaction_logs(t, READY_CLIENT, n, (const uint8_t *)"AB", 2, "Kassenbeleg-V1",
+                                                 TSE_UPDATE_UNSIGNED, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, 0);
+    assert_int_equal(r.signature_counter, 0);
+    tse_close(t);
+    tse_open_options oo = {.master_key_path = th_master_key()};
+    assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    c = info.signature_counter;   /* the reopen's selfTest and the time */
+
+    /* another client, signed: READY_CLIENT's "AB" first, then KASSE-02's "CD" */
+    assert_int_equal(tse_update_transaction_logs(t, "KASSE-02", n, (const uint8_t *)"CD", 2, "Kassenbeleg-V1",
+                                                 TSE_UPDATE_SIGNED, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, c + 1);
+    assert_int_equal(k.transaction_number, n);
+    assert_int_equal(k.signature_len, r.signature_len);
+    assert_int_equal(r.signature_counter, c + 2);
+    expect_tx(t, c + 1, LOGMSG_TX_UPDATE, READY_CLIENT, "Kassenbeleg-V1", "AB");
+    expect_tx(t, c + 2, LOGMSG_TX_UPDATE, "KASSE-02", "Kassenbeleg-V1", "CD");
+
+    /* another processType, unsigned: the kept data's log only */
+    assert_int_equal(tse_update_transaction(t, "KASSE-02", n, (const uint8_t *)"EF", 2, "Bestellung-V1",
+                                            TSE_UPDATE_UNSIGNED, &r), TSE_OK);
+    assert_int_equal(tse_update_transaction_logs(t, "KASSE-02", n, (const uint8_t *)"GH", 2, "Kassenbeleg-V1",
+                                                 TSE_UPDATE_UNSIGNED, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, c + 3);
+    assert_int_equal(r.signature_counter, 0);
+    expect_tx(t, c + 3, LOGMSG_TX_UPDATE, "KASSE-02", "Bestellung-V1", "EF");
+    /* the same client and type: joined as before, no second log */
+    assert_int_equal(tse_update_transaction_logs(t, "KASSE-02", n, (const uint8_t *)"IJ", 2, "Kassenbeleg-V1",
+                                                 TSE_UPDATE_SIGNED, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, 0);
+    assert_int_equal(r.signature_counter, c + 4);
+    expect_tx(t, c + 4, LOGMSG_TX_UPDATE, "KASSE-02", "Kassenbeleg-V1", "GHIJ");
+
+    /* kept without a processType (NULL) takes the finish's; another client
+     * still gets a log of its own, with the empty processType */
+    assert_int_equal(tse_update_transaction(t, "KASSE-02", n, (const uint8_t *)"KL", 2, NULL, TSE_UPDATE_UNSIGNED,
+                                            &r), TSE_OK);
+    assert_int_equal(tse_finish_transaction_logs(t, READY_CLIENT, n, (const uint8_t *)"MN", 2, "Kassenbeleg-V1",
+                                                 NULL, 0, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, c + 5);
+    assert_int_equal(r.signature_counter, c + 6);
+    expect_tx(t, c + 5, LOGMSG_TX_UPDATE, "KASSE-02", NULL, "KL");
+    expect_tx(t, c + 6, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "MN");
+
+    /* NULL kept, the same client: into the finish log, as before */
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"OP", 2, NULL,
+                                            TSE_UPDATE_UNSIGNED, &r), TSE_OK);
+    assert_int_equal(tse_finish_transaction_logs(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"QR", 2,
+                                                 "Kassenbeleg-V1", NULL, 0, &k, &r), TSE_OK);
+    assert_int_equal(k.signature_counter, 0);
+    assert_int_equal(r.signature_counter, s.signature_counter + 1);
+    expect_tx(t, r.signature_counter, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "OPQR");
+    /* an unregistered client cannot make the kept data's log either */
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
+    assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"ST", 2, "A",
+                                            TSE_UPDATE_UNSIGNED, &r), TSE_OK);
+    assert_int_equal(tse_update_transaction_logs(t, "KASSE-99", s.transaction_number, (const uint8_t *)"UV", 2, "B",
+                                                 TSE_UPDATE_SIGNED, &k, &r), TSE_ERR_CLIENT_NOT_REGISTERED);
+    assert_int_equal(k.signature_counter, 0);
+    tse_transaction_state st;
+    assert_int_equal(tse_get_transaction_state(t, s.transaction_number, &st), TSE_OK);
+    assert_int_equal(st, TSE_TX_UPDATED_WITH_UNPROTECTED_DATA);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, s.signature_counter);
+    ready_check_all_logs(t);
+    tse_close(t);
+    free(path);
+}
+
 static void test_open_transactions_by_age(void **state)
 {
     (void)state;
@@ -432,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_unsigned_updates_survive_reopen),
+        cmocka_unit_test(test_kept_data_of_another_client_or_type),
         cmocka_unit_test(test_open_transactions_by_age),
         cmocka_unit_test(test_every_curve),
         cmocka_unit_test(test_time_formats_and_trusted_clock),

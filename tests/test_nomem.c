@@ -70,6 +70,7 @@ typedef struct fx {
     int expected;             /* logs one success writes */
     void (*check)(struct fx *f, tse_err rc);   /* after each step, allocations working again; may be NULL */
     bool persistent;          /* every allocation from the n-th on fails */
+    uint64_t kept_before;     /* kept data of another processType: the counter before the step */
 } fx;
 
 typedef tse_err (*op_fn)(fx *f);
@@ -319,6 +320,70 @@ static tse_err op_finish(fx *f)
     return rc;
 }
 
+/* Kept data of another processType than the update's: signed in an update
+ * log of its own first (TR-03151-1 3.7.6.5 step 9), then the update's. */
+static const char other_type[] = "Bestellung-V1";
+
+static tse_err need_kept(fx *f)
+{
+    tse_err rc = need_tx(f);
+    tse_transaction_state st = TSE_TX_STARTED;
+    if (!rc)
+        rc = tse_get_transaction_state(f->t, f->tx, &st);
+    tse_result r;
+    if (!rc && st != TSE_TX_UPDATED_WITH_UNPROTECTED_DATA)
+        rc = tse_update_transaction(f->t, READY_CLIENT, f->tx, pd, 8, other_type, TSE_UPDATE_UNSIGNED, &r);
+    tse_info info;
+    if (!rc)
+        rc = tse_get_info(f->t, &info);
+    if (!rc)
+        f->kept_before = info.signature_counter;
+    return rc;
+}
+
+static tse_err op_update_other_type(fx *f)
+{
+    tse_result kept, r;
+    tse_err rc = tse_update_transaction_logs(f->t, READY_CLIENT, f->tx, pd, sizeof pd - 1, "Kassenbeleg-V1",
+                                             TSE_UPDATE_SIGNED, &kept, &r);
+    if (rc == TSE_OK) {
+        assert_int_equal(kept.signature_counter, f->kept_before + 1);
+        assert_int_equal(r.signature_counter, f->kept_before + 2);
+    }
+    return rc;
+}
+
+/* A failed step leaves the kept data kept (no log: nothing applied) or
+ * secured in a log of its own under its processType; never lost, never
+ * joined with the update's data. */
+static void check_kept(fx *f, tse_err rc)
+{
+    tse_info info;
+    assert_int_equal(tse_get_info(f->t, &info), TSE_OK);
+    uint64_t made = info.signature_counter - f->kept_before;
+    tse_transaction_state st = TSE_TX_STARTED;
+    assert_int_equal(tse_get_transaction_state(f->t, f->tx, &st), TSE_OK);
+    if (made == 0) {
+        assert_int_not_equal(rc, TSE_OK);
+        assert_int_equal(st, TSE_TX_UPDATED_WITH_UNPROTECTED_DATA);
+        return;
+    }
+    assert_int_equal(st, TSE_TX_UPDATED);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(f->t, f->kept_before + 1, &msg, &len), TSE_OK);
+    logmsg m;
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
+    assert_int_equal(m.tx_op, LOGMSG_TX_UPDATE);
+    assert_true(m.process_type.n == strlen(other_type) && !memcmp(m.process_type.p, other_type, m.process_type.n));
+    uint8_t d[64];
+    size_t dn = 0;
+    assert_true(der_get_octets(&m.process_data, d, sizeof d, &dn));
+    assert_true(dn == 8 && !memcmp(d, pd, 8));   /* the kept data alone */
+    tse_free(msg);
+}
+
 /* state: NULL, or (the _persistent tests) memory that stays exhausted from
  * the n-th allocation on: then the re-read after a failed commit fails too
  * and the engine must catch up when memory is back. */
@@ -334,6 +399,10 @@ static void test_transactions(void **state)
     run("updateTransaction unsigned", f, need_tx, op_update_unsigned, NULL);
     f->expected = 1;
     run("finishTransaction", f, need_tx, op_finish, NULL);
+    f->expected = 2;
+    f->check = check_kept;
+    run("updateTransaction after kept data of another processType", f, need_kept, op_update_other_type, NULL);
+    f->check = NULL;
     fx_free(f);
 }
 

@@ -495,29 +495,60 @@ TSE_API TSE_NODISCARD tse_err tse_start_transaction(tse *t, const char *client_i
                                                     tse_result *out);
 
 /* TR-03151 updateTransaction of the open transaction `transaction_number`
- * of `client_id`. `variant` TSE_UPDATE_SIGNED writes and signs an Update
- * log; TSE_UPDATE_UNSIGNED keeps the data (durably) and prepends it to the
- * transaction's next signed log (`*out` then has signature_counter 0 and
- * signature_len 0). A transaction must be updated or finished within
+ * by `client_id`, any registered client (not only the one that started it;
+ * the log carries the clientId of this call). `variant` TSE_UPDATE_SIGNED
+ * writes and signs an Update log; TSE_UPDATE_UNSIGNED keeps the data
+ * (durably) and prepends it to the transaction's next signed log of the
+ * same client and processType (`*out` then has signature_counter 0 and
+ * signature_len 0). Data kept under another client_id or process_type than
+ * this call's is first signed in an Update log of its own under those
+ * (TR-03151-1 3.7.6.5 step 9; tse_update_transaction_logs returns that log
+ * too). Kept data given with process_type NULL takes the processType of
+ * the log that signs it. A transaction must be updated or finished within
  * TSE_MAX_UPDATE_DELAY_SECONDS (see keep_alive_seconds).
  * Errors as tse_start_transaction, and NO_TRANSACTION (no such open
- * transaction of this client), INVALID_ARGUMENT (another variant), TOO_LARGE
- * (the unsigned data of one transaction exceed TSE_MAX_PROCESS_DATA_LEN). */
+ * transaction), INVALID_ARGUMENT (another variant), TOO_LARGE (the unsigned
+ * data of one transaction exceed TSE_MAX_PROCESS_DATA_LEN). */
 TSE_API TSE_NODISCARD tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t transaction_number,
                                                      const uint8_t *process_data, size_t process_data_len,
                                                      const char *process_type, tse_update_variant variant,
                                                      tse_result *out);
 
 /* TR-03151 finishTransaction: signs the Finish log of the open transaction
- * `transaction_number` of `client_id` (with its unsigned updates' data in
- * front of `process_data`) and closes it. `*out` is what the receipt
- * prints (see tse_receipt_qr_from_finish in <opentse/receipt.h>).
- * Errors as tse_update_transaction. */
+ * `transaction_number` by `client_id` (any registered client; with the
+ * unsigned updates' data of the same client and processType in front of
+ * `process_data`; data kept under others is first signed in an Update log
+ * of its own, as with tse_update_transaction) and closes it. `*out` is
+ * what the receipt prints (see tse_receipt_qr_from_finish in
+ * <opentse/receipt.h>). Errors as tse_update_transaction. */
 TSE_API TSE_NODISCARD tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t transaction_number,
                                                      const uint8_t *process_data, size_t process_data_len,
                                                      const char *process_type,
                                                      const uint8_t *additional_data, size_t additional_data_len,
                                                      tse_result *out);
+
+/* tse_update_transaction and tse_finish_transaction with both logs of
+ * TR-03151-1 3.7.6.2/3.7.7.2: `*kept` is the Update log that first secured
+ * data kept under another client_id or process_type than this call's
+ * (created first: its signature_counter is below out's), or all zero
+ * (signature_counter 0) when no such log was needed; `*out` is this call's
+ * own result as with the functions above. When the call fails after the
+ * kept data's log was stored, the kept data is secured and the call's own
+ * data is not applied (on a file: handle `*kept` still tells that log; an
+ * http: handle gets no answer to read it from); when that log could not be
+ * made, nothing changed and the data stays kept. */
+TSE_API TSE_NODISCARD tse_err tse_update_transaction_logs(tse *t, const char *client_id,
+                                                          uint64_t transaction_number,
+                                                          const uint8_t *process_data, size_t process_data_len,
+                                                          const char *process_type, tse_update_variant variant,
+                                                          tse_result *kept, tse_result *out);
+TSE_API TSE_NODISCARD tse_err tse_finish_transaction_logs(tse *t, const char *client_id,
+                                                          uint64_t transaction_number,
+                                                          const uint8_t *process_data, size_t process_data_len,
+                                                          const char *process_type,
+                                                          const uint8_t *additional_data,
+                                                          size_t additional_data_len, tse_result *kept,
+                                                          tse_result *out);
 
 /* The open transactions, oldest last update first, as an array of `*count`
  * entries in `*out` (owned by the caller: tse_free; NULL when none). */

@@ -285,8 +285,12 @@ SE_API short int startTransactionAdditionalExternalData(
 /* Without forceSignature OpenTSE keeps the data in memory (durably) for the
  * transaction's next log (noPrevPassedInMem / prevAndPassedInMem); with
  * forceSignature true it signs one update log with any data kept before
- * (noPrevPassedProtected / prevAndPassedProtected). The second log's
- * outputs are then never filled (length and counter 0); outputs of a log
+ * (noPrevPassedProtected / prevAndPassedProtected). Any registered client
+ * may update the transaction. Data kept under another clientId or
+ * processType is first signed in an update log of its own under those
+ * (TR-03151-1 3.7.6.5 step 9): the first log's outputs are that log, the
+ * second's the call's own signed log (prevProtectedPassedProtected), or
+ * none without forceSignature (prevProtectedPassedInMem). Outputs of a log
  * that was not created are left zero. */
 SE_API short int updateTransaction(const unsigned char *clientId, unsigned long int clientIdLength,
                                    unsigned long int transactionNumber, const unsigned char *processData,
@@ -312,8 +316,11 @@ SE_API short int updateTransactionForceSignature(
     unsigned long int secondLogSignatureValueLimit, unsigned char *secondLogSignatureValue,
     unsigned long int *secondLogSignatureValueLength, unsigned long int *secondLogSignatureCounter);
 
-/* Data kept in memory goes into the finish log itself
- * (updateLogNotCreated); the second log's outputs stay zero. */
+/* Data kept in memory of the same clientId and processType goes into the
+ * finish log itself (updateLogNotCreated; the second log's outputs stay
+ * zero); data kept under others is first signed in an update log of its
+ * own (updateLogCreated: first log the update log, second the finish
+ * log). Any registered client may finish the transaction. */
 SE_API short int finishTransaction(const unsigned char *clientId, unsigned long int clientIdLength,
                                    unsigned long int transactionNumber, const unsigned char *processData,
                                    unsigned long int processDataLength, const unsigned char *processType,

@@ -226,28 +226,47 @@ tse_err tse_start_transaction(tse *t, const char *client_id, const uint8_t *proc
     return note(t, rc, "startTransaction", client_id, 0, process_type, process_data, process_data_len);
 }
 
-tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, tse_update_variant variant, tse_result *out)
+tse_err tse_update_transaction_logs(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, tse_update_variant variant, tse_result *kept, tse_result *out)
 {
     if (!t)
         return no_handle();
+    tse_result own;
+    kept = kept ? kept : &own;
+    memset(kept, 0, sizeof *kept);
     tse_err rc = t->ops->update_transaction(t->backend, client_id, transaction_number, process_data,
-                                            process_data_len, process_type, variant, out);
+                                            process_data_len, process_type, variant, kept, out);
     if (!rc && t->ka)
         keepalive_touch(t->ka, transaction_number, client_id, process_type);
     return note(t, rc, "updateTransaction", client_id, transaction_number, process_type, process_data,
                 process_data_len);
 }
 
-tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, const uint8_t *additional_data, size_t additional_data_len, tse_result *out)
+tse_err tse_update_transaction(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, tse_update_variant variant, tse_result *out)
+{
+    return tse_update_transaction_logs(t, client_id, transaction_number, process_data, process_data_len,
+                                       process_type, variant, NULL, out);
+}
+
+tse_err tse_finish_transaction_logs(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, const uint8_t *additional_data, size_t additional_data_len, tse_result *kept, tse_result *out)
 {
     if (!t)
         return no_handle();
+    tse_result own;
+    kept = kept ? kept : &own;
+    memset(kept, 0, sizeof *kept);
     tse_err rc = t->ops->finish_transaction(t->backend, client_id, transaction_number, process_data,
-                                            process_data_len, process_type, additional_data, additional_data_len, out);
+                                            process_data_len, process_type, additional_data, additional_data_len,
+                                            kept, out);
     if (!rc && t->ka)
         keepalive_forget(t->ka, transaction_number);
     return note(t, rc, "finishTransaction", client_id, transaction_number, process_type, process_data,
                 process_data_len);
+}
+
+tse_err tse_finish_transaction(tse *t, const char *client_id, uint64_t transaction_number, const uint8_t *process_data, size_t process_data_len, const char *process_type, const uint8_t *additional_data, size_t additional_data_len, tse_result *out)
+{
+    return tse_finish_transaction_logs(t, client_id, transaction_number, process_data, process_data_len,
+                                       process_type, additional_data, additional_data_len, NULL, out);
 }
 
 tse_err tse_list_open_transactions(tse *t, tse_open_transaction **out, size_t *count)

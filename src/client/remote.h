@@ -76,10 +76,11 @@ bool remote_follow_successor(remote *r);
 tse_err remote_start_transaction(void *backend, const char *client_id, const uint8_t *pd, size_t pd_len,
                                  const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out);
 tse_err remote_update_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
-                                  size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out);
+                                  size_t pd_len, const char *pt, tse_update_variant variant, tse_result *kept,
+                                  tse_result *out);
 tse_err remote_finish_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
                                   size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                                  tse_result *out);
+                                  tse_result *kept, tse_result *out);
 tse_err remote_list_open_transactions(void *backend, tse_open_transaction **out, size_t *count);
 /* The tx id and revision of the last transaction request that got no
  * answer ("" and 0 if the last one was answered). */

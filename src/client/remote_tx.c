@@ -85,6 +85,34 @@ static tse_err parse_result(json_t *j, tse_result *out)
     return TSE_OK;
 }
 
+/* The answer's kept_log (the update log that first secured data kept under
+ * another client or processType) into *kept; zero without one. */
+static tse_err parse_kept(json_t *j, const tse_result *out, tse_result *kept)
+{
+    memset(kept, 0, sizeof *kept);
+    json_t *k = json_object_get(j, "kept_log");
+    if (!k)
+        return TSE_OK;
+    json_t *sig = json_object_get(k, "signature");
+    const char *value = json_string_value(json_object_get(sig, "value"));
+    json_int_t counter = json_integer_value(json_object_get(sig, "counter"));
+    size_t sig_len = 0;
+    uint8_t *raw = value ? remote_unb64(value, &sig_len) : NULL;
+    if (!raw || !sig_len || sig_len > TSE_MAX_SIGNATURE_LEN || counter <= 0) {
+        free(raw);
+        return engine_fail(TSE_ERR_INTERNAL, "the server's kept_log lacks a signature or its counter");
+    }
+    kept->transaction_number = out->transaction_number;
+    kept->signature_counter = (uint64_t)counter;
+    kept->log_time = remote_json_time(json_object_get(json_object_get(k, "log"), "timestamp"));
+    kept->start_time = out->start_time;
+    memcpy(kept->serial_number, out->serial_number, TSE_SERIAL_LEN);
+    memcpy(kept->signature, raw, sig_len);
+    kept->signature_len = sig_len;
+    free(raw);
+    return TSE_OK;
+}
+
 /* True when the answer's warnings (each "<CODE NAME>: <message>") carry `code`. */
 static bool has_warning(json_t *resp, tse_err code)
 {
@@ -127,7 +155,7 @@ static tse_err expired_answer(bool expired, const tse_result *r)
 /* PUT one revision. */
 static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const char *state, const char *client_id,
                             const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                            bool unsigned_update, tse_result *out, bool *expired)
+                            bool unsigned_update, tse_result *kept, tse_result *out, bool *expired)
 {
     char cuuid[37], path[160];
     remote_client_uuid(client_id, cuuid);
@@ -147,6 +175,12 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
         json_decref(body);
         body = NULL;
     }
+    /* the SE API's rule: any registered client may go on with an open
+     * transaction (the market API's default refuses another client) */
+    if (body && rev > 1 && json_object_set_new(body, "any_client", json_true())) {
+        json_decref(body);
+        body = NULL;
+    }
     json_t *resp = NULL;
     tse_err rc = body ? http_call(r->h, "PUT", path, body, true, &resp) : engine_fail(TSE_ERR_NO_MEMORY, "no memory");
     json_decref(body);
@@ -154,6 +188,8 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
         rc = unknown_client(r, client_id);
     if (!rc)
         rc = parse_result(resp, out);
+    if (!rc && kept)
+        rc = parse_kept(resp, out, kept);
     /* signed and stored with an expired certificate: the caller answers as
      * the engine does, after its bookkeeping of a successful call */
     *expired = !rc && has_warning(resp, TSE_ERR_CERTIFICATE_EXPIRED);
@@ -226,11 +262,10 @@ static tse_err lookup_open(remote *r, uint64_t number, const char *client_id, ch
             if ((uint64_t)json_integer_value(json_object_get(t, "number")) != number)
                 continue;
             const char *tid = json_string_value(json_object_get(t, "_id"));
-            const char *sn = json_string_value(json_object_get(t, "client_serial_number"));
             json_int_t latest = json_integer_value(json_object_get(t, "latest_revision"));
             if (!latest)
                 latest = json_integer_value(json_object_get(t, "revision"));
-            if (!tid || strlen(tid) != 36 || (sn && strcmp(sn, client_id) != 0))
+            if (!tid || strlen(tid) != 36)   /* any registered client may go on with it */
                 break;
             memcpy(id, tid, 37);
             *rev = (uint32_t)latest;
@@ -330,10 +365,10 @@ tse_err remote_start_transaction(void *backend, const char *client_id, const uin
     if (!take_pending(r, digest, 0, id, &rev))
         remote_random_uuid(id);
     bool expired = false;
-    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, out, &expired);
+    rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, NULL, out, &expired);
     if (rc == TSE_ERR_SECURE_ELEMENT_DISABLED && remote_follow_successor(r)) {
         remote_random_uuid(id);
-        rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, out, &expired);
+        rc = put_revision(r, id, 1, "ACTIVE", client_id, pd, pd_len, pt, ad, ad_len, false, NULL, out, &expired);
     }
     remember_pending(r, rc, digest, 0, id, 1);
     if (!rc && !add_tx(r, out->transaction_number, id, 1))
@@ -343,7 +378,7 @@ tse_err remote_start_transaction(void *backend, const char *client_id, const uin
 
 static tse_err continue_tx(remote *r, const char *kind, const char *state, const char *client_id, uint64_t number,
                            const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                           tse_result *out)
+                           tse_result *kept, tse_result *out)
 {
     tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
@@ -361,10 +396,7 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
     }
     bool expired = false;
     rc = put_revision(r, id, rev, state, client_id, pd, pd_len, pt, ad, ad_len, !strcmp(kind, "update-unsigned"),
-                      out, &expired);
-    if (rc == TSE_ERR_PARAMETER_MISMATCH)   /* the server: it belongs to another client */
-        rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %" PRIu64 " for client \"%s\"", number,
-                         client_id);
+                      kept, out, &expired);
     remember_pending(r, rc, digest, number, id, rev);
     pthread_mutex_lock(&r->mu);
     remote_tx *x = find_tx(r, number);
@@ -381,20 +413,22 @@ static tse_err continue_tx(remote *r, const char *kind, const char *state, const
 }
 
 tse_err remote_update_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
-                                  size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
+                                  size_t pd_len, const char *pt, tse_update_variant variant, tse_result *kept,
+                                  tse_result *out)
 {
     remote *r = backend;
     if (variant != TSE_UPDATE_SIGNED && variant != TSE_UPDATE_UNSIGNED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "variant must be TSE_UPDATE_SIGNED or TSE_UPDATE_UNSIGNED");
     return continue_tx(r, variant == TSE_UPDATE_SIGNED ? "update" : "update-unsigned", "ACTIVE", client_id, number,
-                       pd, pd_len, pt, NULL, 0, out);
+                       pd, pd_len, pt, NULL, 0, kept, out);
 }
 
 tse_err remote_finish_transaction(void *backend, const char *client_id, uint64_t number, const uint8_t *pd,
-                                  size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
+                                  size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *kept,
+                                  tse_result *out)
 {
     remote *r = backend;
-    return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad, ad_len, out);
+    return continue_tx(r, "finish", "FINISHED", client_id, number, pd, pd_len, pt, ad, ad_len, kept, out);
 }
 
 void remote_pending(void *backend, char id[37], uint32_t *revision)

@@ -1270,7 +1270,23 @@ short int startTransactionAdditionalExternalData(
                  signatureValue, signatureValueLength);
 }
 
-/* Update and finish: `finish` 0 = update (sign as given), 1 = finish. */
+/* A log into its outputs: false, with the length it needs, when the
+ * signature does not fit (a log made where none was foreseen). */
+static bool log_out_fits(const log_out *o, const tse_result *r)
+{
+    if (fits(r->signature_len, o->sigLimit, o->sigLength)) {
+        log_out_put(o, r);
+        return true;
+    }
+    to_tm(r->log_time, o->time);
+    put_ulong(r->signature_counter, o->counter);
+    return false;
+}
+
+/* Update and finish: `finish` 0 = update (sign as given), 1 = finish. Data
+ * kept under another clientId or processType is first secured by a log of
+ * its own (TR-03151-1 3.7.6.5 step 9): the first log's outputs then, this
+ * call's signed log (if any) the second's. */
 static short int continue_tx(bool finish, bool sign, const unsigned char *clientId, unsigned long int clientIdLength,
                              unsigned long int transactionNumber, const unsigned char *processData,
                              unsigned long int processDataLength, const unsigned char *processType,
@@ -1286,33 +1302,54 @@ static short int continue_tx(bool finish, bool sign, const unsigned char *client
     if (enter(&t))
         return last_status;
     size_t need = sig_len(t);
-    if ((finish || sign) && !fits(need, first->sigLimit, first->sigLength))
-        return leave(too_low("firstLogSignatureValue", need));
     tse_transaction_state before = TSE_TX_STARTED;
-    tse_err rc = finish ? TSE_OK : tse_get_transaction_state(t, transactionNumber, &before);
-    bool prev = before == TSE_TX_UPDATED_WITH_UNPROTECTED_DATA;
-    tse_result r;
-    if (!rc && finish)
-        rc = tse_finish_transaction(t, in.cs, transactionNumber, processData, processDataLength, in.ts, NULL, 0, &r);
-    else if (!rc)
-        rc = tse_update_transaction(t, in.cs, transactionNumber, processData, processDataLength, in.ts,
-                                    sign ? TSE_UPDATE_SIGNED : TSE_UPDATE_UNSIGNED, &r);
+    /* the call itself answers an unknown number, after its own checks */
+    bool prev = tse_get_transaction_state(t, transactionNumber, &before) == TSE_OK &&
+                before == TSE_TX_UPDATED_WITH_UNPROTECTED_DATA;
+    tse_err rc = TSE_OK;
+    /* too small a buffer for a log that may come is refused before signing:
+     * with kept data both logs may come, the first even without signing */
+    if ((finish || sign || prev) && !fits(need, first->sigLimit, first->sigLength))
+        return leave(too_low("firstLogSignatureValue", need));
+    if ((finish || sign) && prev && !fits(need, second->sigLimit, second->sigLength))
+        return leave(too_low("secondLogSignatureValue", need));
+    tse_result r, kept;
+    memset(&kept, 0, sizeof kept);
+    if (finish)
+        rc = tse_finish_transaction_logs(t, in.cs, transactionNumber, processData, processDataLength, in.ts, NULL,
+                                         0, &kept, &r);
+    else
+        rc = tse_update_transaction_logs(t, in.cs, transactionNumber, processData, processDataLength, in.ts,
+                                         sign ? TSE_UPDATE_SIGNED : TSE_UPDATE_UNSIGNED, &kept, &r);
     if (rc == TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND)
         rc = TSE_ERR_NO_TRANSACTION;
     log_out_none(first);
     log_out_none(second);
+    bool two = kept.signature_counter != 0, fit = true;
     if (!rc || rc == TSE_ERR_CERTIFICATE_EXPIRED) {
         if (finish)
-            *performed = FinishProtectionVariants_updateLogNotCreated;
+            *performed = two ? FinishProtectionVariants_updateLogCreated : FinishProtectionVariants_updateLogNotCreated;
+        else if (two)
+            *performed = sign ? UpdateProtectionVariants_prevProtectedPassedProtected
+                              : UpdateProtectionVariants_prevProtectedPassedInMem;
         else
             *performed = sign ? (prev ? UpdateProtectionVariants_prevAndPassedProtected
                                       : UpdateProtectionVariants_noPrevPassedProtected)
                               : (prev ? UpdateProtectionVariants_prevAndPassedInMem
                                       : UpdateProtectionVariants_noPrevPassedInMem);
+        if (two)
+            fit = log_out_fits(first, &kept);
         if (finish || sign)
-            log_out_put(first, &r);
+            fit &= log_out_fits(two ? second : first, &r);
+    } else if (two) {
+        /* the kept data's log was stored before the call's own step failed */
+        fit = log_out_fits(first, &kept);
     }
-    return leave(result_of(t, rc, finish ? FN_FINISH : sign ? FN_UPDATE : FN_KEEP, in.cs));
+    short int status = leave(result_of(t, rc, finish ? FN_FINISH : sign ? FN_UPDATE : FN_KEEP, in.cs));
+    if (!fit && status == EXECUTION_OK)
+        return done(MEMORY_ERROR_LIMIT_TOO_LOW, "a signature value did not fit its buffer; the logs were stored "
+                                                "(getLastLogMessage, exportLogMessages)");
+    return status;
 }
 
 short int updateTransactionForceSignature(

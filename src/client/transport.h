@@ -45,10 +45,11 @@ typedef struct tse_ops {
                                  size_t additional_data_len, tse_result *out);
     tse_err (*update_transaction)(void *backend, const char *client_id, uint64_t transaction_number,
                                   const uint8_t *process_data, size_t process_data_len, const char *process_type,
-                                  tse_update_variant variant, tse_result *out);
+                                  tse_update_variant variant, tse_result *kept, tse_result *out);
     tse_err (*finish_transaction)(void *backend, const char *client_id, uint64_t transaction_number,
                                   const uint8_t *process_data, size_t process_data_len, const char *process_type,
-                                  const uint8_t *additional_data, size_t additional_data_len, tse_result *out);
+                                  const uint8_t *additional_data, size_t additional_data_len, tse_result *kept,
+                                  tse_result *out);
     tse_err (*list_open_transactions)(void *backend, tse_open_transaction **out, size_t *count);
 
     tse_err (*get_info)(void *backend, tse_info *out);

@@ -83,16 +83,17 @@ static tse_err file_start_transaction(void *e, const char *client_id, const uint
 }
 
 static tse_err file_update_transaction(void *e, const char *client_id, uint64_t number, const uint8_t *pd,
-                                       size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
+                                       size_t pd_len, const char *pt, tse_update_variant variant, tse_result *kept,
+                                       tse_result *out)
 {
-    return engine_update_transaction(e, client_id, number, pd, pd_len, pt, variant, out);
+    return engine_update_transaction_logs(e, client_id, number, pd, pd_len, pt, variant, kept, out);
 }
 
 static tse_err file_finish_transaction(void *e, const char *client_id, uint64_t number, const uint8_t *pd,
                                        size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                                       tse_result *out)
+                                       tse_result *kept, tse_result *out)
 {
-    return engine_finish_transaction(e, client_id, number, pd, pd_len, pt, ad, ad_len, out);
+    return engine_finish_transaction_logs(e, client_id, number, pd, pd_len, pt, ad, ad_len, kept, out);
 }
 
 static tse_err file_list_open_transactions(void *e, tse_open_transaction **out, size_t *count)

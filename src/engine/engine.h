@@ -188,6 +188,20 @@ tse_err engine_finish_transaction(engine *t, const char *client_id, uint64_t tra
                                        const char *process_type,
                                        const uint8_t *additional_data, size_t additional_data_len,
                                        tse_result *out);
+/* The same with the log of TR-03151-1 3.7.6.5 step 9 (and 3.7.7.5 step 9):
+ * data kept from unsigned updates under another clientId or processType
+ * than this call's is first signed in an update log of its own under those
+ * (*kept, committed before this call's own log or state); kept may be NULL,
+ * kept->signature_counter is 0 when no such log was made. The records
+ * hook (engine_records_attach) goes with this call's own commit. */
+tse_err engine_update_transaction_logs(engine *t, const char *client_id, uint64_t transaction_number,
+                                       const uint8_t *process_data, size_t process_data_len,
+                                       const char *process_type, tse_update_variant variant, tse_result *kept,
+                                       tse_result *out);
+tse_err engine_finish_transaction_logs(engine *t, const char *client_id, uint64_t transaction_number,
+                                       const uint8_t *process_data, size_t process_data_len,
+                                       const char *process_type, const uint8_t *additional_data,
+                                       size_t additional_data_len, tse_result *kept, tse_result *out);
 tse_err engine_list_open_transactions(engine *t, tse_open_transaction **out, size_t *count);
 
 /* ------------------------------------------------------------ reading */

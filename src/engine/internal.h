@@ -72,6 +72,12 @@ typedef struct engine_tx {
     int64_t last_update;
     uint8_t *pending;         /* unsigned-update data */
     size_t pending_len;
+    /* whose the kept data is (transactions.c, meta "tx.kept.<number>"):
+     * kept_known false until read; kept: unsigned updates since the last
+     * signed log; kept_client "" when a store of before kept no owner */
+    bool kept_known, kept, kept_no_type;   /* kept_no_type: processType NULL */
+    char kept_client[TSE_MAX_CLIENT_ID_LEN + 1];
+    char kept_type[TSE_MAX_PROCESS_TYPE_LEN + 1];
 } engine_tx;
 
 struct engine {

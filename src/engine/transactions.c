@@ -4,7 +4,9 @@
  *
  * The only place that allocates transaction numbers. Unsigned updates keep
  * their data durably with the open transaction; the next signed log of that
- * transaction carries it in front of its own processData.
+ * transaction carries it in front of its own processData when it is of the
+ * same clientId and processType, else the kept data is first signed in an
+ * update log of its own under those (TR-03151-1 3.7.6.5 step 9).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,7 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
         };
         x.start_counter = t->counter + 1;
         x.start_time = x.last_update = f.log_time;
+        x.kept_known = true;   /* nothing kept yet */
         store_tx s;
         to_store_tx(&x, &s);
         store_change ch = {.kind = STORE_PUT_TX, .tx = &s};
@@ -173,115 +176,288 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
     return rc;
 }
 
-/* Update (signed or unsigned) and finish share this path. */
+/* The meta record that says whose the kept data of transaction `number`
+ * is: the clientId, then (after a NUL) the processType; without the NUL
+ * the processType was NULL. Written with the first unsigned update after a
+ * signed log, deleted with the log that signs the data. */
+static void kept_key(uint64_t number, char key[40])
+{
+    snprintf(key, 40, "tx.kept.%llu", (unsigned long long)number);
+}
+
+/* Kept data given without a processType (NULL: not given, only with the
+ * tse_* API) takes the processType of the log that signs it. */
+static bool same_type(const engine_tx *x, const char *pt)
+{
+    return x->kept_no_type || strcmp(x->kept_type, pt ? pt : "") == 0;
+}
+
+/* Whose the kept data of x is, read once from the store after a load (the
+ * engine's own changes keep it current). A store written before the owner
+ * was kept has data without a record: owner unknown (kept_client ""). */
+static tse_err kept_load(engine *t, engine_tx *x)
+{
+    if (x->kept_known)
+        return TSE_OK;
+    char key[40];
+    kept_key(x->number, key);
+    uint8_t *v = NULL;
+    size_t n = 0;
+    tse_err rc = engine_meta_read_now(t, key, &v, &n);
+    if (rc == TSE_ERR_NOT_FOUND) {
+        x->kept = x->pending_len > 0;
+        x->kept_client[0] = x->kept_type[0] = 0;
+        x->kept_no_type = false;
+        x->kept_known = true;
+        return TSE_OK;
+    }
+    if (rc)
+        return rc;
+    const uint8_t *nul = memchr(v, 0, n);
+    size_t cl = nul ? (size_t)(nul - v) : n, tl = nul ? n - cl - 1 : 0;
+    if (!cl || cl > TSE_MAX_CLIENT_ID_LEN || tl > TSE_MAX_PROCESS_TYPE_LEN) {
+        free(v);
+        return engine_fail(TSE_ERR_STORAGE_FAILURE, "the record %s (whose the kept update data is) is damaged", key);
+    }
+    memcpy(x->kept_client, v, cl);
+    x->kept_client[cl] = 0;
+    if (tl)
+        memcpy(x->kept_type, nul + 1, tl);
+    x->kept_type[tl] = 0;
+    x->kept_no_type = !nul;
+    x->kept = x->kept_known = true;
+    free(v);
+    return TSE_OK;
+}
+
+/* x once a log made at `when` signed its kept data, and *s as the store
+ * keeps it. */
+static engine_tx kept_signed(const engine_tx *x, int64_t when, store_tx *s)
+{
+    engine_tx nx = *x;
+    nx.pending = NULL;
+    nx.pending_len = 0;
+    nx.kept = false;
+    nx.last_update = when;
+    to_store_tx(&nx, s);
+    return nx;
+}
+
+/* Kept data of another clientId or processType than this call's
+ * (TR-03151-1 3.7.6.5 step 9). Unknown owners are taken for the caller's. */
+static bool kept_by_other(const engine_tx *x, const char *client_id, const char *pt)
+{
+    return x->kept && x->kept_client[0] && (strcmp(x->kept_client, client_id) != 0 || !same_type(x, pt));
+}
+
+/* 3.7.6.5 step 9: kept data of another clientId or processType is signed
+ * in an update log of its own under those, and committed, before the call
+ * handles its own data. *kept: that log (zero when none was needed). The
+ * records hook stays for the call's own commit. */
+static tse_err secure_kept(engine *t, const char *client_id, uint64_t number, const char *pt, tse_result *kept)
+{
+    memset(kept, 0, sizeof *kept);
+    engine_commit *ticket = NULL;
+    void *hook_ctx = NULL;
+    engine_record_fn hook = engine_take_hook(&hook_ctx);
+    pthread_mutex_lock(&t->mu);
+    tse_err rc = common_checks(t, client_id);
+    engine_tx *x = rc ? NULL : engine_find_tx(t, number);
+    if (x)
+        rc = kept_load(t, x);
+    bool other = !rc && x && kept_by_other(x, client_id, pt);
+    int version = 0;
+    if (other)
+        rc = engine_log_format(t, &version);
+    if (other && !rc) {
+        logmsg_fields f = {
+            .kind = LOGMSG_TRANSACTION,
+            .version = version,
+            .operation = logmsg_tx_operation(version, log_ops[TX_UPDATE]),
+            .client_id = x->kept_client,
+            .process_data = {x->pending ? x->pending : (const uint8_t *)"", x->pending_len},
+            .process_type = x->kept_no_type ? NULL : x->kept_type,
+            .transaction_number = number,
+            .log_time = engine_now(t),
+        };
+        store_tx s;
+        engine_tx nx = kept_signed(x, f.log_time, &s);
+        char key[40];
+        kept_key(number, key);
+        store_change ch[2] = {{.kind = STORE_PUT_TX, .tx = &s}, {.kind = STORE_DEL_META, .key = key}};
+        rc = engine_submit_log(t, &f, ch, 2, kept, &ticket);
+        if (!rc) {
+            kept->start_time = x->start_time;
+            free(x->pending);
+            *x = nx;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    engine_records_attach(hook, hook_ctx);
+    if (!rc)
+        rc = engine_finish_commit(t, ticket);
+    return rc;
+}
+
+/* Update (signed or unsigned) and finish share this path: any registered
+ * client may go on with an open transaction (TR-03151-1 3.7.6.5/3.7.7.5
+ * steps 6 and 7); each log carries the clientId of its own call. */
 static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint64_t number,
                            const uint8_t *pd, size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
-                           bool sign, tse_result *out)
+                           bool sign, tse_result *kept, tse_result *out)
 {
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
     tse_err rc = check_args(client_id, pd, pd_len, pt, ad, ad_len, out);
     if (rc)
         return rc;
+    tse_result kept_own;
+    if (!kept)
+        kept = &kept_own;
     engine_commit *ticket = NULL;
     uint8_t *joined = NULL;
-    pthread_mutex_lock(&t->mu);
-    rc = common_checks(t, client_id);
-    engine_tx *x = rc ? NULL : engine_find_tx(t, number);
-    if (!rc && (!x || strcmp(x->client_id, client_id) != 0))
-        rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %llu for client \"%s\"",
-                         (unsigned long long)number, client_id);
-    int version = 0;
-    if (!rc && sign)
-        rc = engine_log_format(t, &version);
-    if (!rc && !sign) {
-        if (x->pending_len + pd_len > TSE_MAX_PROCESS_DATA_LEN)
-            rc = engine_fail(TSE_ERR_TOO_LARGE, "unsigned updates of one transaction are limited to %u bytes",
-                             TSE_MAX_PROCESS_DATA_LEN);
-        size_t len = 0;
-        if (!rc && !(joined = join_pending(x, pd, pd_len, &len)))
-            rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
-        if (!rc) {
-            engine_tx nx = *x;
-            nx.pending = joined;
-            nx.pending_len = len;
-            nx.last_update = engine_now(t);
-            store_tx s;
-            to_store_tx(&nx, &s);
-            store_change ch = {.kind = STORE_PUT_TX, .tx = &s};
-            rc = engine_submit_state(t, &ch, 1, &ticket);
-            if (!rc) {
-                free(x->pending);
-                *x = nx;
-                joined = NULL;
-                memset(out, 0, sizeof *out);
-                out->transaction_number = number;
-                out->log_time = nx.last_update;
-                out->start_time = nx.start_time;
-                memcpy(out->serial_number, t->serial, TSE_SERIAL_LEN);
-                ticket->res = out;   /* for the caller's records (no signature) */
-            }
+    char key[40];
+    kept_key(number, key);
+    bool again = true;
+    for (int tries = 0; again && !rc; tries++) {
+        tse_result k;
+        rc = secure_kept(t, client_id, number, pt, tries ? &k : kept);
+        if (rc)
+            return rc;
+        pthread_mutex_lock(&t->mu);
+        rc = common_checks(t, client_id);
+        engine_tx *x = rc ? NULL : engine_find_tx(t, number);
+        if (!rc && !x)
+            rc = engine_fail(TSE_ERR_NO_TRANSACTION, "no open transaction %llu", (unsigned long long)number);
+        if (!rc)
+            rc = kept_load(t, x);
+        /* another thread kept data of another owner since: secure it first */
+        again = !rc && kept_by_other(x, client_id, pt) && tries < 8;
+        if (again) {
+            pthread_mutex_unlock(&t->mu);
+            continue;
         }
-    } else if (!rc) {
-        size_t len = 0;
-        if (!(joined = join_pending(x, pd, pd_len, &len)))
-            rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
-        if (!rc && len > TSE_MAX_PROCESS_DATA_LEN * 2u)
-            rc = engine_fail(TSE_ERR_TOO_LARGE, "processData too large");
-        if (!rc) {
-            logmsg_fields f = {
-                .kind = LOGMSG_TRANSACTION,
-                .version = version,
-                .operation = logmsg_tx_operation(version, log_ops[op]),
-                .client_id = client_id,
-                .process_data = {joined, len},
-                .process_type = pt,
-                .additional_external_data = {ad, ad_len},
-                .transaction_number = number,
-                .log_time = engine_now(t),
-            };
-            engine_tx nx = *x;
-            nx.pending = NULL;
-            nx.pending_len = 0;
-            nx.last_update = f.log_time;
-            store_tx s;
-            to_store_tx(&nx, &s);
-            store_change ch = op == TX_FINISH ? (store_change){.kind = STORE_DEL_TX, .tx = &s}
-                                              : (store_change){.kind = STORE_PUT_TX, .tx = &s};
-            rc = engine_submit_log(t, &f, &ch, 1, out, &ticket);
+        int version = 0;
+        if (!rc && sign)
+            rc = engine_log_format(t, &version);
+        if (!rc && !sign) {
+            if (x->pending_len + pd_len > TSE_MAX_PROCESS_DATA_LEN)
+                rc = engine_fail(TSE_ERR_TOO_LARGE, "unsigned updates of one transaction are limited to %u bytes",
+                                 TSE_MAX_PROCESS_DATA_LEN);
+            size_t len = 0;
+            if (!rc && !(joined = join_pending(x, pd, pd_len, &len)))
+                rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
             if (!rc) {
-                out->start_time = x->start_time;
-                if (op == TX_FINISH) {
-                    remove_tx(t, x);
-                } else {
+                engine_tx nx = *x;
+                nx.pending = joined;
+                nx.pending_len = len;
+                nx.last_update = engine_now(t);
+                /* the owner of the kept data: recorded with its first update */
+                bool owner = !x->kept || !x->kept_client[0];
+                uint8_t value[TSE_MAX_CLIENT_ID_LEN + TSE_MAX_PROCESS_TYPE_LEN + 2];
+                size_t vl = strlen(client_id);
+                memcpy(value, client_id, vl);
+                if (pt) {
+                    value[vl++] = 0;
+                    memcpy(value + vl, pt, strlen(pt));
+                    vl += strlen(pt);
+                }
+                if (owner) {
+                    nx.kept = true;
+                    snprintf(nx.kept_client, sizeof nx.kept_client, "%s", client_id);
+                    snprintf(nx.kept_type, sizeof nx.kept_type, "%s", pt ? pt : "");
+                    nx.kept_no_type = !pt;
+                }
+                store_tx s;
+                to_store_tx(&nx, &s);
+                store_change ch[2] = {{.kind = STORE_PUT_TX, .tx = &s},
+                                      {.kind = STORE_PUT_META, .key = key, .value = value, .value_len = vl}};
+                rc = engine_submit_state(t, ch, owner ? 2 : 1, &ticket);
+                if (!rc) {
                     free(x->pending);
                     *x = nx;
+                    joined = NULL;
+                    memset(out, 0, sizeof *out);
+                    out->transaction_number = number;
+                    out->log_time = nx.last_update;
+                    out->start_time = nx.start_time;
+                    memcpy(out->serial_number, t->serial, TSE_SERIAL_LEN);
+                    ticket->res = out;   /* for the caller's records (no signature) */
+                }
+            }
+        } else if (!rc) {
+            size_t len = 0;
+            if (!(joined = join_pending(x, pd, pd_len, &len)))
+                rc = engine_fail(TSE_ERR_NO_MEMORY, "no memory");
+            if (!rc && len > TSE_MAX_PROCESS_DATA_LEN * 2u)
+                rc = engine_fail(TSE_ERR_TOO_LARGE, "processData too large");
+            if (!rc) {
+                logmsg_fields f = {
+                    .kind = LOGMSG_TRANSACTION,
+                    .version = version,
+                    .operation = logmsg_tx_operation(version, log_ops[op]),
+                    .client_id = client_id,
+                    .process_data = {joined, len},
+                    .process_type = pt,
+                    .additional_external_data = {ad, ad_len},
+                    .transaction_number = number,
+                    .log_time = engine_now(t),
+                };
+                store_tx s;
+                engine_tx nx = kept_signed(x, f.log_time, &s);
+                store_change ch[2] = {op == TX_FINISH ? (store_change){.kind = STORE_DEL_TX, .tx = &s}
+                                                      : (store_change){.kind = STORE_PUT_TX, .tx = &s},
+                                      {.kind = STORE_DEL_META, .key = key}};
+                /* the record of the kept data's owner goes with the data */
+                rc = engine_submit_log(t, &f, ch, x->kept && x->kept_client[0] ? 2 : 1, out, &ticket);
+                if (!rc) {
+                    out->start_time = x->start_time;
+                    if (op == TX_FINISH) {
+                        remove_tx(t, x);
+                    } else {
+                        free(x->pending);
+                        *x = nx;
+                    }
                 }
             }
         }
+        pthread_mutex_unlock(&t->mu);
     }
-    pthread_mutex_unlock(&t->mu);
     free(joined);
     if (!rc)
         rc = engine_finish_commit(t, ticket);
-    if (!rc && sign)
-        rc = expiry_check(t, out);
+    if (!rc && (sign || kept->signature_counter))
+        rc = expiry_check(t, sign ? out : kept);
     return rc;
 }
 
-tse_err engine_update_transaction(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
-                               size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
+tse_err engine_update_transaction_logs(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
+                                       size_t pd_len, const char *pt, tse_update_variant variant, tse_result *kept,
+                                       tse_result *out)
 {
     if (variant != TSE_UPDATE_SIGNED && variant != TSE_UPDATE_UNSIGNED)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "variant must be TSE_UPDATE_SIGNED or TSE_UPDATE_UNSIGNED");
     return tx_continue(t, TX_UPDATE, client_id, number, pd, pd_len, pt, NULL, 0, variant == TSE_UPDATE_SIGNED,
-                       out);
+                       kept, out);
+}
+
+tse_err engine_update_transaction(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
+                                  size_t pd_len, const char *pt, tse_update_variant variant, tse_result *out)
+{
+    return engine_update_transaction_logs(t, client_id, number, pd, pd_len, pt, variant, NULL, out);
+}
+
+tse_err engine_finish_transaction_logs(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
+                                       size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len,
+                                       tse_result *kept, tse_result *out)
+{
+    return tx_continue(t, TX_FINISH, client_id, number, pd, pd_len, pt, ad, ad_len, true, kept, out);
 }
 
 tse_err engine_finish_transaction(engine *t, const char *client_id, uint64_t number, const uint8_t *pd,
-                               size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
+                                  size_t pd_len, const char *pt, const uint8_t *ad, size_t ad_len, tse_result *out)
 {
-    return tx_continue(t, TX_FINISH, client_id, number, pd, pd_len, pt, ad, ad_len, true, out);
+    return engine_finish_transaction_logs(t, client_id, number, pd, pd_len, pt, ad, ad_len, NULL, out);
 }
 
 static int cmp_age(const void *a, const void *b)

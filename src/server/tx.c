@@ -36,6 +36,7 @@ typedef struct tx_req {
     uint8_t *additional_data;   /* extension: malloc'd, NULL if none */
     size_t additional_data_len;
     tse_update_variant variant; /* extension: update_variant, SIGNED unless asked */
+    bool any_client;            /* extension: any registered client may go on with it */
 } tx_req;
 
 /* The stored row of a transaction. */
@@ -539,6 +540,12 @@ static int parse_request(srv_req *q, srv_resp *r, json_t *body, tx_req *t)
         resp_error(r, 400, "E_BAD_REQUEST", "additional_data must be base64");
         return -1;
     }
+    json_t *any = json_object_get(body, "any_client");
+    if (any && !json_is_boolean(any)) {
+        resp_error(r, 400, "E_BAD_REQUEST", "any_client must be a boolean");
+        return -1;
+    }
+    t->any_client = json_is_true(any);
     const char *variant = json_string_value(json_object_get(body, "update_variant"));
     t->variant = variant && strcmp(variant, "UNSIGNED") == 0 ? TSE_UPDATE_UNSIGNED : TSE_UPDATE_SIGNED;
     if (json_object_get(body, "update_variant") &&
@@ -583,6 +590,7 @@ typedef struct tx_answer {
     const tx_row *row;  /* the latest revision before, NULL for a start */
     const char *serial;
     const char *op;
+    const tse_result *kept;   /* the log that secured kept data first (counter 0: none) */
     json_t *json;       /* the answer, made once the result is signed */
     char *text;         /* and as JSON text */
     rec_batch records;
@@ -621,6 +629,17 @@ static json_t *answer_json(tx_answer *a, const tse_result *res)
         return NULL;
     res_envelope(j, "TRANSACTION", a->tx_id, x);
     put_result_fields(j, x, res, a->op);
+    if (a->kept && a->kept->signature_counter) {
+        /* extension: the update log that first secured data kept under
+         * another client or processType (TR-03151-1 3.7.6.5 step 9) */
+        json_t *k = json_object();
+        if (!k) {
+            json_decref(j);
+            return NULL;
+        }
+        put_result_fields(k, x, a->kept, "UpdateTransaction");
+        json_object_set_new(j, "kept_log", k);
+    }
     if (done) {
         json_object_set_new(j, "time_end", json_integer(res->log_time));
         json_t *qr = qr_code(x, a->serial, t, res);
@@ -652,14 +671,14 @@ static tse_err answer_hook(void *ctx, const tse_result *res, const engine_record
 static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row *row, const char *serial,
                     json_t **out, char **out_text)
 {
-    tse_result res;
+    tse_result res, kept = {0};
     const uint8_t *pd = (const uint8_t *)t->process_data;
     tse_err e;
     if (t->variant == TSE_UPDATE_UNSIGNED && (!row || strcmp(t->state, "ACTIVE") != 0))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "update_variant UNSIGNED goes with an update (state ACTIVE)");
     if (t->additional_data_len && row && strcmp(t->state, "ACTIVE") == 0)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "additional_data goes with a start or a finish, not an update");
-    tx_answer a = {.x = x, .tx_id = tx_id, .t = t, .row = row, .serial = serial,
+    tx_answer a = {.x = x, .tx_id = tx_id, .t = t, .row = row, .serial = serial, .kept = &kept,
                    .op = !row ? "StartTransaction" : strcmp(t->state, "ACTIVE") == 0 ? "UpdateTransaction"
                                                                                      : "FinishTransaction"};
     engine_records_attach(answer_hook, &a);
@@ -667,11 +686,11 @@ static tse_err sign(srv_tss *x, const char *tx_id, const tx_req *t, const tx_row
         e = engine_start_transaction(x->e, serial, pd, t->process_data_len, t->process_type, t->additional_data,
                                      t->additional_data_len, &res);
     else if (strcmp(t->state, "ACTIVE") == 0)
-        e = engine_update_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
-                                      t->variant, &res);
+        e = engine_update_transaction_logs(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                           t->variant, &kept, &res);
     else
-        e = engine_finish_transaction(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
-                                      t->additional_data, t->additional_data_len, &res);
+        e = engine_finish_transaction_logs(x->e, serial, row->number, pd, t->process_data_len, t->process_type,
+                                           t->additional_data, t->additional_data_len, &kept, &res);
     engine_records_attach(NULL, NULL);
     rec_batch_free(&a.records);
     /* An expired certificate does not stop the register: the log is signed
@@ -734,7 +753,7 @@ static int check_row(srv_resp *r, const srv_tss *x, const tx_req *t, tx_row *row
         resp_tse_name(r, tse_errname(TSE_ERR_NO_TRANSACTION));
         return 1;
     }
-    if (strcmp(row->client_id, t->client_id) != 0) {
+    if (!t->any_client && strcmp(row->client_id, t->client_id) != 0) {
         resp_error(r, 409, "E_TX_UPSERT", "%s: transaction %s belongs to client %s",
                    tse_errname(TSE_ERR_PARAMETER_MISMATCH), tx_id, row->client_id);
         resp_tse_name(r, tse_errname(TSE_ERR_PARAMETER_MISMATCH));

@@ -604,12 +604,15 @@ static void test_errors(void **state)
     /* the message names the problem */
     assert_non_null(strstr(tse_last_error_message(), "NO_TRANSACTION"));
 
-    /* another client cannot continue the transaction */
+    /* another registered client may continue the transaction (TR-03151-1
+     * 3.7.7.5 steps 6 and 7): its own clientId is in the finish log */
     assert_int_equal(tse_register_client(t, "KASSE-02"), TSE_OK);
     assert_int_equal(tse_start_transaction(t, TT_CLIENT, (const uint8_t *)"x", 1, "p", NULL, 0, &s), TSE_OK);
     assert_int_equal(tse_finish_transaction(t, "KASSE-02", s.transaction_number, (const uint8_t *)"y", 1, "p", NULL,
                                             0, &r),
-                     TSE_ERR_NO_TRANSACTION);
+                     TSE_OK);
+    assert_int_equal(r.transaction_number, s.transaction_number);
+    assert_int_equal(r.signature_counter, s.signature_counter + 1);
     /* a deregistered client cannot start */
     assert_int_equal(tse_deregister_client(t, "KASSE-02"), TSE_OK);
     assert_int_equal(tse_start_transaction(t, "KASSE-02", (const uint8_t *)"x", 1, "p", NULL, 0, &r),

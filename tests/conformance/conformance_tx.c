@@ -177,6 +177,116 @@ static void T_II_UPD_05(void **state)
     EXPECT(cf_update(CF_CLIENT, n, t101, "x", true, &v, &u), ERROR_PARAMETER_TOO_LONG);
 }
 
+/* updateTransaction with both logs' outputs. */
+static short int update2(const char *client, unsigned long int n, const char *type, const char *pd, bool force,
+                         UpdateProtectionVariants *v, cf_signed *first, cf_signed *second)
+{
+    memset(first, 0, sizeof *first);
+    memset(second, 0xff, sizeof *second);
+    return updateTransactionForceSignature(S(client), n, (const unsigned char *)pd, strlen(pd), S(type), force, v,
+                                           &first->time, sizeof first->sig, first->sig, &first->sig_len,
+                                           &first->counter, &second->time, sizeof second->sig, second->sig,
+                                           &second->sig_len, &second->counter);
+}
+
+/* The transaction log of counter `s->counter` in the export of transaction
+ * n (every log's name and signature checked by openssl there) is the
+ * update log of (client, type, pd) with the returned time and signature. */
+static void expect_exported_update(unsigned long int n, const char *client, const char *type, const char *pd,
+                                   const cf_signed *s)
+{
+    cf_archive a;
+    OK(cf_export(2, &(cf_filter){.number = n}, &a));
+    cf_audit_archive(&a);
+    const logmsg *m = NULL;
+    for (size_t i = 0; i < a.n && !m; i++)
+        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION && a.e[i].m.signature_counter == s->counter)
+            m = &a.e[i].m;
+    assert_non_null(m);
+    assert_int_equal(m->tx_op, LOGMSG_TX_UPDATE);
+    assert_int_equal(m->transaction_number, n);
+    assert_true(m->client_id.n == strlen(client) && memcmp(m->client_id.p, client, m->client_id.n) == 0);
+    assert_true(m->has_process_type && m->process_type.n == strlen(type) &&
+                memcmp(m->process_type.p, type, m->process_type.n) == 0);
+    uint8_t d[4096];
+    size_t dn = cf_process_data(m, d, sizeof d);
+    assert_true(dn == strlen(pd) && memcmp(d, pd, dn) == 0);
+    assert_int_equal(m->log_time, timegm((struct tm *)&s->time));
+    assert_true(m->signature.n == s->sig_len && memcmp(m->signature.p, s->sig, s->sig_len) == 0);
+    cf_archive_free(&a);
+}
+
+/* Kept updates are secured under their own clientId and processType before
+ * an update of another client (II_UPD_06) or processType (II_UPD_07) is
+ * handled: with forceSignature two logs (prevProtectedPassedProtected),
+ * without it the kept data's log only (prevProtectedPassedInMem); a finish
+ * of another client or processType first signs the kept data in an update
+ * log (updateLogCreated). Each log carries its own call's clientId. */
+static void kept_secured(const char *c2, const char *t2)
+{
+    cf_signed s, first, second;
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    UpdateProtectionVariants v = UpdateProtectionVariants_prevAndPassedInMem;
+    OK(update2(CF_CLIENT, n, CF_TYPE, "1 Kaffee;", false, &v, &first, &second));
+    assert_int_equal(v, UpdateProtectionVariants_noPrevPassedInMem);
+    OK(update2(CF_CLIENT, n, CF_TYPE, "1 Tee;", false, &v, &first, &second));
+    assert_int_equal(v, UpdateProtectionVariants_prevAndPassedInMem);
+    assert_int_equal(cf_signature_counter(), s.counter);
+
+    /* forced: the kept data under CF_CLIENT/CF_TYPE, then this call's */
+    OK(update2(c2, n, t2, "1 Kuchen;", true, &v, &first, &second));
+    assert_int_equal(v, UpdateProtectionVariants_prevProtectedPassedProtected);
+    assert_int_equal(first.counter, s.counter + 1);
+    assert_int_equal(second.counter, s.counter + 2);
+    assert_true(first.sig_len >= 64 && second.sig_len == first.sig_len);
+    expect_tx_log(LOGMSG_TX_UPDATE, c2, n, t2, "1 Kuchen;", &second);
+    expect_exported_update(n, CF_CLIENT, CF_TYPE, "1 Kaffee;1 Tee;", &first);
+
+    /* unforced: c2's kept data is signed before CF_CLIENT's is kept */
+    OK(update2(c2, n, t2, "2 Kuchen;", false, &v, &first, &second));
+    assert_int_equal(v, UpdateProtectionVariants_noPrevPassedInMem);
+    OK(update2(CF_CLIENT, n, CF_TYPE, "1 Wasser;", false, &v, &first, &second));
+    assert_int_equal(v, UpdateProtectionVariants_prevProtectedPassedInMem);
+    assert_int_equal(first.counter, s.counter + 3);
+    assert_int_equal(second.counter, 0);
+    assert_int_equal(second.sig_len, 0);
+    assert_int_equal(cf_signature_counter(), s.counter + 3);
+    expect_tx_log(LOGMSG_TX_UPDATE, c2, n, t2, "2 Kuchen;", &first);
+
+    /* the finish by c2: CF_CLIENT's kept data in an update log first */
+    FinishProtectionVariants fv = FinishProtectionVariants_updateLogNotCreated;
+    OK(cf_finish(c2, n, t2, "Summe", &fv, &first, &second));
+    assert_int_equal(fv, FinishProtectionVariants_updateLogCreated);
+    assert_int_equal(first.counter, s.counter + 4);
+    assert_int_equal(second.counter, s.counter + 5);
+    expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "Summe", &second);
+    expect_exported_update(n, CF_CLIENT, CF_TYPE, "1 Wasser;", &first);
+
+    /* kept data of the same client and type still goes into the finish log */
+    n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    OK(update2(c2, n, t2, "3 Kuchen;", false, &v, &first, &second));
+    OK(cf_finish(c2, n, t2, "Summe", &fv, &first, &second));
+    assert_int_equal(fv, FinishProtectionVariants_updateLogNotCreated);
+    assert_int_equal(first.counter, s.counter + 1);
+    assert_int_equal(second.counter, 0);
+    expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "3 Kuchen;Summe", &first);
+}
+
+static void T_II_UPD_06(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(registerClient(S("KASSE-02")));
+    kept_secured("KASSE-02", CF_TYPE);
+}
+
+static void T_II_UPD_07(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    kept_secured(CF_CLIENT, "Bestellung-V1");
+}
+
 /* finishTransaction: no update log was made, the finish log's outputs only. */
 static void T_II_FIN_01(void **state)
 {
@@ -812,7 +922,8 @@ static void T_STO_FUN_10(void **state)
 const struct CMUnitTest cf_transactions[] = {
     cmocka_unit_test(T_II_STA_01), cmocka_unit_test(T_II_STA_02), cmocka_unit_test(T_II_STA_04),
     cmocka_unit_test(T_II_UPD_01), cmocka_unit_test(T_II_UPD_02), cmocka_unit_test(T_II_UPD_04),
-    cmocka_unit_test(T_II_UPD_05), cmocka_unit_test(T_II_UPD_09), cmocka_unit_test(T_II_FIN_01),
+    cmocka_unit_test(T_II_UPD_05), cmocka_unit_test(T_II_UPD_06), cmocka_unit_test(T_II_UPD_07),
+    cmocka_unit_test(T_II_UPD_09), cmocka_unit_test(T_II_FIN_01),
     cmocka_unit_test(T_II_FIN_02), cmocka_unit_test(T_II_FIN_03), cmocka_unit_test(T_II_FIN_04),
     cmocka_unit_test(T_II_FIN_05), cmocka_unit_test(T_II_FIN_06), cmocka_unit_test(T_II_UTV_01),
     cmocka_unit_test(T_II_CNT_01), cmocka_unit_test(T_II_CNT_02), cmocka_unit_test(T_II_CNT_03),

@@ -3,7 +3,7 @@
  * endpoints (time, time admin, self-test, log messages, CSR, certificate,
  * deleteStoredData, restore, and the TR-03151-1 v1.1.1 routes description,
  * transaction-logging, device, transaction-state, log/last-transaction) and
- * of the tx PUT's extension fields, over real
+ * of the tx PUT's extension fields (any_client and its kept_log too), over real
  * HTTP: unknown TSS, another organization's token, no token, wrong role,
  * wrong state, malformed bodies and a body over the size limit. Each refusal
  * is checked for its status and code, and for changing nothing.
@@ -237,6 +237,102 @@ static void extension_failures(void **state)
     free(dir);
 }
 
+#define RAW_TX "{\"state\": \"%s\", \"client_id\": \"%s\", %s\"schema\": {\"raw\": " \
+               "{\"process_type\": \"Kassenbeleg-V1\", \"process_data\": \"%s\"}}}"
+
+/* PUT revision `rev` of tx: state, client, extra members ("" or ending in
+ * ", "), process data (base64); 200 and the answer. */
+static json_t *put_rev(const char *token, const char *tx, int rev, const char *state, const char *client,
+                       const char *extra, const char *pd)
+{
+    char path[128], body[512];
+    snprintf(path, sizeof path, "tx/%s?tx_revision=%d", tx, rev);
+    snprintf(body, sizeof body, RAW_TX, state, client, extra, pd);
+    return ok("PUT", path, token, body);
+}
+
+static json_int_t sig_counter(json_t *j)
+{
+    return json_integer_value(json_object_get(json_object_get(j, "signature"), "counter"));
+}
+
+/* The tx PUT's any_client: without it a revision by another client than
+ * the one of the latest revision is the market API's 409
+ * PARAMETER_MISMATCH; with it any registered client goes on (TR-03151-1
+ * 3.7.6.5), and data kept by unsigned updates of another client is first
+ * signed in an update log of its own, answered as kept_log. */
+static void any_client(void **state)
+{
+    (void)state;
+    char *dir = th_path("extany");
+    srv_proc p;
+    hs_start(&p, dir, NULL);
+    B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret);
+    char k1[64], s1[96];
+    hs_org_key(B, op, "one", k1, s1);
+    char *t1 = hs_token(B, k1, s1);
+    char tss[37], c1[37], c2[37], tx[37], path[128], body[512];
+    hs_uuid(tss);
+    hs_uuid(c1);
+    hs_uuid(c2);
+    hs_uuid(tx);
+    tss_id = tss;
+    hs_ready_tss(B, t1, tss, PIN, c1, "KASSE-1");
+    login(t1, PIN);
+    snprintf(path, sizeof path, "client/%s", c2);
+    json_decref(ok("PUT", path, t1, "{\"serial_number\": \"KASSE-2\"}"));
+
+    json_decref(put_rev(t1, tx, 1, "ACTIVE", c1, "", ""));
+    json_t *j = put_rev(t1, tx, 2, "ACTIVE", c1, "\"update_variant\": \"UNSIGNED\", ", "YQ==");
+    assert_null(json_object_get(j, "kept_log"));
+    assert_int_equal(sig_counter(j), 0);
+    json_decref(j);
+    json_int_t before = counter(t1);
+
+    /* another client without the extension: refused, nothing signed */
+    snprintf(path, sizeof path, "tx/%s?tx_revision=3", tx);
+    snprintf(body, sizeof body, RAW_TX, "ACTIVE", c2, "", "Yg==");
+    expect("PUT", tss, path, t1, body, 409, "E_TX_UPSERT/PARAMETER_MISMATCH");
+    snprintf(body, sizeof body, RAW_TX, "ACTIVE", c2, "\"any_client\": \"yes\", ", "Yg==");
+    expect("PUT", tss, path, t1, body, 400, "E_BAD_REQUEST");
+    assert_int_equal(counter(t1), before);
+
+    /* with it: KASSE-1's kept data in an update log of its own, then KASSE-2's */
+    j = put_rev(t1, tx, 3, "ACTIVE", c2, "\"any_client\": true, ", "Yg==");
+    json_t *k = json_object_get(j, "kept_log");
+    assert_non_null(k);
+    assert_int_equal(sig_counter(k), before + 1);
+    assert_int_equal(sig_counter(j), before + 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(k, "log"), "operation")),
+                        "updateTransaction");
+    assert_true(strlen(json_string_value(json_object_get(json_object_get(k, "signature"), "value"))) >= 88);
+    assert_string_equal(json_string_value(json_object_get(j, "client_serial_number")), "KASSE-2");
+    assert_int_equal(counter(t1), before + 2);
+    /* the same revision again: the stored answer, kept_log included, nothing signed */
+    json_t *again = put_rev(t1, tx, 3, "ACTIVE", c2, "\"any_client\": true, ", "Yg==");
+    assert_int_equal(sig_counter(json_object_get(again, "kept_log")), before + 1);
+    assert_int_equal(sig_counter(again), before + 2);
+    json_decref(again);
+    json_decref(j);
+    assert_int_equal(counter(t1), before + 2);
+
+    /* the latest revision is KASSE-2's now: KASSE-1 needs the extension too */
+    snprintf(path, sizeof path, "tx/%s?tx_revision=4", tx);
+    snprintf(body, sizeof body, RAW_TX, "FINISHED", c1, "", "Yw==");
+    expect("PUT", tss, path, t1, body, 409, "E_TX_UPSERT/PARAMETER_MISMATCH");
+    j = put_rev(t1, tx, 4, "FINISHED", c1, "\"any_client\": true, ", "Yw==");
+    assert_null(json_object_get(j, "kept_log"));   /* nothing was kept */
+    assert_int_equal(sig_counter(j), before + 3);
+    assert_string_equal(json_string_value(json_object_get(j, "client_serial_number")), "KASSE-1");
+    json_decref(j);
+
+    free(t1);
+    free(op);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
 /* The TR-03151-1 v1.1.1 routes: tenancy, roles, malformed input, and what
  * they answer. */
 static void v11_routes(void **state)
@@ -353,6 +449,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(extension_failures),
         cmocka_unit_test(v11_routes),
+        cmocka_unit_test(any_client),
     };
     return cmocka_run_group_tests_name("server_ext", tests, NULL, NULL);
 }
