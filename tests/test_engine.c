@@ -128,6 +128,28 @@ static void test_lifecycle(void **state)
     free(path);
 }
 
+/* Log `counter` is the transaction log of op for (client, type, pd);
+ * type NULL: an empty processType. */
+static void expect_tx(tse *t, uint64_t counter, logmsg_tx_op op, const char *client, const char *type,
+                      const char *pd)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
+    logmsg m;
+    tse_error err = {0};
+    assert_true(logmsg_parse(msg, len, &m, &err));
+    assert_int_equal(m.tx_op, op);
+    assert_true(m.client_id.n == strlen(client) && !memcmp(m.client_id.p, client, m.client_id.n));
+    type = type ? type : "";
+    assert_true(m.process_type.n == strlen(type) && !memcmp(m.process_type.p, type, m.process_type.n));
+    uint8_t d[64];
+    size_t dn = 0;
+    assert_true(der_get_octets(&m.process_data, d, sizeof d, &dn));
+    assert_true(dn == strlen(pd) && !memcmp(d, pd, dn));
+    tse_free(msg);
+}
+
 static void test_unsigned_updates_survive_reopen(void **state)
 {
     (void)state;
@@ -155,46 +177,16 @@ static void test_unsigned_updates_survive_reopen(void **state)
     assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, (const uint8_t *)"EF", 2,
                                             "Kassenbeleg-V1", NULL, 0, &f), TSE_OK);
-    uint8_t *msg = NULL;
-    size_t len = 0;
-    assert_int_equal(tse_read_log_message(t, &msg, &len), TSE_OK);
-    logmsg m;
-    tse_error err = {0};
-    assert_true(logmsg_parse(msg, len, &m, &err));
-    uint8_t pd[16];
-    size_t pd_len = 0;
-    assert_true(der_get_octets(&m.process_data, pd, sizeof pd, &pd_len));
-    assert_int_equal(pd_len, 6);
-    assert_memory_equal(pd, "ABCDEF", 6);
-    tse_free(msg);
+    /* the kept data in an update log of its own, then the finish's own data
+     * (TR-03151-1 3.7.1.4); kept without a processType, it takes the finish's */
+    expect_tx(t, f.signature_counter - 1, LOGMSG_TX_UPDATE, READY_CLIENT, "Kassenbeleg-V1", "ABCD");
+    expect_tx(t, f.signature_counter, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "EF");
     ready_check_all_logs(t);
     tse_update_variant v;
     assert_int_equal(tse_get_supported_transaction_update_variants(t, &v), TSE_OK);
     assert_int_equal(v, TSE_UPDATE_SIGNED_AND_UNSIGNED);
     tse_close(t);
     free(path);
-}
-
-/* Log `counter` is the transaction log of op for (client, type, pd);
- * type NULL: an empty processType. */
-static void expect_tx(tse *t, uint64_t counter, logmsg_tx_op op, const char *client, const char *type,
-                      const char *pd)
-{
-    uint8_t *msg = NULL;
-    size_t len = 0;
-    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
-    logmsg m;
-    tse_error err = {0};
-    assert_true(logmsg_parse(msg, len, &m, &err));
-    assert_int_equal(m.tx_op, op);
-    assert_true(m.client_id.n == strlen(client) && !memcmp(m.client_id.p, client, m.client_id.n));
-    type = type ? type : "";
-    assert_true(m.process_type.n == strlen(type) && !memcmp(m.process_type.p, type, m.process_type.n));
-    uint8_t d[64];
-    size_t dn = 0;
-    assert_true(der_get_octets(&m.process_data, d, sizeof d, &dn));
-    assert_true(dn == strlen(pd) && !memcmp(d, pd, dn));
-    tse_free(msg);
 }
 
 /* Any registered client goes on with an open transaction, each log under
@@ -260,15 +252,17 @@ static void test_kept_data_of_another_client_or_type(void **state)
     expect_tx(t, c + 5, LOGMSG_TX_UPDATE, "KASSE-02", NULL, "KL");
     expect_tx(t, c + 6, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "MN");
 
-    /* NULL kept, the same client: into the finish log, as before */
+    /* NULL kept, the same client: a finish signs kept data in an update log
+     * of its own first (3.7.1.4), under the finish's processType */
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
     assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"OP", 2, NULL,
                                             TSE_UPDATE_UNSIGNED, &r), TSE_OK);
     assert_int_equal(tse_finish_transaction_logs(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"QR", 2,
                                                  "Kassenbeleg-V1", NULL, 0, &k, &r), TSE_OK);
-    assert_int_equal(k.signature_counter, 0);
-    assert_int_equal(r.signature_counter, s.signature_counter + 1);
-    expect_tx(t, r.signature_counter, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "OPQR");
+    assert_int_equal(k.signature_counter, s.signature_counter + 1);
+    assert_int_equal(r.signature_counter, s.signature_counter + 2);
+    expect_tx(t, k.signature_counter, LOGMSG_TX_UPDATE, READY_CLIENT, "Kassenbeleg-V1", "OP");
+    expect_tx(t, r.signature_counter, LOGMSG_TX_FINISH, READY_CLIENT, "Kassenbeleg-V1", "QR");
     /* an unregistered client cannot make the kept data's log either */
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &s), TSE_OK);
     assert_int_equal(tse_update_transaction(t, READY_CLIENT, s.transaction_number, (const uint8_t *)"ST", 2, "A",

@@ -324,7 +324,8 @@ static tse_err op_finish(fx *f)
  * log of its own first (TR-03151-1 3.7.6.5 step 9), then the update's. */
 static const char other_type[] = "Bestellung-V1";
 
-static tse_err need_kept(fx *f)
+/* An open transaction with data kept unsigned under processType `type`. */
+static tse_err need_kept_of(fx *f, const char *type)
 {
     tse_err rc = need_tx(f);
     tse_transaction_state st = TSE_TX_STARTED;
@@ -332,13 +333,23 @@ static tse_err need_kept(fx *f)
         rc = tse_get_transaction_state(f->t, f->tx, &st);
     tse_result r;
     if (!rc && st != TSE_TX_UPDATED_WITH_UNPROTECTED_DATA)
-        rc = tse_update_transaction(f->t, READY_CLIENT, f->tx, pd, 8, other_type, TSE_UPDATE_UNSIGNED, &r);
+        rc = tse_update_transaction(f->t, READY_CLIENT, f->tx, pd, 8, type, TSE_UPDATE_UNSIGNED, &r);
     tse_info info;
     if (!rc)
         rc = tse_get_info(f->t, &info);
     if (!rc)
         f->kept_before = info.signature_counter;
     return rc;
+}
+
+static tse_err need_kept(fx *f)
+{
+    return need_kept_of(f, other_type);
+}
+
+static tse_err need_kept_same(fx *f)
+{
+    return need_kept_of(f, "Kassenbeleg-V1");
 }
 
 static tse_err op_update_other_type(fx *f)
@@ -397,9 +408,9 @@ static void test_transactions(void **state)
     run("updateTransaction", f, need_tx, op_update, NULL);
     f->expected = 0;
     run("updateTransaction unsigned", f, need_tx, op_update_unsigned, NULL);
-    f->expected = 1;
-    run("finishTransaction", f, need_tx, op_finish, NULL);
+    /* the kept data's update log, then the finish's (TR-03151-1 3.7.1.4) */
     f->expected = 2;
+    run("finishTransaction", f, need_kept_same, op_finish, NULL);
     f->check = check_kept;
     run("updateTransaction after kept data of another processType", f, need_kept, op_update_other_type, NULL);
     f->check = NULL;

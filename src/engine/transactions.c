@@ -3,10 +3,12 @@
  * and finishTransaction, and the list of open transactions by age.
  *
  * The only place that allocates transaction numbers. Unsigned updates keep
- * their data durably with the open transaction; the next signed log of that
- * transaction carries it in front of its own processData when it is of the
- * same clientId and processType, else the kept data is first signed in an
- * update log of its own under those (TR-03151-1 3.7.6.5 step 9).
+ * their data durably with the open transaction; the next signed update of
+ * that transaction carries it in front of its own processData when it is
+ * of the same clientId and processType, else the kept data is first signed
+ * in an update log of its own under those (TR-03151-1 3.7.6.5 step 9). A
+ * finish always signs kept data in an update log of its own first (3.7.1.4),
+ * so the finish log holds exactly the finish's data, as the receipt shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,11 +252,21 @@ static bool kept_by_other(const engine_tx *x, const char *client_id, const char 
     return x->kept && x->kept_client[0] && (strcmp(x->kept_client, client_id) != 0 || !same_type(x, pt));
 }
 
+/* Whether the kept data must be signed in an update log of its own before
+ * this call: of another owner (3.7.6.5 step 9), or any at a finish
+ * (3.7.1.4: the update phase's unprotected data is protected by an update
+ * log; the finish log holds the finish's own data). */
+static bool must_secure(const engine_tx *x, enum tx_op op, const char *client_id, const char *pt)
+{
+    return kept_by_other(x, client_id, pt) || (op == TX_FINISH && x->kept);
+}
+
 /* 3.7.6.5 step 9: kept data of another clientId or processType is signed
  * in an update log of its own under those, and committed, before the call
  * handles its own data. *kept: that log (zero when none was needed). The
  * records hook stays for the call's own commit. */
-static tse_err secure_kept(engine *t, const char *client_id, uint64_t number, const char *pt, tse_result *kept)
+static tse_err secure_kept(engine *t, enum tx_op op, const char *client_id, uint64_t number, const char *pt,
+                           tse_result *kept)
 {
     memset(kept, 0, sizeof *kept);
     engine_commit *ticket = NULL;
@@ -265,7 +277,7 @@ static tse_err secure_kept(engine *t, const char *client_id, uint64_t number, co
     engine_tx *x = rc ? NULL : engine_find_tx(t, number);
     if (x)
         rc = kept_load(t, x);
-    bool other = !rc && x && kept_by_other(x, client_id, pt);
+    bool other = !rc && x && must_secure(x, op, client_id, pt);
     int version = 0;
     if (other)
         rc = engine_log_format(t, &version);
@@ -274,9 +286,12 @@ static tse_err secure_kept(engine *t, const char *client_id, uint64_t number, co
             .kind = LOGMSG_TRANSACTION,
             .version = version,
             .operation = logmsg_tx_operation(version, log_ops[TX_UPDATE]),
-            .client_id = x->kept_client,
+            /* data kept before owners were recorded is the caller's */
+            .client_id = x->kept_client[0] ? x->kept_client : client_id,
             .process_data = {x->pending ? x->pending : (const uint8_t *)"", x->pending_len},
-            .process_type = x->kept_no_type ? NULL : x->kept_type,
+            .process_type = !x->kept_client[0] || (x->kept_no_type && !kept_by_other(x, client_id, pt)) ? pt
+                            : x->kept_no_type                                           ? NULL
+                                                                                        : x->kept_type,
             .transaction_number = number,
             .log_time = engine_now(t),
         };
@@ -321,7 +336,7 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
     bool again = true;
     for (int tries = 0; again && !rc; tries++) {
         tse_result k;
-        rc = secure_kept(t, client_id, number, pt, tries ? &k : kept);
+        rc = secure_kept(t, op, client_id, number, pt, tries ? &k : kept);
         if (rc)
             return rc;
         pthread_mutex_lock(&t->mu);
@@ -332,7 +347,7 @@ static tse_err tx_continue(engine *t, enum tx_op op, const char *client_id, uint
         if (!rc)
             rc = kept_load(t, x);
         /* another thread kept data of another owner since: secure it first */
-        again = !rc && kept_by_other(x, client_id, pt) && tries < 8;
+        again = !rc && must_secure(x, op, client_id, pt) && tries < 8;
         if (again) {
             pthread_mutex_unlock(&t->mu);
             continue;

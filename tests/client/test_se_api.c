@@ -460,11 +460,16 @@ static void test_unsigned_update(void **state)
                      TSE_OK);
     assert_int_equal(tse_update_transaction(t, TT_CLIENT, 999, (const uint8_t *)"B;", 2, "p", TSE_UPDATE_UNSIGNED, &u),
                      TSE_ERR_NO_TRANSACTION);
-    assert_int_equal(tse_finish_transaction(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"C", 1, "p", NULL, 0,
-                                            &f),
+    /* the finish signs the kept data in an update log first (TR-03151-1
+     * 3.7.1.4), then its own */
+    tse_result k;
+    assert_int_equal(tse_finish_transaction_logs(t, TT_CLIENT, s.transaction_number, (const uint8_t *)"C", 1, "p",
+                                                 NULL, 0, &k, &f),
                      TSE_OK);
-    assert_int_equal(f.signature_counter, s.signature_counter + 1);
-    check_signature(t, "finishTransaction", TT_CLIENT, "A;B;C", "p", &f);
+    assert_int_equal(k.signature_counter, s.signature_counter + 1);
+    assert_int_equal(f.signature_counter, s.signature_counter + 2);
+    check_signature(t, "updateTransaction", TT_CLIENT, "A;B;", "p", &k);
+    check_signature(t, "finishTransaction", TT_CLIENT, "C", "p", &f);
     tse_close(t);
 }
 

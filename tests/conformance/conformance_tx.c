@@ -262,14 +262,16 @@ static void kept_secured(const char *c2, const char *t2)
     expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "Summe", &second);
     expect_exported_update(n, CF_CLIENT, CF_TYPE, "1 Wasser;", &first);
 
-    /* kept data of the same client and type still goes into the finish log */
+    /* kept data of the same client and type: its own update log too, as at
+     * every finish (3.7.1.4) */
     n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
     OK(update2(c2, n, t2, "3 Kuchen;", false, &v, &first, &second));
     OK(cf_finish(c2, n, t2, "Summe", &fv, &first, &second));
-    assert_int_equal(fv, FinishProtectionVariants_updateLogNotCreated);
+    assert_int_equal(fv, FinishProtectionVariants_updateLogCreated);
     assert_int_equal(first.counter, s.counter + 1);
-    assert_int_equal(second.counter, 0);
-    expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "3 Kuchen;Summe", &first);
+    assert_int_equal(second.counter, s.counter + 2);
+    expect_exported_update(n, c2, t2, "3 Kuchen;", &first);
+    expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "Summe", &second);
 }
 
 static void T_II_UPD_06(void **state)
@@ -303,21 +305,24 @@ static void T_II_FIN_01(void **state)
     expect_tx_log(LOGMSG_TX_FINISH, CF_CLIENT, n, CF_TYPE, "Beleg^1.00^1.00:Bar", &f);
 }
 
-/* Kept updates are secured by the finish: OpenTSE puts them into the
- * finish log itself (updateLogNotCreated), none is lost. */
+/* Kept updates are secured by the finish (TR-03151-1 3.7.1.4): an update
+ * log of their own first (updateLogCreated), then the finish log with the
+ * finish's data alone; none is lost. */
 static void T_II_FIN_02(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    cf_signed s, f;
+    cf_signed s, first, second;
     unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
     UpdateProtectionVariants uv;
     OK(cf_update(CF_CLIENT, n, CF_TYPE, "1 Kaffee;", false, &uv, NULL));
     FinishProtectionVariants v;
-    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", &v, &f, NULL));
-    assert_int_equal(v, FinishProtectionVariants_updateLogNotCreated);
-    assert_int_equal(f.counter, s.counter + 1);
-    expect_tx_log(LOGMSG_TX_FINISH, CF_CLIENT, n, CF_TYPE, "1 Kaffee;Summe", &f);
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", &v, &first, &second));
+    assert_int_equal(v, FinishProtectionVariants_updateLogCreated);
+    assert_int_equal(first.counter, s.counter + 1);
+    assert_int_equal(second.counter, s.counter + 2);
+    expect_exported_update(n, CF_CLIENT, CF_TYPE, "1 Kaffee;", &first);
+    expect_tx_log(LOGMSG_TX_FINISH, CF_CLIENT, n, CF_TYPE, "Summe", &second);
 }
 
 static void T_II_FIN_03(void **state)
@@ -697,11 +702,12 @@ static void several_clients(int clients, bool force)
         OK(cf_update(id[i], n[i], CF_TYPE, pd, force, &v, NULL));
     }
     for (int i = 0; i < clients; i++) {
-        cf_signed f;
-        OK(cf_finish(id[i], n[i], CF_TYPE, "Summe", NULL, &f, NULL));
-        if (!force) {
-            snprintf(pd, sizeof pd, "Artikel von %.15s;Summe", id[i]);
-            expect_tx_log(LOGMSG_TX_FINISH, id[i], n[i], CF_TYPE, pd, &f);
+        cf_signed f, second;
+        OK(cf_finish(id[i], n[i], CF_TYPE, "Summe", NULL, &f, &second));
+        if (!force) {   /* the kept data's update log, then the finish's */
+            snprintf(pd, sizeof pd, "Artikel von %.15s;", id[i]);
+            expect_exported_update(n[i], id[i], CF_TYPE, pd, &f);
+            expect_tx_log(LOGMSG_TX_FINISH, id[i], n[i], CF_TYPE, "Summe", &second);
         }
     }
     cf_archive a;
@@ -714,7 +720,7 @@ static void several_clients(int clients, bool force)
         size_t dn = cf_process_data(m, d, sizeof d);
         char want[40];
         snprintf(want, sizeof want, "Artikel von %.*s;", (int)m->client_id.n, m->client_id.p);
-        if (m->tx_op == LOGMSG_TX_UPDATE || !force)
+        if (m->tx_op == LOGMSG_TX_UPDATE)
             assert_true(dn >= strlen(want) && memcmp(d, want, strlen(want)) == 0);
     }
     cf_archive_free(&a);
@@ -822,7 +828,7 @@ static void T_SM_SIG_02(void **state)
     for (size_t i = 0; i < a.n; i++)
         if (a.e[i].is_log)
             assert_int_equal(a.e[i].m.signature_counter, want++);
-    assert_int_equal(cf_count(&a, LOGMSG_TRANSACTION, NULL), 9);
+    assert_int_equal(cf_count(&a, LOGMSG_TRANSACTION, NULL), 12);   /* start, update, kept's update, finish */
     cf_archive_free(&a);
 }
 

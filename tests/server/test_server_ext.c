@@ -327,6 +327,30 @@ static void any_client(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "client_serial_number")), "KASSE-1");
     json_decref(j);
 
+    /* a finish after an unsigned update of the same client: the kept data
+     * in its update log first (TR-03151-1 3.7.1.4), so the finish log holds
+     * the finish's data and the answer's receipt QR code is that log's:
+     * `opentse qr verify` accepts it */
+    hs_uuid(tx);
+    json_decref(put_rev(t1, tx, 1, "ACTIVE", c1, "", ""));
+    json_decref(put_rev(t1, tx, 2, "ACTIVE", c1, "\"update_variant\": \"UNSIGNED\", ", "YQ=="));
+    before = counter(t1);
+    j = put_rev(t1, tx, 3, "FINISHED", c1, "", "Yw==");
+    assert_int_equal(sig_counter(json_object_get(j, "kept_log")), before + 1);
+    assert_int_equal(sig_counter(j), before + 2);
+    const char *qr = json_string_value(json_object_get(j, "qr_code_data"));
+    assert_non_null(qr);
+    char cmd[2000], out[512] = "";
+    snprintf(cmd, sizeof cmd, "'%s' qr verify '%s' 2>&1; echo \"exit $?\"", getenv("OPENTSE_CLI"), qr);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t got = fread(out, 1, sizeof out - 1, pp);
+    out[got] = 0;
+    pclose(pp);
+    if (!strstr(out, "exit 0"))
+        fail_msg("opentse qr verify: %s", out);
+    json_decref(j);
+
     free(t1);
     free(op);
     assert_int_equal(hs_stop(&p), 0);
