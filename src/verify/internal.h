@@ -298,6 +298,43 @@ void vpool_submit(vpool *p, bool last);
 vbatch *vpool_take(vpool *p, bool all);
 void vpool_release(vpool *p);
 
+/* -------------------------------------------- plain ustar reader */
+
+/* A plain ustar archive read over large buffers (tar.c): what it does not
+ * take exactly as libarchive does, it declines, and libarchive reads the
+ * archive instead. */
+#define VTAR_MAX_DATA (1u << 20)
+typedef struct vtar {
+    const char *const *paths;
+    size_t n_paths, part;
+    int fd;                  /* the part being read, -1 between parts */
+    uint8_t *buf;
+    size_t cap, start, end;  /* buf[start..end): read, not consumed */
+    uint64_t pos;            /* stream offset of buf[start] */
+    uint64_t pending;        /* data and padding of the current entry left */
+    bool eof;
+    bool declined;           /* not plain ustar, cut short or unreadable here */
+    bool trailing;           /* declined for bytes after the end mark */
+    uint64_t end_mark;       /* where that end mark stands */
+} vtar;
+
+typedef struct vtar_entry {
+    char name[101];
+    uint64_t size;
+    uint64_t offset;         /* of its data in the stream */
+} vtar_entry;
+
+/* Reads the parts as one stream. -1: out of memory. */
+int vtar_open(vtar *t, const char *const *paths, size_t n);
+void vtar_close(vtar *t);
+/* The next entry, a regular file: 1; 0 after the end mark; 2 declined
+ * (t->declined; t->trailing when only what follows the end mark is not
+ * zero). */
+int vtar_next(vtar *t, vtar_entry *e);
+/* The content of the entry vtar_next gave last (at most VTAR_MAX_DATA
+ * bytes), valid until the next call; NULL when declined (cut short). */
+const uint8_t *vtar_data(vtar *t, const vtar_entry *e);
+
 /* ------------------------------------------------- one verification */
 
 /* State of one verification: the certificates, the signing keys seen, one
