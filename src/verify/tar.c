@@ -132,11 +132,23 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+/* A number field libarchive takes as octal: all NULs, or an octal number. */
+static bool number_field(const uint8_t *f, size_t n)
+{
+    uint64_t v;
+    return all_zero(f, n) || octal(f, n, &v);
+}
+
 /* A header of the kind this reader takes, into *e. */
 static bool plain_header(const uint8_t *h, bool first, vtar_entry *e)
 {
     if (memcmp(h + 257, "ustar\0" "00", 8) != 0 || (h[156] != '0' && h[156] != 0) || h[345] != 0)
         return false;
+    /* mode, uid, gid, mtime, devmajor, devminor */
+    static const uint16_t fields[][2] = {{100, 8}, {108, 8}, {116, 8}, {136, 12}, {329, 8}, {337, 8}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (!number_field(h + fields[i][0], fields[i][1]))
+            return false;
     /* the checksum field counts as eight spaces */
     uint32_t sum = 8 * ' ';
     for (size_t i = 0; i < VTAR_BLOCK; i++)
