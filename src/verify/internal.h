@@ -247,6 +247,12 @@ vfixed *vfixed_new(EVP_PKEY *pub);
 bool vfixed_verify(vfixed *f, const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t sig_len);
 void vfixed_free(vfixed *f);
 
+/* The DER ECDSA-Sig-Value of an ecdsa-plain signature r || s (`half`
+ * bytes each, at most VSIG_HALF_MAX) into der: its length, 0 when it does
+ * not fit in `cap`. As i2d_ECDSA_SIG writes it. */
+#define VSIG_HALF_MAX 66
+size_t vsig_der(const uint8_t *sig, size_t half, uint8_t *der, size_t cap);
+
 /* Up to VBATCH_JOBS signatures whose messages are copied into the arena. */
 typedef struct vbatch {
     vjob *jobs;
