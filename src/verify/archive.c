@@ -1,10 +1,13 @@
 /*
- * archive.c - reading an export archive with libarchive, in two passes:
- * the first loads info.csv and the certificates (they may stand anywhere in
- * the archive), the second streams every log through the per-log checks and
- * flags files that do not belong. Also verify_log for a single message.
+ * archive.c - reading an export archive in two passes: the first loads
+ * info.csv and the certificates (they may stand anywhere in the archive),
+ * the second streams every log through the per-log checks and flags files
+ * that do not belong. A plain ustar archive is read by tar.c over large
+ * buffers; anything else (compressed, pax or GNU headers, damaged) with
+ * libarchive, to the same findings. Also verify_log for a single message.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,6 +44,19 @@ static entry_kind kind_of(const char *name)
     return ENTRY_OTHER;
 }
 
+/* Makes *buf (capacity *cap) hold at least `n` bytes. -1: out of memory. */
+static int grow(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return 0;
+    uint8_t *b = realloc(*buf, n);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
 /* Reads the current entry (at most `max` bytes) into *buf (grown as needed).
  * Returns the length, -1 on a read error, -2 when larger than `max`, -3 when
  * out of memory. */
@@ -50,13 +66,8 @@ static ssize_t read_entry(struct archive *a, struct archive_entry *e, size_t max
     int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
     if (size < 0 || (uint64_t)size > max)
         return -2;
-    if ((size_t)size + 1 > *cap) {
-        uint8_t *b = realloc(*buf, (size_t)size + 1);
-        if (!b)
-            return -3;
-        *buf = b;
-        *cap = (size_t)size + 1;
-    }
+    if (grow(buf, cap, (size_t)size + 1) != 0)
+        return -3;
     size_t got = 0;
     while (got < (size_t)size) {
         la_ssize_t n = archive_read_data(a, *buf + got, (size_t)size - got);
@@ -252,6 +263,52 @@ static int check_info(vctx *x, const char *name, char *text, size_t len)
 
 /* ------------------------------------------------------------ passes */
 
+/* Pass 1's work on a certificate or info.csv: its content data[0..n),
+ * NUL-terminated, or n == -2 when larger than MAX_SMALL_FILE. -1: out of
+ * memory. */
+static int side_file(vctx *x, const char *name, entry_kind k, ssize_t n, uint8_t *data, size_t *infos)
+{
+    int add;
+    if (n == -2)
+        add = vr_add(x->r, x->o, k == ENTRY_CERT ? VERIFY_ERROR : VERIFY_WARNING,
+                     k == ENTRY_CERT ? "certificate-unreadable" : "info-malformed",
+                     name, "larger than %u bytes", MAX_SMALL_FILE);
+    else if (k == ENTRY_CERT)
+        add = vctx_add_cert(x, name, data, (size_t)n);
+    else if (++*infos == 1)
+        add = check_info(x, name, (char *)data, (size_t)n);
+    else
+        add = vr_add(x->r, x->o, VERIFY_WARNING, "file-duplicate", name,
+                     "the archive holds more than one info.csv");
+    return add != 0 ? -1 : 0;
+}
+
+/* Pass 2's work on a regular file that is a log: its content data[0..n),
+ * or n == -2 when larger than MAX_LOG_SIZE. -1: out of memory. */
+static int log_file(vctx *x, const char *name, ssize_t n, const uint8_t *data)
+{
+    if (n != -2)
+        return vctx_check_log(x, name, data, (size_t)n);
+    x->r->counts.logs++;
+    return vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name, "larger than %u bytes", MAX_LOG_SIZE);
+}
+
+/* Pass 2's word on a regular file that is neither a log, a certificate
+ * nor info.csv. -1: out of memory. */
+static int other_file(vctx *x, const char *name)
+{
+    return vr_add(x->r, x->o, VERIFY_WARNING, "file-unexpected", name,
+                  strchr(name, '/') ? "in a folder (an export is flat)"
+                                    : "neither a log, a certificate nor info.csv");
+}
+
+static void progress(vctx *x, uint64_t done, uint64_t total)
+{
+    if (x->o && x->o->progress)
+        x->o->progress(x->o->progress_ctx, done, total, x->r->counts.logs,
+                       x->r->io_failed ? 0 : x->expected_logs);
+}
+
 /* Pass 1: info.csv and certificates. */
 static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *cap, size_t *infos)
 {
@@ -266,23 +323,11 @@ static int load_side_files(vctx *x, struct archive *a, uint8_t **buf, size_t *ca
         if (k != ENTRY_CERT && k != ENTRY_INFO)
             continue;
         ssize_t n = read_entry(a, e, MAX_SMALL_FILE, buf, cap);
-        int add = 0;
         if (n == -3)
             return -1;
-        if (n == -2)
-            add = vr_add(x->r, x->o, k == ENTRY_CERT ? VERIFY_ERROR : VERIFY_WARNING,
-                         k == ENTRY_CERT ? "certificate-unreadable" : "info-malformed",
-                         name, "larger than %u bytes", MAX_SMALL_FILE);
-        else if (n == -1)
+        if (n == -1)
             return 1;
-        else if (k == ENTRY_CERT)
-            add = vctx_add_cert(x, name, *buf, (size_t)n);
-        else if (++*infos == 1)
-            add = check_info(x, name, (char *)*buf, (size_t)n);
-        else
-            add = vr_add(x->r, x->o, VERIFY_WARNING, "file-duplicate", name,
-                         "the archive holds more than one info.csv");
-        if (add != 0)
+        if (side_file(x, name, k, n, *buf, infos) != 0)
             return -1;
     }
     return rc == ARCHIVE_EOF ? 0 : 1;
@@ -308,26 +353,16 @@ static int check_entries(vctx *x, struct archive *a, uint64_t total, uint8_t **b
                 ssize_t n = read_entry(a, e, MAX_LOG_SIZE, buf, cap);
                 if (n == -3)
                     return -1;
-                if (n == -2) {
-                    x->r->counts.logs++;
-                    add = vr_add(x->r, x->o, VERIFY_ERROR, "log-malformed", name,
-                                 "larger than %u bytes", MAX_LOG_SIZE);
-                } else if (n == -1) {
+                if (n == -1)
                     return 1;
-                } else {
-                    add = vctx_check_log(x, name, *buf, (size_t)n);
-                }
+                add = log_file(x, name, n, *buf);
             } else if (k == ENTRY_OTHER) {
-                add = vr_add(x->r, x->o, VERIFY_WARNING, "file-unexpected", name,
-                             strchr(name, '/') ? "in a folder (an export is flat)"
-                                               : "neither a log, a certificate nor info.csv");
+                add = other_file(x, name);
             }
         }
         if (add != 0)
             return -1;
-        if (x->o && x->o->progress)
-            x->o->progress(x->o->progress_ctx, (uint64_t)archive_filter_bytes(a, -1), total,
-                           x->r->counts.logs, x->r->io_failed ? 0 : x->expected_logs);
+        progress(x, (uint64_t)archive_filter_bytes(a, -1), total);
     }
     return rc == ARCHIVE_EOF ? 0 : 1;
 }
@@ -358,6 +393,88 @@ static int run_pass(vctx *x, const char *const *paths, size_t n, int pass, uint6
     return rc;
 }
 
+/* Both passes with libarchive; what can be read of a broken archive is
+ * still checked. */
+static int slow_passes(vctx *x, const char *const *paths, size_t n, uint64_t total, uint8_t **buf,
+                       size_t *cap, size_t *infos)
+{
+    int rc = run_pass(x, paths, n, 1, total, buf, cap, infos);
+    if (rc >= 0) {
+        int rc2 = run_pass(x, paths, n, 2, total, buf, cap, infos);
+        rc = rc2 < 0 ? -1 : rc | rc2;
+    }
+    return rc;
+}
+
+/* One pass over a plain ustar archive (tar.c), as load_side_files (1) and
+ * check_entries (2) do it. 0; 2 when tar.c declines the archive; -1 when
+ * out of memory. */
+static int fast_pass(vctx *x, vtar *t, int pass, uint64_t total, uint8_t **buf, size_t *cap, size_t *infos)
+{
+    vtar_entry e;
+    int rc;
+    while ((rc = vtar_next(t, &e)) == 1) {
+        entry_kind k = kind_of(e.name);
+        const uint8_t *data = NULL;
+        if (pass == 1) {
+            x->expected_logs += k == ENTRY_LOG;
+            if (k != ENTRY_CERT && k != ENTRY_INFO)
+                continue;
+            if (e.size <= MAX_SMALL_FILE && !(data = vtar_data(t, &e)))
+                return 2;
+            if (data && grow(buf, cap, (size_t)e.size + 1) != 0)
+                return -1;
+            if (data) {
+                memcpy(*buf, data, (size_t)e.size);
+                (*buf)[e.size] = 0;
+            }
+            if (side_file(x, e.name, k, data ? (ssize_t)e.size : -2, *buf, infos) != 0)
+                return -1;
+            continue;
+        }
+        x->r->counts.files++;
+        if (k == ENTRY_LOG && e.size <= MAX_LOG_SIZE && !(data = vtar_data(t, &e)))
+            return 2;
+        if (k == ENTRY_LOG ? log_file(x, e.name, data ? (ssize_t)e.size : -2, data) != 0
+                           : k == ENTRY_OTHER && other_file(x, e.name) != 0)
+            return -1;
+        progress(x, t->pos, total);
+    }
+    return rc == 0 ? 0 : 2;
+}
+
+/* Both passes with tar.c. 2 when it declines the archive in the first
+ * pass (what that pass added is to be thrown away; *trailing_at: where
+ * the end mark stands when only what follows it is not zero); 1 when the
+ * second pass finds it changed (archive-unreadable); 0; -1 as above. */
+static int fast_passes(vctx *x, const char *const *paths, size_t n, uint64_t total, uint8_t **buf,
+                       size_t *cap, size_t *infos, int64_t *trailing_at)
+{
+    if (n > ARCHIVE_MAX_PARTS)
+        return 2;
+    vtar t;
+    if (vtar_open(&t, paths, n) != 0)
+        return -1;
+    int rc = fast_pass(x, &t, 1, total, buf, cap, infos);
+    if (t.trailing)
+        *trailing_at = (int64_t)t.end_mark;
+    vtar_close(&t);
+    if (rc != 0)
+        return rc;
+    if (vtar_open(&t, paths, n) != 0)
+        return -1;
+    rc = fast_pass(x, &t, 2, total, buf, cap, infos);
+    uint64_t at = t.pos;
+    vtar_close(&t);
+    if (rc == 2) {
+        x->r->io_failed = true;
+        rc = vr_add(x->r, x->o, VERIFY_ERROR, "archive-unreadable", NULL,
+                    "the archive changed while it was read: from byte %" PRIu64
+                    " on it no longer reads as it did at first", at) == 0 ? 1 : -1;
+    }
+    return rc;
+}
+
 static int begin(verify_result *out, const char *source, const verify_options *opts, bool single,
                  vctx *x)
 {
@@ -385,16 +502,26 @@ int verify_archive_parts(const char *const *paths, size_t n, const verify_option
     char source[1200];
     if (n > 1)
         snprintf(source, sizeof source, "%s (%zu parts)", paths[0], n);
-    int rc = n ? begin(out, n > 1 ? source : paths[0], opts, false, &x) : -1;
+    const char *name = n > 1 ? source : n ? paths[0] : NULL;
+    int64_t trailing_at = -1;
+    int rc = n ? begin(out, name, opts, false, &x) : -1;
     if (rc == 0)
-        rc = run_pass(&x, paths, n, 1, total, &buf, &cap, &infos);
-    /* What can be read of a broken archive is still checked. */
-    if (rc >= 0) {
-        int rc2 = run_pass(&x, paths, n, 2, total, &buf, &cap, &infos);
-        rc = rc2 < 0 ? -1 : rc | rc2;
+        rc = opts && opts->libarchive_only ? 2 : fast_passes(&x, paths, n, total, &buf, &cap, &infos, &trailing_at);
+    if (rc == 2) {   /* not plain ustar: libarchive reads it, from the start */
+        infos = 0;
+        vctx_free(&x);
+        verify_result_free(out);
+        rc = begin(out, name, opts, false, &x);
+        if (rc == 0)
+            rc = slow_passes(&x, paths, n, total, &buf, &cap, &infos);
     }
     int more = 0;
-    if (rc == 0 && !infos)
+    /* libarchive ends an archive at its end mark, whatever follows */
+    if (rc >= 0 && trailing_at >= 0)
+        more = vr_add(out, opts, VERIFY_WARNING, "archive-trailing-data", NULL,
+                      "bytes other than zeros follow the end-of-archive mark at byte %" PRId64
+                      ": they were not read (an export ends with its end mark)", trailing_at);
+    if (rc == 0 && !more && !infos)
         more = vr_add(out, opts, VERIFY_WARNING, "info-missing", NULL,
                       "the archive holds no info.csv");
     if (rc == 0 && !more && !out->counts.logs)

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 
 #include "internal.h"
@@ -54,6 +53,7 @@ typedef struct vprep {
     tse_hash hash;
     EVP_PKEY_CTX *ctx;
     EVP_MD *md;
+    EVP_MD_CTX *mdctx;       /* the digest of each message, reused */
     size_t half;             /* bytes of r and of s: the group order's */
     size_t uses;             /* signatures of the key checked in a row */
     vfixed *fixed;           /* its tables (fixed.c), once it signed VPREP_FIXED in a row */
@@ -66,6 +66,7 @@ static void prep_free(vprep *p)
 {
     EVP_PKEY_CTX_free(p->ctx);
     EVP_MD_free(p->md);
+    EVP_MD_CTX_free(p->mdctx);
     vfixed_free(p->fixed);
     memset(p, 0, sizeof *p);
 }
@@ -89,7 +90,8 @@ static bool prep_for(vprep *p, const vjob *j)
         return false;
     p->md = EVP_MD_fetch(NULL, md, NULL);
     p->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, j->pub, NULL);
-    if (!p->md || !p->ctx || EVP_PKEY_verify_init(p->ctx) != 1) {
+    p->mdctx = EVP_MD_CTX_new();
+    if (!p->md || !p->ctx || !p->mdctx || EVP_PKEY_verify_init(p->ctx) != 1) {
         prep_free(p);
         ERR_clear_error();
         return false;
@@ -100,30 +102,54 @@ static bool prep_for(vprep *p, const vjob *j)
     return true;
 }
 
+size_t vsig_der(const uint8_t *sig, size_t half, uint8_t *der, size_t cap)
+{
+    uint8_t body[2 * (VSIG_HALF_MAX + 3)];
+    size_t n = 0;
+    if (half == 0 || half > VSIG_HALF_MAX)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *v = sig + (size_t)i * half;
+        size_t len = half;
+        while (len > 1 && v[0] == 0) {   /* minimal: no leading zero octets */
+            v++;
+            len--;
+        }
+        bool pad = v[0] & 0x80;          /* a positive INTEGER */
+        body[n++] = 0x02;
+        body[n++] = (uint8_t)(len + pad);
+        if (pad)
+            body[n++] = 0;
+        memcpy(body + n, v, len);
+        n += len;
+    }
+    size_t head = n < 0x80 ? 2 : 3;
+    if (head + n > cap)
+        return 0;
+    der[0] = 0x30;
+    if (head == 3)
+        der[1] = 0x81;
+    der[head - 1] = (uint8_t)n;
+    memcpy(der + head, body, n);
+    return head + n;
+}
+
 /* Whether the job's ecdsa-plain signature (r || s) verifies over `p`. */
 static bool prep_verifies(const vprep *p, const vjob *j)
 {
     if (j->sig_len != 2 * p->half)
         return false;
-    uint8_t digest[EVP_MAX_MD_SIZE], der[2 * 70 + 8];
+    uint8_t digest[EVP_MAX_MD_SIZE], der[2 * (VSIG_HALF_MAX + 3) + 3];
     unsigned dlen = 0;
-    if (p->fixed)
-        return EVP_Digest(j->tbs, j->tbs_len, digest, &dlen, p->md, NULL) == 1 &&
-               vfixed_verify(p->fixed, digest, dlen, j->sig, j->sig_len);
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(j->sig, (int)p->half, NULL), *s = BN_bin2bn(j->sig + p->half, (int)p->half, NULL);
-    bool ok = false;
-    if (sig && r && s && ECDSA_SIG_set0(sig, r, s) == 1) {
-        r = s = NULL;   /* owned by sig */
-        unsigned char *q = der;
-        int n = i2d_ECDSA_SIG(sig, NULL);
-        ok = n > 0 && (size_t)n <= sizeof der && i2d_ECDSA_SIG(sig, &q) == n &&
-             EVP_Digest(j->tbs, j->tbs_len, digest, &dlen, p->md, NULL) == 1 &&
-             EVP_PKEY_verify(p->ctx, der, (size_t)n, digest, dlen) == 1;
+    if (EVP_DigestInit_ex(p->mdctx, p->md, NULL) != 1 || EVP_DigestUpdate(p->mdctx, j->tbs, j->tbs_len) != 1 ||
+        EVP_DigestFinal_ex(p->mdctx, digest, &dlen) != 1) {
+        ERR_clear_error();
+        return false;
     }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
+    if (p->fixed)
+        return vfixed_verify(p->fixed, digest, dlen, j->sig, j->sig_len);
+    size_t n = vsig_der(j->sig, p->half, der, sizeof der);
+    bool ok = n && EVP_PKEY_verify(p->ctx, der, n, digest, dlen) == 1;
     ERR_clear_error();
     return ok;
 }

@@ -247,6 +247,12 @@ vfixed *vfixed_new(EVP_PKEY *pub);
 bool vfixed_verify(vfixed *f, const uint8_t *digest, size_t dlen, const uint8_t *sig, size_t sig_len);
 void vfixed_free(vfixed *f);
 
+/* The DER ECDSA-Sig-Value of an ecdsa-plain signature r || s (`half`
+ * bytes each, at most VSIG_HALF_MAX) into der: its length, 0 when it does
+ * not fit in `cap`. As i2d_ECDSA_SIG writes it. */
+#define VSIG_HALF_MAX 66
+size_t vsig_der(const uint8_t *sig, size_t half, uint8_t *der, size_t cap);
+
 /* Up to VBATCH_JOBS signatures whose messages are copied into the arena. */
 typedef struct vbatch {
     vjob *jobs;
@@ -297,6 +303,43 @@ void vpool_submit(vpool *p, bool last);
  * handed over. The caller reads it, then gives it back with vpool_release. */
 vbatch *vpool_take(vpool *p, bool all);
 void vpool_release(vpool *p);
+
+/* -------------------------------------------- plain ustar reader */
+
+/* A plain ustar archive read over large buffers (tar.c): what it does not
+ * take exactly as libarchive does, it declines, and libarchive reads the
+ * archive instead. */
+#define VTAR_MAX_DATA (1u << 20)
+typedef struct vtar {
+    const char *const *paths;
+    size_t n_paths, part;
+    int fd;                  /* the part being read, -1 between parts */
+    uint8_t *buf;
+    size_t cap, start, end;  /* buf[start..end): read, not consumed */
+    uint64_t pos;            /* stream offset of buf[start] */
+    uint64_t pending;        /* data and padding of the current entry left */
+    bool eof;
+    bool declined;           /* not plain ustar, cut short or unreadable here */
+    bool trailing;           /* declined for bytes after the end mark */
+    uint64_t end_mark;       /* where that end mark stands */
+} vtar;
+
+typedef struct vtar_entry {
+    char name[101];
+    uint64_t size;
+    uint64_t offset;         /* of its data in the stream */
+} vtar_entry;
+
+/* Reads the parts as one stream. -1: out of memory. */
+int vtar_open(vtar *t, const char *const *paths, size_t n);
+void vtar_close(vtar *t);
+/* The next entry, a regular file: 1; 0 after the end mark; 2 declined
+ * (t->declined; t->trailing when only what follows the end mark is not
+ * zero). */
+int vtar_next(vtar *t, vtar_entry *e);
+/* The content of the entry vtar_next gave last (at most VTAR_MAX_DATA
+ * bytes), valid until the next call; NULL when declined (cut short). */
+const uint8_t *vtar_data(vtar *t, const vtar_entry *e);
 
 /* ------------------------------------------------- one verification */
 

@@ -205,6 +205,10 @@ typedef struct verify_options {
      * temporary file (TMPDIR) for the checks across logs; memory stays at
      * this many records whatever the archive's size. 0: 65536. */
     size_t spill_records;
+    /* Read the archive with libarchive even when it is plain ustar, which
+     * is otherwise read over large buffers to the same findings (for
+     * holding the two readers against each other). */
+    bool libarchive_only;
 } verify_options;
 
 /* Verifies one archive. `opts` may be NULL. Fills `out` (free it with

@@ -4,16 +4,18 @@
  * each brainpool curve: signatures of our keys, the same ones with a bit of
  * r or s flipped, r or s zero or at the group order, r and s swapped, the
  * message changed, another key's signature. A key of a NIST curve gets no
- * tables.
+ * tables. The DER the workers give OpenSSL (vsig_der) is i2d_ECDSA_SIG's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
@@ -137,9 +139,52 @@ static void test_nist_none(void **state)
     csp_key_free(k);
 }
 
+/* vsig_der against i2d_ECDSA_SIG: random r and s of each curve's size,
+ * with leading zero octets, the high bit set, zero and all ones. */
+static void test_sig_der(void **state)
+{
+    (void)state;
+    static const size_t halves[] = {32, 48, 64, 66};
+    srand(7);
+    for (size_t h = 0; h < sizeof halves / sizeof halves[0]; h++)
+        for (int round = 0; round < 400; round++) {
+            size_t half = halves[h];
+            uint8_t sig[2 * VSIG_HALF_MAX], ours[2 * (VSIG_HALF_MAX + 3) + 3], *theirs = NULL;
+            for (size_t i = 0; i < 2 * half; i++)
+                sig[i] = (uint8_t)rand();
+            for (int part = 0; part < 2; part++) {
+                int kind = (round + part * 3) % 6;
+                uint8_t *v = sig + (size_t)part * half;
+                if (kind == 1)
+                    memset(v, 0, (size_t)rand() % half);   /* leading zeros */
+                else if (kind == 2)
+                    v[0] |= 0x80;
+                else if (kind == 3)
+                    memset(v, 0, half);
+                else if (kind == 4)
+                    memset(v, 0xff, half);
+                else if (kind == 5)
+                    memset(v, 0, half - 1);
+            }
+            ECDSA_SIG *es = ECDSA_SIG_new();
+            assert_non_null(es);
+            assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)half, NULL),
+                                            BN_bin2bn(sig + half, (int)half, NULL)), 1);
+            int n = i2d_ECDSA_SIG(es, &theirs);
+            assert_true(n > 0);
+            size_t len = vsig_der(sig, half, ours, sizeof ours);
+            assert_int_equal(len, (size_t)n);
+            assert_memory_equal(ours, theirs, len);
+            assert_int_equal(vsig_der(sig, half, ours, len - 1), 0);   /* too small */
+            OPENSSL_free(theirs);
+            ECDSA_SIG_free(es);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sig_der),
         cmocka_unit_test(test_brainpool),
         cmocka_unit_test(test_nist_none),
     };
