@@ -942,7 +942,7 @@ static void T_EXP_LOG_08(void **state)
         assert_true(m->tx_op == LOGMSG_TX_START || m->tx_op == LOGMSG_TX_UPDATE || m->tx_op == LOGMSG_TX_FINISH);
         assert_true(m->transaction_number >= 1 && m->client_id.n > 0);
     }
-    assert_int_equal(tx, 5);   /* 2 starts, 1 signed update, 2 finishes */
+    assert_int_equal(tx, 6);   /* 2 starts, 1 signed update, the kept data's update log, 2 finishes */
     cf_archive_free(&a);
 }
 

@@ -369,13 +369,24 @@ static void T_II_UPD_10(void **state)
     TransactionState st;
     OK(getTransactionState(n, &st));
     assert_int_equal(st, TransactionState_updatedWithUnprotectedData);
-    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Beleg", NULL, NULL, NULL));
+    cf_signed kept;
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Beleg", NULL, &kept, NULL));
     cf_log l;
     cf_last_log(&l);
     uint8_t pd[256];
     size_t len = cf_process_data(&l.m, pd, sizeof pd);
-    assert_int_equal(l.m.signature_counter, before.counter + 3);   /* selfTest, login, finish */
-    assert_true(len == 14 && memcmp(pd, "1 Kaffee;Beleg", 14) == 0);
+    /* selfTest, login, the kept data's update log (3.7.1.4), finish */
+    assert_int_equal(kept.counter, before.counter + 3);
+    assert_int_equal(l.m.signature_counter, before.counter + 4);
+    assert_true(len == 5 && memcmp(pd, "Beleg", 5) == 0);
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    for (size_t i = 0; i < a.n; i++)   /* the refused data is in no log, the kept one in its update log */
+        if (a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION && a.e[i].m.signature_counter == kept.counter) {
+            len = cf_process_data(&a.e[i].m, pd, sizeof pd);
+            assert_true(len == 9 && memcmp(pd, "1 Kaffee;", 9) == 0);
+        }
+    cf_archive_free(&a);
 }
 
 /* restoreLogsFromBackup when the logs cannot be stored: ErrorRestoreFailed,

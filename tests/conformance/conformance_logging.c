@@ -323,8 +323,9 @@ static void T_II_GLL_02(void **state)
     cf_log l;
     cf_last_log(&l);
     assert_int_equal(l.m.signature_counter, s.counter);
-    cf_signed f;
-    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", NULL, &f, NULL));
+    cf_signed kept, f;
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", NULL, &kept, &f));   /* the kept data's update log first */
+    assert_int_equal(kept.counter, s.counter + 1);
     cf_last_log(&l);
     assert_int_equal(l.m.signature_counter, f.counter);
     assert_int_equal(l.m.tx_op, LOGMSG_TX_FINISH);
