@@ -70,6 +70,7 @@ typedef struct fx {
     int expected;             /* logs one success writes */
     void (*check)(struct fx *f, tse_err rc);   /* after each step, allocations working again; may be NULL */
     bool persistent;          /* every allocation from the n-th on fails */
+    uint64_t before;          /* another user's login: the counter before the step */
 } fx;
 
 typedef tse_err (*op_fn)(fx *f);
@@ -570,6 +571,67 @@ static tse_err op_initialize(fx *f)
 
 static const tse_err secret_codes[] = {TSE_ERR_INTERNAL, 0};
 
+/* Who is logged in, asked without writing a log: registering the client
+ * that exists is ALREADY_EXISTS for the admin, USER_NOT_AUTHORIZED for the
+ * time admin, USER_NOT_AUTHENTICATED for nobody. */
+static tse_err who(fx *f)
+{
+    return tse_register_client(f->t, READY_CLIENT);
+}
+
+/* The admin logged in, the time admin not. */
+static tse_err admin_alone(fx *f)
+{
+    if (tse_logout(f->t, TSE_USER_TIME_ADMIN) != TSE_OK) { /* not logged in: fine */ }
+    if (who(f) != TSE_ERR_ALREADY_EXISTS)
+        login(f);
+    assert_int_equal(who(f), TSE_ERR_ALREADY_EXISTS);
+    tse_info info;
+    assert_int_equal(tse_get_info(f->t, &info), TSE_OK);
+    f->before = info.signature_counter;
+    return TSE_OK;
+}
+
+static tse_err op_auth_time_admin(fx *f)
+{
+    return tse_authenticate_user(f->t, TSE_USER_TIME_ADMIN, "654321", NULL, NULL);
+}
+
+/* The log with counter c is `op`; its first ENUMERATED is `result`. */
+static void expect_log(fx *f, uint64_t c, const char *op, int result)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(f->t, c, &msg, &len), TSE_OK);
+    logmsg m;
+    assert_true(logmsg_parse(msg, len, &m, NULL));
+    assert_int_equal(m.operation.n, strlen(op));
+    assert_memory_equal(m.operation.p, op, m.operation.n);
+    assert_int_equal(first_enum(&m), result);
+    tse_free(msg);
+}
+
+/* TR-03151-1 3.2.3.5 step 5: the time admin's login logs the admin out
+ * first (logOut, differentUserLoggedIn). When it fails, the admin is still
+ * logged in unless that logOut was stored, and the time admin is not. */
+static void check_other_login(fx *f, tse_err rc)
+{
+    tse_info info;
+    assert_int_equal(tse_get_info(f->t, &info), TSE_OK);
+    uint64_t n = info.signature_counter - f->before;
+    if (rc == TSE_OK) {
+        assert_int_equal(n, 2);
+        expect_log(f, f->before + 1, "logOut", 1);
+        expect_log(f, f->before + 2, "authenticateUser", 0);
+        assert_int_equal(who(f), TSE_ERR_USER_NOT_AUTHORIZED);
+        return;
+    }
+    assert_true(n <= 1);
+    if (n == 1)
+        expect_log(f, f->before + 1, "logOut", 1);
+    assert_int_equal(who(f), n ? TSE_ERR_USER_NOT_AUTHENTICATED : TSE_ERR_ALREADY_EXISTS);
+}
+
 /* A TSE just created, in state CREATED. */
 static fx *fx_created(const char *stem)
 {
@@ -596,6 +658,9 @@ static void test_authenticate(void **state)
     run("authenticateUser", f, NULL, op_auth, secret_codes);
     f->expected = 0;
     run("setTimeAdminPin", f, logged_in, op_set_time_admin_pin, secret_codes);
+    f->expected = 2;
+    f->check = check_other_login;
+    run("authenticateUser with another user logged in", f, admin_alone, op_auth_time_admin, secret_codes);
     fx_free(f);
 }
 
