@@ -157,7 +157,10 @@ static tse_err logout_other_user(engine *t, int u, int *other, int64_t *until, e
         if (v == u || !t->users[v].auth_until)
             continue;
         *until = t->users[v].auth_until;
+        void *hook_ctx = NULL;   /* the caller's records belong to the login's log */
+        engine_record_fn hook = engine_take_hook(&hook_ctx);
         rc = log_logout(t, v, session_clock() > *until ? LOGOUT_TIMEOUT : LOGOUT_OTHER_LOGIN, ticket);
+        engine_records_attach(hook, hook_ctx);
         if (rc) {
             t->users[v].auth_until = *until;   /* nothing was logged: still logged in */
             break;

@@ -169,8 +169,12 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, bad, "864200"), TSE_ERR_UNBLOCK_FAILED);
     assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, puk, "864200"), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "864200", &res, &left), TSE_OK);
+    /* that login logged the admin out (TR-03151-1 3.2.3.5 step 5) */
+    assert_int_equal(tse_disable_secure_element(t), TSE_ERR_USER_NOT_AUTHORIZED);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_ERR_USER_ID_NOT_AUTHENTICATED);
     assert_int_equal(tse_logout(t, TSE_USER_TIME_ADMIN), TSE_OK);
     assert_int_equal(tse_unblock_user(t, "nobody", puk, "864200"), TSE_ERR_USER_ID_NOT_MANAGED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "135790", &res, &left), TSE_OK);
 
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
