@@ -43,11 +43,17 @@ static const char export_usage[] =
     "--json prints {\"file\", \"files\", \"logs\", \"bytes\", \"cursor\"}; a progress bar shows on a terminal.\n";
 
 static const char delete_usage[] =
-    "usage: opentse delete-stored-data [--pin-file FILE]\n"
+    "usage: opentse delete-stored-data [--pin-file FILE] [--out FILE [--cursor N]]\n"
     "\n"
     "TR-03151 deleteStoredData: deletes every stored log, once all of them went out\n"
-    "in unfiltered or incremental exports (else UNEXPORTED_STORED_DATA). Writes the\n"
-    "system log deleteStoredData. Admin PIN from $OPENTSE_ADMIN_PIN or --pin-file.\n";
+    "in unfiltered or incremental exports; while any log is not exported (but those\n"
+    "of open transactions) it refuses with UNEXPORTED_STORED_DATA and deletes\n"
+    "nothing. The admin login this command makes is such a log: with --out FILE it\n"
+    "first writes, after the login, the logs since the export that printed cursor N\n"
+    "(--cursor; without: every stored log) to the archive FILE, then deletes.\n"
+    "Writes the system log deleteStoredData (deleteLogMessages in log format 3).\n"
+    "Admin PIN from $OPENTSE_ADMIN_PIN or --pin-file.\n"
+    "--json prints {\"deleted\", \"signature_counter\"} and with --out {\"file\", \"logs\", \"cursor\"}.\n";
 
 static const char restore_usage[] =
     "usage: opentse restore [--pin-file FILE | --recovery] ARCHIVE...\n"
@@ -384,33 +390,68 @@ int cmd_delete_stored_data(cli_ctx *ctx, int argc, char **argv)
         fputs(delete_usage, stdout);
         return CLI_OK;
     }
-    static const struct option delete_opts[] = {{"pin-file", required_argument, NULL, 'p'}, {0}};
+    static const struct option delete_opts[] = {{"pin-file", required_argument, NULL, 'p'},
+                                                {"out", required_argument, NULL, 'o'},
+                                                {"cursor", required_argument, NULL, 'c'}, {0}};
+    tse_export_filter f = {0};
+    const char *out = NULL;
     optind = 1;
     opterr = 0;
-    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", delete_opts, NULL)) != -1; prev = optind)
-        if (k != 'p')
+    for (int prev = optind, k; (k = getopt_long(argc, argv, ":", delete_opts, NULL)) != -1; prev = optind) {
+        int rc = 0;
+        if (k == 'o')
+            out = optarg;
+        else if (k == 'c')
+            rc = !strcmp(optarg, "0") ? 0 : number_arg(ctx, "--cursor", optarg, &f.cursor);
+        else if (k != 'p')
             return cli_fail(ctx, CLI_USAGE, "%s %s (see --help)", k == ':' ? "a value is needed for" : "unknown option",
                             argv[prev]);
+        if (rc)
+            return rc;
+    }
     if (optind < argc)
         return cli_fail(ctx, CLI_USAGE, "unexpected argument %s (see --help)", argv[optind]);
+    if (f.cursor && !out)
+        return cli_fail(ctx, CLI_USAGE, "--cursor needs --out FILE");
     tse *t = NULL;
     int ec = cli_open(ctx, &t);
     if (ec)
         return ec;
-    if (!(ec = cli_admin_login(ctx, t, argc, argv))) {
+    tse_export_result res = {0};
+    sink s = {.ctx = ctx, .filter = &f, .res = &res, .out = out};
+    json_t *files = json_array();
+    if (!files)
+        ec = cli_fail(ctx, CLI_INTERNAL, "out of memory");
+    if (!ec && !(ec = cli_admin_login(ctx, t, argc, argv)) && out) {
+        tse_err rc = tse_export_data(t, &f, to_sink, &s, &res);
+        if (s.bytes)
+            cli_meter_end(&s.meter, s.logs, s.bytes);
+        if (rc)
+            ec = s.werr ? cli_fail(ctx, CLI_INTERNAL, "cannot write the archive %s: %s", out, strerror(s.werr))
+                        : cli_tse_error(ctx, rc, "the export before the delete failed; nothing was deleted");
+        if (finish_parts(&s, !ec, files) != 0 && !ec)
+            ec = cli_fail(ctx, CLI_INTERNAL, "cannot write %s: %s; nothing was deleted", out, strerror(s.werr));
+    }
+    if (!ec) {
         tse_err rc = tse_delete_stored_data(t);
         if (rc)
-            ec = cli_tse_error(ctx, rc, "the stored data was not deleted");
+            ec = cli_tse_error(ctx, rc, out ? "the stored data was not deleted (the archive was written)"
+                                            : "the stored data was not deleted (--out FILE exports the rest first)");
     }
     tse_info info;
     if (!ec && tse_get_info(t, &info) == TSE_OK) {
-        if (ctx->json)
+        if (ctx->json && out)
+            cli_print_json(json_pack("{s:b, s:I, s:s, s:I, s:I}", "deleted", 1, "signature_counter",
+                                     (json_int_t)info.signature_counter, "file", out, "logs", (json_int_t)res.logs,
+                                     "cursor", (json_int_t)res.cursor));
+        else if (ctx->json)
             cli_print_json(json_pack("{s:b, s:I}", "deleted", 1, "signature_counter",
                                      (json_int_t)info.signature_counter));
         else
-            printf("stored logs deleted; the system log deleteStoredData has counter %llu\n",
-                   (unsigned long long)info.signature_counter);
+            printf("%s%s%sstored logs deleted; the system log of the delete has counter %llu\n", out ? "the rest went to " : "",
+                   out ? out : "", out ? "; " : "", (unsigned long long)info.signature_counter);
     }
+    json_decref(files);
     tse_close(t);
     return ec;
 }

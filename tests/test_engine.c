@@ -47,11 +47,14 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_initialize(t, "desc"), TSE_ERR_USER_NOT_AUTHENTICATED);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_initialize(t, "OpenTSE test"), TSE_OK);
-    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
-    tse_result r;
-    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_ERR_TIME_NOT_SET);
+    /* a TSE that does not trust the host clock registers no client before its time is set */
+    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_ERR_TIME_NOT_SET);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, 5);
+    assert_int_equal(info.current_clients, 0);
     int64_t now = (int64_t)time(NULL);
     assert_int_equal(tse_update_time(t, now), TSE_OK);
+    assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
 
     const uint8_t pd1[] = "Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar";
     tse_result s, u, f;
@@ -92,7 +95,7 @@ static void test_lifecycle(void **state)
     tse_free(msg);
 
     static const char *const ops[] = {"selfTest", "unblockUser", "unblockUser", "authenticateUser", "initialize",
-                                      "registerClient", "updateTime", "StartTransaction", "UpdateTransaction",
+                                      "updateTime", "registerClient", "StartTransaction", "UpdateTransaction",
                                       "FinishTransaction"};
     expect_ops(t, 1, ops, 10);
     assert_int_equal(ready_check_all_logs(t), 10);
@@ -110,7 +113,7 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_disable_secure_element(t), TSE_ERR_USER_NOT_AUTHENTICATED);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
-    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r),
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &s),
                      TSE_ERR_SECURE_ELEMENT_DISABLED);
     static const char *const ops2[] = {"logOut", "authenticateUser", "disableSecureElement"};
     expect_ops(t, 11, ops2, 3);
@@ -171,6 +174,7 @@ static void test_unsigned_updates_survive_reopen(void **state)
 
     tse_open_options oo = {.master_key_path = th_master_key()};
     assert_int_equal(tse_open(path, &oo, &t), TSE_OK);
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &f), TSE_ERR_TIME_NOT_SET);
     assert_int_equal(tse_finish_transaction(t, READY_CLIENT, r.transaction_number, (const uint8_t *)"EF", 2,
                                             "Kassenbeleg-V1", NULL, 0, &f), TSE_ERR_TIME_NOT_SET);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);

@@ -172,11 +172,14 @@ static void test_state_errors(void **state)
     assert_int_equal(tse_initialize(t, "x"), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_WRONG_STATE, tse_initialize(t, "x"));
     EXPECT_ERR(t, TSE_ERR_CLIENT_NOT_REGISTERED, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
+    /* TR-03151-1 3.7.3.5, 3.7.4.5 step 3: no client is registered or deregistered before the time is set */
+    EXPECT_ERR(t, TSE_ERR_TIME_NOT_SET, tse_register_client(t, READY_CLIENT));
+    assert_non_null(strstr(tse_last_error_message(), "set the time"));
+    EXPECT_ERR(t, TSE_ERR_TIME_NOT_SET, tse_deregister_client(t, READY_CLIENT));
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     assert_int_equal(tse_register_client(t, READY_CLIENT), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_ALREADY_EXISTS, tse_register_client(t, READY_CLIENT));
     EXPECT_ERR(t, TSE_ERR_ID_NOT_FOUND, tse_deregister_client(t, "KASSE-99"));
-    EXPECT_ERR(t, TSE_ERR_TIME_NOT_SET, tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r));
-    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
     EXPECT_ERR(t, TSE_ERR_NO_TRANSACTION,
                tse_finish_transaction(t, READY_CLIENT, 42, NULL, 0, NULL, NULL, 0, &r));
     assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, NULL, NULL, 0, &r), TSE_OK);

@@ -349,6 +349,52 @@ static int count_version(tse *t, int version)
     return n;
 }
 
+/* TR-03151-1 v1.1.1 3.2.3.5 step 5: the time admin's login logs the admin
+ * out first, a logOut by the TSE itself (eventOrigin SMA, no
+ * eventTriggeredByUser) with logOutCause differentUserLoggedIn (1), as
+ * asn1parse reads it. Log format 2 keeps both sessions. */
+static void test_login_logs_other_user_out(void **state)
+{
+    (void)state;
+    tse *t = ready_tse("v3-other", NULL, NULL);
+    assert_int_equal(tse_set_time_admin_pin(t, "654321"), TSE_OK);
+    tse_info info;
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    uint64_t before = info.signature_counter;
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "654321", NULL, NULL), TSE_OK);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, before + 2);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, before + 1, &msg, &len), TSE_OK);
+    logmsg m;
+    assert_true(logmsg_parse(msg, len, &m, NULL));
+    assert_true(slice_is(m.operation, "logOut") && slice_is(m.event_origin, "SMA"));
+    assert_false(m.has_event_triggered_by_user);
+    expect_system(msg, len, false, "2 prim PRINTABLESTRING:admin|2 prim ENUMERATED:01", info.time_format, false);
+    tse_free(msg);
+    char op[64];
+    ready_log_operation(t, before + 2, op, sizeof op);
+    assert_string_equal(op, "authenticateUser");
+    assert_int_equal(tse_register_client(t, "KASSE-09"), TSE_ERR_USER_NOT_AUTHORIZED);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_ERR_USER_ID_NOT_AUTHENTICATED);
+    assert_int_equal(tse_update_time(t, (int64_t)time(NULL)), TSE_OK);
+    tse_close(t);
+
+    tse_create_options v2 = {.log_format_version = 2};
+    t = ready_tse("v2-other", &v2, NULL);
+    assert_int_equal(tse_set_time_admin_pin(t, "654321"), TSE_OK);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    before = info.signature_counter;
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "654321", NULL, NULL), TSE_OK);
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, before + 1);   /* the login only */
+    assert_int_equal(tse_register_client(t, "KASSE-09"), TSE_OK);   /* the admin still */
+    assert_int_equal(tse_logout(t, TSE_USER_TIME_ADMIN), TSE_OK);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
+    tse_close(t);
+}
+
 static void test_v2_stays_v2(void **state)
 {
     (void)state;
@@ -486,7 +532,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_p256_unix), cmocka_unit_test(test_p384_gent), cmocka_unit_test(test_p521_utc),
         cmocka_unit_test(test_bp256),     cmocka_unit_test(test_bp384_utc), cmocka_unit_test(test_bp512),
-        cmocka_unit_test(test_v2_stays_v2), cmocka_unit_test(test_v3_restore_writes_no_log),
+        cmocka_unit_test(test_login_logs_other_user_out), cmocka_unit_test(test_v2_stays_v2), cmocka_unit_test(test_v3_restore_writes_no_log),
         cmocka_unit_test(test_mixed_archives_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,6 +71,7 @@ typedef struct fx {
     void (*check)(struct fx *f, tse_err rc);   /* after each step, allocations working again; may be NULL */
     bool persistent;          /* every allocation from the n-th on fails */
     uint64_t kept_before;     /* kept data of another processType: the counter before the step */
+    uint64_t before;          /* another user's login: the counter before the step */
 } fx;
 
 typedef tse_err (*op_fn)(fx *f);
@@ -172,6 +173,7 @@ static void login(fx *f)
 {
     assert_int_equal(tse_authenticate_user(f->t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
 }
+
 
 /* After a run: the store, read again from disk, holds what the engine
  * showed (the reopen adds its selfTest log), and every log verifies. */
@@ -498,7 +500,14 @@ static tse_err write_file(void *ctx, const uint8_t *data, size_t len)
     return fwrite(data, 1, len, ctx) == len ? 0 : -1;
 }
 
-/* Restore's precondition: the exported logs were deleted. */
+/* Restore's precondition: the exported logs were deleted. deleteLogMessages
+ * refuses while any log is unexported (the delete's own log after a restore),
+ * so the store file as it was right after the delete comes back instead (the
+ * archive stays the same for every step), opened for recovery: the restore
+ * then needs no admin login, whose slow PIN check every step would pay. */
+static uint8_t *deleted_db;
+static size_t deleted_len;
+
 static tse_err deleted(fx *f)
 {
     uint8_t *msg = NULL;
@@ -506,7 +515,12 @@ static tse_err deleted(fx *f)
     if (tse_read_log_by_counter(f->t, 1, &msg, &len) != TSE_OK)
         return TSE_OK;
     tse_free(msg);
-    return tse_delete_stored_data(f->t);
+    tse_close(f->t);
+    f->t = NULL;
+    assert_int_equal(th_write_file(f->path, deleted_db, deleted_len), 0);
+    tse_open_options oo = {.master_key_path = th_master_key(), .recovery = 1};
+    assert_int_equal(tse_open(f->path, &oo, &f->t), TSE_OK);
+    return TSE_OK;
 }
 
 static uint64_t restored;
@@ -549,8 +563,16 @@ static void test_restore(void **state)
     assert_int_equal(tse_export_data(f->t, NULL, (tse_export_write_fn)write_file, out, &res), TSE_OK);
     assert_int_equal(fclose(out), 0);
     f->archived = res.cursor;
+    assert_int_equal(tse_delete_stored_data(f->t), TSE_OK);
+    tse_close(f->t);   /* the store file as it is after the delete, for every step */
+    f->t = NULL;
+    deleted_db = th_read_file(f->path, &deleted_len);
+    assert_non_null(deleted_db);
+    reopen(f);
+    login(f);
     f->expected = 0;   /* log format 3 has no restoreLogsFromBackup log */
     run("restoreFromBackup", f, deleted, op_restore, restore_codes);
+    free(deleted_db);
     fx_free(f);
 }
 
@@ -629,6 +651,67 @@ static tse_err op_initialize(fx *f)
 
 static const tse_err secret_codes[] = {TSE_ERR_INTERNAL, 0};
 
+/* Who is logged in, asked without writing a log: registering the client
+ * that exists is ALREADY_EXISTS for the admin, USER_NOT_AUTHORIZED for the
+ * time admin, USER_NOT_AUTHENTICATED for nobody. */
+static tse_err who(fx *f)
+{
+    return tse_register_client(f->t, READY_CLIENT);
+}
+
+/* The admin logged in, the time admin not. */
+static tse_err admin_alone(fx *f)
+{
+    if (tse_logout(f->t, TSE_USER_TIME_ADMIN) != TSE_OK) { /* not logged in: fine */ }
+    if (who(f) != TSE_ERR_ALREADY_EXISTS)
+        login(f);
+    assert_int_equal(who(f), TSE_ERR_ALREADY_EXISTS);
+    tse_info info;
+    assert_int_equal(tse_get_info(f->t, &info), TSE_OK);
+    f->before = info.signature_counter;
+    return TSE_OK;
+}
+
+static tse_err op_auth_time_admin(fx *f)
+{
+    return tse_authenticate_user(f->t, TSE_USER_TIME_ADMIN, "654321", NULL, NULL);
+}
+
+/* The log with counter c is `op`; its first ENUMERATED is `result`. */
+static void expect_log(fx *f, uint64_t c, const char *op, int result)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(f->t, c, &msg, &len), TSE_OK);
+    logmsg m;
+    assert_true(logmsg_parse(msg, len, &m, NULL));
+    assert_int_equal(m.operation.n, strlen(op));
+    assert_memory_equal(m.operation.p, op, m.operation.n);
+    assert_int_equal(first_enum(&m), result);
+    tse_free(msg);
+}
+
+/* TR-03151-1 3.2.3.5 step 5: the time admin's login logs the admin out
+ * first (logOut, differentUserLoggedIn). When it fails, the admin is still
+ * logged in unless that logOut was stored, and the time admin is not. */
+static void check_other_login(fx *f, tse_err rc)
+{
+    tse_info info;
+    assert_int_equal(tse_get_info(f->t, &info), TSE_OK);
+    uint64_t n = info.signature_counter - f->before;
+    if (rc == TSE_OK) {
+        assert_int_equal(n, 2);
+        expect_log(f, f->before + 1, "logOut", 1);
+        expect_log(f, f->before + 2, "authenticateUser", 0);
+        assert_int_equal(who(f), TSE_ERR_USER_NOT_AUTHORIZED);
+        return;
+    }
+    assert_true(n <= 1);
+    if (n == 1)
+        expect_log(f, f->before + 1, "logOut", 1);
+    assert_int_equal(who(f), n ? TSE_ERR_USER_NOT_AUTHENTICATED : TSE_ERR_ALREADY_EXISTS);
+}
+
 /* A TSE just created, in state CREATED. */
 static fx *fx_created(const char *stem)
 {
@@ -655,6 +738,9 @@ static void test_authenticate(void **state)
     run("authenticateUser", f, NULL, op_auth, secret_codes);
     f->expected = 0;
     run("setTimeAdminPin", f, logged_in, op_set_time_admin_pin, secret_codes);
+    f->expected = 2;
+    f->check = check_other_login;
+    run("authenticateUser with another user logged in", f, admin_alone, op_auth_time_admin, secret_codes);
     fx_free(f);
 }
 

@@ -728,11 +728,13 @@ TSE_API TSE_NODISCARD tse_err tse_export_data(tse *t, const tse_export_filter *f
                                               void *ctx, tse_export_result *out);
 
 /* TR-03151 deleteStoredData (Admin): deletes every stored log that went out
- * in complete or incremental exports (see tse_export_data). Logs written
- * after the last such export (the admin's login at least) stay until the
- * next one; when no stored log was exported: UNEXPORTED_STORED_DATA and
- * nothing is deleted. Writes the system log deleteStoredData (log format 2)
- * or deleteLogMessages (format 3), which stays.
+ * in complete or incremental exports (see tse_export_data). While any log
+ * written after the last such export is stored (the admin's login too, so
+ * log in before the export), it refuses with UNEXPORTED_STORED_DATA, a
+ * message naming how many, and deletes and logs nothing; only transaction
+ * logs of transactions still open may be unexported (they stay, TR-03151-1
+ * v1.1.1 3.6.4.5 steps 8 and 9). Writes the system log deleteStoredData
+ * (log format 2) or deleteLogMessages (format 3), which stays.
  * Counters and transaction numbers go on.
  * Errors: UNEXPORTED_STORED_DATA, DELETE_STORED_DATA_FAILED,
  * USER_NOT_AUTHENTICATED, USER_NOT_AUTHORIZED, SECURE_ELEMENT_DISABLED. */

@@ -215,6 +215,8 @@ static tse_err client_op(engine *t, const char *id, bool add)
     rc = engine_require_signing(t);
     if (!rc)
         rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+    if (!rc && !t->time_set)   /* TR-03151-1 3.7.3.5 and 3.7.4.5 step 3 */
+        rc = engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
     if (!rc && add && engine_has_client(t, id))
         rc = engine_fail(TSE_ERR_ALREADY_EXISTS, "client \"%s\" is registered already", id);
     if (!rc && add && t->n_clients >= t->max_clients)

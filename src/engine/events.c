@@ -161,7 +161,9 @@ static bool put_v3(engine *t, der_w *w, const engine_event *ev)
                                                        : LOGMSG_PIN_INCORRECT_PIN,
                                          (unsigned)(ev->retries_left > 0 ? ev->retries_left : 0));
     case EV_LOGOUT:
-        return logmsg_event_logout(w, ev->text, ev->timeout ? LOGMSG_LOGOUT_TIMEOUT : LOGMSG_LOGOUT_USER_CALLED);
+        return logmsg_event_logout(w, ev->text, ev->timeout       ? LOGMSG_LOGOUT_TIMEOUT
+                                                : ev->other_login ? LOGMSG_LOGOUT_DIFFERENT_USER
+                                                                  : LOGMSG_LOGOUT_USER_CALLED);
     case EV_UNBLOCK:
         return logmsg_event_unblock(w, ev->text, ev->unknown_user ? LOGMSG_UNBLOCK_UNKNOWN_USER_ID
                                                  : ev->blocked    ? LOGMSG_UNBLOCK_TEMPORARILY_BLOCKED

@@ -6,8 +6,10 @@
  * The export mark (meta "exported_through") is the highest counter C such
  * that every log 1..C went out in complete or incremental exports that
  * reached their receiver to the end. deleteStoredData deletes the stored
- * logs up to it; later ones (such as the login that precedes every delete)
- * stay until the next export. With no exported log stored it refuses.
+ * logs up to it. A log above the mark is unexported unless it is a
+ * transaction log of a transaction still open (TR-03151-1 v1.1.1 3.6.4.5
+ * steps 8 and 9 let those stay); while the store holds any unexported log
+ * the delete is refused (step 4) and nothing changes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,27 @@ tse_err engine_export_check(engine *t, const tse_export_filter *filter)
     return rc ? engine_fail(rc, "%s", err.message) : TSE_OK;
 }
 
+/* The logs above the mark that are not transaction logs of an open
+ * transaction (under mu): every log signed since the mark (those still on
+ * their way to the disk too), less the stored ones of each open transaction
+ * (counted through the store's index of transaction numbers). */
+static tse_err count_unexported(engine *t, uint64_t mark, uint64_t *out)
+{
+    tse_error err = {0};
+    uint64_t all = t->counter > mark ? t->counter - mark : 0, open = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && all > open && i < t->n_txs; i++) {
+        uint64_t n = 0;
+        store_log_filter tx = {.from = mark + 1, .tx_from = t->txs[i].number, .tx_to = t->txs[i].number};
+        rc = store_count_logs(t->st, &tx, 0, &n, &err);
+        open += n;
+    }
+    if (rc)
+        return engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "counting the unexported logs: %s", err.message);
+    *out = all > open ? all - open : 0;
+    return TSE_OK;
+}
+
 tse_err engine_delete_stored_data(engine *t)
 {
     if (!t)
@@ -119,17 +142,17 @@ tse_err engine_delete_stored_data(engine *t)
     pthread_mutex_lock(&t->mu);
     tse_err rc = t->state == TSE_STATE_DISABLED ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                                                 : engine_require_role(t, 1u << USER_ADMIN, &timeout_ticket);
-    uint64_t mark = 0, first = 0;
+    uint64_t mark = 0, unexported = 0;
     if (!rc)
         rc = exported_through(t, &mark);
-    tse_error serr = {0};
-    if (!rc && store_first_counter(t->st, &first, &serr) != 0)
-        rc = engine_fail(TSE_ERR_DELETE_STORED_DATA_FAILED, "%s", serr.message);
-    if (!rc && (!first || mark < first))
+    if (!rc)
+        rc = count_unexported(t, mark, &unexported);
+    if (!rc && unexported)
         rc = engine_fail(TSE_ERR_UNEXPORTED_STORED_DATA,
-                         "no stored log has been exported: export (complete or incremental) first; logs %llu..%llu "
-                         "are stored",
-                         (unsigned long long)first, (unsigned long long)t->counter);
+                         "%llu log%s not exported yet (logs %llu..%llu but those of open transactions): export "
+                         "(complete or incremental) first, then delete; nothing was deleted",
+                         (unsigned long long)unexported, unexported == 1 ? " is" : "s are",
+                         (unsigned long long)mark + 1, (unsigned long long)t->counter);
     if (!rc) {
         store_change ch = {.kind = STORE_DELETE_LOGS, .counter = mark};
         engine_event ev = {.kind = EV_DELETE, .count = mark, .roles = 1u << USER_ADMIN};

@@ -261,6 +261,7 @@ typedef struct engine_event {
     const logmsg_component *components;   /* updateDevice: before; updateDeviceCompleted: after */
     size_t n_components;
     bool timeout;            /* logOut: the session timed out */
+    bool other_login;        /* logOut: another user logged in (differentUserLoggedIn, version 3) */
     bool by_tse;             /* the TSE triggered it itself, not a caller */
     bool blocked;            /* authenticate/unblock refused: PIN blocked, PUK temporarily blocked */
     unsigned roles;          /* the roles that may call it (1 << USER_*): the acting user is

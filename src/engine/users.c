@@ -3,7 +3,10 @@
  * the admin PIN set with the PUK, the time admin's PIN, and the role checks
  * with session timeout. Every attempt is a system log; a wrong PIN consumes a
  * retry durably before the caller learns the result, three block the user.
- * The slow KDF runs outside the TSE lock.
+ * The slow KDF runs outside the TSE lock. A TSE of log format 3 lets one
+ * user at a time be authenticated (TR-03151-1 v1.1.1 3.2.2): a login logs
+ * the other user out first (3.2.3.5 step 5); format 2 (TR-03151 v1.0.1,
+ * whose logOut names the user) keeps a session per user.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +16,7 @@
 
 #include "internal.h"
 
-enum { LOGOUT_USER = 0, LOGOUT_TIMEOUT = 1 };           /* why a session ends (events.c logs it) */
+enum { LOGOUT_USER = 0, LOGOUT_TIMEOUT = 1, LOGOUT_OTHER_LOGIN = 2 };   /* why a session ends (events.c logs it) */
 
 static int64_t session_clock(void)
 {
@@ -48,9 +51,11 @@ bool engine_valid_pin(const char *pin)
 
 static tse_err log_logout(engine *t, int u, int cause, engine_commit **ticket)
 {
-    /* a timeout is the TSE's own doing; the user logs out herself */
+    /* a timeout or another user's login is the TSE's own doing (3.2.2.2: no
+     * eventTriggeredByUser); the user logs out herself */
     engine_event ev = {.kind = EV_LOGOUT, .text = t->users[u].id, .timeout = cause == LOGOUT_TIMEOUT,
-                       .by_tse = cause == LOGOUT_TIMEOUT, .roles = 1u << u};
+                       .other_login = cause == LOGOUT_OTHER_LOGIN, .by_tse = cause != LOGOUT_USER,
+                       .roles = 1u << u};
     tse_err rc = engine_event_log(t, &ev, NULL, 0, ticket);   /* names the user while still logged in */
     t->users[u].auth_until = 0;
     return rc;
@@ -138,6 +143,34 @@ static tse_err refuse_blocked(engine *t, engine_event_kind kind, int u, const ch
     return rc ? rc : engine_fail(TSE_ERR_PIN_BLOCKED, "%s", why);
 }
 
+/* TR-03151-1 v1.1.1 3.2.3.5 step 5, under mu: before user `u` is logged in,
+ * a TSE of log format 3 logs out the other user who is authenticated (a
+ * logOut queued in *ticket, NULL if none: differentUserLoggedIn, or timeout
+ * for a session that ran out meanwhile). *other gets that user and *until
+ * its session's end, to take the logout back if its log is not stored. */
+static tse_err logout_other_user(engine *t, int u, int *other, int64_t *until, engine_commit **ticket)
+{
+    *other = -1;
+    int version = 0;
+    tse_err rc = engine_log_format(t, &version);
+    for (int v = 0; !rc && version == LOGMSG_VERSION_3 && v < USER_COUNT; v++) {
+        if (v == u || !t->users[v].auth_until)
+            continue;
+        *until = t->users[v].auth_until;
+        void *hook_ctx = NULL;   /* the caller's records belong to the login's log */
+        engine_record_fn hook = engine_take_hook(&hook_ctx);
+        rc = log_logout(t, v, session_clock() > *until ? LOGOUT_TIMEOUT : LOGOUT_OTHER_LOGIN, ticket);
+        engine_records_attach(hook, hook_ctx);
+        if (rc) {
+            t->users[v].auth_until = *until;   /* nothing was logged: still logged in */
+            break;
+        }
+        *other = v;
+        break;   /* one user at most is authenticated */
+    }
+    return rc;
+}
+
 /* Retries are stored as text under "retries.<user>". */
 static void retries_change(store_change *c, char key[48], char val[24], const engine_user *usr)
 {
@@ -192,9 +225,24 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
         return engine_fail(checked, "the PIN could not be checked: %s", kerr.message);
     bool ok = checked == 0;
 
-    engine_commit *ticket = NULL;
+    engine_commit *ticket = NULL, *out_ticket = NULL;
     char key[48], val[24];
     pthread_mutex_lock(&t->mu);
+    int other = -1;
+    int64_t other_until = 0;
+    /* step 5: the other user's logOut is stored before the login is logged */
+    rc = ok && usr->retries_left > 0 ? logout_other_user(t, u, &other, &other_until, &out_ticket) : TSE_OK;
+    if (out_ticket) {
+        pthread_mutex_unlock(&t->mu);
+        rc = engine_finish_commit(t, out_ticket);
+        pthread_mutex_lock(&t->mu);
+        if (rc != TSE_OK && !t->users[other].auth_until)
+            t->users[other].auth_until = other_until;   /* not stored: still logged in, unless ended since */
+    }
+    if (rc != TSE_OK) {
+        pthread_mutex_unlock(&t->mu);
+        return rc;
+    }
     if (usr->retries_left <= 0) {   /* another request's wrong PIN came first */
         pthread_mutex_unlock(&t->mu);
         *result = TSE_AUTH_PIN_BLOCKED;

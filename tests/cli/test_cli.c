@@ -257,19 +257,46 @@ static void test_admin_operations(void **state)
     assert_int_equal(r.code, 0);
     json_int_t logs = jint(&r, "logs");
     assert_true(logs > finish);
+    json_int_t cursor = jint(&r, "cursor");
     done(&r);
+    /* this command's own logs (the selfTest of every opening, the login) are not exported: refused, nothing
+     * deleted */
     r = cli(url, "--json delete-stored-data");
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "UNEXPORTED_STORED_DATA");
+    /* its login, and on a file: the selfTest of its opening */
+    assert_non_null(strstr(jstr(&r, "message"), tt_http() ? "1 log is not exported yet" : "2 logs are not exported yet"));
+    assert_non_null(strstr(jstr(&r, "error"), "--out FILE"));
+    done(&r);
+    r = cli(url, "--json qr make --counter %lld", (long long)finish);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    /* --out writes the rest since the export (its own login too) after the login, then deletes */
+    char *rest = th_path("cli-admin-rest.tar");
+    r = cli(url, "--json delete-stored-data --out '%s' --cursor %lld", rest, (long long)cursor);
     assert_int_equal(r.code, 0);
     assert_true(json_is_true(json_object_get(r.json, "deleted")));
+    json_int_t rest_logs = jint(&r, "logs"), deleted_at = jint(&r, "signature_counter");
+    assert_int_equal(jint(&r, "cursor"), deleted_at - 1);   /* everything but the delete's own log */
+    assert_int_equal(rest_logs, deleted_at - 1 - cursor);
+    /* the logins of two deletes; on a file also the selfTest of their openings and of qr make's */
+    assert_int_equal(rest_logs, tt_http() ? 2 : 5);
+    done(&r);
+    r = cli(url, "--json verify '%s'", rest);
+    assert_int_equal(r.code, 0);
     done(&r);
     r = cli(url, "--json qr make --counter %lld", (long long)finish);
     assert_int_equal(r.code, 3);
     assert_string_equal(jstr(&r, "code"), "NO_LOG_MESSAGE");
     done(&r);
-    r = cli(url, "--json restore '%s'", archive);
-    assert_int_equal(r.code, 0);
-    assert_int_equal(jint(&r, "restored"), logs);
+    r = cli(url, "--json delete-stored-data --cursor 5");
+    assert_int_equal(r.code, 2);
     done(&r);
+    r = cli(url, "--json restore '%s' '%s'", archive, rest);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(jint(&r, "restored"), logs + rest_logs);
+    done(&r);
+    free(rest);
     r = cli(url, "--json qr make --counter %lld", (long long)finish);
     assert_int_equal(r.code, 0);
     assert_string_equal(jstr(&r, "qr"), qr);

@@ -169,8 +169,12 @@ static void test_lifecycle(void **state)
     assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, bad, "864200"), TSE_ERR_UNBLOCK_FAILED);
     assert_int_equal(tse_unblock_user(t, TSE_USER_TIME_ADMIN, puk, "864200"), TSE_OK);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "864200", &res, &left), TSE_OK);
+    /* that login logged the admin out (TR-03151-1 3.2.3.5 step 5) */
+    assert_int_equal(tse_disable_secure_element(t), TSE_ERR_USER_NOT_AUTHORIZED);
+    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_ERR_USER_ID_NOT_AUTHENTICATED);
     assert_int_equal(tse_logout(t, TSE_USER_TIME_ADMIN), TSE_OK);
     assert_int_equal(tse_unblock_user(t, "nobody", puk, "864200"), TSE_ERR_USER_ID_NOT_MANAGED);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, "135790", &res, &left), TSE_OK);
 
     assert_int_equal(tse_disable_secure_element(t), TSE_OK);
     assert_int_equal(tse_get_info(t, &info), TSE_OK);
@@ -345,15 +349,24 @@ static void test_export(void **state)
     assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_USER_NOT_AUTHENTICATED);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
-    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
+    /* the logOut and the login are not exported: refused, with their number, over either transport */
     uint8_t *msg = NULL;
     size_t len = 0;
+    tse_info info;
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    assert_non_null(strstr(tse_last_error_message(), "2 logs are not exported yet"));
+    assert_int_equal(tse_get_info(t, &info), TSE_OK);
+    assert_int_equal(info.signature_counter, f.signature_counter + 2);
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);
+    tse_free(msg);
+    assert_int_equal(export_logs(t, NULL, &all), f.signature_counter + 2);
+    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
     assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
     uint64_t added = 0;
     const char *paths[] = {archive};
     assert_int_equal(tse_restore_from_backup(t, paths, 1, &added), TSE_OK);
-    assert_int_equal(added, f.signature_counter);
+    assert_int_equal(added, f.signature_counter + 2);
     assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);
     tse_free(msg);
     const char *missing[] = {"no-such-archive.tar"};

@@ -1098,7 +1098,8 @@ static void T_II_ERR_05(void **state)
 }
 
 /* The time not set since the start (table 92): ErrorTimeNotSet, nothing
- * signed; updateTime with a time sets it. */
+ * signed; updateTime with a time sets it. A TSE opened again has lost its
+ * time until the next updateTime. */
 void T_II_ERR_02(void **state)
 {
     (void)state;
@@ -1108,12 +1109,26 @@ void T_II_ERR_02(void **state)
     unsigned long int before = cf_signature_counter();
     EXPECT(setDescription(S("x")), ERROR_TIME_NOT_SET);                        /* _B */
     EXPECT(lockTransactionLogging(), ERROR_TIME_NOT_SET);                      /* _K */
-    /* _F registerClient and _G deregisterClient work without the time (docs/conformance.md) */
+    EXPECT(registerClient(S(CF_CLIENT)), ERROR_TIME_NOT_SET);                  /* _F */
     assert_int_equal(cf_signature_counter(), before);
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_CLIENT_NOT_REGISTERED);       /* not registered */
     struct tm now = tm_at(time(NULL));
     OK(updateTime(&now));                                                      /* _E sets it */
     OK(registerClient(S(CF_CLIENT)));
     cf_sale(CF_CLIENT, "x");
+
+    OK(seApiClose());   /* opened again: the time is not set, the session gone */
+    OK(seApiOpen(cf.url, th_master_key(), NULL, NULL));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    before = cf_signature_counter();
+    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_TIME_NOT_SET);                /* _G */
+    EXPECT(registerClient(S("KASSE-02")), ERROR_TIME_NOT_SET);
+    assert_int_equal(cf_signature_counter(), before);
+    now = tm_at(time(NULL));
+    OK(updateTime(&now));
+    cf_sale(CF_CLIENT, "y");   /* still registered */
+    OK(deregisterClient(S(CF_CLIENT)));
+    cf_expect_system_log("deregisterClient", "admin");
 }
 
 /* Inputs longer than their maximum (table 95): ErrorParameterTooLong. */

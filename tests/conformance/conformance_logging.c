@@ -139,29 +139,51 @@ static void T_II_DLM_01(void **state)
     cf_expect_system_log("deleteLogMessages", "admin");
     OK(cf_export(0, NULL, &a));
     assert_true(a.logs < before);
-    assert_true(a.logs >= 1);
+    assert_int_equal(a.logs, 1);   /* all data is gone but the deleteLogMessages log */
+    assert_int_equal(cf_count(&a, LOGMSG_SYSTEM, "deleteLogMessages"), 1);
     cf_archive_free(&a);
 }
 
-/* deleteLogMessages with logs not exported: none of them is deleted.
- * (OpenTSE deletes the exported ones and succeeds where the TR raises
- * ErrorUnexportedLogMessages, see docs/conformance.md; with nothing
- * exported at all it raises it.) */
+/* deleteLogMessages with logs not exported: ErrorUnexportedLogMessages,
+ * nothing deleted, nothing logged (TR-03151-1 3.6.4.5 step 4). The logs of
+ * a transaction still open may stay unexported (steps 8, 9): then it deletes
+ * the rest and keeps those. */
 static void T_II_DLM_02(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    EXPECT(deleteLogMessages(), ERROR_UNEXPORTED_LOG_MESSAGES);
+    EXPECT(deleteLogMessages(), ERROR_UNEXPORTED_LOG_MESSAGES);   /* nothing exported yet */
     cf_archive a;
     OK(cf_export(0, NULL, &a));
+    size_t exported = a.logs;
     cf_archive_free(&a);
     unsigned long int n = cf_sale(CF_CLIENT, "not exported");
-    OK(deleteLogMessages());
+    unsigned long int before = cf_signature_counter();
+    EXPECT(deleteLogMessages(), ERROR_UNEXPORTED_LOG_MESSAGES);
+    unsigned char why[512] = "";
+    unsigned long int why_len = 0;
+    EXPECT(getLastFunctionCallStatus(sizeof why, why, &why_len), ERROR_UNEXPORTED_LOG_MESSAGES);
+    assert_non_null(strstr((char *)why, "2 logs are not exported yet"));   /* the sale's start and finish */
+    assert_int_equal(cf_signature_counter(), before);                      /* no log of the refusal */
     OK(cf_export(0, NULL, &a));
+    assert_int_equal(a.logs, exported + 2);                                /* nothing deleted */
     size_t kept = 0;
     for (size_t i = 0; i < a.n; i++)
         kept += a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION && a.e[i].m.transaction_number == n;
     assert_int_equal(kept, 2);   /* its start and finish logs */
+    cf_archive_free(&a);
+
+    /* exported now; a transaction started since is open: its start log stays, the rest goes */
+    cf_signed s;
+    unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
+    OK(deleteLogMessages());
+    cf_expect_system_log("deleteLogMessages", "admin");
+    OK(cf_export(0, NULL, &a));
+    assert_int_equal(a.logs, 2);
+    kept = 0;
+    for (size_t i = 0; i < a.n; i++)
+        kept += a.e[i].is_log && a.e[i].m.kind == LOGMSG_TRANSACTION && a.e[i].m.transaction_number == open;
+    assert_int_equal(kept, 1);
     cf_archive_free(&a);
 }
 

@@ -6,9 +6,12 @@
 #include "conformance.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../client/transport.h"
+#include "helpers.h"
 
 /* authenticateUser for admin and timeadmin: the call succeeds and writes
  * the system log authenticateUser. */
@@ -69,10 +72,10 @@ static void T_II_AUT_04(void **state)
 {
     (void)state;
     cf_fresh(CF_INITIALIZED);
-    cf_time_admin();
+    cf_time_admin();   /* the admin logged out by it (II_AUT_18) */
+    OK(logOut(S("timeadmin")));
     const char *users[] = {"admin", "timeadmin"};
     for (int u = 0; u < 2; u++) {
-        OK(logOut(S(users[u])));
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         expect_retries("1");
@@ -148,8 +151,7 @@ static void T_II_AUT_09(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    cf_time_admin();
-    OK(logOut(S("admin")));
+    cf_time_admin();   /* the admin is logged out by it */
     unsigned long int before = cf_signature_counter();
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);
     EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);
@@ -262,8 +264,7 @@ static void T_II_AUT_16(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    cf_time_admin();
-    OK(logOut(S("admin")));
+    cf_time_admin();   /* the admin is logged out by it */
     read_functions();
 }
 
@@ -272,8 +273,7 @@ static void T_II_AUT_17(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    cf_time_admin();
-    OK(logOut(S("admin")));
+    cf_time_admin();   /* the admin is logged out by it */
     time_t now = time(NULL);
     struct tm utc;
     gmtime_r(&now, &utc);
@@ -283,15 +283,126 @@ static void T_II_AUT_17(void **state)
     cf_expect_system_log("logOut", "timeadmin");
 }
 
+/* The log with signature counter c of a complete export, held against the
+ * openssl command line: a logOut of `user` by the TSE itself (eventOrigin
+ * SMA, no eventTriggeredByUser, TR-03151-1 3.2.4.3.1) with logOutCause
+ * differentUserLoggedIn (1). */
+static void expect_auto_logout(unsigned long int c, const char *user)
+{
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    const struct cf_entry *e = NULL;
+    for (size_t i = 0; i < a.n && !e; i++)
+        if (a.e[i].is_log && a.e[i].m.signature_counter == c)
+            e = &a.e[i];
+    assert_non_null(e);
+    assert_int_equal(e->m.kind, LOGMSG_SYSTEM);
+    assert_true(e->m.operation.n == 6 && !memcmp(e->m.operation.p, "logOut", 6));
+    assert_true(e->m.has_event_origin && e->m.event_origin.n == 3 && !memcmp(e->m.event_origin.p, "SMA", 3));
+    assert_false(e->m.has_event_triggered_by_user);
+    uint8_t want[80] = {0x13, (uint8_t)strlen(user)};
+    memcpy(want + 2, user, strlen(user));
+    memcpy(want + 2 + strlen(user), "\x0a\x01\x01", 3);   /* loggedOutUserId, logOutCause 1 */
+    assert_int_equal(e->m.event_data.n, strlen(user) + 5);
+    assert_memory_equal(e->m.event_data.p, want, e->m.event_data.n);
+
+    char path[600], cmd[800], line[512];
+    snprintf(path, sizeof path, "%s/logout-%lu-%d.der", th_tmpdir(), c, rand());
+    assert_int_equal(th_write_file(path, e->data, e->len), 0);
+    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s'", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    /* eventType [0], eventOrigin [1] and eventTriggeredByUser [2] are implicitly tagged: their
+     * bytes are read at the offsets openssl gives */
+    int enums = 0, names = 0, tagged_user = 0;
+    bool event = false, origin = false;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        const char *v = strrchr(line, ':');
+        unsigned off = 0, depth = 0, hl = 0, l = 0;
+        if (!v || !strstr(line, "prim:") || sscanf(line, " %u:d=%u hl=%u l=%u", &off, &depth, &hl, &l) != 4)
+            continue;
+        assert_true(off + hl + l <= e->len);
+        const uint8_t *val = e->data + off + hl;
+        if (strstr(line, "ENUMERATED")) {
+            enums++;
+            assert_string_equal(v, ":01");
+        }
+        names += strstr(line, "PRINTABLESTRING") && !strcmp(v + 1, user);
+        if (depth == 1 && strstr(line, "cont [ 0 ]"))
+            event = l == 6 && !memcmp(val, "logOut", 6);
+        if (depth == 1 && strstr(line, "cont [ 1 ]"))
+            origin = l == 3 && !memcmp(val, "SMA", 3);
+        tagged_user += depth == 1 && strstr(line, "cont [ 2 ]") != NULL;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(enums, 1);
+    assert_true(event && origin);
+    assert_int_equal(names, 1);        /* loggedOutUserId */
+    assert_int_equal(tagged_user, 0);  /* no eventTriggeredByUser */
+    cf_archive_free(&a);
+}
+
+/* A login while another user is authenticated logs that user out first
+ * (TR-03151-1 3.2.3.5 step 5, table 45): the logOut log just before the
+ * authenticateUser log; a login of the user already logged in writes only
+ * its own log. (The suffixes with the logger do not apply: no such user.) */
+static void T_II_AUT_18(void **state)
+{
+    (void)state;
+    cf_fresh(CF_INITIALIZED);
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    OK(unblockPin(S("timeadmin"), S(cf.puk), S(CF_TIME_PIN)));
+    unsigned long int before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _C */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    cf_expect_system_log("authenticateUser", NULL);
+    expect_auto_logout(before + 1, "admin");
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);   /* the admin's session is gone */
+    EXPECT(logOut(S("admin")), ERROR_USER_NOT_AUTHENTICATED);
+    OK(updateTime(&utc));
+    cf_expect_system_log("updateTime", "timeadmin");
+
+    before = cf_signature_counter();
+    OK(authenticateUser(S("admin"), S(CF_PIN)));                               /* _E */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    expect_auto_logout(before + 1, "timeadmin");
+    EXPECT(logOut(S("timeadmin")), ERROR_USER_NOT_AUTHENTICATED);
+    OK(setDescription(S("Filiale 7")));
+    cf_expect_system_log("setDescription", "admin");
+
+    before = cf_signature_counter();
+    OK(authenticateUser(S("admin"), S(CF_PIN)));                               /* _G */
+    assert_int_equal(cf_signature_counter(), before + 1);
+    cf_expect_system_log("authenticateUser", NULL);
+    OK(setDescription(S("Filiale 8")));
+
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _I */
+    assert_int_equal(cf_signature_counter(), before + 1);
+    OK(updateTime(&utc));
+    cf_expect_system_log("updateTime", "timeadmin");
+
+    /* a wrong PIN logs nobody out */
+    before = cf_signature_counter();
+    EXPECT(authenticateUser(S("admin"), S("999999")), ERROR_INCORRECT_PIN);
+    assert_int_equal(cf_signature_counter(), before + 1);
+    OK(updateTime(&utc));
+    cf_expect_system_log("updateTime", "timeadmin");
+}
+
 /* A successful login resets the retry counter to its initial 3. */
 static void T_II_AUT_20(void **state)
 {
     (void)state;
     cf_fresh(CF_INITIALIZED);
-    cf_time_admin();
+    cf_time_admin();   /* the admin is logged out by it */
+    OK(logOut(S("timeadmin")));
     const char *users[] = {"admin", "timeadmin"}, *pins[] = {CF_PIN, CF_TIME_PIN};
     for (int u = 0; u < 2; u++) {
-        OK(logOut(S(users[u])));
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         expect_retries("1");
@@ -427,7 +538,7 @@ const struct CMUnitTest cf_users[] = {
     cmocka_unit_test(T_II_AUT_04), cmocka_unit_test(T_II_AUT_05), cmocka_unit_test(T_II_AUT_06),
     cmocka_unit_test(T_II_AUT_09), cmocka_unit_test(T_II_AUT_10), cmocka_unit_test(T_II_AUT_11),
     cmocka_unit_test(T_II_AUT_14), cmocka_unit_test(T_II_AUT_15), cmocka_unit_test(T_II_AUT_16),
-    cmocka_unit_test(T_II_AUT_17), cmocka_unit_test(T_II_AUT_20), cmocka_unit_test(T_II_AUT_21),
+    cmocka_unit_test(T_II_AUT_17), cmocka_unit_test(T_II_AUT_18), cmocka_unit_test(T_II_AUT_20), cmocka_unit_test(T_II_AUT_21),
     cmocka_unit_test(T_II_AUT_24), cmocka_unit_test(T_II_LGO_01),
     cmocka_unit_test(T_II_UBP_01), cmocka_unit_test(T_II_UBP_02), cmocka_unit_test(T_II_UBP_04),
     cmocka_unit_test(T_II_UBP_05), cmocka_unit_test(T_II_UBP_06),

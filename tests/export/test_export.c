@@ -439,31 +439,57 @@ static void test_delete(void **state)
     assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_USER_NOT_AUTHENTICATED);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, READY_PIN, NULL, NULL), TSE_OK);
+    /* the logOut and the login came after the export: refused, nothing deleted, nothing logged */
+    uint64_t before = counter(t);
+    assert_int_equal(before, full.cursor + 2);
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    char want[96];
+    snprintf(want, sizeof want, "2 logs are not exported yet (logs %llu..%llu", (unsigned long long)full.cursor + 1,
+             (unsigned long long)before);
+    assert_non_null(strstr(tse_last_error_message(), want));
+    assert_int_equal(counter(t), before);
+    assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_OK);
+    tse_free(msg);
+
+    /* exported up to the login, and one transaction open since: its log may stay unexported */
+    tse_export_result all = export_checked(t, NULL, NULL);
+    assert_int_equal(all.cursor, before);
+    tse_result open;
+    assert_int_equal(tse_start_transaction(t, READY_CLIENT, NULL, 0, "Kassenbeleg-V1", NULL, 0, &open), TSE_OK);
     assert_int_equal(tse_delete_stored_data(t), TSE_OK);
 
-    /* the exported logs are gone; logout, login (not exported) and deleteStoredData stay */
+    /* the exported logs are gone; the open transaction's start and deleteStoredData stay */
     uint64_t last = counter(t);
-    assert_int_equal(last, full.cursor + 3);
+    assert_int_equal(last, before + 2);
     char op[64];
     ready_log_operation(t, last, op, sizeof op);
     assert_string_equal(op, "deleteStoredData");
     assert_int_equal(tse_read_log_by_counter(t, 1, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
-    assert_int_equal(tse_read_log_by_counter(t, full.cursor, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
+    assert_int_equal(tse_read_log_by_counter(t, before, &msg, &len), TSE_ERR_NO_LOG_MESSAGE);
     export_checked(t, NULL, NULL);
-    assert_int_equal(arch.n_logs, 3);
-    assert_int_equal(arch.counters[0], full.cursor + 1);
-    /* that export covered the rest: a second delete leaves only its own log */
-    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
+    assert_int_equal(arch.n_logs, 2);
+    assert_int_equal(arch.counters[0], open.signature_counter);
+    /* finished, its logs are those of no open transaction: unexported until the next export */
+    tse_result fin;
+    assert_int_equal(tse_finish_transaction(t, READY_CLIENT, open.transaction_number, NULL, 0, "Kassenbeleg-V1", NULL,
+                                            0, &fin), TSE_OK);
     assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    assert_non_null(strstr(tse_last_error_message(), "1 log is not exported yet"));
+    export_checked(t, NULL, NULL);
+    /* that export covered the rest: a delete leaves only its own log, the next is refused for it */
+    assert_int_equal(tse_delete_stored_data(t), TSE_OK);
+    last = counter(t);
+    assert_int_equal(tse_delete_stored_data(t), TSE_ERR_UNEXPORTED_STORED_DATA);
+    assert_int_equal(counter(t), last);
     export_checked(t, NULL, NULL);
     assert_int_equal(arch.n_logs, 1);
-    assert_int_equal(arch.counters[0], last + 1);
+    assert_int_equal(arch.counters[0], last);
 
     /* counters and transaction numbers go on */
     tse_result r;
     tx(t, READY_CLIENT, 0, &r);
-    assert_int_equal(r.signature_counter, last + 2);
-    assert_int_equal(r.transaction_number, 2);
+    assert_int_equal(r.signature_counter, last + 1);
+    assert_int_equal(r.transaction_number, 3);
     tse_close(t);
 }
 
