@@ -83,6 +83,19 @@ static inline tse *ready_tse(const char *stem, tse_create_options *opts, char **
 #include "codec/logmsg.h"
 #include "csp/csp.h"
 
+/* The stored log `counter` of t, parsed into *m; its bytes (free with
+ * tse_free), which *m points into. */
+static inline uint8_t *ready_log(tse *t, uint64_t counter, logmsg *m)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
+    tse_error err = {0};
+    if (!logmsg_parse(msg, len, m, &err))
+        fail_msg("log %llu: %s", (unsigned long long)counter, err.message);
+    return msg;
+}
+
 /* Reads every log 1..counter, checks counter order and each signature with
  * the TSE's public key; returns the number of logs. */
 static inline uint64_t ready_check_all_logs(tse *t)
@@ -95,12 +108,8 @@ static inline uint64_t ready_check_all_logs(tse *t)
     EVP_PKEY *pub = csp_pubkey_from_point(info.curve, point, point_len);
     assert_non_null(pub);
     for (uint64_t c = 1; c <= info.signature_counter; c++) {
-        uint8_t *msg = NULL;
-        size_t len = 0;
-        assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
         logmsg m;
-        tse_error err = {0};
-        assert_true(logmsg_parse(msg, len, &m, &err));
+        uint8_t *msg = ready_log(t, c, &m);
         assert_int_equal(m.signature_counter, c);
         assert_int_equal(m.serial_number.n, 32);
         assert_memory_equal(m.serial_number.p, info.serial_number, 32);

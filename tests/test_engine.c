@@ -136,12 +136,8 @@ static void test_lifecycle(void **state)
 static void expect_tx(tse *t, uint64_t counter, logmsg_tx_op op, const char *client, const char *type,
                       const char *pd)
 {
-    uint8_t *msg = NULL;
-    size_t len = 0;
-    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
     logmsg m;
-    tse_error err = {0};
-    assert_true(logmsg_parse(msg, len, &m, &err));
+    uint8_t *msg = ready_log(t, counter, &m);
     assert_int_equal(m.tx_op, op);
     assert_true(m.client_id.n == strlen(client) && !memcmp(m.client_id.p, client, m.client_id.n));
     type = type ? type : "";

@@ -439,12 +439,8 @@ static void test_tampered_store_fails_self_test(void **state)
  * named `event`; its eventData's content into *data (freed with free). */
 static void expect_sma_log(tse *t, uint64_t counter, const char *event, uint8_t **data, size_t *data_len)
 {
-    uint8_t *msg = NULL;
-    size_t len = 0;
-    assert_int_equal(tse_read_log_by_counter(t, counter, &msg, &len), TSE_OK);
     logmsg m;
-    tse_error err = {0};
-    assert_true(logmsg_parse(msg, len, &m, &err));
+    uint8_t *msg = ready_log(t, counter, &m);
     assert_int_equal(m.kind, LOGMSG_SYSTEM);
     if (m.operation.n != strlen(event) || memcmp(m.operation.p, event, m.operation.n) != 0)
         fail_msg("log %llu is %.*s, not %s", (unsigned long long)counter, (int)m.operation.n,
@@ -543,12 +539,8 @@ static void test_secure_state(void **state)
     size_t point_len = 0;
     assert_int_equal(tse_public_key(t, &point, &point_len), TSE_OK);
     for (uint64_t c = last - 4; c <= last + 3; c++) {
-        uint8_t *msg = NULL;
-        size_t len = 0;
-        assert_int_equal(tse_read_log_by_counter(t, c, &msg, &len), TSE_OK);
         logmsg m;
-        tse_error perr = {0};
-        assert_true(logmsg_parse(msg, len, &m, &perr));
+        uint8_t *msg = ready_log(t, c, &m);
         assert_int_equal(th_openssl_verify(info.curve, info.hash, point, point_len, m.signed_bytes.p,
                                            m.signed_bytes.n, m.signature.p, m.signature.n), 0);
         tse_free(msg);
