@@ -430,6 +430,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setenv("OPENTSE_UPDATE_KEY", pub, 1);
+    free(pub);
     tt_init(argv[1]);
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (strcmp(argv[2], groups[i].name) == 0) {
