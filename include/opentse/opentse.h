@@ -184,6 +184,7 @@ typedef enum tse_auth_result {
 /* User ids managed by the TSE. */
 #define TSE_USER_ADMIN "admin"          /* role Admin */
 #define TSE_USER_TIME_ADMIN "timeadmin" /* role TimeAdmin: updateTime only */
+#define TSE_USER_LOGGER "logger"        /* role logger: transactions; with a PIN only when logged in */
 
 /* Limits. */
 #define TSE_SERIAL_LEN 32
@@ -421,6 +422,18 @@ TSE_API TSE_NODISCARD tse_err tse_unblock_user(tse *t, const char *user_id, cons
  * logged in), INVALID_ARGUMENT (a PIN out of its rules),
  * SECURE_ELEMENT_DISABLED. */
 TSE_API TSE_NODISCARD tse_err tse_set_time_admin_pin(tse *t, const char *new_pin);
+
+/* Sets or changes the PIN of TSE_USER_TIME_ADMIN or TSE_USER_LOGGER and
+ * resets its retry counter; needs the admin logged in. The logger
+ * (TR-03153-1 v1.1.1 5.3.2.2) starts without a PIN, and then every caller
+ * of start, update and finish acts as the logger. Once it has a PIN it
+ * keeps one: those three need the logger logged in (tse_authenticate_user
+ * with TSE_USER_LOGGER), and while another user is logged in they answer
+ * USER_NOT_AUTHORIZED (table 9). Its PIN is unblocked with the PUK like the
+ * others (tse_unblock_user).
+ * Errors: as tse_set_time_admin_pin; INVALID_ARGUMENT for the admin,
+ * USER_ID_NOT_MANAGED for an unknown id. */
+TSE_API TSE_NODISCARD tse_err tse_set_user_pin(tse *t, const char *user_id, const char *new_pin);
 
 /* ------------------------------------------------------ administration */
 

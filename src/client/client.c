@@ -165,11 +165,16 @@ tse_err tse_unblock_user(tse *t, const char *user_id, const char *puk, const cha
     return t->ops->unblock_user(t->backend, user_id, puk, new_pin);
 }
 
-tse_err tse_set_time_admin_pin(tse *t, const char *new_pin)
+tse_err tse_set_user_pin(tse *t, const char *user_id, const char *new_pin)
 {
     if (!t)
         return no_handle();
-    return t->ops->set_time_admin_pin(t->backend, new_pin);
+    return t->ops->set_user_pin(t->backend, user_id, new_pin);
+}
+
+tse_err tse_set_time_admin_pin(tse *t, const char *new_pin)
+{
+    return tse_set_user_pin(t, TSE_USER_TIME_ADMIN, new_pin);
 }
 
 tse_err tse_initialize(tse *t, const char *description)

@@ -58,7 +58,7 @@ tse_err remote_authenticate_user(void *backend, const char *user_id, const char 
                                  int *remaining_retries);
 tse_err remote_logout(void *backend, const char *user_id);
 tse_err remote_unblock_user(void *backend, const char *user_id, const char *puk, const char *new_pin);
-tse_err remote_set_time_admin_pin(void *backend, const char *new_pin);
+tse_err remote_set_user_pin(void *backend, const char *user_id, const char *new_pin);
 tse_err remote_initialize(void *backend, const char *description);
 tse_err remote_update_time(void *backend, int64_t unix_time);
 tse_err remote_disable_secure_element(void *backend);

@@ -13,13 +13,16 @@
 
 /* ------------------------------------------------------------ users */
 
-/* The server's resource of a user: "admin", or the extension "time-admin". */
+/* The server's resource of a user: "admin", or the extensions "time-admin"
+ * and "logger". */
 static tse_err user_path(remote *r, const char *user_id, const char *sub, char *out, size_t cap)
 {
     if (!user_id)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "user_id is required");
-    const char *res = !strcmp(user_id, TSE_USER_ADMIN) ? "admin" : !strcmp(user_id, TSE_USER_TIME_ADMIN) ? "time-admin"
-                                                                                                         : NULL;
+    const char *res = !strcmp(user_id, TSE_USER_ADMIN)        ? "admin"
+                      : !strcmp(user_id, TSE_USER_TIME_ADMIN) ? "time-admin"
+                      : !strcmp(user_id, TSE_USER_LOGGER)     ? "logger"
+                                                              : NULL;
     if (!res)
         return engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "user id \"%s\" is not managed", user_id);
     snprintf(out, cap, "%s/%s%s", TSS_PATH(r), res, sub);
@@ -115,13 +118,15 @@ tse_err remote_logout(void *backend, const char *user_id)
     return rc ? rc : http_call(r->h, "POST", path, NULL, false, NULL);
 }
 
-tse_err remote_set_time_admin_pin(void *backend, const char *new_pin)
+tse_err remote_set_user_pin(void *backend, const char *user_id, const char *new_pin)
 {
     remote *r = backend;
     if (!new_pin)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "new_pin is required");
+    if (user_id && !strcmp(user_id, TSE_USER_ADMIN))
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the admin's PIN is set with the PUK");
     char path[96];
-    tse_err rc = user_path(r, TSE_USER_TIME_ADMIN, "", path, sizeof path);
+    tse_err rc = user_path(r, user_id, "", path, sizeof path);
     if (rc != TSE_OK)
         return rc;
     return call_body(r, "PATCH", path, json_pack("{s:s}", "new_pin", new_pin));

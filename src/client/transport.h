@@ -31,7 +31,7 @@ typedef struct tse_ops {
                                  int *remaining_retries);
     tse_err (*logout)(void *backend, const char *user_id);
     tse_err (*unblock_user)(void *backend, const char *user_id, const char *puk, const char *new_pin);
-    tse_err (*set_time_admin_pin)(void *backend, const char *new_pin);
+    tse_err (*set_user_pin)(void *backend, const char *user_id, const char *new_pin);
 
     tse_err (*initialize)(void *backend, const char *description);
     tse_err (*update_time)(void *backend, int64_t unix_time);

@@ -41,9 +41,9 @@ static tse_err file_unblock_user(void *e, const char *user_id, const char *puk, 
     return engine_unblock_user(e, user_id, puk, new_pin);
 }
 
-static tse_err file_set_time_admin_pin(void *e, const char *new_pin)
+static tse_err file_set_user_pin(void *e, const char *user_id, const char *new_pin)
 {
-    return engine_set_time_admin_pin(e, new_pin);
+    return engine_set_user_pin(e, user_id, new_pin);
 }
 
 static tse_err file_initialize(void *e, const char *description)
@@ -230,7 +230,7 @@ const tse_ops transport_file = {
     .authenticate_user = file_authenticate_user,
     .logout = file_logout,
     .unblock_user = file_unblock_user,
-    .set_time_admin_pin = file_set_time_admin_pin,
+    .set_user_pin = file_set_user_pin,
     .initialize = file_initialize,
     .update_time = file_update_time,
     .disable_secure_element = file_disable_secure_element,

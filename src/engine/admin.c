@@ -13,6 +13,7 @@
 
 #define ROLE_ADMIN_ONLY (1u << USER_ADMIN)
 #define ROLE_ANY_TIME (1u << USER_ADMIN | 1u << USER_TIME_ADMIN)
+#define ROLE_CLIENTS (1u << USER_ADMIN | 1u << USER_LOGGER)   /* TR-03153-1 v1.1.1 table 9 */
 
 /* Lowest and highest time we accept: 2000-01-01 .. 9999-12-31. */
 #define TIME_MIN 946684800LL
@@ -214,7 +215,7 @@ static tse_err client_op(engine *t, const char *id, bool add)
     pthread_mutex_lock(&t->mu);
     rc = engine_require_signing(t);
     if (!rc)
-        rc = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
+        rc = engine_require_role(t, ROLE_CLIENTS, &op.timeout_ticket);
     if (!rc && !t->time_set)   /* TR-03151-1 3.7.3.5 and 3.7.4.5 step 3 */
         rc = engine_fail(TSE_ERR_TIME_NOT_SET, "set the time with tse_update_time first");
     if (!rc && add && engine_has_client(t, id))
@@ -247,7 +248,7 @@ static tse_err client_op(engine *t, const char *id, bool add)
     if (!rc) {
         store_change ch = {.kind = add ? STORE_PUT_CLIENT : STORE_DEL_CLIENT, .key = id, .time = engine_now(t)};
         engine_event ev = {.kind = add ? EV_REGISTER_CLIENT : EV_DEREGISTER_CLIENT, .text = id,
-                           .roles = ROLE_ADMIN_ONLY};
+                           .roles = ROLE_CLIENTS};
         rc = engine_event_log(t, &ev, &ch, 1, &op.ticket);
     }
     if (!rc) {

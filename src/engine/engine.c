@@ -356,6 +356,12 @@ tse_err engine_self_test(engine *t)
     if (!t)
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "no TSE handle");
     pthread_mutex_lock(&t->mu);
+    /* TR-03153-1 v1.1.1 table 9: every role but the time admin */
+    tse_err refused = engine_refuse_role(t, 1u << USER_TIME_ADMIN, "run a self-test");
+    if (refused) {
+        pthread_mutex_unlock(&t->mu);
+        return refused;
+    }
     engine_secure_state_load(t);
     run_self_test(t);
     /* a disabled secure element signs nothing more (TR-03151-1 3.3.6): the test runs, unlogged */

@@ -245,7 +245,7 @@ tse_err engine_log_self_test(engine *t, engine_commit **ticket)
     reason[k] = 0;
     /* the first of a handle is the one engine_open() runs */
     engine_event ev = {.kind = EV_SELF_TEST, .success = t->self_test_ok, .text = reason,
-                       .by_tse = !t->self_tested, .roles = 1u << USER_ADMIN | 1u << USER_TIME_ADMIN};
+                       .by_tse = !t->self_tested, .roles = 1u << USER_ADMIN | 1u << USER_LOGGER};
     t->self_tested = true;
     return engine_event_log(t, &ev, NULL, 0, ticket);
 }

@@ -54,7 +54,8 @@
 #define ENGINE_PUK_BACKOFF_MAX 86400
 #define ENGINE_MAX_POINT 133
 
-enum { USER_ADMIN = 0, USER_TIME_ADMIN = 1, USER_COUNT = 2 };
+/* The users of TR-03153-1 v1.1.1 5.3.2; the logger's PIN is optional (5.3.3). */
+enum { USER_ADMIN = 0, USER_TIME_ADMIN = 1, USER_LOGGER = 2, USER_COUNT = 3 };
 
 typedef struct engine_user {
     const char *id;
@@ -221,6 +222,14 @@ void engine_put_time(engine *t, der_w *w, uint8_t tag, int64_t when);
 /* Session check for an operation that needs one of the roles (bit mask of
  * 1 << USER_*). Logs a timeout logOut when a session expired. Under mu. */
 tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_ticket);
+/* Under mu, for start, update and finish: a logger with a PIN must be
+ * logged in (TR-03153-1 v1.1.1 table 9: no other role may call them);
+ * without a PIN every caller acts as the logger. An ended session is
+ * logged out by the next role check or login. */
+tse_err engine_require_logger(engine *t);
+/* Under mu: USER_NOT_AUTHORIZED when a user of `roles` is logged in, for
+ * the functions table 9 denies that role but allows the unauthenticated. */
+tse_err engine_refuse_role(engine *t, unsigned roles, const char *what);
 /* State checks common to signing operations. */
 tse_err engine_require_signing(engine *t);
 /* Sets end_of_usage and end_of_usage_cert from cert_pem (under mu or before

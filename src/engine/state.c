@@ -226,6 +226,7 @@ static tse_err load_state(engine *t)
     t->tx_logging_locked = engine_meta_read_int(t, META_TX_LOCKED, 0) == 1;
     load_user(t, USER_ADMIN, TSE_USER_ADMIN);
     load_user(t, USER_TIME_ADMIN, TSE_USER_TIME_ADMIN);
+    load_user(t, USER_LOGGER, TSE_USER_LOGGER);
 
     uint8_t *msg = NULL;
     size_t len = 0;

@@ -111,6 +111,8 @@ static tse_err expiry_check(engine *t, const tse_result *r)
 static tse_err common_checks(engine *t, const char *client_id)
 {
     tse_err rc = engine_require_signing(t);
+    if (!rc)
+        rc = engine_require_logger(t);
     if (rc)
         return rc;
     if (!engine_has_client(t, client_id))

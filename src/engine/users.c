@@ -6,7 +6,9 @@
  * The slow KDF runs outside the TSE lock. A TSE of log format 3 lets one
  * user at a time be authenticated (TR-03151-1 v1.1.1 3.2.2): a login logs
  * the other user out first (3.2.3.5 step 5); format 2 (TR-03151 v1.0.1,
- * whose logOut names the user) keeps a session per user.
+ * whose logOut names the user) keeps a session per user. The logger
+ * (TR-03153-1 v1.1.1 5.3.2.2) has a PIN only once the admin set one
+ * (5.3.3: SHOULD); from then on transactions need it logged in.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +35,8 @@ static int user_index(const char *id)
         return USER_ADMIN;
     if (!strcmp(id, TSE_USER_TIME_ADMIN))
         return USER_TIME_ADMIN;
+    if (!strcmp(id, TSE_USER_LOGGER))
+        return USER_LOGGER;
     return -1;
 }
 
@@ -95,7 +99,41 @@ tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_t
     }
     if (any_other)
         return engine_fail(TSE_ERR_USER_NOT_AUTHORIZED, "the logged-in user's role does not allow this operation");
-    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", (roles & 1u) ? "admin" : "timeadmin");
+    static const char *const names[USER_COUNT] = {"admin", "timeadmin", "logger"};
+    int first = 0;
+    while (first < USER_COUNT - 1 && !(roles & (1u << first)))
+        first++;
+    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", names[first]);
+}
+
+static bool session_live(const engine_user *usr, int64_t now)
+{
+    return usr->auth_until && now <= usr->auth_until;
+}
+
+tse_err engine_require_logger(engine *t)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    const engine_user *lg = &t->users[USER_LOGGER];
+    int64_t now = session_clock();
+    if (!lg->has_pin || session_live(lg, now))
+        return TSE_OK;
+    for (int u = 0; u < USER_COUNT; u++)
+        if (u != USER_LOGGER && session_live(&t->users[u], now))
+            return engine_fail(TSE_ERR_USER_NOT_AUTHORIZED,
+                               "%s is logged in; transactions are the logger's (log in as logger)", t->users[u].id);
+    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as logger first%s",
+                       lg->auth_until ? " (its session timed out)" : "");
+}
+
+tse_err engine_refuse_role(engine *t, unsigned roles, const char *what)
+{
+    ENGINE_ASSERT_LOCKED(t);
+    int64_t now = session_clock();
+    for (int u = 0; u < USER_COUNT; u++)
+        if ((roles & (1u << u)) && session_live(&t->users[u], now))
+            return engine_fail(TSE_ERR_USER_NOT_AUTHORIZED, "%s may not %s; log it out first", t->users[u].id, what);
+    return TSE_OK;
 }
 
 /* TR-03151-1 v1.1.1 3.2.3.5 and 3.2.5.5: an authenticateUser or unblockPin
@@ -119,7 +157,8 @@ static tse_err refuse_unknown_user(engine *t, engine_event_kind kind, const char
     if (!rc)
         rc = engine_finish_commit(t, ticket);
     return rc ? rc
-              : engine_fail(TSE_ERR_USER_ID_NOT_MANAGED, "unknown user id \"%s\" (use \"admin\" or \"timeadmin\")", id);
+              : engine_fail(TSE_ERR_USER_ID_NOT_MANAGED,
+                               "unknown user id \"%s\" (use \"admin\", \"timeadmin\" or \"logger\")", id);
 }
 
 /* TR-03151-1 v1.1.1 3.2.3.5 step 2 and 3.2.5.5 step 4: an attempt refused
@@ -153,13 +192,15 @@ static tse_err logout_other_user(engine *t, int u, int *other, int64_t *until, e
     *other = -1;
     int version = 0;
     tse_err rc = engine_log_format(t, &version);
+    int64_t now = session_clock();
     for (int v = 0; !rc && version == LOGMSG_VERSION_3 && v < USER_COUNT; v++) {
-        if (v == u || !t->users[v].auth_until)
+        /* the same user again: only a session that ended is logged out */
+        if (!t->users[v].auth_until || (v == u && now <= t->users[v].auth_until))
             continue;
         *until = t->users[v].auth_until;
         void *hook_ctx = NULL;   /* the caller's records belong to the login's log */
         engine_record_fn hook = engine_take_hook(&hook_ctx);
-        rc = log_logout(t, v, session_clock() > *until ? LOGOUT_TIMEOUT : LOGOUT_OTHER_LOGIN, ticket);
+        rc = log_logout(t, v, now > *until ? LOGOUT_TIMEOUT : LOGOUT_OTHER_LOGIN, ticket);
         engine_records_attach(hook, hook_ctx);
         if (rc) {
             t->users[v].auth_until = *until;   /* nothing was logged: still logged in */
@@ -440,10 +481,14 @@ tse_err engine_set_admin_pin(engine *t, const char *puk, const char *new_pin)
     return engine_unblock_user(t, TSE_USER_ADMIN, puk, new_pin);
 }
 
-tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
+tse_err engine_set_user_pin(engine *t, const char *user_id, const char *new_pin)
 {
-    if (!t || !new_pin)
-        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and new_pin are required");
+    if (!t || !user_id || !new_pin)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t, user_id and new_pin are required");
+    int u = user_index(user_id);
+    if (u != USER_TIME_ADMIN && u != USER_LOGGER)
+        return engine_fail(u < 0 ? TSE_ERR_USER_ID_NOT_MANAGED : TSE_ERR_INVALID_ARGUMENT,
+                           u < 0 ? "unknown user id" : "the admin's PIN is set with the PUK");
     if (!engine_valid_pin(new_pin))
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "the PIN must be %d..%d printable characters without spaces",
                            TSE_MIN_PIN_LEN, TSE_MAX_PIN_LEN);
@@ -459,14 +504,15 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
                      ? engine_fail(TSE_ERR_SECURE_ELEMENT_DISABLED, "the TSE was disabled")
                      : engine_require_role(t, 1u << USER_ADMIN, &tt);
     if (rc == TSE_OK) {
-        engine_user *usr = &t->users[USER_TIME_ADMIN];
+        engine_user *usr = &t->users[u];
         engine_user saved = *usr;
         usr->has_pin = true;
         usr->retries_left = ENGINE_MAX_RETRIES;
         usr->auth_until = 0;
         memcpy(usr->pin_rec, rec, sizeof rec);
-        store_change ch[2] = {{.kind = STORE_PUT_META, .key = "pin." TSE_USER_TIME_ADMIN, .value = rec,
-                               .value_len = sizeof rec}};
+        char pin_key[48];
+        snprintf(pin_key, sizeof pin_key, "pin.%s", usr->id);
+        store_change ch[2] = {{.kind = STORE_PUT_META, .key = pin_key, .value = rec, .value_len = sizeof rec}};
         retries_change(&ch[1], ret_key, ret_val, usr);
         rc = engine_submit_state(t, ch, 2, &ticket);
         if (rc != TSE_OK)
@@ -474,4 +520,9 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
     }
     pthread_mutex_unlock(&t->mu);
     return engine_finish_after_timeout(t, tt, rc, ticket);
+}
+
+tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
+{
+    return engine_set_user_pin(t, TSE_USER_TIME_ADMIN, new_pin);
 }

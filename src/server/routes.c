@@ -43,6 +43,7 @@ static const struct {
     /* OpenTSE extensions (docs/api.md) */
     {"incremental-export", routes_export},
     {"time-admin", routes_admin},
+    {"logger", routes_admin},
     {"time", routes_ext},
     {"self-test", routes_ext},
     {"log", routes_ext},

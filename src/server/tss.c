@@ -1,7 +1,7 @@
 /*
  * tss.c - TSS resources: PUT/GET/PATCH /api/v2/tss[/{id}], their metadata
  * (GET/PATCH .../metadata) and the admin routes (PIN via PUK, admin login
- * and logout; the time admin's as an extension), over the TSSs of the
+ * and logout; the time admin's and the logger's as extensions), over the TSSs of the
  * registry (registry.c); another organization's or environment's TSS
  * answers 404.
  */
@@ -435,7 +435,7 @@ static void admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
     puk_answer(q, r, x, e);
 }
 
-/* POST .../admin/auth {admin_pin}, POST .../time-admin/auth {pin} */
+/* POST .../admin/auth {admin_pin}, POST .../time-admin/auth and .../logger/auth {pin} */
 static void user_auth(srv_req *q, srv_resp *r, srv_tss *x, const char *user, const char *field)
 {
     json_t *j = req_json(q, r);
@@ -457,10 +457,10 @@ static void user_auth(srv_req *q, srv_resp *r, srv_tss *x, const char *user, con
         resp_tse_name(r, tse_errname(e));
         json_object_set_new(r->json, "remaining_retries", json_integer(left));
     } else if (e == TSE_ERR_PIN_BLOCKED || res == TSE_AUTH_PIN_BLOCKED) {
-        int admin = strcmp(user, TSE_USER_ADMIN) == 0;
-        resp_error(r, 403, admin ? "E_ADMIN_PIN_BLOCKED" : "E_TIME_ADMIN_PIN_BLOCKED",
+        int admin = strcmp(user, TSE_USER_ADMIN) == 0, logger = strcmp(user, TSE_USER_LOGGER) == 0;
+        resp_error(r, 403, admin ? "E_ADMIN_PIN_BLOCKED" : logger ? "E_LOGGER_PIN_BLOCKED" : "E_TIME_ADMIN_PIN_BLOCKED",
                    "the %s PIN is blocked; set a new PIN with the PUK (PATCH .../%s)", user,
-                   admin ? "admin" : "time-admin");
+                   admin ? "admin" : logger ? "logger" : "time-admin");
         resp_tse_name(r, tse_errname(TSE_ERR_PIN_BLOCKED));
         json_object_set_new(r->json, "remaining_retries", json_integer(0));
     } else if (e) {
@@ -470,8 +470,9 @@ static void user_auth(srv_req *q, srv_resp *r, srv_tss *x, const char *user, con
     }
 }
 
-/* PATCH .../time-admin {new_pin} (the admin sets it) or {admin_puk, new_pin} (unblock) */
-static void time_admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
+/* PATCH .../time-admin or .../logger {new_pin} (the admin sets it) or
+ * {admin_puk, new_pin} (unblock) */
+static void user_pin(srv_req *q, srv_resp *r, srv_tss *x, const char *user)
 {
     json_t *j = req_json(q, r);
     if (!j)
@@ -482,25 +483,25 @@ static void time_admin_pin(srv_req *q, srv_resp *r, srv_tss *x)
     if (!pin || (pv && !puk))
         resp_error(r, 400, "E_BAD_REQUEST", "new_pin (and admin_puk to unblock) must be strings");
     else if (puk)
-        e = engine_unblock_user(x->e, TSE_USER_TIME_ADMIN, puk, pin);
+        e = engine_unblock_user(x->e, user, puk, pin);
     else
-        e = engine_set_time_admin_pin(x->e, pin);
+        e = engine_set_user_pin(x->e, user, pin);
     json_decref(j);
     if (e || (pin && (!pv || puk)))
         puk_answer(NULL, r, x, e);
 }
 
-/* .../admin and the extension .../time-admin: PIN, login, logout. */
+/* .../admin and the extensions .../time-admin and .../logger: PIN, login, logout. */
 void routes_admin(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method;
     int admin = strcmp(seg[2], "admin") == 0;
-    const char *user = admin ? TSE_USER_ADMIN : TSE_USER_TIME_ADMIN;
+    const char *user = admin ? TSE_USER_ADMIN : strcmp(seg[2], "logger") == 0 ? TSE_USER_LOGGER : TSE_USER_TIME_ADMIN;
     if (nseg == 3 && strcmp(m, "PATCH") == 0) {
         if (admin)
             admin_pin(q, r, x);
         else
-            time_admin_pin(q, r, x);
+            user_pin(q, r, x, user);
     } else if (nseg == 4 && strcmp(seg[3], "auth") == 0 && strcmp(m, "POST") == 0) {
         user_auth(q, r, x, user, admin ? "admin_pin" : "pin");
     } else if (nseg == 4 && strcmp(seg[3], "logout") == 0 && strcmp(m, "POST") == 0) {

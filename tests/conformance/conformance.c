@@ -102,6 +102,12 @@ void cf_time_admin(void)
     OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
 }
 
+void cf_logger(void)
+{
+    OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
+}
+
 /* The expected file name of `m`; `got` may carry an "_Fc-N" before ".log". */
 static void check_name(const logmsg *m, const char *got)
 {

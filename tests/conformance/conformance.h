@@ -48,6 +48,7 @@ typedef enum cf_stage {
 } cf_stage;
 #define CF_PIN "123456"
 #define CF_TIME_PIN "246802"
+#define CF_LOGGER_PIN "975310"
 #define CF_CLIENT "KASSE-01"
 #define CF_TYPE "Kassenbeleg-V1"
 
@@ -72,6 +73,9 @@ void cf_expect(short int got, short int want, const char *what, const char *file
 
 /* The time admin's PIN set (the admin logged in) and the time admin logged in. */
 void cf_time_admin(void);
+/* The logger's PIN set with the PUK and the logger logged in: from now on
+ * transactions need it logged in (TR-03153-1 v1.1.1 table 9). */
+void cf_logger(void);
 
 /* A log read back: its file name, its bytes and the parsed message. */
 typedef struct cf_log {

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ static void T_II_AUT_01(void **state)
     OK(authenticateUser(S("admin"), S(CF_PIN)));
     cf_expect_system_log("authenticateUser", NULL);
     cf_time_admin();
+    cf_expect_system_log("authenticateUser", NULL);
+    cf_logger();
     cf_expect_system_log("authenticateUser", NULL);
 }
 
@@ -74,8 +77,9 @@ static void T_II_AUT_04(void **state)
     cf_fresh(CF_INITIALIZED);
     cf_time_admin();   /* the admin logged out by it (II_AUT_18) */
     OK(logOut(S("timeadmin")));
-    const char *users[] = {"admin", "timeadmin"};
-    for (int u = 0; u < 2; u++) {
+    OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));
+    const char *users[] = {"admin", "timeadmin", "logger"};
+    for (int u = 0; u < 3; u++) {
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         expect_retries("1");
@@ -144,6 +148,86 @@ static void T_II_AUT_06(void **state)
     before = cf_signature_counter();
     EXPECT(unlockTransactionLogging(), ERROR_USER_NOT_AUTHENTICATED);          /* _Q */
     assert_int_equal(cf_signature_counter(), before);
+    /* _M.._O: a logger with a PIN logged out */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(unlockTransactionLogging());
+    cf_logger();
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "open", NULL, EXECUTION_OK);
+    OK(logOut(S("logger")));
+    before = cf_signature_counter();
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHENTICATED);     /* _M */
+    EXPECT(cf_update(CF_CLIENT, n, CF_TYPE, "a", true, NULL, NULL), ERROR_USER_NOT_AUTHENTICATED);  /* _N */
+    EXPECT(cf_finish(CF_CLIENT, n, CF_TYPE, "b", NULL, NULL, NULL), ERROR_USER_NOT_AUTHENTICATED);  /* _O */
+    assert_int_equal(cf_signature_counter(), before);
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
+    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "b", NULL, NULL, NULL));
+}
+
+/* The logger calling functions it may not (table 35): ErrorUserNotAuthorized,
+ * nothing changes, nothing is logged. */
+static void T_II_AUT_07(void **state)
+{
+    (void)state;
+    cf_fresh(CF_ADMIN);
+    cf_logger();   /* the admin is logged out by it */
+    unsigned long int before = cf_signature_counter();
+    EXPECT(initialize(), ERROR_USER_NOT_AUTHORIZED);                            /* _A */
+    assert_int_equal(cf_signature_counter(), before);
+
+    cf_fresh(CF_READY);
+    OK(lockTransactionLogging());
+    cf_logger();
+    before = cf_signature_counter();
+    EXPECT(unlockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);              /* _K */
+    assert_int_equal(cf_signature_counter(), before);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(unlockTransactionLogging());
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
+    before = cf_signature_counter();
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);                  /* _B */
+    char m[200];
+    snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: 1\nSMAERS,OpenTSE,libopentse,9.9.9,\n");
+    size_t len = 0;
+    uint8_t *pkg = th_update_package(m, cf_update_key, &len);
+    assert_non_null(pkg);
+    EXPECT(updateDevice(pkg, len), ERROR_USER_NOT_AUTHORIZED);                  /* _D */
+    free(pkg);
+    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);                  /* _E */
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    EXPECT(updateTime(&utc), ERROR_USER_NOT_AUTHORIZED);                        /* _F */
+    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);                     /* _H */
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    size_t blen = 0;
+    uint8_t *backup = th_read_file(a.file, &blen);
+    assert_non_null(backup);
+    EXPECT(restoreLogsFromBackup(backup, blen), ERROR_USER_NOT_AUTHORIZED);     /* _I */
+    free(backup);
+    cf_archive_free(&a);
+    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);                /* _J */
+    assert_int_equal(cf_signature_counter(), before);
+    cf_sale(CF_CLIENT, "still the logger's");
+}
+
+/* The admin calling the logger's functions (table 36) once the logger has a
+ * PIN: ErrorUserNotAuthorized, nothing is logged. */
+static void T_II_AUT_08(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_logger();
+    unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "open", NULL, EXECUTION_OK);
+    OK(authenticateUser(S("admin"), S(CF_PIN)));   /* logs the logger out */
+    unsigned long int before = cf_signature_counter();
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);        /* _B */
+    EXPECT(cf_update(CF_CLIENT, n, CF_TYPE, "a", true, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _C */
+    EXPECT(cf_finish(CF_CLIENT, n, CF_TYPE, "b", NULL, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _D */
+    assert_int_equal(cf_signature_counter(), before);
+    unsigned long int open_n = 0;
+    OK(getCurrentNumberOfTransactions(&open_n));
+    assert_int_equal(open_n, 1);
 }
 
 /* The time admin calling the admin's functions (table 37): ErrorUserNotAuthorized. */
@@ -171,7 +255,6 @@ static void read_functions(void)
     struct tm tmv;
     SyncVariants sv;
     UpdateVariants uv;
-    OK(getDescription(sizeof buf, buf, &n));
     OK(getTotalMemory(&v));
     OK(getUsedMemory(&v));
     OK(getFreeMemory(&v));
@@ -225,7 +308,52 @@ static void T_II_AUT_14(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
+    unsigned char d[128];
+    unsigned long int n = 0;
+    OK(getDescription(sizeof d, d, &n));   /* _A */
     read_functions();
+}
+
+/* The logger: the read functions of table 38. */
+static void T_II_AUT_12(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    cf_logger();
+    read_functions();
+}
+
+/* The logger's functions (table 40), each logged as triggered by "logger";
+ * its transactions are signed while it is logged in. */
+static void T_II_AUT_13(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));                 /* _C */
+    cf_expect_system_log("unblockPin", NULL);
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                      /* _A */
+    cf_expect_system_log("authenticateUser", NULL);
+    unsigned char r[2048];
+    unsigned long int rn = 0;
+    OK(selfTest(sizeof r, r, &rn));                                           /* _D */
+    cf_expect_system_log("selfTest", "logger");
+    OK(registerClient(S("KASSE-02")));                                        /* _E */
+    cf_expect_system_log("registerClient", "logger");
+    cf_signed s;
+    unsigned long int n = cf_start("KASSE-02", CF_TYPE, "a", &s, EXECUTION_OK);  /* _G */
+    cf_log l;
+    cf_last_log(&l);   /* signature checked by openssl */
+    assert_int_equal(l.m.kind, LOGMSG_TRANSACTION);
+    assert_int_equal(l.m.signature_counter, s.counter);
+    OK(cf_update("KASSE-02", n, CF_TYPE, "b", true, NULL, NULL));            /* _H */
+    OK(cf_finish("KASSE-02", n, CF_TYPE, "c", NULL, NULL, NULL));           /* _I */
+    cf_last_log(&l);
+    assert_int_equal(l.m.kind, LOGMSG_TRANSACTION);
+    assert_true(l.m.operation.n == 17 && !strncasecmp((const char *)l.m.operation.p, "finishTransaction", 17));
+    OK(deregisterClient(S("KASSE-02")));                                      /* _F */
+    cf_expect_system_log("deregisterClient", "logger");
+    OK(logOut(S("logger")));                                                  /* _B */
+    cf_expect_system_log("logOut", "logger");
 }
 
 /* The admin's functions (table 42), each logged as triggered by "admin". */
@@ -346,7 +474,7 @@ static void expect_auto_logout(unsigned long int c, const char *user)
 /* A login while another user is authenticated logs that user out first
  * (TR-03151-1 3.2.3.5 step 5, table 45): the logOut log just before the
  * authenticateUser log; a login of the user already logged in writes only
- * its own log. (The suffixes with the logger do not apply: no such user.) */
+ * its own log. */
 static void T_II_AUT_18(void **state)
 {
     (void)state;
@@ -392,6 +520,38 @@ static void T_II_AUT_18(void **state)
     assert_int_equal(cf_signature_counter(), before + 1);
     OK(updateTime(&utc));
     cf_expect_system_log("updateTime", "timeadmin");
+
+    /* the logger: _F (after the time admin), _H (again), _B (admin after it),
+     * _A (after the admin), _D (time admin after it) */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    OK(registerClient(S(CF_CLIENT)));
+    OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    before = cf_signature_counter();
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                       /* _F */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    expect_auto_logout(before + 1, "timeadmin");
+    EXPECT(updateTime(&utc), ERROR_USER_NOT_AUTHORIZED);
+    before = cf_signature_counter();
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                       /* _H */
+    assert_int_equal(cf_signature_counter(), before + 1);
+    cf_sale(CF_CLIENT, "a");
+    before = cf_signature_counter();
+    OK(authenticateUser(S("admin"), S(CF_PIN)));                               /* _B */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    expect_auto_logout(before + 1, "logger");
+    EXPECT(logOut(S("logger")), ERROR_USER_NOT_AUTHENTICATED);
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);
+    before = cf_signature_counter();
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                       /* _A */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    expect_auto_logout(before + 1, "admin");
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _D */
+    assert_int_equal(cf_signature_counter(), before + 2);
+    expect_auto_logout(before + 1, "logger");
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);
 }
 
 /* A successful login resets the retry counter to its initial 3. */
@@ -401,8 +561,9 @@ static void T_II_AUT_20(void **state)
     cf_fresh(CF_INITIALIZED);
     cf_time_admin();   /* the admin is logged out by it */
     OK(logOut(S("timeadmin")));
-    const char *users[] = {"admin", "timeadmin"}, *pins[] = {CF_PIN, CF_TIME_PIN};
-    for (int u = 0; u < 2; u++) {
+    OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));
+    const char *users[] = {"admin", "timeadmin", "logger"}, *pins[] = {CF_PIN, CF_TIME_PIN, CF_LOGGER_PIN};
+    for (int u = 0; u < 3; u++) {
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         EXPECT(authenticateUser(S(users[u]), S("999999")), ERROR_INCORRECT_PIN);
         expect_retries("1");
@@ -447,6 +608,10 @@ static void T_II_LGO_01(void **state)
     cf_time_admin();
     OK(logOut(S("timeadmin")));
     cf_expect_system_log("logOut", "timeadmin");
+    cf_logger();
+    OK(logOut(S("logger")));
+    cf_expect_system_log("logOut", "logger");
+    EXPECT(logOut(S("logger")), ERROR_USER_NOT_AUTHENTICATED);
 }
 
 /* The session ends by itself after the configured idle time (1 s here). */
@@ -475,6 +640,12 @@ static void T_II_UBP_01(void **state)
     OK(authenticateUser(S("admin"), S("135790")));
     OK(unblockPin(S("timeadmin"), S(cf.puk), S("864200")));
     OK(authenticateUser(S("timeadmin"), S("864200")));
+    cf_logger();
+    for (int i = 0; i < 3; i++)
+        authenticateUser(S("logger"), S("999999"));
+    EXPECT(authenticateUser(S("logger"), S(CF_LOGGER_PIN)), ERROR_PIN_BLOCKED);
+    OK(unblockPin(S("logger"), S(cf.puk), S("753197")));
+    OK(authenticateUser(S("logger"), S("753197")));
 }
 
 /* A wrong PUK: ErrorIncorrectPuk, the PIN is unchanged. */
@@ -487,6 +658,7 @@ static void T_II_UBP_02(void **state)
     bad[0] = bad[0] == '9' ? '0' : (char)(bad[0] + 1);
     EXPECT(unblockPin(S("admin"), S(bad), S("135790")), ERROR_INCORRECT_PUK);
     EXPECT(unblockPin(S("timeadmin"), S(bad), S("135790")), ERROR_INCORRECT_PUK);
+    EXPECT(unblockPin(S("logger"), S(bad), S("135790")), ERROR_INCORRECT_PUK);
     OK(logOut(S("admin")));
     OK(authenticateUser(S("admin"), S(CF_PIN)));
 }
@@ -536,8 +708,9 @@ static void T_II_UBP_06(void **state)
 const struct CMUnitTest cf_users[] = {
     cmocka_unit_test(T_II_AUT_01), cmocka_unit_test(T_II_AUT_02), cmocka_unit_test(T_II_AUT_03),
     cmocka_unit_test(T_II_AUT_04), cmocka_unit_test(T_II_AUT_05), cmocka_unit_test(T_II_AUT_06),
-    cmocka_unit_test(T_II_AUT_09), cmocka_unit_test(T_II_AUT_10), cmocka_unit_test(T_II_AUT_11),
-    cmocka_unit_test(T_II_AUT_14), cmocka_unit_test(T_II_AUT_15), cmocka_unit_test(T_II_AUT_16),
+    cmocka_unit_test(T_II_AUT_07), cmocka_unit_test(T_II_AUT_08), cmocka_unit_test(T_II_AUT_09),
+    cmocka_unit_test(T_II_AUT_10), cmocka_unit_test(T_II_AUT_11), cmocka_unit_test(T_II_AUT_12),
+    cmocka_unit_test(T_II_AUT_13), cmocka_unit_test(T_II_AUT_14), cmocka_unit_test(T_II_AUT_15), cmocka_unit_test(T_II_AUT_16),
     cmocka_unit_test(T_II_AUT_17), cmocka_unit_test(T_II_AUT_18), cmocka_unit_test(T_II_AUT_20), cmocka_unit_test(T_II_AUT_21),
     cmocka_unit_test(T_II_AUT_24), cmocka_unit_test(T_II_LGO_01),
     cmocka_unit_test(T_II_UBP_01), cmocka_unit_test(T_II_UBP_02), cmocka_unit_test(T_II_UBP_04),
