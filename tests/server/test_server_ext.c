@@ -3,7 +3,8 @@
  * endpoints (time, time admin, self-test, log messages, CSR, certificate,
  * deleteStoredData, restore, and the TR-03151-1 v1.1.1 routes description,
  * transaction-logging, device, transaction-state, log/last-transaction) and
- * of the tx PUT's extension fields (any_client and its kept_log too), over real
+ * of the tx PUT's extension fields (any_client and its kept_log too), and the
+ * logger's routes with the transactions they guard, over real
  * HTTP: unknown TSS, another organization's token, no token, wrong role,
  * wrong state, malformed bodies and a body over the size limit. Each refusal
  * is checked for its status and code, and for changing nothing.
@@ -251,6 +252,23 @@ static json_t *put_rev(const char *token, const char *tx, int rev, const char *s
     return ok("PUT", path, token, body);
 }
 
+/* The answer's receipt QR code passes `opentse qr verify` (its signature
+ * against the TSS key it names). */
+static void expect_qr_verifies(json_t *j)
+{
+    const char *qr = json_string_value(json_object_get(j, "qr_code_data"));
+    assert_non_null(qr);
+    char cmd[2000], out[512] = "";
+    snprintf(cmd, sizeof cmd, "'%s' qr verify '%s' 2>&1; echo \"exit $?\"", getenv("OPENTSE_CLI"), qr);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t got = fread(out, 1, sizeof out - 1, pp);
+    out[got] = 0;
+    pclose(pp);
+    if (!strstr(out, "exit 0"))
+        fail_msg("opentse qr verify: %s", out);
+}
+
 static json_int_t sig_counter(json_t *j)
 {
     return json_integer_value(json_object_get(json_object_get(j, "signature"), "counter"));
@@ -338,20 +356,95 @@ static void any_client(void **state)
     j = put_rev(t1, tx, 3, "FINISHED", c1, "", "Yw==");
     assert_int_equal(sig_counter(json_object_get(j, "kept_log")), before + 1);
     assert_int_equal(sig_counter(j), before + 2);
-    const char *qr = json_string_value(json_object_get(j, "qr_code_data"));
-    assert_non_null(qr);
-    char cmd[2000], out[512] = "";
-    snprintf(cmd, sizeof cmd, "'%s' qr verify '%s' 2>&1; echo \"exit $?\"", getenv("OPENTSE_CLI"), qr);
-    FILE *pp = popen(cmd, "r");
-    assert_non_null(pp);
-    size_t got = fread(out, 1, sizeof out - 1, pp);
-    out[got] = 0;
-    pclose(pp);
-    if (!strstr(out, "exit 0"))
-        fail_msg("opentse qr verify: %s", out);
+    expect_qr_verifies(j);
     json_decref(j);
 
     free(t1);
+    free(op);
+    assert_int_equal(hs_stop(&p), 0);
+    free(dir);
+}
+
+/* The logger (TR-03153-1 v1.1.1 5.3.2.2) over the market API: without a
+ * PIN every caller signs; once the admin set one (PATCH .../logger), a tx
+ * PUT needs the logger logged in (.../logger/auth) and is refused, with
+ * nothing signed, while nobody or the admin is (table 9). */
+static void logger_pin(void **state)
+{
+    (void)state;
+    char *dir = th_path("extlogger");
+    srv_proc p;
+    hs_start(&p, dir, NULL);
+    B = p.base;
+    char *op = hs_token(B, p.op_key, p.op_secret);
+    char k1[64], s1[96], k2[64], s2[96];
+    hs_org_key(B, op, "one", k1, s1);
+    hs_org_key(B, op, "two", k2, s2);
+    char *t1 = hs_token(B, k1, s1), *t2 = hs_token(B, k2, s2);
+    char tss[37], c1[37], tx[37], path[128], body[512];
+    hs_uuid(tss);
+    hs_uuid(c1);
+    tss_id = tss;
+    hs_ready_tss(B, t1, tss, PIN, c1, "KASSE-1");
+    hs_uuid(tx);
+    json_decref(put_rev(t1, tx, 1, "ACTIVE", c1, "", ""));   /* no logger PIN: signed */
+
+    /* the routes: tenancy, roles, malformed bodies; nothing changes */
+    json_int_t before = counter(t1);
+    const char *routes[][3] = {{"PATCH", "logger", "{\"new_pin\": \"97531086\"}"},
+                               {"POST", "logger/auth", "{\"pin\": \"97531086\"}"},
+                               {"POST", "logger/logout", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        expect(routes[i][0], tss, routes[i][1], t2, routes[i][2], 404, "E_TSS_NOT_FOUND");
+        expect(routes[i][0], tss, routes[i][1], NULL, routes[i][2], 401, "E_UNAUTHORIZED");
+    }
+    expect("PATCH", tss, "logger", t1, "{\"new_pin\": \"97531086\"}", 403,
+           "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    expect("POST", tss, "logger/auth", t1, "{\"pin\": \"97531086\"}", 409, "E_TSS_INVALID_STATE/WRONG_STATE");
+    expect("POST", tss, "logger/logout", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_ID_NOT_AUTHENTICATED");
+    login(t1, PIN);
+    before = counter(t1);
+    expect("PATCH", tss, "logger", t1, "{}", 400, "E_BAD_REQUEST");
+    expect("PATCH", tss, "logger", t1, "{\"new_pin\": 97531086}", 400, "E_BAD_REQUEST");
+    expect("PATCH", tss, "logger", t1, "{\"new_pin\": \"1\"}", 400, "E_BAD_REQUEST/INVALID_ARGUMENT");
+    expect("POST", tss, "logger/auth", t1, "{\"admin_pin\": \"97531086\"}", 400, "E_BAD_REQUEST");
+    assert_int_equal(counter(t1), before);
+
+    /* the admin sets the PIN: the admin may not sign, nor may nobody */
+    json_decref(ok("PATCH", "logger", t1, "{\"new_pin\": \"97531086\"}"));
+    before = counter(t1);
+    snprintf(path, sizeof path, "tx/%s?tx_revision=2", tx);
+    snprintf(body, sizeof body, RAW_TX, "FINISHED", c1, "", "YQ==");
+    expect("PUT", tss, path, t1, body, 403, "E_FORBIDDEN/USER_NOT_AUTHORIZED");
+    json_decref(ok("POST", "admin/logout", t1, NULL));
+    before = counter(t1);
+    expect("PUT", tss, path, t1, body, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    char fresh[37], fpath[128];
+    hs_uuid(fresh);
+    snprintf(fpath, sizeof fpath, "tx/%s?tx_revision=1", fresh);
+    snprintf(body, sizeof body, RAW_TX, "ACTIVE", c1, "", "");
+    expect("PUT", tss, fpath, t1, body, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_NOT_AUTHENTICATED");
+    assert_int_equal(counter(t1), before);
+
+    /* a wrong logger PIN is counted and logged; the right one signs */
+    snprintf(path, sizeof path, "/api/v2/tss/%s/logger/auth", tss);
+    json_t *e = hs_json(B, "POST", path, t1, 401, "{s:s}", "pin", "00000000");
+    assert_int_equal(json_integer_value(json_object_get(e, "remaining_retries")), 2);
+    json_decref(e);
+    assert_int_equal(counter(t1), before + 1);
+    json_decref(ok("POST", "logger/auth", t1, "{\"pin\": \"97531086\"}"));
+    before = counter(t1);
+    json_t *j = put_rev(t1, tx, 2, "FINISHED", c1, "", "YQ==");
+    assert_int_equal(sig_counter(j), before + 1);
+    expect_qr_verifies(j);
+    json_decref(j);
+    /* the logger may not do the admin's work */
+    expect("POST", tss, "delete-stored-data", t1, NULL, 403, "E_FORBIDDEN/USER_NOT_AUTHORIZED");
+    json_decref(ok("POST", "logger/logout", t1, NULL));
+    expect("POST", tss, "logger/logout", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_ID_NOT_AUTHENTICATED");
+
+    free(t1);
+    free(t2);
     free(op);
     assert_int_equal(hs_stop(&p), 0);
     free(dir);
@@ -474,6 +567,7 @@ int main(void)
         cmocka_unit_test(extension_failures),
         cmocka_unit_test(v11_routes),
         cmocka_unit_test(any_client),
+        cmocka_unit_test(logger_pin),
     };
     return cmocka_run_group_tests_name("server_ext", tests, NULL, NULL);
 }
