@@ -31,18 +31,34 @@ static void iso_utc(int64_t t, char *out, size_t cap)
         snprintf(out, cap, "%lld", (long long)t);
 }
 
-static int print_result(cli_ctx *ctx, const char *op, const tse_result *r)
+static json_t *result_json(const char *op, const tse_result *r)
 {
     char serial[2 * TSE_SERIAL_LEN + 1];
     tse_hex(r->serial_number, TSE_SERIAL_LEN, serial);
     char sig[4 * ((TSE_MAX_SIGNATURE_LEN + 2) / 3) + 1];
     EVP_EncodeBlock((unsigned char *)sig, r->signature, (int)r->signature_len);
-    if (ctx->json)
-        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s}", "operation", op, "transaction_number",
-                                 (json_int_t)r->transaction_number, "signature_counter",
-                                 (json_int_t)r->signature_counter, "log_time", (json_int_t)r->log_time,
-                                 "start_time", (json_int_t)r->start_time, "serial_number", serial, "signature", sig));
-    else {
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:s}", "operation", op, "transaction_number",
+                     (json_int_t)r->transaction_number, "signature_counter", (json_int_t)r->signature_counter,
+                     "log_time", (json_int_t)r->log_time, "start_time", (json_int_t)r->start_time, "serial_number",
+                     serial, "signature", sig);
+}
+
+/* The call's log; before it, `kept` when the call first signed data kept
+ * by unsigned updates in an update log of its own (its counter not 0;
+ * TR-03151-1 3.7.1.4, 3.7.6.5 step 9): in JSON as "kept_log". */
+static int print_result(cli_ctx *ctx, const char *op, const tse_result *r, const tse_result *kept)
+{
+    bool has_kept = kept && kept->signature_counter;
+    if (ctx->json) {
+        json_t *j = result_json(op, r);
+        if (j && has_kept)
+            json_object_set_new(j, "kept_log", result_json("updateTransaction", kept));
+        cli_print_json(j);
+    } else {
+        if (has_kept)
+            print_result(ctx, "updateTransaction (the kept data)", kept, NULL);
+        char sig[4 * ((TSE_MAX_SIGNATURE_LEN + 2) / 3) + 1];
+        EVP_EncodeBlock((unsigned char *)sig, r->signature, (int)r->signature_len);
         char log_time[32], start_time[32];
         iso_utc(r->log_time, log_time, sizeof log_time);
         iso_utc(r->start_time, start_time, sizeof start_time);
@@ -156,16 +172,16 @@ int cmd_tx(cli_ctx *ctx, int argc, char **argv)
     if (!ec && !start && !update && !finish) {
         ec = list_open(ctx, t);
     } else if (!ec) {
-        tse_result r;
+        tse_result r, kept = {0};
         const char *pt = type ? type : "Kassenbeleg-V1";
-        tse_err rc = start ? tse_start_transaction(t, client, data, len, pt, NULL, 0, &r)
-                     : update ? tse_update_transaction(t, client, number, data, len, pt, TSE_UPDATE_SIGNED, &r)
-                              : tse_finish_transaction(t, client, number, data, len, pt, NULL, 0, &r);
+        tse_err rc = start    ? tse_start_transaction(t, client, data, len, pt, NULL, 0, &r)
+                     : update ? tse_update_transaction_logs(t, client, number, data, len, pt, TSE_UPDATE_SIGNED, &kept, &r)
+                              : tse_finish_transaction_logs(t, client, number, data, len, pt, NULL, 0, &kept, &r);
         ec = rc ? cli_tse_error(ctx, rc, start ? "cannot start the transaction"
                                          : update ? "cannot update the transaction"
                                                   : "cannot finish the transaction")
                 : print_result(ctx, start ? "startTransaction" : update ? "updateTransaction" : "finishTransaction",
-                               &r);
+                               &r, &kept);
     }
     free(data);
     tse_close(t);

@@ -165,6 +165,29 @@ static void test_lifecycle_and_transactions(void **state)
     assert_int_equal(json_array_size(json_object_get(r.json, "open_transactions")), 0);
     done(&r);
 
+    /* data kept by another program's unsigned update: the finish signs it
+     * in an update log first, and prints both logs */
+    r = cli(url, "--json tx start --client KASSE-7");
+    assert_int_equal(r.code, 0);
+    number = jint(&r, "transaction_number");
+    done(&r);
+    tse *t = tt_open(url);
+    tse_result u;
+    assert_int_equal(tse_update_transaction(t, "KASSE-7", (uint64_t)number, (const uint8_t *)"kept", 4,
+                                            "Kassenbeleg-V1", TSE_UPDATE_UNSIGNED, &u),
+                     TSE_OK);
+    tse_close(t);
+    r = cli(url, "--json tx finish %lld --client KASSE-7 --data 'Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar'",
+            (long long)number);
+    assert_int_equal(r.code, 0);
+    json_t *kept = json_object_get(r.json, "kept_log");
+    assert_non_null(kept);
+    assert_string_equal(json_string_value(json_object_get(kept, "operation")), "updateTransaction");
+    assert_int_equal(json_integer_value(json_object_get(kept, "transaction_number")), number);
+    assert_int_equal(json_integer_value(json_object_get(kept, "signature_counter")) + 1,
+                     jint(&r, "signature_counter"));
+    done(&r);
+
     r = cli(url, "--json client remove KASSE-7");
     assert_int_equal(r.code, 0);
     done(&r);
