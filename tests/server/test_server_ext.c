@@ -238,6 +238,40 @@ static void extension_failures(void **state)
     free(dir);
 }
 
+/* A server of its own with organizations one (token t1, TSS tss ready with
+ * client c1 "KASSE-1", the admin logged out) and two (t2). */
+typedef struct ext_env {
+    char *dir, *op, *t1, *t2;
+    srv_proc p;
+    char tss[37], c1[37];
+} ext_env;
+
+static void env_start(ext_env *v, const char *name)
+{
+    v->dir = th_path(name);
+    hs_start(&v->p, v->dir, NULL);
+    B = v->p.base;
+    v->op = hs_token(B, v->p.op_key, v->p.op_secret);
+    char k1[64], s1[96], k2[64], s2[96];
+    hs_org_key(B, v->op, "one", k1, s1);
+    hs_org_key(B, v->op, "two", k2, s2);
+    v->t1 = hs_token(B, k1, s1);
+    v->t2 = hs_token(B, k2, s2);
+    hs_uuid(v->tss);
+    hs_uuid(v->c1);
+    tss_id = v->tss;
+    hs_ready_tss(B, v->t1, v->tss, PIN, v->c1, "KASSE-1");
+}
+
+static void env_stop(ext_env *v)
+{
+    free(v->t1);
+    free(v->t2);
+    free(v->op);
+    assert_int_equal(hs_stop(&v->p), 0);
+    free(v->dir);
+}
+
 #define RAW_TX "{\"state\": \"%s\", \"client_id\": \"%s\", %s\"schema\": {\"raw\": " \
                "{\"process_type\": \"Kassenbeleg-V1\", \"process_data\": \"%s\"}}}"
 
@@ -282,21 +316,12 @@ static json_int_t sig_counter(json_t *j)
 static void any_client(void **state)
 {
     (void)state;
-    char *dir = th_path("extany");
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
-    char k1[64], s1[96];
-    hs_org_key(B, op, "one", k1, s1);
-    char *t1 = hs_token(B, k1, s1);
-    char tss[37], c1[37], c2[37], tx[37], path[128], body[512];
-    hs_uuid(tss);
-    hs_uuid(c1);
+    ext_env v;
+    env_start(&v, "extany");
+    const char *t1 = v.t1, *tss = v.tss, *c1 = v.c1;
+    char c2[37], tx[37], path[128], body[512];
     hs_uuid(c2);
     hs_uuid(tx);
-    tss_id = tss;
-    hs_ready_tss(B, t1, tss, PIN, c1, "KASSE-1");
     login(t1, PIN);
     snprintf(path, sizeof path, "client/%s", c2);
     json_decref(ok("PUT", path, t1, "{\"serial_number\": \"KASSE-2\"}"));
@@ -358,11 +383,7 @@ static void any_client(void **state)
     assert_int_equal(sig_counter(j), before + 2);
     expect_qr_verifies(j);
     json_decref(j);
-
-    free(t1);
-    free(op);
-    assert_int_equal(hs_stop(&p), 0);
-    free(dir);
+    env_stop(&v);
 }
 
 /* The logger (TR-03153-1 v1.1.1 5.3.2.2) over the market API: without a
@@ -372,20 +393,10 @@ static void any_client(void **state)
 static void logger_pin(void **state)
 {
     (void)state;
-    char *dir = th_path("extlogger");
-    srv_proc p;
-    hs_start(&p, dir, NULL);
-    B = p.base;
-    char *op = hs_token(B, p.op_key, p.op_secret);
-    char k1[64], s1[96], k2[64], s2[96];
-    hs_org_key(B, op, "one", k1, s1);
-    hs_org_key(B, op, "two", k2, s2);
-    char *t1 = hs_token(B, k1, s1), *t2 = hs_token(B, k2, s2);
-    char tss[37], c1[37], tx[37], path[128], body[512];
-    hs_uuid(tss);
-    hs_uuid(c1);
-    tss_id = tss;
-    hs_ready_tss(B, t1, tss, PIN, c1, "KASSE-1");
+    ext_env v;
+    env_start(&v, "extlogger");
+    const char *t1 = v.t1, *t2 = v.t2, *tss = v.tss, *c1 = v.c1;
+    char tx[37], path[128], body[512];
     hs_uuid(tx);
     json_decref(put_rev(t1, tx, 1, "ACTIVE", c1, "", ""));   /* no logger PIN: signed */
 
@@ -442,12 +453,7 @@ static void logger_pin(void **state)
     expect("POST", tss, "delete-stored-data", t1, NULL, 403, "E_FORBIDDEN/USER_NOT_AUTHORIZED");
     json_decref(ok("POST", "logger/logout", t1, NULL));
     expect("POST", tss, "logger/logout", t1, NULL, 403, "E_ADMIN_NOT_AUTHENTICATED/USER_ID_NOT_AUTHENTICATED");
-
-    free(t1);
-    free(t2);
-    free(op);
-    assert_int_equal(hs_stop(&p), 0);
-    free(dir);
+    env_stop(&v);
 }
 
 /* The TR-03151-1 v1.1.1 routes: tenancy, roles, malformed input, and what
