@@ -136,6 +136,11 @@ tse_err engine_start_transaction(engine *t, const char *client_id, const uint8_t
     engine_commit *ticket = NULL;
     pthread_mutex_lock(&t->mu);
     rc = common_checks(t, client_id);
+    /* SM_TRA_07: the numbers never wrap; the store keeps them as SQL integers */
+    if (!rc && t->tx_counter >= (uint64_t)INT64_MAX)
+        rc = engine_fail(TSE_ERR_START_TRANSACTION_FAILED,
+                         "the transaction numbers are used up: %llu was the last this TSE can give",
+                         (unsigned long long)t->tx_counter);
     if (!rc && t->n_txs >= t->max_open_tx)
         rc = engine_fail(TSE_ERR_TOO_MANY_TRANSACTIONS, "%u transactions are open, the maximum; finish some first",
                          t->max_open_tx);

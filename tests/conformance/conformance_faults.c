@@ -607,7 +607,7 @@ static void T_SM_TRA_07(void **state)
     OK(cf_finish(CF_CLIENT, last, CF_TYPE, "Beleg", NULL, NULL, NULL));
     seen before = look();
     for (int i = 0; i < 2; i++)
-        REFUSED(do_start(), ERROR_STORING_LOG_MESSAGE_FAILED);
+        REFUSED(do_start(), ERROR_START_TRANSACTION_FAILED);
     assert_int_equal(tx_counter(), last);
     OK(authenticateUser(S("admin"), S(CF_PIN)));   /* system logs go on */
     assert_int_equal(cf_signature_counter(), before.counter + 1);
