@@ -5,7 +5,8 @@
  * SM_AGG: several updates without a protection step, parallel transactions
  * with staggered phases, updates until a protection step, updateTime
  * between the phases, a TSE's life from initialize to disableSecureElement
- * and the user phases of table 24.
+ * and the user phases of table 24; and ErrorCertificateExpired of the
+ * transaction functions (II_ERR_04).
  *
  * A run records what each call returned and which log it must have made
  * (by signature counter); then every log is read back through
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../client/transport.h"
 #include "helpers.h"
 
 /* ------------------------------------------------ a log read by asn1parse */
@@ -686,11 +688,120 @@ static void T_SM_SIG_04(void **state)
     assert_int_equal(run_verify(), run.counter);
 }
 
+/* ---------------------------------------- an expired certificate (II_ERR_04) */
+
+/* The TSE's certificate replaced by one that openssl's own CA issued for
+ * its key (the CSR of tse_export_csr) and that ended in 2024. */
+static void expired_certificate(void)
+{
+    OK(seApiClose());
+    tse *t = tt_open(cf.url);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, CF_PIN, NULL, NULL), TSE_OK);
+    char *csr = NULL, *dir = th_path("expired-ca"), cmd[2400], path[600];
+    assert_int_equal(tse_export_csr(t, &csr), TSE_OK);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/csr.pem", dir);
+    assert_int_equal(th_write_file(path, csr, strlen(csr)), 0);
+    tse_free(csr);
+    snprintf(path, sizeof path, "%s/ca.cnf", dir);
+    static const char cnf[] = "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                              "serial = serial\ndefault_md = sha384\npolicy = p\n[p]\ncommonName = supplied\n";
+    assert_int_equal(th_write_file(path, cnf, strlen(cnf)), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && : > index.txt && echo 01 > serial && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout ca.key -out ca.pem "
+             "-subj /CN=ExpiredCA -days 3650 -sha384 2>/dev/null && "
+             "openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in csr.pem -out tse.pem -notext "
+             "-startdate 20240101000000Z -enddate 20240102000000Z 2>/dev/null && "
+             "openssl x509 -in tse.pem -noout -checkend 0 >/dev/null; test $? -eq 1 && cat tse.pem ca.pem > chain.pem",
+             dir);
+    assert_int_equal(system(cmd), 0);   /* openssl itself calls it expired */
+    snprintf(path, sizeof path, "%s/chain.pem", dir);
+    size_t n = 0;
+    char *chain = (char *)th_read_file(path, &n);
+    assert_non_null(chain);
+    assert_int_equal(tse_import_certificate(t, chain), TSE_OK);
+    free(chain);
+    int64_t not_after = 0;
+    assert_int_equal(tse_certificate_expiry(t, &not_after, NULL), TSE_OK);
+    assert_int_equal(not_after, 1704153600);   /* 2024-01-02T00:00:00Z */
+    tse_close(t);
+    free(dir);
+    OK(seApiOpen(cf.url, tt_http() ? NULL : th_master_key(), NULL, NULL));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+}
+
+/* The log a call that answered ErrorCertificateExpired made: stored, the
+ * next counter, its signature the one returned; read by asn1parse and
+ * verified by openssl. */
+static void expired_but_stored(unsigned long int before, const cf_signed *s, logmsg_tx_op op, const ptx *p,
+                               const char *pd)
+{
+    assert_int_equal(cf_signature_counter(), before + 1);
+    assert_int_equal(s->counter, before + 1);
+    cf_log l;
+    cf_last_log(&l);
+    assert_true(l.m.signature.n == s->sig_len && !memcmp(l.m.signature.p, s->sig, s->sig_len));
+    a1_log a;
+    a1_read(l.der, l.len, &a);
+    want_log w = {.tx = true, .client = p->client, .number = p->n};
+    snprintf(w.op, sizeof w.op, "%s", logmsg_tx_operation(3, op));
+    snprintf(w.pd, sizeof w.pd, "%s", pd);
+    assert_string_equal(a.op, w.op);
+    assert_int_equal(a.counter, before + 1);
+    assert_int_equal(a.time, timegm((struct tm *)&s->time));
+    expect_tx_content(&a, &w);
+}
+
+/* II_ERR_04 _S, _T, _U: with the certificate expired, startTransaction,
+ * updateTransaction with a protection step and finishTransaction answer
+ * ErrorCertificateExpired after their log is stored and fill their
+ * outputs (TR-03151-1 3.1.2.4); the transaction runs its course and the
+ * export holds the logs. */
+static void T_II_ERR_04(void **state)
+{
+    (void)state;
+    cf_fresh(CF_READY);
+    expired_certificate();
+    ptx p = {.client = CF_CLIENT};
+    cf_signed s;
+    unsigned long int before = cf_signature_counter();
+    EXPECT(startTransaction(S(CF_CLIENT), (const unsigned char *)"Beginn", 6, S(CF_TYPE), &p.n, &s.time,
+                            sizeof s.serial, s.serial, &s.serial_len, &s.counter, sizeof s.sig, s.sig, &s.sig_len),
+           ERROR_CERTIFICATE_EXPIRED);                                                            /* _S */
+    assert_true(p.n > 0 && s.serial_len == TSE_SERIAL_LEN);
+    assert_memory_equal(s.serial, cf.info.serial_number, TSE_SERIAL_LEN);
+    expired_but_stored(before, &s, LOGMSG_TX_START, &p, "Beginn");
+
+    UpdateProtectionVariants v;
+    OK(cf_update(CF_CLIENT, p.n, CF_TYPE, "1 Kaffee;", false, &v, &s));   /* kept: no log, nothing signed */
+    before = cf_signature_counter();
+    EXPECT(cf_update(CF_CLIENT, p.n, CF_TYPE, "1 Tee;", true, &v, &s), ERROR_CERTIFICATE_EXPIRED);   /* _T */
+    assert_int_equal(v, UpdateProtectionVariants_prevAndPassedProtected);
+    expired_but_stored(before, &s, LOGMSG_TX_UPDATE, &p, "1 Kaffee;1 Tee;");
+
+    before = cf_signature_counter();
+    cf_signed second;
+    FinishProtectionVariants fv;
+    EXPECT(cf_finish(CF_CLIENT, p.n, CF_TYPE, "Summe", &fv, &s, &second), ERROR_CERTIFICATE_EXPIRED);   /* _U */
+    assert_int_equal(fv, FinishProtectionVariants_updateLogNotCreated);
+    expired_but_stored(before, &s, LOGMSG_TX_FINISH, &p, "Summe");
+    unsigned long int open = 99;
+    OK(getCurrentNumberOfTransactions(&open));
+    assert_int_equal(open, 0);
+
+    cf_archive a;
+    OK(cf_export(2, &(cf_filter){.number = p.n}, &a));   /* each log verified by openssl */
+    assert_int_equal(cf_count(&a, LOGMSG_TRANSACTION, NULL), 3);
+    cf_archive_free(&a);
+}
+
 const struct CMUnitTest cf_phases[] = {
     cmocka_unit_test(T_STO_FUN_03), cmocka_unit_test(T_STO_FUN_05), cmocka_unit_test(T_STO_FUN_07),
     cmocka_unit_test(T_STO_FUN_08), cmocka_unit_test(T_SM_CON_04),  cmocka_unit_test(T_SM_CON_05),
     cmocka_unit_test(T_SM_CON_07),  cmocka_unit_test(T_SM_CON_10),  cmocka_unit_test(T_SM_CON_11),
     cmocka_unit_test(T_SM_TME_07),  cmocka_unit_test(T_SM_TME_08),  cmocka_unit_test(T_SM_SIG_04),
-    cmocka_unit_test(T_SM_SIG_07),  cmocka_unit_test(T_SM_SIG_08),
+    cmocka_unit_test(T_SM_SIG_07),  cmocka_unit_test(T_SM_SIG_08),  cmocka_unit_test(T_II_ERR_04),
 };
 const size_t cf_phases_n = sizeof cf_phases / sizeof cf_phases[0];
