@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../client/transport.h"
 #include "helpers.h"
@@ -133,6 +134,7 @@ static void a1_read(const uint8_t *der, size_t len, a1_log *l)
         snprintf(e->tag, sizeof e->tag, "%.*s", (int)tl, t);
     }
     assert_int_equal(pclose(p), 0);
+    unlink(path);
     assert_int_equal(top, 1);
     assert_true(l->n >= 8);
     for (size_t i = 0; i < l->n; i++)   /* contiguous, from the SEQUENCE's content to its end */
