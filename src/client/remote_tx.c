@@ -191,8 +191,10 @@ static tse_err put_revision(remote *r, const char *tx_id, uint32_t rev, const ch
     if (!rc && kept)
         rc = parse_kept(resp, out, kept);
     /* signed and stored with an expired certificate: the caller answers as
-     * the engine does, after its bookkeeping of a successful call */
-    *expired = !rc && has_warning(resp, TSE_ERR_CERTIFICATE_EXPIRED);
+     * the engine does, after its bookkeeping of a successful call; an
+     * update kept unsigned made no log and answers as the engine does, OK */
+    *expired = !rc && has_warning(resp, TSE_ERR_CERTIFICATE_EXPIRED) &&
+               (out->signature_counter || (kept && kept->signature_counter));
     json_decref(resp);
     return rc;
 }

@@ -419,6 +419,7 @@ int main(int argc, char **argv)
         {"filtered", cf_filtered, &cf_filtered_n},
         {"export_format", cf_export_format, &cf_export_format_n},
         {"interface", cf_interface, &cf_interface_n},
+        {"phases", cf_phases, &cf_phases_n},
         {"faults", cf_faults, &cf_faults_n},
         {"file_only", cf_file_only, &cf_file_only_n},
     };

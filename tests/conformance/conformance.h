@@ -176,5 +176,7 @@ extern const struct CMUnitTest cf_users[], cf_device[], cf_time[], cf_logging[],
     cf_transactions[], cf_filtered[], cf_export_format[], cf_interface[], cf_faults[];
 extern const size_t cf_users_n, cf_device_n, cf_time_n, cf_logging_n, cf_clients_n, cf_transactions_n,
     cf_filtered_n, cf_export_format_n, cf_interface_n, cf_faults_n;
+extern const struct CMUnitTest cf_phases[];
+extern const size_t cf_phases_n;
 
 #endif
