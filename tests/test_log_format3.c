@@ -143,8 +143,14 @@ typedef struct want_log {
                      "3 cons SEQUENCE|4 prim PRINTABLESTRING:storage|4 prim BOOLEAN:255|2 prim BOOLEAN:255"
 #define IF "integration-interface"
 
+/* seAuditData of the CSP's keyGenerated audit log (docs/log-format-3.md) */
+#define KEY_GENERATED "0 cons SEQUENCE|1 prim PRINTABLESTRING:CSP|1 prim PRINTABLESTRING:keyGenerated|" \
+                      "1 cons SEQUENCE|2 prim %s|2 prim OBJECT|2 prim OCTET STRING"
+#define AUDIT "audit"
+
 static const want_log run[] = {
     {"startAudit", "SMA", NULL, "", false},   /* TR-03153-1 v1.1.1 9.8.2: the first log of a TSE */
+    {"keyGenerated", AUDIT, NULL, NULL, false},   /* the CSP's audit log of the key, once */
     {"selfTest", "SMA", NULL, SELF_TEST_OK, false},
     {"unblockPin", IF, "unauthenticated", "2 prim PRINTABLESTRING:admin|2 prim ENUMERATED:02", false},
     {"unblockPin", IF, "unauthenticated", "2 prim PRINTABLESTRING:admin|2 prim ENUMERATED:00", false},
@@ -171,9 +177,66 @@ static const want_log run[] = {
 };
 #define N_RUN (sizeof run / sizeof run[0])
 
+static bool is_audit(const want_log *w)
+{
+    return w->origin && !strcmp(w->origin, AUDIT);
+}
+
 static bool is_system(const want_log *w)
 {
-    return w->origin != NULL;
+    return w->origin != NULL && !is_audit(w);
+}
+
+/* The values of the OBJECT IDENTIFIERs `openssl asn1parse` shows in msg. */
+static void objects(const uint8_t *msg, size_t len, char *out, size_t cap)
+{
+    char *path = th_path("objects.der"), cmd[600], line[1024];
+    assert_int_equal(th_write_file(path, msg, len), 0);
+    snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = 0;
+    out[0] = 0;
+    while (fgets(line, sizeof line, p)) {
+        char *v = strstr(line, "prim: OBJECT");
+        v = v ? strchr(v, ':') : NULL;
+        v = v ? strchr(v + 1, ':') : NULL;
+        if (v)
+            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? "|" : "", (int)strcspn(v + 1, "\n"), v + 1);
+        assert_true(n < cap);
+    }
+    assert_int_equal(pclose(p), 0);
+    free(path);
+}
+
+/* The keyGenerated audit log: the elements of TR-03151-1 2.3.1.1 and no
+ * others, its seAuditData as documented, the TSE's own key and algorithm. */
+static void expect_key_generated(const uint8_t *msg, size_t len, const logmsg *m, tse_time_format f,
+                                 const uint8_t *point, size_t point_len)
+{
+    char want[1024];
+    /* version, certifiedDataType, serialNumber, signatureAlgorithm, seAuditData, counter, time, signature */
+    snprintf(want, sizeof want, "0 cons SEQUENCE|1 prim INTEGER:03|1 prim OBJECT:0.4.0.127.0.7.3.7.1.3|"
+                                "1 prim OCTET STRING|1 cons SEQUENCE|2 prim OBJECT|1 prim OCTET STRING|"
+                                "1 prim INTEGER|1 prim %s|1 prim OCTET STRING", time_tag(f));
+    char *got = asn1_shape(msg, len, false);
+    assert_string_equal(got, want);
+    free(got);
+    assert_int_equal(m->kind, LOGMSG_AUDIT);
+    assert_true(m->has_se_audit_data);
+    snprintf(want, sizeof want, KEY_GENERATED, time_tag(f));
+    got = asn1_shape(m->se_audit_data.p, m->se_audit_data.n, false);
+    assert_string_equal(got, want);
+    free(got);
+    /* publicKey, the last element, is the TSE's point; the algorithm is the log's */
+    assert_true(m->se_audit_data.n > point_len);
+    assert_memory_equal(m->se_audit_data.p + m->se_audit_data.n - point_len, point, point_len);
+    char in_log[256], in_audit[256], *sig;
+    objects(msg, len, in_log, sizeof in_log);
+    objects(m->se_audit_data.p, m->se_audit_data.n, in_audit, sizeof in_audit);
+    sig = strchr(in_log, '|');
+    assert_non_null(sig);
+    assert_string_equal(in_audit, sig + 1);
 }
 
 /* The signature counter of the `nth` (1, 2, ...) log of `op` in run[]. */
@@ -232,7 +295,9 @@ static void check_name(const char *names, const logmsg *m, const want_log *w)
     else
         snprintf(date, sizeof date, "%s_%.*s", m->time_format == LOGMSG_TIME_UTC ? "Utc" : "Gent",
                  (int)m->time_text.n, (const char *)m->time_text.p);
-    if (is_system(w)) {
+    if (is_audit(w)) {
+        snprintf(want, sizeof want, "%s_Sig-%llu_Log-Aud.log\n", date, (unsigned long long)m->signature_counter);
+    } else if (is_system(w)) {
         snprintf(want, sizeof want, "%s_Sig-%llu_Log-Sys_%s.log\n", date, (unsigned long long)m->signature_counter,
                  w->op);
     } else {
@@ -284,10 +349,12 @@ static void check_v3(tse_curve curve, tse_time_format fmt)
         if (!logmsg_parse(msg, len, &m, &err))
             fail_msg("counter %llu: %s", (unsigned long long)c, err.message);
         assert_int_equal(m.version, 3);
-        assert_true(slice_is(m.operation, w->op));
+        assert_true(is_audit(w) ? m.operation.n == 0 : slice_is(m.operation, w->op));
         assert_int_equal(th_openssl_verify(curve, info.hash, point, point_len, m.signed_bytes.p, m.signed_bytes.n,
                                            m.signature.p, m.signature.n), 0);
-        if (is_system(w)) {
+        if (is_audit(w)) {
+            expect_key_generated(msg, len, &m, fmt, point, point_len);
+        } else if (is_system(w)) {
             assert_true(m.has_event_origin && slice_is(m.event_origin, w->origin));
             assert_int_equal(m.has_event_triggered_by_user, w->user != NULL);
             if (w->user)

@@ -475,7 +475,7 @@ tse_err engine_import_certificate(engine *t, const char *pem_chain)
         r = engine_require_role(t, ROLE_ADMIN_ONLY, &op.timeout_ticket);
     if (!r) {
         store_change ch = {.kind = STORE_PUT_META, .key = "certificate", .value = copy, .value_len = n};
-        r = engine_submit_state(t, &ch, 1, &op.ticket);
+        r = engine_audit_certificate(t, copy, not_after, &ch, 1, &op.ticket);
     }
     if (!r) {
         free(t->cert_pem);

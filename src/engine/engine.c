@@ -370,18 +370,21 @@ tse_err engine_self_test(engine *t)
     char why[sizeof t->self_test_error];
     snprintf(why, sizeof why, "%s", t->self_test_error);
     pthread_mutex_unlock(&t->mu);
-    /* startAudit (a TSE's first), selfTest, then the safe state's logs, each
-     * committed before the next is made: a refused commit drains the store's
-     * queue, which must not hold another log of this thread unsigned */
+    /* startAudit (a TSE's first), the CSP's keyGenerated audit log (once),
+     * selfTest, then the safe state's logs, each committed before the next
+     * is made: a refused commit drains the store's queue, which must not
+     * hold another log of this thread unsigned */
     tse_err rc = TSE_OK;
-    for (int step = 0; logs && rc == TSE_OK && step < 4; step++) {
+    for (int step = 0; logs && rc == TSE_OK && step < 5; step++) {
         engine_commit *c = NULL;
         pthread_mutex_lock(&t->mu);
         if (step == 0 && t->key && !t->self_tested)
             rc = engine_log_start_audit(t, &c);
-        else if (step == 1 && t->key)
+        else if (step == 1 && t->key && !t->self_tested)
+            rc = engine_log_key_generated(t, &c);
+        else if (step == 2 && t->key)
             rc = engine_log_self_test(t, &c);
-        else if (step >= 2)   /* a late enterSecureState, then exitSecureState */
+        else if (step >= 3)   /* a late enterSecureState, then exitSecureState */
             rc = engine_log_secure_state(t, &c);
         pthread_mutex_unlock(&t->mu);
         if (rc == TSE_OK)

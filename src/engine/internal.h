@@ -299,6 +299,15 @@ tse_err engine_log_secure_state(engine *t, engine_commit **ticket);
  * names into t->self_test_bad_log, checked again by the self-test. */
 void engine_secure_state_load(engine *t);
 
+/* audit.c, under mu: the CSP's audit logs (format 3; seAuditData in
+ * docs/formats.md). keyGenerated once in the TSE's life, after startAudit
+ * (*ticket NULL when not due); certificateImported with the import's state
+ * changes `ch` in one commit (a TSE of format 2 or without its key: only
+ * the changes). */
+tse_err engine_log_key_generated(engine *t, engine_commit **ticket);
+tse_err engine_audit_certificate(engine *t, const char *pem, int64_t not_after, const store_change *ch, size_t n_ch,
+                                 engine_commit **ticket);
+
 /* update.c: the device's components (the deployment's with the applied
  * updates) into *out; under mu. */
 struct export_device;

@@ -967,10 +967,230 @@ static void T_EXP_LOG_12(void **state)
     cf_archive_free(&a);
 }
 
-/* Only log kinds the TRs define; OpenTSE writes no audit logs. */
+/* Only log kinds the TRs define: the audit logs are the CSP's. */
 static void known_kind(const struct cf_entry *e)
 {
-    assert_true(e->m.kind == LOGMSG_TRANSACTION || e->m.kind == LOGMSG_SYSTEM);
+    assert_true(e->m.kind == LOGMSG_TRANSACTION || e->m.kind == LOGMSG_SYSTEM || e->m.kind == LOGMSG_AUDIT);
+}
+
+/* ------------------------------------------------------------ audit logs */
+
+/* A ready TSE (its keyGenerated audit log written when it was opened)
+ * whose own certificate chain is imported again through the tse_* API
+ * (the SE API has no import): the certificateImported audit log; the SE
+ * API bound again with the admin logged in; the export into *a, the chain
+ * (PEM) into *chain if not NULL. */
+static void audit_day(cf_archive *a, char **chain)
+{
+    cf_fresh(CF_READY);
+    OK(seApiClose());
+    tse *t = tt_open(cf.url);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, CF_PIN, NULL, NULL), TSE_OK);
+    char *pem = NULL;
+    assert_int_equal(tse_export_certificates(t, &pem), TSE_OK);
+    assert_int_equal(tse_import_certificate(t, pem), TSE_OK);
+    if (chain)
+        *chain = strdup(pem);
+    tse_free(pem);
+    tse_close(t);
+    OK(seApiOpen(cf.url, tt_http() ? NULL : th_master_key(), NULL, NULL));
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    cf_sale(CF_CLIENT, "Beleg");
+    OK(cf_export(0, NULL, a));   /* each log's name and signature checked (openssl) */
+}
+
+/* The audit logs of `a`, at least two: keyGenerated and certificateImported. */
+static size_t audit_logs(const cf_archive *a, const struct cf_entry **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->e[i].is_log && a->e[i].m.kind == LOGMSG_AUDIT && n < cap)
+            out[n++] = &a->e[i];
+    assert_int_equal(n, 2);
+    return n;
+}
+
+/* Audit logs: the common content of TR-03151-1 2.3.1.2. */
+static void T_EXP_LOG_05(void **state)
+{
+    (void)state;
+    cf_archive a;
+    audit_day(&a, NULL);
+    const struct cf_entry *e[4];
+    size_t n = audit_logs(&a, e, 4);
+    for (size_t i = 0; i < n; i++) {
+        const logmsg *m = &e[i]->m;
+        assert_int_equal(m->version, 3);
+        assert_string_equal(m->certified_data_type, LOGMSG_OID_AUDIT);
+        assert_true(m->has_se_audit_data && m->se_audit_data.n > 0);
+        assert_int_equal(m->operation.n, 0);   /* no certifiedData */
+        assert_false(m->has_event_origin);
+        assert_memory_equal(m->serial_number.p, cf.info.serial_number, TSE_SERIAL_LEN);
+        assert_string_equal(m->signature_algorithm_oid, cf.info.signature_algorithm_oid);
+    }
+    assert_int_equal(e[0]->m.signature_counter, 2);   /* right after startAudit */
+    cf_archive_free(&a);
+}
+
+/* Audit logs: file names of TR-03151-1 2.5.5.2 (and logmsg_filename's,
+ * held by cf_export). */
+static void T_EXP_LOG_06(void **state)
+{
+    (void)state;
+    cf_archive a;
+    audit_day(&a, NULL);
+    const struct cf_entry *e[4];
+    size_t n = audit_logs(&a, e, 4);
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "_Sig-%llu_Log-Aud", (unsigned long long)e[i]->m.signature_counter);
+        assert_non_null(strstr(e[i]->path, want));
+        const char *end = strstr(e[i]->path, "_Log-Aud") + 8;
+        assert_true(!strcmp(end, ".log") || !strncmp(end, "_Fc-", 4));
+    }
+    cf_archive_free(&a);
+}
+
+/* Audit logs: the ASN.1 of TR-03151-1 2.3.1.1 and nothing else, read by
+ * `openssl asn1parse`: version, certifiedDataType, serialNumber,
+ * signatureAlgorithm, seAuditData, signatureCounter, signatureCreationTime,
+ * signatureValue. */
+static void T_EXP_LOG_07(void **state)
+{
+    (void)state;
+    cf_archive a;
+    audit_day(&a, NULL);
+    asn1parse_all(&a, LOGMSG_AUDIT);
+    const struct cf_entry *e[4];
+    size_t n = audit_logs(&a, e, 4);
+    for (size_t i = 0; i < n; i++) {
+        char path[600], cmd[800], line[512], got[600] = "";
+        snprintf(path, sizeof path, "%s/audit-%zu-%d.der", th_tmpdir(), i, rand());
+        assert_int_equal(th_write_file(path, e[i]->data, e[i]->len), 0);
+        snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s'", path);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t k = 0;
+        while (fgets(line, sizeof line, p)) {
+            unsigned d = 0;
+            char *dp = strstr(line, "d="), *kind = strstr(line, "prim: ");
+            if (!kind)
+                kind = strstr(line, "cons: ");
+            if (!dp || !kind || sscanf(dp, "d=%u", &d) != 1 || d != 1)
+                continue;   /* the top level's elements */
+            k += (size_t)snprintf(got + k, sizeof got - k, "%s%.*s", k ? "|" : "",
+                                  (int)strcspn(kind + 6, " :\n"), kind + 6);
+        }
+        assert_int_equal(pclose(p), 0);
+        const char *tm = cf.info.time_format == TSE_TIME_UNIX ? "INTEGER"
+                         : cf.info.time_format == TSE_TIME_UTC ? "UTCTIME" : "GENERALIZEDTIME";
+        char want[200];
+        snprintf(want, sizeof want, "INTEGER|OBJECT|OCTET|SEQUENCE|OCTET|INTEGER|%s|OCTET", tm);
+        assert_string_equal(got, want);
+    }
+    cf_archive_free(&a);
+}
+
+/* The SHA-256 of the `nth` certificate (0: the TSE's own) of a PEM chain,
+ * by the openssl command line; false when there is none. */
+static bool openssl_cert_hash(const char *pem, int nth, uint8_t out[32])
+{
+    const char *c = pem;
+    for (int i = 0; c && i <= nth; i++)
+        c = strstr(i ? c + 1 : c, "-----BEGIN CERTIFICATE-----");
+    if (!c)
+        return false;
+    const char *end = strstr(c, "-----END CERTIFICATE-----");
+    assert_non_null(end);
+    char path[600], cmd[1400];
+    snprintf(path, sizeof path, "%s/cert-%d-%d.pem", th_tmpdir(), nth, rand());
+    assert_int_equal(th_write_file(path, c, (size_t)(end - c) + 25), 0);
+    snprintf(cmd, sizeof cmd, "openssl x509 -in '%s' -outform DER | openssl dgst -sha256 -binary > '%s.sha'", path,
+             path);
+    assert_int_equal(system(cmd), 0);
+    char sha[620];
+    snprintf(sha, sizeof sha, "%s.sha", path);
+    size_t n = 0;
+    uint8_t *d = th_read_file(sha, &n);
+    assert_non_null(d);
+    assert_int_equal(n, 32);
+    memcpy(out, d, 32);
+    free(d);
+    return true;
+}
+
+/* seAuditData as OpenTSE documents it (docs/log-format-3.md, "Audit
+ * logs"), read by `openssl asn1parse -strparse`: keyGenerated names the
+ * TSE's point, certificateImported the SHA-256 of each certificate of the
+ * chain exportLoggingCertificates gives, the TSE's first. */
+static void T_EXP_LOG_17(void **state)
+{
+    (void)state;
+    cf_archive a;
+    char *chain = NULL;
+    audit_day(&a, &chain);
+    const struct cf_entry *e[4];
+    audit_logs(&a, e, 4);
+    const logmsg *key = &e[0]->m, *imp = &e[1]->m;
+    int certs = 0;
+    uint8_t h[8][32];
+    while (certs < 8 && openssl_cert_hash(chain, certs, h[certs]))
+        certs++;
+    assert_true(certs >= 1);
+    char path[600], cmd[900], line[512];
+    for (int i = 0; i < 2; i++) {
+        const logmsg *m = i ? imp : key;
+        snprintf(path, sizeof path, "%s/sad-%d-%d.der", th_tmpdir(), i, rand());
+        assert_int_equal(th_write_file(path, m->se_audit_data.p, m->se_audit_data.n), 0);
+        snprintf(cmd, sizeof cmd, "openssl asn1parse -inform DER -in '%s'", path);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        int strings = 0, octets = 0;
+        while (fgets(line, sizeof line, p)) {
+            const char *v = strrchr(line, ':');
+            if (strstr(line, "PRINTABLESTRING")) {
+                const char *want = strings++ == 0 ? "CSP" : i ? "certificateImported" : "keyGenerated";
+                assert_true(v && !strncmp(v + 1, want, strlen(want)));
+            }
+            octets += strstr(line, "OCTET STRING") != NULL;
+        }
+        assert_int_equal(pclose(p), 0);
+        assert_int_equal(strings, 2);
+        assert_int_equal(octets, i ? certs : 1);   /* a hash for each certificate of the chain */
+    }
+    /* keyGenerated: the point is publicKey, the last element */
+    assert_memory_equal(key->se_audit_data.p + key->se_audit_data.n - cf.point_len, cf.point, cf.point_len);
+    /* certificateImported: the hashes are its last OCTET STRINGs of 32 bytes, in the chain's order */
+    const uint8_t *end = imp->se_audit_data.p + imp->se_audit_data.n;
+    for (int c = 0; c < certs; c++) {
+        const uint8_t *at = end - (size_t)(certs - c) * 34;
+        assert_memory_equal(at, "\x04\x20", 2);
+        assert_memory_equal(at + 2, h[c], 32);
+    }
+    free(chain);
+    cf_archive_free(&a);
+}
+
+/* The audit logs are on the medium: after the TSE is bound again they are
+ * still exported, byte for byte. */
+static void T_STO_FUN_11(void **state)
+{
+    (void)state;
+    cf_archive a, b;
+    audit_day(&a, NULL);
+    OK(seApiClose());
+    OK(seApiOpen(cf.url, tt_http() ? NULL : th_master_key(), NULL, NULL));
+    OK(cf_export(0, NULL, &b));
+    const struct cf_entry *e[4];
+    size_t n = audit_logs(&a, e, 4);
+    for (size_t i = 0; i < n; i++) {
+        const struct cf_entry *again = cf_entry(&b, e[i]->path);
+        assert_non_null(again);
+        assert_int_equal(again->len, e[i]->len);
+        assert_memory_equal(again->data, e[i]->data, e[i]->len);
+    }
+    cf_archive_free(&a);
+    cf_archive_free(&b);
 }
 
 static void T_EXP_LOG_18(void **state)
@@ -1041,6 +1261,8 @@ const struct CMUnitTest cf_export_format[] = {
     cmocka_unit_test(T_EXP_INF_04), cmocka_unit_test(T_EXP_INF_07), cmocka_unit_test(T_EXP_LOG_01),
     cmocka_unit_test(T_EXP_LOG_02), cmocka_unit_test(T_EXP_LOG_03), cmocka_unit_test(T_EXP_LOG_04),
     cmocka_unit_test(T_EXP_LOG_08), cmocka_unit_test(T_EXP_LOG_11), cmocka_unit_test(T_EXP_LOG_12),
+    cmocka_unit_test(T_EXP_LOG_05), cmocka_unit_test(T_EXP_LOG_06), cmocka_unit_test(T_EXP_LOG_07),
+    cmocka_unit_test(T_EXP_LOG_17), cmocka_unit_test(T_STO_FUN_11),
     cmocka_unit_test(T_EXP_LOG_18), cmocka_unit_test(T_EXP_LOG_23), cmocka_unit_test(T_EXP_LOG_24),
     cmocka_unit_test(T_EXP_LOG_26), cmocka_unit_test(T_EXP_LOG_28), cmocka_unit_test(T_EXP_LOG_29),
 };

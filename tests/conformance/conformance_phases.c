@@ -39,7 +39,8 @@ typedef struct a1_log {
     const uint8_t *der;
     a1_el el[24];
     size_t n;
-    bool tx;          /* certifiedDataType transaction log, else system log */
+    bool tx;          /* certifiedDataType transaction log, else system or audit log */
+    bool audit;       /* the CSP's audit log: no eventType, seAuditData after signatureAlgorithm */
     char op[64];      /* operationType or eventType */
     uint64_t counter;
     int64_t time;
@@ -87,7 +88,7 @@ static int64_t a1_time(const a1_log *l, size_t i)
 }
 
 /* Reads the log `der` with `openssl asn1parse`: one SEQUENCE over all of
- * it, its elements contiguous, version 3, a transaction or system log,
+ * it, its elements contiguous, version 3, a transaction, system or audit log,
  * then serialNumber (the TSE's), signatureAlgorithm, signatureCounter, the
  * log time in the TSE's format and signatureValue, which `openssl dgst`
  * verifies over the bytes from version to the log time. */
@@ -146,21 +147,29 @@ static void a1_read(const uint8_t *der, size_t len, a1_log *l)
     static const uint8_t oid_tx[] = {0x04, 0x00, 0x7f, 0x00, 0x07, 0x03, 0x07, 0x01, 0x01};   /* 0.4.0.127.0.7.3.7.1.1 */
     assert_true(l->el[1].len == sizeof oid_tx && !memcmp(a1_content(l, 1), oid_tx, sizeof oid_tx - 1));
     uint8_t last = a1_content(l, 1)[sizeof oid_tx - 1];
-    assert_true(last == 1 || last == 2);   /* a transaction or a system log; OpenTSE writes no audit logs */
+    assert_true(last >= 1 && last <= 3);   /* a transaction, system or audit log */
     l->tx = last == 1;
-    assert_true(!strcmp(l->el[2].tag, "cont [ 0 ]") && !l->el[2].cons && l->el[2].len < sizeof l->op);
-    memcpy(l->op, a1_content(l, 2), l->el[2].len);
+    l->audit = last == 3;
+    if (!l->audit) {
+        assert_true(!strcmp(l->el[2].tag, "cont [ 0 ]") && !l->el[2].cons && l->el[2].len < sizeof l->op);
+        memcpy(l->op, a1_content(l, 2), l->el[2].len);
+    }
 
-    size_t k = l->n - 5;
+    /* serialNumber, signatureAlgorithm, [seAuditData,] counter, time, signatureValue */
+    size_t k = l->audit ? 2 : l->n - 5, d = l->audit;
+    if (l->audit) {
+        assert_int_equal(l->n, 8);
+        assert_string_equal(l->el[k + 2].tag, "OCTET STRING");
+    }
     assert_true(!strcmp(l->el[k].tag, "OCTET STRING") && l->el[k].len == TSE_SERIAL_LEN);
     assert_memory_equal(a1_content(l, k), cf.info.serial_number, TSE_SERIAL_LEN);
     assert_true(!strcmp(l->el[k + 1].tag, "SEQUENCE") && l->el[k + 1].cons);
-    l->counter = a1_uint(l, k + 2);
-    l->time = a1_time(l, k + 3);
-    assert_string_equal(l->el[k + 4].tag, "OCTET STRING");
-    size_t from = l->el[0].off, to = l->el[k + 4].off;
+    l->counter = a1_uint(l, k + 2 + d);
+    l->time = a1_time(l, k + 3 + d);
+    assert_string_equal(l->el[k + 4 + d].tag, "OCTET STRING");
+    size_t from = l->el[0].off, to = l->el[k + 4 + d].off;
     assert_int_equal(th_openssl_verify(cf.info.curve, cf.info.hash, cf.point, cf.point_len, der + from, to - from,
-                                       a1_content(l, k + 4), l->el[k + 4].len),
+                                       a1_content(l, k + 4 + d), l->el[k + 4 + d].len),
                      0);
 }
 
@@ -601,8 +610,8 @@ static void T_SM_CON_11(void **state)
 
 /* SM_TME_07, SM_SIG_07: initialize, updateTime several times, a
  * transaction with an update without a protection step, the secure
- * element's own data (OpenTSE writes no audit logs, EXP_LOG_05: its SMA's
- * selfTest log stands there), disableSecureElement. */
+ * element's own data (the CSP's keyGenerated audit log, written when the
+ * TSE was first opened, and the selfTest's log), disableSecureElement. */
 static void life_of_a_tse(bool watch_time)
 {
     run_begin(CF_ADMIN);
