@@ -113,9 +113,10 @@ static bool name_matches(const logmsg *m, const char *name)
 
 static bool copy_text(logmsg_bytes b, char *out, size_t cap)
 {
-    if (b.n >= cap || memchr(b.p, 0, b.n))
+    if (b.n >= cap || (b.n && memchr(b.p, 0, b.n)))
         return false;
-    memcpy(out, b.p, b.n);
+    if (b.n)   /* an audit log has no operation */
+        memcpy(out, b.p, b.n);
     out[b.n] = 0;
     return true;
 }
