@@ -4,7 +4,9 @@
  * process (seApiOpen); each function converts its arguments (strings with
  * their length, struct tm in UTC), calls the tse_* function, maps its
  * tse_err to the ERROR_ code of the TR's exception, and writes the outputs
- * within their limits. The status of the last call of each thread, with
+ * within their limits. The read functions first check TR-03153-1 v1.1.1
+ * table 9 (table9 below) against the user logged in now; the engine checks
+ * the roles of the others. The status of the last call of each thread, with
  * its additional information, is kept for getLastFunctionCallStatus.
  */
 #include <limits.h>

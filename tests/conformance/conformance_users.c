@@ -26,7 +26,8 @@ typedef struct want_log {
 } want_log;
 
 /* The logs after signature counter `from` of a complete export (read by
- * whoever may export now) are exactly the system logs `w` in counter order.
+ * whoever may export now) are exactly `w` in counter order: system logs by
+ * their eventType, transaction logs by their operationType.
  * For the time admin, who may read no logs (table 9), the checks come once
  * another user is logged in. */
 static void expect_logs_after(unsigned long int from, const want_log *w, size_t n)
@@ -43,7 +44,9 @@ static void expect_logs_after(unsigned long int from, const want_log *w, size_t 
             fail_msg("log %llu (%.*s) after the %zu expected", (unsigned long long)e->m.signature_counter,
                      (int)e->m.operation.n, e->m.operation.p, n);
         found++;
-        assert_int_equal(e->m.kind, LOGMSG_SYSTEM);
+        size_t el = strlen(w[k].event);
+        bool tx = el > 11 && !strcmp(w[k].event + el - 11, "Transaction");
+        assert_int_equal(e->m.kind, tx ? LOGMSG_TRANSACTION : LOGMSG_SYSTEM);
         if (!bytes_equal(e->m.operation, w[k].event))
             fail_msg("log %llu is %.*s, expected %s", (unsigned long long)e->m.signature_counter,
                      (int)e->m.operation.n, e->m.operation.p, w[k].event);
@@ -340,33 +343,73 @@ static void read_functions(unsigned long int tx)
 }
 
 /* The time admin calling the functions it may not (table 37):
- * ErrorUserNotAuthorized, nothing is logged (checked after its logOut, as
- * it may read no log). */
+ * ErrorUserNotAuthorized, nothing is logged (read back once another user
+ * is logged in, as the time admin may read no log). */
 static void T_II_AUT_09(void **state)
 {
     (void)state;
-    cf_fresh(CF_READY);
-    unsigned long int tx = cf_sale(CF_CLIENT, "a");
+    cf_fresh(CF_ADMIN);
     unsigned long int before = cf_signature_counter();
     cf_time_admin();   /* the admin is logged out by it */
-    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);                  /* _B */
-    unsigned char d[2048];
-    unsigned long int n = 0;
-    EXPECT(getDescription(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);         /* _C */
-    unsigned long int len = 0;
-    EXPECT(getLastFunctionCallStatus(sizeof d, d, &len), ERROR_USER_NOT_AUTHORIZED);
-    assert_non_null(strstr((char *)d, "getDescription"));   /* the reason names the function */
-    EXPECT(selfTest(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);               /* _D */
-    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);                  /* _F */
-    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);                     /* _J */
-    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHORIZED);           /* _O */
-    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHORIZED);          /* _P */
-    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);                /* _AE */
-    reads_but_time_admin(ERROR_USER_NOT_AUTHORIZED, tx);
+    EXPECT(initialize(), ERROR_USER_NOT_AUTHORIZED);                            /* _A */
     OK(logOut(S("timeadmin")));
     EXPECT_LOGS_AFTER(before, {"unblockPin", NULL}, {"logOut", ""}, {"authenticateUser", NULL},
                       {"logOut", "timeadmin"});
-    read_functions(tx);   /* unauthenticated again: all of them */
+
+    cf_fresh(CF_READY);
+    OK(lockTransactionLogging());
+    OK(unblockPin(S("timeadmin"), S(cf.puk), S(CF_TIME_PIN)));
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    EXPECT(unlockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);              /* _AF */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL});
+    OK(unlockTransactionLogging());
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    size_t blen = 0;
+    uint8_t *backup = th_read_file(a.file, &blen);
+    assert_non_null(backup);
+    cf_archive_free(&a);
+    char m[200];
+    snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: 1\nSMAERS,OpenTSE,libopentse,9.9.9,\n");
+    size_t plen = 0;
+    uint8_t *pkg = th_update_package(m, cf_update_key, &plen);
+    assert_non_null(pkg);
+
+    cf_logger();   /* with its PIN the transactions are the logger's */
+    unsigned long int tx = cf_sale(CF_CLIENT, "a");
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);                  /* _B */
+    unsigned char d[2048];
+    unsigned long int n = 0, len = 0;
+    EXPECT(getDescription(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);         /* _C */
+    EXPECT(getLastFunctionCallStatus(sizeof d, d, &len), ERROR_USER_NOT_AUTHORIZED);
+    assert_non_null(strstr((char *)d, "getDescription"));   /* the reason names the function */
+    EXPECT(selfTest(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);               /* _D */
+    EXPECT(updateDevice(pkg, plen), ERROR_USER_NOT_AUTHORIZED);                 /* _E */
+    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);                  /* _F */
+    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);                     /* _J */
+    EXPECT(restoreLogsFromBackup(backup, blen), ERROR_USER_NOT_AUTHORIZED);     /* _M */
+    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHORIZED);           /* _O */
+    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHORIZED);          /* _P */
+    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);                /* _AE */
+    reads_but_time_admin(ERROR_USER_NOT_AUTHORIZED, tx);                        /* _H.._L, _N, _T.._AD */
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
+    unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "open", NULL, EXECUTION_OK);
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);         /* _Q */
+    EXPECT(cf_update(CF_CLIENT, open, CF_TYPE, "b", true, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _R */
+    EXPECT(cf_finish(CF_CLIENT, open, CF_TYPE, "c", NULL, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _S */
+    OK(logOut(S("timeadmin")));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL}, {"startTransaction", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL}, {"logOut", "timeadmin"});
+    read_functions(open);   /* unauthenticated again: all of them */
+    free(pkg);
+    free(backup);
 }
 
 /* Unauthenticated: the read functions of table 38. */
