@@ -567,6 +567,30 @@ static void logged_in_is(tse *t, const char *want)
     assert_string_equal(who, want);
 }
 
+#define TIME_PIN "246802"
+#define LOGGER_PIN "975319"
+
+/* The admin's PIN set and the admin logged in; it sets the time admin's
+ * and the logger's PINs. */
+static void with_pins(tse *t, const char *puk)
+{
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    logged_in_is(t, TSE_USER_ADMIN);
+    assert_int_equal(tse_set_user_pin(t, TSE_USER_TIME_ADMIN, TIME_PIN), TSE_OK);
+    assert_int_equal(tse_set_user_pin(t, TSE_USER_LOGGER, LOGGER_PIN), TSE_OK);
+}
+
+/* Logs `user` in, then logs `out` out (NULL: nobody); who is logged in is `want`. */
+static void in_out(tse *t, const char *user, const char *out, const char *want)
+{
+    const char *pin = !strcmp(user, TSE_USER_LOGGER) ? LOGGER_PIN : TIME_PIN;
+    assert_int_equal(tse_authenticate_user(t, user, pin, NULL, NULL), TSE_OK);
+    if (out)
+        assert_int_equal(tse_logout(t, out), TSE_OK);
+    logged_in_is(t, want);
+}
+
 /* Who is logged in (the roles of TR-03153-1 v1.1.1 table 9): one user at a
  * time on a TSE of log format 3; asking logs nothing. A TSE of log format 2
  * (file only) keeps a session per user and names the widest read rights. */
@@ -580,23 +604,17 @@ static void test_logged_in_user(void **state)
     char who[TSE_USER_ID_BUF];
     assert_int_equal(tse_logged_in_user(t, NULL), TSE_ERR_INVALID_ARGUMENT);
     assert_int_equal(tse_logged_in_user(NULL, who), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
-    logged_in_is(t, TSE_USER_ADMIN);
-    assert_int_equal(tse_set_user_pin(t, TSE_USER_TIME_ADMIN, "246802"), TSE_OK);
-    assert_int_equal(tse_set_user_pin(t, TSE_USER_LOGGER, "975319"), TSE_OK);
+    with_pins(t, puk);
     assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "000000", NULL, NULL),
                      TSE_ERR_AUTHENTICATION_FAILED);
     logged_in_is(t, TSE_USER_ADMIN);   /* a wrong PIN changes nobody */
     tse_info before, after;
     assert_int_equal(tse_get_info(t, &before), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "246802", NULL, NULL), TSE_OK);
-    logged_in_is(t, TSE_USER_TIME_ADMIN);   /* the admin was logged out by it */
+    in_out(t, TSE_USER_TIME_ADMIN, NULL, TSE_USER_TIME_ADMIN);   /* the admin was logged out by it */
     logged_in_is(t, TSE_USER_TIME_ADMIN);
     assert_int_equal(tse_get_info(t, &after), TSE_OK);
     assert_int_equal(after.signature_counter, before.signature_counter + 2);   /* logOut, authenticateUser */
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_LOGGER, "975319", NULL, NULL), TSE_OK);
-    logged_in_is(t, TSE_USER_LOGGER);
+    in_out(t, TSE_USER_LOGGER, NULL, TSE_USER_LOGGER);
     assert_int_equal(tse_logout(t, TSE_USER_LOGGER), TSE_OK);
     logged_in_is(t, TSE_USER_UNAUTHENTICATED);
     tse_close(t);
@@ -611,18 +629,10 @@ static void test_logged_in_user(void **state)
     char v2[600];
     snprintf(v2, sizeof v2, "file:%s", path);
     t = tt_open(v2);
-    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
-    assert_int_equal(tse_set_user_pin(t, TSE_USER_TIME_ADMIN, "246802"), TSE_OK);
-    assert_int_equal(tse_set_user_pin(t, TSE_USER_LOGGER, "975319"), TSE_OK);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "246802", NULL, NULL), TSE_OK);
-    logged_in_is(t, TSE_USER_ADMIN);   /* still logged in beside the time admin */
-    assert_int_equal(tse_logout(t, TSE_USER_ADMIN), TSE_OK);
-    logged_in_is(t, TSE_USER_TIME_ADMIN);
-    assert_int_equal(tse_authenticate_user(t, TSE_USER_LOGGER, "975319", NULL, NULL), TSE_OK);
-    logged_in_is(t, TSE_USER_LOGGER);
-    assert_int_equal(tse_logout(t, TSE_USER_LOGGER), TSE_OK);
-    logged_in_is(t, TSE_USER_TIME_ADMIN);
+    with_pins(t, puk);
+    in_out(t, TSE_USER_TIME_ADMIN, NULL, TSE_USER_ADMIN);   /* the admin stays beside the time admin */
+    in_out(t, TSE_USER_LOGGER, TSE_USER_ADMIN, TSE_USER_LOGGER);
+    in_out(t, TSE_USER_LOGGER, TSE_USER_LOGGER, TSE_USER_TIME_ADMIN);
     tse_close(t);
     free(path);
 }
