@@ -185,6 +185,8 @@ typedef enum tse_auth_result {
 #define TSE_USER_ADMIN "admin"          /* role Admin */
 #define TSE_USER_TIME_ADMIN "timeadmin" /* role TimeAdmin: updateTime only */
 #define TSE_USER_LOGGER "logger"        /* role logger: transactions; with a PIN only when logged in */
+#define TSE_USER_UNAUTHENTICATED "unauthenticated" /* nobody logged in (TR-03153-1 v1.1.1 5.3.2.1) */
+#define TSE_USER_ID_BUF 16              /* room for the longest of these with its NUL */
 
 /* Limits. */
 #define TSE_SERIAL_LEN 32
@@ -434,6 +436,17 @@ TSE_API TSE_NODISCARD tse_err tse_set_time_admin_pin(tse *t, const char *new_pin
  * Errors: as tse_set_time_admin_pin; INVALID_ARGUMENT for the admin,
  * USER_ID_NOT_MANAGED for an unknown id. */
 TSE_API TSE_NODISCARD tse_err tse_set_user_pin(tse *t, const char *user_id, const char *new_pin);
+
+/* Who is logged in now: TSE_USER_ADMIN, TSE_USER_TIME_ADMIN,
+ * TSE_USER_LOGGER or TSE_USER_UNAUTHENTICATED (nobody, or only sessions
+ * that timed out), into `out`. The roles of TR-03153-1 v1.1.1 table 9 are
+ * this user's; se_api.h checks its read functions against it. A TSE of log
+ * format 3 has one user at most logged in; one of log format 2 may have a
+ * session per user, and then the one with the widest read rights is named
+ * (admin, then logger, then time admin). Nothing is logged or changed.
+ * Errors: INVALID_ARGUMENT (NULL out), and over http(s) UNREACHABLE,
+ * NOT_SUPPORTED (an opentsed without the logged-in-user route). */
+TSE_API TSE_NODISCARD tse_err tse_logged_in_user(tse *t, char out[TSE_USER_ID_BUF]);
 
 /* ------------------------------------------------------ administration */
 

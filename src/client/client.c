@@ -172,6 +172,15 @@ tse_err tse_set_user_pin(tse *t, const char *user_id, const char *new_pin)
     return t->ops->set_user_pin(t->backend, user_id, new_pin);
 }
 
+tse_err tse_logged_in_user(tse *t, char out[TSE_USER_ID_BUF])
+{
+    if (!t)
+        return no_handle();
+    if (!out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "out is required");
+    return note(t, t->ops->logged_in_user(t->backend, out), NULL, NULL, 0, NULL, NULL, 0);
+}
+
 tse_err tse_set_time_admin_pin(tse *t, const char *new_pin)
 {
     return tse_set_user_pin(t, TSE_USER_TIME_ADMIN, new_pin);

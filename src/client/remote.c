@@ -262,6 +262,7 @@ const tse_ops transport_remote = {
     .logout = remote_logout,
     .unblock_user = remote_unblock_user,
     .set_user_pin = remote_set_user_pin,
+    .logged_in_user = remote_logged_in_user,
     .initialize = remote_initialize,
     .update_time = remote_update_time,
     .disable_secure_element = remote_disable_secure_element,

@@ -17,6 +17,7 @@
  * and through OpenTSE's extensions of the contract (docs/api.md):
  *
  *   time admin PIN, login, logout PATCH /tss/{id}/time-admin, POST .../auth, .../logout
+ *   logged_in_user                GET  /tss/{id}/logged-in-user
  *   update_time                   POST /tss/{id}/time {unix_time}
  *   self_test                     POST /tss/{id}/self-test
  *   read_log_message/_by_counter  GET  /tss/{id}/log/last, /log/{counter}
@@ -59,6 +60,8 @@ tse_err remote_authenticate_user(void *backend, const char *user_id, const char 
 tse_err remote_logout(void *backend, const char *user_id);
 tse_err remote_unblock_user(void *backend, const char *user_id, const char *puk, const char *new_pin);
 tse_err remote_set_user_pin(void *backend, const char *user_id, const char *new_pin);
+/* GET /tss/{id}/logged-in-user */
+tse_err remote_logged_in_user(void *backend, char out[TSE_USER_ID_BUF]);
 tse_err remote_initialize(void *backend, const char *description);
 tse_err remote_update_time(void *backend, int64_t unix_time);
 tse_err remote_disable_secure_element(void *backend);

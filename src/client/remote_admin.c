@@ -132,6 +132,32 @@ tse_err remote_set_user_pin(void *backend, const char *user_id, const char *new_
     return call_body(r, "PATCH", path, json_pack("{s:s}", "new_pin", new_pin));
 }
 
+tse_err remote_logged_in_user(void *backend, char out[TSE_USER_ID_BUF])
+{
+    remote *r = backend;
+    char path[96];
+    snprintf(path, sizeof path, "%s/logged-in-user", TSS_PATH(r));
+    json_t *j = NULL, *err = NULL;
+    tse_err rc = http_call_err(r->h, "GET", path, NULL, true, &j, &err);
+    const char *code = json_string_value(json_object_get(err, "code"));
+    if (rc == TSE_ERR_NOT_FOUND && code && !strcmp(code, "E_NOT_FOUND"))   /* the route, not the TSS */
+        rc = engine_fail(TSE_ERR_NOT_SUPPORTED, "the server does not tell who is logged in (an opentsed "
+                                                "without GET .../logged-in-user)");
+    json_decref(err);
+    const char *id = rc ? NULL : json_string_value(json_object_get(j, "user_id"));
+    static const char *const users[] = {TSE_USER_ADMIN, TSE_USER_TIME_ADMIN, TSE_USER_LOGGER,
+                                        TSE_USER_UNAUTHENTICATED};
+    bool known = false;
+    for (size_t i = 0; id && i < sizeof users / sizeof users[0]; i++)
+        known |= !strcmp(id, users[i]);
+    if (!rc && !known)
+        rc = engine_fail(TSE_ERR_INTERNAL, "the server's logged-in user does not fit the contract");
+    if (!rc)
+        snprintf(out, TSE_USER_ID_BUF, "%s", id);
+    json_decref(j);
+    return rc;
+}
+
 /* ------------------------------------------------------ administration */
 
 static tse_err patch_tss(remote *r, json_t *body)

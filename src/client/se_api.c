@@ -4,7 +4,9 @@
  * process (seApiOpen); each function converts its arguments (strings with
  * their length, struct tm in UTC), calls the tse_* function, maps its
  * tse_err to the ERROR_ code of the TR's exception, and writes the outputs
- * within their limits. The status of the last call of each thread, with
+ * within their limits. The read functions first check TR-03153-1 v1.1.1
+ * table 9 (table9 below) against the user logged in now; the engine checks
+ * the roles of the others. The status of the last call of each thread, with
  * its additional information, is kept for getLastFunctionCallStatus.
  */
 #include <limits.h>
@@ -203,16 +205,97 @@ static short int enter(tse **t)
     return done(ERROR_SE_API_NOT_BOUND, "no TSE is bound: call seApiOpen first");
 }
 
-/* enter() for a function with one output, which must not be NULL. */
-static short int enter_out(const void *out, tse **t)
-{
-    return out ? enter(t) : done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
-}
-
 static short int leave(short int status)
 {
     pthread_rwlock_unlock(&bind_lock);
     return status;
+}
+
+/* The roles of TR-03153-1 v1.1.1 5.3.1.1, as bits of table 9's columns. */
+enum { R_UNAUTHENTICATED = 1, R_LOGGER = 2, R_ADMIN = 4, R_TIMEADMIN = 8 };
+#define R_ALL (R_UNAUTHENTICATED | R_LOGGER | R_ADMIN | R_TIMEADMIN)
+#define R_NOT_TIMEADMIN (R_UNAUTHENTICATED | R_LOGGER | R_ADMIN)
+
+/* Table 9 for the functions that only read: who may call each. The others
+ * change the TSE, and the engine checks their roles on either transport. */
+static const struct {
+    const char *fn;
+    unsigned char who;
+} table9[] = {
+    {"getDescription", R_ADMIN},
+    {"getTotalMemory", R_ALL},
+    {"getUsedMemory", R_ALL},
+    {"getFreeMemory", R_ALL},
+    {"getDeviceHealth", R_ALL},
+    {"getComponentVersions", R_ALL},
+    {"getEndOfUsageDate", R_ALL},
+    {"getTimeSyncVariant", R_ALL},
+    {"getCurrentSeTime", R_ALL},
+    {"exportLogMessages", R_NOT_TIMEADMIN},
+    {"exportLoggingCertificates", R_NOT_TIMEADMIN},
+    {"exportSerialNumbers", R_NOT_TIMEADMIN},
+    {"getCurrentLoggingSignatureCounters", R_NOT_TIMEADMIN},
+    {"getLastLogMessage", R_NOT_TIMEADMIN},
+    {"getLastTransactionLogMessage", R_NOT_TIMEADMIN},
+    {"getLastTransactionLogMessageTransactionNumber", R_NOT_TIMEADMIN},
+    {"exportFilteredTransactionLogs", R_NOT_TIMEADMIN},
+    {"getSupportedTransactionUpdateVariants", R_NOT_TIMEADMIN},
+    {"getCurrentNumberOfClients", R_NOT_TIMEADMIN},
+    {"getMaxNumberOfClients", R_NOT_TIMEADMIN},
+    {"getRegisteredClients", R_NOT_TIMEADMIN},
+    {"getCurrentNumberOfTransactions", R_NOT_TIMEADMIN},
+    {"getMaxNumberOfTransactions", R_NOT_TIMEADMIN},
+    {"getTransactionState", R_NOT_TIMEADMIN},
+    {"getOpenTransactions", R_NOT_TIMEADMIN},
+    {"getCurrentTransactionCounter", R_NOT_TIMEADMIN},
+};
+
+/* Whether the user logged in now may call read function `fn` (table 9,
+ * steps 1 and 2 of each function's detailed description): EXECUTION_OK,
+ * or ERROR_USER_NOT_AUTHENTICATED / ERROR_USER_NOT_AUTHORIZED. A function
+ * open to every user asks nobody. */
+static short int may_call(tse *t, const char *fn)
+{
+    unsigned who = 0;
+    for (size_t i = 0; i < sizeof table9 / sizeof table9[0] && !who; i++)
+        if (!strcmp(table9[i].fn, fn))
+            who = table9[i].who;
+    if (who == R_ALL)
+        return EXECUTION_OK;
+    char user[TSE_USER_ID_BUF];
+    tse_err rc = who ? tse_logged_in_user(t, user) : engine_fail(TSE_ERR_INTERNAL, "%s has no roles", fn);
+    if (rc)
+        return result(rc, FN_OTHER);
+    unsigned role = !strcmp(user, TSE_USER_ADMIN)        ? R_ADMIN
+                    : !strcmp(user, TSE_USER_TIME_ADMIN) ? R_TIMEADMIN
+                    : !strcmp(user, TSE_USER_LOGGER)     ? R_LOGGER
+                                                         : R_UNAUTHENTICATED;
+    if (who & role)
+        return EXECUTION_OK;
+    char why[160];
+    if (role == R_UNAUTHENTICATED) {
+        snprintf(why, sizeof why, "log in as %s first (%s, TR-03153-1 table 9)",
+                 who & R_ADMIN ? TSE_USER_ADMIN : who & R_LOGGER ? TSE_USER_LOGGER : TSE_USER_TIME_ADMIN, fn);
+        return done(ERROR_USER_NOT_AUTHENTICATED, why);
+    }
+    snprintf(why, sizeof why, "%s may not call %s (TR-03153-1 table 9)", user, fn);
+    return done(ERROR_USER_NOT_AUTHORIZED, why);
+}
+
+/* enter() for read function `fn`, refused unless table 9 lets the user
+ * logged in call it. */
+static short int enter_as(const char *fn, tse **t)
+{
+    if (enter(t))
+        return last_status;
+    short int s = may_call(*t, fn);
+    return s ? leave(s) : EXECUTION_OK;
+}
+
+/* enter_as() for a read function with one output, which must not be NULL. */
+static short int enter_out(const char *fn, const void *out, tse **t)
+{
+    return out ? enter_as(fn, t) : done(ERROR_PARAMETER_SYNTAX, "the output is NULL");
 }
 
 short int seApiOpen(const char *url, const char *masterKeyPath, const char *apiKey, const char *apiSecret)
@@ -469,7 +552,7 @@ short int getDescription(unsigned long int descriptionLimit, unsigned char *desc
                          unsigned long int *descriptionLength)
 {
     tse *t;
-    if (enter(&t))
+    if (enter_as(__func__, &t))
         return last_status;
     char d[TSE_MAX_DESCRIPTION_LEN + 1];
     tse_err rc = tse_get_description(t, d);
@@ -541,10 +624,11 @@ short int disableSecureElement(void)
 
 /* ------------------------------------------------- device information */
 
-static short int memory(tse_err (*get)(tse *, uint64_t *), short int failed, unsigned long int *out)
+static short int memory(const char *fn, tse_err (*get)(tse *, uint64_t *), short int failed,
+                        unsigned long int *out)
 {
     tse *t;
-    if (enter_out(out, &t))
+    if (enter_out(fn, out, &t))
         return last_status;
     uint64_t v = 0;
     tse_err rc = get(t, &v);
@@ -558,26 +642,26 @@ static short int memory(tse_err (*get)(tse *, uint64_t *), short int failed, uns
 
 short int getTotalMemory(unsigned long int *totalMemory)
 {
-    return memory(tse_get_total_memory, ERROR_GET_TOTAL_MEMORY_FAILED, totalMemory);
+    return memory(__func__, tse_get_total_memory, ERROR_GET_TOTAL_MEMORY_FAILED, totalMemory);
 }
 
 short int getUsedMemory(unsigned long int *usedMemory)
 {
-    return memory(tse_get_used_memory, ERROR_GET_USED_MEMORY_FAILED, usedMemory);
+    return memory(__func__, tse_get_used_memory, ERROR_GET_USED_MEMORY_FAILED, usedMemory);
 }
 
 short int getFreeMemory(unsigned long int *freeMemory)
 {
-    return memory(tse_get_free_memory, ERROR_GET_FREE_MEMORY_FAILED, freeMemory);
+    return memory(__func__, tse_get_free_memory, ERROR_GET_FREE_MEMORY_FAILED, freeMemory);
 }
 
 /* A function with one DER output: get(t, &der, &len); `failed` when the
  * store cannot give what it needs. */
-static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), short int failed, const char *name,
-                          unsigned long int limit, unsigned char *buf, unsigned long int *length)
+static short int der_call(const char *fn, tse_err (*get)(tse *, uint8_t **, size_t *), short int failed,
+                          const char *name, unsigned long int limit, unsigned char *buf, unsigned long int *length)
 {
     tse *t;
-    if (enter(&t))
+    if (enter_as(fn, &t))
         return last_status;
     uint8_t *der = NULL;
     size_t n = 0;
@@ -592,21 +676,21 @@ static short int der_call(tse_err (*get)(tse *, uint8_t **, size_t *), short int
 short int getDeviceHealth(unsigned long int healthInformationSetLimit, unsigned char *healthInformationSet,
                           unsigned long int *healthInformationSetLength)
 {
-    return der_call(tse_get_device_health, ERROR_GET_DEVICE_HEALTH_FAILED, "healthInformationSet",
+    return der_call(__func__, tse_get_device_health, ERROR_GET_DEVICE_HEALTH_FAILED, "healthInformationSet",
                     healthInformationSetLimit, healthInformationSet, healthInformationSetLength);
 }
 
 short int getComponentVersions(unsigned long int deviceInformationSetLimit, unsigned char *deviceInformationSet,
                                unsigned long int *deviceInformationSetLength)
 {
-    return der_call(tse_get_component_versions, ERROR_GET_COMPONENT_VERSIONS_FAILED, "deviceInformationSet",
+    return der_call(__func__, tse_get_component_versions, ERROR_GET_COMPONENT_VERSIONS_FAILED, "deviceInformationSet",
                     deviceInformationSetLimit, deviceInformationSet, deviceInformationSetLength);
 }
 
 short int exportSerialNumbers(unsigned long int serialNumbersLimit, unsigned char *serialNumbers,
                               unsigned long int *serialNumbersLength)
 {
-    return der_call(tse_export_serial_numbers, ERROR_EXPORT_SERIAL_NUMBERS_FAILED, "serialNumbers",
+    return der_call(__func__, tse_export_serial_numbers, ERROR_EXPORT_SERIAL_NUMBERS_FAILED, "serialNumbers",
                     serialNumbersLimit, serialNumbers, serialNumbersLength);
 }
 
@@ -614,14 +698,14 @@ short int getCurrentLoggingSignatureCounters(unsigned long int signatureCounters
                                              unsigned char *signatureCounters,
                                              unsigned long int *signatureCountersLength)
 {
-    return der_call(tse_get_current_logging_signature_counters, ERROR_GET_CURRENT_SIGNATURE_COUNTER_FAILED,
+    return der_call(__func__, tse_get_current_logging_signature_counters, ERROR_GET_CURRENT_SIGNATURE_COUNTER_FAILED,
                     "signatureCounters", signatureCountersLimit, signatureCounters, signatureCountersLength);
 }
 
 short int getOpenTransactions(unsigned long int openTransactionsLimit, unsigned char *openTransactions,
                               unsigned long int *openTransactionsLength)
 {
-    return der_call(tse_get_open_transactions, ERROR_GET_OPEN_TRANSACTIONS_FAILED, "openTransactions",
+    return der_call(__func__, tse_get_open_transactions, ERROR_GET_OPEN_TRANSACTIONS_FAILED, "openTransactions",
                     openTransactionsLimit, openTransactions, openTransactionsLength);
 }
 
@@ -659,15 +743,15 @@ static tse_err registered_clients(tse *t, uint8_t **der, size_t *len)
 short int getRegisteredClients(unsigned long int registeredClientsLimit, unsigned char *registeredClients,
                                unsigned long int *registeredClientsLength)
 {
-    return der_call(registered_clients, ERROR_GET_REGISTERED_CLIENTS_FAILED, "registeredClients",
+    return der_call(__func__, registered_clients, ERROR_GET_REGISTERED_CLIENTS_FAILED, "registeredClients",
                     registeredClientsLimit, registeredClients, registeredClientsLength);
 }
 
 /* A function with one time output: get(t, &unix). */
-static short int time_call(tse_err (*get)(tse *, int64_t *), struct tm *out)
+static short int time_call(const char *fn, tse_err (*get)(tse *, int64_t *), struct tm *out)
 {
     tse *t;
-    if (enter_out(out, &t))
+    if (enter_out(fn, out, &t))
         return last_status;
     int64_t v = 0;
     tse_err rc = get(t, &v);
@@ -678,12 +762,12 @@ static short int time_call(tse_err (*get)(tse *, int64_t *), struct tm *out)
 
 short int getEndOfUsageDate(struct tm *endOfUsageDate)
 {
-    return time_call(tse_get_end_of_usage_date, endOfUsageDate);
+    return time_call(__func__, tse_get_end_of_usage_date, endOfUsageDate);
 }
 
 short int getCurrentSeTime(struct tm *currentSeTime)
 {
-    return time_call(tse_get_current_se_time, currentSeTime);
+    return time_call(__func__, tse_get_current_se_time, currentSeTime);
 }
 
 /* ------------------------------------------------------------- time */
@@ -702,7 +786,7 @@ short int updateTime(const struct tm *newDateTime)
 short int getTimeSyncVariant(SyncVariants *supportedSyncVariant)
 {
     tse *t;
-    if (enter_out(supportedSyncVariant, &t))
+    if (enter_out(__func__, supportedSyncVariant, &t))
         return last_status;
     tse_time_sync_variant v;
     tse_err rc = tse_get_time_sync_variant(t, &v);
@@ -789,7 +873,7 @@ short int getLastLogMessage(unsigned long int logMessageFileNameLimit, unsigned 
                             unsigned char *logMessageContent, unsigned long int *logMessageContentLength)
 {
     tse *t;
-    if (enter(&t))
+    if (enter_as(__func__, &t))
         return last_status;
     char name[TSE_MAX_LOG_FILE_NAME];
     uint8_t *msg = NULL;
@@ -800,12 +884,12 @@ short int getLastLogMessage(unsigned long int logMessageFileNameLimit, unsigned 
                              logMessageContentLength));
 }
 
-static short int last_tx_log(uint64_t number, unsigned long int nameLimit, unsigned char *nameBuf,
-                             unsigned long int *nameLength, unsigned long int contentLimit, unsigned char *content,
-                             unsigned long int *contentLength)
+static short int last_tx_log(const char *fn, uint64_t number, unsigned long int nameLimit,
+                             unsigned char *nameBuf, unsigned long int *nameLength, unsigned long int contentLimit,
+                             unsigned char *content, unsigned long int *contentLength)
 {
     tse *t;
-    if (enter(&t))
+    if (enter_as(fn, &t))
         return last_status;
     char name[TSE_MAX_LOG_FILE_NAME];
     uint8_t *msg = NULL;
@@ -820,7 +904,7 @@ short int getLastTransactionLogMessage(unsigned long int logMessageFileNameLimit
                                        unsigned long int logMessageContentLimit, unsigned char *logMessageContent,
                                        unsigned long int *logMessageContentLength)
 {
-    return last_tx_log(0, logMessageFileNameLimit, logMessageFileName, logMessageFileNameLength,
+    return last_tx_log(__func__, 0, logMessageFileNameLimit, logMessageFileName, logMessageFileNameLength,
                        logMessageContentLimit, logMessageContent, logMessageContentLength);
 }
 
@@ -834,7 +918,7 @@ short int getLastTransactionLogMessageTransactionNumber(unsigned long int transa
 {
     if (!transactionNumber)
         return done(ERROR_PARAMETER_SYNTAX, "transactionNumber must be 1 or more");
-    return last_tx_log(transactionNumber, logMessageFileNameLimit, logMessageFileName, logMessageFileNameLength,
+    return last_tx_log(__func__, transactionNumber, logMessageFileNameLimit, logMessageFileName, logMessageFileNameLength,
                        logMessageContentLimit, logMessageContent, logMessageContentLength);
 }
 
@@ -940,14 +1024,14 @@ static tse_err make_export(tse *t, const export_key *k)
     return rc;
 }
 
-static short int chunked(const export_key *k, unsigned long long int offset, unsigned long long int limit,
-                         unsigned char *data, unsigned long long int *length, unsigned long int nameLimit,
-                         unsigned char *name, unsigned long int *nameLength)
+static short int chunked(const char *fn, const export_key *k, unsigned long long int offset,
+                         unsigned long long int limit, unsigned char *data, unsigned long long int *length,
+                         unsigned long int nameLimit, unsigned char *name, unsigned long int *nameLength)
 {
     if (!length || !nameLength || !name || (!data && limit))
         return done(ERROR_PARAMETER_SYNTAX, "an output buffer or its length is NULL");
     tse *t;
-    if (enter(&t))
+    if (enter_as(fn, &t))
         return last_status;
     pthread_mutex_lock(&export_mu);
     tse_err rc = TSE_OK;
@@ -979,7 +1063,7 @@ short int exportLogMessages(unsigned long long int exportedDataOffset, unsigned 
                             unsigned long int fileNameLimit, unsigned char *fileName, unsigned long int *fileNameLength)
 {
     export_key k = {.kind = 1};
-    return chunked(&k, exportedDataOffset, exportedDataLimit, exportedData, exportedDataLength, fileNameLimit,
+    return chunked(__func__, &k, exportedDataOffset, exportedDataLimit, exportedData, exportedDataLength, fileNameLimit,
                    fileName, fileNameLength);
 }
 
@@ -989,7 +1073,7 @@ short int exportLoggingCertificates(unsigned long long int certificatesOffset,
                                     unsigned char *fileName, unsigned long int *fileNameLength)
 {
     export_key k = {.kind = 3};
-    return chunked(&k, certificatesOffset, certificatesLimit, certificates, certificatesLength, fileNameLimit,
+    return chunked(__func__, &k, certificatesOffset, certificatesLimit, certificates, certificatesLength, fileNameLimit,
                    fileName, fileNameLength);
 }
 
@@ -1025,7 +1109,7 @@ short int exportFilteredTransactionLogs(const unsigned char *clientId, unsigned 
     f->start_transaction_number = firstTransactionNumber;
     f->end_transaction_number = lastTransactionNumber;
     f->maximum_number_records = (uint64_t)maximumNumberRecords;
-    return chunked(&k, exportedDataOffset, exportedDataLimit, exportedData, exportedDataLength, fileNameLimit,
+    return chunked(__func__, &k, exportedDataOffset, exportedDataLimit, exportedData, exportedDataLength, fileNameLimit,
                    fileName, fileNameLength);
 }
 
@@ -1055,10 +1139,10 @@ short int deregisterClient(const unsigned char *clientId, unsigned long int clie
     return client_call(tse_deregister_client, FN_DEREGISTER, clientId, clientIdLength);
 }
 
-static short int count_call(tse_err (*get)(tse *, uint32_t *), unsigned long int *out)
+static short int count_call(const char *fn, tse_err (*get)(tse *, uint32_t *), unsigned long int *out)
 {
     tse *t;
-    if (enter_out(out, &t))
+    if (enter_out(fn, out, &t))
         return last_status;
     uint32_t v = 0;
     tse_err rc = get(t, &v);
@@ -1069,28 +1153,28 @@ static short int count_call(tse_err (*get)(tse *, uint32_t *), unsigned long int
 
 short int getCurrentNumberOfClients(unsigned long int *currentNumberOfClients)
 {
-    return count_call(tse_get_current_number_of_clients, currentNumberOfClients);
+    return count_call(__func__, tse_get_current_number_of_clients, currentNumberOfClients);
 }
 
 short int getMaxNumberOfClients(unsigned long int *maxNumberClients)
 {
-    return count_call(tse_get_max_number_of_clients, maxNumberClients);
+    return count_call(__func__, tse_get_max_number_of_clients, maxNumberClients);
 }
 
 short int getCurrentNumberOfTransactions(unsigned long int *currentNumberOfTransactions)
 {
-    return count_call(tse_get_current_number_of_transactions, currentNumberOfTransactions);
+    return count_call(__func__, tse_get_current_number_of_transactions, currentNumberOfTransactions);
 }
 
 short int getMaxNumberOfTransactions(unsigned long int *maxNumberTransactions)
 {
-    return count_call(tse_get_max_number_of_transactions, maxNumberTransactions);
+    return count_call(__func__, tse_get_max_number_of_transactions, maxNumberTransactions);
 }
 
 short int getCurrentTransactionCounter(unsigned long int *transactionNumber)
 {
     tse *t;
-    if (enter_out(transactionNumber, &t))
+    if (enter_out(__func__, transactionNumber, &t))
         return last_status;
     uint64_t v = 0;
     tse_err rc = tse_get_current_transaction_counter(t, &v);
@@ -1102,7 +1186,7 @@ short int getCurrentTransactionCounter(unsigned long int *transactionNumber)
 short int getSupportedTransactionUpdateVariants(UpdateVariants *supportedUpdateVariants)
 {
     tse *t;
-    if (enter_out(supportedUpdateVariants, &t))
+    if (enter_out(__func__, supportedUpdateVariants, &t))
         return last_status;
     tse_update_variant v;
     tse_err rc = tse_get_supported_transaction_update_variants(t, &v);
@@ -1116,7 +1200,7 @@ short int getSupportedTransactionUpdateVariants(UpdateVariants *supportedUpdateV
 short int getTransactionState(unsigned long int transactionNumber, TransactionState *transactionState)
 {
     tse *t;
-    if (enter_out(transactionState, &t))
+    if (enter_out(__func__, transactionState, &t))
         return last_status;
     tse_transaction_state s;
     tse_err rc = tse_get_transaction_state(t, transactionNumber, &s);

@@ -32,6 +32,7 @@ typedef struct tse_ops {
     tse_err (*logout)(void *backend, const char *user_id);
     tse_err (*unblock_user)(void *backend, const char *user_id, const char *puk, const char *new_pin);
     tse_err (*set_user_pin)(void *backend, const char *user_id, const char *new_pin);
+    tse_err (*logged_in_user)(void *backend, char out[TSE_USER_ID_BUF]);
 
     tse_err (*initialize)(void *backend, const char *description);
     tse_err (*update_time)(void *backend, int64_t unix_time);

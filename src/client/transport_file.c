@@ -46,6 +46,11 @@ static tse_err file_set_user_pin(void *e, const char *user_id, const char *new_p
     return engine_set_user_pin(e, user_id, new_pin);
 }
 
+static tse_err file_logged_in_user(void *e, char out[TSE_USER_ID_BUF])
+{
+    return engine_logged_in_user(e, out);
+}
+
 static tse_err file_initialize(void *e, const char *description)
 {
     return engine_initialize(e, description);
@@ -231,6 +236,7 @@ const tse_ops transport_file = {
     .logout = file_logout,
     .unblock_user = file_unblock_user,
     .set_user_pin = file_set_user_pin,
+    .logged_in_user = file_logged_in_user,
     .initialize = file_initialize,
     .update_time = file_update_time,
     .disable_secure_element = file_disable_secure_element,

@@ -133,6 +133,8 @@ tse_err engine_set_time_admin_pin(engine *t, const char *new_pin);
 /* Sets or changes the PIN of the time admin or the logger; the admin logged
  * in. A logger with a PIN keeps one: transactions need it logged in. */
 tse_err engine_set_user_pin(engine *t, const char *user_id, const char *new_pin);
+/* The user logged in now (tse_logged_in_user). */
+tse_err engine_logged_in_user(engine *t, char out[TSE_USER_ID_BUF]);
 /* Seconds the PUK stays blocked after too many wrong PUKs in a row (0: it
  * may be tried). */
 int64_t engine_puk_blocked_for(engine *t);

@@ -136,6 +136,23 @@ tse_err engine_refuse_role(engine *t, unsigned roles, const char *what)
     return TSE_OK;
 }
 
+tse_err engine_logged_in_user(engine *t, char out[TSE_USER_ID_BUF])
+{
+    if (!t || !out)
+        return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
+    /* format 2 may have several sessions: the widest read rights first */
+    static const int by_rights[USER_COUNT] = {USER_ADMIN, USER_LOGGER, USER_TIME_ADMIN};
+    const char *who = ENGINE_USER_UNAUTHENTICATED;
+    pthread_mutex_lock(&t->mu);
+    int64_t now = session_clock();
+    for (int i = USER_COUNT - 1; i >= 0; i--)
+        if (session_live(&t->users[by_rights[i]], now))
+            who = t->users[by_rights[i]].id;
+    snprintf(out, TSE_USER_ID_BUF, "%s", who);
+    pthread_mutex_unlock(&t->mu);
+    return TSE_OK;
+}
+
 /* TR-03151-1 v1.1.1 3.2.3.5 and 3.2.5.5: an authenticateUser or unblockPin
  * for a user id the TSE does not manage is logged as failed (unknownUserId,
  * the id as given in PrintableString, '?' for other characters, at most 64)

@@ -4,8 +4,8 @@
  * messages, CSR out and certificate in, deleteStoredData and
  * restoreFromBackup, and the TR-03151-1 v1.1.1 functions: setDescription,
  * lock/unlockTransactionLogging, the device information, a transaction's
- * state, the last transaction log, updateDevice (the time admin's PIN and login are with
- * the admin's in tss.c). Each handler translates one request into one engine call; roles,
+ * state, the last transaction log, updateDevice, who is logged in (the
+ * time admin's PIN and login are with the admin's in tss.c). Each handler translates one request into one engine call; roles,
  * states and error codes are the engine's, tenancy and token checks are done
  * by routes.c before any handler runs.
  */
@@ -274,6 +274,18 @@ static void user_call(srv_req *q, srv_resp *r, srv_tss *x, int unblock)
         json_object_set_new(r->json, "remaining_retries", json_integer(left));
 }
 
+/* GET .../logged-in-user: who is logged in now (table 9 of TR-03153-1
+ * v1.1.1 is checked against it by libopentse's SE API). */
+static void logged_in_user(srv_resp *r, srv_tss *x)
+{
+    char who[TSE_USER_ID_BUF];
+    tse_err e = engine_logged_in_user(x->e, who);
+    if (e)
+        resp_tse_error(r, e);
+    else
+        resp_json(r, 200, json_pack("{s:s}", "user_id", who));
+}
+
 /* GET .../transaction-state/{number}: getTransactionState. */
 static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
 {
@@ -293,7 +305,7 @@ static void transaction_state(srv_resp *r, srv_tss *x, const char *number)
 
 /* /api/v2/tss/{id}/<time|self-test|log|csr|certificate|delete-stored-data|restore|
  * description|transaction-logging|device|transaction-state|update-device|
- * authenticate-user|unblock-pin> */
+ * authenticate-user|unblock-pin|logged-in-user> */
 void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
 {
     const char *m = q->method, *name = seg[2];
@@ -331,6 +343,8 @@ void routes_ext(srv_req *q, srv_resp *r, srv_tss *x, char **seg, int nseg)
         user_call(q, r, x, 0);
     else if (nseg == 3 && post && strcmp(name, "unblock-pin") == 0)
         user_call(q, r, x, 1);
+    else if (nseg == 3 && strcmp(m, "GET") == 0 && strcmp(name, "logged-in-user") == 0)
+        logged_in_user(r, x);
     else
         resp_error(r, 404, "E_NOT_FOUND", "no such route: %s %s", m, q->path);
 }

@@ -58,6 +58,7 @@ static const struct {
     {"update-device", routes_ext},
     {"authenticate-user", routes_ext},
     {"unblock-pin", routes_ext},
+    {"logged-in-user", routes_ext},
     {"successor", routes_successor},
     {"report", routes_report},
 };

@@ -558,6 +558,85 @@ static void test_admin_and_logs(void **state)
     tse_close(t);
 }
 
+/* tse_logged_in_user names `want`. */
+static void logged_in_is(tse *t, const char *want)
+{
+    char who[TSE_USER_ID_BUF];
+    memset(who, 'x', sizeof who);
+    assert_int_equal(tse_logged_in_user(t, who), TSE_OK);
+    assert_string_equal(who, want);
+}
+
+#define TIME_PIN "246802"
+#define LOGGER_PIN "975319"
+
+/* The admin's PIN set and the admin logged in; it sets the time admin's
+ * and the logger's PINs. */
+static void with_pins(tse *t, const char *puk)
+{
+    assert_int_equal(tse_set_admin_pin(t, puk, TT_PIN), TSE_OK);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_ADMIN, TT_PIN, NULL, NULL), TSE_OK);
+    logged_in_is(t, TSE_USER_ADMIN);
+    assert_int_equal(tse_set_user_pin(t, TSE_USER_TIME_ADMIN, TIME_PIN), TSE_OK);
+    assert_int_equal(tse_set_user_pin(t, TSE_USER_LOGGER, LOGGER_PIN), TSE_OK);
+}
+
+/* Logs `user` in, then logs `out` out (NULL: nobody); who is logged in is `want`. */
+static void in_out(tse *t, const char *user, const char *out, const char *want)
+{
+    const char *pin = !strcmp(user, TSE_USER_LOGGER) ? LOGGER_PIN : TIME_PIN;
+    assert_int_equal(tse_authenticate_user(t, user, pin, NULL, NULL), TSE_OK);
+    if (out)
+        assert_int_equal(tse_logout(t, out), TSE_OK);
+    logged_in_is(t, want);
+}
+
+/* Who is logged in (the roles of TR-03153-1 v1.1.1 table 9): one user at a
+ * time on a TSE of log format 3; asking logs nothing. A TSE of log format 2
+ * (file only) keeps a session per user and names the widest read rights. */
+static void test_logged_in_user(void **state)
+{
+    (void)state;
+    char puk[TSE_PUK_LEN + 1];
+    char *url = tt_create("who", puk);
+    tse *t = tt_open(url);
+    logged_in_is(t, TSE_USER_UNAUTHENTICATED);
+    char who[TSE_USER_ID_BUF];
+    assert_int_equal(tse_logged_in_user(t, NULL), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tse_logged_in_user(NULL, who), TSE_ERR_INVALID_ARGUMENT);
+    with_pins(t, puk);
+    assert_int_equal(tse_authenticate_user(t, TSE_USER_TIME_ADMIN, "000000", NULL, NULL),
+                     TSE_ERR_AUTHENTICATION_FAILED);
+    logged_in_is(t, TSE_USER_ADMIN);   /* a wrong PIN changes nobody */
+    tse_info before, after;
+    assert_int_equal(tse_get_info(t, &before), TSE_OK);
+    in_out(t, TSE_USER_TIME_ADMIN, NULL, TSE_USER_TIME_ADMIN);   /* the admin was logged out by it */
+    logged_in_is(t, TSE_USER_TIME_ADMIN);
+    assert_int_equal(tse_get_info(t, &after), TSE_OK);
+    assert_int_equal(after.signature_counter, before.signature_counter + 2);   /* logOut, authenticateUser */
+    in_out(t, TSE_USER_LOGGER, NULL, TSE_USER_LOGGER);
+    assert_int_equal(tse_logout(t, TSE_USER_LOGGER), TSE_OK);
+    logged_in_is(t, TSE_USER_UNAUTHENTICATED);
+    tse_close(t);
+    free(url);
+    if (tt_http())
+        return;
+
+    /* log format 2: the sessions side by side */
+    char *path = th_path("who-v2.db");
+    tse_create_options co = {.master_key_path = th_master_key(), .trust_system_clock = 1, .log_format_version = 2};
+    assert_int_equal(tse_create(path, &co, puk), TSE_OK);
+    char v2[600];
+    snprintf(v2, sizeof v2, "file:%s", path);
+    t = tt_open(v2);
+    with_pins(t, puk);
+    in_out(t, TSE_USER_TIME_ADMIN, NULL, TSE_USER_ADMIN);   /* the admin stays beside the time admin */
+    in_out(t, TSE_USER_LOGGER, TSE_USER_ADMIN, TSE_USER_LOGGER);
+    in_out(t, TSE_USER_LOGGER, TSE_USER_LOGGER, TSE_USER_TIME_ADMIN);
+    tse_close(t);
+    free(path);
+}
+
 /* A transaction started through one handle is continued through another
  * (another process of the register, after a restart). */
 static void test_second_handle(void **state)
@@ -755,6 +834,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_admin_and_logs),
+        cmocka_unit_test(test_logged_in_user),
         cmocka_unit_test(test_additional_data),
         cmocka_unit_test(test_unsigned_update),
         cmocka_unit_test(test_certificate_expired),

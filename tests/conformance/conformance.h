@@ -137,7 +137,8 @@ void cf_archive_free(cf_archive *a);
  * bytes, info.csv with the TSE's description now, certificate chain,
  * openssl for every log, our verifier). */
 void cf_audit_archive(const cf_archive *a);
-/* getDescription into out. */
+/* getDescription into out; while the admin is not logged in, whose
+ * function it is (TR-03153-1 table 9), the description the TSE holds. */
 void cf_description(char *out, size_t cap);
 /* Counts the logs in `a` of kind k (0: any) and operation/eventType op (NULL: any). */
 size_t cf_count(const cf_archive *a, logmsg_kind k, const char *op);

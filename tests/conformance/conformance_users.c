@@ -14,6 +14,53 @@
 #include "../client/transport.h"
 #include "helpers.h"
 
+static bool bytes_equal(logmsg_bytes b, const char *s)
+{
+    return b.n == strlen(s) && !memcmp(b.p, s, b.n);
+}
+
+/* A system log that should come, its eventTriggeredByUser (NULL: not
+ * checked, "": none, the TSE's own doing). */
+typedef struct want_log {
+    const char *event, *user;
+} want_log;
+
+/* The logs after signature counter `from` of a complete export (read by
+ * whoever may export now) are exactly `w` in counter order: system logs by
+ * their eventType, transaction logs by their operationType.
+ * For the time admin, who may read no logs (table 9), the checks come once
+ * another user is logged in. */
+static void expect_logs_after(unsigned long int from, const want_log *w, size_t n)
+{
+    cf_archive a;
+    OK(cf_export(0, NULL, &a));
+    size_t found = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        const struct cf_entry *e = &a.e[i];
+        if (!e->is_log || e->m.signature_counter <= from)
+            continue;
+        uint64_t k = e->m.signature_counter - from - 1;
+        if (k >= n)
+            fail_msg("log %llu (%.*s) after the %zu expected", (unsigned long long)e->m.signature_counter,
+                     (int)e->m.operation.n, e->m.operation.p, n);
+        found++;
+        size_t el = strlen(w[k].event);
+        bool tx = el > 11 && !strcmp(w[k].event + el - 11, "Transaction");
+        assert_int_equal(e->m.kind, tx ? LOGMSG_TRANSACTION : LOGMSG_SYSTEM);
+        if (!bytes_equal(e->m.operation, w[k].event))
+            fail_msg("log %llu is %.*s, expected %s", (unsigned long long)e->m.signature_counter,
+                     (int)e->m.operation.n, e->m.operation.p, w[k].event);
+        if (w[k].user && !w[k].user[0])
+            assert_false(e->m.has_event_triggered_by_user);
+        else if (w[k].user)
+            assert_true(e->m.has_event_triggered_by_user && bytes_equal(e->m.event_triggered_by_user, w[k].user));
+    }
+    assert_int_equal(found, n);
+    cf_archive_free(&a);
+}
+#define EXPECT_LOGS_AFTER(from, ...) \
+    expect_logs_after((from), (const want_log[]){__VA_ARGS__}, sizeof((const want_log[]){__VA_ARGS__}) / sizeof(want_log))
+
 /* authenticateUser for admin and timeadmin: the call succeeds and writes
  * the system log authenticateUser. */
 static void T_II_AUT_01(void **state)
@@ -22,8 +69,11 @@ static void T_II_AUT_01(void **state)
     cf_fresh(CF_INITIALIZED);
     OK(authenticateUser(S("admin"), S(CF_PIN)));
     cf_expect_system_log("authenticateUser", NULL);
-    cf_time_admin();
-    cf_expect_system_log("authenticateUser", NULL);
+    unsigned long int before = cf_signature_counter();
+    cf_time_admin();   /* it reads no logs (table 9): checked after its logOut */
+    OK(logOut(S("timeadmin")));
+    EXPECT_LOGS_AFTER(before, {"unblockPin", NULL}, {"logOut", ""}, {"authenticateUser", NULL},
+                      {"logOut", "timeadmin"});
     cf_logger();
     cf_expect_system_log("authenticateUser", NULL);
 }
@@ -131,6 +181,9 @@ static void T_II_AUT_06(void **state)
     unsigned long int before = cf_signature_counter();
     EXPECT(logOut(S("admin")), ERROR_USER_NOT_AUTHENTICATED);                  /* _A */
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHENTICATED);              /* _C */
+    unsigned char d[128];
+    unsigned long int dn = 0;
+    EXPECT(getDescription(sizeof d, d, &dn), ERROR_USER_NOT_AUTHENTICATED);    /* _D */
     EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHENTICATED);              /* _F */
     time_t now = time(NULL);
     struct tm utc;
@@ -185,6 +238,9 @@ static void T_II_AUT_07(void **state)
     OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
     before = cf_signature_counter();
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);                  /* _B */
+    unsigned char d[128];
+    unsigned long int dn = 0;
+    EXPECT(getDescription(sizeof d, d, &dn), ERROR_USER_NOT_AUTHORIZED);        /* _C */
     char m[200];
     snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: 1\nSMAERS,OpenTSE,libopentse,9.9.9,\n");
     size_t len = 0;
@@ -230,31 +286,14 @@ static void T_II_AUT_08(void **state)
     assert_int_equal(open_n, 1);
 }
 
-/* The time admin calling the admin's functions (table 37): ErrorUserNotAuthorized. */
-static void T_II_AUT_09(void **state)
-{
-    (void)state;
-    cf_fresh(CF_READY);
-    cf_time_admin();   /* the admin is logged out by it */
-    unsigned long int before = cf_signature_counter();
-    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);
-    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);
-    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);
-    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHORIZED);
-    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHORIZED);
-    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);
-    assert_int_equal(cf_signature_counter(), before);
-}
-
-/* The read functions every user may call (tables 38, 41, 43), answered
- * the same with or without login. */
-static void read_functions(void)
+/* The read functions every user may call, the time admin too (tables 38,
+ * 41, 43), answered the same with or without login. */
+static void open_reads(void)
 {
     unsigned char buf[4096];
     unsigned long int n = 0, v = 0;
     struct tm tmv;
     SyncVariants sv;
-    UpdateVariants uv;
     OK(getTotalMemory(&v));
     OK(getUsedMemory(&v));
     OK(getFreeMemory(&v));
@@ -263,23 +302,114 @@ static void read_functions(void)
     OK(getEndOfUsageDate(&tmv));
     OK(getTimeSyncVariant(&sv));
     OK(getCurrentSeTime(&tmv));
-    OK(exportSerialNumbers(sizeof buf, buf, &n));
-    OK(getCurrentLoggingSignatureCounters(sizeof buf, buf, &n));
-    unsigned long int nl = 0;
-    OK(getLastLogMessage(sizeof buf, buf, &nl, sizeof buf, buf, &n));
-    OK(getSupportedTransactionUpdateVariants(&uv));
-    OK(getCurrentNumberOfClients(&v));
-    OK(getMaxNumberOfClients(&v));
-    OK(getRegisteredClients(sizeof buf, buf, &n));
-    OK(getCurrentNumberOfTransactions(&v));
-    OK(getMaxNumberOfTransactions(&v));
-    OK(getOpenTransactions(sizeof buf, buf, &n));
-    OK(getCurrentTransactionCounter(&v));
+}
+
+/* The read functions of every user but the time admin (tables 37, 38,
+ * 41), each answering `want`; `tx` is a finished transaction. */
+static void reads_but_time_admin(short int want, unsigned long int tx)
+{
+    unsigned char buf[4096];
+    unsigned long int n = 0, nl = 0, v = 0;
+    UpdateVariants uv;
+    TransactionState ts;
+    cf_archive a;
+    EXPECT(cf_export(0, NULL, &a), want);                                       /* 37 _H */
+    cf_archive_free(&a);
+    EXPECT(cf_export(1, NULL, &a), want);                                       /* _I */
+    cf_archive_free(&a);
+    EXPECT(exportSerialNumbers(sizeof buf, buf, &n), want);                    /* _K */
+    EXPECT(getCurrentLoggingSignatureCounters(sizeof buf, buf, &n), want);     /* _L */
+    EXPECT(getLastLogMessage(sizeof buf, buf, &nl, sizeof buf, buf, &n), want); /* _N */
+    EXPECT(cf_export(2, &(cf_filter){.client = CF_CLIENT}, &a), want);          /* _T */
+    cf_archive_free(&a);
+    EXPECT(getSupportedTransactionUpdateVariants(&uv), want);                  /* _U */
+    EXPECT(getCurrentNumberOfClients(&v), want);                               /* _V */
+    EXPECT(getMaxNumberOfClients(&v), want);                                   /* _W */
+    EXPECT(getRegisteredClients(sizeof buf, buf, &n), want);                   /* _X */
+    EXPECT(getCurrentNumberOfTransactions(&v), want);                          /* _Y */
+    EXPECT(getMaxNumberOfTransactions(&v), want);                              /* _Z */
+    EXPECT(getTransactionState(tx, &ts), want);                                /* _AA */
+    EXPECT(getOpenTransactions(sizeof buf, buf, &n), want);                    /* _AB */
+    EXPECT(getCurrentTransactionCounter(&v), want);                            /* _AC */
+    EXPECT(getLastTransactionLogMessage(sizeof buf, buf, &nl, sizeof buf, buf, &n), want);  /* _AD */
+    EXPECT(getLastTransactionLogMessageTransactionNumber(tx, sizeof buf, buf, &nl, sizeof buf, buf, &n), want);
+}
+
+/* All the read functions of tables 38 and 41 but getDescription. */
+static void read_functions(unsigned long int tx)
+{
+    open_reads();
+    reads_but_time_admin(EXECUTION_OK, tx);
+}
+
+/* The time admin calling the functions it may not (table 37):
+ * ErrorUserNotAuthorized, nothing is logged (read back once another user
+ * is logged in, as the time admin may read no log). */
+static void T_II_AUT_09(void **state)
+{
+    (void)state;
+    cf_fresh(CF_ADMIN);
+    unsigned long int before = cf_signature_counter();
+    cf_time_admin();   /* the admin is logged out by it */
+    EXPECT(initialize(), ERROR_USER_NOT_AUTHORIZED);                            /* _A */
+    OK(logOut(S("timeadmin")));
+    EXPECT_LOGS_AFTER(before, {"unblockPin", NULL}, {"logOut", ""}, {"authenticateUser", NULL},
+                      {"logOut", "timeadmin"});
+
+    cf_fresh(CF_READY);
+    OK(lockTransactionLogging());
+    OK(unblockPin(S("timeadmin"), S(cf.puk), S(CF_TIME_PIN)));
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    EXPECT(unlockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);              /* _AF */
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL});
+    OK(unlockTransactionLogging());
     cf_archive a;
     OK(cf_export(0, NULL, &a));
+    size_t blen = 0;
+    uint8_t *backup = th_read_file(a.file, &blen);
+    assert_non_null(backup);
     cf_archive_free(&a);
-    OK(cf_export(1, NULL, &a));
-    cf_archive_free(&a);
+    char m[200];
+    snprintf(m, sizeof m, "OpenTSE update package 2\nsequence: 1\nSMAERS,OpenTSE,libopentse,9.9.9,\n");
+    size_t plen = 0;
+    uint8_t *pkg = th_update_package(m, cf_update_key, &plen);
+    assert_non_null(pkg);
+
+    cf_logger();   /* with its PIN the transactions are the logger's */
+    unsigned long int tx = cf_sale(CF_CLIENT, "a");
+    before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);                  /* _B */
+    unsigned char d[2048];
+    unsigned long int n = 0, len = 0;
+    EXPECT(getDescription(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);         /* _C */
+    EXPECT(getLastFunctionCallStatus(sizeof d, d, &len), ERROR_USER_NOT_AUTHORIZED);
+    assert_non_null(strstr((char *)d, "getDescription"));   /* the reason names the function */
+    EXPECT(selfTest(sizeof d, d, &n), ERROR_USER_NOT_AUTHORIZED);               /* _D */
+    EXPECT(updateDevice(pkg, plen), ERROR_USER_NOT_AUTHORIZED);                 /* _E */
+    EXPECT(disableSecureElement(), ERROR_USER_NOT_AUTHORIZED);                  /* _F */
+    EXPECT(deleteLogMessages(), ERROR_USER_NOT_AUTHORIZED);                     /* _J */
+    EXPECT(restoreLogsFromBackup(backup, blen), ERROR_USER_NOT_AUTHORIZED);     /* _M */
+    EXPECT(registerClient(S("KASSE-02")), ERROR_USER_NOT_AUTHORIZED);           /* _O */
+    EXPECT(deregisterClient(S(CF_CLIENT)), ERROR_USER_NOT_AUTHORIZED);          /* _P */
+    EXPECT(lockTransactionLogging(), ERROR_USER_NOT_AUTHORIZED);                /* _AE */
+    reads_but_time_admin(ERROR_USER_NOT_AUTHORIZED, tx);                        /* _H.._L, _N, _T.._AD */
+    OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));
+    unsigned long int open = cf_start(CF_CLIENT, CF_TYPE, "open", NULL, EXECUTION_OK);
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
+    cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);         /* _Q */
+    EXPECT(cf_update(CF_CLIENT, open, CF_TYPE, "b", true, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _R */
+    EXPECT(cf_finish(CF_CLIENT, open, CF_TYPE, "c", NULL, NULL, NULL), ERROR_USER_NOT_AUTHORIZED);  /* _S */
+    OK(logOut(S("timeadmin")));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL}, {"startTransaction", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL}, {"logOut", "timeadmin"});
+    read_functions(open);   /* unauthenticated again: all of them */
+    free(pkg);
+    free(backup);
 }
 
 /* Unauthenticated: the read functions of table 38. */
@@ -287,8 +417,9 @@ static void T_II_AUT_10(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
+    unsigned long int tx = cf_sale(CF_CLIENT, "a");
     OK(logOut(S("admin")));
-    read_functions();
+    read_functions(tx);
 }
 
 /* Unauthenticated: selfTest (table 39), logged as triggered by "unauthenticated". */
@@ -311,7 +442,7 @@ static void T_II_AUT_14(void **state)
     unsigned char d[128];
     unsigned long int n = 0;
     OK(getDescription(sizeof d, d, &n));   /* _A */
-    read_functions();
+    read_functions(cf_sale(CF_CLIENT, "a"));
 }
 
 /* The logger: the read functions of table 38. */
@@ -320,7 +451,7 @@ static void T_II_AUT_12(void **state)
     (void)state;
     cf_fresh(CF_READY);
     cf_logger();
-    read_functions();
+    read_functions(cf_sale(CF_CLIENT, "a"));
 }
 
 /* The logger's functions (table 40), each logged as triggered by "logger";
@@ -393,7 +524,7 @@ static void T_II_AUT_16(void **state)
     (void)state;
     cf_fresh(CF_READY);
     cf_time_admin();   /* the admin is logged out by it */
-    read_functions();
+    open_reads();
 }
 
 /* The time admin's functions (table 44): updateTime logged as "timeadmin". */
@@ -401,13 +532,15 @@ static void T_II_AUT_17(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
+    unsigned long int before = cf_signature_counter();
     cf_time_admin();   /* the admin is logged out by it */
     time_t now = time(NULL);
     struct tm utc;
     gmtime_r(&now, &utc);
     OK(updateTime(&utc));
-    cf_expect_system_log("updateTime", "timeadmin");
-    OK(logOut(S("timeadmin")));
+    OK(logOut(S("timeadmin")));   /* the logs are read once it is logged out (table 9) */
+    EXPECT_LOGS_AFTER(before, {"unblockPin", NULL}, {"logOut", ""}, {"authenticateUser", NULL},
+                      {"updateTime", "timeadmin"}, {"logOut", "timeadmin"});
     cf_expect_system_log("logOut", "timeadmin");
 }
 
@@ -483,20 +616,18 @@ static void T_II_AUT_18(void **state)
     struct tm utc;
     gmtime_r(&now, &utc);
     OK(unblockPin(S("timeadmin"), S(cf.puk), S(CF_TIME_PIN)));
+    /* the time admin reads no logs (table 9): what happened while it was
+     * logged in is read once another user is */
     unsigned long int before = cf_signature_counter();
     OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _C */
-    assert_int_equal(cf_signature_counter(), before + 2);
-    cf_expect_system_log("authenticateUser", NULL);
-    expect_auto_logout(before + 1, "admin");
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);   /* the admin's session is gone */
     EXPECT(logOut(S("admin")), ERROR_USER_NOT_AUTHENTICATED);
     OK(updateTime(&utc));
-    cf_expect_system_log("updateTime", "timeadmin");
-
-    before = cf_signature_counter();
     OK(authenticateUser(S("admin"), S(CF_PIN)));                               /* _E */
-    assert_int_equal(cf_signature_counter(), before + 2);
-    expect_auto_logout(before + 1, "timeadmin");
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"updateTime", "timeadmin"},
+                      {"logOut", ""}, {"authenticateUser", NULL});
+    expect_auto_logout(before + 1, "admin");
+    expect_auto_logout(before + 4, "timeadmin");
     EXPECT(logOut(S("timeadmin")), ERROR_USER_NOT_AUTHENTICATED);
     OK(setDescription(S("Filiale 7")));
     cf_expect_system_log("setDescription", "admin");
@@ -507,30 +638,28 @@ static void T_II_AUT_18(void **state)
     cf_expect_system_log("authenticateUser", NULL);
     OK(setDescription(S("Filiale 8")));
 
+    before = cf_signature_counter();
     OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
-    before = cf_signature_counter();
-    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _I */
-    assert_int_equal(cf_signature_counter(), before + 1);
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _I: its own log only */
     OK(updateTime(&utc));
-    cf_expect_system_log("updateTime", "timeadmin");
-
-    /* a wrong PIN logs nobody out */
-    before = cf_signature_counter();
+    /* a wrong PIN logs nobody out: the time admin updates the time again */
     EXPECT(authenticateUser(S("admin"), S("999999")), ERROR_INCORRECT_PIN);
-    assert_int_equal(cf_signature_counter(), before + 1);
     OK(updateTime(&utc));
-    cf_expect_system_log("updateTime", "timeadmin");
+    OK(authenticateUser(S("admin"), S(CF_PIN)));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"authenticateUser", NULL},
+                      {"updateTime", "timeadmin"}, {"authenticateUser", NULL}, {"updateTime", "timeadmin"},
+                      {"logOut", ""}, {"authenticateUser", NULL});
 
     /* the logger: _F (after the time admin), _H (again), _B (admin after it),
      * _A (after the admin), _D (time admin after it) */
-    OK(authenticateUser(S("admin"), S(CF_PIN)));
     OK(registerClient(S(CF_CLIENT)));
     OK(unblockPin(S("logger"), S(cf.puk), S(CF_LOGGER_PIN)));
-    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
     before = cf_signature_counter();
+    OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));
     OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                       /* _F */
-    assert_int_equal(cf_signature_counter(), before + 2);
-    expect_auto_logout(before + 1, "timeadmin");
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", ""},
+                      {"authenticateUser", NULL});
+    expect_auto_logout(before + 3, "timeadmin");
     EXPECT(updateTime(&utc), ERROR_USER_NOT_AUTHORIZED);
     before = cf_signature_counter();
     OK(authenticateUser(S("logger"), S(CF_LOGGER_PIN)));                       /* _H */
@@ -549,9 +678,10 @@ static void T_II_AUT_18(void **state)
     EXPECT(setDescription(S("x")), ERROR_USER_NOT_AUTHORIZED);
     before = cf_signature_counter();
     OK(authenticateUser(S("timeadmin"), S(CF_TIME_PIN)));                      /* _D */
-    assert_int_equal(cf_signature_counter(), before + 2);
-    expect_auto_logout(before + 1, "logger");
     cf_start(CF_CLIENT, CF_TYPE, "", NULL, ERROR_USER_NOT_AUTHORIZED);
+    OK(logOut(S("timeadmin")));
+    EXPECT_LOGS_AFTER(before, {"logOut", ""}, {"authenticateUser", NULL}, {"logOut", "timeadmin"});
+    expect_auto_logout(before + 1, "logger");
 }
 
 /* A successful login resets the retry counter to its initial 3. */

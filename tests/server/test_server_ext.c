@@ -2,9 +2,10 @@
  * test_server_ext.c - the failure paths of opentsed's OpenTSE extension
  * endpoints (time, time admin, self-test, log messages, CSR, certificate,
  * deleteStoredData, restore, and the TR-03151-1 v1.1.1 routes description,
- * transaction-logging, device, transaction-state, log/last-transaction) and
- * of the tx PUT's extension fields (any_client and its kept_log too), and the
- * logger's routes with the transactions they guard, over real
+ * transaction-logging, device, transaction-state, log/last-transaction,
+ * logged-in-user) and of the tx PUT's extension fields (any_client and its
+ * kept_log too), and the logger's routes with the transactions they guard,
+ * over real
  * HTTP: unknown TSS, another organization's token, no token, wrong role,
  * wrong state, malformed bodies and a body over the size limit. Each refusal
  * is checked for its status and code, and for changing nothing.
@@ -76,6 +77,15 @@ static void login(const char *token, const char *pin)
     char body[64];
     snprintf(body, sizeof body, "{\"admin_pin\": \"%s\"}", pin);
     json_decref(ok("POST", "admin/auth", token, body));
+}
+
+/* GET .../logged-in-user names `want`. */
+static void logged_in_is(const char *token, const char *want)
+{
+    json_t *j = ok("GET", "logged-in-user", token, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "user_id")), want);
+    assert_int_equal(json_object_size(j), 1);
+    json_decref(j);
 }
 
 static void extension_failures(void **state)
@@ -483,6 +493,7 @@ static void v11_routes(void **state)
         {"GET", "transaction-state/1", NULL},
         {"GET", "log/last-transaction", NULL},
         {"GET", "log/last-transaction/1", NULL},
+        {"GET", "logged-in-user", NULL},
     };
     json_int_t before = counter(t1);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -493,9 +504,13 @@ static void v11_routes(void **state)
     /* the admin is logged out */
     expect("PUT", tss, "description", t1, "{\"description\": \"Kasse 2\"}", 403, "USER_NOT_AUTHENTICATED");
     expect("POST", tss, "transaction-logging", t1, "{\"locked\": true}", 403, "USER_NOT_AUTHENTICATED");
+    logged_in_is(t1, "unauthenticated");
+    expect("POST", tss, "logged-in-user", t1, NULL, 404, "E_NOT_FOUND");
+    expect("GET", tss, "logged-in-user/admin", t1, NULL, 404, "E_NOT_FOUND");
     assert_int_equal(counter(t1), before);
 
     login(t1, PIN);
+    logged_in_is(t1, "admin");
     before = counter(t1);
     expect("PUT", tss, "description", t1, "{}", 400, "E_BAD_REQUEST");
     expect("PUT", tss, "description", t1, "{\"description\": 5}", 400, "E_BAD_REQUEST");
@@ -559,6 +574,18 @@ static void v11_routes(void **state)
     assert_non_null(memmem(msg, len, "setDescription", 14));
     free(msg);
     json_decref(d);
+
+    /* who is logged in, as each user logs in (one at a time) and out; asking logs nothing */
+    json_decref(ok("PATCH", "time-admin", t1, "{\"new_pin\": \"24680246\"}"));
+    json_decref(ok("PATCH", "logger", t1, "{\"new_pin\": \"97531975\"}"));
+    json_decref(ok("POST", "time-admin/auth", t1, "{\"pin\": \"24680246\"}"));
+    before = counter(t1);
+    logged_in_is(t1, "timeadmin");
+    json_decref(ok("POST", "logger/auth", t1, "{\"pin\": \"97531975\"}"));
+    logged_in_is(t1, "logger");
+    json_decref(ok("POST", "logger/logout", t1, NULL));
+    logged_in_is(t1, "unauthenticated");
+    assert_int_equal(counter(t1), before + 3);   /* logOut, authenticateUser, logOut */
 
     free(t1);
     free(t2);
