@@ -194,6 +194,21 @@ static short int result_of(tse *t, tse_err rc, fn f, const char *client)
     return done(code, why);
 }
 
+/* After a function of TR-03151-1 that signed a system log succeeded
+ * (status EXECUTION_OK): ErrorCertificateExpired when the certificate of
+ * the key that signed it has expired; the log is stored (3.1.2.4,
+ * TR-03153-1-TS II_ERR_04). Transactions get it from the engine itself. */
+static short int signed_status(tse *t, short int status)
+{
+    int64_t not_after = 0;
+    if (status != EXECUTION_OK || tse_certificate_expiry(t, &not_after, NULL) != TSE_OK || !not_after ||
+        not_after >= (int64_t)time(NULL))
+        return status;
+    char why[128];
+    snprintf(why, sizeof why, "the certificate expired at %lld; the log was stored", (long long)not_after);
+    return done(ERROR_CERTIFICATE_EXPIRED, why);
+}
+
 /* Holds the binding for a call (read lock); ERROR_SE_API_NOT_BOUND if none. */
 static short int enter(tse **t)
 {
@@ -326,13 +341,13 @@ short int seApiClose(void)
     return done(EXECUTION_OK, NULL);
 }
 
-/* A function without parameters: op on the bound TSE. */
+/* A function without parameters that signs a system log: op on the bound TSE. */
 static short int no_args(tse_err (*op)(tse *), fn f)
 {
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(op(t), f));
+    return leave(signed_status(t, result(op(t), f)));
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -532,7 +547,7 @@ short int initialize(void)
         rc = tse_initialize(t, "OpenTSE");
     if (rc == TSE_ERR_WRONG_STATE && info.state == TSE_STATE_CREATED)   /* no admin PIN yet: nobody logged in */
         return leave(done(ERROR_USER_NOT_AUTHENTICATED, tse_last_error_message()));
-    return leave(result(rc, FN_INIT));
+    return leave(signed_status(t, result(rc, FN_INIT)));
 }
 
 short int setDescription(const unsigned char *description, unsigned long int descriptionLength)
@@ -545,7 +560,7 @@ short int setDescription(const unsigned char *description, unsigned long int des
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(tse_set_description(t, ds), FN_SIGNING));
+    return leave(signed_status(t, result(tse_set_description(t, ds), FN_SIGNING)));
 }
 
 short int getDescription(unsigned long int descriptionLimit, unsigned char *description,
@@ -588,7 +603,7 @@ short int selfTest(unsigned long int selfTestResultsLimit, unsigned char *selfTe
         return leave(done(ERROR_FUNCTION_FAILED, "the self-test results cannot be encoded"));
     short int s = out_bytes("selfTestResults", buf, set.total_len, selfTestResultsLimit, selfTestResults,
                             selfTestResultsLength);
-    return leave(s == EXECUTION_OK && rc ? result(rc, FN_OTHER) : s);
+    return leave(s == EXECUTION_OK && rc ? result(rc, FN_OTHER) : signed_status(t, s));
 }
 
 /* The update file is a signed update package (docs/se-api.md). */
@@ -598,7 +613,7 @@ short int updateDevice(const unsigned char *update, unsigned long int updateLeng
     if (enter(&t))
         return last_status;
     tse_err rc = tse_update_device(t, update, updateLength);
-    return leave(result(rc, FN_SIGNING));
+    return leave(signed_status(t, result(rc, FN_SIGNING)));
 }
 
 /* An operation that TR-03151-1 refuses with ErrorDeviceNotInitialized
@@ -780,7 +795,7 @@ short int updateTime(const struct tm *newDateTime)
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result(tse_update_time(t, v), FN_SIGNING));
+    return leave(signed_status(t, result(tse_update_time(t, v), FN_SIGNING)));
 }
 
 short int getTimeSyncVariant(SyncVariants *supportedSyncVariant)
@@ -1126,7 +1141,7 @@ static short int client_call(tse_err (*op)(tse *, const char *), fn f, const uns
     tse *t;
     if (enter(&t))
         return last_status;
-    return leave(result_of(t, op(t, ids), f, NULL));
+    return leave(signed_status(t, result_of(t, op(t, ids), f, NULL)));
 }
 
 short int registerClient(const unsigned char *clientId, unsigned long int clientIdLength)
