@@ -37,6 +37,10 @@ static const char se_usage[] =
     "                                    configureLogging\n"
     "  update-device FILE                updateDevice (admin): apply the signed update\n"
     "                                    package FILE (docs/se-api.md)\n"
+    "  logger-pin                        sets the logger's PIN (admin) from\n"
+    "                                    $OPENTSE_NEW_LOGGER_PIN or --new-pin-file FILE:\n"
+    "                                    from then on transactions need the logger\n"
+    "                                    logged in (TR-03153-1 table 9; opentse tx)\n"
     "\n"
     "The admin's PIN comes from $OPENTSE_ADMIN_PIN or --pin-file FILE.\n";
 
@@ -314,6 +318,23 @@ static int update_device(cli_ctx *ctx, tse *t, int argc, char **argv)
     return show(ctx, json_pack("{s:b}", "ok", 1), "update applied\n");
 }
 
+/* The logger's PIN, set by the admin (tse_set_user_pin). */
+static int logger_pin(cli_ctx *ctx, tse *t, int argc, char **argv)
+{
+    char *pin = cli_secret("OPENTSE_NEW_LOGGER_PIN", cli_opt(argc, argv, "--new-pin-file"));
+    if (!pin)
+        return cli_fail(ctx, CLI_USAGE, "the new PIN is needed: set OPENTSE_NEW_LOGGER_PIN or give --new-pin-file FILE");
+    int ec = cli_admin_login(ctx, t, argc, argv);
+    tse_err rc = ec ? TSE_OK : tse_set_user_pin(t, TSE_USER_LOGGER, pin);
+    explicit_bzero(pin, strlen(pin));
+    free(pin);
+    if (ec)
+        return ec;
+    if (rc)
+        return cli_tse_error(ctx, rc, "cannot set the logger's PIN");
+    return show(ctx, json_pack("{s:b}", "ok", 1), "the logger's PIN is set: transactions need the logger logged in\n");
+}
+
 static int admin_op(cli_ctx *ctx, tse *t, int argc, char **argv, const char *sub)
 {
     const char *desc = NULL;
@@ -345,7 +366,7 @@ int cmd_se(cli_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     static const char *const known[] = {"description", "set-description", "lock", "unlock", "device", "health",
                                         "time", "counters", "last-log", "tx-state", "open-transactions",
-                                        "certificates", "configure-logging", "update-device"};
+                                        "certificates", "configure-logging", "update-device", "logger-pin"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         found = found || !strcmp(sub, known[i]);
@@ -381,6 +402,8 @@ int cmd_se(cli_ctx *ctx, int argc, char **argv)
         ec = admin_op(ctx, t, argc, argv, sub);
     else if (!strcmp(sub, "update-device"))
         ec = update_device(ctx, t, argc, argv);
+    else if (!strcmp(sub, "logger-pin"))
+        ec = logger_pin(ctx, t, argc, argv);
     else if (!strcmp(sub, "configure-logging")) {
         tse_err rc = tse_configure_logging(t, argv[1], argv[2], !strcmp(argv[3], "on"));
         ec = rc ? cli_tse_error(ctx, rc, "cannot configure the logging") : show(ctx, json_pack("{s:b}", "ok", 1), "ok\n");

@@ -20,7 +20,9 @@ static const char *tx_usage =
     "  finish NUMBER --client ID [--type T] [--data TEXT | --data-file FILE]\n"
     "  list-open          open transactions, oldest update first\n"
     "\n"
-    "--type defaults to Kassenbeleg-V1.\n";
+    "--type defaults to Kassenbeleg-V1. On a TSE whose logger has a PIN\n"
+    "(opentse se logger-pin), start, update and finish log the logger in\n"
+    "first with $OPENTSE_LOGGER_PIN or --logger-pin-file FILE.\n";
 
 /* Seconds since 1970 as YYYY-MM-DDThh:mm:ssZ (UTC). */
 static void iso_utc(int64_t t, char *out, size_t cap)
@@ -139,6 +141,20 @@ static int read_data(cli_ctx *ctx, int argc, char **argv, uint8_t **out, size_t 
     return *out ? 0 : cli_fail(ctx, CLI_INTERNAL, "no memory");
 }
 
+/* TR-03153-1 v1.1.1 table 9: a logger with a PIN signs only when logged
+ * in; without a PIN given here nothing is done (a logger without a PIN
+ * needs none). */
+static int logger_login(cli_ctx *ctx, tse *t, int argc, char **argv)
+{
+    char *pin = cli_secret("OPENTSE_LOGGER_PIN", cli_opt(argc, argv, "--logger-pin-file"));
+    if (!pin)
+        return 0;
+    tse_err rc = tse_authenticate_user(t, TSE_USER_LOGGER, pin, NULL, NULL);
+    explicit_bzero(pin, strlen(pin));
+    free(pin);
+    return rc ? cli_tse_error(ctx, rc, "logger login failed") : 0;
+}
+
 int cmd_tx(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -169,6 +185,8 @@ int cmd_tx(cli_ctx *ctx, int argc, char **argv)
     tse *t = NULL;
     if (!ec)
         ec = cli_open(ctx, &t);
+    if (!ec && (start || update || finish))
+        ec = logger_login(ctx, t, argc, argv);
     if (!ec && !start && !update && !finish) {
         ec = list_open(ctx, t);
     } else if (!ec) {

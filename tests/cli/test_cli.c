@@ -188,6 +188,34 @@ static void test_lifecycle_and_transactions(void **state)
                      jint(&r, "signature_counter"));
     done(&r);
 
+    /* the logger's PIN (the admin's): from then on tx logs the logger in */
+    char *logger_file = th_path("logger-pin");
+    assert_int_equal(th_write_file(logger_file, "97531086\n", 9), 0);
+    r = cli(url, "--json se logger-pin --pin-file '%s'", pin_file);
+    assert_int_equal(r.code, 2);   /* no new PIN */
+    done(&r);
+    r = cli(url, "--json se logger-pin --new-pin-file '%s' --pin-file '%s'", logger_file, pin_file);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    r = cli(url, "--json tx start --client KASSE-7");
+    assert_int_equal(r.code, 3);   /* nobody (file:) or the admin (http:) is logged in */
+    assert_true(!strcmp(jstr(&r, "code"), "USER_NOT_AUTHENTICATED") || !strcmp(jstr(&r, "code"), "USER_NOT_AUTHORIZED"));
+    done(&r);
+    r = cli(url, "--json tx start --client KASSE-7 --logger-pin-file '%s'", pin_file);   /* the admin's PIN */
+    assert_int_equal(r.code, 3);
+    assert_string_equal(jstr(&r, "code"), "AUTHENTICATION_FAILED");
+    done(&r);
+    setenv("OPENTSE_LOGGER_PIN", "97531086", 1);
+    r = cli(url, "--json tx start --client KASSE-7");
+    assert_int_equal(r.code, 0);
+    number = jint(&r, "transaction_number");
+    done(&r);
+    r = cli(url, "--json tx finish %lld --client KASSE-7 --data 'Beleg^1.00_0.00_0.00_0.00_0.00^1.00:Bar'",
+            (long long)number);
+    assert_int_equal(r.code, 0);
+    done(&r);
+    free(logger_file);
+
     r = cli(url, "--json client remove KASSE-7");
     assert_int_equal(r.code, 0);
     done(&r);
@@ -200,6 +228,7 @@ static void test_lifecycle_and_transactions(void **state)
     assert_int_equal(r.code, 0);
     assert_string_equal(jstr(&r, "state"), "DISABLED");
     done(&r);
+    unsetenv("OPENTSE_LOGGER_PIN");
     free(pin_file);
     free(url);
 }
