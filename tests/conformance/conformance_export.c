@@ -1010,14 +1010,20 @@ static size_t audit_logs(const cf_archive *a, const struct cf_entry **out, size_
     return n;
 }
 
+/* audit_day's export into *a and its audit logs into e[4]; their number. */
+static size_t audit_export(cf_archive *a, const struct cf_entry **e, char **chain)
+{
+    audit_day(a, chain);
+    return audit_logs(a, e, 4);
+}
+
 /* Audit logs: the common content of TR-03151-1 2.3.1.2. */
 static void T_EXP_LOG_05(void **state)
 {
     (void)state;
     cf_archive a;
-    audit_day(&a, NULL);
     const struct cf_entry *e[4];
-    size_t n = audit_logs(&a, e, 4);
+    size_t n = audit_export(&a, e, NULL);
     for (size_t i = 0; i < n; i++) {
         const logmsg *m = &e[i]->m;
         assert_int_equal(m->version, 3);
@@ -1038,9 +1044,8 @@ static void T_EXP_LOG_06(void **state)
 {
     (void)state;
     cf_archive a;
-    audit_day(&a, NULL);
     const struct cf_entry *e[4];
-    size_t n = audit_logs(&a, e, 4);
+    size_t n = audit_export(&a, e, NULL);
     for (size_t i = 0; i < n; i++) {
         char want[64];
         snprintf(want, sizeof want, "_Sig-%llu_Log-Aud", (unsigned long long)e[i]->m.signature_counter);
@@ -1059,10 +1064,9 @@ static void T_EXP_LOG_07(void **state)
 {
     (void)state;
     cf_archive a;
-    audit_day(&a, NULL);
-    asn1parse_all(&a, LOGMSG_AUDIT);
     const struct cf_entry *e[4];
-    size_t n = audit_logs(&a, e, 4);
+    size_t n = audit_export(&a, e, NULL);
+    asn1parse_all(&a, LOGMSG_AUDIT);
     for (size_t i = 0; i < n; i++) {
         char path[600], cmd[800], line[512], got[600] = "";
         snprintf(path, sizeof path, "%s/audit-%zu-%d.der", th_tmpdir(), i, rand());
@@ -1128,9 +1132,8 @@ static void T_EXP_LOG_17(void **state)
     (void)state;
     cf_archive a;
     char *chain = NULL;
-    audit_day(&a, &chain);
     const struct cf_entry *e[4];
-    audit_logs(&a, e, 4);
+    audit_export(&a, e, &chain);
     const logmsg *key = &e[0]->m, *imp = &e[1]->m;
     int certs = 0;
     uint8_t h[8][32];
@@ -1177,12 +1180,11 @@ static void T_STO_FUN_11(void **state)
 {
     (void)state;
     cf_archive a, b;
-    audit_day(&a, NULL);
+    const struct cf_entry *e[4];
+    size_t n = audit_export(&a, e, NULL);
     OK(seApiClose());
     OK(seApiOpen(cf.url, tt_http() ? NULL : th_master_key(), NULL, NULL));
     OK(cf_export(0, NULL, &b));
-    const struct cf_entry *e[4];
-    size_t n = audit_logs(&a, e, 4);
     for (size_t i = 0; i < n; i++) {
         const struct cf_entry *again = cf_entry(&b, e[i]->path);
         assert_non_null(again);
