@@ -129,7 +129,6 @@ tse_err engine_authenticate_user(engine *t, const char *user_id, const char *pin
 tse_err engine_logout(engine *t, const char *user_id);
 tse_err engine_unblock_user(engine *t, const char *user_id, const char *puk,
                                  const char *new_pin);
-tse_err engine_set_time_admin_pin(engine *t, const char *new_pin);
 /* Sets or changes the PIN of the time admin or the logger; the admin logged
  * in. A logger with a PIN keeps one: transactions need it logged in. */
 tse_err engine_set_user_pin(engine *t, const char *user_id, const char *new_pin);

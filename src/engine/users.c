@@ -99,11 +99,10 @@ tse_err engine_require_role(engine *t, unsigned roles, engine_commit **timeout_t
     }
     if (any_other)
         return engine_fail(TSE_ERR_USER_NOT_AUTHORIZED, "the logged-in user's role does not allow this operation");
-    static const char *const names[USER_COUNT] = {"admin", "timeadmin", "logger"};
     int first = 0;
     while (first < USER_COUNT - 1 && !(roles & (1u << first)))
         first++;
-    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", names[first]);
+    return engine_fail(TSE_ERR_USER_NOT_AUTHENTICATED, "log in as %s first", t->users[first].id);
 }
 
 static bool session_live(const engine_user *usr, int64_t now)
@@ -537,9 +536,4 @@ tse_err engine_set_user_pin(engine *t, const char *user_id, const char *new_pin)
     }
     pthread_mutex_unlock(&t->mu);
     return engine_finish_after_timeout(t, tt, rc, ticket);
-}
-
-tse_err engine_set_time_admin_pin(engine *t, const char *new_pin)
-{
-    return engine_set_user_pin(t, TSE_USER_TIME_ADMIN, new_pin);
 }

@@ -216,6 +216,22 @@ static void expect_exported_update(unsigned long int n, const char *client, cons
     cf_archive_free(&a);
 }
 
+/* finishTransaction "Summe" of transaction n (started with log *s) whose
+ * data `kept` is kept: an update log of its own first (updateLogCreated,
+ * TR-03151-1 3.7.1.4), then the finish log with the finish's data alone. */
+static void finish_secures(const char *client, unsigned long int n, const char *type, const char *kept,
+                           const cf_signed *s)
+{
+    cf_signed first, second;
+    FinishProtectionVariants fv;
+    OK(cf_finish(client, n, type, "Summe", &fv, &first, &second));
+    assert_int_equal(fv, FinishProtectionVariants_updateLogCreated);
+    assert_int_equal(first.counter, s->counter + 1);
+    assert_int_equal(second.counter, s->counter + 2);
+    expect_exported_update(n, client, type, kept, &first);
+    expect_tx_log(LOGMSG_TX_FINISH, client, n, type, "Summe", &second);
+}
+
 /* Kept updates are secured under their own clientId and processType before
  * an update of another client (II_UPD_06) or processType (II_UPD_07) is
  * handled: with forceSignature two logs (prevProtectedPassedProtected),
@@ -266,12 +282,7 @@ static void kept_secured(const char *c2, const char *t2)
      * every finish (3.7.1.4) */
     n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
     OK(update2(c2, n, t2, "3 Kuchen;", false, &v, &first, &second));
-    OK(cf_finish(c2, n, t2, "Summe", &fv, &first, &second));
-    assert_int_equal(fv, FinishProtectionVariants_updateLogCreated);
-    assert_int_equal(first.counter, s.counter + 1);
-    assert_int_equal(second.counter, s.counter + 2);
-    expect_exported_update(n, c2, t2, "3 Kuchen;", &first);
-    expect_tx_log(LOGMSG_TX_FINISH, c2, n, t2, "Summe", &second);
+    finish_secures(c2, n, t2, "3 Kuchen;", &s);
 }
 
 static void T_II_UPD_06(void **state)
@@ -312,17 +323,11 @@ static void T_II_FIN_02(void **state)
 {
     (void)state;
     cf_fresh(CF_READY);
-    cf_signed s, first, second;
+    cf_signed s;
     unsigned long int n = cf_start(CF_CLIENT, CF_TYPE, "", &s, EXECUTION_OK);
     UpdateProtectionVariants uv;
     OK(cf_update(CF_CLIENT, n, CF_TYPE, "1 Kaffee;", false, &uv, NULL));
-    FinishProtectionVariants v;
-    OK(cf_finish(CF_CLIENT, n, CF_TYPE, "Summe", &v, &first, &second));
-    assert_int_equal(v, FinishProtectionVariants_updateLogCreated);
-    assert_int_equal(first.counter, s.counter + 1);
-    assert_int_equal(second.counter, s.counter + 2);
-    expect_exported_update(n, CF_CLIENT, CF_TYPE, "1 Kaffee;", &first);
-    expect_tx_log(LOGMSG_TX_FINISH, CF_CLIENT, n, CF_TYPE, "Summe", &second);
+    finish_secures(CF_CLIENT, n, CF_TYPE, "1 Kaffee;", &s);
 }
 
 static void T_II_FIN_03(void **state)
