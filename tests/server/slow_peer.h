@@ -11,7 +11,7 @@
 typedef struct slow_attack slow_attack;
 
 typedef struct slow_stats {
-    long opened;           /* connections made (connect succeeded) */
+    long opened;           /* connections made (the handshake done) */
     long closed;           /* of those, closed by the server */
     long answered;         /* closed after the server sent bytes (should be 0) */
     long open;             /* still open at the end */
