@@ -49,6 +49,11 @@ char *th_fixture(const char *rel)
     return p;
 }
 
+int th_to_file(void *ctx, const uint8_t *data, size_t len)
+{
+    return fwrite(data, 1, len, ctx) == len ? 0 : TSE_ERR_STORAGE_FAILURE;
+}
+
 int th_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

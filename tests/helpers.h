@@ -18,6 +18,8 @@ const char *th_tmpdir(void);
 /* th_tmpdir()/name into a malloc'd string. */
 char *th_path(const char *name);
 int th_write_file(const char *path, const void *data, size_t len);
+/* A tse_export_write_fn writing to the FILE * in ctx. */
+int th_to_file(void *ctx, const uint8_t *data, size_t len);
 /* malloc'd contents (NUL-terminated beyond len), NULL on error. */
 uint8_t *th_read_file(const char *path, size_t *len);
 /* Creates a master key file with mode 0600 in the temp dir; returns its path (static per process). */

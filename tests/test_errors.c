@@ -386,11 +386,6 @@ static void test_puk_back_off(void **state)
     free(path);
 }
 
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
-}
-
 /* Someone with file access alters a stored log: the next open's self-test
  * fails and the TSE refuses to sign. */
 static void test_tampered_store_fails_self_test(void **state)
@@ -417,7 +412,7 @@ static void test_tampered_store_fails_self_test(void **state)
     char *tar = th_path("tamper.tar");
     FILE *f = fopen(tar, "wb");
     assert_non_null(f);
-    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(tse_export_data(t, NULL, th_to_file, f, NULL), TSE_OK);
     assert_int_equal(fclose(f), 0);
     th_tar_entry *e = NULL;
     size_t n = 0, logs = 0;
@@ -482,7 +477,7 @@ static void test_secure_state(void **state)
     char *tar = th_path("secure.tar"), want[64];
     FILE *f = fopen(tar, "wb");
     assert_non_null(f);
-    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(tse_export_data(t, NULL, th_to_file, f, NULL), TSE_OK);
     assert_int_equal(fclose(f), 0);
     th_tar_entry *e = NULL;
     size_t ne = 0;

@@ -108,17 +108,12 @@ static void expect_transaction(const uint8_t *msg, size_t len, bool external, ts
 
 /* ------------------------------------------------ driving every log kind */
 
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
-}
-
 static char *export_to(tse *t, const char *name)
 {
     char *path = th_path(name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(tse_export_data(t, NULL, th_to_file, f, NULL), TSE_OK);
     assert_int_equal(fclose(f), 0);
     return path;
 }

@@ -263,11 +263,6 @@ static void test_transactions(void **state)
 }
 
 /* Export callback: appends to a file. */
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
-}
-
 static int refuse(void *ctx, const uint8_t *data, size_t len)
 {
     (void)ctx, (void)data, (void)len;
@@ -280,7 +275,7 @@ static size_t export_logs(tse *t, const tse_export_filter *f, tse_export_result 
     char *path = th_path("export.tar");
     FILE *out = fopen(path, "wb");
     assert_non_null(out);
-    tse_err rc = tse_export_data(t, f, to_file, out, er);
+    tse_err rc = tse_export_data(t, f, th_to_file, out, er);
     assert_int_equal(fclose(out), 0);
     if (rc)
         fail_msg("tse_export_data: %s (%s)", tse_strerror(rc), tse_last_error_message());
@@ -319,9 +314,9 @@ static void test_export(void **state)
     assert_int_equal(one_logs, er1.logs);
     assert_true(one_logs >= 2);
     one.transaction_number = 9999;
-    assert_int_equal(tse_export_data(t, &one, to_file, NULL, &er1), TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND);
+    assert_int_equal(tse_export_data(t, &one, th_to_file, NULL, &er1), TSE_ERR_TRANSACTION_NUMBER_NOT_FOUND);
     tse_export_filter both = {.transaction_number = 1, .start_date = 1};
-    assert_int_equal(tse_export_data(t, &both, to_file, NULL, &er1), TSE_ERR_PARAMETER_MISMATCH);
+    assert_int_equal(tse_export_data(t, &both, th_to_file, NULL, &er1), TSE_ERR_PARAMETER_MISMATCH);
     /* a receiver that stops the stream: its code comes back */
     assert_int_equal(tse_export_data(t, NULL, refuse, NULL, &er1), TSE_ERR_TOO_LARGE);
 
@@ -337,7 +332,7 @@ static void test_export(void **state)
     assert_int_equal(er2.cursor, f.signature_counter);
     /* the same with a limit: too small refuses, large enough exports */
     tse_export_filter lim = {.cursor = er.cursor, .maximum_number_records = 1};
-    assert_int_equal(tse_export_data(t, &lim, to_file, NULL, &er1), TSE_ERR_TOO_MANY_RECORDS);
+    assert_int_equal(tse_export_data(t, &lim, th_to_file, NULL, &er1), TSE_ERR_TOO_MANY_RECORDS);
     lim.maximum_number_records = 2;
     assert_int_equal(export_logs(t, &lim, &er1), 2);
     assert_int_equal(er1.cursor, f.signature_counter);

@@ -413,11 +413,6 @@ static void test_der_sets(void **state)
     tse_close(t);
 }
 
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
-}
-
 static int stop_at_once(void *ctx, const uint8_t *data, size_t len)
 {
     (void)ctx, (void)data, (void)len;
@@ -431,7 +426,7 @@ static void test_certificates(void **state)
     char *path = th_path("certs.tar");
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(tse_export_logging_certificates(t, to_file, f), TSE_OK);
+    assert_int_equal(tse_export_logging_certificates(t, th_to_file, f), TSE_OK);
     assert_int_equal(fclose(f), 0);
     th_tar_entry *e = NULL;
     size_t n = 0;
@@ -495,7 +490,7 @@ static void test_refusals(void **state)
     assert_int_equal(tse_get_transaction_state(NULL, 1, &s), TSE_ERR_INVALID_ARGUMENT);
     assert_int_equal(tse_get_open_transactions(NULL, &der, &len), TSE_ERR_INVALID_ARGUMENT);
     assert_int_equal(tse_configure_logging(NULL, "a", "b", 1), TSE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(tse_export_logging_certificates(NULL, to_file, NULL), TSE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tse_export_logging_certificates(NULL, th_to_file, NULL), TSE_ERR_INVALID_ARGUMENT);
     tse_close(t);
 }
 

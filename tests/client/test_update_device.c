@@ -83,18 +83,13 @@ static char *system_log(tse *t, uint64_t c, const char *event)
     return parsed;
 }
 
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : -1;
-}
-
 /* info.csv of a complete export (malloc'd, NUL-terminated). */
 static char *info_csv(tse *t)
 {
     char *path = th_path("export.tar");
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(tse_export_data(t, NULL, to_file, f, NULL), TSE_OK);
+    assert_int_equal(tse_export_data(t, NULL, th_to_file, f, NULL), TSE_OK);
     assert_int_equal(fclose(f), 0);
     th_tar_entry *e = NULL;
     size_t n = 0;

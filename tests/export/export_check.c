@@ -17,16 +17,11 @@
 #include "export_check.h"
 #include "verify/verify.h"
 
-static int to_file(void *ctx, const uint8_t *data, size_t len)
-{
-    return fwrite(data, 1, len, ctx) == len ? 0 : TSE_ERR_STORAGE_FAILURE;
-}
-
 tse_err ex_export_file(tse *t, const tse_export_filter *f, const char *path, tse_export_result *res)
 {
     FILE *out = fopen(path, "wb");
     assert_non_null(out);
-    tse_err rc = tse_export_data(t, f, to_file, out, res);
+    tse_err rc = tse_export_data(t, f, th_to_file, out, res);
     assert_int_equal(fclose(out), 0);
     return rc;
 }
