@@ -404,6 +404,31 @@ static void string_refusals(void **state)
     assert_null(receipt_qr_from_result(NULL, "K1", "x", NULL, 0, "ecdsa-plain-SHA256", TSE_TIME_UNIX, key, 65, &err));
 }
 
+/* A receipt's code whose modules also read as a line barcode (zbarimg
+ * finds an "I2/5" 349224 in its PNG when every symbology is on) decodes as
+ * the QR code alone: the image holds nothing but the code. */
+static void png_with_a_line_barcode_inside(void **state)
+{
+    (void)state;
+    static const char qr[] =
+        "V0;KASSE-01;Kassenbeleg-V1;Beleg^21.90_0.00_0.00_0.00_0.00^10.00:Bar_11.90:Unbar;1;10;"
+        "2026-12-02T05:17:25.000Z;2026-12-02T05:17:25.000Z;ecdsa-plain-SHA256;unixTime;"
+        "XPmUqrHkSpLezQVHYnJbV5+/c5IJWw27kWUADvYXe0KlHpVffLiPtPGdIRPDO669v+6STsKwetkgX8Jz7E9DVw==;"
+        "BEW99qnxd99BKH4ZMjZfm5DAykbJ8A4vutVYKxnlLhhayEia2+1MQSZ9RoMRICTM0fq5/nQ14mcPqHUpnVbX/QU=";
+    tse_error err = {0};
+    uint8_t *png;
+    size_t png_len;
+    assert_int_equal(receipt_qr_png(qr, 3, &png, &png_len, &err), TSE_OK);
+    char *path = th_path("qr-i25.png");
+    assert_int_equal(th_write_file(path, png, png_len), 0);
+    char *decoded = rt_zbar_decode(path);
+    assert_non_null(decoded);
+    assert_string_equal(decoded, qr);
+    free(decoded);
+    free(path);
+    free(png);
+}
+
 static void png_and_svg(void **state)
 {
     (void)state;
@@ -503,6 +528,7 @@ int main(void)
         cmocka_unit_test(without_process_type),
         cmocka_unit_test(string_refusals),
         cmocka_unit_test(png_and_svg),
+        cmocka_unit_test(png_with_a_line_barcode_inside),
         cmocka_unit_test(tse_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
