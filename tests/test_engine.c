@@ -352,6 +352,30 @@ static void test_every_curve(void **state)
     }
 }
 
+/* On the host's clock the TSE's time lies between time() read before and
+ * after, at every turn of a second too: read over one and a half seconds
+ * (with the precise clock_gettime the TSE was a second ahead of time() for
+ * a few milliseconds after each turn). */
+static void test_time_between_host_reads(void **state)
+{
+    (void)state;
+    tse_create_options o = {.trust_system_clock = 1};
+    char puk[TSE_PUK_LEN + 1];
+    tse *t = ready_created("clock", &o, puk, NULL);
+    time_t end = time(NULL) + 2;
+    long reads = 0;
+    for (time_t before = time(NULL); before < end; before = time(NULL), reads++) {
+        tse_info info;
+        assert_int_equal(tse_get_info(t, &info), TSE_OK);
+        time_t after = time(NULL);
+        if (info.time_now < before || info.time_now > after)
+            fail_msg("read %ld: the TSE's time %lld outside the host's %lld..%lld", reads, (long long)info.time_now,
+                     (long long)before, (long long)after);
+    }
+    assert_true(reads > 100);
+    tse_close(t);
+}
+
 static void test_time_formats_and_trusted_clock(void **state)
 {
     (void)state;
@@ -541,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_open_transactions_by_age),
         cmocka_unit_test(test_every_curve),
         cmocka_unit_test(test_time_formats_and_trusted_clock),
+        cmocka_unit_test(test_time_between_host_reads),
         cmocka_unit_test(test_certificate_expiry_still_stores),
         cmocka_unit_test(test_end_of_usage),
         cmocka_unit_test(test_serial_numbers_and_certificates),

@@ -96,14 +96,13 @@ tse_err engine_update_time(engine *t, int64_t unix_time)
         int64_t before = t->time_set ? engine_now(t) : t->last_log_time;
         bool saved_set = t->time_set;
         int64_t saved_base = t->time_base, saved_mono = t->mono_base;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t mono = engine_mono_ns();
         t->time_set = true;
         if (t->trust_clock)
             t->time_base = unix_time - engine_host_time();
         else {
             t->time_base = unix_time;
-            t->mono_base = (int64_t)ts.tv_sec;
+            t->mono_base = mono;
         }
         engine_event ev = {.kind = EV_UPDATE_TIME, .time_before = before, .time_after = unix_time,
                            .roles = ROLE_ANY_TIME};

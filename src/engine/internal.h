@@ -121,7 +121,8 @@ struct engine {
     uint64_t tx_counter;
     int64_t last_log_time;
 
-    /* time: TSE time = time_base + (monotonic now - mono_base) */
+    /* time: TSE time = time_base + whole seconds of (monotonic now - mono_base),
+     * mono_base in nanoseconds, so the time never runs ahead of the one set */
     bool time_set;
     int64_t time_base;
     int64_t mono_base;
@@ -174,6 +175,7 @@ tse_err engine_records_to_changes(const engine_record *r, size_t n, store_change
 
 /* engine.c */
 int64_t engine_host_time(void);
+int64_t engine_mono_ns(void);            /* CLOCK_MONOTONIC in nanoseconds */
 int64_t engine_now(engine *t);            /* TSE time, or host time when not set; never below the last log */
 /* (Re)reads all state from the store; under mu, with no commit of this
  * engine queued. All or nothing: on failure the state stays as it was and

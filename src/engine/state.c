@@ -18,25 +18,27 @@
 
 /* ------------------------------------------------------------ time */
 
+/* time(), not clock_gettime(CLOCK_REALTIME): glibc's time() reads the
+ * kernel's coarse clock, up to a tick behind the precise one, so a caller
+ * reading time() around a call could otherwise see the TSE a second ahead
+ * of it at a second's turn. */
 int64_t engine_host_time(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec;
+    return (int64_t)time(NULL);
 }
 
-static int64_t mono_time(void)
+int64_t engine_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t engine_now(engine *t)
 {
     int64_t now;
     if (t->time_set && !t->trust_clock)
-        now = t->time_base + (mono_time() - t->mono_base);
+        now = t->time_base + (engine_mono_ns() - t->mono_base) / 1000000000; /* whole seconds gone since */
     else if (t->time_set)
         now = engine_host_time() + t->time_base; /* time_base is an offset here */
     else
