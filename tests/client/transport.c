@@ -65,19 +65,39 @@ static bool healthy(const char *base, const char *ca)
     return status == 200;
 }
 
+/* The port of "opentsed listening on <url>" in the log after offset
+ * `from`, 0 while it is not there. */
+static int listening_port(const char *log, off_t from)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return 0;
+    int port = 0;
+    char line[512];
+    if (fseeko(f, from, SEEK_SET) == 0)
+        while (!port && fgets(line, sizeof line, f)) {
+            const char *at = strstr(line, "opentsed listening on ");
+            const char *colon = at ? strrchr(at, ':') : NULL;
+            if (colon)
+                port = atoi(colon + 1);
+        }
+    fclose(f);
+    return port;
+}
+
 static void start(tt_server *s, const char *data_dir, int port, const char *cert, const char *key)
 {
     const char *bin = getenv("OPENTSED");
     assert_non_null(bin);
     memset(s, 0, sizeof *s);
-    s->port = port ? port : tt_free_port();
     s->ca = cert;
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
-    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http", s->port);
     mkdir(data_dir, 0700);
     char listen[64], log[600];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);   /* 0: the server takes a free one and prints it */
     snprintf(log, sizeof log, "%s/opentsed.log", data_dir);
+    struct stat was;
+    off_t from = stat(log, &was) == 0 ? was.st_size : 0;   /* a restart appends to the same log */
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -96,14 +116,20 @@ static void start(tt_server *s, const char *data_dir, int port, const char *cert
     s->pid = pid;
     char demo[600];
     snprintf(demo, sizeof demo, "%s/demo.json", data_dir);
-    for (int i = 0; i < 300 && !healthy(s->base, s->ca); i++) {
+    for (int i = 0; i < 300 && (!s->port || !healthy(s->base, s->ca)); i++) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             s->pid = 0;
             fail_msg("opentsed exited during start (see %s)", log);
         }
+        if (!s->port)
+            s->port = listening_port(log, from);
+        if (s->port)
+            snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http", s->port);
         usleep(50000);
     }
+    if (!s->port)
+        fail_msg("opentsed did not say where it listens (see %s)", log);
     json_t *d = json_load_file(demo, 0, NULL);
     assert_non_null(d);
     snprintf(s->api_key, sizeof s->api_key, "%s", json_string_value(json_object_get(d, "api_key")));

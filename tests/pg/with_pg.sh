@@ -15,7 +15,6 @@ if [ "$(id -u)" = 0 ]; then PARENT=/tmp; else PARENT=${OPENTSE_TEST_TMP:-/tmp}; 
 mkdir -p "$PARENT"
 W=$(mktemp -d "$PARENT/opentse-pg.XXXXXX")
 chmod 755 "$W"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$W"
 cleanup() {
@@ -25,11 +24,18 @@ cleanup() {
 trap cleanup EXIT
 as_owner "$BIN/initdb" -D "$W/data" -U opentse -A trust --no-sync -E UTF8 >"$W/initdb.log" 2>&1 ||
     { cat "$W/initdb.log" >&2; exit 1; }
-# in its configuration, so that a test may stop and start it again
-as_owner sh -c "printf '%s\n' \"port = $PORT\" \"listen_addresses = '127.0.0.1'\" \
-    \"unix_socket_directories = '$W'\" 'max_connections = 200' >>'$W/data/postgresql.conf'"
-as_owner "$BIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w -t 60 start >/dev/null ||
-    { cat "$W/server.log" >&2; exit 1; }
+# A free port, in its configuration, so that a test may stop and start it
+# again. Another process may take the port between the look and the start
+# (other tests run beside this one): then another port.
+for attempt in 1 2 3 4 5; do
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_owner sh -c "printf '%s\n' \"port = $PORT\" \"listen_addresses = '127.0.0.1'\" \
+        \"unix_socket_directories = '$W'\" 'max_connections = 200' >>'$W/data/postgresql.conf'"
+    as_owner "$BIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w -t 60 start >/dev/null && break
+    grep -q "Address already in use" "$W/server.log" && [ "$attempt" -lt 5 ] || { cat "$W/server.log" >&2; exit 1; }
+    echo "with_pg.sh: port $PORT was taken, another one" >&2
+    as_owner sh -c ": >'$W/server.log'"
+done
 export OPENTSE_TEST_PG="postgresql://opentse@127.0.0.1:$PORT/postgres"
 export OPENTSE_TEST_PGDATA="$W/data" OPENTSE_TEST_PGCTL="$BIN/pg_ctl" OPENTSE_TEST_PGBIN="$BIN"
 export OPENTSE_TEST_PG_AS_ROOT=$([ "$(id -u)" = 0 ] && echo 1 || echo 0)
