@@ -54,6 +54,16 @@ static inline char *rt_zbar_decode(const char *path)
     return buf;
 }
 
+/* The PNG, written to `path`, decodes (zbarimg) to `text`. */
+static inline void rt_png_decodes(const char *path, const uint8_t *png, size_t len, const char *text)
+{
+    assert_int_equal(th_write_file(path, png, len), 0);
+    char *decoded = rt_zbar_decode(path);
+    assert_non_null(decoded);
+    assert_string_equal(decoded, text);
+    free(decoded);
+}
+
 /* The SVG is well-formed XML (xmllint), and its path, drawn module by
  * module into a PGM image, decodes (zbarimg) to `text`. */
 static inline void rt_svg_decodes(const char *svg, const char *text)
