@@ -2,7 +2,7 @@
  * audit.c - the audit logs of OpenTSE's CSP (TR-03153-1 v1.1.1 3.7 and
  * 5.2.3, TR-03151-1 v1.1.1 2.3): the events of the key and its certificates,
  * in log format 3. Their seAuditData, the one element the TR leaves to the
- * manufacturer, is documented in docs/formats.md ("Audit logs"):
+ * manufacturer, is documented in docs/log-format-3.md ("Audit logs"):
  *   SEQUENCE { component PrintableString ("CSP"),
  *              eventType PrintableString,
  *              eventData SEQUENCE { ... } }

@@ -302,7 +302,7 @@ tse_err engine_log_secure_state(engine *t, engine_commit **ticket);
 void engine_secure_state_load(engine *t);
 
 /* audit.c, under mu: the CSP's audit logs (format 3; seAuditData in
- * docs/formats.md). keyGenerated once in the TSE's life, after startAudit
+ * docs/log-format-3.md). keyGenerated once in the TSE's life, after startAudit
  * (*ticket NULL when not due); certificateImported with the import's state
  * changes `ch` in one commit (a TSE of format 2 or without its key: only
  * the changes). */

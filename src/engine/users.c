@@ -141,12 +141,14 @@ tse_err engine_logged_in_user(engine *t, char out[TSE_USER_ID_BUF])
         return engine_fail(TSE_ERR_INVALID_ARGUMENT, "t and out are required");
     /* format 2 may have several sessions: the widest read rights first */
     static const int by_rights[USER_COUNT] = {USER_ADMIN, USER_LOGGER, USER_TIME_ADMIN};
-    const char *who = ENGINE_USER_UNAUTHENTICATED;
+    const char *who = NULL;
     pthread_mutex_lock(&t->mu);
     int64_t now = session_clock();
-    for (int i = USER_COUNT - 1; i >= 0; i--)
+    for (int i = 0; i < USER_COUNT && !who; i++)
         if (session_live(&t->users[by_rights[i]], now))
             who = t->users[by_rights[i]].id;
+    if (!who)
+        who = ENGINE_USER_UNAUTHENTICATED;
     snprintf(out, TSE_USER_ID_BUF, "%s", who);
     pthread_mutex_unlock(&t->mu);
     return TSE_OK;

@@ -5,9 +5,10 @@
  * restoreFromBackup, and the TR-03151-1 v1.1.1 functions: setDescription,
  * lock/unlockTransactionLogging, the device information, a transaction's
  * state, the last transaction log, updateDevice, who is logged in (the
- * time admin's PIN and login are with the admin's in tss.c). Each handler translates one request into one engine call; roles,
- * states and error codes are the engine's, tenancy and token checks are done
- * by routes.c before any handler runs.
+ * time admin's PIN and login are with the admin's in tss.c). Each handler
+ * translates one request into one engine call; roles, states and error
+ * codes are the engine's, tenancy and token checks are done by routes.c
+ * before any handler runs.
  */
 #include <errno.h>
 #include <stdio.h>
